@@ -1,0 +1,4 @@
+"""Samen gateway: the one public entry of the platform."""
+
+__version__ = "0.1.0"
+API_VERSION = "1.0.0"

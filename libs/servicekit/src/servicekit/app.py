@@ -1,0 +1,129 @@
+"""``create_service_app``: the one way a Samen service's FastAPI app is assembled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from opentelemetry.sdk.trace import SpanProcessor
+
+from .auth import JwksCache, TokenVerifier, http_jwks_fetcher
+from .db import Database, upgrade
+from .errors import install_problem_handlers
+from .health import ReadyCheck, health_router
+from .logs import configure_logging
+from .middleware import BodyLimitMiddleware, MediaTypeMiddleware, RequestContextMiddleware
+from .openapi import adr_document, install_docs
+from .settings import ServiceSettings
+from .telemetry import Metrics, MetricsMiddleware, instrument_app, metrics_endpoint, setup_tracing
+
+logger = logging.getLogger("servicekit.app")
+
+JSON_TYPES = ("application/json", "application/merge-patch+json", "application/*+json")
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+def create_service_app(
+    *,
+    service: str,
+    title: str,
+    version: str,
+    description: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter] = (),
+    migrations_package: str | None = None,
+    tags: list[dict[str, Any]] | None = None,
+    media_types: tuple[str, ...] = JSON_TYPES,
+    ready_checks: dict[str, ReadyCheck] | None = None,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    database: Database | None = None,
+    token_verifier: TokenVerifier | None = None,
+    span_processors: list[SpanProcessor] | None = None,
+) -> FastAPI:
+    """Assemble a service: routers under /v1, problem+json, ADR OpenAPI, health,
+    metrics, tracing, request ids, body and media-type limits."""
+    configure_logging(service, settings.log_level, settings.log_json)
+    database = database or Database(settings.database_url or settings.sqlite_default(service))
+    if token_verifier is None:
+        token_verifier = TokenVerifier(
+            JwksCache(http_jwks_fetcher(settings.auth_jwks_url)),
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            algorithms=settings.auth_algorithms,
+            leeway=settings.auth_leeway_seconds,
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrations_package and settings.environment == "development":
+            await asyncio.to_thread(upgrade, migrations_package, database.url)
+        for hook in on_startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await hook(app)
+            await database.dispose()
+
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        openapi_tags=tags,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.token_verifier = token_verifier
+    app.state.service = service
+
+    install_problem_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    install_docs(app, title)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = adr_document(
+                app,
+                service=service,
+                version=version,
+                description=description,
+                public_url=settings.public_url,
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    checks: dict[str, ReadyCheck] = {"database": database.ping}
+    checks.update(ready_checks or {})
+    app.include_router(health_router(checks, version))
+    metrics = Metrics(service)
+    app.state.metrics = metrics
+    app.add_route("/metrics", metrics_endpoint(metrics), include_in_schema=False)
+
+    # Added innermost first: the last added middleware runs first.
+    app.add_middleware(MediaTypeMiddleware, allowed=media_types)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(RequestContextMiddleware, api_version=version)
+
+    provider = setup_tracing(
+        service,
+        version,
+        settings.otel_exporter_otlp_endpoint,
+        span_processors,
+        disabled=settings.otel_sdk_disabled,
+    )
+    app.state.tracer_provider = provider
+    instrument_app(app, provider, database.engine)
+    return app

@@ -1,0 +1,259 @@
+"""Bearer-token verification for services and the gateway (defence in depth).
+
+Tokens are JWTs issued by the identity service. Verified: signature against the issuer's
+JWKS (fetched, cached, refreshed at most once per unknown ``kid`` and never more often
+than ``min_refresh_interval``), algorithm against an allow-list (never ``none`` or
+HMAC), ``iss``, ``aud``, ``exp`` and ``nbf`` with a small leeway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import httpx
+from fastapi import Depends, Request
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import OAuth2, SecurityScopes
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
+
+from .errors import Forbidden, InsufficientScope, Unauthorized
+
+logger = logging.getLogger("servicekit.auth")
+
+ALLOWED_ALGORITHMS = ("RS256", "PS256", "ES256")
+
+LOA_LOW = "http://eidas.europa.eu/LoA/low"
+LOA_SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
+LOA_HIGH = "http://eidas.europa.eu/LoA/high"
+LOA_ORDER = {LOA_LOW: 1, LOA_SUBSTANTIAL: 2, LOA_HIGH: 3}
+
+
+def loa_at_least(achieved: str | None, required: str) -> bool:
+    return LOA_ORDER.get(achieved or "", 0) >= LOA_ORDER[required]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the verified token says."""
+
+    subject: str
+    client_id: str | None = None
+    org_id: str | None = None
+    org_type: str | None = None
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    acr: str | None = None
+    token_id: str | None = None
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> Principal:
+        scope = claims.get("scope") or ""
+        scopes = scope.split() if isinstance(scope, str) else list(scope)
+        roles = claims.get("roles") or []
+        return cls(
+            subject=str(claims.get("sub", "")),
+            client_id=claims.get("azp") or claims.get("client_id"),
+            org_id=claims.get("org_id"),
+            org_type=claims.get("org_type"),
+            roles=frozenset(roles if isinstance(roles, list) else [roles]),
+            scopes=frozenset(scopes),
+            acr=claims.get("acr"),
+            token_id=claims.get("jti"),
+            claims=claims,
+        )
+
+    def has_scopes(self, *needed: str) -> bool:
+        return set(needed) <= self.scopes
+
+    def require_org(self, org_id: str | None, what: str = "this resource") -> None:
+        """Raise 403 unless the caller acts for organisation ``org_id``."""
+        if not self.org_id or self.org_id != org_id:
+            raise Forbidden(f"Only staff of the owning organisation may change {what}.")
+
+
+JwksFetcher = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def http_jwks_fetcher(
+    url: str, client: httpx.AsyncClient | None = None, timeout: float = 5.0
+) -> JwksFetcher:
+    async def fetch() -> dict[str, Any]:
+        if client is not None:
+            response = await client.get(url, timeout=timeout)
+        else:
+            async with httpx.AsyncClient(timeout=timeout) as own:
+                response = await own.get(url)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+
+    return fetch
+
+
+class JwksCache:
+    """Keys of the issuer, cached; refreshed on an unknown ``kid`` at most once."""
+
+    def __init__(
+        self,
+        fetcher: JwksFetcher,
+        max_age: float = 300.0,
+        min_refresh_interval: float = 10.0,
+    ) -> None:
+        self._fetcher = fetcher
+        self._max_age = max_age
+        self._min_refresh_interval = min_refresh_interval
+        self._keys: KeySet | None = None
+        self._kids: set[str] = set()
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+        self.fetch_count = 0
+
+    async def _refresh(self) -> None:
+        data = await self._fetcher()
+        keys = [k for k in data.get("keys", []) if k.get("use", "sig") == "sig"]
+        self._keys = KeySet.import_key_set({"keys": keys})
+        self._kids = {k["kid"] for k in keys if "kid" in k}
+        self._fetched_at = time.monotonic()
+        self.fetch_count += 1
+
+    async def get(self, kid: str | None) -> KeySet:
+        now = time.monotonic()
+        stale = self._keys is None or now - self._fetched_at > self._max_age
+        unknown = kid is not None and kid not in self._kids
+        if stale or unknown:
+            async with self._lock:
+                now = time.monotonic()
+                stale = self._keys is None or now - self._fetched_at > self._max_age
+                unknown = kid is not None and kid not in self._kids
+                may_refresh = stale or now - self._fetched_at >= self._min_refresh_interval
+                if (stale or unknown) and may_refresh:
+                    try:
+                        await self._refresh()
+                    except (httpx.HTTPError, ValueError, JoseError) as exc:
+                        # Keep serving cached keys when the issuer is slow or down.
+                        logger.warning("JWKS refresh failed: %s", type(exc).__name__)
+                        if self._keys is None:
+                            raise Unauthorized("The token issuer's keys are unavailable.") from exc
+        assert self._keys is not None
+        return self._keys
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        jwks: JwksCache,
+        issuer: str,
+        audience: str | list[str],
+        algorithms: list[str] | tuple[str, ...] = ALLOWED_ALGORITHMS,
+        leeway: int = 30,
+    ) -> None:
+        unsafe = [a for a in algorithms if a not in ALLOWED_ALGORITHMS]
+        if unsafe:
+            raise ValueError(f"algorithms not allowed: {unsafe}")
+        self.jwks = jwks
+        self.issuer = issuer
+        self.audiences = [audience] if isinstance(audience, str) else list(audience)
+        self.algorithms = list(algorithms)
+        self.claims_registry = jwt.JWTClaimsRegistry(
+            leeway=leeway,
+            iss={"essential": True, "value": issuer},
+            exp={"essential": True},
+            sub={"essential": True},
+        )
+
+    async def verify(self, token: str) -> dict[str, Any]:
+        """Verified claims, or :class:`Unauthorized`."""
+        try:
+            header = extract_compact(token.encode("ascii")).protected
+        except (JoseError, ValueError, UnicodeError) as exc:
+            raise Unauthorized("The token is malformed.") from exc
+        alg = header.get("alg")
+        if alg not in self.algorithms:
+            raise Unauthorized("The token's signing algorithm is not accepted.")
+        kid = header.get("kid")
+        keys = await self.jwks.get(kid)
+        try:
+            decoded = jwt.decode(token, keys, algorithms=self.algorithms)
+        except InvalidKeyIdError as exc:
+            raise Unauthorized("The token was signed with an unknown key.") from exc
+        except (JoseError, ValueError) as exc:
+            raise Unauthorized("The token's signature is invalid.") from exc
+        claims = dict(decoded.claims)
+        try:
+            self.claims_registry.validate(claims)
+        except JoseError as exc:
+            raise Unauthorized(_claim_problem(exc)) from exc
+        aud = claims.get("aud")
+        auds = [aud] if isinstance(aud, str) else list(aud or [])
+        if not set(auds) & set(self.audiences):
+            raise Unauthorized("The token is not meant for this audience.")
+        return claims
+
+
+def _claim_problem(exc: JoseError) -> str:
+    name = type(exc).__name__
+    if name == "ExpiredTokenError":
+        return "The token has expired."
+    if "nbf" in str(exc) or name == "InvalidTokenError":
+        return "The token is not valid yet."
+    if "iss" in str(exc):
+        return "The token was issued by an unknown issuer."
+    return "The token's claims are invalid."
+
+
+class BearerScheme(OAuth2):
+    """OpenAPI security scheme (OAuth2 client credentials via the identity service)
+    that yields the raw bearer token, or raises 401 problem+json."""
+
+    def __init__(self, token_url: str, scopes: dict[str, str]) -> None:
+        flows = OAuthFlows(
+            clientCredentials=OAuthFlowClientCredentials(tokenUrl=token_url, scopes=scopes)
+        )
+        super().__init__(flows=flows, scheme_name="oauth2", auto_error=False)
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        header = request.headers.get("authorization")
+        if not header:
+            return None
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or not credentials or " " in credentials.strip():
+            raise Unauthorized(
+                "The Authorization header must be 'Bearer <token>'.", error="invalid_request"
+            )
+        return credentials.strip()
+
+
+def make_auth(token_url: str, scopes: dict[str, str]) -> Callable[..., Any]:
+    """Build the ``require_scopes`` dependency factory for one service.
+
+    Usage: ``principal: Annotated[Principal, Security(auth, scopes=["registry:write"])]``
+    where ``auth = make_auth(...)``; the verifier lives on ``app.state.token_verifier``.
+    """
+    scheme = BearerScheme(token_url, scopes)
+
+    async def authenticate(
+        security_scopes: SecurityScopes,
+        request: Request,
+        token: Annotated[str | None, Depends(scheme)],
+    ) -> Principal:
+        if token is None:
+            raise Unauthorized("A bearer token is required.", error="invalid_request")
+        verifier: TokenVerifier = request.app.state.token_verifier
+        claims = await verifier.verify(token)
+        principal = Principal.from_claims(claims)
+        missing = [s for s in security_scopes.scopes if s not in principal.scopes]
+        if missing:
+            raise InsufficientScope(security_scopes.scopes)
+        request.state.principal = principal
+        return principal
+
+    return authenticate

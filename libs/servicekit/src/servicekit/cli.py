@@ -1,0 +1,66 @@
+"""Command line shared by the services: ``python -m <service> migrate|serve|...``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .db import upgrade
+from .settings import ServiceSettings
+
+Command = Callable[[ServiceSettings, argparse.Namespace], Awaitable[None] | None]
+
+
+def run_cli(
+    *,
+    service: str,
+    settings_factory: Callable[[], ServiceSettings],
+    app_factory: str,
+    default_port: int,
+    migrations_package: str | None,
+    commands: dict[str, tuple[str, Command, Callable[[argparse.ArgumentParser], None] | None]]
+    | None = None,
+    argv: list[str] | None = None,
+) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m {service}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    if migrations_package:
+        sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=default_port)
+    serve.add_argument("--workers", type=int, default=1)
+    extra = commands or {}
+    for name, (help_text, _fn, configure) in extra.items():
+        p = sub.add_parser(name, help=help_text)
+        if configure:
+            configure(p)
+    args = parser.parse_args(argv)
+    settings = settings_factory()
+    if args.command == "migrate":
+        assert migrations_package
+        upgrade(migrations_package, settings.database_url or settings.sqlite_default(service))
+        print(f"{service}: database migrated")
+        return
+    if args.command == "serve":
+        import uvicorn
+
+        options: dict[str, Any] = {
+            "host": args.host,
+            "port": args.port,
+            "factory": True,
+            "workers": args.workers,
+            "log_config": None,
+            "access_log": False,
+            "proxy_headers": True,
+            "server_header": False,
+            "timeout_graceful_shutdown": 10,
+        }
+        uvicorn.run(app_factory, **options)
+        return
+    _help, fn, _configure = extra[args.command]
+    result = fn(settings, args)
+    if asyncio.iscoroutine(result):
+        asyncio.run(result)

@@ -1,0 +1,292 @@
+"""RFC 9457 problem details: one exception hierarchy, one set of handlers.
+
+Every error a Samen service answers is ``application/problem+json`` with ``type``,
+``title``, ``status``, ``detail`` and ``instance``; validation errors add
+``invalidParams``. Internals (stack traces, SQL, upstream bodies) never leave the service.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://samen.example.nl/problems/"
+
+logger = logging.getLogger("servicekit.errors")
+
+
+def problem_type(slug: str) -> str:
+    return PROBLEM_BASE + slug
+
+
+class ProblemError(Exception):
+    """A domain or protocol error that becomes a problem+json response."""
+
+    status: int = 500
+    slug: str = "internal-error"
+    title: str = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        title: str | None = None,
+        slug: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.detail = detail or self.title
+        if title:
+            self.title = title
+        if slug:
+            self.slug = slug
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+        super().__init__(self.detail)
+
+    def to_dict(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": problem_type(self.slug),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(ProblemError):
+    status, slug, title = 400, "bad-request", "Bad Request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        invalid_params: list[dict[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(detail, **kwargs)
+        if invalid_params is not None:
+            self.extra["invalidParams"] = invalid_params
+
+
+class Unauthorized(ProblemError):
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(
+        self, detail: str | None = None, *, error: str = "invalid_token", **kwargs: Any
+    ) -> None:
+        super().__init__(detail, **kwargs)
+        safe = (detail or self.title).replace('"', "'")
+        self.headers.setdefault(
+            "WWW-Authenticate", f'Bearer error="{error}", error_description="{safe}"'
+        )
+
+
+class Forbidden(ProblemError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class InsufficientScope(Forbidden):
+    slug, title = "insufficient-scope", "Insufficient Scope"
+
+    def __init__(self, scopes: list[str], **kwargs: Any) -> None:
+        needed = " ".join(scopes)
+        super().__init__(
+            f"This operation needs the scope(s): {needed}",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needed}"'},
+            extra={"requiredScopes": scopes},
+            **kwargs,
+        )
+
+
+class NotFound(ProblemError):
+    status, slug, title = 404, "not-found", "Not Found"
+
+
+class MethodNotAllowed(ProblemError):
+    status, slug, title = 405, "method-not-allowed", "Method Not Allowed"
+
+
+class NotAcceptable(ProblemError):
+    status, slug, title = 406, "not-acceptable", "Not Acceptable"
+
+
+class Conflict(ProblemError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class Gone(ProblemError):
+    status, slug, title = 410, "gone", "Gone"
+
+
+class PreconditionFailed(ProblemError):
+    status, slug, title = 412, "precondition-failed", "Precondition Failed"
+
+
+class PayloadTooLarge(ProblemError):
+    status, slug, title = 413, "payload-too-large", "Content Too Large"
+
+
+class UnsupportedMediaType(ProblemError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported Media Type"
+
+
+class UnprocessableContent(ProblemError):
+    status, slug, title = 422, "unprocessable-content", "Unprocessable Content"
+
+
+class PreconditionRequired(ProblemError):
+    status, slug, title = 428, "precondition-required", "Precondition Required"
+
+
+class TooManyRequests(ProblemError):
+    status, slug, title = 429, "too-many-requests", "Too Many Requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1, **kwargs: Any):
+        super().__init__(detail, **kwargs)
+        self.headers.setdefault("Retry-After", str(max(1, retry_after)))
+
+
+class InternalError(ProblemError):
+    status, slug, title = 500, "internal-error", "Internal Server Error"
+
+
+class NotImplementedYet(ProblemError):
+    status, slug, title = 501, "not-implemented", "Not Implemented"
+
+
+class BadGateway(ProblemError):
+    status, slug, title = 502, "bad-gateway", "Bad Gateway"
+
+
+class ServiceUnavailable(ProblemError):
+    status, slug, title = 503, "service-unavailable", "Service Unavailable"
+
+    def __init__(
+        self, detail: str | None = None, *, retry_after: int | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(detail, **kwargs)
+        if retry_after is not None:
+            self.headers.setdefault("Retry-After", str(max(1, retry_after)))
+
+
+class GatewayTimeout(ProblemError):
+    status, slug, title = 504, "gateway-timeout", "Gateway Timeout"
+
+
+_BY_STATUS: dict[int, type[ProblemError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        Conflict,
+        Gone,
+        PreconditionFailed,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        UnprocessableContent,
+        PreconditionRequired,
+        TooManyRequests,
+        InternalError,
+        NotImplementedYet,
+        BadGateway,
+        ServiceUnavailable,
+        GatewayTimeout,
+    )
+}
+
+
+def problem_for_status(status: int, detail: str | None = None) -> ProblemError:
+    cls = _BY_STATUS.get(status)
+    if cls is None:
+        err = ProblemError(detail, title=HTTPStatus(status).phrase, slug=str(status))
+        err.status = status
+        return err
+    return cls(detail)
+
+
+def problem_response(
+    error: ProblemError, instance: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    merged = {**error.headers, **(headers or {})}
+    return JSONResponse(
+        error.to_dict(instance),
+        status_code=error.status,
+        headers=merged,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    """Turn pydantic's error location into a parameter name (``body.lots[0].title``)."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        where = parts.pop(0)
+        if not parts:
+            return str(where)
+    name = ""
+    for part in parts:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name += ("." if name else "") + str(part)
+    return name
+
+
+def invalid_params_from(exc: RequestValidationError) -> list[dict[str, str]]:
+    params = []
+    for err in exc.errors():
+        reason = str(err.get("msg", "invalid"))
+        if err.get("type") == "json_invalid":
+            reason = "Body is not valid JSON"
+        params.append({"name": _location(err.get("loc", ())) or "body", "reason": reason})
+    return params
+
+
+async def _problem_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(exc, request.url.path)
+
+
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    params = invalid_params_from(exc)
+    json_broken = any(e.get("type") == "json_invalid" for e in exc.errors())
+    detail = (
+        "The request body is not valid JSON."
+        if json_broken
+        else "The request has invalid parameters."
+    )
+    return problem_response(BadRequest(detail, invalid_params=params), request.url.path)
+
+
+async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    if exc.status_code == 404 and detail in (None, "Not Found"):
+        detail = f"No resource at {request.url.path}"
+    elif exc.status_code == 405 and detail in (None, "Method Not Allowed"):
+        detail = f"Method {request.method} is not allowed on {request.url.path}"
+    error = problem_for_status(exc.status_code, detail)
+    return problem_response(error, request.url.path, dict(exc.headers or {}))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the one set of handlers that turns every error into problem+json."""
+    app.add_exception_handler(ProblemError, _problem_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)

@@ -1,0 +1,130 @@
+"""Structured JSON logs with trace and request ids, and BSN masking.
+
+A BSN (burgerservicenummer) must never reach a log line. The :class:`BsnMaskingFilter`
+replaces every 9-digit number that passes the BSN 11-check (also written with dots or
+spaces, ``1234.56.782``) before any handler formats or ships the record.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry import trace
+from stdnum.nl import bsn as stdnum_bsn
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
+
+_BSN_CANDIDATE = re.compile(r"(?<![\d.])(\d{4}[. ]?\d{2}[. ]?\d{3}|\d{9})(?![\d])")
+BSN_MASK = "[BSN]"
+
+
+def mask_bsns(text: str) -> str:
+    """Replace everything that looks like a valid BSN in ``text``."""
+
+    def replace(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return BSN_MASK if stdnum_bsn.is_valid(digits) else match.group(0)
+
+    return _BSN_CANDIDATE.sub(replace, text)
+
+
+class BsnMaskingFilter(logging.Filter):
+    """Masks BSNs in the message, its arguments and string extras of a log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not break logging
+            message = str(record.msg)
+        record.msg = mask_bsns(message)
+        record.args = None
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD_ATTRS and isinstance(value, str):
+                setattr(record, key, mask_bsns(value))
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = mask_bsns(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = mask_bsns(record.exc_text)
+        return True
+
+
+class ContextFilter(logging.Filter):
+    """Adds ``trace_id``, ``span_id`` and ``request_id`` to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ctx = trace.get_current_span().get_span_context()
+        record.trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else None
+        record.span_id = format(ctx.span_id, "016x") if ctx.is_valid else None
+        record.request_id = request_id_var.get()
+        return True
+
+
+_STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()) | {
+    "message",
+    "asctime",
+    "trace_id",
+    "span_id",
+    "request_id",
+    "service",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "service": self.service,
+            "message": record.getMessage(),
+        }
+        for key in ("trace_id", "span_id", "request_id"):
+            value = getattr(record, key, None)
+            if value:
+                entry[key] = value
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                entry[key] = value if isinstance(value, int | float | bool | None) else str(value)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        elif record.exc_info:
+            entry["exception"] = mask_bsns(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(service: str, level: str = "INFO", json_logs: bool = True) -> None:
+    """Route all logging through one stderr handler with masking and context."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ContextFilter())
+    handler.addFilter(BsnMaskingFilter())
+    if json_logs:
+        handler.setFormatter(JsonFormatter(service))
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        )
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "_samen", False):
+            root.removeHandler(existing)
+    handler._samen = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # uvicorn's own handlers would print unmasked lines; send them through ours.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        log = logging.getLogger(name)
+        log.handlers = []
+        log.propagate = True

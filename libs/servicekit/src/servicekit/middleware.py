@@ -1,0 +1,187 @@
+"""Pure ASGI middleware every service uses (cheap on the hot path).
+
+- :class:`RequestContextMiddleware`: request id (``X-Request-ID``, generated when absent
+  or malformed), ``API-Version`` on every response, and a last-resort handler that turns
+  any unhandled exception into a generic 500 problem (no internals).
+- :class:`BodyLimitMiddleware`: 413 for bodies over the limit, whether announced by
+  ``Content-Length`` or streamed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .errors import PROBLEM_JSON, BadRequest, InternalError, PayloadTooLarge, ProblemError
+from .logs import request_id_var
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("servicekit.requests")
+
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def send_problem(
+    send: Send,
+    error: ProblemError,
+    instance: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body = json.dumps(error.to_dict(instance)).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    headers += extra_headers or []
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, api_version: str) -> None:
+        self.app = app
+        self.api_version = api_version.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = False
+        extra = [(b"api-version", self.api_version), (b"x-request-id", request_id.encode())]
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in (b"api-version", b"x-request-id")
+                ]
+                message["headers"] = headers + extra
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await send_problem(
+                    send_with_headers,
+                    InternalError("The server could not complete the request."),
+                    scope.get("path", ""),
+                )
+        finally:
+            request_id_var.reset(token)
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        too_large = PayloadTooLarge(f"The request body exceeds {self.max_bytes} bytes.")
+        if declared is not None:
+            if not declared.isdigit():
+                await send_problem(
+                    send, BadRequest("Invalid Content-Length header."), scope["path"]
+                )
+                return
+            if int(declared) > self.max_bytes:
+                await send_problem(send, too_large, scope["path"])
+                return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not response_started:
+                await send_problem(send, too_large, scope["path"])
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised while reading the body; an HTTPException so FastAPI passes it through."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "The request body exceeds the size limit.")
+
+
+class MediaTypeMiddleware:
+    """415 for a request body whose Content-Type the service does not accept."""
+
+    def __init__(self, app: ASGIApp, allowed: tuple[str, ...]) -> None:
+        self.app = app
+        self.allowed = tuple(a.lower() for a in allowed)
+
+    def _accepted(self, content_type: str) -> bool:
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media in self.allowed:
+            return True
+        return (
+            "application/*+json" in self.allowed
+            and media.startswith("application/")
+            and media.endswith("+json")
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            length = _header(scope, b"content-length")
+            has_body = (length not in (None, "0")) or _header(
+                scope, b"transfer-encoding"
+            ) is not None
+            content_type = _header(scope, b"content-type")
+            if has_body and (content_type is None or not self._accepted(content_type)):
+                from .errors import UnsupportedMediaType
+
+                await send_problem(
+                    send,
+                    UnsupportedMediaType(
+                        f"Content-Type must be one of: {', '.join(self.allowed)}."
+                    ),
+                    scope["path"],
+                )
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,187 @@
+"""OpenAPI documents that pass the Dutch API Design Rules linter, and offline docs.
+
+The service's routes live under ``/v1``; its document lists them relative to servers
+that end in ``/v1`` (ADR: major version in the URI). Every operation documents its
+problem+json errors and every 2xx/3xx response the ``API-Version`` header. Swagger UI
+and ReDoc load their assets from this package (no CDN).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import fastapi_offline
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from .errors import PROBLEM_JSON
+
+ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
+SWAGGER_INIT = Path(__file__).parent / "static" / "swagger-init.js"
+CONTACT = {
+    "name": "Samen platform team",
+    "email": "samen@example.nl",
+    "url": "https://samen.example.nl",
+}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri", "description": "Problem type"},
+        "title": {"type": "string", "description": "Short summary of the problem type"},
+        "status": {"type": "integer", "format": "int32", "minimum": 100, "maximum": 599},
+        "detail": {"type": "string", "description": "What went wrong in this occurrence"},
+        "instance": {"type": "string", "description": "The request path"},
+        "invalidParams": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "reason"],
+                "properties": {"name": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+    },
+}
+
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input",
+    "401": "Missing or invalid bearer token",
+    "403": "The token lacks the scope or the organisation for this operation",
+    "404": "Not found",
+    "406": "The Accept header cannot be met",
+    "409": "Conflict with the resource's current state",
+    "412": "If-Match does not match the current ETag",
+    "413": "Request body too large",
+    "415": "Unsupported Content-Type",
+    "422": "Idempotency-Key reused for another request",
+    "428": "If-Match is required",
+    "429": "Rate limit exceeded",
+    "500": "Internal error",
+    "503": "A dependency is unavailable",
+}
+
+
+def _problem_response(code: str) -> dict[str, Any]:
+    return {
+        "description": ERROR_DESCRIPTIONS.get(code, "Error"),
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def adr_document(
+    app: FastAPI,
+    *,
+    service: str,
+    version: str,
+    description: str,
+    public_url: str,
+) -> dict[str, Any]:
+    """Generate the service's OpenAPI document in ADR form (paths relative to /v1)."""
+    raw = get_openapi(
+        title=app.title,
+        version=version,
+        description=description,
+        routes=app.routes,
+        contact=CONTACT,
+        license_info={"name": "EUPL-1.2", "url": "https://eupl.eu/1.2/en/"},
+        tags=app.openapi_tags,
+    )
+    doc = copy.deepcopy(raw)
+    doc["servers"] = [
+        {"url": f"{public_url.rstrip('/')}/api/{service}/v1", "description": "Through the gateway"},
+        {"url": "/v1", "description": "This service directly"},
+    ]
+    paths: dict[str, Any] = {}
+    for path, item in doc.get("paths", {}).items():
+        if not path.startswith("/v1/") and path != "/v1":
+            continue
+        paths[path[3:] or "/"] = item
+    doc["paths"] = paths
+    components = doc.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["Problem"] = PROBLEM_SCHEMA
+    components.setdefault("headers", {})["API-Version"] = {
+        "description": "Full semantic version of the API",
+        "schema": {"type": "string", "example": version},
+    }
+    for item in paths.values():
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete", "head", "options"):
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            needed = ["400", "406", "500"]
+            if operation.get("security"):
+                needed += ["401", "403", "429"]
+            if "{" in _path_of(paths, item):
+                needed.append("404")
+            for code in needed:
+                responses.setdefault(code, _problem_response(code))
+            for code, response in responses.items():
+                if code.startswith(("2", "3")):
+                    headers = response.setdefault("headers", {})
+                    headers.setdefault("API-Version", {"$ref": "#/components/headers/API-Version"})
+                elif code.startswith(("4", "5")):
+                    response["content"] = {
+                        PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    }
+            operation.setdefault("tags", [service])
+    return doc
+
+
+def _path_of(paths: dict[str, Any], item: Any) -> str:
+    for path, candidate in paths.items():
+        if candidate is item:
+            return path
+    return ""
+
+
+def install_docs(app: FastAPI, title: str) -> None:
+    """Serve /v1/openapi.json, /v1/docs (Swagger UI) and /v1/redoc with local assets."""
+
+    @app.get("/v1/docs-assets/swagger-init.js", include_in_schema=False)
+    async def swagger_init() -> FileResponse:
+        return FileResponse(SWAGGER_INIT, media_type="text/javascript")
+
+    app.mount("/v1/docs-assets", StaticFiles(directory=ASSETS_DIR), name="docs-assets")
+
+    @app.get("/v1/openapi.json", include_in_schema=False)
+    async def openapi_json() -> JSONResponse:
+        return JSONResponse(app.openapi(), headers={"Access-Control-Allow-Origin": "*"})
+
+    @app.get("/v1/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return HTMLResponse(swagger_html(title, "/v1/openapi.json", "/v1/docs-assets"))
+
+    @app.get("/v1/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return HTMLResponse(redoc_html(title, "/v1/openapi.json", "/v1/docs-assets"))
+
+
+def swagger_html(title: str, openapi_url: str, assets: str) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} - Swagger UI</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="{assets}/swagger-ui.css">
+<link rel="icon" href="{assets}/favicon.png"></head>
+<body><main id="swagger-ui"></main>
+<script src="{assets}/swagger-ui-bundle.js"></script>
+<script src="{assets}/swagger-init.js" data-openapi-url="{openapi_url}"></script>
+</body></html>"""
+
+
+def redoc_html(title: str, openapi_url: str, assets: str) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} - ReDoc</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="{assets}/favicon.png"></head>
+<body><redoc spec-url="{openapi_url}"></redoc>
+<script src="{assets}/redoc.standalone.js"></script></body></html>"""

@@ -1,0 +1,50 @@
+"""Settings base: configuration only by environment variables (12-factor).
+
+Each service subclasses :class:`ServiceSettings` with its own prefix (``REGISTRY_``,
+``IDENTITY_`` …) so that several services can share one environment (``make run``),
+while the OpenTelemetry variables keep their standard, unprefixed names.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclasses set ``model_config`` with an ``env_prefix``."""
+
+    model_config = SettingsConfigDict(env_prefix="SAMEN_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL; empty means a SQLite file under .data/",
+    )
+    redis_url: str = ""
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Public base URL of the gateway, used in OpenAPI `servers` and in absolute links.
+    public_url: str = "http://127.0.0.1:8000"
+    # Largest request body a service accepts (bytes).
+    max_body_bytes: int = 1_048_576
+
+    # Bearer-token verification (the identity service is the issuer).
+    auth_issuer: str = "http://127.0.0.1:8000"
+    auth_jwks_url: str = "http://127.0.0.1:8001/jwks"
+    auth_audience: str = "samen"
+    auth_algorithms: list[str] = ["RS256", "PS256", "ES256"]
+    auth_leeway_seconds: int = 30
+
+    otel_exporter_otlp_endpoint: str = Field(
+        default="",
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
+    otel_sdk_disabled: bool = Field(
+        default=False, validation_alias=AliasChoices("OTEL_SDK_DISABLED")
+    )
+
+    def sqlite_default(self, name: str) -> str:
+        return f"sqlite+aiosqlite:///.data/{name}.db"

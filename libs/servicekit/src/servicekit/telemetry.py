@@ -1,0 +1,134 @@
+"""OpenTelemetry tracing and Prometheus metrics.
+
+Traces: a tracer provider per service with its name and version; FastAPI, SQLAlchemy and
+httpx instrumentation; the OTLP exporter only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is
+set; stable HTTP semantic-convention names. Metrics: a per-app registry so several apps
+can live in one process (tests), served at ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .middleware import ASGIApp, Message, Receive, Scope, Send
+
+_global_provider_set = False
+
+
+def setup_tracing(
+    service: str,
+    version: str,
+    otlp_endpoint: str = "",
+    extra_processors: list[SpanProcessor] | None = None,
+    disabled: bool = False,
+) -> TracerProvider:
+    """Create the service's tracer provider (global on first call)."""
+    global _global_provider_set
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service, "service.version": version})
+    )
+    if not disabled and otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = otlp_endpoint.rstrip("/")
+        if not endpoint.endswith("/v1/traces"):
+            endpoint += "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    for processor in extra_processors or []:
+        provider.add_span_processor(processor)
+    if not _global_provider_set:
+        trace.set_tracer_provider(provider)
+        _global_provider_set = True
+    return provider
+
+
+def instrument_app(app: FastAPI, provider: TracerProvider, engine: Any | None = None) -> None:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        excluded_urls="health/live,health/ready,metrics",
+    )
+    if engine is not None:
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        SQLAlchemyInstrumentor().instrument(
+            engine=engine.sync_engine, tracer_provider=provider, enable_commenter=False
+        )
+
+
+def instrument_httpx_client(client: Any, provider: TracerProvider) -> None:
+    """Trace one httpx client's calls (service-to-service) with ``traceparent``."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
+
+
+class Metrics:
+    def __init__(self, service: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "http_server_requests",
+            "HTTP requests handled",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "http_server_request_duration_seconds",
+            "HTTP request duration",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.service = service
+
+
+class MetricsMiddleware:
+    """Counts requests and latency per route template (not per raw path: bounded labels)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.duration.labels(method, template).observe(time.perf_counter() - started)
+
+
+def metrics_endpoint(metrics: Metrics) -> Any:
+    async def endpoint(_request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return endpoint

@@ -1,0 +1,18 @@
+"""procurement settings: environment variables with the `PROCUREMENT_` prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PROCUREMENT_", extra="ignore")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

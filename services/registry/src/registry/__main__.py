@@ -1,0 +1,19 @@
+"""`python -m registry migrate|serve`."""
+
+from servicekit.cli import run_cli
+
+from .config import get_settings
+
+
+def main() -> None:
+    run_cli(
+        service="registry",
+        settings_factory=get_settings,
+        app_factory="registry.main:create_app",
+        default_port=8002,
+        migrations_package="registry.migrations",
+    )
+
+
+if __name__ == "__main__":
+    main()
