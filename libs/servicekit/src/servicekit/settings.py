@@ -33,7 +33,7 @@ class ServiceSettings(BaseSettings):
 
     # Bearer-token verification (the identity service is the issuer).
     auth_issuer: str = "http://127.0.0.1:8000"
-    auth_jwks_url: str = "http://127.0.0.1:8001/jwks"
+    auth_jwks_url: str = "http://127.0.0.1:8001/auth/jwks"
     auth_audience: str = "samen"
     auth_algorithms: list[str] = ["RS256", "PS256", "ES256"]
     auth_leeway_seconds: int = 30
