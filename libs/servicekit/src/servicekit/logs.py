@@ -74,6 +74,7 @@ _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__.k
     "span_id",
     "request_id",
     "service",
+    "color_message",
 }
 
 

@@ -1,0 +1,65 @@
+# Samen: `make run` starts the platform, `make test` runs the whole suite.
+# Both install what is missing first: uv (with pip, into .uv/ when not on PATH),
+# then .venv from requirements.lock (again only when the lock changed).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.uv/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements-installed
+PYTEST_ARGS ?=
+SPECTRAL := npx --yes @stoplight/spectral-cli@6.15.0
+ADR_RULESET := standards/adr-ruleset.yaml
+
+.PHONY: run test install lint format lock adr-lint deploy-check bench bench-smoke fuzz clean
+
+install: $(STAMP)
+
+$(CURDIR)/.uv/bin/uv:
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --quiet --disable-pip-version-check uv
+
+$(STAMP): requirements.lock | $(UV)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	@touch $(STAMP)
+
+run: install
+	$(PY) scripts/run.py
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy libs/servicekit/src services/registry/src services/identity/src services/procurement/src gateway/src
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+lock: | $(UV)
+	$(UV) lock
+	$(UV) export --all-packages --format requirements-txt --no-header --quiet -o requirements.lock
+
+# Every service's OpenAPI document against the Dutch API Design Rules linter (0 errors).
+adr-lint: install
+	@mkdir -p .data/openapi
+	$(PY) scripts/dump_openapi.py .data/openapi
+	@for f in .data/openapi/*.json; do echo "ADR lint: $$f"; \
+	  $(SPECTRAL) lint --quiet --fail-severity=error -r $(ADR_RULESET) "$$f" || exit 1; done
+
+deploy-check: install
+	bash deploy/check.sh
+
+bench: install
+	$(PY) bench/run_all.py
+
+fuzz: install
+	$(PY) -m pytest tests/contract -m "not smoke" --hypothesis-profile=nightly
+
+clean:
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

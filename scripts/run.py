@@ -1,0 +1,133 @@
+"""`make run`: migrate, seed once, start identity, registry, procurement and the gateway.
+
+A small supervisor instead of a Procfile runner: it runs each service's migrations and
+seed first (seeding only once per data folder), starts the four processes on
+127.0.0.1, waits until each is live, prints the URLs, and stops them all on Ctrl-C
+(or when one of them exits).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+# name, port, has database
+SERVICES: list[tuple[str, int, bool]] = [
+    ("identity", int(os.environ.get("IDENTITY_PORT", 8001)), True),
+    ("registry", int(os.environ.get("REGISTRY_PORT", 8002)), True),
+    ("procurement", int(os.environ.get("PROCUREMENT_PORT", 8003)), True),
+    ("gateway", int(os.environ.get("GATEWAY_PORT", 8000)), False),
+]
+
+
+def log(message: str) -> None:
+    print(f"[samen] {message}", flush=True)
+
+
+def has_command(service: str, command: str, env: dict[str, str]) -> bool:
+    result = subprocess.run(
+        [PYTHON, "-m", service, "--help"], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    return f"{command}" in result.stdout.split("positional arguments:")[-1]
+
+
+def prepare(data_dir: Path, env: dict[str, str]) -> None:
+    for name, _port, has_db in SERVICES:
+        if not has_db:
+            continue
+        subprocess.run([PYTHON, "-m", name, "migrate"], check=True, env=env, cwd=ROOT)
+        marker = data_dir / f"{name}.seeded"
+        if not marker.exists() and has_command(name, "seed", env):
+            subprocess.run([PYTHON, "-m", name, "seed"], check=True, env=env, cwd=ROOT)
+            marker.write_text("seeded\n")
+
+
+def wait_live(port: int, deadline: float) -> bool:
+    url = f"http://127.0.0.1:{port}/health/live"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (local URL)
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    return False
+
+
+def main() -> int:
+    data_dir = Path(os.environ.get("SAMEN_DATA_DIR", ROOT / ".data")).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    for name, port, has_db in SERVICES:
+        prefix = name.upper()
+        if has_db:
+            env.setdefault(f"{prefix}_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / name}.db")
+        env.setdefault(f"{prefix}_ENVIRONMENT", "development")
+        env.setdefault(f"GATEWAY_{prefix}_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+
+    prepare(data_dir, env)
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def stop_all(*_args: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        log("stopping ...")
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+
+    for name, port, _has_db in SERVICES:
+        processes[name] = subprocess.Popen(
+            [PYTHON, "-m", name, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+        )
+    deadline = time.monotonic() + 30
+    for name, port, _has_db in SERVICES:
+        if not wait_live(port, deadline):
+            log(f"{name} did not become live on port {port}")
+            stop_all()
+            return 1
+    gateway_port = SERVICES[-1][1]
+    log("all services are up:")
+    for name, port, _has_db in SERVICES:
+        log(f"  {name:<12} http://127.0.0.1:{port}")
+    log(f"  developer portal  http://127.0.0.1:{gateway_port}/docs")
+    log(f"  readiness         http://127.0.0.1:{gateway_port}/health/ready")
+    log("press Ctrl-C to stop")
+
+    while not stopping:
+        for name, process in processes.items():
+            code = process.poll()
+            if code is not None and not stopping:
+                log(f"{name} exited with code {code}; stopping the others")
+                stop_all()
+                return code or 1
+        time.sleep(0.5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
