@@ -9,7 +9,7 @@ import pytest
 # Tests never export traces and never depend on a running collector.
 os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
 
-from servicekit.testing import TestIssuer  # noqa: E402
+from servicekit.testing import TestIssuer
 
 
 @pytest.fixture(scope="session")

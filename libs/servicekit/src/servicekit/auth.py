@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 from fastapi import Depends, Request
@@ -200,12 +200,14 @@ class TokenVerifier:
 
 
 def _claim_problem(exc: JoseError) -> str:
-    name = type(exc).__name__
-    if name == "ExpiredTokenError":
+    claim = getattr(exc, "claim", None)
+    if type(exc).__name__ == "ExpiredTokenError":
         return "The token has expired."
-    if "nbf" in str(exc) or name == "InvalidTokenError":
+    if type(exc).__name__ == "MissingClaimError":
+        return f"The token lacks the '{claim}' claim."
+    if claim == "nbf":
         return "The token is not valid yet."
-    if "iss" in str(exc):
+    if claim == "iss":
         return "The token was issued by an unknown issuer."
     return "The token's claims are invalid."
 
@@ -243,7 +245,9 @@ def make_auth(token_url: str, scopes: dict[str, str]) -> Callable[..., Any]:
     async def authenticate(
         security_scopes: SecurityScopes,
         request: Request,
-        token: Annotated[str | None, Depends(scheme)],
+        # Default-value style on purpose: with postponed annotations FastAPI cannot
+        # resolve an Annotated[...] that refers to this closure's ``scheme``.
+        token: str | None = Depends(scheme),
     ) -> Principal:
         if token is None:
             raise Unauthorized("A bearer token is required.", error="invalid_request")

@@ -58,7 +58,9 @@ def page_params(
 
 
 def _href(request: Request, page: int, page_size: int) -> Link:
-    params: dict[str, Any] = dict(request.query_params)
+    params: dict[str, Any] = {
+        k: v for k, v in request.query_params.items() if k not in ("page", "pageSize")
+    }
     params["page"] = str(page)
     params["pageSize"] = str(page_size)
     url = request.url.replace(query=None).include_query_params(**params)

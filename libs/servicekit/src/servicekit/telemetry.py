@@ -66,9 +66,13 @@ def instrument_app(app: FastAPI, provider: TracerProvider, engine: Any | None = 
     if engine is not None:
         from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
-        SQLAlchemyInstrumentor().instrument(
-            engine=engine.sync_engine, tracer_provider=provider, enable_commenter=False
-        )
+        instrumentor = SQLAlchemyInstrumentor()
+        # One engine per service process; a second app in the same process (tests)
+        # keeps the first instrumentation rather than stacking listeners.
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(
+                engine=engine.sync_engine, tracer_provider=provider, enable_commenter=False
+            )
 
 
 def instrument_httpx_client(client: Any, provider: TracerProvider) -> None:
