@@ -58,6 +58,12 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
+def current_trace_id() -> str | None:
+    """Trace id of the current span (for history rows), if any."""
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+
 def current_traceparent() -> str | None:
     """W3C ``traceparent`` of the current span (the change's trace), if any."""
     ctx = trace.get_current_span().get_span_context()
