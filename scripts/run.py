@@ -55,7 +55,7 @@ def wait_live(port: int, deadline: float) -> bool:
     url = f"http://127.0.0.1:{port}/health/live"
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (local URL)
+            with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
                     return True
         except (urllib.error.URLError, OSError):

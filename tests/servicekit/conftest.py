@@ -12,6 +12,8 @@ from fastapi import APIRouter, Depends, Request, Security
 from fastapi.responses import JSONResponse
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
+
 from servicekit.app import create_service_app
 from servicekit.auth import Principal, make_auth
 from servicekit.db import Database, SessionDep
@@ -23,7 +25,6 @@ from servicekit.pagination import PageParams, make_page, page_params
 from servicekit.schemas import ApiModel
 from servicekit.settings import ServiceSettings
 from servicekit.testing import TestIssuer, clear_tables, fresh_database_url
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
 
 metadata = MetaData()
 widgets = Table(

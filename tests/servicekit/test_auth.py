@@ -12,6 +12,7 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+
 from servicekit.auth import JwksCache, Principal, TokenVerifier, http_jwks_fetcher
 from servicekit.errors import Unauthorized
 from servicekit.testing import TestIssuer

@@ -7,6 +7,7 @@ import logging
 
 import httpx
 import pytest
+
 from servicekit.app import create_service_app
 from servicekit.db import Database
 from servicekit.logs import (
