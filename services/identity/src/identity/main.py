@@ -12,7 +12,9 @@ from . import API_VERSION
 from .config import Settings, get_settings
 
 SERVICE = "identity"
-DESCRIPTION = "OpenID Provider and authentication broker for citizens, companies and civil servants."
+DESCRIPTION = (
+    "OpenID Provider and authentication broker for citizens, companies and civil servants."
+)
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
