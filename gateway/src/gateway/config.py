@@ -1,9 +1,14 @@
-"""Gateway settings: environment variables with the `GATEWAY_` prefix."""
+"""Gateway settings: environment variables with the `GATEWAY_` prefix.
+
+Dicts and lists are read as JSON from the environment, e.g.
+``GATEWAY_READ_TIMEOUTS='{"procurement": 60}'`` or ``GATEWAY_CORS_ORIGINS='["https://a.nl"]'``.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -16,12 +21,53 @@ class Settings(ServiceSettings):
     registry_url: str = "http://127.0.0.1:8002"
     procurement_url: str = "http://127.0.0.1:8003"
 
+    # Upstream connections: per-upstream pools so a slow service cannot starve the others.
+    connect_timeout: float = 2.0
+    read_timeout: float = 30.0
+    # Per-upstream overrides of the read timeout, keyed by upstream name.
+    read_timeouts: dict[str, float] = Field(default_factory=dict)
+    pool_size: int = 100
+    # Below the services' own keep-alive (uvicorn: 5 s) so we never reuse a socket the
+    # upstream is about to close.
+    keepalive_seconds: float = 4.0
+    # Extra attempts for idempotent methods, and only when the connection could not be made.
+    connect_retries: int = 1
+
+    # Circuit breaker per upstream.
+    breaker_failures: int = 5
+    breaker_open_seconds: float = 10.0
+
+    # Rate limits (token bucket): sustained rate per second and burst size.
+    rate_limit_enabled: bool = True
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 100
+    # Anonymous callers are limited per IP address, more tightly.
+    rate_limit_anonymous_per_second: float = 10.0
+    rate_limit_anonymous_burst: int = 20
+    # Take the client IP from X-Forwarded-For (only behind a trusted load balancer).
+    trust_forwarded_for: bool = False
+
+    # Per-route body limits: public path prefix -> bytes (the longest matching prefix wins).
+    body_limits: dict[str, int] = Field(default_factory=dict)
+    max_header_bytes: int = 16_384
+
+    cors_origins: list[str] = Field(default_factory=list)
+    cors_max_age: int = 600
+
+    # OpenAPI documents are fetched from the upstreams and cached this long.
+    docs_cache_seconds: float = 30.0
+    # Verified tokens are cached (by their exact bytes) at most this long.
+    token_cache_seconds: float = 60.0
+
     def upstreams(self) -> dict[str, str]:
         return {
             "identity": self.identity_url,
             "registry": self.registry_url,
             "procurement": self.procurement_url,
         }
+
+    def read_timeout_for(self, upstream: str) -> float:
+        return self.read_timeouts.get(upstream, self.read_timeout)
 
 
 @lru_cache

@@ -1,46 +1,67 @@
-"""Gateway application factory."""
+"""Gateway application factory (``uvicorn --factory gateway.main:create_app``)."""
 
 from __future__ import annotations
 
-import httpx
-from fastapi import FastAPI
+from collections.abc import Awaitable, Callable
 
-from servicekit.errors import install_problem_handlers
-from servicekit.health import ReadyCheck, health_router
+from opentelemetry.sdk.trace import SpanProcessor
+
+from servicekit.auth import JwksCache, TokenVerifier, http_jwks_fetcher
 from servicekit.logs import configure_logging
-from servicekit.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from servicekit.telemetry import Metrics, MetricsMiddleware, metrics_endpoint
+from servicekit.telemetry import setup_tracing
 
 from . import API_VERSION
+from .app import Gateway
 from .config import Settings, get_settings
+from .metrics import GatewayMetrics
+from .ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from .routes import Route, default_routes
 
 
-def upstream_check(client: httpx.AsyncClient, base_url: str) -> ReadyCheck:
-    async def check() -> None:
-        response = await client.get(f"{base_url.rstrip('/')}/health/live", timeout=2.0)
-        response.raise_for_status()
-
-    return check
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    token_verifier: TokenVerifier | None = None,
+    span_processors: list[SpanProcessor] | None = None,
+    routes: list[Route] | None = None,
+) -> Gateway:
     settings = settings or get_settings()
     configure_logging("gateway", settings.log_level, settings.log_json)
-    app = FastAPI(
-        title="Samen Gateway",
-        version=API_VERSION,
-        openapi_url=None,
-        docs_url=None,
-        redoc_url=None,
+    if token_verifier is None:
+        token_verifier = TokenVerifier(
+            JwksCache(http_jwks_fetcher(settings.auth_jwks_url)),
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            algorithms=settings.auth_algorithms,
+            leeway=settings.auth_leeway_seconds,
+        )
+    limiter: RateLimiter | None = None
+    ready: dict[str, Callable[[], Awaitable[None]]] = {}
+    if settings.rate_limit_enabled:
+        if settings.redis_url:
+            redis_limiter = RedisRateLimiter(settings.redis_url)
+            ready["rate-limit-store"] = redis_limiter.ping
+            limiter = redis_limiter
+        else:
+            limiter = MemoryRateLimiter()
+    provider = setup_tracing(
+        "gateway",
+        API_VERSION,
+        settings.otel_exporter_otlp_endpoint,
+        span_processors,
+        disabled=settings.otel_sdk_disabled,
     )
-    client = httpx.AsyncClient()
-    app.state.settings = settings
-    install_problem_handlers(app)
-    checks = {name: upstream_check(client, url) for name, url in settings.upstreams().items()}
-    app.include_router(health_router(checks, API_VERSION))
-    metrics = Metrics("gateway")
-    app.add_route("/metrics", metrics_endpoint(metrics), include_in_schema=False)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(RequestContextMiddleware, api_version=API_VERSION)
-    return app
+
+    async def flush_traces() -> None:
+        provider.shutdown()
+
+    return Gateway(
+        settings,
+        verifier=token_verifier,
+        limiter=limiter,
+        tracer=provider.get_tracer("gateway", API_VERSION),
+        metrics=GatewayMetrics(),
+        routes=routes if routes is not None else default_routes(),
+        ready_extra=ready,
+        on_shutdown=[flush_traces],
+    )

@@ -1,0 +1,154 @@
+"""The developer portal at ``/docs``: every service's OpenAPI document, Swagger UI and
+ReDoc, from one origin.
+
+Documents are fetched from the upstreams (``/v1/openapi.json``), cached briefly (the last
+good copy is kept when an upstream is down) and served with ``servers`` pointing at the
+gateway's public path, so try-it-out calls go through the gateway with a token. All
+assets come from this process (no CDN); the pages run under a strict CSP with no inline
+script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from servicekit.openapi import ASSETS_DIR, SWAGGER_INIT, redoc_html, swagger_html
+
+from .rewrite import openapi_for_gateway
+from .upstream import Upstream
+
+logger = logging.getLogger("gateway.docs")
+
+# ReDoc injects <style> elements and starts a web worker from a blob: URL; Swagger UI
+# uses data: images. Scripts only from this origin, nothing inline.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; child-src blob:; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+
+STATIC = Path(__file__).parent / "static"
+ASSETS: dict[str, tuple[Path, str]] = {
+    "swagger-ui-bundle.js": (ASSETS_DIR / "swagger-ui-bundle.js", "text/javascript"),
+    "swagger-ui.css": (ASSETS_DIR / "swagger-ui.css", "text/css"),
+    "redoc.standalone.js": (ASSETS_DIR / "redoc.standalone.js", "text/javascript"),
+    "favicon.png": (ASSETS_DIR / "favicon.png", "image/png"),
+    "swagger-init.js": (SWAGGER_INIT, "text/javascript"),
+    "portal.css": (STATIC / "portal.css", "text/css"),
+}
+ASSET_PATH = "/docs/assets"
+METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
+
+
+@dataclass
+class Service:
+    name: str
+    upstream: Upstream
+    public_prefix: str
+
+
+class DocsPortal:
+    def __init__(self, services: list[Service], cache_seconds: float = 30.0) -> None:
+        self.services = {s.name: s for s in services}
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._asset_cache: dict[str, bytes] = {}
+
+    async def document(self, name: str) -> dict[str, Any] | None:
+        """The service's document as the gateway serves it, or None when unavailable."""
+        service = self.services[name]
+        cached = self._cache.get(name)
+        if cached and time.monotonic() - cached[0] < self.cache_seconds:
+            return cached[1]
+        try:
+            async with service.upstream.session.get(
+                f"{service.upstream.url}/v1/openapi.json",
+                timeout=aiohttp.ClientTimeout(total=5.0),
+                headers={"Accept": "application/json"},
+            ) as response:
+                if response.status != 200:
+                    raise ValueError(f"status {response.status}")
+                raw = await response.read()
+            doc = openapi_for_gateway(json.loads(raw), service.public_prefix)
+        except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError) as exc:
+            logger.warning("OpenAPI of %s unavailable: %s", name, type(exc).__name__)
+            return cached[1] if cached else None
+        self._cache[name] = (time.monotonic(), doc)
+        return doc
+
+    async def index_html(self) -> str:
+        names = list(self.services)
+        docs = await asyncio.gather(*(self.document(n) for n in names))
+        sections = [self._section(n, d) for n, d in zip(names, docs, strict=True)]
+        return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Samen API portal</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="{ASSET_PATH}/portal.css">
+<link rel="icon" href="{ASSET_PATH}/favicon.png"></head>
+<body><header><h1>Samen API portal</h1>
+<p>Every service of the platform, through the gateway. Calls need a bearer token from
+<code>/auth/token</code> with the scopes each operation lists.</p></header>
+<main>{"".join(sections)}</main></body></html>"""
+
+    def _section(self, name: str, doc: dict[str, Any] | None) -> str:
+        esc = html.escape
+        prefix = self.services[name].public_prefix
+        links = (
+            f'<p class="links"><a href="/docs/{name}">Swagger UI</a>'
+            f'<a href="/docs/{name}/redoc">ReDoc</a>'
+            f'<a href="/docs/{name}/openapi.json">OpenAPI document</a></p>'
+        )
+        if doc is None:
+            return (
+                f'<section class="service" id="{name}"><h2>{esc(name)}</h2>'
+                f'<p class="down">The {esc(name)} service is unavailable right now.</p>'
+                f"{links}</section>"
+            )
+        info = doc.get("info", {})
+        rows = []
+        for path, item in (doc.get("paths") or {}).items():
+            if not isinstance(item, dict):
+                continue
+            for method in METHODS:
+                op = item.get(method)
+                if isinstance(op, dict):
+                    rows.append(
+                        f'<tr class="operation"><td class="method">{method}</td>'
+                        f"<td><code>{esc(prefix + path)}</code></td>"
+                        f"<td>{esc(str(op.get('summary', '')))}</td></tr>"
+                    )
+        return (
+            f'<section class="service" id="{name}">'
+            f"<h2>{esc(str(info.get('title', name)))} "
+            f"<small>{esc(str(info.get('version', '')))}</small></h2>"
+            f"<p>{esc(str(info.get('description', '')))}</p>"
+            f"<p>Base path: <code>{esc(prefix)}</code></p>{links}"
+            f"<table><tbody>{''.join(rows)}</tbody></table></section>"
+        )
+
+    def swagger_html(self, name: str) -> str:
+        return swagger_html(f"Samen {name}", f"/docs/{name}/openapi.json", ASSET_PATH)
+
+    def redoc_html(self, name: str) -> str:
+        return redoc_html(f"Samen {name}", f"/docs/{name}/openapi.json", ASSET_PATH)
+
+    def asset(self, filename: str) -> tuple[bytes, str] | None:
+        entry = ASSETS.get(filename)
+        if entry is None:
+            return None
+        path, media_type = entry
+        data = self._asset_cache.get(filename)
+        if data is None:
+            data = path.read_bytes()
+            self._asset_cache[filename] = data
+        return data, media_type

@@ -1,0 +1,174 @@
+"""The gateway's route table: which upstream serves a public path, and what it needs.
+
+Every public path is matched against an explicit table; nothing is proxied by accident.
+Per route, rules (first match wins) name the scope a request needs:
+
+| public prefix            | upstream    | methods                     | needs                       |
+|--------------------------|-------------|-----------------------------|-----------------------------|
+| /api/*/v1/openapi.json, /docs, /redoc, /docs-assets/* | each | GET HEAD | public       |
+| /api/registry/v1         | registry    | GET HEAD OPTIONS            | registry:read               |
+|                          |             | POST PUT PATCH DELETE       | registry:write              |
+| /api/procurement/v1      | procurement | GET HEAD OPTIONS            | procurement:read            |
+|   /tenders/{id}/enrollments[/...] | | POST PUT PATCH DELETE       | procurement:enroll          |
+|   everything else        |             | POST PUT PATCH DELETE       | procurement:manage          |
+| /api/identity/v1         | identity    | any                         | a valid token if one is sent; identity checks scopes (identity:admin) |
+| /auth, /.well-known      | identity    | any                         | public (OIDC endpoints authenticate clients themselves) |
+
+Services verify the token and scopes again (defence in depth).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PROXY_METHODS = READ_METHODS | WRITE_METHODS
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+ANY = r".*"
+
+
+class Auth(Enum):
+    NONE = "none"  # not looked at; forwarded untouched
+    OPTIONAL = "optional"  # verified when present
+    REQUIRED = "required"
+
+
+@dataclass(frozen=True)
+class Rule:
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    auth: Auth
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # bounded label for metrics and spans
+    prefix: str  # public prefix
+    upstream: str  # upstream name (settings.upstreams())
+    upstream_prefix: str  # what the prefix becomes upstream
+    rules: tuple[Rule, ...]
+    # JSON bodies and Location headers speak upstream paths that need the public prefix.
+    rewrite: bool
+
+
+@dataclass(frozen=True)
+class Match:
+    route: Route
+    rule: Rule
+    rest: str  # path after the public prefix ("" or "/...")
+
+
+def _rule(methods: frozenset[str], pattern: str, auth: Auth, scope: str | None = None) -> Rule:
+    return Rule(methods, re.compile(pattern), auth, scope)
+
+
+_DOCS = r"/(openapi\.json|docs|redoc|docs-assets/[^/]+)"
+
+
+def default_routes() -> list[Route]:
+    def docs() -> Rule:
+        return _rule(frozenset({"GET", "HEAD"}), _DOCS, Auth.NONE)
+
+    registry = Route(
+        "registry",
+        "/api/registry/v1",
+        "registry",
+        "/v1",
+        (
+            docs(),
+            _rule(READ_METHODS, ANY, Auth.REQUIRED, "registry:read"),
+            _rule(WRITE_METHODS, ANY, Auth.REQUIRED, "registry:write"),
+        ),
+        rewrite=True,
+    )
+    procurement = Route(
+        "procurement",
+        "/api/procurement/v1",
+        "procurement",
+        "/v1",
+        (
+            docs(),
+            _rule(READ_METHODS, ANY, Auth.REQUIRED, "procurement:read"),
+            _rule(
+                WRITE_METHODS,
+                r"/tenders/[^/]+/enrollments(/.*)?",
+                Auth.REQUIRED,
+                "procurement:enroll",
+            ),
+            _rule(WRITE_METHODS, ANY, Auth.REQUIRED, "procurement:manage"),
+        ),
+        rewrite=True,
+    )
+    identity_api = Route(
+        "identity",
+        "/api/identity/v1",
+        "identity",
+        "/v1",
+        (docs(), _rule(PROXY_METHODS, ANY, Auth.OPTIONAL)),
+        rewrite=True,
+    )
+    oidc = Route(
+        "identity-auth",
+        "/auth",
+        "identity",
+        "/auth",
+        (_rule(PROXY_METHODS, ANY, Auth.NONE),),
+        False,
+    )
+    well_known = Route(
+        "identity-well-known",
+        "/.well-known",
+        "identity",
+        "/.well-known",
+        (_rule(frozenset({"GET", "HEAD", "OPTIONS"}), ANY, Auth.NONE),),
+        False,
+    )
+    return [registry, procurement, identity_api, oidc, well_known]
+
+
+class Router:
+    def __init__(self, routes: list[Route]) -> None:
+        # Longest prefix first so nested prefixes cannot shadow each other.
+        self.routes = sorted(routes, key=lambda r: len(r.prefix), reverse=True)
+
+    def route_for(self, path: str) -> tuple[Route, str] | None:
+        for route in self.routes:
+            prefix = route.prefix
+            if path.startswith(prefix):
+                rest = path[len(prefix) :]
+                if not rest or rest[0] == "/":
+                    return route, rest
+        return None
+
+    @staticmethod
+    def rule_for(route: Route, method: str, rest: str) -> Rule | None:
+        for rule in route.rules:
+            if method in rule.methods and rule.pattern.fullmatch(rest):
+                return rule
+        return None
+
+    @staticmethod
+    def allowed_methods(route: Route, rest: str) -> list[str]:
+        allowed: set[str] = set()
+        for rule in route.rules:
+            if rule.pattern.fullmatch(rest):
+                allowed |= rule.methods
+        return sorted(allowed)
+
+
+class BodyLimits:
+    """Body size limit per public path: the longest configured prefix wins."""
+
+    def __init__(self, default: int, overrides: dict[str, int]) -> None:
+        self.default = default
+        self.overrides = sorted(overrides.items(), key=lambda kv: len(kv[0]), reverse=True)
+
+    def for_path(self, path: str) -> int:
+        for prefix, limit in self.overrides:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return limit
+        return self.default
