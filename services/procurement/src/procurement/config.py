@@ -12,6 +12,24 @@ from servicekit.settings import ServiceSettings
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PROCUREMENT_", extra="ignore")
 
+    # The registry is read over HTTP only (never its database).
+    registry_url: str = "http://127.0.0.1:8002"
+    registry_timeout_seconds: float = 3.0
+    # Seconds a client is told to wait (Retry-After) when the registry is unreachable.
+    registry_retry_after_seconds: int = 5
+    # How long registry organisation look-ups are reused (municipality names, provinces).
+    registry_cache_seconds: float = 300.0
+    # client_credentials at identity; client_secret_basic is identity's development setup.
+    token_url: str = "http://127.0.0.1:8001/auth/token"  # noqa: S105 (a URL)
+    client_id: str = "procurement"
+    # Development default only (identity's dev seed); production sets PROCUREMENT_CLIENT_SECRET.
+    client_secret: str = "procurement-dev-secret"  # noqa: S105
+    registry_scope: str = "registry:read"
+    # OCDS: the ocid prefix registered with the OCDS data support team ("ocds-" + 6 chars);
+    # this one is a placeholder until Samen registers its own.
+    ocds_ocid_prefix: str = "ocds-samen0"
+    ocds_publisher_name: str = "Samen platform"
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -7,23 +7,73 @@ from typing import Any
 from fastapi import FastAPI
 
 from servicekit.app import create_service_app
+from servicekit.db import Database
+from servicekit.events import events_router
+from servicekit.idempotency import IdempotencyStore
+from servicekit.telemetry import instrument_httpx_client
 
 from . import API_VERSION
 from .config import Settings, get_settings
+from .db import event_outbox, idempotency_keys, load_models
+from .deps import SCOPE_READ, auth
+from .enrollments.router import router as enrollments_router
+from .registry_client import RegistryClient
+from .reports.router import router as reports_router
+from .tenders.router import router as tenders_router
 
 SERVICE = "procurement"
-DESCRIPTION = "Joint tenders of municipalities: lots, enrollment with a mandate (volmacht), demand and OCDS export."
+DESCRIPTION = (
+    "Joint tenders of municipalities: lots, enrollment with a mandate (volmacht), "
+    "demand and OCDS export."
+)
+TAGS = [
+    {"name": "tenders", "description": "Joint tenders, their lots and lifecycle"},
+    {"name": "enrollments", "description": "Municipal enrollment with a mandate (volmacht)"},
+    {"name": "reports", "description": "Demand aggregation and OCDS export"},
+    {"name": "events", "description": "Change feed (CloudEvents)"},
+]
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     settings = settings or get_settings()
-    return create_service_app(
+    load_models()
+    database: Database = overrides.pop("database", None) or Database(
+        settings.database_url or settings.sqlite_default(SERVICE)
+    )
+    registry: RegistryClient = overrides.pop("registry", None) or RegistryClient(
+        settings.registry_url,
+        settings.token_url,
+        settings.client_id,
+        settings.client_secret,
+        scope=settings.registry_scope,
+        timeout=settings.registry_timeout_seconds,
+        retry_after=settings.registry_retry_after_seconds,
+        cache_seconds=settings.registry_cache_seconds,
+    )
+
+    async def close_registry(app: FastAPI) -> None:
+        await app.state.registry.aclose()
+
+    app = create_service_app(
         service=SERVICE,
         title="Samen Procurement API",
         version=API_VERSION,
         description=DESCRIPTION,
         settings=settings,
-        routers=[],
+        routers=[
+            tenders_router,
+            enrollments_router,
+            reports_router,
+            events_router(event_outbox, auth, SCOPE_READ),
+        ],
         migrations_package="procurement.migrations",
+        tags=TAGS,
+        database=database,
+        on_shutdown=[close_registry, *overrides.pop("on_shutdown", [])],
         **overrides,
     )
+    # Registry calls carry traceparent, so a trace spans procurement -> registry.
+    instrument_httpx_client(registry.http, app.state.tracer_provider)
+    app.state.registry = registry
+    app.state.idempotency = IdempotencyStore(idempotency_keys, database.sessionmaker)
+    return app

@@ -1,0 +1,192 @@
+"""Enrollment endpoints (HTTP only; rules live in service.py)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.http import accept_json
+from servicekit.idempotency import IdempotencyStore
+from servicekit.pagination import Page, PageParams, make_page, page_params
+
+from ..deps import SCOPE_ENROLL, SCOPE_READ, ClockDep, RegistryDep, auth
+from ..responses import if_match_required, json_response, responses
+from . import service
+from .schemas import (
+    EnrollmentChange,
+    EnrollmentIn,
+    EnrollmentOut,
+    EnrollmentStatus,
+    MandateOut,
+    WithdrawalIn,
+)
+
+router = APIRouter(tags=["enrollments"], dependencies=[Depends(accept_json)])
+
+Reader = Annotated[Principal, Security(auth, scopes=[SCOPE_READ])]
+Enroller = Annotated[Principal, Security(auth, scopes=[SCOPE_ENROLL])]
+TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
+EnrollmentId = Annotated[uuid.UUID, Path(alias="enrollmentId", description="Enrollment id")]
+CREATED = {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}}}
+
+
+async def _respond(
+    session: Any, enrollment: Any, status_code: int = 200, location: str | None = None
+) -> Response:
+    async with session.begin():
+        (out,) = await service.outputs(session, [enrollment])
+    return json_response(
+        out, status_code, etag=service.enrollment_etag(enrollment), location=location
+    )
+
+
+@router.post(
+    "/v1/tenders/{tenderId}/enrollments",
+    operation_id="createEnrollment",
+    summary="Enroll the caller's municipality with a mandate (volmacht)",
+    description=(
+        "Needs a login of level of assurance substantial or higher (else 403 with "
+        "`requiredAcr`). Omitted start dates are proposed from the registry; when the "
+        "registry is unreachable they must be given (else 503 with Retry-After). "
+        "Send an `Idempotency-Key` so retries never enroll twice."
+    ),
+    status_code=201,
+    response_model=EnrollmentOut,
+    responses=responses(409, 422, 503, **{"201": CREATED}),
+)
+async def create_enrollment(
+    request: Request,
+    tender_id: TenderId,
+    body: EnrollmentIn,
+    session: SessionDep,
+    registry: RegistryDep,
+    clock: ClockDep,
+    principal: Enroller,
+) -> Response:
+    async def handler() -> Response:
+        enrollment = await service.enroll(session, registry, principal, tender_id, body, clock)
+        location = f"/v1/tenders/{tender_id}/enrollments/{enrollment.id}"
+        return await _respond(session, enrollment, 201, location)
+
+    store: IdempotencyStore = request.app.state.idempotency
+    owner = f"enrollments|{principal.org_id}|{principal.subject}"
+    return await store.run(request, owner, handler)
+
+
+@router.get(
+    "/v1/tenders/{tenderId}/enrollments",
+    operation_id="listEnrollments",
+    summary="List enrollments (the lead party sees all, a municipality its own)",
+    response_model=Page[EnrollmentOut],
+)
+async def list_enrollments(
+    request: Request,
+    tender_id: TenderId,
+    session: SessionDep,
+    principal: Reader,
+    params: Annotated[PageParams, Depends(page_params)],
+    status: Annotated[EnrollmentStatus | None, Query()] = None,
+) -> dict[str, Any]:
+    async with session.begin():
+        rows, total = await service.list_for(
+            session,
+            principal,
+            tender_id,
+            status=status,
+            offset=params.offset,
+            limit=params.page_size,
+        )
+        outs = await service.outputs(session, rows)
+    items = [o.model_dump(mode="json", by_alias=True, exclude_none=True) for o in outs]
+    return make_page(request, items, total, params)
+
+
+@router.get(
+    "/v1/tenders/{tenderId}/enrollments/{enrollmentId}",
+    operation_id="getEnrollment",
+    summary="Read an enrollment with its current mandate",
+    response_model=EnrollmentOut,
+)
+async def get_enrollment(
+    tender_id: TenderId, enrollment_id: EnrollmentId, session: SessionDep, principal: Reader
+) -> Response:
+    async with session.begin():
+        enrollment = await service.get(session, principal, tender_id, enrollment_id)
+    return await _respond(session, enrollment)
+
+
+@router.put(
+    "/v1/tenders/{tenderId}/enrollments/{enrollmentId}",
+    operation_id="updateEnrollment",
+    summary="Change the enrolled lots (If-Match required; until the window closes)",
+    response_model=EnrollmentOut,
+    responses=responses(409, 412, 428, 503),
+)
+async def update_enrollment(
+    request: Request,
+    tender_id: TenderId,
+    enrollment_id: EnrollmentId,
+    body: EnrollmentChange,
+    session: SessionDep,
+    registry: RegistryDep,
+    clock: ClockDep,
+    principal: Enroller,
+) -> Response:
+    enrollment = await service.change(
+        session,
+        registry,
+        principal,
+        tender_id,
+        enrollment_id,
+        body,
+        if_match_required(request),
+        clock,
+    )
+    return await _respond(session, enrollment)
+
+
+@router.post(
+    "/v1/tenders/{tenderId}/enrollments/{enrollmentId}/withdrawal",
+    operation_id="withdrawEnrollment",
+    summary="Withdraw the enrollment (If-Match required; until the window closes)",
+    response_model=EnrollmentOut,
+    responses=responses(409, 412, 428),
+)
+async def withdraw_enrollment(
+    request: Request,
+    tender_id: TenderId,
+    enrollment_id: EnrollmentId,
+    session: SessionDep,
+    clock: ClockDep,
+    principal: Enroller,
+    body: WithdrawalIn | None = None,
+) -> Response:
+    enrollment = await service.withdraw(
+        session,
+        principal,
+        tender_id,
+        enrollment_id,
+        body.reason if body else None,
+        if_match_required(request),
+        clock,
+    )
+    return await _respond(session, enrollment)
+
+
+@router.get(
+    "/v1/tenders/{tenderId}/enrollments/{enrollmentId}/mandates",
+    operation_id="listMandates",
+    summary="Every mandate recorded for an enrollment (immutable, oldest first)",
+    response_model=list[MandateOut],
+)
+async def list_mandates(
+    tender_id: TenderId, enrollment_id: EnrollmentId, session: SessionDep, principal: Reader
+) -> list[MandateOut]:
+    async with session.begin():
+        await service.get(session, principal, tender_id, enrollment_id)
+        mandates = await service.list_mandates(session, enrollment_id)
+    return [service.mandate_out(m) for m in mandates]

@@ -1,0 +1,119 @@
+"""Enrollment and mandate API schemas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from servicekit.schemas import ApiModel, ApiOutModel
+
+StartDateSource = Literal["explicit", "registry-contract-end", "planned-start"]
+EnrollmentStatus = Literal["enrolled", "withdrawn"]
+MANDATE_POWERS = ("enroll-in-tender", "act-in-procedure-on-behalf")
+
+
+class MandateIn(ApiModel):
+    """The volmacht: signed by someone entitled to bind the municipality."""
+
+    signer_name: str = Field(min_length=1, max_length=200)
+    signer_role: str = Field(
+        min_length=1, max_length=200, description="e.g. 'burgemeester', 'wethouder', 'inkoper'"
+    )
+    signed_date: date = Field(description="Date the mandate was signed (not in the future)")
+    authorises_lead_party: Literal[True] = Field(
+        description="Must be true: the lead party may act on the municipality's behalf in "
+        "this procurement procedure for the enrolled lots"
+    )
+
+
+class EnrollmentLotIn(ApiModel):
+    lot_id: uuid.UUID
+    expected_volume: int = Field(ge=1, le=1_000_000_000, description="Expected units")
+    desired_start_date: date | None = Field(
+        default=None,
+        description="Omit to have it proposed from the municipality's current contract end "
+        "in the registry (or the tender's planned start)",
+    )
+
+
+def _unique_lots(lots: list[EnrollmentLotIn]) -> None:
+    ids = [line.lot_id for line in lots]
+    if len(ids) != len(set(ids)):
+        raise ValueError("each lot may appear only once")
+
+
+class EnrollmentIn(ApiModel):
+    lots: list[EnrollmentLotIn] = Field(min_length=1, max_length=100)
+    mandate: MandateIn
+
+    @model_validator(mode="after")
+    def _check(self) -> EnrollmentIn:
+        _unique_lots(self.lots)
+        return self
+
+
+class EnrollmentChange(ApiModel):
+    """Replace the enrolled lots (If-Match required). A new mandate is needed when the
+    lots go beyond the current mandate's scope."""
+
+    lots: list[EnrollmentLotIn] = Field(min_length=1, max_length=100)
+    mandate: MandateIn | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> EnrollmentChange:
+        _unique_lots(self.lots)
+        return self
+
+
+class WithdrawalIn(ApiModel):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class MandateScope(ApiOutModel):
+    tender_id: uuid.UUID
+    lot_ids: list[uuid.UUID]
+    municipality_oin: str
+    lead_party_oin: str = Field(description="The party authorised to act in the procedure")
+    powers: list[str]
+
+
+class MandateOut(ApiOutModel):
+    id: uuid.UUID
+    signer_name: str
+    signer_role: str
+    signer_acr: str = Field(description="Level of assurance of the signer's login (eIDAS)")
+    signed_date: date
+    scope: MandateScope
+    recorded_at: datetime
+
+
+class EnrollmentLotOut(ApiOutModel):
+    lot_id: uuid.UUID
+    expected_volume: int
+    desired_start_date: date
+    start_date_source: StartDateSource
+    start_date_explanation: str
+
+
+class MunicipalityOut(ApiOutModel):
+    oin: str
+    id: uuid.UUID | None = Field(default=None, description="Registry organisation id")
+    name: str | None = None
+    cbs_code: str | None = None
+    province: str | None = None
+
+
+class EnrollmentOut(ApiOutModel):
+    id: uuid.UUID
+    tender_id: uuid.UUID
+    municipality: MunicipalityOut
+    status: EnrollmentStatus
+    lots: list[EnrollmentLotOut]
+    mandate: MandateOut = Field(description="The mandate currently in force")
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    withdrawn_at: datetime | None = None

@@ -1,0 +1,168 @@
+"""Reading the registry over HTTP with a client_credentials token from identity.
+
+The registry is another service: we only use its public API contract (organisations,
+facilities, usages) and never its database. Every failure to reach it (connection,
+timeout, 5xx, token endpoint down) becomes :class:`RegistryUnavailable`, which callers
+turn into 503 + Retry-After or work around (explicit start dates), never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+
+from servicekit.errors import ServiceUnavailable
+
+logger = logging.getLogger("procurement.registry")
+
+# Renew the token this many seconds before it expires, so a request never carries a
+# token that expires in flight.
+TOKEN_EXPIRY_MARGIN = 30.0
+
+
+class RegistryUnavailable(ServiceUnavailable):
+    slug = "registry-unavailable"
+
+
+class RegistryClient:
+    def __init__(
+        self,
+        base_url: str,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        scope: str = "registry:read",
+        timeout: float = 3.0,
+        retry_after: int = 5,
+        cache_seconds: float = 300.0,
+    ) -> None:
+        self.http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            headers={"Accept": "application/json"},
+        )
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.scope = scope
+        self.retry_after = retry_after
+        self.cache_seconds = cache_seconds
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = asyncio.Lock()
+        self._cache: dict[str, tuple[float, Any]] = {}
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def unavailable(self, why: str) -> RegistryUnavailable:
+        return RegistryUnavailable(
+            f"The registry cannot be reached ({why}); try again later.",
+            retry_after=self.retry_after,
+        )
+
+    async def _access_token(self) -> str:
+        if self._token and time.monotonic() < self._token_expires:
+            return self._token
+        async with self._token_lock:
+            if self._token and time.monotonic() < self._token_expires:
+                return self._token
+            try:
+                response = await self.http.post(
+                    self.token_url,
+                    data={"grant_type": "client_credentials", "scope": self.scope},
+                    auth=(self.client_id, self.client_secret),
+                    headers={"Accept": "application/json"},
+                )
+            except httpx.HTTPError as exc:
+                raise self.unavailable("token endpoint unreachable") from exc
+            if response.status_code != 200:
+                # A misconfigured secret is an operator problem, not the caller's:
+                # report it in the log and answer 503 rather than leak details.
+                logger.error("token endpoint answered %s", response.status_code)
+                raise self.unavailable("no access token")
+            try:
+                body = response.json()
+                token = str(body["access_token"])
+                lifetime = float(body.get("expires_in", 300))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise self.unavailable("malformed token response") from exc
+            self._token = token
+            self._token_expires = time.monotonic() + max(0.0, lifetime - TOKEN_EXPIRY_MARGIN)
+            return token
+
+    async def _get(self, path: str, params: dict[str, str] | None = None) -> Any | None:
+        """GET a registry resource; None for 404; RegistryUnavailable for outages."""
+        for attempt in range(2):
+            token = await self._access_token()
+            try:
+                response = await self.http.get(
+                    path, params=params, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.HTTPError as exc:
+                raise self.unavailable(type(exc).__name__) from exc
+            if response.status_code == 401 and attempt == 0:
+                # Revoked or rotated: fetch a fresh token once.
+                self._token = None
+                continue
+            if response.status_code == 404:
+                return None
+            if response.status_code != 200:
+                logger.warning("registry %s answered %s", path, response.status_code)
+                raise self.unavailable(f"status {response.status_code}")
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise self.unavailable("malformed response") from exc
+        raise self.unavailable("token refused")
+
+    def _cached(self, key: str) -> tuple[bool, Any]:
+        hit = self._cache.get(key)
+        if hit and time.monotonic() - hit[0] < self.cache_seconds:
+            return True, hit[1]
+        return False, None
+
+    def _store(self, key: str, value: Any) -> None:
+        if value is not None:
+            self._cache[key] = (time.monotonic(), value)
+
+    async def facility(self, facility_id: str) -> dict[str, Any] | None:
+        data = await self._get(f"/v1/facilities/{facility_id}")
+        return data if isinstance(data, dict) else None
+
+    async def organisation(self, organisation_id: str) -> dict[str, Any] | None:
+        key = f"org:{organisation_id}"
+        hit, value = self._cached(key)
+        if hit:
+            return dict(value)
+        data = await self._get(f"/v1/organisations/{organisation_id}")
+        result = data if isinstance(data, dict) else None
+        self._store(key, result)
+        return result
+
+    async def organisation_by_oin(
+        self, oin: str, type_: str | None = None, *, cached_only: bool = False
+    ) -> dict[str, Any] | None:
+        key = f"oin:{type_}:{oin}"
+        hit, value = self._cached(key)
+        if hit or cached_only:
+            return dict(value) if value else None
+        params = {"oin": oin}
+        if type_:
+            params["type"] = type_
+        data = await self._get("/v1/organisations", params)
+        items = data.get("items", []) if isinstance(data, dict) else []
+        match = next((o for o in items if isinstance(o, dict) and o.get("oin") == oin), None)
+        self._store(key, match)
+        return match
+
+    async def usages(self, municipality_id: str, facility_id: str) -> list[dict[str, Any]]:
+        params = {"municipalityId": municipality_id, "facilityId": facility_id, "pageSize": "100"}
+        data = await self._get("/v1/usages", params)
+        items = data.get("items", []) if isinstance(data, dict) else []
+        return [u for u in items if isinstance(u, dict)]

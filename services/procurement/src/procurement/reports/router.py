@@ -1,0 +1,90 @@
+"""Demand (JSON or CSV) and OCDS export endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response, Security
+from fastapi.responses import JSONResponse
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.http import accept_json, negotiate
+
+from ..deps import SCOPE_READ, ClockDep, auth
+from ..responses import json_response
+from . import service
+from .schemas import Demand
+
+router = APIRouter(tags=["reports"])
+
+Reader = Annotated[Principal, Security(auth, scopes=[SCOPE_READ])]
+TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
+CSV = "text/csv"
+CSV_RESPONSE: dict[str, Any] = {
+    "description": "Demand as CSV (one row per lot, then per province and lot)",
+    "content": {CSV: {"schema": {"type": "string"}}},
+}
+
+
+def _csv(tender_id: uuid.UUID, body: str) -> Response:
+    return Response(
+        body,
+        media_type=f"{CSV}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="demand-{tender_id}.csv"'},
+    )
+
+
+@router.get(
+    "/v1/tenders/{tenderId}/demand",
+    operation_id="getDemand",
+    summary="Demand per lot and per province (JSON, or CSV with Accept: text/csv)",
+    response_model=Demand,
+    responses={200: {"content": {CSV: {"schema": {"type": "string"}}}}, 406: {}},
+)
+async def get_demand(
+    request: Request, tender_id: TenderId, session: SessionDep, clock: ClockDep, _p: Reader
+) -> Response:
+    media = negotiate(request, ["application/json", CSV])
+    result = await service.demand(session, tender_id, clock())
+    if media == CSV:
+        return _csv(tender_id, service.demand_csv(result))
+    return json_response(result)
+
+
+@router.get(
+    "/v1/tenders/{tenderId}/demand.csv",
+    operation_id="getDemandCsv",
+    summary="Demand per lot and per province as a CSV download",
+    response_class=Response,
+    responses={200: CSV_RESPONSE},
+)
+async def get_demand_csv(
+    tender_id: TenderId, session: SessionDep, clock: ClockDep, _p: Reader
+) -> Response:
+    result = await service.demand(session, tender_id, clock())
+    return _csv(tender_id, service.demand_csv(result))
+
+
+@router.get(
+    "/v1/tenders/{tenderId}/ocds",
+    operation_id="getTenderOcds",
+    summary="The tender as an OCDS 1.1.5 release package",
+    response_model=dict[str, Any],
+    responses={406: {}},
+)
+async def get_ocds(
+    request: Request, tender_id: TenderId, session: SessionDep, clock: ClockDep, _p: Reader
+) -> JSONResponse:
+    await accept_json(request)
+    settings = request.app.state.settings
+    package = await service.ocds_package(
+        session,
+        tender_id,
+        clock(),
+        ocid_prefix=settings.ocds_ocid_prefix,
+        publisher=settings.ocds_publisher_name,
+        base_url=settings.public_url,
+    )
+    return JSONResponse(package)

@@ -1,0 +1,120 @@
+"""Tender and lot API schemas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from servicekit.schemas import ApiModel, ApiOutModel
+
+from ..schemas import Money, MoneyOut
+
+Procedure = Literal["open", "restricted", "negotiated", "competitive-dialogue"]
+TenderStatus = Literal[
+    "draft",
+    "open-for-enrollment",
+    "enrollment-closed",
+    "tendering",
+    "awarded",
+    "contracted",
+    "cancelled",
+]
+Title = Field(min_length=1, max_length=300)
+
+
+class LotIn(ApiModel):
+    title: str = Title
+    unit: str = Field(min_length=1, max_length=100, description="Unit of volume, e.g. 'seat'")
+    description: str = Field(default="", max_length=5000)
+    estimated_value: Money | None = Field(
+        default=None, description="The lot's share of the tender value; split evenly if absent"
+    )
+
+
+class TenderIn(ApiModel):
+    facility_id: uuid.UUID = Field(description="Registry facility this tender procures")
+    lead_party_id: uuid.UUID = Field(
+        description="Registry organisation (cooperation or operator) acting as central "
+        "purchasing body; the caller must be its staff"
+    )
+    title: str = Title
+    description: str = Field(default="", max_length=10000)
+    procedure: Procedure
+    estimated_value: Money
+    enrollment_opens_at: AwareDatetime
+    enrollment_closes_at: AwareDatetime
+    planned_start_date: date = Field(description="Planned start of the joint contract")
+    contract_duration_months: int = Field(ge=1, le=240)
+    lots: list[LotIn] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _window(self) -> TenderIn:
+        if self.enrollment_closes_at <= self.enrollment_opens_at:
+            raise ValueError("enrollmentClosesAt must be after enrollmentOpensAt")
+        return self
+
+
+class TenderPatch(ApiModel):
+    """JSON merge patch of a draft tender (If-Match required)."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=10000)
+    procedure: Procedure | None = None
+    estimated_value: Money | None = None
+    enrollment_opens_at: AwareDatetime | None = None
+    enrollment_closes_at: AwareDatetime | None = None
+    planned_start_date: date | None = None
+    contract_duration_months: int | None = Field(default=None, ge=1, le=240)
+
+
+class TransitionIn(ApiModel):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class CancellationIn(ApiModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class LotOut(ApiOutModel):
+    id: uuid.UUID
+    tender_id: uuid.UUID
+    number: int = Field(description="Lot number within the tender, from 1")
+    title: str
+    unit: str
+    description: str
+    estimated_value: MoneyOut | None = None
+
+
+class Reference(ApiOutModel):
+    id: uuid.UUID
+    name: str
+
+
+class PartyOut(Reference):
+    oin: str
+
+
+class TenderOut(ApiOutModel):
+    id: uuid.UUID
+    facility: Reference
+    lead_party: PartyOut
+    title: str
+    description: str
+    procedure: Procedure
+    estimated_value: MoneyOut
+    enrollment_opens_at: datetime
+    enrollment_closes_at: datetime
+    planned_start_date: date
+    contract_duration_months: int
+    status: TenderStatus = Field(
+        description="Effective status: an open tender whose closing time passed is "
+        "enrollment-closed"
+    )
+    cancellation_reason: str | None = None
+    lots: list[LotOut]
+    version: int
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,266 @@
+"""Tenders, lots and the lifecycle: registry checks, ownership, forward-only moves."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from servicekit.testing import TestIssuer
+
+from .conftest import OTHER_COOP_OIN, Clock, FakeRegistry, open_tender, tender_body
+
+
+async def test_create_tender_checks_registry_and_records_lots(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    response = await client.post("/v1/tenders", json=tender_body(registry), headers=lead_headers)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert response.headers["location"] == f"/v1/tenders/{body['id']}"
+    assert response.headers["etag"]
+    assert body["status"] == "draft"
+    assert body["facility"]["name"] == "Gezamenlijke telefonie"
+    assert body["leadParty"]["oin"] == registry.lead["oin"]
+    assert [lot["number"] for lot in body["lots"]] == [1, 2]
+    assert body["lots"][1]["estimatedValue"] == {"amount": 800000.0, "currency": "EUR"}
+    assert registry.token_requests == 1  # one client_credentials token, then cached
+
+    second = await client.post("/v1/tenders", json=tender_body(registry), headers=lead_headers)
+    assert second.status_code == 201
+    assert registry.token_requests == 1
+
+    listing = await client.get("/v1/tenders?status=draft", headers=lead_headers)
+    assert listing.json()["total"] == 2
+
+
+async def test_unknown_or_retired_facility_is_bad_input(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    unknown = tender_body(registry, facilityId="6f1b5f4e-8d1c-4c3e-9a53-3f9d2f1c0a11")
+    response = await client.post("/v1/tenders", json=unknown, headers=lead_headers)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["invalidParams"][0]["name"] == "facilityId"
+
+    retired = tender_body(registry, facilityId=registry.retired["id"])
+    response = await client.post("/v1/tenders", json=retired, headers=lead_headers)
+    assert response.status_code == 400
+
+    supplier = tender_body(registry, leadPartyId=registry.supplier["id"])
+    response = await client.post("/v1/tenders", json=supplier, headers=lead_headers)
+    assert response.status_code == 400
+    assert response.json()["invalidParams"][0]["name"] == "leadPartyId"
+
+
+async def test_bad_window_and_validation_are_400_not_422(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    now = datetime.now(UTC)
+    body = tender_body(
+        registry,
+        enrollmentOpensAt=now.isoformat(),
+        enrollmentClosesAt=(now - timedelta(days=1)).isoformat(),
+    )
+    response = await client.post("/v1/tenders", json=body, headers=lead_headers)
+    assert response.status_code == 400
+    body = tender_body(registry, enrollmentClosesAt="2030-01-01T00:00:00")  # naive: refused
+    response = await client.post("/v1/tenders", json=body, headers=lead_headers)
+    assert response.status_code == 400
+    assert any("enrollmentClosesAt" in p["name"] for p in response.json()["invalidParams"])
+    body = tender_body(registry, procedure="auction")
+    assert (await client.post("/v1/tenders", json=body, headers=lead_headers)).status_code == 400
+
+
+async def test_only_lead_party_staff_may_create_and_manage(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    other = issuer.headers(
+        scopes=["procurement:read", "procurement:manage"],
+        org_id=OTHER_COOP_OIN,
+        org_type="cooperation",
+    )
+    response = await client.post("/v1/tenders", json=tender_body(registry), headers=other)
+    assert response.status_code == 403
+
+    no_scope = issuer.headers(scopes=["procurement:read"], org_id=registry.lead["oin"])
+    response = await client.post("/v1/tenders", json=tender_body(registry), headers=no_scope)
+    assert response.status_code == 403
+    assert response.json()["requiredScopes"] == ["procurement:manage"]
+
+    assert (await client.get("/v1/tenders")).status_code == 401
+
+    created = await client.post("/v1/tenders", json=tender_body(registry), headers=lead_headers)
+    tender_id = created.json()["id"]
+    response = await client.post(f"/v1/tenders/{tender_id}/publication", headers=other)
+    assert response.status_code == 403
+    response = await client.post(
+        f"/v1/tenders/{tender_id}/lots", json={"title": "x", "unit": "y"}, headers=other
+    )
+    assert response.status_code == 403
+
+
+async def test_lifecycle_is_forward_only_and_recorded(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    tid = tender["id"]
+    assert tender["status"] == "open-for-enrollment"
+    # Backwards or skipping ahead: 409 with the status and the required one.
+    response = await client.post(f"/v1/tenders/{tid}/publication", headers=lead_headers)
+    assert response.status_code == 409
+    assert response.json()["status"] == "open-for-enrollment"
+    response = await client.post(f"/v1/tenders/{tid}/award", headers=lead_headers)
+    assert response.status_code == 409
+    assert response.json()["requiredStatus"] == "tendering"
+
+    for step, status in (
+        ("enrollment-closure", "enrollment-closed"),
+        ("tendering", "tendering"),
+        ("award", "awarded"),
+        ("contracting", "contracted"),
+    ):
+        response = await client.post(
+            f"/v1/tenders/{tid}/{step}", json={"reason": f"step {step}"}, headers=lead_headers
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == status
+
+    response = await client.post(
+        f"/v1/tenders/{tid}/cancellation", json={"reason": "too late"}, headers=lead_headers
+    )
+    assert response.status_code == 409  # contracted is final
+
+    history = (await client.get(f"/v1/tenders/{tid}/history", headers=lead_headers)).json()
+    actions = [h["action"] for h in history["items"]]
+    assert actions == [
+        "created",
+        "publication",
+        "enrollment-closure",
+        "tendering",
+        "award",
+        "contracting",
+    ]
+    award = history["items"][4]
+    assert award["actorSubject"] == "lead-staff"
+    assert award["actorOrgId"] == registry.lead["oin"]
+    assert award["reason"] == "step award"
+    assert (award["fromStatus"], award["toStatus"]) == ("tendering", "awarded")
+
+
+async def test_cancellation_needs_a_reason(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/cancellation"
+    assert (await client.post(url, json={}, headers=lead_headers)).status_code == 400
+    response = await client.post(url, json={"reason": "budget withdrawn"}, headers=lead_headers)
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert response.json()["cancellationReason"] == "budget withdrawn"
+    assert (
+        await client.post(url, json={"reason": "again"}, headers=lead_headers)
+    ).status_code == 409
+
+
+async def test_opening_needs_a_lot_and_a_future_close(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    lead_headers: dict[str, str],
+    clock: Clock,
+) -> None:
+    created = await client.post(
+        "/v1/tenders", json=tender_body(registry, lots=[]), headers=lead_headers
+    )
+    tid = created.json()["id"]
+    response = await client.post(f"/v1/tenders/{tid}/publication", headers=lead_headers)
+    assert response.status_code == 409
+    assert response.json()["invalidParams"][0]["name"] == "lots"
+
+    lot = await client.post(
+        f"/v1/tenders/{tid}/lots", json={"title": "Perceel 1", "unit": "seat"}, headers=lead_headers
+    )
+    assert lot.status_code == 201
+    assert lot.json()["number"] == 1
+    assert lot.headers["location"].endswith(lot.json()["id"])
+
+    clock.fixed = datetime.now(UTC) + timedelta(days=31)  # past the closing time
+    response = await client.post(f"/v1/tenders/{tid}/publication", headers=lead_headers)
+    assert response.status_code == 409
+    assert response.json()["invalidParams"][0]["name"] == "enrollmentClosesAt"
+
+
+async def test_window_closes_by_time_without_a_call(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    lead_headers: dict[str, str],
+    clock: Clock,
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    tid = tender["id"]
+    closes = datetime.fromisoformat(tender["enrollmentClosesAt"])
+    clock.fixed = closes
+    response = await client.get(f"/v1/tenders/{tid}", headers=lead_headers)
+    assert response.json()["status"] == "enrollment-closed"
+    listing = await client.get("/v1/tenders?status=enrollment-closed", headers=lead_headers)
+    assert [t["id"] for t in listing.json()["items"]] == [tid]
+    # Closing again is refused; tendering may start straight away.
+    response = await client.post(f"/v1/tenders/{tid}/enrollment-closure", headers=lead_headers)
+    assert response.status_code == 409
+    response = await client.post(f"/v1/tenders/{tid}/tendering", headers=lead_headers)
+    assert response.status_code == 200
+    history = (await client.get(f"/v1/tenders/{tid}/history", headers=lead_headers)).json()
+    closed = [h for h in history["items"] if h["action"] == "enrollment-closed-by-time"]
+    assert len(closed) == 1
+    assert closed[0]["actorSubject"] == "system:enrollment-window"
+
+
+async def test_patch_draft_requires_if_match(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    created = await client.post("/v1/tenders", json=tender_body(registry), headers=lead_headers)
+    tid, etag = created.json()["id"], created.headers["etag"]
+    patch = {"title": "Nieuwe titel"}
+    response = await client.patch(f"/v1/tenders/{tid}", json=patch, headers=lead_headers)
+    assert response.status_code == 428
+    stale = {**lead_headers, "If-Match": '"stale"'}
+    assert (await client.patch(f"/v1/tenders/{tid}", json=patch, headers=stale)).status_code == 412
+    fresh = {**lead_headers, "If-Match": etag}
+    response = await client.patch(f"/v1/tenders/{tid}", json=patch, headers=fresh)
+    assert response.status_code == 200
+    assert response.json()["title"] == "Nieuwe titel"
+    assert response.headers["etag"] != etag
+    # Once open, the tender's terms are fixed.
+    await client.post(f"/v1/tenders/{tid}/publication", headers=lead_headers)
+    latest = (await client.get(f"/v1/tenders/{tid}", headers=lead_headers)).headers["etag"]
+    again = {**lead_headers, "If-Match": latest}
+    assert (await client.patch(f"/v1/tenders/{tid}", json=patch, headers=again)).status_code == 409
+
+
+async def test_registry_down_on_create_is_503_with_retry_after(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    registry.down = True
+    response = await client.post("/v1/tenders", json=tender_body(registry), headers=lead_headers)
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+    assert response.headers["content-type"] == "application/problem+json"
+    registry.down = False
+    listing = await client.get("/v1/tenders", headers=lead_headers)
+    assert listing.json()["total"] == 0
+
+
+async def test_create_tender_is_idempotent(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    headers = {**lead_headers, "Idempotency-Key": "tender-1"}
+    body = tender_body(registry)
+    first = await client.post("/v1/tenders", json=body, headers=headers)
+    second = await client.post("/v1/tenders", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] == second.json()["id"]
+    assert second.headers["idempotent-replayed"] == "true"
+    assert (await client.get("/v1/tenders", headers=lead_headers)).json()["total"] == 1
