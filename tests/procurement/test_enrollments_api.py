@@ -1,0 +1,423 @@
+"""Enrollment with a mandate: assurance level, ownership, window, start dates,
+exactly-once, If-Match, withdrawal and registry outages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from procurement.enrollments.models import Enrollment, EnrollmentLot, Mandate
+from servicekit.auth import LOA_HIGH, LOA_LOW, LOA_SUBSTANTIAL
+from servicekit.testing import TestIssuer
+
+from .conftest import (
+    MUNICIPALITIES,
+    Clock,
+    FakeRegistry,
+    mandate,
+    municipality_headers,
+    open_tender,
+)
+
+UTRECHT = next(m for m in MUNICIPALITIES if m["cbsCode"] == "GM0344")
+GRONINGEN = next(m for m in MUNICIPALITIES if m["cbsCode"] == "GM0014")
+
+
+def enrollment_body(tender: dict[str, Any], **line: Any) -> dict[str, Any]:
+    return {
+        "lots": [{"lotId": tender["lots"][0]["id"], "expectedVolume": 120, **line}],
+        "mandate": mandate(),
+    }
+
+
+async def count_rows(app: Any, model: Any) -> int:
+    async with app.state.database.sessionmaker() as session:
+        return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+async def test_enroll_with_mandate_and_registry_start_date(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    registry.add_usage(UTRECHT, date(2027, 3, 31))
+    registry.add_usage(UTRECHT, date(2019, 1, 1), status="ended")
+    tender = await open_tender(client, registry, lead_headers)
+    headers = municipality_headers(issuer, UTRECHT)
+    response = await client.post(
+        f"/v1/tenders/{tender['id']}/enrollments", json=enrollment_body(tender), headers=headers
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert response.headers["location"].endswith(body["id"])
+    assert body["status"] == "enrolled"
+    assert body["municipality"] == {
+        "oin": UTRECHT["oin"],
+        "id": UTRECHT["id"],
+        "name": "Utrecht",
+        "cbsCode": "GM0344",
+        "province": "Utrecht",
+    }
+    (line,) = body["lots"]
+    assert line["desiredStartDate"] == "2027-04-01"
+    assert line["startDateSource"] == "registry-contract-end"
+    assert "2027-03-31" in line["startDateExplanation"]
+    signed = body["mandate"]
+    assert signed["signerName"] == "A. de Vries"
+    assert signed["signerAcr"] == LOA_SUBSTANTIAL
+    assert signed["scope"]["tenderId"] == tender["id"]
+    assert signed["scope"]["lotIds"] == [tender["lots"][0]["id"]]
+    assert signed["scope"]["leadPartyOin"] == registry.lead["oin"]
+    assert "act-in-procedure-on-behalf" in signed["scope"]["powers"]
+
+
+async def test_start_date_defaults_to_planned_start_or_explicit(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    response = await client.post(
+        url, json=enrollment_body(tender), headers=municipality_headers(issuer, GRONINGEN)
+    )
+    line = response.json()["lots"][0]
+    assert line["desiredStartDate"] == "2027-01-01"
+    assert line["startDateSource"] == "planned-start"
+    assert "no active contract" in line["startDateExplanation"]
+
+    body = enrollment_body(tender, desiredStartDate="2027-06-01")
+    response = await client.post(url, json=body, headers=municipality_headers(issuer, UTRECHT))
+    line = response.json()["lots"][0]
+    assert (line["desiredStartDate"], line["startDateSource"]) == ("2027-06-01", "explicit")
+
+
+async def test_low_assurance_gets_403_with_required_acr(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    for acr in (LOA_LOW, None):
+        headers = issuer.headers(
+            sub="weak",
+            scopes=["procurement:enroll"],
+            org_id=UTRECHT["oin"],
+            org_type="municipality",
+            acr=acr,
+        )
+        response = await client.post(url, json=enrollment_body(tender), headers=headers)
+        assert response.status_code == 403
+        problem = response.json()
+        assert problem["requiredAcr"] == LOA_SUBSTANTIAL
+        assert "insufficient_user_authentication" in response.headers["www-authenticate"]
+    assert await count_rows(app, Enrollment) == 0
+    high = municipality_headers(issuer, UTRECHT, acr=LOA_HIGH)
+    response = await client.post(url, json=enrollment_body(tender), headers=high)
+    assert response.status_code == 201
+
+
+async def test_only_municipality_staff_enroll_their_own(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    supplier = issuer.headers(scopes=["procurement:enroll"], org_id="12345678", org_type="supplier")
+    assert (
+        await client.post(url, json=enrollment_body(tender), headers=supplier)
+    ).status_code == 403
+    reader = issuer.headers(
+        scopes=["procurement:read"], org_id=UTRECHT["oin"], org_type="municipality"
+    )
+    response = await client.post(url, json=enrollment_body(tender), headers=reader)
+    assert response.status_code == 403
+
+    created = await client.post(
+        url, json=enrollment_body(tender), headers=municipality_headers(issuer, UTRECHT)
+    )
+    eid, etag = created.json()["id"], created.headers["etag"]
+    other = {**municipality_headers(issuer, GRONINGEN), "If-Match": etag}
+    response = await client.post(f"{url}/{eid}/withdrawal", headers=other)
+    assert response.status_code == 403
+    # Mandates name a person: another municipality cannot read them; the lead party can.
+    assert (await client.get(f"{url}/{eid}", headers=other)).status_code == 403
+    assert (await client.get(f"{url}/{eid}", headers=lead_headers)).status_code == 200
+    listing = await client.get(url, headers=municipality_headers(issuer, GRONINGEN))
+    assert listing.json()["total"] == 0
+    assert (await client.get(url, headers=lead_headers)).json()["total"] == 1
+
+
+async def test_bad_input_is_400_and_writes_nothing(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    headers = municipality_headers(issuer, UTRECHT)
+    lot = tender["lots"][0]["id"]
+    cases = [
+        {"lots": [], "mandate": mandate()},
+        {"lots": [{"lotId": lot, "expectedVolume": 0}], "mandate": mandate()},
+        {"lots": [{"lotId": lot, "expectedVolume": 5}]},
+        {"lots": [{"lotId": lot, "expectedVolume": 5}] * 2, "mandate": mandate()},
+        {
+            "lots": [{"lotId": "0b7a5d52-2f0c-4ad4-8f3e-2a0c4b3f1d99", "expectedVolume": 5}],
+            "mandate": mandate(),
+        },
+        {
+            "lots": [{"lotId": lot, "expectedVolume": 5}],
+            "mandate": {**mandate(), "authorisesLeadParty": False},
+        },
+        {
+            "lots": [{"lotId": lot, "expectedVolume": 5}],
+            "mandate": {**mandate(), "signedDate": (date.today() + timedelta(days=3)).isoformat()},
+        },
+    ]
+    for body in cases:
+        response = await client.post(url, json=body, headers=headers)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["invalidParams"]
+    response = await client.post(
+        url, content=b"{not json", headers={**headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert await count_rows(app, Enrollment) == 0
+    assert await count_rows(app, Mandate) == 0
+
+
+async def test_window_edges(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+    clock: Clock,
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    closes = datetime.fromisoformat(tender["enrollmentClosesAt"])
+    clock.fixed = closes - timedelta(milliseconds=1)
+    response = await client.post(
+        url, json=enrollment_body(tender), headers=municipality_headers(issuer, UTRECHT)
+    )
+    assert response.status_code == 201
+    clock.fixed = closes + timedelta(milliseconds=1)
+    response = await client.post(
+        url, json=enrollment_body(tender), headers=municipality_headers(issuer, GRONINGEN)
+    )
+    assert response.status_code == 409
+    assert datetime.fromisoformat(response.json()["closesAt"]) == closes
+
+
+async def test_not_yet_open_and_draft_are_refused(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+    clock: Clock,
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    opens = datetime.fromisoformat(tender["enrollmentOpensAt"])
+    clock.fixed = opens - timedelta(seconds=1)
+    response = await client.post(
+        f"/v1/tenders/{tender['id']}/enrollments",
+        json=enrollment_body(tender),
+        headers=municipality_headers(issuer, UTRECHT),
+    )
+    assert response.status_code == 409
+    assert "opensAt" in response.json()
+
+
+async def test_duplicate_enrollment_conflicts_and_idempotency_replays(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    headers = {**municipality_headers(issuer, UTRECHT), "Idempotency-Key": "utrecht-1"}
+    first = await client.post(url, json=enrollment_body(tender), headers=headers)
+    replay = await client.post(url, json=enrollment_body(tender), headers=headers)
+    assert first.status_code == replay.status_code == 201
+    assert replay.json()["id"] == first.json()["id"]
+    assert replay.headers["idempotent-replayed"] == "true"
+    other_body = enrollment_body(tender)
+    other_body["lots"][0]["expectedVolume"] = 7
+    reused = await client.post(url, json=other_body, headers=headers)
+    assert reused.status_code == 422
+    no_key = municipality_headers(issuer, UTRECHT)
+    again = await client.post(url, json=enrollment_body(tender), headers=no_key)
+    assert again.status_code == 409
+    assert again.json()["enrollmentId"] == first.json()["id"]
+    assert again.headers["location"].endswith(first.json()["id"])
+    assert await count_rows(app, Enrollment) == 1
+    assert await count_rows(app, Mandate) == 1
+
+
+async def test_change_needs_if_match_and_new_lots_need_a_new_mandate(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    headers = municipality_headers(issuer, UTRECHT)
+    created = await client.post(url, json=enrollment_body(tender), headers=headers)
+    eid, etag = created.json()["id"], created.headers["etag"]
+    lot1, lot2 = (lot["id"] for lot in tender["lots"])
+    same_lot = {"lots": [{"lotId": lot1, "expectedVolume": 200}]}
+    assert (await client.put(f"{url}/{eid}", json=same_lot, headers=headers)).status_code == 428
+    stale = {**headers, "If-Match": '"nope"'}
+    assert (await client.put(f"{url}/{eid}", json=same_lot, headers=stale)).status_code == 412
+    fresh = {**headers, "If-Match": etag}
+    changed = await client.put(f"{url}/{eid}", json=same_lot, headers=fresh)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["lots"][0]["expectedVolume"] == 200
+    assert changed.json()["version"] == 2
+
+    both = {
+        "lots": [
+            {"lotId": lot1, "expectedVolume": 200},
+            {"lotId": lot2, "expectedVolume": 30, "desiredStartDate": "2027-02-01"},
+        ]
+    }
+    fresh = {**headers, "If-Match": changed.headers["etag"]}
+    response = await client.put(f"{url}/{eid}", json=both, headers=fresh)
+    assert response.status_code == 400
+    assert response.json()["invalidParams"][0]["name"] == "mandate"
+    with_mandate = {**both, "mandate": mandate("B. Jansen", "burgemeester")}
+    response = await client.put(f"{url}/{eid}", json=with_mandate, headers=fresh)
+    assert response.status_code == 200
+    assert response.json()["mandate"]["signerName"] == "B. Jansen"
+    assert len(response.json()["lots"]) == 2
+    # The first mandate is kept unchanged next to the new one.
+    mandates = (await client.get(f"{url}/{eid}/mandates", headers=headers)).json()
+    assert [m["signerName"] for m in mandates] == ["A. de Vries", "B. Jansen"]
+    assert mandates[0]["scope"]["lotIds"] == [lot1]
+    assert await count_rows(app, EnrollmentLot) == 2
+
+
+async def test_withdrawal_until_window_closes_then_409_with_closes_at(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+    clock: Clock,
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    closes = datetime.fromisoformat(tender["enrollmentClosesAt"])
+    ut, gr = municipality_headers(issuer, UTRECHT), municipality_headers(issuer, GRONINGEN)
+    a = await client.post(url, json=enrollment_body(tender), headers=ut)
+    b = await client.post(url, json=enrollment_body(tender), headers=gr)
+
+    response = await client.post(
+        f"{url}/{a.json()['id']}/withdrawal",
+        json={"reason": "eigen aanbesteding"},
+        headers={**ut, "If-Match": a.headers["etag"]},
+    )
+    assert response.status_code == 200
+    assert response.json()["status"] == "withdrawn"
+    assert response.json()["withdrawnAt"]
+    # Enrolling again after a withdrawal reuses the one row for this municipality.
+    again = await client.post(url, json=enrollment_body(tender), headers=ut)
+    assert again.status_code == 201
+    assert again.json()["id"] == a.json()["id"]
+    assert again.json()["status"] == "enrolled"
+
+    clock.fixed = closes + timedelta(milliseconds=1)
+    response = await client.post(
+        f"{url}/{b.json()['id']}/withdrawal", headers={**gr, "If-Match": b.headers["etag"]}
+    )
+    assert response.status_code == 409
+    assert datetime.fromisoformat(response.json()["closesAt"]) == closes
+    change = {"lots": [{"lotId": tender["lots"][0]["id"], "expectedVolume": 1}]}
+    response = await client.put(
+        f"{url}/{b.json()['id']}", json=change, headers={**gr, "If-Match": b.headers["etag"]}
+    )
+    assert response.status_code == 409
+    assert "closesAt" in response.json()
+
+
+async def test_registry_down_explicit_date_works_otherwise_503(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    registry.down = True
+    app.state.registry._cache.clear()  # nothing cached from earlier look-ups
+    response = await client.post(
+        url, json=enrollment_body(tender), headers=municipality_headers(issuer, UTRECHT)
+    )
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) >= 1
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await count_rows(app, Enrollment) == 0
+
+    explicit = enrollment_body(tender, desiredStartDate="2027-05-01")
+    response = await client.post(url, json=explicit, headers=municipality_headers(issuer, UTRECHT))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["lots"][0]["startDateSource"] == "explicit"
+    assert body["municipality"]["oin"] == UTRECHT["oin"]
+    assert await count_rows(app, Enrollment) == 1
+
+
+async def test_history_and_events_record_enrollments(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    headers = municipality_headers(issuer, UTRECHT)
+    created = await client.post(url, json=enrollment_body(tender), headers=headers)
+    await client.post(
+        f"{url}/{created.json()['id']}/withdrawal",
+        headers={**headers, "If-Match": created.headers["etag"]},
+    )
+    history = (await client.get(f"/v1/tenders/{tender['id']}/history", headers=lead_headers)).json()
+    actions = [(h["entity"], h["action"]) for h in history["items"]]
+    assert ("enrollment", "enrolled") in actions
+    assert ("enrollment", "withdrawn") in actions
+    # Others do not see who enrolled when.
+    others = (await client.get(f"/v1/tenders/{tender['id']}/history", headers=headers)).json()
+    assert all(h["entity"] != "enrollment" for h in others["items"])
+
+    feed = (await client.get("/v1/events", headers=lead_headers)).json()
+    types = [e["type"] for e in feed["items"]]
+    assert types == [
+        "nl.samen.procurement.tender.created",
+        "nl.samen.procurement.tender.status-changed",
+        "nl.samen.procurement.enrollment.enrolled",
+        "nl.samen.procurement.enrollment.withdrawn",
+    ]
+    event = feed["items"][2]
+    assert event["specversion"] == "1.0"
+    assert event["source"] == "/procurement"
+    assert event["subject"].startswith(f"tenders/{tender['id']}/enrollments/")
+    assert event["data"]["municipalityOin"] == UTRECHT["oin"]
+    # The mandate signer's name is personal data: not in the public feed.
+    assert "de Vries" not in str(event)
