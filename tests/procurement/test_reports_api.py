@@ -1,0 +1,240 @@
+"""Demand totals (JSON and CSV) and the OCDS 1.1.5 release package."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft4Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+from servicekit.testing import TestIssuer
+
+from .conftest import MUNICIPALITIES, FakeRegistry, mandate, municipality_headers, open_tender
+
+OCDS = Path(__file__).parent / "ocds"
+
+
+def ocds_validator() -> Draft4Validator:
+    """The package schema refers to the release schema by URL; resolve it locally."""
+    package = json.loads((OCDS / "release-package-schema.json").read_text(encoding="utf-8"))
+    release = json.loads((OCDS / "release-schema.json").read_text(encoding="utf-8"))
+    registry: Registry = Registry().with_resources(
+        [
+            (release["id"], Resource.from_contents(release, default_specification=DRAFT4)),
+            (package["id"], Resource.from_contents(package, default_specification=DRAFT4)),
+        ]
+    )
+    return Draft4Validator(package, registry=registry, format_checker=FormatChecker())
+
+
+def assert_valid_ocds(document: dict[str, Any]) -> None:
+    errors = sorted(ocds_validator().iter_errors(document), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
+
+
+def pick(cbs: str) -> dict[str, Any]:
+    return next(m for m in MUNICIPALITIES if m["cbsCode"] == cbs)
+
+
+async def enroll(
+    client: httpx.AsyncClient,
+    issuer: TestIssuer,
+    tender: dict[str, Any],
+    municipality: dict[str, Any],
+    volumes: tuple[int, ...],
+) -> dict[str, Any]:
+    lines = [
+        {"lotId": tender["lots"][i]["id"], "expectedVolume": v} for i, v in enumerate(volumes) if v
+    ]
+    response = await client.post(
+        f"/v1/tenders/{tender['id']}/enrollments",
+        json={"lots": lines, "mandate": mandate()},
+        headers=municipality_headers(issuer, municipality),
+    )
+    assert response.status_code == 201, response.text
+    return {**response.json(), "etag": response.headers["etag"]}
+
+
+@pytest.fixture
+async def tender_with_demand(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> dict[str, Any]:
+    # Tender value 1,200,000: lot 2 has 800,000 of its own, lot 1 the remaining 400,000.
+    tender = await open_tender(client, registry, lead_headers)
+    await enroll(client, issuer, tender, pick("GM0344"), (100, 50))  # Utrecht, Utrecht
+    await enroll(client, issuer, tender, pick("GM0307"), (300, 0))  # Amersfoort, Utrecht
+    await enroll(client, issuer, tender, pick("GM0014"), (0, 150))  # Groningen, Groningen
+    gone = await enroll(client, issuer, tender, pick("GM0363"), (999, 999))  # Amsterdam
+    response = await client.post(
+        f"/v1/tenders/{tender['id']}/enrollments/{gone['id']}/withdrawal",
+        headers={**municipality_headers(issuer, pick("GM0363")), "If-Match": gone["etag"]},
+    )
+    assert response.status_code == 200
+    return tender
+
+
+async def test_demand_per_lot_and_province(
+    client: httpx.AsyncClient, tender_with_demand: dict[str, Any], lead_headers: dict[str, str]
+) -> None:
+    tid = tender_with_demand["id"]
+    response = await client.get(f"/v1/tenders/{tid}/demand", headers=lead_headers)
+    assert response.status_code == 200
+    demand = response.json()
+    assert demand["participants"] == 3  # the withdrawn one does not count
+    lot1, lot2 = demand["lots"]
+    assert (lot1["participants"], lot1["totalVolume"]) == (2, 400)
+    assert (lot2["participants"], lot2["totalVolume"]) == (2, 200)
+    assert lot1["estimatedValue"]["amount"] == 400000
+    assert lot2["estimatedValue"]["amount"] == 800000
+    provinces = {p["province"]: p for p in demand["provinces"]}
+    assert set(provinces) == {"Groningen", "Utrecht"}
+    utrecht = provinces["Utrecht"]
+    assert utrecht["participants"] == 2
+    assert [(x["number"], x["participants"], x["volume"]) for x in utrecht["lots"]] == [
+        (1, 2, 400),
+        (2, 1, 50),
+    ]
+    # Value share by volume: all of lot 1, a quarter of lot 2.
+    assert utrecht["estimatedValueShare"]["amount"] == 400000 + 200000
+    assert provinces["Groningen"]["estimatedValueShare"]["amount"] == 600000
+
+
+async def test_demand_csv_by_accept_and_by_path(
+    client: httpx.AsyncClient, tender_with_demand: dict[str, Any], lead_headers: dict[str, str]
+) -> None:
+    tid = tender_with_demand["id"]
+    by_accept = await client.get(
+        f"/v1/tenders/{tid}/demand", headers={**lead_headers, "Accept": "text/csv"}
+    )
+    by_path = await client.get(f"/v1/tenders/{tid}/demand.csv", headers=lead_headers)
+    for response in (by_accept, by_path):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        assert "attachment" in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(by_path.text)))
+    assert rows[0]["level"] == "lot"
+    lot_rows = [r for r in rows if r["level"] == "lot"]
+    assert [(r["lotNumber"], r["participants"], r["volume"]) for r in lot_rows] == [
+        ("1", "2", "400"),
+        ("2", "2", "200"),
+    ]
+    province_rows = [r for r in rows if r["level"] == "province"]
+    assert {(r["province"], r["lotNumber"]) for r in province_rows} == {
+        ("Groningen", "2"),
+        ("Utrecht", "1"),
+        ("Utrecht", "2"),
+    }
+    response = await client.get(
+        f"/v1/tenders/{tid}/demand", headers={**lead_headers, "Accept": "application/xml"}
+    )
+    assert response.status_code == 406
+
+
+async def test_csv_cells_cannot_become_formulas(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    lots = [{"title": '=HYPERLINK("http://evil")', "unit": "seat"}]
+    tender = await open_tender(client, registry, lead_headers, lots=lots)
+    csv_text = (
+        await client.get(f"/v1/tenders/{tender['id']}/demand.csv", headers=lead_headers)
+    ).text
+    assert "'=HYPERLINK" in csv_text
+
+
+async def test_ocds_release_package_is_valid(
+    client: httpx.AsyncClient, tender_with_demand: dict[str, Any], lead_headers: dict[str, str]
+) -> None:
+    tid = tender_with_demand["id"]
+    response = await client.get(f"/v1/tenders/{tid}/ocds", headers=lead_headers)
+    assert response.status_code == 200
+    package = response.json()
+    assert_valid_ocds(package)
+    (release,) = package["releases"]
+    assert release["ocid"].endswith(tid)
+    roles = {p["id"]: p["roles"] for p in release["parties"]}
+    lead = f"NL-OIN-{tender_with_demand['leadParty']['oin']}"
+    assert roles[lead] == ["procuringEntity", "centralPurchasingBody"]
+    buyers = [p for p in release["parties"] if p["roles"] == ["buyer"]]
+    assert len(buyers) == 3  # the withdrawn municipality is not a buyer
+    utrecht = next(b for b in buyers if b["name"] == "Utrecht")
+    assert utrecht["identifier"] == {
+        "scheme": "NL-OIN",
+        "id": pick("GM0344")["oin"],
+        "legalName": "Utrecht",
+    }
+    assert utrecht["address"]["region"] == "Utrecht"
+    tender = release["tender"]
+    assert tender["procurementMethod"] == "open"
+    assert tender["procuringEntity"]["id"] == lead
+    assert tender["value"] == {"amount": 1200000, "currency": "EUR"}
+    assert [lot["value"]["amount"] for lot in tender["lots"]] == [400000, 800000]
+    assert [item["quantity"] for item in tender["items"]] == [400, 200]
+    assert tender["contractPeriod"]["startDate"] == "2027-01-01T00:00:00Z"
+    assert tender["contractPeriod"]["endDate"] == "2031-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("procedure", "method"),
+    [
+        ("open", "open"),
+        ("restricted", "selective"),
+        ("competitive-dialogue", "selective"),
+        ("negotiated", "limited"),
+    ],
+)
+async def test_ocds_procedures_and_statuses_stay_valid(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    lead_headers: dict[str, str],
+    procedure: str,
+    method: str,
+) -> None:
+    from .conftest import tender_body
+
+    created = await client.post(
+        "/v1/tenders", json=tender_body(registry, procedure=procedure), headers=lead_headers
+    )
+    tid = created.json()["id"]
+    for step in (None, "publication", "enrollment-closure", "tendering", "cancellation"):
+        if step:
+            body = {"reason": "test"} if step == "cancellation" else None
+            response = await client.post(
+                f"/v1/tenders/{tid}/{step}", json=body, headers=lead_headers
+            )
+            assert response.status_code == 200, response.text
+        package = (await client.get(f"/v1/tenders/{tid}/ocds", headers=lead_headers)).json()
+        assert_valid_ocds(package)
+        assert package["releases"][0]["tender"]["procurementMethod"] == method
+
+
+def test_the_validator_rejects_a_broken_package() -> None:
+    # The check above can fail: a package without publisher or with a bad method is invalid.
+    broken = {
+        "uri": "https://x",
+        "version": "1.1",
+        "publishedDate": "2026-01-01T00:00:00Z",
+        "releases": [
+            {
+                "ocid": "ocds-x-1",
+                "id": "1",
+                "date": "2026-01-01T00:00:00Z",
+                "tag": ["tender"],
+                "initiationType": "tender",
+                "tender": {"id": "1", "procurementMethod": "restricted"},
+            }
+        ],
+    }
+    assert list(ocds_validator().iter_errors(broken))
