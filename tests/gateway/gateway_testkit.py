@@ -64,6 +64,13 @@ class UpstreamProcess:
         self.stop()
         raise RuntimeError(f"fake upstream {self.name} did not start")
 
+    def kill(self) -> None:
+        """Die at once, mid-response (no graceful shutdown)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(5)
+            self.proc = None
+
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()

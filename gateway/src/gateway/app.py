@@ -587,6 +587,7 @@ class Gateway:
                 except aiohttp.ClientConnectorError:
                     if attempt < retries:
                         attempt += 1
+                        metrics.upstream_retries.labels(name).inc()
                         await asyncio.sleep(0.02 * attempt)
                         continue
                     await self._upstream_failed(req, send, upstream, span, "connect")

@@ -44,6 +44,12 @@ class GatewayMetrics:
             ["upstream", "kind"],
             registry=r,
         )
+        self.upstream_retries = Counter(
+            "gateway_upstream_retries",
+            "Repeated attempts after a connect error (idempotent methods only)",
+            ["upstream"],
+            registry=r,
+        )
         self.breaker_state = Gauge(
             "gateway_circuit_breaker_state",
             "Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open",

@@ -59,9 +59,7 @@ class Decision:
             (b"ratelimit-reset", str(self.reset).encode()),
             (b"ratelimit-policy", f"{p.burst};w={p.window}".encode()),
         ]
-        if not self.allowed:
-            headers.append((b"retry-after", str(self.retry_after).encode()))
-        return headers
+        return headers  # Retry-After comes with the 429 problem itself
 
 
 class RateLimiter(Protocol):
