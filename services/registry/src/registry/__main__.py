@@ -1,8 +1,9 @@
-"""`python -m registry migrate|serve`."""
+"""`python -m registry migrate|serve|import-municipalities FILE|seed`."""
 
 from servicekit.cli import run_cli
 
 from .config import get_settings
+from .seed.commands import COMMANDS
 
 
 def main() -> None:
@@ -12,6 +13,7 @@ def main() -> None:
         app_factory="registry.main:create_app",
         default_port=8002,
         migrations_package="registry.migrations",
+        commands=COMMANDS,  # type: ignore[arg-type]
     )
 
 

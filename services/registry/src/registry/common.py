@@ -1,0 +1,88 @@
+"""Helpers every registry router and service uses: responses, ETags, idempotent POSTs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import StringConstraints, WithJsonSchema
+from sqlalchemy.exc import IntegrityError
+
+from servicekit.auth import Principal
+from servicekit.errors import BadRequest, Conflict
+from servicekit.http import make_etag
+from servicekit.idempotency import IdempotencyStore
+from servicekit.schemas import ApiOutModel
+
+from .auth import idempotency_owner
+from .db import idempotency_keys
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Url = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://[^\s]+$")
+]
+
+# ``date | None`` would be documented as anyOf without a top-level format, which the ADR
+# linter rejects; document it as one nullable date string instead.
+OptionalDate = Annotated[
+    date | None, WithJsonSchema({"type": ["string", "null"], "format": "date"})
+]
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Conflict with the current state (duplicate, in use, illegal move)"},
+    412: {"description": "If-Match does not match the current ETag"},
+    422: {"description": "Idempotency-Key reused for a different request"},
+    428: {"description": "If-Match is required"},
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: PROBLEM_RESPONSES[code] for code in codes}
+
+
+def etag_of(entity_id: uuid.UUID, revision: int) -> str:
+    return make_etag(entity_id, revision)
+
+
+def json_response(
+    body: ApiOutModel,
+    *,
+    status_code: int = 200,
+    etag: str | None = None,
+    location: str | None = None,
+) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if etag:
+        headers["ETag"] = etag
+    if location:
+        headers["Location"] = location
+    return JSONResponse(
+        body.model_dump(mode="json", by_alias=True), status_code=status_code, headers=headers
+    )
+
+
+async def idempotent(
+    request: Request, principal: Principal, handler: Callable[[], Awaitable[Response]]
+) -> Response:
+    """Run a POST at most once per (caller, Idempotency-Key)."""
+    store = IdempotencyStore(idempotency_keys, request.app.state.database.sessionmaker)
+    return await store.run(request, idempotency_owner(principal), handler)
+
+
+def invalid(name: str, reason: str, detail: str | None = None) -> BadRequest:
+    return BadRequest(
+        detail or f"Invalid value for {name}: {reason}.",
+        invalid_params=[{"name": name, "reason": reason}],
+    )
+
+
+def unique_conflict(exc: IntegrityError, detail: str) -> Conflict:
+    """A unique constraint lost a race the service's own check could not see."""
+    return Conflict(detail, slug="duplicate")

@@ -1,0 +1,211 @@
+"""HTTP for /v1/facilities and their stage transitions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.http import accept_json, require_if_match
+from servicekit.pagination import Page, PageParams, make_page, page_params
+
+from ..auth import READ, WRITE, auth, require_operator
+from ..changes.service import Actor
+from ..common import idempotent, json_response, responses
+from . import service
+from .schemas import (
+    FacilityCreate,
+    FacilityOut,
+    FacilityPatch,
+    Kind,
+    Stage,
+    StageTransitionCreate,
+    StageTransitionOut,
+)
+
+router = APIRouter(tags=["facilities"], dependencies=[Depends(accept_json)])
+
+FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility id")]
+
+
+@router.get(
+    "/v1/facilities",
+    operation_id="listFacilities",
+    summary="List collective facilities",
+    response_model=Page[FacilityOut],
+)
+async def list_facilities(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    params: Annotated[PageParams, Depends(page_params)],
+    slug: Annotated[str | None, Query(max_length=100, description="Exact slug")] = None,
+    kind: Annotated[Kind | None, Query(description="Kind of facility")] = None,
+    theme: Annotated[str | None, Query(max_length=100, description="Theme")] = None,
+    stage: Annotated[Stage | None, Query(description="Lifecycle stage")] = None,
+    provider_id: Annotated[
+        uuid.UUID | None, Query(alias="providerId", description="Provider organisation")
+    ] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Name or description contains")
+    ] = None,
+) -> dict[str, Any]:
+    filters = service.FacilityFilter(
+        slug=slug, kind=kind, theme=theme, stage=stage, provider_id=provider_id, q=q
+    )
+    items, total = await service.list_facilities(session, filters, params)
+    return make_page(
+        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
+    )
+
+
+@router.post(
+    "/v1/facilities",
+    operation_id="createFacility",
+    summary="Register a collective facility (platform operator)",
+    status_code=201,
+    response_model=FacilityOut,
+    responses=responses(409, 422),
+)
+async def create_facility(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    body: FacilityCreate,
+) -> Response:
+    require_operator(principal, "register facilities")
+
+    async def handler() -> Response:
+        out, etag = await service.create_facility(session, Actor.of(principal), body)
+        return json_response(out, status_code=201, etag=etag, location=f"/v1/facilities/{out.id}")
+
+    return await idempotent(request, principal, handler)
+
+
+@router.get(
+    "/v1/facilities/{facilityId}",
+    operation_id="getFacility",
+    summary="Read a facility",
+    response_model=FacilityOut,
+)
+async def get_facility(
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    facility_id: FacilityId,
+) -> Response:
+    out, etag = await service.get_facility(session, facility_id)
+    return json_response(out, etag=etag)
+
+
+@router.patch(
+    "/v1/facilities/{facilityId}",
+    operation_id="updateFacility",
+    summary="Change a facility (platform operator; needs If-Match)",
+    response_model=FacilityOut,
+    responses=responses(409, 412, 428),
+)
+async def update_facility(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    facility_id: FacilityId,
+    patch: Annotated[FacilityPatch, Body()],
+) -> Response:
+    require_operator(principal, "change facilities")
+    out, etag = await service.update_facility(
+        session,
+        Actor.of(principal),
+        facility_id,
+        patch,
+        lambda current: require_if_match(request, current),
+    )
+    return json_response(out, etag=etag)
+
+
+@router.delete(
+    "/v1/facilities/{facilityId}",
+    operation_id="deleteFacility",
+    summary="Delete a facility nobody uses or offers (platform operator)",
+    status_code=204,
+    responses=responses(409, 412),
+)
+async def delete_facility(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    facility_id: FacilityId,
+) -> Response:
+    require_operator(principal, "delete facilities")
+    # If-Match is optional on DELETE; when sent it must match.
+    check = (
+        (lambda current: require_if_match(request, current))
+        if request.headers.get("if-match")
+        else None
+    )
+    await service.delete_facility(session, Actor.of(principal), facility_id, check)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/v1/facilities/{facilityId}/stage-transitions",
+    operation_id="createStageTransition",
+    summary="Move a facility forward in its lifecycle (platform operator)",
+    status_code=201,
+    response_model=StageTransitionOut,
+    responses=responses(409, 422),
+)
+async def create_stage_transition(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    facility_id: FacilityId,
+    body: StageTransitionCreate,
+) -> Response:
+    require_operator(principal, "change the stage of facilities")
+
+    async def handler() -> Response:
+        out = await service.transition_stage(session, Actor.of(principal), facility_id, body)
+        return json_response(
+            out,
+            status_code=201,
+            location=f"/v1/facilities/{facility_id}/stage-transitions/{out.id}",
+        )
+
+    return await idempotent(request, principal, handler)
+
+
+@router.get(
+    "/v1/facilities/{facilityId}/stage-transitions",
+    operation_id="listStageTransitions",
+    summary="Read a facility's lifecycle history, oldest first",
+    response_model=Page[StageTransitionOut],
+)
+async def list_stage_transitions(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    facility_id: FacilityId,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> dict[str, Any]:
+    items, total = await service.list_transitions(session, facility_id, params)
+    return make_page(
+        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
+    )
+
+
+@router.get(
+    "/v1/facilities/{facilityId}/stage-transitions/{transitionId}",
+    operation_id="getStageTransition",
+    summary="Read one stage transition",
+    response_model=StageTransitionOut,
+)
+async def get_stage_transition(
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    facility_id: FacilityId,
+    transition_id: Annotated[uuid.UUID, Path(alias="transitionId")],
+) -> Response:
+    return json_response(await service.get_transition(session, facility_id, transition_id))

@@ -1,0 +1,54 @@
+"""Supplier offerings (aanbod) for a facility and their versions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Model, utcnow
+
+PRICE_MODELS = ("free", "fixed", "subscription", "per-inhabitant", "per-user", "usage-based")
+
+
+class Offering(Model):
+    __tablename__ = "offerings"
+    __table_args__ = (
+        Index("ix_offerings_supplier", "supplier_id"),
+        Index("ix_offerings_facility", "facility_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    supplier_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    facility_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("facilities.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    product_url: Mapped[str | None] = mapped_column(String(500))
+    price_model: Mapped[str] = mapped_column(String(20))
+    standards: Mapped[list[str]] = mapped_column(default=list)
+    certifications: Mapped[list[str]] = mapped_column(default=list)
+    revision: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OfferingVersion(Model):
+    __tablename__ = "offering_versions"
+    __table_args__ = (
+        UniqueConstraint("offering_id", "version", name="uq_offering_versions_offering_version"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    offering_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offerings.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(50))
+    release_date: Mapped[date]
+    end_of_support_date: Mapped[date | None]
+    standards: Mapped[list[str]] = mapped_column(default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,196 @@
+"""HTTP for /v1/offerings and their versions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.http import accept_json, require_if_match
+from servicekit.pagination import Page, PageParams, make_page, page_params
+
+from ..auth import READ, WRITE, auth
+from ..common import idempotent, json_response, responses
+from . import service
+from .schemas import (
+    OfferingCreate,
+    OfferingOut,
+    OfferingPatch,
+    VersionCreate,
+    VersionOut,
+    VersionPatch,
+)
+
+router = APIRouter(tags=["offerings"], dependencies=[Depends(accept_json)])
+
+OfferingId = Annotated[uuid.UUID, Path(alias="offeringId", description="Offering id")]
+VersionId = Annotated[uuid.UUID, Path(alias="versionId", description="Version id")]
+
+
+@router.get(
+    "/v1/offerings",
+    operation_id="listOfferings",
+    summary="List supplier offerings",
+    response_model=Page[OfferingOut],
+)
+async def list_offerings(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    params: Annotated[PageParams, Depends(page_params)],
+    facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
+    supplier_id: Annotated[uuid.UUID | None, Query(alias="supplierId")] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+) -> dict[str, Any]:
+    filters = service.OfferingFilter(facility_id=facility_id, supplier_id=supplier_id, q=q)
+    items, total = await service.list_offerings(session, filters, params)
+    return make_page(
+        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
+    )
+
+
+@router.post(
+    "/v1/offerings",
+    operation_id="createOffering",
+    summary="Register an offering (supplier staff)",
+    status_code=201,
+    response_model=OfferingOut,
+    responses=responses(409, 422),
+)
+async def create_offering(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    body: OfferingCreate,
+) -> Response:
+    async def handler() -> Response:
+        out, etag = await service.create_offering(session, principal, body)
+        return json_response(out, status_code=201, etag=etag, location=f"/v1/offerings/{out.id}")
+
+    return await idempotent(request, principal, handler)
+
+
+@router.get(
+    "/v1/offerings/{offeringId}",
+    operation_id="getOffering",
+    summary="Read an offering",
+    response_model=OfferingOut,
+)
+async def get_offering(
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    offering_id: OfferingId,
+) -> Response:
+    out, etag = await service.get_offering(session, offering_id)
+    return json_response(out, etag=etag)
+
+
+@router.patch(
+    "/v1/offerings/{offeringId}",
+    operation_id="updateOffering",
+    summary="Change an offering (supplier staff; needs If-Match)",
+    response_model=OfferingOut,
+    responses=responses(412, 428),
+)
+async def update_offering(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    offering_id: OfferingId,
+    patch: Annotated[OfferingPatch, Body()],
+) -> Response:
+    out, etag = await service.update_offering(
+        session, principal, offering_id, patch, lambda current: require_if_match(request, current)
+    )
+    return json_response(out, etag=etag)
+
+
+@router.get(
+    "/v1/offerings/{offeringId}/versions",
+    operation_id="listOfferingVersions",
+    summary="List the versions of an offering, newest release first",
+    response_model=Page[VersionOut],
+)
+async def list_versions(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    offering_id: OfferingId,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> dict[str, Any]:
+    items, total = await service.list_versions(session, offering_id, params)
+    return make_page(
+        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
+    )
+
+
+@router.post(
+    "/v1/offerings/{offeringId}/versions",
+    operation_id="createOfferingVersion",
+    summary="Register a version of an offering (supplier staff)",
+    status_code=201,
+    response_model=VersionOut,
+    responses=responses(409, 422),
+)
+async def create_version(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    offering_id: OfferingId,
+    body: VersionCreate,
+) -> Response:
+    async def handler() -> Response:
+        out, etag = await service.create_version(session, principal, offering_id, body)
+        return json_response(
+            out,
+            status_code=201,
+            etag=etag,
+            location=f"/v1/offerings/{offering_id}/versions/{out.id}",
+        )
+
+    return await idempotent(request, principal, handler)
+
+
+@router.get(
+    "/v1/offerings/{offeringId}/versions/{versionId}",
+    operation_id="getOfferingVersion",
+    summary="Read a version of an offering",
+    response_model=VersionOut,
+)
+async def get_version(
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    offering_id: OfferingId,
+    version_id: VersionId,
+) -> Response:
+    out, etag = await service.get_version(session, offering_id, version_id)
+    return json_response(out, etag=etag)
+
+
+@router.patch(
+    "/v1/offerings/{offeringId}/versions/{versionId}",
+    operation_id="updateOfferingVersion",
+    summary="Change a version of an offering (supplier staff; needs If-Match)",
+    response_model=VersionOut,
+    responses=responses(412, 428),
+)
+async def update_version(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    offering_id: OfferingId,
+    version_id: VersionId,
+    patch: Annotated[VersionPatch, Body()],
+) -> Response:
+    out, etag = await service.update_version(
+        session,
+        principal,
+        offering_id,
+        version_id,
+        patch,
+        lambda current: require_if_match(request, current),
+    )
+    return json_response(out, etag=etag)

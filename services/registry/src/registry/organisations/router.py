@@ -1,0 +1,120 @@
+"""HTTP for /v1/organisations."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.http import accept_json, require_if_match
+from servicekit.pagination import Page, PageParams, make_page, page_params
+
+from ..auth import READ, WRITE, auth, require_operator
+from ..changes.service import Actor
+from ..common import idempotent, json_response, responses
+from . import service
+from .schemas import OrganisationCreate, OrganisationOut, OrganisationPatch, OrganisationType
+
+router = APIRouter(tags=["organisations"], dependencies=[Depends(accept_json)])
+
+
+@router.get(
+    "/v1/organisations",
+    operation_id="listOrganisations",
+    summary="List organisations",
+    description="Municipalities, suppliers, cooperations and the platform operator, "
+    "filtered by type and identifier; `q` searches the name.",
+    response_model=Page[OrganisationOut],
+)
+async def list_organisations(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    params: Annotated[PageParams, Depends(page_params)],
+    type: Annotated[OrganisationType | None, Query(description="Organisation type")] = None,
+    oin: Annotated[str | None, Query(pattern=r"^[0-9]{20}$", description="OIN (20 digits)")] = None,
+    kvk_number: Annotated[
+        str | None, Query(alias="kvkNumber", pattern=r"^[0-9]{8}$", description="KvK number")
+    ] = None,
+    cbs_code: Annotated[
+        str | None, Query(alias="cbsCode", pattern=r"^GM[0-9]{4}$", description="CBS code")
+    ] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Name contains")
+    ] = None,
+) -> dict[str, Any]:
+    filters = service.OrganisationFilter(
+        type=type, oin=oin, kvk_number=kvk_number, cbs_code=cbs_code, q=q
+    )
+    items, total = await service.list_organisations(session, filters, params)
+    return make_page(
+        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
+    )
+
+
+@router.post(
+    "/v1/organisations",
+    operation_id="createOrganisation",
+    summary="Register an organisation (platform operator)",
+    status_code=201,
+    response_model=OrganisationOut,
+    responses=responses(409, 422),
+)
+async def create_organisation(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    body: OrganisationCreate,
+) -> Response:
+    require_operator(principal, "register organisations")
+
+    async def handler() -> Response:
+        out, etag = await service.create_organisation(session, Actor.of(principal), body)
+        return json_response(
+            out, status_code=201, etag=etag, location=f"/v1/organisations/{out.id}"
+        )
+
+    return await idempotent(request, principal, handler)
+
+
+@router.get(
+    "/v1/organisations/{organisationId}",
+    operation_id="getOrganisation",
+    summary="Read an organisation",
+    response_model=OrganisationOut,
+)
+async def get_organisation(
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+) -> Response:
+    out, etag = await service.get_organisation(session, organisation_id)
+    return json_response(out, etag=etag)
+
+
+@router.patch(
+    "/v1/organisations/{organisationId}",
+    operation_id="updateOrganisation",
+    summary="Change an organisation (platform operator; needs If-Match)",
+    response_model=OrganisationOut,
+    responses=responses(409, 412, 428),
+)
+async def update_organisation(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    patch: Annotated[OrganisationPatch, Body()],
+) -> Response:
+    require_operator(principal, "change organisations")
+    out, etag = await service.update_organisation(
+        session,
+        Actor.of(principal),
+        organisation_id,
+        patch,
+        lambda current: require_if_match(request, current),
+    )
+    return json_response(out, etag=etag)

@@ -1,0 +1,107 @@
+"""API schemas of organisations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from servicekit.schemas import ApiModel, ApiOutModel
+
+from .. import identifiers
+from ..common import Name
+
+OrganisationType = Literal["municipality", "supplier", "cooperation", "operator"]
+Province = Literal[
+    "Drenthe",
+    "Flevoland",
+    "Fryslân",
+    "Gelderland",
+    "Groningen",
+    "Limburg",
+    "Noord-Brabant",
+    "Noord-Holland",
+    "Overijssel",
+    "Utrecht",
+    "Zeeland",
+    "Zuid-Holland",
+]
+MAX_MEMBERS = 400
+
+
+class _Identifiers(ApiModel):
+    @field_validator("cbs_code", mode="before", check_fields=False)
+    @classmethod
+    def _cbs(cls, value: object) -> object:
+        return identifiers.cbs_code(value) if isinstance(value, str) else value
+
+    @field_validator("oin", mode="before", check_fields=False)
+    @classmethod
+    def _oin(cls, value: object) -> object:
+        return identifiers.oin(value) if isinstance(value, str) else value
+
+    @field_validator("kvk_number", mode="before", check_fields=False)
+    @classmethod
+    def _kvk(cls, value: object) -> object:
+        return identifiers.kvk_number(value) if isinstance(value, str) else value
+
+
+class OrganisationCreate(_Identifiers):
+    """A new organisation. Municipalities need a CBS code, suppliers a KvK number, the
+    operator an OIN; only cooperations have members (municipalities)."""
+
+    type: OrganisationType
+    name: Name
+    cbs_code: str | None = Field(default=None, examples=["GM0344"])
+    oin: str | None = Field(default=None, examples=["00000001001234567000"])
+    kvk_number: str | None = Field(default=None, examples=["90000001"])
+    province: Province | None = None
+    member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_MEMBERS)
+
+
+class OrganisationPatch(_Identifiers):
+    """JSON merge patch of an organisation (its type never changes)."""
+
+    name: Name | None = None
+    cbs_code: str | None = None
+    oin: str | None = None
+    kvk_number: str | None = None
+    province: Province | None = None
+    member_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_MEMBERS)
+
+
+class OrganisationOut(ApiOutModel):
+    id: uuid.UUID
+    type: OrganisationType
+    name: str
+    cbs_code: str | None
+    oin: str | None
+    kvk_number: str | None
+    province: str | None
+    member_ids: list[uuid.UUID]
+    created_at: datetime
+    updated_at: datetime
+
+
+class JoinOption(ApiOutModel):
+    """A collective facility a municipality could join instead of renewing a contract."""
+
+    facility_id: uuid.UUID
+    slug: str
+    name: str
+    stage: str
+
+
+class OrganisationRadarItem(ApiOutModel):
+    usage_id: uuid.UUID
+    facility_id: uuid.UUID
+    facility_name: str
+    theme: str
+    offering_id: uuid.UUID | None
+    contract_end_date: date
+    notice_period_months: int
+    notice_deadline: date = Field(description="Last day to give notice")
+    notice_deadline_passed: bool
+    alternatives: list[JoinOption]

@@ -1,0 +1,53 @@
+"""Usages: which municipality uses which facility (or offering) under which contract."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Model, utcnow
+
+STATUSES = ("planned", "active", "ended")
+VALUE_BANDS = ("under-50k", "50k-215k", "215k-750k", "750k-5m", "over-5m")
+
+
+class Usage(Model):
+    __tablename__ = "usages"
+    __table_args__ = (
+        # At most one current (planned or active) usage per municipality and facility;
+        # a partial unique index works the same on SQLite and PostgreSQL.
+        Index(
+            "uq_usages_current",
+            "municipality_id",
+            "facility_id",
+            unique=True,
+            sqlite_where=text("status != 'ended'"),
+            postgresql_where=text("status != 'ended'"),
+        ),
+        Index("ix_usages_facility", "facility_id", "status"),
+        Index("ix_usages_contract_end", "contract_end_date"),
+        Index("ix_usages_municipality", "municipality_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    municipality_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT")
+    )
+    facility_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("facilities.id", ondelete="RESTRICT"))
+    offering_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("offerings.id", ondelete="RESTRICT"), index=True
+    )
+    version_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("offering_versions.id", ondelete="RESTRICT")
+    )
+    status: Mapped[str] = mapped_column(String(10))
+    start_date: Mapped[date | None]
+    contract_end_date: Mapped[date | None]
+    notice_period_months: Mapped[int | None]
+    contract_value_band: Mapped[str | None] = mapped_column(String(20))
+    revision: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

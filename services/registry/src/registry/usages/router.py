@@ -1,0 +1,188 @@
+"""HTTP for /v1/usages and the contract-expiry radar."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.http import accept_json, require_if_match
+from servicekit.pagination import Page, PageParams, make_page, page_params
+
+from ..auth import READ, WRITE, auth
+from ..common import idempotent, invalid, json_response, responses
+from ..durations import DateDuration, parse_duration
+from ..organisations.schemas import OrganisationRadarItem
+from . import service
+from .schemas import RadarItem, UsageCreate, UsageOut, UsagePatch, UsageStatus
+
+router = APIRouter(tags=["usages"], dependencies=[Depends(accept_json)])
+
+UsageId = Annotated[uuid.UUID, Path(alias="usageId", description="Usage id")]
+WITHIN_DEFAULT = "P18M"
+
+
+def window(
+    within: Annotated[
+        str,
+        Query(
+            max_length=20,
+            description="ISO 8601 date duration from the reference date, e.g. P18M",
+            examples=["P18M"],
+        ),
+    ] = WITHIN_DEFAULT,
+) -> DateDuration:
+    try:
+        return parse_duration(within)
+    except ValueError as exc:
+        raise invalid("within", str(exc)) from exc
+
+
+def reference_date(
+    as_of: Annotated[
+        date | None,
+        Query(alias="asOf", description="Reference date (default: today, UTC)"),
+    ] = None,
+) -> date:
+    return as_of or date.today()
+
+
+@router.get(
+    "/v1/usages",
+    operation_id="listUsages",
+    summary="List usages (which municipality uses what, until when)",
+    response_model=Page[UsageOut],
+)
+async def list_usages(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    params: Annotated[PageParams, Depends(page_params)],
+    municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
+    facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
+    offering_id: Annotated[uuid.UUID | None, Query(alias="offeringId")] = None,
+    status: Annotated[UsageStatus | None, Query()] = None,
+) -> dict[str, Any]:
+    filters = service.UsageFilter(
+        municipality_id=municipality_id,
+        facility_id=facility_id,
+        offering_id=offering_id,
+        status=status,
+    )
+    items, total = await service.list_usages(session, filters, params)
+    return make_page(
+        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
+    )
+
+
+@router.post(
+    "/v1/usages",
+    operation_id="createUsage",
+    summary="Register a usage and its contract (staff of the municipality)",
+    status_code=201,
+    response_model=UsageOut,
+    responses=responses(409, 422),
+)
+async def create_usage(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    body: UsageCreate,
+) -> Response:
+    async def handler() -> Response:
+        out, etag = await service.create_usage(session, principal, body)
+        return json_response(out, status_code=201, etag=etag, location=f"/v1/usages/{out.id}")
+
+    return await idempotent(request, principal, handler)
+
+
+@router.get(
+    "/v1/usages/{usageId}",
+    operation_id="getUsage",
+    summary="Read a usage",
+    response_model=UsageOut,
+)
+async def get_usage(
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    usage_id: UsageId,
+) -> Response:
+    out, etag = await service.get_usage(session, usage_id)
+    return json_response(out, etag=etag)
+
+
+@router.patch(
+    "/v1/usages/{usageId}",
+    operation_id="updateUsage",
+    summary="Change a usage or its contract (staff of the municipality; needs If-Match)",
+    response_model=UsageOut,
+    responses=responses(409, 412, 428),
+)
+async def update_usage(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    usage_id: UsageId,
+    patch: Annotated[UsagePatch, Body()],
+) -> Response:
+    out, etag = await service.update_usage(
+        session, principal, usage_id, patch, lambda current: require_if_match(request, current)
+    )
+    return json_response(out, etag=etag)
+
+
+@router.get(
+    "/v1/facilities/{facilityId}/radar",
+    operation_id="getFacilityRadar",
+    summary="Contract-expiry radar: municipalities that could join this facility",
+    description="Municipalities that do not use the facility (or use a competing offering "
+    "when `offeringId` names the collective one) and whose current contract in the same "
+    "theme ends within the window; sorted by the last date they must give notice.",
+    response_model=Page[RadarItem],
+    tags=["radar"],
+)
+async def facility_radar(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    facility_id: Annotated[uuid.UUID, Path(alias="facilityId")],
+    within: Annotated[DateDuration, Depends(window)],
+    today: Annotated[date, Depends(reference_date)],
+    params: Annotated[PageParams, Depends(page_params)],
+    offering_id: Annotated[
+        uuid.UUID | None,
+        Query(alias="offeringId", description="The collective offering; others compete"),
+    ] = None,
+) -> dict[str, Any]:
+    items = await service.facility_radar(session, facility_id, within, today, offering_id)
+    page = items[params.offset : params.offset + params.page_size]
+    return make_page(
+        request, [i.model_dump(mode="json", by_alias=True) for i in page], len(items), params
+    )
+
+
+@router.get(
+    "/v1/organisations/{organisationId}/radar",
+    operation_id="getOrganisationRadar",
+    summary="A municipality's contracts ending soon, with facilities it could join",
+    response_model=Page[OrganisationRadarItem],
+    tags=["radar"],
+)
+async def organisation_radar(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    within: Annotated[DateDuration, Depends(window)],
+    today: Annotated[date, Depends(reference_date)],
+    params: Annotated[PageParams, Depends(page_params)],
+) -> dict[str, Any]:
+    items = await service.organisation_radar(session, organisation_id, within, today)
+    page = items[params.offset : params.offset + params.page_size]
+    return make_page(
+        request, [i.model_dump(mode="json", by_alias=True) for i in page], len(items), params
+    )

@@ -1,0 +1,74 @@
+"""API schemas of usages and the contract-expiry radar."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import Field
+
+from servicekit.schemas import ApiModel, ApiOutModel
+
+from ..common import OptionalDate
+
+UsageStatus = Literal["planned", "active", "ended"]
+ValueBand = Literal["under-50k", "50k-215k", "215k-750k", "750k-5m", "over-5m"]
+
+
+class UsageCreate(ApiModel):
+    municipality_id: uuid.UUID
+    facility_id: uuid.UUID
+    offering_id: uuid.UUID | None = None
+    version_id: uuid.UUID | None = None
+    status: UsageStatus = "active"
+    start_date: OptionalDate = None
+    contract_end_date: OptionalDate = None
+    notice_period_months: int | None = Field(default=None, ge=0, le=60)
+    contract_value_band: ValueBand | None = Field(
+        default=None, description="Contract value band in euro (EU tender thresholds)"
+    )
+
+
+class UsagePatch(ApiModel):
+    offering_id: uuid.UUID | None = None
+    version_id: uuid.UUID | None = None
+    status: UsageStatus | None = None
+    start_date: OptionalDate = None
+    contract_end_date: OptionalDate = None
+    notice_period_months: int | None = Field(default=None, ge=0, le=60)
+    contract_value_band: ValueBand | None = None
+
+
+class UsageOut(ApiOutModel):
+    id: uuid.UUID
+    municipality_id: uuid.UUID
+    facility_id: uuid.UUID
+    offering_id: uuid.UUID | None
+    version_id: uuid.UUID | None
+    status: UsageStatus
+    start_date: OptionalDate
+    contract_end_date: OptionalDate
+    notice_period_months: int | None
+    contract_value_band: ValueBand | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RadarItem(ApiOutModel):
+    """A municipality whose current contract ends inside the window: a candidate to join."""
+
+    municipality_id: uuid.UUID
+    municipality_name: str
+    cbs_code: str | None
+    province: str | None
+    usage_id: uuid.UUID
+    current_facility_id: uuid.UUID
+    current_facility_name: str
+    offering_id: uuid.UUID | None
+    contract_end_date: date
+    notice_period_months: int
+    notice_deadline: date = Field(description="Last day to give notice on the current contract")
+    notice_deadline_passed: bool = Field(
+        description="The notice deadline lies before the reference date"
+    )

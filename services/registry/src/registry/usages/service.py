@@ -1,0 +1,406 @@
+"""Rules and transactions for usages, and the contract-expiry radar."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from servicekit.auth import Principal
+from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
+from servicekit.pagination import PageParams
+
+from ..auth import MUNICIPALITY
+from ..changes.service import Actor, record_change
+from ..common import etag_of
+from ..db import utcnow
+from ..durations import DateDuration, add_months
+from ..facilities.models import Facility
+from ..offerings.models import Offering, OfferingVersion
+from ..organisations.models import Organisation
+from ..organisations.schemas import JoinOption, OrganisationRadarItem
+from .models import Usage
+from .schemas import RadarItem, UsageCreate, UsageOut, UsagePatch
+
+CURRENT = ("planned", "active")
+# Status moves forward only: planned → active → ended (or planned → ended).
+STATUS_ORDER = {"planned": 0, "active": 1, "ended": 2}
+JOINABLE_STAGES = ("implementation", "operational")
+
+
+@dataclass(frozen=True)
+class UsageFilter:
+    municipality_id: uuid.UUID | None = None
+    facility_id: uuid.UUID | None = None
+    offering_id: uuid.UUID | None = None
+    status: str | None = None
+
+
+def to_out(row: Usage) -> UsageOut:
+    return UsageOut.model_validate(row)
+
+
+def notice_deadline(contract_end: date, notice_months: int | None) -> date:
+    return add_months(contract_end, -(notice_months or 0))
+
+
+def _require_municipality_staff(principal: Principal, municipality: Organisation) -> None:
+    """Only the municipality's own staff: token org_type municipality, org_id its OIN."""
+    if principal.org_type != MUNICIPALITY or not municipality.oin:
+        raise Forbidden("Only staff of the municipality may change its usages.")
+    principal.require_org(municipality.oin, "this municipality's usages")
+
+
+async def list_usages(
+    session: AsyncSession, filters: UsageFilter, params: PageParams
+) -> tuple[list[UsageOut], int]:
+    query = select(Usage)
+    if filters.municipality_id:
+        query = query.where(Usage.municipality_id == filters.municipality_id)
+    if filters.facility_id:
+        query = query.where(Usage.facility_id == filters.facility_id)
+    if filters.offering_id:
+        query = query.where(Usage.offering_id == filters.offering_id)
+    if filters.status:
+        query = query.where(Usage.status == filters.status)
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    rows = await session.execute(
+        query.order_by(Usage.created_at, Usage.id).offset(params.offset).limit(params.page_size)
+    )
+    return [to_out(r) for r in rows.scalars()], int(total)
+
+
+async def load(session: AsyncSession, usage_id: uuid.UUID, *, for_update: bool = False) -> Usage:
+    query = select(Usage).where(Usage.id == usage_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"No usage with id {usage_id}.")
+    return row
+
+
+async def get_usage(session: AsyncSession, usage_id: uuid.UUID) -> tuple[UsageOut, str]:
+    row = await load(session, usage_id)
+    return to_out(row), etag_of(row.id, row.revision)
+
+
+def _check_dates(values: dict[str, Any]) -> None:
+    start, end = values.get("start_date"), values.get("contract_end_date")
+    if start is not None and end is not None and end < start:
+        raise BadRequest(
+            "The contract end date lies before the start date.",
+            invalid_params=[{"name": "contractEndDate", "reason": "before startDate"}],
+        )
+
+
+async def _check_references(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Offering must be for the usage's facility, version must be of that offering."""
+    offering_id, version_id = values.get("offering_id"), values.get("version_id")
+    if version_id is not None and offering_id is None:
+        raise BadRequest(
+            "A version needs its offering.",
+            invalid_params=[{"name": "offeringId", "reason": "required with versionId"}],
+        )
+    if offering_id is not None:
+        offering = await session.get(Offering, offering_id)
+        if offering is None:
+            raise BadRequest(
+                "The offering does not exist.",
+                invalid_params=[{"name": "offeringId", "reason": "unknown offering"}],
+            )
+        if offering.facility_id != values["facility_id"]:
+            raise BadRequest(
+                "The offering is not an offering for this facility.",
+                invalid_params=[{"name": "offeringId", "reason": "offering of another facility"}],
+            )
+    if version_id is not None:
+        version = await session.get(OfferingVersion, version_id)
+        if version is None or version.offering_id != offering_id:
+            raise BadRequest(
+                "The version does not belong to the offering.",
+                invalid_params=[
+                    {"name": "versionId", "reason": "unknown version of this offering"}
+                ],
+            )
+
+
+async def _check_no_other_current(
+    session: AsyncSession, municipality_id: uuid.UUID, facility_id: uuid.UUID, own: uuid.UUID | None
+) -> None:
+    query = select(Usage.id).where(
+        Usage.municipality_id == municipality_id,
+        Usage.facility_id == facility_id,
+        Usage.status.in_(CURRENT),
+    )
+    if own is not None:
+        query = query.where(Usage.id != own)
+    existing = (await session.execute(query.limit(1))).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict(
+            "The municipality already has a current usage of this facility; change or end it.",
+            slug="duplicate",
+            extra={"existingId": str(existing)},
+        )
+
+
+async def _flush(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "The municipality already has a current usage of this facility.", slug="duplicate"
+        ) from exc
+
+
+async def create_usage(
+    session: AsyncSession, principal: Principal, data: UsageCreate
+) -> tuple[UsageOut, str]:
+    values = data.model_dump()
+    _check_dates(values)
+    async with session.begin():
+        municipality = await session.get(Organisation, data.municipality_id)
+        if municipality is None or municipality.type != MUNICIPALITY:
+            raise BadRequest(
+                "The municipality does not exist.",
+                invalid_params=[{"name": "municipalityId", "reason": "unknown municipality"}],
+            )
+        _require_municipality_staff(principal, municipality)
+        if await session.get(Facility, data.facility_id) is None:
+            raise BadRequest(
+                "The facility does not exist.",
+                invalid_params=[{"name": "facilityId", "reason": "unknown facility"}],
+            )
+        await _check_references(session, values)
+        if data.status in CURRENT:
+            await _check_no_other_current(session, data.municipality_id, data.facility_id, None)
+        now = utcnow()
+        row = Usage(**values, revision=1, created_at=now, updated_at=now)
+        session.add(row)
+        await _flush(session)
+        out = to_out(row)
+        await record_change(
+            session,
+            Actor.of(principal),
+            entity="usage",
+            entity_id=row.id,
+            action="created",
+            data=out.model_dump(mode="json", by_alias=True),
+        )
+    return out, etag_of(row.id, row.revision)
+
+
+async def update_usage(
+    session: AsyncSession,
+    principal: Principal,
+    usage_id: uuid.UUID,
+    patch: UsagePatch,
+    check_etag: Callable[[str], None],
+) -> tuple[UsageOut, str]:
+    changes = patch.model_dump(exclude_unset=True)
+    if "status" in changes and changes["status"] is None:
+        raise BadRequest(
+            "status cannot be removed.", invalid_params=[{"name": "status", "reason": "required"}]
+        )
+    async with session.begin():
+        row = await load(session, usage_id, for_update=True)
+        municipality = await session.get(Organisation, row.municipality_id)
+        assert municipality is not None
+        _require_municipality_staff(principal, municipality)
+        check_etag(etag_of(row.id, row.revision))
+        values = {c: getattr(row, c) for c in UsagePatch.model_fields}
+        values["facility_id"] = row.facility_id
+        values.update(changes)
+        _check_dates(values)
+        if (
+            "offering_id" in changes
+            and "version_id" not in changes
+            and changes["offering_id"] != row.offering_id
+        ):
+            values["version_id"] = changes["version_id"] = None
+        await _check_references(session, values)
+        new_status = values["status"]
+        if STATUS_ORDER[new_status] < STATUS_ORDER[row.status]:
+            raise Conflict(
+                f"A usage cannot go back from '{row.status}' to '{new_status}'.",
+                slug="illegal-status-transition",
+                extra={"currentStatus": row.status},
+            )
+        for field, value in changes.items():
+            setattr(row, field, value)
+        row.revision += 1
+        row.updated_at = utcnow()
+        await _flush(session)
+        out = to_out(row)
+        await record_change(
+            session,
+            Actor.of(principal),
+            entity="usage",
+            entity_id=row.id,
+            action="updated",
+            data=out.model_dump(mode="json", by_alias=True),
+            changes=patch.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        )
+    return out, etag_of(row.id, row.revision)
+
+
+async def facility_radar(
+    session: AsyncSession,
+    facility_id: uuid.UUID,
+    within: DateDuration,
+    today: date,
+    offering_id: uuid.UUID | None,
+) -> list[RadarItem]:
+    """Municipalities that could join ``facility_id``: they do not use it (or use it through
+    a competing offering than ``offering_id``) and their current contract for something in
+    the same theme ends in [today, today + within]; soonest notice deadline first."""
+    target = await session.get(Facility, facility_id)
+    if target is None:
+        raise NotFound(f"No facility with id {facility_id}.")
+    if offering_id is not None:
+        offering = await session.get(Offering, offering_id)
+        if offering is None or offering.facility_id != facility_id:
+            raise BadRequest(
+                "The offering is not an offering for this facility.",
+                invalid_params=[{"name": "offeringId", "reason": "offering of another facility"}],
+            )
+    horizon = within.after(today)
+    current = aliased(Usage)
+    # A municipality already on board: a current usage of the target (through the
+    # collective offering when one is named).
+    on_board = exists().where(
+        current.municipality_id == Usage.municipality_id,
+        current.facility_id == facility_id,
+        current.status.in_(CURRENT),
+        *([current.offering_id == offering_id] if offering_id is not None else []),
+    )
+    same_facility_competing = (
+        and_(Usage.facility_id == facility_id, Usage.offering_id.is_distinct_from(offering_id))
+        if offering_id is not None
+        else false()
+    )
+    query = (
+        select(Usage, Organisation, Facility)
+        .join(Facility, Facility.id == Usage.facility_id)
+        .join(Organisation, Organisation.id == Usage.municipality_id)
+        .where(
+            Usage.status.in_(CURRENT),
+            Usage.contract_end_date.is_not(None),
+            Usage.contract_end_date >= today,
+            Usage.contract_end_date <= horizon,
+            or_(
+                and_(Facility.theme == target.theme, Facility.id != facility_id),
+                same_facility_competing,
+            ),
+            ~on_board,
+        )
+    )
+    items = []
+    for usage, municipality, facility in (await session.execute(query)).tuples():
+        assert usage.contract_end_date is not None
+        deadline = notice_deadline(usage.contract_end_date, usage.notice_period_months)
+        items.append(
+            RadarItem(
+                municipality_id=municipality.id,
+                municipality_name=municipality.name,
+                cbs_code=municipality.cbs_code,
+                province=municipality.province,
+                usage_id=usage.id,
+                current_facility_id=facility.id,
+                current_facility_name=facility.name,
+                offering_id=usage.offering_id,
+                contract_end_date=usage.contract_end_date,
+                notice_period_months=usage.notice_period_months or 0,
+                notice_deadline=deadline,
+                notice_deadline_passed=deadline < today,
+            )
+        )
+    items.sort(key=lambda i: (i.notice_deadline, i.municipality_name, str(i.usage_id)))
+    return items
+
+
+async def organisation_radar(
+    session: AsyncSession, organisation_id: uuid.UUID, within: DateDuration, today: date
+) -> list[OrganisationRadarItem]:
+    """One municipality's contracts ending in the window, each with the collective
+    facilities of the same theme it could join instead."""
+    municipality = await session.get(Organisation, organisation_id)
+    if municipality is None:
+        raise NotFound(f"No organisation with id {organisation_id}.")
+    if municipality.type != MUNICIPALITY:
+        raise BadRequest(
+            "The radar of an organisation is for municipalities.",
+            invalid_params=[{"name": "organisationId", "reason": "not a municipality"}],
+        )
+    horizon = within.after(today)
+    rows = (
+        (
+            await session.execute(
+                select(Usage, Facility)
+                .join(Facility, Facility.id == Usage.facility_id)
+                .where(
+                    Usage.municipality_id == organisation_id,
+                    Usage.status.in_(CURRENT),
+                    Usage.contract_end_date.is_not(None),
+                    Usage.contract_end_date >= today,
+                    Usage.contract_end_date <= horizon,
+                )
+            )
+        )
+        .tuples()
+        .all()
+    )
+    used = set(
+        (
+            await session.execute(
+                select(Usage.facility_id).where(
+                    Usage.municipality_id == organisation_id, Usage.status.in_(CURRENT)
+                )
+            )
+        ).scalars()
+    )
+    themes = {facility.theme for _usage, facility in rows}
+    options: dict[str, list[JoinOption]] = {theme: [] for theme in themes}
+    if themes:
+        candidates = await session.execute(
+            select(Facility)
+            .where(Facility.theme.in_(themes), Facility.stage.in_(JOINABLE_STAGES))
+            .order_by(Facility.name)
+        )
+        for facility in candidates.scalars():
+            if facility.id not in used:
+                options[facility.theme].append(
+                    JoinOption(
+                        facility_id=facility.id,
+                        slug=facility.slug,
+                        name=facility.name,
+                        stage=facility.stage,
+                    )
+                )
+    items = []
+    for usage, facility in rows:
+        assert usage.contract_end_date is not None
+        deadline = notice_deadline(usage.contract_end_date, usage.notice_period_months)
+        items.append(
+            OrganisationRadarItem(
+                usage_id=usage.id,
+                facility_id=facility.id,
+                facility_name=facility.name,
+                theme=facility.theme,
+                offering_id=usage.offering_id,
+                contract_end_date=usage.contract_end_date,
+                notice_period_months=usage.notice_period_months or 0,
+                notice_deadline=deadline,
+                notice_deadline_passed=deadline < today,
+                alternatives=[o for o in options[facility.theme] if o.facility_id != facility.id],
+            )
+        )
+    items.sort(key=lambda i: (i.notice_deadline, i.facility_name, str(i.usage_id)))
+    return items
