@@ -40,7 +40,7 @@ def test_run_starts_all_parts_and_stops_them_on_sigint(tmp_path: Path) -> None:
     )
     try:
         ready = None
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and ready is None:
             try:
                 url = f"http://127.0.0.1:{ports['gateway']}/health/ready"
