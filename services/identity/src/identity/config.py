@@ -4,13 +4,71 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
 
+# Only for development: a fixed key so `make run` works with no configuration. Production
+# refuses to start with it (see ``Settings.check_production``).
+DEV_KEY_ENCRYPTION_KEY = "samen-dev-only-key-encryption-key-change-me"
+DEV_SECRET = "samen-dev-only-secret-change-me"  # noqa: S105
+
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore")
+
+    # The OP's issuer identifier: the gateway's public URL (tokens name it in `iss`).
+    issuer: str = "http://127.0.0.1:8000"
+    # Encrypts private signing keys at rest (any string; a Fernet key is derived from it).
+    key_encryption_key: str = DEV_KEY_ENCRYPTION_KEY
+    # Secret for pairwise subject identifiers, person hashes and CSRF tokens.
+    secret: str = DEV_SECRET
+    # client_secret_basic is a development convenience only (NL GOV: private_key_jwt).
+    allow_client_secret_basic: bool = True
+    # The built-in simulators of DigiD, eHerkenning, eIDAS and Yivi.
+    simulators_enabled: bool = True
+    # Production refuses to start with simulators unless this explicit setting is true.
+    allow_simulators_in_production: bool = False
+    # Production upstreams per means (generic OIDC connector), JSON: {"digid": {"issuer":
+    # ..., "authorization_endpoint": ..., "token_endpoint": ..., "jwks_uri": ...,
+    # "client_id": ..., "client_secret": ...}}. A configured means replaces its simulator.
+    upstreams: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # Organisations (OIN/KvK) whose users are platform administrators.
+    admin_org_ids: list[str] = Field(default_factory=lambda: ["00000001003214345000"])
+
+    access_token_lifetime: int = Field(default=3600, le=3600)
+    public_client_access_token_lifetime: int = Field(default=900, le=900)
+    id_token_lifetime: int = Field(default=300, le=300)
+    code_lifetime: int = Field(default=60, le=60)
+    refresh_token_lifetime: int = 8 * 3600
+    session_lifetime: int = 8 * 3600
+    authorization_request_lifetime: int = 600
+    # Key rotation: keep a retired key in the JWKS this long after it stopped signing
+    # (longer than the longest token lifetime plus leeway).
+    key_retention_seconds: int = 3600 + 300
+    # Session cookie; Secure is forced outside development.
+    cookie_name: str = "samen_session"
+    # Seconds a client registry read is cached in memory on the token hot path.
+    client_cache_seconds: float = 5.0
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.environment != "development" and self.environment != "test"
+
+    def check_production(self) -> None:
+        """Refuse unsafe configuration in production."""
+        if self.environment != "production":
+            return
+        if self.simulators_enabled and not self.allow_simulators_in_production:
+            raise RuntimeError(
+                "IDENTITY_SIMULATORS_ENABLED is on in production; set "
+                "IDENTITY_ALLOW_SIMULATORS_IN_PRODUCTION=true to run them deliberately."
+            )
+        if self.key_encryption_key == DEV_KEY_ENCRYPTION_KEY or self.secret == DEV_SECRET:
+            raise RuntimeError("Set IDENTITY_KEY_ENCRYPTION_KEY and IDENTITY_SECRET in production.")
+        if self.allow_client_secret_basic:
+            raise RuntimeError("client_secret_basic is for development only.")
 
 
 @lru_cache

@@ -20,3 +20,4 @@ idempotency_keys = idempotency_table(metadata)
 
 def load_models() -> None:
     """Import every domain's models so the metadata is complete (migrations, tests)."""
+    from . import models  # noqa: F401

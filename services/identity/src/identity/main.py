@@ -4,28 +4,88 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from servicekit.app import create_service_app
+from servicekit.auth import JwksCache, TokenVerifier
+from servicekit.db import Database
 
 from . import API_VERSION
+from .broker.connectors import OidcConnector, SimulatorConnector
+from .broker.means import MEANS
+from .broker.router import router as broker_router
+from .clients.router import router as clients_router
 from .config import Settings, get_settings
+from .oauth.provider import Provider
+from .oauth.router import router as oauth_router
+from .simulators.idp import SimulatorIdP
+from .simulators.router import router as simulators_router
 
 SERVICE = "identity"
 DESCRIPTION = (
     "OpenID Provider and authentication broker for citizens, companies and civil servants."
 )
+MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded", "application/*+json")
+TAGS = [
+    {
+        "name": "clients",
+        "description": "Client (relying party) registry, for platform administrators",
+    },
+    {"name": "disclosures", "description": "Which attributes of mine went to which client"},
+]
 
 
-def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
+    **overrides: Any,
+) -> FastAPI:
     settings = settings or get_settings()
-    return create_service_app(
+    settings.check_production()
+    database = overrides.pop("database", None) or Database(
+        settings.database_url or settings.sqlite_default(SERVICE)
+    )
+    provider = Provider(settings, database.sessionmaker)
+    idp = SimulatorIdP(provider) if settings.simulators_enabled else None
+    for means in MEANS:
+        if means in settings.upstreams:
+            provider.connectors[means] = OidcConnector(
+                means, settings.upstreams[means], transport=upstream_transport
+            )
+        elif idp is not None:
+            provider.connectors[means] = SimulatorConnector(means, idp)
+    # The REST API verifies our own access tokens against our own keys (no loopback HTTP).
+    verifier = overrides.pop("token_verifier", None) or TokenVerifier(
+        JwksCache(provider.keys.jwks, max_age=30.0, min_refresh_interval=1.0),
+        issuer=provider.issuer,
+        audience="samen",
+        algorithms=["RS256", "PS256"],
+        leeway=settings.auth_leeway_seconds,
+    )
+
+    async def start(app: FastAPI) -> None:
+        await provider.keys.ensure()
+
+    async def stop(app: FastAPI) -> None:
+        await provider.http.aclose()
+
+    app = create_service_app(
         service=SERVICE,
         title="Samen Identity API",
         version=API_VERSION,
         description=DESCRIPTION,
         settings=settings,
-        routers=[],
+        routers=[oauth_router, broker_router, simulators_router, clients_router],
         migrations_package="identity.migrations",
+        tags=TAGS,
+        media_types=MEDIA_TYPES,
+        database=database,
+        token_verifier=verifier,
+        on_startup=[start],
+        on_shutdown=[stop],
         **overrides,
     )
+    app.state.provider = provider
+    app.state.simulators = idp
+    return app

@@ -1,0 +1,1 @@
+"""The authentication broker: upstream means, levels of assurance, login pages."""

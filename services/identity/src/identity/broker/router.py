@@ -1,0 +1,183 @@
+"""Login pages: choice of means (only those reaching the required level), the upstream
+redirect, and the callback that turns an upstream login into our session and code."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from ..common import random_token
+from ..models import AuthorizationRequest
+from ..oauth.errors import OAuthError
+from ..oauth.provider import Provider
+from ..oauth.router import query_dict, read_form
+from ..pages import (
+    CSRF_COOKIE,
+    csrf_browser_token,
+    csrf_token,
+    csrf_valid,
+    error_page,
+    pick_lang,
+    render,
+    set_cookie,
+)
+from .connectors import UpstreamError
+from .means import LOA_LABELS, loa_rank
+
+router = APIRouter(include_in_schema=False)
+
+EXPIRED = (
+    "Deze inlogpoging is verlopen of al gebruikt. Begin opnieuw bij de dienst.",
+    "This login attempt has expired or was already used. Please start again at the service.",
+)
+
+
+def _p(request: Request) -> Provider:
+    p: Provider = request.app.state.provider
+    return p
+
+
+@router.get("/auth/login")
+async def login_page(request: Request) -> Response:
+    p = _p(request)
+    lang = pick_lang(request.query_params.get("lang"), request)
+    row = await p.load_request(request.query_params.get("request", ""))
+    if row is None:
+        return error_page(request, *EXPIRED)
+    client = await p.clients.get(row.client_id)
+    if client is None:
+        return error_page(request, *EXPIRED)
+    offered, unavailable = p.offered_means(row.required_loa)
+    session = await p.load_session(request.cookies.get(p.settings.cookie_name))
+    step_up = session is not None and loa_rank(session.acr) < loa_rank(row.required_loa)
+    browser, fresh = csrf_browser_token(request)
+    labels = LOA_LABELS[lang]
+    response = render(
+        request,
+        "login.html",
+        lang,
+        title=("Inloggen" if lang == "nl" else "Log in"),
+        client_name=client.name,
+        request_id=row.id,
+        csrf=csrf_token(p.settings, browser, f"login:{row.id}"),
+        offered=offered,
+        unavailable=[{"title": m.title, "max_label": labels[m.max_loa]} for m in unavailable],
+        required_label=labels[row.required_loa],
+        step_up=step_up,
+        session_label=labels.get(session.acr, "") if session else "",
+        error=None,
+    )
+    if fresh:
+        set_cookie(response, p.settings, CSRF_COOKIE, browser, 3600)
+    return response
+
+
+@router.post("/auth/login")
+async def choose_means(request: Request) -> Response:
+    p = _p(request)
+    try:
+        form = await read_form(request)
+    except OAuthError as exc:
+        return error_page(request, "Ongeldig formulier.", exc.description)
+    request_id = form.get("request", "")
+    if not csrf_valid(p.settings, request, form.get("csrf"), f"login:{request_id}"):
+        return error_page(
+            request,
+            "Het formulier is verlopen of niet door u verstuurd (CSRF). Probeer het opnieuw.",
+            "The form has expired or was not sent by you (CSRF). Please try again.",
+            status_code=403,
+        )
+    row = await p.load_request(request_id)
+    if row is None:
+        return error_page(request, *EXPIRED)
+    means = form.get("means", "")
+    offered, _ = p.offered_means(row.required_loa)
+    if means not in {m.name for m in offered}:
+        return error_page(
+            request,
+            "Dit inlogmiddel haalt het gevraagde niveau niet of bestaat niet.",
+            "This login means does not reach the required level or does not exist.",
+        )
+    state, nonce, verifier = random_token(24), random_token(24), random_token(48)
+    async with p.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(AuthorizationRequest)
+            .where(col(AuthorizationRequest.id) == row.id)
+            .values(
+                means=means, upstream_state=state, upstream_nonce=nonce, upstream_verifier=verifier
+            )
+        )
+    connector = p.connectors[means]
+    url = connector.authorization_url(
+        redirect_uri=p.url("/auth/login/callback"),
+        state=state,
+        nonce=nonce,
+        code_challenge=create_s256_code_challenge(verifier),
+        min_loa=row.required_loa,
+    )
+    lang = pick_lang(form.get("lang"))
+    if url.startswith("/"):
+        url += f"&lang={lang}"
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/auth/login/callback")
+async def callback(request: Request) -> Response:
+    p = _p(request)
+    try:
+        q = query_dict(request)
+    except OAuthError as exc:
+        return error_page(request, "Ongeldige aanvraag.", exc.description)
+    state = q.get("state", "")
+    row = None
+    if state and len(state) <= 64:
+        async with p.sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(AuthorizationRequest).where(
+                        col(AuthorizationRequest.upstream_state) == state
+                    )
+                )
+            ).scalar_one_or_none()
+    if row is None or row.means is None:
+        return error_page(request, *EXPIRED)
+    row = await p.load_request(row.id)
+    if row is None or row.means is None:
+        return error_page(request, *EXPIRED)
+    params = row.params
+    redirect_uri, rp_state = params["redirect_uri"], params.get("state")
+    if "error" in q or not q.get("code"):
+        uri = p.error_redirect(
+            redirect_uri, rp_state, "access_denied", "The login was cancelled or refused."
+        )
+        return RedirectResponse(uri, status_code=303)
+    connector = p.connectors.get(row.means)
+    if connector is None:
+        return error_page(request, *EXPIRED)
+    try:
+        identity = await connector.exchange(
+            code=q["code"],
+            redirect_uri=p.url("/auth/login/callback"),
+            code_verifier=row.upstream_verifier or "",
+            nonce=row.upstream_nonce or "",
+        )
+    except UpstreamError:
+        uri = p.error_redirect(
+            redirect_uri, rp_state, "access_denied", "The login at the upstream means failed."
+        )
+        return RedirectResponse(uri, status_code=303)
+    if loa_rank(identity.loa) < loa_rank(row.required_loa):
+        uri = p.error_redirect(
+            redirect_uri,
+            rp_state,
+            "access_denied",
+            f"The login reached level {identity.loa}; {row.required_loa} is required.",
+        )
+        return RedirectResponse(uri, status_code=303)
+    cookie, login = await p.create_session(identity)
+    response = RedirectResponse(await p.issue_code(row, login), status_code=303)
+    set_cookie(response, p.settings, p.settings.cookie_name, cookie, p.settings.session_lifetime)
+    return response

@@ -1,0 +1,1 @@
+"""Client (relying party) registry."""

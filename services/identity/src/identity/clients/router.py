@@ -1,0 +1,210 @@
+"""REST API: the client registry (platform administrators) and a person's disclosures."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from servicekit.auth import Principal, make_auth
+from servicekit.db import SessionDep
+from servicekit.errors import Forbidden
+from servicekit.http import accept_json, make_etag, require_if_match
+from servicekit.idempotency import IdempotencyStore
+from servicekit.pagination import Page, PageParams, make_page, page_params
+
+from ..config import get_settings
+from ..db import idempotency_keys
+from ..models import Client, Disclosure, PairwiseSubject
+from . import service
+from .schemas import KNOWN_SCOPES, ClientCreated, ClientIn, ClientOut, DisclosureOut
+
+auth = make_auth(get_settings().issuer.rstrip("/") + "/auth/token", KNOWN_SCOPES)
+Admin = Annotated[Principal, Security(auth, scopes=["identity:admin"])]
+Person = Annotated[Principal, Security(auth, scopes=["openid"])]
+
+router = APIRouter(dependencies=[Depends(accept_json)])
+TAGS: list[str | Any] = ["clients"]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid input"},
+    401: {"description": "Missing or invalid bearer token"},
+    403: {"description": "The token lacks the scope"},
+    406: {"description": "Not acceptable"},
+}
+
+
+def _etag(row: Client) -> str:
+    return make_etag(row.id, row.version)
+
+
+def _out(row: Client, secret: str | None = None) -> dict[str, Any]:
+    model = ClientCreated.model_validate(row)
+    model.client_secret = secret
+    data = model.model_dump(mode="json", by_alias=True)
+    if secret is None:
+        data.pop("clientSecret", None)
+    return data
+
+
+def _actor(principal: Principal) -> str:
+    return f"{principal.client_id or '-'}:{principal.subject}"
+
+
+@router.get(
+    "/v1/clients",
+    operation_id="listClients",
+    summary="List registered clients",
+    tags=TAGS,
+    response_model=Page[ClientOut],
+    responses=ERRORS,
+)
+async def list_clients(
+    request: Request,
+    session: SessionDep,
+    principal: Admin,
+    params: Annotated[PageParams, Depends(page_params)],
+    grant_type: Annotated[
+        str | None, Query(alias="grantType", pattern="^(authorization_code|client_credentials)$")
+    ] = None,
+) -> Any:
+    rows, total = await service.list_clients(session, params.offset, params.page_size, grant_type)
+    items = [ClientOut.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows]
+    return JSONResponse(make_page(request, items, total, params))
+
+
+@router.post(
+    "/v1/clients",
+    operation_id="createClient",
+    summary="Register a client",
+    tags=TAGS,
+    status_code=201,
+    response_model=ClientCreated,
+    responses={
+        **ERRORS,
+        409: {"description": "clientId already registered"},
+        422: {"description": "Idempotency-Key reused"},
+    },
+)
+async def create_client(
+    request: Request, body: ClientIn, session: SessionDep, principal: Admin
+) -> Response:
+    async def handler() -> Response:
+        row, secret = await service.create_client(session, body, _actor(principal))
+        request.app.state.provider.clients.invalidate()
+        return JSONResponse(
+            _out(row, secret),
+            status_code=201,
+            headers={
+                "Location": f"/v1/clients/{row.id}",
+                "ETag": _etag(row),
+                "Cache-Control": "no-store",
+            },
+        )
+
+    store = IdempotencyStore(idempotency_keys, request.app.state.database.sessionmaker)
+    return await store.run(request, _actor(principal), handler)
+
+
+@router.get(
+    "/v1/clients/{client_id}",
+    operation_id="getClient",
+    summary="Read a client",
+    tags=TAGS,
+    response_model=ClientOut,
+    responses={**ERRORS, 404: {"description": "Not found"}},
+)
+async def get_client(client_id: uuid.UUID, session: SessionDep, principal: Admin) -> Response:
+    row = await service.get_client(session, client_id)
+    return JSONResponse(_out(row), headers={"ETag": _etag(row)})
+
+
+@router.put(
+    "/v1/clients/{client_id}",
+    operation_id="replaceClient",
+    summary="Replace a client's registration",
+    tags=TAGS,
+    response_model=ClientOut,
+    responses={
+        **ERRORS,
+        404: {"description": "Not found"},
+        409: {"description": "Changed meanwhile"},
+        412: {"description": "If-Match does not match"},
+        428: {"description": "If-Match required"},
+    },
+)
+async def replace_client(
+    request: Request, client_id: uuid.UUID, body: ClientIn, session: SessionDep, principal: Admin
+) -> Response:
+    row = await service.get_client(session, client_id)
+    require_if_match(request, _etag(row))
+    version = row.version
+    await session.rollback()
+    row = await service.replace_client(session, client_id, body, _actor(principal), version)
+    request.app.state.provider.clients.invalidate()
+    return JSONResponse(_out(row), headers={"ETag": _etag(row)})
+
+
+@router.delete(
+    "/v1/clients/{client_id}",
+    operation_id="deleteClient",
+    summary="Remove a client",
+    tags=TAGS,
+    status_code=204,
+    responses={**ERRORS, 404: {"description": "Not found"}},
+)
+async def delete_client(
+    request: Request, client_id: uuid.UUID, session: SessionDep, principal: Admin
+) -> Response:
+    await service.delete_client(session, client_id, _actor(principal))
+    request.app.state.provider.clients.invalidate()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/v1/me/disclosures",
+    operation_id="listMyDisclosures",
+    summary="Which clients received which of my attributes, and when",
+    tags=["disclosures"],
+    response_model=Page[DisclosureOut],
+    responses=ERRORS,
+)
+async def my_disclosures(
+    request: Request,
+    session: SessionDep,
+    principal: Person,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Any:
+    """For the person the bearer token (from a user login) belongs to."""
+    if not principal.acr or principal.subject == principal.client_id:
+        raise Forbidden(
+            "Only a person logged in through an authorization code flow has disclosures."
+        )
+    client = await request.app.state.provider.clients.get(principal.client_id or "")
+    if client is None:
+        raise Forbidden("The token's client is no longer registered.")
+    link = await session.get(PairwiseSubject, (client.sector, principal.subject))
+    if link is None:
+        return JSONResponse(make_page(request, [], 0, params))
+    where = col(Disclosure.person_hash) == link.person_hash
+    total = (
+        await session.execute(select(func.count()).select_from(Disclosure).where(where))
+    ).scalar_one()
+    rows = (
+        (
+            await session.execute(
+                select(Disclosure)
+                .where(where)
+                .order_by(col(Disclosure.at).desc())
+                .offset(params.offset)
+                .limit(params.page_size)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    items = [DisclosureOut.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows]
+    return JSONResponse(make_page(request, items, int(total), params))

@@ -1,0 +1,108 @@
+"""Client registry API schemas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from servicekit.auth import LOA_HIGH, LOA_LOW, LOA_SUBSTANTIAL
+from servicekit.schemas import ApiModel, ApiOutModel
+
+GrantType = Literal["authorization_code", "client_credentials"]
+AuthMethod = Literal["private_key_jwt", "client_secret_basic", "none"]
+Loa = Literal[
+    "http://eidas.europa.eu/LoA/low",
+    "http://eidas.europa.eu/LoA/substantial",
+    "http://eidas.europa.eu/LoA/high",
+]
+assert Loa.__args__ == (LOA_LOW, LOA_SUBSTANTIAL, LOA_HIGH)  # type: ignore[attr-defined]
+
+KNOWN_SCOPES = {
+    "openid": "Log the user in (OpenID Connect)",
+    "profile": "The user's name",
+    "email": "The user's e-mail address (Yivi)",
+    "bsn": "The user's BSN (only for clients with a legal basis)",
+    "registry:read": "Read the registry",
+    "registry:write": "Change the registry",
+    "procurement:read": "Read tenders",
+    "procurement:enroll": "Enroll a municipality in a tender",
+    "procurement:manage": "Manage tenders (lead party)",
+    "identity:admin": "Manage the client registry",
+}
+
+
+class ClientIn(ApiModel):
+    """A relying party (client) registration."""
+
+    client_id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9._-]{2,99}$",
+        description="The OAuth client_id",
+        examples=["gemeente-utrecht-parkeren"],
+    )
+    name: str = Field(min_length=1, max_length=200)
+    grant_type: GrantType = Field(description="One grant type per client")
+    token_endpoint_auth_method: AuthMethod = "private_key_jwt"  # noqa: S105
+    jwks: dict[str, Any] | None = Field(
+        default=None, description="The client's public keys (JWK Set), for private_key_jwt"
+    )
+    jwks_uri: str | None = Field(default=None, max_length=500, pattern=r"^https?://")
+    redirect_uris: list[str] = Field(default_factory=list, max_length=20)
+    post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=20)
+    allowed_scopes: list[str] = Field(default_factory=list, max_length=30)
+    minimum_loa: Loa = "http://eidas.europa.eu/LoA/substantial"
+    sector: str = Field(
+        default="",
+        max_length=100,
+        pattern=r"^[a-z0-9._-]*$",
+        description="Pairwise subject sector; empty means the client id",
+    )
+    bsn_legal_basis: str | None = Field(
+        default=None, max_length=500, description="Legal basis for receiving the BSN"
+    )
+    refresh_tokens: bool = False
+    id_token_signed_response_alg: Literal["RS256", "PS256"] = "RS256"  # noqa: S105
+    org_id: str | None = Field(default=None, pattern=r"^(\d{8}|\d{20})$")
+    org_type: Literal["municipality", "supplier", "cooperation", "operator"] | None = None
+    roles: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ClientOut(ApiOutModel):
+    id: uuid.UUID
+    client_id: str
+    name: str
+    grant_type: str
+    token_endpoint_auth_method: str
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    allowed_scopes: list[str]
+    minimum_loa: str
+    sector: str
+    bsn_legal_basis: str | None = None
+    refresh_tokens: bool = Field(validation_alias="refresh_tokens_enabled")
+    id_token_signed_response_alg: str
+    org_id: str | None = None
+    org_type: str | None = None
+    roles: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClientCreated(ClientOut):
+    client_secret: str | None = Field(
+        default=None, description="Shown once, for client_secret_basic clients only"
+    )
+
+
+class DisclosureOut(ApiOutModel):
+    id: uuid.UUID
+    client_id: str
+    client_name: str
+    channel: str = Field(description="token (ID/access token) or userinfo")
+    attributes: list[str]
+    acr: str
+    at: datetime

@@ -1,0 +1,250 @@
+"""Client registry rules and transactions, and a short-lived cache for the token path."""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from servicekit.errors import BadRequest, Conflict, NotFound
+
+from ..common import add_audit, random_token, sha256_hex, utcnow
+from ..models import Client
+from .schemas import KNOWN_SCOPES, ClientIn
+
+OIDC_ONLY = {"openid", "profile", "email", "bsn"}
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+
+
+def _bad(name: str, reason: str) -> BadRequest:
+    return BadRequest(
+        "The client registration is invalid.", invalid_params=[{"name": name, "reason": reason}]
+    )
+
+
+def _check_uri(name: str, uri: str) -> None:
+    parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise _bad(name, "must be an absolute http(s) URI")
+    if parts.fragment:
+        raise _bad(name, "must not contain a fragment")
+    if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
+        raise _bad(name, "http is allowed for localhost only; use https")
+
+
+def validate(data: ClientIn) -> None:
+    """Rules across fields (400 with invalidParams when broken)."""
+    unknown = [s for s in data.allowed_scopes if s not in KNOWN_SCOPES]
+    if unknown:
+        raise _bad("allowedScopes", f"unknown scopes: {', '.join(sorted(unknown))}")
+    for i, uri in enumerate(data.redirect_uris):
+        _check_uri(f"redirectUris[{i}]", uri)
+    for i, uri in enumerate(data.post_logout_redirect_uris):
+        _check_uri(f"postLogoutRedirectUris[{i}]", uri)
+    if data.grant_type == "client_credentials":
+        if data.redirect_uris or data.post_logout_redirect_uris:
+            raise _bad("redirectUris", "a client_credentials client has no redirect URIs")
+        if data.token_endpoint_auth_method == "none":  # noqa: S105
+            raise _bad("tokenEndpointAuthMethod", "a machine client must authenticate")
+        if data.refresh_tokens:
+            raise _bad("refreshTokens", "client_credentials clients get no refresh tokens")
+        if set(data.allowed_scopes) & OIDC_ONLY:
+            raise _bad("allowedScopes", "OpenID scopes need the authorization_code grant")
+    else:
+        if not data.redirect_uris:
+            raise _bad("redirectUris", "at least one redirect URI is required")
+        if "openid" not in data.allowed_scopes:
+            raise _bad("allowedScopes", "must include openid")
+        if data.org_id or data.org_type or data.roles:
+            raise _bad("orgId", "organisation claims come from the user's login, not the client")
+    if "bsn" in data.allowed_scopes and not data.bsn_legal_basis:
+        raise _bad("bsnLegalBasis", "the bsn scope requires a registered legal basis")
+    if (data.org_id is None) != (data.org_type is None):
+        raise _bad("orgType", "orgId and orgType go together")
+    if data.token_endpoint_auth_method == "private_key_jwt":  # noqa: S105
+        if bool(data.jwks) == bool(data.jwks_uri):
+            raise _bad("jwks", "private_key_jwt needs exactly one of jwks or jwksUri")
+        if data.jwks is not None:
+            keys = data.jwks.get("keys")
+            if not isinstance(keys, list) or not keys:
+                raise _bad("jwks", "must be a JWK Set with at least one key")
+            if any(isinstance(k, dict) and "d" in k for k in keys):
+                raise _bad("jwks", "must contain public keys only")
+            try:
+                KeySet.import_key_set(data.jwks)  # type: ignore[arg-type]
+            except (JoseError, ValueError, TypeError, KeyError):
+                raise _bad("jwks", "is not a valid JWK Set") from None
+    elif data.jwks or data.jwks_uri:
+        raise _bad("jwks", "keys are only used with private_key_jwt")
+
+
+def _apply(row: Client, data: ClientIn) -> None:
+    row.client_id = data.client_id
+    row.name = data.name
+    row.grant_type = data.grant_type
+    row.token_endpoint_auth_method = data.token_endpoint_auth_method
+    row.jwks = data.jwks
+    row.jwks_uri = data.jwks_uri
+    row.redirect_uris = list(data.redirect_uris)
+    row.post_logout_redirect_uris = list(data.post_logout_redirect_uris)
+    row.allowed_scopes = sorted(set(data.allowed_scopes))
+    row.minimum_loa = data.minimum_loa
+    row.sector = data.sector or data.client_id
+    row.bsn_legal_basis = data.bsn_legal_basis
+    row.refresh_tokens_enabled = data.refresh_tokens
+    row.id_token_signed_response_alg = data.id_token_signed_response_alg
+    row.org_id = data.org_id
+    row.org_type = data.org_type
+    row.roles = list(data.roles)
+
+
+def _snapshot(row: Client) -> dict[str, Any]:
+    return {
+        "clientId": row.client_id,
+        "grantType": row.grant_type,
+        "authMethod": row.token_endpoint_auth_method,
+        "redirectUris": row.redirect_uris,
+        "allowedScopes": row.allowed_scopes,
+        "minimumLoa": row.minimum_loa,
+        "sector": row.sector,
+        "bsnLegalBasis": row.bsn_legal_basis,
+        "version": row.version,
+    }
+
+
+async def create_client(
+    session: AsyncSession, data: ClientIn, actor: str, secret: str | None = None
+) -> tuple[Client, str | None]:
+    """Register a client; returns it and, for client_secret_basic, its one-time secret."""
+    validate(data)
+    now = utcnow()
+    row = Client(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)  # type: ignore[call-arg]
+    _apply(row, data)
+    if data.token_endpoint_auth_method == "client_secret_basic":  # noqa: S105
+        secret = secret or random_token(32)
+        row.secret_hash = sha256_hex(secret)
+    else:
+        secret = None
+    try:
+        async with session.begin():
+            session.add(row)
+            await session.flush()
+            add_audit(
+                session,
+                actor=actor,
+                action="client.created",
+                subject=str(row.id),
+                detail=_snapshot(row),
+            )
+    except IntegrityError:
+        raise Conflict(f"A client with clientId '{data.client_id}' already exists.") from None
+    return row, secret
+
+
+async def get_client(session: AsyncSession, client_uuid: uuid.UUID) -> Client:
+    row = await session.get(Client, client_uuid)
+    if row is None:
+        raise NotFound("No client with this id.")
+    return row
+
+
+async def list_clients(
+    session: AsyncSession, offset: int, limit: int, grant_type: str | None = None
+) -> tuple[list[Client], int]:
+    query = select(Client)
+    count = select(func.count()).select_from(Client)
+    if grant_type:
+        query = query.where(col(Client.grant_type) == grant_type)
+        count = count.where(col(Client.grant_type) == grant_type)
+    total = (await session.execute(count)).scalar_one()
+    rows = (
+        (await session.execute(query.order_by(Client.client_id).offset(offset).limit(limit)))
+        .scalars()
+        .all()
+    )
+    return list(rows), int(total)
+
+
+async def replace_client(
+    session: AsyncSession, client_uuid: uuid.UUID, data: ClientIn, actor: str, expected_version: int
+) -> Client:
+    validate(data)
+    async with session.begin():
+        row = await session.get(Client, client_uuid, with_for_update=True)
+        if row is None:
+            raise NotFound("No client with this id.")
+        if row.version != expected_version:
+            raise Conflict("The client changed meanwhile; read it again.")
+        if row.client_id != data.client_id:
+            raise _bad("clientId", "cannot be changed")
+        if data.token_endpoint_auth_method != row.token_endpoint_auth_method:
+            raise _bad("tokenEndpointAuthMethod", "cannot be changed; register a new client")
+        _apply(row, data)
+        row.version += 1
+        row.updated_at = utcnow()
+        add_audit(
+            session,
+            actor=actor,
+            action="client.updated",
+            subject=str(row.id),
+            detail=_snapshot(row),
+        )
+    return row
+
+
+async def delete_client(session: AsyncSession, client_uuid: uuid.UUID, actor: str) -> None:
+    async with session.begin():
+        row = await session.get(Client, client_uuid)
+        if row is None:
+            raise NotFound("No client with this id.")
+        add_audit(
+            session,
+            actor=actor,
+            action="client.deleted",
+            subject=str(row.id),
+            detail=_snapshot(row),
+        )
+        await session.delete(row)
+
+
+def secret_matches(row: Client, secret: str) -> bool:
+    if not row.secret_hash:
+        return False
+    return hmac.compare_digest(row.secret_hash, sha256_hex(secret))
+
+
+class ClientCache:
+    """Client rows by client_id, cached briefly: the token endpoint's hot path."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl: float) -> None:
+        self._sessionmaker = sessionmaker
+        self._ttl = ttl
+        self._rows: dict[str, tuple[float, Client | None]] = {}
+
+    async def get(self, client_id: str) -> Client | None:
+        if len(client_id) > 100:
+            return None
+        hit = self._rows.get(client_id)
+        now = time.monotonic()
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        async with self._sessionmaker() as session:
+            row = (
+                await session.execute(select(Client).where(col(Client.client_id) == client_id))
+            ).scalar_one_or_none()
+        if len(self._rows) > 10_000:
+            self._rows.clear()
+        self._rows[client_id] = (now, row)
+        return row
+
+    def invalidate(self) -> None:
+        self._rows.clear()

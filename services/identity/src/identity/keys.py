@@ -1,0 +1,237 @@
+"""Signing keys: generated, stored encrypted, published in the JWKS, rotated.
+
+Per algorithm (RS256 and PS256) there is one *active* key that signs, one *next* key
+that is already published (so relying parties have it cached before it signs) and any
+number of *retired* keys, still published until ``retire_after`` (longer than the
+longest token lifetime) and then *removed*: tokens signed by a removed key stop verifying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from .common import add_audit, aware, utcnow
+from .crypto import Sealer
+from .models import SigningKey
+
+OP_ALGORITHMS = ("RS256", "PS256")
+SIM_ALGORITHM = "RS256"
+PUBLISHED = ("next", "active", "retired")
+
+
+def _generate(alg: str) -> RSAKey:
+    kid = f"{alg.lower()}-{uuid.uuid4().hex[:16]}"
+    return RSAKey.generate_key(2048, parameters={"kid": kid, "alg": alg, "use": "sig"})
+
+
+@dataclass
+class LoadedKeys:
+    signing: dict[str, RSAKey]  # alg → active key (purpose "op")
+    simulator: RSAKey | None
+    published: list[dict[str, Any]]  # public JWKs of the OP
+    simulator_published: list[dict[str, Any]]
+    loaded_at: float
+
+
+class KeyStore:
+    """Loads keys from the database, caches them for ``ttl`` seconds, signs tokens."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        key_encryption_key: str,
+        retention_seconds: int,
+        ttl: float = 30.0,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._sealer = Sealer(key_encryption_key, "signing-keys")
+        self._retention = retention_seconds
+        self._ttl = ttl
+        self._loaded: LoadedKeys | None = None
+        self._lock = asyncio.Lock()
+
+    def _new_row(self, key: RSAKey, purpose: str, status: str) -> SigningKey:
+        now = utcnow()
+        return SigningKey(
+            kid=key.kid or "",
+            alg=str(key.alg),
+            purpose=purpose,
+            status=status,
+            private_jwk_encrypted=self._sealer.seal(dict(key.as_dict(private=True))),
+            public_jwk=dict(key.as_dict(private=False)),
+            created_at=now,
+            activated_at=now if status == "active" else None,
+        )
+
+    async def ensure(self) -> None:
+        """Create the missing active/next keys (idempotent; safe on every start-up)."""
+        async with self._sessionmaker() as session, session.begin():
+            rows = (await session.execute(select(SigningKey))).scalars().all()
+            have = {(r.purpose, r.alg, r.status) for r in rows}
+            for alg in OP_ALGORITHMS:
+                for status in ("active", "next"):
+                    if ("op", alg, status) not in have:
+                        session.add(self._new_row(_generate(alg), "op", status))
+            if ("simulator", SIM_ALGORITHM, "active") not in have:
+                session.add(self._new_row(_generate(SIM_ALGORITHM), "simulator", "active"))
+        self._loaded = None
+
+    async def rotate(self, actor: str = "operator") -> dict[str, Any]:
+        """Promote next → active, active → retired, publish a new next; prune expired."""
+        now = utcnow()
+        summary: dict[str, Any] = {"activated": [], "retired": [], "published": [], "removed": []}
+        async with self._sessionmaker() as session, session.begin():
+            rows = (
+                (await session.execute(select(SigningKey).where(col(SigningKey.purpose) == "op")))
+                .scalars()
+                .all()
+            )
+            for alg in OP_ALGORITHMS:
+                active = [r for r in rows if r.alg == alg and r.status == "active"]
+                nxt = [r for r in rows if r.alg == alg and r.status == "next"]
+                if not nxt:
+                    # Nothing published ahead: publish one now and activate it next time.
+                    fresh = self._new_row(_generate(alg), "op", "next")
+                    session.add(fresh)
+                    summary["published"].append(fresh.kid)
+                    continue
+                for row in active:
+                    row.status = "retired"
+                    row.retired_at = now
+                    row.retire_after = now + timedelta(seconds=self._retention)
+                    summary["retired"].append(row.kid)
+                promoted = nxt[0]
+                promoted.status = "active"
+                promoted.activated_at = now
+                summary["activated"].append(promoted.kid)
+                fresh = self._new_row(_generate(alg), "op", "next")
+                session.add(fresh)
+                summary["published"].append(fresh.kid)
+            summary["removed"] = await self._prune(session)
+            add_audit(session, actor=actor, action="keys.rotated", subject="jwks", detail=summary)
+        self._loaded = None
+        return summary
+
+    async def prune(self, actor: str = "operator") -> list[str]:
+        async with self._sessionmaker() as session, session.begin():
+            removed = await self._prune(session)
+            if removed:
+                add_audit(
+                    session,
+                    actor=actor,
+                    action="keys.removed",
+                    subject="jwks",
+                    detail={"removed": removed},
+                )
+        self._loaded = None
+        return removed
+
+    async def _prune(self, session: AsyncSession) -> list[str]:
+        now = utcnow()
+        rows = (
+            (await session.execute(select(SigningKey).where(col(SigningKey.status) == "retired")))
+            .scalars()
+            .all()
+        )
+        expired = [r.kid for r in rows if r.retire_after and aware(r.retire_after) <= now]
+        if expired:
+            await session.execute(
+                update(SigningKey).where(col(SigningKey.kid).in_(expired)).values(status="removed")
+            )
+        return expired
+
+    async def load(self, force: bool = False) -> LoadedKeys:
+        loaded = self._loaded
+        if loaded and not force and time.monotonic() - loaded.loaded_at < self._ttl:
+            return loaded
+        async with self._lock:
+            loaded = self._loaded
+            if loaded and not force and time.monotonic() - loaded.loaded_at < self._ttl:
+                return loaded
+            async with self._sessionmaker() as session:
+                rows = (
+                    (
+                        await session.execute(
+                            select(SigningKey).where(col(SigningKey.status).in_(PUBLISHED))
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+            now = utcnow()
+            signing: dict[str, RSAKey] = {}
+            simulator: RSAKey | None = None
+            published: list[dict[str, Any]] = []
+            sim_published: list[dict[str, Any]] = []
+            for row in sorted(rows, key=lambda r: aware(r.created_at)):
+                if row.status == "retired" and row.retire_after and aware(row.retire_after) <= now:
+                    continue  # past its retention: no longer published even before pruning
+                if row.purpose == "op":
+                    published.append(dict(row.public_jwk))
+                else:
+                    sim_published.append(dict(row.public_jwk))
+                if row.status == "active":
+                    key = RSAKey.import_key(self._sealer.open(row.private_jwk_encrypted))
+                    if row.purpose == "op":
+                        signing[row.alg] = key
+                    else:
+                        simulator = key
+            self._loaded = LoadedKeys(
+                signing, simulator, published, sim_published, time.monotonic()
+            )
+            return self._loaded
+
+    def invalidate(self) -> None:
+        self._loaded = None
+
+    async def jwks(self) -> dict[str, Any]:
+        return {"keys": (await self.load()).published}
+
+    async def simulator_jwks(self) -> dict[str, Any]:
+        return {"keys": (await self.load()).simulator_published}
+
+    async def sign(self, claims: dict[str, Any], alg: str = "RS256", typ: str = "JWT") -> str:
+        keys = await self.load()
+        key = keys.signing.get(alg)
+        if key is None:
+            raise RuntimeError(f"no active {alg} signing key; run `python -m identity seed`")
+        header = {"alg": alg, "kid": key.kid, "typ": typ}
+        return jwt.encode(header, claims, key, algorithms=[alg])
+
+    async def sign_simulator(self, claims: dict[str, Any]) -> str:
+        keys = await self.load()
+        if keys.simulator is None:
+            raise RuntimeError("no simulator key; run `python -m identity seed`")
+        header = {"alg": SIM_ALGORITHM, "kid": keys.simulator.kid, "typ": "JWT"}
+        return jwt.encode(header, claims, keys.simulator, algorithms=[SIM_ALGORITHM])
+
+    async def verify_own(self, token: str) -> dict[str, Any]:
+        """Verify a token this OP signed with a still-published key (raises ValueError)."""
+        keys = await self.load()
+        return _verify(token, keys.published)
+
+    async def verify_simulator(self, token: str) -> dict[str, Any]:
+        keys = await self.load()
+        return _verify(token, keys.simulator_published)
+
+
+def _verify(token: str, jwks: list[dict[str, Any]]) -> dict[str, Any]:
+    from joserfc.errors import JoseError
+
+    try:
+        key_set = KeySet.import_key_set({"keys": jwks})
+        decoded = jwt.decode(token, key_set, algorithms=list(OP_ALGORITHMS))
+    except (JoseError, ValueError, TypeError) as exc:
+        raise ValueError("invalid token") from exc
+    return dict(decoded.claims)

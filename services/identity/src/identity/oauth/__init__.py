@@ -1,0 +1,1 @@
+"""The OpenID Provider: protocol endpoints, client authentication, tokens."""

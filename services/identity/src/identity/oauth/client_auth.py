@@ -1,0 +1,156 @@
+"""Client authentication at the token, introspection and revocation endpoints.
+
+``private_key_jwt`` (RFC 7523 §2.2, NL GOV): the assertion is signed with a key from the
+client's registered JWKS (inline or by URI), ``iss`` = ``sub`` = client_id, ``aud`` is
+the token endpoint or the issuer, it expires within five minutes and its ``jti`` is
+never accepted twice. ``client_secret_basic`` only when the development setting allows
+it. Public clients (``none``) only identify themselves, with PKCE protecting the code.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
+from sqlalchemy.exc import IntegrityError
+
+from ..clients.service import secret_matches
+from ..common import utcnow
+from ..models import Client, UsedJti
+from .errors import OAuthError
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_ALGS = ["RS256", "PS256", "ES256"]
+MAX_ASSERTION_LIFETIME = 300
+LEEWAY = 30
+
+
+class ClientAuthenticator:
+    def __init__(self, provider: Any) -> None:
+        self.p = provider
+        self._jwks_uri_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    async def authenticate(
+        self, form: dict[str, str], authorization: str | None, endpoint_url: str
+    ) -> Client:
+        """The authenticated client, or ``invalid_client`` (401)."""
+        if authorization and authorization.lower().startswith("basic "):
+            if "client_assertion" in form:
+                raise OAuthError("invalid_request", "Use one client authentication method only.")
+            return await self._basic(authorization)
+        if form.get("client_assertion_type") or form.get("client_assertion"):
+            return await self._private_key_jwt(form, endpoint_url)
+        if "client_secret" in form:
+            raise OAuthError("invalid_client", "client_secret_post is not supported.")
+        client_id = form.get("client_id")
+        if client_id:
+            client = await self.p.clients.get(client_id)
+            if client is not None and client.token_endpoint_auth_method == "none":  # noqa: S105
+                return client
+        raise OAuthError("invalid_client", "Client authentication failed.")
+
+    async def _basic(self, authorization: str) -> Client:
+        try:
+            raw = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+            client_id, _, secret = raw.partition(":")
+            client_id, secret = unquote(client_id), unquote(secret)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise OAuthError("invalid_client", "Malformed Basic credentials.") from None
+        client = await self.p.clients.get(client_id)
+        if not self.p.settings.allow_client_secret_basic:
+            raise OAuthError("invalid_client", "client_secret_basic is disabled here.")
+        if (
+            client is None
+            or client.token_endpoint_auth_method != "client_secret_basic"  # noqa: S105
+            or not secret_matches(client, secret)
+        ):
+            raise OAuthError("invalid_client", "Client authentication failed.")
+        return client
+
+    async def _client_keys(self, client: Client) -> KeySet:
+        if client.jwks:
+            return KeySet.import_key_set(client.jwks)  # type: ignore[arg-type]
+        uri = client.jwks_uri
+        if not uri:
+            raise OAuthError("invalid_client", "The client has no registered keys.")
+        hit = self._jwks_uri_cache.get(uri)
+        if hit and time.monotonic() - hit[0] < 300:
+            return KeySet.import_key_set(hit[1])  # type: ignore[arg-type]
+        try:
+            response = await self.p.http.get(uri, timeout=5.0)
+            response.raise_for_status()
+            data = response.json()
+            keys = KeySet.import_key_set(data)
+        except (httpx.HTTPError, ValueError, JoseError):
+            raise OAuthError("invalid_client", "The client's jwks_uri could not be read.") from None
+        self._jwks_uri_cache[uri] = (time.monotonic(), data)
+        return keys
+
+    async def _private_key_jwt(self, form: dict[str, str], endpoint_url: str) -> Client:
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            raise OAuthError("invalid_client", "Unsupported client_assertion_type.")
+        assertion = form.get("client_assertion") or ""
+        try:
+            unverified = extract_compact(assertion.encode("ascii"))
+            import json
+
+            claims = json.loads(unverified.payload)
+        except (JoseError, ValueError, UnicodeError):
+            raise OAuthError("invalid_client", "The client assertion is malformed.") from None
+        client_id = claims.get("iss") if isinstance(claims, dict) else None
+        if not isinstance(client_id, str) or (
+            form.get("client_id") and form["client_id"] != client_id
+        ):
+            raise OAuthError("invalid_client", "The client assertion names another client.")
+        client = await self.p.clients.get(client_id)
+        if client is None or client.token_endpoint_auth_method != "private_key_jwt":  # noqa: S105
+            raise OAuthError("invalid_client", "Client authentication failed.")
+        keys = await self._client_keys(client)
+        try:
+            decoded = jwt.decode(assertion, keys, algorithms=ASSERTION_ALGS)
+        except (JoseError, ValueError):
+            raise OAuthError(
+                "invalid_client", "The client assertion's signature is invalid."
+            ) from None
+        c = decoded.claims
+        now = int(time.time())
+        if c.get("sub") != client_id:
+            raise OAuthError("invalid_client", "The assertion's sub must be the client_id.")
+        aud = c.get("aud")
+        auds = [aud] if isinstance(aud, str) else list(aud or [])
+        accepted = {self.p.issuer, self.p.url("/auth/token"), endpoint_url}
+        if not auds or not set(auds) & accepted:
+            raise OAuthError(
+                "invalid_client", "The assertion's aud must be the token endpoint or issuer."
+            )
+        exp = c.get("exp")
+        if not isinstance(exp, int) or exp < now - LEEWAY:
+            raise OAuthError("invalid_client", "The client assertion has expired.")
+        if exp > now + MAX_ASSERTION_LIFETIME + LEEWAY:
+            raise OAuthError("invalid_client", "The client assertion lives too long (max 5 min).")
+        nbf = c.get("nbf")
+        if isinstance(nbf, int) and nbf > now + LEEWAY:
+            raise OAuthError("invalid_client", "The client assertion is not valid yet.")
+        jti = c.get("jti")
+        if not isinstance(jti, str) or not 8 <= len(jti) <= 255:
+            raise OAuthError("invalid_client", "The client assertion needs a jti.")
+        await self.remember_jti("client_assertion", client_id, jti, exp + LEEWAY)
+        return client
+
+    async def remember_jti(self, kind: str, issuer: str, jti: str, expires_epoch: int) -> None:
+        """Record a one-time id; a second use is refused (unique constraint)."""
+        expires = utcnow() + timedelta(seconds=max(0, expires_epoch - int(time.time())))
+        try:
+            async with self.p.sessionmaker() as session, session.begin():
+                session.add(UsedJti(kind=kind, issuer=issuer, jti=jti, expires_at=expires))
+        except IntegrityError:
+            raise OAuthError("invalid_client", "This client assertion was already used.") from None

@@ -1,0 +1,189 @@
+"""Demo clients for development (`python -m identity seed`), documented in the README of
+the identity service. Idempotent: existing client ids are left alone."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import select
+from sqlmodel import col
+
+from servicekit.auth import LOA_LOW, LOA_SUBSTANTIAL
+from servicekit.db import Database
+
+from .clients.schemas import ClientIn
+from .clients.service import create_client
+from .config import Settings
+from .keys import KeyStore
+from .models import Client
+
+OPERATOR_OIN = "00000001003214345000"
+UTRECHT_OIN = "00000001000000344000"
+
+
+def demo_key() -> RSAKey:
+    raw = json.loads(resources.files("identity.dev").joinpath("demo-rp-key.json").read_text())
+    return RSAKey.import_key(raw["key"])
+
+
+def demo_jwks() -> dict[str, Any]:
+    return dict(KeySet([demo_key()]).as_dict(private=False))
+
+
+def demo_clients() -> list[tuple[ClientIn, str | None]]:
+    """(registration, fixed development secret or None)."""
+    api_scopes = [
+        "registry:read",
+        "registry:write",
+        "procurement:read",
+        "procurement:enroll",
+        "procurement:manage",
+    ]
+    return [
+        (
+            ClientIn(
+                client_id="samen-admin",
+                name="Samen platform administration (development)",
+                grant_type="client_credentials",
+                token_endpoint_auth_method="client_secret_basic",  # noqa: S106
+                allowed_scopes=["identity:admin", *api_scopes],
+                org_id=OPERATOR_OIN,
+                org_type="operator",
+                roles=["platform-admin"],
+            ),
+            "samen-admin-dev-secret",
+        ),
+        (
+            ClientIn(
+                client_id="samen-registry",
+                name="Samen registry service",
+                grant_type="client_credentials",
+                token_endpoint_auth_method="client_secret_basic",  # noqa: S106
+                allowed_scopes=["registry:read", "procurement:read"],
+            ),
+            "samen-registry-dev-secret",
+        ),
+        (
+            ClientIn(
+                client_id="samen-procurement",
+                name="Samen procurement service",
+                grant_type="client_credentials",
+                token_endpoint_auth_method="client_secret_basic",  # noqa: S106
+                allowed_scopes=["registry:read"],
+            ),
+            "samen-procurement-dev-secret",
+        ),
+        (
+            ClientIn(
+                client_id="samen-gateway-docs",
+                name="Samen API documentation portal",
+                grant_type="authorization_code",
+                token_endpoint_auth_method="none",  # noqa: S106
+                redirect_uris=[
+                    "http://127.0.0.1:8000/docs/oauth2-redirect",
+                    "http://127.0.0.1:8000/docs/oauth2-redirect.html",
+                    "http://localhost:8000/docs/oauth2-redirect",
+                    "http://localhost:8000/docs/oauth2-redirect.html",
+                ],
+                post_logout_redirect_uris=["http://127.0.0.1:8000/docs"],
+                allowed_scopes=["openid", "profile", "identity:admin", *api_scopes],
+                minimum_loa=LOA_LOW,
+                sector="samen-platform",
+            ),
+            None,
+        ),
+        (
+            ClientIn(
+                client_id="demo-gemeente",
+                name="Demo: Mijn Gemeente (development)",
+                grant_type="authorization_code",
+                token_endpoint_auth_method="client_secret_basic",  # noqa: S106
+                redirect_uris=["http://127.0.0.1:8080/callback", "http://localhost:8080/callback"],
+                post_logout_redirect_uris=["http://127.0.0.1:8080/", "http://localhost:8080/"],
+                allowed_scopes=[
+                    "openid",
+                    "profile",
+                    "bsn",
+                    "registry:read",
+                    "procurement:read",
+                    "procurement:enroll",
+                ],
+                minimum_loa=LOA_SUBSTANTIAL,
+                sector="gemeente-demo",
+                bsn_legal_basis="Fictitious demo basis (development only)",
+                refresh_tokens=True,
+            ),
+            "demo-gemeente-dev-secret",
+        ),
+        (
+            ClientIn(
+                client_id="demo-gemeente-pkjwt",
+                name="Demo: Mijn Gemeente with private_key_jwt (development)",
+                grant_type="authorization_code",
+                token_endpoint_auth_method="private_key_jwt",  # noqa: S106
+                jwks=demo_jwks(),
+                redirect_uris=["http://127.0.0.1:8080/callback", "http://localhost:8080/callback"],
+                post_logout_redirect_uris=["http://127.0.0.1:8080/"],
+                allowed_scopes=[
+                    "openid",
+                    "profile",
+                    "registry:read",
+                    "procurement:read",
+                    "procurement:enroll",
+                ],
+                minimum_loa=LOA_SUBSTANTIAL,
+                sector="gemeente-demo",
+                refresh_tokens=True,
+            ),
+            None,
+        ),
+        (
+            ClientIn(
+                client_id="demo-system",
+                name="Demo: Gemeente Utrecht system (private_key_jwt)",
+                grant_type="client_credentials",
+                token_endpoint_auth_method="private_key_jwt",  # noqa: S106
+                jwks=demo_jwks(),
+                allowed_scopes=["registry:read", "registry:write", "procurement:read"],
+                org_id=UTRECHT_OIN,
+                org_type="municipality",
+                roles=["registry-editor"],
+            ),
+            None,
+        ),
+    ]
+
+
+async def seed(settings: Settings, database: Database | None = None) -> list[str]:
+    """Create signing keys and the demo clients that are missing; returns created ids."""
+    own = database is None
+    database = database or Database(settings.database_url or settings.sqlite_default("identity"))
+    try:
+        await KeyStore(
+            database.sessionmaker, settings.key_encryption_key, settings.key_retention_seconds
+        ).ensure()
+        created = []
+        for data, secret in demo_clients():
+            if (
+                data.token_endpoint_auth_method == "client_secret_basic"  # noqa: S105
+                and not settings.allow_client_secret_basic
+            ):
+                continue
+            async with database.sessionmaker() as session:
+                exists = (
+                    await session.execute(
+                        select(col(Client.id)).where(col(Client.client_id) == data.client_id)
+                    )
+                ).first()
+            if exists:
+                continue
+            async with database.sessionmaker() as session:
+                await create_client(session, data, actor="seed", secret=secret)
+            created.append(data.client_id)
+        return created
+    finally:
+        if own:
+            await database.dispose()

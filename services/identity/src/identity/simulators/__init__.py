@@ -1,0 +1,1 @@
+"""Built-in simulators of the upstream login means (DigiD, eHerkenning, eIDAS, Yivi)."""

@@ -1,0 +1,93 @@
+"""Fixtures for the identity tests: a migrated database, the app behind an ASGI
+transport at the issuer's URL, relying parties, and a browser-like login helper."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from joserfc.jwk import KeySet, RSAKey
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from idkit import (
+    ISSUER,
+    LOA_LOW,
+    RP,
+    RP_CALLBACK,
+    Browser,
+    make_settings,
+)
+
+from identity.clients.schemas import ClientIn
+from identity.clients.service import create_client
+from identity.main import create_app
+from servicekit.db import Database
+from servicekit.testing import fresh_database_url, migrated_database
+
+
+@pytest.fixture(scope="session")
+async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    async with fresh_database_url("identity", tmp_path_factory.mktemp("identity")) as url:
+        db = await migrated_database("identity.migrations", url)
+        yield db
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app(database: Database) -> Any:
+    application = create_app(make_settings(database.url), database=database)
+    await application.state.provider.keys.ensure()
+    return application
+
+
+@pytest.fixture
+async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client (keeps cookies) talking to the app at the issuer URL."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as client:
+        yield client
+
+
+@pytest.fixture
+def browser(http: httpx.AsyncClient) -> Browser:
+    return Browser(http)
+
+
+@pytest.fixture
+def register(app: Any, database: Database) -> Any:
+    """Register a relying party (private_key_jwt unless told otherwise)."""
+
+    async def _register(**kw: Any) -> RP:
+        client_id = kw.pop("client_id", f"rp-{uuid.uuid4().hex[:10]}")
+        method = kw.get("token_endpoint_auth_method", "private_key_jwt")
+        key = None
+        if method == "private_key_jwt" and "jwks" not in kw and "jwks_uri" not in kw:
+            key = RSAKey.generate_key(
+                2048, parameters={"kid": f"k-{client_id}", "alg": "RS256", "use": "sig"}
+            )
+            kw["jwks"] = dict(KeySet([key]).as_dict(private=False))
+        defaults: dict[str, Any] = {
+            "name": f"Test RP {client_id}",
+            "grant_type": "authorization_code",
+            "redirect_uris": [RP_CALLBACK],
+            "post_logout_redirect_uris": ["https://rp.example.nl/logged-out"],
+            "allowed_scopes": ["openid", "profile"],
+            "minimum_loa": LOA_LOW,
+        }
+        if kw.get("grant_type") == "client_credentials":
+            defaults.update(
+                redirect_uris=[], post_logout_redirect_uris=[], allowed_scopes=["registry:read"]
+            )
+        defaults.update(kw)
+        data = ClientIn(client_id=client_id, **defaults)
+        async with database.sessionmaker() as session:
+            _row, secret = await create_client(session, data, actor="test")
+        app.state.provider.clients.invalidate()
+        return RP(client_id=client_id, key=key, secret=secret)
+
+    return _register
