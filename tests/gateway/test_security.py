@@ -262,7 +262,7 @@ async def redis_url() -> str:
 
 @pytest.mark.redis
 async def test_redis_bucket_is_atomic_under_concurrency(redis_url: str) -> None:
-    limiter = RedisRateLimiter(redis_url, prefix=f"test:{uuid.uuid4().hex}:")
+    limiter = RedisRateLimiter(redis_url, prefix=f"test:{uuid.uuid4().hex}:", timeout=5.0)
     try:
         policy = Policy(rate=0.01, burst=10)
         decisions = await asyncio.gather(*(limiter.hit("k", policy) for _ in range(50)))

@@ -136,6 +136,8 @@ async def openapi(request: web.Request) -> web.Response:
         "openapi": "3.0.3",
         "info": {"title": f"Samen {NAME}", "version": "1.0.0", "description": f"The {NAME}."},
         "servers": [{"url": f"http://127.0.0.1:8000/api/{NAME}/v1"}, {"url": "/v1"}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
         "paths": {
             "/things": {
                 "get": {

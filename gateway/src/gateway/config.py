@@ -44,6 +44,8 @@ class Settings(ServiceSettings):
     # Anonymous callers are limited per IP address, more tightly.
     rate_limit_anonymous_per_second: float = 10.0
     rate_limit_anonymous_burst: int = 20
+    # How long a rate-limit decision may wait for Redis before the request is let through.
+    rate_limit_redis_timeout: float = 0.5
     # Take the client IP from X-Forwarded-For (only behind a trusted load balancer).
     trust_forwarded_for: bool = False
 

@@ -47,6 +47,10 @@ ASSETS: dict[str, tuple[Path, str]] = {
     "portal.css": (STATIC / "portal.css", "text/css"),
 }
 ASSET_PATH = "/docs/assets"
+# ReDoc's side menu shows a logo from Redocly's CDN; the portal loads nothing from
+# elsewhere (no third party learns who reads the docs), so it points at a local image.
+REDOC_CDN_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+LOCAL_LOGO = ASSET_PATH.encode() + b"/favicon.png"
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 
 
@@ -150,5 +154,7 @@ class DocsPortal:
         data = self._asset_cache.get(filename)
         if data is None:
             data = path.read_bytes()
+            if filename == "redoc.standalone.js":
+                data = data.replace(REDOC_CDN_LOGO, LOCAL_LOGO)
             self._asset_cache[filename] = data
         return data, media_type

@@ -39,7 +39,9 @@ def create_app(
     ready: dict[str, Callable[[], Awaitable[None]]] = {}
     if settings.rate_limit_enabled:
         if settings.redis_url:
-            redis_limiter = RedisRateLimiter(settings.redis_url)
+            redis_limiter = RedisRateLimiter(
+                settings.redis_url, timeout=settings.rate_limit_redis_timeout
+            )
             ready["rate-limit-store"] = redis_limiter.ping
             limiter = redis_limiter
         else:

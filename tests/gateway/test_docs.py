@@ -1,0 +1,153 @@
+"""The developer portal: documents fetched from the upstreams with servers rewritten,
+local assets, a strict CSP, and the pages working in a real browser (headless Chromium)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import pytest
+from gateway_testkit import GatewayFactory, RunningGateway, free_port
+
+from servicekit.testing import TestIssuer
+
+CHROMIUM = "/usr/bin/chromium"
+SERVICES = ("registry", "procurement", "identity")
+
+
+async def test_documents_have_gateway_servers(gw: RunningGateway) -> None:
+    async with gw.client() as client:
+        for name in SERVICES:
+            response = await client.get(f"/docs/{name}/openapi.json")
+            assert response.status_code == 200
+            doc = response.json()
+            assert doc["servers"] == [
+                {"url": f"/api/{name}/v1", "description": "Through the Samen gateway"}
+            ]
+            assert doc["info"]["title"] == f"Samen {name}"
+            assert response.headers["access-control-allow-origin"] == "*"
+
+
+async def test_index_lists_every_service_and_its_operations(gw: RunningGateway) -> None:
+    async with gw.client() as client:
+        response = await client.get("/docs")
+    page = response.text
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    for name in SERVICES:
+        assert f'href="/docs/{name}"' in page
+        assert f'href="/docs/{name}/redoc"' in page
+        assert f"/api/{name}/v1/things" in page
+        assert f"List {name} things" in page
+    assert "<script" not in page  # the portal page needs no script at all
+    assert "cdn" not in page.lower()
+
+
+async def test_assets_are_local_and_unknown_ones_404(gw: RunningGateway) -> None:
+    async with gw.client() as client:
+        for asset, media in (
+            ("swagger-ui-bundle.js", "text/javascript"),
+            ("swagger-ui.css", "text/css"),
+            ("redoc.standalone.js", "text/javascript"),
+            ("swagger-init.js", "text/javascript"),
+        ):
+            response = await client.get(f"/docs/assets/{asset}")
+            assert response.status_code == 200
+            assert response.headers["content-type"] == media
+            assert b"cdn.redoc.ly" not in response.content  # nothing loads from elsewhere
+        assert (await client.get("/docs/assets/..%2Fapp.py")).status_code == 404
+        assert (await client.get("/docs/assets/nope.js")).status_code == 404
+        assert (await client.get("/docs/nosuchservice")).status_code == 404
+        assert (await client.post("/docs")).status_code == 405
+
+
+async def test_unavailable_service_is_shown_not_fatal(gateway_factory: GatewayFactory) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    async with gateway_factory(procurement_url=down) as gw, gw.client() as client:
+        index = await client.get("/docs")
+        doc = await client.get("/docs/procurement/openapi.json")
+    assert index.status_code == 200
+    assert "The procurement service is unavailable right now." in index.text
+    assert "List registry things" in index.text
+    assert doc.status_code == 503
+    assert doc.headers["content-type"] == "application/problem+json"
+
+
+@pytest.fixture
+async def browser() -> Any:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+class PageWatch:
+    """Collects what would show a broken page: failed requests, HTTP errors, console
+    errors (CSP violations are console errors)."""
+
+    def __init__(self, page: Any) -> None:
+        self.problems: list[str] = []
+        page.on("requestfailed", lambda r: self.problems.append(f"failed {r.url} {r.failure}"))
+        page.on(
+            "response",
+            lambda r: self.problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None,
+        )
+        page.on(
+            "console",
+            lambda m: self.problems.append(f"console {m.text}") if m.type == "error" else None,
+        )
+        page.on("pageerror", lambda e: self.problems.append(f"pageerror {e}"))
+
+
+@pytest.mark.browser
+async def test_portal_in_the_browser(gw: RunningGateway, browser: Any, issuer: TestIssuer) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    watch = PageWatch(page)
+
+    await page.goto(f"{gw.url}/docs")
+    for name in SERVICES:
+        rows = page.locator(f"#{name} tr.operation")
+        assert await rows.count() == 2
+
+    for name in SERVICES:
+        await page.goto(f"{gw.url}/docs/{name}")
+        await page.wait_for_selector(".opblock", timeout=15_000)
+        assert await page.locator(".opblock").count() == 2
+        assert await page.get_by_text(f"List {name} things").count() == 1
+
+        await page.goto(f"{gw.url}/docs/{name}/redoc")
+        await page.wait_for_selector(f"h2:has-text('Create a {name} thing')", timeout=20_000)
+    assert watch.problems == [], "\n".join(watch.problems)
+
+    # Try it out through the gateway with a token.
+    await page.goto(f"{gw.url}/docs/registry")
+    await page.wait_for_selector(".opblock-get")
+    token = issuer.token(scopes=["registry:read"])
+    await page.evaluate("t => window.ui.preauthorizeApiKey('bearer', t)", token)
+    await page.locator(".opblock-get .opblock-summary").click()
+    await page.get_by_role("button", name="Try it out").click()
+    async with page.expect_response(lambda r: "/api/registry/v1/things" in r.url) as info:
+        await page.get_by_role("button", name="Execute").click()
+    response = await info.value
+    assert response.status == 200
+    assert (await response.json())["_links"]["self"]["href"] == "/api/registry/v1/things?page=1"
+    await asyncio.sleep(0)  # let late console events arrive
+    assert watch.problems == []
+    await context.close()
