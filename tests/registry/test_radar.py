@@ -1,0 +1,153 @@
+"""Contract-expiry radar on a crafted data set, and ISO 8601 window parsing."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from registry.durations import add_months, parse_duration
+
+Maker = Any
+AS_OF = "2026-01-15"  # horizon for P18M: 2027-07-15
+
+
+def test_parse_duration_and_month_arithmetic() -> None:
+    assert parse_duration("P18M").after(date(2026, 1, 15)) == date(2027, 7, 15)
+    assert parse_duration("P1Y6M").after(date(2026, 1, 15)) == date(2027, 7, 15)
+    assert parse_duration("P2W").after(date(2026, 1, 15)) == date(2026, 1, 29)
+    assert parse_duration("p90d").after(date(2026, 1, 1)) == date(2026, 4, 1)
+    assert add_months(date(2026, 8, 31), -6) == date(2026, 2, 28)
+    assert add_months(date(2024, 1, 31), 1) == date(2024, 2, 29)
+    assert parse_duration(" P18M ").total_months == 18  # surrounding whitespace is tolerated
+    for bad in ("", "P", "18M", "P18", "PT5H", "P1.5Y", "P100Y", "P-1M"):
+        with pytest.raises(ValueError, match="must be"):
+            parse_duration(bad)
+
+
+async def _municipality(make_org: Maker, n: int) -> tuple[dict[str, Any], str]:
+    oin = f"00000001{n:09d}000"
+    return await make_org("municipality", name=f"M{n}", oin=oin), oin
+
+
+async def _use(
+    client: httpx.AsyncClient,
+    tokens: Any,
+    oin: str,
+    org: dict[str, Any],
+    facility: dict[str, Any],
+    **fields: Any,
+) -> dict[str, Any]:
+    body = {"municipalityId": org["id"], "facilityId": facility["id"], **fields}
+    r = await client.post("/v1/usages", json=body, headers=tokens.municipality(oin=oin))
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def test_facility_radar(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker
+) -> None:
+    await make_org("supplier", kvkNumber=tokens.SUPPLIER_KVK)
+    target = await make_facility(slug="gt", theme="telephony", stage="operational")
+    alternative = await make_facility(slug="lokaal", theme="telephony")
+    unrelated = await make_facility(slug="ibd", theme="security")
+    offerings = []
+    for name in ("Collectief", "Eigen contract"):
+        r = await client.post(
+            "/v1/offerings",
+            json={"facilityId": target["id"], "name": name, "priceModel": "per-user"},
+            headers=tokens.supplier(),
+        )
+        offerings.append(r.json())
+    collective, competing = offerings
+    m = {}
+    for n in range(1, 10):
+        m[n] = await _municipality(make_org, n)
+
+    def use(n: int, facility: dict[str, Any], **fields: Any) -> Any:
+        org, oin = m[n]
+        return _use(client, tokens, oin, org, facility, **fields)
+
+    u1 = await use(
+        1, alternative, contractEndDate="2027-07-15", noticePeriodMonths=6
+    )  # at the edge
+    await use(2, alternative, contractEndDate="2027-07-16", noticePeriodMonths=6)  # just outside
+    u3 = await use(
+        3, alternative, contractEndDate="2026-03-31", noticePeriodMonths=3
+    )  # notice passed
+    await use(4, target, offeringId=collective["id"], contractEndDate="2030-01-01")
+    await use(4, alternative, contractEndDate="2026-06-30")  # already on board
+    u5 = await use(
+        5, target, offeringId=competing["id"], contractEndDate="2026-12-31", noticePeriodMonths=6
+    )
+    await use(6, unrelated, contractEndDate="2026-06-30")  # other theme
+    await use(7, alternative, status="ended", contractEndDate="2026-06-30")
+    await use(8, alternative, contractEndDate="2026-01-14")  # ended before the reference date
+    await use(9, alternative)  # no contract end known
+
+    url = f"/v1/facilities/{target['id']}/radar"
+    r = await client.get(url, params={"within": "P18M", "asOf": AS_OF}, headers=tokens.reader())
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert [i["usageId"] for i in items] == [u3["id"], u1["id"]]
+    first, second = items
+    assert first["noticeDeadline"] == "2025-12-31"
+    assert first["noticeDeadlinePassed"] is True
+    assert second["noticeDeadline"] == "2027-01-15"
+    assert second["noticeDeadlinePassed"] is False
+    assert second["municipalityName"] == "M1"
+    assert second["currentFacilityId"] == alternative["id"]
+
+    # Naming the collective offering makes users of a competing offering candidates too.
+    r = await client.get(
+        url,
+        params={"within": "P18M", "asOf": AS_OF, "offeringId": collective["id"]},
+        headers=tokens.reader(),
+    )
+    assert [i["usageId"] for i in r.json()["items"]] == [u3["id"], u5["id"], u1["id"]]
+    assert r.json()["items"][1]["noticeDeadline"] == "2026-06-30"
+
+    r = await client.get(url, params={"within": "P6M", "asOf": AS_OF}, headers=tokens.reader())
+    assert [i["usageId"] for i in r.json()["items"]] == [u3["id"]]
+    r = await client.get(url, params={"within": "P18M", "asOf": AS_OF, "pageSize": 1, "page": 2},
+                         headers=tokens.reader())  # fmt: skip
+    assert r.json()["total"] == 2
+    assert [i["usageId"] for i in r.json()["items"]] == [u1["id"]]
+
+    for bad in ("18M", "P", "PT1H", "P999Y", "soon"):
+        r = await client.get(url, params={"within": bad}, headers=tokens.reader())
+        assert r.status_code == 400, bad
+        assert r.json()["invalidParams"][0]["name"] == "within"
+    r = await client.get(
+        url, params={"offeringId": (await make_facility())["id"]}, headers=tokens.reader()
+    )
+    assert r.status_code == 400
+    r = await client.get(
+        "/v1/facilities/00000000-0000-0000-0000-000000000000/radar", headers=tokens.reader()
+    )
+    assert r.status_code == 404
+    r = await client.get(url)
+    assert r.status_code == 401
+
+    # One municipality's own radar: its contracts ending soon and what it could join.
+    org3 = m[3][0]
+    r = await client.get(
+        f"/v1/organisations/{org3['id']}/radar",
+        params={"within": "P18M", "asOf": AS_OF},
+        headers=tokens.reader(),
+    )
+    assert r.status_code == 200, r.text
+    [item] = r.json()["items"]
+    assert item["usageId"] == u3["id"]
+    assert [a["facilityId"] for a in item["alternatives"]] == [target["id"]]
+    supplier = (
+        await client.get(
+            f"/v1/organisations?kvkNumber={tokens.SUPPLIER_KVK}", headers=tokens.reader()
+        )
+    ).json()
+    r = await client.get(
+        f"/v1/organisations/{supplier['items'][0]['id']}/radar", headers=tokens.reader()
+    )
+    assert r.status_code == 400
