@@ -163,3 +163,41 @@ async def test_requests_continue_the_callers_trace(
     assert finished
     assert {s.context.trace_id for s in finished} == {0x0AF7651916CD43DD8448EB211C80319C}
     assert any(s.attributes and s.attributes.get("http.route") == "/v1/widgets" for s in finished)
+
+
+def test_adr_document_normalises_optional_dates_and_generic_names() -> None:
+    from servicekit.openapi import _collapse_nullable, _pascal_case_schema_names
+
+    doc = {
+        "components": {
+            "schemas": {
+                "Page_TenderOut_": {
+                    "properties": {"items": {"$ref": "#/components/schemas/TenderOut"}}
+                },
+                "TenderOut": {
+                    "properties": {
+                        "startDate": {
+                            "anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]
+                        },
+                        "lead": {"anyOf": [{"$ref": "#/components/schemas/X"}, {"type": "null"}]},
+                    }
+                },
+            }
+        },
+        "paths": {
+            "/t": {"get": {"responses": {"200": {"$ref": "#/components/schemas/Page_TenderOut_"}}}}
+        },
+    }
+    _collapse_nullable(doc)
+    _pascal_case_schema_names(doc)
+    schemas = doc["components"]["schemas"]
+    assert schemas["TenderOut"]["properties"]["startDate"] == {
+        "type": ["string", "null"],
+        "format": "date",
+    }
+    assert "anyOf" in schemas["TenderOut"]["properties"]["lead"]
+    assert "PageTenderOut" in schemas
+    assert (
+        doc["paths"]["/t"]["get"]["responses"]["200"]["$ref"]
+        == "#/components/schemas/PageTenderOut"
+    )

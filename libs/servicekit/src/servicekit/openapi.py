@@ -112,6 +112,8 @@ def adr_document(
         "description": "Full semantic version of the API",
         "schema": {"type": "string", "example": version},
     }
+    _collapse_nullable(doc)
+    _pascal_case_schema_names(doc)
     for item in paths.values():
         for method, operation in item.items():
             if method not in ("get", "post", "put", "patch", "delete", "head", "options"):
@@ -135,6 +137,63 @@ def adr_document(
                     }
             operation.setdefault("tags", [service])
     return doc
+
+
+def _collapse_nullable(node: Any) -> None:
+    """``anyOf: [{type: string, format: date}, {type: null}]`` → ``type: [string, null]``.
+
+    Pydantic writes optional fields as anyOf; the ADR linter looks for ``format`` on the
+    property itself, and the single-schema form is plainer OpenAPI 3.1 anyway."""
+    if isinstance(node, dict):
+        options = node.get("anyOf")
+        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+            other = next(o for o in options if o != {"type": "null"})
+            if (
+                isinstance(other, dict)
+                and isinstance(other.get("type"), str)
+                and "$ref" not in other
+            ):
+                del node["anyOf"]
+                merged = dict(other)
+                merged["type"] = [other["type"], "null"]
+                for key, value in merged.items():
+                    node.setdefault(key, value)
+        for value in node.values():
+            _collapse_nullable(value)
+    elif isinstance(node, list):
+        for value in node:
+            _collapse_nullable(value)
+
+
+def _pascal_case_schema_names(doc: dict[str, Any]) -> None:
+    """Generic models get names like ``Page_TenderOut_``; ADR wants UpperCamelCase."""
+    schemas = doc.get("components", {}).get("schemas", {})
+    renames = {}
+    for name in list(schemas):
+        if "_" in name or not name[:1].isupper():
+            new = "".join(part[:1].upper() + part[1:] for part in name.split("_") if part)
+            if new and new not in schemas:
+                renames[name] = new
+    if not renames:
+        return
+    for old, new in renames.items():
+        schemas[new] = schemas.pop(old)
+        schemas[new].setdefault("title", new)
+
+    def fix(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                target = ref.rsplit("/", 1)[1]
+                if target in renames:
+                    node["$ref"] = f"#/components/schemas/{renames[target]}"
+            for value in node.values():
+                fix(value)
+        elif isinstance(node, list):
+            for value in node:
+                fix(value)
+
+    fix(doc)
 
 
 def _path_of(paths: dict[str, Any], item: Any) -> str:
