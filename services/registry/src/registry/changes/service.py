@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
@@ -16,6 +17,7 @@ from .models import HistoryEntry
 
 EVENT_SOURCE = "/api/registry/v1"
 EVENT_PREFIX = "nl.samen.registry"
+FEED_LOCK_KEY = 0x5A4D454E  # arbitrary, fixed: "registry change feed"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,19 @@ class Actor:
 
 
 SYSTEM = Actor(subject="system:registry")
+
+
+async def _serialise_feed(session: AsyncSession) -> None:
+    """Make feed order equal commit order on PostgreSQL.
+
+    A sequence number is taken at insert time but becomes visible at commit; two
+    concurrent transactions could commit out of sequence order and a reader resuming
+    ``after=N`` would skip the late one. A transaction-scoped advisory lock, held until
+    commit, serialises the writers that emit events (registry writes are rare). SQLite
+    needs nothing: BEGIN IMMEDIATE already serialises writers.
+    """
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
 
 
 async def record_change(
@@ -62,6 +77,7 @@ async def record_change(
             changes=changes if changes is not None else data,
         )
     )
+    await _serialise_feed(session)
     await record_event(
         session,
         event_outbox,
