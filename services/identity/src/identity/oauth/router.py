@@ -219,7 +219,7 @@ async def end_session(request: Request) -> Response:
             add_query(target, {"state": q.get("state")}), status_code=303
         )
     else:
-        lang = pick_lang(q.get("ui_locales"), request)
+        lang = pick_lang(q.get("lang") or (q.get("ui_locales") or "").split(" ")[0], request)
         response = render(
             request,
             "message.html",
