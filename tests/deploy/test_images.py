@@ -1,0 +1,168 @@
+"""Dockerfiles, .dockerignore and the per-package runtime locks they install from."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from deploy_helpers import ROOT, SERVICES
+
+LOCKS = {service: ROOT / d / "requirements.lock" for service, (_m, d, _p, _g) in SERVICES.items()}
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    out: list[tuple[str, str]] = []
+    current = ""
+    for raw in dockerfile.read_text().splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        current += line
+        word, _, rest = current.partition(" ")
+        out.append((word.upper(), rest.strip()))
+        current = ""
+    return out
+
+
+def final_stage(dockerfile: Path) -> list[tuple[str, str]]:
+    ins = instructions(dockerfile)
+    last_from = max(i for i, (word, _) in enumerate(ins) if word == "FROM")
+    return ins[last_from:]
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_dockerfile_rules(service: str) -> None:
+    _module, pkg_dir, port, _migrates = SERVICES[service]
+    dockerfile = ROOT / pkg_dir / "Dockerfile"
+    ins = instructions(dockerfile)
+    froms = [args for word, args in ins if word == "FROM"]
+    assert len(froms) >= 2, "multi-stage: a builder and a slim runtime"
+    for image in froms:
+        ref = image.split()[0]
+        if ref in {"uv", "builder"}:
+            continue
+        _name, _, tag = ref.partition(":")
+        assert tag, f"{ref}: base images are pinned by tag"
+        assert tag.split("@")[0] not in {"latest", ""}, ref
+        assert re.search(r"\d+\.\d+", tag), f"{ref}: pin a version, not a moving tag"
+    runtime = final_stage(dockerfile)
+    assert "slim" in runtime[0][1], "the runtime stage is a slim image"
+    words = [w for w, _ in runtime]
+    users = [args for w, args in runtime if w == "USER"]
+    assert users == ["10001:10001"], "non-root with a fixed UID:GID"
+    assert ("EXPOSE", str(port)) in runtime
+    healthcheck = next(args for w, args in runtime if w == "HEALTHCHECK")
+    assert f"127.0.0.1:{port}/health/live" in healthcheck
+    cmd = json.loads(next(args for w, args in runtime if w == "CMD"))  # exec form is JSON
+    assert cmd == ["python", "-m", service, "serve", "--host", "0.0.0.0", "--port", str(port)]  # noqa: S104
+    assert "ENTRYPOINT" not in words
+    # Runtime: no package manager runs, nothing but the built venv is copied in.
+    assert all(not (w == "RUN" and re.search(r"\b(pip|uv|apt-get)\b", a)) for w, a in runtime)
+    copies = [a for w, a in runtime if w == "COPY"]
+    assert copies == ["--from=builder /opt/venv /opt/venv"]
+    env = " ".join(a for w, a in ins if w in {"ENV", "ARG"})
+    assert not re.search(r"(PASSWORD|SECRET|TOKEN|_KEY)\b", env, re.IGNORECASE), "no secrets"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_dockerfile_installs_its_own_lock_and_workspace_packages(service: str) -> None:
+    pkg_dir = SERVICES[service][1]
+    dockerfile = ROOT / pkg_dir / "Dockerfile"
+    ins = instructions(dockerfile)
+    runs = " ".join(a for w, a in ins if w == "RUN")
+    assert f"{pkg_dir}/requirements.lock" in runs
+    assert "--require-hashes" in runs
+    assert "--no-deps" in runs
+    # Every workspace package the lock names is copied in and installed from source.
+    workspace = [
+        line.removeprefix("./")
+        for line in LOCKS[service].read_text().splitlines()
+        if line.startswith("./")
+    ]
+    assert pkg_dir in workspace
+    copied = {a.split()[0] for w, a in ins if w == "COPY" and not a.startswith("--from")}
+    for path in workspace:
+        assert path in copied, f"{path} is in the lock but not copied"
+        assert f"./{path}" in runs, f"{path} is in the lock but not installed"
+    for source in copied:
+        assert (ROOT / source).exists(), f"COPY {source}: no such path"
+        assert not dockerignored(source), f"COPY {source}: excluded by .dockerignore"
+
+
+def dockerignored(path: str) -> bool:
+    """Whether .dockerignore excludes `path` (last matching pattern wins; `!` re-includes)."""
+    excluded = False
+    parts = path.strip("/").split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for raw in (ROOT / ".dockerignore").read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        pattern = line.lstrip("!").strip("/")
+        for candidate in prefixes:
+            if fnmatch.fnmatch(candidate, pattern) or (
+                pattern.startswith("**/") and fnmatch.fnmatch(candidate, pattern[3:])
+            ):
+                excluded = not negate
+                break
+    return excluded
+
+
+def test_dockerignore_keeps_local_state_out() -> None:
+    for path in (".git", ".venv", ".env", "tests", "bench", ".data", "node_modules", "deploy"):
+        assert dockerignored(path), path
+    for path in ("services/registry/.data", "libs/servicekit/src/x/__pycache__", "gateway/.env"):
+        assert dockerignored(path), path
+    for path in ("libs/servicekit", "services/identity/src", "gateway/requirements.lock"):
+        assert not dockerignored(path), path
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_lock_is_hash_pinned_without_urls(service: str) -> None:
+    text = LOCKS[service].read_text()
+    assert "://" not in text, "no URLs (index, VCS or file) in a lock"
+    assert "git+" not in text
+    requirements = [
+        line for line in text.splitlines() if line and not line.startswith((" ", "#", "./"))
+    ]
+    assert requirements, "the lock lists third-party packages"
+    for line in requirements:
+        assert re.match(r"^[A-Za-z0-9_.\-\[\],]+==[^ ]+", line), f"not pinned: {line}"
+        assert line.endswith("\\"), f"no hashes follow: {line}"
+    # Runtime only: none of the workspace's dev tools.
+    names = {line.split("==")[0].lower() for line in requirements}
+    assert not names & {"pytest", "ruff", "mypy", "schemathesis", "playwright", "respx"}
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_lock_matches_uv_lock(service: str, tmp_path: Path) -> None:
+    uv = shutil.which("uv") or (
+        str(ROOT / ".uv/bin/uv") if (ROOT / ".uv/bin/uv").exists() else None
+    )
+    if not uv:
+        pytest.skip("uv not installed: cannot re-export the lock to compare")
+    out = tmp_path / "lock.txt"
+    # --frozen reads uv.lock only: no resolution, no network.
+    subprocess.run(
+        [
+            *(uv, "export", "--frozen", "--package", f"samen-{service}", "--no-dev"),
+            *("--no-editable", "--format", "requirements-txt", "--no-header", "--quiet"),
+            *("-o", str(out)),
+        ],
+        check=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert out.read_text() == LOCKS[service].read_text(), (
+        f"{LOCKS[service].relative_to(ROOT)} is stale: run deploy/lock.sh"
+    )
