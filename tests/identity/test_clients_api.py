@@ -1,0 +1,147 @@
+"""The client registry REST API (/v1/clients) for platform administrators."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from idkit import RP, Browser
+
+BASE = {
+    "clientId": "gemeente-demo-parkeren",
+    "name": "Parkeervergunningen",
+    "grantType": "authorization_code",
+    "tokenEndpointAuthMethod": "client_secret_basic",
+    "redirectUris": ["https://parkeren.example.nl/callback"],
+    "allowedScopes": ["openid", "profile"],
+    "minimumLoa": "http://eidas.europa.eu/LoA/substantial",
+}
+
+
+@pytest.fixture
+async def admin(http: httpx.AsyncClient, register: Any) -> dict[str, str]:
+    rp: RP = await register(grant_type="client_credentials", allowed_scopes=["identity:admin"])
+    data, _ = rp.auth({"grant_type": "client_credentials"})
+    token = (await http.post("/auth/token", data=data)).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_crud_with_etag_and_idempotency(
+    http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    body = dict(BASE, clientId="crud-client")
+    headers = {**admin, "Idempotency-Key": "create-crud-client"}
+    created = await http.post("/v1/clients", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    data = created.json()
+    assert data["clientSecret"]
+    assert created.headers["location"] == f"/v1/clients/{data['id']}"
+    assert data["sector"] == "crud-client"
+    again = await http.post("/v1/clients", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.json()["id"] == data["id"]
+    assert (await http.post("/v1/clients", json=body, headers=admin)).status_code == 409
+
+    read = await http.get(f"/v1/clients/{data['id']}", headers=admin)
+    assert read.status_code == 200
+    assert "clientSecret" not in read.json()
+    etag = read.headers["etag"]
+    change = dict(body, name="Parkeren 2", refreshTokens=True)
+    assert (
+        await http.put(f"/v1/clients/{data['id']}", json=change, headers=admin)
+    ).status_code == 428
+    stale = await http.put(
+        f"/v1/clients/{data['id']}", json=change, headers={**admin, "If-Match": '"x"'}
+    )
+    assert stale.status_code == 412
+    ok = await http.put(
+        f"/v1/clients/{data['id']}", json=change, headers={**admin, "If-Match": etag}
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["refreshTokens"] is True
+    assert ok.headers["etag"] != etag
+
+    page = await http.get("/v1/clients?pageSize=100&grantType=authorization_code", headers=admin)
+    assert page.status_code == 200
+    assert any(i["clientId"] == "crud-client" for i in page.json()["items"])
+    assert "self" in page.json()["_links"]
+
+    assert (await http.delete(f"/v1/clients/{data['id']}", headers=admin)).status_code == 204
+    assert (await http.get(f"/v1/clients/{data['id']}", headers=admin)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        ({"allowedScopes": ["openid", "nope"]}, "allowedScopes"),
+        ({"allowedScopes": ["openid", "bsn"]}, "bsnLegalBasis"),
+        ({"redirectUris": []}, "redirectUris"),
+        ({"redirectUris": ["http://evil.example/cb"]}, "redirectUris[0]"),
+        ({"redirectUris": ["https://x.example/cb#frag"]}, "redirectUris[0]"),
+        ({"tokenEndpointAuthMethod": "private_key_jwt"}, "jwks"),
+        (
+            {
+                "tokenEndpointAuthMethod": "private_key_jwt",
+                "jwks": {"keys": [{"kty": "RSA", "d": "x", "n": "x", "e": "AQAB"}]},
+            },
+            "jwks",
+        ),
+        ({"grantType": "client_credentials"}, "redirectUris"),
+        ({"clientId": "Bad Id"}, "clientId"),
+        ({"minimumLoa": "high"}, "minimumLoa"),
+        ({"grantType": "implicit"}, "grantType"),
+        ({"unknownField": 1}, "unknownField"),
+    ],
+)
+async def test_invalid_registrations(
+    http: httpx.AsyncClient, admin: dict[str, str], change: dict[str, Any], param: str
+) -> None:
+    response = await http.post("/v1/clients", json={**BASE, **change}, headers=admin)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    names = [p["name"] for p in response.json()["invalidParams"]]
+    assert any(param in n for n in names), names
+
+
+async def test_admin_scope_required(http: httpx.AsyncClient, register: Any) -> None:
+    assert (await http.get("/v1/clients")).status_code == 401
+    rp = await register(grant_type="client_credentials", allowed_scopes=["registry:read"])
+    data, _ = rp.auth({"grant_type": "client_credentials"})
+    token = (await http.post("/auth/token", data=data)).json()["access_token"]
+    response = await http.get("/v1/clients", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+
+
+async def test_platform_admin_user_can_manage_clients(browser: Browser, register: Any) -> None:
+    rp = await register(allowed_scopes=["openid", "identity:admin"])
+    login = await browser.login(rp, "eherkenning", "eh-operator", scope="openid identity:admin")
+    token = (await browser.token(rp, login)).json()["access_token"]
+    response = await browser.http.get("/v1/clients", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+async def test_registered_client_can_log_in(
+    http: httpx.AsyncClient, admin: dict[str, str], browser: Browser
+) -> None:
+    body = dict(BASE, clientId="api-registered", tokenEndpointAuthMethod="client_secret_basic")
+    created = (await http.post("/v1/clients", json=body, headers=admin)).json()
+    rp = RP(
+        client_id="api-registered",
+        secret=created["clientSecret"],
+        redirect_uri=BASE["redirectUris"][0],
+    )
+    login = await browser.login(rp)
+    assert (await browser.token(rp, login)).status_code == 200
+
+
+def test_openapi_document(app: Any) -> None:
+    doc = app.openapi()
+    assert set(doc["paths"]) == {"/clients", "/clients/{client_id}", "/me/disclosures"}
+    for item in doc["paths"].values():
+        for op in item.values():
+            assert op["operationId"]
+            assert op["summary"]
+            assert op["tags"]
+    json.dumps(doc)
