@@ -16,6 +16,7 @@ from .db import event_outbox, load_models
 from .facilities.router import router as facilities_router
 from .offerings.router import router as offerings_router
 from .organisations.router import router as organisations_router
+from .search.router import router as search_router
 from .usages.router import router as usages_router
 
 SERVICE = "registry"
@@ -30,6 +31,7 @@ TAGS = [
     {"name": "offerings", "description": "Supplier offerings and their versions"},
     {"name": "usages", "description": "Which municipality uses what, under which contract"},
     {"name": "radar", "description": "Contracts ending soon: who could join a facility"},
+    {"name": "search", "description": "Full-text search with facets"},
     {"name": "events", "description": "Change feed (CloudEvents 1.0)"},
 ]
 
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             facilities_router,
             offerings_router,
             usages_router,
+            search_router,
             events_router(event_outbox, auth, READ),
         ],
         migrations_package="registry.migrations",

@@ -1,0 +1,51 @@
+"""HTTP for /v1/search."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Security
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.http import accept_json
+from servicekit.pagination import PageParams, make_page, page_params
+
+from ..auth import READ, auth
+from ..facilities.schemas import Kind
+from . import service
+from .schemas import ResultType, SearchResults
+
+router = APIRouter(tags=["search"], dependencies=[Depends(accept_json)])
+
+
+@router.get(
+    "/v1/search",
+    operation_id="search",
+    summary="Full-text search over facilities and offerings, with facet counts",
+    response_model=SearchResults,
+)
+async def search(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    params: Annotated[PageParams, Depends(page_params)],
+    q: Annotated[str, Query(min_length=1, max_length=200, description="Search words")],
+    type: Annotated[ResultType | None, Query(description="Only this kind of result")] = None,
+    kind: Annotated[Kind | None, Query(description="Facility kind")] = None,
+    theme: Annotated[str | None, Query(max_length=100, description="Facility theme")] = None,
+) -> dict[str, Any]:
+    query = service.SearchQuery(
+        q=q,
+        type=type,
+        kind=kind,
+        theme=theme.lower() if theme else None,
+        offset=params.offset,
+        limit=params.page_size,
+    )
+    hits, total, facets = await service.search(session, query)
+    body = make_page(
+        request, [h.model_dump(mode="json", by_alias=True) for h in hits], total, params
+    )
+    body["facets"] = facets.model_dump(mode="json", by_alias=True)
+    return body

@@ -1,0 +1,158 @@
+"""Full-text search over facilities and offerings, one interface over two engines.
+
+PostgreSQL: weighted Dutch tsvectors (``websearch_to_tsquery``, stemming, ``ts_rank``),
+matching the GIN expression indexes of migration 0003. SQLite: FTS5 tables kept by
+triggers, every word of the query as a prefix (``bm25`` ranking, names weigh 10x).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .schemas import FacetCount, Facets, SearchHit
+
+MAX_TERMS = 12
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    q: str
+    type: str | None = None
+    kind: str | None = None
+    theme: str | None = None
+    offset: int = 0
+    limit: int = 20
+
+
+class SearchEngine(Protocol):
+    def matches_sql(self) -> str: ...
+
+    def params(self, q: str) -> dict[str, Any] | None: ...
+
+
+class PostgresSearch:
+    FACILITY_DOC = (
+        "(setweight(to_tsvector('dutch'::regconfig, f.name), 'A') || "
+        "setweight(to_tsvector('dutch'::regconfig, f.description || ' ' || f.theme), 'B'))"
+    )
+    OFFERING_DOC = (
+        "(setweight(to_tsvector('dutch'::regconfig, o.name), 'A') || "
+        "setweight(to_tsvector('dutch'::regconfig, o.description), 'B'))"
+    )
+
+    def matches_sql(self) -> str:
+        return f"""
+        SELECT 'facility' AS type, f.id AS id, f.name AS name, f.id AS facility_id,
+               f.kind AS kind, f.theme AS theme, f.stage AS stage,
+               ts_rank({self.FACILITY_DOC}, query) AS score
+          FROM facilities f, websearch_to_tsquery('dutch'::regconfig, :q) query
+         WHERE {self.FACILITY_DOC} @@ query
+        UNION ALL
+        SELECT 'offering', o.id, o.name, o.facility_id, f.kind, f.theme, f.stage,
+               ts_rank({self.OFFERING_DOC}, query)
+          FROM offerings o JOIN facilities f ON f.id = o.facility_id,
+               websearch_to_tsquery('dutch'::regconfig, :q) query
+         WHERE {self.OFFERING_DOC} @@ query
+        """  # noqa: S608
+
+    def params(self, q: str) -> dict[str, Any] | None:
+        return {"q": q}
+
+
+class SqliteSearch:
+    def matches_sql(self) -> str:
+        return """
+        SELECT 'facility' AS type, f.id AS id, f.name AS name, f.id AS facility_id,
+               f.kind AS kind, f.theme AS theme, f.stage AS stage,
+               -bm25(facilities_fts, 0.0, 10.0, 1.0) AS score
+          FROM facilities_fts JOIN facilities f ON f.id = facilities_fts.entity_id
+         WHERE facilities_fts MATCH :match
+        UNION ALL
+        SELECT 'offering', o.id, o.name, o.facility_id, f.kind, f.theme, f.stage,
+               -bm25(offerings_fts, 0.0, 10.0, 1.0)
+          FROM offerings_fts JOIN offerings o ON o.id = offerings_fts.entity_id
+          JOIN facilities f ON f.id = o.facility_id
+         WHERE offerings_fts MATCH :match
+        """
+
+    def params(self, q: str) -> dict[str, Any] | None:
+        # Only word characters reach FTS5, each a quoted prefix term: user input can never
+        # form FTS5 syntax (column filters, NEAR, operators).
+        words = _WORD.findall(q)[:MAX_TERMS]
+        if not words:
+            return None
+        terms = " ".join(f'"{w}"*' for w in words)
+        return {"match": f"{{name body}} : ({terms})"}
+
+
+def engine_for(session: AsyncSession) -> SearchEngine:
+    assert session.bind is not None
+    return PostgresSearch() if session.bind.dialect.name == "postgresql" else SqliteSearch()
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+async def search(session: AsyncSession, query: SearchQuery) -> tuple[list[SearchHit], int, Facets]:
+    # The SQL below is assembled from constant fragments and column names from a fixed
+    # list; every user-supplied value is a bound parameter.
+    engine = engine_for(session)
+    params = engine.params(query.q)
+    if params is None:
+        return [], 0, Facets(type=[], kind=[], theme=[])
+    filters, values = [], dict(params)
+    for column in ("type", "kind", "theme"):
+        value = getattr(query, column)
+        if value is not None:
+            filters.append(f"{column} = :f_{column}")
+            values[f"f_{column}"] = value
+    where = f"WHERE {' AND '.join(filters)}" if filters else ""
+    matches = f"WITH matches AS ({engine.matches_sql()})"
+    page_sql = text(
+        f"{matches} SELECT type, id, name, facility_id, kind, theme, stage, score, "  # noqa: S608
+        f"count(*) OVER () AS total FROM matches {where} "
+        "ORDER BY score DESC, name, id LIMIT :limit OFFSET :offset"
+    )
+    rows = (
+        await session.execute(page_sql, {**values, "limit": query.limit, "offset": query.offset})
+    ).all()
+    facet_sql = text(
+        f"{matches} SELECT 'type' AS facet, type AS value, count(*) AS n FROM matches "  # noqa: S608
+        "GROUP BY type "
+        "UNION ALL SELECT 'kind', kind, count(*) FROM matches GROUP BY kind "
+        "UNION ALL SELECT 'theme', theme, count(*) FROM matches GROUP BY theme"
+    )
+    facets: dict[str, list[FacetCount]] = {"type": [], "kind": [], "theme": []}
+    for facet, value, n in (await session.execute(facet_sql, params)).all():
+        facets[facet].append(FacetCount(value=value, count=int(n)))
+    for counts in facets.values():
+        counts.sort(key=lambda c: (-c.count, c.value))
+    if rows:
+        total = int(rows[0].total)
+    elif query.offset:
+        count_sql = text(f"{matches} SELECT count(*) FROM matches {where}")  # noqa: S608
+        total = int((await session.execute(count_sql, values)).scalar_one())
+    else:
+        total = 0
+    hits = [
+        SearchHit(
+            type=row.type,
+            id=_uuid(row.id),
+            name=row.name,
+            facility_id=_uuid(row.facility_id),
+            kind=row.kind,
+            theme=row.theme,
+            stage=row.stage,
+            score=round(float(row.score), 6),
+        )
+        for row in rows
+    ]
+    return hits, total, Facets(**facets)
