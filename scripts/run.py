@@ -117,7 +117,7 @@ def main() -> int:
             env=env,
             cwd=ROOT,
         )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # generous: a loaded 2-core machine imports slowly
     for name, port, _has_db in SERVICES:
         if not wait_live(port, deadline):
             log(f"{name} did not become live on port {port}")

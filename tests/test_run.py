@@ -40,7 +40,7 @@ def test_run_starts_all_parts_and_stops_them_on_sigint(tmp_path: Path) -> None:
     )
     try:
         ready = None
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 150
         while time.monotonic() < deadline and ready is None:
             try:
                 url = f"http://127.0.0.1:{ports['gateway']}/health/ready"
@@ -54,7 +54,7 @@ def test_run_starts_all_parts_and_stops_them_on_sigint(tmp_path: Path) -> None:
         assert (tmp_path / "data" / "registry.db").exists()
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        output, _ = process.communicate(timeout=60)
     assert process.returncode == 0
     assert "all services are up" in output
     for port in ports.values():
