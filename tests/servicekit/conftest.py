@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, update
 
 from servicekit.app import create_service_app
-from servicekit.auth import Principal, make_auth
+from servicekit.auth import Principal, make_auth, require_scopes
 from servicekit.db import Database, SessionDep
 from servicekit.errors import Conflict, NotFound, TooManyRequests
 from servicekit.events import events_router, outbox_table, record_event
@@ -142,6 +142,20 @@ def demo_router() -> APIRouter:
             {"id": widget_id, "name": body.name},
             headers={"ETag": make_etag(widget_id, row.version + 1)},
         )
+
+    @router.delete(
+        "/v1/widgets/{widget_id}",
+        operation_id="deleteWidget",
+        summary="Delete a widget",
+        status_code=204,
+    )
+    async def delete_widget(
+        widget_id: int,
+        session: SessionDep,
+        _p: Principal = require_scopes(auth, "demo:write", "demo:delete"),
+    ) -> None:
+        async with session.begin():
+            await session.execute(widgets.delete().where(widgets.c.id == widget_id))
 
     @router.get("/v1/crash", operation_id="crash", summary="Fails unexpectedly")
     async def crash() -> None:

@@ -207,3 +207,14 @@ async def test_missing_scope_is_403_insufficient_scope(
     assert response.status_code == 403
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
     assert response.json()["requiredScopes"] == ["demo:write"]
+
+
+async def test_require_scopes_needs_every_scope(
+    client: httpx.AsyncClient, issuer: TestIssuer
+) -> None:
+    partial = issuer.headers(scopes=["demo:write"])
+    response = await client.delete("/v1/widgets/1", headers=partial)
+    assert response.status_code == 403
+    assert response.json()["requiredScopes"] == ["demo:write", "demo:delete"]
+    full = issuer.headers(scopes=["demo:write", "demo:delete"])
+    assert (await client.delete("/v1/widgets/1", headers=full)).status_code == 204

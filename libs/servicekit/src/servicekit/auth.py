@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
 from joserfc import jwt
@@ -261,3 +261,11 @@ def make_auth(token_url: str, scopes: dict[str, str]) -> Callable[..., Any]:
         return principal
 
     return authenticate
+
+
+def require_scopes(authenticate: Callable[..., Any], *scopes: str) -> Any:
+    """``Depends``-style marker: the verified :class:`Principal` holding ``scopes``.
+
+    ``principal: Principal = require_scopes(auth, "registry:write")`` is the same as
+    ``Security(auth, scopes=["registry:write"])``; the scopes also appear in OpenAPI."""
+    return Security(authenticate, scopes=list(scopes))
