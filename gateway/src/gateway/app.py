@@ -21,8 +21,10 @@ from urllib.parse import quote
 
 import aiohttp
 from multidict import CIMultiDict
-from opentelemetry import propagate, trace
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from yarl import URL
 
 from servicekit.auth import Principal, TokenVerifier
@@ -126,6 +128,7 @@ class _Request:
         "response_headers",
         "route_name",
         "scope",
+        "span",
         "started",
         "status",
     )
@@ -139,6 +142,7 @@ class _Request:
         self.route_name = "unmatched"
         self.status = 500
         self.started = False
+        self.span: trace.Span | None = None
         self.response_headers: Headers = []
         client = scope.get("client")
         self.client_ip: str = client[0] if client else "unknown"
@@ -204,6 +208,10 @@ class Gateway:
         self.cors_origins = {o.encode() for o in settings.cors_origins}
         self._token_cache: dict[str, tuple[float, Principal]] = {}
         self._version_header = (b"api-version", API_VERSION.encode())
+        self._request_children: dict[tuple[str, str, int], Any] = {}
+        self._duration_children: dict[str, Any] = {}
+        self._upstream_children: dict[tuple[str, int], Any] = {}
+        self._upstream_duration_children: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ ASGI entry
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -263,28 +271,29 @@ class Gateway:
             if local:
                 await self._local(req, receive, send, header_bytes)
                 return
-            parent = propagate.extract(_trace_carrier(headers))
-            with self.tracer.start_as_current_span(
-                f"{req.method} {path if path.startswith('/docs') else 'proxy'}",
+            # Spans are started and ended by hand (no context managers): this is the hot
+            # path, and the W3C header is written directly for the same reason.
+            parent = _W3C.extract(_trace_carrier(headers)) if b"traceparent" in headers else None
+            span = self.tracer.start_span(
+                f"{req.method} {req.route_name}",
                 context=parent,
                 kind=SpanKind.SERVER,
-                attributes={
-                    "http.request.method": req.method,
-                    "url.path": path,
-                    "url.scheme": scope.get("scheme", "http"),
-                    "client.address": req.client_ip,
-                },
+                attributes={"http.request.method": req.method},
                 record_exception=False,
                 set_status_on_exception=False,
-            ) as span:
-                try:
-                    await self._dispatch(req, receive, send, header_bytes)
-                finally:
-                    span.update_name(f"{req.method} {req.route_name}")
-                    span.set_attribute("http.route", req.route_name)
-                    span.set_attribute("http.response.status_code", req.status)
-                    if req.status >= 500:
-                        span.set_status(Status(StatusCode.ERROR))
+            )
+            req.span = span
+            ctx_token = otel_context.attach(trace.set_span_in_context(span, parent))
+            try:
+                await self._dispatch(req, receive, send, header_bytes)
+            finally:
+                otel_context.detach(ctx_token)
+                span.update_name(f"{req.method} {req.route_name}")
+                span.set_attribute("http.route", req.route_name)
+                span.set_attribute("http.response.status_code", req.status)
+                if req.status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+                span.end()
         except _ClientGone:
             req.status = 499  # nginx's convention for "client closed the request"
         except _UpstreamBroken:
@@ -298,9 +307,7 @@ class Gateway:
         finally:
             request_id_var.reset(id_token)
             if not local:
-                m = self.metrics
-                m.requests.labels(req.route_name, req.method, str(req.status)).inc()
-                m.duration.labels(req.route_name).observe(time.perf_counter() - started)
+                self._count(req.route_name, req.method, req.status, time.perf_counter() - started)
 
     async def _local(self, req: _Request, receive: Receive, send: Send, header_bytes: int) -> None:
         req.route_name = "local"
@@ -555,22 +562,27 @@ class Gateway:
         retries = retries if not isinstance(body, AsyncIterator) else 0
         metrics = self.metrics
         name = upstream.name
-        with self.tracer.start_as_current_span(
+        span = self.tracer.start_span(
             method,
+            context=trace.set_span_in_context(req.span) if req.span is not None else None,
             kind=SpanKind.CLIENT,
             attributes={
                 "http.request.method": method,
                 "server.address": upstream.host,
                 "server.port": upstream.port,
-                "url.full": str(url.with_query(None)),
                 "peer.service": name,
             },
             record_exception=False,
             set_status_on_exception=False,
-        ) as span:
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)
-            headers.update(carrier)
+        )
+        try:
+            sc = span.get_span_context()
+            if sc.is_valid:
+                headers["traceparent"] = (
+                    f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{int(sc.trace_flags):02x}"
+                )
+                if sc.trace_state:
+                    headers["tracestate"] = sc.trace_state.to_header()
             attempt = 0
             t0 = time.perf_counter()
             while True:
@@ -602,8 +614,7 @@ class Gateway:
             span.set_attribute("http.response.status_code", status)
             if status >= 500:
                 span.set_status(Status(StatusCode.ERROR))
-            metrics.upstream_requests.labels(name, str(status)).inc()
-            metrics.upstream_duration.labels(name).observe(time.perf_counter() - t0)
+            self._count_upstream(name, status, time.perf_counter() - t0)
             upstream.breaker.success()
             try:
                 await self._respond(req, send, route, response)
@@ -615,6 +626,35 @@ class Gateway:
                 await self._upstream_failed(req, send, upstream, span, kind)
             finally:
                 response.release()
+        finally:
+            span.end()
+
+    def _count(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Metrics per route; label children are cached (labels() is not free)."""
+        key = (route, method, status)
+        counter = self._request_children.get(key)
+        if counter is None:
+            counter = self.metrics.requests.labels(route, method, str(status))
+            self._request_children[key] = counter
+        counter.inc()
+        histogram = self._duration_children.get(route)
+        if histogram is None:
+            histogram = self.metrics.duration.labels(route)
+            self._duration_children[route] = histogram
+        histogram.observe(seconds)
+
+    def _count_upstream(self, name: str, status: int, seconds: float) -> None:
+        key = (name, status)
+        counter = self._upstream_children.get(key)
+        if counter is None:
+            counter = self.metrics.upstream_requests.labels(name, str(status))
+            self._upstream_children[key] = counter
+        counter.inc()
+        histogram = self._upstream_duration_children.get(name)
+        if histogram is None:
+            histogram = self.metrics.upstream_duration.labels(name)
+            self._upstream_duration_children[name] = histogram
+        histogram.observe(seconds)
 
     async def _upstream_failed(
         self, req: _Request, send: Send, upstream: Upstream, span: trace.Span, kind: str
@@ -855,6 +895,9 @@ def _method_not_allowed(req: _Request, allowed: list[str]) -> ProblemError:
         f"Method {req.method} is not allowed on {req.path}",
         headers={"Allow": ", ".join(allowed)},
     )
+
+
+_W3C = TraceContextTextMapPropagator()
 
 
 def _trace_carrier(headers: dict[bytes, bytes]) -> dict[str, str]:

@@ -1,0 +1,339 @@
+"""Gateway benchmark: the same registry endpoint called directly, through nginx, and
+through the gateway (valid token, tracing and rate limiting on with a high limit).
+
+Everything runs on this machine, on free loopback ports, started and stopped here:
+a JWKS file server (the token issuer's keys), the registry (SQLite, migrated and seeded),
+nginx (Debian package, generated config) and the gateway. Load comes from ``wrk`` (Debian
+package) with one thread; every run is bounded in time.
+
+    .venv/bin/python bench/gateway/run.py [--duration 10] [--connections 32] [--rounds 2]
+
+Writes ``bench/results/gateway.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from servicekit.testing import TestIssuer
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+RESULTS = ROOT / "bench" / "results" / "gateway.md"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 60.0, headers: dict[str, str] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0, headers=headers).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@dataclass
+class Result:
+    target: str
+    connections: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(target: str, url: str, token: str, connections: int, duration: int) -> Result:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "--timeout",
+            "5s",
+            "-H",
+            f"Authorization: Bearer {token}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 30,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors = 0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    if socket_errors:
+        errors += sum(int(x) for x in socket_errors.groups())
+    return Result(target, connections, rps, p50, p99, errors)
+
+
+NGINX_CONF = """
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream registry {{
+        server 127.0.0.1:{registry_port};
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location /api/registry/v1/ {{
+            proxy_pass http://registry/v1/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+"""
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Current and peak resident memory of a process, MiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            sys.exit(f"{tool} is missing: apt-get install -y {tool}")
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+
+    tmp = Path(tempfile.mkdtemp(prefix="gwbench-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    issuer = TestIssuer(issuer="http://127.0.0.1:8000")
+    token = issuer.token(scopes=["registry:read"], lifetime=3600, azp="bench-client")
+
+    def spawn(cmd: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            cmd,
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=open(tmp / log, "wb"),  # noqa: SIM115 - closed with the process
+            stderr=subprocess.STDOUT,
+        )
+        procs.append(proc)
+        return proc
+
+    try:
+        # The issuer's keys, served where the registry and the gateway fetch them.
+        (tmp / "www" / "auth").mkdir(parents=True)
+        (tmp / "www" / "auth" / "jwks").write_text(json.dumps(issuer.jwks()))
+        jwks_port = free_port()
+        spawn(
+            [
+                PY,
+                "-m",
+                "http.server",
+                str(jwks_port),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(tmp / "www"),
+            ],
+            {},
+            "jwks.log",
+        )
+        jwks_url = f"http://127.0.0.1:{jwks_port}/auth/jwks"
+        wait_http(jwks_url)
+
+        registry_port = free_port()
+        common = {"AUTH_JWKS_URL": jwks_url, "AUTH_ISSUER": issuer.issuer, "LOG_LEVEL": "WARNING"}
+        registry_env = {f"REGISTRY_{k}": v for k, v in common.items()}
+        registry_env["REGISTRY_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / 'registry.db'}"
+        registry_env["REGISTRY_ENVIRONMENT"] = "production"  # no migrations at start-up
+        registry_env["OTEL_SDK_DISABLED"] = "true"
+        subprocess.run(
+            [PY, "-m", "registry", "migrate"],
+            env={**os.environ, **registry_env},
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [PY, "-m", "registry", "seed"],
+            env={**os.environ, **registry_env},
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        spawn(
+            [PY, "-m", "registry", "serve", "--port", str(registry_port)],
+            registry_env,
+            "registry.log",
+        )
+        direct_base = f"http://127.0.0.1:{registry_port}"
+        auth = {"Authorization": f"Bearer {token}"}
+        wait_http(f"{direct_base}/health/live")
+        listing = httpx.get(f"{direct_base}/v1/organisations?pageSize=1", headers=auth, timeout=10)
+        listing.raise_for_status()
+        org_id = listing.json()["items"][0]["id"]
+        path = f"/v1/organisations/{org_id}"
+
+        nginx_port = free_port()
+        (tmp / "nginx.conf").write_text(
+            NGINX_CONF.format(tmp=tmp, registry_port=registry_port, port=nginx_port)
+        )
+        spawn(
+            [nginx_bin, "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-g", "daemon off;"],
+            {},
+            "nginx.log",
+        )
+
+        gateway_port = free_port()
+        gateway_env = {f"GATEWAY_{k}": v for k, v in common.items()}
+        gateway_env.update(
+            {
+                "GATEWAY_REGISTRY_URL": direct_base,
+                "GATEWAY_RATE_LIMIT_ENABLED": "true",
+                "GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
+                "GATEWAY_RATE_LIMIT_BURST": "1000000",
+                "GATEWAY_REDIS_URL": "",
+            }
+        )
+        gateway = spawn(
+            [PY, "-m", "gateway", "serve", "--port", str(gateway_port)], gateway_env, "gateway.log"
+        )
+
+        targets = {
+            "direct": f"{direct_base}{path}",
+            "nginx": f"http://127.0.0.1:{nginx_port}/api/registry{path}",
+            "gateway": f"http://127.0.0.1:{gateway_port}/api/registry{path}",
+        }
+        for url in targets.values():
+            wait_http(url, headers=auth)
+            response = httpx.get(url, headers=auth, timeout=10)
+            assert response.status_code == 200, (url, response.status_code, response.text)
+
+        results: dict[tuple[str, int], Result] = {}
+        for _round in range(args.rounds):
+            for connections in (1, args.connections):
+                for name, url in targets.items():
+                    wrk(name, url, token, connections, 2)  # warm-up
+                    result = wrk(name, url, token, connections, args.duration)
+                    print(
+                        f"{name:8s} c={connections:<3d} {result.rps:9.1f} req/s  p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms  errors {result.errors}",
+                        flush=True,
+                    )
+                    best = results.get((name, connections))
+                    if best is None or result.rps > best.rps:
+                        results[(name, connections)] = result
+        rss, peak = rss_mb(gateway.pid)
+        write_report(results, args, rss, peak, path)
+        print(RESULTS.read_text())
+    finally:
+        for proc in reversed(procs):
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_report(
+    results: dict[tuple[str, int], Result],
+    args: argparse.Namespace,
+    rss: float,
+    peak: float,
+    path: str,
+) -> None:
+    c = args.connections
+    nginx, gw, direct = results[("nginx", c)], results[("gateway", c)], results[("direct", c)]
+    ratio = gw.rps / nginx.rps
+    added_p50 = results[("gateway", 1)].p50_ms - results[("direct", 1)].p50_ms
+    added_p50_nginx = results[("nginx", 1)].p50_ms - results[("direct", 1)].p50_ms
+    lines = [
+        "# Gateway benchmark",
+        "",
+        f"Generated by `bench/gateway/run.py` on {time.strftime('%Y-%m-%d %H:%M')} "
+        f"({os.cpu_count()} cores, shared with other work: numbers are noisy).",
+        "",
+        f"Endpoint: registry `GET {path}` (SQLite, seeded), with a valid bearer token "
+        "(`registry:read`); the registry verifies it in every case. Gateway: one uvicorn "
+        "worker (uvloop, httptools), aiohttp upstream pool, token verification and scope "
+        "check, in-memory rate limiting on (limit set high), a server and a client span per "
+        "request (no exporter configured). nginx: Debian package, one worker, upstream "
+        "keep-alive. Load: `wrk -t1`, "
+        f"{args.duration} s per run after a 2 s warm-up, best of {args.rounds} rounds.",
+        "",
+        "| target | connections | req/s | p50 ms | p99 ms | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (name, conns), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        lines.append(
+            f"| {name} | {conns} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |"
+        )
+    lines += [
+        "",
+        "| measure | value | target | met |",
+        "|---|---|---|---|",
+        f"| gateway / nginx throughput ({c} connections) | {ratio:.2f}x | >= 0.9x | {'yes' if ratio >= 0.9 else 'no'} |",
+        f"| gateway / direct throughput ({c} connections) | {gw.rps / direct.rps:.2f}x | | |",
+        f"| nginx / direct throughput ({c} connections) | {nginx.rps / direct.rps:.2f}x | | |",
+        f"| added p50 at 1 connection (gateway - direct) | {added_p50:.2f} ms | <= 1 ms | {'yes' if added_p50 <= 1.0 else 'no'} |",
+        f"| added p50 at 1 connection (nginx - direct) | {added_p50_nginx:.2f} ms | | |",
+        f"| gateway RSS after the runs (peak) | {rss:.0f} MiB ({peak:.0f} MiB) | <= 120 MB | {'yes' if peak <= 114.4 else 'no'} |",
+        "",
+    ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
