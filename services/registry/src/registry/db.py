@@ -68,3 +68,4 @@ def load_models() -> None:
     from .offerings import models as _offerings  # noqa: F401
     from .organisations import models as _organisations  # noqa: F401
     from .usages import models as _usages  # noqa: F401
+    from .webhooks import models as _webhooks  # noqa: F401

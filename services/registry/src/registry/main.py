@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from servicekit.app import create_service_app
@@ -18,12 +21,14 @@ from .offerings.router import router as offerings_router
 from .organisations.router import router as organisations_router
 from .search.router import router as search_router
 from .usages.router import router as usages_router
+from .webhooks.dispatcher import WebhookDispatcher
+from .webhooks.router import router as webhooks_router
 
 SERVICE = "registry"
 DESCRIPTION = (
     "Catalogue of the collective facilities of Dutch municipalities: organisations, "
-    "facilities, offerings, usages and contracts, the contract-expiry radar and a "
-    "CloudEvents change feed."
+    "facilities, offerings, usages and contracts, the contract-expiry radar, full-text "
+    "search and a CloudEvents change feed with signed webhooks."
 )
 TAGS = [
     {"name": "organisations", "description": "Municipalities, suppliers, cooperations, operator"},
@@ -33,12 +38,48 @@ TAGS = [
     {"name": "radar", "description": "Contracts ending soon: who could join a facility"},
     {"name": "search", "description": "Full-text search with facets"},
     {"name": "events", "description": "Change feed (CloudEvents 1.0)"},
+    {"name": "subscriptions", "description": "Webhooks on the change feed (signed, retried)"},
 ]
+
+
+def _webhook_hooks(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None
+) -> tuple[Any, Any]:
+    """Start/stop the webhook dispatcher with the app (not in tests: they drive it)."""
+
+    async def start(app: FastAPI) -> None:
+        if not settings.webhooks_enabled or settings.environment == "test":
+            return
+        client = httpx.AsyncClient(
+            timeout=settings.webhook_timeout_seconds, follow_redirects=False, transport=transport
+        )
+        dispatcher = WebhookDispatcher(
+            app.state.database, client, max_backoff=settings.webhook_max_backoff_seconds
+        )
+        stop = asyncio.Event()
+        app.state.webhook_stop = stop
+        app.state.webhook_client = client
+        app.state.webhook_task = asyncio.create_task(
+            dispatcher.run(stop, settings.webhook_poll_seconds)
+        )
+
+    async def shutdown(app: FastAPI) -> None:
+        task = getattr(app.state, "webhook_task", None)
+        if task is None:
+            return
+        app.state.webhook_stop.set()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, timeout=10)
+        await app.state.webhook_client.aclose()
+
+    return start, shutdown
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     settings = settings or get_settings()
     load_models()
+    transport = overrides.pop("webhook_transport", None)
+    start, shutdown = _webhook_hooks(settings, transport)
     return create_service_app(
         service=SERVICE,
         title="Samen Registry API",
@@ -52,8 +93,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             usages_router,
             search_router,
             events_router(event_outbox, auth, READ),
+            webhooks_router,
         ],
         migrations_package="registry.migrations",
         tags=TAGS,
+        on_startup=[start],
+        on_shutdown=[shutdown],
         **overrides,
     )

@@ -59,11 +59,13 @@ async def record_change(
     data: dict[str, Any],
     changes: dict[str, Any] | None = None,
     subject_path: str | None = None,
+    publish: bool = True,
 ) -> None:
     """Append the history row and the outbox event for one change.
 
     ``data`` is the resource as the API shows it after the change (the event payload);
-    ``changes`` is what the history keeps (defaults to ``data``).
+    ``changes`` is what the history keeps (defaults to ``data``). ``publish=False``
+    keeps private changes (webhook subscriptions) out of the public feed.
     """
     session.add(
         HistoryEntry(
@@ -77,6 +79,8 @@ async def record_change(
             changes=changes if changes is not None else data,
         )
     )
+    if not publish:
+        return
     await _serialise_feed(session)
     await record_event(
         session,

@@ -1,0 +1,224 @@
+"""Push the change feed to webhook subscribers: signed, in order, retried, never lost.
+
+Each subscription has a cursor (the last event sequence it got). A delivery is a POST of
+the CloudEvent (structured JSON) signed per Standard Webhooks. The cursor moves only
+after a 2xx answer, in the same transaction as the delivery log row, so an event is
+retried until the receiver takes it (at-least-once; receivers deduplicate on
+``webhook-id`` = the event id). Failures back off exponentially (2 s, 4 s … capped),
+and a subscription being worked on is leased so several service processes never
+deliver to one receiver in parallel or out of order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import or_, select, update
+
+from servicekit.db import Database
+from servicekit.events import CloudEvent, read_events
+
+from ..db import event_outbox, utcnow
+from .models import Delivery, Subscription
+from .signing import sign
+
+logger = logging.getLogger("registry.webhooks")
+
+LEASE = timedelta(seconds=60)
+BATCH = 50
+MAX_ERROR = 500
+
+
+def backoff_seconds(failures: int, maximum: int) -> int:
+    return int(min(2 ** max(1, failures), maximum))
+
+
+def wanted(event_type: str, prefixes: list[str]) -> bool:
+    return not prefixes or any(event_type.startswith(p) for p in prefixes)
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        database: Database,
+        client: httpx.AsyncClient,
+        *,
+        max_backoff: int = 3600,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.database = database
+        self.client = client
+        self.max_backoff = max_backoff
+        self.clock = clock
+
+    async def _due(self) -> list[Subscription]:
+        now = self.clock()
+        async with self.database.sessionmaker() as session:
+            rows = await session.execute(
+                select(Subscription)
+                .where(
+                    Subscription.active.is_(True),
+                    or_(
+                        Subscription.next_attempt_at.is_(None), Subscription.next_attempt_at <= now
+                    ),
+                    or_(Subscription.lease_until.is_(None), Subscription.lease_until < now),
+                    Subscription.cursor
+                    < select(event_outbox.c.sequence)
+                    .order_by(event_outbox.c.sequence.desc())
+                    .limit(1)
+                    .scalar_subquery(),
+                )
+                .order_by(Subscription.created_at)
+            )
+            return list(rows.scalars())
+
+    async def _lease(self, sub: Subscription) -> bool:
+        now = self.clock()
+        async with self.database.sessionmaker() as session, session.begin():
+            result = await session.execute(
+                update(Subscription)
+                .where(
+                    Subscription.id == sub.id,
+                    or_(Subscription.lease_until.is_(None), Subscription.lease_until < now),
+                )
+                .values(lease_until=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+            return getattr(result, "rowcount", 0) == 1
+
+    async def _release(self, sub: Subscription) -> None:
+        async with self.database.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Subscription)
+                .where(Subscription.id == sub.id)
+                .values(lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def _post(
+        self, sub: Subscription, event: CloudEvent
+    ) -> tuple[bool, int | None, str | None]:
+        body = event.model_dump_json(by_alias=True, exclude_none=True).encode()
+        timestamp = int(self.clock().timestamp())
+        headers = {
+            "content-type": "application/cloudevents+json",
+            "webhook-id": event.id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(sub.secret, event.id, timestamp, body),
+            "ce-type": event.type,
+        }
+        try:
+            response = await self.client.post(sub.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return False, None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
+        if 200 <= response.status_code < 300:
+            return True, response.status_code, None
+        return False, response.status_code, f"receiver answered {response.status_code}"
+
+    async def _record(
+        self,
+        sub: Subscription,
+        event: CloudEvent,
+        ok: bool,
+        status: int | None,
+        error: str | None,
+        duration_ms: int,
+    ) -> Subscription:
+        now = self.clock()
+        async with self.database.sessionmaker() as session, session.begin():
+            row = await session.get(Subscription, sub.id, with_for_update=True)
+            if row is None:  # deleted meanwhile
+                return sub
+            session.add(
+                Delivery(
+                    subscription_id=row.id,
+                    event_id=event.id,
+                    event_sequence=event.sequence,
+                    event_type=event.type,
+                    attempt=row.failure_count + 1,
+                    at=now,
+                    succeeded=ok,
+                    status_code=status,
+                    error=error,
+                    duration_ms=duration_ms,
+                )
+            )
+            row.last_attempt_at = now
+            row.last_status_code = status
+            if ok:
+                row.cursor = max(row.cursor, event.sequence)
+                row.failure_count = 0
+                row.next_attempt_at = None
+                row.last_success_at = now
+                row.last_error = None
+            else:
+                row.failure_count += 1
+                row.next_attempt_at = now + timedelta(
+                    seconds=backoff_seconds(row.failure_count, self.max_backoff)
+                )
+                row.last_error = error
+            await session.flush()
+            return row
+
+    async def _skip_to(self, sub: Subscription, sequence: int) -> None:
+        async with self.database.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Subscription)
+                .where(Subscription.id == sub.id, Subscription.cursor < sequence)
+                .values(cursor=sequence)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def deliver(self, sub: Subscription) -> int:
+        """Deliver the subscription's pending events in order until one fails."""
+        attempts = 0
+        async with self.database.sessionmaker() as session:
+            events = await read_events(session, event_outbox, sub.cursor, BATCH)
+        skipped_to = None
+        for event in events:
+            if not wanted(event.type, sub.event_types):
+                skipped_to = event.sequence
+                continue
+            if skipped_to is not None:
+                await self._skip_to(sub, skipped_to)
+                skipped_to = None
+            started = time.perf_counter()
+            ok, status, error = await self._post(sub, event)
+            attempts += 1
+            duration = int((time.perf_counter() - started) * 1000)
+            sub = await self._record(sub, event, ok, status, error, duration)
+            if not ok:
+                logger.info(
+                    "webhook delivery failed; retry later", extra={"subscription": str(sub.id)}
+                )
+                return attempts
+        if skipped_to is not None:
+            await self._skip_to(sub, skipped_to)
+        return attempts
+
+    async def run_once(self) -> int:
+        """One round over every due subscription; returns the number of POSTs made."""
+        attempts = 0
+        for sub in await self._due():
+            if not await self._lease(sub):
+                continue
+            try:
+                attempts += await self.deliver(sub)
+            finally:
+                await self._release(sub)
+        return attempts
+
+    async def run(self, stop: asyncio.Event, interval: float) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except Exception:  # keep the loop alive; the next round retries
+                logger.exception("webhook round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)

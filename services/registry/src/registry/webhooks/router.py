@@ -1,0 +1,145 @@
+"""HTTP for /v1/subscriptions (webhooks on the change feed)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Request, Response, Security
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.http import accept_json, require_if_match
+from servicekit.pagination import Page, PageParams, make_page, page_params
+
+from ..auth import READ, WRITE, auth
+from ..common import idempotent, json_response, responses
+from . import service
+from .schemas import (
+    DeliveryOut,
+    SubscriptionCreate,
+    SubscriptionCreated,
+    SubscriptionOut,
+    SubscriptionPatch,
+)
+
+router = APIRouter(tags=["subscriptions"], dependencies=[Depends(accept_json)])
+
+SubscriptionId = Annotated[uuid.UUID, Path(alias="subscriptionId", description="Subscription id")]
+
+
+@router.post(
+    "/v1/subscriptions",
+    operation_id="createSubscription",
+    summary="Subscribe a webhook to the change feed",
+    status_code=201,
+    response_model=SubscriptionCreated,
+    responses=responses(422),
+)
+async def create_subscription(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    body: SubscriptionCreate,
+) -> Response:
+    async def handler() -> Response:
+        out, etag = await service.create_subscription(
+            session, principal, body, request.app.state.settings
+        )
+        return json_response(
+            out, status_code=201, etag=etag, location=f"/v1/subscriptions/{out.id}"
+        )
+
+    return await idempotent(request, principal, handler)
+
+
+@router.get(
+    "/v1/subscriptions",
+    operation_id="listSubscriptions",
+    summary="List your organisation's webhook subscriptions",
+    response_model=Page[SubscriptionOut],
+)
+async def list_subscriptions(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    params: Annotated[PageParams, Depends(page_params)],
+) -> dict[str, Any]:
+    items, total = await service.list_subscriptions(session, principal, params)
+    return make_page(
+        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
+    )
+
+
+@router.get(
+    "/v1/subscriptions/{subscriptionId}",
+    operation_id="getSubscription",
+    summary="Read a subscription and its delivery status",
+    response_model=SubscriptionOut,
+)
+async def get_subscription(
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    subscription_id: SubscriptionId,
+) -> Response:
+    out, etag = await service.get_subscription(session, principal, subscription_id)
+    return json_response(out, etag=etag)
+
+
+@router.patch(
+    "/v1/subscriptions/{subscriptionId}",
+    operation_id="updateSubscription",
+    summary="Change, pause or resume a subscription (needs If-Match)",
+    response_model=SubscriptionOut,
+    responses=responses(412, 428),
+)
+async def update_subscription(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    subscription_id: SubscriptionId,
+    patch: Annotated[SubscriptionPatch, Body()],
+) -> Response:
+    out, etag = await service.update_subscription(
+        session,
+        principal,
+        subscription_id,
+        patch,
+        lambda current: require_if_match(request, current),
+        request.app.state.settings,
+    )
+    return json_response(out, etag=etag)
+
+
+@router.delete(
+    "/v1/subscriptions/{subscriptionId}",
+    operation_id="deleteSubscription",
+    summary="Delete a subscription",
+    status_code=204,
+)
+async def delete_subscription(
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    subscription_id: SubscriptionId,
+) -> Response:
+    await service.delete_subscription(session, principal, subscription_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/v1/subscriptions/{subscriptionId}/deliveries",
+    operation_id="listDeliveries",
+    summary="Delivery attempts of a subscription, newest first",
+    response_model=Page[DeliveryOut],
+)
+async def list_deliveries(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    subscription_id: SubscriptionId,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> dict[str, Any]:
+    items, total = await service.list_deliveries(session, principal, subscription_id, params)
+    return make_page(
+        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
+    )

@@ -1,0 +1,219 @@
+"""Webhooks: signed deliveries in order, retried with backoff through a receiver outage,
+visible delivery status, per-organisation subscriptions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from registry.config import Settings
+from registry.webhooks.dispatcher import WebhookDispatcher, backoff_seconds
+from registry.webhooks.service import check_url
+from registry.webhooks.signing import sign, verify
+from servicekit.db import Database
+from servicekit.errors import BadRequest
+
+Maker = Any
+HOOK = "http://receiver.test/hook"
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.down = False
+        self.unreachable = False
+        self.received: list[httpx.Request] = []
+        self.attempts = 0
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.attempts += 1
+        if self.unreachable:
+            raise httpx.ConnectError("connection refused", request=request)
+        if self.down:
+            return httpx.Response(503)
+        self.received.append(request)
+        return httpx.Response(204)
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(r.content) for r in self.received]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def dispatcher(registry_db: Database, receiver: Receiver, clock: Clock) -> Any:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver.handler)) as client:
+        yield WebhookDispatcher(registry_db, client, max_backoff=60, clock=clock)
+
+
+async def _subscribe(client: httpx.AsyncClient, tokens: Any, **body: Any) -> dict[str, Any]:
+    r = await client.post(
+        "/v1/subscriptions", json={"url": HOOK, **body}, headers=tokens.municipality()
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def test_signed_deliveries_in_order(
+    client: httpx.AsyncClient,
+    tokens: Any,
+    make_facility: Maker,
+    dispatcher: Any,
+    receiver: Receiver,
+) -> None:
+    await make_facility(slug="before")  # before the subscription: not pushed
+    sub = await _subscribe(client, tokens)
+    assert sub["secret"].startswith("whsec_")
+    r = await client.get(f"/v1/subscriptions/{sub['id']}", headers=tokens.municipality())
+    assert "secret" not in r.json()
+    first = await make_facility(slug="one")
+    second = await make_facility(slug="two")
+    assert await dispatcher.run_once() == 2
+    events = receiver.events()
+    assert [e["data"]["id"] for e in events] == [first["id"], second["id"]]
+    assert events[0]["sequence"] < events[1]["sequence"]
+    for request in receiver.received:
+        assert request.headers["content-type"] == "application/cloudevents+json"
+        assert verify(
+            sub["secret"], request.headers["webhook-id"], int(request.headers["webhook-timestamp"]),
+            request.content, request.headers["webhook-signature"],
+        )  # fmt: skip
+        assert not verify("whsec_" + "A" * 44, request.headers["webhook-id"],
+                          int(request.headers["webhook-timestamp"]), request.content,
+                          request.headers["webhook-signature"])  # fmt: skip
+    assert await dispatcher.run_once() == 0  # nothing new
+    status = (
+        await client.get(f"/v1/subscriptions/{sub['id']}", headers=tokens.municipality())
+    ).json()
+    assert status["cursor"] == events[-1]["sequence"]
+    assert status["failureCount"] == 0
+    assert status["lastStatusCode"] == 204
+
+
+async def test_outage_retries_with_backoff_and_loses_nothing(
+    client: httpx.AsyncClient, tokens: Any, make_facility: Maker, dispatcher: Any,
+    receiver: Receiver, clock: Clock,
+) -> None:  # fmt: skip
+    sub = await _subscribe(client, tokens)
+    url = f"/v1/subscriptions/{sub['id']}"
+    receiver.down = True
+    a = await make_facility(slug="aa")
+    b = await make_facility(slug="bb")
+    assert await dispatcher.run_once() == 1  # stops at the first failure: order is kept
+    status = (await client.get(url, headers=tokens.municipality())).json()
+    assert status["failureCount"] == 1
+    assert status["lastStatusCode"] == 503
+    assert status["nextAttemptAt"] is not None
+    assert await dispatcher.run_once() == 0  # backing off
+    clock.advance(backoff_seconds(1, 60) + 1)
+    receiver.down, receiver.unreachable = False, True
+    assert await dispatcher.run_once() == 1
+    status = (await client.get(url, headers=tokens.municipality())).json()
+    assert status["failureCount"] == 2
+    assert "ConnectError" in status["lastError"]
+    clock.advance(backoff_seconds(2, 60) - 1)
+    assert await dispatcher.run_once() == 0
+    receiver.unreachable = False
+    clock.advance(2)
+    assert await dispatcher.run_once() == 2
+    assert [e["data"]["id"] for e in receiver.events()] == [a["id"], b["id"]]
+    status = (await client.get(url, headers=tokens.municipality())).json()
+    assert status["failureCount"] == 0
+    assert status["lastError"] is None
+    deliveries = (await client.get(f"{url}/deliveries", headers=tokens.municipality())).json()
+    attempts = sorted(
+        (d["eventSequence"], d["attempt"], d["succeeded"]) for d in deliveries["items"]
+    )
+    seq_a, seq_b = (e["sequence"] for e in receiver.events())
+    assert attempts == [(seq_a, 1, False), (seq_a, 2, False), (seq_a, 3, True), (seq_b, 1, True)]
+    assert receiver.attempts == 4
+
+
+async def test_event_type_filter_and_pause(
+    client: httpx.AsyncClient, tokens: Any, make_facility: Maker, make_org: Maker,
+    dispatcher: Any, receiver: Receiver,
+) -> None:  # fmt: skip
+    sub = await _subscribe(client, tokens, eventTypes=["nl.samen.registry.organisation."])
+    await make_facility()
+    org = await make_org("supplier")
+    assert await dispatcher.run_once() == 1
+    assert [e["type"] for e in receiver.events()] == ["nl.samen.registry.organisation.created"]
+    assert receiver.events()[0]["data"]["id"] == org["id"]
+    url = f"/v1/subscriptions/{sub['id']}"
+    etag = (await client.get(url, headers=tokens.municipality())).headers["etag"]
+    r = await client.patch(
+        url, json={"active": False}, headers={**tokens.municipality(), "If-Match": etag}
+    )
+    assert r.status_code == 200
+    await make_org("supplier")
+    assert await dispatcher.run_once() == 0
+    etag = r.headers["etag"]
+    r = await client.patch(
+        url, json={"active": True}, headers={**tokens.municipality(), "If-Match": etag}
+    )
+    assert await dispatcher.run_once() == 1  # nothing lost while paused
+
+
+async def test_subscriptions_are_private(client: httpx.AsyncClient, tokens: Any) -> None:
+    sub = await _subscribe(client, tokens)
+    url = f"/v1/subscriptions/{sub['id']}"
+    other = tokens.municipality(oin=tokens.AMERSFOORT_OIN)
+    assert (await client.get(url, headers=other)).status_code == 404
+    assert (await client.delete(url, headers=other)).status_code == 404
+    assert (await client.get("/v1/subscriptions", headers=other)).json()["total"] == 0
+    assert (await client.get("/v1/subscriptions", headers=tokens.municipality())).json()[
+        "total"
+    ] == 1
+    assert (await client.get("/v1/subscriptions", headers=tokens.operator())).json()["total"] == 1
+    # Subscriptions never show up in the public change feed.
+    feed = (await client.get("/v1/events", headers=tokens.reader())).json()
+    assert all("subscription" not in e["type"] for e in feed["items"])
+    r = await client.post("/v1/subscriptions", json={"url": HOOK}, headers=tokens.issuer.headers(
+        sub="no-org", scopes=["registry:write"]))  # fmt: skip
+    assert r.status_code == 403
+    for bad in ("ftp://x.test/h", "http://user:pw@x.test/h", "not a url"):
+        r = await client.post("/v1/subscriptions", json={"url": bad}, headers=tokens.municipality())
+        assert r.status_code == 400, bad
+    r = await client.post("/v1/subscriptions", json={"url": HOOK, "eventTypes": ["other.type"]},
+                          headers=tokens.municipality())  # fmt: skip
+    assert r.status_code == 400
+    assert (await client.delete(url, headers=tokens.municipality())).status_code == 204
+    assert (await client.get(url, headers=tokens.municipality())).status_code == 404
+
+
+def test_https_required_in_production_and_signature_vector() -> None:
+    production = Settings(environment="production")
+    with pytest.raises(BadRequest):
+        check_url("http://receiver.example/hook", production)
+    check_url("https://receiver.example/hook", production)
+    check_url("http://127.0.0.1:9000/hook", Settings(environment="development"))
+    # Standard Webhooks reference vector (standard-webhooks/standard-webhooks, spec tests).
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    body = b'{"test": 2432232314}'
+    assert sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == (
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    )
+    assert backoff_seconds(1, 3600) == 2
+    assert backoff_seconds(20, 3600) == 3600
