@@ -17,7 +17,7 @@ import respx
 
 from procurement.config import Settings
 from procurement.db import load_models, metadata
-from procurement.main import create_app
+from procurement.main import create_app, database_for
 from servicekit.auth import LOA_SUBSTANTIAL
 from servicekit.db import Database
 from servicekit.testing import TestIssuer, clear_tables, fresh_database_url, migrated_database
@@ -178,7 +178,8 @@ class Clock:
 async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
     load_models()
     async with fresh_database_url("procurement", tmp_path_factory.mktemp("procurement")) as url:
-        db = await migrated_database("procurement.migrations", url)
+        await (await migrated_database("procurement.migrations", url)).dispose()
+        db = database_for(url)  # the service's own pool settings
         yield db
         await db.dispose()
 

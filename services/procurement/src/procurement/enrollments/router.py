@@ -68,9 +68,11 @@ async def create_enrollment(
     principal: Enroller,
 ) -> Response:
     async def handler() -> Response:
-        enrollment = await service.enroll(session, registry, principal, tender_id, body, clock)
-        location = f"/v1/tenders/{tender_id}/enrollments/{enrollment.id}"
-        return await _respond(session, enrollment, 201, location)
+        out = await service.enroll(session, registry, principal, tender_id, body, clock)
+        location = f"/v1/tenders/{tender_id}/enrollments/{out.id}"
+        return json_response(
+            out, 201, etag=service.make_etag(out.id, out.version), location=location
+        )
 
     store: IdempotencyStore = request.app.state.idempotency
     owner = f"enrollments|{principal.org_id}|{principal.subject}"

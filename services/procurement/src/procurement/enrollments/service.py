@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -282,10 +283,24 @@ def _apply_municipality(enrollment: Enrollment, municipality: Municipality) -> N
         enrollment.province = municipality.province
 
 
+# Published tenders' terms (facility, planned start, lots) can no longer change, so the
+# enrollment hot path reuses them instead of a read transaction per submission. The
+# window and status are always checked again on the locked row inside the write.
+_TERMS: OrderedDict[uuid.UUID, tuple[Tender, list[Lot]]] = OrderedDict()
+_TERMS_MAX = 256
+
+
 async def _read_tender(session: AsyncSession, tender_id: uuid.UUID) -> tuple[Tender, list[Lot]]:
+    cached = _TERMS.get(tender_id)
+    if cached is not None:
+        return cached
     async with session.begin():
         tender = await load(session, tender_id)
         lots = await load_lots(session, tender_id)
+    if tender.status != "draft":
+        _TERMS[tender_id] = (tender, lots)
+        while len(_TERMS) > _TERMS_MAX:
+            _TERMS.popitem(last=False)
     return tender, lots
 
 
@@ -305,7 +320,7 @@ async def enroll(
     tender_id: uuid.UUID,
     body: EnrollmentIn,
     clock: Clock,
-) -> Enrollment:
+) -> EnrollmentOut:
     oin = require_municipality_staff(principal)
     require_assurance(principal)
     tender, lots = await _read_tender(session, tender_id)
@@ -383,7 +398,8 @@ async def enroll(
         if existing is None:
             raise
         raise _already_enrolled(existing) from None
-    return enrollment
+    # Built from what was just written: no extra read transaction on the hot path.
+    return enrollment_out(enrollment, lines, mandate)
 
 
 def _already_enrolled(existing: Enrollment) -> Conflict:

@@ -1,0 +1,90 @@
+"""All 342 municipalities enroll at once, each submission sent twice and retried:
+exactly 342 enrollments (and mandates) are stored, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from procurement.enrollments.models import Enrollment, EnrollmentLot, Mandate
+from servicekit.testing import TestIssuer
+
+from .conftest import MUNICIPALITIES, FakeRegistry, mandate, municipality_headers, open_tender
+
+RETRYABLE = {409, 503}
+
+
+async def submit_with_retries(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
+    """What a well-behaved client does: retry in-flight/unavailable answers with the same
+    Idempotency-Key until it gets a definite answer."""
+    for _attempt in range(60):
+        response = await client.post(url, json=body, headers=headers)
+        in_flight = response.status_code == 409 and response.json().get("type", "").endswith(
+            "idempotency-in-flight"
+        )
+        if response.status_code not in RETRYABLE or (response.status_code == 409 and not in_flight):
+            return response
+        await asyncio.sleep(float(response.headers.get("retry-after", "1")) / 10)
+    return response
+
+
+async def test_342_municipalities_at_once_store_exactly_342(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    assert len(MUNICIPALITIES) == 342
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    lot = tender["lots"][0]["id"]
+
+    jobs = []
+    for municipality in MUNICIPALITIES:
+        headers = {
+            **municipality_headers(issuer, municipality),
+            "Idempotency-Key": f"enroll-{municipality['cbsCode']}",
+        }
+        body = {"lots": [{"lotId": lot, "expectedVolume": 10}], "mandate": mandate()}
+        # The same submission twice at once (a double click, a proxy retry) ...
+        jobs.append(submit_with_retries(client, url, body, headers))
+        jobs.append(submit_with_retries(client, url, body, headers))
+    responses = await asyncio.gather(*jobs)
+
+    by_municipality: dict[str, set[str]] = {}
+    for response in responses:
+        assert response.status_code == 201, response.text
+        oin = response.json()["municipality"]["oin"]
+        by_municipality.setdefault(oin, set()).add(response.json()["id"])
+    assert len(by_municipality) == 342
+    assert all(len(ids) == 1 for ids in by_municipality.values())
+
+    # ... and a late retry without the key is refused as a duplicate, not stored.
+    late = MUNICIPALITIES[0]
+    response = await client.post(
+        url,
+        json={"lots": [{"lotId": lot, "expectedVolume": 10}], "mandate": mandate()},
+        headers=municipality_headers(issuer, late),
+    )
+    assert response.status_code == 409
+
+    async with app.state.database.sessionmaker() as session:
+        for model in (Enrollment, Mandate, EnrollmentLot):
+            count = (await session.execute(select(func.count()).select_from(model))).scalar_one()
+            assert count == 342, model
+        distinct = (
+            await session.execute(select(func.count(func.distinct(Enrollment.municipality_oin))))
+        ).scalar_one()
+        assert distinct == 342
+
+    demand = (await client.get(f"/v1/tenders/{tender['id']}/demand", headers=lead_headers)).json()
+    assert demand["participants"] == 342
+    assert demand["lots"][0]["totalVolume"] == 3420
+    assert sum(p["participants"] for p in demand["provinces"]) == 342
+    assert len(demand["provinces"]) == 12
