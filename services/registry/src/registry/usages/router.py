@@ -158,10 +158,11 @@ async def facility_radar(
         Query(alias="offeringId", description="The collective offering; others compete"),
     ] = None,
 ) -> dict[str, Any]:
-    items = await service.facility_radar(session, facility_id, within, today, offering_id)
-    page = items[params.offset : params.offset + params.page_size]
+    items, total = await service.facility_radar(
+        session, facility_id, within, today, offering_id, params.offset, params.page_size
+    )
     return make_page(
-        request, [i.model_dump(mode="json", by_alias=True) for i in page], len(items), params
+        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
     )
 
 

@@ -257,7 +257,9 @@ async def facility_radar(
     within: DateDuration,
     today: date,
     offering_id: uuid.UUID | None,
-) -> list[RadarItem]:
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[list[RadarItem], int]:
     """Municipalities that could join ``facility_id``: they do not use it (or use it through
     a competing offering than ``offering_id``) and their current contract for something in
     the same theme ends in [today, today + within]; soonest notice deadline first."""
@@ -286,8 +288,20 @@ async def facility_radar(
         if offering_id is not None
         else false()
     )
+    # Plain columns, not ORM entities: a theme can hold thousands of contracts.
     query = (
-        select(Usage, Organisation, Facility)
+        select(
+            Usage.id,
+            Usage.offering_id,
+            Usage.contract_end_date,
+            Usage.notice_period_months,
+            Organisation.id.label("municipality_id"),
+            Organisation.name.label("municipality_name"),
+            Organisation.cbs_code,
+            Organisation.province,
+            Facility.id.label("facility_id"),
+            Facility.name.label("facility_name"),
+        )
         .join(Facility, Facility.id == Usage.facility_id)
         .join(Organisation, Organisation.id == Usage.municipality_id)
         .where(
@@ -302,28 +316,31 @@ async def facility_radar(
             ~on_board,
         )
     )
-    items = []
-    for usage, municipality, facility in (await session.execute(query)).tuples():
-        assert usage.contract_end_date is not None
-        deadline = notice_deadline(usage.contract_end_date, usage.notice_period_months)
-        items.append(
-            RadarItem(
-                municipality_id=municipality.id,
-                municipality_name=municipality.name,
-                cbs_code=municipality.cbs_code,
-                province=municipality.province,
-                usage_id=usage.id,
-                current_facility_id=facility.id,
-                current_facility_name=facility.name,
-                offering_id=usage.offering_id,
-                contract_end_date=usage.contract_end_date,
-                notice_period_months=usage.notice_period_months or 0,
-                notice_deadline=deadline,
-                notice_deadline_passed=deadline < today,
-            )
+    rows = [
+        (notice_deadline(row.contract_end_date, row.notice_period_months), row)
+        for row in (await session.execute(query)).all()
+    ]
+    rows.sort(key=lambda pair: (pair[0], pair[1].municipality_name, str(pair[1].id)))
+    end = None if limit is None else offset + limit
+    # Schemas only for the requested page: the window can hold thousands of contracts.
+    items = [
+        RadarItem(
+            municipality_id=row.municipality_id,
+            municipality_name=row.municipality_name,
+            cbs_code=row.cbs_code,
+            province=row.province,
+            usage_id=row.id,
+            current_facility_id=row.facility_id,
+            current_facility_name=row.facility_name,
+            offering_id=row.offering_id,
+            contract_end_date=row.contract_end_date,
+            notice_period_months=row.notice_period_months or 0,
+            notice_deadline=deadline,
+            notice_deadline_passed=deadline < today,
         )
-    items.sort(key=lambda i: (i.notice_deadline, i.municipality_name, str(i.usage_id)))
-    return items
+        for deadline, row in rows[offset:end]
+    ]
+    return items, len(rows)
 
 
 async def organisation_radar(
