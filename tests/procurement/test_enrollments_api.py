@@ -64,8 +64,8 @@ async def test_enroll_with_mandate_and_registry_start_date(
     }
     (line,) = body["lots"]
     assert line["desiredStartDate"] == "2027-04-01"
-    assert line["startDateSource"] == "registry-contract-end"
-    assert "2027-03-31" in line["startDateExplanation"]
+    assert line["desiredStartBasis"] == "registry-contract-end"
+    assert "2027-03-31" in line["desiredStartExplanation"]
     signed = body["mandate"]
     assert signed["signerName"] == "A. de Vries"
     assert signed["signerAcr"] == LOA_SUBSTANTIAL
@@ -88,13 +88,13 @@ async def test_start_date_defaults_to_planned_start_or_explicit(
     )
     line = response.json()["lots"][0]
     assert line["desiredStartDate"] == "2027-01-01"
-    assert line["startDateSource"] == "planned-start"
-    assert "no active contract" in line["startDateExplanation"]
+    assert line["desiredStartBasis"] == "planned-start"
+    assert "no active contract" in line["desiredStartExplanation"]
 
     body = enrollment_body(tender, desiredStartDate="2027-06-01")
     response = await client.post(url, json=body, headers=municipality_headers(issuer, UTRECHT))
     line = response.json()["lots"][0]
-    assert (line["desiredStartDate"], line["startDateSource"]) == ("2027-06-01", "explicit")
+    assert (line["desiredStartDate"], line["desiredStartBasis"]) == ("2027-06-01", "explicit")
 
 
 async def test_low_assurance_gets_403_with_required_acr(
@@ -379,7 +379,7 @@ async def test_registry_down_explicit_date_works_otherwise_503(
     response = await client.post(url, json=explicit, headers=municipality_headers(issuer, UTRECHT))
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["lots"][0]["startDateSource"] == "explicit"
+    assert body["lots"][0]["desiredStartBasis"] == "explicit"
     assert body["municipality"]["oin"] == UTRECHT["oin"]
     assert await count_rows(app, Enrollment) == 1
 

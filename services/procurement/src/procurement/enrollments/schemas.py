@@ -94,8 +94,10 @@ class EnrollmentLotOut(ApiOutModel):
     lot_id: uuid.UUID
     expected_volume: int
     desired_start_date: date
-    start_date_source: StartDateSource
-    start_date_explanation: str
+    desired_start_basis: StartDateSource = Field(
+        description="Where the desired start date came from"
+    )
+    desired_start_explanation: str = Field(description="Why this start date, in words")
 
 
 class MunicipalityOut(ApiOutModel):

@@ -675,8 +675,8 @@ def enrollment_out(
                 lot_id=x.lot_id,
                 expected_volume=x.expected_volume,
                 desired_start_date=x.desired_start_date,
-                start_date_source=x.start_date_source,
-                start_date_explanation=x.start_date_explanation,
+                desired_start_basis=x.start_date_source,
+                desired_start_explanation=x.start_date_explanation,
             )
             for x in lines
         ],
