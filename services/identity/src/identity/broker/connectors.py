@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -13,6 +14,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from .means import MEANS, MeansInfo, UpstreamIdentity, identity_from_claims
+
+logger = logging.getLogger("identity.broker")
 
 
 class UpstreamError(Exception):
@@ -126,9 +129,11 @@ class OidcConnector:
             **kwargs,
         )
 
-    async def _keys(self, client: AsyncOAuth2Client, refresh: bool = False) -> KeySet:
+    async def _keys(self, refresh: bool = False) -> KeySet:
+        # A plain client: authlib's session would try to attach (and validate) its token.
         if self._jwks is None or refresh or time.monotonic() - self._jwks[0] > 300:
-            response = await client.get(self.config["jwks_uri"])
+            async with httpx.AsyncClient(transport=self.transport, timeout=10.0) as plain:
+                response = await plain.get(self.config["jwks_uri"])
             response.raise_for_status()
             self._jwks = (time.monotonic(), response.json())
         return KeySet.import_key_set(self._jwks[1])  # type: ignore[arg-type]
@@ -148,16 +153,18 @@ class OidcConnector:
                 id_token = token.get("id_token")
                 if not id_token:
                     raise UpstreamError("upstream returned no ID token")
-                keys = await self._keys(client)
+                keys = await self._keys()
                 try:
                     decoded = jwt.decode(id_token, keys, algorithms=["RS256", "PS256", "ES256"])
                 except JoseError:
-                    keys = await self._keys(client, refresh=True)
+                    keys = await self._keys(refresh=True)
                     decoded = jwt.decode(id_token, keys, algorithms=["RS256", "PS256", "ES256"])
         except (httpx.HTTPError, JoseError, ValueError) as exc:
+            logger.warning("upstream %s exchange failed: %s", self.info.name, type(exc).__name__)
             raise UpstreamError(type(exc).__name__) from None
         except Exception as exc:  # authlib raises its own OAuthError family
             if type(exc).__module__.startswith("authlib"):
+                logger.warning("upstream %s refused: %s", self.info.name, exc)
                 raise UpstreamError(type(exc).__name__) from None
             raise
         claims = dict(decoded.claims)

@@ -30,7 +30,9 @@ from .errors import OAuthError
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGS = ["RS256", "PS256", "ES256"]
-MAX_ASSERTION_LIFETIME = 300
+# authlib and other common clients default to one hour; longer is refused so the
+# replay store stays bounded.
+MAX_ASSERTION_LIFETIME = 3600
 LEEWAY = 30
 
 
@@ -136,7 +138,7 @@ class ClientAuthenticator:
         if not isinstance(exp, int) or exp < now - LEEWAY:
             raise OAuthError("invalid_client", "The client assertion has expired.")
         if exp > now + MAX_ASSERTION_LIFETIME + LEEWAY:
-            raise OAuthError("invalid_client", "The client assertion lives too long (max 5 min).")
+            raise OAuthError("invalid_client", "The client assertion lives too long (max 1 h).")
         nbf = c.get("nbf")
         if isinstance(nbf, int) and nbf > now + LEEWAY:
             raise OAuthError("invalid_client", "The client assertion is not valid yet.")
