@@ -450,3 +450,12 @@ async def test_cors_from_settings(gateway_factory: GatewayFactory, issuer: TestI
     assert "access-control-allow-origin" not in stranger.headers
     # ADR: OpenAPI documents are readable from any origin.
     assert openapi.headers["access-control-allow-origin"] == "*"
+
+
+def test_redis_url_from_plain_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.config import Settings
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    assert Settings().redis_url == "redis://127.0.0.1:6379/3"
+    monkeypatch.setenv("GATEWAY_REDIS_URL", "redis://127.0.0.1:6379/4")
+    assert Settings().redis_url == "redis://127.0.0.1:6379/4"

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
+
+    # Shared rate-limit buckets for several replicas; the plain REDIS_URL works too.
+    redis_url: str = Field(
+        default="", validation_alias=AliasChoices("GATEWAY_REDIS_URL", "REDIS_URL")
+    )
 
     identity_url: str = "http://127.0.0.1:8001"
     registry_url: str = "http://127.0.0.1:8002"
@@ -39,11 +44,12 @@ class Settings(ServiceSettings):
 
     # Rate limits (token bucket): sustained rate per second and burst size.
     rate_limit_enabled: bool = True
-    rate_limit_per_second: float = 50.0
-    rate_limit_burst: int = 100
-    # Anonymous callers are limited per IP address, more tightly.
-    rate_limit_anonymous_per_second: float = 10.0
-    rate_limit_anonymous_burst: int = 20
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: int = 200
+    # Anonymous callers (OIDC endpoints, identity's public API) are limited per IP address,
+    # more tightly; the burst leaves room for a login flow's redirects and assets.
+    rate_limit_anonymous_per_second: float = 20.0
+    rate_limit_anonymous_burst: int = 100
     # How long a rate-limit decision may wait for Redis before the request is let through.
     rate_limit_redis_timeout: float = 0.5
     # Take the client IP from X-Forwarded-For (only behind a trusted load balancer).
