@@ -230,3 +230,18 @@ async def test_keep_alive_connections_are_reused(gw: RunningGateway, issuer: Tes
     assert connector is not None
     # One pooled connection served all sequential calls.
     assert sum(len(v) for v in connector._conns.values()) == 1  # type: ignore[attr-defined]
+
+
+async def test_upstream_crash_pages_do_not_leak(gw: RunningGateway, issuer: TestIssuer) -> None:
+    auth = issuer.headers(scopes=["registry:read"])
+    async with gw.client() as client:
+        crash = await client.get("/api/registry/v1/crash", headers=auth)
+        planned = await client.get("/api/registry/v1/status/503", headers=auth)
+    assert crash.status_code == 500
+    assert crash.headers["content-type"] == "application/problem+json"
+    assert "Traceback" not in crash.text
+    assert "hunter2" not in crash.text
+    assert crash.json()["detail"] == "The registry service could not complete the request."
+    # A service's own problem+json 5xx passes as it is.
+    assert planned.status_code == 503
+    assert planned.json()["detail"] == "upstream says so"

@@ -228,6 +228,18 @@ async def test_anonymous_calls_are_limited_per_ip(gateway_factory: GatewayFactor
     assert codes == [200, 200, 429]
 
 
+async def test_failed_authentication_spends_the_ip_budget(
+    gateway_factory: GatewayFactory,
+) -> None:
+    limits = {"rate_limit_anonymous_per_second": 0.1, "rate_limit_anonymous_burst": 2}
+    async with gateway_factory(**limits) as gw, gw.client() as client:
+        bad = {"Authorization": "Bearer guess"}
+        codes = [
+            (await client.get("/api/registry/v1/things", headers=bad)).status_code for _ in range(3)
+        ]
+    assert codes == [401, 401, 429]
+
+
 async def test_memory_bucket_refills() -> None:
     now = [0.0]
     limiter = MemoryRateLimiter(clock=lambda: now[0])

@@ -100,6 +100,11 @@ async def status(request: web.Request) -> web.Response:
     return web.json_response(body, status=code, content_type="application/problem+json")
 
 
+async def crash(request: web.Request) -> web.Response:
+    page = "<html><pre>Traceback (most recent call last):\n  File /srv/app.py, db password=hunter2</pre></html>"
+    return web.Response(text=page, status=500, content_type="text/html")
+
+
 async def problem(request: web.Request) -> web.Response:
     body = {
         "type": "https://samen.example.nl/problems/not-found",
@@ -179,6 +184,7 @@ def make_app() -> web.Application:
     app.router.add_get("/v1/slow", slow)
     app.router.add_get("/v1/status/{code}", status)
     app.router.add_get("/v1/problem", problem)
+    app.router.add_get("/v1/crash", crash)
     app.router.add_get("/v1/headers-out", headers_out)
     app.router.add_get("/v1/gzip", gzipped)
     app.router.add_get("/.well-known/openid-configuration", oidc_config)

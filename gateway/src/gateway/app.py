@@ -330,8 +330,8 @@ class Gateway:
         self, req: _Request, receive: Receive, send: Send, header_bytes: int
     ) -> None:
         if header_bytes > self.settings.max_header_bytes:
-            error = problem_for_status(431, "The request headers are too large.")
-            await self._problem(req, send, error)
+            too_big = problem_for_status(431, "The request headers are too large.")
+            await self._problem(req, send, too_big)
             return
         path = req.path
         if path == "/docs" or path.startswith("/docs/"):
@@ -362,8 +362,19 @@ class Gateway:
             return
         try:
             principal = await self._authenticate(req, rule)
-        except (Unauthorized, InsufficientScope) as error:
+        except (Unauthorized, InsufficientScope) as refused:
+            error: ProblemError = refused
             self.metrics.auth_failures.labels(route.name, str(error.status)).inc()
+            if self.limiter is not None and self.settings.rate_limit_enabled:
+                # Failed attempts spend the caller's IP budget: guessing tokens (each one
+                # a signature check) is throttled like any anonymous traffic.
+                decision = await self._rate_limit(req, None)
+                if not decision.allowed:
+                    self.metrics.rate_limited.labels(route.name).inc()
+                    req.response_headers.extend(decision.headers())
+                    error = TooManyRequests(
+                        "Too many failed attempts; slow down.", retry_after=decision.retry_after
+                    )
             await self._problem(req, send, error)
             return
         if self.limiter is not None and self.settings.rate_limit_enabled:
@@ -697,6 +708,17 @@ class Gateway:
                 value = rewriter.link_header(value.decode("latin-1")).encode("latin-1")
             out.append((lower, value))
         head = req.method == "HEAD"
+        if response.status >= 500 and not content_type.startswith(PROBLEM_JSON.encode()):
+            # A service answering 5xx without problem+json failed in a way it did not
+            # plan for (a crash page, a proxy error): its body may carry internals.
+            logger.warning(
+                "upstream %s answered %s without problem+json", route.upstream, response.status
+            )
+            error = problem_for_status(
+                response.status, f"The {route.upstream} service could not complete the request."
+            )
+            await self._problem(req, send, error)
+            return
         if head or response.status in (204, 304):
             if length is not None and head:
                 out.append((b"content-length", str(length).encode()))
