@@ -3,10 +3,14 @@ transport at the issuer's URL, relying parties, and a browser-like login helper.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
+import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +31,7 @@ from idkit import (
 from identity.clients.schemas import ClientIn
 from identity.clients.service import create_client
 from identity.main import create_app
+from identity.seed import seed
 from servicekit.db import Database
 from servicekit.testing import fresh_database_url, migrated_database
 
@@ -58,6 +63,19 @@ def browser(http: httpx.AsyncClient) -> Browser:
     return Browser(http)
 
 
+_KEYS: dict[int, RSAKey] = {}
+
+
+def client_key(slot: int) -> RSAKey:
+    """Test RP keys, generated once per session (RSA generation is slow on a busy box);
+    a different slot gives a different key."""
+    if slot not in _KEYS:
+        _KEYS[slot] = RSAKey.generate_key(
+            2048, parameters={"kid": f"test-rp-{slot}", "alg": "RS256", "use": "sig"}
+        )
+    return _KEYS[slot]
+
+
 @pytest.fixture
 def register(app: Any, database: Database) -> Any:
     """Register a relying party (private_key_jwt unless told otherwise)."""
@@ -66,10 +84,9 @@ def register(app: Any, database: Database) -> Any:
         client_id = kw.pop("client_id", f"rp-{uuid.uuid4().hex[:10]}")
         method = kw.get("token_endpoint_auth_method", "private_key_jwt")
         key = None
+        slot = kw.pop("key_slot", 0)
         if method == "private_key_jwt" and "jwks" not in kw and "jwks_uri" not in kw:
-            key = RSAKey.generate_key(
-                2048, parameters={"kid": f"k-{client_id}", "alg": "RS256", "use": "sig"}
-            )
+            key = client_key(slot)
             kw["jwks"] = dict(KeySet([key]).as_dict(private=False))
         defaults: dict[str, Any] = {
             "name": f"Test RP {client_id}",
@@ -91,3 +108,56 @@ def register(app: Any, database: Database) -> Any:
         return RP(client_id=client_id, key=key, secret=secret)
 
     return _register
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("identity-live")
+    async with fresh_database_url("identity_live", tmp) as url:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "IDENTITY_DATABASE_URL": url,
+            "IDENTITY_ISSUER": base,
+            "IDENTITY_ENVIRONMENT": "development",
+            "IDENTITY_LOG_LEVEL": "DEBUG",
+            "OTEL_SDK_DISABLED": "true",
+            "PYTHONWARNINGS": "ignore",
+        }
+        py = sys.executable
+        # Migrate and seed in-process (cheaper than two more interpreters).
+        database = await migrated_database("identity.migrations", url)
+        await seed(make_settings(url, issuer=base), database)
+        await database.dispose()
+        log = Path(tmp) / "identity.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [py, "-m", "identity", "serve", "--port", str(port)],
+                env=env,
+                cwd=tmp,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                async with httpx.AsyncClient(base_url=base) as client:
+                    for _ in range(300):
+                        try:
+                            if (await client.get("/health/ready")).status_code == 200:
+                                break
+                        except httpx.TransportError:
+                            pass
+                        await asyncio.sleep(0.1)
+                    else:
+                        pytest.fail("identity did not start: " + log.read_text()[-2000:])
+                yield {"base": base, "log": log}
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)

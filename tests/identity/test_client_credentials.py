@@ -123,7 +123,7 @@ async def test_client_credentials_refusals(http: httpx.AsyncClient, register: An
         assert r.status_code == 401, bad
         assert r.json()["error"] == "invalid_client"
     # signed by another key
-    other = await register(grant_type="client_credentials")
+    other = await register(grant_type="client_credentials", key_slot=1)
     assert other.key is not None
     other.client_id = rp.client_id  # claims name rp, signature by other's key
     forged_form = dict(form, client_assertion=other.assertion())

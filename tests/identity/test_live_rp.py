@@ -5,12 +5,6 @@ and the service's logs never contain a BSN."""
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,67 +12,13 @@ import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
-from idkit import LOA_SUBSTANTIAL, hidden_fields, make_settings, path_of
+from idkit import LOA_SUBSTANTIAL, hidden_fields, path_of
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from identity.seed import demo_key, seed
-from servicekit.testing import fresh_database_url, migrated_database
+from identity.seed import demo_key
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("identity-live")
-    async with fresh_database_url("identity_live", tmp) as url:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "IDENTITY_DATABASE_URL": url,
-            "IDENTITY_ISSUER": base,
-            "IDENTITY_ENVIRONMENT": "development",
-            "IDENTITY_LOG_LEVEL": "DEBUG",
-            "OTEL_SDK_DISABLED": "true",
-            "PYTHONWARNINGS": "ignore",
-        }
-        py = sys.executable
-        # Migrate and seed in-process (cheaper than two more interpreters).
-        database = await migrated_database("identity.migrations", url)
-        await seed(make_settings(url, issuer=base), database)
-        await database.dispose()
-        log = Path(tmp) / "identity.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [py, "-m", "identity", "serve", "--port", str(port)],
-                env=env,
-                cwd=tmp,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            try:
-                async with httpx.AsyncClient(base_url=base) as client:
-                    for _ in range(300):
-                        try:
-                            if (await client.get("/health/ready")).status_code == 200:
-                                break
-                        except httpx.TransportError:
-                            pass
-                        await asyncio.sleep(0.1)
-                    else:
-                        pytest.fail("identity did not start: " + log.read_text()[-2000:])
-                yield {"base": base, "log": log}
-            finally:
-                proc.terminate()
-                proc.wait(timeout=10)
 
 
 async def test_authlib_rp_completes_the_flow(live: dict[str, Any]) -> None:
