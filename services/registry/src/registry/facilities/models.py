@@ -20,6 +20,7 @@ class Facility(Model):
         Index("ix_facilities_theme", "theme"),
         Index("ix_facilities_kind", "kind"),
         Index("ix_facilities_name", "name"),
+        Index("ix_facilities_name_id", "name", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

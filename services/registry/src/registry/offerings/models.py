@@ -18,6 +18,7 @@ class Offering(Model):
     __table_args__ = (
         Index("ix_offerings_supplier", "supplier_id"),
         Index("ix_offerings_facility", "facility_id"),
+        Index("ix_offerings_name_id", "name", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

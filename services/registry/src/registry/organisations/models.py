@@ -22,6 +22,7 @@ class Organisation(Model):
         Index("ix_organisations_oin", "oin"),
         Index("ix_organisations_kvk_number", "kvk_number"),
         Index("ix_organisations_name", "name"),
+        Index("ix_organisations_name_id", "name", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

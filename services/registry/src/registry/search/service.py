@@ -1,7 +1,7 @@
 """Full-text search over facilities and offerings, one interface over two engines.
 
-PostgreSQL: weighted Dutch tsvectors (``websearch_to_tsquery``, stemming, ``ts_rank``),
-matching the GIN expression indexes of migration 0003. SQLite: FTS5 tables kept by
+PostgreSQL: weighted Dutch tsvectors (``websearch_to_tsquery``, stemming, ``ts_rank``)
+stored as generated columns with GIN indexes (migration 0005). SQLite: FTS5 tables kept by
 triggers, every word of the query as a prefix (``bm25`` ranking, names weigh 10x).
 """
 
@@ -38,29 +38,22 @@ class SearchEngine(Protocol):
 
 
 class PostgresSearch:
-    FACILITY_DOC = (
-        "(setweight(to_tsvector('dutch'::regconfig, f.name), 'A') || "
-        "setweight(to_tsvector('dutch'::regconfig, f.description || ' ' || f.theme), 'B'))"
-    )
-    OFFERING_DOC = (
-        "(setweight(to_tsvector('dutch'::regconfig, o.name), 'A') || "
-        "setweight(to_tsvector('dutch'::regconfig, o.description), 'B'))"
-    )
+    """Stored, weighted Dutch tsvectors (migration 0005) behind GIN indexes."""
 
     def matches_sql(self) -> str:
-        return f"""
+        return """
         SELECT 'facility' AS type, f.id AS id, f.name AS name, f.id AS facility_id,
                f.kind AS kind, f.theme AS theme, f.stage AS stage,
-               ts_rank({self.FACILITY_DOC}, query) AS score
+               ts_rank(f.search_vector, query) AS score
           FROM facilities f, websearch_to_tsquery('dutch'::regconfig, :q) query
-         WHERE {self.FACILITY_DOC} @@ query
+         WHERE f.search_vector @@ query
         UNION ALL
         SELECT 'offering', o.id, o.name, o.facility_id, f.kind, f.theme, f.stage,
-               ts_rank({self.OFFERING_DOC}, query)
+               ts_rank(o.search_vector, query)
           FROM offerings o JOIN facilities f ON f.id = o.facility_id,
                websearch_to_tsquery('dutch'::regconfig, :q) query
-         WHERE {self.OFFERING_DOC} @@ query
-        """  # noqa: S608
+         WHERE o.search_vector @@ query
+        """
 
     def params(self, q: str) -> dict[str, Any] | None:
         return {"q": q}
@@ -115,33 +108,41 @@ async def search(session: AsyncSession, query: SearchQuery) -> tuple[list[Search
             filters.append(f"{column} = :f_{column}")
             values[f"f_{column}"] = value
     where = f"WHERE {' AND '.join(filters)}" if filters else ""
-    matches = f"WITH matches AS ({engine.matches_sql()})"
-    page_sql = text(
-        f"{matches} SELECT type, id, name, facility_id, kind, theme, stage, score, "  # noqa: S608
-        f"count(*) OVER () AS total FROM matches {where} "
-        "ORDER BY score DESC, name, id LIMIT :limit OFFSET :offset"
+    # One statement: the matches are computed (and ranked) once, then paged, counted and
+    # faceted. The page rows carry their position; UNION ALL does not keep order.
+    sql = text(
+        f"""
+        WITH matches AS MATERIALIZED ({engine.matches_sql()}),
+        filtered AS (SELECT * FROM matches {where}),
+        page AS (
+            SELECT *, row_number() OVER (ORDER BY score DESC, name, id) AS position
+              FROM filtered ORDER BY score DESC, name, id LIMIT :limit OFFSET :offset
+        )
+        SELECT 'hit' AS row_kind, position, type, id, name, facility_id, kind, theme, stage,
+               score, NULL AS value, 0 AS n FROM page
+        UNION ALL SELECT 'total', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, count(*)
+          FROM filtered
+        UNION ALL SELECT 'type', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, type, count(*)
+          FROM matches GROUP BY type
+        UNION ALL SELECT 'kind', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, kind, count(*)
+          FROM matches GROUP BY kind
+        UNION ALL SELECT 'theme', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, theme, count(*)
+          FROM matches GROUP BY theme
+        """  # noqa: S608
     )
-    rows = (
-        await session.execute(page_sql, {**values, "limit": query.limit, "offset": query.offset})
-    ).all()
-    facet_sql = text(
-        f"{matches} SELECT 'type' AS facet, type AS value, count(*) AS n FROM matches "  # noqa: S608
-        "GROUP BY type "
-        "UNION ALL SELECT 'kind', kind, count(*) FROM matches GROUP BY kind "
-        "UNION ALL SELECT 'theme', theme, count(*) FROM matches GROUP BY theme"
-    )
+    result = await session.execute(sql, {**values, "limit": query.limit, "offset": query.offset})
+    rows, total = [], 0
     facets: dict[str, list[FacetCount]] = {"type": [], "kind": [], "theme": []}
-    for facet, value, n in (await session.execute(facet_sql, params)).all():
-        facets[facet].append(FacetCount(value=value, count=int(n)))
+    for row in result.all():
+        if row.row_kind == "hit":
+            rows.append(row)
+        elif row.row_kind == "total":
+            total = int(row.n)
+        else:
+            facets[row.row_kind].append(FacetCount(value=row.value, count=int(row.n)))
+    rows.sort(key=lambda r: int(r.position))
     for counts in facets.values():
         counts.sort(key=lambda c: (-c.count, c.value))
-    if rows:
-        total = int(rows[0].total)
-    elif query.offset:
-        count_sql = text(f"{matches} SELECT count(*) FROM matches {where}")  # noqa: S608
-        total = int((await session.execute(count_sql, values)).scalar_one())
-    else:
-        total = 0
     hits = [
         SearchHit(
             type=row.type,

@@ -30,6 +30,7 @@ class Usage(Model):
         Index("ix_usages_facility", "facility_id", "status"),
         Index("ix_usages_contract_end", "contract_end_date"),
         Index("ix_usages_municipality", "municipality_id"),
+        Index("ix_usages_created_id", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -1,0 +1,417 @@
+"""Registry benchmark: PostgreSQL with 342 municipalities, 200 suppliers, 100 000
+offerings and 70 000 usages; list, detail, search and radar at 32 concurrent clients.
+
+    .venv/bin/python bench/registry/run.py [--admin-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
+
+Creates a throw-away database ``registry_bench_<random>``, migrates it, bulk-loads the
+data with COPY, starts ``python -m registry serve`` on a free port (production settings,
+tokens signed by a local test issuer whose JWKS this script serves), drives the load with
+httpx and writes latency percentiles, throughput and the server's peak RSS to
+``bench/registry/results.json`` and ``results.md``. Targets from issue 4: p95 <= 25 ms for
+list/search/detail, <= 100 ms for radar, RSS <= 150 MB. The load generator runs on the
+same machine as the server and the database, so the numbers include its CPU contention.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from servicekit.db import upgrade
+from servicekit.testing import TestIssuer
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+THEMES = ["connectivity", "security", "telephony", "identity", "data", "architecture",
+          "finance", "social-domain", "archive", "workplace", "geo", "permits"]  # fmt: skip
+KINDS = ["infrastructure", "application", "service", "standard", "agreement"]
+STAGES = ["initiative", "pilot", "impact-analysis", "implementation", "operational"]
+WORDS = [
+    "zaaksysteem",
+    "archief",
+    "telefonie",
+    "netwerk",
+    "beveiliging",
+    "identiteit",
+    "gegevens",
+    "koppeling",
+    "portaal",
+    "burgerzaken",
+    "belastingen",
+    "vergunningen",
+    "subsidies",
+    "jeugdzorg",
+    "wmo",
+    "participatie",
+    "inkomen",
+    "schuldhulp",
+    "afvalbeheer",
+    "parkeren",
+    "handhaving",
+    "geodata",
+    "kadaster",
+    "adressen",
+    "gebouwen",
+    "verkiezingen",
+    "raadsinformatie",
+    "documenten",
+    "post",
+    "email",
+    "werkplek",
+    "cloud",
+    "hosting",
+    "back-up",
+    "monitoring",
+    "logging",
+    "toegang",
+    "autorisatie",
+    "betalen",
+    "facturen",
+    "boekhouding",
+    "salaris",
+    "personeel",
+    "planning",
+    "roosters",
+    "klantcontact",
+    "chat",
+    "telefooncentrale",
+    "mobiel",
+    "vast",
+    "glasvezel",
+    "wifi",
+    "servicedesk",
+    "formulieren",
+    "afspraken",
+    "berichten",
+    "notificaties",
+    "dashboards",
+    "rapportages",
+    "analyse",
+    "open-data",
+    "publicatie",
+    "woo",
+    "transparantie",
+    "privacy",
+    "avg",
+    "dpia",
+    "audit",
+    "certificering",
+]
+# Rarer terms, like the compound words of real product texts ("zaaksysteemkoppeling").
+COMPOUNDS = [a + b for a in WORDS[:40] for b in WORDS[40:80]]
+PRICE_MODELS = ["free", "fixed", "subscription", "per-inhabitant", "per-user", "usage-based"]
+STATUSES = ["active"] * 8 + ["planned"] + ["ended"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_jwks(issuer: TestIssuer) -> tuple[ThreadingHTTPServer, int]:
+    body = json.dumps(issuer.jwks()).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, port
+
+
+async def create_database(admin_url: str) -> str:
+    name = f"registry_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(admin_url: str, url: str) -> None:
+    name = make_url(url).database
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+def sentence(rng: random.Random, n: int, rare: int = 0) -> str:
+    words = [rng.choice(WORDS) for _ in range(n)] + [rng.choice(COMPOUNDS) for _ in range(rare)]
+    return " ".join(words)
+
+
+async def load_data(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Bulk-load the data set with COPY; returns ids the scenarios pick from."""
+    rng = random.Random(42)
+    now = datetime.now(UTC)
+    engine = create_async_engine(url)
+    municipalities, suppliers, facilities, offerings = [], [], [], []
+    csv_rows = (
+        (ROOT / "services/registry/src/registry/seed/municipalities.csv").read_text().splitlines()
+    )
+    import csv
+
+    for i, row in enumerate(csv.DictReader(csv_rows)):
+        municipalities.append((uuid.uuid4(), "municipality", row["name"], row["cbs_code"],
+                               f"00000001{i:09d}000", None, row["province"], 1, now, now))  # fmt: skip
+    for i in range(args.suppliers):
+        suppliers.append((uuid.uuid4(), "supplier", f"Leverancier {i} B.V.", None, None,
+                          f"8{i:07d}", None, 1, now, now))  # fmt: skip
+    for i in range(args.facilities):
+        name = f"{sentence(rng, 2).title()} voorziening {i}"
+        facilities.append((uuid.uuid4(), f"voorziening-{i}", name, sentence(rng, 20),
+                           KINDS[i % len(KINDS)], THEMES[i % len(THEMES)], None, "[]", "[]",
+                           STAGES[i % len(STAGES)], 1, now, now))  # fmt: skip
+    for i in range(args.offerings):
+        offerings.append((uuid.uuid4(), rng.choice(suppliers)[0], rng.choice(facilities)[0],
+                          f"{sentence(rng, 2).title()} {i}", sentence(rng, 4, rare=8), None,
+                          rng.choice(PRICE_MODELS), "[]", "[]", 1, now, now))  # fmt: skip
+    offerings_by_facility: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for o in offerings:
+        offerings_by_facility.setdefault(o[2], []).append(o[0])
+    usages = []
+    pairs = [(m[0], f[0]) for m in municipalities for f in facilities]
+    rng.shuffle(pairs)
+    today = date.today()
+    for municipality_id, facility_id in pairs[: args.usages]:
+        start = today - timedelta(days=rng.randint(0, 2000))
+        end = today + timedelta(days=rng.randint(-200, 1800))
+        choices = offerings_by_facility.get(facility_id) or [None]
+        usages.append((uuid.uuid4(), municipality_id, facility_id, rng.choice(choices), None,
+                       rng.choice(STATUSES), start, max(end, start), rng.choice([1, 3, 6, 12]),
+                       "50k-215k", 1, now, now))  # fmt: skip
+    started = time.perf_counter()
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        pg = raw.driver_connection
+        assert pg is not None
+        org_cols = ["id", "type", "name", "cbs_code", "oin", "kvk_number", "province",
+                    "revision", "created_at", "updated_at"]  # fmt: skip
+        await pg.copy_records_to_table(
+            "organisations", records=municipalities + suppliers, columns=org_cols
+        )
+        await pg.copy_records_to_table(
+            "facilities", records=facilities,
+            columns=["id", "slug", "name", "description", "kind", "theme", "provider_id", "links",
+                     "standards", "stage", "revision", "created_at", "updated_at"],
+        )  # fmt: skip
+        await pg.copy_records_to_table(
+            "offerings", records=offerings,
+            columns=["id", "supplier_id", "facility_id", "name", "description", "product_url",
+                     "price_model", "standards", "certifications", "revision", "created_at",
+                     "updated_at"],
+        )  # fmt: skip
+        await pg.copy_records_to_table(
+            "usages", records=usages,
+            columns=["id", "municipality_id", "facility_id", "offering_id", "version_id", "status",
+                     "start_date", "contract_end_date", "notice_period_months",
+                     "contract_value_band", "revision", "created_at", "updated_at"],
+        )  # fmt: skip
+        await conn.execute(text("ANALYZE"))
+        await conn.commit()
+    await engine.dispose()
+    return {
+        "load_seconds": round(time.perf_counter() - started, 1),
+        "facility_ids": [str(f[0]) for f in facilities],
+        "offering_ids": [str(o[0]) for o in offerings],
+        "counts": {
+            "municipalities": len(municipalities),
+            "suppliers": len(suppliers),
+            "facilities": len(facilities),
+            "offerings": len(offerings),
+            "usages": len(usages),
+        },
+    }
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+async def drive(base: str, token: str, urls: list[str], concurrency: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for u in urls:
+        queue.put_nowait(u)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30,
+                                 headers={"Authorization": f"Bearer {token}"}) as client:  # fmt: skip
+
+        async def worker() -> None:
+            nonlocal errors
+            while True:
+                try:
+                    url = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                started = time.perf_counter()
+                try:
+                    response = await client.get(url)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False  # a timeout counts as an error at its full duration
+                latencies.append((time.perf_counter() - started) * 1000)
+                if not ok:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {
+        "requests": len(urls),
+        "errors": errors,
+        "throughput_rps": round(len(urls) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "max_ms": round(max(latencies), 1),
+    }
+
+
+def rss_mb(pid: int) -> dict[str, float]:
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = round(int(rest.split()[0]) / 1024, 1)
+    return values
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--admin-url", default=os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"))  # fmt: skip
+    parser.add_argument("--suppliers", type=int, default=200)
+    parser.add_argument("--facilities", type=int, default=240)
+    parser.add_argument("--offerings", type=int, default=100_000)
+    parser.add_argument("--usages", type=int, default=70_000)
+    parser.add_argument("--requests", type=int, default=1500, help="per scenario")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--out", default=str(HERE / "results.json"))
+    args = parser.parse_args()
+
+    url = await create_database(args.admin_url)
+    server = None
+    jwks_server = None
+    try:
+        await asyncio.to_thread(upgrade, "registry.migrations", url)
+        data = await load_data(url, args)
+        print(f"loaded {data['counts']} in {data['load_seconds']} s", flush=True)
+        issuer = TestIssuer()
+        jwks_server, jwks_port = serve_jwks(issuer)
+        port = free_port()
+        env = {
+            **os.environ,
+            "REGISTRY_DATABASE_URL": url,
+            "REGISTRY_ENVIRONMENT": "production",
+            "REGISTRY_AUTH_ISSUER": issuer.issuer,
+            "REGISTRY_AUTH_JWKS_URL": f"http://127.0.0.1:{jwks_port}/jwks",
+            "REGISTRY_LOG_LEVEL": "WARNING",
+            "REGISTRY_WEBHOOKS_ENABLED": "false",
+        }
+        server = subprocess.Popen(
+            [sys.executable, "-m", "registry", "serve", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient() as probe:
+            for _ in range(120):
+                try:
+                    if (await probe.get(f"{base}/health/ready")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.5)
+        token = issuer.token(sub="bench", scopes=["registry:read"], lifetime=7200)
+        rng = random.Random(7)
+        n = args.requests
+        facility_ids, offering_ids = data["facility_ids"], data["offering_ids"]
+        scenarios = {
+            "list_offerings": [f"/v1/offerings?page={rng.randint(1, 50)}&pageSize=20" for _ in range(n)],
+            "list_facility_offerings": [f"/v1/offerings?facilityId={rng.choice(facility_ids)}" for _ in range(n)],
+            "list_usages": [f"/v1/usages?facilityId={rng.choice(facility_ids)}&status=active" for _ in range(n)],
+            "detail_offering": [f"/v1/offerings/{rng.choice(offering_ids)}" for _ in range(n)],
+            "detail_facility": [f"/v1/facilities/{rng.choice(facility_ids)}" for _ in range(n)],
+            "search_rare_word": [f"/v1/search?q={rng.choice(COMPOUNDS)}" for _ in range(n)],
+            "search_common_word": [f"/v1/search?q={rng.choice(WORDS)}" for _ in range(n)],
+            "search_two_words": [f"/v1/search?q={rng.choice(WORDS)}+{rng.choice(COMPOUNDS)}" for _ in range(n)],
+            "radar": [f"/v1/facilities/{rng.choice(facility_ids)}/radar?within=P18M" for _ in range(n)],
+        }  # fmt: skip
+        await drive(base, token, scenarios["detail_facility"][:200], args.concurrency)  # warm-up
+        results: dict[str, Any] = {}
+        for name, urls in scenarios.items():
+            results[name] = await drive(base, token, urls, args.concurrency)
+            print(name, results[name], flush=True)
+        memory = rss_mb(server.pid)
+        targets = {name: (100.0 if name == "radar" else 25.0) for name in scenarios}
+        report = {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {"cpus": os.cpu_count()},
+            "data": data["counts"],
+            "load_seconds": data["load_seconds"],
+            "concurrency": args.concurrency,
+            "scenarios": results,
+            "targets_p95_ms": targets,
+            "met": {name: results[name]["p95_ms"] <= targets[name] for name in scenarios},
+            "server_memory_mb": memory,
+            "rss_target_mb": 150,
+        }
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        lines = [
+            f"# Registry benchmark ({report['when']})", "",
+            f"Data: {data['counts']}; {args.concurrency} concurrent clients; one uvicorn worker; "
+            f"{os.cpu_count()} CPUs shared by server, PostgreSQL and load generator.", "",
+            "| scenario | p50 ms | p95 ms | p99 ms | req/s | errors | p95 target | met |",
+            "|---|---|---|---|---|---|---|---|",
+        ]  # fmt: skip
+        for name, r in results.items():
+            lines.append(f"| {name} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | "
+                         f"{r['throughput_rps']} | {r['errors']} | {targets[name]} | "
+                         f"{'yes' if report['met'][name] else 'no'} |")  # fmt: skip
+        lines += ["", f"Server memory: {memory} MB (target RSS <= 150 MB)", ""]
+        Path(args.out).with_suffix(".md").write_text("\n".join(lines))
+        print("\n".join(lines))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=20)
+        if jwks_server is not None:
+            jwks_server.shutdown()
+        await drop_database(args.admin_url, url)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
