@@ -421,3 +421,35 @@ async def test_history_and_events_record_enrollments(
     assert event["data"]["municipalityOin"] == UTRECHT["oin"]
     # The mandate signer's name is personal data: not in the public feed.
     assert "de Vries" not in str(event)
+
+
+async def test_an_abandoned_in_flight_idempotency_key_is_taken_over(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    """A request that died mid-way leaves its key in flight; after the in-flight timeout a
+    retry with the same key runs (this was a 500 before the servicekit fix)."""
+    from datetime import UTC
+
+    from procurement.db import idempotency_keys
+
+    tender = await open_tender(client, registry, lead_headers)
+    headers = {**municipality_headers(issuer, UTRECHT), "Idempotency-Key": "abandoned"}
+    owner = f"enrollments|{UTRECHT['oin']}|staff-{UTRECHT['cbsCode']}"
+    async with app.state.database.sessionmaker() as session, session.begin():
+        await session.execute(
+            idempotency_keys.insert().values(
+                owner=owner,
+                key="abandoned",
+                request_hash="x" * 64,
+                state="in-flight",
+                created_at=datetime.now(UTC) - timedelta(minutes=5),
+            )
+        )
+    response = await client.post(
+        f"/v1/tenders/{tender['id']}/enrollments", json=enrollment_body(tender), headers=headers
+    )
+    assert response.status_code == 201, response.text

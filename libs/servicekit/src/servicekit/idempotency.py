@@ -109,6 +109,7 @@ class IdempotencyStore:
                     row.state == "in-flight" and age > self.in_flight_timeout
                 )
                 if expired:
+                    await session.rollback()  # end the read's implicit transaction first
                     async with session.begin():
                         await session.execute(
                             delete(t).where(

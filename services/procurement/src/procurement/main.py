@@ -46,7 +46,8 @@ def database_for(url: str) -> Database:
     to 100 ms between tries and collapsed a 342-municipality burst to minutes)."""
     if is_sqlite(url):
         return Database(url, pool_size=1, max_overflow=0, pool_timeout=60)
-    return Database(url)
+    # Past 10 s waiting for a connection the client is better served by 503 + Retry-After.
+    return Database(url, pool_timeout=10)
 
 
 async def _overloaded(request: Request, exc: Exception) -> Response:
