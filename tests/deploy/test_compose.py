@@ -162,3 +162,17 @@ def test_postgres_init_script_is_shared_with_the_dev_overlay() -> None:
     compose_script = ROOT / "deploy" / "compose" / "postgres-init.sh"
     k8s_script = ROOT / "deploy" / "k8s" / "overlays" / "dev" / "postgres" / "init.sh"
     assert compose_script.read_text() == k8s_script.read_text()
+
+
+def test_healthcheck_commands_are_valid_python(compose: dict[str, Any]) -> None:
+    """The healthchecks run `python -c CODE` in the image; a syntax error would only show
+    as a service that never becomes healthy."""
+    checked = 0
+    for name, svc in app_services(compose).items():
+        test = (svc.get("healthcheck") or {}).get("test")
+        if not test:
+            continue
+        assert test[:3] == ["CMD", "python", "-c"], name
+        compile(test[3], f"{name}-healthcheck", "exec")
+        checked += 1
+    assert checked == len(SERVICES)

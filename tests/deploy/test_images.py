@@ -166,3 +166,12 @@ def test_lock_matches_uv_lock(service: str, tmp_path: Path) -> None:
     assert out.read_text() == LOCKS[service].read_text(), (
         f"{LOCKS[service].relative_to(ROOT)} is stale: run deploy/lock.sh"
     )
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_healthcheck_is_valid_python(service: str) -> None:
+    runtime = final_stage(ROOT / SERVICES[service][1] / "Dockerfile")
+    healthcheck = next(args for w, args in runtime if w == "HEALTHCHECK")
+    cmd = json.loads(healthcheck[healthcheck.index("CMD ") + 4 :])
+    assert cmd[:2] == ["python", "-c"]
+    compile(cmd[2], f"{service}-healthcheck", "exec")
