@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import KeySet
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -25,6 +25,7 @@ from idkit import (
     RP,
     RP_CALLBACK,
     Browser,
+    client_key,
     make_settings,
 )
 
@@ -61,19 +62,6 @@ async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def browser(http: httpx.AsyncClient) -> Browser:
     return Browser(http)
-
-
-_KEYS: dict[int, RSAKey] = {}
-
-
-def client_key(slot: int) -> RSAKey:
-    """Test RP keys, generated once per session (RSA generation is slow on a busy box);
-    a different slot gives a different key."""
-    if slot not in _KEYS:
-        _KEYS[slot] = RSAKey.generate_key(
-            2048, parameters={"kid": f"test-rp-{slot}", "alg": "RS256", "use": "sig"}
-        )
-    return _KEYS[slot]
 
 
 @pytest.fixture

@@ -206,3 +206,16 @@ def decode_unverified(token: str) -> dict[str, Any]:
     payload += "=" * (-len(payload) % 4)
     data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload))
     return data
+
+
+_KEYS: dict[int, RSAKey] = {}
+
+
+def client_key(slot: int) -> RSAKey:
+    """Test RP keys, generated once per session (RSA generation is slow on a busy box);
+    a different slot gives a different key."""
+    if slot not in _KEYS:
+        _KEYS[slot] = RSAKey.generate_key(
+            2048, parameters={"kid": f"test-rp-{slot}", "alg": "RS256", "use": "sig"}
+        )
+    return _KEYS[slot]

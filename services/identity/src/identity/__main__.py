@@ -1,4 +1,4 @@
-"""`python -m identity migrate|serve|seed|rotate-keys|prune-keys`."""
+"""`python -m identity migrate|serve|seed|rotate-keys|prune-keys|purge`."""
 
 from __future__ import annotations
 
@@ -47,6 +47,17 @@ async def _prune(settings: ServiceSettings, _args: argparse.Namespace) -> None:
         await database.dispose()
 
 
+async def _purge(settings: ServiceSettings, _args: argparse.Namespace) -> None:
+    from .maintenance import purge_expired
+
+    assert isinstance(settings, Settings)
+    database = Database(settings.database_url or settings.sqlite_default("identity"))
+    try:
+        print(json.dumps(await purge_expired(database.sessionmaker)))
+    finally:
+        await database.dispose()
+
+
 def main() -> None:
     run_cli(
         service="identity",
@@ -62,6 +73,7 @@ def main() -> None:
                 None,
             ),
             "prune-keys": ("stop publishing retired keys past their retention", _prune, None),
+            "purge": ("delete expired requests, codes, tokens and one-time ids", _purge, None),
         },
     )
 
