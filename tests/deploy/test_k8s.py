@@ -349,3 +349,96 @@ def test_create_secrets_script_provides_every_referenced_secret(
         )
         assert any(created), f"create-secrets.sh does not create {name}"
         assert f"{key}=" in script, f"create-secrets.sh does not set {name}/{key}"
+
+
+def _port_allowed(rule: dict[str, Any], port: int) -> bool:
+    ports = rule.get("ports")
+    return not ports or any(p.get("port") == port for p in ports)
+
+
+def _peer_allows(peers: list[dict[str, Any]] | None, labels: dict[str, str]) -> bool:
+    if peers is None:  # no `to`/`from`: any peer
+        return True
+    return any(
+        "podSelector" in peer
+        and "namespaceSelector" not in peer
+        and labels_match(peer["podSelector"], labels)
+        for peer in peers
+    )
+
+
+def allows(
+    policies: list[dict[str, Any]], src: dict[str, str], dst: dict[str, str], port: int
+) -> bool:
+    """Whether the NetworkPolicies let a pod labelled `src` open `port` on a pod `dst`."""
+    egress = [
+        r
+        for p in policies
+        if "Egress" in p["spec"]["policyTypes"] and labels_match(p["spec"]["podSelector"], src)
+        for r in p["spec"].get("egress", [])
+    ]
+    ingress = [
+        r
+        for p in policies
+        if "Ingress" in p["spec"]["policyTypes"] and labels_match(p["spec"]["podSelector"], dst)
+        for r in p["spec"].get("ingress", [])
+    ]
+    out_ok = any(_port_allowed(r, port) and _peer_allows(r.get("to"), dst) for r in egress)
+    in_ok = any(_port_allowed(r, port) and _peer_allows(r.get("from"), src) for r in ingress)
+    return out_ok and in_ok
+
+
+URL_HOST = re.compile(r"^[a-z0-9+]+://(?:[^@/]*@)?(?P<host>[a-z0-9.-]+):(?P<port>\d+)")
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_network_policies_allow_every_configured_upstream(
+    overlay: tuple[str, list[dict[str, Any]]], service: str
+) -> None:
+    """Every in-namespace URL a service is configured with is reachable through the
+    NetworkPolicies (and so the policies follow the settings, not the other way round)."""
+    name, objs = overlay
+    policies = of_kind(objs, "NetworkPolicy")
+    services = {s["metadata"]["name"]: s for s in of_kind(objs, "Service")}
+    dep = named(objs, "Deployment", service)
+    src = pod_labels(dep)
+    env = service_env(objs, dep)
+    checked = 0
+    for key, value in env.items():
+        m = URL_HOST.match(value)
+        if not m or m.group("host") not in services:
+            continue
+        target = services[m.group("host")]
+        port = int(m.group("port"))
+        (svc_port,) = [p for p in target["spec"]["ports"] if p["port"] == port]
+        # The pods behind the Service, found through the workload it selects.
+        backends = [
+            o
+            for o in of_kind(objs, "Deployment", "StatefulSet")
+            if labels_match({"matchLabels": target["spec"]["selector"]}, pod_labels(o))
+        ]
+        assert backends, f"{name}: Service {target['metadata']['name']} selects no pods"
+        for backend in backends:
+            container_port = svc_port["targetPort"]
+            if isinstance(container_port, str):
+                (container_port,) = [
+                    p["containerPort"]
+                    for c in backend["spec"]["template"]["spec"]["containers"]
+                    for p in c.get("ports", [])
+                    if p.get("name") == container_port
+                ]
+            assert allows(policies, src, pod_labels(backend), container_port), (
+                f"{name}: {service} is configured with {key}={value} but NetworkPolicies block it"
+            )
+        checked += 1
+    if service == PUBLIC_SERVICE:
+        assert checked >= 3, "the gateway's upstreams were checked"
+
+
+def test_network_policy_check_can_fail(rendered: Objects) -> None:
+    objs = rendered["production"]
+    policies = of_kind(objs, "NetworkPolicy")
+    registry = pod_labels(named(objs, "Deployment", "registry"))
+    procurement = pod_labels(named(objs, "Deployment", "procurement"))
+    assert allows(policies, procurement, registry, 8002)
+    assert not allows(policies, registry, procurement, 8003), "registry never calls procurement"
