@@ -290,3 +290,20 @@ async def test_key_rotation(browser: Browser, register: Any, app: Any, database:
         await fresh_verifier.verify(old_token)
     info = await _post(browser.http, machine, "/auth/introspect", {"token": old_token})
     assert info.json() == {"active": False}
+
+
+async def test_code_and_refresh_token_single_use_under_concurrency(
+    browser: Browser, register: Any
+) -> None:
+    import asyncio
+
+    rp = await register(refresh_tokens=True)
+    login = await browser.login(rp)
+    results = await asyncio.gather(*(browser.token(rp, login) for _ in range(6)))
+    assert sorted(r.status_code for r in results) == [200] + [400] * 5
+    refresh = next(r for r in results if r.status_code == 200).json()["refresh_token"]
+    form = {"grant_type": "refresh_token", "refresh_token": refresh}
+    results = await asyncio.gather(
+        *(_post(browser.http, rp, "/auth/token", form) for _ in range(6))
+    )
+    assert [r.status_code for r in results].count(200) == 1

@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -118,7 +117,11 @@ class OidcConnector:
         )
         return f"{self.config['authorization_endpoint']}?{query}"
 
-    def _client(self) -> AsyncOAuth2Client:
+    def _client(self) -> Any:
+        # Imported here: authlib's httpx integration warns at import time, and only
+        # deployments with a configured upstream need it.
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
+
         kwargs: dict[str, Any] = {"timeout": 10.0}
         if self.transport is not None:
             kwargs["transport"] = self.transport
