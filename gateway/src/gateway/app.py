@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import quote
@@ -93,6 +93,7 @@ REQUEST_DROP = HOP_BY_HOP | {
 RESPONSE_DROP = HOP_BY_HOP | {b"server", b"date", b"x-request-id", b"content-length"}
 SMALL_BODY = 64 * 1024  # bodies up to this size are read at once (fewer sends, no chunking)
 REWRITE_MAX = 8 * 1024 * 1024  # JSON bodies larger than this pass without link rewriting
+_random_bits = random.getrandbits  # the global generator is reseeded after fork
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 SECURITY_HEADERS: Headers = [
     (b"x-content-type-options", b"nosniff"),
@@ -262,7 +263,10 @@ class Gateway:
             else:
                 headers[key] = value
         incoming_id = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming_id if _REQUEST_ID_OK.match(incoming_id) else uuid.uuid4().hex
+        # Ids only need to be unique, not secret: no system call for randomness per request.
+        request_id = (
+            incoming_id if _REQUEST_ID_OK.match(incoming_id) else f"{_random_bits(128):032x}"
+        )
         req = _Request(scope, headers, request_id)
         id_token = request_id_var.set(request_id)
         path = req.path

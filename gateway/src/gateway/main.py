@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from opentelemetry.sdk.trace import SpanProcessor
@@ -27,6 +28,13 @@ def create_app(
 ) -> Gateway:
     settings = settings or get_settings()
     configure_logging("gateway", settings.log_level, settings.log_json)
+    # No access log line per request: `serve` asks uvicorn for none, but the shared
+    # logging set-up makes uvicorn.access propagate to the root handler again, and uvicorn
+    # then logs (and BSN-masks) every request, the gateway's largest per-request cost at
+    # INFO. Requests are counted in /metrics and traced instead.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers = []
+    access.propagate = False
     if token_verifier is None:
         token_verifier = TokenVerifier(
             JwksCache(http_jwks_fetcher(settings.auth_jwks_url)),
