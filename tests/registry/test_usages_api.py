@@ -169,3 +169,20 @@ async def test_status_moves_forward_and_ended_frees_the_slot(
     # Once ended, a new current usage of the same facility may be registered.
     r = await client.post("/v1/usages", json=body, headers=tokens.municipality())
     assert r.status_code == 201
+
+
+async def test_concurrent_duplicates_create_one(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker
+) -> None:
+    import asyncio
+
+    w = await _world(client, tokens, make_org, make_facility)
+    body = {"municipalityId": w["utrecht"]["id"], "facilityId": w["other_facility"]["id"]}
+    results = await asyncio.gather(
+        *(client.post("/v1/usages", json=body, headers=tokens.municipality()) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in results) == [201, 409, 409, 409]
+    r = await client.get(
+        f"/v1/usages?facilityId={w['other_facility']['id']}", headers=tokens.reader()
+    )
+    assert r.json()["total"] == 1

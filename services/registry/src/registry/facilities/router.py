@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json, require_if_match
-from servicekit.pagination import Page, PageParams, make_page, page_params
+from servicekit.pagination import Page, PageParams, page_params
 
 from ..auth import READ, WRITE, auth, require_operator
 from ..changes.service import Actor
-from ..common import idempotent, json_response, responses
+from ..common import idempotent, json_response, page_response, responses
 from . import service
 from .schemas import (
     FacilityCreate,
@@ -52,14 +52,12 @@ async def list_facilities(
     q: Annotated[
         str | None, Query(min_length=1, max_length=100, description="Name or description contains")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     filters = service.FacilityFilter(
         slug=slug, kind=kind, theme=theme, stage=stage, provider_id=provider_id, q=q
     )
     items, total = await service.list_facilities(session, filters, params)
-    return make_page(
-        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
-    )
+    return page_response(request, items, total, params)
 
 
 @router.post(
@@ -189,11 +187,9 @@ async def list_stage_transitions(
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     facility_id: FacilityId,
     params: Annotated[PageParams, Depends(page_params)],
-) -> dict[str, Any]:
+) -> Response:
     items, total = await service.list_transitions(session, facility_id, params)
-    return make_page(
-        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
-    )
+    return page_response(request, items, total, params)
 
 
 @router.get(

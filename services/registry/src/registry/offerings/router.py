@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json, require_if_match
-from servicekit.pagination import Page, PageParams, make_page, page_params
+from servicekit.pagination import Page, PageParams, page_params
 
 from ..auth import READ, WRITE, auth
-from ..common import idempotent, json_response, responses
+from ..common import idempotent, json_response, page_response, responses
 from . import service
 from .schemas import (
     OfferingCreate,
@@ -44,12 +44,10 @@ async def list_offerings(
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
     supplier_id: Annotated[uuid.UUID | None, Query(alias="supplierId")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-) -> dict[str, Any]:
+) -> Response:
     filters = service.OfferingFilter(facility_id=facility_id, supplier_id=supplier_id, q=q)
     items, total = await service.list_offerings(session, filters, params)
-    return make_page(
-        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
-    )
+    return page_response(request, items, total, params)
 
 
 @router.post(
@@ -120,11 +118,9 @@ async def list_versions(
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     offering_id: OfferingId,
     params: Annotated[PageParams, Depends(page_params)],
-) -> dict[str, Any]:
+) -> Response:
     items, total = await service.list_versions(session, offering_id, params)
-    return make_page(
-        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
-    )
+    return page_response(request, items, total, params)
 
 
 @router.post(

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json, require_if_match
-from servicekit.pagination import Page, PageParams, make_page, page_params
+from servicekit.pagination import Page, PageParams, page_params
 
 from ..auth import READ, WRITE, auth, require_operator
 from ..changes.service import Actor
-from ..common import idempotent, json_response, responses
+from ..common import idempotent, json_response, page_response, responses
 from . import service
 from .schemas import OrganisationCreate, OrganisationOut, OrganisationPatch, OrganisationType
 
@@ -45,14 +45,12 @@ async def list_organisations(
     q: Annotated[
         str | None, Query(min_length=1, max_length=100, description="Name contains")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     filters = service.OrganisationFilter(
         type=type, oin=oin, kvk_number=kvk_number, cbs_code=cbs_code, q=q
     )
     items, total = await service.list_organisations(session, filters, params)
-    return make_page(
-        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
-    )
+    return page_response(request, items, total, params)
 
 
 @router.post(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi.responses import JSONResponse
 
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
@@ -34,7 +35,7 @@ async def search(
     type: Annotated[ResultType | None, Query(description="Only this kind of result")] = None,
     kind: Annotated[Kind | None, Query(description="Facility kind")] = None,
     theme: Annotated[str | None, Query(max_length=100, description="Facility theme")] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     query = service.SearchQuery(
         q=q,
         type=type,
@@ -48,4 +49,4 @@ async def search(
         request, [h.model_dump(mode="json", by_alias=True) for h in hits], total, params
     )
     body["facets"] = facets.model_dump(mode="json", by_alias=True)
-    return body
+    return JSONResponse(body)

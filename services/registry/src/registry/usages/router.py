@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json, require_if_match
-from servicekit.pagination import Page, PageParams, make_page, page_params
+from servicekit.pagination import Page, PageParams, page_params
 
 from ..auth import READ, WRITE, auth
-from ..common import idempotent, invalid, json_response, responses
+from ..common import idempotent, invalid, json_response, page_response, responses
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
 from . import service
@@ -66,7 +66,7 @@ async def list_usages(
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
     offering_id: Annotated[uuid.UUID | None, Query(alias="offeringId")] = None,
     status: Annotated[UsageStatus | None, Query()] = None,
-) -> dict[str, Any]:
+) -> Response:
     filters = service.UsageFilter(
         municipality_id=municipality_id,
         facility_id=facility_id,
@@ -74,9 +74,7 @@ async def list_usages(
         status=status,
     )
     items, total = await service.list_usages(session, filters, params)
-    return make_page(
-        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
-    )
+    return page_response(request, items, total, params)
 
 
 @router.post(
@@ -157,13 +155,11 @@ async def facility_radar(
         uuid.UUID | None,
         Query(alias="offeringId", description="The collective offering; others compete"),
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     items, total = await service.facility_radar(
         session, facility_id, within, today, offering_id, params.offset, params.page_size
     )
-    return make_page(
-        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
-    )
+    return page_response(request, items, total, params)
 
 
 @router.get(
@@ -181,9 +177,7 @@ async def organisation_radar(
     within: Annotated[DateDuration, Depends(window)],
     today: Annotated[date, Depends(reference_date)],
     params: Annotated[PageParams, Depends(page_params)],
-) -> dict[str, Any]:
+) -> Response:
     items = await service.organisation_radar(session, organisation_id, within, today)
     page = items[params.offset : params.offset + params.page_size]
-    return make_page(
-        request, [i.model_dump(mode="json", by_alias=True) for i in page], len(items), params
-    )
+    return page_response(request, page, len(items), params)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response, Security
 
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json, require_if_match
-from servicekit.pagination import Page, PageParams, make_page, page_params
+from servicekit.pagination import Page, PageParams, page_params
 
 from ..auth import READ, WRITE, auth
-from ..common import idempotent, json_response, responses
+from ..common import idempotent, json_response, page_response, responses
 from . import service
 from .schemas import (
     DeliveryOut,
@@ -64,11 +64,9 @@ async def list_subscriptions(
     session: SessionDep,
     principal: Annotated[Principal, Security(auth, scopes=[READ])],
     params: Annotated[PageParams, Depends(page_params)],
-) -> dict[str, Any]:
+) -> Response:
     items, total = await service.list_subscriptions(session, principal, params)
-    return make_page(
-        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
-    )
+    return page_response(request, items, total, params)
 
 
 @router.get(
@@ -138,8 +136,6 @@ async def list_deliveries(
     principal: Annotated[Principal, Security(auth, scopes=[READ])],
     subscription_id: SubscriptionId,
     params: Annotated[PageParams, Depends(page_params)],
-) -> dict[str, Any]:
+) -> Response:
     items, total = await service.list_deliveries(session, principal, subscription_id, params)
-    return make_page(
-        request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
-    )
+    return page_response(request, items, total, params)
