@@ -62,6 +62,9 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    # CPU time the proxy process(es) spent per request (None for direct calls): less
+    # sensitive than throughput to other work on a shared machine.
+    cpu_us: float | None = None
 
 
 def _ms(value: str) -> float:
@@ -149,6 +152,23 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": BODY})
 """
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its direct children (nginx's workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    total = 0.0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -307,10 +327,15 @@ def main() -> None:
                 for connections in (1, args.connections):
                     for name, url in targets.items():
                         wrk(name, url, token, connections, 2)  # warm-up
+                        proxy = {"nginx": nginx.pid, "gateway": gateway.pid}.get(name)
+                        cpu_before = cpu_seconds(proxy) if proxy else 0.0
                         result = wrk(name, url, token, connections, args.duration)
+                        if proxy:
+                            used = cpu_seconds(proxy) - cpu_before
+                            result.cpu_us = used / max(1.0, result.rps * args.duration) * 1e6
                         print(
                             f"{name:8s} c={connections:<3d} {result.rps:9.1f} req/s  p50 {result.p50_ms:.2f} ms"
-                            f"  p99 {result.p99_ms:.2f} ms  errors {result.errors}",
+                            f"  p99 {result.p99_ms:.2f} ms  errors {result.errors}  cpu/req {result.cpu_us}",
                             flush=True,
                         )
                         best = results.get((name, connections))
@@ -341,12 +366,13 @@ def main() -> None:
 
 def table(results: dict[tuple[str, int], Result]) -> list[str]:
     lines = [
-        "| target | connections | req/s | p50 ms | p99 ms | errors |",
-        "|---|---|---|---|---|---|",
+        "| target | connections | req/s | p50 ms | p99 ms | errors | proxy CPU per request |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (name, conns), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        cpu = f"{r.cpu_us:.0f} us" if r.cpu_us is not None else "-"
         lines.append(
-            f"| {name} | {conns} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |"
+            f"| {name} | {conns} | {r.rps:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | {cpu} |"
         )
     return lines
 
@@ -366,6 +392,8 @@ def measures(results: dict[tuple[str, int], Result], c: int) -> list[str]:
         f"| added p50 at 1 connection (gateway - direct) | {added:.2f} ms | <= 1 ms | "
         f"{'yes' if added <= 1.0 else 'no'} |",
         f"| added p50 at 1 connection (nginx - direct) | {added_nginx:.2f} ms | | |",
+        f"| proxy CPU per request at {c} connections, gateway / nginx | "
+        f"{(gw.cpu_us or 0):.0f} us / {(nginx.cpu_us or 0):.0f} us | | |",
     ]
 
 
