@@ -26,11 +26,19 @@ class Usage(Model):
             unique=True,
             sqlite_where=text("status != 'ended'"),
             postgresql_where=text("status != 'ended'"),
+            postgresql_include=["municipality_id", "id", "offering_id", "notice_period_months"],
         ),
         Index("ix_usages_facility", "facility_id", "status"),
         Index("ix_usages_contract_end", "contract_end_date"),
         Index("ix_usages_municipality", "municipality_id"),
         Index("ix_usages_created_id", "created_at", "id"),
+        Index(
+            "ix_usages_current_facility_end",
+            "facility_id",
+            "contract_end_date",
+            sqlite_where=text("status != 'ended'"),
+            postgresql_where=text("status != 'ended'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

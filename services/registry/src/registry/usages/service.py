@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, exists, false, func, or_, select
@@ -30,6 +31,8 @@ from .models import Usage
 from .schemas import RadarItem, UsageCreate, UsageOut, UsagePatch
 
 CURRENT = ("planned", "active")
+# "Current" written as the partial indexes' own predicate, so PostgreSQL can use them.
+ENDED = "ended"
 # Status moves forward only: planned → active → ended (or planned → ended).
 STATUS_ORDER = {"planned": 0, "active": 1, "ended": 2}
 JOINABLE_STAGES = ("implementation", "operational")
@@ -47,6 +50,7 @@ def to_out(row: Usage) -> UsageOut:
     return UsageOut.model_validate(row)
 
 
+@lru_cache(maxsize=8192)  # contract ends cluster on a few dates; the radar sorts thousands
 def notice_deadline(contract_end: date, notice_months: int | None) -> date:
     return add_months(contract_end, -(notice_months or 0))
 
@@ -280,7 +284,7 @@ async def facility_radar(
     on_board = exists().where(
         current.municipality_id == Usage.municipality_id,
         current.facility_id == facility_id,
-        current.status.in_(CURRENT),
+        current.status != ENDED,
         *([current.offering_id == offering_id] if offering_id is not None else []),
     )
     same_facility_competing = (
@@ -305,7 +309,7 @@ async def facility_radar(
         .join(Facility, Facility.id == Usage.facility_id)
         .join(Organisation, Organisation.id == Usage.municipality_id)
         .where(
-            Usage.status.in_(CURRENT),
+            Usage.status != ENDED,
             Usage.contract_end_date.is_not(None),
             Usage.contract_end_date >= today,
             Usage.contract_end_date <= horizon,
