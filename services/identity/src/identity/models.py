@@ -136,6 +136,8 @@ class AuthorizationCode(Base, table=True):
     )
     expires_at: datetime = _ts()
     used_at: datetime | None = _ts(nullable=True)
+    # Set when a used code comes back: what its first redemption produces is revoked.
+    replayed_at: datetime | None = _ts(nullable=True)
 
 
 class RefreshToken(Base, table=True):

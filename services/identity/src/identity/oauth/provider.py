@@ -570,7 +570,14 @@ class Provider:
                 .values(used_at=now)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
-                # A replayed code: revoke what the first redemption produced (RFC 6749 4.1.2).
+                # A replayed code: revoke what the first redemption produced (RFC 6749
+                # 4.1.2). Marking the code locks its row, so a redemption still in flight
+                # either sees the mark or has committed its refresh token before this.
+                await session.execute(
+                    update(AuthorizationCode)
+                    .where(col(AuthorizationCode.code_hash) == code_hash)
+                    .values(replayed_at=now)
+                )
                 await session.execute(
                     update(RefreshToken)
                     .where(
@@ -609,7 +616,14 @@ class Provider:
             raise OAuthError("invalid_grant", "The login session has ended.")
         identity = self.session_identity(login)
         return await self._user_tokens(
-            client, identity, login, row.scope, row.nonce, row.claims_request, family_id=None
+            client,
+            identity,
+            login,
+            row.scope,
+            row.nonce,
+            row.claims_request,
+            family_id=None,
+            code_hash=code_hash,
         )
 
     async def _user_tokens(
@@ -621,6 +635,7 @@ class Provider:
         nonce: str | None,
         claims_request: dict[str, Any] | None,
         family_id: str | None,
+        code_hash: str | None = None,
     ) -> dict[str, Any]:
         scopes = self.granted_scopes(client, requested_scope, identity)
         sub = self.pairwise_sub(client.sector, identity.person_key)
@@ -665,6 +680,10 @@ class Provider:
         refresh: str | None = None
         now_dt = utcnow()
         async with self.sessionmaker() as session, session.begin():
+            if code_hash is not None:
+                code = await session.get(AuthorizationCode, code_hash, with_for_update=True)
+                if code is None or code.replayed_at is not None:
+                    raise OAuthError("invalid_grant", "The code was replayed; nothing is issued.")
             if client.refresh_tokens_enabled:
                 refresh = random_token(32)
                 session.add(
