@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from seckit import OPERATOR_OIN, assert_problem
+from seckit import FACILITY_ID, LEAD_ID, OPERATOR_OIN, assert_problem
 
-from servicekit.testing import TestIssuer
+from servicekit.testing import TestIssuer, test_database_base_url
 
 WRITES = {
     "registry": "/v1/organisations",
@@ -153,7 +153,6 @@ INJECTIONS = [
     "<->",
     ":*",
     "a:*",
-    "\u0000",
     "é" * 50,
     "🙂",
 ]
@@ -183,3 +182,49 @@ async def test_sql_and_fts_injection_in_q(
     # The tables are still there.
     r = await http.get("/v1/organisations", headers=headers)
     assert r.status_code == 200
+
+
+# Found by this suite (reported to the registry and identity owners): PostgreSQL refuses
+# NUL characters in text, and the services pass them through, so the database error
+# becomes a 500. SQLite stores them. Strict: the marker must go once they answer 400.
+NUL_ON_POSTGRES = pytest.mark.xfail(
+    bool(test_database_base_url()),
+    reason="known bug: a NUL character in a text parameter or field is a 500 on PostgreSQL "
+    "(registry q/slug/theme filters and bodies, identity client bodies); expected 400",
+    strict=True,
+)
+
+
+@NUL_ON_POSTGRES
+async def test_nul_characters_in_text_are_refused_or_stored_never_500(
+    clients: dict[str, httpx.AsyncClient], issuer: TestIssuer
+) -> None:
+    headers = operator(issuer)
+    failures = []
+    for service, path, param in (
+        ("registry", "/v1/organisations", "q"),
+        ("registry", "/v1/facilities", "q"),
+        ("registry", "/v1/facilities", "slug"),
+        ("registry", "/v1/facilities", "theme"),
+        ("registry", "/v1/offerings", "q"),
+        ("registry", "/v1/search", "q"),
+    ):
+        r = await clients[service].get(path, params={param: "a\x00b"}, headers=headers)
+        if r.status_code >= 500:
+            failures.append(f"GET {service} {path}?{param}=a%00b -> {r.status_code}")
+    for service, path, body in (
+        ("registry", "/v1/organisations",
+         {"type": "supplier", "name": "a\x00b", "kvkNumber": "12341234"}),
+        ("identity", "/v1/clients",
+         {"clientId": "nul-test", "name": "a\x00b", "grantType": "client_credentials",
+          "tokenEndpointAuthMethod": "client_secret_basic"}),
+        ("procurement", "/v1/tenders",
+         {"facilityId": FACILITY_ID, "leadPartyId": LEAD_ID, "title": "a\x00b",
+          "procedure": "open", "estimatedValue": {"amount": 1}, "contractDurationMonths": 1,
+          "enrollmentOpensAt": "2030-01-01T00:00:00Z", "enrollmentClosesAt": "2030-02-01T00:00:00Z",
+          "plannedStartDate": "2031-01-01"}),
+    ):  # fmt: skip
+        r = await clients[service].post(path, json=body, headers=headers)
+        if r.status_code >= 500:
+            failures.append(f"POST {service} {path} with a NUL in a text field -> {r.status_code}")
+    assert not failures, "\n".join(failures)
