@@ -217,3 +217,26 @@ def test_https_required_in_production_and_signature_vector() -> None:
     )
     assert backoff_seconds(1, 3600) == 2
     assert backoff_seconds(20, 3600) == 3600
+
+
+async def test_two_dispatchers_never_deliver_twice(
+    client: httpx.AsyncClient, tokens: Any, make_facility: Maker, registry_db: Database,
+    receiver: Receiver, clock: Clock,
+) -> None:  # fmt: skip
+    """Two service processes (two dispatchers) share the work through the lease; a fresh
+    dispatcher (after a restart) continues from the stored cursor."""
+    import asyncio
+
+    await _subscribe(client, tokens)
+    created = [await make_facility() for _ in range(3)]
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver.handler)) as http:
+        first = WebhookDispatcher(registry_db, http, clock=clock)
+        second = WebhookDispatcher(registry_db, http, clock=clock)
+        await asyncio.gather(first.run_once(), second.run_once())
+        assert [e["data"]["id"] for e in receiver.events()] == [f["id"] for f in created]
+        later = await make_facility()
+        restarted = WebhookDispatcher(registry_db, http, clock=clock)
+        assert await restarted.run_once() == 1
+    ids = [e["data"]["id"] for e in receiver.events()]
+    assert ids == [f["id"] for f in [*created, later]]
+    assert len({r.headers["webhook-id"] for r in receiver.received}) == len(ids)
