@@ -397,16 +397,11 @@ class Browser:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def login(
-        self,
-        rp: Rp,
-        means: str,
-        identity: str,
-        level: str,
-        scope: str,
-        **extra: str,
-    ) -> dict[str, Any]:
-        """The whole code flow with PKCE; returns the token response."""
+    async def authorize(
+        self, rp: Rp, means: str, identity: str, level: str, scope: str, **extra: str
+    ) -> tuple[dict[str, str], str]:
+        """Authorize → login page → simulator → back at the RP: (the RP's query, the
+        PKCE verifier)."""
         verifier = uuid.uuid4().hex + uuid.uuid4().hex
         params = {
             "response_type": "code",
@@ -429,8 +424,7 @@ class Browser:
                 "/auth/login", data={**hidden_fields(page.text), "means": means}
             )
             assert chosen.status_code == 303, chosen.text
-            simulator = chosen.headers["location"]
-            page = await self.http.get(path_of(simulator))
+            page = await self.http.get(path_of(chosen.headers["location"]))
             assert page.status_code == 200, page.text
             back = await self.http.post(
                 f"/auth/simulators/{means}/authorize",
@@ -449,16 +443,32 @@ class Browser:
         result = query_of(location)
         assert result.get("state") == params["state"]
         assert "code" in result, location
-        token = await self.http.post(
+        return result, verifier
+
+    async def redeem(self, rp: Rp, code: str, verifier: str) -> httpx.Response:
+        return await self.http.post(
             "/auth/token",
             data={
                 "grant_type": "authorization_code",
-                "code": result["code"],
+                "code": code,
                 "redirect_uri": rp.redirect_uri,
                 "code_verifier": verifier,
             },
             headers={"Authorization": basic_auth(rp.client_id, rp.secret)},
         )
+
+    async def login(
+        self,
+        rp: Rp,
+        means: str,
+        identity: str,
+        level: str,
+        scope: str,
+        **extra: str,
+    ) -> dict[str, Any]:
+        """The whole code flow with PKCE; returns the token response."""
+        result, verifier = await self.authorize(rp, means, identity, level, scope, **extra)
+        token = await self.redeem(rp, result["code"], verifier)
         assert token.status_code == 200, token.text
         body: dict[str, Any] = token.json()
         return body
