@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -64,9 +65,9 @@ def prepare(data_dir: Path, env: dict[str, str]) -> None:
             future.result()
 
 
-def wait_live(port: int, deadline: float) -> bool:
+def wait_live(port: int, deadline: float, should_stop: Callable[[], bool]) -> bool:
     url = f"http://127.0.0.1:{port}/health/live"
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not should_stop():
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
@@ -119,7 +120,9 @@ def main() -> int:
         )
     deadline = time.monotonic() + 90  # generous: a loaded 2-core machine imports slowly
     for name, port, _has_db in SERVICES:
-        if not wait_live(port, deadline):
+        if not wait_live(port, deadline, lambda: stopping):
+            if stopping:  # Ctrl-C while starting up
+                return 0
             log(f"{name} did not become live on port {port}")
             stop_all()
             return 1
