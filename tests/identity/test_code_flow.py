@@ -428,3 +428,24 @@ async def test_simulator_refuses_foreign_clients(http: httpx.AsyncClient) -> Non
         "/auth/simulators/digid/token", data={"grant_type": "authorization_code"}
     )
     assert token.status_code == 401
+
+
+async def test_callback_must_return_to_the_browser_that_started(
+    browser: Browser, register: Any
+) -> None:
+    """Login CSRF: an attacker's upstream login cannot be finished in the victim's browser."""
+    rp = await register()
+    response, _, _ = await browser.start(rp)
+    chosen = await browser.choose(response.headers["location"], "digid")
+    back = await browser.simulator(
+        chosen.headers["location"], "digid-jan", "urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard"
+    )
+    transport = browser.http._transport
+    async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as victim:
+        stolen = await victim.get(path_of(back.headers["location"]))
+        assert stolen.status_code == 403
+        assert "location" not in stolen.headers
+    # The browser that started it can still finish.
+    final = await browser.http.get(path_of(back.headers["location"]))
+    assert final.status_code == 303
+    assert "code" in query_of(final.headers["location"])

@@ -3,13 +3,15 @@ redirect, and the callback that turns an upstream login into our session and cod
 
 from __future__ import annotations
 
+import hmac
+
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from ..common import random_token
+from ..common import keyed_hash, random_token
 from ..models import AuthorizationRequest
 from ..oauth.errors import OAuthError
 from ..oauth.provider import Provider
@@ -102,12 +104,19 @@ async def choose_means(request: Request) -> Response:
             "This login means does not reach the required level or does not exist.",
         )
     state, nonce, verifier = random_token(24), random_token(24), random_token(48)
+    # Bind the upstream leg to this browser: the callback must come back with the same
+    # CSRF cookie, so nobody can make another browser finish a login they started.
+    browser = keyed_hash(p.settings.secret, "browser", request.cookies.get(CSRF_COOKIE, ""))
     async with p.sessionmaker() as session, session.begin():
         await session.execute(
             update(AuthorizationRequest)
             .where(col(AuthorizationRequest.id) == row.id)
             .values(
-                means=means, upstream_state=state, upstream_nonce=nonce, upstream_verifier=verifier
+                means=means,
+                upstream_state=state,
+                upstream_nonce=nonce,
+                upstream_verifier=verifier,
+                csrf=browser,
             )
         )
     connector = p.connectors[means]
@@ -147,6 +156,14 @@ async def callback(request: Request) -> Response:
     row = await p.load_request(row.id)
     if row is None or row.means is None:
         return error_page(request, *EXPIRED)
+    browser = keyed_hash(p.settings.secret, "browser", request.cookies.get(CSRF_COOKIE, ""))
+    if not hmac.compare_digest(browser, row.csrf):
+        return error_page(
+            request,
+            "Deze inlogpoging is in een andere browser begonnen. Begin opnieuw bij de dienst.",
+            "This login was started in another browser. Please start again at the service.",
+            status_code=403,
+        )
     params = row.params
     redirect_uri, rp_state = params["redirect_uri"], params.get("state")
     if "error" in q or not q.get("code"):
