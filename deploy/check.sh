@@ -7,7 +7,7 @@
 #   5. hadolint on every Dockerfile, shellcheck on the deploy scripts
 #   6. docker compose config, where a compose binary exists
 #   7. each image's install step, replayed in a throwaway venv: the lock installs with
-#      --require-hashes and the service imports and starts its CLI
+#      --require-hashes, the app builds, migrations apply, `serve` answers /health/live
 #   8. the platform rules no linter knows (pytest tests/deploy)
 # Linters run pinned, in throwaway environments (uv tool run / uv run --no-project), so they
 # never enter the project's lock. Work files go to .cache/deploy (git-ignored by its own
@@ -119,11 +119,32 @@ replay() {
     -r "$WORK/$module-third-party.txt" || die "$dir/requirements.lock does not install"
   "$UV" pip install --quiet --python "$venv/bin/python" --no-deps ./libs/servicekit "./$dir" ||
     die "$dir does not install"
-  # Only runtime dependencies are there: the app must build and its CLI must import.
-  (cd "$WORK" && "image-$module/bin/python" -c \
-    "import $module.__main__, $module.main as m; m.create_app()") ||
-    die "$module does not start from its image's dependencies"
-  echo "$module: installs from its lock and starts"
+  # Only runtime dependencies are there: what follows must work with them alone.
+  local prefix
+  prefix=$(echo "$module" | tr '[:lower:]' '[:upper:]')_
+  if [ "$module" != gateway ]; then
+    # The packaged migrations apply (SQLite here; the image's drivers cover PostgreSQL too).
+    (cd "$venv" && env "${prefix}DATABASE_URL=sqlite+aiosqlite:///migrate.db" \
+      bin/python -m "$module" migrate >/dev/null) || die "$module: migrate fails"
+  fi
+  # Serve as the image's CMD does (on a free loopback port) until /health/live answers.
+  local port server ok=""
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  (cd "$venv" && env -u OTEL_EXPORTER_OTLP_ENDPOINT OTEL_SDK_DISABLED=true \
+    bin/python -m "$module" serve --host 127.0.0.1 --port "$port" >serve.log 2>&1) &
+  server=$!
+  for _ in $(seq 240); do
+    if python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/health/live', timeout=2)" 2>/dev/null; then
+      ok=1
+      break
+    fi
+    sleep 0.5
+  done
+  pkill -TERM -P "$server" 2>/dev/null || true
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  [ -n "$ok" ] || { tail -20 "$venv/serve.log"; die "$module: serve never answered /health/live"; }
+  echo "$module: installs from its lock$([ "$module" = gateway ] || echo ', migrates'), serves /health/live"
 }
 pids=()
 replay registry services/registry & pids+=($!)
