@@ -26,6 +26,9 @@ async def test_documents_have_gateway_servers(gw: RunningGateway) -> None:
                 {"url": f"/api/{name}/v1", "description": "Through the Samen gateway"}
             ]
             assert doc["info"]["title"] == f"Samen {name}"
+            # Token requests from Swagger UI go to the gateway's /auth, same origin.
+            flows = doc["components"]["securitySchemes"]["oauth2"]["flows"]
+            assert flows["clientCredentials"]["tokenUrl"] == "/auth/token"
             assert response.headers["access-control-allow-origin"] == "*"
 
 

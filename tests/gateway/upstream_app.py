@@ -141,7 +141,20 @@ async def openapi(request: web.Request) -> web.Response:
         "openapi": "3.0.3",
         "info": {"title": f"Samen {NAME}", "version": "1.0.0", "description": f"The {NAME}."},
         "servers": [{"url": f"http://127.0.0.1:8000/api/{NAME}/v1"}, {"url": "/v1"}],
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "oauth2": {
+                    "type": "oauth2",
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": "http://127.0.0.1:8001/auth/token",
+                            "scopes": {f"{NAME}:read": "Read"},
+                        }
+                    },
+                },
+            }
+        },
         "security": [{"bearer": []}],
         "paths": {
             "/things": {

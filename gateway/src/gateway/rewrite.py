@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class PathRewriter:
@@ -108,7 +109,22 @@ def is_json(content_type: str) -> bool:
 
 
 def openapi_for_gateway(doc: dict[str, Any], public_prefix: str) -> dict[str, Any]:
-    """The service's document with ``servers`` pointing at the gateway's public path."""
+    """The service's document with ``servers`` pointing at the gateway's public path and
+    OAuth2 endpoints at the gateway's ``/auth/*`` (same origin as the portal, so Swagger
+    UI's token requests pass its CSP, whatever address the service was configured with)."""
     out = dict(doc)
     out["servers"] = [{"url": public_prefix, "description": "Through the Samen gateway"}]
+    schemes = (out.get("components") or {}).get("securitySchemes") or {}
+    for scheme in schemes.values():
+        if not isinstance(scheme, dict) or scheme.get("type") != "oauth2":
+            continue
+        for flow in (scheme.get("flows") or {}).values():
+            if not isinstance(flow, dict):
+                continue
+            for key in ("tokenUrl", "authorizationUrl", "refreshUrl"):
+                value = flow.get(key)
+                if isinstance(value, str):
+                    path = urlsplit(value).path
+                    if path.startswith("/auth/"):
+                        flow[key] = path
     return out
