@@ -471,3 +471,20 @@ def test_redis_url_from_plain_environment_variable(monkeypatch: pytest.MonkeyPat
     assert Settings().redis_url == "redis://127.0.0.1:6379/3"
     monkeypatch.setenv("GATEWAY_REDIS_URL", "redis://127.0.0.1:6379/4")
     assert Settings().redis_url == "redis://127.0.0.1:6379/4"
+
+
+async def test_anonymous_limits_key_on_forwarded_ip_only_when_trusted(
+    gateway_factory: GatewayFactory,
+) -> None:
+    limits = {"rate_limit_anonymous_per_second": 0.1, "rate_limit_anonymous_burst": 1}
+    path = "/.well-known/openid-configuration"
+    for trusted, expected in ((True, [200, 200]), (False, [200, 429])):
+        async with (
+            gateway_factory(trust_forwarded_for=trusted, **limits) as gw,
+            gw.client() as client,
+        ):
+            codes = [
+                (await client.get(path, headers={"X-Forwarded-For": f"198.51.100.{i}"})).status_code
+                for i in (1, 2)
+            ]
+        assert codes == expected, trusted
