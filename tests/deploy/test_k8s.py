@@ -442,3 +442,15 @@ def test_network_policy_check_can_fail(rendered: Objects) -> None:
     procurement = pod_labels(named(objs, "Deployment", "procurement"))
     assert allows(policies, procurement, registry, 8002)
     assert not allows(policies, registry, procurement, 8003), "registry never calls procurement"
+
+
+def test_our_images_come_from_a_named_registry(overlay: tuple[str, list[dict[str, Any]]]) -> None:
+    """A bare `samen/<service>` would be pulled from Docker Hub, where anyone could own it."""
+    _name, objs = overlay
+    for service in SERVICES:
+        image = named(objs, "Deployment", service)["spec"]["template"]["spec"]["containers"][0][
+            "image"
+        ]
+        host = image.split("/", 1)[0]
+        assert "." in host or ":" in host or host == "localhost", image
+        assert image.rsplit(":", 1)[0].endswith(f"/samen/{service}"), image
