@@ -45,6 +45,8 @@ class RegistryClient:
             base_url=base_url.rstrip("/"),
             timeout=timeout,
             headers={"Accept": "application/json"},
+            # Keep connections to the registry open through a burst of enrollments.
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
         )
         self.token_url = token_url
         self.client_id = client_id
