@@ -14,46 +14,22 @@ import threading
 from collections.abc import AsyncIterator
 
 import pytest
-from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from contractkit import DATABASE_URLS
+from contractkit import DATABASE_URLS  # also registers the hypothesis profiles
 
 from servicekit.db import upgrade
 from servicekit.testing import test_database_base_url
-
-SMOKE = "samen-contract"
-NIGHTLY = "nightly"
-settings.register_profile(
-    SMOKE,
-    max_examples=5,
-    derandomize=True,  # fixed seed: the same cases every run
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
-settings.register_profile(
-    NIGHTLY,
-    max_examples=150,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-    print_blob=True,
-)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "smoke: quick contract run in `make test` (`make fuzz` runs the rest)"
     )
-
-
-def nightly_active() -> bool:
-    return bool(settings._current_profile == NIGHTLY)
 
 
 def _migrate(package: str, url: str) -> None:

@@ -17,9 +17,35 @@ from typing import Any
 
 import httpx
 import schemathesis
+from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import make_url
 
 from servicekit.testing import TestIssuer, test_database_base_url
+
+# Hypothesis profiles: the quick default run and the long `make fuzz` run.
+SMOKE = "samen-contract"
+NIGHTLY = "nightly"
+settings.register_profile(
+    SMOKE,
+    max_examples=5,
+    derandomize=True,  # fixed seed: the same cases every run
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+settings.register_profile(
+    NIGHTLY,
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+    print_blob=True,
+)
+
+
+def nightly_active() -> bool:
+    return bool(settings._current_profile == NIGHTLY)
+
 
 PARTS = ("registry", "procurement", "identity")
 OPERATOR_OIN = "00000001003214345000"

@@ -10,8 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import SMOKE, nightly_active
-from contractkit import BASE_URL, HEADERS, identity_app, load_schema, procurement_app, registry_app
+from contractkit import (
+    BASE_URL,
+    HEADERS,
+    SMOKE,
+    identity_app,
+    load_schema,
+    nightly_active,
+    procurement_app,
+    registry_app,
+)
 from hypothesis import settings
 from schemathesis.checks import (
     content_type_conformance,

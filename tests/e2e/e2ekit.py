@@ -310,7 +310,7 @@ def wait_ready(platform: Platform, timeout: float) -> str | None:
 
 
 def start_platform(
-    folder: Path, database_urls: dict[str, str], ready_timeout: float = 180.0
+    folder: Path, database_urls: dict[str, str], ready_timeout: float = 300.0
 ) -> tuple[Platform, str | None]:
     folder.mkdir(parents=True, exist_ok=True)
     ports = {part: free_port() for part in PARTS}
