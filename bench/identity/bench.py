@@ -5,7 +5,7 @@ the running service on PostgreSQL, with p50/p99 latencies and the server's RSS.
 
 Starts its own identity service on a free port with a fresh PostgreSQL database
 (BENCH_DATABASE_URL, default postgresql+asyncpg://postgres@127.0.0.1:5432/postgres),
-seeds it, measures, and writes bench/identity/results.json and results.md.
+seeds it, measures, and writes bench/identity/results-<workers>w.json and .md.
 Targets (issue): >= 1000 grants/s, >= 150 logins/s, RSS <= 150 MB on a 2-core machine.
 """
 
@@ -277,7 +277,7 @@ async def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=15)
-    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (HERE / f"results-{args.workers}w.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [
         "# Identity benchmark results",
         "",
@@ -297,7 +297,7 @@ async def main() -> None:
             f"| {name} | {r['per_second']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |"
         )
     lines += ["", f"Server RSS (all workers): {results['server_rss_mb']} MB.", ""]
-    (HERE / "results.md").write_text("\n".join(lines))
+    (HERE / f"results-{args.workers}w.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 
