@@ -363,20 +363,24 @@ and retries "in flight" (409) and "busy" (503) answers.
 | enrollments stored | {r["stored"]} | exactly 342 ({ok(r["stored"] == 342)}) |
 | duplicate (tender, municipality) rows | {r["duplicates"]} | 0 ({ok(r["duplicates"] == 0)}) |
 | whole burst | {r["burst_seconds"]:.1f} s | |
+| server CPU per attempt | {ms(r["burst_cpu_per_attempt"])} | |
 | latency per attempt p50 / p99 | {ms(r["attempt_p50"])} / {ms(r["attempt_p99"])} | p99 <= 250 ms ({ok(r["attempt_p99"] <= 0.25)}) |
 | submission until definite answer p50 / p99 | {ms(r["e2e_p50"])} / {ms(r["e2e_p99"])} | |
 
 ## Reading a tender with 342 enrollments (sequential requests)
 
-| endpoint | p50 | p95 | target |
-|---|---|---|---|
-| `GET /v1/tenders/{{id}}/demand` | {ms(r["demand_p50"])} | {ms(r["demand_p95"])} | p95 <= 100 ms ({ok(r["demand_p95"] <= 0.1)}) |
-| `GET /v1/tenders/{{id}}/demand.csv` | | {ms(r["demand_csv_p95"])} | |
-| `GET /v1/tenders/{{id}}/ocds` | {ms(r["ocds_p50"])} | {ms(r["ocds_p95"])} | p95 <= 100 ms ({ok(r["ocds_p95"] <= 0.1)}) |
+| endpoint | p50 | p95 | server CPU per request | target |
+|---|---|---|---|---|
+| `GET /v1/tenders/{{id}}/demand` | {ms(r["demand_p50"])} | {ms(r["demand_p95"])} | {ms(r["demand_cpu"])} | p95 <= 100 ms ({ok(r["demand_p95"] <= 0.1)}) |
+| `GET /v1/tenders/{{id}}/demand.csv` | | {ms(r["demand_csv_p95"])} | | |
+| `GET /v1/tenders/{{id}}/ocds` | {ms(r["ocds_p50"])} | {ms(r["ocds_p95"])} | {ms(r["ocds_cpu"])} | p95 <= 100 ms ({ok(r["ocds_p95"] <= 0.1)}) |
 
 With 684 requests arriving in the same instant on one worker, latency per request is
-mostly queueing: the burst's p99 measures how long the last of them waited. Stored rows and
-duplicates are counted in the database after the burst.
+mostly queueing: the burst's p99 measures how long the last of them waited. The work
+itself is CPU-bound in the one worker (CPU per attempt times attempts is the floor for the
+whole burst), so the p99 <= 250 ms target for 684 simultaneous submissions needs several
+workers or replicas; the service is stateless apart from its database, so it scales out.
+Stored rows and duplicates are counted in the database after the burst.
 """
 
 
