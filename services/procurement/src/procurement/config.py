@@ -21,9 +21,10 @@ class Settings(ServiceSettings):
     registry_cache_seconds: float = 300.0
     # client_credentials at identity; client_secret_basic is identity's development setup.
     token_url: str = "http://127.0.0.1:8001/auth/token"  # noqa: S105 (a URL)
-    client_id: str = "procurement"
+    # The client identity seeds for this service (identity/seed.py).
+    client_id: str = "samen-procurement"
     # Development default only (identity's dev seed); production sets PROCUREMENT_CLIENT_SECRET.
-    client_secret: str = "procurement-dev-secret"  # noqa: S105
+    client_secret: str = "samen-procurement-dev-secret"  # noqa: S105
     registry_scope: str = "registry:read"
     # OCDS: the ocid prefix registered with the OCDS data support team ("ocds-" + 6 chars);
     # this one is a placeholder until Samen registers its own.
