@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from idkit import ISSUER, LOA_SUBSTANTIAL, Browser, decode_unverified, make_settings
+from idkit import ISSUER, LOA_SUBSTANTIAL, Browser, decode_unverified, make_settings, path_of
 
 from identity.main import create_app
 from identity.simulators.idp import BROKER_CLIENT_ID
@@ -129,3 +129,66 @@ def test_production_refuses_simulators_and_dev_secrets() -> None:
     )
     assert set(explicit.state.provider.connectors) == {"digid", "eherkenning", "eidas", "yivi"}
     assert explicit.state.provider.settings.cookie_secure is True
+
+
+async def test_production_cookies_are_secure(tmp_path: Any) -> None:
+    """Production-like settings (own database: its keys are sealed with another key)."""
+    from idkit import RP, RP_CALLBACK, client_key
+    from joserfc.jwk import KeySet
+
+    from identity.clients.schemas import ClientIn
+    from identity.clients.service import create_client
+    from servicekit.testing import fresh_database_url, migrated_database
+
+    issuer = "https://samen.example.nl"
+    async with fresh_database_url("identity_prod", tmp_path) as url:
+        database = await migrated_database("identity.migrations", url)
+        settings = make_settings(
+            url,
+            environment="production",
+            issuer=issuer,
+            allow_simulators_in_production=True,
+            key_encryption_key="k" * 40,
+            secret="s" * 40,
+            allow_client_secret_basic=False,
+        )
+        prod = create_app(settings, database=database)
+        await prod.state.provider.keys.ensure()
+        key = client_key(0)
+        async with database.sessionmaker() as session:
+            await create_client(
+                session,
+                ClientIn(
+                    client_id="prod-rp",
+                    name="Prod RP",
+                    grant_type="authorization_code",
+                    jwks=dict(KeySet([key]).as_dict(private=False)),
+                    redirect_uris=[RP_CALLBACK],
+                    allowed_scopes=["openid"],
+                    minimum_loa="http://eidas.europa.eu/LoA/substantial",
+                ),
+                actor="test",
+            )
+        rp = RP(client_id="prod-rp", key=key)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=prod), base_url=issuer
+        ) as http:
+            browser = Browser(http)
+            response, _, _ = await browser.start(rp, scope="openid")
+            page = await http.get(path_of(response.headers["location"]))
+            assert "secure" in page.headers["set-cookie"].lower()
+            login = await browser.login(rp, scope="openid")
+            assert "code" in login.params, login.location
+            data, _ = rp.auth(
+                {
+                    "grant_type": "authorization_code",
+                    "code": login.params["code"],
+                    "redirect_uri": rp.redirect_uri,
+                    "code_verifier": login.verifier,
+                },
+                aud=f"{issuer}/auth/token",
+            )
+            token = await http.post("/auth/token", data=data)
+            assert token.status_code == 200, token.text
+            assert decode_unverified(token.json()["id_token"])["iss"] == issuer
+        await database.dispose()
