@@ -66,6 +66,14 @@ def create_app(
 
     async def start(app: FastAPI) -> None:
         await provider.keys.ensure()
+        try:
+            await provider.keys.load(force=True)
+        except ValueError as exc:
+            # Refuse to serve rather than fail on every token: the stored keys were sealed
+            # with another IDENTITY_KEY_ENCRYPTION_KEY.
+            raise RuntimeError(
+                "The signing keys cannot be decrypted with IDENTITY_KEY_ENCRYPTION_KEY."
+            ) from exc
 
     async def stop(app: FastAPI) -> None:
         await provider.http.aclose()
