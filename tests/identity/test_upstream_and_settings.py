@@ -192,3 +192,12 @@ async def test_production_cookies_are_secure(tmp_path: Any) -> None:
             assert token.status_code == 200, token.text
             assert decode_unverified(token.json()["id_token"])["iss"] == issuer
         await database.dispose()
+
+
+async def test_refuses_to_start_with_the_wrong_key_encryption_key(database: Any, app: Any) -> None:
+    wrong = create_app(
+        make_settings(database.url, key_encryption_key="another-key"), database=database
+    )
+    with pytest.raises(RuntimeError, match="cannot be decrypted"):
+        async with wrong.router.lifespan_context(wrong):
+            pass
