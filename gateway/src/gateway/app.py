@@ -2,7 +2,8 @@
 
 No framework routing on the hot path: a request is matched against the route table
 (:mod:`gateway.routes`), checked (headers, auth, scopes, rate limit, body size), and
-streamed to its upstream through a pooled aiohttp session; the answer is streamed back
+streamed to its upstream over pooled keep-alive connections (:mod:`gateway.client`); the
+answer is streamed back
 with hop-by-hop headers dropped and upstream paths rewritten to public ones. Everything
 the gateway answers itself is problem+json.
 """
@@ -20,12 +21,10 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from multidict import CIMultiDict
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from yarl import URL
 
 from servicekit.auth import Principal, TokenVerifier
 from servicekit.errors import (
@@ -47,6 +46,7 @@ from servicekit.logs import request_id_var
 
 from . import API_VERSION
 from .breaker import State
+from .client import Response, UpstreamConnectError, UpstreamDisconnected, UpstreamTimeout
 from .config import Settings
 from .docs import DOCS_CSP, DocsPortal
 from .metrics import GatewayMetrics
@@ -475,9 +475,10 @@ class Gateway:
             # Still in flight means the call neither succeeded nor failed (e.g. 413).
             breaker.release()
 
-    def _upstream_headers(self, req: _Request, route: Route) -> CIMultiDict[str]:
+    def _upstream_headers(self, req: _Request, route: Route) -> Headers:
+        """The request's headers as the upstream gets them (bytes, ready to write)."""
         scope = req.scope
-        out: CIMultiDict[str] = CIMultiDict()
+        out: Headers = []
         connection = req.headers.get(b"connection", b"").lower()
         named = {t.strip() for t in connection.split(b",")} if connection else set()
         for key, value in scope["headers"]:
@@ -486,30 +487,29 @@ class Gateway:
             if route.rewrite and key == b"accept-encoding":
                 # Bodies must stay readable so their links can be rewritten.
                 continue
-            out.add(key.decode("latin-1"), value.decode("latin-1"))
+            out.append((key, value))
         forwarded = req.headers.get(b"x-forwarded-for")
-        ip = req.client_ip
-        out["X-Forwarded-For"] = f"{forwarded.decode('latin-1')}, {ip}" if forwarded else ip
-        out["X-Forwarded-Proto"] = scope.get("scheme", "http")
+        ip = req.client_ip.encode()
+        out.append((b"x-forwarded-for", forwarded + b", " + ip if forwarded else ip))
+        out.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
         host = req.headers.get(b"host")
         if host:
-            out["X-Forwarded-Host"] = host.decode("latin-1")
-        out["X-Forwarded-Prefix"] = route.prefix
-        out["X-Request-ID"] = req.request_id
+            out.append((b"x-forwarded-host", host))
+        out.append((b"x-forwarded-prefix", route.prefix.encode()))
+        out.append((b"x-request-id", req.request_id.encode()))
         return out
 
-    def _upstream_url(self, req: _Request, route: Route, rest: str, upstream: Upstream) -> URL:
+    def _upstream_target(self, req: _Request, route: Route, rest: str) -> bytes:
+        """Path and query as sent upstream, with the client's own percent-encoding."""
         raw_path: bytes = req.scope.get("raw_path") or req.path.encode()
         prefix = route.prefix.encode()
         if raw_path.startswith(prefix):
-            raw_rest = raw_path[len(prefix) :].decode("ascii", "replace")
+            raw_rest = raw_path[len(prefix) :]
         else:
-            raw_rest = quote(rest, safe="/:@!$&'()*+,;=-._~")
+            raw_rest = quote(rest, safe="/:@!$&'()*+,;=-._~").encode()
+        target = route.upstream_prefix.encode() + raw_rest
         query: bytes = req.scope.get("query_string", b"")
-        target = upstream.url + route.upstream_prefix + raw_rest
-        if query:
-            target += "?" + query.decode("latin-1")
-        return URL(target, encoded=True)
+        return target + b"?" + query if query else target
 
     async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
         """The whole request body, or None when it is larger than ``limit``."""
@@ -557,11 +557,11 @@ class Gateway:
                     await self._problem(req, send, _too_large(limit))
                     return
                 if body or method not in ("GET", "HEAD", "OPTIONS", "DELETE"):
-                    headers["Content-Length"] = str(len(body))
+                    headers.append((b"content-length", str(len(body)).encode()))
                 else:
                     body = None
             else:
-                headers["Content-Length"] = str(length)
+                headers.append((b"content-length", str(length).encode()))
                 body = _stream_body(receive)
         elif chunked:
             # Unknown length: buffer up to the limit so an oversized upload is refused
@@ -570,10 +570,11 @@ class Gateway:
             if body is None:
                 await self._problem(req, send, _too_large(limit))
                 return
-            headers["Content-Length"] = str(len(body))
+            headers.append((b"content-length", str(len(body)).encode()))
 
-        url = self._upstream_url(req, route, rest, upstream)
-        retries = self.settings.connect_retries if method in IDEMPOTENT_METHODS else 0
+        target = self._upstream_target(req, route, rest)
+        idempotent = method in IDEMPOTENT_METHODS
+        retries = self.settings.connect_retries if idempotent else 0
         retries = retries if not isinstance(body, AsyncIterator) else 0
         metrics = self.metrics
         name = upstream.name
@@ -593,25 +594,23 @@ class Gateway:
         try:
             sc = span.get_span_context()
             if sc.is_valid:
-                headers["traceparent"] = (
-                    f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{int(sc.trace_flags):02x}"
+                headers.append(
+                    (
+                        b"traceparent",
+                        f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{int(sc.trace_flags):02x}".encode(),
+                    )
                 )
                 if sc.trace_state:
-                    headers["tracestate"] = sc.trace_state.to_header()
+                    headers.append((b"tracestate", sc.trace_state.to_header().encode()))
             attempt = 0
             t0 = time.perf_counter()
             while True:
                 try:
-                    response = await upstream.session.request(
-                        method,
-                        url,
-                        headers=headers,
-                        data=body,
-                        allow_redirects=False,
-                        compress=None,
+                    response = await upstream.pool.request(
+                        method, target, headers, body, idempotent=idempotent
                     )
                     break
-                except aiohttp.ClientConnectorError:
+                except UpstreamConnectError:
                     if attempt < retries:
                         attempt += 1
                         metrics.upstream_retries.labels(name).inc()
@@ -619,10 +618,10 @@ class Gateway:
                         continue
                     await self._upstream_failed(req, send, upstream, span, "connect")
                     return
-                except TimeoutError:
+                except UpstreamTimeout:
                     await self._upstream_failed(req, send, upstream, span, "timeout")
                     return
-                except (aiohttp.ClientError, OSError):
+                except UpstreamDisconnected:
                     await self._upstream_failed(req, send, upstream, span, "disconnect")
                     return
             status = response.status
@@ -633,11 +632,11 @@ class Gateway:
             upstream.breaker.success()
             try:
                 await self._respond(req, send, route, response)
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            except (UpstreamTimeout, UpstreamDisconnected) as exc:
                 if req.started:
                     upstream.breaker.failure()
                     raise _UpstreamBroken() from exc
-                kind = "timeout" if isinstance(exc, TimeoutError) else "disconnect"
+                kind = "timeout" if isinstance(exc, UpstreamTimeout) else "disconnect"
                 await self._upstream_failed(req, send, upstream, span, kind)
             finally:
                 response.release()
@@ -686,16 +685,16 @@ class Gateway:
             error = BadGateway(f"The {upstream.name} service could not be reached.")
         await self._problem(req, send, error)
 
-    async def _respond(
-        self, req: _Request, send: Send, route: Route, response: aiohttp.ClientResponse
-    ) -> None:
+    async def _respond(self, req: _Request, send: Send, route: Route, response: Response) -> None:
         rewriter = self.rewriters[route.prefix] if route.rewrite else None
         out: Headers = []
         content_type = b""
         length: int | None = None
         encoded = False
-        connection = response.headers.get("Connection", "").lower().encode()
-        named = {t.strip() for t in connection.split(b",")} if connection else set()
+        named: set[bytes] = set()
+        for key, value in response.raw_headers:
+            if key.lower() == b"connection":
+                named |= {t.strip() for t in value.lower().split(b",")}
         for key, value in response.raw_headers:
             lower = key.lower()
             if lower in RESPONSE_DROP or lower in named:
@@ -747,7 +746,7 @@ class Gateway:
         if length is not None:
             out.append((b"content-length", str(length).encode()))
         await self._start(req, send, response.status, out)
-        async for chunk in response.content.iter_any():
+        async for chunk in response.iter_chunks():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
