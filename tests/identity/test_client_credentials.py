@@ -47,7 +47,7 @@ async def test_client_credentials_private_key_jwt(
     rp = await register(
         grant_type="client_credentials",
         allowed_scopes=["registry:read", "registry:write"],
-        org_id="00000001000000344000",
+        org_id="00000001001234567000",
         org_type="municipality",
         roles=["registry-editor"],
     )
@@ -62,7 +62,7 @@ async def test_client_credentials_private_key_jwt(
     assert claims["scope"] == "registry:read"
     assert claims["sub"] == rp.client_id
     assert claims["azp"] == rp.client_id
-    assert claims["org_id"] == "00000001000000344000"
+    assert claims["org_id"] == "00000001001234567000"
     assert claims["roles"] == ["registry-editor"]
     for name in ("iss", "aud", "exp", "iat", "nbf", "jti"):
         assert name in claims

@@ -82,7 +82,7 @@ async def test_eherkenning_user_gets_org_claims_roles_and_eligible_scopes(
     login = await browser.login(rp, "eherkenning", "eh-utrecht-inkoop", scope=scopes)
     body = (await browser.token(rp, login)).json()
     access = decode_unverified(body["access_token"])
-    assert access["org_id"] == "00000001000000344000"
+    assert access["org_id"] == "00000001001234567000"
     assert access["org_type"] == "municipality"
     assert access["roles"] == ["procurement-enroller", "registry-editor"]
     granted = access["scope"].split()
@@ -90,7 +90,7 @@ async def test_eherkenning_user_gets_org_claims_roles_and_eligible_scopes(
     assert "procurement:manage" not in granted  # no machtiging for it
     assert body["scope"] == access["scope"]
     id_claims = decode_unverified(body["id_token"])
-    assert id_claims["represents"]["org_id"] == "00000001000000344000"
+    assert id_claims["represents"]["org_id"] == "00000001001234567000"
     assert "deelname gezamenlijke aanbesteding" in id_claims["represents"]["services"]
     assert id_claims["represents"]["level"] == LOA_SUBSTANTIAL
 
@@ -108,7 +108,7 @@ async def test_supplier_and_admin_org_users(browser: Browser, register: Any) -> 
         rp, "eherkenning", "eh-leverancier", scope="openid registry:write identity:admin"
     )
     access = decode_unverified((await browser.token(rp, login)).json()["access_token"])
-    assert access["org_id"] == "68750110"
+    assert access["org_id"] == "90000001"
     assert access["org_type"] == "supplier"
     assert access["scope"] == "openid registry:write"
     browser.http.cookies.clear()

@@ -55,7 +55,7 @@ async def test_authlib_rp_completes_the_flow(live: dict[str, Any]) -> None:
             "/auth/simulators/eherkenning/authorize",
             data={
                 **hidden_fields(page.text),
-                "identity": "eh-zwolle-inkoop",
+                "identity": "eh-geldrop-inkoop",
                 "level": "urn:etoegang:core:assurance-class:loa3",
                 "action": "login",
             },
@@ -75,7 +75,7 @@ async def test_authlib_rp_completes_the_flow(live: dict[str, Any]) -> None:
         assert id_token["nonce"] == nonce
         assert id_token["iss"] == base
         assert id_token["acr"] == LOA_SUBSTANTIAL
-        assert id_token["org_id"] == "00000001000000193000"
+        assert id_token["org_id"] == "00000001004567891000"
         assert "procurement:enroll" in token["scope"].split()
         rp.token = token
         info = await rp.get(meta["userinfo_endpoint"])

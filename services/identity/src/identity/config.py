@@ -35,7 +35,7 @@ class Settings(ServiceSettings):
     # "client_id": ..., "client_secret": ...}}. A configured means replaces its simulator.
     upstreams: dict[str, dict[str, str]] = Field(default_factory=dict)
     # Organisations (OIN/KvK) whose users are platform administrators.
-    admin_org_ids: list[str] = Field(default_factory=lambda: ["00000001003214345000"])
+    admin_org_ids: list[str] = Field(default_factory=lambda: ["00000001009876543000"])
 
     access_token_lifetime: int = Field(default=3600, le=3600)
     public_client_access_token_lifetime: int = Field(default=900, le=900)

@@ -20,8 +20,8 @@ from .config import Settings
 from .keys import KeyStore
 from .models import Client
 
-OPERATOR_OIN = "00000001003214345000"
-UTRECHT_OIN = "00000001000000344000"
+OPERATOR_OIN = "00000001009876543000"
+UTRECHT_OIN = "00000001001234567000"
 
 
 def demo_key() -> RSAKey:
