@@ -201,3 +201,33 @@ def test_adr_document_normalises_optional_dates_and_generic_names() -> None:
         doc["paths"]["/t"]["get"]["responses"]["200"]["$ref"]
         == "#/components/schemas/PageTenderOut"
     )
+
+
+async def test_schema_check_needs_the_newest_migration(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from servicekit.db import SchemaNotCurrent, migration_head, schema_check
+
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    for revision, down in (("0001", None), ("0002", "0001")):
+        (versions / f"{revision}_x.py").write_text(
+            f"revision = {revision!r}\ndown_revision = {down!r}\n"
+            "branch_labels = None\ndepends_on = None\n"
+            "def upgrade():\n    return None\ndef downgrade():\n    return None\n"
+        )
+    head = migration_head(str(tmp_path / "migrations"))
+    assert head == "0002"
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'schema.db'}")
+    check = schema_check(database, head)
+    with pytest.raises(SchemaNotCurrent):
+        await check()  # never migrated
+    async with database.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+        await conn.execute(text("INSERT INTO alembic_version VALUES ('0001')"))
+    with pytest.raises(SchemaNotCurrent, match="code expects 0002"):
+        await check()
+    async with database.engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+    await check()
+    await database.dispose()

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from opentelemetry.sdk.trace import SpanProcessor
 
 from .auth import JwksCache, TokenVerifier, http_jwks_fetcher
-from .db import Database, upgrade
+from .db import Database, migration_head, schema_check, upgrade
 from .errors import install_problem_handlers
 from .health import ReadyCheck, health_router
 from .logs import configure_logging
@@ -105,6 +105,8 @@ def create_service_app(
     app.openapi = openapi  # type: ignore[method-assign]
 
     checks: dict[str, ReadyCheck] = {"database": database.ping}
+    if migrations_package:
+        checks["schema"] = schema_check(database, migration_head(migrations_package))
     checks.update(ready_checks or {})
     app.include_router(health_router(checks, version))
     metrics = Metrics(service)

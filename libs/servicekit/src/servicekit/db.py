@@ -8,14 +8,16 @@ needed at start-up, in tests or in the migration job.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -91,6 +93,46 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _script_location(migrations_package: str) -> str:
+    """Folder of a migrations package (or the folder itself when given a path)."""
+    if os.path.isdir(migrations_package):
+        return migrations_package
+    package = importlib.import_module(migrations_package)
+    return os.path.dirname(package.__file__ or "")
+
+
+def migration_head(migrations_package: str) -> str | None:
+    """The newest revision of a service's migrations."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", _script_location(migrations_package))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database is not migrated to the code's newest revision."""
+
+
+def schema_check(database: Database, head: str | None) -> Callable[[], Awaitable[None]]:
+    """Readiness check: the database schema is at ``head`` (migrations have run), so a
+    rollout that starts pods before the migration job finished never serves traffic."""
+
+    async def check() -> None:
+        async with asyncio.timeout(2.0), database.engine.connect() as conn:
+            try:
+                current = (
+                    await conn.execute(text("SELECT version_num FROM alembic_version"))
+                ).scalar_one_or_none()
+            except DBAPIError as exc:
+                raise SchemaNotCurrent("no alembic_version table") from exc
+        if current != head:
+            raise SchemaNotCurrent(f"schema at {current}, code expects {head}")
+
+    return check
 
 
 def upgrade(migrations_package: str, url: str, revision: str = "head") -> None:
