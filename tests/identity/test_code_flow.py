@@ -308,6 +308,7 @@ async def test_authorize_refusals_without_redirect(browser: Browser, register: A
         ({"code_challenge_method": None}, "invalid_request"),
         ({"code_challenge": "short"}, "invalid_request"),
         ({"nonce": None}, "invalid_request"),
+        ({"nonce": "a\x00b"}, "invalid_request"),
         ({"response_type": "token"}, "unsupported_response_type"),
         ({"response_type": "code id_token"}, "unsupported_response_type"),
         ({"scope": "profile"}, "invalid_scope"),

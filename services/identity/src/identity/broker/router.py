@@ -14,7 +14,7 @@ from sqlmodel import col
 from ..common import keyed_hash, random_token
 from ..models import AuthorizationRequest
 from ..oauth.errors import OAuthError
-from ..oauth.provider import Provider
+from ..oauth.provider import TOKEN_CHARS, Provider
 from ..oauth.router import query_dict, read_form
 from ..pages import (
     CSRF_COOKIE,
@@ -142,7 +142,7 @@ async def callback(request: Request) -> Response:
         return error_page(request, "Ongeldige aanvraag.", exc.description)
     state = q.get("state", "")
     row = None
-    if state and len(state) <= 64:
+    if state and len(state) <= 64 and TOKEN_CHARS.match(state):
         async with p.sessionmaker() as session:
             row = (
                 await session.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import time
 import uuid
 from typing import Any
@@ -21,6 +22,7 @@ from ..common import add_audit, random_token, sha256_hex, utcnow
 from ..models import Client
 from .schemas import KNOWN_SCOPES, ClientIn
 
+CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,99}$")
 OIDC_ONLY = {"openid", "profile", "email", "bsn"}
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 
@@ -231,7 +233,9 @@ class ClientCache:
         self._rows: dict[str, tuple[float, Client | None]] = {}
 
     async def get(self, client_id: str) -> Client | None:
-        if len(client_id) > 100:
+        # Registered ids match CLIENT_ID; anything else (NUL bytes, spaces…) cannot be one
+        # and never reaches the database.
+        if not CLIENT_ID.match(client_id):
             return None
         hit = self._rows.get(client_id)
         now = time.monotonic()

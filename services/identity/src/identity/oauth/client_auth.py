@@ -143,7 +143,7 @@ class ClientAuthenticator:
         if isinstance(nbf, int) and nbf > now + LEEWAY:
             raise OAuthError("invalid_client", "The client assertion is not valid yet.")
         jti = c.get("jti")
-        if not isinstance(jti, str) or not 8 <= len(jti) <= 255:
+        if not isinstance(jti, str) or not 8 <= len(jti) <= 255 or not jti.isprintable():
             raise OAuthError("invalid_client", "The client assertion needs a jti.")
         await self.remember_jti("client_assertion", client_id, jti, exp + LEEWAY)
         return client

@@ -63,6 +63,7 @@ from ..models import (
 from .client_auth import ClientAuthenticator
 from .errors import OAuthError
 
+TOKEN_CHARS = re.compile(r"^[A-Za-z0-9\-_]+$")
 PKCE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-_]{43}$")
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -215,8 +216,8 @@ class Provider:
                 "The redirect_uri is not registered for this client.",
             )
         state = q.get("state")
-        if state is not None and len(state) > 2000:
-            raise RedirectError("invalid_request", "state is too long.")
+        if state is not None and (len(state) > 2000 or not state.isprintable()):
+            raise RedirectError("invalid_request", "state is too long or has control characters.")
         if "request" in q or "request_uri" in q:
             raise RedirectError("request_not_supported", "Request objects are not supported.")
         if client.grant_type != "authorization_code":
@@ -244,8 +245,8 @@ class Provider:
         nonce = q.get("nonce")
         if not nonce:
             raise RedirectError("invalid_request", "nonce is required.")
-        if len(nonce) > 255:
-            raise RedirectError("invalid_request", "nonce is too long.")
+        if len(nonce) > 255 or not nonce.isprintable():
+            raise RedirectError("invalid_request", "nonce is too long or has control characters.")
         prompts = set((q.get("prompt") or "").split())
         if prompts - PROMPTS or ("none" in prompts and len(prompts) > 1):
             raise RedirectError("invalid_request", "Invalid prompt value.")
@@ -311,7 +312,7 @@ class Provider:
         return row
 
     async def load_request(self, request_id: str) -> AuthorizationRequest | None:
-        if not request_id or len(request_id) > 64:
+        if not request_id or len(request_id) > 64 or not TOKEN_CHARS.match(request_id):
             return None
         async with self.sessionmaker() as session:
             row = await session.get(AuthorizationRequest, request_id)
