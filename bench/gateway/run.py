@@ -413,8 +413,8 @@ def write_report(
         f"({os.cpu_count()} cores; the machine is shared with other work, so the numbers "
         "are noisy: rerun before drawing fine conclusions).",
         "",
-        "Gateway: `python -m gateway serve` (one uvicorn worker, uvloop, httptools), aiohttp "
-        "upstream pool, bearer-token verification and scope check, in-memory rate limiting "
+        "Gateway: `python -m gateway serve` (one uvicorn worker, uvloop, httptools), pooled "
+        "keep-alive upstream connections (gateway.client, httptools), bearer-token verification and scope check, in-memory rate limiting "
         "on (limit set high), a server and a client span per request (no exporter "
         "configured). nginx: Debian package, one worker, upstream keep-alive, generated "
         f"config. Load: `wrk -t1`, {args.duration} s per run after a 2 s warm-up, best of "

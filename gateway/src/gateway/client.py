@@ -110,8 +110,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         if self.status < 200:
-            self.parser = httptools.HttpResponseParser(self)
-            return
+            return  # an interim response ended; the parser goes on to the real one
         self.complete = True
         # Asked now: the parser forgets the message's flags once this callback returns.
         self.keep_alive = self.parser.should_keep_alive()
