@@ -208,6 +208,10 @@ def test_https_required_in_production_and_signature_vector() -> None:
     with pytest.raises(BadRequest):
         check_url("http://receiver.example/hook", production)
     check_url("https://receiver.example/hook", production)
+    for internal in ("https://127.0.0.1/h", "https://10.1.2.3/h", "https://[::1]/h", "https://localhost/h",
+                     "https://169.254.169.254/latest"):  # fmt: skip
+        with pytest.raises(BadRequest):
+            check_url(internal, production)
     check_url("http://127.0.0.1:9000/hook", Settings(environment="development"))
     # Standard Webhooks reference vector (standard-webhooks/standard-webhooks, spec tests).
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -48,6 +49,16 @@ def to_out(row: Subscription) -> SubscriptionOut:
     )
 
 
+def _internal_address(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not address.is_global
+
+
 def check_url(url: str, settings: Settings) -> None:
     parts = urlsplit(url)
     if parts.username or parts.password:
@@ -55,7 +66,14 @@ def check_url(url: str, settings: Settings) -> None:
             "The webhook URL must not contain credentials.",
             invalid_params=[{"name": "url", "reason": "credentials in URL"}],
         )
-    allow_http = settings.webhook_allow_http or settings.environment != "production"
+    production = settings.environment == "production"
+    if production and _internal_address(parts.hostname or ""):
+        # Literal internal addresses only; names that resolve inward need egress rules.
+        raise BadRequest(
+            "The webhook URL points to an internal address.",
+            invalid_params=[{"name": "url", "reason": "internal address"}],
+        )
+    allow_http = settings.webhook_allow_http or not production
     if parts.scheme != "https" and not (parts.scheme == "http" and allow_http):
         raise BadRequest(
             "The webhook URL must use https.",
