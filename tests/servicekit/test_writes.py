@@ -143,3 +143,30 @@ async def test_events_are_recorded_with_the_change_only(
     assert event["traceparent"].startswith("00-")
     following = (await client.get(feed["_links"]["next"]["href"], headers=writer)).json()
     assert [e["data"]["name"] for e in following["items"]] == ["b"]
+
+
+async def test_feed_writers_commit_in_sequence_order_on_postgresql(demo_app) -> None:  # type: ignore[no-untyped-def]
+    """A second writer waits for the first to commit, so `after=N` never skips an event."""
+    import pytest
+
+    from servicekit.events import record_event
+
+    database = demo_app.state.database
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers itself (BEGIN IMMEDIATE); the lock is PostgreSQL's")
+    order: list[str] = []
+    first_inserted = asyncio.Event()
+
+    async def writer(name: str, hold: float) -> None:
+        async with database.sessionmaker() as session, session.begin():
+            if name == "second":
+                await first_inserted.wait()
+            await record_event(session, outbox, type="t", source="/s", subject=name, data={})
+            if name == "first":
+                first_inserted.set()
+                await asyncio.sleep(hold)
+            order.append(f"{name} inserted")
+        order.append(f"{name} committed")
+
+    await asyncio.gather(writer("first", 0.3), writer("second", 0))
+    assert order.index("first committed") < order.index("second inserted")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Text,
     insert,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,6 +60,10 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
+def _feed_lock_key(table: Table) -> int:
+    return zlib.crc32(f"samen-outbox:{table.name}".encode())
+
+
 def current_trace_id() -> str | None:
     """Trace id of the current span (for history rows), if any."""
     ctx = trace.get_current_span().get_span_context()
@@ -81,7 +87,17 @@ async def record_event(
     subject: str | None,
     data: dict[str, Any],
 ) -> str:
-    """Add an event to the outbox inside the caller's open transaction; returns its id."""
+    """Add an event to the outbox inside the caller's open transaction; returns its id.
+
+    On PostgreSQL a transaction-scoped advisory lock (held until commit) serialises the
+    writers of one outbox: a sequence number is taken at insert but becomes visible at
+    commit, so without it two transactions could commit out of sequence order and a
+    reader resuming ``after=N`` would skip the late one. SQLite needs nothing: its
+    writers are already serialised (BEGIN IMMEDIATE)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": _feed_lock_key(table)}
+        )
     event_id = str(uuid.uuid4())
     await session.execute(
         insert(table).values(
