@@ -14,7 +14,7 @@ from sqlmodel import col
 from ..common import keyed_hash, random_token
 from ..models import AuthorizationRequest
 from ..oauth.errors import OAuthError
-from ..oauth.provider import TOKEN_CHARS, Provider
+from ..oauth.provider import TOKEN_CHARS, PageError, Provider
 from ..oauth.router import query_dict, read_form
 from ..pages import (
     CSRF_COOKIE,
@@ -151,10 +151,7 @@ async def callback(request: Request) -> Response:
                     )
                 )
             ).scalar_one_or_none()
-    if row is None or row.means is None:
-        return error_page(request, *EXPIRED)
-    row = await p.load_request(row.id)
-    if row is None or row.means is None:
+    if row is None or row.means is None or not p.request_usable(row):
         return error_page(request, *EXPIRED)
     browser = keyed_hash(p.settings.secret, "browser", request.cookies.get(CSRF_COOKIE, ""))
     if not hmac.compare_digest(browser, row.csrf):
@@ -194,7 +191,10 @@ async def callback(request: Request) -> Response:
             f"The login reached level {identity.loa}; {row.required_loa} is required.",
         )
         return RedirectResponse(uri, status_code=303)
-    cookie, login = await p.create_session(identity)
-    response = RedirectResponse(await p.issue_code(row, login), status_code=303)
+    try:
+        cookie, location = await p.login_and_issue_code(row, identity)
+    except PageError as exc:
+        return error_page(request, exc.nl, exc.en)
+    response = RedirectResponse(location, status_code=303)
     set_cookie(response, p.settings, p.settings.cookie_name, cookie, p.settings.session_lifetime)
     return response

@@ -316,9 +316,12 @@ class Provider:
             return None
         async with self.sessionmaker() as session:
             row = await session.get(AuthorizationRequest, request_id)
-        if row is None or row.completed_at is not None or aware(row.expires_at) <= utcnow():
+        if row is None or not self.request_usable(row):
             return None
         return row
+
+    def request_usable(self, row: AuthorizationRequest) -> bool:
+        return row.completed_at is None and aware(row.expires_at) > utcnow()
 
     # ------------------------------------------------------------------ sessions
     async def load_session(self, cookie: str | None) -> LoginSession | None:
@@ -340,7 +343,7 @@ class Provider:
             max_age is not None and (utcnow() - aware(row.auth_time)).total_seconds() > max_age
         )
 
-    async def create_session(self, identity: UpstreamIdentity) -> tuple[str, LoginSession]:
+    def _new_session(self, identity: UpstreamIdentity) -> tuple[str, LoginSession]:
         cookie = random_token(32)
         now = utcnow()
         row = LoginSession(
@@ -352,16 +355,38 @@ class Provider:
             attributes_encrypted=self.attributes.seal(identity.to_dict()),
             expires_at=now + timedelta(seconds=self.settings.session_lifetime),
         )
+        return cookie, row
+
+    def _session_audit(
+        self, session: AsyncSession, row: LoginSession, identity: UpstreamIdentity
+    ) -> None:
+        add_audit(
+            session,
+            actor=f"person:{row.person_hash[:16]}",
+            action="session.created",
+            subject=row.id_hash[:16],
+            detail={"means": identity.means, "acr": identity.loa},
+        )
+
+    async def create_session(self, identity: UpstreamIdentity) -> tuple[str, LoginSession]:
+        cookie, row = self._new_session(identity)
         async with self.sessionmaker() as session, session.begin():
             session.add(row)
-            add_audit(
-                session,
-                actor=f"person:{row.person_hash[:16]}",
-                action="session.created",
-                subject=row.id_hash[:16],
-                detail={"means": identity.means, "acr": identity.loa},
-            )
+            self._session_audit(session, row, identity)
         return cookie, row
+
+    async def login_and_issue_code(
+        self, request_row: AuthorizationRequest, identity: UpstreamIdentity
+    ) -> tuple[str, str]:
+        """New login session and the RP's code in one transaction: (cookie, RP redirect)."""
+        cookie, login = self._new_session(identity)
+        code = random_token(32)
+        async with self.sessionmaker() as session, session.begin():
+            session.add(login)
+            await session.flush()  # the code row refers to the session
+            self._session_audit(session, login, identity)
+            await self._add_code(session, code, request_row, login)
+        return cookie, self._code_redirect(request_row, code)
 
     def session_identity(self, row: LoginSession) -> UpstreamIdentity:
         return UpstreamIdentity.from_dict(self.attributes.open(row.attributes_encrypted))
@@ -387,27 +412,49 @@ class Provider:
     # --------------------------------------------------------------------- codes
     async def issue_code(self, request_row: AuthorizationRequest, session_row: LoginSession) -> str:
         code = random_token(32)
+        async with self.sessionmaker() as session, session.begin():
+            await self._add_code(session, code, request_row, session_row)
+        return self._code_redirect(request_row, code)
+
+    async def _add_code(
+        self,
+        session: AsyncSession,
+        code: str,
+        request_row: AuthorizationRequest,
+        session_row: LoginSession,
+    ) -> None:
         now = utcnow()
         p = request_row.params
-        async with self.sessionmaker() as session, session.begin():
-            session.add(
-                AuthorizationCode(
-                    code_hash=sha256_hex(code),
-                    client_id=request_row.client_id,
-                    redirect_uri=p["redirect_uri"],
-                    code_challenge=p["code_challenge"],
-                    nonce=p["nonce"],
-                    scope=p["scope"],
-                    session_hash=session_row.id_hash,
-                    claims_request=p.get("claims"),
-                    expires_at=now + timedelta(seconds=self.settings.code_lifetime),
-                )
+        session.add(
+            AuthorizationCode(
+                code_hash=sha256_hex(code),
+                client_id=request_row.client_id,
+                redirect_uri=p["redirect_uri"],
+                code_challenge=p["code_challenge"],
+                nonce=p["nonce"],
+                scope=p["scope"],
+                session_hash=session_row.id_hash,
+                claims_request=p.get("claims"),
+                expires_at=now + timedelta(seconds=self.settings.code_lifetime),
             )
-            await session.execute(
-                update(AuthorizationRequest)
-                .where(col(AuthorizationRequest.id) == request_row.id)
-                .values(completed_at=now)
+        )
+        # Single use of the authorization request: only one completion wins.
+        result = await session.execute(
+            update(AuthorizationRequest)
+            .where(
+                col(AuthorizationRequest.id) == request_row.id,
+                col(AuthorizationRequest.completed_at).is_(None),
             )
+            .values(completed_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise PageError(
+                "Deze inlogpoging is al afgerond. Begin opnieuw bij de dienst.",
+                "This login attempt was already completed. Please start again at the service.",
+            )
+
+    def _code_redirect(self, request_row: AuthorizationRequest, code: str) -> str:
+        p = request_row.params
         return add_query(
             p["redirect_uri"], {"code": code, "state": p.get("state"), "iss": self.issuer}
         )
