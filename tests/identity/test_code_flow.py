@@ -450,3 +450,7 @@ async def test_callback_must_return_to_the_browser_that_started(
     final = await browser.http.get(path_of(back.headers["location"]))
     assert final.status_code == 303
     assert "code" in query_of(final.headers["location"])
+    # The callback is single use.
+    again = await browser.http.get(path_of(back.headers["location"]))
+    assert again.status_code == 400
+    assert "location" not in again.headers
