@@ -243,3 +243,19 @@ async def test_upstream_crash_pages_do_not_leak(gw: RunningGateway, issuer: Test
     # A service's own problem+json 5xx passes as it is.
     assert planned.status_code == 503
     assert planned.json()["detail"] == "upstream says so"
+
+
+async def test_big_response_then_reuse_and_unread_bodies_do_not_poison_the_pool(
+    gw: RunningGateway, issuer: TestIssuer
+) -> None:
+    auth = issuer.headers(scopes=["registry:read"])
+    async with gw.client() as client:
+        big = await client.get("/api/registry/v1/big?size=2000000", headers=auth)
+        crash = await client.get("/api/registry/v1/crash", headers=auth)  # body left unread
+        after = [
+            (await client.get("/api/registry/v1/things", headers=auth)).status_code
+            for _ in range(3)
+        ]
+    assert len(big.content) == 2_000_000
+    assert crash.status_code == 500
+    assert after == [200, 200, 200]

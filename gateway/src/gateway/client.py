@@ -52,6 +52,7 @@ class _Connection(asyncio.Protocol):
         self.headers: Headers = []
         self.chunks: deque[bytes] = deque()
         self.buffered = 0
+        self.paused = False
         self.headers_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.complete = False
         self.keep_alive = False
@@ -104,7 +105,8 @@ class _Connection(asyncio.Protocol):
             return
         self.chunks.append(body)
         self.buffered += len(body)
-        if self.buffered > HIGH_WATER and self.transport is not None:
+        if self.buffered > HIGH_WATER and not self.paused and self.transport is not None:
+            self.paused = True
             self.transport.pause_reading()
         self._wake()
 
@@ -147,7 +149,9 @@ class _Connection(asyncio.Protocol):
             if self.chunks:
                 chunk = self.chunks.popleft()
                 self.buffered -= len(chunk)
-                if self.buffered <= HIGH_WATER // 2 and self.transport is not None:
+                if self.paused and self.buffered <= HIGH_WATER // 2 and not self.closed:
+                    self.paused = False
+                    assert self.transport is not None
                     self.transport.resume_reading()
                 return chunk
             if self.complete:
@@ -198,6 +202,8 @@ class Response:
         conn = self._conn
         reusable = (
             conn.complete
+            and not conn.chunks  # every byte consumed, reading not paused
+            and not conn.paused
             and not conn.closed
             and not self._head  # the parser cannot be told a HEAD answer has no body
             and conn.keep_alive
