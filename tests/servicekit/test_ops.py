@@ -231,3 +231,14 @@ async def test_schema_check_needs_the_newest_migration(tmp_path) -> None:  # typ
         await conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
     await check()
     await database.dispose()
+
+
+def test_configure_logging_keeps_uvicorn_access_lines_off() -> None:
+    from servicekit.logs import configure_logging
+
+    logging.getLogger("uvicorn.access").propagate = True
+    configure_logging("demo", "INFO", json_logs=True)
+    access = logging.getLogger("uvicorn.access")
+    assert access.propagate is False
+    assert access.handlers == []
+    assert logging.getLogger("uvicorn.error").propagate is True

@@ -125,7 +125,12 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
     root.setLevel(level.upper())
     # uvicorn's own handlers would print unmasked lines; send them through ours.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         log = logging.getLogger(name)
         log.handlers = []
         log.propagate = True
+    # No per-request access lines: they cost more than the request on the hot path, and
+    # traces plus metrics already record every request.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers = []
+    access.propagate = False
