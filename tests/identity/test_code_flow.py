@@ -23,12 +23,13 @@ from idkit import (
     query_of,
 )
 
-from identity.broker.means import MEANS, test_identities
+from identity.broker.means import MEANS
+from identity.broker.means import test_identities as load_identities
 
 LEVELS = [
     (means, level.native, level.loa) for means, info in MEANS.items() for level in info.levels
 ]
-FIRST_IDENTITY = {m: ids[0]["id"] for m, ids in test_identities().items()}
+FIRST_IDENTITY = {m: ids[0]["id"] for m, ids in load_identities().items()}
 
 
 async def test_digid_login_gives_id_and_access_token(browser: Browser, register: Any) -> None:

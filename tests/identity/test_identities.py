@@ -6,11 +6,12 @@ import re
 
 from stdnum.nl import bsn
 
-from identity.broker.means import MACHTIGING_ROLES, test_identities
+from identity.broker.means import MACHTIGING_ROLES
+from identity.broker.means import test_identities as load_identities
 
 
 def test_test_identities_are_valid() -> None:
-    ids = test_identities()
+    ids = load_identities()
     assert set(ids) == {"digid", "eherkenning", "eidas", "yivi"}
     all_ids = [i["id"] for group in ids.values() for i in group]
     assert len(all_ids) == len(set(all_ids))
