@@ -482,6 +482,13 @@ def main() -> None:
     """Developer aid: start the platform in FOLDER and keep it running (Ctrl-C stops it);
     then ``SAMEN_E2E_ATTACH=FOLDER pytest tests/e2e`` runs the suite against it."""
     folder = Path(sys.argv[1]).resolve()
+
+    def interrupt(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    # Explicitly: a shell starts background jobs with SIGINT ignored.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     platform, problem = start_platform(folder, {})
     if problem:
         stop_platform(platform)

@@ -46,16 +46,29 @@ OCDS = ROOT / "tests" / "procurement" / "ocds"
 
 # The development seed's platform-administration client (identity seed).
 ADMIN_CLIENT = ("samen-admin", "samen-admin-dev-secret")
-# The identities of identity's eHerkenning simulator (identities.json) and their orgs.
+# The people of identity's eHerkenning simulator this story needs (its identities.json);
+# their organisations come from that file too, so the story follows identity's demo data.
 UTRECHT_USER = "eh-utrecht-inkoop"  # records usages, enrolls (GM0344)
-ZWOLLE_USER = "eh-zwolle-inkoop"  # enrolls (GM0193)
-LEAD_USER = "eh-vng-inkoop"  # leads joint tenders (cooperation)
+SECOND_USER = "eh-geldrop-inkoop"  # enrolls a second municipality (GM1771)
+LEAD_USER = "eh-dommelvallei-inkoop"  # leads joint tenders (cooperation)
 SUPPLIER_USER = "eh-leverancier"  # the supplier's employee
-UTRECHT_OIN = "00000001000000344000"
-ZWOLLE_OIN = "00000001000000193000"
-VNG_OIN = "00000001001234567000"
-SUPPLIER_KVK = "68750110"
 
+
+def simulator_org(identity_id: str) -> dict[str, str]:
+    from importlib import resources
+
+    data = json.loads(
+        resources.files("identity.simulators").joinpath("identities.json").read_text("utf-8")
+    )
+    person = next(p for p in data["eherkenning"] if p["id"] == identity_id)
+    org: dict[str, str] = person["org"]
+    return org
+
+
+UTRECHT_OIN = simulator_org(UTRECHT_USER)["id"]
+SECOND_OIN = simulator_org(SECOND_USER)["id"]
+LEAD_OIN = simulator_org(LEAD_USER)["id"]
+SUPPLIER_KVK = simulator_org(SUPPLIER_USER)["id"]
 PROTOCOL_CLAIMS = {"iss", "aud", "azp", "nonce", "jti", "iat", "nbf", "exp", "auth_time", "sid"}
 API_SCOPES = (
     "openid profile registry:read registry:write procurement:read procurement:enroll "
@@ -150,28 +163,18 @@ class Story:
         assert len(items) == 1, (filters, items)
         return dict(items[0])
 
-    async def ensure_org(self, match: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
-        """The operator makes the registry's organisation carry the identifier identity's
-        simulator puts in tokens (the two seeds use different demo identifiers)."""
-        admin = bearer(await self.admin_token())
-        r = await self.api.get("/api/registry/v1/organisations", params=match, headers=admin)
-        items = r.json()["items"]
-        if not items:
-            r = await self.api.post("/api/registry/v1/organisations", json=body, headers=admin)
-            assert r.status_code == 201, r.text
-            return dict(r.json())
-        org = items[0]
-        patch = {k: v for k, v in body.items() if k != "type" and org.get(k) != v}
-        if not patch:
-            return dict(org)
-        current = await self.api.get(f"/api/registry/v1/organisations/{org['id']}", headers=admin)
-        r = await self.api.patch(
-            f"/api/registry/v1/organisations/{org['id']}",
-            json=patch,
-            headers={**admin, "If-Match": current.headers["etag"]},
+    async def registered(self, **filters: str) -> dict[str, Any]:
+        """The registry's organisation with the identifier the simulator puts in tokens:
+        identity's and registry's demo data must agree (one organisation each)."""
+        r = await self.api.get(
+            "/api/registry/v1/organisations",
+            params=filters,
+            headers=bearer(await self.admin_token()),
         )
         assert r.status_code == 200, r.text
-        return dict(r.json())
+        items = r.json()["items"]
+        assert len(items) == 1, f"registry organisations for {filters}: {items}"
+        return dict(items[0])
 
 
 @pytest.fixture(scope="module")
@@ -208,22 +211,14 @@ async def test_0_platform_is_ready_and_an_rp_is_registered(story: Story) -> None
     )
     assert r.status_code == 201, r.text
     story.rp = Rp(client_id, r.json()["clientSecret"], redirect)
-    # Registry organisations matching the simulator's identities (see ensure_org).
-    utrecht = await story.ensure_org(
-        {"cbsCode": "GM0344"}, {"type": "municipality", "oin": UTRECHT_OIN}
+    # The simulator's organisations exist in the registry with the same identifiers.
+    story.ids.update(
+        utrecht=await story.registered(type="municipality", oin=UTRECHT_OIN),
+        second=await story.registered(type="municipality", oin=SECOND_OIN),
+        lead=await story.registered(type="cooperation", oin=LEAD_OIN),
+        supplier=await story.registered(type="supplier", kvkNumber=SUPPLIER_KVK),
     )
-    zwolle = await story.ensure_org(
-        {"cbsCode": "GM0193"}, {"type": "municipality", "oin": ZWOLLE_OIN}
-    )
-    vng = await story.ensure_org(
-        {"type": "cooperation", "oin": VNG_OIN},
-        {"type": "cooperation", "name": "VNG Realisatie", "oin": VNG_OIN},
-    )
-    supplier = await story.ensure_org(
-        {"type": "supplier", "kvkNumber": SUPPLIER_KVK},
-        {"type": "supplier", "name": "Voorbeeld Software B.V.", "kvkNumber": SUPPLIER_KVK},
-    )
-    story.ids.update(utrecht=utrecht, zwolle=zwolle, vng=vng, supplier=supplier)
+    assert story.ids["utrecht"]["cbsCode"] == simulator_org(UTRECHT_USER)["cbs_code"]
 
 
 async def test_1_supplier_registers_an_offering_and_a_version_for_ggi(story: Story) -> None:
@@ -348,7 +343,7 @@ async def test_3_joint_tender_step_up_and_enrollment_with_mandate(story: Story) 
         "/api/procurement/v1/tenders",
         json={
             "facilityId": story.ids["telephony"]["id"],
-            "leadPartyId": story.ids["vng"]["id"],
+            "leadPartyId": story.ids["lead"]["id"],
             "title": "GT Vast en Mobiel 2028 (e2e)",
             "procedure": "open",
             "estimatedValue": {"amount": 1200000, "currency": "EUR"},
@@ -424,9 +419,9 @@ async def test_3_joint_tender_step_up_and_enrollment_with_mandate(story: Story) 
 async def test_4_another_municipality_cannot_see_or_change_the_first_ones_data(
     story: Story,
 ) -> None:
-    zwolle = await story.login("zwolle", "eherkenning", ZWOLLE_USER, EH3)
-    assert decode_unverified(zwolle["access_token"])["org_id"] == ZWOLLE_OIN
-    token = story.tokens["zwolle"]
+    second = await story.login("second", "eherkenning", SECOND_USER, EH3)
+    assert decode_unverified(second["access_token"])["org_id"] == SECOND_OIN
+    token = story.tokens["second"]
     tid = story.ids["tender"]["id"]
     eid = story.ids["enrollment"]["id"]
     path = f"/api/procurement/v1/tenders/{tid}/enrollments/{eid}"
@@ -445,7 +440,7 @@ async def test_4_another_municipality_cannot_see_or_change_the_first_ones_data(
     assert r.status_code in (403, 404), r.text
     r = await story.api.post(f"{path}/withdrawal", json={}, headers=bearer(token))
     assert r.status_code in (403, 404), r.text
-    # Nor Utrecht's contract in the registry (Zwolle's staff may not write registry data).
+    # Nor Utrecht's contract in the registry.
     usage = story.ids["usage"]
     r = await story.api.patch(
         f"/api/registry/v1/usages/{usage['id']}",
@@ -457,13 +452,13 @@ async def test_4_another_municipality_cannot_see_or_change_the_first_ones_data(
     r = await story.api.get(path, headers=bearer(story.tokens["utrecht"]))
     assert r.status_code == 200
     assert r.json()["lots"][0]["expectedVolume"] == 400
-    # Zwolle enrolls itself, in lot 1 only.
+    # The second municipality enrolls itself, in lot 1 only.
     r = await story.api.post(
         f"/api/procurement/v1/tenders/{tid}/enrollments",
         json={
             "lots": [{"lotId": story.ids["tender"]["lots"][0]["id"], "expectedVolume": 250}],
             "mandate": {
-                "signerName": "S. Mulder",
+                "signerName": "J. van Dijk",
                 "signerRole": "inkoper",
                 "signedDate": date.today().isoformat(),
                 "authorisesLeadParty": True,
@@ -506,9 +501,9 @@ async def test_5_window_closes_demand_totals_and_ocds_lists_both_buyers(story: S
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
     (release,) = package["releases"]
     buyers = {p["identifier"]["id"] for p in release["parties"] if "buyer" in p["roles"]}
-    assert buyers == {UTRECHT_OIN, ZWOLLE_OIN}
+    assert buyers == {UTRECHT_OIN, SECOND_OIN}
     lead_party = next(p for p in release["parties"] if "procuringEntity" in p["roles"])
-    assert lead_party["identifier"]["id"] == VNG_OIN
+    assert lead_party["identifier"]["id"] == LEAD_OIN
 
 
 async def test_6_citizen_sees_which_attributes_a_municipal_client_received(
