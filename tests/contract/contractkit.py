@@ -10,6 +10,8 @@ are only ever used on that loop.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -66,6 +68,7 @@ def _database_urls() -> dict[str, str]:
     base = test_database_base_url()
     if not base:
         folder = Path(tempfile.mkdtemp(prefix="samen-contract-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
         return {part: f"sqlite+aiosqlite:///{folder / part}.db" for part in PARTS}
     url = make_url(base).set(drivername="postgresql+asyncpg")
     suffix = uuid.uuid4().hex[:10]
