@@ -328,7 +328,11 @@ def start_platform(
         )
     platform = Platform(ports, folder, process, otlp, env)
     (folder / "platform.json").write_text(json.dumps({"ports": ports}))
-    return platform, wait_ready(platform, ready_timeout)
+    try:
+        return platform, wait_ready(platform, ready_timeout)
+    except BaseException:  # e.g. pytest-timeout or Ctrl-C while waiting: leave no orphans
+        stop_platform(platform)
+        raise
 
 
 def attach_platform(folder: Path) -> Platform:
