@@ -10,7 +10,7 @@ import httpx
 import pytest
 from seckit import FACILITY_ID, LEAD_ID, OPERATOR_OIN, assert_problem
 
-from servicekit.testing import TestIssuer, test_database_base_url
+from servicekit.testing import TestIssuer
 
 WRITES = {
     "registry": "/v1/organisations",
@@ -184,18 +184,6 @@ async def test_sql_and_fts_injection_in_q(
     assert r.status_code == 200
 
 
-# Found by this suite (reported to the registry and identity owners): PostgreSQL refuses
-# NUL characters in text, and the services pass them through, so the database error
-# becomes a 500. SQLite stores them. Strict: the marker must go once they answer 400.
-NUL_ON_POSTGRES = pytest.mark.xfail(
-    bool(test_database_base_url()),
-    reason="known bug: a NUL character in a text parameter or field is a 500 on PostgreSQL "
-    "(registry q/slug/theme filters and bodies, identity client bodies); expected 400",
-    strict=True,
-)
-
-
-@NUL_ON_POSTGRES
 async def test_nul_characters_in_text_are_refused_or_stored_never_500(
     clients: dict[str, httpx.AsyncClient], issuer: TestIssuer
 ) -> None:
@@ -230,12 +218,6 @@ async def test_nul_characters_in_text_are_refused_or_stored_never_500(
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.xfail(
-    reason="known bug (servicekit.events router, found by `make fuzz`): `after` has no upper "
-    "bound, so a sequence beyond 64 bits is a 500 (OverflowError on SQLite, DataError on "
-    "PostgreSQL) in registry and procurement; expected 400",
-    strict=True,
-)
 @pytest.mark.parametrize("service", ["registry", "procurement"])
 async def test_event_feed_cursor_beyond_64_bits_is_400(
     clients: dict[str, httpx.AsyncClient], issuer: TestIssuer, service: str

@@ -218,3 +218,20 @@ async def test_require_scopes_needs_every_scope(
     assert response.json()["requiredScopes"] == ["demo:write", "demo:delete"]
     full = issuer.headers(scopes=["demo:write", "demo:delete"])
     assert (await client.delete("/v1/widgets/1", headers=full)).status_code == 204
+
+
+async def test_stale_keys_and_a_slow_issuer_do_not_stall_every_request(issuer: TestIssuer) -> None:
+    attempts = 0
+
+    async def down_after_first() -> dict:
+        nonlocal attempts
+        attempts += 1
+        if attempts > 1:
+            raise httpx.ReadTimeout("slow issuer")
+        return issuer.jwks()
+
+    cache = JwksCache(down_after_first, max_age=0, min_refresh_interval=60)
+    verifier = TokenVerifier(cache, issuer=issuer.issuer, audience=issuer.audience)
+    for _ in range(5):
+        assert (await verifier.verify(issuer.token()))["sub"] == "user-1"
+    assert attempts == 1  # the stale cache is served; the issuer is asked once per interval

@@ -164,3 +164,17 @@ def test_each_problem_type_renders_its_status(cls: type[errors.ProblemError], st
 def test_unauthorized_carries_www_authenticate() -> None:
     error = errors.Unauthorized("The token has expired.")
     assert error.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
+
+
+async def test_nul_characters_are_bad_input(client: httpx.AsyncClient, writer: dict) -> None:
+    body = assert_problem(await client.get("/v1/widgets?q=a%00b", headers=writer), 400)
+    assert "NUL" in body["detail"]
+    response = await client.post("/v1/widgets", json={"name": "a\x00b"}, headers=writer)
+    body = assert_problem(response, 400)
+    assert "NUL characters are not allowed (in name)" in body["invalidParams"][0]["reason"]
+
+
+async def test_event_cursor_beyond_64_bits_is_400(client: httpx.AsyncClient, reader: dict) -> None:
+    response = await client.get(f"/v1/events?after={2**63}", headers=reader)
+    body = assert_problem(response, 400)
+    assert body["invalidParams"][0]["name"] == "after"

@@ -114,6 +114,7 @@ class JwksCache:
         self._keys: KeySet | None = None
         self._kids: set[str] = set()
         self._fetched_at = 0.0
+        self._last_attempt = float("-inf")
         self._lock = asyncio.Lock()
         self.fetch_count = 0
 
@@ -134,8 +135,13 @@ class JwksCache:
                 now = time.monotonic()
                 stale = self._keys is None or now - self._fetched_at > self._max_age
                 unknown = kid is not None and kid not in self._kids
-                may_refresh = stale or now - self._fetched_at >= self._min_refresh_interval
+                # Whether stale or asked for an unknown kid, try the issuer at most once per
+                # interval: a slow or down issuer must not stall every request.
+                may_refresh = (
+                    self._keys is None or now - self._last_attempt >= self._min_refresh_interval
+                )
                 if (stale or unknown) and may_refresh:
+                    self._last_attempt = now
                     try:
                         await self._refresh()
                     except (httpx.HTTPError, ValueError, JoseError) as exc:

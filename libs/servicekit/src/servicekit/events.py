@@ -182,7 +182,9 @@ def events_router(
     async def list_events(
         request: Request,
         session: SessionDep,
-        after: Annotated[int, Query(ge=0, description="Return events after this sequence")] = 0,
+        after: Annotated[
+            int, Query(ge=0, le=2**63 - 1, description="Return events after this sequence")
+        ] = 0,
         limit: Annotated[int, Query(ge=1, le=500, description="Maximum events to return")] = 100,
         # Default-value style: postponed annotations cannot see this closure's ``auth``.
         _principal: Principal = Security(auth, scopes=[read_scope]),

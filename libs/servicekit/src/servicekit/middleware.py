@@ -70,6 +70,16 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = False
         extra = [(b"api-version", self.api_version), (b"x-request-id", request_id.encode())]
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            # PostgreSQL cannot hold NUL in text: refuse it at the edge, as bad input.
+            request_id_var.reset(token)
+            await send_problem(
+                send,
+                BadRequest("NUL characters are not allowed in the URL."),
+                scope.get("path", "").replace("\x00", ""),
+                extra,
+            )
+            return
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started

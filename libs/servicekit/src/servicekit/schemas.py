@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
+
+
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """Where a NUL character hides in decoded JSON, if anywhere."""
+    if isinstance(value, str):
+        return path or "value" if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _nul_path(key, path) if isinstance(key, str) and "\x00" in key else None
+            found = found or _nul_path(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
 
 
 class ApiModel(BaseModel):
@@ -15,6 +35,16 @@ class ApiModel(BaseModel):
         extra="forbid",
         from_attributes=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul_characters(cls, data: Any) -> Any:
+        # PostgreSQL cannot store NUL in text; refuse it as bad input (400), everywhere.
+        if isinstance(data, dict):
+            where = _nul_path(data)
+            if where:
+                raise ValueError(f"NUL characters are not allowed (in {where})")
+        return data
 
 
 class ApiOutModel(ApiModel):
