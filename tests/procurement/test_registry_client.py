@@ -41,7 +41,7 @@ async def test_token_is_cached_and_renewed_after_401() -> None:
     assert seen == ["Bearer t1", "Bearer t1", "Bearer t1", "Bearer t2"]
     assert token.call_count == 2
     form = token.calls[0].request
-    assert form.headers["authorization"].startswith("Basic ")  # client_secret_basic
+    assert form.headers["authorization"].startswith("Basic ")  # client_secret_basic (dev)
     assert b"grant_type=client_credentials" in form.content
 
 
@@ -103,3 +103,44 @@ async def test_token_endpoint_refusal_is_unavailable_and_404_is_none() -> None:
         registry = client()
         assert await registry.organisation("x") is None
         await registry.aclose()
+
+
+async def test_private_key_jwt_signs_a_fresh_client_assertion() -> None:
+    import json
+    from urllib.parse import parse_qs
+
+    from joserfc import jwt
+    from joserfc.jwk import RSAKey
+
+    key = RSAKey.generate_key(2048, parameters={"kid": "proc-1", "alg": "PS256"})
+    registry = RegistryClient(
+        BASE, TOKEN, "samen-procurement", "",
+        private_key_jwk=json.dumps(key.as_dict(private=True)),
+        assertion_audience="https://samen.example",
+    )  # fmt: skip
+    with respx.mock(assert_all_called=False) as mock:
+        token = mock.post(TOKEN).mock(
+            return_value=httpx.Response(200, json={"access_token": "t", "expires_in": 1})
+        )
+        mock.get(f"{BASE}/v1/facilities/f").mock(return_value=httpx.Response(200, json={"id": "f"}))
+        await registry.facility("f")
+        await registry.facility("f")  # expires_in below the margin: a second assertion
+    await registry.aclose()
+    assertions = []
+    for call in token.calls:
+        assert "authorization" not in call.request.headers  # no secret sent
+        form = {k: v[0] for k, v in parse_qs(call.request.content.decode()).items()}
+        assert (
+            form["client_assertion_type"]
+            == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        )
+        assert form["client_id"] == "samen-procurement"
+        decoded = jwt.decode(form["client_assertion"], key, algorithms=["PS256"])
+        assert decoded.header["kid"] == "proc-1"
+        claims = decoded.claims
+        assert claims["iss"] == claims["sub"] == "samen-procurement"
+        assert claims["aud"] == "https://samen.example"
+        assert claims["exp"] - claims["iat"] <= 60
+        assertions.append(claims["jti"])
+    assert len(assertions) == 2
+    assert len(set(assertions)) == 2  # a fresh jti each time (identity refuses replays)

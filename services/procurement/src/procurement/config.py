@@ -25,6 +25,9 @@ class Settings(ServiceSettings):
     client_id: str = "samen-procurement"
     # Development default only (identity's dev seed); production sets PROCUREMENT_CLIENT_SECRET.
     client_secret: str = "samen-procurement-dev-secret"  # noqa: S105
+    # Production: the client's private JWK (JSON) for private_key_jwt; when set, it is
+    # used instead of the secret (identity accepts client secrets in development only).
+    client_private_key_jwk: str = ""
     registry_scope: str = "registry:read"
     # OCDS: the ocid prefix registered with the OCDS data support team ("ocds-" + 6 chars);
     # this one is a placeholder until Samen registers its own.
