@@ -70,8 +70,11 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = False
         extra = [(b"api-version", self.api_version), (b"x-request-id", request_id.encode())]
-        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
-            # PostgreSQL cannot hold NUL in text: refuse it at the edge, as bad input.
+        path = scope.get("path", "")
+        nul = b"%00" in scope.get("query_string", b"") or "\x00" in path
+        if nul and path.startswith("/v1/"):
+            # PostgreSQL cannot hold NUL in text: refuse it at the edge of the REST API
+            # as bad input (protocol endpoints such as OIDC's answer in their own way).
             request_id_var.reset(token)
             await send_problem(
                 send,
