@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -38,25 +39,34 @@ def test_run_starts_all_parts_and_stops_them_on_sigint(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    lines: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     try:
-        ready = None
         deadline = time.monotonic() + 150
-        while time.monotonic() < deadline and ready is None:
+        # The supervisor says so once every part answers /health/live ...
+        while not any("all services are up" in line for line in lines):
+            assert process.poll() is None, f"the supervisor exited early: {lines}"
+            assert time.monotonic() < deadline, "the parts never came up"
+            time.sleep(0.3)
+        # ... and then the gateway reports every upstream ready.
+        ready = None
+        while ready is None and time.monotonic() < deadline:
             try:
                 url = f"http://127.0.0.1:{ports['gateway']}/health/ready"
                 with urllib.request.urlopen(url, timeout=2) as response:
                     ready = json.load(response)
             except OSError:
-                assert process.poll() is None, "the supervisor exited early"
                 time.sleep(0.3)
         assert ready is not None, "the gateway never became ready"
         assert ready["status"] == "pass"
         assert (tmp_path / "data" / "registry.db").exists()
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
+        reader.join(timeout=10)
     assert process.returncode == 0
-    assert "all services are up" in output
     for port in ports.values():
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
