@@ -106,7 +106,16 @@ class PageWatch:
 
     def __init__(self, page: Any) -> None:
         self.problems: list[str] = []
-        page.on("requestfailed", lambda r: self.problems.append(f"failed {r.url} {r.failure}"))
+        # blob:/data: URLs are in-page objects (ReDoc's worker, Swagger's downloads), not
+        # requests to the server; the page aborts them when it moves on.
+        page.on(
+            "requestfailed",
+            lambda r: (
+                None
+                if r.url.startswith(("blob:", "data:"))
+                else self.problems.append(f"failed {r.url} {r.failure}")
+            ),
+        )
         page.on(
             "response",
             lambda r: self.problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None,
