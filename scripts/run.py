@@ -36,20 +36,10 @@ def log(message: str) -> None:
 
 
 def prepare_one(name: str, data_dir: Path, env: dict[str, str]) -> None:
-    """Migrate, then seed once (when the part has a ``seed`` command)."""
-    subprocess.run([PYTHON, "-m", name, "migrate"], check=True, env=env, cwd=ROOT)
+    """Migrate, and the first time also load the part's demo data (``prepare``)."""
     marker = data_dir / f"{name}.seeded"
-    if marker.exists():
-        return
-    seed = subprocess.run(
-        [PYTHON, "-m", name, "seed"], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    if seed.returncode == 2 and "invalid choice" in seed.stderr:
-        return  # this part has no demo data
-    if seed.returncode != 0:
-        sys.stderr.write(seed.stdout + seed.stderr)
-        raise SystemExit(f"seeding {name} failed")
-    sys.stdout.write(seed.stdout)
+    command = "migrate" if marker.exists() else "prepare"
+    subprocess.run([PYTHON, "-m", name, command], check=True, env=env, cwd=ROOT)
     marker.write_text("seeded\n")
 
 

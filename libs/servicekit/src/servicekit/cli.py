@@ -28,6 +28,9 @@ def run_cli(
     sub = parser.add_subparsers(dest="command", required=True)
     if migrations_package:
         sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+        sub.add_parser(
+            "prepare", help="migrate, then load the demo data when this part has a seed command"
+        )
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=default_port)
@@ -43,6 +46,16 @@ def run_cli(
         assert migrations_package
         upgrade(migrations_package, settings.database_url or settings.sqlite_default(service))
         print(f"{service}: database migrated")
+        return
+    if args.command == "prepare":
+        # One process for both steps: `make run` pays Python's start-up once per part.
+        assert migrations_package
+        upgrade(migrations_package, settings.database_url or settings.sqlite_default(service))
+        print(f"{service}: database migrated")
+        if "seed" in extra:
+            seeded = extra["seed"][1](settings, argparse.Namespace())
+            if asyncio.iscoroutine(seeded):
+                asyncio.run(seeded)
         return
     if args.command == "serve":
         import uvicorn
