@@ -92,6 +92,10 @@ class WebhookDispatcher:
             )
             return getattr(result, "rowcount", 0) == 1
 
+    async def _fresh(self, sub: Subscription) -> Subscription | None:
+        async with self.database.sessionmaker() as session:
+            return await session.get(Subscription, sub.id)
+
     async def _release(self, sub: Subscription) -> None:
         async with self.database.sessionmaker() as session, session.begin():
             await session.execute(
@@ -205,13 +209,17 @@ class WebhookDispatcher:
     async def run_once(self) -> int:
         """One round over every due subscription; returns the number of POSTs made."""
         attempts = 0
-        for sub in await self._due():
-            if not await self._lease(sub):
+        for due in await self._due():
+            if not await self._lease(due):
                 continue
             try:
-                attempts += await self.deliver(sub)
+                # Read it again under the lease: another process may have delivered
+                # (and moved the cursor) between our listing and our lease.
+                sub = await self._fresh(due)
+                if sub is not None and sub.active:
+                    attempts += await self.deliver(sub)
             finally:
-                await self._release(sub)
+                await self._release(due)
         return attempts
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
