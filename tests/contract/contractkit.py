@@ -177,6 +177,7 @@ def identity_app() -> Any:
     settings = Settings(
         environment="test", database_url=DATABASE_URLS["identity"], otel_sdk_disabled=True,
         issuer="http://127.0.0.1:8000", log_json=False, client_cache_seconds=0.0,
+        admin_org_ids=[OPERATOR_OIN],  # the caller of HEADERS["identity"] is a platform admin
     )  # fmt: skip
     return create_app(settings, token_verifier=ISSUER.verifier())
 

@@ -20,12 +20,29 @@ BASE = {
 }
 
 
+ADMIN_ORG = "00000001009876543000"  # the default IDENTITY_ADMIN_ORG_IDS (VNG operator)
+
+
+async def machine_token(http: httpx.AsyncClient, register: Any, **kw: Any) -> dict[str, str]:
+    rp: RP = await register(grant_type="client_credentials", **kw)
+    data, _ = rp.auth({"grant_type": "client_credentials"})
+    response = await http.post("/auth/token", data=data)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
 @pytest.fixture
 async def admin(http: httpx.AsyncClient, register: Any) -> dict[str, str]:
-    rp: RP = await register(grant_type="client_credentials", allowed_scopes=["identity:admin"])
-    data, _ = rp.auth({"grant_type": "client_credentials"})
-    token = (await http.post("/auth/token", data=data)).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
+    """A machine client registered like the seeded samen-admin: identity:admin, for an
+    administrator organisation, with the platform-admin role."""
+    return await machine_token(
+        http,
+        register,
+        allowed_scopes=["identity:admin"],
+        org_id=ADMIN_ORG,
+        org_type="operator",
+        roles=["platform-admin"],
+    )
 
 
 async def test_crud_with_etag_and_idempotency(
@@ -112,6 +129,67 @@ async def test_admin_scope_required(http: httpx.AsyncClient, register: Any) -> N
     token = (await http.post("/auth/token", data=data)).json()["access_token"]
     response = await http.get("/v1/clients", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
+
+
+def assert_forbidden(response: httpx.Response) -> None:
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 403
+
+
+@pytest.mark.parametrize(
+    "registration",
+    [
+        pytest.param({}, id="no-organisation"),
+        pytest.param(
+            {
+                "org_id": "00000001001234567000",
+                "org_type": "municipality",
+                "roles": ["platform-admin"],
+            },
+            id="role-but-not-an-admin-organisation",
+        ),
+        pytest.param(
+            {"org_id": ADMIN_ORG, "org_type": "operator", "roles": ["registry-editor"]},
+            id="admin-organisation-without-the-role",
+        ),
+    ],
+)
+async def test_identity_admin_scope_alone_is_not_enough(
+    http: httpx.AsyncClient, register: Any, registration: dict[str, Any]
+) -> None:
+    """A machine client that holds identity:admin but is no platform administrator (not
+    acting for an organisation in IDENTITY_ADMIN_ORG_IDS with the platform-admin role) is
+    refused on every operation of the registry, before anything is read or changed."""
+    headers = await machine_token(http, register, allowed_scopes=["identity:admin"], **registration)
+    assert_forbidden(await http.get("/v1/clients", headers=headers))
+    body = dict(BASE, clientId="rogue-registration")
+    assert_forbidden(await http.post("/v1/clients", json=body, headers=headers))
+    some_id = "00000000-0000-4000-8000-000000000000"
+    assert_forbidden(await http.get(f"/v1/clients/{some_id}", headers=headers))
+    assert_forbidden(
+        await http.put(f"/v1/clients/{some_id}", json=body, headers={**headers, "If-Match": '"x"'})
+    )
+    assert_forbidden(await http.delete(f"/v1/clients/{some_id}", headers=headers))
+
+
+async def test_admin_organisations_are_read_per_request(
+    http: httpx.AsyncClient, app: Any, database: Any, admin: dict[str, str]
+) -> None:
+    """An organisation taken out of IDENTITY_ADMIN_ORG_IDS loses the registry at once, also
+    with a token issued while it was listed (same keys and database, other setting)."""
+    from idkit import ISSUER, make_settings
+
+    from identity.main import create_app
+
+    assert (await http.get("/v1/clients", headers=admin)).status_code == 200
+    other = create_app(
+        make_settings(database.url, admin_org_ids=["00000001001234567000"]), database=database
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=other), base_url=ISSUER
+    ) as client:
+        assert_forbidden(await client.get("/v1/clients", headers=admin))
 
 
 async def test_platform_admin_user_can_manage_clients(browser: Browser, register: Any) -> None:

@@ -24,15 +24,33 @@ from . import service
 from .schemas import KNOWN_SCOPES, ClientCreated, ClientIn, ClientOut, DisclosureOut
 
 auth = make_auth(get_settings().issuer.rstrip("/") + "/auth/token", KNOWN_SCOPES)
-Admin = Annotated[Principal, Security(auth, scopes=["identity:admin"])]
 Person = Annotated[Principal, Security(auth, scopes=["openid"])]
+
+
+async def platform_admin(
+    request: Request, principal: Annotated[Principal, Security(auth, scopes=["identity:admin"])]
+) -> Principal:
+    """A platform administrator: the identity:admin scope *and* acting for an organisation
+    listed in IDENTITY_ADMIN_ORG_IDS with the platform-admin role (users get that role from
+    the platformbeheer machtiging of such an organisation; machine clients from their
+    registration). Checked on every request, so removing an organisation from the setting
+    takes effect at once, also for tokens issued before."""
+    admin_orgs = request.app.state.provider.settings.admin_org_ids
+    if not principal.org_id or principal.org_id not in admin_orgs:
+        raise Forbidden("Only platform administrators (of an administrator organisation) may.")
+    if "platform-admin" not in principal.roles:
+        raise Forbidden("Only platform administrators (role platform-admin) may.")
+    return principal
+
+
+Admin = Annotated[Principal, Depends(platform_admin)]
 
 router = APIRouter(dependencies=[Depends(accept_json)])
 TAGS: list[str | Any] = ["clients"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid input"},
     401: {"description": "Missing or invalid bearer token"},
-    403: {"description": "The token lacks the scope"},
+    403: {"description": "The token lacks the scope, or the caller is no platform administrator"},
     406: {"description": "Not acceptable"},
 }
 
