@@ -1,9 +1,10 @@
-"""`python -m identity migrate|serve|seed|rotate-keys|prune-keys|purge`."""
+"""`python -m identity migrate|serve|seed|register-client|rotate-keys|prune-keys|purge`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from servicekit.cli import run_cli
 from servicekit.db import Database
@@ -19,6 +20,67 @@ async def _seed(settings: ServiceSettings, _args: argparse.Namespace) -> None:
     assert isinstance(settings, Settings)
     created = await seed(settings)
     print(f"identity: seeded {', '.join(created) if created else 'nothing new'}")
+
+
+def _register_options(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--file", help="the registration (JSON, as for POST /v1/clients); - = stdin"
+    )
+    source.add_argument("--json", help="the registration as a JSON string")
+
+
+def _registration_text(args: argparse.Namespace) -> str:
+    if args.json is not None:
+        return str(args.json)
+    if args.file == "-":
+        return sys.stdin.read()
+    with open(args.file, encoding="utf-8") as handle:
+        return handle.read()
+
+
+async def _register_client(settings: ServiceSettings, args: argparse.Namespace) -> None:
+    """Create a client, or replace the registration of the client with that clientId
+    (e.g. its public keys): how production registers its own machine clients, which have
+    no administrator token to call /v1/clients with yet (deploy/README.md)."""
+    from pydantic import ValidationError
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from servicekit.errors import ProblemError
+
+    from .clients.schemas import ClientIn
+    from .clients.service import create_client, replace_client
+    from .models import Client
+
+    assert isinstance(settings, Settings)
+    raw = _registration_text(args)
+    try:
+        data = ClientIn.model_validate_json(raw)
+    except ValidationError as exc:
+        raise SystemExit(f"identity: invalid registration: {exc}") from None
+    database = Database(settings.database_url or settings.sqlite_default("identity"))
+    try:
+        async with database.sessionmaker() as session:
+            row = (
+                await session.execute(select(Client).where(col(Client.client_id) == data.client_id))
+            ).scalar_one_or_none()
+        async with database.sessionmaker() as session:
+            secret = None
+            if row is None:
+                row, secret = await create_client(session, data, actor="cli")
+                action = "created"
+            else:
+                row = await replace_client(session, row.id, data, "cli", row.version)
+                action = "replaced"
+    except ProblemError as exc:
+        raise SystemExit(f"identity: {data.client_id} not registered: {exc.to_dict()}") from None
+    finally:
+        await database.dispose()
+    result = {"clientId": row.client_id, "id": str(row.id), "action": action}
+    if secret:
+        result["clientSecret"] = secret  # shown once, as by POST /v1/clients
+    print(json.dumps(result))
 
 
 def _store(settings: Settings) -> tuple[Database, KeyStore]:
@@ -67,6 +129,11 @@ def main() -> None:
         migrations_package="identity.migrations",
         commands={
             "seed": ("create signing keys and the demo clients (development)", _seed, None),
+            "register-client": (
+                "create a client, or replace the registration with the same clientId",
+                _register_client,
+                _register_options,
+            ),
             "rotate-keys": (
                 "activate the published next key, retire the active one, publish a new next",
                 _rotate,
