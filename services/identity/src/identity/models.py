@@ -149,6 +149,11 @@ class RefreshToken(Base, table=True):
     client_id: str = Field(max_length=100)
     scope: str = Field(max_length=1000)
     session_hash: str = Field(max_length=64)
+    # The authorization request's `claims` parameter, carried along the family so that
+    # access tokens obtained by refresh stay as minimised at userinfo as the first one.
+    claims_request: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     created_at: datetime = _ts()
     expires_at: datetime = _ts()
     used_at: datetime | None = _ts(nullable=True)

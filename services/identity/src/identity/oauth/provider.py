@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import httpx
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -68,6 +68,9 @@ PKCE_VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 PKCE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-_]{43}$")
 PROMPTS = {"none", "login", "consent", "select_account"}
 PROFILE_CLAIMS = ("given_name", "family_name", "name", "birthdate")
+# The person's attributes a `claims` request selects among (see user_claims); the context
+# claims (represents, org_*, roles) always come along because they qualify `sub`.
+MINIMISABLE_CLAIMS = frozenset({*PROFILE_CLAIMS, "email", "bsn"})
 ID_TYPES = {"OIN": "urn:nl-eid-gdi:1.0:id:OIN", "KvK": "urn:nl-eid-gdi:1.0:id:KvKnr"}
 
 
@@ -92,6 +95,16 @@ class PageError(Exception):
 def add_query(uri: str, params: dict[str, str | None]) -> str:
     clean = {k: v for k, v in params.items() if v is not None}
     return uri + ("&" if "?" in uri else "?") + urlencode(clean)
+
+
+def userinfo_allowance(claims_request: dict[str, Any] | None) -> list[str] | None:
+    """The claims userinfo may release under the `claims` request's userinfo member (always
+    with `sub`), or None when the request has no userinfo member (scope decides alone).
+
+    Carried in the access token as `userinfo_claims` (names only, never values)."""
+    if not claims_request or not isinstance(claims_request.get("userinfo"), dict):
+        return None
+    return sorted({"sub", *(MINIMISABLE_CLAIMS & set(claims_request["userinfo"]))})
 
 
 @dataclass
@@ -275,6 +288,11 @@ class Provider:
                 raise RedirectError("invalid_request", "claims must be a JSON object.") from None
             if not isinstance(claims_request, dict):
                 raise RedirectError("invalid_request", "claims must be a JSON object.")
+            for member in ("id_token", "userinfo"):
+                if member in claims_request and not isinstance(claims_request[member], dict):
+                    raise RedirectError(
+                        "invalid_request", f"claims.{member} must be a JSON object."
+                    )
         params = {
             "scope": " ".join(dict.fromkeys(scopes)),
             "state": state,
@@ -553,7 +571,12 @@ class Provider:
         return min(self.settings.access_token_lifetime, 3600)
 
     async def mint_access_token(
-        self, client: Client, sub: str, scopes: list[str], extra: dict[str, Any]
+        self,
+        client: Client,
+        sub: str,
+        scopes: list[str],
+        extra: dict[str, Any],
+        jti: str | None = None,
     ) -> tuple[str, int]:
         now = int(time.time())
         lifetime = self.access_lifetime(client)
@@ -566,7 +589,7 @@ class Provider:
             "iat": now,
             "nbf": now,
             "exp": now + lifetime,
-            "jti": uuid.uuid4().hex,
+            "jti": jti or uuid.uuid4().hex,
             "scope": " ".join(scopes),
             **{k: v for k, v in extra.items() if v not in (None, [], "")},
         }
@@ -634,11 +657,26 @@ class Provider:
                     )
                     .values(revoked_at=now)
                 )
+                # And the access tokens: the code's own (its jti is derived from the code)
+                # and those of the refresh tokens redeemed since (derived from theirs).
+                spent = (
+                    await session.execute(
+                        select(col(RefreshToken.token_hash)).where(
+                            col(RefreshToken.session_hash) == row.session_hash,
+                            col(RefreshToken.client_id) == client.client_id,
+                            col(RefreshToken.used_at).is_not(None),
+                        )
+                    )
+                ).scalars()
+                jtis = [self.access_jti("code", code_hash)]
+                jtis += [self.access_jti("refresh", h) for h in spent]
+                await self._deny_access_tokens(session, client, jtis, now)
                 add_audit(
                     session,
                     actor=f"client:{client.client_id}",
                     action="code.replayed",
                     subject=code_hash[:16],
+                    detail={"access_tokens_revoked": len(jtis)},
                 )
                 replayed = True
             else:
@@ -672,6 +710,7 @@ class Provider:
             row.claims_request,
             family_id=None,
             code_hash=code_hash,
+            access_jti=self.access_jti("code", code_hash),
         )
 
     async def _user_tokens(
@@ -684,6 +723,7 @@ class Provider:
         claims_request: dict[str, Any] | None,
         family_id: str | None,
         code_hash: str | None = None,
+        access_jti: str | None = None,
     ) -> dict[str, Any]:
         scopes = self.granted_scopes(client, requested_scope, identity)
         sub = self.pairwise_sub(client.sector, identity.person_key)
@@ -696,8 +736,9 @@ class Provider:
             "org_id": person.get("org_id"),
             "org_type": person.get("org_type"),
             "roles": person.get("roles"),
+            "userinfo_claims": userinfo_allowance(claims_request),
         }
-        access, lifetime = await self.mint_access_token(client, sub, scopes, extra)
+        access, lifetime = await self.mint_access_token(client, sub, scopes, extra, access_jti)
         response: dict[str, Any] = {
             "access_token": access,
             "token_type": "Bearer",
@@ -741,6 +782,7 @@ class Provider:
                         client_id=client.client_id,
                         scope=requested_scope,
                         session_hash=login.id_hash,
+                        claims_request=claims_request,
                         created_at=now_dt,
                         expires_at=now_dt + timedelta(seconds=self.settings.refresh_token_lifetime),
                     )
@@ -830,10 +872,40 @@ class Provider:
             raise OAuthError("invalid_grant", "The login session has ended.")
         identity = self.session_identity(login)
         return await self._user_tokens(
-            client, identity, login, scope, None, None, family_id=row.family_id
+            client,
+            identity,
+            login,
+            scope,
+            None,
+            row.claims_request,
+            family_id=row.family_id,
+            access_jti=self.access_jti("refresh", token_hash),
         )
 
     # --------------------------------------------- introspection and revocation
+    def access_jti(self, kind: str, grant_hash: str) -> str:
+        """The jti of the access token a code or refresh token was redeemed for.
+
+        Derived (keyed) from the grant's stored hash, so a replayed code can revoke the
+        access tokens its redemptions produced without storing anything per grant."""
+        return keyed_hash(self.settings.secret, "access-jti", kind, grant_hash)
+
+    async def _deny_access_tokens(
+        self, session: AsyncSession, client: Client, jtis: list[str], now: Any
+    ) -> None:
+        """Add jtis to the denylist checked by introspection and userinfo, for as long as
+        an access token of this client can live (idempotent)."""
+        until = now + timedelta(seconds=self.access_lifetime(client) + 60)
+        table = RevokedToken.__table__  # type: ignore[attr-defined]
+        for jti in jtis:
+            values = {"jti": jti, "client_id": client.client_id, "expires_at": until,
+                      "revoked_at": now}  # fmt: skip
+            if session.bind.dialect.name == "postgresql":
+                stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
+            else:
+                stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+            await session.execute(stmt)
+
     async def access_token_claims(self, token: str) -> dict[str, Any] | None:
         """Claims of a valid, unexpired, unrevoked access token we issued, else None."""
         if token.count(".") != 2:
@@ -938,7 +1010,19 @@ class Provider:
             raise OAuthError("invalid_token", "The login session of this token has ended.")
         identity = self.session_identity(login)
         scopes = str(claims["scope"]).split()
-        out = {"sub": claims["sub"], **self.user_claims(client, identity, scopes, None, "userinfo")}
+        # The `claims` request's userinfo member, as carried by the access token: only
+        # those of the person's attributes (and never more than scope and registration
+        # allow, which user_claims enforces).
+        allowance = claims.get("userinfo_claims")
+        claims_request = (
+            {"userinfo": dict.fromkeys(allowance)} if isinstance(allowance, list) else None
+        )
+        person = self.user_claims(client, identity, scopes, claims_request, "userinfo")
+        out = {"sub": claims["sub"], **person}
+        released = sorted(out)
+        represents = out.get("represents")
+        if isinstance(represents, dict) and "bsn" in represents:
+            released.append("represents.bsn")
         async with self.sessionmaker() as session, session.begin():
             session.add(
                 Disclosure(
@@ -946,7 +1030,7 @@ class Provider:
                     client_id=client.client_id,
                     client_name=client.name,
                     channel="userinfo",
-                    attributes=sorted(out),
+                    attributes=released,
                     acr=login.acr,
                     at=utcnow(),
                     trace_id=current_trace_id(),
