@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -33,7 +34,9 @@ class Settings(ServiceSettings):
     # Production upstreams per means (generic OIDC connector), JSON: {"digid": {"issuer":
     # ..., "authorization_endpoint": ..., "token_endpoint": ..., "jwks_uri": ...,
     # "client_id": ..., "client_secret": ...}}. A configured means replaces its simulator.
-    upstreams: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # Instead of a secret: "token_endpoint_auth_method": "private_key_jwt" with
+    # "private_key_jwk": {the broker's private JWK for that means} (broker/connectors.py).
+    upstreams: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Organisations (OIN/KvK) whose users are platform administrators.
     admin_org_ids: list[str] = Field(default_factory=lambda: ["00000001009876543000"])
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import ECKey, JWKRegistry, KeySet, RSAKey
 
 from .means import MEANS, MeansInfo, UpstreamIdentity, identity_from_claims
 
@@ -81,23 +83,108 @@ class SimulatorConnector:
             raise UpstreamError(str(exc)) from None
 
 
+AUTH_METHODS = ("client_secret_basic", "private_key_jwt")
+ASSERTION_LIFETIME = 60
+
+
+def _assertion_key(value: Any, means: str) -> tuple[RSAKey | ECKey, str, str]:
+    """(private key, alg, kid) from the ``private_key_jwk`` setting (a JWK object or its
+    JSON text). Refuses public keys and key types that cannot sign client assertions."""
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        key = JWKRegistry.import_key(data)
+    except (ValueError, TypeError, JoseError) as exc:
+        raise ValueError(f"upstream {means}: private_key_jwk is not a valid JWK") from exc
+    if not isinstance(key, RSAKey | ECKey) or not key.is_private:
+        raise ValueError(f"upstream {means}: private_key_jwk must be a private RSA or EC key")
+    if isinstance(key, RSAKey):
+        alg = str(data.get("alg") or "RS256")
+        allowed: tuple[str, ...] = ("RS256", "PS256")
+    else:
+        alg = str(data.get("alg") or {"P-256": "ES256", "P-384": "ES384"}.get(key.curve_name, ""))
+        allowed = ("ES256", "ES384")
+    if alg not in allowed:
+        raise ValueError(f"upstream {means}: alg {alg or '?'} does not fit the key")
+    kid = str(data.get("kid") or key.thumbprint())
+    return key, alg, kid
+
+
+class _PrivateKeyJWT:
+    """authlib client authentication ``private_key_jwt`` (RFC 7523 §2.2): a fresh,
+    short-lived assertion per token request, signed with the key from the settings and
+    naming it by ``kid``. (authlib's own PrivateKeyJWT reuses a ``jti`` when given extra
+    claims and makes assertions valid for an hour.)"""
+
+    name = "private_key_jwt"
+
+    def __init__(self, key: RSAKey | ECKey, alg: str, kid: str, audience: str | None) -> None:
+        self.key = key
+        self.alg = alg
+        self.kid = kid
+        self.audience = audience
+
+    def __call__(
+        self, auth: Any, method: str, uri: str, headers: Any, body: str
+    ) -> tuple[str, Any, str]:
+        from authlib.common.urls import add_params_to_qs
+
+        now = int(time.time())
+        claims = {
+            "iss": auth.client_id,
+            "sub": auth.client_id,
+            "aud": self.audience or uri,
+            "jti": uuid.uuid4().hex,
+            "iat": now,
+            "exp": now + ASSERTION_LIFETIME,
+        }
+        header = {"alg": self.alg, "kid": self.kid, "typ": "JWT"}
+        assertion = jwt.encode(header, claims, self.key, algorithms=[self.alg])
+        body = add_params_to_qs(
+            body or "",
+            [
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion),
+            ],
+        )
+        return uri, headers, body
+
+
 class OidcConnector:
     """A production upstream (a broker of DigiD, eHerkenning, …) spoken to with authlib.
 
-    Configured per means with ``issuer``, ``authorization_endpoint``, ``token_endpoint``,
-    ``jwks_uri``, ``client_id`` and ``client_secret`` (IDENTITY_UPSTREAMS, JSON).
+    Configured per means (IDENTITY_UPSTREAMS, JSON) with ``issuer``,
+    ``authorization_endpoint``, ``token_endpoint``, ``jwks_uri``, ``client_id`` and the
+    client authentication towards the upstream: ``token_endpoint_auth_method``
+    ``client_secret_basic`` (default; ``client_secret``) or ``private_key_jwt``
+    (``private_key_jwk``: the broker's private JWK for this means, whose public half is
+    registered at the upstream; optional ``client_assertion_audience``, default the token
+    endpoint). A bad configuration refuses to start.
     """
 
     def __init__(
         self,
         means: str,
-        config: dict[str, str],
+        config: dict[str, Any],
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.info = MEANS[means]
         self.config = config
         self.transport = transport
         self._jwks: tuple[float, dict[str, Any]] | None = None
+        self.auth_method = str(config.get("token_endpoint_auth_method") or AUTH_METHODS[0])
+        if self.auth_method not in AUTH_METHODS:
+            raise ValueError(
+                f"upstream {means}: token_endpoint_auth_method must be one of {AUTH_METHODS}"
+            )
+        self._assertion: _PrivateKeyJWT | None = None
+        if self.auth_method == "private_key_jwt":
+            key, alg, kid = _assertion_key(config.get("private_key_jwk"), means)
+            audience = config.get("client_assertion_audience")
+            self._assertion = _PrivateKeyJWT(key, alg, kid, str(audience) if audience else None)
+        elif not config.get("client_secret"):
+            raise ValueError(f"upstream {means}: client_secret_basic needs a client_secret")
 
     def authorization_url(
         self, *, redirect_uri: str, state: str, nonce: str, code_challenge: str, min_loa: str
@@ -125,6 +212,14 @@ class OidcConnector:
         kwargs: dict[str, Any] = {"timeout": 10.0}
         if self.transport is not None:
             kwargs["transport"] = self.transport
+        if self._assertion is not None:
+            client = AsyncOAuth2Client(
+                client_id=self.config["client_id"],
+                token_endpoint_auth_method=self._assertion.name,
+                **kwargs,
+            )
+            client.register_client_auth_method(self._assertion)
+            return client
         return AsyncOAuth2Client(
             client_id=self.config["client_id"],
             client_secret=self.config.get("client_secret"),
