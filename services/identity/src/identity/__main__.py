@@ -1,4 +1,4 @@
-"""`python -m identity migrate|serve|seed|register-client|rotate-keys|prune-keys|purge`."""
+"""`python -m identity migrate|serve|seed|register-client|rotate-keys|prune-keys|purge|rotate-kek`."""
 
 from __future__ import annotations
 
@@ -120,6 +120,20 @@ async def _purge(settings: ServiceSettings, _args: argparse.Namespace) -> None:
         await database.dispose()
 
 
+async def _rotate_kek(settings: ServiceSettings, _args: argparse.Namespace) -> None:
+    from .kek import KekRotationError, rotate_kek
+
+    assert isinstance(settings, Settings)
+    database = Database(settings.database_url or settings.sqlite_default("identity"))
+    try:
+        summary = await rotate_kek(database.sessionmaker, settings.key_encryption_keys)
+    except KekRotationError as exc:
+        raise SystemExit(f"identity rotate-kek: {exc}") from None
+    finally:
+        await database.dispose()
+    print(json.dumps(summary))
+
+
 def main() -> None:
     run_cli(
         service="identity",
@@ -141,6 +155,13 @@ def main() -> None:
             ),
             "prune-keys": ("stop publishing retired keys past their retention", _prune, None),
             "purge": ("delete expired requests, codes, tokens and one-time ids", _purge, None),
+            "rotate-kek": (
+                "re-encrypt the stored signing keys and session attributes with "
+                "IDENTITY_KEY_ENCRYPTION_KEY (reading IDENTITY_PREVIOUS_KEY_ENCRYPTION_KEYS), "
+                "all or nothing",
+                _rotate_kek,
+                None,
+            ),
         },
     )
 

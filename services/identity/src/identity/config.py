@@ -23,6 +23,9 @@ class Settings(ServiceSettings):
     issuer: str = "http://127.0.0.1:8000"
     # Encrypts private signing keys at rest (any string; a Fernet key is derived from it).
     key_encryption_key: str = DEV_KEY_ENCRYPTION_KEY
+    # Earlier key-encryption keys, JSON list: still read (never written) while a rotation
+    # of the key-encryption key is under way (`python -m identity rotate-kek`; README).
+    previous_key_encryption_keys: list[str] = Field(default_factory=list)
     # Secret for pairwise subject identifiers, person hashes and CSRF tokens.
     secret: str = DEV_SECRET
     # client_secret_basic is a development convenience only (NL GOV: private_key_jwt).
@@ -54,6 +57,11 @@ class Settings(ServiceSettings):
     cookie_name: str = "samen_session"
     # Seconds a client registry read is cached in memory on the token hot path.
     client_cache_seconds: float = 5.0
+
+    @property
+    def key_encryption_keys(self) -> list[str]:
+        """The current key-encryption key first, then the earlier ones still readable."""
+        return [self.key_encryption_key, *self.previous_key_encryption_keys]
 
     @property
     def cookie_secure(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -50,7 +51,7 @@ class KeyStore:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        key_encryption_key: str,
+        key_encryption_key: str | Sequence[str],
         retention_seconds: int,
         ttl: float = 30.0,
     ) -> None:

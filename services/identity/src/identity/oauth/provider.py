@@ -127,12 +127,12 @@ class Provider:
         self.issuer = settings.issuer.rstrip("/")
         self.sessionmaker = sessionmaker
         self.keys = KeyStore(
-            sessionmaker, settings.key_encryption_key, settings.key_retention_seconds
+            sessionmaker, settings.key_encryption_keys, settings.key_retention_seconds
         )
         self.clients = ClientCache(sessionmaker, settings.client_cache_seconds)
         self.http = http or httpx.AsyncClient(timeout=5.0)
         self.client_auth = ClientAuthenticator(self)
-        self.attributes = Sealer(settings.key_encryption_key, "session-attributes")
+        self.attributes = Sealer(settings.key_encryption_keys, "session-attributes")
         self.connectors: dict[str, Any] = {}
 
     def url(self, path: str) -> str:

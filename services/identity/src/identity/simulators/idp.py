@@ -29,7 +29,7 @@ CODE_TTL = 60
 class SimulatorIdP:
     def __init__(self, provider: Any) -> None:
         self.p = provider
-        self.codes = Sealer(provider.settings.key_encryption_key, "simulator-codes")
+        self.codes = Sealer(provider.settings.key_encryption_keys, "simulator-codes")
 
     def issuer(self, means: str) -> str:
         return str(self.p.url(f"/auth/simulators/{means}"))
