@@ -5,7 +5,14 @@
 set -euo pipefail
 secret() { python3 -c 'import secrets; print(secrets.token_hex(24))'; }
 for name in SAMEN_POSTGRES_PASSWORD SAMEN_REGISTRY_DB_PASSWORD SAMEN_IDENTITY_DB_PASSWORD \
-  SAMEN_PROCUREMENT_DB_PASSWORD SAMEN_IDENTITY_KEY_ENCRYPTION_KEY SAMEN_IDENTITY_SECRET \
-  SAMEN_PROCUREMENT_CLIENT_SECRET; do
+  SAMEN_PROCUREMENT_DB_PASSWORD SAMEN_IDENTITY_KEY_ENCRYPTION_KEY SAMEN_IDENTITY_SECRET; do
   printf '%s=%s\n' "$name" "$(secret)"
 done
+# procurement authenticates at identity with private_key_jwt (identity accepts no client
+# secrets in production): its private JWK, and the registration with the public key that
+# the identity-clients one-shot hands to `python -m identity register-client`.
+# JSON, so single-quoted (compose takes single-quoted values literally).
+{ read -r private; read -r _jwks; read -r registration; } \
+  < <(python3 "$(dirname "$0")/../make-client-key.py" samen-procurement)
+printf "SAMEN_PROCUREMENT_CLIENT_PRIVATE_KEY_JWK='%s'\n" "$private"
+printf "SAMEN_PROCUREMENT_CLIENT_REGISTRATION='%s'\n" "$registration"

@@ -47,5 +47,12 @@ else
 fi
 
 secret identity-keys "key-encryption-key=$(rand)" "secret=$(rand)"
-secret procurement-client "client-secret=$(rand)"
+# procurement's key pair for private_key_jwt at identity: the private JWK for procurement,
+# and its registration (public key only) for `python -m identity register-client`, kept
+# next to it so the registration can be (re)applied later (deploy/README.md).
+{ read -r private; read -r _jwks; read -r registration; } \
+  < <(python3 "$(dirname "$0")/../make-client-key.py" samen-procurement)
+secret procurement-client "private-key-jwk=$private" "client-registration=$registration"
 echo "secrets for $overlay created in namespace $ns"
+echo "register procurement's public key once identity runs (deploy/README.md, Deploy step 5):"
+echo "$registration"

@@ -26,8 +26,12 @@ def app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: svc for name, svc in compose["services"].items() if "build" in svc}
 
 
+# One-shots besides the migrations: name -> (our service, the command's first words).
+ONE_SHOTS = {"identity-clients": ("identity", ["python", "-m", "identity", "register-client"])}
+
+
 def our_service(name: str) -> str:
-    return name.removesuffix("-migrate")
+    return ONE_SHOTS[name][0] if name in ONE_SHOTS else name.removesuffix("-migrate")
 
 
 def test_top_level_structure(compose: dict[str, Any]) -> None:
@@ -39,6 +43,7 @@ def test_top_level_structure(compose: dict[str, Any]) -> None:
         expected.add(service)
         if migrates:
             expected.add(f"{service}-migrate")
+    expected |= set(ONE_SHOTS)
     assert set(compose["services"]) == expected
 
 
@@ -81,6 +86,10 @@ def test_commands_serve_and_migrate(compose: dict[str, Any]) -> None:
         if name.endswith("-migrate"):
             assert svc["command"] == ["python", "-m", service, "migrate"]
             assert svc["restart"] == "no"
+        elif name in ONE_SHOTS:
+            first = ONE_SHOTS[name][1]
+            assert svc["command"][: len(first)] == first
+            assert svc["restart"] == "no"
         else:
             assert svc["command"] == [
                 *("python", "-m", service, "serve"),
@@ -91,7 +100,8 @@ def test_commands_serve_and_migrate(compose: dict[str, Any]) -> None:
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_env_keys_exist_in_the_settings_class(compose: dict[str, Any], service: str) -> None:
     keys = env_keys(settings_class(service))
-    for name in (service, f"{service}-migrate"):
+    one_shots = [n for n, (s, _c) in ONE_SHOTS.items() if s == service]
+    for name in (service, f"{service}-migrate", *one_shots):
         if name not in compose["services"]:
             continue
         env = compose_env(compose["services"][name])
@@ -108,6 +118,9 @@ def test_settings_load_as_production(compose: dict[str, Any], service: str) -> N
     check_production_ready(service, env)
     if SERVICES[service][3]:
         check_production_ready(service, compose_env(compose["services"][f"{service}-migrate"]))
+    for name, (owner, _command) in ONE_SHOTS.items():
+        if owner == service:
+            check_production_ready(service, compose_env(compose["services"][name]))
 
 
 def test_database_services_use_asyncpg_and_their_own_database(compose: dict[str, Any]) -> None:
