@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -285,8 +286,56 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(error, request.url.path, dict(exc.headers or {}))
 
 
+# SQLSTATEs of a connection the server ended or refused: connection exceptions (08…),
+# admin shutdown, crash shutdown, cannot connect now (a restarting server).
+_LOST_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def lost_database_connection(exc: BaseException) -> bool:
+    """Whether a database error means the connection was lost or left unusable (the server
+    restarted or terminated it, the network dropped it), so that the same request can
+    succeed on a fresh connection. SQLAlchemy flags most of these (``connection_invalidated``);
+    asyncpg also reports a connection killed mid-statement as a closed connection, a
+    termination notice (57P01) or a protocol left mid-operation, which it does not."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    cause: BaseException | None = exc
+    for _depth in range(8):
+        if cause is None:
+            break
+        if isinstance(cause, ConnectionError):
+            return True
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_LOST_SQLSTATES):
+            return True
+        name = type(cause).__name__
+        if name == "ConnectionDoesNotExistError" or (
+            name in ("InterfaceError", "InternalClientError")
+            and ("connection is closed" in str(cause) or "another operation" in str(cause))
+        ):
+            return True
+        cause = getattr(cause, "orig", None) or cause.__cause__ or cause.__context__
+    return False
+
+
+async def _database_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A lost database connection is a 503 to retry, not a 500; other errors re-raise
+    (the request middleware logs them and answers 500)."""
+    if not lost_database_connection(exc):
+        raise exc
+    logger.warning(
+        "database connection lost on %s %s: %s", request.method, request.url.path,
+        type(exc).__name__,
+    )  # fmt: skip
+    error = ServiceUnavailable("The database connection was lost; try again.", retry_after=1)
+    return problem_response(error, request.url.path)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Register the one set of handlers that turns every error into problem+json."""
     app.add_exception_handler(ProblemError, _problem_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
+    # A database that restarts (or refuses connections meanwhile): 503 with Retry-After.
+    app.add_exception_handler(DBAPIError, _database_handler)
+    app.add_exception_handler(ConnectionError, _database_handler)
