@@ -14,7 +14,7 @@ from asgi_lifespan import LifespanManager
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from seckit import fake_registry
+from seckit import OPERATOR_OIN, fake_registry
 
 from servicekit.testing import TestIssuer, fresh_database_url, migrated_database
 
@@ -66,6 +66,7 @@ async def apps(
                     database_url=identity_url,
                     issuer="http://127.0.0.1:8000",
                     client_cache_seconds=0.0,
+                    admin_org_ids=[OPERATOR_OIN],  # the suite's operator administers
                     **common,
                 ),
                 database=dbs["identity"],

@@ -254,3 +254,29 @@ async def test_identity_client_registry_needs_the_admin_scope(
     assert_problem(r, 403)
     r = await http.get("/v1/clients", headers=staff_token)
     assert_problem(r, 403)
+
+
+async def test_identity_client_registry_needs_a_platform_administrator(
+    clients: dict[str, httpx.AsyncClient], issuer: TestIssuer
+) -> None:
+    """identity:admin and the platform-admin role are not enough: the token must act for an
+    organisation in IDENTITY_ADMIN_ORG_IDS (here the suite's operator). A validly signed
+    token of a municipality claiming both is refused (403 problem+json)."""
+    http = clients["identity"]
+    pretender = issuer.headers(
+        scopes=["identity:admin"],
+        org_id=UTRECHT_OIN,
+        org_type="municipality",
+        roles=["platform-admin"],
+    )
+    r = await http.get("/v1/clients", headers=pretender)
+    assert_problem(r, 403)
+    body = {"clientId": "sec-pretender", "name": "x", "grantType": "client_credentials",
+            "tokenEndpointAuthMethod": "private_key_jwt", "allowedScopes": ["registry:write"]}  # fmt: skip
+    r = await http.post("/v1/clients", json=body, headers=pretender)
+    assert_problem(r, 403)
+    operator = issuer.headers(
+        scopes=["identity:admin"], org_id=OPERATOR_OIN, org_type="operator",
+        roles=["platform-admin"],
+    )  # fmt: skip
+    assert (await http.get("/v1/clients", headers=operator)).status_code == 200
