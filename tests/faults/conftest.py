@@ -1,4 +1,4 @@
-"""The fault suite's fixture: registry and gateway as real processes (see faultkit)."""
+"""The fault suite's fixtures: registry, procurement and gateway as real processes (faultkit)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from faultkit import stack
+from faultkit import platform, stack
 
-__all__ = ["stack"]
+__all__ = ["platform", "stack"]

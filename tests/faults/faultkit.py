@@ -1,6 +1,8 @@
-"""Helpers of the fault suite (the fixture is in conftest.py): the registry and the gateway (``python -m ... serve``
-on free ports, SQLite in a temporary folder) and a JWKS server of the session's
-TestIssuer whose answers can be slowed down or stopped."""
+"""Helpers of the fault suite (the fixtures are in conftest.py): the registry and the gateway
+(``python -m ... serve`` on free ports, SQLite in a temporary folder), with procurement and a
+seeded registry for the enrollment faults, and a JWKS server of the session's TestIssuer whose
+answers can be slowed down or stopped (it also hands procurement its client_credentials
+token, as identity would)."""
 
 from __future__ import annotations
 
@@ -57,12 +59,31 @@ class JwksServer:
                 except OSError:
                     pass  # the client gave up waiting
 
+            def do_POST(self) -> None:
+                """client_credentials for procurement (identity's token endpoint)."""
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                server.token_requests += 1
+                token = issuer.token(
+                    sub="samen-procurement", azp="samen-procurement", scopes=["registry:read"]
+                )
+                body = json.dumps(
+                    {"access_token": token, "token_type": "Bearer", "expires_in": 300}
+                ).encode()
+                status = 200 if self.path == "/auth/token" else 404
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+        self.token_requests = 0
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/auth/jwks"
+        self.token_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/auth/token"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -195,4 +216,94 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         gateway.stop()
         registry.stop()
+        jwks.close()
+
+
+@dataclass
+class Platform:
+    """Gateway, registry (seeded) and procurement as real processes."""
+
+    gateway: Proc
+    registry: Proc
+    procurement: Proc
+    jwks: JwksServer
+    issuer: TestIssuer
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway.port}"
+
+
+def _env(prefix: str, settings: dict[str, str]) -> dict[str, str]:
+    base = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("REGISTRY_", "GATEWAY_", "PROCUREMENT_", "IDENTITY_", "OTEL_"))
+    }  # fmt: skip
+    base.update(PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore", OTEL_SDK_DISABLED="true")
+    base.update({f"{prefix}_{k}": v for k, v in settings.items()})
+    return base
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """Registry (migrated and seeded with the demo data), procurement and the gateway."""
+    tmp = tmp_path_factory.mktemp("faults-platform")
+    issuer = TestIssuer()
+    jwks = JwksServer(issuer)
+    ports = {name: free_port() for name in ("gateway", "registry", "procurement")}
+    closed = free_port()  # identity is not needed: nothing listens there
+    common = {"ENVIRONMENT": "test", "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks.url}
+    registry_env = _env("REGISTRY", {
+        **common,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'registry.db'}",
+        "WEBHOOKS_ENABLED": "false",
+    })  # fmt: skip
+    procurement_env = _env("PROCUREMENT", {
+        **common,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'procurement.db'}",
+        "REGISTRY_URL": f"http://127.0.0.1:{ports['registry']}",
+        "TOKEN_URL": jwks.token_url,
+        "REGISTRY_TIMEOUT_SECONDS": "2",
+        "REGISTRY_RETRY_AFTER_SECONDS": "5",
+        # No reuse of earlier registry answers: every enrollment asks the registry.
+        "REGISTRY_CACHE_SECONDS": "0",
+    })  # fmt: skip
+    gateway_env = _env("GATEWAY", {
+        **common,
+        "REGISTRY_URL": f"http://127.0.0.1:{ports['registry']}",
+        "PROCUREMENT_URL": f"http://127.0.0.1:{ports['procurement']}",
+        "IDENTITY_URL": f"http://127.0.0.1:{closed}",
+        "READ_TIMEOUT": "10",
+        "RATE_LIMIT_ENABLED": "false",
+    })  # fmt: skip
+    py = sys.executable
+    for module, env, step in (
+        ("registry", registry_env, "prepare"),  # migrate + the demo organisations, contracts
+        ("procurement", procurement_env, "migrate"),
+    ):
+        subprocess.run([py, "-m", module, step], env=env, cwd=ROOT, check=True,
+                       capture_output=True, timeout=300)  # fmt: skip
+    procs = {
+        name: Proc(
+            name,
+            [py, "-m", name, "serve", "--host", "127.0.0.1", "--port", str(ports[name])],
+            env,
+            ports[name],
+            tmp / f"{name}.log",
+        )
+        for name, env in (
+            ("registry", registry_env),
+            ("procurement", procurement_env),
+            ("gateway", gateway_env),
+        )
+    }
+    for proc in procs.values():
+        proc.start()
+    try:
+        for proc in procs.values():
+            proc.wait_live()
+        yield Platform(procs["gateway"], procs["registry"], procs["procurement"], jwks, issuer)
+    finally:
+        for proc in procs.values():
+            proc.stop()
         jwks.close()
