@@ -32,6 +32,7 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -490,6 +491,18 @@ async def main() -> None:
     parser.add_argument("--login-concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="run the server (1 worker) under cProfile and write its stats here; "
+        "results files are not written",
+    )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=["basic", "jwt", "login"],
+        help="run only these scenarios (default: all)",
+    )
     args = parser.parse_args()
     base_url = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -512,9 +525,11 @@ async def main() -> None:
             "OTEL_SDK_DISABLED": "true",
             "PYTHONWARNINGS": "ignore",
         }
+        profiler = ["-m", "cProfile", "-o", args.profile] if args.profile else []
         proc = subprocess.Popen(
             [
                 sys.executable,
+                *profiler,
                 "-m",
                 "identity",
                 "serve",
@@ -534,15 +549,23 @@ async def main() -> None:
             grants(base, proc.pid, 2, 8, 1, "client_secret_basic")
             await logins(base, proc.pid, 1, 2)
             load_before = os.getloadavg()
-            basic_result = grants(
-                base, proc.pid, args.seconds, args.concurrency, args.wrk_threads,
-                "client_secret_basic",
-            )  # fmt: skip
-            jwt_result = grants(
-                base, proc.pid, args.seconds, args.concurrency, args.wrk_threads,
-                "private_key_jwt",
-            )  # fmt: skip
-            login_result = await logins(base, proc.pid, args.seconds, args.login_concurrency)
+            wanted = set(args.scenario or ["basic", "jwt", "login"])
+            basic_result = jwt_result = login_result = {}
+            if "basic" in wanted:
+                basic_result = grants(
+                    base, proc.pid, args.seconds, args.concurrency, args.wrk_threads,
+                    "client_secret_basic",
+                )  # fmt: skip
+                print("client_secret_basic", json.dumps(basic_result))
+            if "jwt" in wanted:
+                jwt_result = grants(
+                    base, proc.pid, args.seconds, args.concurrency, args.wrk_threads,
+                    "private_key_jwt",
+                )  # fmt: skip
+                print("private_key_jwt", json.dumps(jwt_result))
+            if "login" in wanted:
+                login_result = await logins(base, proc.pid, args.seconds, args.login_concurrency)
+                print("logins", json.dumps(login_result))
             results: dict[str, Any] = {
                 "machine": {
                     "cpus": os.cpu_count(),
@@ -560,8 +583,12 @@ async def main() -> None:
                 "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
         finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+            # uvicorn re-raises the signal after its graceful shutdown: SIGINT becomes a
+            # KeyboardInterrupt, after which cProfile still writes its stats.
+            proc.send_signal(signal.SIGINT if args.profile else signal.SIGTERM)
+            proc.wait(timeout=60)
+    if args.profile or args.scenario:
+        return  # a partial or profiled run is not a result
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [
         "# Identity benchmark results",

@@ -12,7 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -43,6 +43,22 @@ class LoadedKeys:
     published: list[dict[str, Any]]  # public JWKs of the OP
     simulator_published: list[dict[str, Any]]
     loaded_at: float
+    # The published JWKs parsed once per load (verifying used to re-import them per token).
+    key_sets: dict[str, KeySet] = field(default_factory=dict)
+
+    def key_set(self, which: str) -> KeySet:
+        """The parsed JWK Set ("op" or "simulator"); raises ValueError if unusable."""
+        found = self.key_sets.get(which)
+        if found is None:
+            from joserfc.errors import JoseError
+
+            jwks = self.published if which == "op" else self.simulator_published
+            try:
+                found = KeySet.import_key_set({"keys": jwks})
+            except (JoseError, ValueError, TypeError) as exc:
+                raise ValueError("invalid token") from exc
+            self.key_sets[which] = found
+        return found
 
 
 class KeyStore:
@@ -220,18 +236,17 @@ class KeyStore:
     async def verify_own(self, token: str) -> dict[str, Any]:
         """Verify a token this OP signed with a still-published key (raises ValueError)."""
         keys = await self.load()
-        return _verify(token, keys.published)
+        return _verify(token, keys.key_set("op"))
 
     async def verify_simulator(self, token: str) -> dict[str, Any]:
         keys = await self.load()
-        return _verify(token, keys.simulator_published)
+        return _verify(token, keys.key_set("simulator"))
 
 
-def _verify(token: str, jwks: list[dict[str, Any]]) -> dict[str, Any]:
+def _verify(token: str, key_set: KeySet) -> dict[str, Any]:
     from joserfc.errors import JoseError
 
     try:
-        key_set = KeySet.import_key_set({"keys": jwks})
         decoded = jwt.decode(token, key_set, algorithms=list(OP_ALGORITHMS))
     except (JoseError, ValueError, TypeError) as exc:
         raise ValueError("invalid token") from exc

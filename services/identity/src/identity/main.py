@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from servicekit.app import create_service_app
 from servicekit.auth import JwksCache, TokenVerifier
-from servicekit.db import Database
+from servicekit.db import Database, is_sqlite
 
 from . import API_VERSION
 from .broker.connectors import OidcConnector, SimulatorConnector
@@ -26,6 +26,11 @@ SERVICE = "identity"
 DESCRIPTION = (
     "OpenID Provider and authentication broker for citizens, companies and civil servants."
 )
+# A worker serves many concurrent requests that each hold a connection only for short
+# transactions. The pool keeps as many connections as the usual concurrency: overflow
+# connections are closed on return, and opening one (connect, type introspection,
+# statements prepared again) costs more than the queries it then runs.
+POSTGRES_POOL = {"pool_size": 32, "max_overflow": 16}
 MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded", "application/*+json")
 TAGS = [
     {
@@ -43,8 +48,9 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     settings.check_production()
+    url = settings.database_url or settings.sqlite_default(SERVICE)
     database = overrides.pop("database", None) or Database(
-        settings.database_url or settings.sqlite_default(SERVICE)
+        url, **({} if is_sqlite(url) else POSTGRES_POOL)
     )
     provider = Provider(settings, database.sessionmaker)
     idp = SimulatorIdP(provider) if settings.simulators_enabled else None

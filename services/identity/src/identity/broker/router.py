@@ -107,7 +107,7 @@ async def choose_means(request: Request) -> Response:
     # Bind the upstream leg to this browser: the callback must come back with the same
     # CSRF cookie, so nobody can make another browser finish a login they started.
     browser = keyed_hash(p.settings.secret, "browser", request.cookies.get(CSRF_COOKIE, ""))
-    async with p.sessionmaker() as session, session.begin():
+    async with p.single() as session, session.begin():  # one UPDATE
         await session.execute(
             update(AuthorizationRequest)
             .where(col(AuthorizationRequest.id) == row.id)
@@ -143,7 +143,7 @@ async def callback(request: Request) -> Response:
     state = q.get("state", "")
     row = None
     if state and len(state) <= 64 and TOKEN_CHARS.match(state):
-        async with p.sessionmaker() as session:
+        async with p.single() as session:
             row = (
                 await session.execute(
                     select(AuthorizationRequest).where(

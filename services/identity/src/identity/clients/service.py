@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 import time
@@ -225,30 +226,55 @@ def secret_matches(row: Client, secret: str) -> bool:
 
 
 class ClientCache:
-    """Client rows by client_id, cached briefly: the token endpoint's hot path."""
+    """Client rows by client_id, cached briefly (``ttl`` seconds): the token endpoint's
+    hot path. Concurrent misses for one client share a single query."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl: float) -> None:
         self._sessionmaker = sessionmaker
         self._ttl = ttl
         self._rows: dict[str, tuple[float, Client | None]] = {}
+        self._loading: dict[str, asyncio.Future[Client | None]] = {}
 
     async def get(self, client_id: str) -> Client | None:
         # Registered ids match CLIENT_ID; anything else (NUL bytes, spaces…) cannot be one
         # and never reaches the database.
         if not CLIENT_ID.match(client_id):
             return None
-        hit = self._rows.get(client_id)
-        now = time.monotonic()
-        if hit and now - hit[0] < self._ttl:
-            return hit[1]
-        async with self._sessionmaker() as session:
-            row = (
-                await session.execute(select(Client).where(col(Client.client_id) == client_id))
-            ).scalar_one_or_none()
-        if len(self._rows) > 10_000:
-            self._rows.clear()
-        self._rows[client_id] = (now, row)
-        return row
+        while True:
+            hit = self._rows.get(client_id)
+            if hit and time.monotonic() - hit[0] < self._ttl:
+                return hit[1]
+            pending = self._loading.get(client_id)
+            if pending is None:
+                break
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request was cancelled
+                # the loading request was cancelled: look again (or load it ourselves)
+        future: asyncio.Future[Client | None] = asyncio.get_running_loop().create_future()
+        self._loading[client_id] = future
+        try:
+            now = time.monotonic()
+            async with self._sessionmaker() as session:
+                row = (
+                    await session.execute(select(Client).where(col(Client.client_id) == client_id))
+                ).scalar_one_or_none()
+            if len(self._rows) > 10_000:
+                self._rows.clear()
+            self._rows[client_id] = (now, row)
+            future.set_result(row)
+            return row
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        finally:
+            del self._loading[client_id]
 
     def invalidate(self) -> None:
         self._rows.clear()

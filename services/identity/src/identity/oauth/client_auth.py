@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -21,7 +23,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clients.service import secret_matches
 from ..common import utcnow
@@ -39,7 +43,9 @@ LEEWAY = 30
 class ClientAuthenticator:
     def __init__(self, provider: Any) -> None:
         self.p = provider
-        self._jwks_uri_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._jwks_uri_cache: dict[str, tuple[float, KeySet]] = {}
+        self._parsed: dict[str, KeySet] = {}
+        self._autocommit: AsyncEngine | None = None
 
     async def authenticate(
         self, form: dict[str, str], authorization: str | None, endpoint_url: str
@@ -80,21 +86,32 @@ class ClientAuthenticator:
 
     async def _client_keys(self, client: Client) -> KeySet:
         if client.jwks:
-            return KeySet.import_key_set(client.jwks)  # type: ignore[arg-type]
+            # Parsed key sets by content: a JWK Set's parse is fixed by its JSON, so an
+            # entry can never be stale — a changed registration has other content (and
+            # the client row itself is re-read after the client cache's few seconds).
+            text = json.dumps(client.jwks, sort_keys=True, separators=(",", ":"))
+            keys = self._parsed.get(text)
+            if keys is None:
+                keys = KeySet.import_key_set(client.jwks)  # type: ignore[arg-type]
+                if len(self._parsed) >= 1000:
+                    self._parsed.clear()
+                self._parsed[text] = keys
+            return keys
         uri = client.jwks_uri
         if not uri:
             raise OAuthError("invalid_client", "The client has no registered keys.")
         hit = self._jwks_uri_cache.get(uri)
         if hit and time.monotonic() - hit[0] < 300:
-            return KeySet.import_key_set(hit[1])  # type: ignore[arg-type]
+            return hit[1]
         try:
             response = await self.p.http.get(uri, timeout=5.0)
             response.raise_for_status()
-            data = response.json()
-            keys = KeySet.import_key_set(data)
+            keys = KeySet.import_key_set(response.json())
         except (httpx.HTTPError, ValueError, JoseError):
             raise OAuthError("invalid_client", "The client's jwks_uri could not be read.") from None
-        self._jwks_uri_cache[uri] = (time.monotonic(), data)
+        if len(self._jwks_uri_cache) >= 1000:
+            self._jwks_uri_cache.clear()
+        self._jwks_uri_cache[uri] = (time.monotonic(), keys)
         return keys
 
     async def _private_key_jwt(self, form: dict[str, str], endpoint_url: str) -> Client:
@@ -103,8 +120,6 @@ class ClientAuthenticator:
         assertion = form.get("client_assertion") or ""
         try:
             unverified = extract_compact(assertion.encode("ascii"))
-            import json
-
             claims = json.loads(unverified.payload)
         except (JoseError, ValueError, UnicodeError):
             raise OAuthError("invalid_client", "The client assertion is malformed.") from None
@@ -149,10 +164,28 @@ class ClientAuthenticator:
         return client
 
     async def remember_jti(self, kind: str, issuer: str, jti: str, expires_epoch: int) -> None:
-        """Record a one-time id; a second use is refused (unique constraint)."""
+        """Record a one-time id; a second use is refused (unique constraint).
+
+        One Core INSERT, on PostgreSQL in autocommit mode: a single statement is atomic by
+        itself, so BEGIN/COMMIT round trips and the ORM unit of work would add only CPU
+        on the private_key_jwt hot path. The database is shared by all workers."""
         expires = utcnow() + timedelta(seconds=max(0, expires_epoch - int(time.time())))
+        values = {"id": uuid.uuid4(), "kind": kind, "issuer": issuer, "jti": jti}
+        values["expires_at"] = expires
+        engine: AsyncEngine = self.p.sessionmaker.kw["bind"]
         try:
-            async with self.p.sessionmaker() as session, session.begin():
-                session.add(UsedJti(kind=kind, issuer=issuer, jti=jti, expires_at=expires))
+            if engine.dialect.name == "postgresql":
+                if self._autocommit is None:
+                    self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+                async with self._autocommit.connect() as connection:
+                    await connection.execute(_INSERT_JTI, values)
+            else:
+                # SQLite (development, tests) manages its own transactions (servicekit's
+                # BEGIN IMMEDIATE); its isolation level is left alone.
+                async with engine.begin() as connection:
+                    await connection.execute(_INSERT_JTI, values)
         except IntegrityError:
             raise OAuthError("invalid_client", "This client assertion was already used.") from None
+
+
+_INSERT_JTI = insert(UsedJti.__table__)  # type: ignore[attr-defined]

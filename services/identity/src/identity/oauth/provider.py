@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -126,6 +126,18 @@ class Provider:
         self.settings = settings
         self.issuer = settings.issuer.rstrip("/")
         self.sessionmaker = sessionmaker
+        # For work that is a single SQL statement (a lookup by key, one INSERT or one
+        # UPDATE): on PostgreSQL in autocommit mode, which saves the BEGIN and the
+        # COMMIT/ROLLBACK round trips — one statement is atomic by itself. Never for
+        # more than one statement. SQLite keeps its own transactions.
+        engine = sessionmaker.kw.get("bind")
+        self.single = (
+            async_sessionmaker(
+                engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            )
+            if engine is not None and engine.dialect.name == "postgresql"
+            else sessionmaker
+        )
         self.keys = KeyStore(
             sessionmaker, settings.key_encryption_keys, settings.key_retention_seconds
         )
@@ -325,14 +337,14 @@ class Provider:
             created_at=now,
             expires_at=now + timedelta(seconds=self.settings.authorization_request_lifetime),
         )
-        async with self.sessionmaker() as session, session.begin():
-            session.add(row)
+        async with self.single() as session, session.begin():
+            session.add(row)  # one INSERT
         return row
 
     async def load_request(self, request_id: str) -> AuthorizationRequest | None:
         if not request_id or len(request_id) > 64 or not TOKEN_CHARS.match(request_id):
             return None
-        async with self.sessionmaker() as session:
+        async with self.single() as session:
             row = await session.get(AuthorizationRequest, request_id)
         if row is None or not self.request_usable(row):
             return None
@@ -345,7 +357,7 @@ class Provider:
     async def load_session(self, cookie: str | None) -> LoginSession | None:
         if not cookie or len(cookie) > 128:
             return None
-        async with self.sessionmaker() as session:
+        async with self.single() as session:
             row = await session.get(LoginSession, sha256_hex(cookie))
         if row is None or row.ended_at is not None or aware(row.expires_at) <= utcnow():
             return None
@@ -627,6 +639,8 @@ class Provider:
             raise OAuthError("invalid_request", "PKCE is required: code_verifier is missing.")
         now = utcnow()
         code_hash = sha256_hex(code)
+        failure: OAuthError | None = None
+        response: dict[str, Any] = {}
         async with self.sessionmaker() as session, session.begin():
             row = await session.get(AuthorizationCode, code_hash)
             if row is None or row.client_id != client.client_id:
@@ -681,37 +695,52 @@ class Provider:
                 replayed = True
             else:
                 replayed = False
+                # Checked inside the transaction that marked the code, so a failed
+                # attempt still spends it; everything below (session, tokens, disclosure)
+                # happens in this one transaction, while the UPDATE above holds the code
+                # row's lock: a concurrent replay waits for it and then sees used_at.
+                failure = self._code_failure(row, form, verifier, now)
+                login = None
+                if failure is None:
+                    login = await session.get(LoginSession, row.session_hash)
+                    if login is None or login.ended_at is not None:
+                        failure = OAuthError("invalid_grant", "The login session has ended.")
+                if failure is None and login is not None:
+                    response = await self._user_tokens(
+                        client,
+                        self.session_identity(login),
+                        login,
+                        row.scope,
+                        row.nonce,
+                        row.claims_request,
+                        family_id=None,
+                        code_hash=code_hash,
+                        access_jti=self.access_jti("code", code_hash),
+                        session=session,
+                    )
         if replayed:
             raise OAuthError("invalid_grant", "The code was already used.")
+        if failure is not None:
+            raise failure
+        return response
+
+    def _code_failure(
+        self, row: AuthorizationCode, form: dict[str, str], verifier: str, now: datetime
+    ) -> OAuthError | None:
         if aware(row.expires_at) <= now:
-            raise OAuthError("invalid_grant", "The code has expired.")
+            return OAuthError("invalid_grant", "The code has expired.")
         if form.get("redirect_uri") != row.redirect_uri:
-            raise OAuthError(
+            return OAuthError(
                 "invalid_grant", "redirect_uri does not match the authorization request."
             )
         if (
             not PKCE_VERIFIER.match(verifier)
             or create_s256_code_challenge(verifier) != row.code_challenge
         ):
-            raise OAuthError(
+            return OAuthError(
                 "invalid_grant", "The code_verifier does not match the code_challenge."
             )
-        async with self.sessionmaker() as session:
-            login = await session.get(LoginSession, row.session_hash)
-        if login is None or login.ended_at is not None:
-            raise OAuthError("invalid_grant", "The login session has ended.")
-        identity = self.session_identity(login)
-        return await self._user_tokens(
-            client,
-            identity,
-            login,
-            row.scope,
-            row.nonce,
-            row.claims_request,
-            family_id=None,
-            code_hash=code_hash,
-            access_jti=self.access_jti("code", code_hash),
-        )
+        return None
 
     async def _user_tokens(
         self,
@@ -724,7 +753,10 @@ class Provider:
         family_id: str | None,
         code_hash: str | None = None,
         access_jti: str | None = None,
+        session: AsyncSession | None = None,
     ) -> dict[str, Any]:
+        """The token response; its rows are written in ``session`` when given (the
+        caller's transaction, which already holds the code's lock), else in a new one."""
         scopes = self.granted_scopes(client, requested_scope, identity)
         sub = self.pairwise_sub(client.sector, identity.person_key)
         auth_time = int(aware(login.auth_time).timestamp())
@@ -768,11 +800,9 @@ class Provider:
             )
         refresh: str | None = None
         now_dt = utcnow()
-        async with self.sessionmaker() as session, session.begin():
-            if code_hash is not None:
-                code = await session.get(AuthorizationCode, code_hash, with_for_update=True)
-                if code is None or code.replayed_at is not None:
-                    raise OAuthError("invalid_grant", "The code was replayed; nothing is issued.")
+
+        async def write(session: AsyncSession) -> str | None:
+            refresh: str | None = None
             if client.refresh_tokens_enabled:
                 refresh = random_token(32)
                 session.add(
@@ -800,6 +830,19 @@ class Provider:
                 )
             )
             await self._remember_subject(session, client.sector, sub, login.person_hash)
+            return refresh
+
+        if session is not None:
+            refresh = await write(session)
+        else:
+            async with self.sessionmaker() as new, new.begin():
+                if code_hash is not None:
+                    code = await new.get(AuthorizationCode, code_hash, with_for_update=True)
+                    if code is None or code.replayed_at is not None:
+                        raise OAuthError(
+                            "invalid_grant", "The code was replayed; nothing is issued."
+                        )
+                refresh = await write(new)
         if refresh:
             response["refresh_token"] = refresh
         return response
