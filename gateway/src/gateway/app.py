@@ -23,7 +23,7 @@ from urllib.parse import quote
 import aiohttp
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from servicekit.auth import Principal, TokenVerifier
@@ -53,6 +53,8 @@ from .metrics import GatewayMetrics
 from .ratelimit import Decision, Policy, RateLimiter
 from .rewrite import PathRewriter, is_json
 from .routes import IDEMPOTENT_METHODS, Auth, BodyLimits, Route, Router, Rule
+from .tokens import TokenCache, key_published, token_kid
+from .tracing import SpanRecorder
 from .upstream import Upstream
 
 Scope = MutableMapping[str, Any]
@@ -143,7 +145,7 @@ class _Request:
         self.route_name = "unmatched"
         self.status = 500
         self.started = False
-        self.span: trace.Span | None = None
+        self.span: Any = None  # gateway.tracing.RequestSpan, or an SDK span
         self.response_headers: Headers = []
         client = scope.get("client")
         self.client_ip: str = client[0] if client else "unknown"
@@ -166,6 +168,7 @@ class Gateway:
         self.verifier = verifier
         self.limiter = limiter
         self.tracer = tracer
+        self.spans = SpanRecorder(tracer)
         self.metrics = metrics
         self.router = Router(routes)
         self.body_limits = BodyLimits(settings.max_body_bytes, settings.body_limits)
@@ -207,7 +210,7 @@ class Gateway:
         self.client_policy = Policy(settings.rate_limit_per_second, settings.rate_limit_burst)
         self.cors_any = "*" in settings.cors_origins
         self.cors_origins = {o.encode() for o in settings.cors_origins}
-        self._token_cache: dict[str, tuple[float, Principal]] = {}
+        self._token_cache = TokenCache(settings.token_cache_seconds)
         self._version_header = (b"api-version", API_VERSION.encode())
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._duration_children: dict[str, Any] = {}
@@ -277,24 +280,26 @@ class Gateway:
                 return
             # Spans are started and ended by hand (no context managers): this is the hot
             # path, and the W3C header is written directly for the same reason.
-            parent = _W3C.extract(_trace_carrier(headers)) if b"traceparent" in headers else None
-            span = self.tracer.start_span(
-                f"{req.method} {req.route_name}",
-                context=parent,
-                kind=SpanKind.SERVER,
-                attributes={"http.request.method": req.method},
-                record_exception=False,
-                set_status_on_exception=False,
-            )
+            # Spans are recorded by gateway.tracing (the SDK's sampler, ids and span
+            # processors without its per-span bookkeeping); attributes are set at the end.
+            parent = _parent_span_context(headers) if b"traceparent" in headers else None
+            span = self.spans.start(req.method, parent, SpanKind.SERVER, {})
             req.span = span
-            ctx_token = otel_context.attach(trace.set_span_in_context(span, parent))
+            ctx_token = otel_context.attach(
+                trace.set_span_in_context(NonRecordingSpan(span.get_span_context()))
+            )
             try:
                 await self._dispatch(req, receive, send, header_bytes)
             finally:
                 otel_context.detach(ctx_token)
                 span.update_name(f"{req.method} {req.route_name}")
-                span.set_attribute("http.route", req.route_name)
-                span.set_attribute("http.response.status_code", req.status)
+                span.set_attributes(
+                    {
+                        "http.request.method": req.method,
+                        "http.route": req.route_name,
+                        "http.response.status_code": req.status,
+                    }
+                )
                 if req.status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
                 span.end()
@@ -422,24 +427,24 @@ class Gateway:
         return principal
 
     async def _verify(self, token: str) -> Principal:
-        """Verified principal; tokens already verified are cached by their exact bytes
-        until the earlier of their expiry and ``token_cache_seconds``."""
-        now = time.monotonic()
-        cached = self._token_cache.get(token)
-        if cached is not None:
-            if cached[0] > now:
-                return cached[1]
-            del self._token_cache[token]
+        """The verified principal of a bearer token, through :class:`TokenCache`."""
+        cache = self._token_cache
+        entry = cache.get(token)
+        if entry is not None:
+            # Still published? ``jwks.get`` is a clock check and a set lookup unless the
+            # keys are due for a refresh (or the kid is unknown): then it refreshes, and a
+            # new key set means every cached verification is redone against it.
+            keys = await self.verifier.jwks.get(entry.kid)
+            if keys is entry.keys:
+                return entry.principal
+            cache.discard(token)
         claims = await self.verifier.verify(token)
         principal = Principal.from_claims(claims)
-        exp = claims.get("exp")
-        ttl = self.settings.token_cache_seconds
-        if isinstance(exp, int | float):
-            ttl = min(ttl, float(exp) - time.time())
-        if ttl > 0:
-            if len(self._token_cache) >= 10_000:
-                self._token_cache.clear()
-            self._token_cache[token] = (now + ttl, principal)
+        kid = token_kid(token)
+        if kid is not None:  # tokens without a kid are verified every time
+            keys = await self.verifier.jwks.get(kid)
+            if key_published(keys, kid):
+                cache.put(token, claims, principal, kid, keys)
         return principal
 
     async def _rate_limit(self, req: _Request, principal: Principal | None) -> Decision:
@@ -578,18 +583,16 @@ class Gateway:
         retries = retries if not isinstance(body, AsyncIterator) else 0
         metrics = self.metrics
         name = upstream.name
-        span = self.tracer.start_span(
+        span = self.spans.start(
             method,
-            context=trace.set_span_in_context(req.span) if req.span is not None else None,
-            kind=SpanKind.CLIENT,
-            attributes={
+            req.span.get_span_context() if req.span is not None else None,
+            SpanKind.CLIENT,
+            {
                 "http.request.method": method,
                 "server.address": upstream.host,
                 "server.port": upstream.port,
                 "peer.service": name,
             },
-            record_exception=False,
-            set_status_on_exception=False,
         )
         try:
             sc = span.get_span_context()
@@ -671,7 +674,7 @@ class Gateway:
         histogram.observe(seconds)
 
     async def _upstream_failed(
-        self, req: _Request, send: Send, upstream: Upstream, span: trace.Span, kind: str
+        self, req: _Request, send: Send, upstream: Upstream, span: Any, kind: str
     ) -> None:
         upstream.breaker.failure()
         self.metrics.upstream_errors.labels(upstream.name, kind).inc()
@@ -691,13 +694,14 @@ class Gateway:
         content_type = b""
         length: int | None = None
         encoded = False
-        named: set[bytes] = set()
-        for key, value in response.raw_headers:
-            if key.lower() == b"connection":
+        named: set[bytes] = set()  # headers the upstream's Connection header names
+        raw_headers = response.raw_headers
+        for key, value in raw_headers:
+            if len(key) == 10 and key.lower() == b"connection":
                 named |= {t.strip() for t in value.lower().split(b",")}
-        for key, value in response.raw_headers:
+        for key, value in raw_headers:
             lower = key.lower()
-            if lower in RESPONSE_DROP or lower in named:
+            if lower in RESPONSE_DROP or (named and lower in named):
                 if lower == b"content-length" and value.isdigit():
                     length = int(value)
                 continue
@@ -923,6 +927,13 @@ def _method_not_allowed(req: _Request, allowed: list[str]) -> ProblemError:
 
 
 _W3C = TraceContextTextMapPropagator()
+
+
+def _parent_span_context(headers: dict[bytes, bytes]) -> SpanContext | None:
+    """The caller's span context from W3C ``traceparent``/``tracestate``, if valid."""
+    context = _W3C.extract(_trace_carrier(headers))
+    parent = trace.get_current_span(context).get_span_context()
+    return parent if parent.is_valid else None
 
 
 def _trace_carrier(headers: dict[bytes, bytes]) -> dict[str, str]:

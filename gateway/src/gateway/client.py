@@ -36,6 +36,12 @@ class UpstreamDisconnected(Exception):
     """The upstream closed the connection or spoke broken HTTP."""
 
 
+def _expire(waiter: asyncio.Future[None], why: str) -> None:
+    """Timer callback: fail a wait that took longer than allowed."""
+    if not waiter.done():
+        waiter.set_exception(UpstreamTimeout(why))
+
+
 class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -158,12 +164,15 @@ class _Connection(asyncio.Protocol):
                 return None
             if self.error is not None:
                 raise self.error
-            self._body_waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            waiter = self._body_waiter = loop.create_future()
+            # A timer handle, not asyncio.wait_for: wait_for wraps the wait in a task,
+            # which costs more than the rest of a small response's handling.
+            timer = loop.call_later(read_timeout, _expire, waiter, "the upstream stopped sending")
             try:
-                await asyncio.wait_for(self._body_waiter, read_timeout)
-            except TimeoutError:
-                raise UpstreamTimeout("the upstream stopped sending") from None
+                await waiter
             finally:
+                timer.cancel()
                 self._body_waiter = None
 
     def close(self) -> None:
@@ -282,11 +291,14 @@ class Pool:
         Host; ``Content-Length`` must be in it when there is a body."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.size)
-        try:
-            # Waiting for a free connection counts against the connect timeout.
-            await asyncio.wait_for(self._slots.acquire(), self.connect_timeout)
-        except TimeoutError:
-            raise UpstreamTimeout("no free connection") from None
+        if self._slots.locked():
+            try:
+                # Waiting for a free connection counts against the connect timeout.
+                await asyncio.wait_for(self._slots.acquire(), self.connect_timeout)
+            except TimeoutError:
+                raise UpstreamTimeout("no free connection") from None
+        else:
+            await self._slots.acquire()  # a free slot: returns at once
         head = [method.encode(), b" ", target, b" HTTP/1.1\r\nhost: ", self.host_header, b"\r\n"]
         for name, value in headers:
             head += (name, b": ", value, b"\r\n")
@@ -320,10 +332,20 @@ class Pool:
                     if body is not None:
                         async for chunk in body:
                             await conn.write(chunk)
-                await asyncio.wait_for(asyncio.shield(conn.headers_done), self.read_timeout)
-            except TimeoutError:
+                headers_done = conn.headers_done
+                if not headers_done.done():
+                    timer = asyncio.get_running_loop().call_later(
+                        self.read_timeout, _expire, headers_done, "no response in time"
+                    )
+                    try:
+                        await headers_done
+                    finally:
+                        timer.cancel()
+                elif headers_done.exception() is not None:
+                    raise headers_done.exception()  # type: ignore[misc]
+            except UpstreamTimeout:
                 conn.close()
-                raise UpstreamTimeout("no response in time") from None
+                raise
             except UpstreamDisconnected:
                 conn.close()
                 # A kept-alive socket the upstream closed just before our request: the

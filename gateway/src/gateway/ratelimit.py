@@ -13,6 +13,7 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 logger = logging.getLogger("gateway.ratelimit")
@@ -28,12 +29,27 @@ class Policy:
         """Seconds an empty bucket needs to fill (the ``w`` of RateLimit-Policy)."""
         return max(1, math.ceil(self.burst / self.rate))
 
+    @cached_property
+    def fixed_headers(self) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
+        """The headers that are the same on every response under this policy."""
+        return (
+            (b"ratelimit-limit", str(self.burst).encode()),
+            (b"ratelimit-policy", f"{self.burst};w={self.window}".encode()),
+        )
 
-@dataclass(frozen=True)
+
 class Decision:
-    allowed: bool
-    policy: Policy
-    tokens: float  # left after this request
+    """One rate-limit decision (a plain slotted class: one is made per request)."""
+
+    __slots__ = ("allowed", "policy", "tokens")
+
+    def __init__(self, allowed: bool, policy: Policy, tokens: float) -> None:
+        self.allowed = allowed
+        self.policy = policy
+        self.tokens = tokens  # left after this request
+
+    def __repr__(self) -> str:
+        return f"Decision(allowed={self.allowed}, policy={self.policy}, tokens={self.tokens})"
 
     @property
     def remaining(self) -> int:
@@ -52,14 +68,13 @@ class Decision:
         return max(0, math.ceil((self.policy.burst - self.tokens) / self.policy.rate))
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        p = self.policy
-        headers = [
-            (b"ratelimit-limit", str(p.burst).encode()),
-            (b"ratelimit-remaining", str(self.remaining).encode()),
-            (b"ratelimit-reset", str(self.reset).encode()),
-            (b"ratelimit-policy", f"{p.burst};w={p.window}".encode()),
-        ]
-        return headers  # Retry-After comes with the 429 problem itself
+        limit, policy = self.policy.fixed_headers
+        return [
+            limit,
+            (b"ratelimit-remaining", b"%d" % self.remaining),
+            (b"ratelimit-reset", b"%d" % self.reset),
+            policy,
+        ]  # Retry-After comes with the 429 problem itself
 
 
 class RateLimiter(Protocol):
