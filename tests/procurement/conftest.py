@@ -131,16 +131,19 @@ class FakeRegistry:
                 if (not params.get("oin") or o["oin"] == params["oin"])
                 and (not params.get("type") or o["type"] == params["type"])
             ]
-            return httpx.Response(200, json=_page(items))
+            return httpx.Response(200, json=_page(items, params))
         if path == "/v1/usages":
             items = [
                 u
                 for u in self.usages
-                if u["municipalityId"] == params.get("municipalityId")
-                and u["facilityId"] == params.get("facilityId")
+                if (
+                    not params.get("municipalityId")
+                    or u["municipalityId"] == params["municipalityId"]
+                )
+                and (not params.get("facilityId") or u["facilityId"] == params["facilityId"])
                 and (not params.get("status") or u["status"] == params["status"])
             ]
-            return httpx.Response(200, json=_page(items))
+            return httpx.Response(200, json=_page(items, params))
         return httpx.Response(404, json={})
 
     def add_usage(self, municipality: dict[str, Any], end: date, status: str = "active") -> None:
@@ -160,8 +163,11 @@ class FakeRegistry:
         )
 
 
-def _page(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"items": items, "total": len(items), "page": 1, "pageSize": 100, "_links": {}}
+def _page(items: list[dict[str, Any]], params: Any) -> dict[str, Any]:
+    """The registry's paging (pageSize at most 100, pages from 1)."""
+    page, size = int(params.get("page", 1)), min(100, int(params.get("pageSize", 20)))
+    chunk = items[(page - 1) * size : page * size]
+    return {"items": chunk, "total": len(items), "page": page, "pageSize": size, "_links": {}}
 
 
 class Clock:

@@ -3,6 +3,7 @@ exactly-once, If-Match, withdrawal and registry outages."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -366,7 +367,7 @@ async def test_registry_down_explicit_date_works_otherwise_503(
     tender = await open_tender(client, registry, lead_headers)
     url = f"/v1/tenders/{tender['id']}/enrollments"
     registry.down = True
-    app.state.registry._cache.clear()  # nothing cached from earlier look-ups
+    app.state.registry.clear_cache()  # nothing cached from earlier look-ups
     response = await client.post(
         url, json=enrollment_body(tender), headers=municipality_headers(issuer, UTRECHT)
     )
@@ -382,6 +383,93 @@ async def test_registry_down_explicit_date_works_otherwise_503(
     assert body["lots"][0]["desiredStartBasis"] == "explicit"
     assert body["municipality"]["oin"] == UTRECHT["oin"]
     assert await count_rows(app, Enrollment) == 1
+
+
+async def test_registry_details_missed_in_an_outage_are_filled_when_it_is_back(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    """An enrollment made during an outage (explicit date) has no name or province; once
+    the registry answers, demand per province, OCDS and the enrollment itself have them."""
+    tender = await open_tender(client, registry, lead_headers)
+    tid = tender["id"]
+    url = f"/v1/tenders/{tid}/enrollments"
+    groningen = next(m for m in MUNICIPALITIES if m["cbsCode"] == "GM0014")
+    ok = await client.post(
+        url, json=enrollment_body(tender), headers=municipality_headers(issuer, groningen)
+    )
+    assert ok.status_code == 201
+    registry.down = True
+    app.state.registry.clear_cache()
+    explicit = enrollment_body(tender, desiredStartDate="2027-05-01")
+    made = await client.post(url, json=explicit, headers=municipality_headers(issuer, UTRECHT))
+    assert made.status_code == 201, made.text
+    assert made.json()["municipality"] == {"oin": UTRECHT["oin"]}
+
+    # Still down: the reads work, the province is unknown (and nothing is invented).
+    demand = (await client.get(f"/v1/tenders/{tid}/demand", headers=lead_headers)).json()
+    assert {p.get("province"): p["participants"] for p in demand["provinces"]} == {
+        "Groningen": 1,
+        None: 1,
+    }
+
+    registry.down = False
+    demand = (await client.get(f"/v1/tenders/{tid}/demand", headers=lead_headers)).json()
+    assert {p.get("province"): p["participants"] for p in demand["provinces"]} == {
+        "Groningen": 1,
+        "Utrecht": 1,
+    }
+    async with app.state.database.sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(Enrollment).where(Enrollment.id == uuid.UUID(made.json()["id"]))
+            )
+        ).scalar_one()
+    assert (row.municipality_name, row.province, row.municipality_cbs_code) == (
+        "Utrecht",
+        "Utrecht",
+        "GM0344",
+    )
+    assert row.version == 1  # derived registry data: the municipality's ETag stays
+    got = await client.get(
+        f"{url}/{made.json()['id']}", headers=municipality_headers(issuer, UTRECHT)
+    )
+    assert got.json()["municipality"]["province"] == "Utrecht"
+    assert got.headers["etag"] == made.headers["etag"]
+
+
+async def test_registry_details_are_filled_by_the_ocds_export_and_enrollment_reads(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    registry.down = True
+    app.state.registry.clear_cache()
+    explicit = enrollment_body(tender, desiredStartDate="2027-05-01")
+    headers = municipality_headers(issuer, UTRECHT)
+    made = await client.post(url, json=explicit, headers=headers)
+    assert made.status_code == 201, made.text
+    groningen = next(m for m in MUNICIPALITIES if m["cbsCode"] == "GM0014")
+    other_headers = municipality_headers(issuer, groningen)
+    other = await client.post(url, json=explicit, headers=other_headers)
+    assert other.status_code == 201, other.text
+    got = await client.get(f"{url}/{made.json()['id']}", headers=headers)
+    assert "name" not in got.json()["municipality"]
+
+    registry.down = False
+    got = await client.get(f"{url}/{made.json()['id']}", headers=headers)
+    assert got.json()["municipality"]["name"] == "Utrecht"
+    package = (await client.get(f"/v1/tenders/{tender['id']}/ocds", headers=lead_headers)).json()
+    buyers = {p["name"]: p for p in package["releases"][0]["parties"] if p["roles"] == ["buyer"]}
+    assert set(buyers) == {"Utrecht", "Groningen"}
+    assert buyers["Groningen"]["address"]["region"] == "Groningen"
 
 
 async def test_history_and_events_record_enrollments(

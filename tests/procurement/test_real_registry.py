@@ -240,7 +240,7 @@ async def test_enrollment_against_the_real_registry_then_its_outage(
             headers={**utrecht, "If-Match": enrolled.headers["etag"]},
         )
         assert withdrawn.status_code == 200
-        app.state.registry._cache.clear()
+        app.state.registry.clear_cache()
         again = await client.post(f"/v1/tenders/{tid}/enrollments", json=body, headers=utrecht)
         assert again.status_code == 503
         assert again.headers["retry-after"]

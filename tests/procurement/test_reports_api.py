@@ -34,9 +34,32 @@ def ocds_validator() -> Draft4Validator:
     return Draft4Validator(package, registry=registry, format_checker=FormatChecker())
 
 
+# Fields the declared lots extension adds (ocds_lots_extension v1.1.5) to core objects.
+LOTS_EXTENSION_FIELDS = {"Tender": {"lots", "lotGroups", "lotDetails"}, "Item": {"relatedLot"}}
+
+
+def _undeclared_fields(document: dict[str, Any]) -> list[str]:
+    """Core OCDS schemas allow additional properties, so the validator alone would accept
+    invented fields: every tender, item, party and milestone key must be a core field or
+    come from the declared lots extension."""
+    schema = json.loads((OCDS / "release-schema.json").read_text(encoding="utf-8"))
+    defs = schema["definitions"]
+    out = []
+    for release in document["releases"]:
+        checks = [("Tender", release["tender"])]
+        checks += [("Item", item) for item in release["tender"].get("items", [])]
+        checks += [("Organization", party) for party in release["parties"]]
+        checks += [("Milestone", m) for m in release["tender"].get("milestones", [])]
+        for name, obj in checks:
+            known = set(defs[name]["properties"]) | LOTS_EXTENSION_FIELDS.get(name, set())
+            out += [f"{name}.{key}" for key in obj if key not in known]
+    return out
+
+
 def assert_valid_ocds(document: dict[str, Any]) -> None:
     errors = sorted(ocds_validator().iter_errors(document), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
+    assert not _undeclared_fields(document)
 
 
 def pick(cbs: str) -> dict[str, Any]:
@@ -184,6 +207,18 @@ async def test_ocds_release_package_is_valid(
     assert [item["quantity"] for item in tender["items"]] == [400, 200]
     assert tender["contractPeriod"]["startDate"] == "2027-01-01T00:00:00Z"
     assert tender["contractPeriod"]["endDate"] == "2031-01-01T00:00:00Z"
+    # The enrollment window as core milestones (no invented tender.enrollmentPeriod).
+    assert "enrollmentPeriod" not in tender
+    opens, closes = tender["milestones"]
+    assert (opens["code"], opens["type"], opens["status"]) == (
+        "enrollmentOpens",
+        "preProcurement",
+        "met",
+    )
+    assert opens["dateMet"] == opens["dueDate"]
+    assert (closes["code"], closes["status"]) == ("enrollmentCloses", "scheduled")
+    assert closes["dueDate"].endswith("Z")
+    assert "dateMet" not in closes
 
 
 @pytest.mark.parametrize(
@@ -238,3 +273,7 @@ def test_the_validator_rejects_a_broken_package() -> None:
         ],
     }
     assert list(ocds_validator().iter_errors(broken))
+    # ... and an invented field is caught even though the core schema would allow it.
+    broken["releases"][0]["parties"] = []
+    broken["releases"][0]["tender"]["enrollmentPeriod"] = {}
+    assert _undeclared_fields(broken) == ["Tender.enrollmentPeriod"]

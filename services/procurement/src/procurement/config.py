@@ -19,6 +19,10 @@ class Settings(ServiceSettings):
     registry_retry_after_seconds: int = 5
     # How long registry organisation look-ups are reused (municipality names, provinces).
     registry_cache_seconds: float = 300.0
+    # How long a facility's active usages (contract ends, for proposed start dates) are
+    # reused: read for all municipalities at once, so a burst of enrollments costs a few
+    # registry calls. Short on purpose; 0 asks the registry per enrollment.
+    registry_usage_cache_seconds: float = 10.0
     # client_credentials at identity; client_secret_basic is identity's development setup.
     token_url: str = "http://127.0.0.1:8001/auth/token"  # noqa: S105 (a URL)
     # The client identity seeds for this service (identity/seed.py).

@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         timeout=settings.registry_timeout_seconds,
         retry_after=settings.registry_retry_after_seconds,
         cache_seconds=settings.registry_cache_seconds,
+        usage_cache_seconds=settings.registry_usage_cache_seconds,
         private_key_jwk=settings.client_private_key_jwk,
         # identity accepts its issuer as the assertion audience (its public token
         # endpoint may sit behind the gateway under another URL than token_url).

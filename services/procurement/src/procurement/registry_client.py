@@ -45,6 +45,7 @@ class RegistryClient:
         timeout: float = 3.0,
         retry_after: int = 5,
         cache_seconds: float = 300.0,
+        usage_cache_seconds: float = 10.0,
         private_key_jwk: str = "",
         assertion_audience: str = "",
     ) -> None:
@@ -70,6 +71,19 @@ class RegistryClient:
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
         self._cache: dict[str, tuple[float, Any]] = {}
+        self.usage_cache_seconds = usage_cache_seconds
+        # Bulk reads shared by a burst of enrollments: every municipality (by OIN) and a
+        # facility's active usages (by municipality id), each fetched by one request at
+        # a time (single flight) and reused for their TTL.
+        self._directory: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self._usages: dict[str, tuple[float, dict[str, list[dict[str, Any]]]]] = {}
+        self._bulk_locks: dict[str, asyncio.Lock] = {}
+
+    def clear_cache(self) -> None:
+        """Forget every cached registry answer (tests; an operator's reload)."""
+        self._cache.clear()
+        self._directory = None
+        self._usages.clear()
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -202,8 +216,98 @@ class RegistryClient:
         self._store(key, match)
         return match
 
+    async def _all_pages(self, path: str, params: dict[str, str]) -> list[dict[str, Any]] | None:
+        """Every item of a paged registry list, or None when the pages did not add up to
+        the announced total (the list changed while paging, or a page was malformed)."""
+        items: list[dict[str, Any]] = []
+        total: int | None = None
+        for page in range(1, 1000):
+            data = await self._get(path, {**params, "page": str(page), "pageSize": "100"})
+            if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+                return None
+            chunk = [x for x in data["items"] if isinstance(x, dict)]
+            if total is None:
+                total = data.get("total") if isinstance(data.get("total"), int) else None
+            elif data.get("total") != total:
+                return None
+            items.extend(chunk)
+            if len(data["items"]) < 100 or (total is not None and len(items) >= total):
+                break
+        return items if total is None or len(items) == total else None
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self._bulk_locks.setdefault(name, asyncio.Lock())
+
+    def _directory_fresh(self) -> dict[str, dict[str, Any]] | None:
+        if self._directory and time.monotonic() - self._directory[0] < self.cache_seconds:
+            return self._directory[1]
+        return None
+
+    async def municipality(self, oin: str, *, lookup_missing: bool = True) -> dict[str, Any] | None:
+        """The municipality with this OIN. All municipalities are read in one paged list
+        and kept like single look-ups (``cache_seconds``); an OIN missing from that list
+        (e.g. added to the registry since) is looked up on its own unless
+        ``lookup_missing`` is false."""
+        directory = self._directory_fresh()
+        if directory is None and self.cache_seconds > 0:
+            async with self._lock("directory"):
+                directory = self._directory_fresh()
+                if directory is None:
+                    items = await self._all_pages("/v1/organisations", {"type": "municipality"})
+                    if items is not None:
+                        directory = {str(o["oin"]): o for o in items if o.get("oin")}
+                        self._directory = (time.monotonic(), directory)
+        if directory is not None and oin in directory:
+            return dict(directory[oin])
+        if directory is not None and not lookup_missing:
+            return None
+        return await self.organisation_by_oin(oin, "municipality")
+
+    def cached_municipality(self, oin: str) -> dict[str, Any] | None:
+        """What we know without calling the registry (fresh cache entries only)."""
+        directory = self._directory_fresh()
+        if directory is not None and oin in directory:
+            return dict(directory[oin])
+        hit, value = self._cached(f"oin:municipality:{oin}")
+        return dict(value) if hit and value else None
+
     async def usages(self, municipality_id: str, facility_id: str) -> list[dict[str, Any]]:
+        """The municipality's usages of the facility. With ``usage_cache_seconds`` > 0 the
+        facility's active usages are read for all municipalities at once and reused that
+        long (a burst of enrollments costs a few registry calls, not one each)."""
+        if self.usage_cache_seconds > 0:
+            by_municipality = await self._facility_usages(facility_id)
+            if by_municipality is not None:
+                return [dict(u) for u in by_municipality.get(municipality_id, [])]
         params = {"municipalityId": municipality_id, "facilityId": facility_id, "pageSize": "100"}
         data = await self._get("/v1/usages", params)
         items = data.get("items", []) if isinstance(data, dict) else []
         return [u for u in items if isinstance(u, dict)]
+
+    async def _facility_usages(self, facility_id: str) -> dict[str, list[dict[str, Any]]] | None:
+        def fresh() -> dict[str, list[dict[str, Any]]] | None:
+            hit = self._usages.get(facility_id)
+            if hit and time.monotonic() - hit[0] < self.usage_cache_seconds:
+                return hit[1]
+            return None
+
+        found = fresh()
+        if found is not None:
+            return found
+        async with self._lock(f"usages:{facility_id}"):
+            found = fresh()
+            if found is not None:
+                return found
+            items = await self._all_pages(
+                "/v1/usages", {"facilityId": facility_id, "status": "active"}
+            )
+            if items is None:
+                return None
+            by_municipality: dict[str, list[dict[str, Any]]] = {}
+            for usage in items:
+                if usage.get("facilityId") in (None, facility_id):
+                    by_municipality.setdefault(str(usage.get("municipalityId")), []).append(usage)
+            self._usages[facility_id] = (time.monotonic(), by_municipality)
+            while len(self._usages) > 64:
+                self._usages.pop(next(iter(self._usages)))
+            return by_municipality

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json
-from servicekit.idempotency import IdempotencyStore
 from servicekit.pagination import Page, PageParams, make_page, page_params
 
+from .. import idempotency
 from ..deps import SCOPE_ENROLL, SCOPE_READ, ClockDep, RegistryDep, auth
 from ..responses import if_match_required, json_response, responses
 from . import service
@@ -67,16 +67,9 @@ async def create_enrollment(
     clock: ClockDep,
     principal: Enroller,
 ) -> Response:
-    async def handler() -> Response:
-        out = await service.enroll(session, registry, principal, tender_id, body, clock)
-        location = f"/v1/tenders/{tender_id}/enrollments/{out.id}"
-        return json_response(
-            out, 201, etag=service.make_etag(out.id, out.version), location=location
-        )
-
-    store: IdempotencyStore = request.app.state.idempotency
-    owner = f"enrollments|{principal.org_id}|{principal.subject}"
-    return await store.run(request, owner, handler)
+    # The key is stored in the enrollment's own transaction (procurement.idempotency).
+    key = await idempotency.key_of(request, f"enrollments|{principal.org_id}|{principal.subject}")
+    return await service.enroll(session, registry, principal, tender_id, body, clock, key)
 
 
 @router.get(
@@ -114,10 +107,20 @@ async def list_enrollments(
     response_model=EnrollmentOut,
 )
 async def get_enrollment(
-    tender_id: TenderId, enrollment_id: EnrollmentId, session: SessionDep, principal: Reader
+    tender_id: TenderId,
+    enrollment_id: EnrollmentId,
+    session: SessionDep,
+    registry: RegistryDep,
+    principal: Reader,
 ) -> Response:
     async with session.begin():
         enrollment = await service.get(session, principal, tender_id, enrollment_id)
+    # Enrolled while the registry was down: its details, if it answers now.
+    if enrollment.municipality_id is None and await service.fill_registry_details(
+        session, registry, tender_id
+    ):
+        async with session.begin():
+            await session.refresh(enrollment)
     return await _respond(session, enrollment)
 
 

@@ -10,7 +10,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from fastapi import Response
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,9 +19,10 @@ from servicekit.auth import LOA_SUBSTANTIAL, Principal, loa_at_least
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 from servicekit.http import make_etag
 
-from .. import history
+from .. import history, idempotency
 from ..deps import Actor, Clock, aware
 from ..registry_client import RegistryClient, RegistryUnavailable
+from ..responses import json_response
 from ..tenders.models import Lot, Tender
 from ..tenders.service import OPEN, effective_status, load, load_lots
 from .models import Enrollment, EnrollmentLot, Mandate
@@ -125,14 +127,14 @@ async def _municipality(
 ) -> tuple[Municipality, bool]:
     """Registry details of the caller's municipality; (details, registry_reached)."""
     try:
-        data = await registry.organisation_by_oin(oin, "municipality")
+        data = await registry.municipality(oin)
         return Municipality.from_registry(oin, data), True
     except RegistryUnavailable:
         if needed:
             raise
         # Degraded: explicit start dates need no registry; keep what we cached earlier.
-        cached = await registry.organisation_by_oin(oin, "municipality", cached_only=True)
-        return Municipality.from_registry(oin, cached), False
+        # What is still missing is filled in later (fill_registry_details).
+        return Municipality.from_registry(oin, registry.cached_municipality(oin)), False
 
 
 async def _proposed_start(
@@ -298,6 +300,10 @@ async def _read_tender(session: AsyncSession, tender_id: uuid.UUID) -> tuple[Ten
         tender = await load(session, tender_id)
         lots = await load_lots(session, tender_id)
     if tender.status != "draft":
+        # Detached copies: a later rollback in any session must not expire (and so
+        # break) the objects every request shares.
+        for row in (tender, *lots):
+            session.expunge(row)
         _TERMS[tender_id] = (tender, lots)
         while len(_TERMS) > _TERMS_MAX:
             _TERMS.popitem(last=False)
@@ -313,6 +319,40 @@ async def _locked_tender(session: AsyncSession, tender_id: uuid.UUID) -> Tender:
     return tender
 
 
+def _values(row: Any) -> dict[str, Any]:
+    """Column values of a (transient) model instance, for a Core INSERT."""
+    return {c.key: getattr(row, c.key) for c in type(row).__table__.columns}
+
+
+class _Enrolled(Exception):
+    """The municipality is already enrolled (found inside the write transaction)."""
+
+
+async def _insert_enrollment(session: AsyncSession, enrollment: Enrollment) -> bool:
+    """INSERT unless (tender, municipality) exists; False when it does. On PostgreSQL a
+    concurrent uncommitted twin makes this wait for it, then do nothing."""
+    table = Enrollment.__table__  # type: ignore[attr-defined]
+    dialect = session.bind.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table).on_conflict_do_nothing(
+            index_elements=["tender_id", "municipality_oin"]
+        )
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).on_conflict_do_nothing(
+            index_elements=["tender_id", "municipality_oin"]
+        )
+    else:  # pragma: no cover - other databases: the unique constraint still decides
+        stmt = insert(table)
+    # Core statements on the session's connection skip the ORM's execute machinery.
+    conn = await session.connection()
+    result = await conn.execute(stmt.values(**_values(enrollment)))
+    return bool(result.rowcount)
+
+
 async def enroll(
     session: AsyncSession,
     registry: RegistryClient,
@@ -320,9 +360,17 @@ async def enroll(
     tender_id: uuid.UUID,
     body: EnrollmentIn,
     clock: Clock,
-) -> EnrollmentOut:
+    key: idempotency.Key | None = None,
+) -> Response:
+    """Enroll the caller's municipality; the 201 response, or the stored one for a
+    repeated Idempotency-Key. The enrollment, its lots, mandate, history, event and the
+    key are written in one transaction (one commit)."""
     oin = require_municipality_staff(principal)
     require_assurance(principal)
+    if key is not None:
+        stored = await idempotency.lookup(session.bind, key)  # type: ignore[arg-type]
+        if stored is not None:
+            return stored
     tender, lots = await _read_tender(session, tender_id)
     check_window(tender, clock())
     _check_lots(body.lots, lots)
@@ -338,46 +386,52 @@ async def enroll(
             now = clock()
             tender = await _locked_tender(session, tender_id)
             check_window(tender, now)
-            existing = (
-                await session.execute(
-                    select(Enrollment).where(
-                        Enrollment.tender_id == tender_id,  # type: ignore[arg-type]
-                        Enrollment.municipality_oin == oin,  # type: ignore[arg-type]
-                    )
-                )
-            ).scalar_one_or_none()
-            if existing is not None and existing.status == ENROLLED:
-                raise _already_enrolled(existing)
-            if existing is not None:
+            enrollment = Enrollment(
+                tender_id=tender_id,
+                municipality_oin=oin,
+                status=ENROLLED,
+                created_by=principal.subject,
+                created_at=now,
+                updated_at=now,
+            )
+            _apply_municipality(enrollment, municipality)
+            action = "enrolled"
+            if not await _insert_enrollment(session, enrollment):
+                existing = await _find_in(session, tender_id, oin)
+                if existing is None or existing.status == ENROLLED:
+                    raise _Enrolled
                 # Re-enrolling after a withdrawal reuses the one row per municipality.
                 enrollment = existing
                 enrollment.status = ENROLLED
                 enrollment.withdrawn_at = None
                 enrollment.version += 1
                 enrollment.updated_at = now
+                _apply_municipality(enrollment, municipality)
                 await session.execute(
                     delete(EnrollmentLot).where(EnrollmentLot.enrollment_id == enrollment.id)  # type: ignore[arg-type]
                 )
+                await session.flush()
                 action = "re-enrolled"
-            else:
-                enrollment = Enrollment(
-                    tender_id=tender_id,
-                    municipality_oin=oin,
-                    status=ENROLLED,
-                    created_by=principal.subject,
-                    created_at=now,
-                    updated_at=now,
-                )
-                action = "enrolled"
-            _apply_municipality(enrollment, municipality)
-            session.add(enrollment)
-            await session.flush()
             lines = _lines(enrollment, body.lots, dates)
-            session.add_all(lines)
+            conn = await session.connection()
+            await conn.execute(
+                insert(EnrollmentLot.__table__),  # type: ignore[attr-defined]
+                [_values(x) for x in lines],
+            )
             mandate = _new_mandate(
                 enrollment, tender, principal, body.mandate, [x.lot_id for x in body.lots], now
             )
-            session.add(mandate)
+            await conn.execute(insert(Mandate.__table__).values(**_values(mandate)))  # type: ignore[attr-defined]
+            out = enrollment_out(enrollment, lines, mandate)
+            response = json_response(
+                out,
+                201,
+                etag=make_etag(out.id, out.version),
+                location=f"/v1/tenders/{tender_id}/enrollments/{out.id}",
+            )
+            if key is not None:
+                await idempotency.record(conn, key, response)
+            # Last: the event outbox serialises its writers until commit.
             await history.record(
                 session,
                 tender_id=tender_id,
@@ -391,15 +445,65 @@ async def enroll(
                 event_data=_event(enrollment, lines),
                 data={"mandateId": str(mandate.id)},
             )
-    except IntegrityError:
-        # A concurrent submission for the same municipality won the race; the unique
-        # constraint made ours roll back completely.
-        existing = await _find(session, tender_id, oin)
+    except (_Enrolled, IntegrityError):
+        # A concurrent submission for the same municipality won the race (our
+        # transaction rolled back completely): its stored answer if it was this very
+        # request (same Idempotency-Key), else 409 naming the enrollment.
+        async with session.begin():
+            stored = await idempotency.replay(session, key) if key is not None else None
+            existing = None if stored is not None else await _find_in(session, tender_id, oin)
+        if stored is not None:
+            return stored
         if existing is None:
             raise
         raise _already_enrolled(existing) from None
-    # Built from what was just written: no extra read transaction on the hot path.
-    return enrollment_out(enrollment, lines, mandate)
+    return response
+
+
+async def fill_registry_details(
+    session: AsyncSession, registry: RegistryClient, tender_id: uuid.UUID
+) -> int:
+    """Registry details (id, name, CBS code, province) of enrollments made while the
+    registry was down, filled in once it answers again; the number of rows filled.
+
+    Called by the reads that show them (demand, OCDS, enrollments) when they meet a row
+    without them, so per-province demand is right as soon as the registry is back. Best
+    effort: while the registry is still down nothing changes and the next read tries
+    again. These are derived registry data, not the municipality's submission, so the
+    enrollment's version (ETag) stays."""
+    table = Enrollment.__table__  # type: ignore[attr-defined]
+    async with session.begin():
+        rows = (
+            await session.execute(
+                select(table.c.id, table.c.municipality_oin).where(
+                    table.c.tender_id == tender_id, table.c.municipality_id.is_(None)
+                )
+            )
+        ).all()
+    found: dict[uuid.UUID, Municipality] = {}
+    for enrollment_id, oin in rows:
+        try:
+            data = await registry.municipality(oin, lookup_missing=False)
+        except RegistryUnavailable:
+            break
+        municipality = Municipality.from_registry(oin, data)
+        if municipality.id is not None:
+            found[enrollment_id] = municipality
+    if not found:
+        return 0
+    async with session.begin():
+        for enrollment_id, m in found.items():
+            await session.execute(
+                table.update()
+                .where(table.c.id == enrollment_id, table.c.municipality_id.is_(None))
+                .values(
+                    municipality_id=m.id,
+                    municipality_name=func.coalesce(table.c.municipality_name, m.name),
+                    municipality_cbs_code=func.coalesce(table.c.municipality_cbs_code, m.cbs_code),
+                    province=func.coalesce(table.c.province, m.province),
+                )
+            )
+    return len(found)
 
 
 def _already_enrolled(existing: Enrollment) -> Conflict:
@@ -412,16 +516,15 @@ def _already_enrolled(existing: Enrollment) -> Conflict:
     )
 
 
-async def _find(session: AsyncSession, tender_id: uuid.UUID, oin: str) -> Enrollment | None:
-    async with session.begin():
-        return (
-            await session.execute(
-                select(Enrollment).where(
-                    Enrollment.tender_id == tender_id,  # type: ignore[arg-type]
-                    Enrollment.municipality_oin == oin,  # type: ignore[arg-type]
-                )
+async def _find_in(session: AsyncSession, tender_id: uuid.UUID, oin: str) -> Enrollment | None:
+    return (
+        await session.execute(
+            select(Enrollment).where(
+                Enrollment.tender_id == tender_id,  # type: ignore[arg-type]
+                Enrollment.municipality_oin == oin,  # type: ignore[arg-type]
             )
-        ).scalar_one_or_none()
+        )
+    ).scalar_one_or_none()
 
 
 async def _load_enrollment(

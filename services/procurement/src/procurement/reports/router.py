@@ -12,7 +12,7 @@ from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json, negotiate
 
-from ..deps import SCOPE_READ, ClockDep, auth
+from ..deps import SCOPE_READ, ClockDep, RegistryDep, auth
 from ..responses import json_response
 from . import service
 from .schemas import Demand
@@ -44,10 +44,15 @@ def _csv(tender_id: uuid.UUID, body: str) -> Response:
     responses={200: {"content": {CSV: {"schema": {"type": "string"}}}}, 406: {}},
 )
 async def get_demand(
-    request: Request, tender_id: TenderId, session: SessionDep, clock: ClockDep, _p: Reader
+    request: Request,
+    tender_id: TenderId,
+    session: SessionDep,
+    registry: RegistryDep,
+    clock: ClockDep,
+    _p: Reader,
 ) -> Response:
     media = negotiate(request, ["application/json", CSV])
-    result = await service.demand(session, tender_id, clock())
+    result = await service.demand(session, tender_id, clock(), registry)
     if media == CSV:
         return _csv(tender_id, service.demand_csv(result))
     return json_response(result)
@@ -61,9 +66,9 @@ async def get_demand(
     responses={200: CSV_RESPONSE},
 )
 async def get_demand_csv(
-    tender_id: TenderId, session: SessionDep, clock: ClockDep, _p: Reader
+    tender_id: TenderId, session: SessionDep, registry: RegistryDep, clock: ClockDep, _p: Reader
 ) -> Response:
-    result = await service.demand(session, tender_id, clock())
+    result = await service.demand(session, tender_id, clock(), registry)
     return _csv(tender_id, service.demand_csv(result))
 
 
@@ -75,7 +80,12 @@ async def get_demand_csv(
     responses={406: {}},
 )
 async def get_ocds(
-    request: Request, tender_id: TenderId, session: SessionDep, clock: ClockDep, _p: Reader
+    request: Request,
+    tender_id: TenderId,
+    session: SessionDep,
+    registry: RegistryDep,
+    clock: ClockDep,
+    _p: Reader,
 ) -> JSONResponse:
     await accept_json(request)
     settings = request.app.state.settings
@@ -86,5 +96,6 @@ async def get_ocds(
         ocid_prefix=settings.ocds_ocid_prefix,
         publisher=settings.ocds_publisher_name,
         base_url=settings.public_url,
+        registry=registry,
     )
     return JSONResponse(package)

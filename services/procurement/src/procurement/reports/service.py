@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import metadata
 from ..deps import aware
 from ..enrollments.models import Enrollment
+from ..enrollments.service import fill_registry_details
+from ..registry_client import RegistryClient
 from ..schemas import MoneyOut
 from ..tenders.models import Lot, Tender
 from ..tenders.service import effective_status, load, load_lots, lot_values
@@ -56,12 +58,25 @@ async def _participants_by_province(
     return {r[0]: int(r[1]) for r in await session.execute(query)}
 
 
-async def demand(session: AsyncSession, tender_id: uuid.UUID, now: datetime) -> Demand:
+async def demand(
+    session: AsyncSession,
+    tender_id: uuid.UUID,
+    now: datetime,
+    registry: RegistryClient | None = None,
+) -> Demand:
     async with session.begin():
         tender = await load(session, tender_id)
         lots = await load_lots(session, tender_id)
         volumes = await _volumes(session, tender_id)
         by_province = await _participants_by_province(session, tender_id)
+    # Participants without a province were enrolled while the registry was down: fill
+    # in their registry details if it answers now, then count again.
+    if (
+        None in by_province
+        and registry is not None
+        and await fill_registry_details(session, registry, tender_id)
+    ):
+        return await demand(session, tender_id, now)
     values = lot_values(tender, lots)
     lot_totals: dict[uuid.UUID, list[int]] = defaultdict(lambda: [0, 0])
     provinces: dict[str | None, dict[uuid.UUID, tuple[int, int]]] = defaultdict(dict)
@@ -261,37 +276,54 @@ async def ocds_package(
     ocid_prefix: str,
     publisher: str,
     base_url: str,
+    registry: RegistryClient | None = None,
 ) -> dict[str, Any]:
     async with session.begin():
         tender = await load(session, tender_id)
         lots = await load_lots(session, tender_id)
-        enrollments = list(
-            (
-                await session.execute(
-                    select(Enrollment)
-                    .where(E.tender_id == tender_id, E.status == "enrolled")
-                    .order_by(Enrollment.municipality_oin)
+        # Plain rows, not ORM objects: 342 buyers as tuples cost a fraction of the
+        # identity-map bookkeeping. Withdrawn rows come along for the last change time.
+        rows = (
+            await session.execute(
+                select(
+                    E.municipality_oin,
+                    E.municipality_name,
+                    E.municipality_cbs_code,
+                    E.province,
+                    E.status,
+                    E.updated_at,
                 )
-            ).scalars()
-        )
-        totals = dict(
-            (r[0], int(r[1]))
+                .where(E.tender_id == tender_id)
+                .order_by(E.municipality_oin)
+            )
+        ).all()
+        totals = {
+            r[0]: int(r[1])
             for r in await session.execute(
                 select(L.lot_id, func.sum(L.expected_volume))
                 .join(Enrollment, E.id == L.enrollment_id)
                 .where(E.tender_id == tender_id, E.status == "enrolled")
                 .group_by(L.lot_id)
             )
+        }
+    # Buyers enrolled while the registry was down: their names and regions.
+    if (
+        registry is not None
+        and any(r[1] is None and r[4] == "enrolled" for r in rows)
+        and await fill_registry_details(session, registry, tender_id)
+    ):
+        return await ocds_package(
+            session, tender_id, now, ocid_prefix=ocid_prefix, publisher=publisher, base_url=base_url
         )
-        last_change = (
-            await session.execute(select(func.max(E.updated_at)).where(E.tender_id == tender_id))
-        ).scalar_one_or_none()
     status = effective_status(tender, now)
-    changed = max(
-        aware(tender.updated_at), aware(last_change) if last_change else aware(tender.updated_at)
-    )
+    changed = aware(tender.updated_at)
+    buyers = []
+    for oin, name, cbs_code, province, row_status, updated_at in rows:
+        changed = max(changed, aware(updated_at))
+        if row_status == "enrolled":
+            buyers.append(_buyer(oin, name, cbs_code, province))
     ocid = f"{ocid_prefix}-{tender.id}"
-    release = _release(tender, lots, enrollments, totals, status, changed, ocid)
+    release = _release(tender, lots, buyers, totals, status, changed, ocid, now)
     return {
         "uri": f"{base_url.rstrip('/')}/api/procurement/v1/tenders/{tender.id}/ocds",
         "version": "1.1",
@@ -302,14 +334,64 @@ async def ocds_package(
     }
 
 
+def _buyer(
+    oin: str, name: str | None, cbs_code: str | None, province: str | None
+) -> dict[str, Any]:
+    identifier = {"scheme": OIN_SCHEME, "id": oin}
+    if name:
+        identifier["legalName"] = name
+    address = {"countryName": "Nederland"}
+    if province:
+        address["region"] = province
+    party: dict[str, Any] = {
+        "id": _party_id(oin),
+        "name": name or f"Gemeente (OIN {oin})",
+        "identifier": identifier,
+        "roles": ["buyer"],
+        "address": address,
+    }
+    if cbs_code:
+        party["additionalIdentifiers"] = [{"scheme": "NL-CBS", "id": cbs_code}]
+    return party
+
+
+def _enrollment_milestones(tender: Tender, now: datetime) -> list[dict[str, Any]]:
+    """The enrollment window as core OCDS milestones (OCDS has no field for the period in
+    which buyers join a central purchasing body's procedure; ``tenderPeriod`` is the
+    suppliers' bidding period and ``enquiryPeriod`` their questions)."""
+    out = []
+    for code, title, at in (
+        ("enrollmentOpens", "Aanmelding gemeenten open", tender.enrollment_opens_at),
+        ("enrollmentCloses", "Aanmelding gemeenten gesloten", tender.enrollment_closes_at),
+    ):
+        milestone: dict[str, Any] = {
+            "id": f"{tender.id}-{code}",
+            "title": title,
+            "type": "preProcurement",
+            "code": code,
+            "description": (
+                "Municipalities enroll in the joint tender (with a mandate for the lead "
+                "party) between these two milestones."
+            ),
+            "dueDate": _iso(at),
+            "status": "scheduled",
+        }
+        if tender.status != "draft" and aware(at) <= now:
+            milestone["status"] = "met"
+            milestone["dateMet"] = _iso(at)
+        out.append(milestone)
+    return out
+
+
 def _release(
     tender: Tender,
     lots: list[Lot],
-    enrollments: list[Enrollment],
+    buyers: list[dict[str, Any]],
     totals: dict[uuid.UUID, int],
     status: str,
     changed: datetime,
     ocid: str,
+    now: datetime,
 ) -> dict[str, Any]:
     lead = {
         "id": _party_id(tender.lead_party_oin),
@@ -321,26 +403,7 @@ def _release(
         },
         "roles": ["procuringEntity", "centralPurchasingBody"],
     }
-    parties = [lead]
-    for enrollment in enrollments:
-        name = enrollment.municipality_name or f"Gemeente (OIN {enrollment.municipality_oin})"
-        party: dict[str, Any] = {
-            "id": _party_id(enrollment.municipality_oin),
-            "name": name,
-            "identifier": {"scheme": OIN_SCHEME, "id": enrollment.municipality_oin},
-            "roles": ["buyer"],
-        }
-        if enrollment.municipality_name:
-            party["identifier"]["legalName"] = enrollment.municipality_name
-        address: dict[str, str] = {"countryName": "Nederland"}
-        if enrollment.province:
-            address["region"] = enrollment.province
-        party["address"] = address
-        if enrollment.municipality_cbs_code:
-            party["additionalIdentifiers"] = [
-                {"scheme": "NL-CBS", "id": enrollment.municipality_cbs_code}
-            ]
-        parties.append(party)
+    parties = [lead, *buyers]
     values = lot_values(tender, lots)
     end = _add_months(tender.planned_start_date, tender.contract_duration_months)
     contract_period = {
@@ -358,11 +421,7 @@ def _release(
         "procurementMethod": PROCUREMENT_METHOD[tender.procedure],
         "procurementMethodDetails": PROCEDURE_DETAILS[tender.procedure],
         "contractPeriod": contract_period,
-        # Not an OCDS field: the window in which municipalities joined (enrollment).
-        "enrollmentPeriod": {
-            "startDate": _iso(tender.enrollment_opens_at),
-            "endDate": _iso(tender.enrollment_closes_at),
-        },
+        "milestones": _enrollment_milestones(tender, now),
         "items": [
             {
                 "id": f"{lot.id}-item",
