@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from typing import Any
 
 import pytest
@@ -29,6 +30,12 @@ async def test_documents_have_gateway_servers(gw: RunningGateway) -> None:
             # Token requests from Swagger UI go to the gateway's /auth, same origin.
             flows = doc["components"]["securitySchemes"]["oauth2"]["flows"]
             assert flows["clientCredentials"]["tokenUrl"] == "/auth/token"
+            # The portal's log-in for people, at identity behind the gateway.
+            code = flows["authorizationCode"]
+            assert code["authorizationUrl"] == "/auth/authorize"
+            assert code["tokenUrl"] == "/auth/token"
+            assert "openid" in code["scopes"]
+            assert set(flows["clientCredentials"]["scopes"]) <= set(code["scopes"])
             assert response.headers["access-control-allow-origin"] == "*"
 
 
@@ -46,6 +53,25 @@ async def test_index_lists_every_service_and_its_operations(gw: RunningGateway) 
     assert "cdn" not in page.lower()
 
 
+async def test_swagger_page_logs_in_with_the_portal_client(gw: RunningGateway) -> None:
+    async with gw.client() as client:
+        page = await client.get("/docs/registry")
+        redirects = [
+            await client.get("/docs/oauth2-redirect?code=c&state=s"),
+            await client.get("/docs/oauth2-redirect.html"),
+        ]
+    assert 'src="/docs/assets/portal-swagger.js"' in page.text
+    assert 'data-client-id="samen-gateway-docs"' in page.text
+    for response in (page, *redirects):
+        assert response.status_code == 200
+        assert "script-src 'self';" in response.headers["content-security-policy"]
+        # Scripts only as files: no inline script under the CSP.
+        assert re.findall(r"<script[^>]*>([^<]*)</script>", response.text) == [
+            "" for _ in re.findall(r"<script", response.text)
+        ]
+    assert 'src="/docs/assets/oauth2-redirect.js"' in redirects[0].text
+
+
 async def test_assets_are_local_and_unknown_ones_404(gw: RunningGateway) -> None:
     async with gw.client() as client:
         for asset, media in (
@@ -53,6 +79,8 @@ async def test_assets_are_local_and_unknown_ones_404(gw: RunningGateway) -> None
             ("swagger-ui.css", "text/css"),
             ("redoc.standalone.js", "text/javascript"),
             ("swagger-init.js", "text/javascript"),
+            ("portal-swagger.js", "text/javascript"),
+            ("oauth2-redirect.js", "text/javascript"),
         ):
             response = await client.get(f"/docs/assets/{asset}")
             assert response.status_code == 200

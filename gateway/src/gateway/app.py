@@ -201,6 +201,7 @@ class Gateway:
                 if r.prefix.startswith("/api/")
             ],
             settings.docs_cache_seconds,
+            settings.docs_client_id,
         )
         self.ready_extra = dict(ready_extra or {})
         self.on_shutdown = list(on_shutdown or [])
@@ -858,6 +859,10 @@ class Gateway:
         services = self.docs.services
         if parts == ["docs"]:
             body = (await self.docs.index_html()).encode()
+            await self._send(req, send, 200, [html_type, *page], body)
+            return
+        if parts in (["docs", "oauth2-redirect"], ["docs", "oauth2-redirect.html"]):
+            body = self.docs.oauth2_redirect_html().encode()
             await self._send(req, send, 200, [html_type, *page], body)
             return
         if len(parts) == 3 and parts[1] == "assets":

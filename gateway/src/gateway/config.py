@@ -64,6 +64,9 @@ class Settings(ServiceSettings):
 
     # OpenAPI documents are fetched from the upstreams and cached this long.
     docs_cache_seconds: float = 30.0
+    # The portal's public OAuth client at the identity service (authorization code with
+    # PKCE; redirect URI <public URL>/docs/oauth2-redirect), used by Swagger UI's log-in.
+    docs_client_id: str = "samen-gateway-docs"
     # Verified tokens are cached (by their exact bytes) at most this long.
     token_cache_seconds: float = 60.0
 

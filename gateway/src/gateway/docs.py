@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 
-from servicekit.openapi import ASSETS_DIR, SWAGGER_INIT, redoc_html, swagger_html
+from servicekit.openapi import ASSETS_DIR, SWAGGER_INIT, redoc_html
 
 from .rewrite import openapi_for_gateway
 from .upstream import Upstream
@@ -45,6 +45,8 @@ ASSETS: dict[str, tuple[Path, str]] = {
     "favicon.png": (ASSETS_DIR / "favicon.png", "image/png"),
     "swagger-init.js": (SWAGGER_INIT, "text/javascript"),
     "portal.css": (STATIC / "portal.css", "text/css"),
+    "portal-swagger.js": (STATIC / "portal-swagger.js", "text/javascript"),
+    "oauth2-redirect.js": (STATIC / "oauth2-redirect.js", "text/javascript"),
 }
 ASSET_PATH = "/docs/assets"
 # ReDoc's side menu shows a logo from Redocly's CDN; the portal loads nothing from
@@ -62,9 +64,15 @@ class Service:
 
 
 class DocsPortal:
-    def __init__(self, services: list[Service], cache_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        services: list[Service],
+        cache_seconds: float = 30.0,
+        client_id: str = "samen-gateway-docs",
+    ) -> None:
         self.services = {s.name: s for s in services}
         self.cache_seconds = cache_seconds
+        self.client_id = client_id
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._asset_cache: dict[str, bytes] = {}
 
@@ -141,7 +149,27 @@ class DocsPortal:
         )
 
     def swagger_html(self, name: str) -> str:
-        return swagger_html(f"Samen {name}", f"/docs/{name}/openapi.json", ASSET_PATH)
+        """Swagger UI with the portal's log-in (authorization code + PKCE + nonce)."""
+        esc = html.escape
+        return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Samen {esc(name)} - Swagger UI</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="{ASSET_PATH}/swagger-ui.css">
+<link rel="icon" href="{ASSET_PATH}/favicon.png"></head>
+<body><main id="swagger-ui"></main>
+<script src="{ASSET_PATH}/swagger-ui-bundle.js"></script>
+<script src="{ASSET_PATH}/portal-swagger.js" data-openapi-url="/docs/{esc(name)}/openapi.json"
+ data-client-id="{esc(self.client_id)}"></script>
+</body></html>"""
+
+    @staticmethod
+    def oauth2_redirect_html() -> str:
+        """Where the identity service sends the browser back after a portal log-in."""
+        return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Samen API portal - signing in</title>
+<link rel="icon" href="{ASSET_PATH}/favicon.png"></head>
+<body><p id="status">Signing in; this window closes by itself.</p>
+<script src="{ASSET_PATH}/oauth2-redirect.js"></script></body></html>"""
 
     def redoc_html(self, name: str) -> str:
         return redoc_html(f"Samen {name}", f"/docs/{name}/openapi.json", ASSET_PATH)

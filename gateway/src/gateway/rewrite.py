@@ -109,22 +109,40 @@ def is_json(content_type: str) -> bool:
 
 
 def openapi_for_gateway(doc: dict[str, Any], public_prefix: str) -> dict[str, Any]:
-    """The service's document with ``servers`` pointing at the gateway's public path and
+    """The service's document with ``servers`` pointing at the gateway's public path,
     OAuth2 endpoints at the gateway's ``/auth/*`` (same origin as the portal, so Swagger
-    UI's token requests pass its CSP, whatever address the service was configured with)."""
+    UI's token requests pass its CSP, whatever address the service was configured with),
+    and an authorization code flow next to the service's own flows, for the portal's
+    log-in."""
     out = dict(doc)
     out["servers"] = [{"url": public_prefix, "description": "Through the Samen gateway"}]
     schemes = (out.get("components") or {}).get("securitySchemes") or {}
     for scheme in schemes.values():
         if not isinstance(scheme, dict) or scheme.get("type") != "oauth2":
             continue
-        for flow in (scheme.get("flows") or {}).values():
+        flows = scheme.get("flows")
+        if not isinstance(flows, dict):
+            continue
+        scopes: dict[str, Any] = {}
+        for flow in flows.values():
             if not isinstance(flow, dict):
                 continue
+            if isinstance(flow.get("scopes"), dict):
+                scopes.update(flow["scopes"])
             for key in ("tokenUrl", "authorizationUrl", "refreshUrl"):
                 value = flow.get(key)
                 if isinstance(value, str):
                     path = urlsplit(value).path
                     if path.startswith("/auth/"):
                         flow[key] = path
+        # The portal's log-in for people: the authorization code flow (with PKCE, as the
+        # portal's public client) at the identity service behind this gateway.
+        flows.setdefault(
+            "authorizationCode",
+            {
+                "authorizationUrl": "/auth/authorize",
+                "tokenUrl": "/auth/token",
+                "scopes": {"openid": "Sign in (OpenID Connect)", **scopes},
+            },
+        )
     return out

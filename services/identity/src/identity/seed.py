@@ -33,7 +33,25 @@ def demo_jwks() -> dict[str, Any]:
     return dict(KeySet([demo_key()]).as_dict(private=False))
 
 
-def demo_clients() -> list[tuple[ClientIn, str | None]]:
+def portal_redirect_uris(public_url: str = "") -> list[str]:
+    """Where the gateway's developer portal receives its log-in: the usual development
+    addresses, and the gateway's configured public URL (``IDENTITY_PUBLIC_URL``) when it
+    is another one, such as a gateway on another port."""
+    uris = [
+        "http://127.0.0.1:8000/docs/oauth2-redirect",
+        "http://127.0.0.1:8000/docs/oauth2-redirect.html",
+        "http://localhost:8000/docs/oauth2-redirect",
+        "http://localhost:8000/docs/oauth2-redirect.html",
+    ]
+    base = public_url.rstrip("/")
+    if base.startswith(("http://", "https://")):
+        for uri in (f"{base}/docs/oauth2-redirect", f"{base}/docs/oauth2-redirect.html"):
+            if uri not in uris:
+                uris.append(uri)
+    return uris
+
+
+def demo_clients(public_url: str = "") -> list[tuple[ClientIn, str | None]]:
     """(registration, fixed development secret or None)."""
     api_scopes = [
         "registry:read",
@@ -82,12 +100,7 @@ def demo_clients() -> list[tuple[ClientIn, str | None]]:
                 name="Samen API documentation portal",
                 grant_type="authorization_code",
                 token_endpoint_auth_method="none",  # noqa: S106
-                redirect_uris=[
-                    "http://127.0.0.1:8000/docs/oauth2-redirect",
-                    "http://127.0.0.1:8000/docs/oauth2-redirect.html",
-                    "http://localhost:8000/docs/oauth2-redirect",
-                    "http://localhost:8000/docs/oauth2-redirect.html",
-                ],
+                redirect_uris=portal_redirect_uris(public_url),
                 post_logout_redirect_uris=["http://127.0.0.1:8000/docs"],
                 allowed_scopes=["openid", "profile", "identity:admin", *api_scopes],
                 minimum_loa=LOA_LOW,
@@ -166,7 +179,7 @@ async def seed(settings: Settings, database: Database | None = None) -> list[str
             database.sessionmaker, settings.key_encryption_key, settings.key_retention_seconds
         ).ensure()
         created = []
-        for data, secret in demo_clients():
+        for data, secret in demo_clients(settings.public_url):
             if (
                 data.token_endpoint_auth_method == "client_secret_basic"  # noqa: S105
                 and not settings.allow_client_secret_basic
