@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -235,3 +236,88 @@ async def test_stale_keys_and_a_slow_issuer_do_not_stall_every_request(issuer: T
     for _ in range(5):
         assert (await verifier.verify(issuer.token()))["sub"] == "user-1"
     assert attempts == 1  # the stale cache is served; the issuer is asked once per interval
+
+
+async def test_verified_tokens_are_remembered_until_they_expire(issuer: TestIssuer) -> None:
+    verifier = TokenVerifier(
+        JwksCache(issuer.fetch_jwks), issuer=issuer.issuer, audience=issuer.audience, leeway=0
+    )
+    token = issuer.token(scopes=["read"], lifetime=2)
+    assert (await verifier.verify(token))["scope"] == "read"
+    assert verifier.cache_hits == 0
+    claims = await verifier.verify(token)
+    assert verifier.cache_hits == 1
+    claims["scope"] = "admin"  # callers get a copy: the cached claims cannot be changed
+    assert (await verifier.verify(token))["scope"] == "read"
+    # Past exp the entry is not used: the full check runs and refuses the token.
+    await asyncio.sleep(max(0.0, token_exp(token) - time.time()) + 1.1)
+    hits = verifier.cache_hits
+    with pytest.raises(Unauthorized, match="expired"):
+        await verifier.verify(token)
+    assert verifier.cache_hits == hits
+
+
+def token_exp(token: str) -> float:
+    payload = token.split(".")[1]
+    return float(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"])
+
+
+async def test_remembered_tokens_expire_by_the_verifiers_clock(issuer: TestIssuer) -> None:
+    now = [time.time()]
+    verifier = TokenVerifier(
+        JwksCache(issuer.fetch_jwks),
+        issuer=issuer.issuer,
+        audience=issuer.audience,
+        clock=lambda: now[0],
+    )
+    token = issuer.token(lifetime=60)
+    await verifier.verify(token)
+    await verifier.verify(token)
+    assert verifier.cache_hits == 1
+    now[0] = token_exp(token)  # the cache stops at exp, the leeway is the full check's
+    await verifier.verify(token)
+    assert verifier.cache_hits == 1
+    # A token already past exp (accepted within the leeway) is never remembered.
+    late = issuer.token(lifetime=-5)
+    now[0] = time.time()
+    await verifier.verify(late)
+    await verifier.verify(late)
+    assert verifier.cache_hits == 1
+
+
+async def test_remembered_tokens_are_dropped_when_their_key_is_withdrawn(
+    issuer: TestIssuer,
+) -> None:
+    other = TestIssuer()
+    served = {"keys": [issuer.key.as_dict(private=False)]}
+
+    async def fetch() -> dict:
+        return served
+
+    cache = JwksCache(fetch, max_age=0, min_refresh_interval=0)
+    verifier = TokenVerifier(cache, issuer=issuer.issuer, audience=issuer.audience)
+    token = issuer.token()
+    await verifier.verify(token)
+    served = {"keys": [other.key.as_dict(private=False)]}  # the issuer withdrew the key
+    with pytest.raises(Unauthorized, match="unknown key"):
+        await verifier.verify(token)
+
+
+async def test_remembered_tokens_answer_only_for_the_exact_token(issuer: TestIssuer) -> None:
+    verifier = issuer.verifier()
+    token = issuer.token(scopes=["read"])
+    await verifier.verify(token)
+    header, payload, signature = token.split(".")
+    forged = f"{header}.{payload}.{signature[:-4]}AAAA"
+    with pytest.raises(Unauthorized, match="signature"):
+        await verifier.verify(forged)
+    elevated = {**json.loads(base64.urlsafe_b64decode(payload + "==")), "scope": "admin"}
+    with pytest.raises(Unauthorized, match="signature"):
+        await verifier.verify(f"{header}.{b64(elevated)}.{signature}")
+    small = TokenVerifier(
+        JwksCache(issuer.fetch_jwks), issuer=issuer.issuer, audience=issuer.audience, cache_size=2
+    )
+    tokens = [issuer.token(sub=f"u{i}") for i in range(5)]
+    for t in tokens:
+        await small.verify(t)
+    assert len(small._verified) == 2  # bounded, least recently used dropped

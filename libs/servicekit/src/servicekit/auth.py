@@ -4,6 +4,15 @@ Tokens are JWTs issued by the identity service. Verified: signature against the 
 JWKS (fetched, cached, refreshed at most once per unknown ``kid`` and never more often
 than ``min_refresh_interval``), algorithm against an allow-list (never ``none`` or
 HMAC), ``iss``, ``aud``, ``exp`` and ``nbf`` with a small leeway.
+
+Verified tokens are remembered (:class:`TokenVerifier`, ``cache_size``): a client sends
+the same token on every request until it expires, and an RSA verification plus claim
+checks cost more than the rest of a simple read. An entry is keyed by the exact token
+string (so it can only ever answer for the bytes that were verified), lives until the
+token's ``exp`` (without leeway: after that the full check runs again and applies the
+leeway itself), and only while the key set it was verified against is the current one —
+any JWKS refresh (rotation, a removed key) drops the cache. Failed verifications are
+never cached.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +127,8 @@ class JwksCache:
         self._last_attempt = float("-inf")
         self._lock = asyncio.Lock()
         self.fetch_count = 0
+        # Increases whenever the key set changes; verified-token caches compare it.
+        self.generation = 0
 
     async def _refresh(self) -> None:
         data = await self._fetcher()
@@ -125,6 +137,7 @@ class JwksCache:
         self._kids = {k["kid"] for k in keys if "kid" in k}
         self._fetched_at = time.monotonic()
         self.fetch_count += 1
+        self.generation += 1
 
     async def get(self, kid: str | None) -> KeySet:
         now = time.monotonic()
@@ -161,6 +174,8 @@ class TokenVerifier:
         audience: str | list[str],
         algorithms: list[str] | tuple[str, ...] = ALLOWED_ALGORITHMS,
         leeway: int = 30,
+        cache_size: int = 1024,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         unsafe = [a for a in algorithms if a not in ALLOWED_ALGORITHMS]
         if unsafe:
@@ -175,9 +190,34 @@ class TokenVerifier:
             exp={"essential": True},
             sub={"essential": True},
         )
+        self.cache_size = cache_size
+        self._clock = clock
+        # token -> (claims, exp, JWKS generation); least recently used first.
+        self._verified: OrderedDict[str, tuple[dict[str, Any], float, int]] = OrderedDict()
+        self.cache_hits = 0
 
     async def verify(self, token: str) -> dict[str, Any]:
         """Verified claims, or :class:`Unauthorized`."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            claims, exp, generation = cached
+            # jwks.get keeps its own refresh schedule (a stale key set is refetched),
+            # so the generation check below sees rotations as soon as they are fetched.
+            await self.jwks.get(None)
+            if generation == self.jwks.generation and self._clock() < exp:
+                self._verified.move_to_end(token)
+                self.cache_hits += 1
+                return dict(claims)
+            self._verified.pop(token, None)
+        claims = await self._verify(token)
+        expires = claims.get("exp")
+        if self.cache_size > 0 and isinstance(expires, int | float) and self._clock() < expires:
+            self._verified[token] = (dict(claims), float(expires), self.jwks.generation)
+            if len(self._verified) > self.cache_size:
+                self._verified.popitem(last=False)
+        return claims
+
+    async def _verify(self, token: str) -> dict[str, Any]:
         try:
             header = extract_compact(token.encode("ascii")).protected
         except (JoseError, ValueError, UnicodeError) as exc:

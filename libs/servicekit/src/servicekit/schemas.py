@@ -53,3 +53,10 @@ class ApiOutModel(ApiModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="ignore", from_attributes=True
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul_characters(cls, data: Any) -> Any:
+        # Responses are built from stored data, which cannot hold NUL (refused on the way
+        # in); walking every nested value again on every response is only cost.
+        return data
