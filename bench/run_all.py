@@ -44,7 +44,8 @@ SCRIPTS = ("run.py", "bench.py")
 # Arguments that make a bench small (for --tiny); a part missing here has no tiny mode.
 TINY_ARGS: dict[str, list[str]] = {
     "registry": ["--suppliers", "10", "--facilities", "10", "--offerings", "200",
-                 "--usages", "200", "--requests", "40", "--concurrency", "8"],
+                 "--usages", "200", "--requests", "40", "--concurrency", "8",
+                 "--seconds", "1"],
     "identity": ["--seconds", "2", "--concurrency", "4", "--login-concurrency", "2",
                  "--workers", "1"],
     "gateway": ["--duration", "2", "--connections", "4", "--rounds", "1"],

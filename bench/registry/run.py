@@ -6,7 +6,7 @@ offerings and 70 000 usages; list, detail, search and radar at 32 concurrent cli
 Creates a throw-away database ``registry_bench_<random>``, migrates it, bulk-loads the
 data with COPY, starts ``python -m registry serve`` on a free port (production settings,
 tokens signed by a local test issuer whose JWKS this script serves), drives the load with
-httpx and writes latency percentiles, throughput and the server's peak RSS to
+wrk and writes latency percentiles, throughput and the server's peak RSS to
 ``bench/registry/results.json`` and ``results.md``. Targets from issue 4: p95 <= 25 ms for
 list/search/detail, <= 100 ms for radar, RSS <= 150 MB. The load generator runs on the
 same machine as the server and the database, so the numbers include its CPU contention.
@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import resource
+import shutil
 import socket
-import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -257,60 +260,156 @@ async def load_data(url: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
+WRK = os.environ.get("WRK", "/usr/bin/wrk")
+
+# wrk script: each thread walks its own slice of the scenario's URLs (thread k takes
+# URLs k, k+T, k+2T, ... and wraps around), sends the bearer token and counts non-200
+# answers; done() prints the merged figures as one JSON line.
+WRK_LUA = r"""
+local threads = {}
+local next_id = 0
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  urls = {}
+  for line in io.lines(args[1]) do urls[#urls + 1] = line end
+  headers = {["Authorization"] = "Bearer " .. args[2]}
+  step = tonumber(args[3])
+  index = id
+  bad = 0
+end
+function request()
+  local path = urls[(index % #urls) + 1]
+  index = index + step
+  return wrk.format("GET", path, headers)
+end
+function response(status, hdrs, body)
+  if status ~= 200 then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local bad_total = 0
+  for _, t in ipairs(threads) do bad_total = bad_total + t:get("bad") end
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests": %d, "duration_us": %d, "non200": %d, "connect": %d, "read": %d, ' ..
+    '"write": %d, "timeout": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d}\n',
+    summary.requests, summary.duration, bad_total, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
+end
+"""
 
 
-async def drive(base: str, token: str, urls: list[str], concurrency: int) -> dict[str, Any]:
-    latencies: list[float] = []
-    errors = 0
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for u in urls:
-        queue.put_nowait(u)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:  # fmt: skip
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (0 for those that are gone)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
 
-        async def worker() -> None:
-            nonlocal errors
-            while True:
-                try:
-                    url = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                started = time.perf_counter()
-                try:
-                    response = await client.get(url)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False  # a timeout counts as an error at its full duration
-                latencies.append((time.perf_counter() - started) * 1000)
-                if not ok:
-                    errors += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (uvicorn workers)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def drive(
+    base: str, token: str, urls: list[str], concurrency: int, seconds: float, workdir: Path
+) -> dict[str, Any]:
+    """Rotate through ``urls`` with wrk for ``seconds`` over ``concurrency`` connections."""
+    threads = max(1, min(2, concurrency))
+    url_file = workdir / "urls.txt"
+    url_file.write_text("\n".join(urls) + "\n")
+    script = workdir / "bench.lua"
+    script.write_text(WRK_LUA)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        [WRK, "-t", str(threads), "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s",
+         "--timeout", "30s", "-s", str(script), base, "--", str(url_file), token, str(threads)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("WRKJSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}\n{done.stderr}")
+    w = json.loads(line.removeprefix("WRKJSON "))
+    seconds = w["duration_us"] / 1e6
+    errors = w["non200"] + w["connect"] + w["read"] + w["write"] + w["timeout"]
+    generator_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
-        "requests": len(urls),
+        "requests": w["requests"],
         "errors": errors,
-        "throughput_rps": round(len(urls) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies), 1),
-        "p95_ms": round(percentile(latencies, 95), 1),
-        "p99_ms": round(percentile(latencies, 99), 1),
-        "max_ms": round(max(latencies), 1),
+        "throughput_rps": round(w["requests"] / seconds, 1),
+        "p50_ms": round(w["p50_us"] / 1000, 1),
+        "p95_ms": round(w["p95_us"] / 1000, 1),
+        "p99_ms": round(w["p99_us"] / 1000, 1),
+        "max_ms": round(w["max_us"] / 1000, 1),
+        "seconds": round(seconds, 2),
+        "generator_cpu_ms_per_request": round(1000 * generator_cpu / max(1, w["requests"]), 3),
     }
 
 
-def rss_mb(pid: int) -> dict[str, float]:
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = round(int(rest.split()[0]) / 1024, 1)
+def rss_mb(pids: list[int]) -> dict[str, float]:
+    """Resident memory of the server, summed over its processes (all workers)."""
+    values = {"VmRSS": 0.0, "VmHWM": 0.0}
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in values:
+                values[key] = round(values[key] + int(rest.split()[0]) / 1024, 1)
     return values
+
+
+async def database_backends(admin_url: str, url: str) -> list[int]:
+    """PIDs of the PostgreSQL backends serving the bench database (local server only)."""
+    engine = create_async_engine(admin_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                {"name": make_url(url).database},
+            )
+            return [int(r[0]) for r in rows]
+    finally:
+        await engine.dispose()
+
+
+async def existing_data(url: str) -> dict[str, Any]:
+    """Ids and counts of an already loaded database (``--database-url``)."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            facility_ids = [
+                str(r[0]) for r in await conn.execute(text("SELECT id FROM facilities"))
+            ]
+            offering_ids = [str(r[0]) for r in await conn.execute(text("SELECT id FROM offerings"))]
+            counts = {
+                "municipalities": (await conn.execute(text(
+                    "SELECT count(*) FROM organisations WHERE type = 'municipality'"))).scalar_one(),
+                "suppliers": (await conn.execute(text(
+                    "SELECT count(*) FROM organisations WHERE type = 'supplier'"))).scalar_one(),
+                "facilities": len(facility_ids),
+                "offerings": len(offering_ids),
+                "usages": (await conn.execute(text("SELECT count(*) FROM usages"))).scalar_one(),
+            }  # fmt: skip
+    finally:
+        await engine.dispose()
+    return {"load_seconds": 0.0, "facility_ids": facility_ids, "offering_ids": offering_ids,
+            "counts": counts}  # fmt: skip
 
 
 async def main() -> None:
@@ -321,24 +420,39 @@ async def main() -> None:
     parser.add_argument("--facilities", type=int, default=240)
     parser.add_argument("--offerings", type=int, default=100_000)
     parser.add_argument("--usages", type=int, default=70_000)
-    parser.add_argument("--requests", type=int, default=1500, help="per scenario")
+    parser.add_argument(
+        "--requests", type=int, default=3000, help="distinct URLs per scenario (rotated)"
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="load time per scenario")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--only", action="append", default=[], help="run only this scenario")
     parser.add_argument("--out", default=str(HERE / "results.json"))
     parser.add_argument(
         "--load-only", action="store_true", help="load the data, print the URL, keep it"
     )
+    parser.add_argument(
+        "--database-url", help="use this already loaded database (from --load-only); kept"
+    )
     args = parser.parse_args()
+    if not Path(WRK).exists():
+        sys.exit(f"wrk not found at {WRK} (set WRK=/path/to/wrk)")
 
-    url = await create_database(args.admin_url)
+    url = args.database_url or await create_database(args.admin_url)
+    keep = bool(args.database_url)
     server = None
     jwks_server = None
+    workdir = Path(tempfile.mkdtemp(prefix="registry-bench-"))
     try:
-        await asyncio.to_thread(upgrade, "registry.migrations", url)
-        data = await load_data(url, args)
+        if keep:
+            data = await existing_data(url)
+        else:
+            await asyncio.to_thread(upgrade, "registry.migrations", url)
+            data = await load_data(url, args)
         print(f"loaded {data['counts']} in {data['load_seconds']} s", flush=True)
         if args.load_only:
             print(f"database kept: {url}")
-            url = ""
+            keep = True
             return
         issuer = TestIssuer()
         jwks_server, jwks_port = serve_jwks(issuer)
@@ -353,7 +467,8 @@ async def main() -> None:
             "REGISTRY_WEBHOOKS_ENABLED": "false",
         }
         server = subprocess.Popen(
-            [sys.executable, "-m", "registry", "serve", "--port", str(port)],
+            [sys.executable, "-m", "registry", "serve", "--port", str(port),
+             "--workers", str(args.workers)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
@@ -380,23 +495,40 @@ async def main() -> None:
             "search_two_words": [f"/v1/search?q={rng.choice(WORDS)}+{rng.choice(COMPOUNDS)}" for _ in range(n)],
             "radar": [f"/v1/facilities/{rng.choice(facility_ids)}/radar?within=P18M" for _ in range(n)],
         }  # fmt: skip
-        await drive(base, token, scenarios["detail_facility"][:200], args.concurrency)  # warm-up
+        if args.only:
+            scenarios = {k: v for k, v in scenarios.items() if k in args.only}
+        # Warm-up: every scenario's statements prepared on every pooled connection.
+        for urls in scenarios.values():
+            drive(base, token, urls[:100], args.concurrency, 1, workdir)
+        server_pids = process_tree(server.pid)
+        db_pids = await database_backends(args.admin_url, url)
         results: dict[str, Any] = {}
         for name, urls in scenarios.items():
-            results[name] = await drive(base, token, urls, args.concurrency)
+            server_cpu, db_cpu = cpu_seconds(server_pids), cpu_seconds(db_pids)
+            results[name] = drive(base, token, urls, args.concurrency, args.seconds, workdir)
+            done = max(1, results[name]["requests"])
+            results[name]["server_cpu_ms_per_request"] = round(
+                1000 * (cpu_seconds(server_pids) - server_cpu) / done, 3
+            )
+            results[name]["db_cpu_ms_per_request"] = round(
+                1000 * (cpu_seconds(db_pids) - db_cpu) / done, 3
+            )
             # Service time without queueing: the same requests one at a time.
-            serial = await drive(base, token, urls[:100], 1)
+            serial = drive(base, token, urls[:100], 1, min(2.0, args.seconds), workdir)
             results[name]["serial_p50_ms"] = serial["p50_ms"]
             results[name]["serial_p95_ms"] = serial["p95_ms"]
             print(name, results[name], flush=True)
-        memory = rss_mb(server.pid)
+        memory = rss_mb(process_tree(server.pid))
         targets = {name: (100.0 if name == "radar" else 25.0) for name in scenarios}
+        load = [round(x, 2) for x in os.getloadavg()]
         report = {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "load_average_1_5_15": os.getloadavg()},
+            "machine": {"cpus": os.cpu_count(), "load_average_1_5_15": load},
             "data": data["counts"],
             "load_seconds": data["load_seconds"],
             "concurrency": args.concurrency,
+            "workers": args.workers,
+            "load_generator": "wrk (2 threads, keep-alive connections, closed loop)",
             "scenarios": results,
             "targets_p95_ms": targets,
             "met": {name: results[name]["p95_ms"] <= targets[name] for name in scenarios},
@@ -406,19 +538,22 @@ async def main() -> None:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
         lines = [
             f"# Registry benchmark ({report['when']})", "",
-            f"Data: {data['counts']}; {args.concurrency} concurrent clients; one uvicorn worker; "
-            f"{os.cpu_count()} CPUs shared by server, PostgreSQL and load generator; load "
-            f"average at the end {os.getloadavg()} (other work on the machine included).", "",
+            f"Data: {data['counts']}; {args.concurrency} concurrent connections (wrk, 2 "
+            f"threads); {args.workers} uvicorn worker(s); {os.cpu_count()} CPUs shared by "
+            f"server, PostgreSQL and load generator; load average at the end {load} (other "
+            f"work on the machine included).", "",
             "| scenario | p50 ms | p95 ms | p99 ms | req/s | errors | p95 target | met "
-            "| 1 client p50 / p95 ms |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| 1 client p50 / p95 ms | CPU ms/request: server / PostgreSQL / wrk |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]  # fmt: skip
         for name, r in results.items():
             lines.append(f"| {name} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | "
                          f"{r['throughput_rps']} | {r['errors']} | {targets[name]} | "
                          f"{'yes' if report['met'][name] else 'no'} | "
-                         f"{r['serial_p50_ms']} / {r['serial_p95_ms']} |")  # fmt: skip
-        lines += ["", f"Server memory: {memory} MB (target RSS <= 150 MB)", ""]
+                         f"{r['serial_p50_ms']} / {r['serial_p95_ms']} | "
+                         f"{r['server_cpu_ms_per_request']} / {r['db_cpu_ms_per_request']} / "
+                         f"{r['generator_cpu_ms_per_request']} |")  # fmt: skip
+        lines += ["", f"Server memory (all processes): {memory} MB (target RSS <= 150 MB)", ""]
         Path(args.out).with_suffix(".md").write_text("\n".join(lines))
         print("\n".join(lines))
     finally:
@@ -427,7 +562,8 @@ async def main() -> None:
             server.wait(timeout=20)
         if jwks_server is not None:
             jwks_server.shutdown()
-        if url:
+        shutil.rmtree(workdir, ignore_errors=True)
+        if url and not keep:
             await drop_database(args.admin_url, url)
 
 

@@ -156,3 +156,55 @@ async def test_versions(
         vurl, json={"notes": "x"}, headers={**tokens.supplier(), "If-Match": etag}
     )
     assert r.status_code == 412
+
+
+async def test_list_totals_stay_exact(
+    client: httpx.AsyncClient,
+    tokens: Any,
+    make_org: Maker,
+    make_facility: Maker,
+    registry_db: Any,
+) -> None:
+    """The unfiltered list's total comes from a trigger-kept counter on PostgreSQL
+    (migration 0007), filtered totals from counting; both must equal the real count,
+    also on a page past the end."""
+    from sqlalchemy import text
+
+    _supplier, _other, facility = await _setup(make_org, make_facility, tokens)
+    second = await make_facility()
+    for i, target in enumerate([facility, facility, second]):
+        body = {"facilityId": target["id"], "name": f"Aanbod {i}", "priceModel": "fixed"}
+        r = await client.post("/v1/offerings", json=body, headers=tokens.supplier())
+        assert r.status_code == 201, r.text
+    reader = tokens.reader()
+    r = await client.get("/v1/offerings", params={"pageSize": 2}, headers=reader)
+    assert r.json()["total"] == 3
+    assert [i["name"] for i in r.json()["items"]] == ["Aanbod 0", "Aanbod 1"]
+    assert "next" in r.json()["_links"]
+    r = await client.get("/v1/offerings", params={"pageSize": 2, "page": 9}, headers=reader)
+    assert (r.json()["items"], r.json()["total"]) == ([], 3)
+    r = await client.get("/v1/offerings", params={"facilityId": facility["id"]}, headers=reader)
+    assert r.json()["total"] == 2
+    r = await client.get(
+        "/v1/offerings", params={"facilityId": facility["id"], "page": 3}, headers=reader
+    )
+    assert (r.json()["items"], r.json()["total"]) == ([], 2)
+    async with registry_db.engine.connect() as conn:
+        real = (await conn.execute(text("SELECT count(*) FROM offerings"))).scalar_one()
+        kept = (
+            await conn.execute(text("SELECT n FROM row_counts WHERE name = 'offerings'"))
+        ).scalar_one_or_none()
+        await conn.rollback()
+        if registry_db.engine.dialect.name == "postgresql":
+            assert kept == real == 3  # inserts counted in their own transaction
+            # A delete (rolled back) moves the counter with it, and back.
+            await conn.execute(text("DELETE FROM offerings WHERE name = 'Aanbod 2'"))
+            moved = (
+                await conn.execute(text("SELECT n FROM row_counts WHERE name = 'offerings'"))
+            ).scalar_one()
+            assert moved == 2
+            await conn.rollback()
+        else:
+            assert kept is None  # SQLite counts
+    r = await client.get("/v1/offerings", headers=reader)
+    assert r.json()["total"] == 3

@@ -151,3 +151,31 @@ async def test_facility_radar(
         f"/v1/organisations/{supplier['items'][0]['id']}/radar", headers=tokens.reader()
     )
     assert r.status_code == 400
+
+
+async def test_radar_ties_and_pages_past_the_end(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker
+) -> None:
+    """Equal notice deadlines are ordered by municipality name in code-point order (the
+    same on both engines), and a page past the end still reports the total."""
+    target = await make_facility(slug="doel", theme="geo")
+    alternative = await make_facility(slug="ander", theme="geo")
+    ids = {}
+    for n, name in ((41, "b-gemeente"), (42, "Zuid"), (43, "a-gemeente")):
+        oin = f"00000001{n:09d}000"
+        org = await make_org("municipality", name=name, oin=oin)
+        usage = await _use(
+            client, tokens, oin, org, alternative, contractEndDate="2026-09-30",
+            noticePeriodMonths=3,
+        )  # fmt: skip
+        ids[name] = usage["id"]
+    url = f"/v1/facilities/{target['id']}/radar"
+    params = {"within": "P18M", "asOf": AS_OF}
+    r = await client.get(url, params=params, headers=tokens.reader())
+    items = r.json()["items"]
+    assert [i["municipalityName"] for i in items] == ["Zuid", "a-gemeente", "b-gemeente"]
+    assert {i["noticeDeadline"] for i in items} == {"2026-06-30"}
+    r = await client.get(url, params={**params, "page": 2, "pageSize": 2}, headers=tokens.reader())
+    assert [i["usageId"] for i in r.json()["items"]] == [ids["b-gemeente"]]
+    r = await client.get(url, params={**params, "page": 7, "pageSize": 2}, headers=tokens.reader())
+    assert (r.json()["items"], r.json()["total"]) == ([], 3)

@@ -10,7 +10,9 @@ from typing import Annotated, Any
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import StringConstraints, WithJsonSchema
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
 from servicekit.errors import BadRequest, Conflict
@@ -20,7 +22,7 @@ from servicekit.pagination import PageParams, make_page
 from servicekit.schemas import ApiOutModel
 
 from .auth import idempotency_owner
-from .db import idempotency_keys
+from .db import idempotency_keys, row_counts
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -86,6 +88,39 @@ def page_response(
         request, [i.model_dump(mode="json", by_alias=True) for i in items], total, params
     )
     return JSONResponse(body)
+
+
+async def fetch_page(
+    session: AsyncSession,
+    query: Select[Any],
+    order_by: Sequence[Any],
+    params: PageParams,
+    *,
+    whole_table: str | None = None,
+) -> tuple[list[Any], int]:
+    """One page of ``query`` (a single-entity select) and the exact number of its rows,
+    in one statement (one snapshot, one round trip).
+
+    ``whole_table``: the query is the unfiltered table of that name, whose total comes
+    from ``row_counts`` (kept exact by triggers, migration 0007) instead of counting
+    every row; without a counter row it is counted."""
+    total: Any = select(func.count()).select_from(query.subquery()).scalar_subquery()
+    if whole_table is not None:
+        kept = select(row_counts.c.n).where(row_counts.c.name == whole_table).scalar_subquery()
+        total = func.coalesce(kept, total)
+    result = await session.execute(
+        query.add_columns(total.label("total_count"))
+        .order_by(*order_by)
+        .offset(params.offset)
+        .limit(params.page_size)
+    )
+    rows = result.all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    if params.offset == 0:
+        return [], 0
+    # Past the end: the page is empty, but the total is still wanted for the links.
+    return [], int((await session.execute(select(total))).scalar_one())
 
 
 def invalid(name: str, reason: str, detail: str | None = None) -> BadRequest:

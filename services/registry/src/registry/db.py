@@ -6,7 +6,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, TypeDecorator, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    String,
+    Table,
+    TypeDecorator,
+    Uuid,
+)
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlmodel import SQLModel
 
@@ -55,6 +65,15 @@ class Model(DeclarativeBase):
         list[str]: JSON(),
         list[dict[str, str]]: JSON(),
     }
+
+
+row_counts = Table(
+    "row_counts",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+    comment="Exact row counts of large tables, kept by triggers on PostgreSQL (0007)",
+)
 
 
 def utcnow() -> datetime:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
 from servicekit.auth import Principal
-from servicekit.db import SessionDep
+from servicekit.db import ReadSessionDep, SessionDep
 from servicekit.http import accept_json, require_if_match
 from servicekit.pagination import Page, PageParams, page_params
 
@@ -90,7 +90,7 @@ async def create_facility(
     response_model=FacilityOut,
 )
 async def get_facility(
-    session: SessionDep,
+    session: ReadSessionDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     facility_id: FacilityId,
 ) -> Response:

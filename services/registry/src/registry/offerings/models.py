@@ -16,8 +16,9 @@ PRICE_MODELS = ("free", "fixed", "subscription", "per-inhabitant", "per-user", "
 class Offering(Model):
     __tablename__ = "offerings"
     __table_args__ = (
-        Index("ix_offerings_supplier", "supplier_id"),
-        Index("ix_offerings_facility", "facility_id"),
+        # Lists filtered by supplier or facility walk these in page order (name, id).
+        Index("ix_offerings_supplier_name_id", "supplier_id", "name", "id"),
+        Index("ix_offerings_facility_name_id", "facility_id", "name", "id"),
         Index("ix_offerings_name_id", "name", "id"),
     )
 

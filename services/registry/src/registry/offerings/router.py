@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
 from servicekit.auth import Principal
-from servicekit.db import SessionDep
+from servicekit.db import ReadSessionDep, SessionDep
 from servicekit.http import accept_json, require_if_match
 from servicekit.pagination import Page, PageParams, page_params
 
@@ -38,7 +38,7 @@ VersionId = Annotated[uuid.UUID, Path(alias="versionId", description="Version id
 )
 async def list_offerings(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     params: Annotated[PageParams, Depends(page_params)],
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
@@ -78,7 +78,7 @@ async def create_offering(
     response_model=OfferingOut,
 )
 async def get_offering(
-    session: SessionDep,
+    session: ReadSessionDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     offering_id: OfferingId,
 ) -> Response:

@@ -16,7 +16,7 @@ from servicekit.pagination import PageParams
 
 from ..auth import SUPPLIER
 from ..changes.service import Actor, record_change
-from ..common import etag_of
+from ..common import etag_of, fetch_page
 from ..db import utcnow
 from ..facilities.models import Facility
 from ..organisations.models import Organisation
@@ -77,11 +77,15 @@ async def list_offerings(
                 func.lower(Offering.description).contains(needle, autoescape=True),
             )
         )
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await session.execute(
-        query.order_by(Offering.name, Offering.id).offset(params.offset).limit(params.page_size)
+    unfiltered = filters == OfferingFilter()
+    rows, total = await fetch_page(
+        session,
+        query,
+        (Offering.name, Offering.id),
+        params,
+        whole_table="offerings" if unfiltered else None,
     )
-    return [to_out(r) for r in rows.scalars()], int(total)
+    return [to_out(r) for r in rows], total
 
 
 async def load(

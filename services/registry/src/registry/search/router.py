@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse
 
 from servicekit.auth import Principal
-from servicekit.db import SessionDep
+from servicekit.db import ReadSessionDep
 from servicekit.http import accept_json
 from servicekit.pagination import PageParams, make_page, page_params
 
@@ -28,7 +28,7 @@ router = APIRouter(tags=["search"], dependencies=[Depends(accept_json)])
 )
 async def search(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     params: Annotated[PageParams, Depends(page_params)],
     q: Annotated[str, Query(min_length=1, max_length=200, description="Search words")],

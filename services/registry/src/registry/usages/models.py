@@ -28,9 +28,11 @@ class Usage(Model):
             postgresql_where=text("status != 'ended'"),
             postgresql_include=["municipality_id", "id", "offering_id", "notice_period_months"],
         ),
-        Index("ix_usages_facility", "facility_id", "status"),
+        # Lists filtered by facility (and status) or municipality walk these in page
+        # order (created_at, id).
+        Index("ix_usages_facility_status_created", "facility_id", "status", "created_at", "id"),
         Index("ix_usages_contract_end", "contract_end_date"),
-        Index("ix_usages_municipality", "municipality_id"),
+        Index("ix_usages_municipality_created", "municipality_id", "created_at", "id"),
         Index("ix_usages_created_id", "created_at", "id"),
         Index(
             "ix_usages_current_facility_end",

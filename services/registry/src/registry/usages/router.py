@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
 from servicekit.auth import Principal
-from servicekit.db import SessionDep
+from servicekit.db import ReadSessionDep, SessionDep
 from servicekit.http import accept_json, require_if_match
 from servicekit.pagination import Page, PageParams, page_params
 
@@ -59,7 +59,7 @@ def reference_date(
 )
 async def list_usages(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     params: Annotated[PageParams, Depends(page_params)],
     municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
@@ -145,7 +145,7 @@ async def update_usage(
 )
 async def facility_radar(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     facility_id: Annotated[uuid.UUID, Path(alias="facilityId")],
     within: Annotated[DateDuration, Depends(window)],

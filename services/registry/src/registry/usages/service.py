@@ -9,7 +9,20 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    Uuid,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -20,7 +33,7 @@ from servicekit.pagination import PageParams
 
 from ..auth import MUNICIPALITY
 from ..changes.service import Actor, record_change
-from ..common import etag_of
+from ..common import etag_of, fetch_page
 from ..db import utcnow
 from ..durations import DateDuration, add_months
 from ..facilities.models import Facility
@@ -74,11 +87,15 @@ async def list_usages(
         query = query.where(Usage.offering_id == filters.offering_id)
     if filters.status:
         query = query.where(Usage.status == filters.status)
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await session.execute(
-        query.order_by(Usage.created_at, Usage.id).offset(params.offset).limit(params.page_size)
+    unfiltered = filters == UsageFilter()
+    rows, total = await fetch_page(
+        session,
+        query,
+        (Usage.created_at, Usage.id),
+        params,
+        whole_table="usages" if unfiltered else None,
     )
-    return [to_out(r) for r in rows.scalars()], int(total)
+    return [to_out(r) for r in rows], total
 
 
 async def load(session: AsyncSession, usage_id: uuid.UUID, *, for_update: bool = False) -> Usage:
@@ -255,29 +272,15 @@ async def update_usage(
     return out, etag_of(row.id, row.revision)
 
 
-async def facility_radar(
-    session: AsyncSession,
-    facility_id: uuid.UUID,
-    within: DateDuration,
-    today: date,
-    offering_id: uuid.UUID | None,
-    offset: int = 0,
-    limit: int | None = None,
-) -> tuple[list[RadarItem], int]:
-    """Municipalities that could join ``facility_id``: they do not use it (or use it through
-    a competing offering than ``offering_id``) and their current contract for something in
-    the same theme ends in [today, today + within]; soonest notice deadline first."""
-    target = await session.get(Facility, facility_id)
-    if target is None:
-        raise NotFound(f"No facility with id {facility_id}.")
-    if offering_id is not None:
-        offering = await session.get(Offering, offering_id)
-        if offering is None or offering.facility_id != facility_id:
-            raise BadRequest(
-                "The offering is not an offering for this facility.",
-                invalid_params=[{"name": "offeringId", "reason": "offering of another facility"}],
-            )
-    horizon = within.after(today)
+@lru_cache(maxsize=2)
+def _radar_statements(with_offering: bool) -> tuple[Any, Any, Any]:
+    """The radar's statements, built once (building and cache-keying a statement of this
+    size costs more than running it): everything request-specific is a bound parameter
+    (``facility_id``, ``theme``, ``today``, ``horizon``, ``offering_id``, ``offset``,
+    ``limit``). Returns (all matching contracts, one ranked page with its total on
+    PostgreSQL, the number of matching contracts)."""
+    facility_id = bindparam("facility_id", type_=Uuid())
+    offering_id = bindparam("offering_id", type_=Uuid())
     current = aliased(Usage)
     # A municipality already on board: a current usage of the target (through the
     # collective offering when one is named).
@@ -285,11 +288,11 @@ async def facility_radar(
         current.municipality_id == Usage.municipality_id,
         current.facility_id == facility_id,
         current.status != ENDED,
-        *([current.offering_id == offering_id] if offering_id is not None else []),
+        *([current.offering_id == offering_id] if with_offering else []),
     )
     same_facility_competing = (
         and_(Usage.facility_id == facility_id, Usage.offering_id.is_distinct_from(offering_id))
-        if offering_id is not None
+        if with_offering
         else false()
     )
     # Plain columns, not ORM entities: a theme can hold thousands of contracts.
@@ -311,21 +314,101 @@ async def facility_radar(
         .where(
             Usage.status != ENDED,
             Usage.contract_end_date.is_not(None),
-            Usage.contract_end_date >= today,
-            Usage.contract_end_date <= horizon,
+            Usage.contract_end_date >= bindparam("today", type_=Date()),
+            Usage.contract_end_date <= bindparam("horizon", type_=Date()),
             or_(
-                and_(Facility.theme == target.theme, Facility.id != facility_id),
+                and_(
+                    Facility.theme == bindparam("theme", type_=String()),
+                    Facility.id != facility_id,
+                ),
                 same_facility_competing,
             ),
             ~on_board,
         )
     )
-    rows = [
-        (notice_deadline(row.contract_end_date, row.notice_period_months), row)
-        for row in (await session.execute(query)).all()
-    ]
-    rows.sort(key=lambda pair: (pair[0], pair[1].municipality_name, str(pair[1].id)))
-    end = None if limit is None else offset + limit
+    # PostgreSQL: deadline, order, page and total in the database, so only the page's
+    # rows travel. ``date - make_interval(months => n)`` clamps to the month's end like
+    # add_months; names in code-point order (collation "C", as Python sorts them); uuid
+    # order is the order of its text form.
+    deadline = cast(
+        Usage.contract_end_date
+        - func.make_interval(0, func.coalesce(Usage.notice_period_months, 0)),
+        Date,
+    ).label("deadline")
+    ranked = (
+        query.add_columns(deadline, func.count().over().label("total_count"))
+        .order_by(deadline, Organisation.name.collate("C"), Usage.id)
+        .offset(bindparam("offset", type_=Integer()))
+        .limit(bindparam("limit", type_=Integer()))
+    )
+    count = select(func.count()).select_from(query.subquery())
+    return query, ranked, count
+
+
+_FACILITY_THEME = select(Facility.theme).where(
+    Facility.id == bindparam("facility_id", type_=Uuid())
+)
+_OFFERING_FACILITY = select(Offering.facility_id).where(
+    Offering.id == bindparam("offering_id", type_=Uuid())
+)
+
+
+async def facility_radar(
+    session: AsyncSession,
+    facility_id: uuid.UUID,
+    within: DateDuration,
+    today: date,
+    offering_id: uuid.UUID | None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[list[RadarItem], int]:
+    """Municipalities that could join ``facility_id``: they do not use it (or use it through
+    a competing offering than ``offering_id``) and their current contract for something in
+    the same theme ends in [today, today + within]; soonest notice deadline first.
+
+    Works in a transaction or in autocommit (each statement sees committed data)."""
+    theme = (
+        await session.execute(_FACILITY_THEME, {"facility_id": facility_id})
+    ).scalar_one_or_none()
+    if theme is None:
+        raise NotFound(f"No facility with id {facility_id}.")
+    if offering_id is not None:
+        of_facility = (
+            await session.execute(_OFFERING_FACILITY, {"offering_id": offering_id})
+        ).scalar_one_or_none()
+        if of_facility != facility_id:
+            raise BadRequest(
+                "The offering is not an offering for this facility.",
+                invalid_params=[{"name": "offeringId", "reason": "offering of another facility"}],
+            )
+    query, ranked, count = _radar_statements(offering_id is not None)
+    values: dict[str, Any] = {
+        "facility_id": facility_id,
+        "theme": theme,
+        "today": today,
+        "horizon": within.after(today),
+    }
+    if offering_id is not None:
+        values["offering_id"] = offering_id
+    assert session.bind is not None
+    pairs: list[tuple[date, Any]]
+    if session.bind.dialect.name == "postgresql" and limit is not None:
+        page = (await session.execute(ranked, {**values, "offset": offset, "limit": limit})).all()
+        if page:
+            total = int(page[0].total_count)
+        elif offset == 0:
+            total = 0
+        else:
+            total = int((await session.execute(count, values)).scalar_one())
+        pairs = [(row.deadline, row) for row in page]
+    else:
+        rows = [
+            (notice_deadline(row.contract_end_date, row.notice_period_months), row)
+            for row in (await session.execute(query, values)).all()
+        ]
+        rows.sort(key=lambda pair: (pair[0], pair[1].municipality_name, str(pair[1].id)))
+        end = None if limit is None else offset + limit
+        pairs, total = rows[offset:end], len(rows)
     # Schemas only for the requested page: the window can hold thousands of contracts.
     items = [
         RadarItem(
@@ -342,9 +425,9 @@ async def facility_radar(
             notice_deadline=deadline,
             notice_deadline_passed=deadline < today,
         )
-        for deadline, row in rows[offset:end]
+        for deadline, row in pairs
     ]
-    return items, len(rows)
+    return items, total
 
 
 async def organisation_radar(
