@@ -9,6 +9,7 @@ it. Public clients (``none``) only identify themselves, with PKCE protecting the
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -24,6 +25,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -45,7 +47,7 @@ class ClientAuthenticator:
         self.p = provider
         self._jwks_uri_cache: dict[str, tuple[float, KeySet]] = {}
         self._parsed: dict[str, KeySet] = {}
-        self._autocommit: AsyncEngine | None = None
+        self._jtis: _JtiWriter | None = None
 
     async def authenticate(
         self, form: dict[str, str], authorization: str | None, endpoint_url: str
@@ -164,28 +166,91 @@ class ClientAuthenticator:
         return client
 
     async def remember_jti(self, kind: str, issuer: str, jti: str, expires_epoch: int) -> None:
-        """Record a one-time id; a second use is refused (unique constraint).
+        """Record a one-time id; a second use is refused (unique constraint in the
+        database all workers share).
 
-        One Core INSERT, on PostgreSQL in autocommit mode: a single statement is atomic by
-        itself, so BEGIN/COMMIT round trips and the ORM unit of work would add only CPU
-        on the private_key_jwt hot path. The database is shared by all workers."""
+        On PostgreSQL the ids of concurrent requests are written together: one
+        multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` in autocommit mode (one
+        statement is atomic by itself), sent as soon as the previous one returned; an id
+        not returned already existed (or came twice in the batch) and is refused. Under
+        load this replaces one statement per grant by one per batch, with no waiting
+        when idle. SQLite (development, tests) inserts one row in its own transaction."""
         expires = utcnow() + timedelta(seconds=max(0, expires_epoch - int(time.time())))
         values = {"id": uuid.uuid4(), "kind": kind, "issuer": issuer, "jti": jti}
         values["expires_at"] = expires
         engine: AsyncEngine = self.p.sessionmaker.kw["bind"]
-        try:
-            if engine.dialect.name == "postgresql":
-                if self._autocommit is None:
-                    self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-                async with self._autocommit.connect() as connection:
-                    await connection.execute(_INSERT_JTI, values)
-            else:
-                # SQLite (development, tests) manages its own transactions (servicekit's
-                # BEGIN IMMEDIATE); its isolation level is left alone.
+        if engine.dialect.name == "postgresql":
+            if self._jtis is None:
+                self._jtis = _JtiWriter(engine.execution_options(isolation_level="AUTOCOMMIT"))
+            fresh = await self._jtis.add(values)
+        else:
+            try:
                 async with engine.begin() as connection:
-                    await connection.execute(_INSERT_JTI, values)
-        except IntegrityError:
-            raise OAuthError("invalid_client", "This client assertion was already used.") from None
+                    await connection.execute(insert(_USED_JTIS), values)
+                fresh = True
+            except IntegrityError:
+                fresh = False
+        if not fresh:
+            raise OAuthError("invalid_client", "This client assertion was already used.")
 
 
-_INSERT_JTI = insert(UsedJti.__table__)  # type: ignore[attr-defined]
+class _JtiWriter:
+    """Group insert of one-time ids (see ``ClientAuthenticator.remember_jti``)."""
+
+    MAX_BATCH = 500
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def add(self, values: dict[str, Any]) -> bool:
+        """True if the id was new and is now recorded, False if it was seen before."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((values, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        # Shielded: a request that goes away does not cancel the others' insert.
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[: self.MAX_BATCH]
+            del self._pending[: self.MAX_BATCH]
+            rows: list[dict[str, Any]] = []
+            waiting: dict[tuple[str, str, str], asyncio.Future[bool]] = {}
+            for values, future in batch:
+                key = (values["kind"], values["issuer"], values["jti"])
+                if key in waiting:
+                    future.set_result(False)  # the same id twice in one batch
+                else:
+                    waiting[key] = future
+                    rows.append(values)
+            try:
+                statement = (
+                    pg_insert(_USED_JTIS)
+                    .values(rows)
+                    .on_conflict_do_nothing()
+                    .returning(_USED_JTIS.c.kind, _USED_JTIS.c.issuer, _USED_JTIS.c.jti)
+                )
+                async with self._engine.connect() as connection:
+                    inserted = {tuple(r) for r in (await connection.execute(statement))}
+            except Exception as exc:
+                for future in waiting.values():
+                    if not future.done():
+                        future.set_exception(exc)
+                        future.exception()  # retrieved even if its request went away
+                continue
+            except BaseException:  # cancelled (shutdown): nothing was confirmed
+                for future in waiting.values():
+                    future.cancel()
+                for _values, future in self._pending:
+                    future.cancel()
+                self._pending.clear()
+                raise
+            for key, future in waiting.items():
+                if not future.done():
+                    future.set_result(key in inserted)
+
+
+_USED_JTIS: Any = UsedJti.__table__  # type: ignore[attr-defined]

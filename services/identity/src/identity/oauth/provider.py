@@ -640,7 +640,7 @@ class Provider:
         now = utcnow()
         code_hash = sha256_hex(code)
         failure: OAuthError | None = None
-        response: dict[str, Any] = {}
+        login: LoginSession | None = None
         async with self.sessionmaker() as session, session.begin():
             row = await session.get(AuthorizationCode, code_hash)
             if row is None or row.client_id != client.client_id:
@@ -695,34 +695,30 @@ class Provider:
                 replayed = True
             else:
                 replayed = False
-                # Checked inside the transaction that marked the code, so a failed
-                # attempt still spends it; everything below (session, tokens, disclosure)
-                # happens in this one transaction, while the UPDATE above holds the code
-                # row's lock: a concurrent replay waits for it and then sees used_at.
+                # Checked inside the transaction that marks the code, so a failed
+                # attempt still spends it; the login session is read in it too.
                 failure = self._code_failure(row, form, verifier, now)
-                login = None
                 if failure is None:
                     login = await session.get(LoginSession, row.session_hash)
                     if login is None or login.ended_at is not None:
                         failure = OAuthError("invalid_grant", "The login session has ended.")
-                if failure is None and login is not None:
-                    response = await self._user_tokens(
-                        client,
-                        self.session_identity(login),
-                        login,
-                        row.scope,
-                        row.nonce,
-                        row.claims_request,
-                        family_id=None,
-                        code_hash=code_hash,
-                        access_jti=self.access_jti("code", code_hash),
-                        session=session,
-                    )
         if replayed:
             raise OAuthError("invalid_grant", "The code was already used.")
-        if failure is not None:
-            raise failure
-        return response
+        if failure is not None or login is None:
+            raise failure or OAuthError("invalid_grant", "The login session has ended.")
+        # Signed outside any transaction (on SQLite a key reload inside one would wait for
+        # its lock); _user_tokens re-checks the code under a row lock before recording.
+        return await self._user_tokens(
+            client,
+            self.session_identity(login),
+            login,
+            row.scope,
+            row.nonce,
+            row.claims_request,
+            family_id=None,
+            code_hash=code_hash,
+            access_jti=self.access_jti("code", code_hash),
+        )
 
     def _code_failure(
         self, row: AuthorizationCode, form: dict[str, str], verifier: str, now: datetime
@@ -753,10 +749,7 @@ class Provider:
         family_id: str | None,
         code_hash: str | None = None,
         access_jti: str | None = None,
-        session: AsyncSession | None = None,
     ) -> dict[str, Any]:
-        """The token response; its rows are written in ``session`` when given (the
-        caller's transaction, which already holds the code's lock), else in a new one."""
         scopes = self.granted_scopes(client, requested_scope, identity)
         sub = self.pairwise_sub(client.sector, identity.person_key)
         auth_time = int(aware(login.auth_time).timestamp())
@@ -800,9 +793,11 @@ class Provider:
             )
         refresh: str | None = None
         now_dt = utcnow()
-
-        async def write(session: AsyncSession) -> str | None:
-            refresh: str | None = None
+        async with self.sessionmaker() as session, session.begin():
+            if code_hash is not None:
+                code = await session.get(AuthorizationCode, code_hash, with_for_update=True)
+                if code is None or code.replayed_at is not None:
+                    raise OAuthError("invalid_grant", "The code was replayed; nothing is issued.")
             if client.refresh_tokens_enabled:
                 refresh = random_token(32)
                 session.add(
@@ -830,19 +825,6 @@ class Provider:
                 )
             )
             await self._remember_subject(session, client.sector, sub, login.person_hash)
-            return refresh
-
-        if session is not None:
-            refresh = await write(session)
-        else:
-            async with self.sessionmaker() as new, new.begin():
-                if code_hash is not None:
-                    code = await new.get(AuthorizationCode, code_hash, with_for_update=True)
-                    if code is None or code.replayed_at is not None:
-                        raise OAuthError(
-                            "invalid_grant", "The code was replayed; nothing is issued."
-                        )
-                refresh = await write(new)
         if refresh:
             response["refresh_token"] = refresh
         return response
