@@ -126,3 +126,21 @@ async def test_metrics_per_route_and_upstream(gw: RunningGateway, issuer: TestIs
     assert 'gateway_request_duration_seconds_count{route="registry"} 2.0' in text
     assert 'gateway_auth_failures_total{route="registry",status="401"} 1.0' in text
     assert 'gateway_circuit_breaker_state{upstream="procurement"} 0.0' in text
+
+
+async def test_an_unsampled_caller_is_followed(gw: RunningGateway, issuer: TestIssuer) -> None:
+    """The tracer's sampler decides (parent-based by default): a caller that did not
+    sample its trace gets no spans recorded here, and the upstream is told the same."""
+    headers = {
+        **issuer.headers(scopes=["registry:read"]),
+        "traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-00",
+    }
+    async with gw.client() as client:
+        response = await client.get("/api/registry/v1/echo", headers=headers)
+    assert response.status_code == 200
+    seen = {k.lower(): v for k, v in response.json()["headers"]}
+    _version, trace_id, parent_id, flags = seen["traceparent"].split("-")
+    assert trace_id == TRACE_ID
+    assert parent_id != CLIENT_SPAN  # the gateway's own (unrecorded) client span
+    assert flags == "00"
+    assert gw.spans.get_finished_spans() == ()
