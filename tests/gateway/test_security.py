@@ -358,6 +358,22 @@ async def test_oversized_headers_are_431(gw: RunningGateway) -> None:
     _problem(response, 431)
 
 
+async def test_repeated_headers_count_and_fold(gw: RunningGateway, issuer: TestIssuer) -> None:
+    good = issuer.token(scopes=["registry:read"])
+    async with gw.client() as client:
+        # Many repeated headers, each small: their total size still counts.
+        many = await client.get("/api/registry/v1/things", headers=[("X-Rep", "a" * 1000)] * 20)
+        # Two Authorization headers fold into one value: never "the first one wins".
+        twice = await client.get(
+            "/api/registry/v1/things",
+            headers=[("Authorization", f"Bearer {good}"), ("Authorization", "Bearer other")],
+        )
+    _problem(many, 431)
+    body = _problem(twice, 401)
+    assert 'error="invalid_request"' in twice.headers["www-authenticate"]
+    assert "Bearer <token>" in body["detail"]
+
+
 async def test_unknown_routes_wrong_methods_and_dot_segments(
     gw: RunningGateway, issuer: TestIssuer
 ) -> None:
