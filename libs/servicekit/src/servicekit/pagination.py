@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated, Any, Generic, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,31 +58,39 @@ def page_params(
     return PageParams(page=page, page_size=page_size)
 
 
-def _href(request: Request, page: int, page_size: int) -> Link:
-    params: dict[str, Any] = {
-        k: v for k, v in request.query_params.items() if k not in ("page", "pageSize")
-    }
-    params["page"] = str(page)
-    params["pageSize"] = str(page_size)
-    url = request.url.replace(query=None).include_query_params(**params)
-    query = url.query
-    return Link(href=f"{url.path}?{query}" if query else url.path)
+def _href_factory(request: Request) -> Any:
+    """Builds page links: the request's path and its other query parameters (encoded
+    once), then ``page`` and ``pageSize``."""
+    path = request.url.path
+    kept = urlencode(
+        [(k, v) for k, v in request.query_params.items() if k not in ("page", "pageSize")]
+    )
+    prefix = f"{path}?{kept}&" if kept else f"{path}?"
+
+    def href(page: int, page_size: int) -> str:
+        return f"{prefix}page={page}&pageSize={page_size}"
+
+    return href
 
 
 def make_page(request: Request, items: list[Any], total: int, params: PageParams) -> dict[str, Any]:
     """Build the page body; hrefs are absolute paths (the gateway rewrites prefixes)."""
     last = max(1, math.ceil(total / params.page_size))
-    links: dict[str, Link | None] = {
-        "self": _href(request, params.page, params.page_size),
-        "first": _href(request, 1, params.page_size),
-        "last": _href(request, last, params.page_size),
-        "next": _href(request, params.page + 1, params.page_size) if params.page < last else None,
-        "prev": _href(request, params.page - 1, params.page_size) if params.page > 1 else None,
+    href = _href_factory(request)
+    size = params.page_size
+    links: dict[str, dict[str, str]] = {
+        "self": {"href": href(params.page, size)},
+        "first": {"href": href(1, size)},
+        "last": {"href": href(last, size)},
     }
+    if params.page < last:
+        links["next"] = {"href": href(params.page + 1, size)}
+    if params.page > 1:
+        links["prev"] = {"href": href(params.page - 1, size)}
     return {
         "items": items,
         "total": total,
         "page": params.page,
         "pageSize": params.page_size,
-        "_links": {k: v.model_dump() for k, v in links.items() if v is not None},
+        "_links": links,
     }
