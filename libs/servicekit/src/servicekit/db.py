@@ -165,13 +165,52 @@ def _script_location(migrations_package: str) -> str:
 
 
 def migration_head(migrations_package: str) -> str | None:
-    """The newest revision of a service's migrations."""
+    """The newest revision of a service's migrations.
+
+    Read from the revision files' literal ``revision`` / ``down_revision`` assignments,
+    so a serving process does not import Alembic (~10 MB) for its readiness check;
+    anything unusual (several heads, computed values) is left to Alembic itself."""
+    head = _single_head(_script_location(migrations_package))
+    if head is not None:
+        return head
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", _script_location(migrations_package))
     return ScriptDirectory.from_config(config).get_current_head()
+
+
+def _single_head(script_location: str) -> str | None:
+    """The one revision no other revision builds on, or None if that is not clear."""
+    import ast
+
+    versions = Path(script_location) / "versions"
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    try:
+        files = sorted(versions.glob("*.py"))
+        for file in files:
+            values: dict[str, Any] = {}
+            for node in ast.parse(file.read_text(encoding="utf-8")).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target, value = node.targets[0], node.value
+                elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                    target, value = node.target, node.value
+                else:
+                    continue
+                if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                    values[target.id] = ast.literal_eval(value)
+            revision, down = values.get("revision"), values.get("down_revision")
+            if not isinstance(revision, str):
+                return None
+            revisions.add(revision)
+            downs = down if isinstance(down, (tuple, list)) else (down,)
+            parents.update(d for d in downs if isinstance(d, str))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
 
 
 class SchemaNotCurrent(RuntimeError):
