@@ -22,6 +22,10 @@ import httptools
 
 Headers = list[tuple[bytes, bytes]]
 HIGH_WATER = 256 * 1024  # stop reading from the upstream while this much is unconsumed
+# A response whose declared body is at most this long is handed over whole: the caller
+# is woken once, when the last byte is in, not once for the head and again for the
+# body (uvicorn writes them separately, so they often arrive in two reads).
+WHOLE_BODY = 64 * 1024
 
 
 class UpstreamConnectError(Exception):
@@ -64,6 +68,7 @@ class _Connection(asyncio.Protocol):
         self.keep_alive = False
         self.error: Exception | None = None
         self.received_any = False
+        self.head_request = False  # set by the pool: a HEAD answer has no body to wait for
         self._body_waiter: asyncio.Future[None] | None = None
 
     # -- asyncio.Protocol
@@ -103,8 +108,17 @@ class _Connection(asyncio.Protocol):
             # 1xx interim responses: forget them and wait for the real one.
             self.headers = []
             return
+        if not self.head_request and self._small_body():
+            return  # headers_done is resolved by on_message_complete
         if not self.headers_done.done():
             self.headers_done.set_result(None)
+
+    def _small_body(self) -> bool:
+        """Does the response declare a body of at most WHOLE_BODY bytes?"""
+        for name, value in self.headers:
+            if len(name) == 14 and name.lower() == b"content-length":
+                return value.isdigit() and int(value) <= WHOLE_BODY
+        return False
 
     def on_body(self, body: bytes) -> None:
         if self.status < 200:
@@ -323,6 +337,7 @@ class Pool:
             if conn is None:
                 conn = await self._connect()
             conn._reset()
+            conn.head_request = method == "HEAD"
             conn.used += 1
             try:
                 if isinstance(body, bytes):

@@ -33,7 +33,8 @@ class GatewayMetrics:
         )
         self.upstream_duration = Histogram(
             "gateway_upstream_duration_seconds",
-            "Upstream time to response headers",
+            "Upstream time to response headers (to the whole response when its body is "
+            "at most 64 KiB)",
             ["upstream"],
             buckets=BUCKETS,
             registry=r,
