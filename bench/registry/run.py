@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -465,6 +466,7 @@ async def main() -> None:
             "REGISTRY_AUTH_JWKS_URL": f"http://127.0.0.1:{jwks_port}/jwks",
             "REGISTRY_LOG_LEVEL": "WARNING",
             "REGISTRY_WEBHOOKS_ENABLED": "false",
+            "REGISTRY_WEBHOOK_SECRET_KEY": Fernet.generate_key().decode(),
         }
         server = subprocess.Popen(
             [sys.executable, "-m", "registry", "serve", "--port", str(port),

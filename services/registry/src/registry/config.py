@@ -8,6 +8,8 @@ from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
 
+from .webhooks.secretbox import DEV_WEBHOOK_SECRET_KEY
+
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
@@ -20,6 +22,19 @@ class Settings(ServiceSettings):
     # Plain-http receivers are accepted outside production (local development), or
     # everywhere when this is set.
     webhook_allow_http: bool = False
+    # Fernet key (url-safe base64 of 32 bytes) sealing the stored signing secrets; the
+    # previous keys still open secrets sealed before a rotation. Production must set it.
+    webhook_secret_key: str = DEV_WEBHOOK_SECRET_KEY
+    previous_webhook_secret_keys: list[str] = []
+
+    def check_webhook_secret_key(self) -> None:
+        """Refuse the public development key in production."""
+        if self.environment == "production" and self.webhook_secret_key == DEV_WEBHOOK_SECRET_KEY:
+            raise RuntimeError(
+                "Set REGISTRY_WEBHOOK_SECRET_KEY in production (a Fernet key, e.g. from "
+                "`python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`)."
+            )
 
 
 @lru_cache

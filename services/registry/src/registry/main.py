@@ -23,6 +23,7 @@ from .search.router import router as search_router
 from .usages.router import router as usages_router
 from .webhooks.dispatcher import WebhookDispatcher
 from .webhooks.router import router as webhooks_router
+from .webhooks.secretbox import secret_box
 
 SERVICE = "registry"
 DESCRIPTION = (
@@ -54,7 +55,10 @@ def _webhook_hooks(
             timeout=settings.webhook_timeout_seconds, follow_redirects=False, transport=transport
         )
         dispatcher = WebhookDispatcher(
-            app.state.database, client, max_backoff=settings.webhook_max_backoff_seconds
+            app.state.database,
+            client,
+            max_backoff=settings.webhook_max_backoff_seconds,
+            secrets=secret_box(settings),
         )
         stop = asyncio.Event()
         app.state.webhook_stop = stop
@@ -77,6 +81,8 @@ def _webhook_hooks(
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     settings = settings or get_settings()
+    settings.check_webhook_secret_key()
+    secret_box(settings)  # a malformed key fails here, at start-up
     load_models()
     transport = overrides.pop("webhook_transport", None)
     start, shutdown = _webhook_hooks(settings, transport)

@@ -24,8 +24,10 @@ from sqlalchemy import or_, select, update
 from servicekit.db import Database
 from servicekit.events import CloudEvent, read_events
 
+from ..config import get_settings
 from ..db import event_outbox, utcnow
 from .models import Delivery, Subscription
+from .secretbox import SecretBox, SecretUnreadable, secret_box
 from .signing import sign
 
 logger = logging.getLogger("registry.webhooks")
@@ -51,11 +53,13 @@ class WebhookDispatcher:
         *,
         max_backoff: int = 3600,
         clock: Callable[[], datetime] = utcnow,
+        secrets: SecretBox | None = None,
     ) -> None:
         self.database = database
         self.client = client
         self.max_backoff = max_backoff
         self.clock = clock
+        self.secrets = secrets or secret_box(get_settings())
 
     async def _due(self) -> list[Subscription]:
         now = self.clock()
@@ -110,11 +114,16 @@ class WebhookDispatcher:
     ) -> tuple[bool, int | None, str | None]:
         body = event.model_dump_json(by_alias=True, exclude_none=True).encode()
         timestamp = int(self.clock().timestamp())
+        try:
+            secret = self.secrets.open(sub.secret)
+        except SecretUnreadable as exc:
+            # Not sent unsigned: retried (with backoff) until the key is configured again.
+            return False, None, f"signing secret unreadable: {exc}"[:MAX_ERROR]
         headers = {
             "content-type": "application/cloudevents+json",
             "webhook-id": event.id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(sub.secret, event.id, timestamp, body),
+            "webhook-signature": sign(secret, event.id, timestamp, body),
             "ce-type": event.type,
         }
         try:

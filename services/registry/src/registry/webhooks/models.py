@@ -21,8 +21,9 @@ class Subscription(Model):
     owner_org: Mapped[str | None] = mapped_column(String(20), index=True)
     owner_subject: Mapped[str] = mapped_column(String(200))
     url: Mapped[str] = mapped_column(String(500))
-    # Needed in clear to sign deliveries (HMAC); shown to the subscriber once.
-    secret: Mapped[str] = mapped_column(String(100))
+    # Needed in clear to sign deliveries (HMAC), so encrypted, not hashed: stored as
+    # ``enc1:<Fernet token>`` (secretbox.py); shown to the subscriber once.
+    secret: Mapped[str] = mapped_column(String(400))
     event_types: Mapped[list[str]] = mapped_column(default=list)
     active: Mapped[bool] = mapped_column(default=True)
     cursor: Mapped[int] = mapped_column(SEQUENCE, default=0)

@@ -27,6 +27,7 @@ from .schemas import (
     SubscriptionOut,
     SubscriptionPatch,
 )
+from .secretbox import secret_box
 from .signing import new_secret
 
 
@@ -95,6 +96,7 @@ async def create_subscription(
     if not principal.org_id:
         raise Forbidden("Only callers acting for an organisation may subscribe.")
     check_url(data.url, settings)
+    secret = new_secret()
     async with session.begin():
         # New subscribers receive changes from now on; the past is in GET /v1/events.
         latest = (await session.execute(select(func.max(event_outbox.c.sequence)))).scalar()
@@ -103,7 +105,7 @@ async def create_subscription(
             owner_org=principal.org_id,
             owner_subject=principal.subject[:200],
             url=data.url,
-            secret=new_secret(),
+            secret=secret_box(settings).seal(secret),
             event_types=data.event_types,
             active=True,
             cursor=int(latest or 0),
@@ -120,7 +122,7 @@ async def create_subscription(
             action="created", data={"id": str(row.id), "eventTypes": row.event_types},
             publish=False,
         )  # fmt: skip
-    created = SubscriptionCreated(**out.model_dump(), secret=row.secret)
+    created = SubscriptionCreated(**out.model_dump(), secret=secret)
     return created, etag_of(row.id, row.revision)
 
 
