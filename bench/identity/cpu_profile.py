@@ -33,7 +33,10 @@ from joserfc import jwt
 from sqlalchemy import event
 
 from identity.config import Settings
+from identity.db import pg_fetch
 from identity.main import create_app
+from identity.oauth import client_auth as client_auth_module
+from identity.oauth import provider as provider_module
 from identity.seed import demo_key, seed
 from servicekit.testing import fresh_database_url, migrated_database
 
@@ -55,6 +58,7 @@ class Meter:
         self.on = False
         self.profiler = cProfile.Profile(time.process_time) if profile else None
         self.only = ""
+        self.route = ""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if not self.on or scope["type"] != "http":
@@ -62,6 +66,10 @@ class Meter:
             return
         # Requests run one at a time, so the process CPU time between entry and exit
         # belongs to this request (the client's own work happens outside).
+        route = scope["path"]
+        if route.startswith("/auth/simulators/"):
+            route = "/auth/simulators/{means}/" + route.rsplit("/", 1)[-1]
+        self.route = f"{scope['method']} {route}"
         started = time.process_time()
         profile = self.profiler is not None and scope["path"].startswith(self.only)
         if profile and self.profiler:
@@ -74,10 +82,7 @@ class Meter:
             used = time.process_time() - started
             self.cpu += used
             self.requests += 1
-            route = scope["path"]
-            if route.startswith("/auth/simulators/"):
-                route = "/auth/simulators/{means}/" + route.rsplit("/", 1)[-1]
-            self.by_route[f"{scope['method']} {route}"] += used
+            self.by_route[self.route] += used
 
 
 def basic(user: str, password: str) -> str:
@@ -139,6 +144,9 @@ async def main() -> None:
     parser.add_argument("--cprofile", action="store_true", help="print the top functions")
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--only", default="", help="profile only paths starting with this")
+    parser.add_argument(
+        "--statements", action="store_true", help="list the SQL statements of one login by step"
+    )
     args = parser.parse_args()
     os.environ["TEST_DATABASE_URL"] = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -152,24 +160,39 @@ async def main() -> None:
         app = create_app(settings)
         engine = app.state.provider.sessionmaker.kw["bind"]
         sql: Counter[str] = Counter()
+        trail: list[tuple[str, str]] = []
+        meter = Meter(app, args.cprofile)
+
+        def note(kind: str, statement: str) -> None:
+            sql[kind] += 1
+            if meter.on:
+                trail.append((meter.route, " ".join(statement.split())[:110]))
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
         def _count(_conn: Any, _cursor: Any, statement: str, *_a: Any) -> None:
-            sql[statement.split(None, 1)[0].upper()] += 1
+            note(statement.split(None, 1)[0].upper(), statement)
 
         @event.listens_for(engine.sync_engine, "commit")
         def _commit(_conn: Any) -> None:
-            sql["COMMIT"] += 1
+            note("COMMIT", "COMMIT")
 
         @event.listens_for(engine.sync_engine, "rollback")
         def _rollback(_conn: Any) -> None:
-            sql["ROLLBACK"] += 1
+            note("ROLLBACK", "ROLLBACK")
 
         @event.listens_for(engine.sync_engine, "begin")
         def _begin(_conn: Any) -> None:
-            sql["BEGIN"] += 1
+            note("BEGIN", "BEGIN")
 
-        meter = Meter(app, args.cprofile)
+        # Statements sent on a raw asyncpg connection (identity.db.pg_fetch: the one-time
+        # id insert, the login's and the code exchange's records) pass no SQLAlchemy
+        # event: counted here.
+        async def counted_fetch(engine: Any, statement: str, *args: Any) -> Any:
+            note(statement.split(None, 1)[0].upper(), statement + " (asyncpg)")
+            return await pg_fetch(engine, statement, *args)
+
+        client_auth_module.pg_fetch = counted_fetch  # type: ignore[assignment]
+        provider_module.pg_fetch = counted_fetch  # type: ignore[assignment]
         meter.only = args.only
         key = demo_key()
         async with (
@@ -227,6 +250,14 @@ async def main() -> None:
                 if len(meter.by_route) > 1:
                     for route, used in meter.by_route.items():
                         print(f"    {route:<44} {1000 * used / count:>8.3f} ms")
+            if args.statements:
+                trail.clear()
+                meter.on = True
+                await login(http)
+                meter.on = False
+                print("\nSQL statements of one login, by step:")
+                for route, statement in trail:
+                    print(f"  {route:<40} {statement}")
     if meter.profiler:
         stats = pstats.Stats(meter.profiler)
         stats.sort_stats("tottime").print_stats(args.top)

@@ -20,22 +20,22 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
-from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from joserfc.jws import extract_compact
+from joserfc.jws import JWSRegistry, extract_compact, validate_compact
 from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clients.service import secret_matches
 from ..common import utcnow
+from ..db import pg_fetch
 from ..models import Client, UsedJti
 from .errors import OAuthError
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_ALGS = ["RS256", "PS256", "ES256"]
+_ASSERTION_REGISTRY = JWSRegistry(algorithms=ASSERTION_ALGS)
 # authlib and other common clients default to one hour; longer is refused so the
 # replay store stays bounded.
 MAX_ASSERTION_LIFETIME = 3600
@@ -121,7 +121,7 @@ class ClientAuthenticator:
             raise OAuthError("invalid_client", "Unsupported client_assertion_type.")
         assertion = form.get("client_assertion") or ""
         try:
-            unverified = extract_compact(assertion.encode("ascii"))
+            unverified = extract_compact(assertion.encode("ascii"), registry=_ASSERTION_REGISTRY)
             claims = json.loads(unverified.payload)
         except (JoseError, ValueError, UnicodeError):
             raise OAuthError("invalid_client", "The client assertion is malformed.") from None
@@ -134,13 +134,15 @@ class ClientAuthenticator:
         if client is None or client.token_endpoint_auth_method != "private_key_jwt":  # noqa: S105
             raise OAuthError("invalid_client", "Client authentication failed.")
         keys = await self._client_keys(client)
+        # The signature of the object parsed above is verified (the JWT is decoded
+        # once; ``claims`` came from exactly the payload that is verified here).
         try:
-            decoded = jwt.decode(assertion, keys, algorithms=ASSERTION_ALGS)
+            valid = validate_compact(unverified, keys, registry=_ASSERTION_REGISTRY)
         except (JoseError, ValueError):
-            raise OAuthError(
-                "invalid_client", "The client assertion's signature is invalid."
-            ) from None
-        c = decoded.claims
+            valid = False
+        if not valid or not isinstance(claims, dict):
+            raise OAuthError("invalid_client", "The client assertion's signature is invalid.")
+        c = claims
         now = int(time.time())
         if c.get("sub") != client_id:
             raise OAuthError("invalid_client", "The assertion's sub must be the client_id.")
@@ -181,7 +183,7 @@ class ClientAuthenticator:
         engine: AsyncEngine = self.p.sessionmaker.kw["bind"]
         if engine.dialect.name == "postgresql":
             if self._jtis is None:
-                self._jtis = _JtiWriter(engine.execution_options(isolation_level="AUTOCOMMIT"))
+                self._jtis = _JtiWriter(engine)
             fresh = await self._jtis.add(values)
         else:
             try:
@@ -227,14 +229,7 @@ class _JtiWriter:
                     waiting[key] = future
                     rows.append(values)
             try:
-                statement = (
-                    pg_insert(_USED_JTIS)
-                    .values(rows)
-                    .on_conflict_do_nothing()
-                    .returning(_USED_JTIS.c.kind, _USED_JTIS.c.issuer, _USED_JTIS.c.jti)
-                )
-                async with self._engine.connect() as connection:
-                    inserted = {tuple(r) for r in (await connection.execute(statement))}
+                inserted = await self._insert(rows)
             except Exception as exc:
                 for future in waiting.values():
                     if not future.done():
@@ -252,5 +247,23 @@ class _JtiWriter:
                 if not future.done():
                     future.set_result(key in inserted)
 
+    async def _insert(self, rows: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+        """One ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING`` on the
+        asyncpg driver connection: one prepared statement for any batch size, no
+        ORM/Core compilation, committed by itself (autocommit)."""
+        columns: tuple[list[Any], ...] = ([], [], [], [], [])
+        for row in rows:
+            for column, name in zip(columns, _JTI_COLUMNS, strict=True):
+                column.append(row[name])
+        records = await pg_fetch(self._engine, _INSERT_JTIS, *columns)
+        return {(r[0], r[1], r[2]) for r in records}
+
 
 _USED_JTIS: Any = UsedJti.__table__  # type: ignore[attr-defined]
+"""The identity service's own table metadata (never shared with other services)."""
+_JTI_COLUMNS = ("id", "kind", "issuer", "jti", "expires_at")
+_INSERT_JTIS = (
+    "INSERT INTO used_jtis (id, kind, issuer, jti, expires_at) "
+    "SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::varchar[], $4::varchar[], "
+    "$5::timestamptz[]) ON CONFLICT DO NOTHING RETURNING kind, issuer, jti"
+)

@@ -49,6 +49,7 @@ from ..common import (
 )
 from ..config import Settings
 from ..crypto import Sealer
+from ..db import pg_fetch
 from ..keys import KeyStore
 from ..models import (
     AuthorizationCode,
@@ -146,6 +147,7 @@ class Provider:
         self.client_auth = ClientAuthenticator(self)
         self.attributes = Sealer(settings.key_encryption_keys, "session-attributes")
         self.connectors: dict[str, Any] = {}
+        self._pg = engine if engine is not None and engine.dialect.name == "postgresql" else None
 
     def url(self, path: str) -> str:
         return self.issuer + path
@@ -411,6 +413,43 @@ class Provider:
         """New login session and the RP's code in one transaction: (cookie, RP redirect)."""
         cookie, login = self._new_session(identity)
         code = random_token(32)
+        if self._pg is not None:
+            # PostgreSQL: one statement (atomic by itself, see _LOGIN_AND_CODE) instead
+            # of a transaction of six round trips through the ORM.
+            now = utcnow()
+            p = request_row.params
+            records = await pg_fetch(
+                self._pg,
+                _LOGIN_AND_CODE,
+                now,
+                request_row.id,
+                login.id_hash,
+                login.person_hash,
+                login.means,
+                login.acr,
+                login.auth_time,
+                login.attributes_encrypted,
+                login.expires_at,
+                uuid.uuid4(),
+                f"person:{login.person_hash[:16]}",
+                login.id_hash[:16],
+                json.dumps({"means": identity.means, "acr": identity.loa}),
+                current_trace_id(),
+                sha256_hex(code),
+                request_row.client_id,
+                p["redirect_uri"],
+                p["code_challenge"],
+                p["nonce"],
+                p["scope"],
+                json.dumps(p["claims"]) if p.get("claims") is not None else None,
+                now + timedelta(seconds=self.settings.code_lifetime),
+            )
+            if not records:
+                raise PageError(
+                    "Deze inlogpoging is al afgerond. Begin opnieuw bij de dienst.",
+                    "This login attempt was already completed. Please start again at the service.",
+                )
+            return cookie, self._code_redirect(request_row, code)
         async with self.sessionmaker() as session, session.begin():
             session.add(login)
             await session.flush()  # the code row refers to the session
@@ -793,6 +832,38 @@ class Provider:
             )
         refresh: str | None = None
         now_dt = utcnow()
+        if code_hash is not None and self._pg is not None:
+            # PostgreSQL: the code check under a row lock and the three records in one
+            # statement (atomic by itself; see _RECORD_CODE_TOKENS) instead of a
+            # transaction of five round trips through the ORM.
+            if client.refresh_tokens_enabled:
+                refresh = random_token(32)
+            records = await pg_fetch(
+                self._pg,
+                _RECORD_CODE_TOKENS,
+                code_hash,
+                sha256_hex(refresh) if refresh else None,
+                family_id or uuid.uuid4().hex,
+                client.client_id,
+                requested_scope,
+                login.id_hash,
+                json.dumps(claims_request) if claims_request is not None else None,
+                now_dt,
+                now_dt + timedelta(seconds=self.settings.refresh_token_lifetime),
+                uuid.uuid4(),
+                login.person_hash,
+                client.name,
+                json.dumps(disclosed),
+                login.acr,
+                current_trace_id(),
+                client.sector,
+                sub,
+            )
+            if not records:
+                raise OAuthError("invalid_grant", "The code was replayed; nothing is issued.")
+            if refresh:
+                response["refresh_token"] = refresh
+            return response
         async with self.sessionmaker() as session, session.begin():
             if code_hash is not None:
                 code = await session.get(AuthorizationCode, code_hash, with_for_update=True)
@@ -1073,3 +1144,64 @@ class Provider:
             info = MEANS[name]
             (offered if info.reaches(required) else unavailable).append(info)
         return offered, unavailable
+
+
+# The code exchange's records on PostgreSQL, in one statement: the code row is locked
+# and must not be marked replayed (a replay that marked it first wins, exactly as with
+# the ORM transaction's SELECT … FOR UPDATE); only then are the refresh token (if any),
+# the disclosure log entry (append-only) and the pairwise subject written. No row back:
+# nothing was written. $2 NULL: the client gets no refresh token.
+_RECORD_CODE_TOKENS = """
+WITH code AS (
+    SELECT 1 FROM authorization_codes
+    WHERE code_hash = $1 AND replayed_at IS NULL FOR UPDATE
+), refresh AS (
+    INSERT INTO refresh_tokens (token_hash, family_id, client_id, scope, session_hash,
+                                claims_request, created_at, expires_at)
+    SELECT $2::varchar, $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::json,
+           $8::timestamptz, $9::timestamptz
+    FROM code WHERE $2::varchar IS NOT NULL
+), disclosure AS (
+    INSERT INTO disclosures (id, person_hash, client_id, client_name, channel,
+                             attributes, acr, at, trace_id)
+    SELECT $10::uuid, $11::varchar, $4::varchar, $12::varchar, 'token', $13::json,
+           $14::varchar, $8::timestamptz, $15::varchar
+    FROM code
+), subject AS (
+    INSERT INTO pairwise_subjects (sector, sub, person_hash)
+    SELECT $16::varchar, $17::varchar, $11::varchar FROM code ON CONFLICT DO NOTHING
+)
+SELECT 1 FROM code
+"""
+
+# A login's records on PostgreSQL, in one statement: the authorization request is marked
+# completed only if it was not (a second completion gets no row back and writes nothing,
+# as the ORM transaction rolled back); then the login session, its audit event
+# (append-only) and the RP's authorization code (60 s, bound to client, redirect URI,
+# PKCE challenge and nonce) are written.
+_LOGIN_AND_CODE = """
+WITH request AS (
+    UPDATE authorization_requests SET completed_at = $1::timestamptz
+    WHERE id = $2::varchar AND completed_at IS NULL
+    RETURNING 1
+), login AS (
+    INSERT INTO login_sessions (id_hash, person_hash, means, acr, auth_time,
+                                attributes_encrypted, expires_at, ended_at)
+    SELECT $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::timestamptz,
+           $8::text, $9::timestamptz, NULL
+    FROM request
+), audit AS (
+    INSERT INTO audit_events (id, at, actor, action, subject, detail, trace_id)
+    SELECT $10::uuid, $1::timestamptz, $11::varchar, 'session.created', $12::varchar,
+           $13::json, $14::varchar
+    FROM request
+), code AS (
+    INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, code_challenge,
+                                     nonce, scope, session_hash, claims_request,
+                                     expires_at, used_at, replayed_at)
+    SELECT $15::varchar, $16::varchar, $17::varchar, $18::varchar, $19::varchar,
+           $20::varchar, $3::varchar, $21::json, $22::timestamptz, NULL, NULL
+    FROM request
+)
+SELECT 1 FROM request
+"""
