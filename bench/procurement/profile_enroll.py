@@ -129,13 +129,13 @@ async def main(args: argparse.Namespace) -> None:
         from sqlalchemy.ext.asyncio import create_async_engine
 
         base = _asyncpg_url(args.admin_url)
-        name = f"procurement_prof_{uuid.uuid4().hex[:8]}"
+        db_name = f"procurement_prof_{uuid.uuid4().hex[:8]}"
         admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
         async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            await conn.execute(text(f'CREATE DATABASE "{db_name}"'))
         from sqlalchemy.engine import make_url
 
-        url = make_url(base).set(database=name).render_as_string(hide_password=False)
+        url = make_url(base).set(database=db_name).render_as_string(hide_password=False)
     else:
         url = f"sqlite+aiosqlite:///{tmp / 'p.db'}"
     await asyncio.to_thread(upgrade, "procurement.migrations", url)
@@ -274,7 +274,7 @@ async def main(args: argparse.Namespace) -> None:
         await database.dispose()
         if admin is not None:
             async with admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
             await admin.dispose()
 
 
