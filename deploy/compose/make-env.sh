@@ -8,6 +8,9 @@ for name in SAMEN_POSTGRES_PASSWORD SAMEN_REGISTRY_DB_PASSWORD SAMEN_IDENTITY_DB
   SAMEN_PROCUREMENT_DB_PASSWORD SAMEN_IDENTITY_KEY_ENCRYPTION_KEY SAMEN_IDENTITY_SECRET; do
   printf '%s=%s\n' "$name" "$(secret)"
 done
+# A Fernet key (url-safe base64 of 32 random bytes) for the registry's webhook secrets.
+printf 'SAMEN_REGISTRY_WEBHOOK_SECRET_KEY=%s\n' \
+  "$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"
 # procurement authenticates at identity with private_key_jwt (identity accepts no client
 # secrets in production): its private JWK, and the registration with the public key that
 # the identity-clients one-shot hands to `python -m identity register-client`.

@@ -47,6 +47,8 @@ else
 fi
 
 secret identity-keys "key-encryption-key=$(rand)" "secret=$(rand)"
+# Fernet key (url-safe base64 of 32 random bytes) sealing the registry's webhook secrets.
+secret registry-keys "webhook-secret-key=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"
 # procurement's key pair for private_key_jwt at identity: the private JWK for procurement,
 # and its registration (public key only) for `python -m identity register-client`, kept
 # next to it so the registration can be (re)applied later (deploy/README.md).

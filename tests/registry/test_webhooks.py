@@ -313,8 +313,60 @@ def test_secret_box_rotation_and_legacy_rows(tmp_path: Any) -> None:
 
 def test_production_refuses_the_development_key() -> None:
     with pytest.raises(RuntimeError, match="REGISTRY_WEBHOOK_SECRET_KEY"):
-        Settings(environment="production").check_webhook_secret_key()
+        Settings(environment="production").check_production()
     Settings(
         environment="production", webhook_secret_key=Fernet.generate_key().decode()
-    ).check_webhook_secret_key()
-    Settings(environment="development").check_webhook_secret_key()
+    ).check_production()
+    Settings(environment="development").check_production()
+
+
+async def test_rotate_webhook_key_reseals_all_or_nothing(
+    client: httpx.AsyncClient, tokens: Any, registry_db: Database
+) -> None:
+    import uuid
+
+    from sqlalchemy import select, update
+
+    from registry.webhooks.models import Subscription
+    from registry.webhooks.rotation import reseal_all
+    from registry.webhooks.secretbox import DEV_WEBHOOK_SECRET_KEY
+
+    first = await _subscribe(client, tokens)
+    second = await _subscribe(client, tokens, eventTypes=["nl.samen.registry.facility.created"])
+    new = Fernet.generate_key().decode()
+    rotating = SecretBox(new, previous=[DEV_WEBHOOK_SECRET_KEY])
+
+    async def stored() -> dict[str, str]:
+        async with registry_db.sessionmaker() as session:
+            rows = await session.execute(select(Subscription.id, Subscription.secret))
+            return {str(row_id): secret for row_id, secret in rows.all()}
+
+    def key(sub: dict[str, Any]) -> str:
+        return str(uuid.UUID(sub["id"]))
+
+    async def set_secret(sub: dict[str, Any], sealed: str) -> None:
+        async with registry_db.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Subscription)
+                .where(Subscription.id == uuid.UUID(sub["id"]))
+                .values(secret=sealed)
+            )
+
+    # A row that no configured key opens: nothing is re-sealed, not even the good rows.
+    await set_secret(second, SecretBox(Fernet.generate_key().decode()).seal("whsec_x"))
+    before = await stored()
+    with pytest.raises(SecretUnreadable):
+        async with registry_db.sessionmaker() as session, session.begin():
+            await reseal_all(session, rotating)
+    assert await stored() == before
+
+    # Repaired, the rotation re-seals every secret with the new key alone.
+    await set_secret(second, secret_box(Settings()).seal(second["secret"]))
+    async with registry_db.sessionmaker() as session, session.begin():
+        assert await reseal_all(session, rotating) == 2
+    after = await stored()
+    only_new = SecretBox(new)
+    assert only_new.open(after[key(first)]) == first["secret"]
+    assert only_new.open(after[key(second)]) == second["secret"]
+    with pytest.raises(SecretUnreadable):
+        secret_box(Settings()).open(after[key(first)])  # the old key no longer opens it

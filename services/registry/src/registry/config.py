@@ -27,8 +27,8 @@ class Settings(ServiceSettings):
     webhook_secret_key: str = DEV_WEBHOOK_SECRET_KEY
     previous_webhook_secret_keys: list[str] = []
 
-    def check_webhook_secret_key(self) -> None:
-        """Refuse the public development key in production."""
+    def check_production(self) -> None:
+        """Refuse the public development webhook key in production."""
         if self.environment == "production" and self.webhook_secret_key == DEV_WEBHOOK_SECRET_KEY:
             raise RuntimeError(
                 "Set REGISTRY_WEBHOOK_SECRET_KEY in production (a Fernet key, e.g. from "

@@ -81,7 +81,7 @@ def _webhook_hooks(
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     settings = settings or get_settings()
-    settings.check_webhook_secret_key()
+    settings.check_production()
     secret_box(settings)  # a malformed key fails here, at start-up
     load_models()
     transport = overrides.pop("webhook_transport", None)

@@ -399,6 +399,12 @@ async def seed_command(settings: Any, _args: argparse.Namespace) -> None:
     print(f"registry: seeded municipalities ({municipalities}); demo data ({demo})")
 
 
+async def _rotate_webhook_key(settings: Any, args: argparse.Namespace) -> None:
+    from ..webhooks.rotation import rotate_webhook_key_command
+
+    await rotate_webhook_key_command(settings, args)
+
+
 def configure_import(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="CSV with columns cbs_code,name,province")
 
@@ -412,6 +418,11 @@ COMMANDS = {
     "seed": (
         "load the 342 municipalities and the demo organisations and catalogue; idempotent",
         seed_command,
+        None,
+    ),
+    "rotate-webhook-key": (
+        "re-seal every stored webhook secret with REGISTRY_WEBHOOK_SECRET_KEY (all or nothing)",
+        _rotate_webhook_key,
         None,
     ),
 }

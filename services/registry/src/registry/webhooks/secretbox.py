@@ -34,6 +34,15 @@ class SecretBox:
     def seal(self, secret: str) -> str:
         return PREFIX + self._fernet.encrypt(secret.encode()).decode()
 
+    def reseal(self, stored: str) -> str:
+        """The same secret sealed with the current key (raises SecretUnreadable)."""
+        if not stored.startswith(PREFIX):
+            raise SecretUnreadable("the secret is not stored encrypted")
+        try:
+            return PREFIX + self._fernet.rotate(stored[len(PREFIX) :].encode()).decode()
+        except InvalidToken as exc:
+            raise SecretUnreadable("no configured key opens the secret") from exc
+
     def open(self, stored: str) -> str:
         if not stored.startswith(PREFIX):
             raise SecretUnreadable("the secret is not stored encrypted")

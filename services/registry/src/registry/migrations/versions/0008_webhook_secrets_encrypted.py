@@ -25,7 +25,7 @@ def _box():  # type: ignore[no-untyped-def]
     from registry.webhooks.secretbox import secret_box
 
     settings = Settings()
-    settings.check_webhook_secret_key()
+    settings.check_production()
     return secret_box(settings)
 
 
