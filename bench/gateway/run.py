@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 
 from servicekit.testing import TestIssuer
 
@@ -234,6 +235,8 @@ def main() -> None:
         registry_env = {f"REGISTRY_{k}": v for k, v in common.items()}
         registry_env["REGISTRY_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp / 'registry.db'}"
         registry_env["REGISTRY_ENVIRONMENT"] = "production"  # no migrations at start-up
+        # Production refuses the development webhook key: a throw-away one for this run.
+        registry_env["REGISTRY_WEBHOOK_SECRET_KEY"] = Fernet.generate_key().decode()
         registry_env["OTEL_SDK_DISABLED"] = "true"
         subprocess.run(
             [PY, "-m", "registry", "migrate"],
