@@ -67,7 +67,11 @@ def run_cli(
             "workers": args.workers,
             "log_config": None,
             "access_log": False,
-            "proxy_headers": True,
+            # X-Forwarded-* from a trusted peer (uvicorn: FORWARDED_ALLOW_IPS, default
+            # 127.0.0.1) rewrite the client address. The services sit behind the gateway;
+            # the public gateway itself only when its settings say it is behind a trusted
+            # load balancer (else a local client could pick its rate-limit identity).
+            "proxy_headers": bool(getattr(settings, "trust_forwarded_for", True)),
             "server_header": False,
             "timeout_graceful_shutdown": 10,
         }
