@@ -2,7 +2,7 @@
 submission sent twice at once with one Idempotency-Key, "busy" answers retried), then
 demand and OCDS export of a tender with 342 enrollments.
 
-    .venv/bin/python bench/procurement/run.py [--window 60] [--workers 2]
+    .venv/bin/python bench/procurement/run.py [--window 15] [--workers 2]
         [--admin-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
 
 Creates a throw-away database ``procurement_bench_<random>``, migrates it, serves a fake
@@ -517,9 +517,10 @@ That all-at-once run is kept below as the worst case, but it measures capacity, 
 latency.
 
 The figure compared to the target models the burst as it can happen: the 342
-municipalities arrive as a Poisson process within **{window:g} s** (the first minute of an
-enrollment window that stays open for weeks; a mandate signed by a wethouder and a
-substantial-level login per submission make a tighter burst implausible), and **each
+municipalities arrive as a Poisson process within **{window:g} s** (every municipality of
+the country within seconds of the window opening, although it stays open for weeks and
+each submission needs a mandate signed by a wethouder and a substantial-level login: a
+deliberately harsh burst that still has an arrival process), and **each
 submission is sent twice at the same instant** with one Idempotency-Key (the double click
 or proxy retry that exactly-once is about), retrying "busy" answers. One uvicorn worker:
 the conservative deployment; more workers only help.
@@ -576,7 +577,7 @@ def main() -> None:
     parser.add_argument(
         "--window",
         type=float,
-        default=60.0,
+        default=15.0,
         help="seconds within which the 342 municipalities arrive (the compared model)",
     )
     parser.add_argument(
