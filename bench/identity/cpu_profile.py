@@ -33,9 +33,8 @@ from joserfc import jwt
 from sqlalchemy import event
 
 from identity.config import Settings
-from identity.db import pg_fetch
+from identity.db import HeldConnection, pg_fetch
 from identity.main import create_app
-from identity.oauth import client_auth as client_auth_module
 from identity.oauth import provider as provider_module
 from identity.seed import demo_key, seed
 from servicekit.testing import fresh_database_url, migrated_database
@@ -145,6 +144,11 @@ async def main() -> None:
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--only", default="", help="profile only paths starting with this")
     parser.add_argument(
+        "--scenarios",
+        default="basic,jwt,login",
+        help="comma-separated subset of basic, jwt, login to measure (and profile)",
+    )
+    parser.add_argument(
         "--statements", action="store_true", help="list the SQL statements of one login by step"
     )
     args = parser.parse_args()
@@ -184,15 +188,21 @@ async def main() -> None:
         def _begin(_conn: Any) -> None:
             note("BEGIN", "BEGIN")
 
-        # Statements sent on a raw asyncpg connection (identity.db.pg_fetch: the one-time
+        # Statements sent on a raw asyncpg connection (identity.db.pg_fetch and HeldConnection: the one-time
         # id insert, the login's and the code exchange's records) pass no SQLAlchemy
         # event: counted here.
         async def counted_fetch(engine: Any, statement: str, *args: Any) -> Any:
             note(statement.split(None, 1)[0].upper(), statement + " (asyncpg)")
             return await pg_fetch(engine, statement, *args)
 
-        client_auth_module.pg_fetch = counted_fetch  # type: ignore[assignment]
+        held_fetch = HeldConnection.fetch
+
+        async def counted_held(self: HeldConnection, statement: str, *args: Any) -> Any:
+            note(statement.split(None, 1)[0].upper(), statement + " (asyncpg, held)")
+            return await held_fetch(self, statement, *args)
+
         provider_module.pg_fetch = counted_fetch  # type: ignore[assignment]
+        HeldConnection.fetch = counted_held  # type: ignore[method-assign]
         meter.only = args.only
         key = demo_key()
         async with (
@@ -231,11 +241,14 @@ async def main() -> None:
                 await login(http)
             bodies = [assertion() for _ in range(args.grants)]
             print(f"{'scenario':<26} {'server CPU ms/op':>16} {'requests/op':>11}  SQL per op")
-            for name, count, run in (
-                ("client_secret_basic grant", args.grants, lambda i: basic_grant()),
-                ("private_key_jwt grant", args.grants, lambda i: jwt_grant(bodies[i])),
-                ("login (code + PKCE)", args.logins, lambda i: login(http)),
+            wanted = set(args.scenarios.split(","))
+            for key, name, count, run in (
+                ("basic", "client_secret_basic grant", args.grants, lambda i: basic_grant()),
+                ("jwt", "private_key_jwt grant", args.grants, lambda i: jwt_grant(bodies[i])),
+                ("login", "login (code + PKCE)", args.logins, lambda i: login(http)),
             ):
+                if key not in wanted:
+                    continue
                 meter.cpu, meter.requests, meter.on = 0.0, 0, True
                 meter.by_route.clear()
                 sql.clear()

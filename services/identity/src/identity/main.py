@@ -82,6 +82,7 @@ def create_app(
             ) from exc
 
     async def stop(app: FastAPI) -> None:
+        await provider.client_auth.aclose()
         await provider.http.aclose()
 
     app = create_service_app(

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clients.service import secret_matches
 from ..common import utcnow
-from ..db import pg_fetch
+from ..db import HeldConnection
 from ..models import Client, UsedJti
 from .errors import OAuthError
 
@@ -48,6 +48,10 @@ class ClientAuthenticator:
         self._jwks_uri_cache: dict[str, tuple[float, KeySet]] = {}
         self._parsed: dict[str, KeySet] = {}
         self._jtis: _JtiWriter | None = None
+
+    async def aclose(self) -> None:
+        if self._jtis is not None:
+            await self._jtis.aclose()
 
     async def authenticate(
         self, form: dict[str, str], authorization: str | None, endpoint_url: str
@@ -202,7 +206,9 @@ class _JtiWriter:
     MAX_BATCH = 500
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        # Batches are sent one at a time (one drain task), so one held connection serves
+        # them all without a pool checkout per batch.
+        self._connection = HeldConnection(engine)
         self._pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -247,15 +253,21 @@ class _JtiWriter:
                 if not future.done():
                     future.set_result(key in inserted)
 
+    async def aclose(self) -> None:
+        """Shutdown: let a running batch finish, then give the connection back."""
+        if self._task is not None and not self._task.done():
+            await asyncio.wait([self._task], timeout=5)
+        await self._connection.close()
+
     async def _insert(self, rows: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
         """One ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING RETURNING`` on the
-        asyncpg driver connection: one prepared statement for any batch size, no
-        ORM/Core compilation, committed by itself (autocommit)."""
+        held connection's asyncpg driver connection: one prepared statement for any batch
+        size, no ORM/Core compilation, committed by itself (autocommit)."""
         columns: tuple[list[Any], ...] = ([], [], [], [], [])
         for row in rows:
             for column, name in zip(columns, _JTI_COLUMNS, strict=True):
                 column.append(row[name])
-        records = await pg_fetch(self._engine, _INSERT_JTIS, *columns)
+        records = await self._connection.fetch(_INSERT_JTIS, *columns)
         return {(r[0], r[1], r[2]) for r in records}
 
 
