@@ -66,11 +66,14 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+# Templates are compiled once and cached; they ship with the package, so no stat of the
+# template files on every render (auto_reload off). Autoescaping stays on for HTML.
 _env = Environment(
     loader=PackageLoader("identity", "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,
 )
 
 SECURITY_HEADERS = {

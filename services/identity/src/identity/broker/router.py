@@ -8,11 +8,8 @@ import hmac
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select, update
-from sqlmodel import col
 
 from ..common import keyed_hash, random_token
-from ..models import AuthorizationRequest
 from ..oauth.errors import OAuthError
 from ..oauth.provider import TOKEN_CHARS, PageError, Provider
 from ..oauth.router import query_dict, read_form
@@ -107,18 +104,7 @@ async def choose_means(request: Request) -> Response:
     # Bind the upstream leg to this browser: the callback must come back with the same
     # CSRF cookie, so nobody can make another browser finish a login they started.
     browser = keyed_hash(p.settings.secret, "browser", request.cookies.get(CSRF_COOKIE, ""))
-    async with p.single() as session, session.begin():  # one UPDATE
-        await session.execute(
-            update(AuthorizationRequest)
-            .where(col(AuthorizationRequest.id) == row.id)
-            .values(
-                means=means,
-                upstream_state=state,
-                upstream_nonce=nonce,
-                upstream_verifier=verifier,
-                csrf=browser,
-            )
-        )
+    await p.start_upstream(row.id, means, state, nonce, verifier, browser)
     connector = p.connectors[means]
     url = connector.authorization_url(
         redirect_uri=p.url("/auth/login/callback"),
@@ -143,14 +129,7 @@ async def callback(request: Request) -> Response:
     state = q.get("state", "")
     row = None
     if state and len(state) <= 64 and TOKEN_CHARS.match(state):
-        async with p.single() as session:
-            row = (
-                await session.execute(
-                    select(AuthorizationRequest).where(
-                        col(AuthorizationRequest.upstream_state) == state
-                    )
-                )
-            ).scalar_one_or_none()
+        row = await p.request_by_upstream_state(state)
     if row is None or row.means is None or not p.request_usable(row):
         return error_page(request, *EXPIRED)
     browser = keyed_hash(p.settings.secret, "browser", request.cookies.get(CSRF_COOKIE, ""))

@@ -339,6 +339,19 @@ class Provider:
             created_at=now,
             expires_at=now + timedelta(seconds=self.settings.authorization_request_lifetime),
         )
+        if self._pg is not None:  # one prepared INSERT on the driver connection
+            await pg_fetch(
+                self._pg,
+                _INSERT_REQUEST,
+                row.id,
+                row.client_id,
+                json.dumps(row.params),
+                row.required_loa,
+                row.csrf,
+                row.created_at,
+                row.expires_at,
+            )
+            return row
         async with self.single() as session, session.begin():
             session.add(row)  # one INSERT
         return row
@@ -346,11 +359,74 @@ class Provider:
     async def load_request(self, request_id: str) -> AuthorizationRequest | None:
         if not request_id or len(request_id) > 64 or not TOKEN_CHARS.match(request_id):
             return None
-        async with self.single() as session:
-            row = await session.get(AuthorizationRequest, request_id)
+        row: AuthorizationRequest | None
+        if self._pg is not None:
+            row = await self._fetch_request(_SELECT_REQUEST + "WHERE id = $1::varchar", request_id)
+        else:
+            async with self.single() as session:
+                row = await session.get(AuthorizationRequest, request_id)
         if row is None or not self.request_usable(row):
             return None
         return row
+
+    async def request_by_upstream_state(self, state: str) -> AuthorizationRequest | None:
+        """The authorization request whose upstream leg used this state (any status)."""
+        if self._pg is not None:
+            return await self._fetch_request(
+                _SELECT_REQUEST + "WHERE upstream_state = $1::varchar", state
+            )
+        async with self.single() as session:
+            return (
+                await session.execute(
+                    select(AuthorizationRequest).where(
+                        col(AuthorizationRequest.upstream_state) == state
+                    )
+                )
+            ).scalar_one_or_none()
+
+    async def start_upstream(
+        self, request_id: str, means: str, state: str, nonce: str, verifier: str, csrf: str
+    ) -> None:
+        """Record the chosen means and the upstream leg's state, nonce, verifier and the
+        browser binding on the authorization request (one UPDATE)."""
+        if self._pg is not None:
+            await pg_fetch(
+                self._pg, _START_UPSTREAM, request_id, means, state, nonce, verifier, csrf
+            )
+            return
+        async with self.single() as session, session.begin():
+            await session.execute(
+                update(AuthorizationRequest)
+                .where(col(AuthorizationRequest.id) == request_id)
+                .values(
+                    means=means,
+                    upstream_state=state,
+                    upstream_nonce=nonce,
+                    upstream_verifier=verifier,
+                    csrf=csrf,
+                )
+            )
+
+    async def _fetch_request(self, statement: str, key: str) -> AuthorizationRequest | None:
+        assert self._pg is not None
+        records = await pg_fetch(self._pg, statement, key)
+        if not records:
+            return None
+        r = records[0]
+        return AuthorizationRequest(
+            id=r["id"],
+            client_id=r["client_id"],
+            params=json.loads(r["params"]),
+            required_loa=r["required_loa"],
+            means=r["means"],
+            upstream_state=r["upstream_state"],
+            upstream_nonce=r["upstream_nonce"],
+            upstream_verifier=r["upstream_verifier"],
+            csrf=r["csrf"],
+            created_at=r["created_at"],
+            expires_at=r["expires_at"],
+            completed_at=r["completed_at"],
+        )
 
     def request_usable(self, row: AuthorizationRequest) -> bool:
         return row.completed_at is None and aware(row.expires_at) > utcnow()
@@ -680,67 +756,75 @@ class Provider:
         code_hash = sha256_hex(code)
         failure: OAuthError | None = None
         login: LoginSession | None = None
-        async with self.sessionmaker() as session, session.begin():
-            row = await session.get(AuthorizationCode, code_hash)
-            if row is None or row.client_id != client.client_id:
-                raise OAuthError("invalid_grant", "The code is invalid.")
-            # Single use even under concurrency: only one UPDATE can flip used_at.
-            result = await session.execute(
-                update(AuthorizationCode)
-                .where(
-                    col(AuthorizationCode.code_hash) == code_hash,
-                    col(AuthorizationCode.used_at).is_(None),
-                )
-                .values(used_at=now)
-            )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
-                # A replayed code: revoke what the first redemption produced (RFC 6749
-                # 4.1.2). Marking the code locks its row, so a redemption still in flight
-                # either sees the mark or has committed its refresh token before this.
-                await session.execute(
+        row: AuthorizationCode | None = None
+        replayed = False
+        if self._pg is not None:
+            # PostgreSQL: the usual redemption in one statement (see _SPEND_CODE). No row
+            # back (unknown code, another client's, or already used) changed nothing:
+            # the transaction below then decides exactly as before (replay handling).
+            row, login, failure = await self._spend_code_pg(client, code_hash, form, verifier, now)
+        if row is None:
+            async with self.sessionmaker() as session, session.begin():
+                row = await session.get(AuthorizationCode, code_hash)
+                if row is None or row.client_id != client.client_id:
+                    raise OAuthError("invalid_grant", "The code is invalid.")
+                # Single use even under concurrency: only one UPDATE can flip used_at.
+                result = await session.execute(
                     update(AuthorizationCode)
-                    .where(col(AuthorizationCode.code_hash) == code_hash)
-                    .values(replayed_at=now)
-                )
-                await session.execute(
-                    update(RefreshToken)
                     .where(
-                        col(RefreshToken.session_hash) == row.session_hash,
-                        col(RefreshToken.client_id) == client.client_id,
+                        col(AuthorizationCode.code_hash) == code_hash,
+                        col(AuthorizationCode.used_at).is_(None),
                     )
-                    .values(revoked_at=now)
+                    .values(used_at=now)
                 )
-                # And the access tokens: the code's own (its jti is derived from the code)
-                # and those of the refresh tokens redeemed since (derived from theirs).
-                spent = (
+                if result.rowcount != 1:  # type: ignore[attr-defined]
+                    # A replayed code: revoke what the first redemption produced (RFC 6749
+                    # 4.1.2). Marking the code locks its row, so a redemption still in flight
+                    # either sees the mark or has committed its refresh token before this.
                     await session.execute(
-                        select(col(RefreshToken.token_hash)).where(
+                        update(AuthorizationCode)
+                        .where(col(AuthorizationCode.code_hash) == code_hash)
+                        .values(replayed_at=now)
+                    )
+                    await session.execute(
+                        update(RefreshToken)
+                        .where(
                             col(RefreshToken.session_hash) == row.session_hash,
                             col(RefreshToken.client_id) == client.client_id,
-                            col(RefreshToken.used_at).is_not(None),
                         )
+                        .values(revoked_at=now)
                     )
-                ).scalars()
-                jtis = [self.access_jti("code", code_hash)]
-                jtis += [self.access_jti("refresh", h) for h in spent]
-                await self._deny_access_tokens(session, client, jtis, now)
-                add_audit(
-                    session,
-                    actor=f"client:{client.client_id}",
-                    action="code.replayed",
-                    subject=code_hash[:16],
-                    detail={"access_tokens_revoked": len(jtis)},
-                )
-                replayed = True
-            else:
-                replayed = False
-                # Checked inside the transaction that marks the code, so a failed
-                # attempt still spends it; the login session is read in it too.
-                failure = self._code_failure(row, form, verifier, now)
-                if failure is None:
-                    login = await session.get(LoginSession, row.session_hash)
-                    if login is None or login.ended_at is not None:
-                        failure = OAuthError("invalid_grant", "The login session has ended.")
+                    # And the access tokens: the code's own (its jti is derived from the code)
+                    # and those of the refresh tokens redeemed since (derived from theirs).
+                    spent = (
+                        await session.execute(
+                            select(col(RefreshToken.token_hash)).where(
+                                col(RefreshToken.session_hash) == row.session_hash,
+                                col(RefreshToken.client_id) == client.client_id,
+                                col(RefreshToken.used_at).is_not(None),
+                            )
+                        )
+                    ).scalars()
+                    jtis = [self.access_jti("code", code_hash)]
+                    jtis += [self.access_jti("refresh", h) for h in spent]
+                    await self._deny_access_tokens(session, client, jtis, now)
+                    add_audit(
+                        session,
+                        actor=f"client:{client.client_id}",
+                        action="code.replayed",
+                        subject=code_hash[:16],
+                        detail={"access_tokens_revoked": len(jtis)},
+                    )
+                    replayed = True
+                else:
+                    replayed = False
+                    # Checked inside the transaction that marks the code, so a failed
+                    # attempt still spends it; the login session is read in it too.
+                    failure = self._code_failure(row, form, verifier, now)
+                    if failure is None:
+                        login = await session.get(LoginSession, row.session_hash)
+                        if login is None or login.ended_at is not None:
+                            failure = OAuthError("invalid_grant", "The login session has ended.")
         if replayed:
             raise OAuthError("invalid_grant", "The code was already used.")
         if failure is not None or login is None:
@@ -758,6 +842,53 @@ class Provider:
             code_hash=code_hash,
             access_jti=self.access_jti("code", code_hash),
         )
+
+    async def _spend_code_pg(
+        self,
+        client: Client,
+        code_hash: str,
+        form: dict[str, str],
+        verifier: str,
+        now: datetime,
+    ) -> tuple[AuthorizationCode | None, LoginSession | None, OAuthError | None]:
+        """Mark an unused code of this client used and read its login session, in one
+        statement; (None, None, None) if no unused code of this client matched."""
+        assert self._pg is not None
+        records = await pg_fetch(self._pg, _SPEND_CODE, code_hash, client.client_id, now)
+        if not records:
+            return None, None, None
+        r = records[0]
+        row = AuthorizationCode(
+            code_hash=code_hash,
+            client_id=client.client_id,
+            redirect_uri=r["redirect_uri"],
+            code_challenge=r["code_challenge"],
+            nonce=r["nonce"],
+            scope=r["scope"],
+            session_hash=r["session_hash"],
+            claims_request=(
+                json.loads(r["claims_request"]) if r["claims_request"] is not None else None
+            ),
+            expires_at=r["expires_at"],
+            used_at=now,
+        )
+        # Checked after marking, so a failed attempt still spends the code (as below).
+        failure = self._code_failure(row, form, verifier, now)
+        if failure is not None:
+            return row, None, failure
+        if r["s_id_hash"] is None or r["s_ended_at"] is not None:
+            return row, None, OAuthError("invalid_grant", "The login session has ended.")
+        login = LoginSession(
+            id_hash=r["s_id_hash"],
+            person_hash=r["s_person_hash"],
+            means=r["s_means"],
+            acr=r["s_acr"],
+            auth_time=r["s_auth_time"],
+            attributes_encrypted=r["s_attributes"],
+            expires_at=r["s_expires_at"],
+            ended_at=None,
+        )
+        return row, login, None
 
     def _code_failure(
         self, row: AuthorizationCode, form: dict[str, str], verifier: str, now: datetime
@@ -1151,6 +1282,44 @@ class Provider:
 # the ORM transaction's SELECT … FOR UPDATE); only then are the refresh token (if any),
 # the disclosure log entry (append-only) and the pairwise subject written. No row back:
 # nothing was written. $2 NULL: the client gets no refresh token.
+# Authorization requests on PostgreSQL (single statements on the driver connection).
+_INSERT_REQUEST = """
+INSERT INTO authorization_requests (id, client_id, params, required_loa, means,
+                                    upstream_state, upstream_nonce, upstream_verifier,
+                                    csrf, created_at, expires_at, completed_at)
+VALUES ($1::varchar, $2::varchar, $3::json, $4::varchar, NULL, NULL, NULL, NULL,
+        $5::varchar, $6::timestamptz, $7::timestamptz, NULL)
+"""
+_SELECT_REQUEST = """
+SELECT id, client_id, params::text AS params, required_loa, means, upstream_state,
+       upstream_nonce, upstream_verifier, csrf, created_at, expires_at, completed_at
+FROM authorization_requests
+"""
+_START_UPSTREAM = """
+UPDATE authorization_requests
+SET means = $2::varchar, upstream_state = $3::varchar, upstream_nonce = $4::varchar,
+    upstream_verifier = $5::varchar, csrf = $6::varchar
+WHERE id = $1::varchar
+"""
+
+# The code redemption on PostgreSQL, in one statement: an unused code of this client is
+# marked used (only one UPDATE can flip used_at, so single use holds under concurrency)
+# and its login session is read with it. Validity (60 s expiry, redirect URI, PKCE S256)
+# is then checked on the returned row, after marking, as in the ORM transaction.
+_SPEND_CODE = """
+WITH spent AS (
+    UPDATE authorization_codes SET used_at = $3::timestamptz
+    WHERE code_hash = $1::varchar AND client_id = $2::varchar AND used_at IS NULL
+    RETURNING redirect_uri, code_challenge, nonce, scope, session_hash,
+              claims_request::text AS claims_request, expires_at
+)
+SELECT spent.*, s.id_hash AS s_id_hash, s.person_hash AS s_person_hash,
+       s.means AS s_means, s.acr AS s_acr, s.auth_time AS s_auth_time,
+       s.attributes_encrypted AS s_attributes, s.expires_at AS s_expires_at,
+       s.ended_at AS s_ended_at
+FROM spent LEFT JOIN login_sessions s ON s.id_hash = spent.session_hash
+"""
+
 _RECORD_CODE_TOKENS = """
 WITH code AS (
     SELECT 1 FROM authorization_codes
