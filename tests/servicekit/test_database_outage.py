@@ -5,6 +5,7 @@ connections are killed during writes."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -65,15 +66,80 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def error_response(sqlstate: str, message: str) -> bytes:
+    fields = b"".join(
+        code + value.encode() + b"\0"
+        for code, value in ((b"S", "FATAL"), (b"V", "FATAL"), (b"C", sqlstate), (b"M", message))
+    )
+    body = fields + b"\0"
+    return b"E" + (len(body) + 4).to_bytes(4, "big") + body
+
+
+async def refusing_server(sqlstate: str, message: str) -> asyncio.Server:
+    """A PostgreSQL server that refuses every connection after the startup message with
+    ``sqlstate``, as one shutting down or starting up does (57P03)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                length = int.from_bytes(await reader.readexactly(4), "big")
+                payload = await reader.readexactly(length - 4)
+                if payload[:4] == (80877103).to_bytes(4, "big"):  # SSLRequest
+                    writer.write(b"N")
+                    continue
+                writer.write(error_response(sqlstate, message))
+                await writer.drain()
+                break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(serve, "127.0.0.1", 0)
+
+
+def port_of(server: asyncio.Server) -> int:
+    return int(server.sockets[0].getsockname()[1])
+
+
+async def test_a_refused_connection_is_a_database_error() -> None:
+    """asyncpg raises connect errors as they are; servicekit's engine hands them on as
+    SQLAlchemy's DBAPIError (as every other database error), so the handlers see them."""
+    server = await refusing_server("57P03", "the database system is starting up")
+    db = Database(f"postgresql+asyncpg://svc:pw@127.0.0.1:{port_of(server)}/svc")
+    try:
+        with pytest.raises(DBAPIError) as caught:
+            async with db.engine.connect():
+                pass
+        assert lost_database_connection(caught.value)
+    finally:
+        await db.dispose()
+        server.close()
+
+
 @pytest.fixture
 async def client(tmp_path: Any) -> AsyncIterator[httpx.AsyncClient]:
     down = Database(f"postgresql+asyncpg://svc:pw@127.0.0.1:{closed_port()}/svc")
+    refusing = await refusing_server("57P03", "the database system is shutting down")
+    restarting = Database(f"postgresql+asyncpg://svc:pw@127.0.0.1:{port_of(refusing)}/svc")
+    wrong = await refusing_server("28P01", "password authentication failed for user svc")
+    misconfigured = Database(f"postgresql+asyncpg://svc:pw@127.0.0.1:{port_of(wrong)}/svc")
     up = Database(f"sqlite+aiosqlite:///{tmp_path / 'up.db'}")
     router = APIRouter()
 
     @router.post("/v1/down", operation_id="down", summary="The database refuses connections")
     async def write_down() -> None:
         async with down.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    @router.post("/v1/restarting", operation_id="restarting", summary="Server restarting")
+    async def write_restarting() -> None:
+        async with restarting.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    @router.post("/v1/misconfigured", operation_id="misconfigured", summary="Wrong password")
+    async def write_misconfigured() -> None:
+        async with misconfigured.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     @router.post("/v1/killed", operation_id="killed", summary="The connection was killed")
@@ -99,9 +165,13 @@ async def client(tmp_path: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield c
     await down.dispose()
     await up.dispose()
+    await restarting.dispose()
+    await misconfigured.dispose()
+    refusing.close()
+    wrong.close()
 
 
-@pytest.mark.parametrize("path", ["/v1/down", "/v1/killed"])
+@pytest.mark.parametrize("path", ["/v1/down", "/v1/restarting", "/v1/killed"])
 async def test_lost_database_is_503_with_retry_after(client: httpx.AsyncClient, path: str) -> None:
     response = await client.post(path)
     assert response.status_code == 503, response.text
@@ -113,9 +183,13 @@ async def test_lost_database_is_503_with_retry_after(client: httpx.AsyncClient, 
     assert "terminating" not in response.text
 
 
-async def test_other_database_errors_stay_500_without_details(client: httpx.AsyncClient) -> None:
-    response = await client.post("/v1/broken-sql")
+@pytest.mark.parametrize("path", ["/v1/broken-sql", "/v1/misconfigured"])
+async def test_other_database_errors_stay_500_without_details(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.post(path)
     assert response.status_code == 500
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "SELEC" not in response.text
+    assert "password" not in response.text
     assert "retry-after" not in response.headers

@@ -68,9 +68,34 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 30)
     kwargs.setdefault("max_overflow", 0)
     engine = create_async_engine(url, **kwargs)
+    if engine.dialect.driver == "asyncpg":
+        _wrap_connect_errors(engine)
     if not kwargs.get("pool_pre_ping"):
         _ping_idle_connections(engine, ping_after_idle)
     return engine
+
+
+def _wrap_connect_errors(engine: AsyncEngine) -> None:
+    """asyncpg errors on opening a connection as DB-API ``OperationalError`` (as psycopg
+    raises them), so that SQLAlchemy wraps them in its ``DBAPIError`` like every other
+    database error.
+
+    SQLAlchemy's asyncpg adapter translates errors of statements but lets those of
+    ``asyncpg.connect`` through as they are; a server that is shutting down or starting up
+    (a restart) refuses new connections with ``CannotConnectNowError`` (57P03), which then
+    reached no database error handler and was answered 500 instead of 503."""
+    import asyncpg
+
+    dbapi = engine.dialect.loaded_dbapi
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except asyncpg.PostgresError as exc:
+            error: Any = dbapi.OperationalError(f"{type(exc).__name__}: {exc}")
+            error.pgcode = error.sqlstate = getattr(exc, "sqlstate", None)
+            raise error from exc
 
 
 # A pooled connection that was in use this recently is trusted without a ping (as
