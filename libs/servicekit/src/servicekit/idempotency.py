@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import Request, Response
 from sqlalchemy import (
@@ -117,24 +118,7 @@ class IdempotencyStore:
                             )
                         )
                     continue
-                if row.request_hash != request_hash:
-                    raise UnprocessableContent(
-                        "This Idempotency-Key was used for a different request.",
-                        slug="idempotency-key-reused",
-                    )
-                if row.state == "in-flight":
-                    raise Conflict(
-                        "A request with this Idempotency-Key is still being processed.",
-                        slug="idempotency-in-flight",
-                        headers={"Retry-After": "1"},
-                    )
-                headers = json.loads(row.response_headers or "{}")
-                headers["Idempotent-Replayed"] = "true"
-                return Response(
-                    content=row.response_body or "",
-                    status_code=row.status_code or 200,
-                    headers=headers,
-                )
+                return stored_answer(row, request_hash)
         raise Conflict("Could not claim the Idempotency-Key; retry.", slug="idempotency-in-flight")
 
     async def _complete(self, owner: str, key: str, response: Response) -> None:
@@ -191,3 +175,24 @@ class IdempotencyStore:
         else:
             await self._complete(owner, key, response)
         return response
+
+
+def stored_answer(row: Any, request_hash: str) -> Response:
+    """The stored answer for a live key row: 422 when the key came with another request,
+    409 + Retry-After while the first request is still in flight, else its response."""
+    if row.request_hash != request_hash:
+        raise UnprocessableContent(
+            "This Idempotency-Key was used for a different request.",
+            slug="idempotency-key-reused",
+        )
+    if row.state == "in-flight":
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed.",
+            slug="idempotency-in-flight",
+            headers={"Retry-After": "1"},
+        )
+    headers = json.loads(row.response_headers or "{}")
+    headers["Idempotent-Replayed"] = "true"
+    return Response(
+        content=row.response_body or "", status_code=row.status_code or 200, headers=headers
+    )

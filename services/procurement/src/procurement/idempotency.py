@@ -28,8 +28,8 @@ from fastapi import Request, Response
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from servicekit.errors import BadRequest, Conflict, UnprocessableContent
-from servicekit.idempotency import HEADER, MAX_KEY_LENGTH, STORED_HEADERS
+from servicekit.errors import BadRequest
+from servicekit.idempotency import HEADER, MAX_KEY_LENGTH, STORED_HEADERS, stored_answer
 
 from .db import idempotency_keys as T
 
@@ -92,22 +92,7 @@ async def replay(session: AsyncSession | AsyncConnection, key: Key) -> Response 
     if age > TTL or (row.state == "in-flight" and age > IN_FLIGHT_TIMEOUT):
         key.stale_since = row.created_at
         return None
-    if row.request_hash != key.request_hash:
-        raise UnprocessableContent(
-            "This Idempotency-Key was used for a different request.",
-            slug="idempotency-key-reused",
-        )
-    if row.state == "in-flight":
-        raise Conflict(
-            "A request with this Idempotency-Key is still being processed.",
-            slug="idempotency-in-flight",
-            headers={"Retry-After": "1"},
-        )
-    headers = json.loads(row.response_headers or "{}")
-    headers["Idempotent-Replayed"] = "true"
-    return Response(
-        content=row.response_body or "", status_code=row.status_code or 200, headers=headers
-    )
+    return stored_answer(row, key.request_hash)
 
 
 async def record(session: AsyncSession | AsyncConnection, key: Key, response: Response) -> None:
