@@ -6,7 +6,6 @@ simulator, then calls the registry through the gateway with the token it receive
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,33 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from e2ekit import Platform
 
-CHROMIUM = "/usr/bin/chromium"
-
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
-
-
-@pytest.fixture
-async def browser() -> Any:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def _nonce(page: Any) -> str:

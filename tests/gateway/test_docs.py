@@ -4,7 +4,6 @@ local assets, a strict CSP, and the pages working in a real browser (headless Ch
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from typing import Any
 
@@ -13,7 +12,6 @@ from gateway_testkit import GatewayFactory, RunningGateway, free_port
 
 from servicekit.testing import TestIssuer
 
-CHROMIUM = "/usr/bin/chromium"
 SERVICES = ("registry", "procurement", "identity")
 
 
@@ -102,30 +100,6 @@ async def test_unavailable_service_is_shown_not_fatal(gateway_factory: GatewayFa
     assert "List registry things" in index.text
     assert doc.status_code == 503
     assert doc.headers["content-type"] == "application/problem+json"
-
-
-@pytest.fixture
-async def browser() -> Any:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 class PageWatch:
