@@ -44,7 +44,7 @@ format: install
 lock: | $(UV)
 	$(UV) lock
 	$(UV) export --all-packages --format requirements-txt --no-header --quiet -o requirements.lock
-	bash deploy/lock.sh
+	PATH="$(dir $(UV)):$$PATH" bash deploy/lock.sh
 
 # Every service's OpenAPI document against the Dutch API Design Rules linter (0 errors).
 adr-lint: install

@@ -46,6 +46,11 @@ async def test_supplier_creates_and_changes_own_offering(
         f"/v1/offerings?supplierId={supplier['id']}&q=zakelijk", headers=tokens.reader()
     )
     assert r.json()["total"] == 1
+    # LIKE wildcards in the text filter are literal characters, not patterns.
+    for wildcard in ("%", "_", "z_kelijk", "/"):
+        r = await client.get("/v1/offerings", params={"q": wildcard}, headers=tokens.reader())
+        assert r.status_code == 200, wildcard
+        assert r.json()["total"] == 0, wildcard
 
 
 async def test_other_parties_cannot_write(

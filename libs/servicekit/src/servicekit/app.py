@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,12 +21,21 @@ from .logs import configure_logging
 from .middleware import BodyLimitMiddleware, MediaTypeMiddleware, RequestContextMiddleware
 from .openapi import adr_document, install_docs
 from .settings import ServiceSettings
-from .telemetry import Metrics, MetricsMiddleware, instrument_app, metrics_endpoint, setup_tracing
+from .telemetry import (
+    Metrics,
+    MetricsMiddleware,
+    instrument_database,
+    metrics_endpoint,
+    server_telemetry,
+    setup_tracing,
+)
 
 logger = logging.getLogger("servicekit.app")
 
 JSON_TYPES = ("application/json", "application/merge-patch+json", "application/*+json")
 Hook = Callable[[FastAPI], Awaitable[None]]
+# Set by ``serve`` (servicekit.cli): freeze the start-up heap for the garbage collector.
+FREEZE_AFTER_START_UP = "SERVICEKIT_GC_FREEZE"
 
 
 def create_service_app(
@@ -64,6 +75,12 @@ def create_service_app(
             await asyncio.to_thread(upgrade, migrations_package, database.url)
         for hook in on_startup:
             await hook(app)
+        if os.environ.get(FREEZE_AFTER_START_UP) == "1":
+            # Everything built so far (imports, the app, ~100 MB) lives until exit: move
+            # it to the permanent generation so that full collections under load no
+            # longer walk it (each walk paused every request in flight).
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -71,6 +88,13 @@ def create_service_app(
                 await hook(app)
             await database.dispose()
 
+    provider = setup_tracing(
+        service,
+        version,
+        settings.otel_exporter_otlp_endpoint,
+        span_processors,
+        disabled=settings.otel_sdk_disabled,
+    )
     app = FastAPI(
         title=title,
         version=version,
@@ -80,6 +104,7 @@ def create_service_app(
         redoc_url=None,
         lifespan=lifespan,
         openapi_tags=tags,
+        telemetry=server_telemetry(provider),
     )
     app.state.settings = settings
     app.state.database = database
@@ -118,14 +143,6 @@ def create_service_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware, api_version=version)
-
-    provider = setup_tracing(
-        service,
-        version,
-        settings.otel_exporter_otlp_endpoint,
-        span_processors,
-        disabled=settings.otel_sdk_disabled,
-    )
     app.state.tracer_provider = provider
-    instrument_app(app, provider, database.engine)
+    instrument_database(provider, database.engine)
     return app

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .app import FREEZE_AFTER_START_UP
 from .db import upgrade
 from .settings import ServiceSettings
 
@@ -75,6 +77,8 @@ def run_cli(
             "server_header": False,
             "timeout_graceful_shutdown": 10,
         }
+        # Read by the app's start-up in every worker process (see servicekit.app).
+        os.environ[FREEZE_AFTER_START_UP] = "1"
         uvicorn.run(app_factory, **options)
         return
     _help, fn, _configure = extra[args.command]

@@ -18,7 +18,7 @@ import os
 import time
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -61,31 +61,46 @@ def setup_tracing(
     return provider
 
 
-def instrument_app(app: FastAPI, provider: TracerProvider, engine: Any | None = None) -> None:
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+# Paths probed every few seconds by orchestrators and scrapers: no spans.
+UNTRACED_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
 
-    FastAPIInstrumentor.instrument_app(
-        app,
-        tracer_provider=provider,
-        excluded_urls="health/live,health/ready,metrics",
-        exclude_spans=["receive", "send"],
-    )
-    if engine is not None:
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
-        instrumentor = SQLAlchemyInstrumentor()
-        # One engine per service process; a second app in the same process (tests)
-        # keeps the first instrumentation rather than stacking listeners.
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(
-                engine=engine.sync_engine, tracer_provider=provider, enable_commenter=False
-            )
-            from opentelemetry.instrumentation.utils import unwrap
-            from sqlalchemy.engine.base import Engine
+def server_telemetry(provider: TracerProvider) -> TelemetryConfig:
+    """FastAPI's own request tracing: one server span per request, continuing the
+    caller's ``traceparent``, named by the route template that FastAPI's routing already
+    matched (the contrib instrumentor matched every request against the whole route table
+    a second time, about a quarter of a simple read's CPU). Metrics stay with Prometheus
+    and logs with servicekit's logging, so FastAPI records neither; per-dependency
+    "operation" spans are off (they cost more than the reads they would describe)."""
+    return {
+        "tracer_provider": provider,
+        "tracing": True,
+        "metrics": False,
+        "logs": False,
+        "operation_spans": False,
+        "exclude": lambda scope: scope.get("path") in UNTRACED_PATHS,
+    }
 
-            # The instrumentor wraps Engine.connect to open a "connect" span on every pool
-            # checkout; statement spans stay (they are engine event listeners).
-            unwrap(Engine, "connect")
+
+def instrument_database(provider: TracerProvider, engine: Any | None) -> None:
+    """One client span per SQL statement of the service's engine."""
+    if engine is None:
+        return
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    instrumentor = SQLAlchemyInstrumentor()
+    # One engine per service process; a second app in the same process (tests)
+    # keeps the first instrumentation rather than stacking listeners.
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(
+            engine=engine.sync_engine, tracer_provider=provider, enable_commenter=False
+        )
+        from opentelemetry.instrumentation.utils import unwrap
+        from sqlalchemy.engine.base import Engine
+
+        # The instrumentor wraps Engine.connect to open a "connect" span on every pool
+        # checkout; statement spans stay (they are engine event listeners).
+        unwrap(Engine, "connect")
 
 
 def instrument_httpx_client(client: Any, provider: TracerProvider) -> None:

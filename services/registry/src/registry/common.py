@@ -10,11 +10,11 @@ from typing import Annotated, Any
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import StringConstraints, WithJsonSchema
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
+from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict
 from servicekit.http import make_etag
 from servicekit.idempotency import IdempotencyStore
@@ -90,16 +90,12 @@ def page_response(
     return JSONResponse(body)
 
 
-async def fetch_page(
-    session: AsyncSession,
-    query: Select[Any],
-    order_by: Sequence[Any],
-    params: PageParams,
-    *,
-    whole_table: str | None = None,
-) -> tuple[list[Any], int]:
-    """One page of ``query`` (a single-entity select) and the exact number of its rows,
-    in one statement (one snapshot, one round trip).
+def page_statement(
+    query: Select[Any], order_by: Sequence[Any], *, whole_table: str | None = None
+) -> Select[Any]:
+    """``query`` (the filtered columns) as one page in ``order_by`` order, with the exact
+    number of its rows as ``total_count`` on every row: one statement, one snapshot, one
+    round trip. The page bounds are the bind parameters ``offset`` and ``limit``.
 
     ``whole_table``: the query is the unfiltered table of that name, whose total comes
     from ``row_counts`` (kept exact by triggers, migration 0007) instead of counting
@@ -108,19 +104,33 @@ async def fetch_page(
     if whole_table is not None:
         kept = select(row_counts.c.n).where(row_counts.c.name == whole_table).scalar_subquery()
         total = func.coalesce(kept, total)
-    result = await session.execute(
+    return (
         query.add_columns(total.label("total_count"))
         .order_by(*order_by)
-        .offset(params.offset)
-        .limit(params.page_size)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
     )
-    rows = result.all()
+
+
+async def read_page(
+    database: Database, statement: Select[Any], values: dict[str, Any], params: PageParams
+) -> tuple[Sequence[Any], int]:
+    """Run a :func:`page_statement`: the page's rows and the total."""
+    bounds = {"offset": params.offset, "limit": params.page_size}
+    rows = await database.fetch(statement, {**values, **bounds})
     if rows:
-        return [row[0] for row in rows], int(rows[0][1])
+        return rows, int(rows[0]["total_count"])
     if params.offset == 0:
         return [], 0
     # Past the end: the page is empty, but the total is still wanted for the links.
-    return [], int((await session.execute(select(total))).scalar_one())
+    first = await database.fetch(statement, {**values, "offset": 0, "limit": 1})
+    return [], int(first[0]["total_count"]) if first else 0
+
+
+def like_pattern(needle: str) -> str:
+    """A LIKE pattern matching ``needle`` anywhere, its wildcards escaped with ``/``."""
+    escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
 
 
 def invalid(name: str, reason: str, detail: str | None = None) -> BadRequest:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
 from servicekit.auth import Principal
-from servicekit.db import ReadSessionDep, SessionDep
+from servicekit.db import DatabaseDep, SessionDep
 from servicekit.http import accept_json, require_if_match
 from servicekit.pagination import Page, PageParams, page_params
 
@@ -38,7 +38,7 @@ VersionId = Annotated[uuid.UUID, Path(alias="versionId", description="Version id
 )
 async def list_offerings(
     request: Request,
-    session: ReadSessionDep,
+    database: DatabaseDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     params: Annotated[PageParams, Depends(page_params)],
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
@@ -46,7 +46,7 @@ async def list_offerings(
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> Response:
     filters = service.OfferingFilter(facility_id=facility_id, supplier_id=supplier_id, q=q)
-    items, total = await service.list_offerings(session, filters, params)
+    items, total = await service.list_offerings(database, filters, params)
     return page_response(request, items, total, params)
 
 
@@ -78,11 +78,11 @@ async def create_offering(
     response_model=OfferingOut,
 )
 async def get_offering(
-    session: ReadSessionDep,
+    database: DatabaseDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     offering_id: OfferingId,
 ) -> Response:
-    out, etag = await service.get_offering(session, offering_id)
+    out, etag = await service.get_offering(database, offering_id)
     return json_response(out, etag=etag)
 
 

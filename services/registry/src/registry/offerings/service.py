@@ -5,18 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
+from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 from servicekit.pagination import PageParams
 
 from ..auth import SUPPLIER
 from ..changes.service import Actor, record_change
-from ..common import etag_of, fetch_page
+from ..common import etag_of, like_pattern, page_statement, read_page
 from ..db import utcnow
 from ..facilities.models import Facility
 from ..organisations.models import Organisation
@@ -61,31 +64,45 @@ def _dates(release: object, end: object) -> None:
         )
 
 
-async def list_offerings(
-    session: AsyncSession, filters: OfferingFilter, params: PageParams
-) -> tuple[list[OfferingOut], int]:
-    query = select(Offering)
-    if filters.facility_id:
-        query = query.where(Offering.facility_id == filters.facility_id)
-    if filters.supplier_id:
-        query = query.where(Offering.supplier_id == filters.supplier_id)
-    if filters.q:
-        needle = filters.q.lower()
+COLUMNS = tuple(Offering.__table__.c)
+BY_ID = select(*COLUMNS).where(Offering.__table__.c.id == bindparam("id"))
+
+
+@lru_cache(maxsize=8)
+def _list_statement(by_facility: bool, by_supplier: bool, by_text: bool) -> Select[Any]:
+    query = select(*COLUMNS)
+    if by_facility:
+        query = query.where(Offering.facility_id == bindparam("facility_id"))
+    if by_supplier:
+        query = query.where(Offering.supplier_id == bindparam("supplier_id"))
+    if by_text:
+        pattern: Any = bindparam("pattern")
         query = query.where(
             or_(
-                func.lower(Offering.name).contains(needle, autoescape=True),
-                func.lower(Offering.description).contains(needle, autoescape=True),
+                func.lower(Offering.name).like(pattern, escape="/"),
+                func.lower(Offering.description).like(pattern, escape="/"),
             )
         )
-    unfiltered = filters == OfferingFilter()
-    rows, total = await fetch_page(
-        session,
-        query,
-        (Offering.name, Offering.id),
-        params,
-        whole_table="offerings" if unfiltered else None,
+    unfiltered = not (by_facility or by_supplier or by_text)
+    return page_statement(
+        query, (Offering.name, Offering.id), whole_table="offerings" if unfiltered else None
     )
-    return [to_out(r) for r in rows], total
+
+
+async def list_offerings(
+    database: Database, filters: OfferingFilter, params: PageParams
+) -> tuple[list[OfferingOut], int]:
+    statement = _list_statement(
+        filters.facility_id is not None, filters.supplier_id is not None, bool(filters.q)
+    )
+    values: dict[str, Any] = {
+        "facility_id": filters.facility_id,
+        "supplier_id": filters.supplier_id,
+    }
+    if filters.q:
+        values["pattern"] = like_pattern(filters.q.lower())
+    rows, total = await read_page(database, statement, values, params)
+    return [OfferingOut.model_validate(dict(r)) for r in rows], total
 
 
 async def load(
@@ -100,9 +117,12 @@ async def load(
     return row
 
 
-async def get_offering(session: AsyncSession, offering_id: uuid.UUID) -> tuple[OfferingOut, str]:
-    row = await load(session, offering_id)
-    return to_out(row), etag_of(row.id, row.revision)
+async def get_offering(database: Database, offering_id: uuid.UUID) -> tuple[OfferingOut, str]:
+    rows = await database.fetch(BY_ID, {"id": offering_id})
+    if not rows:
+        raise NotFound(f"No offering with id {offering_id}.")
+    row = rows[0]
+    return OfferingOut.model_validate(dict(row)), etag_of(row["id"], row["revision"])
 
 
 async def _supplier(session: AsyncSession, supplier_id: uuid.UUID) -> Organisation:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
 from servicekit.auth import Principal
-from servicekit.db import ReadSessionDep, SessionDep
+from servicekit.db import DatabaseDep, ReadSessionDep, SessionDep
 from servicekit.http import accept_json, require_if_match
 from servicekit.pagination import Page, PageParams, page_params
 
@@ -59,7 +59,7 @@ def reference_date(
 )
 async def list_usages(
     request: Request,
-    session: ReadSessionDep,
+    database: DatabaseDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     params: Annotated[PageParams, Depends(page_params)],
     municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
@@ -73,7 +73,7 @@ async def list_usages(
         offering_id=offering_id,
         status=status,
     )
-    items, total = await service.list_usages(session, filters, params)
+    items, total = await service.list_usages(database, filters, params)
     return page_response(request, items, total, params)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     Date,
     Integer,
+    Select,
     String,
     Uuid,
     and_,
@@ -28,12 +29,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from servicekit.auth import Principal
+from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 from servicekit.pagination import PageParams
 
 from ..auth import MUNICIPALITY
 from ..changes.service import Actor, record_change
-from ..common import etag_of, fetch_page
+from ..common import etag_of, page_statement, read_page
 from ..db import utcnow
 from ..durations import DateDuration, add_months
 from ..facilities.models import Facility
@@ -75,27 +77,45 @@ def _require_municipality_staff(principal: Principal, municipality: Organisation
     principal.require_org(municipality.oin, "this municipality's usages")
 
 
-async def list_usages(
-    session: AsyncSession, filters: UsageFilter, params: PageParams
-) -> tuple[list[UsageOut], int]:
-    query = select(Usage)
-    if filters.municipality_id:
-        query = query.where(Usage.municipality_id == filters.municipality_id)
-    if filters.facility_id:
-        query = query.where(Usage.facility_id == filters.facility_id)
-    if filters.offering_id:
-        query = query.where(Usage.offering_id == filters.offering_id)
-    if filters.status:
-        query = query.where(Usage.status == filters.status)
-    unfiltered = filters == UsageFilter()
-    rows, total = await fetch_page(
-        session,
-        query,
-        (Usage.created_at, Usage.id),
-        params,
-        whole_table="usages" if unfiltered else None,
+COLUMNS = tuple(Usage.__table__.c)
+
+
+@lru_cache(maxsize=16)
+def _list_statement(
+    by_municipality: bool, by_facility: bool, by_offering: bool, by_status: bool
+) -> Select[Any]:
+    query = select(*COLUMNS)
+    if by_municipality:
+        query = query.where(Usage.municipality_id == bindparam("municipality_id"))
+    if by_facility:
+        query = query.where(Usage.facility_id == bindparam("facility_id"))
+    if by_offering:
+        query = query.where(Usage.offering_id == bindparam("offering_id"))
+    if by_status:
+        query = query.where(Usage.status == bindparam("status"))
+    unfiltered = not (by_municipality or by_facility or by_offering or by_status)
+    return page_statement(
+        query, (Usage.created_at, Usage.id), whole_table="usages" if unfiltered else None
     )
-    return [to_out(r) for r in rows], total
+
+
+async def list_usages(
+    database: Database, filters: UsageFilter, params: PageParams
+) -> tuple[list[UsageOut], int]:
+    statement = _list_statement(
+        filters.municipality_id is not None,
+        filters.facility_id is not None,
+        filters.offering_id is not None,
+        filters.status is not None,
+    )
+    values = {
+        "municipality_id": filters.municipality_id,
+        "facility_id": filters.facility_id,
+        "offering_id": filters.offering_id,
+        "status": filters.status,
+    }
+    rows, total = await read_page(database, statement, values, params)
+    return [UsageOut.model_validate(dict(r)) for r in rows], total
 
 
 async def load(session: AsyncSession, usage_id: uuid.UUID, *, for_update: bool = False) -> Usage:

@@ -1,0 +1,156 @@
+"""``Database.fetch``: one read statement, rows by column name, the same answers on SQLite
+and PostgreSQL (where it runs on the asyncpg driver); a lost connection is SQLAlchemy's
+``DBAPIError`` flagged as invalidated (the services answer 503), and a broken connection is
+not given back to the pool."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.exc import DBAPIError
+
+from servicekit.db import Database
+from servicekit.errors import lost_database_connection
+from servicekit.testing import fresh_database_url
+from servicekit.testing import test_database_base_url as postgres_url
+
+metadata = MetaData()
+things = Table(
+    "things",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(50), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+IDS = [uuid.UUID(int=i + 1) for i in range(5)]
+AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+BY_ID = select(things).where(things.c.id == bindparam("id"))
+# A literal ("tool") becomes an anonymous bind parameter that fetch must fill in itself.
+TOOLS_PAGE = (
+    select(things, func.count().over().label("total"))
+    .where(things.c.kind == "tool", things.c.size >= bindparam("min_size"))
+    .order_by(things.c.name)
+    .limit(bindparam("limit"))
+)
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    async with fresh_database_url("fetch", tmp_path) as url:
+        database = Database(url, **({"pool_size": 2} if postgres_url() else {}))
+        async with database.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            await conn.execute(
+                things.insert(),
+                [
+                    {"id": IDS[i], "name": f"thing {i}", "kind": "tool" if i % 2 else "toy",
+                     "tags": ["a", str(i)], "size": i, "at": AT}
+                    for i in range(5)
+                ],
+            )  # fmt: skip
+        try:
+            yield database
+        finally:
+            await database.dispose()
+
+
+async def test_rows_by_column_name_with_typed_values(database: Database) -> None:
+    rows = await database.fetch(BY_ID, {"id": IDS[3]})
+    assert len(rows) == 1
+    row = dict(rows[0])
+    assert row["id"] == IDS[3]
+    assert isinstance(row["id"], uuid.UUID)
+    assert row["name"] == "thing 3"
+    assert row["tags"] == ["a", "3"]  # JSON decoded
+    assert row["at"].replace(tzinfo=UTC) == AT
+    assert await database.fetch(BY_ID, {"id": uuid.UUID(int=99)}) == []
+
+
+async def test_literals_and_bind_parameters_of_a_reused_statement(database: Database) -> None:
+    # Compiled once, run with different values: the literal stays, the parameters change.
+    first = await database.fetch(TOOLS_PAGE, {"min_size": 0, "limit": 10})
+    assert [r["name"] for r in first] == ["thing 1", "thing 3"]
+    assert {r["total"] for r in first} == {2}
+    second = await database.fetch(TOOLS_PAGE, {"min_size": 2, "limit": 10})
+    assert [r["name"] for r in second] == ["thing 3"]
+    limited = await database.fetch(TOOLS_PAGE, {"min_size": 0, "limit": 1})
+    assert [r["name"] for r in limited] == ["thing 1"]
+
+
+async def test_a_missing_parameter_is_an_error_not_a_silent_null(database: Database) -> None:
+    with pytest.raises(Exception, match="id") as raised:
+        await database.fetch(BY_ID, {})
+    assert raised.value is not None
+
+
+@pytest.mark.skipif(
+    not postgres_url(), reason="the driver path is PostgreSQL's (TEST_DATABASE_URL)"
+)
+async def test_a_killed_connection_is_a_lost_connection_and_is_replaced(
+    database: Database,
+) -> None:
+    slow = text("SELECT pg_sleep(5), 1 AS one")
+    pids = select(func.pg_backend_pid().label("pid"))
+    task = asyncio.create_task(database.fetch(slow))
+    # Find the backend running the sleep and terminate it, as an administrator or a
+    # failover would (autocommit: pg_stat_activity is a snapshot per transaction).
+    autocommit = database.engine.execution_options(isolation_level="AUTOCOMMIT")
+    async with autocommit.connect() as admin:
+        for _ in range(100):
+            found = (
+                await admin.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE query LIKE 'SELECT pg_sleep(5)%' AND pid <> pg_backend_pid()"
+                    )
+                )
+            ).scalar()
+            if found:
+                break
+            await asyncio.sleep(0.02)
+        assert found, "the sleeping statement never showed up"
+        await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": found})
+    with pytest.raises(DBAPIError) as raised:
+        await task
+    assert lost_database_connection(raised.value)
+    # The dead connection was not given back: the next statements run on live ones.
+    for _ in range(3):
+        rows = await database.fetch(pids)
+        assert rows[0]["pid"] != found
+
+
+@pytest.mark.skipif(
+    not postgres_url(), reason="the driver path is PostgreSQL's (TEST_DATABASE_URL)"
+)
+async def test_a_statement_error_is_a_database_error_and_the_connection_stays_usable(
+    database: Database,
+) -> None:
+    bad = select(things.c.size / bindparam("zero", type_=Integer)).where(things.c.id == IDS[1])
+    with pytest.raises(DBAPIError) as raised:
+        await database.fetch(bad, {"zero": 0})
+    assert not lost_database_connection(raised.value)
+    (row,) = await database.fetch(BY_ID, {"id": IDS[1]})
+    assert row["size"] == 1
