@@ -33,9 +33,8 @@ from joserfc import jwt
 from sqlalchemy import event
 
 from identity.config import Settings
-from identity.db import HeldConnection, pg_fetch
+from identity.db import DriverConnections, HeldConnection
 from identity.main import create_app
-from identity.oauth import provider as provider_module
 from identity.seed import demo_key, seed
 from servicekit.testing import fresh_database_url, migrated_database
 
@@ -143,6 +142,7 @@ async def main() -> None:
     parser.add_argument("--cprofile", action="store_true", help="print the top functions")
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--only", default="", help="profile only paths starting with this")
+    parser.add_argument("--dump", default="", help="also write the cProfile stats to this file")
     parser.add_argument(
         "--scenarios",
         default="basic,jwt,login",
@@ -188,12 +188,14 @@ async def main() -> None:
         def _begin(_conn: Any) -> None:
             note("BEGIN", "BEGIN")
 
-        # Statements sent on a raw asyncpg connection (identity.db.pg_fetch and HeldConnection: the one-time
+        # Statements sent on a raw asyncpg connection (identity.db.DriverConnections and HeldConnection: the one-time
         # id insert, the login's and the code exchange's records) pass no SQLAlchemy
         # event: counted here.
-        async def counted_fetch(engine: Any, statement: str, *args: Any) -> Any:
+        driver_fetch = DriverConnections.fetch
+
+        async def counted_fetch(self: DriverConnections, statement: str, *args: Any) -> Any:
             note(statement.split(None, 1)[0].upper(), statement + " (asyncpg)")
-            return await pg_fetch(engine, statement, *args)
+            return await driver_fetch(self, statement, *args)
 
         held_fetch = HeldConnection.fetch
 
@@ -201,7 +203,7 @@ async def main() -> None:
             note(statement.split(None, 1)[0].upper(), statement + " (asyncpg, held)")
             return await held_fetch(self, statement, *args)
 
-        provider_module.pg_fetch = counted_fetch  # type: ignore[assignment]
+        DriverConnections.fetch = counted_fetch  # type: ignore[method-assign]
         HeldConnection.fetch = counted_held  # type: ignore[method-assign]
         meter.only = args.only
         key = demo_key()
@@ -273,6 +275,8 @@ async def main() -> None:
                     print(f"  {route:<40} {statement}")
     if meter.profiler:
         stats = pstats.Stats(meter.profiler)
+        if args.dump:
+            stats.dump_stats(args.dump)
         stats.sort_stats("tottime").print_stats(args.top)
         stats.sort_stats("cumulative").print_stats(args.top)
         stats.sort_stats("cumulative").print_stats("identity/", args.top)

@@ -82,8 +82,7 @@ def create_app(
             ) from exc
 
     async def stop(app: FastAPI) -> None:
-        await provider.client_auth.aclose()
-        await provider.http.aclose()
+        await provider.aclose()
 
     app = create_service_app(
         service=SERVICE,

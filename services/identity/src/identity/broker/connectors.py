@@ -37,7 +37,12 @@ def _check_id_token(claims: dict[str, Any], issuer: str, client_id: str, nonce: 
 class SimulatorConnector:
     """A built-in simulator. The browser legs go over HTTP like any upstream; the code
     exchange calls the simulator's token logic in-process (same code as its HTTP token
-    endpoint), which saves a loopback request per login."""
+    endpoint: sealed single-use code, client, redirect URI and PKCE S256 checked), which
+    saves a loopback request per login. In-process the ID token's claims are handed over
+    as they are: signing them with the simulator key and verifying that signature again in
+    the same process (an RSA signature and a verification, ~0.45 ms per login) protected
+    no channel. The claims still pass the same issuer, audience, nonce and expiry checks
+    as an upstream's ID token; the HTTP token endpoint still signs."""
 
     def __init__(self, means: str, idp: Any) -> None:
         self.info: MeansInfo = MEANS[means]
@@ -70,11 +75,10 @@ class SimulatorConnector:
         from ..simulators.idp import BROKER_CLIENT_ID
 
         try:
-            tokens = await self.idp.exchange(
+            claims = await self.idp.exchange_claims(
                 self.info.name, code, redirect_uri, code_verifier, BROKER_CLIENT_ID
             )
-            claims = await self.idp.p.keys.verify_simulator(tokens["id_token"])
-        except (OAuthError, ValueError) as exc:
+        except OAuthError as exc:
             raise UpstreamError(str(exc)) from None
         _check_id_token(claims, self.idp.issuer(self.info.name), BROKER_CLIENT_ID, nonce)
         try:

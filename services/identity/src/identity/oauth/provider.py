@@ -49,7 +49,7 @@ from ..common import (
 )
 from ..config import Settings
 from ..crypto import Sealer
-from ..db import pg_fetch
+from ..db import DriverConnections
 from ..keys import KeyStore
 from ..models import (
     AuthorizationCode,
@@ -148,6 +148,18 @@ class Provider:
         self.attributes = Sealer(settings.key_encryption_keys, "session-attributes")
         self.connectors: dict[str, Any] = {}
         self._pg = engine if engine is not None and engine.dialect.name == "postgresql" else None
+        self._db = DriverConnections(self._pg) if self._pg is not None else None
+
+    @property
+    def _driver(self) -> DriverConnections:
+        assert self._db is not None  # PostgreSQL only
+        return self._db
+
+    async def aclose(self) -> None:
+        await self.client_auth.aclose()
+        if self._db is not None:
+            await self._db.close()
+        await self.http.aclose()
 
     def url(self, path: str) -> str:
         return self.issuer + path
@@ -340,8 +352,7 @@ class Provider:
             expires_at=now + timedelta(seconds=self.settings.authorization_request_lifetime),
         )
         if self._pg is not None:  # one prepared INSERT on the driver connection
-            await pg_fetch(
-                self._pg,
+            await self._driver.fetch(
                 _INSERT_REQUEST,
                 row.id,
                 row.client_id,
@@ -390,8 +401,8 @@ class Provider:
         """Record the chosen means and the upstream leg's state, nonce, verifier and the
         browser binding on the authorization request (one UPDATE)."""
         if self._pg is not None:
-            await pg_fetch(
-                self._pg, _START_UPSTREAM, request_id, means, state, nonce, verifier, csrf
+            await self._driver.fetch(
+                _START_UPSTREAM, request_id, means, state, nonce, verifier, csrf
             )
             return
         async with self.single() as session, session.begin():
@@ -409,7 +420,7 @@ class Provider:
 
     async def _fetch_request(self, statement: str, key: str) -> AuthorizationRequest | None:
         assert self._pg is not None
-        records = await pg_fetch(self._pg, statement, key)
+        records = await self._driver.fetch(statement, key)
         if not records:
             return None
         r = records[0]
@@ -494,8 +505,7 @@ class Provider:
             # of a transaction of six round trips through the ORM.
             now = utcnow()
             p = request_row.params
-            records = await pg_fetch(
-                self._pg,
+            records = await self._driver.fetch(
                 _LOGIN_AND_CODE,
                 now,
                 request_row.id,
@@ -854,7 +864,7 @@ class Provider:
         """Mark an unused code of this client used and read its login session, in one
         statement; (None, None, None) if no unused code of this client matched."""
         assert self._pg is not None
-        records = await pg_fetch(self._pg, _SPEND_CODE, code_hash, client.client_id, now)
+        records = await self._driver.fetch(_SPEND_CODE, code_hash, client.client_id, now)
         if not records:
             return None, None, None
         r = records[0]
@@ -969,8 +979,7 @@ class Provider:
             # transaction of five round trips through the ORM.
             if client.refresh_tokens_enabled:
                 refresh = random_token(32)
-            records = await pg_fetch(
-                self._pg,
+            records = await self._driver.fetch(
                 _RECORD_CODE_TOKENS,
                 code_hash,
                 sha256_hex(refresh) if refresh else None,

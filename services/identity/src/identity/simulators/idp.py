@@ -108,6 +108,23 @@ class SimulatorIdP:
     async def exchange(
         self, means: str, code: str, redirect_uri: str, code_verifier: str, client_id: str
     ) -> dict[str, Any]:
+        """The token endpoint's answer: the code's ID token, signed with the simulator key."""
+        claims = await self.exchange_claims(means, code, redirect_uri, code_verifier, client_id)
+        id_token = await self.p.keys.sign_simulator(claims)
+        return {
+            "id_token": id_token,
+            "access_token": uuid.uuid4().hex,  # the broker uses only the ID token
+            "token_type": "Bearer",
+            "expires_in": 60,
+        }
+
+    async def exchange_claims(
+        self, means: str, code: str, redirect_uri: str, code_verifier: str, client_id: str
+    ) -> dict[str, Any]:
+        """Redeem a code (sealed, 60 s, bound to client, redirect URI and PKCE S256,
+        single use) for the claims of its ID token, unsigned: what the token endpoint
+        signs, and what the in-process connector receives without a signature (it runs
+        in this process, so there is no channel a signature would protect)."""
         try:
             data = self.codes.open(code, ttl=CODE_TTL)
         except ValueError:
@@ -129,14 +146,7 @@ class SimulatorIdP:
         level = MEANS[means].level(data["l"])
         if ident is None or level is None:
             raise OAuthError("invalid_grant", "Unknown test identity or level.")
-        claims = self.id_token_claims(means, ident, data["l"], data["n"])
-        id_token = await self.p.keys.sign_simulator(claims)
-        return {
-            "id_token": id_token,
-            "access_token": uuid.uuid4().hex,  # the broker uses only the ID token
-            "token_type": "Bearer",
-            "expires_in": 60,
-        }
+        return self.id_token_claims(means, ident, data["l"], data["n"])
 
     def id_token_claims(
         self, means: str, ident: dict[str, Any], native: str, nonce: str
