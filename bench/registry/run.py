@@ -364,6 +364,21 @@ def drive(
     }
 
 
+def _share(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{100 * ratio:.0f} %"
+
+
+def read_cache_counts(base: str) -> tuple[int, int]:
+    """The server's read-cache hits and misses so far (from /metrics)."""
+    text_ = httpx.get(f"{base}/metrics", timeout=10).text
+    counts = {"hit": 0, "miss": 0}
+    for line in text_.splitlines():
+        for result in counts:
+            if line.startswith(f'registry_read_cache_requests_total{{result="{result}"}}'):
+                counts[result] = int(float(line.rsplit(" ", 1)[1]))
+    return counts["hit"], counts["miss"]
+
+
 def rss_mb(pids: list[int]) -> dict[str, float]:
     """Resident memory of the server, summed over its processes (all workers)."""
     values = {"VmRSS": 0.0, "VmHWM": 0.0}
@@ -427,6 +442,12 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="load time per scenario")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--read-cache-entries",
+        type=int,
+        default=1024,
+        help="REGISTRY_READ_CACHE_ENTRIES (0: search and radar computed for every request)",
+    )
     parser.add_argument("--only", action="append", default=[], help="run only this scenario")
     parser.add_argument("--out", default=str(HERE / "results.json"))
     parser.add_argument(
@@ -467,6 +488,7 @@ async def main() -> None:
             "REGISTRY_LOG_LEVEL": "WARNING",
             "REGISTRY_WEBHOOKS_ENABLED": "false",
             "REGISTRY_WEBHOOK_SECRET_KEY": Fernet.generate_key().decode(),
+            "REGISTRY_READ_CACHE_ENTRIES": str(args.read_cache_entries),
         }
         server = subprocess.Popen(
             [sys.executable, "-m", "registry", "serve", "--port", str(port),
@@ -507,7 +529,15 @@ async def main() -> None:
         results: dict[str, Any] = {}
         for name, urls in scenarios.items():
             server_cpu, db_cpu = cpu_seconds(server_pids), cpu_seconds(db_pids)
+            hits, misses = read_cache_counts(base)
             results[name] = drive(base, token, urls, args.concurrency, args.seconds, workdir)
+            hits_after, misses_after = read_cache_counts(base)
+            hits, misses = hits_after - hits, misses_after - misses
+            # Search and radar answers reused while the data is unchanged (readcache.py):
+            # how many of this scenario's requests were answered that way.
+            results[name]["read_cache_hit_ratio"] = (
+                round(hits / (hits + misses), 3) if hits + misses else None
+            )
             done = max(1, results[name]["requests"])
             results[name]["server_cpu_ms_per_request"] = round(
                 1000 * (cpu_seconds(server_pids) - server_cpu) / done, 3
@@ -530,6 +560,7 @@ async def main() -> None:
             "load_seconds": data["load_seconds"],
             "concurrency": args.concurrency,
             "workers": args.workers,
+            "read_cache_entries": args.read_cache_entries,
             "load_generator": "wrk (2 threads, keep-alive connections, closed loop)",
             "scenarios": results,
             "targets_p95_ms": targets,
@@ -541,12 +572,14 @@ async def main() -> None:
         lines = [
             f"# Registry benchmark ({report['when']})", "",
             f"Data: {data['counts']}; {args.concurrency} concurrent connections (wrk, 2 "
-            f"threads); {args.workers} uvicorn worker(s); {os.cpu_count()} CPUs shared by "
+            f"threads); {args.workers} uvicorn worker(s); read cache "
+            f"{args.read_cache_entries} entries; {os.cpu_count()} CPUs shared by "
             f"server, PostgreSQL and load generator; load average at the end {load} (other "
             f"work on the machine included).", "",
             "| scenario | p50 ms | p95 ms | p99 ms | req/s | errors | p95 target | met "
-            "| 1 client p50 / p95 ms | CPU ms/request: server / PostgreSQL / wrk |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| 1 client p50 / p95 ms | CPU ms/request: server / PostgreSQL / wrk "
+            "| read cache hits |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]  # fmt: skip
         for name, r in results.items():
             lines.append(f"| {name} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | "
@@ -554,7 +587,8 @@ async def main() -> None:
                          f"{'yes' if report['met'][name] else 'no'} | "
                          f"{r['serial_p50_ms']} / {r['serial_p95_ms']} | "
                          f"{r['server_cpu_ms_per_request']} / {r['db_cpu_ms_per_request']} / "
-                         f"{r['generator_cpu_ms_per_request']} |")  # fmt: skip
+                         f"{r['generator_cpu_ms_per_request']} | "
+                         f"{_share(r['read_cache_hit_ratio'])} |")  # fmt: skip
         lines += ["", f"Server memory (all processes): {memory} MB (target RSS <= 150 MB)", ""]
         Path(args.out).with_suffix(".md").write_text("\n".join(lines))
         print("\n".join(lines))

@@ -33,12 +33,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = getattr(request.app.state, "clock", utc_now)
     return clock
 
 
-def get_registry(request: Request) -> RegistryClient:
+async def get_registry(request: Request) -> RegistryClient:
     registry: RegistryClient = request.app.state.registry
     return registry
 

@@ -19,6 +19,7 @@ from .db import event_outbox, load_models
 from .facilities.router import router as facilities_router
 from .offerings.router import router as offerings_router
 from .organisations.router import router as organisations_router
+from .readcache import ReadCache, ReadCacheCollector
 from .search.router import router as search_router
 from .usages.router import router as usages_router
 from .webhooks.dispatcher import WebhookDispatcher
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     load_models()
     transport = overrides.pop("webhook_transport", None)
     start, shutdown = _webhook_hooks(settings, transport)
-    return create_service_app(
+    app = create_service_app(
         service=SERVICE,
         title="Samen Registry API",
         version=API_VERSION,
@@ -107,3 +108,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         on_shutdown=[shutdown],
         **overrides,
     )
+    app.state.read_cache = ReadCache(
+        settings.read_cache_entries, settings.read_cache_max_age_seconds
+    )
+    app.state.metrics.registry.register(ReadCacheCollector(app.state.read_cache))
+    return app

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
 from servicekit.auth import Principal
-from servicekit.db import ReadSessionDep, SessionDep
+from servicekit.db import DatabaseDep, SessionDep
 from servicekit.http import accept_json, require_if_match
 from servicekit.pagination import Page, PageParams, page_params
 
@@ -39,7 +39,7 @@ FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility
 )
 async def list_facilities(
     request: Request,
-    session: SessionDep,
+    database: DatabaseDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     params: Annotated[PageParams, Depends(page_params)],
     slug: Annotated[str | None, Query(max_length=100, description="Exact slug")] = None,
@@ -56,7 +56,7 @@ async def list_facilities(
     filters = service.FacilityFilter(
         slug=slug, kind=kind, theme=theme, stage=stage, provider_id=provider_id, q=q
     )
-    items, total = await service.list_facilities(session, filters, params)
+    items, total = await service.list_facilities(database, filters, params)
     return page_response(request, items, total, params)
 
 
@@ -90,11 +90,11 @@ async def create_facility(
     response_model=FacilityOut,
 )
 async def get_facility(
-    session: ReadSessionDep,
+    database: DatabaseDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     facility_id: FacilityId,
 ) -> Response:
-    out, etag = await service.get_facility(session, facility_id)
+    out, etag = await service.get_facility(database, facility_id)
     return json_response(out, etag=etag)
 
 

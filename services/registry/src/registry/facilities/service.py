@@ -5,18 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict, NotFound
 from servicekit.events import current_trace_id
 from servicekit.pagination import PageParams
 
 from ..changes.service import Actor, record_change
-from ..common import etag_of
+from ..common import etag_of, like_pattern, page_statement, read_page
 from ..db import utcnow
 from ..organisations.models import Organisation
 from .models import STAGES, Facility, StageTransition
@@ -60,34 +62,54 @@ def transition_out(row: StageTransition) -> StageTransitionOut:
     )
 
 
-async def list_facilities(
-    session: AsyncSession, filters: FacilityFilter, params: PageParams
-) -> tuple[list[FacilityOut], int]:
-    query = select(Facility)
-    if filters.slug:
-        query = query.where(Facility.slug == filters.slug)
-    if filters.kind:
-        query = query.where(Facility.kind == filters.kind)
-    if filters.theme:
-        query = query.where(Facility.theme == filters.theme.lower())
-    if filters.stage:
-        query = query.where(Facility.stage == filters.stage)
-    if filters.provider_id:
-        query = query.where(Facility.provider_id == filters.provider_id)
-    if filters.q:
-        needle = filters.q.lower()
+COLUMNS = tuple(Facility.__table__.c)
+BY_ID = select(*COLUMNS).where(Facility.__table__.c.id == bindparam("id"))
+
+
+@lru_cache(maxsize=64)
+def _list_statement(
+    by_slug: bool, by_kind: bool, by_theme: bool, by_stage: bool, by_provider: bool, by_text: bool
+) -> Select[Any]:
+    query = select(*COLUMNS)
+    if by_slug:
+        query = query.where(Facility.slug == bindparam("slug"))
+    if by_kind:
+        query = query.where(Facility.kind == bindparam("kind"))
+    if by_theme:
+        query = query.where(Facility.theme == bindparam("theme"))
+    if by_stage:
+        query = query.where(Facility.stage == bindparam("stage"))
+    if by_provider:
+        query = query.where(Facility.provider_id == bindparam("provider_id"))
+    if by_text:
+        pattern: Any = bindparam("pattern")
         query = query.where(
             or_(
-                func.lower(Facility.name).contains(needle, autoescape=True),
-                func.lower(Facility.description).contains(needle, autoescape=True),
-                Facility.slug.contains(needle, autoescape=True),
+                func.lower(Facility.name).like(pattern, escape="/"),
+                func.lower(Facility.description).like(pattern, escape="/"),
+                Facility.slug.like(pattern, escape="/"),
             )
         )
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await session.execute(
-        query.order_by(Facility.name, Facility.id).offset(params.offset).limit(params.page_size)
+    return page_statement(query, (Facility.name, Facility.id))
+
+
+async def list_facilities(
+    database: Database, filters: FacilityFilter, params: PageParams
+) -> tuple[list[FacilityOut], int]:
+    values: dict[str, Any] = {
+        "slug": filters.slug,
+        "kind": filters.kind,
+        "theme": filters.theme.lower() if filters.theme else None,
+        "stage": filters.stage,
+        "provider_id": filters.provider_id,
+        "pattern": like_pattern(filters.q.lower()) if filters.q else None,
+    }
+    statement = _list_statement(
+        *(values[name] is not None for name in ("slug", "kind", "theme", "stage", "provider_id")),
+        bool(filters.q),
     )
-    return [to_out(f) for f in rows.scalars()], int(total)
+    rows, total = await read_page(database, statement, values, params)
+    return [FacilityOut.model_validate(dict(r)) for r in rows], total
 
 
 async def load(
@@ -102,9 +124,12 @@ async def load(
     return facility
 
 
-async def get_facility(session: AsyncSession, facility_id: uuid.UUID) -> tuple[FacilityOut, str]:
-    facility = await load(session, facility_id)
-    return to_out(facility), etag(facility)
+async def get_facility(database: Database, facility_id: uuid.UUID) -> tuple[FacilityOut, str]:
+    rows = await database.fetch(BY_ID, {"id": facility_id})
+    if not rows:
+        raise NotFound(f"No facility with id {facility_id}.")
+    row = rows[0]
+    return FacilityOut.model_validate(dict(row)), etag_of(row["id"], row["revision"])
 
 
 async def _check_slug(session: AsyncSession, slug: str, own_id: uuid.UUID | None) -> None:

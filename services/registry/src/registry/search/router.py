@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Security
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
 
 from servicekit.auth import Principal
-from servicekit.db import ReadSessionDep
+from servicekit.db import DatabaseDep
 from servicekit.http import accept_json
-from servicekit.pagination import PageParams, make_page, page_params
+from servicekit.pagination import PageParams, page_params
 
 from ..auth import READ, auth
+from ..common import PageBody, page_body, page_body_response
 from ..facilities.schemas import Kind
+from ..readcache import ReadCacheDep
 from . import service
 from .schemas import ResultType, SearchResults
 
@@ -28,14 +29,15 @@ router = APIRouter(tags=["search"], dependencies=[Depends(accept_json)])
 )
 async def search(
     request: Request,
-    session: ReadSessionDep,
+    database: DatabaseDep,
+    cache: ReadCacheDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     params: Annotated[PageParams, Depends(page_params)],
     q: Annotated[str, Query(min_length=1, max_length=200, description="Search words")],
     type: Annotated[ResultType | None, Query(description="Only this kind of result")] = None,
     kind: Annotated[Kind | None, Query(description="Facility kind")] = None,
     theme: Annotated[str | None, Query(max_length=100, description="Facility theme")] = None,
-) -> JSONResponse:
+) -> Response:
     query = service.SearchQuery(
         q=q,
         type=type,
@@ -44,9 +46,10 @@ async def search(
         offset=params.offset,
         limit=params.page_size,
     )
-    hits, total, facets = await service.search(session, query)
-    body = make_page(
-        request, [h.model_dump(mode="json", by_alias=True) for h in hits], total, params
-    )
-    body["facets"] = facets.model_dump(mode="json", by_alias=True)
-    return JSONResponse(body)
+
+    async def compute() -> PageBody:
+        hits, total, facets = await service.search(database, query)
+        return page_body(hits, total, facets=facets)
+
+    body = await cache.get(database, ("search", query), compute)
+    return page_body_response(request, body, params)

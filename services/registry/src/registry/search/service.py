@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import TextClause, text
+
+from servicekit.db import Database
 
 from .schemas import FacetCount, Facets, SearchHit
 
@@ -85,34 +87,27 @@ class SqliteSearch:
         return {"match": f"{{name body}} : ({terms})"}
 
 
-def engine_for(session: AsyncSession) -> SearchEngine:
-    assert session.bind is not None
-    return PostgresSearch() if session.bind.dialect.name == "postgresql" else SqliteSearch()
+def engine_for(database: Database) -> SearchEngine:
+    return PostgresSearch() if database.engine.dialect.name == "postgresql" else SqliteSearch()
 
 
 def _uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
-async def search(session: AsyncSession, query: SearchQuery) -> tuple[list[SearchHit], int, Facets]:
-    # The SQL below is assembled from constant fragments and column names from a fixed
-    # list; every user-supplied value is a bound parameter.
-    engine = engine_for(session)
-    params = engine.params(query.q)
-    if params is None:
-        return [], 0, Facets(type=[], kind=[], theme=[])
-    filters, values = [], dict(params)
-    for column in ("type", "kind", "theme"):
-        value = getattr(query, column)
-        if value is not None:
-            filters.append(f"{column} = :f_{column}")
-            values[f"f_{column}"] = value
-    where = f"WHERE {' AND '.join(filters)}" if filters else ""
-    # One statement: the matches are computed (and ranked) once, then paged, counted and
-    # faceted. The page rows carry their position; UNION ALL does not keep order.
-    sql = text(
+@lru_cache(maxsize=32)
+def _statement(engine: type[SearchEngine], filters: tuple[str, ...]) -> TextClause:
+    """One statement: the matches are computed (and ranked) once, then paged, counted and
+    faceted. The page rows carry their position; UNION ALL does not keep order.
+
+    Assembled from constant fragments and column names from a fixed list (``filters``
+    are among type, kind, theme); every user-supplied value is a bound parameter. Built
+    once per engine and filter set, so it is compiled (and prepared) once."""
+    conditions = [f"{column} = :f_{column}" for column in filters]
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    return text(
         f"""
-        WITH matches AS MATERIALIZED ({engine.matches_sql()}),
+        WITH matches AS MATERIALIZED ({engine().matches_sql()}),
         filtered AS (SELECT * FROM matches {where}),
         page AS (
             SELECT *, row_number() OVER (ORDER BY score DESC, name, id) AS position
@@ -130,29 +125,42 @@ async def search(session: AsyncSession, query: SearchQuery) -> tuple[list[Search
           FROM matches GROUP BY theme
         """  # noqa: S608
     )
-    result = await session.execute(sql, {**values, "limit": query.limit, "offset": query.offset})
+
+
+async def search(database: Database, query: SearchQuery) -> tuple[list[SearchHit], int, Facets]:
+    engine = engine_for(database)
+    params = engine.params(query.q)
+    if params is None:
+        return [], 0, Facets(type=[], kind=[], theme=[])
+    values = dict(params)
+    filters = tuple(c for c in ("type", "kind", "theme") if getattr(query, c) is not None)
+    for column in filters:
+        values[f"f_{column}"] = getattr(query, column)
+    result = await database.fetch(
+        _statement(type(engine), filters), {**values, "limit": query.limit, "offset": query.offset}
+    )
     rows, total = [], 0
     facets: dict[str, list[FacetCount]] = {"type": [], "kind": [], "theme": []}
-    for row in result.all():
-        if row.row_kind == "hit":
+    for row in result:
+        if row["row_kind"] == "hit":
             rows.append(row)
-        elif row.row_kind == "total":
-            total = int(row.n)
+        elif row["row_kind"] == "total":
+            total = int(row["n"])
         else:
-            facets[row.row_kind].append(FacetCount(value=row.value, count=int(row.n)))
-    rows.sort(key=lambda r: int(r.position))
+            facets[row["row_kind"]].append(FacetCount(value=row["value"], count=int(row["n"])))
+    rows.sort(key=lambda r: int(r["position"]))
     for counts in facets.values():
         counts.sort(key=lambda c: (-c.count, c.value))
     hits = [
         SearchHit(
-            type=row.type,
-            id=_uuid(row.id),
-            name=row.name,
-            facility_id=_uuid(row.facility_id),
-            kind=row.kind,
-            theme=row.theme,
-            stage=row.stage,
-            score=round(float(row.score), 6),
+            type=row["type"],
+            id=_uuid(row["id"]),
+            name=row["name"],
+            facility_id=_uuid(row["facility_id"]),
+            kind=row["kind"],
+            theme=row["theme"],
+            stage=row["stage"],
+            score=round(float(row["score"]), 6),
         )
         for row in rows
     ]

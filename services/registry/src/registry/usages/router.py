@@ -9,14 +9,24 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
 from servicekit.auth import Principal
-from servicekit.db import DatabaseDep, ReadSessionDep, SessionDep
+from servicekit.db import DatabaseDep, SessionDep
 from servicekit.http import accept_json, require_if_match
 from servicekit.pagination import Page, PageParams, page_params
 
 from ..auth import READ, WRITE, auth
-from ..common import idempotent, invalid, json_response, page_response, responses
+from ..common import (
+    PageBody,
+    idempotent,
+    invalid,
+    json_response,
+    page_body,
+    page_body_response,
+    page_response,
+    responses,
+)
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
+from ..readcache import ReadCacheDep
 from . import service
 from .schemas import RadarItem, UsageCreate, UsageOut, UsagePatch, UsageStatus
 
@@ -26,7 +36,7 @@ UsageId = Annotated[uuid.UUID, Path(alias="usageId", description="Usage id")]
 WITHIN_DEFAULT = "P18M"
 
 
-def window(
+async def window(
     within: Annotated[
         str,
         Query(
@@ -42,7 +52,7 @@ def window(
         raise invalid("within", str(exc)) from exc
 
 
-def reference_date(
+async def reference_date(
     as_of: Annotated[
         date | None,
         Query(alias="asOf", description="Reference date (default: today, UTC)"),
@@ -145,7 +155,8 @@ async def update_usage(
 )
 async def facility_radar(
     request: Request,
-    session: ReadSessionDep,
+    database: DatabaseDep,
+    cache: ReadCacheDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     facility_id: Annotated[uuid.UUID, Path(alias="facilityId")],
     within: Annotated[DateDuration, Depends(window)],
@@ -156,10 +167,23 @@ async def facility_radar(
         Query(alias="offeringId", description="The collective offering; others compete"),
     ] = None,
 ) -> Response:
-    items, total = await service.facility_radar(
-        session, facility_id, within, today, offering_id, params.offset, params.page_size
+    async def compute() -> PageBody:
+        async with database.read_sessionmaker() as session:
+            items, total = await service.facility_radar(
+                session, facility_id, within, today, offering_id, params.offset, params.page_size
+            )
+        return page_body(items, total)
+
+    key = (
+        "facility-radar",
+        facility_id,
+        within,
+        today,
+        offering_id,
+        params.offset,
+        params.page_size,
     )
-    return page_response(request, items, total, params)
+    return page_body_response(request, await cache.get(database, key, compute), params)
 
 
 @router.get(
@@ -171,13 +195,19 @@ async def facility_radar(
 )
 async def organisation_radar(
     request: Request,
-    session: SessionDep,
+    database: DatabaseDep,
+    cache: ReadCacheDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
     within: Annotated[DateDuration, Depends(window)],
     today: Annotated[date, Depends(reference_date)],
     params: Annotated[PageParams, Depends(page_params)],
 ) -> Response:
-    items = await service.organisation_radar(session, organisation_id, within, today)
-    page = items[params.offset : params.offset + params.page_size]
-    return page_response(request, page, len(items), params)
+    async def compute() -> PageBody:
+        async with database.sessionmaker() as session:
+            items = await service.organisation_radar(session, organisation_id, within, today)
+        page = items[params.offset : params.offset + params.page_size]
+        return page_body(page, len(items))
+
+    key = ("organisation-radar", organisation_id, within, today, params.offset, params.page_size)
+    return page_body_response(request, await cache.get(database, key, compute), params)

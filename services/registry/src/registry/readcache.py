@@ -1,0 +1,153 @@
+"""Answers of the expensive reads (search, radar) reused while the registry is unchanged.
+
+Every change to the registry's data appends an event to the change feed's outbox in the
+change's own transaction, and the feed's writers commit in sequence order (an advisory
+lock held until commit on PostgreSQL, BEGIN IMMEDIATE on SQLite; see changes/service.py).
+So the highest committed sequence number names the committed state of the data: an
+answer computed at that state is served again only while the number is the same. Each
+request reads the number afresh (one index lookup), so a change committed by any
+replica is seen by the next request on every replica, exactly as without the cache.
+
+Subscriptions (webhooks) change without feed events; no cached read depends on them.
+Changes made outside the API (SQL by hand, bulk loads) write no events either: an answer
+older than ``max_age_seconds`` is served once more while it is recomputed in the
+background, so those show up within that time plus one computation.
+An answer is computed after its version was read, so it may already include a later
+change; it is then stored under the older number and simply recomputed once more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from typing import Annotated, Any, TypeVar, cast
+
+from fastapi import Depends, Request
+from prometheus_client.core import CounterMetricFamily
+from sqlalchemy import select
+
+from servicekit.db import Database
+
+from .db import event_outbox
+
+T = TypeVar("T")
+
+# The newest event: its sequence number and, as sequence numbers can start again after the
+# table was emptied (SQLite reuses them; tests restart them), its unique id.
+LATEST_CHANGE = (
+    select(event_outbox.c.sequence, event_outbox.c.id)
+    .order_by(event_outbox.c.sequence.desc())
+    .limit(1)
+)
+Version = tuple[int, str]
+
+
+class ReadCache:
+    """A bounded LRU of answers, each tagged with the feed position it was computed at.
+
+    Concurrent requests for the same key at the same position share one computation
+    (a popular search after a change is computed once, not once per waiting client).
+    ``compute`` must use its own database session, not the request's: it may outlive
+    the request that started it."""
+
+    def __init__(self, max_entries: int = 1024, max_age_seconds: float = 60.0) -> None:
+        self.max_entries = max_entries
+        # Changes made outside the API (SQL by hand, bulk loads) write no events: they
+        # are seen within this time (plus one computation).
+        self.max_age_seconds = max_age_seconds
+        self._answers: OrderedDict[Hashable, tuple[Version, float, Any]] = OrderedDict()
+        self._computing: dict[tuple[Hashable, Version], asyncio.Future[Any]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    async def version(self, database: Database) -> Version:
+        rows = await database.fetch(LATEST_CHANGE)
+        return (int(rows[0]["sequence"]), str(rows[0]["id"])) if rows else (0, "")
+
+    async def get(
+        self, database: Database, key: Hashable, compute: Callable[[], Awaitable[T]]
+    ) -> T:
+        if self.max_entries == 0:  # turned off
+            self.misses += 1
+            return await compute()
+        version = await self.version(database)
+        stored = self._answers.get(key)
+        if stored is not None and stored[0] == version:
+            self._answers.move_to_end(key)
+            self.hits += 1
+            if time.monotonic() - stored[1] >= self.max_age_seconds:
+                # Old enough that a change outside the API could be missing: answer as
+                # stored and recompute in the background (stale-while-revalidate), so
+                # that answers computed together do not all expire onto the database at
+                # the same moment.
+                self._start(key, version, compute)
+            answer: T = stored[2]
+            return answer
+        self.misses += 1
+        result: T = await asyncio.shield(self._start(key, version, compute))
+        return result
+
+    def _start(
+        self, key: Hashable, version: Version, compute: Callable[[], Awaitable[T]]
+    ) -> asyncio.Future[Any]:
+        task = self._computing.get((key, version))
+        if task is None:
+            # A task of its own: a client that gives up does not cancel the answer the
+            # others wait for.
+            task = asyncio.ensure_future(self._compute(key, version, compute))
+            task.add_done_callback(_retrieve)
+            self._computing[(key, version)] = task
+        return task
+
+    async def _compute(
+        self, key: Hashable, version: Version, compute: Callable[[], Awaitable[T]]
+    ) -> T:
+        try:
+            value = await compute()
+        finally:
+            self._computing.pop((key, version), None)
+        # Errors (unknown facility, bad offering) propagate to every waiter, never stored.
+        self._store(key, version, value)
+        return value
+
+    def _store(self, key: Hashable, version: Version, value: Any) -> None:
+        current = self._answers.get(key)
+        if current is not None and current[0][0] > version[0]:
+            return  # an answer at a later change is already there
+        self._answers[key] = (version, time.monotonic(), value)
+        self._answers.move_to_end(key)
+        while len(self._answers) > self.max_entries:
+            self._answers.popitem(last=False)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    # Mark an error as seen even when every waiter had gone (no asyncio warning).
+    if not task.cancelled():
+        task.exception()
+
+
+class ReadCacheCollector:
+    """``registry_read_cache_requests_total{result="hit"|"miss"}`` on /metrics: how often
+    search and radar answers were reused (ops size ``max_entries`` by it)."""
+
+    def __init__(self, cache: ReadCache) -> None:
+        self.cache = cache
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "registry_read_cache_requests",
+            "Search and radar requests answered from the read cache (hit) or computed (miss)",
+            labels=["result"],
+        )
+        family.add_metric(["hit"], self.cache.hits)
+        family.add_metric(["miss"], self.cache.misses)
+        yield family
+
+
+async def get_read_cache(request: Request) -> ReadCache:
+    return cast(ReadCache, request.app.state.read_cache)
+
+
+ReadCacheDep = Annotated[ReadCache, Depends(get_read_cache)]

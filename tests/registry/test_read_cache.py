@@ -1,0 +1,213 @@
+"""Search and radar answers are reused only while the registry is unchanged: a change
+through this app or through another replica on the same database is in the very next
+answer, one made outside the API within max_age (plus one background computation);
+errors are never stored; concurrent identical requests after a change share one
+computation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from registry.config import Settings
+from registry.main import create_app
+from registry.readcache import ReadCache
+from registry.search import service as search_service
+from registry.usages import service as usage_service
+from servicekit.db import Database
+from servicekit.testing import TestIssuer
+
+Maker = Any
+AS_OF = "2026-01-15"
+
+
+@pytest.fixture
+async def replica(registry_db: Database, issuer: TestIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    """A second registry process on the same database (its own cache and engine)."""
+    settings = Settings(
+        environment="test", database_url=registry_db.url, otel_sdk_disabled=True, log_json=False
+    )
+    database = Database(registry_db.url)
+    app = create_app(settings, database=database, token_verifier=issuer.verifier())
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://replica.test") as c:
+            yield c
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def search_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    original = search_service.search
+
+    async def counted(database: Any, query: Any) -> Any:
+        calls.append(query.q)
+        await asyncio.sleep(0.01)  # long enough for concurrent requests to overlap
+        return await original(database, query)
+
+    monkeypatch.setattr(search_service, "search", counted)
+    return calls
+
+
+async def _hits(client: httpx.AsyncClient, tokens: Any, q: str) -> list[str]:
+    r = await client.get("/v1/search", params={"q": q}, headers=tokens.reader())
+    assert r.status_code == 200, r.text
+    return [hit["name"] for hit in r.json()["items"]]
+
+
+async def _offering(
+    client: httpx.AsyncClient, tokens: Any, facility: dict[str, Any], name: str
+) -> dict[str, Any]:
+    r = await client.post(
+        "/v1/offerings",
+        json={"facilityId": facility["id"], "name": name, "priceModel": "free"},
+        headers=tokens.supplier(),
+    )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def test_search_is_reused_until_a_change_then_sees_it_on_every_replica(
+    client: httpx.AsyncClient,
+    replica: httpx.AsyncClient,
+    registry_app: FastAPI,
+    tokens: Any,
+    make_org: Maker,
+    make_facility: Maker,
+    search_calls: list[str],
+) -> None:
+    await make_org("supplier", kvkNumber=tokens.SUPPLIER_KVK)
+    facility = await make_facility(slug="gt", name="Telefonie collectief", theme="telephony")
+    assert await _hits(client, tokens, "telefonie") == ["Telefonie collectief"]
+    assert await _hits(client, tokens, "telefonie") == ["Telefonie collectief"]
+    assert search_calls == ["telefonie"]  # the second answer was reused
+
+    # Written through this app: the next search has it.
+    await _offering(client, tokens, facility, "Telefonie Zakelijk")
+    assert set(await _hits(client, tokens, "telefonie")) == {
+        "Telefonie collectief",
+        "Telefonie Zakelijk",
+    }
+    # Written through another replica: this app's next search has it too.
+    assert len(await _hits(replica, tokens, "telefonie")) == 2
+    await _offering(replica, tokens, facility, "Telefonie Mobiel")
+    assert len(await _hits(client, tokens, "telefonie")) == 3
+    assert len(search_calls) == 4  # two changes: two recomputations here, one on the replica
+    cache: ReadCache = registry_app.state.read_cache
+    assert cache.hits >= 1
+    metrics = (await client.get("/metrics")).text
+    assert f'registry_read_cache_requests_total{{result="hit"}} {float(cache.hits)}' in metrics
+    assert f'registry_read_cache_requests_total{{result="miss"}} {float(cache.misses)}' in metrics
+
+
+async def test_concurrent_identical_searches_after_a_change_share_one_computation(
+    client: httpx.AsyncClient, tokens: Any, make_facility: Maker, search_calls: list[str]
+) -> None:
+    await make_facility(slug="ibd", name="Informatiebeveiligingsdienst", theme="security")
+    answers = await asyncio.gather(
+        *(_hits(client, tokens, "informatiebeveiligingsdienst") for _ in range(8))
+    )
+    assert all(a == ["Informatiebeveiligingsdienst"] for a in answers)
+    assert search_calls == ["informatiebeveiligingsdienst"]
+
+
+async def test_changes_outside_the_api_show_after_max_age(
+    client: httpx.AsyncClient,
+    registry_app: FastAPI,
+    registry_db: Database,
+    tokens: Any,
+    make_facility: Maker,
+) -> None:
+    facility = await make_facility(slug="ggi", name="GGI-Netwerk", theme="connectivity")
+    assert await _hits(client, tokens, "netwerk") == ["GGI-Netwerk"]
+    # A database administrator renames the facility by hand: no event is written.
+    async with registry_db.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE facilities SET name = 'GGI-Netwerk 2' WHERE slug = 'ggi'"),
+        )
+    cache: ReadCache = registry_app.state.read_cache
+    assert await _hits(client, tokens, "netwerk") == ["GGI-Netwerk"]  # still the stored answer
+    cache.max_age_seconds = 0.0
+    try:
+        # Past max_age: answered as stored once more while it is recomputed meanwhile.
+        assert await _hits(client, tokens, "netwerk") == ["GGI-Netwerk"]
+        for _ in range(100):
+            if not cache._computing:
+                break
+            await asyncio.sleep(0.01)
+        cache.max_age_seconds = 60.0
+        assert await _hits(client, tokens, "netwerk") == ["GGI-Netwerk 2"]
+    finally:
+        cache.max_age_seconds = 60.0
+    assert facility["slug"] == "ggi"
+
+
+async def test_radar_follows_usage_changes_and_errors_are_not_stored(
+    client: httpx.AsyncClient,
+    replica: httpx.AsyncClient,
+    tokens: Any,
+    make_org: Maker,
+    make_facility: Maker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    target = await make_facility(slug="gt", theme="telephony", stage="operational")
+    other = await make_facility(slug="lokaal", theme="telephony")
+    oin = "00000001000000042000"
+    municipality = await make_org("municipality", name="M42", oin=oin)
+    url = f"/v1/facilities/{target['id']}/radar"
+    params = {"within": "P18M", "asOf": AS_OF}
+
+    async def radar(on: httpx.AsyncClient) -> list[str]:
+        r = await on.get(url, params=params, headers=tokens.reader())
+        assert r.status_code == 200, r.text
+        return [item["municipalityId"] for item in r.json()["items"]]
+
+    assert await radar(client) == []
+    r = await replica.post(
+        "/v1/usages",
+        json={"municipalityId": municipality["id"], "facilityId": other["id"],
+              "status": "active", "startDate": "2024-01-01", "contractEndDate": "2026-06-30"},
+        headers=tokens.municipality(oin=oin),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert await radar(client) == [municipality["id"]]
+
+    # An unknown facility is a 404 every time (an error is not an answer to keep).
+    calls = 0
+    original = usage_service.facility_radar
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(usage_service, "facility_radar", counted)
+    unknown = "/v1/facilities/00000000-0000-0000-0000-000000000000/radar"
+    for _ in range(2):
+        r = await client.get(unknown, headers=tokens.reader())
+        assert r.status_code == 404
+    assert calls == 2
+
+
+async def test_a_cache_of_size_zero_computes_every_answer(registry_db: Database) -> None:
+    cache = ReadCache(max_entries=0)
+    calls = 0
+
+    async def compute() -> int:
+        nonlocal calls
+        calls += 1
+        return calls
+
+    assert [await cache.get(registry_db, "k", compute) for _ in range(3)] == [1, 2, 3]
+    assert (cache.hits, cache.misses) == (0, 3)
+    on = ReadCache()
+    assert [await on.get(registry_db, "k", compute) for _ in range(3)] == [4, 4, 4]
+    assert (on.hits, on.misses) == (2, 1)
