@@ -17,8 +17,8 @@ from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from opentelemetry import trace
-from pydantic_core import from_json
 from opentelemetry.trace import SpanKind
+from pydantic_core import from_json
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
