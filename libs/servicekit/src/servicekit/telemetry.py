@@ -1,15 +1,16 @@
 """OpenTelemetry tracing and Prometheus metrics.
 
-Traces: a tracer provider per service with its name and version; FastAPI, SQLAlchemy and
-httpx instrumentation; the OTLP exporter only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is
-set; stable HTTP semantic-convention names. Metrics: a per-app registry so several apps
-can live in one process (tests), served at ``/metrics``.
+Traces: a tracer provider per service with its name and version; FastAPI's own request
+tracing (server spans), SQLAlchemy and httpx instrumentation; the OTLP exporter only when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` is set; stable HTTP semantic-convention names. Metrics: a
+per-app registry so several apps can live in one process (tests), served at ``/metrics``.
 
-Per request a service records one server span plus one span per SQL statement. Left out
-on purpose (they cost CPU on every request and carry nothing a trace reader needs): the
-ASGI ``http send``/``http receive`` child spans (the server span already has status and
-duration) and SQLAlchemy's ``connect`` span around every pool checkout (a checkout is not
-a connection; new connections are rare and visible in the first statement's latency).
+Per request a service records one server span plus one span per SQL statement (also for
+``Database.fetch``). Left out on purpose (they cost CPU on every request and carry nothing
+a trace reader needs): per-dependency "operation" spans, ASGI send/receive spans (the
+server span already has status and duration) and SQLAlchemy's ``connect`` span around
+every pool checkout (a checkout is not a connection; new connections are rare and visible
+in the first statement's latency).
 """
 
 from __future__ import annotations
