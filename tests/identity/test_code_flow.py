@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from idkit import (
+    DEFAULT_LEVELS,
     ISSUER,
     LOA_HIGH,
     LOA_LOW,
@@ -455,3 +456,26 @@ async def test_callback_must_return_to_the_browser_that_started(
     again = await browser.http.get(path_of(back.headers["location"]))
     assert again.status_code == 400
     assert "location" not in again.headers
+
+
+async def test_means_choice_needs_a_usable_request(browser: Browser, register: Any) -> None:
+    """The means choice is recorded only on a request that is still open: once its login
+    completed, the same form is refused and the upstream leg is not restarted."""
+    rp = await register()
+    response, _, _ = await browser.start(rp)
+    page = await browser.http.get(path_of(response.headers["location"]))
+    fields = hidden_fields(page.text)
+    chosen = await browser.http.post("/auth/login", data={**fields, "means": "digid"})
+    assert chosen.status_code == 303
+    back = await browser.simulator(chosen.headers["location"], "digid-jan", DEFAULT_LEVELS["digid"])
+    final = await browser.http.get(path_of(back.headers["location"]))
+    assert final.status_code == 303
+    assert "code=" in final.headers["location"]
+    again = await browser.http.post("/auth/login", data={**fields, "means": "digid"})
+    assert again.status_code == 400
+    assert "location" not in again.headers
+    # The upstream leg of the completed request was not replaced: its callback (same
+    # state) still finds the request, which is completed, so the code is not issued twice.
+    replay = await browser.http.get(path_of(back.headers["location"]))
+    assert replay.status_code == 400
+    assert "location" not in replay.headers

@@ -8,6 +8,7 @@ session ids are stored as SHA-256 hashes; private keys and personal attributes
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -208,3 +209,53 @@ class Disclosure(Base, table=True):
     acr: str = Field(max_length=64)
     at: datetime = _ts(index=True)
     trace_id: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+
+
+# Plain views of rows on the PostgreSQL hot paths, which read them with one statement on
+# the driver connection: a table model's construction (SQLModel validation and SQLAlchemy
+# instrumentation, ~0.03-0.04 ms each) is not needed for values that are only read.
+@dataclass(slots=True)
+class RequestRow:
+    id: str
+    client_id: str
+    params: dict[str, Any]
+    required_loa: str
+    means: str | None
+    upstream_state: str | None
+    upstream_nonce: str | None
+    upstream_verifier: str | None
+    csrf: str
+    created_at: datetime
+    expires_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass(slots=True)
+class SessionRow:
+    id_hash: str
+    person_hash: str
+    means: str
+    acr: str
+    auth_time: datetime
+    attributes_encrypted: str
+    expires_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(slots=True)
+class CodeRow:
+    code_hash: str
+    client_id: str
+    redirect_uri: str
+    code_challenge: str
+    nonce: str
+    scope: str
+    session_hash: str
+    claims_request: dict[str, Any] | None
+    expires_at: datetime
+    used_at: datetime | None
+
+
+AnyRequest = AuthorizationRequest | RequestRow
+AnySession = LoginSession | SessionRow
+AnyCode = AuthorizationCode | CodeRow

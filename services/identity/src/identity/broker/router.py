@@ -89,29 +89,33 @@ async def choose_means(request: Request) -> Response:
             "The form has expired or was not sent by you (CSRF). Please try again.",
             status_code=403,
         )
-    row = await p.load_request(request_id)
-    if row is None:
-        return error_page(request, *EXPIRED)
     means = form.get("means", "")
-    offered, _ = p.offered_means(row.required_loa)
-    if means not in {m.name for m in offered}:
-        return error_page(
-            request,
-            "Dit inlogmiddel haalt het gevraagde niveau niet of bestaat niet.",
-            "This login means does not reach the required level or does not exist.",
-        )
     state, nonce, verifier = random_token(24), random_token(24), random_token(48)
     # Bind the upstream leg to this browser: the callback must come back with the same
     # CSRF cookie, so nobody can make another browser finish a login they started.
     browser = keyed_hash(p.settings.secret, "browser", request.cookies.get(CSRF_COOKIE, ""))
-    await p.start_upstream(row.id, means, state, nonce, verifier, browser)
+    # The usual case in one statement (PostgreSQL); otherwise look, check and record.
+    required = await p.start_upstream_if_usable(request_id, means, state, nonce, verifier, browser)
+    if required is None:
+        row = await p.load_request(request_id)
+        if row is None:
+            return error_page(request, *EXPIRED)
+        offered, _ = p.offered_means(row.required_loa)
+        if means not in {m.name for m in offered}:
+            return error_page(
+                request,
+                "Dit inlogmiddel haalt het gevraagde niveau niet of bestaat niet.",
+                "This login means does not reach the required level or does not exist.",
+            )
+        await p.start_upstream(row.id, means, state, nonce, verifier, browser)
+        required = row.required_loa
     connector = p.connectors[means]
     url = connector.authorization_url(
         redirect_uri=p.url("/auth/login/callback"),
         state=state,
         nonce=nonce,
         code_challenge=create_s256_code_challenge(verifier),
-        min_loa=row.required_loa,
+        min_loa=required,
     )
     lang = pick_lang(form.get("lang"))
     if url.startswith("/"):

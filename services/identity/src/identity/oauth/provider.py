@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from servicekit.auth import LOA_LOW
+from servicekit.auth import LOA_LOW, LOA_ORDER
 
 from ..broker.means import (
     MACHTIGING_ROLES,
@@ -52,14 +52,20 @@ from ..crypto import Sealer
 from ..db import DriverConnections
 from ..keys import KeyStore
 from ..models import (
+    AnyCode,
+    AnyRequest,
+    AnySession,
     AuthorizationCode,
     AuthorizationRequest,
     Client,
+    CodeRow,
     Disclosure,
     LoginSession,
     PairwiseSubject,
     RefreshToken,
+    RequestRow,
     RevokedToken,
+    SessionRow,
 )
 from .client_auth import ClientAuthenticator
 from .errors import OAuthError
@@ -340,37 +346,43 @@ class Provider:
             {"error": error, "error_description": description, "state": state, "iss": self.issuer},
         )
 
-    async def store_request(self, v: ValidatedRequest) -> AuthorizationRequest:
+    async def store_request(self, v: ValidatedRequest) -> AnyRequest:
         now = utcnow()
-        row = AuthorizationRequest(
-            id=random_token(24),
-            client_id=v.client.client_id,
-            params=v.params,
-            required_loa=v.required_loa,
-            csrf=random_token(16),
-            created_at=now,
-            expires_at=now + timedelta(seconds=self.settings.authorization_request_lifetime),
-        )
+        fields: dict[str, Any] = {
+            "id": random_token(24),
+            "client_id": v.client.client_id,
+            "params": v.params,
+            "required_loa": v.required_loa,
+            "means": None,
+            "upstream_state": None,
+            "upstream_nonce": None,
+            "upstream_verifier": None,
+            "csrf": random_token(16),
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=self.settings.authorization_request_lifetime),
+            "completed_at": None,
+        }
         if self._pg is not None:  # one prepared INSERT on the driver connection
             await self._driver.fetch(
                 _INSERT_REQUEST,
-                row.id,
-                row.client_id,
-                json.dumps(row.params),
-                row.required_loa,
-                row.csrf,
-                row.created_at,
-                row.expires_at,
+                fields["id"],
+                fields["client_id"],
+                json.dumps(fields["params"]),
+                fields["required_loa"],
+                fields["csrf"],
+                fields["created_at"],
+                fields["expires_at"],
             )
-            return row
+            return RequestRow(**fields)
+        row = AuthorizationRequest(**fields)
         async with self.single() as session, session.begin():
             session.add(row)  # one INSERT
         return row
 
-    async def load_request(self, request_id: str) -> AuthorizationRequest | None:
+    async def load_request(self, request_id: str) -> AnyRequest | None:
         if not request_id or len(request_id) > 64 or not TOKEN_CHARS.match(request_id):
             return None
-        row: AuthorizationRequest | None
+        row: AnyRequest | None
         if self._pg is not None:
             row = await self._fetch_request(_SELECT_REQUEST + "WHERE id = $1::varchar", request_id)
         else:
@@ -380,7 +392,7 @@ class Provider:
             return None
         return row
 
-    async def request_by_upstream_state(self, state: str) -> AuthorizationRequest | None:
+    async def request_by_upstream_state(self, state: str) -> AnyRequest | None:
         """The authorization request whose upstream leg used this state (any status)."""
         if self._pg is not None:
             return await self._fetch_request(
@@ -418,13 +430,45 @@ class Provider:
                 )
             )
 
-    async def _fetch_request(self, statement: str, key: str) -> AuthorizationRequest | None:
+    async def start_upstream_if_usable(
+        self,
+        request_id: str,
+        means: str,
+        state: str,
+        nonce: str,
+        verifier: str,
+        csrf: str,
+    ) -> str | None:
+        """PostgreSQL: :meth:`start_upstream` in one statement, only if the request is
+        usable (not completed, not expired) and ``means`` is offered for its required
+        level; returns that level. None: nothing was written (any other case, and always
+        on SQLite) — the caller then decides with :meth:`load_request` as before."""
+        if self._pg is None or means not in self.connectors:
+            return None
+        if not request_id or len(request_id) > 64 or not TOKEN_CHARS.match(request_id):
+            return None
+        info = MEANS[means]
+        levels = [loa for loa in LOA_ORDER if info.reaches(loa)]
+        records = await self._driver.fetch(
+            _START_UPSTREAM_IF_USABLE,
+            request_id,
+            means,
+            state,
+            nonce,
+            verifier,
+            csrf,
+            utcnow(),
+            levels,
+        )
+        return str(records[0]["required_loa"]) if records else None
+
+    async def _fetch_request(self, statement: str, key: str) -> RequestRow | None:
         assert self._pg is not None
         records = await self._driver.fetch(statement, key)
         if not records:
             return None
         r = records[0]
-        return AuthorizationRequest(
+        return RequestRow(
             id=r["id"],
             client_id=r["client_id"],
             params=json.loads(r["params"]),
@@ -439,7 +483,7 @@ class Provider:
             completed_at=r["completed_at"],
         )
 
-    def request_usable(self, row: AuthorizationRequest) -> bool:
+    def request_usable(self, row: AnyRequest) -> bool:
         return row.completed_at is None and aware(row.expires_at) > utcnow()
 
     # ------------------------------------------------------------------ sessions
@@ -452,7 +496,7 @@ class Provider:
             return None
         return row
 
-    def session_satisfies(self, row: LoginSession, params: dict[str, Any], required: str) -> bool:
+    def session_satisfies(self, row: AnySession, params: dict[str, Any], required: str) -> bool:
         if loa_rank(row.acr) < loa_rank(required):
             return False
         if "login" in params.get("prompt", []):
@@ -462,22 +506,23 @@ class Provider:
             max_age is not None and (utcnow() - aware(row.auth_time)).total_seconds() > max_age
         )
 
-    def _new_session(self, identity: UpstreamIdentity) -> tuple[str, LoginSession]:
+    def _new_session(self, identity: UpstreamIdentity) -> tuple[str, dict[str, Any]]:
+        """A new session cookie and the fields of its row."""
         cookie = random_token(32)
         now = utcnow()
-        row = LoginSession(
-            id_hash=sha256_hex(cookie),
-            person_hash=self.person_hash(identity.person_key),
-            means=identity.means,
-            acr=identity.loa,
-            auth_time=now,
-            attributes_encrypted=self.attributes.seal(identity.to_dict()),
-            expires_at=now + timedelta(seconds=self.settings.session_lifetime),
-        )
-        return cookie, row
+        return cookie, {
+            "id_hash": sha256_hex(cookie),
+            "person_hash": self.person_hash(identity.person_key),
+            "means": identity.means,
+            "acr": identity.loa,
+            "auth_time": now,
+            "attributes_encrypted": self.attributes.seal(identity.to_dict()),
+            "expires_at": now + timedelta(seconds=self.settings.session_lifetime),
+            "ended_at": None,
+        }
 
     def _session_audit(
-        self, session: AsyncSession, row: LoginSession, identity: UpstreamIdentity
+        self, session: AsyncSession, row: AnySession, identity: UpstreamIdentity
     ) -> None:
         add_audit(
             session,
@@ -488,19 +533,21 @@ class Provider:
         )
 
     async def create_session(self, identity: UpstreamIdentity) -> tuple[str, LoginSession]:
-        cookie, row = self._new_session(identity)
+        cookie, fields = self._new_session(identity)
+        row = LoginSession(**fields)
         async with self.sessionmaker() as session, session.begin():
             session.add(row)
             self._session_audit(session, row, identity)
         return cookie, row
 
     async def login_and_issue_code(
-        self, request_row: AuthorizationRequest, identity: UpstreamIdentity
+        self, request_row: AnyRequest, identity: UpstreamIdentity
     ) -> tuple[str, str]:
         """New login session and the RP's code in one transaction: (cookie, RP redirect)."""
-        cookie, login = self._new_session(identity)
+        cookie, fields = self._new_session(identity)
         code = random_token(32)
         if self._pg is not None:
+            login: AnySession = SessionRow(**fields)
             # PostgreSQL: one statement (atomic by itself, see _LOGIN_AND_CODE) instead
             # of a transaction of six round trips through the ORM.
             now = utcnow()
@@ -536,6 +583,7 @@ class Provider:
                     "This login attempt was already completed. Please start again at the service.",
                 )
             return cookie, self._code_redirect(request_row, code)
+        login = LoginSession(**fields)
         async with self.sessionmaker() as session, session.begin():
             session.add(login)
             await session.flush()  # the code row refers to the session
@@ -543,10 +591,10 @@ class Provider:
             await self._add_code(session, code, request_row, login)
         return cookie, self._code_redirect(request_row, code)
 
-    def session_identity(self, row: LoginSession) -> UpstreamIdentity:
+    def session_identity(self, row: AnySession) -> UpstreamIdentity:
         return UpstreamIdentity.from_dict(self.attributes.open(row.attributes_encrypted))
 
-    async def end_session(self, row: LoginSession, actor: str) -> None:
+    async def end_session(self, row: AnySession, actor: str) -> None:
         now = utcnow()
         async with self.sessionmaker() as session, session.begin():
             await session.execute(
@@ -565,7 +613,7 @@ class Provider:
             add_audit(session, actor=actor, action="session.ended", subject=row.id_hash[:16])
 
     # --------------------------------------------------------------------- codes
-    async def issue_code(self, request_row: AuthorizationRequest, session_row: LoginSession) -> str:
+    async def issue_code(self, request_row: AnyRequest, session_row: AnySession) -> str:
         code = random_token(32)
         async with self.sessionmaker() as session, session.begin():
             await self._add_code(session, code, request_row, session_row)
@@ -575,8 +623,8 @@ class Provider:
         self,
         session: AsyncSession,
         code: str,
-        request_row: AuthorizationRequest,
-        session_row: LoginSession,
+        request_row: AnyRequest,
+        session_row: AnySession,
     ) -> None:
         now = utcnow()
         p = request_row.params
@@ -608,7 +656,7 @@ class Provider:
                 "This login attempt was already completed. Please start again at the service.",
             )
 
-    def _code_redirect(self, request_row: AuthorizationRequest, code: str) -> str:
+    def _code_redirect(self, request_row: AnyRequest, code: str) -> str:
         p = request_row.params
         return add_query(
             p["redirect_uri"], {"code": code, "state": p.get("state"), "iss": self.issuer}
@@ -765,8 +813,8 @@ class Provider:
         now = utcnow()
         code_hash = sha256_hex(code)
         failure: OAuthError | None = None
-        login: LoginSession | None = None
-        row: AuthorizationCode | None = None
+        login: AnySession | None = None
+        row: AnyCode | None = None
         replayed = False
         if self._pg is not None:
             # PostgreSQL: the usual redemption in one statement (see _SPEND_CODE). No row
@@ -860,7 +908,7 @@ class Provider:
         form: dict[str, str],
         verifier: str,
         now: datetime,
-    ) -> tuple[AuthorizationCode | None, LoginSession | None, OAuthError | None]:
+    ) -> tuple[CodeRow | None, SessionRow | None, OAuthError | None]:
         """Mark an unused code of this client used and read its login session, in one
         statement; (None, None, None) if no unused code of this client matched."""
         assert self._pg is not None
@@ -868,7 +916,7 @@ class Provider:
         if not records:
             return None, None, None
         r = records[0]
-        row = AuthorizationCode(
+        row = CodeRow(
             code_hash=code_hash,
             client_id=client.client_id,
             redirect_uri=r["redirect_uri"],
@@ -888,7 +936,7 @@ class Provider:
             return row, None, failure
         if r["s_id_hash"] is None or r["s_ended_at"] is not None:
             return row, None, OAuthError("invalid_grant", "The login session has ended.")
-        login = LoginSession(
+        login = SessionRow(
             id_hash=r["s_id_hash"],
             person_hash=r["s_person_hash"],
             means=r["s_means"],
@@ -901,7 +949,7 @@ class Provider:
         return row, login, None
 
     def _code_failure(
-        self, row: AuthorizationCode, form: dict[str, str], verifier: str, now: datetime
+        self, row: AnyCode, form: dict[str, str], verifier: str, now: datetime
     ) -> OAuthError | None:
         if aware(row.expires_at) <= now:
             return OAuthError("invalid_grant", "The code has expired.")
@@ -922,7 +970,7 @@ class Provider:
         self,
         client: Client,
         identity: UpstreamIdentity,
-        login: LoginSession,
+        login: AnySession,
         requested_scope: str,
         nonce: str | None,
         claims_request: dict[str, Any] | None,
@@ -1309,6 +1357,16 @@ UPDATE authorization_requests
 SET means = $2::varchar, upstream_state = $3::varchar, upstream_nonce = $4::varchar,
     upstream_verifier = $5::varchar, csrf = $6::varchar
 WHERE id = $1::varchar
+"""
+# The means choice in one statement: recorded only on a usable request (not completed,
+# not expired) whose required level the means reaches ($8: the levels it reaches).
+_START_UPSTREAM_IF_USABLE = """
+UPDATE authorization_requests
+SET means = $2::varchar, upstream_state = $3::varchar, upstream_nonce = $4::varchar,
+    upstream_verifier = $5::varchar, csrf = $6::varchar
+WHERE id = $1::varchar AND completed_at IS NULL AND expires_at > $7::timestamptz
+      AND required_loa = ANY($8::varchar[])
+RETURNING required_loa
 """
 
 # The code redemption on PostgreSQL, in one statement: an unused code of this client is

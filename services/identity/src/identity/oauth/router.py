@@ -12,6 +12,9 @@ from ..pages import TEXT, error_page, pick_lang, render
 from .errors import OAuthError
 from .provider import PageError, Provider, RedirectError, add_query
 
+# Routes are matched in the order they are defined (and every route of a router included
+# before the one that matches is tried): the hot paths come first — the token endpoint,
+# then authorization; the cacheable metadata last.
 router = APIRouter(include_in_schema=False)
 FORM = "application/x-www-form-urlencoded"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -53,20 +56,29 @@ def query_dict(request: Request) -> dict[str, str]:
     return out
 
 
-@router.get("/.well-known/openid-configuration")
-async def openid_configuration(request: Request) -> JSONResponse:
-    return JSONResponse(provider(request).discovery(), headers=CACHEABLE)
-
-
-@router.get("/.well-known/oauth-authorization-server")
-async def oauth_metadata(request: Request) -> JSONResponse:
-    return JSONResponse(provider(request).discovery(), headers=CACHEABLE)
-
-
-@router.get("/auth/jwks")
-async def jwks(request: Request) -> JSONResponse:
-    keys = await provider(request).keys.jwks()
-    return JSONResponse(keys, headers=CACHEABLE, media_type="application/jwk-set+json")
+@router.post("/auth/token")
+async def token(request: Request) -> Response:
+    p = provider(request)
+    try:
+        form = await read_form(request)
+        grant = form.get("grant_type")
+        if not grant:
+            raise OAuthError("invalid_request", "grant_type is required.")
+        if grant not in ("authorization_code", "client_credentials", "refresh_token"):
+            raise OAuthError("unsupported_grant_type", f"grant_type {grant} is not supported.")
+        client = await p.client_auth.authenticate(
+            form, request.headers.get("authorization"), p.url("/auth/token")
+        )
+        body: dict[str, Any]
+        if grant == "client_credentials":
+            body = await p.client_credentials(client, form.get("scope"))
+        elif grant == "authorization_code":
+            body = await p.authorization_code(client, form)
+        else:
+            body = await p.refresh(client, form)
+    except OAuthError as exc:
+        return exc.response()
+    return JSONResponse(body, headers=NO_STORE)
 
 
 @router.api_route("/auth/authorize", methods=["GET", "POST"])
@@ -92,31 +104,6 @@ async def authorize(request: Request) -> Response:
         return RedirectResponse(uri, status_code=303)
     lang = pick_lang((v.params.get("ui_locales") or "").split(" ")[0] or None, request)
     return RedirectResponse(f"/auth/login?request={row.id}&lang={lang}", status_code=303)
-
-
-@router.post("/auth/token")
-async def token(request: Request) -> Response:
-    p = provider(request)
-    try:
-        form = await read_form(request)
-        grant = form.get("grant_type")
-        if not grant:
-            raise OAuthError("invalid_request", "grant_type is required.")
-        if grant not in ("authorization_code", "client_credentials", "refresh_token"):
-            raise OAuthError("unsupported_grant_type", f"grant_type {grant} is not supported.")
-        client = await p.client_auth.authenticate(
-            form, request.headers.get("authorization"), p.url("/auth/token")
-        )
-        body: dict[str, Any]
-        if grant == "client_credentials":
-            body = await p.client_credentials(client, form.get("scope"))
-        elif grant == "authorization_code":
-            body = await p.authorization_code(client, form)
-        else:
-            body = await p.refresh(client, form)
-    except OAuthError as exc:
-        return exc.response()
-    return JSONResponse(body, headers=NO_STORE)
 
 
 def _bearer(request: Request, form: dict[str, str] | None) -> str:
@@ -237,3 +224,19 @@ async def end_session(request: Request) -> Response:
         )
     response.delete_cookie(p.settings.cookie_name, path="/auth")
     return response
+
+
+@router.get("/.well-known/openid-configuration")
+async def openid_configuration(request: Request) -> JSONResponse:
+    return JSONResponse(provider(request).discovery(), headers=CACHEABLE)
+
+
+@router.get("/.well-known/oauth-authorization-server")
+async def oauth_metadata(request: Request) -> JSONResponse:
+    return JSONResponse(provider(request).discovery(), headers=CACHEABLE)
+
+
+@router.get("/auth/jwks")
+async def jwks(request: Request) -> JSONResponse:
+    keys = await provider(request).keys.jwks()
+    return JSONResponse(keys, headers=CACHEABLE, media_type="application/jwk-set+json")

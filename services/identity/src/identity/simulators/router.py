@@ -26,6 +26,7 @@ from ..pages import (
 )
 from .idp import SimulatorIdP
 
+# The login's pages first (routes are matched in the order they are defined).
 router = APIRouter(include_in_schema=False)
 
 
@@ -38,22 +39,6 @@ def _idp(request: Request, means: str) -> SimulatorIdP | None:
 
 def _unknown(request: Request) -> Response:
     return error_page(request, "Onbekende simulator.", "Unknown simulator.", status_code=404)
-
-
-@router.get("/auth/simulators/{means}/.well-known/openid-configuration")
-async def sim_discovery(request: Request, means: str) -> Response:
-    idp = _idp(request, means)
-    if idp is None:
-        return _unknown(request)
-    return JSONResponse(idp.discovery(means), headers=CACHEABLE)
-
-
-@router.get("/auth/simulators/{means}/jwks")
-async def sim_jwks(request: Request, means: str) -> Response:
-    idp = _idp(request, means)
-    if idp is None:
-        return _unknown(request)
-    return JSONResponse(await idp.p.keys.simulator_jwks(), headers=CACHEABLE)
 
 
 @router.get("/auth/simulators/{means}/authorize")
@@ -124,6 +109,22 @@ async def sim_authorize_submit(request: Request, means: str) -> Response:
     return RedirectResponse(
         add_query(redirect_uri, {"code": code, "state": state}), status_code=303
     )
+
+
+@router.get("/auth/simulators/{means}/.well-known/openid-configuration")
+async def sim_discovery(request: Request, means: str) -> Response:
+    idp = _idp(request, means)
+    if idp is None:
+        return _unknown(request)
+    return JSONResponse(idp.discovery(means), headers=CACHEABLE)
+
+
+@router.get("/auth/simulators/{means}/jwks")
+async def sim_jwks(request: Request, means: str) -> Response:
+    idp = _idp(request, means)
+    if idp is None:
+        return _unknown(request)
+    return JSONResponse(await idp.p.keys.simulator_jwks(), headers=CACHEABLE)
 
 
 @router.post("/auth/simulators/{means}/token")
