@@ -120,6 +120,10 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
+        if declared is None and _header(scope, b"transfer-encoding") is None:
+            # No body at all (HTTP/1.1 has none without either header): nothing to count.
+            await self.app(scope, receive, send)
+            return
         too_large = PayloadTooLarge(f"The request body exceeds {self.max_bytes} bytes.")
         if declared is not None:
             if not declared.isdigit():
