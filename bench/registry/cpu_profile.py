@@ -20,7 +20,6 @@ import asyncio
 import cProfile
 import os
 import pstats
-import random
 import sys
 import time
 from pathlib import Path
@@ -28,41 +27,13 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 from fastapi import APIRouter, Security
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from servicekit.auth import Principal
 from servicekit.testing import TestIssuer
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import COMPOUNDS, WORDS  # noqa: E402
-
-
-async def ids(url: str) -> tuple[list[str], list[str]]:
-    engine = create_async_engine(url)
-    async with engine.connect() as conn:
-        facilities = [str(r[0]) for r in await conn.execute(text("SELECT id FROM facilities"))]
-        offerings = [
-            str(r[0]) for r in await conn.execute(text("SELECT id FROM offerings LIMIT 20000"))
-        ]
-    await engine.dispose()
-    return facilities, offerings
-
-
-def scenarios(facility_ids: list[str], offering_ids: list[str], n: int) -> dict[str, list[str]]:
-    rng = random.Random(7)
-    return {
-        "list_offerings": [f"/v1/offerings?page={rng.randint(1, 50)}&pageSize=20" for _ in range(n)],
-        "list_facility_offerings": [f"/v1/offerings?facilityId={rng.choice(facility_ids)}" for _ in range(n)],
-        "list_usages": [f"/v1/usages?facilityId={rng.choice(facility_ids)}&status=active" for _ in range(n)],
-        "detail_offering": [f"/v1/offerings/{rng.choice(offering_ids)}" for _ in range(n)],
-        "detail_facility": [f"/v1/facilities/{rng.choice(facility_ids)}" for _ in range(n)],
-        "search_rare_word": [f"/v1/search?q={rng.choice(COMPOUNDS)}" for _ in range(n)],
-        "search_common_word": [f"/v1/search?q={rng.choice(WORDS)}" for _ in range(n)],
-        "search_two_words": [f"/v1/search?q={rng.choice(WORDS)}+{rng.choice(COMPOUNDS)}" for _ in range(n)],
-        "radar": [f"/v1/facilities/{rng.choice(facility_ids)}/radar?within=P18M" for _ in range(n)],
-    }  # fmt: skip
+from run import existing_data, scenario_urls  # noqa: E402
 
 
 async def call(app: Any, url: str, token: bytes) -> tuple[int, bytes]:
@@ -137,8 +108,8 @@ async def main() -> None:
     app.include_router(nothing)
     app.state.token_verifier = issuer.verifier()
     token = issuer.token(sub="bench", scopes=["registry:read"], lifetime=7200).encode()
-    facility_ids, offering_ids = await ids(args.database_url)
-    plan = scenarios(facility_ids, offering_ids, args.requests)
+    data = await existing_data(args.database_url)
+    plan = scenario_urls(data["facility_ids"], data["offering_ids"], args.requests)
     if args.framework:
         plan = {"framework_only": ["/v1/nothing"] * args.requests, **plan}
     if args.only:

@@ -126,6 +126,22 @@ PRICE_MODELS = ["free", "fixed", "subscription", "per-inhabitant", "per-user", "
 STATUSES = ["active"] * 8 + ["planned"] + ["ended"]
 
 
+def scenario_urls(facility_ids: list[Any], offering_ids: list[Any], n: int) -> dict[str, list[str]]:
+    """``n`` URLs per scenario (the same ones every run: a fixed seed)."""
+    rng = random.Random(7)
+    return {
+        "list_offerings": [f"/v1/offerings?page={rng.randint(1, 50)}&pageSize=20" for _ in range(n)],
+        "list_facility_offerings": [f"/v1/offerings?facilityId={rng.choice(facility_ids)}" for _ in range(n)],
+        "list_usages": [f"/v1/usages?facilityId={rng.choice(facility_ids)}&status=active" for _ in range(n)],
+        "detail_offering": [f"/v1/offerings/{rng.choice(offering_ids)}" for _ in range(n)],
+        "detail_facility": [f"/v1/facilities/{rng.choice(facility_ids)}" for _ in range(n)],
+        "search_rare_word": [f"/v1/search?q={rng.choice(COMPOUNDS)}" for _ in range(n)],
+        "search_common_word": [f"/v1/search?q={rng.choice(WORDS)}" for _ in range(n)],
+        "search_two_words": [f"/v1/search?q={rng.choice(WORDS)}+{rng.choice(COMPOUNDS)}" for _ in range(n)],
+        "radar": [f"/v1/facilities/{rng.choice(facility_ids)}/radar?within=P18M" for _ in range(n)],
+    }  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -505,20 +521,7 @@ async def main() -> None:
                     pass
                 await asyncio.sleep(0.5)
         token = issuer.token(sub="bench", scopes=["registry:read"], lifetime=7200)
-        rng = random.Random(7)
-        n = args.requests
-        facility_ids, offering_ids = data["facility_ids"], data["offering_ids"]
-        scenarios = {
-            "list_offerings": [f"/v1/offerings?page={rng.randint(1, 50)}&pageSize=20" for _ in range(n)],
-            "list_facility_offerings": [f"/v1/offerings?facilityId={rng.choice(facility_ids)}" for _ in range(n)],
-            "list_usages": [f"/v1/usages?facilityId={rng.choice(facility_ids)}&status=active" for _ in range(n)],
-            "detail_offering": [f"/v1/offerings/{rng.choice(offering_ids)}" for _ in range(n)],
-            "detail_facility": [f"/v1/facilities/{rng.choice(facility_ids)}" for _ in range(n)],
-            "search_rare_word": [f"/v1/search?q={rng.choice(COMPOUNDS)}" for _ in range(n)],
-            "search_common_word": [f"/v1/search?q={rng.choice(WORDS)}" for _ in range(n)],
-            "search_two_words": [f"/v1/search?q={rng.choice(WORDS)}+{rng.choice(COMPOUNDS)}" for _ in range(n)],
-            "radar": [f"/v1/facilities/{rng.choice(facility_ids)}/radar?within=P18M" for _ in range(n)],
-        }  # fmt: skip
+        scenarios = scenario_urls(data["facility_ids"], data["offering_ids"], args.requests)
         if args.only:
             scenarios = {k: v for k, v in scenarios.items() if k in args.only}
         # Warm-up: every scenario's statements prepared on every pooled connection.

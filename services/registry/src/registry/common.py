@@ -8,17 +8,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import StringConstraints, TypeAdapter, WithJsonSchema
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, Table, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from servicekit.auth import Principal
 from servicekit.db import Database
-from servicekit.errors import BadRequest, Conflict
+from servicekit.errors import BadRequest, Conflict, NotFound
 from servicekit.http import make_etag
 from servicekit.idempotency import IdempotencyStore
 from servicekit.pagination import PageParams, make_page
@@ -26,6 +26,8 @@ from servicekit.schemas import ApiOutModel
 
 from .auth import idempotency_owner
 from .db import idempotency_keys, row_counts
+
+OutModel = TypeVar("OutModel", bound=ApiOutModel)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -163,6 +165,74 @@ async def read_page(
     # Past the end: the page is empty, but the total is still wanted for the links.
     first = await database.fetch(statement, {**values, "offset": 0, "limit": 1})
     return [], int(first[0]["total_count"]) if first else 0
+
+
+@lru_cache(maxsize=32)
+def _by_id(table: Table) -> Select[Any]:
+    return select(*table.c).where(table.c.id == bindparam("id"))
+
+
+async def read_by_id(
+    database: Database, table: Table, entity_id: uuid.UUID, out: type[OutModel], what: str
+) -> tuple[OutModel, str]:
+    """One row of ``table`` as its API schema, with its ETag; 404 when there is none."""
+    rows = await database.fetch(_by_id(table), {"id": entity_id})
+    if not rows:
+        raise NotFound(f"No {what} with id {entity_id}.")
+    row = rows[0]
+    return out.model_validate(dict(row)), etag_of(row["id"], row["revision"])
+
+
+@lru_cache(maxsize=256)
+def list_statement(
+    table: Table,
+    order_by: tuple[str, ...],
+    equal: tuple[str, ...],
+    contains: tuple[str, ...],
+    counted_table: bool,
+) -> Select[Any]:
+    """A :func:`page_statement` over all columns of ``table``: each column named in
+    ``equal`` equals the bind parameter of the same name, and, with ``contains``, one of
+    those columns (lower-cased) is LIKE the bind parameter ``pattern``. Built once per
+    combination of filters, so it is compiled and prepared once."""
+    query = select(*table.c)
+    for name in equal:
+        query = query.where(table.c[name] == bindparam(name))
+    if contains:
+        pattern: Any = bindparam("pattern")
+        query = query.where(
+            or_(*(func.lower(table.c[name]).like(pattern, escape="/") for name in contains))
+        )
+    unfiltered = not equal and not contains
+    return page_statement(
+        query,
+        [table.c[name] for name in order_by],
+        whole_table=table.name if unfiltered and counted_table else None,
+    )
+
+
+async def read_list(
+    database: Database,
+    table: Table,
+    params: PageParams,
+    *,
+    order_by: tuple[str, ...],
+    equal: dict[str, Any],
+    text: str | None = None,
+    text_columns: tuple[str, ...] = (),
+    counted_table: bool = False,
+) -> tuple[Sequence[Any], int]:
+    """One page of ``table`` with the exact total: rows whose columns equal the given
+    values (``None``: no condition) and, when ``text`` is given, contain it in one of
+    ``text_columns`` (case-insensitive, LIKE wildcards literal). ``counted_table``: the
+    table's unfiltered total comes from ``row_counts``."""
+    values = {name: value for name, value in equal.items() if value is not None}
+    present = tuple(values)
+    contains = text_columns if text else ()
+    if text:
+        values["pattern"] = like_pattern(text.lower())
+    statement = list_statement(table, order_by, present, contains, counted_table)
+    return await read_page(database, statement, values, params)
 
 
 def like_pattern(needle: str) -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +17,7 @@ from servicekit.events import current_trace_id
 from servicekit.pagination import PageParams
 
 from ..changes.service import Actor, record_change
-from ..common import etag_of, like_pattern, page_statement, read_page
+from ..common import etag_of, read_by_id, read_list
 from ..db import utcnow
 from ..organisations.models import Organisation
 from .models import STAGES, Facility, StageTransition
@@ -62,53 +61,24 @@ def transition_out(row: StageTransition) -> StageTransitionOut:
     )
 
 
-COLUMNS = tuple(Facility.__table__.c)
-BY_ID = select(*COLUMNS).where(Facility.__table__.c.id == bindparam("id"))
-
-
-@lru_cache(maxsize=64)
-def _list_statement(
-    by_slug: bool, by_kind: bool, by_theme: bool, by_stage: bool, by_provider: bool, by_text: bool
-) -> Select[Any]:
-    query = select(*COLUMNS)
-    if by_slug:
-        query = query.where(Facility.slug == bindparam("slug"))
-    if by_kind:
-        query = query.where(Facility.kind == bindparam("kind"))
-    if by_theme:
-        query = query.where(Facility.theme == bindparam("theme"))
-    if by_stage:
-        query = query.where(Facility.stage == bindparam("stage"))
-    if by_provider:
-        query = query.where(Facility.provider_id == bindparam("provider_id"))
-    if by_text:
-        pattern: Any = bindparam("pattern")
-        query = query.where(
-            or_(
-                func.lower(Facility.name).like(pattern, escape="/"),
-                func.lower(Facility.description).like(pattern, escape="/"),
-                Facility.slug.like(pattern, escape="/"),
-            )
-        )
-    return page_statement(query, (Facility.name, Facility.id))
-
-
 async def list_facilities(
     database: Database, filters: FacilityFilter, params: PageParams
 ) -> tuple[list[FacilityOut], int]:
-    values: dict[str, Any] = {
-        "slug": filters.slug,
-        "kind": filters.kind,
-        "theme": filters.theme.lower() if filters.theme else None,
-        "stage": filters.stage,
-        "provider_id": filters.provider_id,
-        "pattern": like_pattern(filters.q.lower()) if filters.q else None,
-    }
-    statement = _list_statement(
-        *(values[name] is not None for name in ("slug", "kind", "theme", "stage", "provider_id")),
-        bool(filters.q),
+    rows, total = await read_list(
+        database,
+        Facility.__table__,  # type: ignore[arg-type]
+        params,
+        order_by=("name", "id"),
+        equal={
+            "slug": filters.slug,
+            "kind": filters.kind,
+            "theme": filters.theme.lower() if filters.theme else None,
+            "stage": filters.stage,
+            "provider_id": filters.provider_id,
+        },
+        text=filters.q,
+        text_columns=("name", "description", "slug"),
     )
-    rows, total = await read_page(database, statement, values, params)
     return [FacilityOut.model_validate(dict(r)) for r in rows], total
 
 
@@ -125,11 +95,7 @@ async def load(
 
 
 async def get_facility(database: Database, facility_id: uuid.UUID) -> tuple[FacilityOut, str]:
-    rows = await database.fetch(BY_ID, {"id": facility_id})
-    if not rows:
-        raise NotFound(f"No facility with id {facility_id}.")
-    row = rows[0]
-    return FacilityOut.model_validate(dict(row)), etag_of(row["id"], row["revision"])
+    return await read_by_id(database, Facility.__table__, facility_id, FacilityOut, "facility")  # type: ignore[arg-type]
 
 
 async def _check_slug(session: AsyncSession, slug: str, own_id: uuid.UUID | None) -> None:

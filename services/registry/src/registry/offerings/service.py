@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +17,7 @@ from servicekit.pagination import PageParams
 
 from ..auth import SUPPLIER
 from ..changes.service import Actor, record_change
-from ..common import etag_of, like_pattern, page_statement, read_page
+from ..common import etag_of, read_by_id, read_list
 from ..db import utcnow
 from ..facilities.models import Facility
 from ..organisations.models import Organisation
@@ -64,44 +62,19 @@ def _dates(release: object, end: object) -> None:
         )
 
 
-COLUMNS = tuple(Offering.__table__.c)
-BY_ID = select(*COLUMNS).where(Offering.__table__.c.id == bindparam("id"))
-
-
-@lru_cache(maxsize=8)
-def _list_statement(by_facility: bool, by_supplier: bool, by_text: bool) -> Select[Any]:
-    query = select(*COLUMNS)
-    if by_facility:
-        query = query.where(Offering.facility_id == bindparam("facility_id"))
-    if by_supplier:
-        query = query.where(Offering.supplier_id == bindparam("supplier_id"))
-    if by_text:
-        pattern: Any = bindparam("pattern")
-        query = query.where(
-            or_(
-                func.lower(Offering.name).like(pattern, escape="/"),
-                func.lower(Offering.description).like(pattern, escape="/"),
-            )
-        )
-    unfiltered = not (by_facility or by_supplier or by_text)
-    return page_statement(
-        query, (Offering.name, Offering.id), whole_table="offerings" if unfiltered else None
-    )
-
-
 async def list_offerings(
     database: Database, filters: OfferingFilter, params: PageParams
 ) -> tuple[list[OfferingOut], int]:
-    statement = _list_statement(
-        filters.facility_id is not None, filters.supplier_id is not None, bool(filters.q)
+    rows, total = await read_list(
+        database,
+        Offering.__table__,  # type: ignore[arg-type]
+        params,
+        order_by=("name", "id"),
+        equal={"facility_id": filters.facility_id, "supplier_id": filters.supplier_id},
+        text=filters.q,
+        text_columns=("name", "description"),
+        counted_table=True,
     )
-    values: dict[str, Any] = {
-        "facility_id": filters.facility_id,
-        "supplier_id": filters.supplier_id,
-    }
-    if filters.q:
-        values["pattern"] = like_pattern(filters.q.lower())
-    rows, total = await read_page(database, statement, values, params)
     return [OfferingOut.model_validate(dict(r)) for r in rows], total
 
 
@@ -118,11 +91,7 @@ async def load(
 
 
 async def get_offering(database: Database, offering_id: uuid.UUID) -> tuple[OfferingOut, str]:
-    rows = await database.fetch(BY_ID, {"id": offering_id})
-    if not rows:
-        raise NotFound(f"No offering with id {offering_id}.")
-    row = rows[0]
-    return OfferingOut.model_validate(dict(row)), etag_of(row["id"], row["revision"])
+    return await read_by_id(database, Offering.__table__, offering_id, OfferingOut, "offering")  # type: ignore[arg-type]
 
 
 async def _supplier(session: AsyncSession, supplier_id: uuid.UUID) -> Organisation:

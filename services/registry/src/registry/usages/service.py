@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import (
     Date,
     Integer,
-    Select,
     String,
     Uuid,
     and_,
@@ -35,7 +34,7 @@ from servicekit.pagination import PageParams
 
 from ..auth import MUNICIPALITY
 from ..changes.service import Actor, record_change
-from ..common import etag_of, page_statement, read_page
+from ..common import etag_of, read_list
 from ..db import utcnow
 from ..durations import DateDuration, add_months
 from ..facilities.models import Facility
@@ -77,44 +76,22 @@ def _require_municipality_staff(principal: Principal, municipality: Organisation
     principal.require_org(municipality.oin, "this municipality's usages")
 
 
-COLUMNS = tuple(Usage.__table__.c)
-
-
-@lru_cache(maxsize=16)
-def _list_statement(
-    by_municipality: bool, by_facility: bool, by_offering: bool, by_status: bool
-) -> Select[Any]:
-    query = select(*COLUMNS)
-    if by_municipality:
-        query = query.where(Usage.municipality_id == bindparam("municipality_id"))
-    if by_facility:
-        query = query.where(Usage.facility_id == bindparam("facility_id"))
-    if by_offering:
-        query = query.where(Usage.offering_id == bindparam("offering_id"))
-    if by_status:
-        query = query.where(Usage.status == bindparam("status"))
-    unfiltered = not (by_municipality or by_facility or by_offering or by_status)
-    return page_statement(
-        query, (Usage.created_at, Usage.id), whole_table="usages" if unfiltered else None
-    )
-
-
 async def list_usages(
     database: Database, filters: UsageFilter, params: PageParams
 ) -> tuple[list[UsageOut], int]:
-    statement = _list_statement(
-        filters.municipality_id is not None,
-        filters.facility_id is not None,
-        filters.offering_id is not None,
-        filters.status is not None,
+    rows, total = await read_list(
+        database,
+        Usage.__table__,  # type: ignore[arg-type]
+        params,
+        order_by=("created_at", "id"),
+        equal={
+            "municipality_id": filters.municipality_id,
+            "facility_id": filters.facility_id,
+            "offering_id": filters.offering_id,
+            "status": filters.status,
+        },
+        counted_table=True,
     )
-    values = {
-        "municipality_id": filters.municipality_id,
-        "facility_id": filters.facility_id,
-        "offering_id": filters.offering_id,
-        "status": filters.status,
-    }
-    rows, total = await read_page(database, statement, values, params)
     return [UsageOut.model_validate(dict(r)) for r in rows], total
 
 
