@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -104,6 +105,16 @@ async def test_client_credentials_refusals(http: httpx.AsyncClient, register: An
     r = await post(form)
     assert r.status_code == 401
     assert r.json()["error"] == "invalid_client"
+    assert "access_token" not in r.json()
+    # A replay is refused as such before any error of the grant (the grant runs while the
+    # jti is being recorded, and its outcome must not leak past a replayed assertion).
+    r = await post({**form, "scope": "registry:write"})
+    assert r.status_code == 401
+    assert r.json()["error"] == "invalid_client"
+    # Concurrent uses of one fresh assertion: exactly one token.
+    form["client_assertion"] = rp.assertion()
+    both = await asyncio.gather(post(form), post(form), post(form))
+    assert sorted(r.status_code for r in both) == [200, 401, 401]
     # wrong audience
     form["client_assertion"] = rp.assertion(aud="https://elsewhere.example/token")
     assert (await post(form)).json()["error"] == "invalid_client"

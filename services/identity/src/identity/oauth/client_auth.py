@@ -15,6 +15,7 @@ import binascii
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Generator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -57,10 +58,23 @@ class ClientAuthenticator:
         self, form: dict[str, str], authorization: str | None, endpoint_url: str
     ) -> Client:
         """The authenticated client, or ``invalid_client`` (401)."""
+        client, confirm = await self.authenticate_pending(form, authorization, endpoint_url)
+        await confirm
+        return client
+
+    async def authenticate_pending(
+        self, form: dict[str, str], authorization: str | None, endpoint_url: str
+    ) -> tuple[Client, Awaitable[None]]:
+        """Like :meth:`authenticate`, but a ``private_key_jwt`` assertion's one-time id is
+        only *sent* to be recorded: the client is returned with an awaitable that
+        confirms it (or raises ``invalid_client`` for a replay). The caller must await it
+        before anything it computed meanwhile leaves the process, and may do only work
+        without side effects before (the client_credentials grant signs its token while
+        the id's round trip is under way). Every other check is done already."""
         if authorization and authorization.lower().startswith("basic "):
             if "client_assertion" in form:
                 raise OAuthError("invalid_request", "Use one client authentication method only.")
-            return await self._basic(authorization)
+            return await self._basic(authorization), _DONE
         if form.get("client_assertion_type") or form.get("client_assertion"):
             return await self._private_key_jwt(form, endpoint_url)
         if "client_secret" in form:
@@ -69,7 +83,7 @@ class ClientAuthenticator:
         if client_id:
             client = await self.p.clients.get(client_id)
             if client is not None and client.token_endpoint_auth_method == "none":  # noqa: S105
-                return client
+                return client, _DONE
         raise OAuthError("invalid_client", "Client authentication failed.")
 
     async def _basic(self, authorization: str) -> Client:
@@ -120,7 +134,9 @@ class ClientAuthenticator:
         self._jwks_uri_cache[uri] = (time.monotonic(), keys)
         return keys
 
-    async def _private_key_jwt(self, form: dict[str, str], endpoint_url: str) -> Client:
+    async def _private_key_jwt(
+        self, form: dict[str, str], endpoint_url: str
+    ) -> tuple[Client, Awaitable[None]]:
         if form.get("client_assertion_type") != ASSERTION_TYPE:
             raise OAuthError("invalid_client", "Unsupported client_assertion_type.")
         assertion = form.get("client_assertion") or ""
@@ -168,10 +184,16 @@ class ClientAuthenticator:
         jti = c.get("jti")
         if not isinstance(jti, str) or not 8 <= len(jti) <= 255 or not jti.isprintable():
             raise OAuthError("invalid_client", "The client assertion needs a jti.")
-        await self.remember_jti("client_assertion", client_id, jti, exp + LEEWAY)
-        return client
+        confirm = await self.send_jti("client_assertion", client_id, jti, exp + LEEWAY)
+        return client, confirm
 
     async def remember_jti(self, kind: str, issuer: str, jti: str, expires_epoch: int) -> None:
+        """Record a one-time id; raises ``invalid_client`` if it was used before."""
+        await (await self.send_jti(kind, issuer, jti, expires_epoch))
+
+    async def send_jti(
+        self, kind: str, issuer: str, jti: str, expires_epoch: int
+    ) -> Awaitable[None]:
         """Record a one-time id; a second use is refused (unique constraint in the
         database all workers share).
 
@@ -188,16 +210,34 @@ class ClientAuthenticator:
         if engine.dialect.name == "postgresql":
             if self._jtis is None:
                 self._jtis = _JtiWriter(engine)
-            fresh = await self._jtis.add(values)
-        else:
-            try:
-                async with engine.begin() as connection:
-                    await connection.execute(insert(_USED_JTIS), values)
-                fresh = True
-            except IntegrityError:
-                fresh = False
-        if not fresh:
-            raise OAuthError("invalid_client", "This client assertion was already used.")
+            future = self._jtis.add(values)
+            # Let the writer send the statement now, so its round trip overlaps with
+            # whatever the caller does before awaiting the answer.
+            await asyncio.sleep(0)
+            return _confirm(future)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(insert(_USED_JTIS), values)
+        except IntegrityError:
+            raise OAuthError("invalid_client", "This client assertion was already used.") from None
+        return _DONE
+
+
+class _Done:
+    """An awaitable that is already done (nothing left to confirm)."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield
+
+
+_DONE = _Done()
+
+
+async def _confirm(future: asyncio.Future[bool]) -> None:
+    # Shielded: a request that goes away does not cancel the others' insert.
+    if not await asyncio.shield(future):
+        raise OAuthError("invalid_client", "This client assertion was already used.")
 
 
 class _JtiWriter:
@@ -212,14 +252,14 @@ class _JtiWriter:
         self._pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def add(self, values: dict[str, Any]) -> bool:
-        """True if the id was new and is now recorded, False if it was seen before."""
+    def add(self, values: dict[str, Any]) -> asyncio.Future[bool]:
+        """Queue an id: the future says True if it was new and is now recorded, False if
+        it was seen before."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((values, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
-        # Shielded: a request that goes away does not cancel the others' insert.
-        return await asyncio.shield(future)
+        return future
 
     async def _drain(self) -> None:
         while self._pending:

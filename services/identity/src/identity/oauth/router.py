@@ -66,16 +66,25 @@ async def token(request: Request) -> Response:
             raise OAuthError("invalid_request", "grant_type is required.")
         if grant not in ("authorization_code", "client_credentials", "refresh_token"):
             raise OAuthError("unsupported_grant_type", f"grant_type {grant} is not supported.")
-        client = await p.client_auth.authenticate(
+        client, confirm = await p.client_auth.authenticate_pending(
             form, request.headers.get("authorization"), p.url("/auth/token")
         )
         body: dict[str, Any]
         if grant == "client_credentials":
-            body = await p.client_credentials(client, form.get("scope"))
-        elif grant == "authorization_code":
-            body = await p.authorization_code(client, form)
+            # The grant has no side effects (it checks and signs), so it runs while a
+            # client assertion's one-time id is being recorded; nothing is answered
+            # before that is confirmed, and a replayed assertion is refused (401) before
+            # any error of the grant.
+            try:
+                body = await p.client_credentials(client, form.get("scope"))
+            finally:
+                await confirm
         else:
-            body = await p.refresh(client, form)
+            await confirm  # codes and refresh tokens are spent only by an authenticated client
+            if grant == "authorization_code":
+                body = await p.authorization_code(client, form)
+            else:
+                body = await p.refresh(client, form)
     except OAuthError as exc:
         return exc.response()
     return JSONResponse(body, headers=NO_STORE)
