@@ -482,6 +482,77 @@ async def test_registry_details_are_filled_by_the_ocds_export_and_enrollment_rea
     assert buyers["Groningen"]["address"]["region"] == "Groningen"
 
 
+async def enrollment_row(app: Any, enrollment_id: str) -> Enrollment:
+    async with app.state.database.sessionmaker() as session:
+        query = select(Enrollment).where(Enrollment.id == uuid.UUID(enrollment_id))
+        return (await session.execute(query)).scalar_one()
+
+
+async def test_registry_details_are_filled_by_the_enrollment_list(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    """Enrollments made during an outage: while it lasts the list answers 200 with what is
+    stored; once the registry is back the list fills the rows on its page (one bulk read of
+    the municipalities, not one call per row) and stores them."""
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    registry.down = True
+    app.state.registry.clear_cache()
+    explicit = enrollment_body(tender, desiredStartDate="2027-05-01")
+    made = [
+        await client.post(url, json=explicit, headers=municipality_headers(issuer, m))
+        for m in (UTRECHT, GRONINGEN)
+    ]
+    assert [r.status_code for r in made] == [201, 201], made[1].text
+    utrecht_id, groningen_id = (r.json()["id"] for r in made)
+
+    # Still down: 200 with the stored data (no details invented, nothing written).
+    listed = await client.get(url, headers=lead_headers)
+    assert listed.status_code == 200, listed.text
+    stored = [e["municipality"] for e in listed.json()["items"]]
+    assert [(m["oin"], m.get("name"), m.get("province")) for m in stored] == [
+        (UTRECHT["oin"], None, None),
+        (GRONINGEN["oin"], None, None),
+    ]
+    assert (await enrollment_row(app, utrecht_id)).municipality_id is None
+
+    # Back: the first page (one row) is filled and stored; the row beyond it is not.
+    registry.down = False
+    registry.calls.clear()
+    listed = await client.get(url, params={"pageSize": 1}, headers=lead_headers)
+    assert listed.status_code == 200, listed.text
+    (item,) = listed.json()["items"]
+    assert item["id"] == utrecht_id
+    assert item["municipality"] == {
+        "oin": UTRECHT["oin"],
+        "id": UTRECHT["id"],
+        "name": "Utrecht",
+        "cbsCode": "GM0344",
+        "province": "Utrecht",
+    }
+    assert item["version"] == 1  # derived registry data: the ETag stays
+    assert set(registry.calls) == {"/v1/organisations"}  # the paged municipality list
+    assert len(registry.calls) == -(-len(MUNICIPALITIES) // 100)
+    row = await enrollment_row(app, utrecht_id)
+    assert (row.municipality_name, row.province, row.version) == ("Utrecht", "Utrecht", 1)
+    assert (await enrollment_row(app, groningen_id)).municipality_id is None
+
+    # Down again, nothing cached: the list (and a single read) still show what was stored.
+    registry.down = True
+    app.state.registry.clear_cache()
+    listed = await client.get(url, headers=lead_headers)
+    assert listed.status_code == 200, listed.text
+    assert [e["municipality"].get("name") for e in listed.json()["items"]] == ["Utrecht", None]
+    got = await client.get(f"{url}/{utrecht_id}", headers=municipality_headers(issuer, UTRECHT))
+    assert got.status_code == 200
+    assert got.json()["municipality"]["province"] == "Utrecht"
+    assert got.headers["etag"] == made[0].headers["etag"]
+
+
 async def test_history_and_events_record_enrollments(
     client: httpx.AsyncClient,
     registry: FakeRegistry,

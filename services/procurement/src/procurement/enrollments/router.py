@@ -82,6 +82,7 @@ async def list_enrollments(
     request: Request,
     tender_id: TenderId,
     session: SessionDep,
+    registry: RegistryDep,
     principal: Reader,
     params: Annotated[PageParams, Depends(page_params)],
     status: Annotated[EnrollmentStatus | None, Query()] = None,
@@ -95,6 +96,15 @@ async def list_enrollments(
             offset=params.offset,
             limit=params.page_size,
         )
+    # Enrolled while the registry was down: their details, if it answers now (only the
+    # rows on this page; while it is still down the list shows what is stored).
+    missing = [e.id for e in rows if e.municipality_id is None]
+    filled = bool(missing) and await service.fill_registry_details(
+        session, registry, tender_id, missing
+    )
+    async with session.begin():
+        if filled:
+            await service.reload(session, missing)
         outs = await service.outputs(session, rows)
     items = [o.model_dump(mode="json", by_alias=True, exclude_none=True) for o in outs]
     return make_page(request, items, total, params)

@@ -480,7 +480,10 @@ async def enroll(
 
 
 async def fill_registry_details(
-    session: AsyncSession, registry: RegistryClient, tender_id: uuid.UUID
+    session: AsyncSession,
+    registry: RegistryClient,
+    tender_id: uuid.UUID,
+    enrollment_ids: list[uuid.UUID] | None = None,
 ) -> int:
     """Registry details (id, name, CBS code, province) of enrollments made while the
     registry was down, filled in once it answers again; the number of rows filled.
@@ -489,16 +492,16 @@ async def fill_registry_details(
     without them, so per-province demand is right as soon as the registry is back. Best
     effort: while the registry is still down nothing changes and the next read tries
     again. These are derived registry data, not the municipality's submission, so the
-    enrollment's version (ETag) stays."""
+    enrollment's version (ETag) stays. ``enrollment_ids`` limits the work to those rows
+    (a list fills only the page it returns)."""
     table = Enrollment.__table__  # type: ignore[attr-defined]
+    query = select(table.c.id, table.c.municipality_oin).where(
+        table.c.tender_id == tender_id, table.c.municipality_id.is_(None)
+    )
+    if enrollment_ids is not None:
+        query = query.where(table.c.id.in_(enrollment_ids))
     async with session.begin():
-        rows = (
-            await session.execute(
-                select(table.c.id, table.c.municipality_oin).where(
-                    table.c.tender_id == tender_id, table.c.municipality_id.is_(None)
-                )
-            )
-        ).all()
+        rows = (await session.execute(query)).all()
     found: dict[uuid.UUID, Municipality] = {}
     for enrollment_id, oin in rows:
         try:
@@ -731,6 +734,17 @@ async def list_for(
         )
     ).scalars()
     return list(rows), int(total)
+
+
+async def reload(session: AsyncSession, enrollment_ids: list[uuid.UUID]) -> None:
+    """Read these enrollments afresh into the session's instances (one query), e.g.
+    after fill_registry_details changed them."""
+    query = (
+        select(Enrollment)
+        .where(Enrollment.id.in_(enrollment_ids))  # type: ignore[attr-defined]
+        .execution_options(populate_existing=True)
+    )
+    await session.execute(query)
 
 
 async def list_mandates(session: AsyncSession, enrollment_id: uuid.UUID) -> list[Mandate]:
