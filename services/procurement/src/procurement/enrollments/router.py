@@ -127,7 +127,7 @@ async def get_enrollment(
         enrollment = await service.get(session, principal, tender_id, enrollment_id)
     # Enrolled while the registry was down: its details, if it answers now.
     if enrollment.municipality_id is None and await service.fill_registry_details(
-        session, registry, tender_id
+        session, registry, tender_id, [enrollment.id]
     ):
         async with session.begin():
             await session.refresh(enrollment)
