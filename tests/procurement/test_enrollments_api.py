@@ -518,6 +518,8 @@ async def test_registry_details_are_filled_by_the_enrollment_list(
         (UTRECHT["oin"], None, None),
         (GRONINGEN["oin"], None, None),
     ]
+    # Unknown details are left out, as in a single read (not sent as null).
+    assert all("name" not in m and "province" not in m for m in stored)
     assert (await enrollment_row(app, utrecht_id)).municipality_id is None
 
     # Back: the first page (one row) is filled and stored; the row beyond it is not.

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
+from fastapi.responses import JSONResponse
 
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
@@ -86,7 +87,7 @@ async def list_enrollments(
     principal: Reader,
     params: Annotated[PageParams, Depends(page_params)],
     status: Annotated[EnrollmentStatus | None, Query()] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     async with session.begin():
         rows, total = await service.list_for(
             session,
@@ -107,7 +108,9 @@ async def list_enrollments(
             await service.reload(session, missing)
         outs = await service.outputs(session, rows)
     items = [o.model_dump(mode="json", by_alias=True, exclude_none=True) for o in outs]
-    return make_page(request, items, total, params)
+    # A ready response: FastAPI's second pass through the response model would put back
+    # the absent (None) members that a single read leaves out.
+    return JSONResponse(make_page(request, items, total, params))
 
 
 @router.get(
