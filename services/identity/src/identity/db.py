@@ -49,7 +49,7 @@ class DriverConnections:
     back at :meth:`close`; a connection whose statement was cancelled or that broke is
     invalidated (its state is unknown)."""
 
-    def __init__(self, engine: AsyncEngine, idle_seconds: float = 1.0, max_idle: int = 8):
+    def __init__(self, engine: AsyncEngine, idle_seconds: float = 1.0, max_idle: int = 16):
         self._engine = engine
         self._idle_seconds = idle_seconds
         self._max_idle = max_idle
