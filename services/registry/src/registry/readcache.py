@@ -59,6 +59,7 @@ class ReadCache:
         self.max_age_seconds = max_age_seconds
         self._answers: OrderedDict[Hashable, tuple[Version, float, Any]] = OrderedDict()
         self._computing: dict[tuple[Hashable, Version], asyncio.Future[Any]] = {}
+        self._refreshing = asyncio.Semaphore(1)
         self.hits = 0
         self.misses = 0
 
@@ -79,10 +80,10 @@ class ReadCache:
             self.hits += 1
             if time.monotonic() - stored[1] >= self.max_age_seconds:
                 # Old enough that a change outside the API could be missing: answer as
-                # stored and recompute in the background (stale-while-revalidate), so
-                # that answers computed together do not all expire onto the database at
-                # the same moment.
-                self._start(key, version, compute)
+                # stored and recompute in the background (stale-while-revalidate), one
+                # such refresh at a time, so that answers computed together do not all
+                # expire onto the database at once, competing with the requests.
+                self._start(key, version, compute, background=True)
             answer: T = stored[2]
             return answer
         self.misses += 1
@@ -90,22 +91,34 @@ class ReadCache:
         return result
 
     def _start(
-        self, key: Hashable, version: Version, compute: Callable[[], Awaitable[T]]
+        self,
+        key: Hashable,
+        version: Version,
+        compute: Callable[[], Awaitable[T]],
+        background: bool = False,
     ) -> asyncio.Future[Any]:
         task = self._computing.get((key, version))
         if task is None:
             # A task of its own: a client that gives up does not cancel the answer the
             # others wait for.
-            task = asyncio.ensure_future(self._compute(key, version, compute))
+            task = asyncio.ensure_future(self._compute(key, version, compute, background))
             task.add_done_callback(_retrieve)
             self._computing[(key, version)] = task
         return task
 
     async def _compute(
-        self, key: Hashable, version: Version, compute: Callable[[], Awaitable[T]]
+        self,
+        key: Hashable,
+        version: Version,
+        compute: Callable[[], Awaitable[T]],
+        background: bool,
     ) -> T:
         try:
-            value = await compute()
+            if background:
+                async with self._refreshing:
+                    value = await compute()
+            else:
+                value = await compute()
         finally:
             self._computing.pop((key, version), None)
         # Errors (unknown facility, bad offering) propagate to every waiter, never stored.
