@@ -171,6 +171,29 @@ async def test_userinfo_and_disclosures(browser: Browser, register: Any) -> None
     assert {i["channel"] for i in items} == {"token", "userinfo"}
     assert any("bsn" in i["attributes"] for i in items)
     assert "999990019" not in disclosures.text
+    # A refresh issues no ID token: its entry names only what the access token carries.
+    refreshing = await register(
+        allowed_scopes=["openid", "profile", "bsn"],
+        bsn_legal_basis="Wet X",
+        sector="gem-y",
+        refresh_tokens=True,
+    )
+    login = await browser.login(refreshing, "digid", "digid-fatima", scope="openid profile bsn")
+    first = (await browser.token(refreshing, login)).json()
+    r = await _post(
+        browser.http,
+        refreshing,
+        "/auth/token",
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+    )
+    assert r.status_code == 200, r.text
+    assert "id_token" not in r.json()
+    log = await browser.http.get("/v1/me/disclosures?pageSize=100", headers=headers)
+    entries = [i for i in log.json()["items"] if i["clientId"] == refreshing.client_id]
+    assert len(entries) == 2  # the code exchange and the refresh
+    refresh_entry = min(entries, key=lambda i: len(i["attributes"]))
+    assert sorted(refresh_entry["attributes"]) == ["acr", "sub"]
+    assert any("bsn" in i["attributes"] for i in entries)  # the code exchange's ID token
     # A machine token has no person behind it.
     machine = await register(grant_type="client_credentials")
     data, _ = machine.auth({"grant_type": "client_credentials"})

@@ -238,10 +238,6 @@ class KeyStore:
         keys = await self.load()
         return _verify(token, keys.key_set("op"))
 
-    async def verify_simulator(self, token: str) -> dict[str, Any]:
-        keys = await self.load()
-        return _verify(token, keys.key_set("simulator"))
-
 
 def _verify(token: str, key_set: KeySet) -> dict[str, Any]:
     from joserfc.errors import JoseError

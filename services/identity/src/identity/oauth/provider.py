@@ -532,14 +532,6 @@ class Provider:
             detail={"means": identity.means, "acr": identity.loa},
         )
 
-    async def create_session(self, identity: UpstreamIdentity) -> tuple[str, LoginSession]:
-        cookie, fields = self._new_session(identity)
-        row = LoginSession(**fields)
-        async with self.sessionmaker() as session, session.begin():
-            session.add(row)
-            self._session_audit(session, row, identity)
-        return cookie, row
-
     async def login_and_issue_code(
         self, request_row: AnyRequest, identity: UpstreamIdentity
     ) -> tuple[str, str]:
@@ -998,7 +990,10 @@ class Provider:
             "expires_in": lifetime,
             "scope": " ".join(scopes),
         }
-        disclosed = sorted({"sub", "acr", *person})
+        # What this client learns: the ID token's claims, or without an ID token (a
+        # refresh) only what the access token carries.
+        in_access_token = [k for k in ("org_id", "org_type", "roles") if extra[k] is not None]
+        disclosed = sorted({"sub", "acr", *(person if nonce is not None else in_access_token)})
         if nonce is not None:
             now = int(time.time())
             id_claims = {
