@@ -93,12 +93,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         version=API_VERSION,
         description=DESCRIPTION,
         settings=settings,
+        # Routes are matched in this order, about a microsecond per route passed: the
+        # most requested reads first.
         routers=[
-            organisations_router,
-            facilities_router,
             offerings_router,
-            usages_router,
             search_router,
+            facilities_router,
+            usages_router,
+            organisations_router,
             events_router(event_outbox, auth, READ),
             webhooks_router,
         ],
