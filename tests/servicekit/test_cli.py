@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 
 import pytest
 
 from gateway.config import Settings as GatewaySettings
 from servicekit import cli
+from servicekit.app import FREEZE_AFTER_START_UP
 from servicekit.settings import ServiceSettings
 
 
@@ -57,6 +60,8 @@ def test_serve_trusts_forwarded_headers_only_where_configured(
 
     seen: dict[str, object] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    # serve sets this for its worker processes; restored afterwards for the other tests.
+    monkeypatch.setenv(FREEZE_AFTER_START_UP, "0")
     cli.run_cli(
         service="demo",
         settings_factory=settings_factory,  # type: ignore[arg-type]
@@ -66,3 +71,36 @@ def test_serve_trusts_forwarded_headers_only_where_configured(
         argv=["serve"],
     )
     assert seen["proxy_headers"] is trusted
+    assert os.environ[FREEZE_AFTER_START_UP] == "1"
+
+
+async def test_the_start_up_heap_is_frozen_only_under_serve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under ``serve`` the objects alive after start-up go to the collector's permanent
+    generation (full collections no longer walk them); elsewhere (tests, tools) not."""
+    from fastapi import FastAPI
+
+    from servicekit.app import create_service_app
+
+    def app() -> FastAPI:
+        return create_service_app(
+            service="demo",
+            title="Demo",
+            version="1.0.0",
+            description="demo",
+            settings=ServiceSettings(environment="test", database_url="sqlite+aiosqlite://"),
+        )
+
+    gc.unfreeze()
+    try:
+        monkeypatch.delenv(FREEZE_AFTER_START_UP, raising=False)
+        plain = app()
+        async with plain.router.lifespan_context(plain):
+            assert gc.get_freeze_count() == 0
+        monkeypatch.setenv(FREEZE_AFTER_START_UP, "1")
+        served = app()
+        async with served.router.lifespan_context(served):
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
