@@ -11,7 +11,6 @@ from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import StringConstraints, TypeAdapter, WithJsonSchema
 from sqlalchemy import Select, Table, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -65,14 +64,17 @@ def json_response(
     status_code: int = 200,
     etag: str | None = None,
     location: str | None = None,
-) -> JSONResponse:
+) -> Response:
     headers: dict[str, str] = {}
     if etag:
         headers["ETag"] = etag
     if location:
         headers["Location"] = location
-    return JSONResponse(
-        body.model_dump(mode="json", by_alias=True), status_code=status_code, headers=headers
+    return Response(
+        body.model_dump_json(by_alias=True),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
     )
 
 
