@@ -61,7 +61,8 @@ async def page_params(
 def _href_factory(request: Request) -> Any:
     """Builds page links: the request's path and its other query parameters (encoded
     once), then ``page`` and ``pageSize``."""
-    path = request.url.path
+    # What request.url.path gives, without building and parsing the whole URL.
+    path = request.scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
     kept = urlencode(
         [(k, v) for k, v in request.query_params.items() if k not in ("page", "pageSize")]
     )
