@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ import httpx
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import FakeUpstreams, municipalities
+from run import FakeUpstreams, municipalities, tender_body
 
 from procurement.config import Settings
 from procurement.db import load_models
@@ -158,22 +158,7 @@ async def main(args: argparse.Namespace) -> None:
             sub="lead", scopes=["procurement:read", "procurement:manage"], org_id=LEAD_OIN
         )
         lead["content-type"] = "application/json"
-        now = datetime.now(UTC)
-        tender = {
-            "facilityId": up.facility["id"],
-            "leadPartyId": up.lead["id"],
-            "title": "Profile",
-            "procedure": "open",
-            "estimatedValue": {"amount": 10_000_000},
-            "enrollmentOpensAt": (now - timedelta(days=1)).isoformat(),
-            "enrollmentClosesAt": (now + timedelta(days=1)).isoformat(),
-            "plannedStartDate": "2027-01-01",
-            "contractDurationMonths": 48,
-            "lots": [
-                {"title": "Vast", "unit": "aansluiting"},
-                {"title": "Mobiel", "unit": "abonnement"},
-            ],
-        }
+        tender = tender_body(up, "Profile")
         status, raw = await call(app, "POST", "/v1/tenders", lead, json.dumps(tender).encode())
         assert status == 201, raw
         created = json.loads(raw)

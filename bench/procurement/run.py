@@ -61,6 +61,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def tender_body(upstreams: FakeUpstreams, title: str) -> dict[str, Any]:
+    """An open tender for the fake registry's facility, enrolling from yesterday to tomorrow."""
+    now = datetime.now(UTC)
+    return {
+        "facilityId": upstreams.facility["id"],
+        "leadPartyId": upstreams.lead["id"],
+        "title": title,
+        "procedure": "open",
+        "estimatedValue": {"amount": 10_000_000},
+        "enrollmentOpensAt": (now - timedelta(days=1)).isoformat(),
+        "enrollmentClosesAt": (now + timedelta(days=1)).isoformat(),
+        "plannedStartDate": "2027-01-01",
+        "contractDurationMonths": 48,
+        "lots": [
+            {"title": "Vast", "unit": "aansluiting"},
+            {"title": "Mobiel", "unit": "abonnement"},
+        ],
+    }
+
+
 def municipalities() -> list[dict[str, Any]]:
     with MUNICIPALITIES_CSV.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -198,22 +218,7 @@ class Bench:
         )
 
     async def open_tender(self, client: httpx.AsyncClient, title: str) -> tuple[str, list[str]]:
-        now = datetime.now(UTC)
-        tender = {
-            "facilityId": self.upstreams.facility["id"],
-            "leadPartyId": self.upstreams.lead["id"],
-            "title": title,
-            "procedure": "open",
-            "estimatedValue": {"amount": 10_000_000},
-            "enrollmentOpensAt": (now - timedelta(days=1)).isoformat(),
-            "enrollmentClosesAt": (now + timedelta(days=1)).isoformat(),
-            "plannedStartDate": "2027-01-01",
-            "contractDurationMonths": 48,
-            "lots": [
-                {"title": "Vast", "unit": "aansluiting"},
-                {"title": "Mobiel", "unit": "abonnement"},
-            ],
-        }
+        tender = tender_body(self.upstreams, title)
         created = await client.post("/v1/tenders", json=tender, headers=self.lead)
         created.raise_for_status()
         tid = created.json()["id"]
