@@ -211,3 +211,71 @@ async def test_a_cache_of_size_zero_computes_every_answer(registry_db: Database)
     on = ReadCache()
     assert [await on.get(registry_db, "k", compute) for _ in range(3)] == [4, 4, 4]
     assert (on.hits, on.misses) == (2, 1)
+
+
+async def test_an_answer_from_before_the_feed_started_again_does_not_block_new_ones() -> None:
+    """The feed's positions are compared for equality only: after the feed was emptied
+    and started again from 1, new answers are kept and reused again."""
+
+    class Feed:
+        latest = (40, "before")
+
+        async def fetch(self, _statement: Any) -> list[dict[str, Any]]:
+            return [{"sequence": self.latest[0], "id": self.latest[1]}]
+
+    feed = Feed()
+    cache = ReadCache(8)
+    computed: list[tuple[int, str]] = []
+
+    async def compute() -> tuple[int, str]:
+        computed.append(feed.latest)
+        return feed.latest
+
+    database: Any = feed
+    assert await cache.get(database, "key", compute) == (40, "before")
+    feed.latest = (1, "after")
+    assert await cache.get(database, "key", compute) == (1, "after")
+    assert await cache.get(database, "key", compute) == (1, "after")
+    assert computed == [(40, "before"), (1, "after")]
+    assert (cache.hits, cache.misses) == (1, 2)
+
+
+async def test_list_pages_are_reused_until_a_change_on_any_replica(
+    client: httpx.AsyncClient,
+    replica: httpx.AsyncClient,
+    tokens: Any,
+    make_org: Maker,
+    make_facility: Maker,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from registry.offerings import service as offering_service
+
+    await make_org("supplier", kvkNumber=tokens.SUPPLIER_KVK)
+    facility = await make_facility(slug="gt", name="Telefonie collectief", theme="telephony")
+    await _offering(client, tokens, facility, "Vast")
+    loads: list[Any] = []
+    original = offering_service.list_offerings
+
+    async def counted(database: Any, filters: Any, params: Any) -> Any:
+        loads.append((filters, params.page))
+        return await original(database, filters, params)
+
+    monkeypatch.setattr(offering_service, "list_offerings", counted)
+
+    async def names(on: httpx.AsyncClient, url: str) -> list[str]:
+        r = await on.get(url, headers=tokens.reader())
+        assert r.status_code == 200, r.text
+        return [item["name"] for item in r.json()["items"]]
+
+    by_facility = f"/v1/offerings?facilityId={facility['id']}"
+    assert await names(client, by_facility) == ["Vast"]
+    assert await names(client, by_facility) == ["Vast"]
+    assert await names(client, "/v1/offerings?pageSize=1") == ["Vast"]
+    assert len(loads) == 2  # the repeated page was reused; another page is its own
+    # Written through another replica: this app's next page has it.
+    await _offering(replica, tokens, facility, "Mobiel")
+    assert await names(client, by_facility) == ["Mobiel", "Vast"]
+    r = await client.get("/v1/offerings?pageSize=1", headers=tokens.reader())
+    assert r.json()["total"] == 2
+    assert r.json()["_links"]["next"]["href"] == "/v1/offerings?page=2&pageSize=1"
+    assert len(loads) == 4

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from .auth import JwksCache, TokenVerifier, http_jwks_fetcher
 from .db import Database, migration_head, schema_check, upgrade
 from .errors import install_problem_handlers
+from .fastreads import FastReadCollector, FastReads, FastReadStats, fast_routes
 from .health import ReadyCheck, health_router
 from .logs import configure_logging
 from .middleware import BodyLimitMiddleware, MediaTypeMiddleware, RequestContextMiddleware
@@ -55,9 +56,14 @@ def create_service_app(
     database: Database | None = None,
     token_verifier: TokenVerifier | None = None,
     span_processors: list[SpanProcessor] | None = None,
+    fast_reads: Sequence[str] = (),
 ) -> FastAPI:
     """Assemble a service: routers under /v1, problem+json, ADR OpenAPI, health,
-    metrics, tracing, request ids, body and media-type limits."""
+    metrics, tracing, request ids, body and media-type limits.
+
+    ``fast_reads``: operation ids of the most requested GET routes, answered without
+    FastAPI's per-request routing and dependency resolution (:mod:`servicekit.fastreads`)
+    unless ``settings.fast_reads`` is off."""
     configure_logging(service, settings.log_level, settings.log_json)
     database = database or Database(settings.database_url or settings.sqlite_default(service))
     if token_verifier is None:
@@ -139,6 +145,15 @@ def create_service_app(
     app.add_route("/metrics", metrics_endpoint(metrics), include_in_schema=False)
 
     # Added innermost first: the last added middleware runs first.
+    if fast_reads and settings.fast_reads:
+        app.state.fast_reads = FastReadStats()
+        metrics.registry.register(FastReadCollector(app.state.fast_reads))
+        app.add_middleware(
+            FastReads,
+            fastapi=app,
+            routes=fast_routes(routers, fast_reads),
+            stats=app.state.fast_reads,
+        )
     app.add_middleware(MediaTypeMiddleware, allowed=media_types)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -25,6 +25,7 @@ from servicekit.schemas import ApiOutModel
 
 from .auth import idempotency_owner
 from .db import idempotency_keys, row_counts
+from .readcache import ReadCache
 
 OutModel = TypeVar("OutModel", bound=ApiOutModel)
 
@@ -122,6 +123,25 @@ def page_body_response(request: Request, body: PageBody, params: PageParams) -> 
     members = json.dumps(own, separators=(",", ":")).encode()  # {"total":…,"_links":…}
     content = b'{"items":' + body.items + b"," + members[1:-1] + body.extra + b"}"
     return Response(content, media_type="application/json")
+
+
+async def cached_page(
+    request: Request,
+    database: Database,
+    cache: ReadCache,
+    key: Hashable,
+    params: PageParams,
+    load: Callable[[], Awaitable[tuple[Sequence[ApiOutModel], int]]],
+) -> Response:
+    """A collection page from ``load`` (its items and total), reused while the registry is
+    unchanged (:mod:`registry.readcache`); ``key`` names the page: what is listed, the
+    filters and the page bounds."""
+
+    async def compute() -> PageBody:
+        items, total = await load()
+        return page_body(items, total)
+
+    return page_body_response(request, await cache.get(database, key, compute), params)
 
 
 def page_response(

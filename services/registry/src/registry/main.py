@@ -43,6 +43,19 @@ TAGS = [
     {"name": "subscriptions", "description": "Webhooks on the change feed (signed, retried)"},
 ]
 
+# The reads asked for most (catalogue browsing, search, radar): answered without FastAPI's
+# per-request routing and dependency resolution (servicekit.fastreads).
+FAST_READS = (
+    "listOfferings",
+    "getOffering",
+    "listFacilities",
+    "getFacility",
+    "listUsages",
+    "getFacilityRadar",
+    "getOrganisationRadar",
+    "search",
+)
+
 
 def _webhook_hooks(
     settings: Settings, transport: httpx.AsyncBaseTransport | None
@@ -106,6 +119,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         ],
         migrations_package="registry.migrations",
         tags=TAGS,
+        fast_reads=FAST_READS,
         on_startup=[start],
         on_shutdown=[shutdown],
         **overrides,

@@ -126,9 +126,10 @@ class ReadCache:
         return value
 
     def _store(self, key: Hashable, version: Version, value: Any) -> None:
-        current = self._answers.get(key)
-        if current is not None and current[0][0] > version[0]:
-            return  # an answer at a later change is already there
+        # The latest computation to finish is kept, whatever its position: positions are
+        # compared for equality only (the feed may start again from 1 when emptied; an
+        # answer from before then must not block every later one). Two computations at
+        # different positions finishing out of order cost one recomputation at most.
         self._answers[key] = (version, time.monotonic(), value)
         self._answers.move_to_end(key)
         while len(self._answers) > self.max_entries:

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from servicekit.auth import LOA_LOW, LOA_ORDER
+from servicekit.db import DriverConnections
 
 from ..broker.means import (
     MACHTIGING_ROLES,
@@ -49,7 +50,6 @@ from ..common import (
 )
 from ..config import Settings
 from ..crypto import Sealer
-from ..db import DriverConnections
 from ..keys import KeyStore
 from ..models import (
     AnyCode,

@@ -14,7 +14,8 @@ from servicekit.pagination import Page, PageParams, page_params
 
 from ..auth import READ, WRITE, auth, require_operator
 from ..changes.service import Actor
-from ..common import idempotent, json_response, page_response, responses
+from ..common import cached_page, idempotent, json_response, page_response, responses
+from ..readcache import ReadCacheDep
 from . import service
 from .schemas import (
     FacilityCreate,
@@ -40,6 +41,7 @@ FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility
 async def list_facilities(
     request: Request,
     database: DatabaseDep,
+    cache: ReadCacheDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     params: Annotated[PageParams, Depends(page_params)],
     slug: Annotated[str | None, Query(max_length=100, description="Exact slug")] = None,
@@ -56,8 +58,14 @@ async def list_facilities(
     filters = service.FacilityFilter(
         slug=slug, kind=kind, theme=theme, stage=stage, provider_id=provider_id, q=q
     )
-    items, total = await service.list_facilities(database, filters, params)
-    return page_response(request, items, total, params)
+    return await cached_page(
+        request,
+        database,
+        cache,
+        ("facilities", filters, params.offset, params.page_size),
+        params,
+        lambda: service.list_facilities(database, filters, params),
+    )
 
 
 @router.post(

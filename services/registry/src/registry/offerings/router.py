@@ -13,7 +13,8 @@ from servicekit.http import accept_json, require_if_match
 from servicekit.pagination import Page, PageParams, page_params
 
 from ..auth import READ, WRITE, auth
-from ..common import idempotent, json_response, page_response, responses
+from ..common import cached_page, idempotent, json_response, page_response, responses
+from ..readcache import ReadCacheDep
 from . import service
 from .schemas import (
     OfferingCreate,
@@ -39,6 +40,7 @@ VersionId = Annotated[uuid.UUID, Path(alias="versionId", description="Version id
 async def list_offerings(
     request: Request,
     database: DatabaseDep,
+    cache: ReadCacheDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     params: Annotated[PageParams, Depends(page_params)],
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
@@ -46,8 +48,14 @@ async def list_offerings(
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> Response:
     filters = service.OfferingFilter(facility_id=facility_id, supplier_id=supplier_id, q=q)
-    items, total = await service.list_offerings(database, filters, params)
-    return page_response(request, items, total, params)
+    return await cached_page(
+        request,
+        database,
+        cache,
+        ("offerings", filters, params.offset, params.page_size),
+        params,
+        lambda: service.list_offerings(database, filters, params),
+    )
 
 
 @router.post(

@@ -98,7 +98,8 @@ def _uuid(value: Any) -> uuid.UUID:
 @lru_cache(maxsize=32)
 def _statement(engine: type[SearchEngine], filters: tuple[str, ...]) -> TextClause:
     """One statement: the matches are computed (and ranked) once, then paged, counted and
-    faceted. The page rows carry their position; UNION ALL does not keep order.
+    faceted. The page is the top of the matches (a top-N sort, not a sort of every match);
+    its rows carry their position, as UNION ALL does not keep order.
 
     Assembled from constant fragments and column names from a fixed list (``filters``
     are among type, kind, theme); every user-supplied value is a bound parameter. Built
@@ -108,15 +109,15 @@ def _statement(engine: type[SearchEngine], filters: tuple[str, ...]) -> TextClau
     return text(
         f"""
         WITH matches AS MATERIALIZED ({engine().matches_sql()}),
-        filtered AS (SELECT * FROM matches {where}),
         page AS (
-            SELECT *, row_number() OVER (ORDER BY score DESC, name, id) AS position
-              FROM filtered ORDER BY score DESC, name, id LIMIT :limit OFFSET :offset
+            SELECT * FROM matches {where}
+             ORDER BY score DESC, name, id LIMIT :limit OFFSET :offset
         )
-        SELECT 'hit' AS row_kind, position, type, id, name, facility_id, kind, theme, stage,
-               score, NULL AS value, 0 AS n FROM page
+        SELECT 'hit' AS row_kind, row_number() OVER (ORDER BY score DESC, name, id) AS position,
+               type, id, name, facility_id, kind, theme, stage, score, NULL AS value, 0 AS n
+          FROM page
         UNION ALL SELECT 'total', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, count(*)
-          FROM filtered
+          FROM matches {where}
         UNION ALL SELECT 'type', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, type, count(*)
           FROM matches GROUP BY type
         UNION ALL SELECT 'kind', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, kind, count(*)

@@ -16,12 +16,12 @@ from servicekit.pagination import Page, PageParams, page_params
 from ..auth import READ, WRITE, auth
 from ..common import (
     PageBody,
+    cached_page,
     idempotent,
     invalid,
     json_response,
     page_body,
     page_body_response,
-    page_response,
     responses,
 )
 from ..durations import DateDuration, parse_duration
@@ -70,6 +70,7 @@ async def reference_date(
 async def list_usages(
     request: Request,
     database: DatabaseDep,
+    cache: ReadCacheDep,
     _principal: Annotated[Principal, Security(auth, scopes=[READ])],
     params: Annotated[PageParams, Depends(page_params)],
     municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
@@ -83,8 +84,14 @@ async def list_usages(
         offering_id=offering_id,
         status=status,
     )
-    items, total = await service.list_usages(database, filters, params)
-    return page_response(request, items, total, params)
+    return await cached_page(
+        request,
+        database,
+        cache,
+        ("usages", filters, params.offset, params.page_size),
+        params,
+        lambda: service.list_usages(database, filters, params),
+    )
 
 
 @router.post(
