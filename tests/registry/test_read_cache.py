@@ -279,3 +279,48 @@ async def test_list_pages_are_reused_until_a_change_on_any_replica(
     assert r.json()["total"] == 2
     assert r.json()["_links"]["next"]["href"] == "/v1/offerings?page=2&pageSize=1"
     assert len(loads) == 4
+
+
+class _SlowFeed:
+    """A feed whose position reads take a while; each read sees the position at the moment
+    it is sent and counts itself."""
+
+    def __init__(self) -> None:
+        self.position = 1
+        self.reads = 0
+        self.fail_next = False
+
+    async def fetch(self, _statement: Any) -> list[dict[str, Any]]:
+        self.reads += 1
+        seen = self.position
+        failing, self.fail_next = self.fail_next, False
+        await asyncio.sleep(0.02)
+        if failing:
+            raise ConnectionError("database went away")
+        return [{"sequence": seen, "id": f"event-{seen}"}]
+
+
+async def test_concurrent_position_reads_are_shared_and_never_older_than_the_request() -> None:
+    feed = _SlowFeed()
+    database: Any = feed
+    cache = ReadCache(8)
+    first = asyncio.ensure_future(cache.version(database))
+    await asyncio.sleep(0.005)  # the first read is on its way
+    feed.position = 2  # a change commits while it is
+    later = [asyncio.ensure_future(cache.version(database)) for _ in range(20)]
+    assert await first == (1, "event-1")
+    # Everyone who asked after the change got a read sent after it: one read for all.
+    assert set(await asyncio.gather(*later)) == {(2, "event-2")}
+    assert feed.reads == 2
+
+
+async def test_a_failed_position_read_fails_its_waiters_only() -> None:
+    feed = _SlowFeed()
+    database: Any = feed
+    cache = ReadCache(8)
+    feed.fail_next = True
+    waiting = [asyncio.ensure_future(cache.version(database)) for _ in range(3)]
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert await cache.version(database) == (1, "event-1")
+    assert feed.reads == 2

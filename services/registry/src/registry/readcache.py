@@ -5,8 +5,9 @@ change's own transaction, and the feed's writers commit in sequence order (an ad
 lock held until commit on PostgreSQL, BEGIN IMMEDIATE on SQLite; see changes/service.py).
 So the highest committed sequence number names the committed state of the data: an
 answer computed at that state is served again only while the number is the same. Each
-request reads the number afresh (one index lookup), so a change committed by any
-replica is seen by the next request on every replica, exactly as without the cache.
+request reads the number afresh (one index lookup, sent after the request came;
+requests that come together share it), so a change committed by any replica is seen by
+the next request on every replica, exactly as without the cache.
 
 Subscriptions (webhooks) change without feed events; no cached read depends on them.
 Changes made outside the API (SQL by hand, bulk loads) write no events either: an answer
@@ -60,12 +61,41 @@ class ReadCache:
         self._answers: OrderedDict[Hashable, tuple[Version, float, Any]] = OrderedDict()
         self._computing: dict[tuple[Hashable, Version], asyncio.Future[Any]] = {}
         self._refreshing = asyncio.Semaphore(1)
+        # The feed-position read callers are waiting for, not sent yet; the task sending them.
+        self._next_version: asyncio.Future[Version] | None = None
+        self._version_reader: asyncio.Future[None] | None = None
         self.hits = 0
         self.misses = 0
 
     async def version(self, database: Database) -> Version:
-        rows = await database.fetch(LATEST_CHANGE)
-        return (int(rows[0]["sequence"]), str(rows[0]["id"])) if rows else (0, "")
+        """The newest committed feed position, from a read sent after this call began:
+        concurrent callers share one read (those that come while a read is on its way
+        wait for the next one, so none gets a position from before it asked)."""
+        loop = asyncio.get_running_loop()
+        reader = self._version_reader
+        if reader is None or reader.done() or reader.get_loop() is not loop:
+            self._next_version = loop.create_future()
+            self._version_reader = loop.create_task(self._read_versions(database))
+        elif self._next_version is None:
+            self._next_version = loop.create_future()
+        return await asyncio.shield(self._next_version)
+
+    async def _read_versions(self, database: Database) -> None:
+        answer: asyncio.Future[Version] | None = None
+        try:
+            while self._next_version is not None:
+                answer, self._next_version = self._next_version, None
+                answer.add_done_callback(_retrieve)
+                try:
+                    rows = await database.fetch(LATEST_CHANGE)
+                except Exception as exc:
+                    answer.set_exception(exc)
+                    continue
+                latest = (int(rows[0]["sequence"]), str(rows[0]["id"])) if rows else (0, "")
+                answer.set_result(latest)
+        finally:
+            if answer is not None and not answer.done():
+                answer.cancel()  # this task was cancelled (shutdown): none may wait forever
 
     async def get(
         self, database: Database, key: Hashable, compute: Callable[[], Awaitable[T]]
