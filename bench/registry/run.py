@@ -40,6 +40,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from registry.config import Settings
 from servicekit.db import upgrade
 from servicekit.testing import TestIssuer
 
@@ -461,8 +462,9 @@ async def main() -> None:
     parser.add_argument(
         "--read-cache-entries",
         type=int,
-        default=1024,
-        help="REGISTRY_READ_CACHE_ENTRIES (0: search and radar computed for every request)",
+        default=Settings.model_fields["read_cache_entries"].default,
+        help="REGISTRY_READ_CACHE_ENTRIES (default: the registry's; 0: lists, search and "
+        "radar computed for every request)",
     )
     parser.add_argument("--only", action="append", default=[], help="run only this scenario")
     parser.add_argument("--out", default=str(HERE / "results.json"))

@@ -15,10 +15,11 @@ from .webhooks.secretbox import DEV_WEBHOOK_SECRET_KEY
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
 
-    # Search and radar answers kept for reuse while the data is unchanged (readcache.py);
-    # 0 turns the cache off. Answers are recomputed at least every max-age seconds so that
-    # changes made outside the API (which write no change events) show up too.
-    read_cache_entries: int = Field(default=1024, ge=0, le=100_000)
+    # List pages, search and radar answers kept for reuse while the data is unchanged
+    # (readcache.py); 0 turns the cache off. An answer takes 6-12 KB (a page of 20 as
+    # JSON), so the default holds at most ~25 MB. Answers are recomputed at least every
+    # max-age seconds so that changes made outside the API (no change events) show up too.
+    read_cache_entries: int = Field(default=2048, ge=0, le=100_000)
     read_cache_max_age_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
     # Webhook deliveries (the change feed pushed to subscribers).

@@ -1,4 +1,5 @@
-"""Answers of the expensive reads (search, radar) reused while the registry is unchanged.
+"""Answers of the most requested reads (list pages, search, radar) reused while the
+registry is unchanged.
 
 Every change to the registry's data appends an event to the change feed's outbox in the
 change's own transaction, and the feed's writers commit in sequence order (an advisory
@@ -53,7 +54,7 @@ class ReadCache:
     ``compute`` must use its own database session, not the request's: it may outlive
     the request that started it."""
 
-    def __init__(self, max_entries: int = 1024, max_age_seconds: float = 60.0) -> None:
+    def __init__(self, max_entries: int = 2048, max_age_seconds: float = 60.0) -> None:
         self.max_entries = max_entries
         # Changes made outside the API (SQL by hand, bulk loads) write no events: they
         # are seen within this time (plus one computation).
@@ -174,7 +175,7 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
 
 class ReadCacheCollector:
     """``registry_read_cache_requests_total{result="hit"|"miss"}`` on /metrics: how often
-    search and radar answers were reused (ops size ``max_entries`` by it)."""
+    list, search and radar answers were reused (ops size ``max_entries`` by it)."""
 
     def __init__(self, cache: ReadCache) -> None:
         self.cache = cache
@@ -182,7 +183,7 @@ class ReadCacheCollector:
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(
             "registry_read_cache_requests",
-            "Search and radar requests answered from the read cache (hit) or computed (miss)",
+            "List, search and radar requests answered from the read cache (hit) or computed (miss)",
             labels=["result"],
         )
         family.add_metric(["hit"], self.cache.hits)
