@@ -324,4 +324,3 @@ async def test_a_failed_position_read_fails_its_waiters_only() -> None:
     assert all(isinstance(r, ConnectionError) for r in results)
     assert await cache.version(database) == (1, "event-1")
     assert feed.reads == 2
-
