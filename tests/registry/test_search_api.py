@@ -62,6 +62,10 @@ async def test_ranking_facets_and_filters(
     assert [h["id"] for h in only_offerings["items"]] == [offering["id"]]
     themed = await _search(client, tokens, q="telefonie", theme="Telephony")
     assert themed["total"] == 2
+    both_filters = await _search(client, tokens, q="telefonie", type="facility", kind="agreement")
+    assert [h["id"] for h in both_filters["items"]] == [telefonie["id"]]
+    assert both_filters["total"] == 1
+    assert both_filters["facets"] == facets
     paged = await _search(client, tokens, q="telefonie", pageSize=2, page=2)
     assert paged["total"] == 3
     assert len(paged["items"]) == 1

@@ -38,6 +38,11 @@ class SearchEngine(Protocol):
         """Common table expressions, the last one ``matches``: every match with its score."""
         ...
 
+    def counts_sql(self, conditions: list[str]) -> str:
+        """``UNION ALL`` rows of the total (matches meeting ``conditions``) and the facet
+        counts (over all matches), in the statement's columns."""
+        ...
+
     def params(self, q: str) -> dict[str, Any] | None: ...
 
 
@@ -65,6 +70,19 @@ class PostgresSearch:
         )
         """
 
+    def counts_sql(self, conditions: list[str]) -> str:
+        # One pass over the matches for all facets and the total (grouping sets); the
+        # total alone honours the filters.
+        total = f"count(*) FILTER (WHERE {' AND '.join(conditions)})" if conditions else "count(*)"
+        return f"""
+        UNION ALL
+        SELECT CASE WHEN GROUPING(type) = 0 THEN 'type' WHEN GROUPING(kind) = 0 THEN 'kind'
+                    WHEN GROUPING(theme) = 0 THEN 'theme' ELSE 'total' END,
+               0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, COALESCE(type, kind, theme),
+               CASE WHEN GROUPING(type, kind, theme) = 7 THEN {total} ELSE count(*) END
+          FROM matches GROUP BY GROUPING SETS ((type), (kind), (theme), ())
+        """  # noqa: S608 - conditions compare fixed columns with bound parameters
+
     def params(self, q: str) -> dict[str, Any] | None:
         return {"q": q}
 
@@ -86,6 +104,19 @@ class SqliteSearch:
          WHERE offerings_fts MATCH :match
         )
         """
+
+    def counts_sql(self, conditions: list[str]) -> str:
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        return f"""
+        UNION ALL SELECT 'total', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, count(*)
+          FROM matches {where}
+        UNION ALL SELECT 'type', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, type, count(*)
+          FROM matches GROUP BY type
+        UNION ALL SELECT 'kind', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, kind, count(*)
+          FROM matches GROUP BY kind
+        UNION ALL SELECT 'theme', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, theme, count(*)
+          FROM matches GROUP BY theme
+        """  # noqa: S608
 
     def params(self, q: str) -> dict[str, Any] | None:
         # Only word characters reach FTS5, each a quoted prefix term: user input can never
@@ -126,14 +157,7 @@ def _statement(engine: type[SearchEngine], filters: tuple[str, ...]) -> TextClau
         SELECT 'hit' AS row_kind, row_number() OVER (ORDER BY score DESC, name, id) AS position,
                type, id, name, facility_id, kind, theme, stage, score, NULL AS value, 0 AS n
           FROM page
-        UNION ALL SELECT 'total', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, count(*)
-          FROM matches {where}
-        UNION ALL SELECT 'type', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, type, count(*)
-          FROM matches GROUP BY type
-        UNION ALL SELECT 'kind', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, kind, count(*)
-          FROM matches GROUP BY kind
-        UNION ALL SELECT 'theme', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, theme, count(*)
-          FROM matches GROUP BY theme
+        {engine().counts_sql(conditions)}
         """  # noqa: S608
     )
 
