@@ -23,8 +23,7 @@ from urllib.parse import quote
 import aiohttp
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, Tracer
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode, Tracer
 
 from servicekit.auth import Principal, TokenVerifier
 from servicekit.errors import (
@@ -43,6 +42,7 @@ from servicekit.errors import (
     problem_for_status,
 )
 from servicekit.logs import request_id_var
+from servicekit.spans import SpanRecorder, parent_span_context
 
 from . import API_VERSION
 from .breaker import State
@@ -54,7 +54,6 @@ from .ratelimit import Decision, Policy, RateLimiter
 from .rewrite import PathRewriter, is_json
 from .routes import IDEMPOTENT_METHODS, Auth, BodyLimits, Route, Router, Rule
 from .tokens import TokenCache, key_published, token_kid
-from .tracing import SpanRecorder
 from .upstream import Upstream
 
 Scope = MutableMapping[str, Any]
@@ -145,7 +144,7 @@ class _Request:
         self.route_name = "unmatched"
         self.status = 500
         self.started = False
-        self.span: Any = None  # gateway.tracing.RequestSpan, or an SDK span
+        self.span: Any = None  # servicekit.spans.RequestSpan, or an SDK span
         self.response_headers: Headers = []
         client = scope.get("client")
         self.client_ip: str = client[0] if client else "unknown"
@@ -281,9 +280,9 @@ class Gateway:
                 return
             # Spans are started and ended by hand (no context managers): this is the hot
             # path, and the W3C header is written directly for the same reason.
-            # Spans are recorded by gateway.tracing (the SDK's sampler, ids and span
+            # Spans are recorded by servicekit.spans (the SDK's sampler, ids and span
             # processors without its per-span bookkeeping); attributes are set at the end.
-            parent = _parent_span_context(headers) if b"traceparent" in headers else None
+            parent = parent_span_context(headers.get(b"traceparent"), headers.get(b"tracestate"))
             span = self.spans.start(req.method, parent, SpanKind.SERVER, {})
             req.span = span
             ctx_token = otel_context.attach(
@@ -929,23 +928,3 @@ def _method_not_allowed(req: _Request, allowed: list[str]) -> ProblemError:
         f"Method {req.method} is not allowed on {req.path}",
         headers={"Allow": ", ".join(allowed)},
     )
-
-
-_W3C = TraceContextTextMapPropagator()
-
-
-def _parent_span_context(headers: dict[bytes, bytes]) -> SpanContext | None:
-    """The caller's span context from W3C ``traceparent``/``tracestate``, if valid."""
-    context = _W3C.extract(_trace_carrier(headers))
-    parent = trace.get_current_span(context).get_span_context()
-    return parent if parent.is_valid else None
-
-
-def _trace_carrier(headers: dict[bytes, bytes]) -> dict[str, str]:
-    """W3C trace context headers of the request, for the propagator."""
-    out = {}
-    for name in (b"traceparent", b"tracestate"):
-        value = headers.get(name)
-        if value is not None:
-            out[name.decode()] = value.decode("latin-1")
-    return out

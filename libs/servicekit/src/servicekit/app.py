@@ -25,9 +25,10 @@ from .settings import ServiceSettings
 from .telemetry import (
     Metrics,
     MetricsMiddleware,
+    ServerSpanMiddleware,
+    fastapi_telemetry_off,
     instrument_database,
     metrics_endpoint,
-    server_telemetry,
     setup_tracing,
 )
 
@@ -110,7 +111,7 @@ def create_service_app(
         redoc_url=None,
         lifespan=lifespan,
         openapi_tags=tags,
-        telemetry=server_telemetry(provider),
+        telemetry=fastapi_telemetry_off(),
     )
     app.state.settings = settings
     app.state.database = database
@@ -158,6 +159,7 @@ def create_service_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware, api_version=version)
+    app.add_middleware(ServerSpanMiddleware, provider=provider)
     app.state.tracer_provider = provider
     instrument_database(provider, database.engine)
     return app

@@ -14,10 +14,11 @@ all validate, whose dependencies and endpoint return a ``Response`` or raise an 
 app has a handler for (no token, not found, database down: the same handler answers).
 Anything else — a bad or missing parameter (FastAPI reports every one of them), an
 error without a handler, a dependency override (tests) — goes to FastAPI untouched,
-which gives its usual answer (a GET changes nothing, so running it again is safe). It sits inside
-the service's own middleware (request ids, ``API-Version``, metrics) and FastAPI's
-request tracing, and names the span and the metrics by the route template as FastAPI
-does.
+which gives its usual answer (a GET changes nothing, so running it again is safe).
+
+It sits inside the service's own middleware (server span, request ids, ``API-Version``,
+metrics) and sets the route in the scope as FastAPI's routing does, so spans and metrics
+are named by the route template as usual.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIRouter
 from fastapi.security import SecurityScopes
-from opentelemetry import trace
 from prometheus_client.core import CounterMetricFamily
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -306,9 +306,4 @@ class FastReads:
             await self.app(scope, receive, send)
             return
         self.stats.answered += 1
-        span = trace.get_current_span()
-        if span.is_recording():
-            # What FastAPI's routing tells its request tracing when it selects a route.
-            span.set_attribute("http.route", route.path)
-            span.update_name(f"GET {route.path}")
         await response(scope, receive, send)
