@@ -10,6 +10,7 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from pydantic import AliasChoices
 
 from servicekit.app import create_service_app
 from servicekit.auth import Principal, make_auth
@@ -53,6 +54,12 @@ def build_router() -> APIRouter:
     async def sessions(session: Annotated[str, Depends(session_like)]) -> Response:
         return Response(session)
 
+    @router.get("/v1/aliases", operation_id="readAliases")
+    async def aliases(
+        name: Annotated[str, Query(validation_alias=AliasChoices("name", "naam"))],
+    ) -> Response:
+        return Response(name)
+
     @router.get("/v1/headers", operation_id="readHeader")
     async def header(x_thing: Annotated[str, Header()]) -> Response:
         return Response(x_thing)
@@ -71,6 +78,8 @@ def test_only_plannable_get_routes_are_accepted() -> None:
         fast_routes([router], ["listSessions"])
     with pytest.raises(NotEligible, match="header"):
         fast_routes([router], ["readHeader"])
+    with pytest.raises(NotEligible, match="alias choices"):
+        fast_routes([router], ["readAliases"])
 
 
 @pytest.fixture

@@ -66,6 +66,7 @@ class _Step:
     request_name: str | None = None
     scopes_name: str | None = None
     scopes: list[str] = field(default_factory=list)
+    use_cache: bool = True  # one call per request for the same dependency and scopes
 
 
 class _Unanswered(Exception):
@@ -102,6 +103,8 @@ def _params(fields: Sequence[Any], where: str, route: str) -> list[_Param]:
             inspect.isclass(annotation) and hasattr(annotation, "model_fields")
         ):
             raise NotEligible(f"{route}: {where} parameter {model_field.name} is not a scalar")
+        if model_field.field_info.validation_alias not in (None, model_field.alias):
+            raise NotEligible(f"{route}: {where} parameter {model_field.name} has alias choices")
         params.append(_Param(model_field.name, model_field.alias, model_field))
     return params
 
@@ -134,6 +137,7 @@ def _plan(dependant: Dependant, route: str) -> _Step:
         request_name=dependant.request_param_name,
         scopes_name=dependant.security_scopes_param_name,
         scopes=scopes,
+        use_cache=dependant.use_cache,
     )
 
 
@@ -154,9 +158,10 @@ def _validated(param: _Param, value: Any, where: str) -> Any:
 async def _solve(step: _Step, request: Request, cache: dict[tuple[Any, ...], Any]) -> Any:
     kwargs: dict[str, Any] = {}
     for sub in step.subs:
-        value = cache.get(sub.cache_key, _MISSING)
+        value = cache.get(sub.cache_key, _MISSING) if sub.use_cache else _MISSING
         if value is _MISSING:
-            value = cache[sub.cache_key] = await _solve(sub, request, cache)
+            value = await _solve(sub, request, cache)
+            cache.setdefault(sub.cache_key, value)
         if sub.name is not None:
             kwargs[sub.name] = value
     if step.path:
