@@ -538,7 +538,7 @@ async def main() -> None:
             results[name] = drive(base, token, urls, args.concurrency, args.seconds, workdir)
             hits_after, misses_after = read_cache_counts(base)
             hits, misses = hits_after - hits, misses_after - misses
-            # Search and radar answers reused while the data is unchanged (readcache.py):
+            # List, search and radar answers reused while the data is unchanged (readcache.py):
             # how many of this scenario's requests were answered that way.
             # (/metrics is per process: with several workers it is one worker's count.)
             results[name]["read_cache_hit_ratio"] = (
