@@ -154,3 +154,26 @@ async def test_a_statement_error_is_a_database_error_and_the_connection_stays_us
     assert not lost_database_connection(raised.value)
     (row,) = await database.fetch(BY_ID, {"id": IDS[1]})
     assert row["size"] == 1
+
+
+@pytest.mark.skipif(
+    not postgres_url(), reason="the driver path is PostgreSQL's (TEST_DATABASE_URL)"
+)
+async def test_leased_connections_go_back_when_the_pool_runs_out(database: Database) -> None:
+    """Statements lease pooled connections for a while; when every pooled connection is
+    out, they are given back at once, so a session never waits for an idle lease."""
+    tight = Database(database.url, pool_size=2, max_overflow=0, pool_timeout=0.5)
+    try:
+        slow = text("SELECT pg_sleep(0.05), 1 AS one")
+        await asyncio.gather(tight.fetch(slow), tight.fetch(slow))  # both connections out
+        started = asyncio.get_running_loop().time()
+        async with tight.sessionmaker() as session:  # waits 0.5 s, then fails, if kept
+            assert (await session.execute(text("SELECT 2"))).scalar_one() == 2
+            async with tight.sessionmaker() as second:
+                assert (await second.execute(text("SELECT 3"))).scalar_one() == 3
+        assert asyncio.get_running_loop().time() - started < 0.4
+        # One at a time, a lease is kept (the pool has room): the next statement reuses it.
+        await tight.fetch(slow)
+        assert tight.engine.sync_engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    finally:
+        await tight.dispose()

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.util import greenlet_spawn
 
@@ -154,7 +155,8 @@ class DriverConnections:
     statement at a time: it is taken from the idle list (most recently used first) or
     checked out of the pool, and put back when its statement returned. Connections idle
     for ``idle_seconds`` go back to SQLAlchemy's pool (so its liveness ping after
-    idleness applies again), at most ``max_idle`` are kept, all go back at :meth:`close`.
+    idleness applies again), at most ``max_idle`` are kept, all go back at :meth:`close`
+    and whenever every pooled connection is out (a session may be waiting for one).
     A connection whose statement was cancelled is invalidated (its protocol state is
     unknown); a lost one too, and then every idle one goes back to the pool, which
     replaces those opened before the loss (a server restart takes them all)."""
@@ -166,6 +168,17 @@ class DriverConnections:
         self._idle: list[tuple[Any, float]] = []  # (connection, last used), oldest first
         self._timer: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[Any]] = set()
+        # A checkout that leaves the pool empty (a session, or another lease) may be
+        # followed by one that would wait: idle leases go back to the pool then.
+        event.listen(engine.sync_engine, "checkout", self._on_checkout)
+
+    def _on_checkout(self, _dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if self._idle and self._pool_exhausted():
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # a checkout outside the event loop's thread
+                return
+            self._release_idle(0)
 
     async def fetch(self, statement: str, *args: Any) -> list[Any]:
         """The records of one statement; the driver's own exception when it fails."""
@@ -196,11 +209,23 @@ class DriverConnections:
         return records
 
     def _put_back(self, raw: Any) -> None:
+        if self._pool_exhausted():
+            # Every pooled connection is out: a session may be waiting for one, so the
+            # idle leases (and this one) go back to the pool rather than sit here.
+            self._release_idle(0)
+            self._release(raw)
+            return
         self._idle.append((raw, time.monotonic()))
         if len(self._idle) > self._max_idle:
             self._release(self._idle.pop(0)[0])
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._idle_seconds, self._on_timer)
+
+    def _pool_exhausted(self) -> bool:
+        pool = self._engine.sync_engine.pool
+        if not isinstance(pool, QueuePool):  # no fixed size (NullPool, static pools)
+            return False
+        return pool.checkedout() >= pool.size() + max(0, pool._max_overflow)
 
     def _release(self, raw: Any) -> None:
         task = asyncio.get_running_loop().create_task(greenlet_spawn(raw.close))
