@@ -34,16 +34,18 @@ class SearchQuery:
 
 
 class SearchEngine(Protocol):
+    """What each database's full-text search provides (an interface: the engines below
+    implement it)."""
+
     def matches_sql(self) -> str:
         """Common table expressions, the last one ``matches``: every match with its score."""
-        ...
 
     def counts_sql(self, conditions: list[str]) -> str:
         """``UNION ALL`` rows of the total (matches meeting ``conditions``) and the facet
         counts (over all matches), in the statement's columns."""
-        ...
 
-    def params(self, q: str) -> dict[str, Any] | None: ...
+    def params(self, q: str) -> dict[str, Any] | None:
+        """The bound parameters for the words ``q``, or None when nothing can match."""
 
 
 class PostgresSearch:
