@@ -135,7 +135,7 @@ async def main() -> None:
             wall = time.perf_counter() - wall
             print(f"{name:26} {1000 * cpu / len(urls):15.3f} {1000 * wall / len(urls):16.3f}")
     if profiler:
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+        pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "tottime")).print_stats(args.top)
 
 
 if __name__ == "__main__":

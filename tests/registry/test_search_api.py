@@ -6,13 +6,29 @@ from typing import Any
 
 import httpx
 
+from registry.search.schemas import SearchResults
+
 Maker = Any
 
 
 async def _search(client: httpx.AsyncClient, tokens: Any, **params: Any) -> dict[str, Any]:
     r = await client.get("/v1/search", params=params, headers=tokens.reader())
     assert r.status_code == 200, r.text
-    return dict(r.json())
+    body = dict(r.json())
+    _assert_documented(body)
+    return body
+
+
+def _assert_documented(body: dict[str, Any]) -> None:
+    """The answer is exactly what the documented schema gives (search/service.py writes
+    its JSON without the models): no member missing, extra or of another type, and the
+    facet counts largest first."""
+    assert (
+        SearchResults.model_validate(body).model_dump(mode="json", by_alias=True, exclude_none=True)
+        == body
+    )
+    for counts in body["facets"].values():
+        assert counts == sorted(counts, key=lambda c: (-c["count"], c["value"]))
 
 
 async def test_ranking_facets_and_filters(
@@ -108,5 +124,6 @@ async def test_bad_and_hostile_input(
     for q in ('"', "name:x OR NEAR(a b", "'; DROP TABLE facilities; --", "*", "{name} : x", "!!!"):
         r = await client.get("/v1/search", params={"q": q}, headers=tokens.reader())
         assert r.status_code == 200, (q, r.text)
+        _assert_documented(r.json())
     assert (await _search(client, tokens, q="netwerk"))["total"] == 1
     assert (await client.get("/v1/search?q=x")).status_code == 401

@@ -12,7 +12,7 @@ from servicekit.http import accept_json
 from servicekit.pagination import PageParams, page_params
 
 from ..auth import READ, auth
-from ..common import PageBody, page_body, page_body_response
+from ..common import page_body_response
 from ..facilities.schemas import Kind
 from ..readcache import ReadCacheDep
 from . import service
@@ -47,9 +47,5 @@ async def search(
         limit=params.page_size,
     )
 
-    async def compute() -> PageBody:
-        hits, total, facets = await service.search(database, query)
-        return page_body(hits, total, facets=facets)
-
-    body = await cache.get(database, ("search", query), compute)
+    body = await cache.get(database, ("search", query), lambda: service.search(database, query))
     return page_body_response(request, body, params)
