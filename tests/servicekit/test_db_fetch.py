@@ -12,6 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy import (
     JSON,
     Column,
@@ -30,6 +35,7 @@ from sqlalchemy.exc import DBAPIError
 
 from servicekit.db import Database
 from servicekit.errors import lost_database_connection
+from servicekit.telemetry import setup_tracing
 from servicekit.testing import fresh_database_url
 from servicekit.testing import test_database_base_url as postgres_url
 
@@ -154,6 +160,43 @@ async def test_a_statement_error_is_a_database_error_and_the_connection_stays_us
     assert not lost_database_connection(raised.value)
     (row,) = await database.fetch(BY_ID, {"id": IDS[1]})
     assert row["size"] == 1
+
+
+@pytest.mark.skipif(
+    not postgres_url(), reason="the driver path is PostgreSQL's (TEST_DATABASE_URL)"
+)
+async def test_each_statement_is_a_client_span_of_the_request_and_errors_name_no_values(
+    database: Database,
+) -> None:
+    setup_tracing("fetch-test", "0")  # the global provider, unless a test set one before
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    bad = select(things.c.size / bindparam("zero", type_=Integer)).where(things.c.id == IDS[1])
+    try:
+        with provider.get_tracer("test").start_as_current_span("request") as request:
+            await database.fetch(BY_ID, {"id": IDS[1]})
+            with pytest.raises(DBAPIError):
+                await database.fetch(bad, {"zero": 0})
+    finally:
+        exporter.shutdown()  # the provider keeps the processor: it exports nothing more
+    ok, failed = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.CLIENT]
+    for span in (ok, failed):
+        assert span.name == "SELECT"
+        assert span.parent is not None
+        assert span.parent.span_id == request.get_span_context().span_id
+        assert span.context.trace_id == request.get_span_context().trace_id
+        assert span.attributes is not None
+        assert span.attributes["db.system"] == "postgresql"
+        assert "FROM things" in str(span.attributes["db.statement"])
+        assert span.end_time is not None
+        assert span.start_time is not None
+        assert span.end_time >= span.start_time
+    assert ok.status.status_code == StatusCode.UNSET
+    assert failed.status.status_code == StatusCode.ERROR
+    assert failed.status.description == "DivisionByZeroError"
+    assert not failed.events  # no exception message: it could quote a statement's values
 
 
 @pytest.mark.skipif(

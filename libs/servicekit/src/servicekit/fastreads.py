@@ -51,6 +51,11 @@ class _Param:
     name: str  # the function's argument
     alias: str  # the name in the URL
     field: Any  # FastAPI's ModelField: its validator, default and requiredness
+    required: bool
+    # The default when the URL has none: given as is when it cannot be changed (None, a
+    # number, a string), else a deep copy per request, as FastAPI gives it.
+    default: Any
+    shared_default: bool
 
 
 @dataclass
@@ -105,7 +110,18 @@ def _params(fields: Sequence[Any], where: str, route: str) -> list[_Param]:
             raise NotEligible(f"{route}: {where} parameter {model_field.name} is not a scalar")
         if model_field.field_info.validation_alias not in (None, model_field.alias):
             raise NotEligible(f"{route}: {where} parameter {model_field.name} has alias choices")
-        params.append(_Param(model_field.name, model_field.alias, model_field))
+        required = model_field.field_info.is_required()
+        default = None if required else model_field.default
+        params.append(
+            _Param(
+                model_field.name,
+                model_field.alias,
+                model_field,
+                required,
+                default,
+                isinstance(default, _IMMUTABLE),
+            )
+        )
     return params
 
 
@@ -141,11 +157,14 @@ def _plan(dependant: Dependant, route: str) -> _Step:
     )
 
 
+_IMMUTABLE = (type(None), bool, int, float, str, bytes)
+
+
 def _validated(param: _Param, value: Any, where: str) -> Any:
     if value is None:
-        if param.field.field_info.is_required():
+        if param.required:
             raise _Unanswered
-        default = deepcopy(param.field.default)
+        default = param.default if param.shared_default else deepcopy(param.default)
         if not param.field.field_info.validate_default:
             return default
         value = default
