@@ -10,7 +10,7 @@ import pytest
 
 from gateway.config import Settings as GatewaySettings
 from servicekit import cli
-from servicekit.app import FREEZE_AFTER_START_UP
+from servicekit.app import FREEZE_AFTER_START_UP, YOUNG_COLLECTION_THRESHOLD
 from servicekit.settings import ServiceSettings
 
 
@@ -78,7 +78,8 @@ async def test_the_start_up_heap_is_frozen_only_under_serve(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Under ``serve`` the objects alive after start-up go to the collector's permanent
-    generation (full collections no longer walk them); elsewhere (tests, tools) not."""
+    generation (full collections no longer walk them) and young collections run less often;
+    elsewhere (tests, tools) neither."""
     from fastapi import FastAPI
 
     from servicekit.app import create_service_app
@@ -93,14 +94,18 @@ async def test_the_start_up_heap_is_frozen_only_under_serve(
         )
 
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     try:
         monkeypatch.delenv(FREEZE_AFTER_START_UP, raising=False)
         plain = app()
         async with plain.router.lifespan_context(plain):
             assert gc.get_freeze_count() == 0
+            assert gc.get_threshold() == thresholds
         monkeypatch.setenv(FREEZE_AFTER_START_UP, "1")
         served = app()
         async with served.router.lifespan_context(served):
             assert gc.get_freeze_count() > 0
+            assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
