@@ -1,18 +1,25 @@
 """The migrations build exactly the tables the models describe (no drift), on both
-engines. Known extras that live outside the ORM: the FTS5 tables (SQLite) and the stored
-search vectors with their GIN indexes (PostgreSQL)."""
+engines. Known extras that live outside the ORM: the FTS5 tables (SQLite) and the search
+table ``search_entries`` with its GIN index (PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 
 from registry.db import load_models, metadata
-from servicekit.db import Database
+from servicekit.db import Database, _script_location, upgrade
+from servicekit.testing import fresh_database_url
+from servicekit.testing import test_database_base_url as postgres_url
 
-OUTSIDE_ORM = ("_fts", "search_vector", "_search")
+OUTSIDE_ORM = ("_fts", "search_entries", "search_vector", "_search")
 
 
 def _relevant(diff: Any) -> bool:
@@ -32,3 +39,87 @@ async def test_models_match_migrations(registry_db: Database) -> None:
     flat = [d for diff in diffs for d in (diff if isinstance(diff, list) else [diff])]
     assert flat, "the comparison sees the FTS extras, so it ran"
     assert [d for d in flat if _relevant(d)] == []
+
+
+@pytest.mark.skipif(not postgres_url(), reason="PostgreSQL's search table (TEST_DATABASE_URL)")
+async def test_the_search_table_is_filled_from_existing_rows_and_given_back_on_downgrade(
+    tmp_path: Path,
+) -> None:
+    """0009 on a database that already holds a catalogue: every facility and offering gets
+    its entry (with its facility's kind, theme and stage) and is found; the downgrade
+    restores 0005's stored vectors, which find the same rows."""
+    supplier, facility, offering = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    async with fresh_database_url("search_entries", tmp_path) as url:
+        await asyncio.to_thread(upgrade, "registry.migrations", url, "0008")
+        database = Database(url)
+        try:
+            async with database.engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO organisations (id, type, name, kvk_number, revision, "
+                        "created_at, updated_at) VALUES (:id, 'supplier', 'Leverancier', "
+                        "'90000001', 1, now(), now())"
+                    ),
+                    {"id": supplier},
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO facilities (id, slug, name, description, kind, theme, links, "
+                        "standards, stage, revision, created_at, updated_at) VALUES (:id, 'ggi', "
+                        "'GGI-Netwerk', 'Beveiligd netwerk', 'infrastructure', 'connectivity', "
+                        "'[]', '[]', 'pilot', 1, now(), now())"
+                    ),
+                    {"id": facility},
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO offerings (id, supplier_id, facility_id, name, description, "
+                        "price_model, standards, certifications, revision, created_at, "
+                        "updated_at) VALUES (:id, :supplier, :facility, 'Glasvezel Snel', "
+                        "'Glasvezel naar het gemeentehuis', 'fixed', '[]', '[]', 1, now(), now())"
+                    ),
+                    {"id": offering, "supplier": supplier, "facility": facility},
+                )
+            await asyncio.to_thread(upgrade, "registry.migrations", url)
+            async with database.engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        text(
+                            "SELECT id, type, facility_id, name, kind, theme, stage FROM "
+                            "search_entries WHERE search_vector @@ to_tsquery('dutch', :q) "
+                            "ORDER BY type"
+                        ),
+                        {"q": "glasvezel | netwerk"},
+                    )
+                ).all()
+            assert [tuple(r) for r in rows] == [
+                (facility, "facility", facility, "GGI-Netwerk", "infrastructure", "connectivity", "pilot"),
+                (offering, "offering", facility, "Glasvezel Snel", "infrastructure", "connectivity", "pilot"),
+            ]  # fmt: skip
+            await asyncio.to_thread(_downgrade, url, "0008")
+            async with database.engine.connect() as conn:
+                found = (
+                    await conn.execute(
+                        text(
+                            "SELECT (SELECT count(*) FROM facilities WHERE search_vector @@ q) "
+                            "+ (SELECT count(*) FROM offerings WHERE search_vector @@ q) "
+                            "FROM to_tsquery('dutch', 'glasvezel | netwerk') AS q"
+                        )
+                    )
+                ).scalar_one()
+                gone = (
+                    await conn.execute(text("SELECT to_regclass('search_entries') IS NULL"))
+                ).scalar_one()
+            assert (found, gone) == (2, True)
+        finally:
+            await database.dispose()
+
+
+def _downgrade(url: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", _script_location("registry.migrations"))
+    config.attributes["database_url"] = url
+    command.downgrade(config, revision)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import Uuid, bindparam, text
 
 from registry.search.schemas import SearchResults
+from servicekit.db import Database
 
 Maker = Any
 
@@ -106,6 +109,79 @@ async def test_index_follows_changes(
     r = await client.delete(url, headers=tokens.operator())
     assert r.status_code == 204
     assert (await _search(client, tokens, q="zaaksysteem"))["total"] == 0
+
+
+async def test_hits_and_facets_follow_changes_of_the_facility_and_the_offering(
+    client: httpx.AsyncClient,
+    tokens: Any,
+    make_org: Maker,
+    make_facility: Maker,
+    registry_db: Database,
+) -> None:
+    """An offering's hit shows (and its facets count) its facility's current kind, theme
+    and stage: on PostgreSQL they are copied into the search table by triggers."""
+    await make_org("supplier", kvkNumber=tokens.SUPPLIER_KVK)
+    facility = await make_facility(
+        name="Netwerk", kind="infrastructure", theme="connectivity", description="Verbinding"
+    )
+    r = await client.post(
+        "/v1/offerings",
+        json={"facilityId": facility["id"], "name": "Glasvezel Snel", "priceModel": "fixed",
+              "description": "Glasvezel naar elk gemeentehuis"},
+        headers=tokens.supplier(),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    offering = r.json()
+    (hit,) = (await _search(client, tokens, q="glasvezel"))["items"]
+    assert (hit["id"], hit["kind"], hit["theme"], hit["stage"]) == (
+        offering["id"], "infrastructure", "connectivity", "initiative"
+    )  # fmt: skip
+
+    url = f"/v1/facilities/{facility['id']}"
+    etag = (await client.get(url, headers=tokens.reader())).headers["etag"]
+    r = await client.patch(
+        url,
+        json={"kind": "service", "theme": "telephony"},
+        headers={**tokens.operator(), "If-Match": etag},
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(
+        f"{url}/stage-transitions",
+        json={"toStage": "pilot", "reason": "Eerste gemeenten"},
+        headers=tokens.operator(),
+    )
+    assert r.status_code == 201, r.text
+    moved = await _search(client, tokens, q="glasvezel")
+    (hit,) = moved["items"]
+    assert (hit["kind"], hit["theme"], hit["stage"]) == ("service", "telephony", "pilot")
+    assert moved["facets"]["kind"] == [{"value": "service", "count": 1}]
+    assert moved["facets"]["theme"] == [{"value": "telephony", "count": 1}]
+    assert (await _search(client, tokens, q="glasvezel", kind="service"))["total"] == 1
+    assert (await _search(client, tokens, q="glasvezel", kind="infrastructure"))["total"] == 0
+    (own,) = (await _search(client, tokens, q="netwerk"))["items"]
+    assert (own["id"], own["type"], own["stage"]) == (facility["id"], "facility", "pilot")
+
+    offering_url = f"/v1/offerings/{offering['id']}"
+    etag = (await client.get(offering_url, headers=tokens.reader())).headers["etag"]
+    r = await client.patch(
+        offering_url,
+        json={"name": "Koper Traag", "description": "Koperen lijnen"},
+        headers={**tokens.supplier(), "If-Match": etag},
+    )
+    assert r.status_code == 200, r.text
+    assert (await _search(client, tokens, q="glasvezel"))["total"] == 0
+    (hit,) = (await _search(client, tokens, q="koper"))["items"]
+    assert (hit["id"], hit["name"], hit["kind"]) == (offering["id"], "Koper Traag", "service")
+
+    # No API deletes an offering; the database's own delete takes its hit with it (asked
+    # with other words: SQL by hand writes no change event, the read cache keeps "koper").
+    delete = text("DELETE FROM offerings WHERE id = :id").bindparams(bindparam("id", type_=Uuid))
+    async with registry_db.engine.begin() as conn:
+        await conn.execute(delete, {"id": uuid.UUID(offering["id"])})
+    assert (await _search(client, tokens, q="koper lijnen"))["total"] == 0
+    r = await client.delete(url, headers=tokens.operator())
+    assert r.status_code == 204
+    assert (await _search(client, tokens, q="netwerk"))["total"] == 0
 
 
 async def test_bad_and_hostile_input(

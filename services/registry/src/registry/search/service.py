@@ -1,7 +1,7 @@
 """Full-text search over facilities and offerings, one interface over two engines.
 
 PostgreSQL: weighted Dutch tsvectors (``websearch_to_tsquery``, stemming, ``ts_rank``)
-stored as generated columns with GIN indexes (migration 0005). SQLite: FTS5 tables kept by
+in one narrow table behind a GIN index (migration 0009). SQLite: FTS5 tables kept by
 triggers, every word of the query as a prefix (``bm25`` ranking, names weigh 10x).
 """
 
@@ -51,7 +51,9 @@ class SearchEngine(Protocol):
 
 
 class PostgresSearch:
-    """Stored, weighted Dutch tsvectors (migration 0005) behind GIN indexes."""
+    """Weighted Dutch tsvectors in ``search_entries`` (migration 0009: one narrow row per
+    facility and offering, with the facility's kind, theme and stage, kept by triggers)
+    behind a GIN index."""
 
     def matches_sql(self) -> str:
         # The words are parsed once, in a CTE the planner cannot see into: the plan then
@@ -61,16 +63,10 @@ class PostgresSearch:
         return """
         query AS MATERIALIZED (SELECT websearch_to_tsquery('dutch'::regconfig, :q) AS q),
         matches AS MATERIALIZED (
-        SELECT 'facility' AS type, f.id AS id, f.name AS name, f.id AS facility_id,
-               f.kind AS kind, f.theme AS theme, f.stage AS stage,
-               ts_rank(f.search_vector, query.q) AS score
-          FROM query, facilities f
-         WHERE f.search_vector @@ query.q
-        UNION ALL
-        SELECT 'offering', o.id, o.name, o.facility_id, f.kind, f.theme, f.stage,
-               ts_rank(o.search_vector, query.q)
-          FROM query, offerings o JOIN facilities f ON f.id = o.facility_id
-         WHERE o.search_vector @@ query.q
+        SELECT e.type, e.id, e.name, e.facility_id, e.kind, e.theme, e.stage,
+               ts_rank(e.search_vector, query.q) AS score
+          FROM query, search_entries e
+         WHERE e.search_vector @@ query.q
         )
         """
 
