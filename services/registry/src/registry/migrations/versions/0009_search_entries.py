@@ -5,7 +5,8 @@ match to its facility for the kind, theme and stage it shows and counts. It now 
 ``search_entries``: one narrow row per facility and per offering (its id, type, name,
 facility and that facility's kind, theme and stage) with the weighted Dutch tsvector
 (0005's expressions) behind one GIN index. Measured on the benchmark's data (100 000
-offerings): a third less PostgreSQL CPU per search, and a heap of 46 MB instead of 65.
+offerings): about a quarter less PostgreSQL CPU per search, and a heap of 46 MB
+instead of 65.
 
 Row triggers keep it in the writing transaction: a facility's insert or update writes
 its entry, and a change of its kind, theme or stage is copied to its offerings'
