@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from importlib import resources
 
 from stdnum.nl import bsn
 
@@ -31,3 +33,24 @@ def test_test_identities_are_valid() -> None:
     assert any(
         "deelname gezamenlijke aanbesteding" in u["machtigingen"] for u in ids["eherkenning"]
     )
+
+
+def test_enough_enrolling_municipalities_for_a_tender_across_three_provinces() -> None:
+    """A joint tender of five municipalities in three provinces can be played through with
+    the simulator: each has staff with the enrollment machtiging, and each is a demo
+    municipality of the registry (same OIN and CBS code)."""
+    registry_orgs = json.loads(
+        resources.files("registry.seed").joinpath("demo_organisations.json").read_text("utf-8")
+    )
+    province_of = {m["oin"]: (m["cbsCode"], m["province"]) for m in registry_orgs["municipalities"]}
+    enrolling = {
+        u["org"]["id"]
+        for u in load_identities()["eherkenning"]
+        if u["org"]["type"] == "municipality"
+        and "deelname gezamenlijke aanbesteding" in u["machtigingen"]
+    }
+    for user in load_identities()["eherkenning"]:
+        if user["org"]["id"] in enrolling:
+            assert province_of[user["org"]["id"]][0] == user["org"]["cbs_code"], user["id"]
+    assert len(enrolling) >= 5
+    assert len({province_of[oin][1] for oin in enrolling}) >= 3
