@@ -18,7 +18,7 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -29,6 +29,17 @@ from .models import SigningKey
 OP_ALGORITHMS = ("RS256", "PS256")
 SIM_ALGORITHM = "RS256"
 PUBLISHED = ("next", "active", "retired")
+# PostgreSQL advisory lock taken by every transaction that creates or rotates keys, so two
+# pods starting together (or a start-up and the rotate-keys CronJob) cannot both see "no
+# key" and publish two (the second waits, then sees the first one's keys).
+KEYS_LOCK_ID = 0x5A4D454E4B4559  # "ZMENKEY": any constant shared by every identity process
+
+
+async def _lock_keys(session: AsyncSession) -> None:
+    """Serialise key-changing transactions (PostgreSQL; SQLite's BEGIN IMMEDIATE already
+    does: one writer at a time)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": KEYS_LOCK_ID})
 
 
 def _generate(alg: str) -> RSAKey:
@@ -94,6 +105,7 @@ class KeyStore:
     async def ensure(self) -> None:
         """Create the missing active/next keys (idempotent; safe on every start-up)."""
         async with self._sessionmaker() as session, session.begin():
+            await _lock_keys(session)
             rows = (await session.execute(select(SigningKey))).scalars().all()
             have = {(r.purpose, r.alg, r.status) for r in rows}
             for alg in OP_ALGORITHMS:
@@ -109,6 +121,7 @@ class KeyStore:
         now = utcnow()
         summary: dict[str, Any] = {"activated": [], "retired": [], "published": [], "removed": []}
         async with self._sessionmaker() as session, session.begin():
+            await _lock_keys(session)
             rows = (
                 (await session.execute(select(SigningKey).where(col(SigningKey.purpose) == "op")))
                 .scalars()
