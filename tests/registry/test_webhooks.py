@@ -370,3 +370,80 @@ async def test_rotate_webhook_key_reseals_all_or_nothing(
     assert only_new.open(after[key(second)]) == second["secret"]
     with pytest.raises(SecretUnreadable):
         secret_box(Settings()).open(after[key(first)])  # the old key no longer opens it
+
+
+async def test_malformed_webhook_urls_are_400_never_500(
+    client: httpx.AsyncClient, tokens: Any
+) -> None:
+    bad_urls = (
+        "http://a\u0012b", "http://a]", "http://[::1", "http://a b/", " http://a.test/",
+        "http://a.test/\u007f", "http://", "http:///path", "https://a..b/", "http://a:99999/",
+        "javascript:alert(1)", "http://a.test/" + "x" * 500, "http://h\u00e9.test/",
+    )  # fmt: skip
+    for bad in bad_urls:
+        r = await client.post("/v1/subscriptions", json={"url": bad}, headers=tokens.municipality())
+        assert r.status_code == 400, (bad, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert [p["name"] for p in r.json()["invalidParams"]] == ["url"], bad
+    sub = await _subscribe(client, tokens)
+    url = f"/v1/subscriptions/{sub['id']}"
+    etag = (await client.get(url, headers=tokens.municipality())).headers["etag"]
+    r = await client.patch(
+        url, json={"url": "http://a]"}, headers={**tokens.municipality(), "If-Match": etag}
+    )
+    assert r.status_code == 400, r.text
+    assert (await client.get(url, headers=tokens.municipality())).json()["url"] == HOOK
+
+
+async def test_a_poisoned_subscription_never_stops_the_others(
+    client: httpx.AsyncClient, tokens: Any, make_facility: Maker, dispatcher: Any,
+    receiver: Receiver, registry_db: Database, clock: Clock,
+) -> None:  # fmt: skip
+    """Rows the API would refuse, written straight to the table (an older version's data,
+    a manual fix): each one's failure is recorded on it, with backoff, and the good
+    subscription created after them still receives every event."""
+    import uuid
+
+    from sqlalchemy import update
+
+    from registry.webhooks.models import Subscription
+
+    poisoned = {
+        "http://a\u0012b": None,  # the HTTP client refuses the URL
+        HOOK: [1],  # an event-type list the dispatcher cannot read
+    }
+
+    async def stored(sub_ids: list[str]) -> list[Any]:
+        async with registry_db.sessionmaker() as session:
+            return [await session.get(Subscription, uuid.UUID(i)) for i in sub_ids]
+
+    ids = []
+    for url, event_types in poisoned.items():
+        sub = await _subscribe(client, tokens)
+        values: dict[str, Any] = {"url": url}
+        if event_types is not None:
+            values["event_types"] = event_types
+        async with registry_db.sessionmaker() as session, session.begin():
+            await session.execute(
+                update(Subscription).where(Subscription.id == uuid.UUID(sub["id"])).values(**values)
+            )
+        ids.append(sub["id"])
+        clock.advance(1)
+    good = await _subscribe(client, tokens)
+    facility = await make_facility(slug="still-delivered")
+    assert await dispatcher.run_once() >= 1
+    assert [e["data"]["id"] for e in receiver.events()] == [facility["id"]]
+    status = (
+        await client.get(f"/v1/subscriptions/{good['id']}", headers=tokens.municipality())
+    ).json()
+    assert status["failureCount"] == 0
+    assert status["lastStatusCode"] == 204
+    for row in await stored(ids):  # read from the table: the API refuses to show [1]
+        assert row.failure_count == 1, row.url
+        assert row.last_error
+        assert row.next_attempt_at is not None
+    # Backing off: the next round leaves them alone and still serves the good one.
+    second = await make_facility(slug="again")
+    await dispatcher.run_once()
+    assert [e["data"]["id"] for e in receiver.events()] == [facility["id"], second["id"]]
+    assert [row.failure_count for row in await stored(ids)] == [1] * len(ids)

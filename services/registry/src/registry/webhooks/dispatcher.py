@@ -128,7 +128,9 @@ class WebhookDispatcher:
         }
         try:
             response = await self.client.post(sub.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # any failure is this receiver's, not the round's
+            # Not only transport errors: a stored URL the client cannot parse (InvalidURL)
+            # fails here too, and is recorded and retried like an unreachable receiver.
             return False, None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
         if 200 <= response.status_code < 300:
             return True, response.status_code, None
@@ -215,8 +217,27 @@ class WebhookDispatcher:
             await self._skip_to(sub, skipped_to)
         return attempts
 
+    async def _fail(self, sub: Subscription, error: str) -> None:
+        """Record a failure that is not one delivery's answer (the subscription's events
+        or row could not be handled) on the subscription, with the same backoff."""
+        now = self.clock()
+        async with self.database.sessionmaker() as session, session.begin():
+            row = await session.get(Subscription, sub.id, with_for_update=True)
+            if row is None:
+                return
+            row.failure_count += 1
+            row.last_attempt_at = now
+            row.last_status_code = None
+            row.last_error = error[:MAX_ERROR]
+            row.next_attempt_at = now + timedelta(
+                seconds=backoff_seconds(row.failure_count, self.max_backoff)
+            )
+
     async def run_once(self) -> int:
-        """One round over every due subscription; returns the number of POSTs made."""
+        """One round over every due subscription; returns the number of POSTs made.
+
+        What goes wrong with one subscription is recorded on it (with backoff) and the
+        round goes on with the next: one bad receiver never holds up the others."""
         attempts = 0
         for due in await self._due():
             if not await self._lease(due):
@@ -227,6 +248,12 @@ class WebhookDispatcher:
                 sub = await self._fresh(due)
                 if sub is not None and sub.active:
                     attempts += await self.deliver(sub)
+            except Exception as exc:  # isolated per subscription
+                logger.warning(
+                    "webhook subscription failed; retry later",
+                    extra={"subscription": str(due.id), "error": type(exc).__name__},
+                )
+                await self._fail(due, f"{type(exc).__name__}: {exc}")
             finally:
                 await self._release(due)
         return attempts
