@@ -72,7 +72,7 @@ def tender_body(upstreams: FakeUpstreams, title: str) -> dict[str, Any]:
         "estimatedValue": {"amount": 10_000_000},
         "enrollmentOpensAt": (now - timedelta(days=1)).isoformat(),
         "enrollmentClosesAt": (now + timedelta(days=1)).isoformat(),
-        "plannedStartDate": "2027-01-01",
+        "plannedStartDate": "2030-01-01",
         "contractDurationMonths": 48,
         "lots": [
             {"title": "Vast", "unit": "aansluiting"},

@@ -78,7 +78,7 @@ async def open_tender(p: Platform, client: httpx.AsyncClient) -> dict[str, Any]:
             "estimatedValue": {"amount": 5000000},
             "enrollmentOpensAt": (now - timedelta(hours=1)).isoformat(),
             "enrollmentClosesAt": (now + timedelta(days=14)).isoformat(),
-            "plannedStartDate": "2027-01-01",
+            "plannedStartDate": (now + timedelta(days=30)).date().isoformat(),
             "contractDurationMonths": 36,
             "lots": [{"title": "Vast en mobiel", "unit": "gebruiker"}],
         },
@@ -122,10 +122,11 @@ async def test_registry_down_during_enrollment(platform: Platform) -> None:
                 assert time.monotonic() - started < 10, "the outage answer took too long"
             assert await enrollments_of(client, tid, utrecht) == []
             # An explicit start date needs no registry: accepted (procurement's README).
-            r = await client.post(path, json=enrollment(lot_id, "2027-09-01"), headers=amersfoort)
+            start = (date.today() + timedelta(days=120)).isoformat()
+            r = await client.post(path, json=enrollment(lot_id, start), headers=amersfoort)
             assert r.status_code == 201, r.text
             assert r.json()["lots"][0]["desiredStartBasis"] == "explicit"
-            assert r.json()["lots"][0]["desiredStartDate"] == "2027-09-01"
+            assert r.json()["lots"][0]["desiredStartDate"] == start
         finally:
             p.registry.start()
         p.registry.wait_live()

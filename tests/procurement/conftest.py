@@ -258,13 +258,13 @@ def tender_body(registry: FakeRegistry, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "facilityId": registry.facility["id"],
         "leadPartyId": registry.lead["id"],
-        "title": "Gezamenlijke aanbesteding telefonie 2027",
+        "title": "Gezamenlijke aanbesteding telefonie 2030",
         "description": "Vaste en mobiele telefonie voor deelnemende gemeenten",
         "procedure": "open",
         "estimatedValue": {"amount": 1200000, "currency": "EUR"},
         "enrollmentOpensAt": (now - timedelta(days=1)).isoformat(),
         "enrollmentClosesAt": (now + timedelta(days=30)).isoformat(),
-        "plannedStartDate": "2027-01-01",
+        "plannedStartDate": "2030-01-01",
         "contractDurationMonths": 48,
         "lots": [
             {"title": "Vaste telefonie", "unit": "aansluiting", "description": "Vast"},

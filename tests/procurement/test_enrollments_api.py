@@ -46,7 +46,7 @@ async def test_enroll_with_mandate_and_registry_start_date(
     issuer: TestIssuer,
     lead_headers: dict[str, str],
 ) -> None:
-    registry.add_usage(UTRECHT, date(2027, 3, 31))
+    registry.add_usage(UTRECHT, date(2030, 3, 31))
     registry.add_usage(UTRECHT, date(2019, 1, 1), status="ended")
     tender = await open_tender(client, registry, lead_headers)
     headers = municipality_headers(issuer, UTRECHT)
@@ -65,9 +65,9 @@ async def test_enroll_with_mandate_and_registry_start_date(
         "province": "Utrecht",
     }
     (line,) = body["lots"]
-    assert line["desiredStartDate"] == "2027-04-01"
+    assert line["desiredStartDate"] == "2030-04-01"
     assert line["desiredStartBasis"] == "registry-contract-end"
-    assert "2027-03-31" in line["desiredStartExplanation"]
+    assert "2030-03-31" in line["desiredStartExplanation"]
     signed = body["mandate"]
     assert signed["signerName"] == "A. de Vries"
     assert signed["signerAcr"] == LOA_SUBSTANTIAL
@@ -89,14 +89,14 @@ async def test_start_date_defaults_to_planned_start_or_explicit(
         url, json=enrollment_body(tender), headers=municipality_headers(issuer, GRONINGEN)
     )
     line = response.json()["lots"][0]
-    assert line["desiredStartDate"] == "2027-01-01"
+    assert line["desiredStartDate"] == "2030-01-01"
     assert line["desiredStartBasis"] == "planned-start"
     assert "no active contract" in line["desiredStartExplanation"]
 
-    body = enrollment_body(tender, desiredStartDate="2027-06-01")
+    body = enrollment_body(tender, desiredStartDate="2030-06-01")
     response = await client.post(url, json=body, headers=municipality_headers(issuer, UTRECHT))
     line = response.json()["lots"][0]
-    assert (line["desiredStartDate"], line["desiredStartBasis"]) == ("2027-06-01", "explicit")
+    assert (line["desiredStartDate"], line["desiredStartBasis"]) == ("2030-06-01", "explicit")
 
 
 async def test_low_assurance_gets_403_with_required_acr(
@@ -306,7 +306,7 @@ async def test_change_needs_if_match_and_new_lots_need_a_new_mandate(
     both = {
         "lots": [
             {"lotId": lot1, "expectedVolume": 200},
-            {"lotId": lot2, "expectedVolume": 30, "desiredStartDate": "2027-02-01"},
+            {"lotId": lot2, "expectedVolume": 30, "desiredStartDate": "2030-02-01"},
         ]
     }
     fresh = {**headers, "If-Match": changed.headers["etag"]}
@@ -386,7 +386,7 @@ async def test_registry_down_explicit_date_works_otherwise_503(
     assert response.headers["content-type"] == "application/problem+json"
     assert await count_rows(app, Enrollment) == 0
 
-    explicit = enrollment_body(tender, desiredStartDate="2027-05-01")
+    explicit = enrollment_body(tender, desiredStartDate="2030-05-01")
     response = await client.post(url, json=explicit, headers=municipality_headers(issuer, UTRECHT))
     assert response.status_code == 201, response.text
     body = response.json()
@@ -414,7 +414,7 @@ async def test_registry_details_missed_in_an_outage_are_filled_when_it_is_back(
     assert ok.status_code == 201
     registry.down = True
     app.state.registry.clear_cache()
-    explicit = enrollment_body(tender, desiredStartDate="2027-05-01")
+    explicit = enrollment_body(tender, desiredStartDate="2030-05-01")
     made = await client.post(url, json=explicit, headers=municipality_headers(issuer, UTRECHT))
     assert made.status_code == 201, made.text
     assert made.json()["municipality"] == {"oin": UTRECHT["oin"]}
@@ -462,7 +462,7 @@ async def test_registry_details_are_filled_by_the_ocds_export_and_enrollment_rea
     url = f"/v1/tenders/{tender['id']}/enrollments"
     registry.down = True
     app.state.registry.clear_cache()
-    explicit = enrollment_body(tender, desiredStartDate="2027-05-01")
+    explicit = enrollment_body(tender, desiredStartDate="2030-05-01")
     headers = municipality_headers(issuer, UTRECHT)
     made = await client.post(url, json=explicit, headers=headers)
     assert made.status_code == 201, made.text
@@ -502,7 +502,7 @@ async def test_registry_details_are_filled_by_the_enrollment_list(
     url = f"/v1/tenders/{tender['id']}/enrollments"
     registry.down = True
     app.state.registry.clear_cache()
-    explicit = enrollment_body(tender, desiredStartDate="2027-05-01")
+    explicit = enrollment_body(tender, desiredStartDate="2030-05-01")
     made = [
         await client.post(url, json=explicit, headers=municipality_headers(issuer, m))
         for m in (UTRECHT, GRONINGEN)
@@ -624,3 +624,30 @@ async def test_an_abandoned_in_flight_idempotency_key_is_taken_over(
         f"/v1/tenders/{tender['id']}/enrollments", json=enrollment_body(tender), headers=headers
     )
     assert response.status_code == 201, response.text
+
+
+async def test_desired_start_outside_the_joint_contract_is_400(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    """The tender plans 2030-01-01 for 48 months: 1999 and 2034 are refused, nothing written."""
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    headers = municipality_headers(issuer, UTRECHT)
+    for bad in ("1999-01-01", "2029-12-31", "2034-01-01"):
+        response = await client.post(
+            url, json=enrollment_body(tender, desiredStartDate=bad), headers=headers
+        )
+        assert response.status_code == 400, (bad, response.text)
+        assert response.json()["invalidParams"][0]["name"] == "lots[0].desiredStartDate"
+    assert (await client.get(url, headers=lead_headers)).json()["total"] == 0
+    for good in ("2030-01-01", "2033-12-31"):
+        body = enrollment_body(tender, desiredStartDate=good)
+        response = await client.post(
+            url,
+            json=body,
+            headers=municipality_headers(issuer, GRONINGEN) if good == "2030-01-01" else headers,
+        )
+        assert response.status_code == 201, response.text

@@ -190,12 +190,12 @@ async def test_enrollment_against_the_real_registry_then_its_outage(
             json={
                 "facilityId": facility["id"],
                 "leadPartyId": lead["id"],
-                "title": "GT telefonie 2027",
+                "title": "GT telefonie 2030",
                 "procedure": "restricted",
                 "estimatedValue": {"amount": 5000000},
                 "enrollmentOpensAt": (now - timedelta(hours=1)).isoformat(),
                 "enrollmentClosesAt": (now + timedelta(days=14)).isoformat(),
-                "plannedStartDate": "2027-01-01",
+                "plannedStartDate": "2030-01-01",
                 "contractDurationMonths": 36,
                 "lots": [{"title": "Vast en mobiel", "unit": "gebruiker"}],
             },
@@ -244,7 +244,7 @@ async def test_enrollment_against_the_real_registry_then_its_outage(
         again = await client.post(f"/v1/tenders/{tid}/enrollments", json=body, headers=utrecht)
         assert again.status_code == 503
         assert again.headers["retry-after"]
-        body["lots"][0]["desiredStartDate"] = "2027-09-01"
+        body["lots"][0]["desiredStartDate"] = "2030-09-01"
         again = await client.post(f"/v1/tenders/{tid}/enrollments", json=body, headers=utrecht)
         assert again.status_code == 201, again.text
         assert again.json()["lots"][0]["desiredStartBasis"] == "explicit"

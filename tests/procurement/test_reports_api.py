@@ -205,8 +205,8 @@ async def test_ocds_release_package_is_valid(
     assert tender["value"] == {"amount": 1200000, "currency": "EUR"}
     assert [lot["value"]["amount"] for lot in tender["lots"]] == [400000, 800000]
     assert [item["quantity"] for item in tender["items"]] == [400, 200]
-    assert tender["contractPeriod"]["startDate"] == "2027-01-01T00:00:00Z"
-    assert tender["contractPeriod"]["endDate"] == "2031-01-01T00:00:00Z"
+    assert tender["contractPeriod"]["startDate"] == "2030-01-01T00:00:00Z"
+    assert tender["contractPeriod"]["endDate"] == "2034-01-01T00:00:00Z"
     # The enrollment window as core milestones (no invented tender.enrollmentPeriod).
     assert "enrollmentPeriod" not in tender
     opens, closes = tender["milestones"]

@@ -264,3 +264,50 @@ async def test_create_tender_is_idempotent(
     assert first.json()["id"] == second.json()["id"]
     assert second.headers["idempotent-replayed"] == "true"
     assert (await client.get("/v1/tenders", headers=lead_headers)).json()["total"] == 1
+
+
+async def test_inconsistent_amounts_and_dates_are_400_and_write_nothing(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    lots = [
+        {"title": "Vast", "unit": "aansluiting", "estimatedValue": {"amount": 2000000}},
+        {"title": "Mobiel", "unit": "abonnement"},
+    ]
+    cases = {
+        "lots[0].estimatedValue": tender_body(registry, lots=lots),
+        "lots": tender_body(
+            registry,
+            lots=[
+                {"title": "A", "unit": "u", "estimatedValue": {"amount": 700000}},
+                {"title": "B", "unit": "u", "estimatedValue": {"amount": 700000}},
+            ],
+        ),
+        "plannedStartDate": tender_body(registry, plannedStartDate="2020-01-01"),
+    }
+    for name, body in cases.items():
+        response = await client.post("/v1/tenders", json=body, headers=lead_headers)
+        assert response.status_code == 400, (name, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert [p["name"] for p in response.json()["invalidParams"]] == [name]
+    assert (await client.get("/v1/tenders", headers=lead_headers)).json()["total"] == 0
+
+    created = await client.post("/v1/tenders", json=tender_body(registry), headers=lead_headers)
+    tender = created.json()
+    url = f"/v1/tenders/{tender['id']}"
+    # The second lot holds 800 000 of 1 200 000: a third lot of 500 000 is too much …
+    lot = {"title": "Extra", "unit": "u", "estimatedValue": {"amount": 500000}}
+    response = await client.post(f"{url}/lots", json=lot, headers=lead_headers)
+    assert response.status_code == 400
+    assert response.json()["invalidParams"][0]["name"] == "estimatedValue"
+    # … and so is lowering the tender below its lots, or starting in the past.
+    for patch, name in (
+        ({"estimatedValue": {"amount": 700000}}, "estimatedValue"),
+        ({"plannedStartDate": "2020-01-01"}, "plannedStartDate"),
+    ):
+        headers = {**lead_headers, "If-Match": created.headers["etag"]}
+        response = await client.patch(url, json=patch, headers=headers)
+        assert response.status_code == 400, response.text
+        assert response.json()["invalidParams"][0]["name"] == name
+    after = (await client.get(url, headers=lead_headers)).json()
+    assert after["version"] == tender["version"]
+    assert len(after["lots"]) == 2

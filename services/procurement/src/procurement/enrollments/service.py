@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import calendar
 import json
 import uuid
 from collections import OrderedDict
@@ -208,6 +209,33 @@ def _check_lots(lines: list[EnrollmentLotIn], lots: list[Lot]) -> None:
         raise BadRequest("Some lots do not belong to this tender.", invalid_params=bad)
 
 
+def _contract_end(tender: Tender) -> date:
+    """The joint contract's last day (planned start + duration in calendar months)."""
+    months = tender.planned_start_date.month - 1 + tender.contract_duration_months
+    year, month = tender.planned_start_date.year + months // 12, months % 12 + 1
+    day = min(tender.planned_start_date.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day) - timedelta(days=1)
+
+
+def _check_start_dates(lines: list[EnrollmentLotIn], tender: Tender, now: datetime) -> None:
+    """A desired start date the municipality gives must lie within the joint contract
+    (which cannot start in the past): from its planned start to its planned end."""
+    earliest = max(tender.planned_start_date, now.astimezone(AMSTERDAM).date())
+    latest = _contract_end(tender)
+    bad = [
+        {
+            "name": f"lots[{i}].desiredStartDate",
+            "reason": f"outside the joint contract: from {earliest} to {latest}",
+        }
+        for i, line in enumerate(lines)
+        if line.desired_start_date is not None and not earliest <= line.desired_start_date <= latest
+    ]
+    if bad:
+        raise BadRequest(
+            "A desired start date lies outside the joint contract.", invalid_params=bad
+        )
+
+
 def _check_mandate(mandate: MandateIn, now: datetime) -> None:
     today = now.astimezone(AMSTERDAM).date()
     if mandate.signed_date > today:
@@ -393,6 +421,7 @@ async def enroll(
     tender, lots = await _read_tender(session, tender_id)
     check_window(tender, clock())
     _check_lots(body.lots, lots)
+    _check_start_dates(body.lots, tender, clock())
     _check_mandate(body.mandate, clock())
     # Registry calls happen outside any transaction (no locks held while waiting).
     needs_registry = any(line.desired_start_date is None for line in body.lots)
@@ -606,6 +635,7 @@ async def change(
         if_match(enrollment_etag(enrollment))
         check_window(tender, clock())
         _check_lots(body.lots, lots)
+        _check_start_dates(body.lots, tender, clock())
         mandate_now = await current_mandate(session, enrollment.id)
     if enrollment.status != ENROLLED:
         raise Conflict("A withdrawn enrollment cannot be changed; enroll again.")

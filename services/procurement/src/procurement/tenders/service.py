@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -160,6 +160,13 @@ async def create_tender(
         )
     if lead["oin"] != principal.org_id:
         raise Forbidden("Only staff of the lead party may create its tenders.")
+    check_terms(
+        body.estimated_value.amount,
+        [(f"lots[{i}].estimatedValue", _amount(lot)) for i, lot in enumerate(body.lots)],
+        body.planned_start_date,
+        body.enrollment_closes_at,
+        now,
+    )
 
     tender = Tender(
         facility_id=body.facility_id,
@@ -201,6 +208,51 @@ async def create_tender(
             data={"lots": len(lots)},
         )
     return tender, lots
+
+
+def _amount(lot: LotIn) -> Decimal | None:
+    return lot.estimated_value.amount if lot.estimated_value is not None else None
+
+
+def check_terms(
+    value: Decimal,
+    lot_values: list[tuple[str | None, Decimal | None]],
+    planned_start: date,
+    closes_at: datetime,
+    now: datetime,
+    *,
+    check_past: bool = True,
+    total_name: str = "lots",
+) -> None:
+    """Amounts and dates that contradict each other are refused (400 with every reason):
+    a lot worth more than the tender, lots together worth more than the tender, a joint
+    contract that starts in the past or before municipalities can have enrolled.
+    ``lot_values`` pairs each lot's value with the request field that carries it (None
+    for lots already stored: counted, not blamed); a total over the tender's value is
+    blamed on ``total_name``."""
+    problems = [
+        {"name": name, "reason": "exceeds the tender's estimatedValue"}
+        for name, amount in lot_values
+        if name is not None and amount is not None and amount > value
+    ]
+    total = sum((amount for _name, amount in lot_values if amount is not None), Decimal(0))
+    if not problems and total > value:
+        problems.append(
+            {
+                "name": total_name,
+                "reason": f"lot values add up to {total}, over the tender's {value}",
+            }
+        )
+    if check_past and planned_start < now.date():
+        problems.append({"name": "plannedStartDate", "reason": "lies in the past"})
+    elif planned_start < closes_at.date():
+        problems.append(
+            {"name": "plannedStartDate", "reason": "before the enrollment window closes"}
+        )
+    if problems:
+        raise BadRequest(
+            "The tender's amounts or dates contradict each other.", invalid_params=problems
+        )
 
 
 def _new_lot(tender: Tender, number: int, body: LotIn, now: datetime) -> Lot:
@@ -294,6 +346,17 @@ async def patch_tender(
                 "The enrollment window must close after it opens.",
                 invalid_params=[{"name": "enrollmentClosesAt", "reason": "not after opensAt"}],
             )
+        lots = await load_lots(session, tender.id)
+        check_terms(
+            tender.estimated_value,
+            [(None, lot.estimated_value) for lot in lots],
+            tender.planned_start_date,
+            aware(tender.enrollment_closes_at),
+            now,
+            # A draft left alone may age; only the dates being changed must be ahead.
+            check_past="planned_start_date" in changes,
+            total_name="estimatedValue",
+        )
         tender.version += 1
         tender.updated_at = now
         await history.record(
@@ -308,7 +371,6 @@ async def patch_tender(
             event_data=snapshot(tender, now),
             data={"fields": sorted(changes)},
         )
-        lots = await load_lots(session, tender.id)
     return tender, lots
 
 
@@ -328,6 +390,19 @@ async def add_lot(
                 select(func.coalesce(func.max(Lot.number), 0)).where(Lot.tender_id == tender.id)  # type: ignore[arg-type]
             )
         ).scalar_one()
+        lots = await load_lots(session, tender.id)
+        check_terms(
+            tender.estimated_value,
+            [
+                *((None, x.estimated_value) for x in lots),
+                ("estimatedValue", _amount(body)),
+            ],
+            tender.planned_start_date,
+            aware(tender.enrollment_closes_at),
+            now,
+            check_past=False,
+            total_name="estimatedValue",
+        )
         lot = _new_lot(tender, int(number) + 1, body, now)
         session.add(lot)
         tender.version += 1

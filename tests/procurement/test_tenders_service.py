@@ -1,0 +1,77 @@
+"""Tender rules without HTTP: amounts and dates that contradict each other."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from procurement.tenders.service import check_terms
+from servicekit.errors import BadRequest
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+CLOSES = datetime(2027, 1, 15, 12, 0, tzinfo=UTC)
+
+
+def reasons(exc: pytest.ExceptionInfo[BadRequest]) -> dict[str, str]:
+    params = exc.value.extra["invalidParams"]
+    return {p["name"]: p["reason"] for p in params}
+
+
+def test_consistent_terms_pass() -> None:
+    lots = [("lots[0].estimatedValue", Decimal(600)), ("lots[1].estimatedValue", None)]
+    check_terms(Decimal(1000), lots, date(2027, 3, 1), CLOSES, NOW)
+    # A lot worth exactly the tender, and a contract starting on the closing day, are fine.
+    check_terms(Decimal(1000), [("x", Decimal(1000))], CLOSES.date(), CLOSES, NOW)
+
+
+def test_a_lot_over_the_tender_value_is_blamed_on_that_lot() -> None:
+    lots = [("lots[0].estimatedValue", Decimal(1500)), ("lots[1].estimatedValue", None)]
+    with pytest.raises(BadRequest) as exc:
+        check_terms(Decimal(1000), lots, date(2027, 3, 1), CLOSES, NOW)
+    assert reasons(exc) == {"lots[0].estimatedValue": "exceeds the tender's estimatedValue"}
+
+
+def test_lots_adding_up_to_more_than_the_tender() -> None:
+    lots = [(f"lots[{i}].estimatedValue", Decimal(600)) for i in range(2)]
+    with pytest.raises(BadRequest) as exc:
+        check_terms(Decimal(1000), lots, date(2027, 3, 1), CLOSES, NOW)
+    assert set(reasons(exc)) == {"lots"}
+    # Stored lots are counted but not blamed; the total goes to the field named.
+    with pytest.raises(BadRequest) as exc:
+        check_terms(
+            Decimal(1000),
+            [(None, Decimal(700)), ("estimatedValue", Decimal(400))],
+            date(2027, 3, 1),
+            CLOSES,
+            NOW,
+            total_name="estimatedValue",
+        )
+    assert set(reasons(exc)) == {"estimatedValue"}
+
+
+def test_planned_start_in_the_past_or_before_the_window_closes() -> None:
+    with pytest.raises(BadRequest) as exc:
+        check_terms(Decimal(1000), [], date(2020, 1, 1), CLOSES, NOW)
+    assert reasons(exc) == {"plannedStartDate": "lies in the past"}
+    with pytest.raises(BadRequest) as exc:
+        check_terms(Decimal(1000), [], date(2027, 1, 1), CLOSES, NOW)
+    assert reasons(exc) == {"plannedStartDate": "before the enrollment window closes"}
+    # A draft whose start date aged is not blocked by it when other things change.
+    check_terms(
+        Decimal(1000),
+        [],
+        date(2026, 12, 1),
+        datetime(2026, 11, 1, tzinfo=UTC),
+        NOW,
+        check_past=False,
+    )
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(BadRequest) as exc:
+        check_terms(
+            Decimal(10), [("lots[0].estimatedValue", Decimal(11))], date(2020, 1, 1), CLOSES, NOW
+        )
+    assert set(reasons(exc)) == {"lots[0].estimatedValue", "plannedStartDate"}
