@@ -123,3 +123,17 @@ def _downgrade(url: str, revision: str) -> None:
     config.set_main_option("script_location", _script_location("registry.migrations"))
     config.attributes["database_url"] = url
     command.downgrade(config, revision)
+
+
+async def test_migrations_after_0009_downgrade_and_upgrade_again(tmp_path: Path) -> None:
+    """The catalogue features' migrations (follow-up usages and later) go down to 0009
+    and up to head again, on both engines, leaving no drift."""
+    async with fresh_database_url("round_trip", tmp_path) as url:
+        await asyncio.to_thread(upgrade, "registry.migrations", url, "head")
+        await asyncio.to_thread(_downgrade, url, "0009")
+        await asyncio.to_thread(upgrade, "registry.migrations", url, "head")
+        database = Database(url)
+        try:
+            await test_models_match_migrations(database)
+        finally:
+            await database.dispose()

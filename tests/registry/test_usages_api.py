@@ -186,3 +186,43 @@ async def test_concurrent_duplicates_create_one(
         f"/v1/usages?facilityId={w['other_facility']['id']}", headers=tokens.reader()
     )
     assert r.json()["total"] == 1
+
+
+async def test_planned_follow_up_beside_the_current_contract(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker
+) -> None:
+    w = await _world(client, tokens, make_org, make_facility)
+    current = {"municipalityId": w["utrecht"]["id"], "facilityId": w["facility"]["id"],
+               "status": "active", "startDate": "2024-01-01", "contractEndDate": "2027-06-30"}  # fmt: skip
+    r = await client.post("/v1/usages", json=current, headers=tokens.municipality())
+    assert r.status_code == 201
+    old = r.json()
+    follow_up = {**current, "status": "planned", "startDate": "2027-06-30",
+                 "contractEndDate": "2031-06-30", "offeringId": w["offering"]["id"]}  # fmt: skip
+    r = await client.post("/v1/usages", json=follow_up, headers=tokens.municipality())
+    assert r.status_code == 201, r.text
+    new = r.json()
+    early = {**follow_up, "startDate": "2027-01-01"}
+    r = await client.post("/v1/usages", json=early, headers=tokens.municipality())
+    assert r.status_code == 409
+    assert r.json()["existingId"] in {old["id"], new["id"]}
+    # Moving the follow-up's start into the current contract is refused too.
+    url = f"/v1/usages/{new['id']}"
+    etag = (await client.get(url, headers=tokens.reader())).headers["etag"]
+    headers = {**tokens.municipality(), "If-Match": etag}
+    r = await client.patch(url, json={"startDate": "2027-01-01"}, headers=headers)
+    assert r.status_code == 409
+    # It cannot become active while the old contract is; once that ended, it can.
+    r = await client.patch(url, json={"status": "active"}, headers=headers)
+    assert r.status_code == 409
+    assert r.json()["existingId"] == old["id"]
+    old_url = f"/v1/usages/{old['id']}"
+    old_etag = (await client.get(old_url, headers=tokens.reader())).headers["etag"]
+    r = await client.patch(old_url, json={"status": "ended"},
+                           headers={**tokens.municipality(), "If-Match": old_etag})  # fmt: skip
+    assert r.status_code == 200
+    r = await client.patch(url, json={"status": "active"}, headers=headers)
+    assert r.status_code == 200, r.text
+    r = await client.get(f"/v1/usages?municipalityId={w['utrecht']['id']}", headers=tokens.reader())
+    assert {(u["id"], u["status"]) for u in r.json()["items"]} == {
+        (old["id"], "ended"), (new["id"], "active")}  # fmt: skip

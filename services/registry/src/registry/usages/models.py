@@ -17,16 +17,24 @@ VALUE_BANDS = ("under-50k", "50k-215k", "215k-750k", "750k-5m", "over-5m")
 class Usage(Model):
     __tablename__ = "usages"
     __table_args__ = (
-        # At most one current (planned or active) usage per municipality and facility;
-        # a partial unique index works the same on SQLite and PostgreSQL.
+        # At most one active usage per municipality and facility (a partial unique index
+        # works the same on SQLite and PostgreSQL); planned follow-ups beside it must not
+        # overlap it in time, which the service checks.
         Index(
-            "uq_usages_current",
+            "uq_usages_active",
             "municipality_id",
             "facility_id",
             unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index(
+            "ix_usages_current",
+            "municipality_id",
+            "facility_id",
             sqlite_where=text("status != 'ended'"),
             postgresql_where=text("status != 'ended'"),
-            postgresql_include=["municipality_id", "id", "offering_id", "notice_period_months"],
+            postgresql_include=["id", "offering_id", "notice_period_months"],
         ),
         # Lists filtered by facility (and status) or municipality walk these in page
         # order (created_at, id).

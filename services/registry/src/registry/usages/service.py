@@ -150,23 +150,52 @@ async def _check_references(session: AsyncSession, values: dict[str, Any]) -> No
             )
 
 
-async def _check_no_other_current(
-    session: AsyncSession, municipality_id: uuid.UUID, facility_id: uuid.UUID, own: uuid.UUID | None
+def _overlaps(
+    a_start: date | None, a_end: date | None, b_start: date | None, b_end: date | None
+) -> bool:
+    """Two contracts overlap unless one ends on or before the day the other starts (a
+    follow-up may start on the day the current contract ends); open ends overlap."""
+    a_before_b = a_end is not None and b_start is not None and a_end <= b_start
+    b_before_a = b_end is not None and a_start is not None and b_end <= a_start
+    return not (a_before_b or b_before_a)
+
+
+async def _check_current_rule(
+    session: AsyncSession, values: dict[str, Any], own: uuid.UUID | None
 ) -> None:
-    query = select(Usage.id).where(
-        Usage.municipality_id == municipality_id,
-        Usage.facility_id == facility_id,
+    """One active usage per municipality and facility, plus planned ones (follow-up
+    contracts) whose period does not overlap any other current usage of that facility.
+    The municipality's row is locked so that two concurrent follow-ups cannot both pass."""
+    if values["status"] not in CURRENT:
+        return
+    await session.get(Organisation, values["municipality_id"], with_for_update=True)
+    query = select(Usage.id, Usage.status, Usage.start_date, Usage.contract_end_date).where(
+        Usage.municipality_id == values["municipality_id"],
+        Usage.facility_id == values["facility_id"],
         Usage.status.in_(CURRENT),
     )
     if own is not None:
         query = query.where(Usage.id != own)
-    existing = (await session.execute(query.limit(1))).scalar_one_or_none()
-    if existing is not None:
-        raise Conflict(
-            "The municipality already has a current usage of this facility; change or end it.",
-            slug="duplicate",
-            extra={"existingId": str(existing)},
-        )
+    for other in (await session.execute(query)).all():
+        if values["status"] == "active" and other.status == "active":
+            raise Conflict(
+                "The municipality already has an active usage of this facility; end it "
+                "first, or record the new contract as planned.",
+                slug="duplicate",
+                extra={"existingId": str(other.id)},
+            )
+        if _overlaps(
+            values.get("start_date"),
+            values.get("contract_end_date"),
+            other.start_date,
+            other.contract_end_date,
+        ):
+            raise Conflict(
+                "The municipality has a current usage of this facility in the same period: "
+                "a follow-up must start on or after the day the other contract ends.",
+                slug="overlapping-usage",
+                extra={"existingId": str(other.id)},
+            )
 
 
 async def _flush(session: AsyncSession) -> None:
@@ -174,7 +203,7 @@ async def _flush(session: AsyncSession) -> None:
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(
-            "The municipality already has a current usage of this facility.", slug="duplicate"
+            "The municipality already has an active usage of this facility.", slug="duplicate"
         ) from exc
 
 
@@ -197,8 +226,7 @@ async def create_usage(
                 invalid_params=[{"name": "facilityId", "reason": "unknown facility"}],
             )
         await _check_references(session, values)
-        if data.status in CURRENT:
-            await _check_no_other_current(session, data.municipality_id, data.facility_id, None)
+        await _check_current_rule(session, values, None)
         now = utcnow()
         row = Usage(**values, revision=1, created_at=now, updated_at=now)
         session.add(row)
@@ -251,6 +279,8 @@ async def update_usage(
                 slug="illegal-status-transition",
                 extra={"currentStatus": row.status},
             )
+        values["municipality_id"] = row.municipality_id
+        await _check_current_rule(session, values, row.id)
         for field, value in changes.items():
             setattr(row, field, value)
         row.revision += 1
