@@ -101,6 +101,9 @@ SECURITY_HEADERS: Headers = [
     (b"referrer-policy", b"no-referrer"),
 ]
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+# The OpenID Provider answers CORS for its own endpoints (origins registered with its
+# clients, preflights included); the gateway's CORS_ORIGINS never apply there.
+OP_PATHS = ("/auth/", "/.well-known/")
 HSTS = b"max-age=31536000; includeSubDomains"
 EXPOSED = (
     b"API-Version, Location, ETag, Link, Retry-After, X-Request-ID, RateLimit-Limit, "
@@ -162,6 +165,7 @@ class Gateway:
         routes: list[Route],
         ready_extra: dict[str, Callable[[], Awaitable[None]]] | None = None,
         on_shutdown: list[Callable[[], Awaitable[None]]] | None = None,
+        on_startup: list[Callable[[], Awaitable[None]]] | None = None,
     ) -> None:
         self.settings = settings
         self.verifier = verifier
@@ -204,6 +208,7 @@ class Gateway:
         )
         self.ready_extra = dict(ready_extra or {})
         self.on_shutdown = list(on_shutdown or [])
+        self.on_startup = list(on_startup or [])
         self.anonymous_policy = Policy(
             settings.rate_limit_anonymous_per_second, settings.rate_limit_anonymous_burst
         )
@@ -228,6 +233,8 @@ class Gateway:
     async def startup(self) -> None:
         for upstream in self.upstreams.values():
             await upstream.start()
+        for hook in self.on_startup:
+            await hook()
 
     async def shutdown(self) -> None:
         for upstream in self.upstreams.values():
@@ -361,6 +368,7 @@ class Gateway:
             req.method == "OPTIONS"
             and origin is not None
             and b"access-control-request-method" in req.headers
+            and not path.startswith(OP_PATHS)
         ):
             await self._preflight(req, send, origin, route, rest)
             return
@@ -435,7 +443,8 @@ class Gateway:
             # keys are due for a refresh (or the kid is unknown): then it refreshes, and a
             # new key set means every cached verification is redone against it.
             keys = await self.verifier.jwks.get(entry.kid)
-            if keys is entry.keys:
+            # A token identity revoked since is verified anew, which refuses it.
+            if keys is entry.keys and not self.verifier.is_revoked(entry.principal.token_id):
                 return entry.principal
             cache.discard(token)
         claims = await self.verifier.verify(token)
@@ -770,7 +779,11 @@ class Gateway:
         if req.scope.get("scheme") == "https":
             headers.append((b"strict-transport-security", HSTS))
         origin = req.headers.get(b"origin")
-        if origin is not None and b"access-control-allow-origin" not in present:
+        if (
+            origin is not None
+            and b"access-control-allow-origin" not in present
+            and not req.path.startswith(OP_PATHS)
+        ):
             if self._origin_allowed(origin):
                 headers.append((b"access-control-allow-origin", origin))
                 headers.append((b"access-control-expose-headers", EXPOSED))

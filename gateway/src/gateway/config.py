@@ -67,6 +67,10 @@ class Settings(ServiceSettings):
     # The portal's public OAuth client at the identity service (authorization code with
     # PKCE; redirect URI <public URL>/docs/oauth2-redirect), used by Swagger UI's log-in.
     docs_client_id: str = "samen-gateway-docs"
+    # The gateway's client at identity (a resource server: reads the revocation feed);
+    # development defaults from identity's seed, production sets the private JWK instead.
+    auth_client_id: str = "samen-gateway"
+    auth_client_secret: str = "samen-gateway-dev-secret"  # noqa: S105
     # Verified tokens are cached (by their exact bytes) at most this long.
     token_cache_seconds: float = 60.0
 

@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 
 from servicekit.auth import JwksCache, TokenVerifier, http_jwks_fetcher
 from servicekit.logs import configure_logging
+from servicekit.revocations import RevocationFeedCollector, feed_from_settings
 from servicekit.telemetry import setup_tracing
 
 from . import API_VERSION
@@ -42,6 +43,7 @@ def create_app(
             audience=settings.auth_audience,
             algorithms=settings.auth_algorithms,
             leeway=settings.auth_leeway_seconds,
+            revocations=feed_from_settings(settings),
         )
     limiter: RateLimiter | None = None
     ready: dict[str, Callable[[], Awaitable[None]]] = {}
@@ -65,13 +67,23 @@ def create_app(
     async def flush_traces() -> None:
         provider.shutdown()
 
+    metrics = GatewayMetrics()
+    starting: list[Callable[[], Awaitable[None]]] = []
+    stopping: list[Callable[[], Awaitable[None]]] = []
+    feed = token_verifier.revocations
+    if feed is not None:
+        # Revoked tokens are refused within seconds (servicekit.revocations).
+        starting.append(feed.start)
+        stopping.append(feed.aclose)
+        metrics.registry.register(RevocationFeedCollector(feed))
     return Gateway(
         settings,
         verifier=token_verifier,
         limiter=limiter,
         tracer=provider.get_tracer("gateway", API_VERSION),
-        metrics=GatewayMetrics(),
+        metrics=metrics,
         routes=routes if routes is not None else default_routes(),
         ready_extra=ready,
-        on_shutdown=[flush_traces],
+        on_startup=starting,
+        on_shutdown=[*stopping, flush_traces],
     )

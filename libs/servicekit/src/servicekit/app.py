@@ -21,6 +21,7 @@ from .health import ReadyCheck, health_router
 from .logs import configure_logging
 from .middleware import BodyLimitMiddleware, MediaTypeMiddleware, RequestContextMiddleware
 from .openapi import adr_document, install_docs
+from .revocations import RevocationFeedCollector, feed_from_settings
 from .settings import ServiceSettings
 from .telemetry import (
     Metrics,
@@ -77,7 +78,9 @@ def create_service_app(
             audience=settings.auth_audience,
             algorithms=settings.auth_algorithms,
             leeway=settings.auth_leeway_seconds,
+            revocations=feed_from_settings(settings),
         )
+    feed = token_verifier.revocations
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,6 +88,8 @@ def create_service_app(
             await asyncio.to_thread(upgrade, migrations_package, database.url)
         for hook in on_startup:
             await hook(app)
+        if feed is not None:
+            await feed.start()
         if os.environ.get(FREEZE_AFTER_START_UP) == "1":
             # Everything built so far (imports, the app, ~100 MB) lives until exit: move
             # it to the permanent generation so that full collections under load no
@@ -100,6 +105,8 @@ def create_service_app(
         try:
             yield
         finally:
+            if feed is not None:
+                await feed.aclose()
             for hook in on_shutdown:
                 await hook(app)
             await database.dispose()
@@ -152,6 +159,8 @@ def create_service_app(
     app.include_router(health_router(checks, version))
     metrics = Metrics(service)
     app.state.metrics = metrics
+    if feed is not None:
+        metrics.registry.register(RevocationFeedCollector(feed))
     app.add_route("/metrics", metrics_endpoint(metrics), include_in_schema=False)
 
     # Added innermost first: the last added middleware runs first.

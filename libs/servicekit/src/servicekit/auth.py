@@ -13,6 +13,9 @@ token's ``exp`` (without leeway: after that the full check runs again and applie
 leeway itself), and only while the key set it was verified against is the current one —
 any JWKS refresh (rotation, a removed key) drops the cache. Failed verifications are
 never cached.
+
+Revoked tokens: with a :class:`servicekit.revocations.RevocationFeed` (``revocations``),
+a token whose ``jti`` identity has published as revoked is refused, cached or not.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import Depends, Request, Security
@@ -35,6 +38,9 @@ from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
 from .errors import Forbidden, InsufficientScope, Unauthorized
+
+if TYPE_CHECKING:
+    from .revocations import RevocationFeed
 
 logger = logging.getLogger("servicekit.auth")
 
@@ -176,6 +182,7 @@ class TokenVerifier:
         leeway: int = 30,
         cache_size: int = 1024,
         clock: Callable[[], float] = time.time,
+        revocations: RevocationFeed | None = None,
     ) -> None:
         unsafe = [a for a in algorithms if a not in ALLOWED_ALGORITHMS]
         if unsafe:
@@ -195,6 +202,13 @@ class TokenVerifier:
         # token -> (claims, exp, JWKS generation); least recently used first.
         self._verified: OrderedDict[str, tuple[dict[str, Any], float, int]] = OrderedDict()
         self.cache_hits = 0
+        self.revocations = revocations
+        # The ids of revoked tokens (one membership test per request); empty without a feed.
+        self._revoked: Container[object] = () if revocations is None else revocations.revoked
+
+    def is_revoked(self, jti: object) -> bool:
+        """Has identity published this token id as revoked?"""
+        return jti in self._revoked
 
     async def verify(self, token: str) -> dict[str, Any]:
         """Verified claims, or :class:`Unauthorized`."""
@@ -205,11 +219,15 @@ class TokenVerifier:
             # so the generation check below sees rotations as soon as they are fetched.
             await self.jwks.get(None)
             if generation == self.jwks.generation and self._clock() < exp:
+                if claims.get("jti") in self._revoked:
+                    raise Unauthorized("The token has been revoked.")
                 self._verified.move_to_end(token)
                 self.cache_hits += 1
                 return dict(claims)
             self._verified.pop(token, None)
         claims = await self._verify(token)
+        if claims.get("jti") in self._revoked:
+            raise Unauthorized("The token has been revoked.")
         expires = claims.get("exp")
         if self.cache_size > 0 and isinstance(expires, int | float) and self._clock() < expires:
             self._verified[token] = (dict(claims), float(expires), self.jwks.generation)

@@ -33,6 +33,13 @@ class Settings(ServiceSettings):
     # used instead of the secret (identity accepts client secrets in development only).
     client_private_key_jwk: str = ""
     registry_scope: str = "registry:read"
+
+    def revocation_client(self) -> tuple[str, str, str]:
+        """The same client reads identity's revocation feed, unless AUTH_CLIENT_* say otherwise."""
+        if self.auth_client_id:
+            return super().revocation_client()
+        return self.client_id, self.client_secret, self.client_private_key_jwk
+
     # OCDS: the ocid prefix registered with the OCDS data support team ("ocds-" + 6 chars);
     # this one is a placeholder until Samen registers its own.
     ocds_ocid_prefix: str = "ocds-samen0"

@@ -15,6 +15,11 @@ from .webhooks.secretbox import DEV_WEBHOOK_SECRET_KEY
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
 
+    # The registry's client at identity (a resource server: reads the revocation feed);
+    # development defaults from identity's seed, production sets the private JWK instead.
+    auth_client_id: str = "samen-registry"
+    auth_client_secret: str = "samen-registry-dev-secret"  # noqa: S105
+
     # List pages, search and radar answers kept for reuse while the data is unchanged
     # (readcache.py); 0 turns the cache off. An answer takes 6-12 KB (a page of 20 as
     # JSON), so the default holds at most ~25 MB. Answers are recomputed at least every

@@ -1,0 +1,73 @@
+"""Revoked tokens at the gateway (identity's revocation feed, servicekit.revocations), and
+CORS on the OpenID Provider's paths left to the OP."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from gateway_testkit import GatewayFactory
+
+from gateway.app import Gateway
+from gateway.config import Settings
+from gateway.main import create_app
+from servicekit.auth import JwksCache, TokenVerifier
+from servicekit.errors import Unauthorized
+from servicekit.revocations import RevocationFeed
+from servicekit.testing import TestIssuer
+
+
+class Feed:
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    async def fetch(self, since: str | None) -> dict[str, Any]:
+        return {"revoked": list(self.entries), "cursor": str(time.time())}
+
+
+async def test_a_cached_token_is_refused_once_revoked(issuer: TestIssuer) -> None:
+    source = Feed()
+    feed = RevocationFeed(source.fetch, interval=1.0)
+    verifier = TokenVerifier(
+        JwksCache(issuer.fetch_jwks), issuer=issuer.issuer, audience="samen", revocations=feed
+    )
+    settings = Settings(
+        environment="test", log_json=False, log_level="WARNING", auth_issuer=issuer.issuer
+    )
+    app: Gateway = create_app(settings, token_verifier=verifier)
+    token = issuer.token(scopes=["registry:read"], jti="revoked-soon")
+    principal = await app._verify(token)
+    assert await app._verify(token) is principal  # served from the gateway's cache
+    source.entries.append({"jti": "revoked-soon", "exp": time.time() + 300})
+    assert await feed.poll()
+    with pytest.raises(Unauthorized) as refused:
+        await app._verify(token)
+    assert "revoked" in refused.value.detail
+    assert token not in app._token_cache
+    await feed.aclose()
+
+
+def test_the_gateway_reads_the_feed_with_its_own_client() -> None:
+    settings = Settings(environment="test", log_json=False, log_level="WARNING")
+    app: Gateway = create_app(settings)
+    assert app.verifier.revocations is not None
+    assert settings.revocation_client()[0] == "samen-gateway"
+    assert "auth_revocation_feed_age_seconds" in app.metrics.render().decode()
+
+
+async def test_cors_on_the_op_paths_is_the_ops(
+    gateway_factory: GatewayFactory, issuer: TestIssuer
+) -> None:
+    async with gateway_factory(cors_origins=["*"]) as gw, gw.client() as client:
+        preflight = await client.options(
+            "/auth/userinfo",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+        )
+        actual = await client.get("/auth/jwks", headers={"Origin": "https://evil.example"})
+    # The preflight reached identity (here: the echoing test upstream) ...
+    assert preflight.status_code == 200
+    assert preflight.json()["path"] == "/auth/userinfo"
+    # ... and the gateway's own origin list (even "*") adds nothing on the OP's paths.
+    assert "access-control-allow-origin" not in preflight.headers
+    assert "access-control-allow-origin" not in actual.headers
