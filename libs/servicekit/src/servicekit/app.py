@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from opentelemetry.sdk.trace import SpanProcessor
+from starlette.routing import Route
 
 from .auth import JwksCache, TokenVerifier, http_jwks_fetcher
 from .db import Database, migration_head, schema_check, upgrade
@@ -156,7 +157,14 @@ def create_service_app(
     if migrations_package:
         checks["schema"] = schema_check(database, migration_head(migrations_package))
     checks.update(ready_checks or {})
-    app.include_router(health_router(checks, version))
+    health = health_router(checks, version)
+    app.include_router(health)
+    # The routes by path, for the full ``Allow`` list of a 405 (errors.allowed_methods).
+    app.state.method_routes = [
+        route
+        for route in [*(r for router in (*routers, health) for r in router.routes), *app.routes]
+        if isinstance(route, Route)
+    ]
     metrics = Metrics(service)
     app.state.metrics = metrics
     if feed is not None:

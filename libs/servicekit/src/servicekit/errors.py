@@ -283,7 +283,27 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     elif exc.status_code == 405 and detail in (None, "Method Not Allowed"):
         detail = f"Method {request.method} is not allowed on {request.url.path}"
     error = problem_for_status(exc.status_code, detail)
-    return problem_response(error, request.url.path, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        named = ",".join(headers.pop(k) for k in [k for k in headers if k.lower() == "allow"])
+        headers["Allow"] = ", ".join(allowed_methods(request, named))
+    return problem_response(error, request.url.path, headers)
+
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
+def allowed_methods(request: Request, starlette_allow: str = "") -> list[str]:
+    """Every method the app serves at the request's path (RFC 9110 §15.5.6): those of
+    every route in ``app.state.method_routes`` (set by ``create_service_app``) whose
+    path matches, and those Starlette named. Starlette's own 405 names only the methods
+    of the first route that matched the path, and FastAPI makes one route per method."""
+    methods = {m.strip().upper() for m in starlette_allow.split(",") if m.strip()}
+    path = request.url.path
+    for route in getattr(request.app.state, "method_routes", ()):
+        if route.path_regex.match(path):
+            methods.update(route.methods or ())
+    return sorted(methods, key=lambda m: (*_METHOD_ORDER, m).index(m))
 
 
 # SQLSTATEs of a connection the server ended or refused: connection exceptions (08…),
