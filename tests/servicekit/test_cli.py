@@ -109,3 +109,127 @@ async def test_the_start_up_heap_is_frozen_only_under_serve(
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+# ---------------------------------------------------------------- migrate waits for the DB
+
+
+def test_wait_for_database_retries_with_growing_bounded_pauses() -> None:
+    failures = iter([ConnectionRefusedError()] * 7)
+    pauses: list[float] = []
+
+    async def ping(_url: str) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+
+    tries = cli.wait_for_database(
+        "demo", "postgresql+asyncpg://u@db/x", 600, ping=ping, sleep=pauses.append
+    )
+    assert tries == 8
+    assert pauses == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+
+
+def test_wait_for_database_gives_up_at_the_deadline(capsys: pytest.CaptureFixture[str]) -> None:
+    now = [0.0]
+    pauses: list[float] = []
+
+    async def ping(_url: str) -> None:
+        raise OSError("connection refused to postgresql://u:secret@db")
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        now[0] += seconds
+
+    with pytest.raises(SystemExit, match="not reachable after 6 tries"):
+        cli.wait_for_database(
+            "demo", "postgresql+asyncpg://u@db/x", 12, ping=ping, sleep=sleep, clock=lambda: now[0]
+        )
+    assert pauses == [0.5, 1.0, 2.0, 4.0, 4.5]  # the last pause ends at the deadline
+    assert "secret" not in capsys.readouterr().err  # the error's type only, never its text
+
+
+def test_wait_for_database_skips_sqlite() -> None:
+    async def ping(_url: str) -> None:
+        raise AssertionError("SQLite is not pinged")
+
+    assert cli.wait_for_database("demo", "sqlite+aiosqlite:///x.db", 1, ping=ping) == 0
+
+
+def test_migrate_against_a_database_that_is_not_there_exits_non_zero() -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": f"postgresql+asyncpg://nobody@127.0.0.1:{port}/none",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "registry", "migrate", "--wait", "1.2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "retrying in 0.5 s" in result.stderr
+    assert "database not reachable after 3 tries" in result.stderr
+
+
+def test_wait_for_database_connects_once_the_database_comes_up() -> None:
+    """A real connection: the port starts accepting (forwarding to TEST_DATABASE_URL's
+    server) only after the first tries have been refused."""
+    import contextlib
+    import socket
+    import threading
+
+    from sqlalchemy.engine import make_url
+
+    from servicekit.testing import test_database_base_url
+
+    base = test_database_base_url()
+    if not base:
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
+    target = make_url(base)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    stop = threading.Event()
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+    def serve_later() -> None:
+        stop.wait(1.2)
+        with socket.create_server(("127.0.0.1", port)) as server:
+            server.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    client, _ = server.accept()
+                except TimeoutError:
+                    continue
+                client.settimeout(None)
+                upstream = socket.create_connection((target.host, target.port or 5432))
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+
+    thread = threading.Thread(target=serve_later, daemon=True)
+    thread.start()
+    try:
+        url = target.set(drivername="postgresql+asyncpg", host="127.0.0.1", port=port)
+        tries = cli.wait_for_database("demo", url.render_as_string(hide_password=False), 60)
+        assert tries >= 2  # refused at first, then connected through the late listener
+    finally:
+        stop.set()
+        thread.join(5)

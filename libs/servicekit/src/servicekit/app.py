@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from starlette.routing import Route
 
 from .auth import JwksCache, TokenVerifier, http_jwks_fetcher
-from .db import Database, migration_head, schema_check, upgrade
+from .db import Database, is_sqlite, migration_head, schema_check, upgrade
 from .errors import install_problem_handlers
 from .fastreads import FastReadCollector, FastReads, FastReadStats, fast_routes
 from .health import ReadyCheck, health_router
@@ -71,7 +71,9 @@ def create_service_app(
     FastAPI's per-request routing and dependency resolution (:mod:`servicekit.fastreads`)
     unless ``settings.fast_reads`` is off."""
     configure_logging(service, settings.log_level, settings.log_json)
-    database = database or Database(settings.database_url or settings.sqlite_default(service))
+    if database is None:
+        url = settings.database_url or settings.sqlite_default(service)
+        database = Database(url, **({} if is_sqlite(url) else settings.pool_options()))
     if token_verifier is None:
         token_verifier = TokenVerifier(
             JwksCache(http_jwks_fetcher(settings.auth_jwks_url)),

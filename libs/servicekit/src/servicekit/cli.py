@@ -5,14 +5,75 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .app import FREEZE_AFTER_START_UP
-from .db import upgrade
+from .db import is_sqlite, upgrade
 from .settings import ServiceSettings
 
 Command = Callable[[ServiceSettings, argparse.Namespace], Awaitable[None] | None]
+
+# How long `migrate` waits for the database to accept connections (a migration Job can
+# start before its database cluster, or while it fails over), and the longest pause between
+# two tries (the pauses double from half a second up to it).
+DEFAULT_WAIT_SECONDS = 300.0
+MAX_RETRY_PAUSE = 10.0
+
+
+async def _ping(url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 5})
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+def wait_for_database(
+    service: str,
+    url: str,
+    wait_seconds: float,
+    *,
+    ping: Callable[[str], Awaitable[None]] = _ping,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Try to connect until the database answers or ``wait_seconds`` have passed, pausing
+    0.5, 1, 2 … seconds (at most ``MAX_RETRY_PAUSE``) between tries; the number of tries,
+    or SystemExit naming the last error's type. SQLite needs no waiting."""
+    if is_sqlite(url):
+        return 0
+    deadline = clock() + wait_seconds
+    pause = 0.5
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            asyncio.run(ping(url))
+            return tries
+        except Exception as exc:  # any failure to connect: not there yet, or never
+            remaining = deadline - clock()
+            if remaining <= 0:
+                raise SystemExit(
+                    f"{service}: database not reachable after {tries} tries "
+                    f"({wait_seconds:.0f} s): {type(exc).__name__}"
+                ) from None
+            # The type only: a driver's message can quote the URL, with its password.
+            print(
+                f"{service}: database not reachable yet ({type(exc).__name__}); "
+                f"retrying in {min(pause, remaining):.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            sleep(min(pause, remaining))
+            pause = min(pause * 2, MAX_RETRY_PAUSE)
 
 
 def run_cli(
@@ -29,7 +90,14 @@ def run_cli(
     parser = argparse.ArgumentParser(prog=f"python -m {service}")
     sub = parser.add_subparsers(dest="command", required=True)
     if migrations_package:
-        sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+        migrate = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+        migrate.add_argument(
+            "--wait",
+            type=float,
+            default=DEFAULT_WAIT_SECONDS,
+            metavar="SECONDS",
+            help="wait this long for the database to accept connections (default: %(default)s)",
+        )
         sub.add_parser(
             "prepare", help="migrate, then load the demo data when this part has a seed command"
         )
@@ -46,7 +114,9 @@ def run_cli(
     settings = settings_factory()
     if args.command == "migrate":
         assert migrations_package
-        upgrade(migrations_package, settings.database_url or settings.sqlite_default(service))
+        url = settings.database_url or settings.sqlite_default(service)
+        wait_for_database(service, url, args.wait)
+        upgrade(migrations_package, url)
         print(f"{service}: database migrated")
         return
     if args.command == "prepare":

@@ -7,7 +7,7 @@ while the OpenTelemetry variables keep their standard, unprefixed names.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +23,12 @@ class ServiceSettings(BaseSettings):
         default="",
         description="SQLAlchemy async URL; empty means a SQLite file under .data/",
     )
+    # PostgreSQL connections per process (unset: the service's own default): the pool keeps
+    # db_pool_size open and opens up to db_max_overflow more under bursts. Every pod's
+    # pool_size + max_overflow, times the most pods the autoscaler runs, must fit the
+    # connection pooler's server connections (deploy/README.md, "Connections").
+    db_pool_size: int | None = Field(default=None, ge=1)
+    db_max_overflow: int | None = Field(default=None, ge=0)
     redis_url: str = ""
     log_level: str = "INFO"
     log_json: bool = True
@@ -64,6 +70,16 @@ class ServiceSettings(BaseSettings):
     def revocation_client(self) -> tuple[str, str, str]:
         """(client id, secret, private JWK) for identity's revocation feed."""
         return self.auth_client_id, self.auth_client_secret, self.auth_client_private_key_jwk
+
+    def pool_options(self, **defaults: Any) -> dict[str, Any]:
+        """Engine options for PostgreSQL: the service's ``defaults`` with the pool sizes
+        set in the environment (``<PREFIX>DB_POOL_SIZE``, ``<PREFIX>DB_MAX_OVERFLOW``)."""
+        options = dict(defaults)
+        if self.db_pool_size is not None:
+            options["pool_size"] = self.db_pool_size
+        if self.db_max_overflow is not None:
+            options["max_overflow"] = self.db_max_overflow
+        return options
 
     def sqlite_default(self, name: str) -> str:
         return f"sqlite+aiosqlite:///.data/{name}.db"

@@ -50,7 +50,7 @@ def create_app(
     settings.check_production()
     url = settings.database_url or settings.sqlite_default(SERVICE)
     database = overrides.pop("database", None) or Database(
-        url, **({} if is_sqlite(url) else POSTGRES_POOL)
+        url, **({} if is_sqlite(url) else settings.pool_options(**POSTGRES_POOL))
     )
     provider = Provider(settings, database.sessionmaker)
     idp = SimulatorIdP(provider) if settings.simulators_enabled else None

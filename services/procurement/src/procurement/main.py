@@ -39,7 +39,7 @@ TAGS = [
 ]
 
 
-def database_for(url: str) -> Database:
+def database_for(url: str, settings: Settings | None = None) -> Database:
     """The service's database. SQLite allows one writer and servicekit begins every
     transaction IMMEDIATE, so one connection is all SQLite can use: requests then queue
     fairly for it in the pool instead of polling SQLite's busy handler (which sleeps up
@@ -47,7 +47,8 @@ def database_for(url: str) -> Database:
     if is_sqlite(url):
         return Database(url, pool_size=1, max_overflow=0, pool_timeout=60)
     # Past 10 s waiting for a connection the client is better served by 503 + Retry-After.
-    return Database(url, pool_timeout=10)
+    pool_timeout = {"pool_timeout": 10}
+    return Database(url, **(settings.pool_options(**pool_timeout) if settings else pool_timeout))
 
 
 async def _overloaded(request: Request, exc: Exception) -> Response:
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     settings = settings or get_settings()
     load_models()
     database: Database = overrides.pop("database", None) or database_for(
-        settings.database_url or settings.sqlite_default(SERVICE)
+        settings.database_url or settings.sqlite_default(SERVICE), settings
     )
     registry: RegistryClient = overrides.pop("registry", None) or RegistryClient(
         settings.registry_url,
