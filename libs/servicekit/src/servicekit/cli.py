@@ -7,7 +7,7 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from .app import FREEZE_AFTER_START_UP
@@ -41,7 +41,7 @@ def wait_for_database(
     url: str,
     wait_seconds: float,
     *,
-    ping: Callable[[str], Awaitable[None]] = _ping,
+    ping: Callable[[str], Coroutine[Any, Any, None]] = _ping,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
