@@ -18,11 +18,11 @@ from .auth import JwksCache, TokenVerifier, http_jwks_fetcher
 from .db import Database, is_sqlite, migration_head, schema_check, upgrade
 from .errors import install_problem_handlers
 from .fastreads import FastReadCollector, FastReads, FastReadStats, fast_routes
-from .health import ReadyCheck, health_router
+from .health import Dependencies, ReadyCheck, health_router, http_check
 from .logs import configure_logging
 from .middleware import BodyLimitMiddleware, MediaTypeMiddleware, RequestContextMiddleware
 from .openapi import adr_document, install_docs
-from .revocations import RevocationFeedCollector, feed_from_settings
+from .revocations import RevocationFeedCollector, feed_from_settings, revocation_details
 from .settings import ServiceSettings
 from .telemetry import (
     Metrics,
@@ -57,6 +57,7 @@ def create_service_app(
     tags: list[dict[str, Any]] | None = None,
     media_types: tuple[str, ...] = JSON_TYPES,
     ready_checks: dict[str, ReadyCheck] | None = None,
+    dependency_checks: dict[str, ReadyCheck] | None = None,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     database: Database | None = None,
@@ -69,12 +70,18 @@ def create_service_app(
 
     ``fast_reads``: operation ids of the most requested GET routes, answered without
     FastAPI's per-request routing and dependency resolution (:mod:`servicekit.fastreads`)
-    unless ``settings.fast_reads`` is off."""
+    unless ``settings.fast_reads`` is off.
+
+    ``ready_checks`` join the database in readiness (only what this process needs to serve);
+    ``dependency_checks`` (other parts) only inform ``/health/details`` and the metrics."""
     configure_logging(service, settings.log_level, settings.log_json)
     if database is None:
         url = settings.database_url or settings.sqlite_default(service)
         database = Database(url, **({} if is_sqlite(url) else settings.pool_options()))
+    dependency_checks = dict(dependency_checks or {})
     if token_verifier is None:
+        # Tokens are checked against identity's published keys.
+        dependency_checks.setdefault("identity-jwks", http_check(settings.auth_jwks_url))
         token_verifier = TokenVerifier(
             JwksCache(http_jwks_fetcher(settings.auth_jwks_url)),
             issuer=settings.auth_issuer,
@@ -84,6 +91,7 @@ def create_service_app(
             revocations=feed_from_settings(settings),
         )
     feed = token_verifier.revocations
+    dependencies = Dependencies(dependency_checks)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,6 +101,7 @@ def create_service_app(
             await hook(app)
         if feed is not None:
             await feed.start()
+        prober = asyncio.create_task(dependencies.run_forever()) if dependencies.checks else None
         if os.environ.get(FREEZE_AFTER_START_UP) == "1":
             # Everything built so far (imports, the app, ~100 MB) lives until exit: move
             # it to the permanent generation so that full collections under load no
@@ -108,6 +117,8 @@ def create_service_app(
         try:
             yield
         finally:
+            if prober is not None:
+                prober.cancel()
             if feed is not None:
                 await feed.aclose()
             for hook in on_shutdown:
@@ -159,7 +170,12 @@ def create_service_app(
     if migrations_package:
         checks["schema"] = schema_check(database, migration_head(migrations_package))
     checks.update(ready_checks or {})
-    health = health_router(checks, version)
+    health = health_router(
+        checks,
+        version,
+        dependencies=dependencies,
+        details=lambda: {"revocation-feed": revocation_details(token_verifier)},
+    )
     app.include_router(health)
     # The routes by path, for the full ``Allow`` list of a 405 (errors.allowed_methods).
     app.state.method_routes = [
@@ -171,6 +187,7 @@ def create_service_app(
     app.state.metrics = metrics
     if feed is not None:
         metrics.registry.register(RevocationFeedCollector(feed))
+    metrics.registry.register(dependencies.collector())
     app.add_route("/metrics", metrics_endpoint(metrics), include_in_schema=False)
 
     # Added innermost first: the last added middleware runs first.

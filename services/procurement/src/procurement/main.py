@@ -13,6 +13,7 @@ from servicekit.app import create_service_app
 from servicekit.db import Database, is_sqlite
 from servicekit.errors import InternalError, ServiceUnavailable, problem_response
 from servicekit.events import events_router
+from servicekit.health import http_check
 from servicekit.idempotency import IdempotencyStore
 from servicekit.telemetry import instrument_httpx_client
 
@@ -104,6 +105,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         migrations_package="procurement.migrations",
         tags=TAGS,
         database=database,
+        # Informs /health/details and the metrics; readiness never waits on the registry.
+        dependency_checks={"registry": http_check(f"{settings.registry_url}/health/live")},
         on_shutdown=[close_registry, *overrides.pop("on_shutdown", [])],
         **overrides,
     )
