@@ -8,11 +8,19 @@ import uuid
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Request, Response
-from pydantic import AfterValidator, StringConstraints, TypeAdapter, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    TypeAdapter,
+    WithJsonSchema,
+)
 from sqlalchemy import Select, Table, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -67,6 +75,15 @@ Url = Annotated[
 OptionalDate = Annotated[
     date | None, WithJsonSchema({"type": ["string", "null"], "format": "date"})
 ]
+
+# Amounts in euro: exact decimals inside, plain JSON numbers outside.
+Euro = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2),
+    PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 999999999999.99}),
+]
+OptionalEuro = Annotated[Euro | None, WithJsonSchema({"type": ["number", "null"], "minimum": 0})]
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "Conflict with the current state (duplicate, in use, illegal move)"},

@@ -83,6 +83,7 @@ def utcnow() -> datetime:
 def load_models() -> None:
     """Import every domain's models so the metadata is complete (migrations, tests)."""
     from .changes import models as _changes  # noqa: F401
+    from .costs import models as _costs  # noqa: F401
     from .facilities import models as _facilities  # noqa: F401
     from .offerings import models as _offerings  # noqa: F401
     from .organisations import models as _organisations  # noqa: F401

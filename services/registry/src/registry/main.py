@@ -15,6 +15,7 @@ from servicekit.events import events_router
 from . import API_VERSION
 from .auth import READ, auth
 from .config import Settings, get_settings
+from .costs.router import router as costs_router
 from .db import event_outbox, load_models
 from .facilities.router import router as facilities_router
 from .offerings.router import router as offerings_router
@@ -41,6 +42,7 @@ TAGS = [
     {"name": "search", "description": "Full-text search with facets"},
     {"name": "events", "description": "Change feed (CloudEvents 1.0)"},
     {"name": "subscriptions", "description": "Webhooks on the change feed (signed, retried)"},
+    {"name": "costs", "description": "Annual costs of usages, population figures, per inhabitant"},
 ]
 
 # The reads asked for most (catalogue browsing, search, radar): answered without FastAPI's
@@ -114,6 +116,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             facilities_router,
             usages_router,
             organisations_router,
+            costs_router,
             events_router(event_outbox, auth, READ),
             webhooks_router,
         ],

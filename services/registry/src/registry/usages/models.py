@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ForeignKey, Index, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Model, utcnow
@@ -67,6 +68,8 @@ class Usage(Model):
     contract_end_date: Mapped[date | None]
     notice_period_months: Mapped[int | None]
     contract_value_band: Mapped[str | None] = mapped_column(String(20))
+    # What the municipality pays per year under this contract, in euro (optional).
+    annual_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     revision: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

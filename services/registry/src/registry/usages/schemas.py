@@ -10,7 +10,7 @@ from pydantic import Field
 
 from servicekit.schemas import ApiModel, ApiOutModel
 
-from ..common import OptionalDate
+from ..common import OptionalDate, OptionalEuro
 
 UsageStatus = Literal["planned", "active", "ended"]
 ValueBand = Literal["under-50k", "50k-215k", "215k-750k", "750k-5m", "over-5m"]
@@ -28,6 +28,9 @@ class UsageCreate(ApiModel):
     contract_value_band: ValueBand | None = Field(
         default=None, description="Contract value band in euro (EU tender thresholds)"
     )
+    annual_cost: OptionalEuro = Field(
+        default=None, description="What the municipality pays per year under it, in euro"
+    )
 
 
 class UsagePatch(ApiModel):
@@ -38,6 +41,7 @@ class UsagePatch(ApiModel):
     contract_end_date: OptionalDate = None
     notice_period_months: int | None = Field(default=None, ge=0, le=60)
     contract_value_band: ValueBand | None = None
+    annual_cost: OptionalEuro = None
 
 
 class UsageOut(ApiOutModel):
@@ -51,6 +55,7 @@ class UsageOut(ApiOutModel):
     contract_end_date: OptionalDate
     notice_period_months: int | None
     contract_value_band: ValueBand | None
+    annual_cost: OptionalEuro = Field(default=None, description="Per year, in euro")
     created_at: datetime
     updated_at: datetime
 

@@ -1,0 +1,1 @@
+"""Cost insight: annual costs of usages against the population the operator loads."""

@@ -1,0 +1,96 @@
+"""HTTP for population figures and cost summaries."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.http import accept_json
+from servicekit.pagination import Page, PageParams, page_params
+
+from ..auth import READ, WRITE, auth
+from ..common import json_response, page_response, responses
+from . import service
+from .schemas import (
+    FacilityCosts,
+    MunicipalityCosts,
+    PopulationFigureOut,
+    PopulationLoad,
+    PopulationLoadOut,
+)
+
+router = APIRouter(tags=["costs"], dependencies=[Depends(accept_json)])
+
+
+@router.post(
+    "/v1/population-figures",
+    operation_id="loadPopulationFigures",
+    summary="Load one year's population figures from a named source (platform operator)",
+    description="All or nothing: an unknown or repeated CBS code stores none of them. "
+    "Replaces that year's figures of the municipalities named.",
+    status_code=201,
+    response_model=PopulationLoadOut,
+)
+async def load_population(
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    body: PopulationLoad,
+) -> Response:
+    out = await service.load_population(session, principal, body)
+    return json_response(out, status_code=201, location=f"/v1/population-figures?year={out.year}")
+
+
+@router.get(
+    "/v1/population-figures",
+    operation_id="listPopulationFigures",
+    summary="List population figures (reference data, with year and source)",
+    response_model=Page[PopulationFigureOut],
+)
+async def list_population(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    params: Annotated[PageParams, Depends(page_params)],
+    year: Annotated[int | None, Query(ge=1900, le=2100)] = None,
+    municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
+) -> Response:
+    items, total = await service.list_figures(
+        session, year, municipality_id, params.offset, params.page_size
+    )
+    return page_response(request, items, total, params)
+
+
+@router.get(
+    "/v1/organisations/{organisationId}/costs",
+    operation_id="getMunicipalityCosts",
+    summary="A municipality's annual costs of its active usages, and per inhabitant",
+    description="`costPerInhabitant` is absent when no population figure is loaded.",
+    response_model=MunicipalityCosts,
+)
+async def municipality_costs(
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+) -> Response:
+    return json_response(await service.municipality_costs(session, organisation_id))
+
+
+@router.get(
+    "/v1/facilities/{facilityId}/costs",
+    operation_id="getFacilityCosts",
+    summary="What the municipalities using a facility pay for it per year, and per inhabitant",
+    description="`costPerInhabitant` is absent when a municipality with a known cost has no "
+    "population figure.",
+    response_model=FacilityCosts,
+    responses=responses(),
+)
+async def facility_costs(
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    facility_id: Annotated[uuid.UUID, Path(alias="facilityId")],
+) -> Response:
+    return json_response(await service.facility_costs(session, facility_id))

@@ -1,0 +1,98 @@
+"""API schemas of population figures and cost summaries."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+
+from servicekit.schemas import ApiModel, ApiOutModel
+
+from ..common import Euro, Name, OptionalEuro
+from ..usages.schemas import UsageStatus
+
+Year = Field(ge=1900, le=2100, description="The year the figure describes")
+
+
+class PopulationLine(ApiModel):
+    cbs_code: str = Field(pattern=r"^GM\d{4}$", examples=["GM0344"])
+    inhabitants: int = Field(ge=1, le=100_000_000)
+
+
+class PopulationLoad(ApiModel):
+    """One year's figures from one source; replaces that year's figures of the
+    municipalities named (others keep theirs)."""
+
+    year: int = Year
+    source: Name = Field(examples=["CBS StatLine 03759ned, 1 januari 2024"])
+    figures: list[PopulationLine] = Field(min_length=1, max_length=1000)
+
+
+class PopulationLoadOut(ApiOutModel):
+    year: int
+    source: str
+    loaded: int = Field(description="Figures stored")
+
+
+class PopulationFigureOut(ApiOutModel):
+    municipality_id: uuid.UUID
+    municipality_name: str
+    cbs_code: str | None
+    year: int
+    inhabitants: int
+    source: str
+    loaded_at: datetime
+
+
+class Population(ApiOutModel):
+    """The figure a per-inhabitant cost is based on."""
+
+    inhabitants: int
+    year: int
+    source: str
+
+
+class UsageCost(ApiOutModel):
+    usage_id: uuid.UUID
+    facility_id: uuid.UUID
+    facility_name: str
+    status: UsageStatus
+    annual_cost: OptionalEuro = None
+
+
+class MunicipalityCosts(ApiOutModel):
+    """A municipality's active usages and what they cost per year."""
+
+    municipality_id: uuid.UUID
+    municipality_name: str
+    currency: str = "EUR"
+    annual_cost_total: Euro = Field(description="Sum of the known annual costs")
+    usages_with_cost: int
+    usages_without_cost: int = Field(description="Active usages whose cost is not recorded")
+    population: Population | None = Field(
+        default=None, description="The latest loaded figure; absent when none is loaded"
+    )
+    cost_per_inhabitant: OptionalEuro = Field(
+        default=None, description="Total / inhabitants; absent without a population figure"
+    )
+    usages: list[UsageCost]
+
+
+class FacilityCosts(ApiOutModel):
+    """What the municipalities using a facility pay for it per year."""
+
+    facility_id: uuid.UUID
+    facility_name: str
+    currency: str = "EUR"
+    annual_cost_total: Euro
+    usages_with_cost: int
+    usages_without_cost: int
+    inhabitants: int | None = Field(
+        default=None,
+        description="Inhabitants of the municipalities whose cost is known; absent when "
+        "any of them has no population figure",
+    )
+    cost_per_inhabitant: OptionalEuro = Field(
+        default=None, description="Total / inhabitants; absent when inhabitants is"
+    )
