@@ -43,7 +43,8 @@ async def test_costs_per_municipality_and_facility(
     costs = r.json()
     assert (costs["annualCostTotal"], costs["usagesWithCost"], costs["usagesWithoutCost"]) == (
         120000.5, 1, 1)  # fmt: skip
-    assert costs.get("costPerInhabitant") is None and costs.get("population") is None
+    assert costs.get("costPerInhabitant") is None
+    assert costs.get("population") is None
     assert [u["facilityName"] for u in costs["usages"]] == ["Netwerk", "Telefonie"]
 
     # The operator loads figures; a bad line stores nothing.
@@ -82,7 +83,8 @@ async def test_costs_per_municipality_and_facility(
         await client.get(f"/v1/facilities/{network['id']}/costs", headers=tokens.reader())
     ).json()
     assert (facility["annualCostTotal"], facility["usagesWithCost"]) == (160000.5, 2)
-    assert facility.get("inhabitants") is None and facility.get("costPerInhabitant") is None
+    assert facility.get("inhabitants") is None
+    assert facility.get("costPerInhabitant") is None
     load = {"year": 2023, "source": "CBS StatLine 03759ned", "figures": [
         {"cbsCode": "GM0307", "inhabitants": 160000}]}  # fmt: skip
     assert (
