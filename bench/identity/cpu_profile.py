@@ -33,9 +33,9 @@ from joserfc import jwt
 from sqlalchemy import event
 
 from identity.config import Settings
-from identity.db import DriverConnections, HeldConnection
 from identity.main import create_app
 from identity.seed import demo_key, seed
+from servicekit.db import DriverConnections
 from servicekit.testing import fresh_database_url, migrated_database
 
 HERE = Path(__file__).parent
@@ -162,7 +162,7 @@ async def main() -> None:
         await database.dispose()
         settings = Settings(database_url=url, issuer=BASE, environment="test")
         app = create_app(settings)
-        engine = app.state.provider.sessionmaker.kw["bind"]
+        engine = app.state.identity.database.engine
         sql: Counter[str] = Counter()
         trail: list[tuple[str, str]] = []
         meter = Meter(app, args.cprofile)
@@ -188,23 +188,15 @@ async def main() -> None:
         def _begin(_conn: Any) -> None:
             note("BEGIN", "BEGIN")
 
-        # Statements sent on a raw asyncpg connection (identity.db.DriverConnections and HeldConnection: the one-time
-        # id insert, the login's and the code exchange's records) pass no SQLAlchemy
-        # event: counted here.
+        # Reads sent through servicekit's Database.fetch on a raw asyncpg connection pass
+        # no SQLAlchemy event: counted here.
         driver_fetch = DriverConnections.fetch
 
         async def counted_fetch(self: DriverConnections, statement: str, *args: Any) -> Any:
             note(statement.split(None, 1)[0].upper(), statement + " (asyncpg)")
             return await driver_fetch(self, statement, *args)
 
-        held_fetch = HeldConnection.fetch
-
-        async def counted_held(self: HeldConnection, statement: str, *args: Any) -> Any:
-            note(statement.split(None, 1)[0].upper(), statement + " (asyncpg, held)")
-            return await held_fetch(self, statement, *args)
-
         DriverConnections.fetch = counted_fetch  # type: ignore[method-assign]
-        HeldConnection.fetch = counted_held  # type: ignore[method-assign]
         meter.only = args.only
         key = demo_key()
         async with (

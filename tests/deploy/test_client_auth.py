@@ -175,7 +175,7 @@ async def test_generated_key_gets_procurement_a_token(
         await _register_client(identity_settings, argparse.Namespace(json=registration, file=None))
         assert json.loads(capsys.readouterr().out)["action"] == "created"
         identity = create_identity(identity_settings, database=database)  # type: ignore[arg-type]
-        await identity.state.provider.keys.ensure()
+        await identity.state.identity.keys.ensure()
         procurement = create_procurement(procurement_settings)  # type: ignore[arg-type]
         registry = procurement.state.registry
         await registry.http.aclose()

@@ -48,7 +48,7 @@ async def database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Da
 @pytest.fixture(scope="session")
 async def app(database: Database) -> Any:
     application = create_app(make_settings(database.url), database=database)
-    await application.state.provider.keys.ensure()
+    await application.state.identity.keys.ensure()
     return application
 
 
@@ -92,7 +92,7 @@ def register(app: Any, database: Database) -> Any:
         data = ClientIn(client_id=client_id, **defaults)
         async with database.sessionmaker() as session:
             _row, secret = await create_client(session, data, actor="test")
-        app.state.provider.clients.invalidate()
+        app.state.identity.clients.invalidate()
         return RP(client_id=client_id, key=key, secret=secret)
 
     return _register

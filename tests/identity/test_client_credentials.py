@@ -10,7 +10,7 @@ import httpx
 from idkit import ASSERTION_TYPE, ISSUER, basic_header, decode_unverified
 from sqlalchemy import select
 
-from identity.models import SigningKey
+from identity.keys.models import SigningKey
 from servicekit.auth import JwksCache, TokenVerifier, http_jwks_fetcher
 
 
@@ -194,7 +194,7 @@ async def test_client_secret_basic(http: httpx.AsyncClient, register: Any, app: 
     )
     assert r.status_code == 401
     # when the development setting is off, client_secret_basic stops working
-    settings = app.state.provider.settings
+    settings = app.state.identity.settings
     settings.allow_client_secret_basic = False
     try:
         r = await http.post(

@@ -274,7 +274,7 @@ async def test_id_token_ps256_for_clients_that_ask(
 
     header = json.loads(base64.urlsafe_b64decode(body["id_token"].split(".")[0] + "=="))
     assert header["alg"] == "PS256"
-    claims = await app.state.provider.keys.verify_own(body["id_token"])
+    claims = await app.state.identity.keys.verify_own(body["id_token"])
     assert claims["nonce"] == login.nonce
 
 
@@ -360,7 +360,7 @@ async def test_token_refusals(browser: Browser, register: Any, app: Any) -> None
     assert ok.status_code == 200  # the other client's attempt did not spend it
     await expect(await browser.token(rp, login), "invalid_grant")  # used
 
-    settings = app.state.provider.settings
+    settings = app.state.identity.settings
     settings.code_lifetime = 0
     try:
         login = await browser.login(rp)

@@ -23,9 +23,10 @@ from sqlmodel import col
 from identity.clients.schemas import ClientIn
 from identity.clients.service import create_client
 from identity.crypto import Sealer
-from identity.keys import KeyStore
+from identity.keys.models import SigningKey
+from identity.keys.service import KeyStore
 from identity.main import create_app
-from identity.models import LoginSession, SigningKey
+from identity.sessions.models import LoginSession
 from servicekit.db import Database
 from servicekit.testing import fresh_database_url, migrated_database
 
@@ -105,7 +106,7 @@ async def sealed(db: Database) -> dict[str, str]:
 
 async def test_rotate_kek_keeps_keys_sessions_and_tokens(kek_db: Database) -> None:
     old_app = app_with(kek_db, OLD)
-    await old_app.state.provider.keys.ensure()
+    await old_app.state.identity.keys.ensure()
     rp = await register_rp(kek_db)
     async with client_for(old_app) as http:
         browser = Browser(http)
@@ -135,7 +136,7 @@ async def test_rotate_kek_keeps_keys_sessions_and_tokens(kek_db: Database) -> No
     with pytest.raises(ValueError, match="decrypt"):
         await KeyStore(kek_db.sessionmaker, OLD, 3600).load(force=True)
     new_app = app_with(kek_db, NEW)
-    await new_app.state.provider.keys.load(force=True)
+    await new_app.state.identity.keys.load(force=True)
 
     # Step 3: the new key only. Same published keys, old tokens verify, the person's
     # session (attributes re-sealed) still logs them in without asking again.
@@ -163,7 +164,7 @@ async def test_rotate_kek_keeps_keys_sessions_and_tokens(kek_db: Database) -> No
 
 async def test_rotate_kek_is_all_or_nothing(kek_db: Database) -> None:
     old_app = app_with(kek_db, OLD)
-    await old_app.state.provider.keys.ensure()
+    await old_app.state.identity.keys.ensure()
     rp = await register_rp(kek_db)
     async with client_for(old_app) as http:
         browser = Browser(http)

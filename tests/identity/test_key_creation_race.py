@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from identity.keys import KeyStore
-from identity.models import SigningKey
+from identity.keys.models import SigningKey
+from identity.keys.service import KeyStore
 from servicekit.db import Database
 from servicekit.testing import fresh_database_url, migrated_database
 

@@ -11,9 +11,11 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 from sqlmodel import col
 
+from identity.audit.models import AuditEvent
+from identity.authorization.models import AuthorizationRequest
+from identity.clients.models import Client, UsedJti
 from identity.common import utcnow
 from identity.maintenance import purge_expired
-from identity.models import AuditEvent, AuthorizationRequest, Client, UsedJti
 
 
 async def test_private_key_jwt_with_jwks_uri(
@@ -28,9 +30,9 @@ async def test_private_key_jwt_with_jwks_uri(
             return httpx.Response(200, json=dict(KeySet([key]).as_dict(private=False)))
         return httpx.Response(404)
 
-    provider = app.state.provider
-    original = provider.http
-    provider.http = httpx.AsyncClient(transport=httpx.MockTransport(serve))
+    authenticator = app.state.identity.client_auth
+    original = authenticator.http
+    authenticator.http = httpx.AsyncClient(transport=httpx.MockTransport(serve))
     try:
         rp: RP = await register(
             grant_type="client_credentials", jwks_uri="https://keys.example.nl/jwks.json"
@@ -50,8 +52,8 @@ async def test_private_key_jwt_with_jwks_uri(
         assert response.status_code == 401
         assert response.json()["error"] == "invalid_client"
     finally:
-        await provider.http.aclose()
-        provider.http = original
+        await authenticator.http.aclose()
+        authenticator.http = original
 
 
 async def test_client_changes_leave_history(register: Any, database: Any) -> None:

@@ -15,7 +15,7 @@ from joserfc.jws import extract_compact
 from sqlalchemy import update
 from sqlmodel import col
 
-from identity.models import SigningKey
+from identity.keys.models import SigningKey
 from servicekit.auth import JwksCache, TokenVerifier, http_jwks_fetcher
 from servicekit.errors import ProblemError
 
@@ -97,7 +97,7 @@ async def test_introspection_valid_expired_revoked(
     assert info["iss"] == ISSUER
 
     # expired: a token signed by us but past exp
-    provider = app.state.provider
+    provider = app.state.identity
     now = int(time.time())
     expired = await provider.keys.sign(
         {
@@ -258,7 +258,7 @@ async def test_end_session(browser: Browser, register: Any) -> None:
 
 
 async def test_key_rotation(browser: Browser, register: Any, app: Any, database: Any) -> None:
-    provider = app.state.provider
+    provider = app.state.identity
     machine = await register(grant_type="client_credentials")
 
     async def issue() -> str:

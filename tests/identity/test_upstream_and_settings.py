@@ -36,7 +36,7 @@ async def test_generic_oidc_connector_against_the_simulator(
     broker = create_app(
         settings, database=database, upstream_transport=httpx.ASGITransport(app=app)
     )
-    assert type(broker.state.provider.connectors["digid"]).__name__ == "OidcConnector"
+    assert type(broker.state.identity.connectors["digid"]).__name__ == "OidcConnector"
     rp = await register()
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=broker), base_url=ISSUER
@@ -118,7 +118,7 @@ def test_production_refuses_simulators_and_dev_secrets() -> None:
         )
     )
     assert ok.state.simulators is None
-    assert ok.state.provider.connectors == {}
+    assert ok.state.identity.connectors == {}
     explicit = create_app(
         make_settings(
             "sqlite+aiosqlite://",
@@ -127,8 +127,8 @@ def test_production_refuses_simulators_and_dev_secrets() -> None:
             **strong,
         )
     )
-    assert set(explicit.state.provider.connectors) == {"digid", "eherkenning", "eidas", "yivi"}
-    assert explicit.state.provider.settings.cookie_secure is True
+    assert set(explicit.state.identity.connectors) == {"digid", "eherkenning", "eidas", "yivi"}
+    assert explicit.state.identity.settings.cookie_secure is True
 
 
 async def test_production_cookies_are_secure(tmp_path: Any) -> None:
@@ -153,7 +153,7 @@ async def test_production_cookies_are_secure(tmp_path: Any) -> None:
             allow_client_secret_basic=False,
         )
         prod = create_app(settings, database=database)
-        await prod.state.provider.keys.ensure()
+        await prod.state.identity.keys.ensure()
         key = client_key(0)
         async with database.sessionmaker() as session:
             await create_client(

@@ -111,7 +111,7 @@ async def test_private_key_jwt_towards_the_upstream(
         database.url, upstreams={"digid": upstream_config(key.as_dict(private=True))}
     )
     broker = create_app(settings, database=database, upstream_transport=upstream)
-    connector = broker.state.provider.connectors["digid"]
+    connector = broker.state.identity.connectors["digid"]
     assert type(connector).__name__ == "OidcConnector"
     assert connector.auth_method == "private_key_jwt"
     rp = await register()

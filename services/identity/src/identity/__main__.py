@@ -11,7 +11,7 @@ from servicekit.db import Database
 from servicekit.settings import ServiceSettings
 
 from .config import Settings, get_settings
-from .keys import KeyStore
+from .keys.service import KeyStore
 
 
 async def _seed(settings: ServiceSettings, _args: argparse.Namespace) -> None:
@@ -44,14 +44,12 @@ async def _register_client(settings: ServiceSettings, args: argparse.Namespace) 
     (e.g. its public keys): how production registers its own machine clients, which have
     no administrator token to call /v1/clients with yet (deploy/README.md)."""
     from pydantic import ValidationError
-    from sqlalchemy import select
-    from sqlmodel import col
 
     from servicekit.errors import ProblemError
 
+    from .clients.repository import by_client_id_in
     from .clients.schemas import ClientIn
     from .clients.service import create_client, replace_client
-    from .models import Client
 
     assert isinstance(settings, Settings)
     raw = _registration_text(args)
@@ -62,9 +60,7 @@ async def _register_client(settings: ServiceSettings, args: argparse.Namespace) 
     database = Database(settings.database_url or settings.sqlite_default("identity"))
     try:
         async with database.sessionmaker() as session:
-            row = (
-                await session.execute(select(Client).where(col(Client.client_id) == data.client_id))
-            ).scalar_one_or_none()
+            row = await by_client_id_in(session, data.client_id)
         async with database.sessionmaker() as session:
             secret = None
             if row is None:

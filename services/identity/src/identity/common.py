@@ -1,4 +1,4 @@
-"""Small helpers shared by the identity domains: time, hashing, trace ids, audit rows."""
+"""Small helpers shared by the identity aggregates: time, hashing, trace ids, columns."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import hmac
 import secrets
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from opentelemetry import trace
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from .models import AuditEvent
+from sqlalchemy import Column, DateTime
+from sqlmodel import Field
 
 
 def utcnow() -> datetime:
@@ -20,8 +20,16 @@ def utcnow() -> datetime:
 
 
 def aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
+    """SQLite hands back naive datetimes; everything stored is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def timestamp(nullable: bool = False, index: bool = False) -> Any:
+    """A timezone-aware timestamp column."""
+    return Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index),
+    )
 
 
 def b64url(data: bytes) -> str:
@@ -47,22 +55,7 @@ def current_trace_id() -> str | None:
     return format(ctx.trace_id, "032x") if ctx.is_valid else None
 
 
-def add_audit(
-    session: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    subject: str,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Append a history row in the caller's transaction (never updated or deleted)."""
-    session.add(
-        AuditEvent(
-            at=utcnow(),
-            actor=actor,
-            action=action,
-            subject=subject,
-            detail=detail or {},
-            trace_id=current_trace_id(),
-        )
-    )
+def add_query(uri: str, params: dict[str, str | None]) -> str:
+    """``uri`` with the parameters that are not None added to its query."""
+    clean = {k: v for k, v in params.items() if v is not None}
+    return uri + ("&" if "?" in uri else "?") + urlencode(clean)

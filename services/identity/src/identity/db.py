@@ -1,18 +1,16 @@
-"""The identity service's own table metadata (never shared with other services)."""
+"""The identity service's table metadata and its single-statement writes."""
 
 from __future__ import annotations
 
-import asyncio
-import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import registry
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.sql.base import Executable
 from sqlmodel import SQLModel
 
+from servicekit.db import Database
 from servicekit.idempotency import idempotency_table
 
 mapper_registry = registry()
@@ -26,79 +24,41 @@ metadata = Base.metadata
 idempotency_keys = idempotency_table(metadata)
 
 
-_TRACER = trace.get_tracer("identity.db")
-
-
 def load_models() -> None:
-    """Import every domain's models so the metadata is complete (migrations, tests)."""
-    from . import models  # noqa: F401
+    """Import every aggregate's models so the metadata is complete (migrations, tests)."""
+    from .audit import models as _audit  # noqa: F401
+    from .authorization import models as _authorization  # noqa: F401
+    from .clients import models as _clients  # noqa: F401
+    from .disclosures import models as _disclosures  # noqa: F401
+    from .keys import models as _keys  # noqa: F401
+    from .sessions import models as _sessions  # noqa: F401
+    from .tokens import models as _tokens  # noqa: F401
 
 
-class HeldConnection:
-    """A pooled connection kept checked out by a writer that sends one statement at a time
-    (PostgreSQL), for the hottest single-statement path (the ``private_key_jwt`` one-time
-    id batches): like servicekit's :class:`~servicekit.db.DriverConnections` — asyncpg driver connection, prepared statement,
-    autocommit, traced span — without the pool checkout and return per statement
-    (~0.2 ms of CPU).
+class Statements:
+    """One statement that writes, outside an explicit transaction.
 
-    The connection goes back to the pool after ``idle_seconds`` without a statement (so
-    the pool's liveness ping applies again before the next use), when :meth:`close` is
-    called (application shutdown), and is invalidated if a statement raised or was
-    cancelled (its state is then unknown). Callers must not overlap statements."""
+    On PostgreSQL it runs in autocommit mode: a single statement is atomic by itself, so
+    the BEGIN and COMMIT round trips are saved. SQLite runs it in a transaction of its
+    own. Reads go through :meth:`servicekit.db.Database.fetch`; work of several
+    statements through a session and its transaction."""
 
-    def __init__(self, engine: AsyncEngine, idle_seconds: float = 1.0) -> None:
-        self._engine = engine
-        self._idle = idle_seconds
-        self._raw: Any = None
-        self._last_used = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-        self._busy = False
-        self._release: asyncio.Task[Any] | None = None
+    def __init__(self, database: Database) -> None:
+        engine = database.engine
+        self.postgresql = engine.dialect.name == "postgresql"
+        self._engine = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self.postgresql else engine
+        )
 
-    async def fetch(self, statement: str, *args: Any) -> list[Any]:
-        with _TRACER.start_as_current_span(
-            statement.split(None, 1)[0],
-            kind=SpanKind.CLIENT,
-            attributes={"db.system": "postgresql", "db.statement": statement},
-        ):
-            self._busy = True
-            try:
-                if self._raw is None:
-                    self._raw = await greenlet_spawn(self._engine.sync_engine.raw_connection)
-                raw = self._raw
-                driver = raw.driver_connection
-                assert driver is not None  # a checked-out connection has one
-                try:
-                    records: list[Any] = await driver.fetch(statement, *args)
-                except BaseException:
-                    self._raw = None
-                    await greenlet_spawn(raw.invalidate)
-                    raise
-            finally:
-                self._busy = False
-            self._last_used = time.monotonic()
-            if self._timer is None:
-                self._timer = asyncio.get_running_loop().call_later(self._idle, self._on_timer)
-        return records
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        if self._raw is None:
-            return
-        idle = time.monotonic() - self._last_used
-        if self._busy or idle < self._idle:
-            self._timer = asyncio.get_running_loop().call_later(
-                max(0.05, self._idle - idle), self._on_timer
-            )
-            return
-        raw, self._raw = self._raw, None
-        self._release = asyncio.get_running_loop().create_task(greenlet_spawn(raw.close))
-
-    async def close(self) -> None:
-        """Give the connection back to the pool (waits for no statement: call when idle)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        raw, self._raw = self._raw, None
-        if raw is not None:
-            await greenlet_spawn(raw.close)
+    async def run(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[RowMapping]:
+        """The statement's returned rows (none for a statement without RETURNING)."""
+        params = params or {}
+        if self.postgresql:
+            async with self._engine.connect() as connection:
+                result = await connection.execute(statement, params)
+                return result.mappings().all() if result.returns_rows else []
+        async with self._engine.begin() as connection:
+            result = await connection.execute(statement, params)
+            return result.mappings().all() if result.returns_rows else []

@@ -15,9 +15,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from .common import add_audit
+from .audit.repository import add_audit
 from .crypto import Sealer
-from .models import LoginSession, SigningKey
+from .keys.models import SigningKey
+from .sessions.models import LoginSession
 
 
 class KekRotationError(Exception):

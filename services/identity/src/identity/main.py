@@ -17,7 +17,8 @@ from .broker.means import MEANS
 from .broker.router import router as broker_router
 from .clients.router import router as clients_router
 from .config import Settings, get_settings
-from .oauth.provider import Provider
+from .context import Identity
+from .disclosures.router import router as disclosures_router
 from .oauth.router import router as oauth_router
 from .simulators.idp import SimulatorIdP
 from .simulators.router import router as simulators_router
@@ -52,28 +53,28 @@ def create_app(
     database = overrides.pop("database", None) or Database(
         url, **({} if is_sqlite(url) else settings.pool_options(**POSTGRES_POOL))
     )
-    provider = Provider(settings, database.sessionmaker)
-    idp = SimulatorIdP(provider) if settings.simulators_enabled else None
+    identity = Identity(settings, database)
+    idp = SimulatorIdP(identity) if settings.simulators_enabled else None
     for means in MEANS:
         if means in settings.upstreams:
-            provider.connectors[means] = OidcConnector(
+            identity.connectors[means] = OidcConnector(
                 means, settings.upstreams[means], transport=upstream_transport
             )
         elif idp is not None:
-            provider.connectors[means] = SimulatorConnector(means, idp)
+            identity.connectors[means] = SimulatorConnector(means, idp)
     # The REST API verifies our own access tokens against our own keys (no loopback HTTP).
     verifier = overrides.pop("token_verifier", None) or TokenVerifier(
-        JwksCache(provider.keys.jwks, max_age=30.0, min_refresh_interval=1.0),
-        issuer=provider.issuer,
+        JwksCache(identity.keys.jwks, max_age=30.0, min_refresh_interval=1.0),
+        issuer=identity.issuer,
         audience="samen",
         algorithms=["RS256", "PS256"],
         leeway=settings.auth_leeway_seconds,
     )
 
     async def start(app: FastAPI) -> None:
-        await provider.keys.ensure()
+        await identity.keys.ensure()
         try:
-            await provider.keys.load(force=True)
+            await identity.keys.load(force=True)
         except ValueError as exc:
             # Refuse to serve rather than fail on every token: the stored keys were sealed
             # with another IDENTITY_KEY_ENCRYPTION_KEY.
@@ -82,7 +83,7 @@ def create_app(
             ) from exc
 
     async def stop(app: FastAPI) -> None:
-        await provider.aclose()
+        await identity.aclose()
 
     app = create_service_app(
         service=SERVICE,
@@ -90,7 +91,13 @@ def create_app(
         version=API_VERSION,
         description=DESCRIPTION,
         settings=settings,
-        routers=[oauth_router, broker_router, simulators_router, clients_router],
+        routers=[
+            oauth_router,
+            broker_router,
+            simulators_router,
+            clients_router,
+            disclosures_router,
+        ],
         migrations_package="identity.migrations",
         tags=TAGS,
         media_types=MEDIA_TYPES,
@@ -100,6 +107,6 @@ def create_app(
         on_shutdown=[stop],
         **overrides,
     )
-    app.state.provider = provider
+    app.state.identity = identity
     app.state.simulators = idp
     return app

@@ -8,15 +8,12 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from .common import add_audit, utcnow
-from .models import (
-    AuthorizationCode,
-    AuthorizationRequest,
-    LoginSession,
-    RefreshToken,
-    RevokedToken,
-    UsedJti,
-)
+from .audit.repository import add_audit
+from .authorization.models import AuthorizationCode, AuthorizationRequest
+from .clients.models import UsedJti
+from .common import utcnow
+from .sessions.models import LoginSession
+from .tokens.models import RefreshToken, RevokedToken
 
 
 async def purge_expired(

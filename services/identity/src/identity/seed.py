@@ -14,11 +14,11 @@ from sqlmodel import col
 from servicekit.auth import LOA_LOW, LOA_SUBSTANTIAL
 from servicekit.db import Database
 
+from .clients.models import Client
 from .clients.schemas import ClientIn
 from .clients.service import create_client
 from .config import Settings
-from .keys import KeyStore
-from .models import Client
+from .keys.service import KeyStore
 
 OPERATOR_OIN = "00000001009876543000"
 UTRECHT_OIN = "00000001001234567000"

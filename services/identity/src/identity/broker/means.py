@@ -11,11 +11,10 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any
 
 from servicekit.auth import LOA_HIGH, LOA_LOW, LOA_ORDER, LOA_SUBSTANTIAL
 
-LOA_NAMES = {LOA_LOW: "low", LOA_SUBSTANTIAL: "substantial", LOA_HIGH: "high"}
 LOA_LABELS = {
     "nl": {LOA_LOW: "laag", LOA_SUBSTANTIAL: "substantieel", LOA_HIGH: "hoog"},
     "en": {LOA_LOW: "low", LOA_SUBSTANTIAL: "substantial", LOA_HIGH: "high"},
@@ -163,20 +162,6 @@ class UpstreamIdentity:
             person_key=data["person_key"],
             attributes=dict(data.get("attributes") or {}),
         )
-
-
-class Connector(Protocol):
-    """One upstream means as the broker sees it (an OIDC provider)."""
-
-    info: MeansInfo
-
-    def authorization_url(
-        self, *, redirect_uri: str, state: str, nonce: str, code_challenge: str, min_loa: str
-    ) -> str: ...
-
-    async def exchange(
-        self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str
-    ) -> UpstreamIdentity: ...
 
 
 @lru_cache

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..common import keyed_hash, random_token
-from ..oauth.errors import OAuthError
-from ..oauth.provider import TOKEN_CHARS, PageError, Provider
-from ..oauth.router import query_dict, read_form
+from ..context import Identity
+from ..oauth.errors import OAuthError, PageError
+from ..oauth.forms import query_dict, read_form
 from ..pages import (
     CSRF_COOKIE,
     csrf_browser_token,
@@ -34,8 +34,8 @@ EXPIRED = (
 )
 
 
-def _p(request: Request) -> Provider:
-    p: Provider = request.app.state.provider
+def _p(request: Request) -> Identity:
+    p: Identity = request.app.state.identity
     return p
 
 
@@ -43,14 +43,14 @@ def _p(request: Request) -> Provider:
 async def login_page(request: Request) -> Response:
     p = _p(request)
     lang = pick_lang(request.query_params.get("lang"), request)
-    row = await p.load_request(request.query_params.get("request", ""))
+    row = await p.authorization.load(request.query_params.get("request", ""))
     if row is None:
         return error_page(request, *EXPIRED)
     client = await p.clients.get(row.client_id)
     if client is None:
         return error_page(request, *EXPIRED)
     offered, unavailable = p.offered_means(row.required_loa)
-    session = await p.load_session(request.cookies.get(p.settings.cookie_name))
+    session = await p.sessions.load(request.cookies.get(p.settings.cookie_name))
     step_up = session is not None and loa_rank(session.acr) < loa_rank(row.required_loa)
     browser, fresh = csrf_browser_token(request)
     labels = LOA_LABELS[lang]
@@ -94,21 +94,18 @@ async def choose_means(request: Request) -> Response:
     # Bind the upstream leg to this browser: the callback must come back with the same
     # CSRF cookie, so nobody can make another browser finish a login they started.
     browser = keyed_hash(p.settings.secret, "browser", request.cookies.get(CSRF_COOKIE, ""))
-    # The usual case in one statement (PostgreSQL); otherwise look, check and record.
-    required = await p.start_upstream_if_usable(request_id, means, state, nonce, verifier, browser)
+    leg = {"upstream_state": state, "upstream_nonce": nonce, "upstream_verifier": verifier}
+    required = None
+    if means in p.connectors:
+        required = await p.authorization.start_upstream(request_id, means, {**leg, "csrf": browser})
     if required is None:
-        row = await p.load_request(request_id)
-        if row is None:
+        if await p.authorization.load(request_id) is None:
             return error_page(request, *EXPIRED)
-        offered, _ = p.offered_means(row.required_loa)
-        if means not in {m.name for m in offered}:
-            return error_page(
-                request,
-                "Dit inlogmiddel haalt het gevraagde niveau niet of bestaat niet.",
-                "This login means does not reach the required level or does not exist.",
-            )
-        await p.start_upstream(row.id, means, state, nonce, verifier, browser)
-        required = row.required_loa
+        return error_page(
+            request,
+            "Dit inlogmiddel haalt het gevraagde niveau niet of bestaat niet.",
+            "This login means does not reach the required level or does not exist.",
+        )
     connector = p.connectors[means]
     url = connector.authorization_url(
         redirect_uri=p.url("/auth/login/callback"),
@@ -130,11 +127,8 @@ async def callback(request: Request) -> Response:
         q = query_dict(request)
     except OAuthError as exc:
         return error_page(request, "Ongeldige aanvraag.", exc.description)
-    state = q.get("state", "")
-    row = None
-    if state and len(state) <= 64 and TOKEN_CHARS.match(state):
-        row = await p.request_by_upstream_state(state)
-    if row is None or row.means is None or not p.request_usable(row):
+    row = await p.authorization.by_upstream_state(q.get("state", ""))
+    if row is None or row.means is None or not p.authorization.usable(row):
         return error_page(request, *EXPIRED)
     browser = keyed_hash(p.settings.secret, "browser", request.cookies.get(CSRF_COOKIE, ""))
     if not hmac.compare_digest(browser, row.csrf):
@@ -147,7 +141,7 @@ async def callback(request: Request) -> Response:
     params = row.params
     redirect_uri, rp_state = params["redirect_uri"], params.get("state")
     if "error" in q or not q.get("code"):
-        uri = p.error_redirect(
+        uri = p.authorization.error_redirect(
             redirect_uri, rp_state, "access_denied", "The login was cancelled or refused."
         )
         return RedirectResponse(uri, status_code=303)
@@ -162,12 +156,12 @@ async def callback(request: Request) -> Response:
             nonce=row.upstream_nonce or "",
         )
     except UpstreamError:
-        uri = p.error_redirect(
+        uri = p.authorization.error_redirect(
             redirect_uri, rp_state, "access_denied", "The login at the upstream means failed."
         )
         return RedirectResponse(uri, status_code=303)
     if loa_rank(identity.loa) < loa_rank(row.required_loa):
-        uri = p.error_redirect(
+        uri = p.authorization.error_redirect(
             redirect_uri,
             rp_state,
             "access_denied",
@@ -175,7 +169,7 @@ async def callback(request: Request) -> Response:
         )
         return RedirectResponse(uri, status_code=303)
     try:
-        cookie, location = await p.login_and_issue_code(row, identity)
+        cookie, location = await p.authorization.login_and_issue_code(row, identity)
     except PageError as exc:
         return error_page(request, exc.nl, exc.en)
     response = RedirectResponse(location, status_code=303)

@@ -1,4 +1,4 @@
-"""REST API: the client registry (platform administrators) and a person's disclosures."""
+"""REST API of the client registry, for platform administrators."""
 
 from __future__ import annotations
 
@@ -7,24 +7,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import func, select
-from sqlmodel import col
 
 from servicekit.auth import Principal, make_auth
 from servicekit.db import SessionDep
 from servicekit.errors import Forbidden
-from servicekit.http import accept_json, make_etag, require_if_match
+from servicekit.http import accept_json, require_if_match
 from servicekit.idempotency import IdempotencyStore
 from servicekit.pagination import Page, PageParams, make_page, page_params
 
 from ..config import get_settings
 from ..db import idempotency_keys
-from ..models import Client, Disclosure, PairwiseSubject
 from . import service
-from .schemas import KNOWN_SCOPES, ClientCreated, ClientIn, ClientOut, DisclosureOut
+from .models import Client
+from .schemas import KNOWN_SCOPES, ClientCreated, ClientIn, ClientOut
 
+# The REST API's bearer token check (OpenAPI security scheme with the known scopes).
 auth = make_auth(get_settings().issuer.rstrip("/") + "/auth/token", KNOWN_SCOPES)
-Person = Annotated[Principal, Security(auth, scopes=["openid"])]
 
 
 async def platform_admin(
@@ -35,7 +33,7 @@ async def platform_admin(
     the platformbeheer machtiging of such an organisation; machine clients from their
     registration). Checked on every request, so removing an organisation from the setting
     takes effect at once, also for tokens issued before."""
-    admin_orgs = request.app.state.provider.settings.admin_org_ids
+    admin_orgs = request.app.state.identity.settings.admin_org_ids
     if not principal.org_id or principal.org_id not in admin_orgs:
         raise Forbidden("Only platform administrators (of an administrator organisation) may.")
     if "platform-admin" not in principal.roles:
@@ -53,10 +51,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "The token lacks the scope, or the caller is no platform administrator"},
     406: {"description": "Not acceptable"},
 }
-
-
-def _etag(row: Client) -> str:
-    return make_etag(row.id, row.version)
 
 
 def _out(row: Client, secret: str | None = None) -> dict[str, Any]:
@@ -112,13 +106,13 @@ async def create_client(
 ) -> Response:
     async def handler() -> Response:
         row, secret = await service.create_client(session, body, _actor(principal))
-        request.app.state.provider.clients.invalidate()
+        request.app.state.identity.clients.invalidate()
         return JSONResponse(
             _out(row, secret),
             status_code=201,
             headers={
                 "Location": f"/v1/clients/{row.id}",
-                "ETag": _etag(row),
+                "ETag": service.etag(row),
                 "Cache-Control": "no-store",
             },
         )
@@ -137,7 +131,7 @@ async def create_client(
 )
 async def get_client(client_id: uuid.UUID, session: SessionDep, principal: Admin) -> Response:
     row = await service.get_client(session, client_id)
-    return JSONResponse(_out(row), headers={"ETag": _etag(row)})
+    return JSONResponse(_out(row), headers={"ETag": service.etag(row)})
 
 
 @router.put(
@@ -157,13 +151,15 @@ async def get_client(client_id: uuid.UUID, session: SessionDep, principal: Admin
 async def replace_client(
     request: Request, client_id: uuid.UUID, body: ClientIn, session: SessionDep, principal: Admin
 ) -> Response:
-    row = await service.get_client(session, client_id)
-    require_if_match(request, _etag(row))
-    version = row.version
-    await session.rollback()
-    row = await service.replace_client(session, client_id, body, _actor(principal), version)
-    request.app.state.provider.clients.invalidate()
-    return JSONResponse(_out(row), headers={"ETag": _etag(row)})
+    row = await service.replace_client(
+        session,
+        client_id,
+        body,
+        _actor(principal),
+        precondition=lambda current: require_if_match(request, current),
+    )
+    request.app.state.identity.clients.invalidate()
+    return JSONResponse(_out(row), headers={"ETag": service.etag(row)})
 
 
 @router.delete(
@@ -178,51 +174,5 @@ async def delete_client(
     request: Request, client_id: uuid.UUID, session: SessionDep, principal: Admin
 ) -> Response:
     await service.delete_client(session, client_id, _actor(principal))
-    request.app.state.provider.clients.invalidate()
+    request.app.state.identity.clients.invalidate()
     return Response(status_code=204)
-
-
-@router.get(
-    "/v1/me/disclosures",
-    operation_id="listMyDisclosures",
-    summary="Which clients received which of my attributes, and when",
-    tags=["disclosures"],
-    response_model=Page[DisclosureOut],
-    responses=ERRORS,
-)
-async def my_disclosures(
-    request: Request,
-    session: SessionDep,
-    principal: Person,
-    params: Annotated[PageParams, Depends(page_params)],
-) -> Any:
-    """For the person the bearer token (from a user login) belongs to."""
-    if not principal.acr or principal.subject == principal.client_id:
-        raise Forbidden(
-            "Only a person logged in through an authorization code flow has disclosures."
-        )
-    client = await request.app.state.provider.clients.get(principal.client_id or "")
-    if client is None:
-        raise Forbidden("The token's client is no longer registered.")
-    link = await session.get(PairwiseSubject, (client.sector, principal.subject))
-    if link is None:
-        return JSONResponse(make_page(request, [], 0, params))
-    where = col(Disclosure.person_hash) == link.person_hash
-    total = (
-        await session.execute(select(func.count()).select_from(Disclosure).where(where))
-    ).scalar_one()
-    rows = (
-        (
-            await session.execute(
-                select(Disclosure)
-                .where(where)
-                .order_by(col(Disclosure.at).desc())
-                .offset(params.offset)
-                .limit(params.page_size)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    items = [DisclosureOut.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows]
-    return JSONResponse(make_page(request, items, int(total), params))

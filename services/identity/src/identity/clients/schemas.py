@@ -96,13 +96,3 @@ class ClientCreated(ClientOut):
     client_secret: str | None = Field(
         default=None, description="Shown once, for client_secret_basic clients only"
     )
-
-
-class DisclosureOut(ApiOutModel):
-    id: uuid.UUID
-    client_id: str
-    client_name: str
-    channel: str = Field(description="token (ID/access token) or userinfo")
-    attributes: list[str]
-    acr: str
-    at: datetime

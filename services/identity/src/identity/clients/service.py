@@ -7,20 +7,23 @@ import hmac
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict, NotFound
+from servicekit.http import make_etag
 
-from ..common import add_audit, random_token, sha256_hex, utcnow
-from ..models import Client
+from ..audit.repository import add_audit
+from ..common import random_token, sha256_hex, utcnow
+from . import repository
+from .models import Client
 from .schemas import KNOWN_SCOPES, ClientIn
 
 CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,99}$")
@@ -54,40 +57,53 @@ def validate(data: ClientIn) -> None:
     for i, uri in enumerate(data.post_logout_redirect_uris):
         _check_uri(f"postLogoutRedirectUris[{i}]", uri)
     if data.grant_type == "client_credentials":
-        if data.redirect_uris or data.post_logout_redirect_uris:
-            raise _bad("redirectUris", "a client_credentials client has no redirect URIs")
-        if data.token_endpoint_auth_method == "none":  # noqa: S105
-            raise _bad("tokenEndpointAuthMethod", "a machine client must authenticate")
-        if data.refresh_tokens:
-            raise _bad("refreshTokens", "client_credentials clients get no refresh tokens")
-        if set(data.allowed_scopes) & OIDC_ONLY:
-            raise _bad("allowedScopes", "OpenID scopes need the authorization_code grant")
+        _check_machine_client(data)
     else:
-        if not data.redirect_uris:
-            raise _bad("redirectUris", "at least one redirect URI is required")
-        if "openid" not in data.allowed_scopes:
-            raise _bad("allowedScopes", "must include openid")
-        if data.org_id or data.org_type or data.roles:
-            raise _bad("orgId", "organisation claims come from the user's login, not the client")
+        _check_user_client(data)
     if "bsn" in data.allowed_scopes and not data.bsn_legal_basis:
         raise _bad("bsnLegalBasis", "the bsn scope requires a registered legal basis")
     if (data.org_id is None) != (data.org_type is None):
         raise _bad("orgType", "orgId and orgType go together")
-    if data.token_endpoint_auth_method == "private_key_jwt":  # noqa: S105
-        if bool(data.jwks) == bool(data.jwks_uri):
-            raise _bad("jwks", "private_key_jwt needs exactly one of jwks or jwksUri")
-        if data.jwks is not None:
-            keys = data.jwks.get("keys")
-            if not isinstance(keys, list) or not keys:
-                raise _bad("jwks", "must be a JWK Set with at least one key")
-            if any(isinstance(k, dict) and "d" in k for k in keys):
-                raise _bad("jwks", "must contain public keys only")
-            try:
-                KeySet.import_key_set(data.jwks)  # type: ignore[arg-type]
-            except (JoseError, ValueError, TypeError, KeyError):
-                raise _bad("jwks", "is not a valid JWK Set") from None
-    elif data.jwks or data.jwks_uri:
-        raise _bad("jwks", "keys are only used with private_key_jwt")
+    _check_keys(data)
+
+
+def _check_machine_client(data: ClientIn) -> None:
+    if data.redirect_uris or data.post_logout_redirect_uris:
+        raise _bad("redirectUris", "a client_credentials client has no redirect URIs")
+    if data.token_endpoint_auth_method == "none":  # noqa: S105
+        raise _bad("tokenEndpointAuthMethod", "a machine client must authenticate")
+    if data.refresh_tokens:
+        raise _bad("refreshTokens", "client_credentials clients get no refresh tokens")
+    if set(data.allowed_scopes) & OIDC_ONLY:
+        raise _bad("allowedScopes", "OpenID scopes need the authorization_code grant")
+
+
+def _check_user_client(data: ClientIn) -> None:
+    if not data.redirect_uris:
+        raise _bad("redirectUris", "at least one redirect URI is required")
+    if "openid" not in data.allowed_scopes:
+        raise _bad("allowedScopes", "must include openid")
+    if data.org_id or data.org_type or data.roles:
+        raise _bad("orgId", "organisation claims come from the user's login, not the client")
+
+
+def _check_keys(data: ClientIn) -> None:
+    if data.token_endpoint_auth_method != "private_key_jwt":  # noqa: S105
+        if data.jwks or data.jwks_uri:
+            raise _bad("jwks", "keys are only used with private_key_jwt")
+        return
+    if bool(data.jwks) == bool(data.jwks_uri):
+        raise _bad("jwks", "private_key_jwt needs exactly one of jwks or jwksUri")
+    if data.jwks is not None:
+        keys = data.jwks.get("keys")
+        if not isinstance(keys, list) or not keys:
+            raise _bad("jwks", "must be a JWK Set with at least one key")
+        if any(isinstance(k, dict) and "d" in k for k in keys):
+            raise _bad("jwks", "must contain public keys only")
+        try:
+            KeySet.import_key_set(data.jwks)  # type: ignore[arg-type]
+        except (JoseError, ValueError, TypeError, KeyError):
+            raise _bad("jwks", "is not a valid JWK Set") from None
 
 
 def _apply(row: Client, data: ClientIn) -> None:
@@ -154,7 +170,7 @@ async def create_client(
 
 
 async def get_client(session: AsyncSession, client_uuid: uuid.UUID) -> Client:
-    row = await session.get(Client, client_uuid)
+    row = await repository.get(session, client_uuid)
     if row is None:
         raise NotFound("No client with this id.")
     return row
@@ -163,29 +179,27 @@ async def get_client(session: AsyncSession, client_uuid: uuid.UUID) -> Client:
 async def list_clients(
     session: AsyncSession, offset: int, limit: int, grant_type: str | None = None
 ) -> tuple[list[Client], int]:
-    query = select(Client)
-    count = select(func.count()).select_from(Client)
-    if grant_type:
-        query = query.where(col(Client.grant_type) == grant_type)
-        count = count.where(col(Client.grant_type) == grant_type)
-    total = (await session.execute(count)).scalar_one()
-    rows = (
-        (await session.execute(query.order_by(Client.client_id).offset(offset).limit(limit)))
-        .scalars()
-        .all()
-    )
-    return list(rows), int(total)
+    return await repository.page(session, offset, limit, grant_type)
 
 
 async def replace_client(
-    session: AsyncSession, client_uuid: uuid.UUID, data: ClientIn, actor: str, expected_version: int
+    session: AsyncSession,
+    client_uuid: uuid.UUID,
+    data: ClientIn,
+    actor: str,
+    expected_version: int | None = None,
+    precondition: Callable[[str], None] | None = None,
 ) -> Client:
+    """Replace a registration: the stored one must still be ``expected_version``, and
+    ``precondition`` (the If-Match check) is called with its ETag under the row lock."""
     validate(data)
     async with session.begin():
-        row = await session.get(Client, client_uuid, with_for_update=True)
+        row = await repository.get(session, client_uuid, lock=True)
         if row is None:
             raise NotFound("No client with this id.")
-        if row.version != expected_version:
+        if precondition is not None:
+            precondition(etag(row))
+        if expected_version is not None and row.version != expected_version:
             raise Conflict("The client changed meanwhile; read it again.")
         if row.client_id != data.client_id:
             raise _bad("clientId", "cannot be changed")
@@ -204,9 +218,13 @@ async def replace_client(
     return row
 
 
+def etag(row: Client) -> str:
+    return make_etag(row.id, row.version)
+
+
 async def delete_client(session: AsyncSession, client_uuid: uuid.UUID, actor: str) -> None:
     async with session.begin():
-        row = await session.get(Client, client_uuid)
+        row = await repository.get(session, client_uuid)
         if row is None:
             raise NotFound("No client with this id.")
         add_audit(
@@ -229,8 +247,8 @@ class ClientCache:
     """Client rows by client_id, cached briefly (``ttl`` seconds): the token endpoint's
     hot path. Concurrent misses for one client share a single query."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl: float) -> None:
-        self._sessionmaker = sessionmaker
+    def __init__(self, database: Database, ttl: float) -> None:
+        self._database = database
         self._ttl = ttl
         self._rows: dict[str, tuple[float, Client | None]] = {}
         self._loading: dict[str, asyncio.Future[Client | None]] = {}
@@ -257,10 +275,7 @@ class ClientCache:
         self._loading[client_id] = future
         try:
             now = time.monotonic()
-            async with self._sessionmaker() as session:
-                row = (
-                    await session.execute(select(Client).where(col(Client.client_id) == client_id))
-                ).scalar_one_or_none()
+            row = await repository.by_client_id(self._database, client_id)
             if len(self._rows) > 10_000:
                 self._rows.clear()
             self._rows[client_id] = (now, row)

@@ -47,3 +47,21 @@ class OAuthError(Exception):
             "detail": self.description,
         }
         return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+class RedirectError(Exception):
+    """An authorization error that may be sent back to the (validated) redirect URI."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+class PageError(Exception):
+    """An authorization error shown as a page: no redirect (no open redirect)."""
+
+    def __init__(self, nl: str, en: str) -> None:
+        super().__init__(en)
+        self.nl = nl
+        self.en = en

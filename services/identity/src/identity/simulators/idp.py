@@ -16,20 +16,20 @@ from typing import Any
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from ..authorization.schemas import PKCE_CHALLENGE, PKCE_VERIFIER
 from ..broker.means import MEANS, find_identity
 from ..common import keyed_hash
 from ..crypto import Sealer
-from ..oauth.errors import OAuthError
-from ..oauth.provider import PKCE_CHALLENGE, PKCE_VERIFIER, PageError
+from ..oauth.errors import OAuthError, PageError
 
 BROKER_CLIENT_ID = "samen-broker"
 CODE_TTL = 60
 
 
 class SimulatorIdP:
-    def __init__(self, provider: Any) -> None:
-        self.p = provider
-        self.codes = Sealer(provider.settings.key_encryption_keys, "simulator-codes")
+    def __init__(self, identity: Any) -> None:
+        self.p = identity
+        self.codes = Sealer(identity.settings.key_encryption_keys, "simulator-codes")
 
     def issuer(self, means: str) -> str:
         return str(self.p.url(f"/auth/simulators/{means}"))
@@ -137,7 +137,7 @@ class SimulatorIdP:
         ):
             raise OAuthError("invalid_grant", "The code_verifier does not match.")
         try:
-            await self.p.client_auth.remember_jti(
+            await self.p.one_time_ids.remember(
                 "simulator_code", means, data["j"], int(time.time()) + CODE_TTL + 30
             )
         except OAuthError:

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from ..broker.means import LOA_LABELS, MEANS, loa_rank, test_identities
-from ..oauth.errors import OAuthError
-from ..oauth.provider import PageError, add_query
-from ..oauth.router import CACHEABLE, NO_STORE, query_dict, read_form
+from ..common import add_query
+from ..oauth.errors import OAuthError, PageError
+from ..oauth.forms import CACHEABLE, NO_STORE, query_dict, read_form
 from ..pages import (
     CSRF_COOKIE,
     csrf_browser_token,

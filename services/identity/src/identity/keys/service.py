@@ -18,28 +18,16 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
-from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col
 
-from .common import add_audit, aware, utcnow
-from .crypto import Sealer
+from ..audit.repository import add_audit
+from ..common import aware, utcnow
+from ..crypto import Sealer
+from . import repository
 from .models import SigningKey
 
 OP_ALGORITHMS = ("RS256", "PS256")
 SIM_ALGORITHM = "RS256"
-PUBLISHED = ("next", "active", "retired")
-# PostgreSQL advisory lock taken by every transaction that creates or rotates keys, so two
-# pods starting together (or a start-up and the rotate-keys CronJob) cannot both see "no
-# key" and publish two (the second waits, then sees the first one's keys).
-KEYS_LOCK_ID = 0x5A4D454E4B4559  # "ZMENKEY": any constant shared by every identity process
-
-
-async def _lock_keys(session: AsyncSession) -> None:
-    """Serialise key-changing transactions (PostgreSQL; SQLite's BEGIN IMMEDIATE already
-    does: one writer at a time)."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": KEYS_LOCK_ID})
 
 
 def _generate(alg: str) -> RSAKey:
@@ -105,8 +93,8 @@ class KeyStore:
     async def ensure(self) -> None:
         """Create the missing active/next keys (idempotent; safe on every start-up)."""
         async with self._sessionmaker() as session, session.begin():
-            await _lock_keys(session)
-            rows = (await session.execute(select(SigningKey))).scalars().all()
+            await repository.lock_keys(session)
+            rows = await repository.all_keys(session)
             have = {(r.purpose, r.alg, r.status) for r in rows}
             for alg in OP_ALGORITHMS:
                 for status in ("active", "next"):
@@ -121,12 +109,8 @@ class KeyStore:
         now = utcnow()
         summary: dict[str, Any] = {"activated": [], "retired": [], "published": [], "removed": []}
         async with self._sessionmaker() as session, session.begin():
-            await _lock_keys(session)
-            rows = (
-                (await session.execute(select(SigningKey).where(col(SigningKey.purpose) == "op")))
-                .scalars()
-                .all()
-            )
+            await repository.lock_keys(session)
+            rows = await repository.all_keys(session, "op")
             for alg in OP_ALGORITHMS:
                 active = [r for r in rows if r.alg == alg and r.status == "active"]
                 nxt = [r for r in rows if r.alg == alg and r.status == "next"]
@@ -148,14 +132,14 @@ class KeyStore:
                 fresh = self._new_row(_generate(alg), "op", "next")
                 session.add(fresh)
                 summary["published"].append(fresh.kid)
-            summary["removed"] = await self._prune(session)
+            summary["removed"] = await repository.remove_expired(session)
             add_audit(session, actor=actor, action="keys.rotated", subject="jwks", detail=summary)
         self._loaded = None
         return summary
 
     async def prune(self, actor: str = "operator") -> list[str]:
         async with self._sessionmaker() as session, session.begin():
-            removed = await self._prune(session)
+            removed = await repository.remove_expired(session)
             if removed:
                 add_audit(
                     session,
@@ -167,20 +151,6 @@ class KeyStore:
         self._loaded = None
         return removed
 
-    async def _prune(self, session: AsyncSession) -> list[str]:
-        now = utcnow()
-        rows = (
-            (await session.execute(select(SigningKey).where(col(SigningKey.status) == "retired")))
-            .scalars()
-            .all()
-        )
-        expired = [r.kid for r in rows if r.retire_after and aware(r.retire_after) <= now]
-        if expired:
-            await session.execute(
-                update(SigningKey).where(col(SigningKey.kid).in_(expired)).values(status="removed")
-            )
-        return expired
-
     async def load(self, force: bool = False) -> LoadedKeys:
         loaded = self._loaded
         if loaded and not force and time.monotonic() - loaded.loaded_at < self._ttl:
@@ -190,15 +160,7 @@ class KeyStore:
             if loaded and not force and time.monotonic() - loaded.loaded_at < self._ttl:
                 return loaded
             async with self._sessionmaker() as session:
-                rows = (
-                    (
-                        await session.execute(
-                            select(SigningKey).where(col(SigningKey.status).in_(PUBLISHED))
-                        )
-                    )
-                    .scalars()
-                    .all()
-                )
+                rows = await repository.published_keys(session)
             now = utcnow()
             signing: dict[str, RSAKey] = {}
             simulator: RSAKey | None = None

@@ -1,0 +1,1 @@
+"""Append-only history of identity's state changes."""

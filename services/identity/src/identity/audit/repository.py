@@ -1,0 +1,35 @@
+"""Writing history rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..common import current_trace_id, utcnow
+from .models import AuditEvent
+
+
+def audit_event(
+    *, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None
+) -> AuditEvent:
+    return AuditEvent(
+        at=utcnow(),
+        actor=actor,
+        action=action,
+        subject=subject,
+        detail=detail or {},
+        trace_id=current_trace_id(),
+    )
+
+
+def add_audit(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append a history row in the caller's transaction (never updated or deleted)."""
+    session.add(audit_event(actor=actor, action=action, subject=subject, detail=detail))

@@ -1,0 +1,1 @@
+"""Authorization requests (validated, waiting for the login) and the codes they produce."""

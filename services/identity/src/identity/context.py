@@ -1,0 +1,82 @@
+"""The identity service's parts, wired once per process (``app.state.identity``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from servicekit.db import Database
+
+from .authorization.repository import AuthorizationRepository
+from .authorization.service import AuthorizationService
+from .broker.means import MEANS, MeansInfo
+from .clients.authentication import ClientAuthenticator
+from .clients.one_time_ids import OneTimeIds
+from .clients.service import ClientCache
+from .config import Settings
+from .db import Statements
+from .keys.service import KeyStore
+from .sessions.repository import SessionRepository
+from .sessions.service import SessionService
+from .tokens.access import AccessTokens
+from .tokens.claims import Claims
+from .tokens.repository import TokenRepository
+from .tokens.service import TokenService
+
+
+class Identity:
+    def __init__(
+        self, settings: Settings, database: Database, http: httpx.AsyncClient | None = None
+    ) -> None:
+        self.settings = settings
+        self.issuer = settings.issuer.rstrip("/")
+        self.database = database
+        statements = Statements(database)
+        self.keys = KeyStore(
+            database.sessionmaker, settings.key_encryption_keys, settings.key_retention_seconds
+        )
+        self.clients = ClientCache(database, settings.client_cache_seconds)
+        self.http = http or httpx.AsyncClient(timeout=5.0)
+        self.one_time_ids = OneTimeIds(statements)
+        self.client_auth = ClientAuthenticator(
+            self.clients,
+            self.one_time_ids,
+            self.http,
+            self.issuer,
+            settings,
+        )
+        self.sessions = SessionService(settings, SessionRepository(database))
+        self.authorization = AuthorizationService(
+            settings,
+            self.issuer,
+            AuthorizationRepository(database, statements),
+            self.clients,
+            self.sessions,
+        )
+        self.claims = Claims(settings)
+        tokens = TokenRepository(database, statements)
+        self.tokens = TokenService(
+            settings, self.issuer, tokens, self.keys, self.claims, self.sessions, self.authorization
+        )
+        self.access = AccessTokens(
+            self.issuer, tokens, self.keys, self.clients, self.claims, self.sessions
+        )
+        # Upstream means by name: a simulator or a configured OIDC upstream (main.py).
+        self.connectors: dict[str, Any] = {}
+
+    def url(self, path: str) -> str:
+        return self.issuer + path
+
+    def offered_means(self, required: str) -> tuple[list[MeansInfo], list[MeansInfo]]:
+        """(means that reach the level, means that do not), among those configured."""
+        offered: list[MeansInfo] = []
+        unavailable: list[MeansInfo] = []
+        for name in self.connectors:
+            info = MEANS[name]
+            (offered if info.reaches(required) else unavailable).append(info)
+        return offered, unavailable
+
+    async def aclose(self) -> None:
+        await self.one_time_ids.aclose()
+        await self.http.aclose()

@@ -1,0 +1,1 @@
+"""Transparency: which client received which of a person's attributes, and when."""

@@ -1,0 +1,50 @@
+"""REST API: which clients received which of my attributes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Security
+from fastapi.responses import JSONResponse
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.errors import Forbidden
+from servicekit.http import accept_json
+from servicekit.pagination import Page, PageParams, make_page, page_params
+
+from ..clients.router import ERRORS, auth
+from . import service
+from .schemas import DisclosureOut
+
+Person = Annotated[Principal, Security(auth, scopes=["openid"])]
+router = APIRouter(dependencies=[Depends(accept_json)])
+
+
+@router.get(
+    "/v1/me/disclosures",
+    operation_id="listMyDisclosures",
+    summary="Which clients received which of my attributes, and when",
+    tags=["disclosures"],
+    response_model=Page[DisclosureOut],
+    responses=ERRORS,
+)
+async def my_disclosures(
+    request: Request,
+    session: SessionDep,
+    principal: Person,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Any:
+    """For the person the bearer token (from a user login) belongs to."""
+    if not principal.acr or principal.subject == principal.client_id:
+        raise Forbidden(
+            "Only a person logged in through an authorization code flow has disclosures."
+        )
+    client = await request.app.state.identity.clients.get(principal.client_id or "")
+    if client is None:
+        raise Forbidden("The token's client is no longer registered.")
+    rows, total = await service.disclosures_of(
+        session, client.sector, principal.subject, params.offset, params.page_size
+    )
+    items = [DisclosureOut.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows]
+    return JSONResponse(make_page(request, items, total, params))

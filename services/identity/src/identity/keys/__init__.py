@@ -1,0 +1,1 @@
+"""The OP's signing keys: generated, sealed at rest, published, rotated."""

@@ -1,0 +1,1 @@
+"""Issuing tokens (grants), refresh token families, revocation, introspection, userinfo."""

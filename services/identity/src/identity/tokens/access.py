@@ -1,0 +1,125 @@
+"""Using the access tokens issued: verification of our own tokens (with the revocation
+list), introspection (RFC 7662), revocation (RFC 7009) and userinfo."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from ..clients.models import Client
+from ..clients.service import ClientCache
+from ..common import aware, sha256_hex, utcnow
+from ..keys.service import KeyStore
+from ..oauth.errors import OAuthError
+from ..sessions.service import SessionService
+from .claims import Claims
+from .repository import TokenRepository
+from .service import TokenService
+
+
+class AccessTokens:
+    def __init__(
+        self,
+        issuer: str,
+        repository: TokenRepository,
+        keys: KeyStore,
+        clients: ClientCache,
+        claims: Claims,
+        sessions: SessionService,
+    ) -> None:
+        self.issuer = issuer
+        self.repository = repository
+        self.keys = keys
+        self.clients = clients
+        self.claims = claims
+        self.sessions = sessions
+
+    async def claims_of(self, token: str) -> dict[str, Any] | None:
+        """Claims of a valid, unexpired, unrevoked access token we issued, else None."""
+        if token.count(".") != 2:
+            return None
+        try:
+            claims = await self.keys.verify_own(token)
+        except ValueError:
+            return None
+        now = time.time()
+        if claims.get("iss") != self.issuer or not isinstance(claims.get("exp"), int):
+            return None
+        if claims["exp"] <= now or claims.get("nbf", 0) > now + 30 or "nonce" in claims:
+            return None
+        if await self.repository.is_revoked(str(claims.get("jti"))):
+            return None
+        return claims
+
+    async def introspect(self, client: Client, token: str) -> dict[str, Any]:
+        claims = await self.claims_of(token)
+        if claims is not None:
+            return {"active": True, "token_type": "Bearer", **claims}
+        row = await self.repository.refresh_token(sha256_hex(token))
+        if (
+            row is not None
+            and row.client_id == client.client_id
+            and row.used_at is None
+            and row.revoked_at is None
+            and aware(row.expires_at) > utcnow()
+        ):
+            return {
+                "active": True,
+                "token_type": "refresh_token",
+                "client_id": row.client_id,
+                "scope": row.scope,
+                "exp": int(aware(row.expires_at).timestamp()),
+                "iss": self.issuer,
+            }
+        return {"active": False}
+
+    async def revoke(self, client: Client, token: str) -> None:
+        """An access token joins the revocation list; a refresh token revokes its family.
+        Unknown tokens are not an error (RFC 7009)."""
+        now = utcnow()
+        claims = await self.claims_of(token)
+        if claims is not None:
+            if claims.get("client_id") != client.client_id:
+                raise OAuthError("unauthorized_client", "The token was issued to another client.")
+            expires = now + timedelta(seconds=max(0, claims["exp"] - int(time.time())))
+            await self.repository.revoke_access_token(
+                str(claims["jti"]), client.client_id, expires, now
+            )
+            return
+        row = await self.repository.refresh_token(sha256_hex(token))
+        if row is None:
+            return
+        if row.client_id != client.client_id:
+            raise OAuthError("unauthorized_client", "The token was issued to another client.")
+        await self.repository.revoke_refresh_family(row.family_id, client.client_id, now)
+
+    async def userinfo(self, token: str) -> dict[str, Any]:
+        claims = await self.claims_of(token)
+        if claims is None:
+            raise OAuthError("invalid_token", "The access token is invalid, expired or revoked.")
+        if "openid" not in str(claims.get("scope", "")).split():
+            raise OAuthError("insufficient_scope", "The access token lacks the openid scope.")
+        client = await self.clients.get(str(claims.get("client_id")))
+        sid = str(claims.get("sid") or "")
+        login = await self.sessions.repository.get(sid) if sid and client is not None else None
+        if client is None or login is None or login.ended_at is not None:
+            raise OAuthError("invalid_token", "The login session of this token has ended.")
+        identity = self.sessions.identity_of(login)
+        scopes = str(claims["scope"]).split()
+        # The `claims` request's userinfo member, as carried by the access token: only
+        # those of the person's attributes (and never more than scope and registration
+        # allow, which person_claims enforces).
+        allowance = claims.get("userinfo_claims")
+        claims_request = (
+            {"userinfo": dict.fromkeys(allowance)} if isinstance(allowance, list) else None
+        )
+        person = self.claims.person_claims(client, identity, scopes, claims_request, "userinfo")
+        out = {"sub": claims["sub"], **person}
+        released = sorted(out)
+        represents = out.get("represents")
+        if isinstance(represents, dict) and "bsn" in represents:
+            released.append("represents.bsn")
+        disclosure = TokenService.disclosure(client, login, "userinfo", released)
+        await self.repository.add_disclosure(disclosure)
+        return out
