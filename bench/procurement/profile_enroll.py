@@ -37,7 +37,7 @@ from run import FakeUpstreams, municipalities, tender_body
 from procurement.config import Settings
 from procurement.db import load_models
 from procurement.main import create_app, database_for
-from servicekit.db import upgrade
+from servicekit.migrations import upgrade
 from servicekit.testing import TestIssuer, _asyncpg_url
 
 LEAD_OIN = "00000003273237580000"

@@ -45,7 +45,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from servicekit.db import upgrade
+from servicekit.migrations import upgrade
 from servicekit.testing import TestIssuer
 
 HERE = Path(__file__).resolve().parent

@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from registry.config import Settings
-from servicekit.db import upgrade
+from servicekit.migrations import upgrade
 from servicekit.testing import TestIssuer
 
 HERE = Path(__file__).resolve().parent

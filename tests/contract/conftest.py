@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from contractkit import DATABASE_URLS  # also registers the hypothesis profiles
 
-from servicekit.db import upgrade
+from servicekit.migrations import upgrade
 from servicekit.testing import test_database_base_url
 
 

@@ -15,7 +15,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from registry.db import load_models, metadata
-from servicekit.db import Database, _script_location, upgrade
+from servicekit.db import Database
+from servicekit.migrations import script_location, upgrade
 from servicekit.testing import fresh_database_url
 from servicekit.testing import test_database_base_url as postgres_url
 
@@ -120,7 +121,7 @@ def _downgrade(url: str, revision: str) -> None:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", _script_location("registry.migrations"))
+    config.set_main_option("script_location", script_location("registry.migrations"))
     config.attributes["database_url"] = url
     command.downgrade(config, revision)
 

@@ -10,7 +10,7 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from servicekit.db import _script_location, migration_head
+from servicekit.migrations import migration_head, script_location
 
 
 def _alembic_head(location: str) -> str | None:
@@ -23,7 +23,7 @@ def _alembic_head(location: str) -> str | None:
     "package", ["identity.migrations", "registry.migrations", "procurement.migrations"]
 )
 def test_same_head_as_alembic(package: str) -> None:
-    assert migration_head(package) == _alembic_head(_script_location(package))
+    assert migration_head(package) == _alembic_head(script_location(package))
 
 
 def _revision(folder: Path, name: str, revision: str, down: str) -> None:
@@ -62,7 +62,7 @@ def test_several_heads_left_to_alembic(tmp_path: Path) -> None:
 def test_serving_app_does_not_import_alembic() -> None:
     code = (
         "import sys\n"
-        "from servicekit.db import migration_head\n"
+        "from servicekit.migrations import migration_head\n"
         "assert migration_head('identity.migrations')\n"
         "assert not any(m.startswith('alembic') for m in sys.modules), 'alembic imported'\n"
     )

@@ -206,7 +206,7 @@ def test_adr_document_normalises_optional_dates_and_generic_names() -> None:
 async def test_schema_check_needs_the_newest_migration(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import text
 
-    from servicekit.db import SchemaNotCurrent, migration_head, schema_check
+    from servicekit.migrations import SchemaNotCurrent, migration_head, schema_check
 
     versions = tmp_path / "migrations" / "versions"
     versions.mkdir(parents=True)

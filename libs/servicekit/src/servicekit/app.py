@@ -12,15 +12,17 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from opentelemetry.sdk.trace import SpanProcessor
+from sqlalchemy import Table
 from starlette.routing import Route
 
 from .auth import JwksCache, TokenVerifier, http_jwks_fetcher
-from .db import Database, is_sqlite, migration_head, schema_check, upgrade
+from .db import Database, is_sqlite
 from .errors import install_problem_handlers
-from .fastreads import FastReadCollector, FastReads, FastReadStats, fast_routes
 from .health import Dependencies, ReadyCheck, health_router, http_check
+from .idempotency import IdempotencyStore
 from .logs import configure_logging
 from .middleware import BodyLimitMiddleware, MediaTypeMiddleware, RequestContextMiddleware
+from .migrations import migration_head, schema_check, upgrade
 from .openapi import adr_document, install_docs
 from .revocations import RevocationFeedCollector, feed_from_settings, revocation_details
 from .settings import ServiceSettings
@@ -63,14 +65,14 @@ def create_service_app(
     database: Database | None = None,
     token_verifier: TokenVerifier | None = None,
     span_processors: list[SpanProcessor] | None = None,
-    fast_reads: Sequence[str] = (),
+    idempotency_keys: Table | None = None,
 ) -> FastAPI:
     """Assemble a service: routers under /v1, problem+json, ADR OpenAPI, health,
     metrics, tracing, request ids, body and media-type limits.
 
-    ``fast_reads``: operation ids of the most requested GET routes, answered without
-    FastAPI's per-request routing and dependency resolution (:mod:`servicekit.fastreads`)
-    unless ``settings.fast_reads`` is off.
+    ``idempotency_keys``: the service's table of Idempotency-Keys
+    (:func:`servicekit.idempotency.idempotency_table`), for
+    :func:`~servicekit.idempotency.idempotent`.
 
     ``ready_checks`` join the database in readiness (only what this process needs to serve);
     ``dependency_checks`` (other parts) only inform ``/health/details`` and the metrics."""
@@ -147,6 +149,8 @@ def create_service_app(
     app.state.database = database
     app.state.token_verifier = token_verifier
     app.state.service = service
+    if idempotency_keys is not None:
+        app.state.idempotency = IdempotencyStore(idempotency_keys, database.sessionmaker)
 
     install_problem_handlers(app)
     for router in routers:
@@ -191,15 +195,6 @@ def create_service_app(
     app.add_route("/metrics", metrics_endpoint(metrics), include_in_schema=False)
 
     # Added innermost first: the last added middleware runs first.
-    if fast_reads and settings.fast_reads:
-        app.state.fast_reads = FastReadStats()
-        metrics.registry.register(FastReadCollector(app.state.fast_reads))
-        app.add_middleware(
-            FastReads,
-            fastapi=app,
-            routes=fast_routes(routers, fast_reads),
-            stats=app.state.fast_reads,
-        )
     app.add_middleware(MediaTypeMiddleware, allowed=media_types)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

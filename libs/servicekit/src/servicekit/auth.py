@@ -23,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from cachetools import LRUCache
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
@@ -86,9 +86,6 @@ class Principal:
             token_id=claims.get("jti"),
             claims=claims,
         )
-
-    def has_scopes(self, *needed: str) -> bool:
-        return set(needed) <= self.scopes
 
     def require_org(self, org_id: str | None, what: str = "this resource") -> None:
         """Raise 403 unless the caller acts for organisation ``org_id``."""
@@ -199,8 +196,10 @@ class TokenVerifier:
         )
         self.cache_size = cache_size
         self._clock = clock
-        # token -> (claims, exp, JWKS generation); least recently used first.
-        self._verified: OrderedDict[str, tuple[dict[str, Any], float, int]] = OrderedDict()
+        # token -> (claims, exp, JWKS generation)
+        self._verified: LRUCache[str, tuple[dict[str, Any], float, int]] = LRUCache(
+            max(1, cache_size)
+        )
         self.cache_hits = 0
         self.revocations = revocations
         # The ids of revoked tokens (one membership test per request); empty without a feed.
@@ -221,7 +220,6 @@ class TokenVerifier:
             if generation == self.jwks.generation and self._clock() < exp:
                 if claims.get("jti") in self._revoked:
                     raise Unauthorized("The token has been revoked.")
-                self._verified.move_to_end(token)
                 self.cache_hits += 1
                 return dict(claims)
             self._verified.pop(token, None)
@@ -231,8 +229,6 @@ class TokenVerifier:
         expires = claims.get("exp")
         if self.cache_size > 0 and isinstance(expires, int | float) and self._clock() < expires:
             self._verified[token] = (dict(claims), float(expires), self.jwks.generation)
-            if len(self._verified) > self.cache_size:
-                self._verified.popitem(last=False)
         return claims
 
     async def _verify(self, token: str) -> dict[str, Any]:

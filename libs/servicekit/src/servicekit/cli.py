@@ -11,7 +11,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from .app import FREEZE_AFTER_START_UP
-from .db import is_sqlite, upgrade
+from .db import is_sqlite
+from .migrations import upgrade
 from .settings import ServiceSettings
 
 Command = Callable[[ServiceSettings, argparse.Namespace], Awaitable[None] | None]

@@ -1,28 +1,30 @@
-"""Async database access (SQLite with WAL, or PostgreSQL via asyncpg) and Alembic wiring.
+"""Async database access: SQLite with WAL, or PostgreSQL via asyncpg.
 
-Each service owns its database and its migrations package; :func:`upgrade` runs that
-package's Alembic migrations programmatically, so no ``alembic.ini`` path juggling is
-needed at start-up, in tests or in the migration job.
+Writes and multi-statement reads use an ORM session (``SessionDep``; the service function
+owns the transaction). The hottest single-statement reads use :meth:`Database.fetch`:
+SQLAlchemy Core statements compiled once, run on PostgreSQL as prepared statements on
+leased asyncpg connections (:class:`DriverConnections`). Only public SQLAlchemy API.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, cast
 
+from cachetools import LRUCache
 from fastapi import Depends, Request
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic_core import from_json
-from sqlalchemy import event, text
+from sqlalchemy import Dialect, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -30,29 +32,15 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.sql.base import Executable
-from sqlalchemy.util import greenlet_spawn
 
 from .errors import lost_database_connection
-from .spans import SpanRecorder
-
-_DB_SPANS: tuple[object, SpanRecorder] | None = None  # (tracer provider, its recorder)
-
-
-def _db_spans() -> SpanRecorder:
-    """The recorder of the statement spans, on the global tracer provider (until one is
-    set, OpenTelemetry's proxy: spans that record nothing)."""
-    global _DB_SPANS
-    provider = trace.get_tracer_provider()
-    if _DB_SPANS is None or _DB_SPANS[0] is not provider:
-        _DB_SPANS = (provider, SpanRecorder(provider.get_tracer("servicekit.db")))
-    return _DB_SPANS[1]
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def ensure_sqlite_dir(url: str) -> None:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +54,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     were a fifth of the request's CPU)."""
     kwargs.setdefault("json_deserializer", from_json)
     if is_sqlite(url):
-        _ensure_sqlite_dir(url)
+        ensure_sqlite_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -88,9 +76,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     ping_after_idle = kwargs.pop("ping_after_idle_seconds", PING_AFTER_IDLE_SECONDS)
-    # At most 30 connections as before, but all kept: overflow connections are closed on
-    # return, and under steady concurrency that meant a new PostgreSQL backend (fork,
-    # authentication, statement cache) for a large share of the requests.
+    # At most 30 connections, all kept: overflow connections are closed on return, which
+    # under steady concurrency means a new PostgreSQL backend for many requests.
     kwargs.setdefault("pool_size", 30)
     kwargs.setdefault("max_overflow", 0)
     engine = create_async_engine(url, **kwargs)
@@ -156,126 +143,164 @@ def _ping_idle_connections(engine: AsyncEngine, idle_seconds: float) -> None:
 
 
 class DriverConnections:
-    """Single statements on pooled connections' asyncpg driver connections (PostgreSQL),
-    leased from SQLAlchemy's pool for a short while instead of being checked out and
-    returned per statement (two greenlet hops and the pool's bookkeeping: about 0.1 ms of
-    CPU, as much as a short statement itself).
+    """Single statements on the asyncpg driver of pooled connections (PostgreSQL), leased
+    from SQLAlchemy's pool for a while rather than checked out per statement.
 
     Prepared statements (asyncpg's cache per connection), no transaction (a single
-    statement commits by itself), one client span per statement. A connection runs one
-    statement at a time: it is taken from the idle list (most recently used first) or
-    checked out of the pool, and put back when its statement returned. Connections idle
-    for ``idle_seconds`` go back to SQLAlchemy's pool (so its liveness ping after
-    idleness applies again), at most ``max_idle`` are kept, all go back at :meth:`close`
-    and whenever every pooled connection is out (a session may be waiting for one).
-    A connection whose statement was cancelled is invalidated (its protocol state is
-    unknown); a lost one too, and then every idle one goes back to the pool, which
-    replaces those opened before the loss (a server restart takes them all)."""
+    statement commits by itself), one client span per statement. A leased connection runs
+    one statement at a time and goes back to the idle list (most recently used first);
+    after ``idle_seconds`` idle it is returned to the pool (whose liveness ping after
+    idleness then applies), at most ``max_idle`` are kept, and all are returned when the
+    pool runs out (a session may be waiting) and at :meth:`close`. A connection whose
+    statement was cancelled or lost is invalidated; after a loss every idle one goes back
+    too, so the pool replaces those opened before it (a server restart takes them all).
+    ``max_overflow``: the pool's own setting, to know when it is exhausted."""
 
-    def __init__(self, engine: AsyncEngine, idle_seconds: float = 1.0, max_idle: int = 16):
-        self._engine = engine
-        self._idle_seconds = idle_seconds
-        self._max_idle = max_idle
-        self._idle: list[tuple[Any, float]] = []  # (connection, last used), oldest first
-        self._timer: asyncio.TimerHandle | None = None
-        self._closing: set[asyncio.Task[Any]] = set()
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        idle_seconds: float = 1.0,
+        max_idle: int = 16,
+        max_overflow: int = 0,
+    ):
+        self.engine = engine
+        self.idle_seconds = idle_seconds
+        self.max_idle = max_idle
+        self.max_overflow = max_overflow
+        self.idle: list[tuple[AsyncConnection, float]] = []  # (lease, last used), oldest first
+        self.timer: asyncio.TimerHandle | None = None
+        self.closing: set[asyncio.Task[Any]] = set()
         # A checkout that leaves the pool empty (a session, or another lease) may be
         # followed by one that would wait: idle leases go back to the pool then.
-        event.listen(engine.sync_engine, "checkout", self._on_checkout)
+        event.listen(engine.sync_engine, "checkout", self.on_checkout)
 
-    def _on_checkout(self, _dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        if self._idle and self._pool_exhausted():
+    def on_checkout(self, _dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if self.idle and self.pool_exhausted():
             try:
                 asyncio.get_running_loop()
             except RuntimeError:  # a checkout outside the event loop's thread
                 return
-            self._release_idle(0)
+            self.release_idle(0)
 
     async def fetch(self, statement: str, *args: Any) -> list[Any]:
         """The records of one statement; the driver's own exception when it fails."""
-        # A lean client span (servicekit.spans: a quarter of the SDK's CPU per span), a
-        # child of the request's span. Its error status names the exception's type only:
-        # a database's message can quote the values of the statement.
-        span = _db_spans().start(
+        # A child of the request's span; its error status names the exception's type only,
+        # as a database's message can quote the statement's values.
+        tracer = trace.get_tracer("servicekit.db")
+        with tracer.start_as_current_span(
             statement.split(None, 1)[0],
-            trace.get_current_span().get_span_context(),
-            SpanKind.CLIENT,
-            {"db.system": "postgresql", "db.statement": statement},
-        )
-        try:
-            if self._idle:
-                raw = self._idle.pop()[0]
-            else:
-                raw = await greenlet_spawn(self._engine.sync_engine.raw_connection)
-            driver = raw.driver_connection
-            assert driver is not None  # a checked-out connection has one
+            kind=SpanKind.CLIENT,
+            attributes={"db.system": "postgresql", "db.statement": statement},
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
             try:
-                records: list[Any] = await driver.fetch(statement, *args)
-            except Exception as exc:
-                if driver.is_closed() or lost_database_connection(exc):
-                    await greenlet_spawn(raw.invalidate)
-                    self._release_idle(0)
-                else:
-                    self._put_back(raw)
+                return await self._fetch(statement, args)
+            except BaseException as exc:
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 raise
-            except BaseException:  # cancelled mid-statement: state unknown
-                await greenlet_spawn(raw.invalidate)
-                raise
-            self._put_back(raw)
-        except BaseException as exc:
-            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+
+    async def _fetch(self, statement: str, args: tuple[Any, ...]) -> list[Any]:
+        lease = self.idle.pop()[0] if self.idle else await self.engine.connect()
+        driver = (await lease.get_raw_connection()).driver_connection
+        assert driver is not None  # a checked-out connection has one
+        try:
+            records: list[Any] = await driver.fetch(statement, *args)
+        except Exception as exc:
+            if driver.is_closed() or lost_database_connection(exc):
+                await lease.invalidate()
+                self.release_idle(0)
+            else:
+                self.put_back(lease)
             raise
-        finally:
-            span.end()
+        except BaseException:  # cancelled mid-statement: state unknown
+            await lease.invalidate()
+            raise
+        self.put_back(lease)
         return records
 
-    def _put_back(self, raw: Any) -> None:
-        if self._pool_exhausted():
+    def put_back(self, lease: AsyncConnection) -> None:
+        if self.pool_exhausted():
             # Every pooled connection is out: a session may be waiting for one, so the
             # idle leases (and this one) go back to the pool rather than sit here.
-            self._release_idle(0)
-            self._release(raw)
+            self.release_idle(0)
+            self.release(lease)
             return
-        self._idle.append((raw, time.monotonic()))
-        if len(self._idle) > self._max_idle:
-            self._release(self._idle.pop(0)[0])
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._idle_seconds, self._on_timer)
+        self.idle.append((lease, time.monotonic()))
+        if len(self.idle) > self.max_idle:
+            self.release(self.idle.pop(0)[0])
+        if self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.idle_seconds, self.on_timer)
 
-    def _pool_exhausted(self) -> bool:
-        pool = self._engine.sync_engine.pool
+    def pool_exhausted(self) -> bool:
+        pool = self.engine.pool
         if not isinstance(pool, QueuePool):  # no fixed size (NullPool, static pools)
             return False
-        return pool.checkedout() >= pool.size() + max(0, pool._max_overflow)
+        return pool.checkedout() >= pool.size() + max(0, self.max_overflow)
 
-    def _release(self, raw: Any) -> None:
-        task = asyncio.get_running_loop().create_task(greenlet_spawn(raw.close))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+    def release(self, lease: AsyncConnection) -> None:
+        task = asyncio.get_running_loop().create_task(lease.close())
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
 
-    def _release_idle(self, idle_seconds: float) -> None:
+    def release_idle(self, idle_seconds: float) -> None:
         """Give back the connections idle for at least ``idle_seconds``."""
         cutoff = time.monotonic() - idle_seconds
-        while self._idle and self._idle[0][1] <= cutoff:
-            self._release(self._idle.pop(0)[0])
+        while self.idle and self.idle[0][1] <= cutoff:
+            self.release(self.idle.pop(0)[0])
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._release_idle(self._idle_seconds)
-        if self._idle:
-            delay = max(0.05, self._idle[0][1] + self._idle_seconds - time.monotonic())
-            self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+    def on_timer(self) -> None:
+        self.timer = None
+        self.release_idle(self.idle_seconds)
+        if self.idle:
+            delay = max(0.05, self.idle[0][1] + self.idle_seconds - time.monotonic())
+            self.timer = asyncio.get_running_loop().call_later(delay, self.on_timer)
 
     async def close(self) -> None:
         """Give every idle connection back to the pool (application shutdown)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        idle, self._idle = self._idle, []
-        for raw, _used in idle:
-            await greenlet_spawn(raw.close)
-        if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        idle, self.idle = self.idle, []
+        for lease, _used in idle:
+            await lease.close()
+        if self.closing:
+            await asyncio.gather(*self.closing, return_exceptions=True)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A Core statement compiled for asyncpg: its SQL, the names of its positional
+    parameters, the statement's own values and the types' bind processors."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
+    processors: dict[str, Callable[[Any], Any]]
+
+    @classmethod
+    def of(cls, statement: Executable, dialect: Dialect) -> Compiled:
+        compiled: Any = cast(Any, statement).compile(dialect=dialect)
+        processors = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        return cls(
+            compiled.string,
+            tuple(compiled.positiontup or ()),
+            # The statement's own values (literals become anonymous bind parameters).
+            {n: b.effective_value for n, b in compiled.binds.items() if not b.required},
+            processors,
+        )
+
+    def arguments(self, params: Mapping[str, Any] | None) -> list[Any]:
+        values = {**self.defaults, **params} if params else self.defaults
+        processors = self.processors
+        return [
+            processors[name](values[name]) if name in processors else values[name]
+            for name in self.names
+        ]
 
 
 class Database:
@@ -294,11 +319,14 @@ class Database:
             else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self.read_sessionmaker = async_sessionmaker(reads, expire_on_commit=False)
-
-        # Compiled read statements for fetch(): id(statement) -> (statement, sql, names,
-        # bind processors); the statement is kept so its id cannot be reused meanwhile.
-        self._compiled: dict[int, tuple[Any, str, tuple[str, ...], dict[str, Any], Any]] = {}
-        self.driver = DriverConnections(self.engine)
+        self.on_driver = (
+            self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "asyncpg"
+        )
+        # Statements are module-level or built once per shape, so this stays small.
+        self.compiled: LRUCache[Executable, Compiled] = LRUCache(maxsize=1024)
+        self.driver = DriverConnections(
+            self.engine, max_overflow=int(engine_kwargs.get("max_overflow", 0))
+        )
 
     async def fetch(
         self, statement: Executable, params: Mapping[str, Any] | None = None
@@ -306,52 +334,22 @@ class Database:
         """The rows of one read-only statement, outside any transaction; each row is
         addressed by column name (``row["name"]``) on both databases.
 
-        For the hottest reads: on PostgreSQL the statement is compiled once (pass
-        module-level statements whose varying values are ``bindparam``s) and runs on a
-        leased connection's asyncpg driver (:class:`DriverConnections`: prepared,
-        autocommit, no pool checkout per statement), about a tenth of the CPU of the same
-        statement through an ORM session. SQLite runs it through SQLAlchemy as usual.
-        Errors surface as SQLAlchemy's ``DBAPIError`` either way (a lost connection is a
-        503)."""
-        if self.engine.dialect.name != "postgresql" or self.engine.dialect.driver != "asyncpg":
+        Pass module-level statements whose varying values are ``bindparam``s: on
+        PostgreSQL each is compiled once and runs prepared on a leased asyncpg connection.
+        SQLite runs it through a session. Errors surface as SQLAlchemy's ``DBAPIError``
+        either way (a lost connection is a 503)."""
+        if not self.on_driver:
             async with self.read_sessionmaker() as session:
                 return (await session.execute(statement, dict(params or {}))).mappings().all()
-        _statement, sql, names, defaults, processors = self._compile(statement)
-        values = {**defaults, **params} if params else defaults
-        args = [
-            processors[name](values[name]) if name in processors else values[name] for name in names
-        ]
+        compiled = self.compiled.get(statement)
+        if compiled is None:
+            compiled = self.compiled[statement] = Compiled.of(statement, self.engine.dialect)
         try:
-            return await self.driver.fetch(sql, *args)
+            return await self.driver.fetch(compiled.sql, *compiled.arguments(params))
         except Exception as exc:
             raise DBAPIError(
-                sql, None, exc, connection_invalidated=lost_database_connection(exc)
+                compiled.sql, None, exc, connection_invalidated=lost_database_connection(exc)
             ) from exc
-
-    def _compile(
-        self, statement: Executable
-    ) -> tuple[Any, str, tuple[str, ...], dict[str, Any], Any]:
-        entry = self._compiled.get(id(statement))
-        if entry is None or entry[0] is not statement:
-            # SQLAlchemy documents these attributes on SQLCompiler; the public
-            # construct_params() would insist on values for the required parameters.
-            compiled: Any = cast(Any, statement).compile(dialect=self.engine.dialect)
-            entry = (
-                statement,
-                compiled.string,
-                tuple(compiled.positiontup or ()),
-                # The statement's own values (literals become anonymous bind parameters).
-                {
-                    name: bind.effective_value
-                    for name, bind in compiled.binds.items()
-                    if not bind.required
-                },
-                dict(compiled._bind_processors),
-            )
-            if len(self._compiled) >= 1024:  # statements built per call: keep it bounded
-                self._compiled.clear()
-            self._compiled[id(statement)] = entry
-        return entry
 
     async def ping(self) -> None:
         """Readiness: the database answers ``SELECT 1`` within two seconds."""
@@ -381,146 +379,3 @@ async def get_database(request: Request) -> Database:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
-
-
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency for reads that answer from a single SQL statement.
-
-    On PostgreSQL the session runs in autocommit: each statement is its own snapshot,
-    so use it only where one statement gives the answer (or where statements need not
-    agree). Never write through it."""
-    database: Database = request.app.state.database
-    async with database.read_sessionmaker() as session:
-        yield session
-
-
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
-
-
-def _script_location(migrations_package: str) -> str:
-    """Folder of a migrations package (or the folder itself when given a path)."""
-    if os.path.isdir(migrations_package):
-        return migrations_package
-    package = importlib.import_module(migrations_package)
-    return os.path.dirname(package.__file__ or "")
-
-
-def migration_head(migrations_package: str) -> str | None:
-    """The newest revision of a service's migrations.
-
-    Read from the revision files' literal ``revision`` / ``down_revision`` assignments,
-    so a serving process does not import Alembic (~10 MB) for its readiness check;
-    anything unusual (several heads, computed values) is left to Alembic itself."""
-    head = _single_head(_script_location(migrations_package))
-    if head is not None:
-        return head
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    config = Config()
-    config.set_main_option("script_location", _script_location(migrations_package))
-    return ScriptDirectory.from_config(config).get_current_head()
-
-
-def _single_head(script_location: str) -> str | None:
-    """The one revision no other revision builds on, or None if that is not clear."""
-    import ast
-
-    versions = Path(script_location) / "versions"
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    try:
-        files = sorted(versions.glob("*.py"))
-        for file in files:
-            values: dict[str, Any] = {}
-            for node in ast.parse(file.read_text(encoding="utf-8")).body:
-                if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                    target, value = node.targets[0], node.value
-                elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                    target, value = node.target, node.value
-                else:
-                    continue
-                if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
-                    values[target.id] = ast.literal_eval(value)
-            revision, down = values.get("revision"), values.get("down_revision")
-            if not isinstance(revision, str):
-                return None
-            revisions.add(revision)
-            downs = down if isinstance(down, (tuple, list)) else (down,)
-            parents.update(d for d in downs if isinstance(d, str))
-    except (OSError, SyntaxError, ValueError):
-        return None
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
-
-
-class SchemaNotCurrent(RuntimeError):
-    """The database is not migrated to the code's newest revision."""
-
-
-def schema_check(database: Database, head: str | None) -> Callable[[], Awaitable[None]]:
-    """Readiness check: the database schema is at ``head`` (migrations have run), so a
-    rollout that starts pods before the migration job finished never serves traffic."""
-
-    async def check() -> None:
-        async with asyncio.timeout(2.0), database.engine.connect() as conn:
-            try:
-                current = (
-                    await conn.execute(text("SELECT version_num FROM alembic_version"))
-                ).scalar_one_or_none()
-            except DBAPIError as exc:
-                raise SchemaNotCurrent("no alembic_version table") from exc
-        if current != head:
-            raise SchemaNotCurrent(f"schema at {current}, code expects {head}")
-
-    return check
-
-
-def upgrade(migrations_package: str, url: str, revision: str = "head") -> None:
-    """Run a service's Alembic migrations (synchronously; call before serving)."""
-    import importlib
-
-    from alembic import command
-    from alembic.config import Config
-
-    package = importlib.import_module(migrations_package)
-    script_location = os.path.dirname(package.__file__ or "")
-    if is_sqlite(url):
-        _ensure_sqlite_dir(url)
-    config = Config()
-    config.set_main_option("script_location", script_location)
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    config.attributes["database_url"] = url
-    command.upgrade(config, revision)
-
-
-def run_migrations_online(target_metadata: Any) -> None:
-    """The body of every service's ``migrations/env.py``: async engine, one transaction."""
-    from alembic import context
-
-    config = context.config
-    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
-    assert url, "no database URL for migrations"
-
-    def do_run(connection: Any) -> None:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=is_sqlite(url),
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-
-    async def run() -> None:
-        engine = create_engine(url)
-        async with engine.connect() as connection:
-            await connection.run_sync(do_run)
-            await connection.commit()
-        await engine.dispose()
-
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        do_run(connection)
-        return
-    asyncio.run(run())

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from .errors import NotAcceptable, PreconditionFailed, PreconditionRequired
 
@@ -15,24 +16,54 @@ def make_etag(*parts: object) -> str:
     return f'"{digest}"'
 
 
+class IfMatch:
+    """The request's ``If-Match`` header, checked against a resource's current ETag by
+    calling it: 412 when stale, 428 when missing (unless optional, as on DELETE and on
+    state-changing POSTs, where it is honoured when sent)."""
+
+    __slots__ = ("header", "required")
+
+    def __init__(self, header: str | None, required: bool = True) -> None:
+        self.header = header
+        self.required = required
+
+    def __call__(self, current_etag: str) -> None:
+        if not self.header:
+            if not self.required:
+                return
+            raise PreconditionRequired(
+                "This change needs an If-Match header with the ETag from a recent read."
+            )
+        candidates = [c.strip() for c in self.header.split(",")]
+        if "*" in candidates:
+            return
+        # Weak comparison is not allowed for If-Match (RFC 9110 13.1.1); strip W/ only to
+        # tolerate proxies that weaken ETags, then compare the opaque tags exactly.
+        normalized = {c[2:] if c.startswith("W/") else c for c in candidates}
+        if current_etag not in normalized:
+            raise PreconditionFailed(
+                "The resource changed since you read it; read it again and retry.",
+                extra={"currentETag": current_etag},
+            )
+
+
+async def if_match(request: Request) -> IfMatch:
+    """FastAPI dependency: the request's If-Match, required."""
+    return IfMatch(request.headers.get("if-match"))
+
+
+async def if_match_optional(request: Request) -> IfMatch:
+    """FastAPI dependency: the request's If-Match, checked only when sent."""
+    return IfMatch(request.headers.get("if-match"), required=False)
+
+
+IfMatchDep = Annotated[IfMatch, Depends(if_match)]
+OptionalIfMatchDep = Annotated[IfMatch, Depends(if_match_optional)]
+
+
 def require_if_match(request: Request, current_etag: str) -> None:
     """412 when the client's ``If-Match`` is stale, 428 when it sent none."""
-    header = request.headers.get("if-match")
-    if not header:
-        raise PreconditionRequired(
-            "This change needs an If-Match header with the ETag from a recent read."
-        )
-    candidates = [c.strip() for c in header.split(",")]
-    if "*" in candidates:
-        return
-    # Weak comparison is not allowed for If-Match (RFC 9110 13.1.1); strip W/ only to
-    # tolerate proxies that weaken ETags, then compare the opaque tags exactly.
-    normalized = {c[2:] if c.startswith("W/") else c for c in candidates}
-    if current_etag not in normalized:
-        raise PreconditionFailed(
-            "The resource changed since you read it; read it again and retry.",
-            extra={"currentETag": current_etag},
-        )
+    IfMatch(request.headers.get("if-match"))(current_etag)
 
 
 def negotiate(request: Request, offered: list[str]) -> str:

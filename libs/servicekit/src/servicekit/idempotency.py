@@ -1,15 +1,21 @@
-"""Idempotency-Key support for POST (same key + same body → same response, once).
+"""Idempotency-Key for POST: same key + same request → same response, the change made once.
 
 Each service keeps the keys in its own database (table from :func:`idempotency_table`,
-created by the service's migrations). A key is scoped to the caller (token subject or
-client) so two callers cannot collide or read each other's responses.
+created by its migrations); ``create_service_app(idempotency_keys=…)`` wires the store and
+routers wrap a create in :func:`idempotent`. A key is scoped to the caller
+(:func:`idempotency_owner`), so two callers can neither collide nor read each other's
+answers. The answers:
 
-- first request: an ``in-flight`` row is inserted (the primary key makes concurrent
-  duplicates lose the race), the handler runs, the response is stored;
-- same key, same request, finished: the stored response is replayed (``Idempotent-Replayed: true``);
-- same key, different request: 422 problem;
-- same key while the first is still running: 409 problem;
-- the handler failed with an error: the key is released so the client can retry.
+- same key, same request, finished → the stored response (``Idempotent-Replayed: true``);
+- same key, another request → 422 ``idempotency-key-reused``;
+- same key while the first is still running → 409 ``idempotency-in-flight`` (taken over
+  once older than the in-flight timeout); keys expire after the TTL;
+- the handler failed → nothing is kept, so the client may retry.
+
+:class:`IdempotencyStore` claims the key, runs the handler (its own transaction) and
+stores the answer. A hot create can instead keep the key in its own transaction
+(:func:`replay` before, :func:`record` inside): one commit, and the key exists exactly
+when the change does.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
@@ -35,13 +42,17 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from .auth import Principal
+from .clock import aware, utcnow
 from .errors import BadRequest, Conflict, UnprocessableContent
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
 STORED_HEADERS = ("location", "etag", "content-type")
+TTL = timedelta(hours=24)
+IN_FLIGHT_TIMEOUT = timedelta(seconds=60)
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -59,126 +70,46 @@ def idempotency_table(metadata: MetaData) -> Table:
     )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def idempotency_owner(principal: Principal) -> str:
+    """The scope of a caller's keys: its client and subject."""
+    return f"{principal.client_id or '-'}|{principal.subject}"[:200]
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+@dataclass
+class IdempotencyKey:
+    owner: str
+    key: str
+    request_hash: str
+    # created_at of an expired or abandoned row, replaced in the same transaction.
+    stale_since: datetime | None = None
 
 
-class IdempotencyStore:
-    def __init__(
-        self,
-        table: Table,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        ttl: timedelta = timedelta(hours=24),
-        in_flight_timeout: timedelta = timedelta(seconds=60),
-    ) -> None:
-        self.table = table
-        self.sessionmaker = sessionmaker
-        self.ttl = ttl
-        self.in_flight_timeout = in_flight_timeout
+async def idempotency_key(request: Request, owner: str) -> IdempotencyKey | None:
+    """The request's Idempotency-Key (validated: 400 when malformed) with the hash of
+    the request, or None when it sent none."""
+    raw = request.headers.get(HEADER)
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise BadRequest(
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            invalid_params=[{"name": HEADER, "reason": "invalid value"}],
+        )
+    body = await request.body()
+    digest = hashlib.sha256(
+        request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
+    ).hexdigest()
+    return IdempotencyKey(owner, key, digest)
 
-    async def _claim(self, owner: str, key: str, request_hash: str) -> Response | None:
-        """Insert the in-flight row, or return/raise what an existing row says."""
-        t = self.table
-        for _attempt in range(3):
-            async with self.sessionmaker() as session:
-                try:
-                    async with session.begin():
-                        await session.execute(
-                            insert(t).values(
-                                owner=owner,
-                                key=key,
-                                request_hash=request_hash,
-                                state="in-flight",
-                                created_at=_now(),
-                            )
-                        )
-                    return None
-                except IntegrityError:
-                    pass
-            async with self.sessionmaker() as session:
-                row = (
-                    await session.execute(select(t).where(t.c.owner == owner, t.c.key == key))
-                ).one_or_none()
-                if row is None:
-                    continue  # released between our insert and read: try again
-                age = _now() - _aware(row.created_at)
-                expired = age > self.ttl or (
-                    row.state == "in-flight" and age > self.in_flight_timeout
-                )
-                if expired:
-                    await session.rollback()  # end the read's implicit transaction first
-                    async with session.begin():
-                        await session.execute(
-                            delete(t).where(
-                                t.c.owner == owner, t.c.key == key, t.c.created_at == row.created_at
-                            )
-                        )
-                    continue
-                return stored_answer(row, request_hash)
-        raise Conflict("Could not claim the Idempotency-Key; retry.", slug="idempotency-in-flight")
 
-    async def _complete(self, owner: str, key: str, response: Response) -> None:
-        t = self.table
-        headers = {k: v for k, v in response.headers.items() if k.lower() in STORED_HEADERS}
-        body = bytes(response.body).decode() if response.body is not None else ""
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(t)
-                .where(t.c.owner == owner, t.c.key == key)
-                .values(
-                    state="done",
-                    status_code=response.status_code,
-                    response_body=body,
-                    response_headers=json.dumps(headers),
-                )
-            )
-
-    async def _release(self, owner: str, key: str) -> None:
-        t = self.table
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(delete(t).where(t.c.owner == owner, t.c.key == key))
-
-    async def run(
-        self,
-        request: Request,
-        owner: str,
-        handler: Callable[[], Awaitable[Response]],
-    ) -> Response:
-        """Run ``handler`` at most once per (owner, Idempotency-Key)."""
-        key = request.headers.get(HEADER)
-        if key is None:
-            return await handler()
-        key = key.strip()
-        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            raise BadRequest(
-                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
-                invalid_params=[{"name": HEADER, "reason": "invalid value"}],
-            )
-        body = await request.body()
-        digest = hashlib.sha256(
-            request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
-        ).hexdigest()
-        replay = await self._claim(owner, key, digest)
-        if replay is not None:
-            return replay
-        try:
-            response = await handler()
-        except BaseException:
-            await self._release(owner, key)
-            raise
-        if response.status_code >= 500:
-            await self._release(owner, key)
-        else:
-            await self._complete(owner, key, response)
-        return response
+def _expired(row: Any) -> bool:
+    age = utcnow() - aware(row.created_at)
+    return age > TTL or (row.state == "in-flight" and age > IN_FLIGHT_TIMEOUT)
 
 
 def stored_answer(row: Any, request_hash: str) -> Response:
-    """The stored answer for a live key row: 422 when the key came with another request,
+    """The answer a live key row gives: 422 when the key came with another request,
     409 + Retry-After while the first request is still in flight, else its response."""
     if row.request_hash != request_hash:
         raise UnprocessableContent(
@@ -196,3 +127,148 @@ def stored_answer(row: Any, request_hash: str) -> Response:
     return Response(
         content=row.response_body or "", status_code=row.status_code or 200, headers=headers
     )
+
+
+def _kept_headers(response: Response) -> str:
+    return json.dumps({k: v for k, v in response.headers.items() if k.lower() in STORED_HEADERS})
+
+
+def _body(response: Response) -> str:
+    return bytes(response.body).decode() if response.body is not None else ""
+
+
+async def replay(
+    conn: AsyncSession | AsyncConnection, table: Table, key: IdempotencyKey
+) -> Response | None:
+    """In the caller's transaction: the stored answer for ``key``, an error for a reused
+    or in-flight key, or None when the key is free (``key.stale_since`` then names a dead
+    row that :func:`record` replaces)."""
+    row = (
+        await conn.execute(select(table).where(table.c.owner == key.owner, table.c.key == key.key))
+    ).one_or_none()
+    if row is None:
+        return None
+    if _expired(row):
+        key.stale_since = row.created_at
+        return None
+    return stored_answer(row, key.request_hash)
+
+
+async def replay_before(engine: AsyncEngine, table: Table, key: IdempotencyKey) -> Response | None:
+    """:func:`replay` before any work, outside the change's transaction: one autocommit
+    statement on PostgreSQL, a short transaction on SQLite."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await replay(conn, table, key)
+    async with engine.connect() as conn, conn.begin():
+        return await replay(conn, table, key)
+
+
+async def record(
+    conn: AsyncSession | AsyncConnection, table: Table, key: IdempotencyKey, response: Response
+) -> None:
+    """In the transaction that made the change: store its response under ``key``."""
+    where = (table.c.owner == key.owner, table.c.key == key.key)
+    if key.stale_since is not None:
+        await conn.execute(delete(table).where(*where, table.c.created_at == key.stale_since))
+    await conn.execute(
+        insert(table).values(
+            owner=key.owner,
+            key=key.key,
+            request_hash=key.request_hash,
+            state="done",
+            status_code=response.status_code,
+            response_body=_body(response),
+            response_headers=_kept_headers(response),
+            created_at=utcnow(),
+        )
+    )
+
+
+class IdempotencyStore:
+    """Claims a key (an ``in-flight`` row: concurrent duplicates lose on the primary key),
+    runs the handler, then stores its answer or releases the key."""
+
+    def __init__(self, table: Table, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.table = table
+        self.sessionmaker = sessionmaker
+
+    async def _claim(self, key: IdempotencyKey) -> Response | None:
+        t = self.table
+        for _attempt in range(3):
+            async with self.sessionmaker() as session:
+                try:
+                    async with session.begin():
+                        await session.execute(
+                            insert(t).values(
+                                owner=key.owner,
+                                key=key.key,
+                                request_hash=key.request_hash,
+                                state="in-flight",
+                                created_at=utcnow(),
+                            )
+                        )
+                    return None
+                except IntegrityError:
+                    pass
+            async with self.sessionmaker() as session, session.begin():
+                answer = await replay(session, t, key)
+                if answer is not None:
+                    return answer
+                if key.stale_since is not None:
+                    await session.execute(
+                        delete(t).where(
+                            t.c.owner == key.owner,
+                            t.c.key == key.key,
+                            t.c.created_at == key.stale_since,
+                        )
+                    )
+                    key.stale_since = None
+            # released or expired meanwhile: claim again
+        raise Conflict("Could not claim the Idempotency-Key; retry.", slug="idempotency-in-flight")
+
+    async def _finish(self, key: IdempotencyKey, response: Response | None) -> None:
+        t = self.table
+        where = (t.c.owner == key.owner, t.c.key == key.key)
+        async with self.sessionmaker() as session, session.begin():
+            if response is None or response.status_code >= 500:
+                await session.execute(delete(t).where(*where))
+                return
+            await session.execute(
+                update(t)
+                .where(*where)
+                .values(
+                    state="done",
+                    status_code=response.status_code,
+                    response_body=_body(response),
+                    response_headers=_kept_headers(response),
+                )
+            )
+
+    async def run(
+        self, request: Request, owner: str, handler: Callable[[], Awaitable[Response]]
+    ) -> Response:
+        """Run ``handler`` at most once per (owner, Idempotency-Key)."""
+        key = await idempotency_key(request, owner)
+        if key is None:
+            return await handler()
+        answer = await self._claim(key)
+        if answer is not None:
+            return answer
+        try:
+            response = await handler()
+        except BaseException:
+            await self._finish(key, None)
+            raise
+        await self._finish(key, response)
+        return response
+
+
+async def idempotent(
+    request: Request, principal: Principal, handler: Callable[[], Awaitable[Response]]
+) -> Response:
+    """Run a POST's ``handler`` at most once per (caller, Idempotency-Key), with the
+    app's store (``create_service_app(idempotency_keys=…)``)."""
+    store: IdempotencyStore = request.app.state.idempotency
+    return await store.run(request, idempotency_owner(principal), handler)

@@ -36,9 +36,6 @@ class ServiceSettings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Largest request body a service accepts (bytes).
     max_body_bytes: int = 1_048_576
-    # The service's most requested reads skip FastAPI's per-request routing and
-    # dependency resolution (servicekit.fastreads); off: every request goes through it.
-    fast_reads: bool = True
 
     # Bearer-token verification (the identity service is the issuer).
     auth_issuer: str = "http://127.0.0.1:8000"

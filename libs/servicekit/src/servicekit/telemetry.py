@@ -88,7 +88,7 @@ class ServerSpanMiddleware:
     the caller's W3C ``traceparent``, is the current span while the request runs (the
     parent of the database spans, the trace id of the log lines) and is named by the route
     template the request was routed to (``GET /v1/offerings/{offeringId}``), with the
-    stable HTTP semantic-convention attributes. Recorded by :mod:`servicekit.spans`.
+    stable HTTP semantic-convention attributes.
     Health probes and ``/metrics`` get no span."""
 
     def __init__(self, app: ASGIApp, provider: TracerProvider) -> None:

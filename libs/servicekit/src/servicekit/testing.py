@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from .auth import LOA_SUBSTANTIAL, JwksCache, TokenVerifier
-from .db import Database, upgrade
+from .db import Database
+from .migrations import upgrade
 
 TEST_ISSUER = "https://identity.test"
 TEST_AUDIENCE = "samen"

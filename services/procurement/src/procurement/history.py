@@ -11,14 +11,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Text, event, insert
+from sqlalchemy import Column, Text, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field
 
+from servicekit.actor import Actor
+from servicekit.clock import UtcDateTime
 from servicekit.events import record_event
 
 from .db import Base, event_outbox
-from .deps import Actor
 
 EVENT_SOURCE = "/procurement"
 
@@ -37,7 +38,7 @@ class HistoryEntry(Base, table=True):
     actor_subject: str = Field(max_length=255)
     actor_org_id: str | None = Field(default=None, max_length=20)
     actor_client_id: str | None = Field(default=None, max_length=255)
-    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     traceparent: str | None = Field(default=None, max_length=55)
     data: str = Field(default="{}", sa_column=Column(Text, nullable=False))
 

@@ -14,7 +14,6 @@ from servicekit.db import Database, is_sqlite
 from servicekit.errors import InternalError, ServiceUnavailable, problem_response
 from servicekit.events import events_router
 from servicekit.health import http_check
-from servicekit.idempotency import IdempotencyStore
 from servicekit.telemetry import instrument_httpx_client
 
 from . import API_VERSION
@@ -107,6 +106,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         database=database,
         # Informs /health/details and the metrics; readiness never waits on the registry.
         dependency_checks={"registry": http_check(f"{settings.registry_url}/health/live")},
+        idempotency_keys=idempotency_keys,
         on_shutdown=[close_registry, *overrides.pop("on_shutdown", [])],
         **overrides,
     )
@@ -115,5 +115,4 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     app.state.registry = registry
     app.add_exception_handler(SATimeoutError, _overloaded)
     app.add_exception_handler(OperationalError, _overloaded)
-    app.state.idempotency = IdempotencyStore(idempotency_keys, database.sessionmaker)
     return app

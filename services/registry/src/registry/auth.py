@@ -29,12 +29,3 @@ def require_operator(principal: Principal, what: str) -> None:
     """Organisations and facilities are managed by the platform operator only."""
     if not is_operator(principal):
         raise Forbidden(f"Only the platform operator may {what}.")
-
-
-def actor_of(principal: Principal) -> str:
-    """The actor recorded in history: the token subject (a pseudonym, never a BSN)."""
-    return principal.subject[:200]
-
-
-def idempotency_owner(principal: Principal) -> str:
-    return f"{principal.client_id or '-'}|{principal.subject}"[:200]

@@ -3,56 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    DateTime,
-    Dialect,
-    String,
-    Table,
-    TypeDecorator,
-    Uuid,
-)
-from sqlalchemy.orm import DeclarativeBase, registry
-from sqlmodel import SQLModel
+from sqlalchemy import JSON, BigInteger, Column, MetaData, String, Table, Uuid
+from sqlalchemy.orm import DeclarativeBase
 
+from servicekit.clock import UtcDateTime
 from servicekit.events import outbox_table
 from servicekit.idempotency import idempotency_table
 
-mapper_registry = registry()
-
-
-class Base(SQLModel, registry=mapper_registry):
-    """SQLModel base bound to the registry's metadata (kept for the service template)."""
-
-
-metadata = Base.metadata
+metadata = MetaData()
 idempotency_keys = idempotency_table(metadata)
 event_outbox = outbox_table(metadata)
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware timestamps on both engines (SQLite hands back naive values)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime stored")
-        if value is not None and dialect.name == "sqlite":
-            # SQLite stores text; store UTC so ordering by the column is chronological.
-            return value.astimezone(UTC).replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
 
 
 class Model(DeclarativeBase):
@@ -74,10 +37,6 @@ row_counts = Table(
     Column("n", BigInteger, nullable=False),
     comment="Exact row counts of large tables, kept by triggers on PostgreSQL (0007)",
 )
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def load_models() -> None:

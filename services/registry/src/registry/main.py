@@ -16,7 +16,7 @@ from . import API_VERSION
 from .auth import READ, auth
 from .config import Settings, get_settings
 from .costs.router import router as costs_router
-from .db import event_outbox, load_models
+from .db import event_outbox, idempotency_keys, load_models
 from .facilities.router import router as facilities_router
 from .offerings.router import router as offerings_router
 from .organisations.router import router as organisations_router
@@ -44,19 +44,6 @@ TAGS = [
     {"name": "subscriptions", "description": "Webhooks on the change feed (signed, retried)"},
     {"name": "costs", "description": "Annual costs of usages, population figures, per inhabitant"},
 ]
-
-# The reads asked for most (catalogue browsing, search, radar): answered without FastAPI's
-# per-request routing and dependency resolution (servicekit.fastreads).
-FAST_READS = (
-    "listOfferings",
-    "getOffering",
-    "listFacilities",
-    "getFacility",
-    "listUsages",
-    "getFacilityRadar",
-    "getOrganisationRadar",
-    "search",
-)
 
 
 def _webhook_hooks(
@@ -122,7 +109,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         ],
         migrations_package="registry.migrations",
         tags=TAGS,
-        fast_reads=FAST_READS,
+        idempotency_keys=idempotency_keys,
         on_startup=[start],
         on_shutdown=[shutdown],
         **overrides,

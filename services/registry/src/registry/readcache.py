@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from typing import Annotated, Any, TypeVar, cast
 
+from cachetools import LRUCache
 from fastapi import Depends, Request
 from prometheus_client.core import CounterMetricFamily
 from sqlalchemy import select
@@ -59,7 +59,9 @@ class ReadCache:
         # Changes made outside the API (SQL by hand, bulk loads) write no events: they
         # are seen within this time (plus one computation).
         self.max_age_seconds = max_age_seconds
-        self._answers: OrderedDict[Hashable, tuple[Version, float, Any]] = OrderedDict()
+        self._answers: LRUCache[Hashable, tuple[Version, float, Any]] = LRUCache(
+            max(1, max_entries)
+        )
         self._computing: dict[tuple[Hashable, Version], asyncio.Future[Any]] = {}
         self._refreshing = asyncio.Semaphore(1)
         # The feed-position read callers are waiting for, not sent yet; the task sending them.
@@ -107,7 +109,6 @@ class ReadCache:
         version = await self.version(database)
         stored = self._answers.get(key)
         if stored is not None and stored[0] == version:
-            self._answers.move_to_end(key)
             self.hits += 1
             if time.monotonic() - stored[1] >= self.max_age_seconds:
                 # Old enough that a change outside the API could be missing: answer as
@@ -162,9 +163,6 @@ class ReadCache:
         # answer from before then must not block every later one). Two computations at
         # different positions finishing out of order cost one recomputation at most.
         self._answers[key] = (version, time.monotonic(), value)
-        self._answers.move_to_end(key)
-        while len(self._answers) > self.max_entries:
-            self._answers.popitem(last=False)
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:

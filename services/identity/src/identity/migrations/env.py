@@ -1,7 +1,7 @@
-"""Alembic environment of the identity service (driven by servicekit.db.upgrade)."""
+"""Alembic environment of the identity service (driven by servicekit.migrations.upgrade)."""
 
 from identity.db import load_models, metadata
-from servicekit.db import run_migrations_online
+from servicekit.migrations import run_migrations_online
 
 load_models()
 run_migrations_online(metadata)

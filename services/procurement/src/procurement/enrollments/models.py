@@ -6,8 +6,10 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, ForeignKey, Text, UniqueConstraint, event
+from sqlalchemy import Column, ForeignKey, Text, UniqueConstraint, event
 from sqlmodel import Field
+
+from servicekit.clock import UtcDateTime
 
 from ..db import Base
 
@@ -36,10 +38,10 @@ class Enrollment(Base, table=True):
     status: str = Field(default="enrolled", max_length=20)
     version: int = Field(default=1)
     created_by: str = Field(max_length=255)
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     withdrawn_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
 
 
@@ -84,7 +86,7 @@ class Mandate(Base, table=True):
     signer_acr: str = Field(max_length=100)
     signed_date: date
     scope: str = Field(sa_column=Column(Text, nullable=False))  # JSON, see schemas.MandateScope
-    recorded_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 @event.listens_for(Mandate, "before_update")

@@ -6,16 +6,16 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
-from fastapi.responses import JSONResponse
 
 from servicekit.auth import Principal
+from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
-from servicekit.http import accept_json
-from servicekit.pagination import Page, PageParams, make_page, page_params
+from servicekit.http import IfMatch, accept_json
+from servicekit.idempotency import idempotency_key, idempotency_owner
+from servicekit.pagination import Page, PageParams, page_params
+from servicekit.responses import error_responses, json_response, page_response
 
-from .. import idempotency
-from ..deps import SCOPE_ENROLL, SCOPE_READ, ClockDep, RegistryDep, auth
-from ..responses import if_match_required, json_response, responses
+from ..deps import SCOPE_ENROLL, SCOPE_READ, RegistryDep, auth
 from . import service
 from .schemas import (
     EnrollmentChange,
@@ -57,7 +57,7 @@ async def _respond(
     ),
     status_code=201,
     response_model=EnrollmentOut,
-    responses=responses(409, 422, 503, **{"201": CREATED}),
+    responses=error_responses(409, 422, 503, **{"201": CREATED}),
 )
 async def create_enrollment(
     request: Request,
@@ -68,8 +68,8 @@ async def create_enrollment(
     clock: ClockDep,
     principal: Enroller,
 ) -> Response:
-    # The key is stored in the enrollment's own transaction (procurement.idempotency).
-    key = await idempotency.key_of(request, f"enrollments|{principal.org_id}|{principal.subject}")
+    # The key is stored in the enrollment's own transaction.
+    key = await idempotency_key(request, idempotency_owner(principal))
     return await service.enroll(session, registry, principal, tender_id, body, clock, key)
 
 
@@ -87,7 +87,7 @@ async def list_enrollments(
     principal: Reader,
     params: Annotated[PageParams, Depends(page_params)],
     status: Annotated[EnrollmentStatus | None, Query()] = None,
-) -> JSONResponse:
+) -> Response:
     async with session.begin():
         rows, total = await service.list_for(
             session,
@@ -107,10 +107,7 @@ async def list_enrollments(
         if filled:
             await service.reload(session, missing)
         outs = await service.outputs(session, rows)
-    items = [o.model_dump(mode="json", by_alias=True, exclude_none=True) for o in outs]
-    # A ready response: FastAPI's second pass through the response model would put back
-    # the absent (None) members that a single read leaves out.
-    return JSONResponse(make_page(request, items, total, params))
+    return page_response(request, outs, total, params)
 
 
 @router.get(
@@ -142,7 +139,7 @@ async def get_enrollment(
     operation_id="updateEnrollment",
     summary="Change the enrolled lots (If-Match required; until the window closes)",
     response_model=EnrollmentOut,
-    responses=responses(409, 412, 428, 503),
+    responses=error_responses(409, 412, 428, 503),
 )
 async def update_enrollment(
     request: Request,
@@ -161,7 +158,7 @@ async def update_enrollment(
         tender_id,
         enrollment_id,
         body,
-        if_match_required(request),
+        IfMatch(request.headers.get("if-match")),
         clock,
     )
     return await _respond(session, enrollment)
@@ -172,7 +169,7 @@ async def update_enrollment(
     operation_id="withdrawEnrollment",
     summary="Withdraw the enrollment (If-Match required; until the window closes)",
     response_model=EnrollmentOut,
-    responses=responses(409, 412, 428),
+    responses=error_responses(409, 412, 428),
 )
 async def withdraw_enrollment(
     request: Request,
@@ -189,7 +186,7 @@ async def withdraw_enrollment(
         tender_id,
         enrollment_id,
         body.reason if body else None,
-        if_match_required(request),
+        IfMatch(request.headers.get("if-match")),
         clock,
     )
     return await _respond(session, enrollment)

@@ -6,25 +6,28 @@ import asyncio
 import calendar
 import json
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cachetools import LRUCache
 from fastapi import Response
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.actor import Actor
 from servicekit.auth import LOA_SUBSTANTIAL, Principal, loa_at_least
+from servicekit.clock import Clock
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 from servicekit.http import make_etag
+from servicekit.idempotency import IdempotencyKey, record, replay, replay_before
+from servicekit.responses import json_response
 
-from .. import history, idempotency
-from ..deps import Actor, Clock, aware
+from .. import history
+from ..db import idempotency_keys
 from ..registry_client import RegistryClient, RegistryUnavailable
-from ..responses import json_response
 from ..tenders.models import Lot, Tender
 from ..tenders.service import OPEN, effective_status, load, load_lots
 from .models import Enrollment, EnrollmentLot, Mandate
@@ -70,7 +73,7 @@ def require_assurance(principal: Principal) -> None:
 
 def check_window(tender: Tender, now: datetime) -> None:
     status = effective_status(tender, now)
-    opens, closes = aware(tender.enrollment_opens_at), aware(tender.enrollment_closes_at)
+    opens, closes = tender.enrollment_opens_at, tender.enrollment_closes_at
     if status == OPEN and now < opens:
         raise Conflict(
             "The enrollment window has not opened yet.",
@@ -317,8 +320,7 @@ def _apply_municipality(enrollment: Enrollment, municipality: Municipality) -> N
 # Published tenders' terms (facility, planned start, lots) can no longer change, so the
 # enrollment hot path reuses them instead of a read transaction per submission. The
 # window and status are always checked again on the locked row inside the write.
-_TERMS: OrderedDict[uuid.UUID, tuple[Tender, list[Lot]]] = OrderedDict()
-_TERMS_MAX = 256
+_TERMS: LRUCache[uuid.UUID, tuple[Tender, list[Lot]]] = LRUCache(maxsize=256)
 
 
 _TERMS_LOADING: dict[uuid.UUID, asyncio.Lock] = {}
@@ -352,8 +354,6 @@ async def _load_terms(session: AsyncSession, tender_id: uuid.UUID) -> tuple[Tend
         for row in (tender, *lots):
             session.expunge(row)
         _TERMS[tender_id] = (tender, lots)
-        while len(_TERMS) > _TERMS_MAX:
-            _TERMS.popitem(last=False)
     return tender, lots
 
 
@@ -407,7 +407,7 @@ async def enroll(
     tender_id: uuid.UUID,
     body: EnrollmentIn,
     clock: Clock,
-    key: idempotency.Key | None = None,
+    key: IdempotencyKey | None = None,
 ) -> Response:
     """Enroll the caller's municipality; the 201 response, or the stored one for a
     repeated Idempotency-Key. The enrollment, its lots, mandate, history, event and the
@@ -415,7 +415,7 @@ async def enroll(
     oin = require_municipality_staff(principal)
     require_assurance(principal)
     if key is not None:
-        stored = await idempotency.lookup(session.bind, key)  # type: ignore[arg-type]
+        stored = await replay_before(session.bind, idempotency_keys, key)  # type: ignore[arg-type]
         if stored is not None:
             return stored
     tender, lots = await _read_tender(session, tender_id)
@@ -478,7 +478,7 @@ async def enroll(
                 location=f"/v1/tenders/{tender_id}/enrollments/{out.id}",
             )
             if key is not None:
-                await idempotency.record(conn, key, response)
+                await record(conn, idempotency_keys, key, response)
             # Last: the event outbox serialises its writers until commit.
             await history.record(
                 session,
@@ -498,7 +498,7 @@ async def enroll(
         # transaction rolled back completely): its stored answer if it was this very
         # request (same Idempotency-Key), else 409 naming the enrollment.
         async with session.begin():
-            stored = await idempotency.replay(session, key) if key is not None else None
+            stored = await replay(session, idempotency_keys, key) if key is not None else None
             existing = None if stored is not None else await _find_in(session, tender_id, oin)
         if stored is not None:
             return stored
@@ -794,7 +794,7 @@ def mandate_out(mandate: Mandate) -> MandateOut:
         signer_acr=mandate.signer_acr,
         signed_date=mandate.signed_date,
         scope=MandateScope.model_validate(json.loads(mandate.scope)),
-        recorded_at=aware(mandate.recorded_at),
+        recorded_at=mandate.recorded_at,
     )
 
 
@@ -848,7 +848,7 @@ def enrollment_out(
         ],
         mandate=mandate_out(mandate),
         version=enrollment.version,
-        created_at=aware(enrollment.created_at),
-        updated_at=aware(enrollment.updated_at),
-        withdrawn_at=aware(enrollment.withdrawn_at) if enrollment.withdrawn_at else None,
+        created_at=enrollment.created_at,
+        updated_at=enrollment.updated_at,
+        withdrawn_at=enrollment.withdrawn_at if enrollment.withdrawn_at else None,
     )

@@ -1,7 +1,7 @@
-"""Alembic environment of the procurement service (driven by servicekit.db.upgrade)."""
+"""Alembic environment of the procurement service (driven by servicekit.migrations.upgrade)."""
 
 from procurement.db import load_models, metadata
-from servicekit.db import run_migrations_online
+from servicekit.migrations import run_migrations_online
 
 load_models()
 run_migrations_online(metadata)

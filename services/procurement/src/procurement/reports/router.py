@@ -9,11 +9,12 @@ from fastapi import APIRouter, Path, Request, Response, Security
 from fastapi.responses import JSONResponse
 
 from servicekit.auth import Principal
+from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
 from servicekit.http import accept_json, negotiate
+from servicekit.responses import json_response
 
-from ..deps import SCOPE_READ, ClockDep, RegistryDep, auth
-from ..responses import json_response
+from ..deps import SCOPE_READ, RegistryDep, auth
 from . import service
 from .schemas import Demand
 

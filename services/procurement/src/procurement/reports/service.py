@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import metadata
-from ..deps import aware
 from ..enrollments.models import Enrollment
 from ..enrollments.service import fill_registry_details
 from ..registry_client import RegistryClient
@@ -241,7 +240,7 @@ LOTS_EXTENSION = (
 
 
 def _iso(value: datetime) -> str:
-    return aware(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _date_time(value: date) -> str:
@@ -316,10 +315,10 @@ async def ocds_package(
             session, tender_id, now, ocid_prefix=ocid_prefix, publisher=publisher, base_url=base_url
         )
     status = effective_status(tender, now)
-    changed = aware(tender.updated_at)
+    changed = tender.updated_at
     buyers = []
     for oin, name, cbs_code, province, row_status, updated_at in rows:
-        changed = max(changed, aware(updated_at))
+        changed = max(changed, updated_at)
         if row_status == "enrolled":
             buyers.append(_buyer(oin, name, cbs_code, province))
     ocid = f"{ocid_prefix}-{tender.id}"
@@ -376,7 +375,7 @@ def _enrollment_milestones(tender: Tender, now: datetime) -> list[dict[str, Any]
             "dueDate": _iso(at),
             "status": "scheduled",
         }
-        if tender.status != "draft" and aware(at) <= now:
+        if tender.status != "draft" and at <= now:
             milestone["status"] = "met"
             milestone["dateMet"] = _iso(at)
         out.append(milestone)

@@ -6,8 +6,10 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, DateTime, ForeignKey, Numeric, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Numeric, Text, UniqueConstraint
 from sqlmodel import Field
+
+from servicekit.clock import UtcDateTime
 
 from ..db import Base
 
@@ -26,18 +28,16 @@ class Tender(Base, table=True):
     procedure: str = Field(max_length=40)
     estimated_value: Decimal = Field(sa_column=Column(Numeric(16, 2), nullable=False))
     currency: str = Field(default="EUR", max_length=3)
-    enrollment_opens_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    enrollment_closes_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    enrollment_opens_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    enrollment_closes_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     planned_start_date: date
     contract_duration_months: int
     status: str = Field(default="draft", max_length=40, index=True)
     cancellation_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     version: int = Field(default=1)
     created_by: str = Field(max_length=255)
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class Lot(Base, table=True):
@@ -55,4 +55,4 @@ class Lot(Base, table=True):
     estimated_value: Decimal | None = Field(
         default=None, sa_column=Column(Numeric(16, 2), nullable=True)
     )
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 from sqlalchemy import func, select
 
 from servicekit.auth import Principal
+from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
-from servicekit.http import accept_json
-from servicekit.idempotency import IdempotencyStore
-from servicekit.pagination import Page, PageParams, make_page, page_params
+from servicekit.http import IfMatch, accept_json
+from servicekit.idempotency import idempotent
+from servicekit.pagination import Page, PageParams, page_params
+from servicekit.responses import error_responses, json_response, page_response
 
-from ..deps import SCOPE_MANAGE, SCOPE_READ, ClockDep, RegistryDep, auth
+from ..deps import SCOPE_MANAGE, SCOPE_READ, RegistryDep, auth
 from ..history import HistoryEntry
-from ..responses import if_match_optional, if_match_required, json_response, responses
 from ..schemas import HistoryOut
 from . import service
 from .schemas import (
@@ -39,18 +40,13 @@ LotId = Annotated[uuid.UUID, Path(alias="lotId", description="Lot id")]
 CREATED = {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}}}
 
 
-def _idempotency(request: Request) -> IdempotencyStore:
-    store: IdempotencyStore = request.app.state.idempotency
-    return store
-
-
 @router.post(
     "/v1/tenders",
     operation_id="createTender",
     summary="Create a draft tender (lead party staff)",
     status_code=201,
     response_model=TenderOut,
-    responses=responses(409, 422, 503, **{"201": CREATED}),
+    responses=error_responses(409, 422, 503, **{"201": CREATED}),
 )
 async def create_tender(
     request: Request,
@@ -70,8 +66,7 @@ async def create_tender(
             location=f"/v1/tenders/{tender.id}",
         )
 
-    owner = f"tenders|{principal.org_id}|{principal.subject}"
-    return await _idempotency(request).run(request, owner, handler)
+    return await idempotent(request, principal, handler)
 
 
 @router.get(
@@ -88,7 +83,7 @@ async def list_tenders(
     params: Annotated[PageParams, Depends(page_params)],
     status: Annotated[TenderStatus | None, Query(description="Effective status")] = None,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
-) -> dict[str, Any]:
+) -> Response:
     now = clock()
     rows, total = await service.list_tenders(
         session,
@@ -98,11 +93,9 @@ async def list_tenders(
         facility_id=facility_id,
         now=now,
     )
-    items = [
-        service.tender_out(t, lots, now).model_dump(mode="json", by_alias=True, exclude_none=True)
-        for t, lots in rows
-    ]
-    return make_page(request, items, total, params)
+    return page_response(
+        request, [service.tender_out(t, lots, now) for t, lots in rows], total, params
+    )
 
 
 @router.get(
@@ -130,7 +123,7 @@ async def get_tender(
     operation_id="updateTender",
     summary="Change a draft tender (JSON merge patch, If-Match required)",
     response_model=TenderOut,
-    responses=responses(409, 412, 428),
+    responses=error_responses(409, 412, 428),
 )
 async def update_tender(
     request: Request,
@@ -142,7 +135,7 @@ async def update_tender(
 ) -> Response:
     now = clock()
     tender, lots = await service.patch_tender(
-        session, principal, tender_id, patch, if_match_required(request), now
+        session, principal, tender_id, patch, IfMatch(request.headers.get("if-match")), now
     )
     return json_response(
         service.tender_out(tender, lots, now), etag=service.tender_etag(tender, now)
@@ -166,7 +159,7 @@ async def list_lots(tender_id: TenderId, session: SessionDep, _principal: Reader
     summary="Add a lot to a draft tender",
     status_code=201,
     response_model=LotOut,
-    responses=responses(409, 422, **{"201": CREATED}),
+    responses=error_responses(409, 422, **{"201": CREATED}),
 )
 async def create_lot(
     request: Request,
@@ -182,8 +175,7 @@ async def create_lot(
             service.lot_out(lot), 201, location=f"/v1/tenders/{tender_id}/lots/{lot.id}"
         )
 
-    owner = f"lots|{principal.org_id}|{principal.subject}"
-    return await _idempotency(request).run(request, owner, handler)
+    return await idempotent(request, principal, handler)
 
 
 @router.get(
@@ -210,7 +202,13 @@ def _transition_route(name: str, summary: str, operation_id: str) -> None:
         now = clock()
         reason = body.reason if body else None
         tender, lots = await service.transition(
-            session, principal, tender_id, name, reason, if_match_optional(request), now
+            session,
+            principal,
+            tender_id,
+            name,
+            reason,
+            IfMatch(request.headers.get("if-match"), required=False),
+            now,
         )
         return json_response(
             service.tender_out(tender, lots, now), etag=service.tender_etag(tender, now)
@@ -223,7 +221,7 @@ def _transition_route(name: str, summary: str, operation_id: str) -> None:
         operation_id=operation_id,
         summary=summary,
         response_model=TenderOut,
-        responses=responses(409, 412),
+        responses=error_responses(409, 412),
     )
 
 
@@ -239,7 +237,7 @@ _transition_route("contracting", "Record that the contract was signed", "contrac
     operation_id="cancelTender",
     summary="Cancel the tender (reason required)",
     response_model=TenderOut,
-    responses=responses(409, 412),
+    responses=error_responses(409, 412),
 )
 async def cancel_tender(
     request: Request,
@@ -251,7 +249,13 @@ async def cancel_tender(
 ) -> Response:
     now = clock()
     tender, lots = await service.transition(
-        session, principal, tender_id, "cancellation", body.reason, if_match_optional(request), now
+        session,
+        principal,
+        tender_id,
+        "cancellation",
+        body.reason,
+        IfMatch(request.headers.get("if-match"), required=False),
+        now,
     )
     return json_response(
         service.tender_out(tender, lots, now), etag=service.tender_etag(tender, now)
@@ -270,7 +274,7 @@ async def tender_history(
     session: SessionDep,
     principal: Reader,
     params: Annotated[PageParams, Depends(page_params)],
-) -> dict[str, Any]:
+) -> Response:
     tender = await service.load(session, tender_id)
     query = select(HistoryEntry).where(HistoryEntry.tender_id == tender_id)  # type: ignore[arg-type]
     if principal.org_id != tender.lead_party_oin:
@@ -279,8 +283,4 @@ async def tender_history(
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     ordered = query.order_by(HistoryEntry.at, HistoryEntry.id)  # type: ignore[arg-type]
     page = (await session.execute(ordered.offset(params.offset).limit(params.page_size))).scalars()
-    items = [
-        HistoryOut.model_validate(h).model_dump(mode="json", by_alias=True, exclude_none=True)
-        for h in page
-    ]
-    return make_page(request, items, int(total), params)
+    return page_response(request, [HistoryOut.model_validate(h) for h in page], int(total), params)

@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 from servicekit.http import make_etag
 
 from .. import history
-from ..deps import Actor, aware
 from ..registry_client import RegistryClient
 from .models import Lot, Tender
 from .schemas import LotIn, LotOut, MoneyOut, PartyOut, Reference, TenderIn, TenderOut, TenderPatch
@@ -44,7 +44,7 @@ SYSTEM_ACTOR = Actor(subject="system:enrollment-window", org_id=None, client_id=
 
 def effective_status(tender: Tender, now: datetime) -> str:
     """The window closes by time: no job has to run for an open tender to close."""
-    if tender.status == OPEN and now >= aware(tender.enrollment_closes_at):
+    if tender.status == OPEN and now >= tender.enrollment_closes_at:
         return CLOSED
     return tender.status
 
@@ -78,16 +78,16 @@ def tender_out(tender: Tender, lots: list[Lot], now: datetime) -> TenderOut:
         description=tender.description,
         procedure=tender.procedure,
         estimated_value=MoneyOut(amount=tender.estimated_value, currency=tender.currency),
-        enrollment_opens_at=aware(tender.enrollment_opens_at),
-        enrollment_closes_at=aware(tender.enrollment_closes_at),
+        enrollment_opens_at=tender.enrollment_opens_at,
+        enrollment_closes_at=tender.enrollment_closes_at,
         planned_start_date=tender.planned_start_date,
         contract_duration_months=tender.contract_duration_months,
         status=effective_status(tender, now),
         cancellation_reason=tender.cancellation_reason,
         lots=[lot_out(lot) for lot in sorted(lots, key=lambda lot: lot.number)],
         version=tender.version,
-        created_at=aware(tender.created_at),
-        updated_at=aware(tender.updated_at),
+        created_at=tender.created_at,
+        updated_at=tender.updated_at,
     )
 
 
@@ -341,7 +341,7 @@ async def patch_tender(
                 tender.estimated_value = value.amount
             else:
                 setattr(tender, name, value)
-        if aware(tender.enrollment_closes_at) <= aware(tender.enrollment_opens_at):
+        if tender.enrollment_closes_at <= tender.enrollment_opens_at:
             raise BadRequest(
                 "The enrollment window must close after it opens.",
                 invalid_params=[{"name": "enrollmentClosesAt", "reason": "not after opensAt"}],
@@ -351,7 +351,7 @@ async def patch_tender(
             tender.estimated_value,
             [(None, lot.estimated_value) for lot in lots],
             tender.planned_start_date,
-            aware(tender.enrollment_closes_at),
+            tender.enrollment_closes_at,
             now,
             # A draft left alone may age; only the dates being changed must be ahead.
             check_past="planned_start_date" in changes,
@@ -398,7 +398,7 @@ async def add_lot(
                 ("estimatedValue", _amount(body)),
             ],
             tender.planned_start_date,
-            aware(tender.enrollment_closes_at),
+            tender.enrollment_closes_at,
             now,
             check_past=False,
             total_name="estimatedValue",
@@ -480,7 +480,7 @@ async def transition(
                 from_status=tender.status,
                 to_status=current,
                 actor=SYSTEM_ACTOR,
-                at=aware(tender.enrollment_closes_at),
+                at=tender.enrollment_closes_at,
                 event_type="tender.status-changed",
                 event_data={**snapshot(tender, now), "status": current},
             )
@@ -509,7 +509,7 @@ def _check_publishable(tender: Tender, lots: list[Lot], now: datetime) -> None:
     problems = []
     if not lots:
         problems.append({"name": "lots", "reason": "a tender needs at least one lot to open"})
-    if aware(tender.enrollment_closes_at) <= now:
+    if tender.enrollment_closes_at <= now:
         problems.append({"name": "enrollmentClosesAt", "reason": "must be in the future"})
     if problems:
         raise Conflict(

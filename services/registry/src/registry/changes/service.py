@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.auth import Principal
+from servicekit.actor import Actor
+from servicekit.clock import utcnow
 from servicekit.events import current_trace_id, record_event
+from servicekit.schemas import ApiModel, ApiOutModel
 
-from ..db import event_outbox, utcnow
+from ..db import event_outbox
 from .models import HistoryEntry
 
 EVENT_SOURCE = "/api/registry/v1"
@@ -20,20 +21,7 @@ EVENT_PREFIX = "nl.samen.registry"
 FEED_LOCK_KEY = 0x5A4D454E  # arbitrary, fixed: "registry change feed"
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who made a change: a verified token's subject and organisation, or a system job."""
-
-    subject: str
-    org_id: str | None = None
-
-    @classmethod
-    def of(cls, principal: Principal) -> Actor:
-        # The subject is the identity service's pseudonym, never a BSN.
-        return cls(subject=principal.subject[:200], org_id=principal.org_id)
-
-
-SYSTEM = Actor(subject="system:registry")
+SYSTEM = Actor.system("registry")
 
 
 async def _serialise_feed(session: AsyncSession) -> None:
@@ -89,4 +77,29 @@ async def record_change(
         source=EVENT_SOURCE,
         subject=subject_path or f"{entity}s/{entity_id}",
         data=data,
+    )
+
+
+async def record_out(
+    session: AsyncSession,
+    actor: Actor,
+    entity: str,
+    action: str,
+    out: ApiOutModel,
+    *,
+    changes: dict[str, Any] | ApiModel | None = None,
+    **event: Any,
+) -> None:
+    """:func:`record_change` for the resource as the API shows it (``out``, with an
+    ``id``); ``changes`` may be the request's patch (its fields that were sent)."""
+    if isinstance(changes, ApiModel):
+        changes = changes.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    await record_change(
+        session,
+        actor,
+        entity=entity,
+        entity_id=out.id,  # type: ignore[attr-defined]
+        action=action,
+        data={**out.model_dump(mode="json", by_alias=True), **event},
+        changes=changes,
     )

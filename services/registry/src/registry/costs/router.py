@@ -11,9 +11,9 @@ from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json
 from servicekit.pagination import Page, PageParams, page_params
+from servicekit.responses import error_responses, json_response, page_response
 
 from ..auth import READ, WRITE, auth
-from ..common import json_response, page_response, responses
 from . import service
 from .schemas import (
     FacilityCosts,
@@ -86,7 +86,7 @@ async def municipality_costs(
     description="`costPerInhabitant` is absent when a municipality with a known cost has no "
     "population figure.",
     response_model=FacilityCosts,
-    responses=responses(),
+    responses=error_responses(),
 )
 async def facility_costs(
     session: SessionDep,

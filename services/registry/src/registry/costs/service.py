@@ -8,12 +8,13 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.actor import Actor
 from servicekit.auth import Principal
+from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, NotFound
 
 from ..auth import MUNICIPALITY, require_operator
-from ..changes.service import Actor, record_change
-from ..db import utcnow
+from ..changes.service import record_change
 from . import repository
 from .schemas import (
     FacilityCosts,

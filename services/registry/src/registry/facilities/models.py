@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Model, utcnow
+from servicekit.clock import utcnow
+
+from ..db import Model
 
 STAGES = ("initiative", "pilot", "impact-analysis", "implementation", "operational", "retired")
 KINDS = ("infrastructure", "application", "service", "standard", "agreement")

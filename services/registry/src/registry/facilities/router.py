@@ -7,14 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
+from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.db import DatabaseDep, SessionDep
-from servicekit.http import accept_json, require_if_match
+from servicekit.http import IfMatchDep, OptionalIfMatchDep, accept_json
+from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams, page_params
+from servicekit.responses import error_responses, json_response, page_response
 
 from ..auth import READ, WRITE, auth, require_operator
-from ..changes.service import Actor
-from ..common import cached_page, idempotent, json_response, page_response, responses
+from ..common import cached_page
 from ..readcache import ReadCacheDep
 from . import service
 from .schemas import (
@@ -74,7 +76,7 @@ async def list_facilities(
     summary="Register a collective facility (platform operator)",
     status_code=201,
     response_model=FacilityOut,
-    responses=responses(409, 422),
+    responses=error_responses(409, 422),
 )
 async def create_facility(
     request: Request,
@@ -111,22 +113,18 @@ async def get_facility(
     operation_id="updateFacility",
     summary="Change a facility (platform operator; needs If-Match)",
     response_model=FacilityOut,
-    responses=responses(409, 412, 428),
+    responses=error_responses(409, 412, 428),
 )
 async def update_facility(
-    request: Request,
     session: SessionDep,
+    if_match: IfMatchDep,
     principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
     facility_id: FacilityId,
     patch: Annotated[FacilityPatch, Body()],
 ) -> Response:
     require_operator(principal, "change facilities")
     out, etag = await service.update_facility(
-        session,
-        Actor.of(principal),
-        facility_id,
-        patch,
-        lambda current: require_if_match(request, current),
+        session, Actor.of(principal), facility_id, patch, if_match
     )
     return json_response(out, etag=etag)
 
@@ -136,22 +134,17 @@ async def update_facility(
     operation_id="deleteFacility",
     summary="Delete a facility nobody uses or offers (platform operator)",
     status_code=204,
-    responses=responses(409, 412),
+    responses=error_responses(409, 412),
 )
 async def delete_facility(
-    request: Request,
     session: SessionDep,
+    if_match: OptionalIfMatchDep,
     principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
     facility_id: FacilityId,
 ) -> Response:
     require_operator(principal, "delete facilities")
     # If-Match is optional on DELETE; when sent it must match.
-    check = (
-        (lambda current: require_if_match(request, current))
-        if request.headers.get("if-match")
-        else None
-    )
-    await service.delete_facility(session, Actor.of(principal), facility_id, check)
+    await service.delete_facility(session, Actor.of(principal), facility_id, if_match)
     return Response(status_code=204)
 
 
@@ -161,7 +154,7 @@ async def delete_facility(
     summary="Move a facility forward in its lifecycle (platform operator)",
     status_code=201,
     response_model=StageTransitionOut,
-    responses=responses(409, 422),
+    responses=error_responses(409, 422),
 )
 async def create_stage_transition(
     request: Request,

@@ -8,7 +8,9 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Model, utcnow
+from servicekit.clock import utcnow
+
+from ..db import Model
 
 PRICE_MODELS = ("free", "fixed", "subscription", "per-inhabitant", "per-user", "usage-based")
 

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Se
 from servicekit.auth import Principal
 from servicekit.db import DatabaseDep, SessionDep
 from servicekit.http import accept_json, require_if_match
+from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams, page_params
+from servicekit.responses import error_responses, json_response, page_response
 
 from ..auth import READ, WRITE, auth
-from ..common import cached_page, idempotent, json_response, page_response, responses
+from ..common import cached_page
 from ..readcache import ReadCacheDep
 from . import service
 from .schemas import (
@@ -64,7 +66,7 @@ async def list_offerings(
     summary="Register an offering (supplier staff)",
     status_code=201,
     response_model=OfferingOut,
-    responses=responses(409, 422),
+    responses=error_responses(409, 422),
 )
 async def create_offering(
     request: Request,
@@ -99,7 +101,7 @@ async def get_offering(
     operation_id="updateOffering",
     summary="Change an offering (supplier staff; needs If-Match)",
     response_model=OfferingOut,
-    responses=responses(412, 428),
+    responses=error_responses(412, 428),
 )
 async def update_offering(
     request: Request,
@@ -137,7 +139,7 @@ async def list_versions(
     summary="Register a version of an offering (supplier staff)",
     status_code=201,
     response_model=VersionOut,
-    responses=responses(409, 422),
+    responses=error_responses(409, 422),
 )
 async def create_version(
     request: Request,
@@ -179,7 +181,7 @@ async def get_version(
     operation_id="updateOfferingVersion",
     summary="Change a version of an offering (supplier staff; needs If-Match)",
     response_model=VersionOut,
-    responses=responses(412, 428),
+    responses=error_responses(412, 428),
 )
 async def update_version(
     request: Request,

@@ -10,15 +10,17 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.actor import Actor
 from servicekit.auth import Principal
+from servicekit.clock import utcnow
 from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 from servicekit.pagination import PageParams
+from servicekit.repository import etag_of
 
 from ..auth import SUPPLIER
-from ..changes.service import Actor, record_change
-from ..common import etag_of, read_by_id, read_list
-from ..db import utcnow
+from ..changes.service import record_change
+from ..common import table_reader
 from ..facilities.models import Facility
 from ..organisations.models import Organisation
 from .models import Offering, OfferingVersion
@@ -30,6 +32,8 @@ from .schemas import (
     VersionOut,
     VersionPatch,
 )
+
+_READER = table_reader(Offering.__table__, "offering", counted=True)
 
 
 @dataclass(frozen=True)
@@ -65,15 +69,13 @@ def _dates(release: object, end: object) -> None:
 async def list_offerings(
     database: Database, filters: OfferingFilter, params: PageParams
 ) -> tuple[list[OfferingOut], int]:
-    rows, total = await read_list(
+    rows, total = await _READER.page(
         database,
-        Offering.__table__,  # type: ignore[arg-type]
         params,
         order_by=("name", "id"),
         equal={"facility_id": filters.facility_id, "supplier_id": filters.supplier_id},
         text=filters.q,
         text_columns=("name", "description"),
-        counted_table=True,
     )
     return [OfferingOut.model_validate(dict(r)) for r in rows], total
 
@@ -91,7 +93,8 @@ async def load(
 
 
 async def get_offering(database: Database, offering_id: uuid.UUID) -> tuple[OfferingOut, str]:
-    return await read_by_id(database, Offering.__table__, offering_id, OfferingOut, "offering")  # type: ignore[arg-type]
+    row = await _READER.get(database, offering_id)
+    return OfferingOut.model_validate(dict(row)), etag_of(row["id"], row["revision"])
 
 
 async def _supplier(session: AsyncSession, supplier_id: uuid.UUID) -> Organisation:

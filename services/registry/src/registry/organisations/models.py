@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Model, utcnow
+from servicekit.clock import utcnow
+
+from ..db import Model
 
 
 class Organisation(Model):

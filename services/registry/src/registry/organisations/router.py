@@ -7,14 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
 
+from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json, require_if_match
+from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams, page_params
+from servicekit.responses import error_responses, json_response, page_response
 
 from ..auth import READ, WRITE, auth, require_operator
-from ..changes.service import Actor
-from ..common import idempotent, json_response, page_response, responses
 from . import service
 from .schemas import OrganisationCreate, OrganisationOut, OrganisationPatch, OrganisationType
 
@@ -59,7 +60,7 @@ async def list_organisations(
     summary="Register an organisation (platform operator)",
     status_code=201,
     response_model=OrganisationOut,
-    responses=responses(409, 422),
+    responses=error_responses(409, 422),
 )
 async def create_organisation(
     request: Request,
@@ -98,7 +99,7 @@ async def get_organisation(
     operation_id="updateOrganisation",
     summary="Change an organisation (platform operator; needs If-Match)",
     response_model=OrganisationOut,
-    responses=responses(409, 412, 428),
+    responses=error_responses(409, 412, 428),
 )
 async def update_organisation(
     request: Request,

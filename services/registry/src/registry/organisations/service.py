@@ -12,12 +12,13 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.actor import Actor
+from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, Conflict, NotFound
 from servicekit.pagination import PageParams
+from servicekit.repository import etag_of
 
-from ..changes.service import Actor, record_change
-from ..common import etag_of
-from ..db import utcnow
+from ..changes.service import record_change
 from .models import Organisation, OrganisationMember
 from .schemas import OrganisationCreate, OrganisationOut, OrganisationPatch
 

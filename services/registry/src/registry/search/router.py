@@ -10,9 +10,9 @@ from servicekit.auth import Principal
 from servicekit.db import DatabaseDep
 from servicekit.http import accept_json
 from servicekit.pagination import PageParams, page_params
+from servicekit.responses import page_body_response
 
 from ..auth import READ, auth
-from ..common import page_body_response
 from ..facilities.schemas import Kind
 from ..readcache import ReadCacheDep
 from . import service

@@ -18,8 +18,7 @@ from pydantic_core import to_json
 from sqlalchemy import TextClause, text
 
 from servicekit.db import Database
-
-from ..common import PageBody
+from servicekit.responses import PageBody
 
 MAX_TERMS = 12
 _WORD = re.compile(r"\w+", re.UNICODE)

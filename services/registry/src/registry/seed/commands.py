@@ -22,12 +22,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.db import Database, upgrade
+from servicekit.clock import utcnow
+from servicekit.db import Database
+from servicekit.migrations import upgrade
 
 from .. import identifiers
 from ..changes.service import SYSTEM, record_change
 from ..config import Settings
-from ..db import load_models, utcnow
+from ..db import load_models
 from ..facilities.models import Facility
 from ..facilities.schemas import FacilityOut
 from ..offerings.models import Offering, OfferingVersion

@@ -9,7 +9,9 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Model, utcnow
+from servicekit.clock import utcnow
+
+from ..db import Model
 
 STATUSES = ("planned", "active", "ended")
 VALUE_BANDS = ("under-50k", "50k-215k", "215k-750k", "750k-5m", "over-5m")

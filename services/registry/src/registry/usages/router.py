@@ -11,19 +11,18 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Se
 from servicekit.auth import Principal
 from servicekit.db import DatabaseDep, SessionDep
 from servicekit.http import accept_json, require_if_match
+from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams, page_params
-
-from ..auth import READ, WRITE, auth
-from ..common import (
+from servicekit.responses import (
     PageBody,
-    cached_page,
-    idempotent,
-    invalid,
+    error_responses,
     json_response,
     page_body,
     page_body_response,
-    responses,
 )
+
+from ..auth import READ, WRITE, auth
+from ..common import cached_page, invalid
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
 from ..readcache import ReadCacheDep
@@ -100,7 +99,7 @@ async def list_usages(
     summary="Register a usage and its contract (staff of the municipality)",
     status_code=201,
     response_model=UsageOut,
-    responses=responses(409, 422),
+    responses=error_responses(409, 422),
 )
 async def create_usage(
     request: Request,
@@ -135,7 +134,7 @@ async def get_usage(
     operation_id="updateUsage",
     summary="Change a usage or its contract (staff of the municipality; needs If-Match)",
     response_model=UsageOut,
-    responses=responses(409, 412, 428),
+    responses=error_responses(409, 412, 428),
 )
 async def update_usage(
     request: Request,

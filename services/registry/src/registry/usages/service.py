@@ -27,15 +27,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from servicekit.actor import Actor
 from servicekit.auth import Principal
+from servicekit.clock import utcnow
 from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 from servicekit.pagination import PageParams
+from servicekit.repository import etag_of
 
 from ..auth import MUNICIPALITY
-from ..changes.service import Actor, record_change
-from ..common import etag_of, read_list
-from ..db import utcnow
+from ..changes.service import record_change
+from ..common import table_reader
 from ..durations import DateDuration, add_months
 from ..facilities.models import Facility
 from ..offerings.models import Offering, OfferingVersion
@@ -50,6 +52,9 @@ ENDED = "ended"
 # Status moves forward only: planned → active → ended (or planned → ended).
 STATUS_ORDER = {"planned": 0, "active": 1, "ended": 2}
 JOINABLE_STAGES = ("implementation", "operational")
+
+
+_READER = table_reader(Usage.__table__, "usage", counted=True)
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,8 @@ def _require_municipality_staff(principal: Principal, municipality: Organisation
 async def list_usages(
     database: Database, filters: UsageFilter, params: PageParams
 ) -> tuple[list[UsageOut], int]:
-    rows, total = await read_list(
+    rows, total = await _READER.page(
         database,
-        Usage.__table__,  # type: ignore[arg-type]
         params,
         order_by=("created_at", "id"),
         equal={
@@ -90,7 +94,6 @@ async def list_usages(
             "offering_id": filters.offering_id,
             "status": filters.status,
         },
-        counted_table=True,
     )
     return [UsageOut.model_validate(dict(r)) for r in rows], total
 

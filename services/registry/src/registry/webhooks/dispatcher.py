@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import or_, select, update
 
+from servicekit.clock import utcnow
 from servicekit.db import Database
 from servicekit.events import CloudEvent, read_events
 
 from ..config import get_settings
-from ..db import event_outbox, utcnow
+from ..db import event_outbox
 from .models import Delivery, Subscription
 from .secretbox import SecretBox, SecretUnreadable, secret_box
 from .signing import sign

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Body, Depends, Path, Request, Response, Security
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json, require_if_match
+from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams, page_params
+from servicekit.responses import error_responses, json_response, page_response
 
 from ..auth import READ, WRITE, auth
-from ..common import idempotent, json_response, page_response, responses
 from . import service
 from .schemas import (
     DeliveryOut,
@@ -34,7 +35,7 @@ SubscriptionId = Annotated[uuid.UUID, Path(alias="subscriptionId", description="
     summary="Subscribe a webhook to the change feed",
     status_code=201,
     response_model=SubscriptionCreated,
-    responses=responses(422),
+    responses=error_responses(422),
 )
 async def create_subscription(
     request: Request,
@@ -89,7 +90,7 @@ async def get_subscription(
     operation_id="updateSubscription",
     summary="Change, pause or resume a subscription (needs If-Match)",
     response_model=SubscriptionOut,
-    responses=responses(412, 428),
+    responses=error_responses(412, 428),
 )
 async def update_subscription(
     request: Request,

@@ -10,15 +10,17 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.actor import Actor
 from servicekit.auth import Principal
+from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, Forbidden, NotFound
 from servicekit.pagination import PageParams
+from servicekit.repository import etag_of
 
 from ..auth import is_operator
-from ..changes.service import Actor, record_change
-from ..common import etag_of
+from ..changes.service import record_change
 from ..config import Settings
-from ..db import event_outbox, utcnow
+from ..db import event_outbox
 from .models import Delivery, Subscription
 from .schemas import (
     DeliveryOut,

@@ -1,0 +1,53 @@
+"""The one clock: timezone-aware UTC datetimes, on both databases.
+
+Everything stored is UTC. SQLite hands back naive datetimes; :class:`UtcDateTime` columns
+and :func:`aware` turn them into aware ones in one place, so comparisons with
+:func:`utcnow` never mix naive and aware values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, Dialect, TypeDecorator
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: datetime) -> datetime:
+    """``value`` with UTC as its zone when it has none (a value read from SQLite)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp column that is aware on both engines; naive values are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime stored")
+        if value is not None and dialect.name == "sqlite":
+            # SQLite stores text; stored as UTC, ordering by the column is chronological.
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return aware(value) if value is not None else None
+
+
+async def get_clock(request: Request) -> Clock:
+    """FastAPI dependency: ``app.state.clock`` when set (tests move time), else :func:`utcnow`."""
+    clock: Clock = getattr(request.app.state, "clock", utcnow)
+    return clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]

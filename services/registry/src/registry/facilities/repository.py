@@ -1,0 +1,111 @@
+"""Every query of facilities and their stage transitions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from servicekit.db import Database
+from servicekit.pagination import PageParams
+from servicekit.repository import Repository
+
+from ..common import table_reader
+from ..offerings.models import Offering
+from ..organisations.models import Organisation
+from ..usages.models import Usage
+from .models import Facility, StageTransition
+
+READER = table_reader(Facility.__table__, "facility")
+BLOCKERS_SHOWN = 100
+
+
+async def read(database: Database, facility_id: uuid.UUID) -> Any:
+    return await READER.get(database, facility_id)
+
+
+async def read_page(
+    database: Database, equal: dict[str, Any], q: str | None, params: PageParams
+) -> tuple[Sequence[Any], int]:
+    return await READER.page(
+        database,
+        params,
+        order_by=("name", "id"),
+        equal=equal,
+        text=q,
+        text_columns=("name", "description", "slug"),
+    )
+
+
+class FacilityRepository(Repository[Facility]):
+    model = Facility
+    label = "facility"
+
+    async def slug_taken(self, slug: str, own_id: uuid.UUID | None) -> uuid.UUID | None:
+        """The id of another facility with this slug, if any."""
+        query = select(Facility.id).where(Facility.slug == slug)
+        if own_id is not None:
+            query = query.where(Facility.id != own_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def organisation_exists(self, organisation_id: uuid.UUID) -> bool:
+        query = select(Organisation.id).where(Organisation.id == organisation_id)
+        return (await self.session.execute(query)).scalar_one_or_none() is not None
+
+    async def blockers(self, facility_id: uuid.UUID) -> tuple[Sequence[Any], Sequence[uuid.UUID]]:
+        """Usages (id, municipality, status) and offerings of the facility, a few of each."""
+        usages = (
+            await self.session.execute(
+                select(Usage.id, Usage.municipality_id, Usage.status)
+                .where(Usage.facility_id == facility_id)
+                .order_by(Usage.id)
+                .limit(BLOCKERS_SHOWN)
+            )
+        ).all()
+        offerings = (
+            await self.session.execute(
+                select(Offering.id).where(Offering.facility_id == facility_id).limit(BLOCKERS_SHOWN)
+            )
+        ).scalars()
+        return usages, list(offerings)
+
+    async def remove(self, facility: Facility) -> None:
+        await self.session.execute(
+            delete(StageTransition).where(StageTransition.facility_id == facility.id)
+        )
+        await self.session.delete(facility)
+
+    async def move_stage(
+        self, facility: Facility, from_stage: str, to_stage: str, now: datetime
+    ) -> bool:
+        """Compare-and-set on the stage: False when it changed meanwhile (a concurrent
+        move loses here even where the row lock is a no-op; SQLite serialises writers)."""
+        result = await self.session.execute(
+            update(Facility)
+            .where(Facility.id == facility.id, Facility.stage == from_stage)
+            .values(stage=to_stage, revision=Facility.revision + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return getattr(result, "rowcount", 1) == 1
+
+    async def add_transition(self, transition: StageTransition, facility: Facility) -> None:
+        self.session.add(transition)
+        await self.session.flush()
+        await self.session.refresh(facility)
+
+    async def transitions(
+        self, facility_id: uuid.UUID, params: PageParams
+    ) -> tuple[list[StageTransition], int]:
+        query = select(StageTransition).where(StageTransition.facility_id == facility_id)
+        return await self.page(query, params, StageTransition.at, StageTransition.id)
+
+    async def transition(
+        self, facility_id: uuid.UUID, transition_id: uuid.UUID
+    ) -> StageTransition | None:
+        query = select(StageTransition).where(
+            StageTransition.facility_id == facility_id, StageTransition.id == transition_id
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
