@@ -134,7 +134,13 @@ async def test_stage_transitions_forward_only_with_history(
     assert first["toStage"] == "pilot"
     assert first["actor"] == "vng-admin"
     assert first["actorOrganisation"] == tokens.OPERATOR_OIN
-    # Skipping forward is allowed; backwards or standing still is not.
+    # Skipping forward is allowed (after a positive impact analysis); backwards or
+    # standing still is not.
+    analysis = {"outcome": "positive", "summary": "Werkt", "completedOn": "2026-11-01"}
+    r = await client.post(
+        f"/v1/facilities/{facility['id']}/impact-analyses", json=analysis, headers=tokens.operator()
+    )
+    assert r.status_code == 201, r.text
     r = await client.post(
         url, json={"toStage": "implementation", "reason": "Go"}, headers=tokens.operator()
     )

@@ -44,7 +44,9 @@ def load_models() -> None:
     from .changes import models as _changes  # noqa: F401
     from .costs import models as _costs  # noqa: F401
     from .facilities import models as _facilities  # noqa: F401
+    from .initiatives import models as _initiatives  # noqa: F401
     from .offerings import models as _offerings  # noqa: F401
     from .organisations import models as _organisations  # noqa: F401
+    from .pilots import models as _pilots  # noqa: F401
     from .usages import models as _usages  # noqa: F401
     from .webhooks import models as _webhooks  # noqa: F401

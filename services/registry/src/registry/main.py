@@ -18,8 +18,10 @@ from .config import Settings, get_settings
 from .costs.router import router as costs_router
 from .db import event_outbox, idempotency_keys, load_models
 from .facilities.router import router as facilities_router
+from .initiatives.router import router as initiatives_router
 from .offerings.router import router as offerings_router
 from .organisations.router import router as organisations_router
+from .pilots.router import router as pilots_router
 from .readcache import ReadCache, ReadCacheCollector
 from .search.router import router as search_router
 from .usages.router import router as usages_router
@@ -42,6 +44,7 @@ TAGS = [
     {"name": "search", "description": "Full-text search with facets"},
     {"name": "events", "description": "Change feed (CloudEvents 1.0)"},
     {"name": "subscriptions", "description": "Webhooks on the change feed (signed, retried)"},
+    {"name": "initiatives", "description": "Proposals, support pledges, pilots, impact analyses"},
     {"name": "costs", "description": "Annual costs of usages, population figures, per inhabitant"},
 ]
 
@@ -104,6 +107,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             usages_router,
             organisations_router,
             costs_router,
+            initiatives_router,
+            pilots_router,
             events_router(event_outbox, auth, READ),
             webhooks_router,
         ],

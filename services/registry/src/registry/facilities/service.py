@@ -17,6 +17,7 @@ from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
 
 from ..changes.service import record_out
+from ..pilots.service import require_analysis
 from . import repository
 from .models import STAGES, Facility, StageTransition
 from .repository import FacilityRepository
@@ -194,6 +195,7 @@ async def transition_stage(
                     "allowedStages": list(STAGES[STAGES.index(current) + 1 :]),
                 },
             )
+        await require_analysis(session, facility.id, current, data.to_stage)
         now = utcnow()
         if not await repo.move_stage(facility, current, data.to_stage, now):
             raise Conflict(

@@ -1,0 +1,138 @@
+"""HTTP for /v1/initiatives (proposals, ranked by support) and support pledges."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.http import accept_json
+from servicekit.pagination import Page, PageParams, page_params
+
+from ..auth import READ, WRITE, auth
+from ..common import idempotent, json_response, page_response, responses
+from . import service
+from .schemas import InitiativeCreate, InitiativeOut, PledgeCreate, PledgeOut
+
+router = APIRouter(tags=["initiatives"], dependencies=[Depends(accept_json)])
+
+FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility id")]
+OpenStage = Annotated[
+    str | None,
+    Query(pattern="^(initiative|pilot|impact-analysis)$", description="Only this stage"),
+]
+
+
+@router.get(
+    "/v1/initiatives",
+    operation_id="listInitiatives",
+    summary="Facilities being shaped (initiative, pilot, impact analysis), ranked by support",
+    description="Ranked by the number of supporting municipalities, then the inhabitants "
+    "they cover, then name; each with its support by kind and province.",
+    response_model=Page[InitiativeOut],
+)
+async def list_initiatives(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    params: Annotated[PageParams, Depends(page_params)],
+    stage: OpenStage = None,
+) -> Response:
+    items, total = await service.list_initiatives(session, stage, params.offset, params.page_size)
+    return page_response(request, items, total, params)
+
+
+@router.post(
+    "/v1/initiatives",
+    operation_id="proposeInitiative",
+    summary="Propose an initiative: a new facility in stage initiative (a municipality or "
+    "cooperation, for itself)",
+    status_code=201,
+    response_model=InitiativeOut,
+    responses=responses(409, 422),
+)
+async def propose_initiative(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    body: InitiativeCreate,
+) -> Response:
+    async def handler() -> Response:
+        out = await service.propose(session, principal, body)
+        return json_response(out, status_code=201, location=f"/v1/initiatives/{out.facility_id}")
+
+    return await idempotent(request, principal, handler)
+
+
+@router.get(
+    "/v1/initiatives/{facilityId}",
+    operation_id="getInitiative",
+    summary="A facility's proposer, support, pilot and impact-analysis outcome",
+    response_model=InitiativeOut,
+)
+async def get_initiative(
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    facility_id: FacilityId,
+) -> Response:
+    return json_response(await service.get_initiative(session, facility_id))
+
+
+@router.get(
+    "/v1/facilities/{facilityId}/pledges",
+    operation_id="listPledges",
+    summary="Municipalities supporting a facility",
+    response_model=Page[PledgeOut],
+)
+async def list_pledges(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    facility_id: FacilityId,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Response:
+    items, total = await service.list_pledges(session, facility_id, params.offset, params.page_size)
+    return page_response(request, items, total, params)
+
+
+@router.post(
+    "/v1/facilities/{facilityId}/pledges",
+    operation_id="pledgeSupport",
+    summary="Pledge a municipality's support: interest, willing to pilot, or willing to "
+    "co-fund with an amount (staff of the municipality)",
+    status_code=201,
+    response_model=PledgeOut,
+    responses=responses(409, 422),
+)
+async def pledge_support(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    facility_id: FacilityId,
+    body: PledgeCreate,
+) -> Response:
+    async def handler() -> Response:
+        out = await service.pledge(session, principal, facility_id, body)
+        location = f"/v1/facilities/{facility_id}/pledges/{out.id}"
+        return json_response(out, status_code=201, location=location)
+
+    return await idempotent(request, principal, handler)
+
+
+@router.delete(
+    "/v1/facilities/{facilityId}/pledges/{pledgeId}",
+    operation_id="withdrawPledge",
+    summary="Withdraw a pledge (staff of the municipality)",
+    status_code=204,
+)
+async def withdraw_pledge(
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    facility_id: FacilityId,
+    pledge_id: Annotated[uuid.UUID, Path(alias="pledgeId")],
+) -> Response:
+    await service.withdraw_pledge(session, principal, facility_id, pledge_id)
+    return Response(status_code=204)

@@ -1,0 +1,302 @@
+"""Initiative rules: who may propose and pledge, when support and pilots are open, the
+impact analysis a facility needs before implementation, and the ranking by support."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.auth import Principal
+from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
+
+from ..auth import MUNICIPALITY
+from ..changes.service import Actor, record_change
+from ..costs.repository import latest_population
+from ..db import utcnow
+from ..facilities.models import Facility
+from ..organisations.models import Organisation
+from . import repository
+from .models import OPEN_STAGES, Initiative, Pledge
+from .schemas import (
+    InitiativeCreate,
+    InitiativeOut,
+    OrganisationRef,
+    PledgeCreate,
+    PledgeOut,
+    ProvinceSupport,
+    Support,
+)
+
+PROPOSERS = (MUNICIPALITY, "cooperation")
+
+
+def org_ref(org: Organisation) -> OrganisationRef:
+    return OrganisationRef(id=org.id, name=org.name, type=org.type, province=org.province)
+
+
+def require_staff(principal: Principal, org: Organisation, types: tuple[str, ...]) -> None:
+    """Only the organisation's own staff: token org_type its type, org_id its OIN."""
+    if org.type not in types or principal.org_type != org.type or not org.oin:
+        raise Forbidden(f"Only staff of the {' or '.join(types)} itself may do this.")
+    principal.require_org(org.oin, "this organisation's support")
+
+
+async def organisation_of(
+    session: AsyncSession, org_id: uuid.UUID, name: str, types: tuple[str, ...]
+) -> Organisation:
+    org = await repository.organisation(session, org_id)
+    if org is None or org.type not in types:
+        raise BadRequest(
+            f"No {' or '.join(types)} with this id.",
+            invalid_params=[{"name": name, "reason": f"not a known {' or '.join(types)}"}],
+        )
+    return org
+
+
+async def facility_of(
+    session: AsyncSession, facility_id: uuid.UUID, lock: bool = False
+) -> Facility:
+    found = await repository.facility(session, facility_id, lock=lock)
+    if found is None:
+        raise NotFound(f"No facility with id {facility_id}.")
+    return found
+
+
+# --- the catalogue of initiatives, ranked by support ---------------------------------
+
+
+def _support(pledges: list[Any], population: dict[uuid.UUID, Any]) -> Support:
+    kinds = Counter(p.kind for p in pledges)
+    provinces = Counter(p.province for p in pledges)
+    covered = [
+        population[p.municipality_id].inhabitants
+        for p in pledges
+        if p.municipality_id in population
+    ]
+    return Support(
+        pledges=len(pledges),
+        interest=kinds["interest"],
+        pilot=kinds["pilot"],
+        co_fund=kinds["co-fund"],
+        co_fund_amount=sum(
+            (Decimal(p.amount) for p in pledges if p.amount is not None), Decimal(0)
+        ),
+        provinces=[
+            ProvinceSupport(province=province, pledges=n)
+            for province, n in sorted(provinces.items(), key=lambda kv: (-kv[1], kv[0] or ""))
+        ],
+        inhabitants_covered=sum(covered),
+        supporters_without_population=len(pledges) - len(covered),
+    )
+
+
+async def _initiatives(session: AsyncSession, rows: list[Any]) -> list[InitiativeOut]:
+    ids = [row.Facility.id for row in rows]
+    pledges = await repository.pledges_of(session, ids)
+    population = await latest_population(session, {p.municipality_id for p in pledges})
+    participants = await repository.participant_counts(session, ids)
+    outcomes = await repository.latest_outcomes(session, ids)
+    by_facility: dict[uuid.UUID, list[Any]] = {i: [] for i in ids}
+    for p in pledges:
+        by_facility[p.facility_id].append(p)
+    items = []
+    for row in rows:
+        facility: Facility = row.Facility
+        items.append(
+            InitiativeOut(
+                facility_id=facility.id,
+                slug=facility.slug,
+                name=facility.name,
+                description=facility.description,
+                kind=facility.kind,
+                theme=facility.theme,
+                stage=facility.stage,
+                proposed_by=OrganisationRef(
+                    id=row.org_id, name=row.org_name, type=row.org_type, province=row.org_province
+                )
+                if row.org_id
+                else None,
+                proposed_at=row.proposed_at,
+                support=_support(by_facility[facility.id], population),
+                pilot_participants=participants.get(facility.id, 0),
+                impact_analysis_outcome=outcomes.get(facility.id),
+                rank=0,
+            )
+        )
+    # Most supporting municipalities first, then most inhabitants covered, then name.
+    items.sort(
+        key=lambda i: (
+            -i.support.pledges,
+            -i.support.inhabitants_covered,
+            i.name,
+            str(i.facility_id),
+        )
+    )
+    for rank, item in enumerate(items, 1):
+        item.rank = rank
+    return items
+
+
+async def list_initiatives(
+    session: AsyncSession, stage: str | None, offset: int, limit: int
+) -> tuple[list[InitiativeOut], int]:
+    """Facilities still being shaped, ranked by support (computed over all of them: they
+    are tens, not thousands)."""
+    items = await _initiatives(session, await repository.open_facilities(session, stage))
+    return items[offset : offset + limit], len(items)
+
+
+async def get_initiative(session: AsyncSession, facility_id: uuid.UUID) -> InitiativeOut:
+    row = await repository.one_facility_with_proposer(session, facility_id)
+    if row is None:
+        raise NotFound(f"No facility with id {facility_id}.")
+    item = (await _initiatives(session, [row]))[0]
+    if row.Facility.stage in OPEN_STAGES:
+        ranked = await _initiatives(session, await repository.open_facilities(session, None))
+        item.rank = next(i.rank for i in ranked if i.facility_id == facility_id)
+    return item
+
+
+# --- proposing --------------------------------------------------------------------------
+
+
+async def propose(
+    session: AsyncSession, principal: Principal, body: InitiativeCreate
+) -> InitiativeOut:
+    async with session.begin():
+        proposer = await organisation_of(session, body.proposed_by_id, "proposedById", PROPOSERS)
+        require_staff(principal, proposer, PROPOSERS)
+        if await repository.slug_taken(session, body.slug):
+            raise Conflict("The slug is taken by another facility.", slug="duplicate")
+        now = utcnow()
+        values = body.model_dump(exclude={"proposed_by_id"})
+        facility = Facility(
+            **values, stage="initiative", revision=1, created_at=now, updated_at=now
+        )
+        await repository.add(session, facility, "The slug is taken by another facility.")
+        initiative = Initiative(
+            facility_id=facility.id,
+            proposed_by_id=proposer.id,
+            proposed_by_subject=principal.subject[:200],
+            proposed_at=now,
+        )
+        await repository.add(session, initiative, "Already proposed.")
+        out = (
+            await _initiatives(
+                session, [await repository.one_facility_with_proposer(session, facility.id)]
+            )
+        )[0]
+        await record_change(
+            session,
+            Actor.of(principal),
+            entity="initiative",
+            entity_id=facility.id,
+            action="proposed",
+            data=out.model_dump(mode="json", by_alias=True),
+            subject_path=f"facilities/{facility.id}",
+        )
+    return out
+
+
+# --- pledges ------------------------------------------------------------------------------
+
+
+def _check_amount(body: PledgeCreate) -> None:
+    if body.kind == "co-fund" and not body.amount:
+        raise BadRequest(
+            "A pledge to co-fund names the amount.",
+            invalid_params=[{"name": "amount", "reason": "required (above 0) for co-fund"}],
+        )
+    if body.kind != "co-fund" and body.amount is not None:
+        raise BadRequest(
+            "Only a pledge to co-fund carries an amount.",
+            invalid_params=[{"name": "amount", "reason": "only for co-fund"}],
+        )
+
+
+def pledge_out(pledge: Pledge, org: Organisation) -> PledgeOut:
+    return PledgeOut(
+        id=pledge.id,
+        facility_id=pledge.facility_id,
+        municipality=org_ref(org),
+        kind=pledge.kind,
+        amount=pledge.amount,
+        note=pledge.note,
+        created_at=pledge.created_at,
+    )
+
+
+async def pledge(
+    session: AsyncSession, principal: Principal, facility_id: uuid.UUID, body: PledgeCreate
+) -> PledgeOut:
+    _check_amount(body)
+    async with session.begin():
+        facility = await facility_of(session, facility_id)
+        municipality = await organisation_of(
+            session, body.municipality_id, "municipalityId", (MUNICIPALITY,)
+        )
+        require_staff(principal, municipality, (MUNICIPALITY,))
+        if facility.stage not in OPEN_STAGES:
+            raise Conflict(
+                f"Support is pledged while a facility is shaped ({', '.join(OPEN_STAGES)}); "
+                f"this one is {facility.stage}.",
+                slug="support-closed",
+                extra={"currentStage": facility.stage},
+            )
+        existing = await repository.pledge_of(session, facility_id, municipality.id)
+        if existing is not None:
+            raise Conflict(
+                "The municipality already pledged support; withdraw it to pledge anew.",
+                slug="duplicate",
+                extra={"existingId": str(existing.id)},
+            )
+        row = Pledge(facility_id=facility_id, municipality_id=municipality.id, kind=body.kind,
+                     amount=body.amount, note=body.note, created_at=utcnow())  # fmt: skip
+        await repository.add(session, row, "The municipality already pledged support.")
+        out = pledge_out(row, municipality)
+        await record_change(
+            session,
+            Actor.of(principal),
+            entity="pledge",
+            entity_id=row.id,
+            action="created",
+            data=out.model_dump(mode="json", by_alias=True),
+            subject_path=f"facilities/{facility_id}/pledges/{row.id}",
+        )
+    return out
+
+
+async def withdraw_pledge(
+    session: AsyncSession, principal: Principal, facility_id: uuid.UUID, pledge_id: uuid.UUID
+) -> None:
+    async with session.begin():
+        row = await repository.pledge(session, facility_id, pledge_id)
+        if row is None:
+            raise NotFound(f"No pledge {pledge_id} for facility {facility_id}.")
+        municipality = await organisation_of(
+            session, row.municipality_id, "municipalityId", (MUNICIPALITY,)
+        )
+        require_staff(principal, municipality, (MUNICIPALITY,))
+        out = pledge_out(row, municipality)
+        await repository.delete_pledge(session, row)
+        await record_change(
+            session,
+            Actor.of(principal),
+            entity="pledge",
+            entity_id=pledge_id,
+            action="withdrawn",
+            data=out.model_dump(mode="json", by_alias=True),
+            subject_path=f"facilities/{facility_id}/pledges/{pledge_id}",
+        )
+
+
+async def list_pledges(
+    session: AsyncSession, facility_id: uuid.UUID, offset: int, limit: int
+) -> tuple[list[PledgeOut], int]:
+    await facility_of(session, facility_id)
+    rows, total = await repository.pledges_page(session, facility_id, offset, limit)
+    return [pledge_out(p, org) for p, org in rows], total

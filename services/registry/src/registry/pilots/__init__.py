@@ -1,0 +1,1 @@
+"""Pilots: participating municipalities, and the impact analysis before implementation."""

@@ -1,0 +1,122 @@
+"""HTTP for a facility's pilot participants and impact analyses."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response, Security
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.http import accept_json
+from servicekit.pagination import Page, PageParams, page_params
+
+from ..auth import READ, WRITE, auth
+from ..common import idempotent, json_response, page_response, responses
+from . import service
+from .schemas import ImpactAnalysisCreate, ImpactAnalysisOut, ParticipantCreate, ParticipantOut
+
+router = APIRouter(tags=["initiatives"], dependencies=[Depends(accept_json)])
+
+FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility id")]
+
+
+@router.get(
+    "/v1/facilities/{facilityId}/pilot-participants",
+    operation_id="listPilotParticipants",
+    summary="Municipalities taking part in a facility's pilot",
+    response_model=Page[ParticipantOut],
+)
+async def list_participants(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    facility_id: FacilityId,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Response:
+    items, total = await service.list_participants(
+        session, facility_id, params.offset, params.page_size
+    )
+    return page_response(request, items, total, params)
+
+
+@router.post(
+    "/v1/facilities/{facilityId}/pilot-participants",
+    operation_id="joinPilot",
+    summary="Take part in a facility's pilot (staff of the municipality; stage pilot)",
+    status_code=201,
+    response_model=ParticipantOut,
+    responses=responses(409, 422),
+)
+async def join_pilot(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    facility_id: FacilityId,
+    body: ParticipantCreate,
+) -> Response:
+    async def handler() -> Response:
+        out = await service.join(session, principal, facility_id, body)
+        location = f"/v1/facilities/{facility_id}/pilot-participants/{out.id}"
+        return json_response(out, status_code=201, location=location)
+
+    return await idempotent(request, principal, handler)
+
+
+@router.delete(
+    "/v1/facilities/{facilityId}/pilot-participants/{participantId}",
+    operation_id="leavePilot",
+    summary="Leave a facility's pilot (staff of the municipality)",
+    status_code=204,
+)
+async def leave_pilot(
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    facility_id: FacilityId,
+    participant_id: Annotated[uuid.UUID, Path(alias="participantId")],
+) -> Response:
+    await service.leave(session, principal, facility_id, participant_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/v1/facilities/{facilityId}/impact-analyses",
+    operation_id="listImpactAnalyses",
+    summary="A facility's recorded impact analyses, oldest first (the latest one counts)",
+    response_model=Page[ImpactAnalysisOut],
+)
+async def list_analyses(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    facility_id: FacilityId,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Response:
+    items = await service.list_analyses(session, facility_id)
+    page = items[params.offset : params.offset + params.page_size]
+    return page_response(request, page, len(items), params)
+
+
+@router.post(
+    "/v1/facilities/{facilityId}/impact-analyses",
+    operation_id="recordImpactAnalysis",
+    summary="Record an impact analysis and its outcome (platform operator); a positive or "
+    "conditional outcome lets the facility move to implementation",
+    status_code=201,
+    response_model=ImpactAnalysisOut,
+    responses=responses(409, 422),
+)
+async def record_analysis(
+    request: Request,
+    session: SessionDep,
+    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    facility_id: FacilityId,
+    body: ImpactAnalysisCreate,
+) -> Response:
+    async def handler() -> Response:
+        out = await service.record_analysis(session, principal, facility_id, body)
+        location = f"/v1/facilities/{facility_id}/impact-analyses/{out.id}"
+        return json_response(out, status_code=201, location=location)
+
+    return await idempotent(request, principal, handler)
