@@ -9,7 +9,9 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Model, utcnow
+from servicekit.clock import utcnow
+
+from ..db import Model
 
 PLEDGE_KINDS = ("interest", "pilot", "co-fund")
 # Support can be pledged while the facility is still being shaped.

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json
+from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams, page_params
+from servicekit.responses import error_responses, json_response, page_response
 
 from ..auth import READ, WRITE, auth
-from ..common import idempotent, json_response, page_response, responses
 from . import service
 from .schemas import InitiativeCreate, InitiativeOut, PledgeCreate, PledgeOut
 
@@ -52,7 +53,7 @@ async def list_initiatives(
     "cooperation, for itself)",
     status_code=201,
     response_model=InitiativeOut,
-    responses=responses(409, 422),
+    responses=error_responses(409, 422),
 )
 async def propose_initiative(
     request: Request,
@@ -105,7 +106,7 @@ async def list_pledges(
     "co-fund with an amount (staff of the municipality)",
     status_code=201,
     response_model=PledgeOut,
-    responses=responses(409, 422),
+    responses=error_responses(409, 422),
 )
 async def pledge_support(
     request: Request,

@@ -10,13 +10,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.actor import Actor
 from servicekit.auth import Principal
+from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 
 from ..auth import MUNICIPALITY
-from ..changes.service import Actor, record_change
+from ..changes.service import record_change
 from ..costs.repository import latest_population
-from ..db import utcnow
 from ..facilities.models import Facility
 from ..organisations.models import Organisation
 from . import repository

@@ -9,7 +9,9 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Model, utcnow
+from servicekit.clock import utcnow
+
+from ..db import Model
 
 OUTCOMES = ("positive", "conditional", "negative")
 

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Path, Request, Response, Security
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json
+from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams, page_params
+from servicekit.responses import error_responses, json_response, page_response
 
 from ..auth import READ, WRITE, auth
-from ..common import idempotent, json_response, page_response, responses
 from . import service
 from .schemas import ImpactAnalysisCreate, ImpactAnalysisOut, ParticipantCreate, ParticipantOut
 
@@ -47,7 +48,7 @@ async def list_participants(
     summary="Take part in a facility's pilot (staff of the municipality; stage pilot)",
     status_code=201,
     response_model=ParticipantOut,
-    responses=responses(409, 422),
+    responses=error_responses(409, 422),
 )
 async def join_pilot(
     request: Request,
@@ -105,7 +106,7 @@ async def list_analyses(
     "conditional outcome lets the facility move to implementation",
     status_code=201,
     response_model=ImpactAnalysisOut,
-    responses=responses(409, 422),
+    responses=error_responses(409, 422),
 )
 async def record_analysis(
     request: Request,

@@ -8,12 +8,13 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.actor import Actor
 from servicekit.auth import Principal
+from servicekit.clock import utcnow
 from servicekit.errors import Conflict, NotFound
 
 from ..auth import MUNICIPALITY, require_operator
-from ..changes.service import Actor, record_change
-from ..db import utcnow
+from ..changes.service import record_change
 from ..initiatives.models import OPEN_STAGES
 from ..initiatives.repository import add
 from ..initiatives.service import facility_of, org_ref, organisation_of, require_staff
