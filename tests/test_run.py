@@ -50,11 +50,11 @@ def test_run_starts_all_parts_and_stops_them_on_sigint(tmp_path: Path) -> None:
             assert process.poll() is None, f"the supervisor exited early: {lines}"
             assert time.monotonic() < deadline, "the parts never came up"
             time.sleep(0.3)
-        # ... and then the gateway reports every upstream ready.
+        # ... and then the gateway reports every upstream up.
         ready = None
         while ready is None and time.monotonic() < deadline:
             try:
-                url = f"http://127.0.0.1:{ports['gateway']}/health/ready"
+                url = f"http://127.0.0.1:{ports['gateway']}/health/details"
                 with urllib.request.urlopen(url, timeout=2) as response:
                     ready = json.load(response)
             except OSError:

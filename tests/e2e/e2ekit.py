@@ -287,7 +287,7 @@ def platform_env(
 
 
 def wait_ready(platform: Platform, timeout: float) -> str | None:
-    """None when the gateway reports ready, else why not."""
+    """None when the gateway reports itself and every upstream up, else why not."""
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
@@ -295,7 +295,7 @@ def wait_ready(platform: Platform, timeout: float) -> str | None:
         if code is not None:
             return f"scripts/run.py exited with code {code}"
         try:
-            ready = f"{platform.url}/health/ready"
+            ready = f"{platform.url}/health/details"  # the gateway and every upstream
             with urllib.request.urlopen(ready, timeout=2) as response:  # noqa: S310 (http)
                 body = json.load(response)
                 if body.get("status") == "pass":

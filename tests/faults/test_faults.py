@@ -60,8 +60,11 @@ async def test_service_killed_under_load_then_restarted(stack: Stack) -> None:
         assert r.status_code in OUTAGE_STATUSES
         problem = r.json()
         assert problem["status"] == r.status_code
-        ready = await client.get("/health/ready")
-        assert ready.status_code == 503
+        details = await client.get("/health/details")
+        assert details.status_code == 503
+        assert details.json()["checks"]["registry"]["status"] == "fail"
+        # The gateway itself still serves: it stays in the load balancer.
+        assert (await client.get("/health/ready")).status_code == 200
 
         # Restart: once the registry is live again, the gateway serves it within 2 s.
         stack.registry.start()

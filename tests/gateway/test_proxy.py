@@ -3,6 +3,7 @@ strings, bodies both ways, streaming, headers, redirects, link rewriting."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 
@@ -224,10 +225,11 @@ async def test_each_prefix_reaches_its_upstream(gw: RunningGateway, issuer: Test
 async def test_keep_alive_connections_are_reused(gw: RunningGateway, issuer: TestIssuer) -> None:
     auth = issuer.headers(scopes=["registry:read"])
     async with gw.client() as client:
-        for _ in range(20):
-            assert (await client.get("/api/registry/v1/things", headers=auth)).status_code == 200
+        answers = [
+            (await client.get("/api/registry/v1/echo", headers=auth)).json() for _ in range(20)
+        ]
     # One pooled connection served all sequential calls.
-    assert gw.app.upstreams["registry"].pool.idle_count == 1
+    assert len({a["peerPort"] for a in answers}) == 1
 
 
 async def test_upstream_crash_pages_do_not_leak(gw: RunningGateway, issuer: TestIssuer) -> None:
@@ -259,3 +261,31 @@ async def test_big_response_then_reuse_and_unread_bodies_do_not_poison_the_pool(
     assert len(big.content) == 2_000_000
     assert crash.status_code == 500
     assert after == [200, 200, 200]
+
+
+async def test_client_gone_mid_upload_is_not_an_upstream_failure(
+    gw: RunningGateway, issuer: TestIssuer
+) -> None:
+    """A client that hangs up while its body streams to the upstream: counted as 499, and
+    the upstream's circuit breaker does not hear of it."""
+    host, port = gw.url.removeprefix("http://").split(":")
+    token = issuer.token(scopes=["registry:write"])
+    _reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"POST /api/registry/v1/upload HTTP/1.1\r\nhost: gw\r\n"
+        b"authorization: Bearer " + token.encode() + b"\r\n"
+        b"content-type: application/octet-stream\r\ncontent-length: 500000\r\n\r\n" + b"x" * 100_000
+    )
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    writer.close()
+    await writer.wait_closed()
+    async with gw.client() as client:
+        for _ in range(50):
+            metrics = (await client.get("/metrics")).text
+            if 'status="499"' in metrics:
+                break
+            await asyncio.sleep(0.1)
+    assert 'gateway_requests_total{method="POST",route="registry",status="499"} 1.0' in metrics
+    assert "gateway_upstream_errors_total{" not in metrics
+    assert gw.app.upstreams["registry"].breaker.failures == 0

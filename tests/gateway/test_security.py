@@ -111,7 +111,7 @@ async def test_valid_token_is_verified_once_then_cached(
                 "/api/registry/v1/things", headers={"Authorization": f"Bearer {token}"}
             )
             assert response.status_code == 200
-    assert token in gw.app._token_cache
+    assert token in gw.app.gate.tokens
 
 
 # ---------------------------------------------------------------- scopes per route
@@ -300,9 +300,9 @@ async def test_redis_limits_are_shared_by_gateway_replicas(
         for i in range(6):
             client = a if i % 2 == 0 else b
             codes.append((await client.get("/api/registry/v1/things", headers=headers)).status_code)
-        ready = await a.get("/health/ready")
+        details = await a.get("/health/details")
     assert codes == [200, 200, 200, 200, 429, 429]
-    assert ready.json()["checks"]["rate-limit-store"]["status"] == "pass"
+    assert details.json()["checks"]["rate-limit-store"]["status"] == "pass"
 
 
 async def test_redis_outage_fails_open() -> None:

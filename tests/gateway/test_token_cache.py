@@ -55,14 +55,14 @@ def _gateway(issuer: TestIssuer, keys: Keys, *, max_age: float = 300.0, leeway: 
 async def test_a_hit_skips_the_signature_check(issuer: TestIssuer) -> None:
     app, verifier = _gateway(issuer, Keys(issuer))
     token = issuer.token(scopes=["registry:read"])
-    first = await app._verify(token)
-    second = await app._verify(token)
+    first = await app.gate.verify(token)
+    second = await app.gate.verify(token)
     assert second is first
     assert verifier.calls == 1
-    assert token in app._token_cache
+    assert token in app.gate.tokens
     # One byte more is another token: verified (and refused) on its own.
     with pytest.raises(Unauthorized):
-        await app._verify(token + "x")
+        await app.gate.verify(token + "x")
     assert verifier.calls == 2
 
 
@@ -70,32 +70,32 @@ async def test_an_entry_ends_at_the_tokens_expiry(issuer: TestIssuer) -> None:
     # No leeway, so that the verifier itself refuses the token right after exp.
     app, verifier = _gateway(issuer, Keys(issuer), leeway=0)
     token = issuer.token(scopes=["registry:read"], lifetime=1)
-    await app._verify(token)
-    await app._verify(token)
+    await app.gate.verify(token)
+    await app.gate.verify(token)
     assert verifier.calls == 1
     exp = int(time.time()) + 1  # issuer.token: exp = int(now) + lifetime, at most this
     await asyncio.sleep(max(0.0, exp - time.time()) + 1.05)
     with pytest.raises(Unauthorized) as refused:
-        await app._verify(token)
+        await app.gate.verify(token)
     assert "expired" in refused.value.detail.lower()
     assert verifier.calls == 2
-    assert token not in app._token_cache
+    assert token not in app.gate.tokens
 
 
 async def test_a_withdrawn_key_ends_the_entry(issuer: TestIssuer) -> None:
     keys = Keys(issuer)
     app, verifier = _gateway(issuer, keys, max_age=0.2)
     token = issuer.token(scopes=["registry:read"])
-    await app._verify(token)
-    await app._verify(token)
+    await app.gate.verify(token)
+    await app.gate.verify(token)
     assert verifier.calls == 1
     # The issuer rotates: a new key is published, the one that signed the token is gone.
     keys.published = TestIssuer().jwks()
     await asyncio.sleep(0.3)  # the gateway's copy of the keys is due for a refresh
     with pytest.raises(Unauthorized):
-        await app._verify(token)
+        await app.gate.verify(token)
     assert verifier.calls == 2
-    assert token not in app._token_cache
+    assert token not in app.gate.tokens
 
 
 async def test_a_refreshed_key_set_that_still_has_the_key_reverifies_once(
@@ -104,12 +104,12 @@ async def test_a_refreshed_key_set_that_still_has_the_key_reverifies_once(
     keys = Keys(issuer)
     app, verifier = _gateway(issuer, keys, max_age=0.2)
     token = issuer.token(scopes=["registry:read"])
-    await app._verify(token)
+    await app.gate.verify(token)
     await asyncio.sleep(0.3)
-    principal = await app._verify(token)  # new key set object: verified again, passes
+    principal = await app.gate.verify(token)  # new key set object: verified again, passes
     assert principal.client_id == "test-client"
     assert verifier.calls == 2
-    assert await app._verify(token) is principal
+    assert await app.gate.verify(token) is principal
     assert verifier.calls == 2
 
 

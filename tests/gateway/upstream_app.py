@@ -29,6 +29,7 @@ def echo_payload(request: web.Request, body: bytes) -> dict[str, object]:
         "body": body.decode("utf-8", "replace"),
         "bodyLength": len(body),
         "chunked": request.headers.get("Transfer-Encoding", "") == "chunked",
+        "peerPort": request.transport.get_extra_info("peername")[1] if request.transport else 0,
     }
 
 

@@ -21,8 +21,11 @@ from typing import Any
 
 import aiohttp
 
+from servicekit.errors import NotFound, ServiceUnavailable
 from servicekit.openapi import ASSETS_DIR, SWAGGER_INIT, redoc_html
 
+from .exchange import Exchange, Headers, Send
+from .respond import Responder
 from .rewrite import openapi_for_gateway
 from .upstream import Upstream
 
@@ -54,6 +57,11 @@ ASSET_PATH = "/docs/assets"
 REDOC_CDN_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
 LOCAL_LOGO = ASSET_PATH.encode() + b"/favicon.png"
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
+PAGE_HEADERS: Headers = [
+    (b"content-security-policy", DOCS_CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+]
+HTML = (b"content-type", b"text/html; charset=utf-8")
 
 
 @dataclass
@@ -75,6 +83,58 @@ class DocsPortal:
         self.client_id = client_id
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._asset_cache: dict[str, bytes] = {}
+
+    async def handle(self, ex: Exchange, send: Send, respond: Responder) -> None:
+        """Answer a request under ``/docs``."""
+        ex.route_name = "docs"
+        if ex.method not in ("GET", "HEAD"):
+            await respond.not_allowed(ex, send, ["GET", "HEAD"])
+            return
+        parts = ex.path.strip("/").split("/")[1:]
+        if len(parts) == 2 and parts[0] == "assets":
+            asset = self.asset(parts[1])
+            if asset is not None:
+                data, media_type = asset
+                headers = [
+                    (b"content-type", media_type.encode()),
+                    (b"cache-control", b"public, max-age=86400"),
+                    *PAGE_HEADERS,
+                ]
+                await respond.send(ex, send, 200, headers, data)
+                return
+        elif parts[-1:] == ["openapi.json"] and len(parts) == 2 and parts[0] in self.services:
+            await self._document(ex, send, respond, parts[0])
+            return
+        page = await self.page(parts)
+        if page is None:
+            await respond.problem(ex, send, NotFound(f"No resource at {ex.path}"))
+            return
+        await respond.send(ex, send, 200, [HTML, *PAGE_HEADERS], page.encode())
+
+    async def page(self, parts: list[str]) -> str | None:
+        """The HTML page at ``/docs/<parts>``, if there is one."""
+        if not parts:
+            return await self.index_html()
+        if parts in (["oauth2-redirect"], ["oauth2-redirect.html"]):
+            return self.oauth2_redirect_html()
+        if parts[0] not in self.services:
+            return None
+        if len(parts) == 1:
+            return self.swagger_html(parts[0])
+        if parts[1:] == ["redoc"]:
+            return self.redoc_html(parts[0])
+        return None
+
+    async def _document(self, ex: Exchange, send: Send, respond: Responder, name: str) -> None:
+        doc = await self.document(name)
+        if doc is None:
+            error = ServiceUnavailable(
+                f"The {name} service's OpenAPI document is unavailable.", retry_after=5
+            )
+            await respond.problem(ex, send, error)
+            return
+        headers = [(b"content-type", b"application/json"), (b"access-control-allow-origin", b"*")]
+        await respond.send(ex, send, 200, headers, json.dumps(doc).encode())
 
     async def document(self, name: str) -> dict[str, Any] | None:
         """The service's document as the gateway serves it, or None when unavailable."""

@@ -15,6 +15,7 @@ from servicekit.telemetry import setup_tracing
 from . import API_VERSION
 from .app import Gateway
 from .config import Settings, get_settings
+from .health import Check
 from .metrics import GatewayMetrics
 from .ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .routes import Route, default_routes
@@ -46,13 +47,13 @@ def create_app(
             revocations=feed_from_settings(settings),
         )
     limiter: RateLimiter | None = None
-    ready: dict[str, Callable[[], Awaitable[None]]] = {}
+    dependencies: dict[str, Check] = {}
     if settings.rate_limit_enabled:
         if settings.redis_url:
             redis_limiter = RedisRateLimiter(
                 settings.redis_url, timeout=settings.rate_limit_redis_timeout
             )
-            ready["rate-limit-store"] = redis_limiter.ping
+            dependencies["rate-limit-store"] = redis_limiter.ping
             limiter = redis_limiter
         else:
             limiter = MemoryRateLimiter()
@@ -83,7 +84,7 @@ def create_app(
         tracer=provider.get_tracer("gateway", API_VERSION),
         metrics=metrics,
         routes=routes if routes is not None else default_routes(),
-        ready_extra=ready,
+        dependencies=dependencies,
         on_startup=starting,
         on_shutdown=[*stopping, flush_traces],
     )

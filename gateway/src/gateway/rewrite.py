@@ -101,10 +101,10 @@ class PathRewriter:
         return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
+def is_json(content_type: bytes) -> bool:
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
     )
 
 

@@ -14,7 +14,10 @@ Per route, rules (first match wins) name the scope a request needs:
 | /api/identity/v1         | identity    | any                         | a valid token if one is sent; identity checks scopes (identity:admin) |
 | /auth, /.well-known      | identity    | any                         | public (OIDC endpoints authenticate clients themselves) |
 
-Services verify the token and scopes again (defence in depth).
+Services verify the token and scopes again (defence in depth). A route with the prefix
+"" catches every path outside :data:`RESERVED` (a web front, say:
+``Route("portal", "", "portal", "", (Rule(PROXY_METHODS, re.compile(ANY), Auth.NONE),),
+False)`` with a ``portal`` upstream in the settings).
 """
 
 from __future__ import annotations
@@ -55,13 +58,6 @@ class Route:
     rewrite: bool
 
 
-@dataclass(frozen=True)
-class Match:
-    route: Route
-    rule: Rule
-    rest: str  # path after the public prefix ("" or "/...")
-
-
 def _rule(methods: frozenset[str], pattern: str, auth: Auth, scope: str | None = None) -> Rule:
     return Rule(methods, re.compile(pattern), auth, scope)
 
@@ -69,48 +65,29 @@ def _rule(methods: frozenset[str], pattern: str, auth: Auth, scope: str | None =
 _DOCS = r"/(openapi\.json|docs|redoc|docs-assets/[^/]+)"
 
 
-def default_routes() -> list[Route]:
-    def docs() -> Rule:
-        return _rule(frozenset({"GET", "HEAD"}), _DOCS, Auth.NONE)
+def api_route(name: str, *rules: Rule) -> Route:
+    """A service's API at ``/api/<name>/v1`` (its ``/v1``), documents public."""
+    docs = _rule(frozenset({"GET", "HEAD"}), _DOCS, Auth.NONE)
+    return Route(name, f"/api/{name}/v1", name, "/v1", (docs, *rules), rewrite=True)
 
-    registry = Route(
-        "registry",
-        "/api/registry/v1",
-        "registry",
-        "/v1",
-        (
-            docs(),
-            _rule(READ_METHODS, ANY, Auth.REQUIRED, "registry:read"),
-            _rule(WRITE_METHODS, ANY, Auth.REQUIRED, "registry:write"),
-        ),
-        rewrite=True,
-    )
-    procurement = Route(
+
+def reads(scope: str) -> Rule:
+    return _rule(READ_METHODS, ANY, Auth.REQUIRED, scope)
+
+
+def writes(scope: str, pattern: str = ANY) -> Rule:
+    return _rule(WRITE_METHODS, pattern, Auth.REQUIRED, scope)
+
+
+def default_routes() -> list[Route]:
+    registry = api_route("registry", reads("registry:read"), writes("registry:write"))
+    procurement = api_route(
         "procurement",
-        "/api/procurement/v1",
-        "procurement",
-        "/v1",
-        (
-            docs(),
-            _rule(READ_METHODS, ANY, Auth.REQUIRED, "procurement:read"),
-            _rule(
-                WRITE_METHODS,
-                r"/tenders/[^/]+/enrollments(/.*)?",
-                Auth.REQUIRED,
-                "procurement:enroll",
-            ),
-            _rule(WRITE_METHODS, ANY, Auth.REQUIRED, "procurement:manage"),
-        ),
-        rewrite=True,
+        reads("procurement:read"),
+        writes("procurement:enroll", r"/tenders/[^/]+/enrollments(/.*)?"),
+        writes("procurement:manage"),
     )
-    identity_api = Route(
-        "identity",
-        "/api/identity/v1",
-        "identity",
-        "/v1",
-        (docs(), _rule(PROXY_METHODS, ANY, Auth.OPTIONAL)),
-        rewrite=True,
-    )
+    identity_api = api_route("identity", _rule(PROXY_METHODS, ANY, Auth.OPTIONAL))
     oidc = Route(
         "identity-auth",
         "/auth",
@@ -124,10 +101,24 @@ def default_routes() -> list[Route]:
         "/.well-known",
         "identity",
         "/.well-known",
-        (_rule(frozenset({"GET", "HEAD", "OPTIONS"}), ANY, Auth.NONE),),
+        (_rule(READ_METHODS, ANY, Auth.NONE),),
         False,
     )
     return [registry, procurement, identity_api, oidc, well_known]
+
+
+# Paths that belong to the gateway and its APIs: a catch-all route (prefix "") never
+# serves them, so an unknown API path is a 404 here, not a page of the catch-all.
+RESERVED = (
+    "/api",
+    "/auth",
+    "/.well-known",
+    "/docs",
+    "/redoc",
+    "/docs-assets",
+    "/health",
+    "/metrics",
+)
 
 
 class Router:
@@ -140,6 +131,8 @@ class Router:
             prefix = route.prefix
             if path.startswith(prefix):
                 rest = path[len(prefix) :]
+                if prefix == "" and reserved(path):
+                    return None
                 if not rest or rest[0] == "/":
                     return route, rest
         return None
@@ -158,6 +151,13 @@ class Router:
             if rule.pattern.fullmatch(rest):
                 allowed |= rule.methods
         return sorted(allowed)
+
+
+def reserved(path: str) -> bool:
+    for prefix in RESERVED:
+        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+            return True
+    return False
 
 
 class BodyLimits:

@@ -88,9 +88,6 @@ class TokenCache:
         while len(entries) > self.max_entries:
             entries.popitem(last=False)
 
-    def clear(self) -> None:
-        self._entries.clear()
-
 
 def token_kid(token: str) -> str | None:
     """The ``kid`` of a compact JWS's protected header (None when absent or unreadable:

@@ -1,0 +1,122 @@
+"""Authentication at the edge: the bearer token (verified once, then cached by
+:class:`gateway.tokens.TokenCache`), the route rule's scope, and the caller's rate limit."""
+
+from __future__ import annotations
+
+from servicekit.auth import Principal, TokenVerifier
+from servicekit.errors import InsufficientScope, TooManyRequests, Unauthorized
+
+from .config import Settings
+from .exchange import Exchange
+from .metrics import GatewayMetrics
+from .ratelimit import Decision, Policy, RateLimiter
+from .routes import Auth, Rule
+from .tokens import TokenCache, key_published, token_kid
+
+BEARER_REQUIRED = {"WWW-Authenticate": 'Bearer realm="samen"'}
+
+
+class Gatekeeper:
+    """Decides whether a request may pass; raises the problem to answer when not."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        verifier: TokenVerifier,
+        limiter: RateLimiter | None,
+        metrics: GatewayMetrics,
+    ) -> None:
+        self.verifier = verifier
+        self.tokens = TokenCache(settings.token_cache_seconds)
+        self.limiter = limiter if settings.rate_limit_enabled else None
+        self.metrics = metrics
+        self.trust_forwarded_for = settings.trust_forwarded_for
+        self.anonymous_policy = Policy(
+            settings.rate_limit_anonymous_per_second, settings.rate_limit_anonymous_burst
+        )
+        self.client_policy = Policy(settings.rate_limit_per_second, settings.rate_limit_burst)
+
+    async def admit(self, ex: Exchange, rule: Rule) -> None:
+        """Authenticate and charge the rate limit; rate-limit headers go on the answer."""
+        try:
+            principal = await self.authenticate(ex.headers, rule)
+        except (Unauthorized, InsufficientScope) as refused:
+            self.metrics.auth_failures.labels(ex.route_name, str(refused.status)).inc()
+            if self.limiter is not None:
+                # Failed attempts spend the caller's IP budget: guessing tokens (each one
+                # a signature check) is throttled like any anonymous traffic.
+                decision = await self._charge(ex, None)
+                if not decision.allowed:
+                    self._refused(ex, decision)
+                    raise TooManyRequests(
+                        "Too many failed attempts; slow down.", retry_after=decision.retry_after
+                    ) from None
+            raise
+        if self.limiter is not None:
+            decision = await self._charge(ex, principal)
+            if not decision.allowed:
+                self._refused(ex, decision)
+                raise TooManyRequests(
+                    "Too many requests; slow down.", retry_after=decision.retry_after
+                )
+            ex.response_headers.extend(decision.headers())
+
+    async def authenticate(self, headers: dict[bytes, bytes], rule: Rule) -> Principal | None:
+        """The verified caller, or None for anonymous calls; raises 401/403 problems."""
+        if rule.auth is Auth.NONE:
+            return None
+        raw = headers.get(b"authorization")
+        if raw is None:
+            if rule.auth is Auth.OPTIONAL:
+                return None
+            # RFC 6750 3.1: no error code when the request had no credentials at all.
+            raise Unauthorized("A bearer token is required.", headers=BEARER_REQUIRED)
+        scheme, _, credentials = raw.decode("latin-1").partition(" ")
+        credentials = credentials.strip()
+        if scheme.lower() != "bearer" or not credentials or " " in credentials:
+            raise Unauthorized(
+                "The Authorization header must be 'Bearer <token>'.", error="invalid_request"
+            )
+        principal = await self.verify(credentials)
+        if rule.scope is not None and rule.scope not in principal.scopes:
+            raise InsufficientScope([rule.scope])
+        return principal
+
+    async def verify(self, token: str) -> Principal:
+        """The verified principal of a bearer token, through the token cache."""
+        cache = self.tokens
+        entry = cache.get(token)
+        if entry is not None:
+            # Still published? ``jwks.get`` is a clock check and a set lookup unless the
+            # keys are due for a refresh (or the kid is unknown): then it refreshes, and a
+            # new key set means every cached verification is redone against it.
+            keys = await self.verifier.jwks.get(entry.kid)
+            # A token identity revoked since is verified anew, which refuses it.
+            if keys is entry.keys and not self.verifier.is_revoked(entry.principal.token_id):
+                return entry.principal
+            cache.discard(token)
+        claims = await self.verifier.verify(token)
+        principal = Principal.from_claims(claims)
+        kid = token_kid(token)
+        if kid is not None:  # tokens without a kid are verified every time
+            keys = await self.verifier.jwks.get(kid)
+            if key_published(keys, kid):
+                cache.put(token, claims, principal, kid, keys)
+        return principal
+
+    async def _charge(self, ex: Exchange, principal: Principal | None) -> Decision:
+        assert self.limiter is not None
+        if principal is not None and principal.client_id:
+            return await self.limiter.hit("azp:" + principal.client_id, self.client_policy)
+        return await self.limiter.hit("ip:" + self._client_ip(ex), self.anonymous_policy)
+
+    def _refused(self, ex: Exchange, decision: Decision) -> None:
+        self.metrics.rate_limited.labels(ex.route_name).inc()
+        ex.response_headers.extend(decision.headers())
+
+    def _client_ip(self, ex: Exchange) -> str:
+        if self.trust_forwarded_for:
+            forwarded = ex.headers.get(b"x-forwarded-for")
+            if forwarded:
+                return forwarded.split(b",")[0].strip().decode("latin-1")
+        return ex.client_ip
