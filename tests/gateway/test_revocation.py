@@ -37,21 +37,21 @@ async def test_a_cached_token_is_refused_once_revoked(issuer: TestIssuer) -> Non
     )
     app: Gateway = create_app(settings, token_verifier=verifier)
     token = issuer.token(scopes=["registry:read"], jti="revoked-soon")
-    principal = await app._verify(token)
-    assert await app._verify(token) is principal  # served from the gateway's cache
+    principal = await app.gate.verify(token)
+    assert await app.gate.verify(token) is principal  # served from the gateway's cache
     source.entries.append({"jti": "revoked-soon", "exp": time.time() + 300})
     assert await feed.poll()
     with pytest.raises(Unauthorized) as refused:
-        await app._verify(token)
+        await app.gate.verify(token)
     assert "revoked" in refused.value.detail
-    assert token not in app._token_cache
+    assert token not in app.gate.tokens
     await feed.aclose()
 
 
 def test_the_gateway_reads_the_feed_with_its_own_client() -> None:
     settings = Settings(environment="test", log_json=False, log_level="WARNING")
     app: Gateway = create_app(settings)
-    assert app.verifier.revocations is not None
+    assert app.gate.verifier.revocations is not None
     assert settings.revocation_client()[0] == "samen-gateway"
     assert "auth_revocation_feed_age_seconds" in app.metrics.render().decode()
 
