@@ -9,7 +9,7 @@ from servicekit.errors import InsufficientScope, TooManyRequests, Unauthorized
 from .config import Settings
 from .exchange import Exchange
 from .metrics import GatewayMetrics
-from .ratelimit import Decision, Policy, RateLimiter
+from .ratelimit import Policy, RateLimiter
 from .routes import Auth, Rule
 from .tokens import TokenCache, key_published, token_kid
 
@@ -42,24 +42,11 @@ class Gatekeeper:
             principal = await self.authenticate(ex.headers, rule)
         except (Unauthorized, InsufficientScope) as refused:
             self.metrics.auth_failures.labels(ex.route_name, str(refused.status)).inc()
-            if self.limiter is not None:
-                # Failed attempts spend the caller's IP budget: guessing tokens (each one
-                # a signature check) is throttled like any anonymous traffic.
-                decision = await self._charge(ex, None)
-                if not decision.allowed:
-                    self._refused(ex, decision)
-                    raise TooManyRequests(
-                        "Too many failed attempts; slow down.", retry_after=decision.retry_after
-                    ) from None
+            # Failed attempts spend the caller's IP budget: guessing tokens (each one a
+            # signature check) is throttled like any anonymous traffic.
+            await self._charge(ex, None, "Too many failed attempts; slow down.", admitted=False)
             raise
-        if self.limiter is not None:
-            decision = await self._charge(ex, principal)
-            if not decision.allowed:
-                self._refused(ex, decision)
-                raise TooManyRequests(
-                    "Too many requests; slow down.", retry_after=decision.retry_after
-                )
-            ex.response_headers.extend(decision.headers())
+        await self._charge(ex, principal, "Too many requests; slow down.", admitted=True)
 
     async def authenticate(self, headers: dict[bytes, bytes], rule: Rule) -> Principal | None:
         """The verified caller, or None for anonymous calls; raises 401/403 problems."""
@@ -104,15 +91,23 @@ class Gatekeeper:
                 cache.put(token, claims, principal, kid, keys)
         return principal
 
-    async def _charge(self, ex: Exchange, principal: Principal | None) -> Decision:
-        assert self.limiter is not None
+    async def _charge(
+        self, ex: Exchange, principal: Principal | None, refusal: str, *, admitted: bool
+    ) -> None:
+        """Take a token from the caller's bucket; 429 when it is empty. Its headers go on
+        the 429 and on the answers of admitted requests."""
+        if self.limiter is None:
+            return
         if principal is not None and principal.client_id:
-            return await self.limiter.hit("azp:" + principal.client_id, self.client_policy)
-        return await self.limiter.hit("ip:" + self._client_ip(ex), self.anonymous_policy)
-
-    def _refused(self, ex: Exchange, decision: Decision) -> None:
-        self.metrics.rate_limited.labels(ex.route_name).inc()
-        ex.response_headers.extend(decision.headers())
+            decision = await self.limiter.hit("azp:" + principal.client_id, self.client_policy)
+        else:
+            decision = await self.limiter.hit("ip:" + self._client_ip(ex), self.anonymous_policy)
+        if not decision.allowed:
+            self.metrics.rate_limited.labels(ex.route_name).inc()
+            ex.response_headers.extend(decision.headers())
+            raise TooManyRequests(refusal, retry_after=decision.retry_after)
+        if admitted:
+            ex.response_headers.extend(decision.headers())
 
     def _client_ip(self, ex: Exchange) -> str:
         if self.trust_forwarded_for:

@@ -16,8 +16,8 @@ Per route, rules (first match wins) name the scope a request needs:
 
 Services verify the token and scopes again (defence in depth). A route with the prefix
 "" catches every path outside :data:`RESERVED` (a web front, say:
-``Route("portal", "", "portal", "", (Rule(PROXY_METHODS, re.compile(ANY), Auth.NONE),),
-False)`` with a ``portal`` upstream in the settings).
+``passthrough("portal", "", "portal", PROXY_METHODS)`` with a ``portal`` upstream in the
+settings).
 """
 
 from __future__ import annotations
@@ -79,6 +79,11 @@ def writes(scope: str, pattern: str = ANY) -> Rule:
     return _rule(WRITE_METHODS, pattern, Auth.REQUIRED, scope)
 
 
+def passthrough(name: str, prefix: str, upstream: str, methods: frozenset[str]) -> Route:
+    """A prefix forwarded as it is, without a token check (the upstream authenticates)."""
+    return Route(name, prefix, upstream, prefix, (_rule(methods, ANY, Auth.NONE),), False)
+
+
 def default_routes() -> list[Route]:
     registry = api_route("registry", reads("registry:read"), writes("registry:write"))
     procurement = api_route(
@@ -88,22 +93,8 @@ def default_routes() -> list[Route]:
         writes("procurement:manage"),
     )
     identity_api = api_route("identity", _rule(PROXY_METHODS, ANY, Auth.OPTIONAL))
-    oidc = Route(
-        "identity-auth",
-        "/auth",
-        "identity",
-        "/auth",
-        (_rule(PROXY_METHODS, ANY, Auth.NONE),),
-        False,
-    )
-    well_known = Route(
-        "identity-well-known",
-        "/.well-known",
-        "identity",
-        "/.well-known",
-        (_rule(READ_METHODS, ANY, Auth.NONE),),
-        False,
-    )
+    oidc = passthrough("identity-auth", "/auth", "identity", PROXY_METHODS)
+    well_known = passthrough("identity-well-known", "/.well-known", "identity", READ_METHODS)
     return [registry, procurement, identity_api, oidc, well_known]
 
 
