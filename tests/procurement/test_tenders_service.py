@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from procurement.tenders.service import check_terms
+from procurement.tenders.terms import check_terms
 from servicekit.errors import BadRequest
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)

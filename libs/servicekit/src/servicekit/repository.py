@@ -28,6 +28,7 @@ from .http import make_etag
 from .pagination import PageParams
 
 Entity = TypeVar("Entity")
+Row = TypeVar("Row")
 
 
 def etag_of(entity_id: uuid.UUID, revision: int) -> str:
@@ -84,7 +85,8 @@ class Repository(Generic[Entity]):
         entity.revision += 1
         entity.updated_at = utcnow()
 
-    async def add(self, entity: Entity, *, conflict: str | None = None) -> Entity:
+    async def add(self, entity: Row, *, conflict: str | None = None) -> Row:
+        """Insert ``entity`` (of this domain's tables) now."""
         self.session.add(entity)
         await self.flush(conflict=conflict)
         return entity

@@ -29,7 +29,8 @@ from .. import history
 from ..db import idempotency_keys
 from ..registry_client import RegistryClient, RegistryUnavailable
 from ..tenders.models import Lot, Tender
-from ..tenders.service import OPEN, effective_status, load, load_lots
+from ..tenders.repository import TenderRepository
+from ..tenders.terms import OPEN, effective_status
 from .models import Enrollment, EnrollmentLot, Mandate
 from .schemas import (
     MANDATE_POWERS,
@@ -346,8 +347,8 @@ async def _read_tender(session: AsyncSession, tender_id: uuid.UUID) -> tuple[Ten
 
 async def _load_terms(session: AsyncSession, tender_id: uuid.UUID) -> tuple[Tender, list[Lot]]:
     async with session.begin():
-        tender = await load(session, tender_id)
-        lots = await load_lots(session, tender_id)
+        tender = await TenderRepository(session).get(tender_id)
+        lots = await TenderRepository(session).lots(tender_id)
     if tender.status != "draft":
         # Detached copies: a later rollback in any session must not expire (and so
         # break) the objects every request shares.
@@ -628,8 +629,8 @@ async def change(
     require_municipality_staff(principal)
     require_assurance(principal)
     async with session.begin():
-        tender = await load(session, tender_id)
-        lots = await load_lots(session, tender_id)
+        tender = await TenderRepository(session).get(tender_id)
+        lots = await TenderRepository(session).lots(tender_id)
         enrollment = await _load_enrollment(session, tender_id, enrollment_id)
         _require_owner(principal, enrollment)
         if_match(enrollment_etag(enrollment))
@@ -735,7 +736,7 @@ async def withdraw(
 async def get(
     session: AsyncSession, principal: Principal, tender_id: uuid.UUID, enrollment_id: uuid.UUID
 ) -> Enrollment:
-    tender = await load(session, tender_id)
+    tender = await TenderRepository(session).get(tender_id)
     enrollment = await _load_enrollment(session, tender_id, enrollment_id)
     require_reader(principal, tender, enrollment)
     return enrollment
@@ -750,7 +751,7 @@ async def list_for(
     offset: int,
     limit: int,
 ) -> tuple[list[Enrollment], int]:
-    tender = await load(session, tender_id)
+    tender = await TenderRepository(session).get(tender_id)
     query = select(Enrollment).where(Enrollment.tender_id == tender_id)  # type: ignore[arg-type]
     if principal.org_id != tender.lead_party_oin:
         # Others see only their own municipality's enrollment.

@@ -19,7 +19,8 @@ from ..enrollments.service import fill_registry_details
 from ..registry_client import RegistryClient
 from ..schemas import MoneyOut
 from ..tenders.models import Lot, Tender
-from ..tenders.service import effective_status, load, load_lots, lot_values
+from ..tenders.repository import TenderRepository
+from ..tenders.terms import effective_status, lot_values
 from .schemas import Demand, LotDemand, ProvinceDemand, ProvinceLotDemand
 
 CENT = Decimal("0.01")
@@ -64,8 +65,8 @@ async def demand(
     registry: RegistryClient | None = None,
 ) -> Demand:
     async with session.begin():
-        tender = await load(session, tender_id)
-        lots = await load_lots(session, tender_id)
+        tender = await TenderRepository(session).get(tender_id)
+        lots = await TenderRepository(session).lots(tender_id)
         volumes = await _volumes(session, tender_id)
         by_province = await _participants_by_province(session, tender_id)
     # Participants without a province were enrolled while the registry was down: fill
@@ -278,8 +279,8 @@ async def ocds_package(
     registry: RegistryClient | None = None,
 ) -> dict[str, Any]:
     async with session.begin():
-        tender = await load(session, tender_id)
-        lots = await load_lots(session, tender_id)
+        tender = await TenderRepository(session).get(tender_id)
+        lots = await TenderRepository(session).lots(tender_id)
         # Plain rows, not ORM objects: 342 buyers as tuples cost a fraction of the
         # identity-map bookkeeping. Withdrawn rows come along for the last change time.
         rows = (

@@ -6,18 +6,16 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
-from sqlalchemy import func, select
 
 from servicekit.auth import Principal
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
-from servicekit.http import IfMatch, accept_json
+from servicekit.http import IfMatchDep, OptionalIfMatchDep, accept_json
 from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams, page_params
 from servicekit.responses import error_responses, json_response, page_response
 
 from ..deps import SCOPE_MANAGE, SCOPE_READ, RegistryDep, auth
-from ..history import HistoryEntry
 from ..schemas import HistoryOut
 from . import service
 from .schemas import (
@@ -57,14 +55,8 @@ async def create_tender(
     principal: Manager,
 ) -> Response:
     async def handler() -> Response:
-        now = clock()
-        tender, lots = await service.create_tender(session, registry, principal, body, now)
-        return json_response(
-            service.tender_out(tender, lots, now),
-            201,
-            etag=service.tender_etag(tender, now),
-            location=f"/v1/tenders/{tender.id}",
-        )
+        out, etag = await service.create_tender(session, registry, principal, body, clock())
+        return json_response(out, 201, etag=etag, location=f"/v1/tenders/{out.id}")
 
     return await idempotent(request, principal, handler)
 
@@ -84,18 +76,10 @@ async def list_tenders(
     status: Annotated[TenderStatus | None, Query(description="Effective status")] = None,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
 ) -> Response:
-    now = clock()
-    rows, total = await service.list_tenders(
-        session,
-        offset=params.offset,
-        limit=params.page_size,
-        status=status,
-        facility_id=facility_id,
-        now=now,
+    items, total = await service.list_tenders(
+        session, params, status=status, facility_id=facility_id, now=clock()
     )
-    return page_response(
-        request, [service.tender_out(t, lots, now) for t, lots in rows], total, params
-    )
+    return page_response(request, items, total, params)
 
 
 @router.get(
@@ -110,12 +94,8 @@ async def get_tender(
     clock: ClockDep,
     _principal: Reader,
 ) -> Response:
-    now = clock()
-    tender = await service.load(session, tender_id)
-    lots = await service.load_lots(session, tender_id)
-    return json_response(
-        service.tender_out(tender, lots, now), etag=service.tender_etag(tender, now)
-    )
+    out, etag = await service.get_tender(session, tender_id, clock())
+    return json_response(out, etag=etag)
 
 
 @router.patch(
@@ -126,20 +106,15 @@ async def get_tender(
     responses=error_responses(409, 412, 428),
 )
 async def update_tender(
-    request: Request,
     tender_id: TenderId,
     patch: TenderPatch,
     session: SessionDep,
+    if_match: IfMatchDep,
     clock: ClockDep,
     principal: Manager,
 ) -> Response:
-    now = clock()
-    tender, lots = await service.patch_tender(
-        session, principal, tender_id, patch, IfMatch(request.headers.get("if-match")), now
-    )
-    return json_response(
-        service.tender_out(tender, lots, now), etag=service.tender_etag(tender, now)
-    )
+    out, etag = await service.patch_tender(session, principal, tender_id, patch, if_match, clock())
+    return json_response(out, etag=etag)
 
 
 @router.get(
@@ -149,8 +124,7 @@ async def update_tender(
     response_model=list[LotOut],
 )
 async def list_lots(tender_id: TenderId, session: SessionDep, _principal: Reader) -> list[LotOut]:
-    await service.load(session, tender_id)
-    return [service.lot_out(lot) for lot in await service.load_lots(session, tender_id)]
+    return await service.list_lots(session, tender_id)
 
 
 @router.post(
@@ -171,9 +145,7 @@ async def create_lot(
 ) -> Response:
     async def handler() -> Response:
         lot = await service.add_lot(session, principal, tender_id, body, clock())
-        return json_response(
-            service.lot_out(lot), 201, location=f"/v1/tenders/{tender_id}/lots/{lot.id}"
-        )
+        return json_response(lot, 201, location=f"/v1/tenders/{tender_id}/lots/{lot.id}")
 
     return await idempotent(request, principal, handler)
 
@@ -187,32 +159,23 @@ async def create_lot(
 async def get_lot(
     tender_id: TenderId, lot_id: LotId, session: SessionDep, _principal: Reader
 ) -> LotOut:
-    return service.lot_out(await service.get_lot(session, tender_id, lot_id))
+    return await service.get_lot(session, tender_id, lot_id)
 
 
 def _transition_route(name: str, summary: str, operation_id: str) -> None:
     async def endpoint(
-        request: Request,
         tender_id: TenderId,
         session: SessionDep,
+        if_match: OptionalIfMatchDep,
         clock: ClockDep,
         principal: Manager,
         body: TransitionIn | None = None,
     ) -> Response:
-        now = clock()
         reason = body.reason if body else None
-        tender, lots = await service.transition(
-            session,
-            principal,
-            tender_id,
-            name,
-            reason,
-            IfMatch(request.headers.get("if-match"), required=False),
-            now,
+        out, etag = await service.transition(
+            session, principal, tender_id, name, reason, if_match, clock()
         )
-        return json_response(
-            service.tender_out(tender, lots, now), etag=service.tender_etag(tender, now)
-        )
+        return json_response(out, etag=etag)
 
     router.add_api_route(
         f"/v1/tenders/{{tenderId}}/{name}",
@@ -240,26 +203,17 @@ _transition_route("contracting", "Record that the contract was signed", "contrac
     responses=error_responses(409, 412),
 )
 async def cancel_tender(
-    request: Request,
     tender_id: TenderId,
     body: CancellationIn,
     session: SessionDep,
+    if_match: OptionalIfMatchDep,
     clock: ClockDep,
     principal: Manager,
 ) -> Response:
-    now = clock()
-    tender, lots = await service.transition(
-        session,
-        principal,
-        tender_id,
-        "cancellation",
-        body.reason,
-        IfMatch(request.headers.get("if-match"), required=False),
-        now,
+    out, etag = await service.transition(
+        session, principal, tender_id, "cancellation", body.reason, if_match, clock()
     )
-    return json_response(
-        service.tender_out(tender, lots, now), etag=service.tender_etag(tender, now)
-    )
+    return json_response(out, etag=etag)
 
 
 @router.get(
@@ -275,12 +229,5 @@ async def tender_history(
     principal: Reader,
     params: Annotated[PageParams, Depends(page_params)],
 ) -> Response:
-    tender = await service.load(session, tender_id)
-    query = select(HistoryEntry).where(HistoryEntry.tender_id == tender_id)  # type: ignore[arg-type]
-    if principal.org_id != tender.lead_party_oin:
-        # Others see the tender's own lifecycle, not who enrolled when.
-        query = query.where(HistoryEntry.entity != "enrollment")  # type: ignore[arg-type]
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    ordered = query.order_by(HistoryEntry.at, HistoryEntry.id)  # type: ignore[arg-type]
-    page = (await session.execute(ordered.offset(params.offset).limit(params.page_size))).scalars()
-    return page_response(request, [HistoryOut.model_validate(h) for h in page], int(total), params)
+    items, total = await service.list_history(session, principal, tender_id, params)
+    return page_response(request, items, total, params)

@@ -11,6 +11,8 @@ from pydantic import AwareDatetime, Field, model_validator
 from servicekit.schemas import ApiModel, ApiOutModel
 
 from ..schemas import Money, MoneyOut
+from .models import Lot, Tender
+from .terms import effective_status
 
 Procedure = Literal["open", "restricted", "negotiated", "competitive-dialogue"]
 TenderStatus = Literal[
@@ -118,3 +120,41 @@ class TenderOut(ApiOutModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+def lot_out(lot: Lot) -> LotOut:
+    return LotOut(
+        id=lot.id,
+        tender_id=lot.tender_id,
+        number=lot.number,
+        title=lot.title,
+        unit=lot.unit,
+        description=lot.description,
+        estimated_value=MoneyOut(amount=lot.estimated_value)
+        if lot.estimated_value is not None
+        else None,
+    )
+
+
+def tender_out(tender: Tender, lots: list[Lot], now: datetime) -> TenderOut:
+    return TenderOut(
+        id=tender.id,
+        facility=Reference(id=tender.facility_id, name=tender.facility_name),
+        lead_party=PartyOut(
+            id=tender.lead_party_id, name=tender.lead_party_name, oin=tender.lead_party_oin
+        ),
+        title=tender.title,
+        description=tender.description,
+        procedure=tender.procedure,
+        estimated_value=MoneyOut(amount=tender.estimated_value, currency=tender.currency),
+        enrollment_opens_at=tender.enrollment_opens_at,
+        enrollment_closes_at=tender.enrollment_closes_at,
+        planned_start_date=tender.planned_start_date,
+        contract_duration_months=tender.contract_duration_months,
+        status=effective_status(tender, now),
+        cancellation_reason=tender.cancellation_reason,
+        lots=[lot_out(lot) for lot in sorted(lots, key=lambda lot: lot.number)],
+        version=tender.version,
+        created_at=tender.created_at,
+        updated_at=tender.updated_at,
+    )

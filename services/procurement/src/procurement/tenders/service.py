@@ -3,92 +3,47 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from servicekit.actor import Actor
 from servicekit.auth import Principal
-from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
-from servicekit.http import make_etag
+from servicekit.errors import BadRequest, Conflict, Forbidden
+from servicekit.http import IfMatch
+from servicekit.pagination import PageParams
 
 from .. import history
 from ..registry_client import RegistryClient
+from ..schemas import HistoryOut
 from .models import Lot, Tender
-from .schemas import LotIn, LotOut, MoneyOut, PartyOut, Reference, TenderIn, TenderOut, TenderPatch
+from .repository import TenderRepository
+from .schemas import (
+    LotIn,
+    LotOut,
+    TenderIn,
+    TenderOut,
+    TenderPatch,
+    lot_out,
+    tender_out,
+)
+from .terms import (
+    CANCELLED,
+    CLOSED,
+    DRAFT,
+    FINAL,
+    LEAD_PARTY_TYPES,
+    OPEN,
+    TRANSITIONS,
+    check_publishable,
+    check_terms,
+    effective_status,
+    lot_amount,
+    tender_etag,
+)
 
-DRAFT = "draft"
-OPEN = "open-for-enrollment"
-CLOSED = "enrollment-closed"
-TENDERING = "tendering"
-AWARDED = "awarded"
-CONTRACTED = "contracted"
-CANCELLED = "cancelled"
-FINAL = (CONTRACTED, CANCELLED)
-LEAD_PARTY_TYPES = ("cooperation", "operator")
-
-# Transition name (the sub-resource) -> (required effective status, new status).
-TRANSITIONS: dict[str, tuple[str, str]] = {
-    "publication": (DRAFT, OPEN),
-    "enrollment-closure": (OPEN, CLOSED),
-    "tendering": (CLOSED, TENDERING),
-    "award": (TENDERING, AWARDED),
-    "contracting": (AWARDED, CONTRACTED),
-}
-SYSTEM_ACTOR = Actor(subject="system:enrollment-window", org_id=None, client_id=None, trace=None)
-
-
-def effective_status(tender: Tender, now: datetime) -> str:
-    """The window closes by time: no job has to run for an open tender to close."""
-    if tender.status == OPEN and now >= tender.enrollment_closes_at:
-        return CLOSED
-    return tender.status
-
-
-def tender_etag(tender: Tender, now: datetime) -> str:
-    return make_etag(tender.id, tender.version, effective_status(tender, now))
-
-
-def lot_out(lot: Lot) -> LotOut:
-    return LotOut(
-        id=lot.id,
-        tender_id=lot.tender_id,
-        number=lot.number,
-        title=lot.title,
-        unit=lot.unit,
-        description=lot.description,
-        estimated_value=MoneyOut(amount=lot.estimated_value)
-        if lot.estimated_value is not None
-        else None,
-    )
-
-
-def tender_out(tender: Tender, lots: list[Lot], now: datetime) -> TenderOut:
-    return TenderOut(
-        id=tender.id,
-        facility=Reference(id=tender.facility_id, name=tender.facility_name),
-        lead_party=PartyOut(
-            id=tender.lead_party_id, name=tender.lead_party_name, oin=tender.lead_party_oin
-        ),
-        title=tender.title,
-        description=tender.description,
-        procedure=tender.procedure,
-        estimated_value=MoneyOut(amount=tender.estimated_value, currency=tender.currency),
-        enrollment_opens_at=tender.enrollment_opens_at,
-        enrollment_closes_at=tender.enrollment_closes_at,
-        planned_start_date=tender.planned_start_date,
-        contract_duration_months=tender.contract_duration_months,
-        status=effective_status(tender, now),
-        cancellation_reason=tender.cancellation_reason,
-        lots=[lot_out(lot) for lot in sorted(lots, key=lambda lot: lot.number)],
-        version=tender.version,
-        created_at=tender.created_at,
-        updated_at=tender.updated_at,
-    )
+SYSTEM_ACTOR = Actor.system("enrollment-window")
 
 
 def snapshot(tender: Tender, now: datetime) -> dict[str, Any]:
@@ -111,28 +66,13 @@ def require_lead_party(principal: Principal, tender: Tender) -> None:
         )
 
 
-async def load(session: AsyncSession, tender_id: uuid.UUID, *, lock: bool = False) -> Tender:
-    query = select(Tender).where(Tender.id == tender_id)  # type: ignore[arg-type]
-    if lock:
-        query = query.with_for_update()
-    tender = (await session.execute(query)).scalar_one_or_none()
-    if tender is None:
-        raise NotFound(f"Tender {tender_id} does not exist.")
-    return tender
-
-
-async def load_lots(session: AsyncSession, tender_id: uuid.UUID) -> list[Lot]:
-    query = select(Lot).where(Lot.tender_id == tender_id).order_by(Lot.number)  # type: ignore[arg-type]
-    return list((await session.execute(query)).scalars())
-
-
 async def create_tender(
     session: AsyncSession,
     registry: RegistryClient,
     principal: Principal,
     body: TenderIn,
     now: datetime,
-) -> tuple[Tender, list[Lot]]:
+) -> tuple[TenderOut, str]:
     if not principal.org_id:
         raise Forbidden("Only staff of a lead party (cooperation or operator) may create tenders.")
     # The registry is read before the transaction: no locks are held while waiting on it.
@@ -162,7 +102,7 @@ async def create_tender(
         raise Forbidden("Only staff of the lead party may create its tenders.")
     check_terms(
         body.estimated_value.amount,
-        [(f"lots[{i}].estimatedValue", _amount(lot)) for i, lot in enumerate(body.lots)],
+        [(f"lots[{i}].estimatedValue", lot_amount(lot)) for i, lot in enumerate(body.lots)],
         body.planned_start_date,
         body.enrollment_closes_at,
         now,
@@ -189,9 +129,9 @@ async def create_tender(
         updated_at=now,
     )
     actor = Actor.of(principal)
+    repo = TenderRepository(session)
     async with session.begin():
-        session.add(tender)
-        await session.flush()
+        await repo.add(tender)
         lots = [_new_lot(tender, number, lot, now) for number, lot in enumerate(body.lots, 1)]
         session.add_all(lots)
         await history.record(
@@ -207,52 +147,7 @@ async def create_tender(
             event_data=snapshot(tender, now),
             data={"lots": len(lots)},
         )
-    return tender, lots
-
-
-def _amount(lot: LotIn) -> Decimal | None:
-    return lot.estimated_value.amount if lot.estimated_value is not None else None
-
-
-def check_terms(
-    value: Decimal,
-    lot_values: list[tuple[str | None, Decimal | None]],
-    planned_start: date,
-    closes_at: datetime,
-    now: datetime,
-    *,
-    check_past: bool = True,
-    total_name: str = "lots",
-) -> None:
-    """Amounts and dates that contradict each other are refused (400 with every reason):
-    a lot worth more than the tender, lots together worth more than the tender, a joint
-    contract that starts in the past or before municipalities can have enrolled.
-    ``lot_values`` pairs each lot's value with the request field that carries it (None
-    for lots already stored: counted, not blamed); a total over the tender's value is
-    blamed on ``total_name``."""
-    problems = [
-        {"name": name, "reason": "exceeds the tender's estimatedValue"}
-        for name, amount in lot_values
-        if name is not None and amount is not None and amount > value
-    ]
-    total = sum((amount for _name, amount in lot_values if amount is not None), Decimal(0))
-    if not problems and total > value:
-        problems.append(
-            {
-                "name": total_name,
-                "reason": f"lot values add up to {total}, over the tender's {value}",
-            }
-        )
-    if check_past and planned_start < now.date():
-        problems.append({"name": "plannedStartDate", "reason": "lies in the past"})
-    elif planned_start < closes_at.date():
-        problems.append(
-            {"name": "plannedStartDate", "reason": "before the enrollment window closes"}
-        )
-    if problems:
-        raise BadRequest(
-            "The tender's amounts or dates contradict each other.", invalid_params=problems
-        )
+    return tender_out(tender, lots, now), tender_etag(tender, now)
 
 
 def _new_lot(tender: Tender, number: int, body: LotIn, now: datetime) -> Lot:
@@ -269,44 +164,54 @@ def _new_lot(tender: Tender, number: int, body: LotIn, now: datetime) -> Lot:
 
 async def list_tenders(
     session: AsyncSession,
+    params: PageParams,
     *,
-    offset: int,
-    limit: int,
     status: str | None,
     facility_id: uuid.UUID | None,
     now: datetime,
-) -> tuple[list[tuple[Tender, list[Lot]]], int]:
-    query = select(Tender)
-    if facility_id:
-        query = query.where(Tender.facility_id == facility_id)  # type: ignore[arg-type]
-    if status == CLOSED:
-        # Effective status: stored as open but past its closing time also counts.
-        query = query.where(
-            (col(Tender.status) == CLOSED)
-            | ((col(Tender.status) == OPEN) & (col(Tender.enrollment_closes_at) <= now))
-        )
-    elif status == OPEN:
-        query = query.where(col(Tender.status) == OPEN, col(Tender.enrollment_closes_at) > now)
-    elif status:
-        query = query.where(Tender.status == status)  # type: ignore[arg-type]
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = list(
-        (
-            await session.execute(
-                query.order_by(col(Tender.created_at).desc(), col(Tender.id))
-                .offset(offset)
-                .limit(limit)
-            )
-        ).scalars()
+) -> tuple[list[TenderOut], int]:
+    repo = TenderRepository(session)
+    tenders, total = await repo.list_page(
+        params,
+        status=status,
+        facility_id=facility_id,
+        now=now,
+        open_status=OPEN,
+        closed_status=CLOSED,
     )
-    lots_by_tender: dict[uuid.UUID, list[Lot]] = {t.id: [] for t in rows}
-    if rows:
-        lot_rows = await session.execute(
-            select(Lot).where(Lot.tender_id.in_(list(lots_by_tender)))  # type: ignore[attr-defined]
-        )
-        for lot in lot_rows.scalars():
-            lots_by_tender[lot.tender_id].append(lot)
-    return [(t, lots_by_tender[t.id]) for t in rows], int(total)
+    lots = await repo.lots_of(t.id for t in tenders)
+    return [tender_out(t, lots[t.id], now) for t in tenders], total
+
+
+async def get_tender(
+    session: AsyncSession, tender_id: uuid.UUID, now: datetime
+) -> tuple[TenderOut, str]:
+    repo = TenderRepository(session)
+    tender = await repo.get(tender_id)
+    return tender_out(tender, await repo.lots(tender_id), now), tender_etag(tender, now)
+
+
+async def list_lots(session: AsyncSession, tender_id: uuid.UUID) -> list[LotOut]:
+    repo = TenderRepository(session)
+    await repo.get(tender_id)
+    return [lot_out(lot) for lot in await repo.lots(tender_id)]
+
+
+async def get_lot(session: AsyncSession, tender_id: uuid.UUID, lot_id: uuid.UUID) -> LotOut:
+    return lot_out(await TenderRepository(session).lot(tender_id, lot_id))
+
+
+async def list_history(
+    session: AsyncSession, principal: Principal, tender_id: uuid.UUID, params: PageParams
+) -> tuple[list[HistoryOut], int]:
+    """The lead party sees everything; others the tender's own lifecycle, not who
+    enrolled when."""
+    repo = TenderRepository(session)
+    tender = await repo.get(tender_id)
+    entries, total = await repo.history_page(
+        tender_id, params, with_enrollments=principal.org_id == tender.lead_party_oin
+    )
+    return [HistoryOut.model_validate(e) for e in entries], total
 
 
 def _require_draft(tender: Tender, now: datetime, what: str) -> None:
@@ -322,11 +227,12 @@ async def patch_tender(
     principal: Principal,
     tender_id: uuid.UUID,
     patch: TenderPatch,
-    if_match: Any,
+    if_match: IfMatch,
     now: datetime,
-) -> tuple[Tender, list[Lot]]:
+) -> tuple[TenderOut, str]:
+    repo = TenderRepository(session)
     async with session.begin():
-        tender = await load(session, tender_id, lock=True)
+        tender = await repo.get(tender_id, for_update=True)
         require_lead_party(principal, tender)
         if_match(tender_etag(tender, now))
         _require_draft(tender, now, "Changing a tender")
@@ -346,7 +252,7 @@ async def patch_tender(
                 "The enrollment window must close after it opens.",
                 invalid_params=[{"name": "enrollmentClosesAt", "reason": "not after opensAt"}],
             )
-        lots = await load_lots(session, tender.id)
+        lots = await repo.lots(tender.id)
         check_terms(
             tender.estimated_value,
             [(None, lot.estimated_value) for lot in lots],
@@ -371,7 +277,7 @@ async def patch_tender(
             event_data=snapshot(tender, now),
             data={"fields": sorted(changes)},
         )
-    return tender, lots
+    return tender_out(tender, lots, now), tender_etag(tender, now)
 
 
 async def add_lot(
@@ -380,22 +286,19 @@ async def add_lot(
     tender_id: uuid.UUID,
     body: LotIn,
     now: datetime,
-) -> Lot:
+) -> LotOut:
+    repo = TenderRepository(session)
     async with session.begin():
-        tender = await load(session, tender_id, lock=True)
+        tender = await repo.get(tender_id, for_update=True)
         require_lead_party(principal, tender)
         _require_draft(tender, now, "Adding a lot")
-        number = (
-            await session.execute(
-                select(func.coalesce(func.max(Lot.number), 0)).where(Lot.tender_id == tender.id)  # type: ignore[arg-type]
-            )
-        ).scalar_one()
-        lots = await load_lots(session, tender.id)
+        number = await repo.last_lot_number(tender.id)
+        lots = await repo.lots(tender.id)
         check_terms(
             tender.estimated_value,
             [
                 *((None, x.estimated_value) for x in lots),
-                ("estimatedValue", _amount(body)),
+                ("estimatedValue", lot_amount(body)),
             ],
             tender.planned_start_date,
             tender.enrollment_closes_at,
@@ -403,11 +306,10 @@ async def add_lot(
             check_past=False,
             total_name="estimatedValue",
         )
-        lot = _new_lot(tender, int(number) + 1, body, now)
-        session.add(lot)
+        lot = _new_lot(tender, number + 1, body, now)
         tender.version += 1
         tender.updated_at = now
-        await session.flush()
+        await repo.add(lot)
         await history.record(
             session,
             tender_id=tender.id,
@@ -419,18 +321,7 @@ async def add_lot(
             event_type="tender.lot-added",
             event_data={**snapshot(tender, now), "lotId": str(lot.id), "lotNumber": lot.number},
         )
-    return lot
-
-
-async def get_lot(session: AsyncSession, tender_id: uuid.UUID, lot_id: uuid.UUID) -> Lot:
-    lot = (
-        await session.execute(
-            select(Lot).where(Lot.id == lot_id, Lot.tender_id == tender_id)  # type: ignore[arg-type]
-        )
-    ).scalar_one_or_none()
-    if lot is None:
-        raise NotFound(f"Lot {lot_id} does not exist in tender {tender_id}.")
-    return lot
+    return lot_out(lot)
 
 
 async def transition(
@@ -439,17 +330,18 @@ async def transition(
     tender_id: uuid.UUID,
     name: str,
     reason: str | None,
-    if_match: Any,
+    if_match: IfMatch,
     now: datetime,
-) -> tuple[Tender, list[Lot]]:
+) -> tuple[TenderOut, str]:
     """Move the tender forward (or cancel it), recording actor, time and reason."""
     actor = Actor.of(principal)
+    repo = TenderRepository(session)
     async with session.begin():
-        tender = await load(session, tender_id, lock=True)
+        tender = await repo.get(tender_id, for_update=True)
         require_lead_party(principal, tender)
         if_match(tender_etag(tender, now))
         current = effective_status(tender, now)
-        lots = await load_lots(session, tender.id)
+        lots = await repo.lots(tender.id)
         if name == "cancellation":
             if current in FINAL:
                 raise Conflict(
@@ -465,7 +357,7 @@ async def transition(
                     extra={"status": current, "requiredStatus": required},
                 )
             if name == "publication":
-                _check_publishable(tender, lots, now)
+                check_publishable(tender, lots, now)
             if name == "enrollment-closure":
                 # Closing early moves the window's end, so enrollments see one closing time.
                 tender.enrollment_closes_at = now
@@ -502,28 +394,4 @@ async def transition(
             event_type="tender.status-changed",
             event_data={**snapshot(tender, now), "previousStatus": previous, "reason": reason},
         )
-    return tender, lots
-
-
-def _check_publishable(tender: Tender, lots: list[Lot], now: datetime) -> None:
-    problems = []
-    if not lots:
-        problems.append({"name": "lots", "reason": "a tender needs at least one lot to open"})
-    if tender.enrollment_closes_at <= now:
-        problems.append({"name": "enrollmentClosesAt", "reason": "must be in the future"})
-    if problems:
-        raise Conflict(
-            "The tender cannot be opened for enrollment yet.", extra={"invalidParams": problems}
-        )
-
-
-def lot_values(tender: Tender, lots: list[Lot]) -> dict[uuid.UUID, Decimal]:
-    """Each lot's estimated value: its own, or an even share of what the others leave."""
-    explicit = {lot.id: lot.estimated_value for lot in lots if lot.estimated_value is not None}
-    rest = [lot for lot in lots if lot.estimated_value is None]
-    remaining = max(Decimal(0), tender.estimated_value - sum(explicit.values(), Decimal(0)))
-    share = (remaining / len(rest)).quantize(Decimal("0.01")) if rest else Decimal(0)
-    values: dict[uuid.UUID, Decimal] = {k: Decimal(v) for k, v in explicit.items() if v is not None}
-    for lot in rest:
-        values[lot.id] = share
-    return values
+    return tender_out(tender, lots, now), tender_etag(tender, now)

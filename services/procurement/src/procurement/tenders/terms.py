@@ -1,0 +1,114 @@
+"""Tender rules that need no database: the lifecycle's statuses and moves, amounts and
+dates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from servicekit.errors import BadRequest, Conflict
+from servicekit.http import make_etag
+
+from .models import Lot, Tender
+
+DRAFT = "draft"
+OPEN = "open-for-enrollment"
+CLOSED = "enrollment-closed"
+TENDERING = "tendering"
+AWARDED = "awarded"
+CONTRACTED = "contracted"
+CANCELLED = "cancelled"
+FINAL = (CONTRACTED, CANCELLED)
+LEAD_PARTY_TYPES = ("cooperation", "operator")
+
+# Transition name (the sub-resource) -> (required effective status, new status).
+TRANSITIONS: dict[str, tuple[str, str]] = {
+    "publication": (DRAFT, OPEN),
+    "enrollment-closure": (OPEN, CLOSED),
+    "tendering": (CLOSED, TENDERING),
+    "award": (TENDERING, AWARDED),
+    "contracting": (AWARDED, CONTRACTED),
+}
+
+
+def effective_status(tender: Tender, now: datetime) -> str:
+    """The window closes by time: no job has to run for an open tender to close."""
+    if tender.status == OPEN and now >= tender.enrollment_closes_at:
+        return CLOSED
+    return tender.status
+
+
+def tender_etag(tender: Tender, now: datetime) -> str:
+    return make_etag(tender.id, tender.version, effective_status(tender, now))
+
+
+def check_terms(
+    value: Decimal,
+    lot_values: list[tuple[str | None, Decimal | None]],
+    planned_start: date,
+    closes_at: datetime,
+    now: datetime,
+    *,
+    check_past: bool = True,
+    total_name: str = "lots",
+) -> None:
+    """Amounts and dates that contradict each other are refused (400 with every reason):
+    a lot worth more than the tender, lots together worth more than the tender, a joint
+    contract that starts in the past or before municipalities can have enrolled.
+    ``lot_values`` pairs each lot's value with the request field that carries it (None
+    for lots already stored: counted, not blamed); a total over the tender's value is
+    blamed on ``total_name``."""
+    problems = [
+        {"name": name, "reason": "exceeds the tender's estimatedValue"}
+        for name, amount in lot_values
+        if name is not None and amount is not None and amount > value
+    ]
+    total = sum((amount for _name, amount in lot_values if amount is not None), Decimal(0))
+    if not problems and total > value:
+        problems.append(
+            {
+                "name": total_name,
+                "reason": f"lot values add up to {total}, over the tender's {value}",
+            }
+        )
+    if check_past and planned_start < now.date():
+        problems.append({"name": "plannedStartDate", "reason": "lies in the past"})
+    elif planned_start < closes_at.date():
+        problems.append(
+            {"name": "plannedStartDate", "reason": "before the enrollment window closes"}
+        )
+    if problems:
+        raise BadRequest(
+            "The tender's amounts or dates contradict each other.", invalid_params=problems
+        )
+
+
+def lot_values(tender: Tender, lots: list[Lot]) -> dict[uuid.UUID, Decimal]:
+    """Each lot's estimated value: its own, or an even share of what the others leave."""
+    explicit = {lot.id: lot.estimated_value for lot in lots if lot.estimated_value is not None}
+    rest = [lot for lot in lots if lot.estimated_value is None]
+    remaining = max(Decimal(0), tender.estimated_value - sum(explicit.values(), Decimal(0)))
+    share = (remaining / len(rest)).quantize(Decimal("0.01")) if rest else Decimal(0)
+    values: dict[uuid.UUID, Decimal] = {k: Decimal(v) for k, v in explicit.items() if v is not None}
+    for lot in rest:
+        values[lot.id] = share
+    return values
+
+
+def check_publishable(tender: Tender, lots: list[Lot], now: datetime) -> None:
+    problems = []
+    if not lots:
+        problems.append({"name": "lots", "reason": "a tender needs at least one lot to open"})
+    if tender.enrollment_closes_at <= now:
+        problems.append({"name": "enrollmentClosesAt", "reason": "must be in the future"})
+    if problems:
+        raise Conflict(
+            "The tender cannot be opened for enrollment yet.", extra={"invalidParams": problems}
+        )
+
+
+def lot_amount(lot: Any) -> Decimal | None:
+    """A lot's (or a lot request's) estimated amount, if it has one."""
+    return lot.estimated_value.amount if lot.estimated_value is not None else None
