@@ -27,6 +27,9 @@ class Settings(ServiceSettings):
     read_cache_entries: int = Field(default=2048, ge=0, le=100_000)
     read_cache_max_age_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
+    # Notice deadlines 180/90/30 days away announced on the change feed: seconds between
+    # scans (0 = none; any number of replicas may scan, each announcement happens once).
+    notice_scan_seconds: float = 3600.0
     # Webhook deliveries (the change feed pushed to subscribers).
     webhooks_enabled: bool = True
     webhook_poll_seconds: float = 2.0

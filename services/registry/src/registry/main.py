@@ -19,6 +19,8 @@ from .costs.router import router as costs_router
 from .db import event_outbox, idempotency_keys, load_models
 from .facilities.router import router as facilities_router
 from .initiatives.router import router as initiatives_router
+from .notices import service as notices
+from .notices.router import router as notices_router
 from .offerings.router import router as offerings_router
 from .organisations.router import router as organisations_router
 from .pilots.router import router as pilots_router
@@ -49,13 +51,25 @@ TAGS = [
 ]
 
 
-def _webhook_hooks(
+def _background_hooks(
     settings: Settings, transport: httpx.AsyncBaseTransport | None
 ) -> tuple[Any, Any]:
-    """Start/stop the webhook dispatcher with the app (not in tests: they drive it)."""
+    """Start/stop the webhook dispatcher and the notice-deadline scan with the app (not in
+    tests: they drive them)."""
 
     async def start(app: FastAPI) -> None:
-        if not settings.webhooks_enabled or settings.environment == "test":
+        app.state.background_tasks = []
+        if settings.environment == "test":
+            return
+        stop = asyncio.Event()
+        app.state.background_stop = stop
+        if settings.notice_scan_seconds > 0:
+            app.state.background_tasks.append(
+                asyncio.create_task(
+                    notices.run(app.state.database, stop, settings.notice_scan_seconds)
+                )
+            )
+        if not settings.webhooks_enabled:
             return
         client = httpx.AsyncClient(
             timeout=settings.webhook_timeout_seconds, follow_redirects=False, transport=transport
@@ -66,21 +80,22 @@ def _webhook_hooks(
             max_backoff=settings.webhook_max_backoff_seconds,
             secrets=secret_box(settings),
         )
-        stop = asyncio.Event()
-        app.state.webhook_stop = stop
         app.state.webhook_client = client
-        app.state.webhook_task = asyncio.create_task(
-            dispatcher.run(stop, settings.webhook_poll_seconds)
+        app.state.background_tasks.append(
+            asyncio.create_task(dispatcher.run(stop, settings.webhook_poll_seconds))
         )
 
     async def shutdown(app: FastAPI) -> None:
-        task = getattr(app.state, "webhook_task", None)
-        if task is None:
+        tasks = getattr(app.state, "background_tasks", [])
+        if not tasks:
             return
-        app.state.webhook_stop.set()
-        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-            await asyncio.wait_for(task, timeout=10)
-        await app.state.webhook_client.aclose()
+        app.state.background_stop.set()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=10)
+        client = getattr(app.state, "webhook_client", None)
+        if client is not None:
+            await client.aclose()
 
     return start, shutdown
 
@@ -91,7 +106,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     secret_box(settings)  # a malformed key fails here, at start-up
     load_models()
     transport = overrides.pop("webhook_transport", None)
-    start, shutdown = _webhook_hooks(settings, transport)
+    start, shutdown = _background_hooks(settings, transport)
     app = create_service_app(
         service=SERVICE,
         title="Samen Registry API",
@@ -109,6 +124,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             costs_router,
             initiatives_router,
             pilots_router,
+            notices_router,
             events_router(event_outbox, auth, READ),
             webhooks_router,
         ],

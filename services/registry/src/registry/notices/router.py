@@ -1,0 +1,40 @@
+"""HTTP for the notice alerts of a usage."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response, Security
+
+from servicekit.auth import Principal
+from servicekit.db import SessionDep
+from servicekit.http import accept_json
+from servicekit.pagination import Page, PageParams, page_params
+from servicekit.responses import page_response
+
+from ..auth import READ, auth
+from . import service
+from .schemas import NoticeAlertOut
+
+router = APIRouter(tags=["usages"], dependencies=[Depends(accept_json)])
+
+
+@router.get(
+    "/v1/usages/{usageId}/notice-alerts",
+    operation_id="listNoticeAlerts",
+    summary="Which notice-deadline announcements (180, 90, 30 days before) a usage had",
+    description="Each is also a `nl.samen.registry.usage.notice-deadline-approaching` event "
+    "on the change feed (and to webhooks).",
+    response_model=Page[NoticeAlertOut],
+)
+async def list_alerts(
+    request: Request,
+    session: SessionDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    usage_id: Annotated[uuid.UUID, Path(alias="usageId")],
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Response:
+    items = await service.alerts(session, usage_id)
+    page = items[params.offset : params.offset + params.page_size]
+    return page_response(request, page, len(items), params)
