@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import func, select
 
 from procurement.enrollments.models import Enrollment, EnrollmentLot, Mandate
-from procurement.enrollments.service import _TERMS
+from procurement.enrollments.repository import _TERMS
 from servicekit.auth import LOA_HIGH, LOA_LOW, LOA_SUBSTANTIAL
 from servicekit.testing import TestIssuer
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 
 from servicekit.auth import Principal
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
-from servicekit.http import IfMatch, accept_json
+from servicekit.http import IfMatchDep, accept_json
 from servicekit.idempotency import idempotency_key, idempotency_owner
 from servicekit.pagination import Page, PageParams, page_params
 from servicekit.responses import error_responses, json_response, page_response
@@ -33,16 +33,6 @@ Enroller = Annotated[Principal, Security(auth, scopes=[SCOPE_ENROLL])]
 TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
 EnrollmentId = Annotated[uuid.UUID, Path(alias="enrollmentId", description="Enrollment id")]
 CREATED = {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}}}
-
-
-async def _respond(
-    session: Any, enrollment: Any, status_code: int = 200, location: str | None = None
-) -> Response:
-    async with session.begin():
-        (out,) = await service.outputs(session, [enrollment])
-    return json_response(
-        out, status_code, etag=service.enrollment_etag(enrollment), location=location
-    )
 
 
 @router.post(
@@ -88,25 +78,9 @@ async def list_enrollments(
     params: Annotated[PageParams, Depends(page_params)],
     status: Annotated[EnrollmentStatus | None, Query()] = None,
 ) -> Response:
-    async with session.begin():
-        rows, total = await service.list_for(
-            session,
-            principal,
-            tender_id,
-            status=status,
-            offset=params.offset,
-            limit=params.page_size,
-        )
-    # Enrolled while the registry was down: their details, if it answers now (only the
-    # rows on this page; while it is still down the list shows what is stored).
-    missing = [e.id for e in rows if e.municipality_id is None]
-    filled = bool(missing) and await service.fill_registry_details(
-        session, registry, tender_id, missing
+    outs, total = await service.list_enrollments(
+        session, registry, principal, tender_id, params, status
     )
-    async with session.begin():
-        if filled:
-            await service.reload(session, missing)
-        outs = await service.outputs(session, rows)
     return page_response(request, outs, total, params)
 
 
@@ -123,15 +97,8 @@ async def get_enrollment(
     registry: RegistryDep,
     principal: Reader,
 ) -> Response:
-    async with session.begin():
-        enrollment = await service.get(session, principal, tender_id, enrollment_id)
-    # Enrolled while the registry was down: its details, if it answers now.
-    if enrollment.municipality_id is None and await service.fill_registry_details(
-        session, registry, tender_id, [enrollment.id]
-    ):
-        async with session.begin():
-            await session.refresh(enrollment)
-    return await _respond(session, enrollment)
+    out, etag = await service.get(session, registry, principal, tender_id, enrollment_id)
+    return json_response(out, etag=etag)
 
 
 @router.put(
@@ -142,26 +109,20 @@ async def get_enrollment(
     responses=error_responses(409, 412, 428, 503),
 )
 async def update_enrollment(
-    request: Request,
     tender_id: TenderId,
     enrollment_id: EnrollmentId,
     body: EnrollmentChange,
     session: SessionDep,
+    if_match: IfMatchDep,
     registry: RegistryDep,
     clock: ClockDep,
     principal: Enroller,
 ) -> Response:
     enrollment = await service.change(
-        session,
-        registry,
-        principal,
-        tender_id,
-        enrollment_id,
-        body,
-        IfMatch(request.headers.get("if-match")),
-        clock,
+        session, registry, principal, tender_id, enrollment_id, body, if_match, clock
     )
-    return await _respond(session, enrollment)
+    out, etag = await service.output(session, enrollment)
+    return json_response(out, etag=etag)
 
 
 @router.post(
@@ -172,10 +133,10 @@ async def update_enrollment(
     responses=error_responses(409, 412, 428),
 )
 async def withdraw_enrollment(
-    request: Request,
     tender_id: TenderId,
     enrollment_id: EnrollmentId,
     session: SessionDep,
+    if_match: IfMatchDep,
     clock: ClockDep,
     principal: Enroller,
     body: WithdrawalIn | None = None,
@@ -186,10 +147,11 @@ async def withdraw_enrollment(
         tender_id,
         enrollment_id,
         body.reason if body else None,
-        IfMatch(request.headers.get("if-match")),
+        if_match,
         clock,
     )
-    return await _respond(session, enrollment)
+    out, etag = await service.output(session, enrollment)
+    return json_response(out, etag=etag)
 
 
 @router.get(
@@ -201,7 +163,4 @@ async def withdraw_enrollment(
 async def list_mandates(
     tender_id: TenderId, enrollment_id: EnrollmentId, session: SessionDep, principal: Reader
 ) -> list[MandateOut]:
-    async with session.begin():
-        await service.get(session, principal, tender_id, enrollment_id)
-        mandates = await service.list_mandates(session, enrollment_id)
-    return [service.mandate_out(m) for m in mandates]
+    return await service.list_mandates(session, principal, tender_id, enrollment_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime
 from typing import Literal
@@ -9,6 +10,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from servicekit.schemas import ApiModel, ApiOutModel
+
+from .models import Enrollment, EnrollmentLot, Mandate
 
 StartDateSource = Literal["explicit", "registry-contract-end", "planned-start"]
 EnrollmentStatus = Literal["enrolled", "withdrawn"]
@@ -119,3 +122,47 @@ class EnrollmentOut(ApiOutModel):
     created_at: datetime
     updated_at: datetime
     withdrawn_at: datetime | None = None
+
+
+def mandate_out(mandate: Mandate) -> MandateOut:
+    return MandateOut(
+        id=mandate.id,
+        signer_name=mandate.signer_name,
+        signer_role=mandate.signer_role,
+        signer_acr=mandate.signer_acr,
+        signed_date=mandate.signed_date,
+        scope=MandateScope.model_validate(json.loads(mandate.scope)),
+        recorded_at=mandate.recorded_at,
+    )
+
+
+def enrollment_out(
+    enrollment: Enrollment, lines: list[EnrollmentLot], mandate: Mandate
+) -> EnrollmentOut:
+    return EnrollmentOut(
+        id=enrollment.id,
+        tender_id=enrollment.tender_id,
+        municipality=MunicipalityOut(
+            oin=enrollment.municipality_oin,
+            id=enrollment.municipality_id,
+            name=enrollment.municipality_name,
+            cbs_code=enrollment.municipality_cbs_code,
+            province=enrollment.province,
+        ),
+        status=enrollment.status,
+        lots=[
+            EnrollmentLotOut(
+                lot_id=x.lot_id,
+                expected_volume=x.expected_volume,
+                desired_start_date=x.desired_start_date,
+                desired_start_basis=x.start_date_source,
+                desired_start_explanation=x.start_date_explanation,
+            )
+            for x in lines
+        ],
+        mandate=mandate_out(mandate),
+        version=enrollment.version,
+        created_at=enrollment.created_at,
+        updated_at=enrollment.updated_at,
+        withdrawn_at=enrollment.withdrawn_at if enrollment.withdrawn_at else None,
+    )
