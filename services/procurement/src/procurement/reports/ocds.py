@@ -1,0 +1,208 @@
+"""The tender as an OCDS 1.1.5 release: the mapping from tenders, lots and enrolled
+municipalities (no database)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from ..tenders.models import Lot, Tender
+from ..tenders.terms import lot_values
+
+PROCUREMENT_METHOD = {
+    "open": "open",
+    "restricted": "selective",
+    "competitive-dialogue": "selective",
+    "negotiated": "limited",
+}
+
+
+PROCEDURE_DETAILS = {
+    "open": "Openbare procedure (open procedure)",
+    "restricted": "Niet-openbare procedure (restricted procedure)",
+    "competitive-dialogue": "Concurrentiegerichte dialoog (competitive dialogue)",
+    "negotiated": "Mededingingsprocedure met onderhandeling (negotiated procedure)",
+}
+
+
+TENDER_STATUS = {
+    "draft": "planning",
+    "open-for-enrollment": "planned",
+    "enrollment-closed": "planned",
+    "tendering": "active",
+    "awarded": "complete",
+    "contracted": "complete",
+    "cancelled": "cancelled",
+}
+
+
+RELEASE_TAG = {
+    "draft": "planning",
+    "open-for-enrollment": "planning",
+    "enrollment-closed": "planning",
+    "tendering": "tender",
+    "awarded": "award",
+    "contracted": "contract",
+    "cancelled": "tenderCancellation",
+}
+
+
+OIN_SCHEME = "NL-OIN"
+
+
+LOTS_EXTENSION = (
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_lots_extension/"
+    "v1.1.5/extension.json"
+)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _date_time(value: date) -> str:
+    return iso(datetime.combine(value, time(0, 0), tzinfo=UTC))
+
+
+def _add_months(start: date, months: int) -> date:
+    month = start.month - 1 + months
+    year, month = start.year + month // 12, month % 12 + 1
+    # Clamp to the month's last day (31 January + 1 month = 28/29 February).
+    for day in (start.day, 30, 29, 28):
+        try:
+            return date(year, month, day)
+        except ValueError:
+            continue
+    raise ValueError("unreachable")
+
+
+def _party_id(oin: str) -> str:
+    return f"{OIN_SCHEME}-{oin}"
+
+
+def _amount(value: Decimal) -> float | int:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def buyer(oin: str, name: str | None, cbs_code: str | None, province: str | None) -> dict[str, Any]:
+    identifier = {"scheme": OIN_SCHEME, "id": oin}
+    if name:
+        identifier["legalName"] = name
+    address = {"countryName": "Nederland"}
+    if province:
+        address["region"] = province
+    party: dict[str, Any] = {
+        "id": _party_id(oin),
+        "name": name or f"Gemeente (OIN {oin})",
+        "identifier": identifier,
+        "roles": ["buyer"],
+        "address": address,
+    }
+    if cbs_code:
+        party["additionalIdentifiers"] = [{"scheme": "NL-CBS", "id": cbs_code}]
+    return party
+
+
+def _enrollment_milestones(tender: Tender, now: datetime) -> list[dict[str, Any]]:
+    """The enrollment window as core OCDS milestones (OCDS has no field for the period in
+    which buyers join a central purchasing body's procedure; ``tenderPeriod`` is the
+    suppliers' bidding period and ``enquiryPeriod`` their questions)."""
+    out = []
+    for code, title, at in (
+        ("enrollmentOpens", "Aanmelding gemeenten open", tender.enrollment_opens_at),
+        ("enrollmentCloses", "Aanmelding gemeenten gesloten", tender.enrollment_closes_at),
+    ):
+        milestone: dict[str, Any] = {
+            "id": f"{tender.id}-{code}",
+            "title": title,
+            "type": "preProcurement",
+            "code": code,
+            "description": (
+                "Municipalities enroll in the joint tender (with a mandate for the lead "
+                "party) between these two milestones."
+            ),
+            "dueDate": iso(at),
+            "status": "scheduled",
+        }
+        if tender.status != "draft" and at <= now:
+            milestone["status"] = "met"
+            milestone["dateMet"] = iso(at)
+        out.append(milestone)
+    return out
+
+
+def release(
+    tender: Tender,
+    lots: list[Lot],
+    buyers: list[dict[str, Any]],
+    totals: dict[uuid.UUID, int],
+    status: str,
+    changed: datetime,
+    ocid: str,
+    now: datetime,
+) -> dict[str, Any]:
+    lead = {
+        "id": _party_id(tender.lead_party_oin),
+        "name": tender.lead_party_name,
+        "identifier": {
+            "scheme": OIN_SCHEME,
+            "id": tender.lead_party_oin,
+            "legalName": tender.lead_party_name,
+        },
+        "roles": ["procuringEntity", "centralPurchasingBody"],
+    }
+    parties = [lead, *buyers]
+    values = lot_values(tender, lots)
+    end = _add_months(tender.planned_start_date, tender.contract_duration_months)
+    contract_period = {
+        "startDate": _date_time(tender.planned_start_date),
+        "endDate": _date_time(end),
+        "durationInDays": (end - tender.planned_start_date).days,
+    }
+    lot_status = {"cancelled": "cancelled", "awarded": "complete", "contracted": "complete"}
+    ocds_tender: dict[str, Any] = {
+        "id": str(tender.id),
+        "title": tender.title,
+        "status": TENDER_STATUS[status],
+        "procuringEntity": {"id": lead["id"], "name": lead["name"]},
+        "value": {"amount": _amount(tender.estimated_value), "currency": tender.currency},
+        "procurementMethod": PROCUREMENT_METHOD[tender.procedure],
+        "procurementMethodDetails": PROCEDURE_DETAILS[tender.procedure],
+        "contractPeriod": contract_period,
+        "milestones": _enrollment_milestones(tender, now),
+        "items": [
+            {
+                "id": f"{lot.id}-item",
+                "description": lot.title,
+                "quantity": totals.get(lot.id, 0),
+                "unit": {"name": lot.unit},
+                "relatedLot": str(lot.id),
+            }
+            for lot in lots
+        ],
+        "lots": [
+            {
+                "id": str(lot.id),
+                "title": lot.title,
+                "description": lot.description or lot.title,
+                "value": {"amount": _amount(values[lot.id]), "currency": tender.currency},
+                "status": lot_status.get(status, TENDER_STATUS[status]),
+                "contractPeriod": contract_period,
+            }
+            for lot in lots
+        ],
+    }
+    if tender.description:
+        ocds_tender["description"] = tender.description
+    return {
+        "ocid": ocid,
+        "id": f"{ocid}-{changed.strftime('%Y%m%dT%H%M%S%fZ')}",
+        "date": iso(changed),
+        "tag": [RELEASE_TAG[status]],
+        "initiationType": "tender",
+        "language": "nl",
+        "parties": parties,
+        "tender": ocds_tender,
+    }
