@@ -62,6 +62,7 @@ class FakeRegistry:
     organisations: dict[str, dict[str, Any]] = field(default_factory=dict)
     facilities: dict[str, dict[str, Any]] = field(default_factory=dict)
     usages: list[dict[str, Any]] = field(default_factory=list)
+    radars: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     down: bool = False
     token_requests: int = 0
     calls: list[str] = field(default_factory=list)
@@ -121,6 +122,11 @@ class FakeRegistry:
         if path.startswith("/v1/facilities/"):
             found = self.facilities.get(path.rsplit("/", 1)[1])
             return httpx.Response(200, json=found) if found else httpx.Response(404, json={})
+        if path.startswith("/v1/organisations/") and path.endswith("/radar"):
+            org_id = path.split("/")[3]
+            if org_id not in self.radars:
+                return httpx.Response(404, json={})
+            return httpx.Response(200, json=_page(self.radars[org_id], params))
         if path.startswith("/v1/organisations/"):
             found = self.organisations.get(path.rsplit("/", 1)[1])
             return httpx.Response(200, json=found) if found else httpx.Response(404, json={})

@@ -19,6 +19,7 @@ from servicekit.telemetry import instrument_httpx_client
 from . import API_VERSION
 from .config import Settings, get_settings
 from .db import event_outbox, idempotency_keys, load_models
+from .decisions.router import router as decisions_router
 from .deps import SCOPE_READ, auth
 from .enrollments.router import router as enrollments_router
 from .registry_client import RegistryClient
@@ -35,6 +36,7 @@ TAGS = [
     {"name": "tenders", "description": "Joint tenders, their lots and lifecycle"},
     {"name": "enrollments", "description": "Municipal enrollment with a mandate (volmacht)"},
     {"name": "reports", "description": "Demand aggregation and OCDS export"},
+    {"name": "decisions", "description": "Notice deadlines ahead and what could replace them"},
     {"name": "events", "description": "Change feed (CloudEvents)"},
 ]
 
@@ -99,6 +101,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             tenders_router,
             enrollments_router,
             reports_router,
+            decisions_router,
             events_router(event_outbox, auth, SCOPE_READ),
         ],
         migrations_package="procurement.migrations",

@@ -235,6 +235,15 @@ class RegistryClient:
                 break
         return items if total is None or len(items) == total else None
 
+    async def organisation_radar(
+        self, organisation_id: str, within: str, as_of: str
+    ) -> list[dict[str, Any]] | None:
+        """A municipality's current contracts ending within ``within`` of ``as_of``, each
+        with the collective facilities it could join (the registry's radar); None when
+        its pages did not add up."""
+        path = f"/v1/organisations/{organisation_id}/radar"
+        return await self._all_pages(path, {"within": within, "asOf": as_of})
+
     def _lock(self, name: str) -> asyncio.Lock:
         return self._bulk_locks.setdefault(name, asyncio.Lock())
 

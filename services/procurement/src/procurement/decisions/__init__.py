@@ -1,0 +1,1 @@
+"""Decisions ahead: a municipality's coming notice deadlines with what could replace them."""

@@ -1,0 +1,53 @@
+"""HTTP for /v1/decisions-ahead."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
+
+from servicekit.auth import Principal
+from servicekit.clock import ClockDep
+from servicekit.db import SessionDep
+from servicekit.http import accept_json
+from servicekit.pagination import Page, PageParams, page_params
+from servicekit.responses import page_response
+
+from ..deps import SCOPE_READ, RegistryDep, auth
+from . import service
+from .schemas import DecisionAhead
+
+router = APIRouter(tags=["decisions"], dependencies=[Depends(accept_json)])
+
+
+@router.get(
+    "/v1/decisions-ahead",
+    operation_id="listDecisionsAhead",
+    summary="A municipality's coming notice deadlines, with the collective facilities and "
+    "planned or open joint tenders that could replace each contract",
+    description="The contracts and facilities come from the registry (its organisation "
+    "radar); the tenders are this service's drafts and tenders open for enrollment, for "
+    "the contract's own facility or an alternative. Soonest deadline first.",
+    response_model=Page[DecisionAhead],
+)
+async def decisions_ahead(
+    request: Request,
+    session: SessionDep,
+    registry: RegistryDep,
+    clock: ClockDep,
+    _principal: Annotated[Principal, Security(auth, scopes=[SCOPE_READ])],
+    params: Annotated[PageParams, Depends(page_params)],
+    municipality_id: Annotated[
+        uuid.UUID, Query(alias="municipalityId", description="Registry organisation id")
+    ],
+    within: Annotated[
+        str, Query(max_length=20, description="ISO 8601 date duration", examples=["P18M"])
+    ] = "P18M",
+) -> Response:
+    now = clock()
+    items = await service.decisions_ahead(
+        session, registry, municipality_id, service.check_within(within), now.date(), now
+    )
+    page = items[params.offset : params.offset + params.page_size]
+    return page_response(request, page, len(items), params)
