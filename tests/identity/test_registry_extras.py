@@ -14,8 +14,8 @@ from sqlmodel import col
 from identity.audit.models import AuditEvent
 from identity.authorization.models import AuthorizationRequest
 from identity.clients.models import Client, UsedJti
-from identity.common import utcnow
 from identity.maintenance import purge_expired
+from servicekit.clock import utcnow
 
 
 async def test_private_key_jwt_with_jwks_uri(

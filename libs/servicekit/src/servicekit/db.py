@@ -21,7 +21,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic_core import from_json
 from sqlalchemy import Dialect, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -350,6 +350,24 @@ class Database:
             raise DBAPIError(
                 compiled.sql, None, exc, connection_invalidated=lost_database_connection(exc)
             ) from exc
+
+    async def execute(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Any]:
+        """One statement that writes, committed by itself; the rows it returns
+        (``RETURNING``), addressed by column name, or none.
+
+        On PostgreSQL it takes :meth:`fetch`'s path: a single statement outside a
+        transaction is atomic and commits by itself, so no BEGIN/COMMIT round trips.
+        SQLite runs it in a transaction of its own. Work of several statements belongs in
+        a session's transaction."""
+        if self.on_driver:
+            return await self.fetch(statement, params)
+        async with self.sessionmaker() as session, session.begin():
+            result = await session.execute(statement, dict(params or {}))
+            if isinstance(result, CursorResult) and not result.returns_rows:
+                return []
+            return result.mappings().all()
 
     async def ping(self) -> None:
         """Readiness: the database answers ``SELECT 1`` within two seconds."""

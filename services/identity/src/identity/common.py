@@ -1,4 +1,4 @@
-"""Small helpers shared by the identity aggregates: time, hashing, trace ids, columns."""
+"""Small helpers shared by the identity aggregates: hashing, trace ids, columns."""
 
 from __future__ import annotations
 
@@ -6,30 +6,19 @@ import base64
 import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from opentelemetry import trace
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column
 from sqlmodel import Field
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+from servicekit.clock import UtcDateTime
 
 
 def timestamp(nullable: bool = False, index: bool = False) -> Any:
-    """A timezone-aware timestamp column."""
-    return Field(
-        default=None,
-        sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index),
-    )
+    """A timestamp column, aware (UTC) on both databases."""
+    return Field(default=None, sa_column=Column(UtcDateTime(), nullable=nullable, index=index))
 
 
 def b64url(data: bytes) -> str:

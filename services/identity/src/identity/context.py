@@ -15,7 +15,6 @@ from .clients.authentication import ClientAuthenticator
 from .clients.one_time_ids import OneTimeIds
 from .clients.service import ClientCache
 from .config import Settings
-from .db import Statements
 from .keys.service import KeyStore
 from .sessions.repository import SessionRepository
 from .sessions.service import SessionService
@@ -32,13 +31,12 @@ class Identity:
         self.settings = settings
         self.issuer = settings.issuer.rstrip("/")
         self.database = database
-        statements = Statements(database)
         self.keys = KeyStore(
             database.sessionmaker, settings.key_encryption_keys, settings.key_retention_seconds
         )
         self.clients = ClientCache(database, settings.client_cache_seconds)
         self.http = http or httpx.AsyncClient(timeout=5.0)
-        self.one_time_ids = OneTimeIds(statements)
+        self.one_time_ids = OneTimeIds(database)
         self.client_auth = ClientAuthenticator(
             self.clients,
             self.one_time_ids,
@@ -50,12 +48,12 @@ class Identity:
         self.authorization = AuthorizationService(
             settings,
             self.issuer,
-            AuthorizationRepository(database, statements),
+            AuthorizationRepository(database),
             self.clients,
             self.sessions,
         )
         self.claims = Claims(settings)
-        tokens = TokenRepository(database, statements)
+        tokens = TokenRepository(database)
         self.tokens = TokenService(
             settings, self.issuer, tokens, self.keys, self.claims, self.sessions, self.authorization
         )

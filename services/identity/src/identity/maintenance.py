@@ -8,10 +8,11 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from servicekit.clock import utcnow
+
 from .audit.repository import add_audit
 from .authorization.models import AuthorizationCode, AuthorizationRequest
 from .clients.models import UsedJti
-from .common import utcnow
 from .sessions.models import LoginSession
 from .tokens.models import RefreshToken, RevokedToken
 

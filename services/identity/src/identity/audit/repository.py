@@ -6,7 +6,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..common import current_trace_id, utcnow
+from servicekit.clock import utcnow
+
+from ..common import current_trace_id
 from .models import AuditEvent
 
 

@@ -11,14 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import Table, bindparam, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from servicekit.db import Database
 
 from ..audit.models import AuditEvent
-from ..db import Statements
 from ..sessions.models import LoginSession
 from .models import AuthorizationCode, AuthorizationRequest
 
@@ -26,6 +25,27 @@ REQUESTS: Table = AuthorizationRequest.__table__  # type: ignore[attr-defined]
 CODES: Table = AuthorizationCode.__table__  # type: ignore[attr-defined]
 _BY_ID = select(REQUESTS).where(REQUESTS.c.id == bindparam("id"))
 _BY_UPSTREAM_STATE = select(REQUESTS).where(REQUESTS.c.upstream_state == bindparam("state"))
+_INSERT_REQUEST = insert(REQUESTS).values(
+    {c.name: bindparam(c.name, type_=c.type) for c in REQUESTS.c}
+)
+# The upstream leg recorded on a usable request whose required level is one of those the
+# chosen means reaches (:level_1 … :level_3; unused ones are empty and match nothing).
+_START_UPSTREAM = (
+    update(REQUESTS)
+    .where(
+        REQUESTS.c.id == bindparam("request_id"),
+        REQUESTS.c.completed_at.is_(None),
+        REQUESTS.c.expires_at > bindparam("now", type_=REQUESTS.c.expires_at.type),
+        or_(*(REQUESTS.c.required_loa == bindparam(f"level_{i}") for i in (1, 2, 3))),
+    )
+    .values(
+        {
+            name: bindparam(name, type_=REQUESTS.c[name].type)
+            for name in ("means", "upstream_state", "upstream_nonce", "upstream_verifier", "csrf")
+        }
+    )
+    .returning(REQUESTS.c.required_loa)
+)
 
 
 class SpentCode:
@@ -39,12 +59,12 @@ class SpentCode:
 
 
 class AuthorizationRepository:
-    def __init__(self, database: Database, statements: Statements) -> None:
+    def __init__(self, database: Database) -> None:
         self.database = database
-        self.statements = statements
+        self.postgresql = database.engine.dialect.name == "postgresql"
 
     async def add_request(self, row: AuthorizationRequest) -> None:
-        await self.statements.run(insert(REQUESTS).values(**row.model_dump()))
+        await self.database.execute(_INSERT_REQUEST, row.model_dump())
 
     async def get_request(self, request_id: str) -> AuthorizationRequest | None:
         return _request(await self.database.fetch(_BY_ID, {"id": request_id}))
@@ -58,18 +78,10 @@ class AuthorizationRepository:
         """Record the chosen means and the upstream leg (``values``) on a usable request
         (not completed, not expired) whose required level is one of ``levels``; that
         level, or None when nothing was written."""
-        statement = (
-            update(REQUESTS)
-            .where(
-                REQUESTS.c.id == request_id,
-                REQUESTS.c.completed_at.is_(None),
-                REQUESTS.c.expires_at > now,
-                REQUESTS.c.required_loa.in_(list(levels)),
-            )
-            .values(**values)
-            .returning(REQUESTS.c.required_loa)
-        )
-        rows = await self.statements.run(statement)
+        chosen = [*levels, "", "", ""][:3]
+        params: dict[str, Any] = {f"level_{i}": loa for i, loa in enumerate(chosen, 1)}
+        params.update(values, request_id=request_id, now=now)
+        rows = await self.database.execute(_START_UPSTREAM, params)
         return str(rows[0]["required_loa"]) if rows else None
 
     async def complete_with_login(
@@ -82,8 +94,8 @@ class AuthorizationRepository:
     ) -> bool:
         """Mark the request completed (only if it was not) and write the login session,
         its history row and the RP's code; False (nothing written) if it was completed."""
-        if self.statements.postgresql:
-            rows = await self.statements.run(
+        if self.postgresql:
+            rows = await self.database.execute(
                 _LOGIN_AND_CODE,
                 {
                     "now": now,
@@ -123,8 +135,8 @@ class AuthorizationRepository:
         """Mark an unused code of this client used (only one UPDATE can, so single use
         holds under concurrency) and read its login session; None when no unused code of
         this client matched (unknown, another client's, or used before)."""
-        if self.statements.postgresql:
-            rows = await self.statements.run(
+        if self.postgresql:
+            rows = await self.database.execute(
                 _SPEND_CODE, {"code_hash": code_hash, "client_id": client_id, "now": now}
             )
             if not rows:

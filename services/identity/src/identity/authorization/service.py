@@ -10,11 +10,12 @@ from typing import Any
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from servicekit.auth import LOA_ORDER
+from servicekit.clock import aware, utcnow
 
 from ..broker.means import MEANS, UpstreamIdentity, loa_max, loa_rank
 from ..clients.models import Client
 from ..clients.service import ClientCache
-from ..common import add_query, aware, random_token, sha256_hex, utcnow
+from ..common import add_query, random_token, sha256_hex
 from ..config import Settings
 from ..oauth.errors import OAuthError, PageError, RedirectError
 from ..sessions.models import LoginSession

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
+from cachetools import LRUCache, TTLCache
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry, extract_compact, validate_compact
@@ -51,8 +52,8 @@ class ClientAuthenticator:
         self.http = http
         self.issuer = issuer
         self.settings = settings
-        self._jwks_uri_cache: dict[str, tuple[float, KeySet]] = {}
-        self._parsed: dict[str, KeySet] = {}
+        self._jwks_uri_cache: TTLCache[str, KeySet] = TTLCache(1000, 300, time.monotonic)
+        self._parsed: LRUCache[str, KeySet] = LRUCache(1000)
 
     async def authenticate(
         self, form: dict[str, str], authorization: str | None, endpoint_url: str
@@ -113,25 +114,21 @@ class ClientAuthenticator:
             keys = self._parsed.get(text)
             if keys is None:
                 keys = KeySet.import_key_set(client.jwks)  # type: ignore[arg-type]
-                if len(self._parsed) >= 1000:
-                    self._parsed.clear()
                 self._parsed[text] = keys
             return keys
         uri = client.jwks_uri
         if not uri:
             raise OAuthError("invalid_client", "The client has no registered keys.")
         hit = self._jwks_uri_cache.get(uri)
-        if hit and time.monotonic() - hit[0] < 300:
-            return hit[1]
+        if hit is not None:
+            return hit
         try:
             response = await self.http.get(uri, timeout=5.0)
             response.raise_for_status()
             keys = KeySet.import_key_set(response.json())
         except (httpx.HTTPError, ValueError, JoseError):
             raise OAuthError("invalid_client", "The client's jwks_uri could not be read.") from None
-        if len(self._jwks_uri_cache) >= 1000:
-            self._jwks_uri_cache.clear()
-        self._jwks_uri_cache[uri] = (time.monotonic(), keys)
+        self._jwks_uri_cache[uri] = keys
         return keys
 
     async def _private_key_jwt(

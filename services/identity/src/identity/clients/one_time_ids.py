@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Generator
 from datetime import timedelta
 from typing import Any
 
-from ..common import utcnow
-from ..db import Statements
+from servicekit.clock import utcnow
+from servicekit.db import Database
+
 from ..oauth.errors import OAuthError
 from . import repository
 
@@ -36,8 +37,8 @@ DONE = Done()
 
 
 class OneTimeIds:
-    def __init__(self, statements: Statements) -> None:
-        self._statements = statements
+    def __init__(self, database: Database) -> None:
+        self._database = database
         self._pending: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -75,7 +76,7 @@ class OneTimeIds:
                     waiting[key] = future
                     rows.append(values)
             try:
-                inserted = await repository.record_jtis(self._statements, rows)
+                inserted = await repository.record_jtis(self._database, rows)
             except Exception as exc:
                 for future in waiting.values():
                     if not future.done():

@@ -6,14 +6,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from servicekit.db import Database
 
-from ..db import Statements
 from .models import Client, UsedJti
 
 CLIENTS: Table = Client.__table__  # type: ignore[attr-defined]
@@ -56,16 +55,33 @@ async def page(
 
 
 async def record_jtis(
-    statements: Statements, rows: Sequence[dict[str, Any]]
+    database: Database, rows: Sequence[dict[str, Any]]
 ) -> set[tuple[str, str, str]]:
     """Insert one-time ids in one statement; the (kind, issuer, jti) of those that were
     new. One not returned was recorded before: the unique constraint decides, in the
     database every worker shares."""
-    dialect = "postgresql" if statements.postgresql else "sqlite"
-    statement = (
-        insert_ignoring_duplicates(USED_JTIS, dialect)
-        .values(list(rows))
-        .returning(USED_JTIS.c.kind, USED_JTIS.c.issuer, USED_JTIS.c.jti)
-    )
-    records = await statements.run(statement)
+    if database.engine.dialect.name == "postgresql":
+        # One prepared statement for any batch size (a multi-row VALUES is another
+        # statement per size).
+        columns: dict[str, list[Any]] = {name: [] for name in _JTI_COLUMNS}
+        for row in rows:
+            for name in _JTI_COLUMNS:
+                columns[name].append(row[name])
+        records = await database.execute(_INSERT_JTIS, columns)
+    else:
+        statement = (
+            insert_ignoring_duplicates(USED_JTIS, "sqlite")
+            .values(list(rows))
+            .returning(USED_JTIS.c.kind, USED_JTIS.c.issuer, USED_JTIS.c.jti)
+        )
+        records = await database.execute(statement)
     return {(r["kind"], r["issuer"], r["jti"]) for r in records}
+
+
+_JTI_COLUMNS = ("id", "kind", "issuer", "jti", "expires_at")
+_INSERT_JTIS = text(
+    "INSERT INTO used_jtis (id, kind, issuer, jti, expires_at) "
+    "SELECT * FROM unnest(CAST(:id AS uuid[]), CAST(:kind AS varchar[]), "
+    "CAST(:issuer AS varchar[]), CAST(:jti AS varchar[]), CAST(:expires_at AS timestamptz[])) "
+    "ON CONFLICT DO NOTHING RETURNING kind, issuer, jti"
+)

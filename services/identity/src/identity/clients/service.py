@@ -11,17 +11,19 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from cachetools import TTLCache
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.clock import utcnow
 from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict, NotFound
 from servicekit.http import make_etag
 
 from ..audit.repository import add_audit
-from ..common import random_token, sha256_hex, utcnow
+from ..common import random_token, sha256_hex
 from . import repository
 from .models import Client
 from .schemas import KNOWN_SCOPES, ClientIn
@@ -249,8 +251,8 @@ class ClientCache:
 
     def __init__(self, database: Database, ttl: float) -> None:
         self._database = database
-        self._ttl = ttl
-        self._rows: dict[str, tuple[float, Client | None]] = {}
+        # (row or None for an unknown client_id), dropped after ``ttl`` seconds.
+        self._rows: TTLCache[str, tuple[Client | None]] = TTLCache(10_000, ttl, time.monotonic)
         self._loading: dict[str, asyncio.Future[Client | None]] = {}
 
     async def get(self, client_id: str) -> Client | None:
@@ -260,8 +262,8 @@ class ClientCache:
             return None
         while True:
             hit = self._rows.get(client_id)
-            if hit and time.monotonic() - hit[0] < self._ttl:
-                return hit[1]
+            if hit is not None:
+                return hit[0]
             pending = self._loading.get(client_id)
             if pending is None:
                 break
@@ -274,11 +276,8 @@ class ClientCache:
         future: asyncio.Future[Client | None] = asyncio.get_running_loop().create_future()
         self._loading[client_id] = future
         try:
-            now = time.monotonic()
             row = await repository.by_client_id(self._database, client_id)
-            if len(self._rows) > 10_000:
-                self._rows.clear()
-            self._rows[client_id] = (now, row)
+            self._rows[client_id] = (row,)
             future.set_result(row)
             return row
         except asyncio.CancelledError:

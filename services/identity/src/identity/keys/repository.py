@@ -8,7 +8,8 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from ..common import aware, utcnow
+from servicekit.clock import aware, utcnow
+
 from .models import SigningKey
 
 PUBLISHED = ("next", "active", "retired")

@@ -20,8 +20,9 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from servicekit.clock import aware, utcnow
+
 from ..audit.repository import add_audit
-from ..common import aware, utcnow
 from ..crypto import Sealer
 from . import repository
 from .models import SigningKey

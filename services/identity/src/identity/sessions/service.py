@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from servicekit.clock import aware, utcnow
+
 from ..audit.models import AuditEvent
 from ..audit.repository import audit_event
 from ..broker.means import UpstreamIdentity, loa_rank
-from ..common import aware, keyed_hash, random_token, sha256_hex, utcnow
+from ..common import keyed_hash, random_token, sha256_hex
 from ..config import Settings
 from ..crypto import Sealer
 from .models import LoginSession

@@ -7,9 +7,11 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from servicekit.clock import aware, utcnow
+
 from ..clients.models import Client
 from ..clients.service import ClientCache
-from ..common import aware, sha256_hex, utcnow
+from ..common import sha256_hex
 from ..keys.service import KeyStore
 from ..oauth.errors import OAuthError
 from ..sessions.service import SessionService

@@ -18,7 +18,6 @@ from servicekit.db import Database
 from ..audit.repository import add_audit
 from ..authorization.models import AuthorizationCode
 from ..clients.repository import insert_ignoring_duplicates
-from ..db import Statements
 from ..disclosures.models import Disclosure
 from ..disclosures.repository import remember_subject
 from .models import RefreshToken, RevokedToken
@@ -26,12 +25,15 @@ from .models import RefreshToken, RevokedToken
 REVOKED: Table = RevokedToken.__table__  # type: ignore[attr-defined]
 DISCLOSURES: Table = Disclosure.__table__  # type: ignore[attr-defined]
 _IS_REVOKED = select(REVOKED.c.jti).where(REVOKED.c.jti == bindparam("jti"))
+_INSERT_DISCLOSURE = insert(DISCLOSURES).values(
+    {c.name: bindparam(c.name, type_=c.type) for c in DISCLOSURES.c}
+)
 
 
 class TokenRepository:
-    def __init__(self, database: Database, statements: Statements) -> None:
+    def __init__(self, database: Database) -> None:
         self.database = database
-        self.statements = statements
+        self.postgresql = database.engine.dialect.name == "postgresql"
 
     async def is_revoked(self, jti: str) -> bool:
         return bool(await self.database.fetch(_IS_REVOKED, {"jti": jti}))
@@ -41,7 +43,7 @@ class TokenRepository:
             return await session.get(RefreshToken, token_hash)
 
     async def add_disclosure(self, disclosure: Disclosure) -> None:
-        await self.statements.run(insert(DISCLOSURES).values(**disclosure.model_dump()))
+        await self.database.execute(_INSERT_DISCLOSURE, disclosure.model_dump())
 
     async def record_grant(
         self,
@@ -55,7 +57,7 @@ class TokenRepository:
         entry and the pairwise subject. For a code (``code_hash``) only while the code is
         not marked replayed, checked under its row lock (a replay that marked it first
         wins); False then, and nothing is written."""
-        if code_hash is not None and self.statements.postgresql:
+        if code_hash is not None and self.postgresql:
             params: dict[str, Any] = {
                 "code_hash": code_hash,
                 **{f"r_{k}": v for k, v in (refresh.model_dump() if refresh else {}).items()},
@@ -67,7 +69,7 @@ class TokenRepository:
                 params.update({f"r_{c}": None for c in RefreshToken.model_fields})
             params["r_claims_request"] = _json(refresh.claims_request if refresh else None)
             params["d_attributes"] = json.dumps(disclosure.attributes)
-            return bool(await self.statements.run(_RECORD_CODE_GRANT, params))
+            return bool(await self.database.execute(_RECORD_CODE_GRANT, params))
         async with self.database.sessionmaker() as session, session.begin():
             if code_hash is not None:
                 code = await session.get(AuthorizationCode, code_hash, with_for_update=True)

@@ -8,9 +8,11 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from servicekit.clock import aware, utcnow
+
 from ..authorization.service import AuthorizationService
 from ..clients.models import Client
-from ..common import aware, current_trace_id, keyed_hash, random_token, sha256_hex, utcnow
+from ..common import current_trace_id, keyed_hash, random_token, sha256_hex
 from ..config import Settings
 from ..disclosures.models import Disclosure
 from ..keys.service import KeyStore
