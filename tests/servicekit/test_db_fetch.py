@@ -220,3 +220,29 @@ async def test_leased_connections_go_back_when_the_pool_runs_out(database: Datab
         assert tight.engine.sync_engine.pool.checkedout() == 1  # type: ignore[attr-defined]
     finally:
         await tight.dispose()
+
+
+RENAME = (
+    things.update()
+    .where(things.c.id == bindparam("id_"))
+    .values(name=bindparam("name"), tags=bindparam("tags", type_=JSON))
+    .returning(things.c.name, things.c.tags)
+)
+ADD = things.insert().values(
+    id=bindparam("id"), name="new", kind="toy", tags=bindparam("tags", type_=JSON), size=9,
+    at=bindparam("at", type_=DateTime(timezone=True)),
+)  # fmt: skip
+
+
+async def test_execute_writes_commit_by_themselves_and_return_their_rows(
+    database: Database,
+) -> None:
+    rows = await database.execute(RENAME, {"id_": IDS[2], "name": "renamed", "tags": ["x"]})
+    assert [dict(r) for r in rows] == [{"name": "renamed", "tags": ["x"]}]
+    assert await database.execute(RENAME, {"id_": uuid.UUID(int=99), "name": "-", "tags": []}) == []
+    assert await database.execute(ADD, {"id": uuid.UUID(int=50), "tags": [], "at": AT}) == []
+    # Committed: a new connection (another session) sees both writes.
+    async with database.sessionmaker() as session:
+        names = (await session.execute(select(things.c.name).order_by(things.c.name))).scalars()
+        assert "renamed" in list(names)
+    assert (await database.fetch(BY_ID, {"id": uuid.UUID(int=50)}))[0]["name"] == "new"
