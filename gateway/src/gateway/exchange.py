@@ -7,6 +7,8 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from opentelemetry.trace import Span
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -65,7 +67,7 @@ class Exchange:
         self.route_name = "unmatched"
         self.status = 500
         self.started = False
-        self.span: Any = None  # the server span, once started
+        self.span: Span | None = None  # the server span, once started
         self.response_headers: Headers = []  # added to whatever the answer is
         client = scope.get("client")
         self.client_ip: str = client[0] if client else "unknown"

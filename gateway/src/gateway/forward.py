@@ -8,11 +8,10 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from servicekit.errors import (
     BadGateway,
@@ -194,7 +193,7 @@ class Forwarder:
             span.end()
 
     async def _failed(
-        self, ex: Exchange, send: Send, upstream: Upstream, span: Any, kind: str
+        self, ex: Exchange, send: Send, upstream: Upstream, span: Span, kind: str
     ) -> None:
         upstream.breaker.failure()
         self.metrics.upstream_errors.labels(upstream.name, kind).inc()
@@ -245,7 +244,7 @@ def upstream_headers(ex: Exchange, route: Route) -> UpstreamHeaders:
     return out
 
 
-def add_trace_context(headers: UpstreamHeaders, span: Any) -> None:
+def add_trace_context(headers: UpstreamHeaders, span: Span) -> None:
     """W3C ``traceparent``/``tracestate`` of the client span."""
     sc = span.get_span_context()
     if sc.is_valid:

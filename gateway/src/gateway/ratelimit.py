@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
+
+from cachetools import LRUCache
 
 logger = logging.getLogger("gateway.ratelimit")
 
@@ -96,17 +97,14 @@ class MemoryRateLimiter:
     (a forgotten bucket is full, which only ever errs on the caller's side)."""
 
     def __init__(self, max_keys: int = 100_000, clock: Any = time.monotonic) -> None:
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._max_keys = max_keys
+        self._buckets: LRUCache[str, tuple[float, float]] = LRUCache(max_keys)
         self._clock = clock
 
     async def hit(self, key: str, policy: Policy) -> Decision:
         now = self._clock()
-        tokens, last = self._buckets.pop(key, (float(policy.burst), now))
+        tokens, last = self._buckets.get(key, (float(policy.burst), now))
         allowed, tokens = refill(tokens, last, now, policy)
         self._buckets[key] = (tokens, now)
-        if len(self._buckets) > self._max_keys:
-            self._buckets.popitem(last=False)
         return Decision(allowed, policy, tokens)
 
     async def close(self) -> None:

@@ -24,9 +24,10 @@ principal; rate limits are charged per request as before.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+
+from cachetools import LRUCache
 
 from servicekit.auth import Principal
 
@@ -48,10 +49,9 @@ class TokenCache:
         wall_clock: Any = time.time,
     ) -> None:
         self.max_seconds = max_seconds
-        self.max_entries = max_entries
         self._clock = clock
         self._wall_clock = wall_clock
-        self._entries: OrderedDict[str, CachedToken] = OrderedDict()
+        self._entries: LRUCache[str, CachedToken] = LRUCache(max_entries)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -66,7 +66,6 @@ class TokenCache:
         if entry.deadline <= self._clock():
             del self._entries[token]
             return None
-        self._entries.move_to_end(token)
         return entry
 
     def discard(self, token: str) -> None:
@@ -82,11 +81,7 @@ class TokenCache:
         ttl = min(self.max_seconds, float(exp) - self._wall_clock())
         if ttl <= 0:
             return
-        entries = self._entries
-        entries[token] = CachedToken(principal, kid, keys, self._clock() + ttl)
-        entries.move_to_end(token)
-        while len(entries) > self.max_entries:
-            entries.popitem(last=False)
+        self._entries[token] = CachedToken(principal, kid, keys, self._clock() + ttl)
 
 
 def token_kid(token: str) -> str | None:
