@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 
 from opentelemetry.sdk.trace import SpanProcessor
 
-from servicekit.auth import JwksCache, TokenVerifier, http_jwks_fetcher
+from servicekit.auth import TokenVerifier
 from servicekit.logs import configure_logging
-from servicekit.revocations import RevocationFeedCollector, feed_from_settings
+from servicekit.revocations import RevocationFeedCollector
 from servicekit.telemetry import setup_tracing
 
 from . import API_VERSION
@@ -38,14 +38,7 @@ def create_app(
     access.handlers = []
     access.propagate = False
     if token_verifier is None:
-        token_verifier = TokenVerifier(
-            JwksCache(http_jwks_fetcher(settings.auth_jwks_url)),
-            issuer=settings.auth_issuer,
-            audience=settings.auth_audience,
-            algorithms=settings.auth_algorithms,
-            leeway=settings.auth_leeway_seconds,
-            revocations=feed_from_settings(settings),
-        )
+        token_verifier = TokenVerifier.from_settings(settings)
     limiter: RateLimiter | None = None
     dependencies: dict[str, Check] = {}
     if settings.rate_limit_enabled:

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from sqlalchemy import Table
 from starlette.routing import Route
 
-from .auth import JwksCache, TokenVerifier, http_jwks_fetcher
+from .auth import TokenVerifier
 from .db import Database, is_sqlite
 from .errors import install_problem_handlers
 from .health import Dependencies, ReadyCheck, health_router, http_check
@@ -24,7 +24,7 @@ from .logs import configure_logging
 from .middleware import BodyLimitMiddleware, MediaTypeMiddleware, RequestContextMiddleware
 from .migrations import migration_head, schema_check, upgrade
 from .openapi import adr_document, install_docs
-from .revocations import RevocationFeedCollector, feed_from_settings, revocation_details
+from .revocations import RevocationFeedCollector, revocation_details
 from .settings import ServiceSettings
 from .telemetry import (
     Metrics,
@@ -84,14 +84,7 @@ def create_service_app(
     if token_verifier is None:
         # Tokens are checked against identity's published keys.
         dependency_checks.setdefault("identity-jwks", http_check(settings.auth_jwks_url))
-        token_verifier = TokenVerifier(
-            JwksCache(http_jwks_fetcher(settings.auth_jwks_url)),
-            issuer=settings.auth_issuer,
-            audience=settings.auth_audience,
-            algorithms=settings.auth_algorithms,
-            leeway=settings.auth_leeway_seconds,
-            revocations=feed_from_settings(settings),
-        )
+        token_verifier = TokenVerifier.from_settings(settings)
     feed = token_verifier.revocations
     dependencies = Dependencies(dependency_checks)
 

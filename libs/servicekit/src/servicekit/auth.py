@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from cachetools import LRUCache
@@ -38,9 +38,8 @@ from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
 from .errors import Forbidden, InsufficientScope, Unauthorized
-
-if TYPE_CHECKING:
-    from .revocations import RevocationFeed
+from .revocations import RevocationFeed, feed_from_settings
+from .settings import ServiceSettings
 
 logger = logging.getLogger("servicekit.auth")
 
@@ -204,6 +203,19 @@ class TokenVerifier:
         self.revocations = revocations
         # The ids of revoked tokens (one membership test per request); empty without a feed.
         self._revoked: Container[object] = () if revocations is None else revocations.revoked
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
+        """The verifier a part's ``AUTH_*`` settings describe: identity's keys fetched over
+        HTTP, and its revocation feed when a client for it is configured."""
+        return cls(
+            JwksCache(http_jwks_fetcher(settings.auth_jwks_url)),
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            algorithms=settings.auth_algorithms,
+            leeway=settings.auth_leeway_seconds,
+            revocations=feed_from_settings(settings),
+        )
 
     def is_revoked(self, jti: object) -> bool:
         """Has identity published this token id as revoked?"""
