@@ -19,7 +19,7 @@ from registry.config import Settings
 from registry.main import create_app
 from registry.readcache import ReadCache
 from registry.search import service as search_service
-from registry.usages import service as usage_service
+from registry.usages import radar as usage_service
 from servicekit.db import Database
 from servicekit.testing import TestIssuer
 

@@ -18,7 +18,7 @@ from servicekit.db import Database
 from servicekit.errors import NotFound
 
 from ..changes.service import SYSTEM, record_change
-from ..usages.service import notice_deadline
+from ..usages.radar import notice_deadline
 from . import repository
 from .models import THRESHOLDS
 from .schemas import NoticeAlertOut

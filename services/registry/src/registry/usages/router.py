@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Se
 
 from servicekit.auth import Principal
 from servicekit.db import DatabaseDep, SessionDep
-from servicekit.http import accept_json, require_if_match
+from servicekit.http import IfMatchDep, accept_json
 from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams, page_params
 from servicekit.responses import (
@@ -26,7 +26,7 @@ from ..common import cached_page, invalid
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
 from ..readcache import ReadCacheDep
-from . import service
+from . import radar, service
 from .schemas import RadarItem, UsageCreate, UsageOut, UsagePatch, UsageStatus
 
 router = APIRouter(tags=["usages"], dependencies=[Depends(accept_json)])
@@ -137,15 +137,13 @@ async def get_usage(
     responses=error_responses(409, 412, 428),
 )
 async def update_usage(
-    request: Request,
     session: SessionDep,
+    if_match: IfMatchDep,
     principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
     usage_id: UsageId,
     patch: Annotated[UsagePatch, Body()],
 ) -> Response:
-    out, etag = await service.update_usage(
-        session, principal, usage_id, patch, lambda current: require_if_match(request, current)
-    )
+    out, etag = await service.update_usage(session, principal, usage_id, patch, if_match)
     return json_response(out, etag=etag)
 
 
@@ -175,7 +173,7 @@ async def facility_radar(
 ) -> Response:
     async def compute() -> PageBody:
         async with database.read_sessionmaker() as session:
-            items, total = await service.facility_radar(
+            items, total = await radar.facility_radar(
                 session, facility_id, within, today, offering_id, params.offset, params.page_size
             )
         return page_body(items, total)
@@ -211,7 +209,7 @@ async def organisation_radar(
 ) -> Response:
     async def compute() -> PageBody:
         async with database.sessionmaker() as session:
-            items = await service.organisation_radar(session, organisation_id, within, today)
+            items = await radar.organisation_radar(session, organisation_id, within, today)
         page = items[params.offset : params.offset + params.page_size]
         return page_body(page, len(items))
 

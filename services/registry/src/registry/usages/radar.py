@@ -1,0 +1,137 @@
+"""The contract-expiry radar: contracts ending soon, and who could join what."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.errors import BadRequest, NotFound
+
+from ..auth import MUNICIPALITY
+from ..durations import DateDuration, add_months
+from ..organisations.schemas import JoinOption, OrganisationRadarItem
+from .repository import UsageRepository
+from .schemas import RadarItem
+
+JOINABLE_STAGES = ("implementation", "operational")
+
+
+@lru_cache(maxsize=8192)  # contract ends cluster on a few dates; the radar sorts thousands
+def notice_deadline(contract_end: date, notice_months: int | None) -> date:
+    return add_months(contract_end, -(notice_months or 0))
+
+
+async def facility_radar(
+    session: AsyncSession,
+    facility_id: uuid.UUID,
+    within: DateDuration,
+    today: date,
+    offering_id: uuid.UUID | None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[list[RadarItem], int]:
+    """Municipalities that could join ``facility_id``: they do not use it (or use it through
+    a competing offering than ``offering_id``) and their current contract for something in
+    the same theme ends in [today, today + within]; soonest notice deadline first.
+
+    Works in a transaction or in autocommit (each statement sees committed data)."""
+    repo = UsageRepository(session)
+    theme = await repo.facility_theme(facility_id)
+    if theme is None:
+        raise NotFound(f"No facility with id {facility_id}.")
+    if offering_id is not None and await repo.offering_facility(offering_id) != facility_id:
+        raise BadRequest(
+            "The offering is not an offering for this facility.",
+            invalid_params=[{"name": "offeringId", "reason": "offering of another facility"}],
+        )
+    values: dict[str, Any] = {
+        "facility_id": facility_id,
+        "theme": theme,
+        "today": today,
+        "horizon": within.after(today),
+    }
+    if offering_id is not None:
+        values["offering_id"] = offering_id
+    rows, total, ranked = await repo.radar_rows(values, offering_id is not None, offset, limit)
+    pairs: list[tuple[date, Any]]
+    if ranked:
+        pairs = [(row.deadline, row) for row in rows]
+    else:
+        found = [(notice_deadline(r.contract_end_date, r.notice_period_months), r) for r in rows]
+        found.sort(key=lambda pair: (pair[0], pair[1].municipality_name, str(pair[1].id)))
+        pairs = found[offset : None if limit is None else offset + limit]
+    # Schemas only for the requested page: the window can hold thousands of contracts.
+    items = [
+        RadarItem(
+            municipality_id=row.municipality_id,
+            municipality_name=row.municipality_name,
+            cbs_code=row.cbs_code,
+            province=row.province,
+            usage_id=row.id,
+            current_facility_id=row.facility_id,
+            current_facility_name=row.facility_name,
+            offering_id=row.offering_id,
+            contract_end_date=row.contract_end_date,
+            notice_period_months=row.notice_period_months or 0,
+            notice_deadline=deadline,
+            notice_deadline_passed=deadline < today,
+        )
+        for deadline, row in pairs
+    ]
+    return items, total
+
+
+async def organisation_radar(
+    session: AsyncSession, organisation_id: uuid.UUID, within: DateDuration, today: date
+) -> list[OrganisationRadarItem]:
+    """One municipality's contracts ending in the window, each with the collective
+    facilities of the same theme it could join instead."""
+    repo = UsageRepository(session)
+    municipality = await repo.organisation(organisation_id)
+    if municipality is None:
+        raise NotFound(f"No organisation with id {organisation_id}.")
+    if municipality.type != MUNICIPALITY:
+        raise BadRequest(
+            "The radar of an organisation is for municipalities.",
+            invalid_params=[{"name": "organisationId", "reason": "not a municipality"}],
+        )
+    horizon = within.after(today)
+    rows = await repo.ending_contracts(organisation_id, today, horizon)
+    used = await repo.used_facilities(organisation_id)
+    themes = {facility.theme for _usage, facility in rows}
+    options: dict[str, list[JoinOption]] = {theme: [] for theme in themes}
+    if themes:
+        for facility in await repo.facilities_in(themes, JOINABLE_STAGES):
+            if facility.id not in used:
+                options[facility.theme].append(
+                    JoinOption(
+                        facility_id=facility.id,
+                        slug=facility.slug,
+                        name=facility.name,
+                        stage=facility.stage,
+                    )
+                )
+    items = []
+    for usage, facility in rows:
+        assert usage.contract_end_date is not None
+        deadline = notice_deadline(usage.contract_end_date, usage.notice_period_months)
+        items.append(
+            OrganisationRadarItem(
+                usage_id=usage.id,
+                facility_id=facility.id,
+                facility_name=facility.name,
+                theme=facility.theme,
+                offering_id=usage.offering_id,
+                contract_end_date=usage.contract_end_date,
+                notice_period_months=usage.notice_period_months or 0,
+                notice_deadline=deadline,
+                notice_deadline_passed=deadline < today,
+                alternatives=[o for o in options[facility.theme] if o.facility_id != facility.id],
+            )
+        )
+    items.sort(key=lambda i: (i.notice_deadline, i.facility_name, str(i.usage_id)))
+    return items
