@@ -88,6 +88,7 @@ async def record_out(
     out: ApiOutModel,
     *,
     changes: dict[str, Any] | ApiModel | None = None,
+    subject_path: str | None = None,
     **event: Any,
 ) -> None:
     """:func:`record_change` for the resource as the API shows it (``out``, with an
@@ -102,4 +103,5 @@ async def record_out(
         action=action,
         data={**out.model_dump(mode="json", by_alias=True), **event},
         changes=changes,
+        subject_path=subject_path,
     )

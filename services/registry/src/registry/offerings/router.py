@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Se
 
 from servicekit.auth import Principal
 from servicekit.db import DatabaseDep, SessionDep
-from servicekit.http import accept_json, require_if_match
+from servicekit.http import IfMatchDep, accept_json
 from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams, page_params
 from servicekit.responses import error_responses, json_response, page_response
@@ -104,15 +104,13 @@ async def get_offering(
     responses=error_responses(412, 428),
 )
 async def update_offering(
-    request: Request,
+    if_match: IfMatchDep,
     session: SessionDep,
     principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
     offering_id: OfferingId,
     patch: Annotated[OfferingPatch, Body()],
 ) -> Response:
-    out, etag = await service.update_offering(
-        session, principal, offering_id, patch, lambda current: require_if_match(request, current)
-    )
+    out, etag = await service.update_offering(session, principal, offering_id, patch, if_match)
     return json_response(out, etag=etag)
 
 
@@ -184,7 +182,7 @@ async def get_version(
     responses=error_responses(412, 428),
 )
 async def update_version(
-    request: Request,
+    if_match: IfMatchDep,
     session: SessionDep,
     principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
     offering_id: OfferingId,
@@ -197,6 +195,6 @@ async def update_version(
         offering_id,
         version_id,
         patch,
-        lambda current: require_if_match(request, current),
+        if_match,
     )
     return json_response(out, etag=etag)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Se
 from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
-from servicekit.http import accept_json, require_if_match
+from servicekit.http import IfMatchDep, accept_json
 from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams, page_params
 from servicekit.responses import error_responses, json_response, page_response
@@ -102,7 +102,7 @@ async def get_organisation(
     responses=error_responses(409, 412, 428),
 )
 async def update_organisation(
-    request: Request,
+    if_match: IfMatchDep,
     session: SessionDep,
     principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
@@ -114,6 +114,6 @@ async def update_organisation(
         Actor.of(principal),
         organisation_id,
         patch,
-        lambda current: require_if_match(request, current),
+        if_match,
     )
     return json_response(out, etag=etag)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, Request, Response, Security
 
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
-from servicekit.http import accept_json, require_if_match
+from servicekit.http import IfMatchDep, accept_json
 from servicekit.idempotency import idempotent
 from servicekit.pagination import Page, PageParams, page_params
 from servicekit.responses import error_responses, json_response, page_response
@@ -94,6 +94,7 @@ async def get_subscription(
 )
 async def update_subscription(
     request: Request,
+    if_match: IfMatchDep,
     session: SessionDep,
     principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
     subscription_id: SubscriptionId,
@@ -104,7 +105,7 @@ async def update_subscription(
         principal,
         subscription_id,
         patch,
-        lambda current: require_if_match(request, current),
+        if_match,
         request.app.state.settings,
     )
     return json_response(out, etag=etag)
