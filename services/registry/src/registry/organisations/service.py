@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
 from servicekit.clock import utcnow
-from servicekit.errors import BadRequest, Conflict, NotFound
+from servicekit.errors import BadRequest, Conflict
+from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
 
-from ..changes.service import record_change
-from .models import Organisation, OrganisationMember
+from ..changes.service import record_out
+from .models import Organisation
+from .repository import OrganisationRepository
 from .schemas import OrganisationCreate, OrganisationOut, OrganisationPatch
 
 IDENTIFIER_FIELDS = {"cbs_code": "cbsCode", "oin": "oin", "kvk_number": "kvkNumber"}
@@ -45,18 +44,7 @@ class OrganisationFilter:
 async def member_ids_of(
     session: AsyncSession, cooperation_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
-    ids = list(cooperation_ids)
-    members: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    if not ids:
-        return members
-    rows = await session.execute(
-        select(OrganisationMember.cooperation_id, OrganisationMember.member_id)
-        .where(OrganisationMember.cooperation_id.in_(ids))
-        .order_by(OrganisationMember.cooperation_id, OrganisationMember.member_id)
-    )
-    for cooperation_id, member_id in rows:
-        members[cooperation_id].append(member_id)
-    return members
+    return await OrganisationRepository(session).member_ids(cooperation_ids)
 
 
 def to_out(org: Organisation, member_ids: list[uuid.UUID]) -> OrganisationOut:
@@ -81,51 +69,16 @@ def etag(org: Organisation) -> str:
 async def list_organisations(
     session: AsyncSession, filters: OrganisationFilter, params: PageParams
 ) -> tuple[list[OrganisationOut], int]:
-    query = select(Organisation)
-    if filters.type:
-        query = query.where(Organisation.type == filters.type)
-    if filters.oin:
-        query = query.where(Organisation.oin == filters.oin)
-    if filters.kvk_number:
-        query = query.where(Organisation.kvk_number == filters.kvk_number)
-    if filters.cbs_code:
-        query = query.where(Organisation.cbs_code == filters.cbs_code)
-    if filters.q:
-        needle = filters.q.lower()
-        query = query.where(
-            or_(
-                func.lower(Organisation.name).contains(needle, autoescape=True),
-                Organisation.cbs_code == filters.q.upper(),
-            )
-        )
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = (
-        await session.execute(
-            query.order_by(Organisation.name, Organisation.id)
-            .offset(params.offset)
-            .limit(params.page_size)
-        )
-    ).scalars()
-    orgs = list(rows)
-    members = await member_ids_of(session, [o.id for o in orgs if o.type == "cooperation"])
-    return [to_out(o, members.get(o.id, [])) for o in orgs], int(total)
-
-
-async def load(
-    session: AsyncSession, org_id: uuid.UUID, *, for_update: bool = False
-) -> Organisation:
-    query = select(Organisation).where(Organisation.id == org_id)
-    if for_update:
-        query = query.with_for_update()
-    org = (await session.execute(query)).scalar_one_or_none()
-    if org is None:
-        raise NotFound(f"No organisation with id {org_id}.")
-    return org
+    repo = OrganisationRepository(session)
+    orgs, total = await repo.list_page(filters, params)
+    members = await repo.member_ids(o.id for o in orgs if o.type == "cooperation")
+    return [to_out(o, members.get(o.id, [])) for o in orgs], total
 
 
 async def get_organisation(session: AsyncSession, org_id: uuid.UUID) -> tuple[OrganisationOut, str]:
-    org = await load(session, org_id)
-    members = await member_ids_of(session, [org.id])
+    repo = OrganisationRepository(session)
+    org = await repo.get(org_id)
+    members = await repo.member_ids([org.id])
     return to_out(org, members.get(org.id, [])), etag(org)
 
 
@@ -151,17 +104,13 @@ def _check_shape(org_type: str, values: dict[str, Any], has_members: bool) -> No
 
 
 async def _check_unique(
-    session: AsyncSession, org_type: str, values: dict[str, Any], own_id: uuid.UUID | None
+    repo: OrganisationRepository, org_type: str, values: dict[str, Any], own_id: uuid.UUID | None
 ) -> None:
     for field, api_name in IDENTIFIER_FIELDS.items():
         value = values.get(field)
         if not value:
             continue
-        column = getattr(Organisation, field)
-        query = select(Organisation.id).where(Organisation.type == org_type, column == value)
-        if own_id is not None:
-            query = query.where(Organisation.id != own_id)
-        existing = (await session.execute(query.limit(1))).scalar_one_or_none()
+        existing = await repo.holder_of(org_type, field, value, own_id)
         if existing is not None:
             raise Conflict(
                 f"A {org_type} with {api_name} {value} is already registered.",
@@ -170,18 +119,10 @@ async def _check_unique(
             )
 
 
-async def _check_members(session: AsyncSession, member_ids: list[uuid.UUID]) -> None:
+async def _check_members(repo: OrganisationRepository, member_ids: list[uuid.UUID]) -> None:
     if not member_ids:
         return
-    found = dict(
-        (
-            await session.execute(
-                select(Organisation.id, Organisation.type).where(Organisation.id.in_(member_ids))
-            )
-        )
-        .tuples()
-        .all()
-    )
+    found = await repo.types_of(member_ids)
     problems = []
     for index, member_id in enumerate(member_ids):
         if member_id not in found:
@@ -194,11 +135,7 @@ async def _check_members(session: AsyncSession, member_ids: list[uuid.UUID]) -> 
         )
 
 
-async def _flush(session: AsyncSession, detail: str) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(detail, slug="duplicate") from exc
+DUPLICATE = "An organisation with these identifiers already exists."
 
 
 async def create_organisation(
@@ -207,25 +144,19 @@ async def create_organisation(
     values = data.model_dump(exclude={"member_ids", "type"})
     member_ids = list(dict.fromkeys(data.member_ids))
     _check_shape(data.type, values, bool(member_ids))
+    repo = OrganisationRepository(session)
     async with session.begin():
-        await _check_unique(session, data.type, values, None)
-        await _check_members(session, member_ids)
+        await _check_unique(repo, data.type, values, None)
+        await _check_members(repo, member_ids)
         now = utcnow()
-        org = Organisation(type=data.type, created_at=now, updated_at=now, revision=1, **values)
-        session.add(org)
-        await _flush(session, "An organisation with these identifiers already exists.")
-        for member_id in member_ids:
-            session.add(OrganisationMember(cooperation_id=org.id, member_id=member_id))
-        out = to_out(org, sorted(member_ids))
-        await record_change(
-            session,
-            actor,
-            entity="organisation",
-            entity_id=org.id,
-            action="created",
-            data=out.model_dump(mode="json", by_alias=True),
+        org = await repo.add(
+            Organisation(type=data.type, created_at=now, updated_at=now, revision=1, **values),
+            conflict=DUPLICATE,
         )
-    return out, etag(org)
+        repo.add_members(org.id, member_ids)
+        out = to_out(org, sorted(member_ids))
+        await record_out(session, actor, "organisation", "created", out)
+    return out, repo.etag(org)
 
 
 async def update_organisation(
@@ -233,12 +164,12 @@ async def update_organisation(
     actor: Actor,
     org_id: uuid.UUID,
     patch: OrganisationPatch,
-    check_etag: Callable[[str], None],
+    if_match: IfMatch,
 ) -> tuple[OrganisationOut, str]:
     changes = patch.model_dump(exclude_unset=True)
+    repo = OrganisationRepository(session)
     async with session.begin():
-        org = await load(session, org_id, for_update=True)
-        check_etag(etag(org))
+        org = await repo.get_checked(org_id, if_match)
         if "name" in changes and changes["name"] is None:
             raise BadRequest(
                 "name cannot be removed.", invalid_params=[{"name": "name", "reason": "required"}]
@@ -252,40 +183,19 @@ async def update_organisation(
         }
         values.update(changes)
         _check_shape(org.type, values, bool(member_ids))
-        await _check_unique(session, org.type, values, org.id)
+        await _check_unique(repo, org.type, values, org.id)
         if member_ids is not None:
-            await _check_members(session, member_ids)
-            await session.execute(
-                delete(OrganisationMember).where(OrganisationMember.cooperation_id == org.id)
-            )
-            for member_id in member_ids:
-                session.add(OrganisationMember(cooperation_id=org.id, member_id=member_id))
-        for field, value in changes.items():
-            setattr(org, field, value)
-        org.revision += 1
-        org.updated_at = utcnow()
-        await _flush(session, "An organisation with these identifiers already exists.")
-        members = await member_ids_of(session, [org.id])
+            await _check_members(repo, member_ids)
+            await repo.set_members(org.id, member_ids)
+        repo.apply(org, changes)
+        await repo.flush(conflict=DUPLICATE)
+        members = await repo.member_ids([org.id])
         out = to_out(org, members.get(org.id, []))
-        history = {
-            k: v
-            for k, v in patch.model_dump(mode="json", by_alias=True, exclude_unset=True).items()
-        }
-        await record_change(
-            session,
-            actor,
-            entity="organisation",
-            entity_id=org.id,
-            action="updated",
-            data=out.model_dump(mode="json", by_alias=True),
-            changes=history,
-        )
-    return out, etag(org)
+        await record_out(session, actor, "organisation", "updated", out, changes=patch)
+    return out, repo.etag(org)
 
 
 async def find_by_identifier(
     session: AsyncSession, org_type: str, field: str, value: str
 ) -> Organisation | None:
-    column = getattr(Organisation, field)
-    query = select(Organisation).where(Organisation.type == org_type, column == value)
-    return (await session.execute(query)).scalar_one_or_none()
+    return await OrganisationRepository(session).find_by_identifier(org_type, field, value)

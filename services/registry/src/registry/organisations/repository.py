@@ -1,0 +1,81 @@
+"""Every query of organisations and cooperation memberships."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+
+from servicekit.pagination import PageParams
+from servicekit.repository import Repository
+
+from .models import Organisation, OrganisationMember
+
+
+class OrganisationRepository(Repository[Organisation]):
+    model = Organisation
+    label = "organisation"
+
+    async def member_ids(
+        self, cooperation_ids: Iterable[uuid.UUID]
+    ) -> dict[uuid.UUID, list[uuid.UUID]]:
+        ids = list(cooperation_ids)
+        members: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        if not ids:
+            return members
+        rows = await self.session.execute(
+            select(OrganisationMember.cooperation_id, OrganisationMember.member_id)
+            .where(OrganisationMember.cooperation_id.in_(ids))
+            .order_by(OrganisationMember.cooperation_id, OrganisationMember.member_id)
+        )
+        for cooperation_id, member_id in rows:
+            members[cooperation_id].append(member_id)
+        return members
+
+    async def list_page(self, filters: Any, params: PageParams) -> tuple[list[Organisation], int]:
+        query = select(Organisation)
+        for field in ("type", "oin", "kvk_number", "cbs_code"):
+            value = getattr(filters, field)
+            if value:
+                query = query.where(getattr(Organisation, field) == value)
+        if filters.q:
+            query = query.where(
+                or_(
+                    func.lower(Organisation.name).contains(filters.q.lower(), autoescape=True),
+                    Organisation.cbs_code == filters.q.upper(),
+                )
+            )
+        return await self.page(query, params, Organisation.name, Organisation.id)
+
+    async def holder_of(
+        self, org_type: str, field: str, value: str, own_id: uuid.UUID | None
+    ) -> uuid.UUID | None:
+        """Another organisation of this type with this identifier, if any."""
+        column = getattr(Organisation, field)
+        query = select(Organisation.id).where(Organisation.type == org_type, column == value)
+        if own_id is not None:
+            query = query.where(Organisation.id != own_id)
+        return (await self.session.execute(query.limit(1))).scalar_one_or_none()
+
+    async def types_of(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        query = select(Organisation.id, Organisation.type).where(Organisation.id.in_(ids))
+        return dict((await self.session.execute(query)).tuples().all())
+
+    async def set_members(self, cooperation_id: uuid.UUID, member_ids: list[uuid.UUID]) -> None:
+        await self.session.execute(
+            delete(OrganisationMember).where(OrganisationMember.cooperation_id == cooperation_id)
+        )
+        self.add_members(cooperation_id, member_ids)
+
+    def add_members(self, cooperation_id: uuid.UUID, member_ids: list[uuid.UUID]) -> None:
+        for member_id in member_ids:
+            self.session.add(OrganisationMember(cooperation_id=cooperation_id, member_id=member_id))
+
+    async def find_by_identifier(
+        self, org_type: str, field: str, value: str
+    ) -> Organisation | None:
+        column = getattr(Organisation, field)
+        return await self.first(Organisation.type == org_type, column == value)
