@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 SPECTRAL := npx --yes @stoplight/spectral-cli@6.15.0
 ADR_RULESET := standards/adr-ruleset.yaml
 
-.PHONY: run test install lint format lock adr-lint deploy-check bench bench-smoke fuzz clean
+.PHONY: run test install lint format lock adr-lint deploy-check images images-push release-pin bench bench-smoke fuzz clean
 
 install: $(STAMP)
 
@@ -55,6 +55,19 @@ adr-lint: install
 
 deploy-check: install
 	bash deploy/check.sh
+
+# Images of every part, tagged with its package's version (deploy/README.md, "Images and
+# releases"); REGISTRY is where they are pushed and what the production overlay names.
+REGISTRY ?= registry.example.org/samen
+images: install
+	$(PY) deploy/images.py build --registry $(REGISTRY)
+
+images-push: install
+	$(PY) deploy/images.py push --registry $(REGISTRY)
+
+# The pushed images' digests into overlays/production (commit it as the release).
+release-pin: install
+	$(PY) deploy/images.py pin --registry $(REGISTRY)
 
 bench: install
 	$(PY) bench/run_all.py

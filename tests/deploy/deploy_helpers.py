@@ -94,6 +94,8 @@ def placeholder(key: str) -> str:
         return "postgresql+asyncpg://svc:placeholder-password@postgres:5432/svc"
     if key.endswith("REDIS_URL"):
         return "redis://:placeholder-password@redis:6379/0"
+    if key.endswith("_UPSTREAMS"):
+        return "{}"  # JSON: the upstream IdPs, none configured
     return "placeholder-" + key.lower().replace("_", "-") + "-0123456789abcdef"
 
 

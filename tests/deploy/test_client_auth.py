@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import stat
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -111,30 +109,14 @@ def from_make_env() -> tuple[str, str]:
 
 
 def from_create_secrets(tmp_path: Path) -> tuple[str, str]:
-    """The same two from create-secrets.sh, run against a kubectl that records its calls."""
-    calls = tmp_path / "calls.jsonl"
-    fake = tmp_path / "bin" / "kubectl"
-    fake.parent.mkdir()
-    fake.write_text(
-        "#!/usr/bin/env python3\n"
-        "import json, sys\n"
-        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
-        "if 'apply' in sys.argv: sys.stdin.read()\n"
-    )
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run([str(CREATE_SECRETS), "production"], env=env, check=True,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
-    literals: dict[str, str] = {}
-    for line in calls.read_text().splitlines():
-        argv = json.loads(line)
-        if "procurement-client" in argv:
-            for arg in argv:
-                if arg.startswith("--from-literal="):
-                    key, _, value = arg.removeprefix("--from-literal=").partition("=")
-                    literals[key] = value
+    """The same two from create-secrets.sh, run against a fake kubectl (test_secrets_script)."""
+    from test_secrets_script import fake_kubectl, run, secrets
+
+    env = fake_kubectl(tmp_path)
+    done = run(env, "production")
+    assert done.returncode == 0, done.stderr
+    literals = json.loads(secrets(env)["samen.secret.procurement-client.json"])["stringData"]
     assert set(literals) == {"private-key-jwk", "client-registration"}
-    assert literals["client-registration"] in done.stdout, "the registration is printed"
     return literals["private-key-jwk"], literals["client-registration"]
 
 

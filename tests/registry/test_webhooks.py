@@ -3,6 +3,7 @@ visible delivery status, per-organisation subscriptions."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from registry.config import Settings
+from registry.webhooks.backlog import WebhookBacklog, WebhookBacklogCollector
 from registry.webhooks.dispatcher import WebhookDispatcher, backoff_seconds
 from registry.webhooks.secretbox import (
     SecretBox,
@@ -447,3 +449,58 @@ async def test_a_poisoned_subscription_never_stops_the_others(
     await dispatcher.run_once()
     assert [e["data"]["id"] for e in receiver.events()] == [facility["id"], second["id"]]
     assert [row.failure_count for row in await stored(ids)] == [1] * len(ids)
+
+
+# ---------------------------------------------------------------- backlog on /metrics
+
+
+def gauges(backlog: WebhookBacklog) -> dict[str, float]:
+    return {
+        family.name: family.samples[0].value
+        for family in WebhookBacklogCollector(backlog).collect()
+    }
+
+
+async def test_backlog_grows_with_events_and_clears_on_delivery(
+    client: httpx.AsyncClient,
+    tokens: Any,
+    make_facility: Any,
+    dispatcher: Any,
+    receiver: Receiver,
+    registry_db: Database,
+) -> None:
+    backlog = WebhookBacklog()
+    assert gauges(backlog) == {}  # nothing reported before the first measurement
+    await _subscribe(client, tokens, url=HOOK)
+    await make_facility(slug="backlog-one")
+    await make_facility(slug="backlog-two")
+    await backlog.measure(registry_db)
+    assert gauges(backlog) == {
+        "registry_webhook_backlog_events": 2,
+        "registry_webhook_failing_subscriptions": 0,
+    }
+    receiver.down = True
+    await dispatcher.run_once()
+    await backlog.measure(registry_db)
+    assert gauges(backlog)["registry_webhook_failing_subscriptions"] == 1
+    receiver.down = False
+    dispatcher.clock.advance(3600)
+    await dispatcher.run_once()
+    await backlog.measure(registry_db)
+    assert gauges(backlog) == {
+        "registry_webhook_backlog_events": 0,
+        "registry_webhook_failing_subscriptions": 0,
+    }
+
+
+async def test_watch_measures_until_stopped(registry_db: Database) -> None:
+    backlog = WebhookBacklog()
+    stop = asyncio.Event()
+    task = asyncio.create_task(backlog.watch(registry_db, stop, interval=60))
+    for _ in range(100):
+        if backlog.measured:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert backlog.measured

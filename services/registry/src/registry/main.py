@@ -27,6 +27,7 @@ from .pilots.router import router as pilots_router
 from .readcache import ReadCache, ReadCacheCollector
 from .search.router import router as search_router
 from .usages.router import router as usages_router
+from .webhooks.backlog import WebhookBacklog, WebhookBacklogCollector
 from .webhooks.dispatcher import WebhookDispatcher
 from .webhooks.router import router as webhooks_router
 from .webhooks.secretbox import secret_box
@@ -49,6 +50,10 @@ TAGS = [
     {"name": "initiatives", "description": "Proposals, support pledges, pilots, impact analyses"},
     {"name": "costs", "description": "Annual costs of usages, population figures, per inhabitant"},
 ]
+
+
+# Seconds between two measurements of the webhook backlog (for /metrics).
+BACKLOG_INTERVAL = 30.0
 
 
 def _background_hooks(
@@ -83,6 +88,11 @@ def _background_hooks(
         app.state.webhook_client = client
         app.state.background_tasks.append(
             asyncio.create_task(dispatcher.run(stop, settings.webhook_poll_seconds))
+        )
+        app.state.background_tasks.append(
+            asyncio.create_task(
+                app.state.webhook_backlog.watch(app.state.database, stop, BACKLOG_INTERVAL)
+            )
         )
 
     async def shutdown(app: FastAPI) -> None:
@@ -139,4 +149,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         settings.read_cache_entries, settings.read_cache_max_age_seconds
     )
     app.state.metrics.registry.register(ReadCacheCollector(app.state.read_cache))
+    app.state.webhook_backlog = WebhookBacklog()
+    app.state.metrics.registry.register(WebhookBacklogCollector(app.state.webhook_backlog))
     return app
