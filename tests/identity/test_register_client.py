@@ -79,3 +79,22 @@ async def test_register_client_refuses_bad_registrations(
             registration(client_id, 5, tokenEndpointAuthMethod="client_secret_basic", jwks=None),
             capsys,
         )
+
+
+async def test_register_client_rotation_without_downtime(
+    database: Database, app: Any, http: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """deploy/README.md's rotation of procurement's key: register the old and the new public
+    key, switch the pods to the new private key, then register the new key alone."""
+    client_id = f"samen-procurement-{uuid.uuid4().hex[:8]}"
+    await run(database, registration(client_id, 5), capsys)
+    old, new = RP(client_id, key=client_key(5)), RP(client_id, key=client_key(6))
+    both = json.loads(registration(client_id, 5))
+    both["jwks"] = dict(KeySet([client_key(5), client_key(6)]).as_dict(private=False))
+    assert (await run(database, json.dumps(both), capsys))["action"] == "replaced"
+    # Meanwhile pods with either key get tokens: a rollout in progress never fails.
+    assert await token_status(http, old) == 200
+    assert await token_status(http, new) == 200
+    await run(database, registration(client_id, 6), capsys)
+    assert await token_status(http, new) == 200
+    assert await token_status(http, old) == 401
