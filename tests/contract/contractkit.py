@@ -135,9 +135,17 @@ def fake_registry(request: httpx.Request) -> httpx.Response:
     if path == "/v1/organisations":
         oin = request.url.params.get("oin")
         return httpx.Response(200, json=page([o for o in (lead, municipality) if o["oin"] == oin]))
-    if path == "/v1/usages":
+    if path == "/v1/usages" or path == f"/v1/organisations/{MUNICIPALITY_ID}/radar":
         return httpx.Response(200, json=page([]))
     return httpx.Response(404, json={"status": 404})
+
+
+class LastingClient(httpx.AsyncClient):
+    """The fake registry's client outlives the app: schemathesis starts and stops the app
+    (its lifespan closes the registry client) around every call."""
+
+    async def aclose(self) -> None:
+        return None
 
 
 # ------------------------------------------------------------------ the apps
@@ -164,7 +172,7 @@ def procurement_app() -> Any:
         log_json=False,
     )  # fmt: skip
     app = create_app(settings, token_verifier=ISSUER.verifier())
-    app.state.registry.http = httpx.AsyncClient(
+    app.state.registry.http = LastingClient(
         base_url="http://registry.contract", transport=httpx.MockTransport(fake_registry)
     )
     return app

@@ -12,7 +12,7 @@ from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
 from servicekit.http import accept_json
 from servicekit.pagination import Page, PageParams, page_params
-from servicekit.responses import page_response
+from servicekit.responses import error_responses, page_response
 
 from ..deps import SCOPE_READ, RegistryDep, auth
 from . import service
@@ -30,6 +30,7 @@ router = APIRouter(tags=["decisions"], dependencies=[Depends(accept_json)])
     "radar); the tenders are this service's drafts and tenders open for enrollment, for "
     "the contract's own facility or an alternative. Soonest deadline first.",
     response_model=Page[DecisionAhead],
+    responses=error_responses(404, 503),
 )
 async def decisions_ahead(
     request: Request,
