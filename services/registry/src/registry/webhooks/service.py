@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, Forbidden, NotFound
+from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
 
 from ..auth import is_operator
 from ..changes.service import record_change
 from ..config import Settings
-from ..db import event_outbox
-from .models import Delivery, Subscription
+from .models import Subscription
+from .repository import SubscriptionRepository
 from .schemas import (
     DeliveryOut,
     SubscriptionCreate,
@@ -99,9 +98,10 @@ async def create_subscription(
         raise Forbidden("Only callers acting for an organisation may subscribe.")
     check_url(data.url, settings)
     secret = new_secret()
+    repo = SubscriptionRepository(session)
     async with session.begin():
         # New subscribers receive changes from now on; the past is in GET /v1/events.
-        latest = (await session.execute(select(func.max(event_outbox.c.sequence)))).scalar()
+        latest = await repo.latest_event()
         now = utcnow()
         row = Subscription(
             owner_org=principal.org_id,
@@ -110,14 +110,13 @@ async def create_subscription(
             secret=secret_box(settings).seal(secret),
             event_types=data.event_types,
             active=True,
-            cursor=int(latest or 0),
+            cursor=latest,
             failure_count=0,
             revision=1,
             created_at=now,
             updated_at=now,
         )
-        session.add(row)
-        await session.flush()
+        await repo.add(row)
         out = to_out(row)
         await record_change(
             session, Actor.of(principal), entity="subscription", entity_id=row.id,
@@ -128,15 +127,14 @@ async def create_subscription(
     return created, etag_of(row.id, row.revision)
 
 
-async def load(
-    session: AsyncSession, principal: Principal, sub_id: uuid.UUID, *, for_update: bool = False
+async def _owned(
+    repo: SubscriptionRepository,
+    principal: Principal,
+    sub_id: uuid.UUID,
+    *,
+    for_update: bool = False,
 ) -> Subscription:
-    query = select(Subscription).where(Subscription.id == sub_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await session.execute(query)).scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"No subscription with id {sub_id}.")
+    row = await repo.get(sub_id, for_update=for_update)
     _require_owner(principal, row)
     return row
 
@@ -144,23 +142,16 @@ async def load(
 async def get_subscription(
     session: AsyncSession, principal: Principal, sub_id: uuid.UUID
 ) -> tuple[SubscriptionOut, str]:
-    row = await load(session, principal, sub_id)
+    row = await _owned(SubscriptionRepository(session), principal, sub_id)
     return to_out(row), etag_of(row.id, row.revision)
 
 
 async def list_subscriptions(
     session: AsyncSession, principal: Principal, params: PageParams
 ) -> tuple[list[SubscriptionOut], int]:
-    query = select(Subscription)
-    if not is_operator(principal):
-        query = query.where(Subscription.owner_org == (principal.org_id or ""))
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-    rows = await session.execute(
-        query.order_by(Subscription.created_at, Subscription.id)
-        .offset(params.offset)
-        .limit(params.page_size)
-    )
-    return [to_out(r) for r in rows.scalars()], int(total)
+    owner = None if is_operator(principal) else principal.org_id or ""
+    rows, total = await SubscriptionRepository(session).list_page(owner, params)
+    return [to_out(r) for r in rows], total
 
 
 async def update_subscription(
@@ -168,7 +159,7 @@ async def update_subscription(
     principal: Principal,
     sub_id: uuid.UUID,
     patch: SubscriptionPatch,
-    check_etag: Callable[[str], None],
+    if_match: IfMatch,
     settings: Settings,
 ) -> tuple[SubscriptionOut, str]:
     changes = patch.model_dump(exclude_unset=True)
@@ -181,17 +172,15 @@ async def update_subscription(
         changes["event_types"] = []
     if "url" in changes:
         check_url(changes["url"], settings)
+    if changes.get("active") is True:
+        # Re-activating retries right away instead of waiting out the backoff.
+        changes["next_attempt_at"] = None
+    repo = SubscriptionRepository(session)
     async with session.begin():
-        row = await load(session, principal, sub_id, for_update=True)
-        check_etag(etag_of(row.id, row.revision))
-        for field, value in changes.items():
-            setattr(row, field, value)
-        if changes.get("active") is True:
-            # Re-activating retries right away instead of waiting out the backoff.
-            row.next_attempt_at = None
-        row.revision += 1
-        row.updated_at = utcnow()
-        await session.flush()
+        row = await _owned(repo, principal, sub_id, for_update=True)
+        if_match(repo.etag(row))
+        repo.apply(row, changes)
+        await repo.flush()
         out = to_out(row)
         await record_change(
             session, Actor.of(principal), entity="subscription", entity_id=row.id,
@@ -204,9 +193,10 @@ async def update_subscription(
 async def delete_subscription(
     session: AsyncSession, principal: Principal, sub_id: uuid.UUID
 ) -> None:
+    repo = SubscriptionRepository(session)
     async with session.begin():
-        row = await load(session, principal, sub_id, for_update=True)
-        await session.delete(row)
+        row = await _owned(repo, principal, sub_id, for_update=True)
+        await repo.delete(row)
         await record_change(
             session, Actor.of(principal), entity="subscription", entity_id=sub_id,
             action="deleted", data={"id": str(sub_id)},
@@ -217,12 +207,7 @@ async def delete_subscription(
 async def list_deliveries(
     session: AsyncSession, principal: Principal, sub_id: uuid.UUID, params: PageParams
 ) -> tuple[list[DeliveryOut], int]:
-    await load(session, principal, sub_id)
-    base = select(Delivery).where(Delivery.subscription_id == sub_id)
-    total = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
-    rows = await session.execute(
-        base.order_by(Delivery.at.desc(), Delivery.event_sequence.desc(), Delivery.attempt.desc())
-        .offset(params.offset)
-        .limit(params.page_size)
-    )
-    return [DeliveryOut.model_validate(r) for r in rows.scalars()], int(total)
+    repo = SubscriptionRepository(session)
+    await _owned(repo, principal, sub_id)
+    rows, total = await repo.deliveries(sub_id, params)
+    return [DeliveryOut.model_validate(r) for r in rows], total
