@@ -98,16 +98,15 @@ def create_service_app(
             await feed.start()
         prober = asyncio.create_task(dependencies.run_forever()) if dependencies.checks else None
         if os.environ.get(FREEZE_AFTER_START_UP) == "1":
-            # Everything built so far (imports, the app, ~100 MB) lives until exit: move
+            # Everything built so far (imports, the app) lives until exit: move
             # it to the permanent generation so that full collections under load no
             # longer walk it (each walk paused every request in flight).
             gc.collect()
             gc.freeze()
             # A request makes hundreds of container objects, nearly all freed by reference
             # counting within the request: at Python's default of 700 a young collection ran
-            # every request or two and walked the objects of every request in flight
-            # (~8 % of a search's CPU in the registry benchmark). Cyclic garbage now waits
-            # for more allocations before it is collected: a few megabytes at most.
+            # every request or two and walked the objects of every request in flight.
+            # Cyclic garbage waits for more allocations before it is collected.
             gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
         try:
             yield

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .auth import Principal
+from .clock import aware
 from .db import SessionDep
 from .schemas import ApiOutModel
 
@@ -139,7 +140,7 @@ class EventFeed(ApiOutModel):
 
 
 def _to_event(row: Any) -> CloudEvent:
-    time = row.time if row.time.tzinfo else row.time.replace(tzinfo=UTC)
+    time = aware(row.time)
     return CloudEvent(
         id=row.id,
         type=row.type,

@@ -30,7 +30,7 @@ def migration_head(migrations_package: str) -> str | None:
     """The newest revision of a service's migrations.
 
     Read from the revision files' literal ``revision`` / ``down_revision`` assignments,
-    so a serving process does not import Alembic (~10 MB) for its readiness check;
+    so a serving process does not import Alembic for its readiness check;
     anything unusual (several heads, computed values) is left to Alembic itself."""
     head = _single_head(script_location(migrations_package))
     if head is not None:

@@ -45,7 +45,7 @@ def database_for(url: str, settings: Settings | None = None) -> Database:
     """The service's database. SQLite allows one writer and servicekit begins every
     transaction IMMEDIATE, so one connection is all SQLite can use: requests then queue
     fairly for it in the pool instead of polling SQLite's busy handler (which sleeps up
-    to 100 ms between tries and collapsed a 342-municipality burst to minutes)."""
+    to 100 ms between tries, so a burst of enrollments would stall)."""
     if is_sqlite(url):
         return Database(url, pool_size=1, max_overflow=0, pool_timeout=60)
     # Past 10 s waiting for a connection the client is better served by 503 + Retry-After.

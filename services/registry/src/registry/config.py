@@ -21,8 +21,8 @@ class Settings(ServiceSettings):
     auth_client_secret: str = "samen-registry-dev-secret"  # noqa: S105
 
     # List pages, search and radar answers kept for reuse while the data is unchanged
-    # (readcache.py); 0 turns the cache off. An answer takes 6-12 KB (a page of 20 as
-    # JSON), so the default holds at most ~25 MB. Answers are recomputed at least every
+    # (readcache.py); 0 turns the cache off. An answer is a page of JSON (kilobytes), so
+    # the default stays within a few tens of megabytes. Answers are recomputed at least every
     # max-age seconds so that changes made outside the API (no change events) show up too.
     read_cache_entries: int = Field(default=2048, ge=0, le=100_000)
     read_cache_max_age_seconds: float = Field(default=60.0, gt=0, le=86_400)

@@ -57,8 +57,7 @@ class PostgresSearch:
     def matches_sql(self) -> str:
         # The words are parsed once, in a CTE the planner cannot see into: the plan then
         # does not depend on the words searched, so PostgreSQL keeps one generic plan of
-        # the prepared statement instead of planning every search anew (custom plans
-        # cost ~0.4 ms of planning each and ran slower than the generic one).
+        # the prepared statement instead of planning every search anew.
         return """
         query AS MATERIALIZED (SELECT websearch_to_tsquery('dutch'::regconfig, :q) AS q),
         matches AS MATERIALIZED (
@@ -165,8 +164,8 @@ def _statement(engine: type[SearchEngine], filters: tuple[str, ...]) -> TextClau
 async def search(database: Database, query: SearchQuery) -> PageBody:
     """The page of hits, the total and the facets, as the JSON of :class:`SearchResults`.
 
-    Written from the rows without building a model per hit and facet (40 models and their
-    validation were a fifth of a search's CPU in the server); the values come from the
+    Written from the rows without building a model per hit and facet (models and their
+    validation would cost more than the query); the values come from the
     database as the schema describes them, and pydantic's own serializer writes them, so
     the JSON is what the models would give (tests/registry/test_search.py checks every
     answer against ``SearchResults``)."""
