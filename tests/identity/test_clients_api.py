@@ -216,7 +216,13 @@ async def test_registered_client_can_log_in(
 
 def test_openapi_document(app: Any) -> None:
     doc = app.openapi()
-    assert set(doc["paths"]) == {"/clients", "/clients/{client_id}", "/me/disclosures"}
+    assert set(doc["paths"]) == {
+        "/clients",
+        "/clients/{client_id}",
+        "/me/disclosures",
+        "/initial-access-tokens",
+        "/initial-access-tokens/{token_id}",
+    }
     for item in doc["paths"].values():
         for op in item.values():
             assert op["operationId"]

@@ -319,7 +319,7 @@ async def test_authorize_refusals_without_redirect(browser: Browser, register: A
         ({"max_age": "soon"}, "invalid_request"),
         ({"acr_values": "urn:unknown"}, "invalid_request"),
         ({"claims": "not json"}, "invalid_request"),
-        ({"request": "eyJ..."}, "request_not_supported"),
+        ({"request": "eyJ..."}, "invalid_request_object"),
     ],
 )
 async def test_authorize_refusals_redirect_to_registered_uri(

@@ -35,6 +35,7 @@ async def test_pods_starting_together_publish_one_key_set(tmp_path: Path) -> Non
                 ("op", "PS256", "active"): 1,
                 ("op", "PS256", "next"): 1,
                 ("simulator", "RS256", "active"): 1,
+                ("encryption", "RSA-OAEP-256", "active"): 1,
             }
             # A rotation racing a start-up neither duplicates nor loses a key.
             await asyncio.gather(stores[0].rotate(actor="test"), stores[1].ensure())

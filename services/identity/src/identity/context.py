@@ -9,6 +9,7 @@ import httpx
 from servicekit.db import Database
 
 from .authorization.repository import AuthorizationRepository
+from .authorization.request_objects import RequestObjects
 from .authorization.service import AuthorizationService
 from .broker.means import MEANS, MeansInfo
 from .clients.authentication import ClientAuthenticator
@@ -22,6 +23,7 @@ from .tokens.access import AccessTokens
 from .tokens.claims import Claims
 from .tokens.repository import TokenRepository
 from .tokens.service import TokenService
+from .tokens.userinfo_jwt import UserinfoJwt
 
 
 class Identity:
@@ -51,7 +53,10 @@ class Identity:
             AuthorizationRepository(database),
             self.clients,
             self.sessions,
+            RequestObjects(self.issuer, self.keys, self.client_auth),
+            self.one_time_ids,
         )
+        self.userinfo_jwt = UserinfoJwt(self.issuer, self.keys, self.client_auth)
         self.claims = Claims(settings)
         tokens = TokenRepository(database)
         self.tokens = TokenService(

@@ -25,5 +25,6 @@ def load_models() -> None:
     from .clients import models as _clients  # noqa: F401
     from .disclosures import models as _disclosures  # noqa: F401
     from .keys import models as _keys  # noqa: F401
+    from .registration import models as _registration  # noqa: F401
     from .sessions import models as _sessions  # noqa: F401
     from .tokens import models as _tokens  # noqa: F401

@@ -19,7 +19,10 @@ from .clients.router import router as clients_router
 from .config import Settings, get_settings
 from .context import Identity
 from .disclosures.router import router as disclosures_router
+from .oauth.pushed import router as pushed_router
 from .oauth.router import router as oauth_router
+from .registration.router import admin_router as initial_tokens_router
+from .registration.router import router as registration_router
 from .simulators.idp import SimulatorIdP
 from .simulators.router import router as simulators_router
 
@@ -97,6 +100,9 @@ def create_app(
             simulators_router,
             clients_router,
             disclosures_router,
+            pushed_router,
+            registration_router,
+            initial_tokens_router,
         ],
         migrations_package="identity.migrations",
         tags=TAGS,

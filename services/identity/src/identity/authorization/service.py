@@ -14,16 +14,21 @@ from servicekit.clock import aware, utcnow
 
 from ..broker.means import MEANS, UpstreamIdentity, loa_max, loa_rank
 from ..clients.models import Client
+from ..clients.one_time_ids import OneTimeIds
 from ..clients.service import ClientCache
 from ..common import add_query, random_token, sha256_hex
 from ..config import Settings
 from ..oauth.errors import OAuthError, PageError, RedirectError
+from ..oauth.form_post import RESPONSE_MODES
 from ..sessions.models import LoginSession
 from ..sessions.service import SessionService
 from .models import AuthorizationCode, AuthorizationRequest
 from .repository import AuthorizationRepository, SpentCode
+from .request_objects import PUSHED_PREFIX, RequestObjects
 from .schemas import PKCE_CHALLENGE, PKCE_VERIFIER, PROMPTS, TOKEN_CHARS, ValidatedRequest
 
+# Seconds a pushed request's request_uri may be used in (once).
+PUSHED_LIFETIME = 60
 COMPLETED = PageError(
     "Deze inlogpoging is al afgerond. Begin opnieuw bij de dienst.",
     "This login attempt was already completed. Please start again at the service.",
@@ -42,17 +47,22 @@ class AuthorizationService:
         repository: AuthorizationRepository,
         clients: ClientCache,
         sessions: SessionService,
+        request_objects: RequestObjects,
+        one_time_ids: OneTimeIds,
     ) -> None:
         self.settings = settings
         self.issuer = issuer
         self.repository = repository
         self.clients = clients
         self.sessions = sessions
+        self.request_objects = request_objects
+        self.one_time_ids = one_time_ids
 
     # ---------------------------------------------------------------- validation
     async def validate(self, q: dict[str, str]) -> ValidatedRequest:
         """The request's client and redirect URI first (errors about them are pages, never
-        redirects), then every other parameter (errors redirected to the client)."""
+        redirects), then every other parameter (errors redirected to the client). With a
+        request object only the object's parameters count."""
         client_id = q.get("client_id") or ""
         client = await self.clients.get(client_id) if client_id else None
         if client is None:
@@ -60,6 +70,30 @@ class AuthorizationService:
                 "Onbekende dienst: de aanvraag noemt geen geregistreerde client.",
                 "Unknown service: the request does not name a registered client.",
             )
+        if "request" in q or "request_uri" in q:
+            q = await self._object_parameters(q, client)
+        try:
+            return await self._validate(q, client)
+        except RedirectError as exc:
+            exc.redirect_uri = q.get("redirect_uri")
+            exc.state = q.get("state")
+            if q.get("response_mode") in RESPONSE_MODES:
+                exc.response_mode = q.get("response_mode")
+            raise
+
+    async def _object_parameters(self, q: dict[str, str], client: Client) -> dict[str, str]:
+        try:
+            return await self.request_objects.parameters(q, client)
+        except OAuthError as exc:
+            if q.get("redirect_uri") in client.redirect_uris:
+                error = RedirectError(exc.error, exc.description)
+                error.redirect_uri, error.state = q["redirect_uri"], q.get("state")
+                raise error from None
+            raise PageError(
+                "Ongeldig request object: " + exc.description, exc.description
+            ) from None
+
+    async def _validate(self, q: dict[str, str], client: Client) -> ValidatedRequest:
         redirect_uri = q.get("redirect_uri") or ""
         if redirect_uri not in client.redirect_uris:
             raise PageError(
@@ -70,7 +104,7 @@ class AuthorizationService:
         if not _printable(state, 2000):
             raise RedirectError("invalid_request", "state is too long or has control characters.")
         if "request" in q or "request_uri" in q:
-            raise RedirectError("request_not_supported", "Request objects are not supported.")
+            raise RedirectError("invalid_request", "A request object cannot hold another.")
         if client.grant_type != "authorization_code":
             raise RedirectError("unauthorized_client", "This client may not use the code flow.")
         if q.get("response_type") != "code":
@@ -94,8 +128,39 @@ class AuthorizationService:
             "max_age": max_age,
             "claims": _claims(q),
             "ui_locales": q.get("ui_locales"),
+            "response_mode": _response_mode(q),
         }
         return ValidatedRequest(client, redirect_uri, state, params, required)
+
+    async def push(self, params: dict[str, str]) -> AuthorizationRequest:
+        """A pushed request (RFC 9126), validated now and stored; errors are the
+        endpoint's own (never redirects)."""
+        try:
+            v = await self.validate(params)
+        except PageError as exc:
+            raise OAuthError("invalid_request", exc.en) from None
+        except RedirectError as exc:
+            raise OAuthError(exc.error, exc.description) from None
+        return await self.store(v)
+
+    async def pushed(self, q: dict[str, str]) -> AuthorizationRequest:
+        """The pushed request a ``request_uri`` names: this client's, fresh, used once."""
+        request_id = q.get("request_uri", "")[len(PUSHED_PREFIX) :]
+        row = await self.load(request_id)
+        expired = PageError(
+            "Deze aanvraag is verlopen of al gebruikt. Begin opnieuw bij de dienst.",
+            "This request has expired or was already used. Please start again at the service.",
+        )
+        if row is None or row.client_id != q.get("client_id") or row.means is not None:
+            raise expired
+        if (utcnow() - aware(row.created_at)).total_seconds() > PUSHED_LIFETIME:
+            raise expired
+        try:
+            until = int(aware(row.created_at).timestamp()) + PUSHED_LIFETIME + 30
+            await self.one_time_ids.remember("pushed_request", row.client_id, row.id, until)
+        except OAuthError:
+            raise expired from None
+        return row
 
     def error_redirect(
         self, redirect_uri: str, state: str | None, error: str, description: str
@@ -213,6 +278,13 @@ class AuthorizationService:
         if spent.login is None or spent.login.ended_at is not None:
             raise OAuthError("invalid_grant", "The login session has ended.")
         return spent
+
+
+def _response_mode(q: dict[str, str]) -> str | None:
+    mode = q.get("response_mode")
+    if mode not in (None, *RESPONSE_MODES):
+        raise RedirectError("invalid_request", "response_mode must be query or form_post.")
+    return mode
 
 
 def _scopes(q: dict[str, str], client: Client) -> list[str]:

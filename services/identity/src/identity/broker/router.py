@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from ..common import keyed_hash, random_token
 from ..context import Identity
 from ..oauth.errors import OAuthError, PageError
+from ..oauth.form_post import to_client
 from ..oauth.forms import query_dict, read_form
 from ..pages import (
     CSRF_COOKIE,
@@ -144,7 +145,7 @@ async def callback(request: Request) -> Response:
         uri = p.authorization.error_redirect(
             redirect_uri, rp_state, "access_denied", "The login was cancelled or refused."
         )
-        return RedirectResponse(uri, status_code=303)
+        return to_client(uri, params)
     connector = p.connectors.get(row.means)
     if connector is None:
         return error_page(request, *EXPIRED)
@@ -159,7 +160,7 @@ async def callback(request: Request) -> Response:
         uri = p.authorization.error_redirect(
             redirect_uri, rp_state, "access_denied", "The login at the upstream means failed."
         )
-        return RedirectResponse(uri, status_code=303)
+        return to_client(uri, params)
     if loa_rank(identity.loa) < loa_rank(row.required_loa):
         uri = p.authorization.error_redirect(
             redirect_uri,
@@ -167,11 +168,11 @@ async def callback(request: Request) -> Response:
             "access_denied",
             f"The login reached level {identity.loa}; {row.required_loa} is required.",
         )
-        return RedirectResponse(uri, status_code=303)
+        return to_client(uri, params)
     try:
         cookie, location = await p.authorization.login_and_issue_code(row, identity)
     except PageError as exc:
         return error_page(request, exc.nl, exc.en)
-    response = RedirectResponse(location, status_code=303)
+    response = to_client(location, params)
     set_cookie(response, p.settings, p.settings.cookie_name, cookie, p.settings.session_lifetime)
     return response

@@ -105,7 +105,8 @@ class ClientAuthenticator:
             raise OAuthError("invalid_client", "Client authentication failed.")
         return client
 
-    async def _client_keys(self, client: Client) -> KeySet:
+    async def client_keys(self, client: Client) -> KeySet:
+        """The client's registered public keys (inline, or from its jwks_uri)."""
         if client.jwks:
             # Parsed key sets by content: a JWK Set's parse is fixed by its JSON, so an
             # entry can never be stale — a changed registration has other content (and
@@ -150,7 +151,7 @@ class ClientAuthenticator:
         client = await self.clients.get(client_id)
         if client is None or client.token_endpoint_auth_method != "private_key_jwt":  # noqa: S105
             raise OAuthError("invalid_client", "Client authentication failed.")
-        keys = await self._client_keys(client)
+        keys = await self.client_keys(client)
         # The signature of the object parsed above is verified (the JWT is decoded
         # once; ``claims`` came from exactly the payload that is verified here).
         try:

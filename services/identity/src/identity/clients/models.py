@@ -35,6 +35,16 @@ class Client(Base, table=True):
     bsn_legal_basis: str | None = Field(default=None, max_length=500)
     refresh_tokens_enabled: bool = False
     id_token_signed_response_alg: str = Field(default="RS256", max_length=16)
+    # Signed (then optionally encrypted) userinfo answers; none: plain JSON.
+    userinfo_signed_response_alg: str | None = Field(default=None, max_length=16)
+    userinfo_encrypted_response_alg: str | None = Field(default=None, max_length=32)
+    userinfo_encrypted_response_enc: str | None = Field(default=None, max_length=32)
+    # Where the client publishes request objects it passes by reference.
+    request_uris: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    # Dynamically registered clients: the hash of the token that manages the registration.
+    registration_token_hash: str | None = Field(default=None, max_length=64)
     # Machine clients acting for an organisation carry its claims in their tokens.
     org_id: str | None = Field(default=None, max_length=20)
     org_type: str | None = Field(default=None, max_length=32)

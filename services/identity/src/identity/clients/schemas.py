@@ -64,6 +64,16 @@ class ClientIn(ApiModel):
     )
     refresh_tokens: bool = False
     id_token_signed_response_alg: Literal["RS256", "PS256"] = "RS256"  # noqa: S105
+    userinfo_signed_response_alg: Literal["RS256", "PS256"] | None = Field(
+        default=None, description="Userinfo answered as a JWT signed with this algorithm"
+    )
+    userinfo_encrypted_response_alg: Literal["RSA-OAEP-256"] | None = Field(
+        default=None, description="Userinfo encrypted to the client's RSA key (private_key_jwt)"
+    )
+    userinfo_encrypted_response_enc: Literal["A256GCM", "A128GCM"] | None = None
+    request_uris: list[str] = Field(
+        default_factory=list, max_length=20, description="Where the client's request objects are"
+    )
     org_id: str | None = Field(default=None, pattern=r"^(\d{8}|\d{20})$")
     org_type: Literal["municipality", "supplier", "cooperation", "operator"] | None = None
     roles: list[str] = Field(default_factory=list, max_length=20)
@@ -85,6 +95,10 @@ class ClientOut(ApiOutModel):
     bsn_legal_basis: str | None = None
     refresh_tokens: bool = Field(validation_alias="refresh_tokens_enabled")
     id_token_signed_response_alg: str
+    userinfo_signed_response_alg: str | None = None
+    userinfo_encrypted_response_alg: str | None = None
+    userinfo_encrypted_response_enc: str | None = None
+    request_uris: list[str] = Field(default_factory=list)
     org_id: str | None = None
     org_type: str | None = None
     roles: list[str]

@@ -67,6 +67,7 @@ def validate(data: ClientIn) -> None:
     if (data.org_id is None) != (data.org_type is None):
         raise _bad("orgType", "orgId and orgType go together")
     _check_keys(data)
+    _check_rp_metadata(data)
 
 
 def _check_machine_client(data: ClientIn) -> None:
@@ -87,6 +88,22 @@ def _check_user_client(data: ClientIn) -> None:
         raise _bad("allowedScopes", "must include openid")
     if data.org_id or data.org_type or data.roles:
         raise _bad("orgId", "organisation claims come from the user's login, not the client")
+
+
+def _check_rp_metadata(data: ClientIn) -> None:
+    """Request objects and encrypted userinfo use the client's registered keys."""
+    for i, uri in enumerate(data.request_uris):
+        _check_uri(f"requestUris[{i}]", uri)
+    if data.request_uris and data.grant_type != "authorization_code":
+        raise _bad("requestUris", "only for clients of the authorization code flow")
+    if data.userinfo_encrypted_response_enc and not data.userinfo_encrypted_response_alg:
+        raise _bad("userinfoEncryptedResponseAlg", "is needed with userinfoEncryptedResponseEnc")
+    if data.userinfo_encrypted_response_alg and not (data.jwks or data.jwks_uri):
+        raise _bad("userinfoEncryptedResponseAlg", "needs the client's keys (jwks or jwksUri)")
+    if (data.userinfo_signed_response_alg or data.userinfo_encrypted_response_alg) and (
+        data.grant_type != "authorization_code"
+    ):
+        raise _bad("userinfoSignedResponseAlg", "only for clients of the authorization code flow")
 
 
 def _check_keys(data: ClientIn) -> None:
@@ -123,6 +140,10 @@ def _apply(row: Client, data: ClientIn) -> None:
     row.bsn_legal_basis = data.bsn_legal_basis
     row.refresh_tokens_enabled = data.refresh_tokens
     row.id_token_signed_response_alg = data.id_token_signed_response_alg
+    row.userinfo_signed_response_alg = data.userinfo_signed_response_alg
+    row.userinfo_encrypted_response_alg = data.userinfo_encrypted_response_alg
+    row.userinfo_encrypted_response_enc = data.userinfo_encrypted_response_enc
+    row.request_uris = list(data.request_uris)
     row.org_id = data.org_id
     row.org_type = data.org_type
     row.roles = list(data.roles)

@@ -29,11 +29,13 @@ from .models import SigningKey
 
 OP_ALGORITHMS = ("RS256", "PS256")
 SIM_ALGORITHM = "RS256"
+# Clients encrypt request objects to this key (published in the JWKS with use "enc").
+ENCRYPTION_ALGORITHM = "RSA-OAEP-256"
 
 
-def _generate(alg: str) -> RSAKey:
+def _generate(alg: str, use: str = "sig") -> RSAKey:
     kid = f"{alg.lower()}-{uuid.uuid4().hex[:16]}"
-    return RSAKey.generate_key(2048, parameters={"kid": kid, "alg": alg, "use": "sig"})
+    return RSAKey.generate_key(2048, parameters={"kid": kid, "alg": alg, "use": use})
 
 
 @dataclass
@@ -43,6 +45,7 @@ class LoadedKeys:
     published: list[dict[str, Any]]  # public JWKs of the OP
     simulator_published: list[dict[str, Any]]
     loaded_at: float
+    decryption: list[RSAKey] = field(default_factory=list)  # purpose "encryption"
     # The published JWKs parsed once per load (verifying used to re-import them per token).
     key_sets: dict[str, KeySet] = field(default_factory=dict)
 
@@ -103,6 +106,9 @@ class KeyStore:
                         session.add(self._new_row(_generate(alg), "op", status))
             if ("simulator", SIM_ALGORITHM, "active") not in have:
                 session.add(self._new_row(_generate(SIM_ALGORITHM), "simulator", "active"))
+            if ("encryption", ENCRYPTION_ALGORITHM, "active") not in have:
+                key = _generate(ENCRYPTION_ALGORITHM, use="enc")
+                session.add(self._new_row(key, "encryption", "active"))
         self._loaded = None
 
     async def rotate(self, actor: str = "operator") -> dict[str, Any]:
@@ -167,26 +173,32 @@ class KeyStore:
             simulator: RSAKey | None = None
             published: list[dict[str, Any]] = []
             sim_published: list[dict[str, Any]] = []
+            decryption: list[RSAKey] = []
             for row in sorted(rows, key=lambda r: aware(r.created_at)):
                 if row.status == "retired" and row.retire_after and aware(row.retire_after) <= now:
                     continue  # past its retention: no longer published even before pruning
+                op = row.purpose in ("op", "encryption")
+                (published if op else sim_published).append(dict(row.public_jwk))
+                if row.status != "active":
+                    continue
+                key = RSAKey.import_key(self._sealer.open(row.private_jwk_encrypted))
                 if row.purpose == "op":
-                    published.append(dict(row.public_jwk))
+                    signing[row.alg] = key
+                elif row.purpose == "encryption":
+                    decryption.append(key)
                 else:
-                    sim_published.append(dict(row.public_jwk))
-                if row.status == "active":
-                    key = RSAKey.import_key(self._sealer.open(row.private_jwk_encrypted))
-                    if row.purpose == "op":
-                        signing[row.alg] = key
-                    else:
-                        simulator = key
+                    simulator = key
             self._loaded = LoadedKeys(
-                signing, simulator, published, sim_published, time.monotonic()
+                signing, simulator, published, sim_published, time.monotonic(), decryption
             )
             return self._loaded
 
     def invalidate(self) -> None:
         self._loaded = None
+
+    async def decryption_keys(self) -> list[RSAKey]:
+        """The OP's private keys that clients encrypt request objects to."""
+        return (await self.load()).decryption
 
     async def jwks(self) -> dict[str, Any]:
         return {"keys": (await self.load()).published}

@@ -23,6 +23,10 @@ STATUS = {
     "insufficient_scope": 403,
     "login_required": 400,
     "access_denied": 403,
+    "invalid_request_object": 400,
+    "invalid_request_uri": 400,
+    "invalid_client_metadata": 400,
+    "invalid_redirect_uri": 400,
     "server_error": 500,
 }
 
@@ -50,12 +54,18 @@ class OAuthError(Exception):
 
 
 class RedirectError(Exception):
-    """An authorization error that may be sent back to the (validated) redirect URI."""
+    """An authorization error that may be sent back to the (validated) redirect URI.
+
+    ``redirect_uri``, ``state`` and ``response_mode`` are the request's, once known (a
+    request object's, not the query's)."""
 
     def __init__(self, error: str, description: str) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
+        self.redirect_uri: str | None = None
+        self.state: str | None = None
+        self.response_mode: str | None = None
 
 
 class PageError(Exception):

@@ -8,11 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from ..authorization.request_objects import PUSHED_PREFIX
 from ..common import add_query
 from ..context import Identity
 from ..pages import TEXT, error_page, pick_lang, render
+from ..tokens.userinfo_jwt import wants_jwt
 from .discovery import discovery
 from .errors import OAuthError, PageError, RedirectError
+from .form_post import to_client
 from .forms import CACHEABLE, NO_STORE, bearer, parameters, read_form
 
 # Routes are matched in the order they are defined (and every route of a router included
@@ -69,28 +72,33 @@ async def authorize(request: Request) -> Response:
     except OAuthError as exc:
         return error_page(request, "Ongeldige aanvraag.", exc.description)
     try:
-        v = await p.authorization.validate(q)
+        if q.get("request_uri", "").startswith(PUSHED_PREFIX):
+            row = await p.authorization.pushed(q)
+        else:
+            row = await p.authorization.store(await p.authorization.validate(q))
     except PageError as exc:
         return error_page(request, exc.nl, exc.en)
     except RedirectError as exc:
-        uri = p.authorization.error_redirect(
-            q["redirect_uri"], q.get("state"), exc.error, exc.description
-        )
-        return RedirectResponse(uri, status_code=303)
-    row = await p.authorization.store(v)
+        redirect_uri = exc.redirect_uri or q["redirect_uri"]
+        target = {"redirect_uri": redirect_uri, "response_mode": exc.response_mode}
+        uri = p.authorization.error_redirect(redirect_uri, exc.state, exc.error, exc.description)
+        return to_client(uri, target)
     session = await p.sessions.load(request.cookies.get(p.settings.cookie_name))
-    if session is not None and p.sessions.satisfies(session, v.params, v.required_loa):
+    if session is not None and p.sessions.satisfies(session, row.params, row.required_loa):
         try:
             location = await p.authorization.issue_code(row, session)
         except PageError as exc:
             return error_page(request, exc.nl, exc.en)
-        return RedirectResponse(location, status_code=303)
-    if "none" in v.params["prompt"]:
+        return to_client(location, row.params)
+    if "none" in row.params["prompt"]:
         uri = p.authorization.error_redirect(
-            v.redirect_uri, v.state, "login_required", "The user must log in."
+            row.params["redirect_uri"],
+            row.params.get("state"),
+            "login_required",
+            "The user must log in.",
         )
-        return RedirectResponse(uri, status_code=303)
-    lang = pick_lang((v.params.get("ui_locales") or "").split(" ")[0] or None, request)
+        return to_client(uri, row.params)
+    lang = pick_lang((row.params.get("ui_locales") or "").split(" ")[0] or None, request)
     return RedirectResponse(f"/auth/login?request={row.id}&lang={lang}", status_code=303)
 
 
@@ -103,7 +111,10 @@ async def userinfo(request: Request) -> Response:
             if request.method == "POST" and request.headers.get("content-type")
             else None
         )
-        claims = await p.access.userinfo(bearer(request, form))
+        client, claims = await p.access.userinfo(bearer(request, form))
+        if wants_jwt(client):
+            signed = await p.userinfo_jwt.encode(client, claims)
+            return Response(signed, media_type="application/jwt", headers=NO_STORE)
     except OAuthError as exc:
         challenge = f'Bearer realm="samen", error="{exc.error}"'
         return exc.response(www_authenticate=challenge)

@@ -96,7 +96,8 @@ class AccessTokens:
             raise OAuthError("unauthorized_client", "The token was issued to another client.")
         await self.repository.revoke_refresh_family(row.family_id, client.client_id, now)
 
-    async def userinfo(self, token: str) -> dict[str, Any]:
+    async def userinfo(self, token: str) -> tuple[Client, dict[str, Any]]:
+        """The token's client and the claims it may learn at userinfo."""
         claims = await self.claims_of(token)
         if claims is None:
             raise OAuthError("invalid_token", "The access token is invalid, expired or revoked.")
@@ -124,4 +125,4 @@ class AccessTokens:
             released.append("represents.bsn")
         disclosure = TokenService.disclosure(client, login, "userinfo", released)
         await self.repository.add_disclosure(disclosure)
-        return out
+        return client, out

@@ -15,6 +15,10 @@ PROFILE_CLAIMS = ("given_name", "family_name", "name", "birthdate")
 # context claims (represents, org_*, roles) always come along because they qualify `sub`.
 MINIMISABLE_CLAIMS = frozenset({*PROFILE_CLAIMS, "email", "bsn"})
 ID_TYPES = {"OIN": "urn:nl-eid-gdi:1.0:id:OIN", "KvK": "urn:nl-eid-gdi:1.0:id:KvKnr"}
+# What kind of identifier a `sub` is (NL GOV profile): ours are pairwise pseudonyms; a
+# represented organisation is named by its OIN or KvK number.
+PSEUDONYM = "urn:nl-eid-gdi:1.0:id:Pseudonym"
+SUB_ID_TYPES = [PSEUDONYM, *ID_TYPES.values()]
 
 
 def userinfo_allowance(claims_request: dict[str, Any] | None) -> list[str] | None:
@@ -79,9 +83,12 @@ class Claims:
             out["org_type"] = org["type"]
             out["org_name"] = org.get("name")
             out["roles"] = self.roles_for(identity)
+            id_type = ID_TYPES.get(org.get("id_type", ""), org.get("id_type"))
             out["represents"] = {
                 "org_id": org["id"],
-                "id_type": ID_TYPES.get(org.get("id_type", ""), org.get("id_type")),
+                "id_type": id_type,
+                "sub": org["id"],
+                "sub_id_type": id_type,
                 "name": org.get("name"),
                 "services": list(identity.attributes.get("machtigingen", [])),
                 "mandate_service": "eHerkenning",
@@ -94,6 +101,7 @@ class Claims:
     ) -> dict[str, Any]:
         represented: dict[str, Any] = {
             "sub": self.pairwise_sub(client.sector, f"bsn:{rep['bsn']}"),
+            "sub_id_type": PSEUDONYM,
             "name": rep.get("name"),
             "service": rep.get("service"),
             "mandate_service": rep.get("mandate_service"),

@@ -19,7 +19,7 @@ from ..keys.service import KeyStore
 from ..oauth.errors import OAuthError
 from ..sessions.models import LoginSession
 from ..sessions.service import SessionService
-from .claims import Claims, userinfo_allowance
+from .claims import PSEUDONYM, Claims, userinfo_allowance
 from .models import RefreshToken
 from .repository import TokenRepository
 
@@ -250,6 +250,7 @@ class TokenService:
             "aud": client.client_id,
             "azp": client.client_id,
             "sub": sub,
+            "sub_id_type": PSEUDONYM,
             "nonce": nonce,
             "jti": uuid.uuid4().hex,
             "iat": now,
