@@ -358,3 +358,33 @@ def test_identity_upstreams_and_admins(prod: Objs) -> None:
     demo = Settings.model_fields["admin_org_ids"].get_default(call_default_factory=True)
     admins = json.loads(service_env(prod, identity)["IDENTITY_ADMIN_ORG_IDS"])
     assert not set(admins) & set(demo), "production must not trust the demo operator"
+
+
+def test_make_images_builds_and_pushes_every_part(tmp_path: Path) -> None:
+    """`make images` / `make images-push` with a docker stand-in on PATH that logs its calls."""
+    import os
+
+    log = tmp_path / "docker.log"
+    docker = tmp_path / "bin" / "docker"
+    docker.parent.mkdir()
+    docker.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    docker.chmod(0o755)
+    env = {**os.environ, "PATH": f"{docker.parent}{os.pathsep}{os.environ['PATH']}"}
+    sys.path.insert(0, str(ROOT / "deploy"))
+    try:
+        import images
+    finally:
+        sys.path.pop(0)
+    registry = "registry.gemeente.test/samen"
+    for action in ("build", "push"):
+        subprocess.run([sys.executable, str(ROOT / "deploy" / "images.py"), action,
+                        "--registry", registry], env=env, check=True, timeout=120)  # fmt: skip
+    calls = log.read_text().splitlines()
+    parts = images.parts()
+    assert len(calls) == 2 * len(parts)
+    for part, (dockerfile, version) in parts.items():
+        assert (
+            f"build -f {dockerfile} -t {registry}/{part}:{version} -t samen/{part}:{version} ."
+            in calls
+        )
+        assert f"push {registry}/{part}:{version}" in calls
