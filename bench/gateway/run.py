@@ -423,9 +423,9 @@ def write_report(
         "are noisy: rerun before drawing fine conclusions).",
         "",
         "Gateway: `python -m gateway serve` (one uvicorn worker, uvloop, httptools), pooled "
-        "keep-alive upstream connections (gateway.client, httptools), bearer-token verification and scope check "
+        "keep-alive upstream connections (one aiohttp session per upstream), bearer-token verification and scope check "
         "(verified tokens cached while their key set is unchanged, see gateway/README.md), in-memory rate limiting "
-        "on (limit set high), a server and a client span per request recorded by servicekit.spans (no exporter "
+        "on (limit set high), a server and a client span per request (OpenTelemetry SDK, no exporter "
         "configured). nginx: Debian package, one worker, upstream keep-alive, generated "
         f"config. Load: `wrk -t1`, {args.duration} s per run after a 2 s warm-up, best of "
         f"{args.rounds} rounds; every request carries a valid bearer token.",

@@ -7,7 +7,7 @@ Why it is correct:
 - The key is the exact token string: a different token (even one byte) is verified anew.
 - An entry expires at the token's ``exp`` (without the verifier's leeway) or after
   ``max_seconds``, whichever is first; after that the token is verified again, and an
-  expired token is refused as before.
+  expired token is refused.
 - An entry is tied to the key set it was verified with: :class:`servicekit.auth.JwksCache`
   hands out the same ``KeySet`` object until it refreshes the issuer's keys (at the
   latest every ``max_age``, and when an unknown ``kid`` shows up). A hit is used only
@@ -15,10 +15,11 @@ Why it is correct:
   verified again against the new keys, so a token whose signing key was withdrawn is
   refused as soon as the gateway has seen the key go — the same moment the uncached path
   would notice.
+- A token identity has revoked since is verified again, which refuses it.
 - Size-bounded (least recently used entries go first).
 
 Scopes and the route's rules are checked on every request against the cached
-principal; rate limits are charged per request as before.
+principal; rate limits are charged per request.
 """
 
 from __future__ import annotations

@@ -1,0 +1,45 @@
+"""The route table on its own: longest prefix first, rules per method and path, and a
+catch-all route (prefix "") that never takes the gateway's own or the APIs' paths."""
+
+from __future__ import annotations
+
+from gateway.routes import PROXY_METHODS, Auth, Route, Router, default_routes, passthrough
+
+
+def _route(router: Router, path: str) -> tuple[str | None, str]:
+    found = router.route_for(path)
+    return (found[0].name, found[1]) if found else (None, "")
+
+
+def _scope(router: Router, route: Route, method: str, rest: str) -> str | None:
+    rule = router.rule_for(route, method, rest)
+    assert rule is not None
+    return rule.scope
+
+
+def test_longest_prefix_and_rules() -> None:
+    router = Router(default_routes())
+    procurement = next(r for r in router.routes if r.name == "procurement")
+    path = "/api/procurement/v1/tenders/t1/enrollments"
+    assert _route(router, path) == ("procurement", "/tenders/t1/enrollments")
+    assert _scope(router, procurement, "POST", "/tenders/t1/enrollments") == "procurement:enroll"
+    assert _scope(router, procurement, "POST", "/tenders/t1") == "procurement:manage"
+    assert _scope(router, procurement, "GET", "/tenders/t1") == "procurement:read"
+    assert _scope(router, procurement, "GET", "/openapi.json") is None  # public
+    assert _route(router, "/api/registry/v1x") == (None, "")  # a prefix ends at a segment
+    assert _route(router, "/") == (None, "")  # no catch-all in the default table
+    assert router.allowed_methods(procurement, "/openapi.json") == sorted(PROXY_METHODS)
+
+
+def test_a_catch_all_route_leaves_reserved_paths_alone() -> None:
+    portal = passthrough("portal", "", "portal", PROXY_METHODS)
+    router = Router([*default_routes(), portal])
+    for path in ("/", "/tenders", "/my/data", "/apix", "/healthy"):
+        assert _route(router, path) == ("portal", path)
+        rule = router.rule_for(portal, "POST", path)
+        assert rule is not None
+        assert rule.auth is Auth.NONE
+    for path in ("/api", "/api/unknown/v1/x", "/auth", "/.well-known/x", "/docs", "/redoc",
+                 "/docs-assets/a.js", "/health/ready", "/metrics"):  # fmt: skip
+        assert _route(router, path)[0] != "portal", path
+    assert _route(router, "/auth/token") == ("identity-auth", "/token")
