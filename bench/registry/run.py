@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from registry.config import Settings
+from registry.notices.service import crossed
+from registry.usages.radar import notice_deadline
 from servicekit.migrations import upgrade
 from servicekit.testing import TestIssuer
 
@@ -228,9 +231,11 @@ async def load_data(url: str, args: argparse.Namespace) -> dict[str, Any]:
         start = today - timedelta(days=rng.randint(0, 2000))
         end = today + timedelta(days=rng.randint(-200, 1800))
         choices = offerings_by_facility.get(facility_id) or [None]
+        cost = Decimal(rng.randint(1_000, 500_000)) if rng.random() < 0.7 else None
         usages.append((uuid.uuid4(), municipality_id, facility_id, rng.choice(choices), None,
                        rng.choice(STATUSES), start, max(end, start), rng.choice([1, 3, 6, 12]),
-                       "50k-215k", 1, now, now))  # fmt: skip
+                       "50k-215k", cost, 1, now, now))  # fmt: skip
+    extra = _catalogue_feature_rows(rng, municipalities, facilities, usages, today, now)
     started = time.perf_counter()
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
@@ -256,8 +261,10 @@ async def load_data(url: str, args: argparse.Namespace) -> dict[str, Any]:
             "usages", records=usages,
             columns=["id", "municipality_id", "facility_id", "offering_id", "version_id", "status",
                      "start_date", "contract_end_date", "notice_period_months",
-                     "contract_value_band", "revision", "created_at", "updated_at"],
+                     "contract_value_band", "annual_cost", "revision", "created_at", "updated_at"],
         )  # fmt: skip
+        for table, (columns, records) in extra.items():
+            await pg.copy_records_to_table(table, records=records, columns=columns)
         await conn.commit()
     # Fresh statistics and visibility map (index-only scans), as autovacuum would leave them.
     async with engine.connect() as conn:
@@ -274,7 +281,55 @@ async def load_data(url: str, args: argparse.Namespace) -> dict[str, Any]:
             "facilities": len(facilities),
             "offerings": len(offerings),
             "usages": len(usages),
+            **{table: len(records) for table, (_columns, records) in extra.items()},
         },
+    }
+
+
+def _catalogue_feature_rows(
+    rng: random.Random,
+    municipalities: list[Any],
+    facilities: list[Any],
+    usages: list[Any],
+    today: date,
+    now: datetime,
+) -> dict[str, tuple[list[str], list[Any]]]:
+    """Rows of the catalogue features (issue 18) in a steady state: synthetic population
+    figures (load data, not facts), pledges on the facilities being shaped, and the notice
+    alerts an earlier scan would have claimed, so the server's scan at start-up publishes
+    nothing and the measured read cache is not invalidated by a burst of announcements."""
+    figures = [(m[0], 2024, rng.randint(1_000, 900_000), "bench: synthetic", "bench", now)
+               for m in municipalities]  # fmt: skip
+    pledges = []
+    for facility in facilities:
+        if facility[9] not in ("initiative", "pilot", "impact-analysis"):
+            continue
+        for m in rng.sample(municipalities, rng.randint(0, 30)):
+            kind = rng.choice(["interest", "pilot", "co-fund"])
+            amount = Decimal(rng.randint(1_000, 100_000)) if kind == "co-fund" else None
+            pledges.append((uuid.uuid4(), facility[0], m[0], kind, amount, "", now))
+    alerts = []
+    for u in usages:
+        if u[5] == "ended" or u[7] is None:
+            continue
+        deadline = notice_deadline(u[7], u[8])
+        for threshold in crossed(deadline, today):
+            alerts.append(
+                (u[0], threshold, deadline, threshold == min(crossed(deadline, today)), now)
+            )
+    return {
+        "population_figures": (
+            ["municipality_id", "year", "inhabitants", "source", "loaded_by", "loaded_at"],
+            figures,
+        ),
+        "pledges": (
+            ["id", "facility_id", "municipality_id", "kind", "amount", "note", "created_at"],
+            pledges,
+        ),
+        "notice_alerts": (
+            ["usage_id", "threshold_days", "notice_deadline", "announced", "at"],
+            alerts,
+        ),
     }
 
 
