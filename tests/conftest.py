@@ -10,10 +10,37 @@ import pytest
 # Tests never export traces and never depend on a running collector.
 os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
 
+from servicekit.errors import ProblemError
+from servicekit.openapi import PROBLEM_SCHEMA
 from servicekit.testing import TestIssuer
 
 # Debian's chromium: Playwright's own download is impossible offline.
 CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def problems_follow_the_schema(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every problem any in-process service or the gateway answers during any test is
+    checked against the documented Problem schema (RFC 9457: ``status`` is the HTTP
+    status number, members beside the standard ones never replace them)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(PROBLEM_SCHEMA)
+    original = ProblemError.to_dict
+    wrong: list[str] = []
+
+    def checked(self: ProblemError, instance: str | None = None) -> dict[str, Any]:
+        body = original(self, instance)
+        errors = [e.message for e in validator.iter_errors(body)]
+        if body.get("status") != self.status:
+            errors.append(f"status {body.get('status')!r} is not the HTTP status {self.status}")
+        if errors:
+            wrong.append(f"{type(self).__name__} {body}: {'; '.join(errors)}")
+        return body
+
+    monkeypatch.setattr(ProblemError, "to_dict", checked)
+    yield
+    assert not wrong, "problems that do not follow the schema:\n" + "\n".join(wrong)
 
 
 @pytest.fixture(scope="session")

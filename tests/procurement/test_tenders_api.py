@@ -112,7 +112,8 @@ async def test_lifecycle_is_forward_only_and_recorded(
     # Backwards or skipping ahead: 409 with the status and the required one.
     response = await client.post(f"/v1/tenders/{tid}/publication", headers=lead_headers)
     assert response.status_code == 409
-    assert response.json()["status"] == "open-for-enrollment"
+    assert response.json()["status"] == 409  # the HTTP status; the tender's is beside it
+    assert response.json()["tenderStatus"] == "open-for-enrollment"
     response = await client.post(f"/v1/tenders/{tid}/award", headers=lead_headers)
     assert response.status_code == 409
     assert response.json()["requiredStatus"] == "tendering"

@@ -179,3 +179,17 @@ async def test_radar_ties_and_pages_past_the_end(
     assert [i["usageId"] for i in r.json()["items"]] == [ids["b-gemeente"]]
     r = await client.get(url, params={**params, "page": 7, "pageSize": 2}, headers=tokens.reader())
     assert (r.json()["items"], r.json()["total"]) == ([], 3)
+
+
+async def test_as_of_is_an_iso_8601_date_only(
+    client: httpx.AsyncClient, tokens: Any, make_facility: Maker, make_org: Maker
+) -> None:
+    facility = await make_facility(slug="datum")
+    org = await make_org("municipality", name="Datum", oin="00000001000000099000")
+    for url in (f"/v1/facilities/{facility['id']}/radar", f"/v1/organisations/{org['id']}/radar"):
+        for bad in ("0", "1", "20260115", "2026-1-5", "2026-02-30", "2026-01-15T00:00:00", "abc"):
+            r = await client.get(url, params={"asOf": bad}, headers=tokens.reader())
+            assert r.status_code == 400, (url, bad, r.text)
+            assert [p["name"] for p in r.json()["invalidParams"]] == ["asOf"], r.json()
+        r = await client.get(url, params={"asOf": AS_OF}, headers=tokens.reader())
+        assert r.status_code == 200, r.text

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -24,6 +26,23 @@ def _nul_path(value: Any, path: str = "") -> str | None:
             if found:
                 return found
     return None
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date_only(value: Any) -> Any:
+    # pydantic also reads numbers (0 -> 1970-01-01) and other spellings as dates; the
+    # documents say ``format: date``, so only that is accepted.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return value
+    raise ValueError("must be an ISO 8601 date (YYYY-MM-DD)")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+"""A calendar date as ISO 8601 ``YYYY-MM-DD`` only (query parameters and bodies)."""
 
 
 class ApiModel(BaseModel):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
@@ -16,7 +15,7 @@ from servicekit.errors import BadRequest
 from servicekit.pagination import PageParams
 from servicekit.repository import TableReader
 from servicekit.responses import PageBody, page_body, page_body_response
-from servicekit.schemas import ApiOutModel
+from servicekit.schemas import ApiOutModel, IsoDate
 
 from .db import row_counts
 from .readcache import ReadCache
@@ -58,7 +57,7 @@ Url = Annotated[
 # ``date | None`` would be documented as anyOf without a top-level format, which the ADR
 # linter rejects; document it as one nullable date string instead.
 OptionalDate = Annotated[
-    date | None, WithJsonSchema({"type": ["string", "null"], "format": "date"})
+    IsoDate | None, WithJsonSchema({"type": ["string", "null"], "format": "date"})
 ]
 
 # Amounts in euro: exact decimals inside, plain JSON numbers outside.

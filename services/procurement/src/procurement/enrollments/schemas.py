@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from servicekit.schemas import ApiModel, ApiOutModel
+from servicekit.schemas import ApiModel, ApiOutModel, IsoDate
 
 from .models import Enrollment, EnrollmentLot, Mandate
 
@@ -25,7 +25,7 @@ class MandateIn(ApiModel):
     signer_role: str = Field(
         min_length=1, max_length=200, description="e.g. 'burgemeester', 'wethouder', 'inkoper'"
     )
-    signed_date: date = Field(description="Date the mandate was signed (not in the future)")
+    signed_date: IsoDate = Field(description="Date the mandate was signed (not in the future)")
     authorises_lead_party: Literal[True] = Field(
         description="Must be true: the lead party may act on the municipality's behalf in "
         "this procurement procedure for the enrolled lots"
@@ -35,7 +35,7 @@ class MandateIn(ApiModel):
 class EnrollmentLotIn(ApiModel):
     lot_id: uuid.UUID
     expected_volume: int = Field(ge=1, le=1_000_000_000, description="Expected units")
-    desired_start_date: date | None = Field(
+    desired_start_date: IsoDate | None = Field(
         default=None,
         description="Omit to have it proposed from the municipality's current contract end "
         "in the registry (or the tender's planned start)",

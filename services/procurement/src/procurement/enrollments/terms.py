@@ -61,7 +61,7 @@ def check_window(tender: Tender, now: datetime) -> None:
             extra={"opensAt": opens.isoformat(), "closesAt": closes.isoformat()},
         )
     if status != OPEN:
-        extra: dict[str, Any] = {"status": status}
+        extra: dict[str, Any] = {"tenderStatus": status}
         if status != "draft":
             extra["closesAt"] = closes.isoformat()
         raise Conflict(

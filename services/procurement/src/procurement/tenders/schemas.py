@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from servicekit.schemas import ApiModel, ApiOutModel
+from servicekit.schemas import ApiModel, ApiOutModel, IsoDate
 
 from ..schemas import Money, MoneyOut
 from .models import Lot, Tender
@@ -48,7 +48,7 @@ class TenderIn(ApiModel):
     estimated_value: Money
     enrollment_opens_at: AwareDatetime
     enrollment_closes_at: AwareDatetime
-    planned_start_date: date = Field(description="Planned start of the joint contract")
+    planned_start_date: IsoDate = Field(description="Planned start of the joint contract")
     contract_duration_months: int = Field(ge=1, le=240)
     lots: list[LotIn] = Field(default_factory=list, max_length=100)
 
@@ -68,7 +68,7 @@ class TenderPatch(ApiModel):
     estimated_value: Money | None = None
     enrollment_opens_at: AwareDatetime | None = None
     enrollment_closes_at: AwareDatetime | None = None
-    planned_start_date: date | None = None
+    planned_start_date: IsoDate | None = None
     contract_duration_months: int | None = Field(default=None, ge=1, le=240)
 
 

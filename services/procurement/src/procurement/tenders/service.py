@@ -218,7 +218,7 @@ def _require_draft(tender: Tender, now: datetime, what: str) -> None:
     status = effective_status(tender, now)
     if status != DRAFT:
         raise Conflict(
-            f"{what} is only possible while the tender is a draft.", extra={"status": status}
+            f"{what} is only possible while the tender is a draft.", extra={"tenderStatus": status}
         )
 
 
@@ -345,7 +345,7 @@ async def transition(
         if name == "cancellation":
             if current in FINAL:
                 raise Conflict(
-                    f"A {current} tender cannot be cancelled.", extra={"status": current}
+                    f"A {current} tender cannot be cancelled.", extra={"tenderStatus": current}
                 )
             target = CANCELLED
             tender.cancellation_reason = reason
@@ -354,7 +354,7 @@ async def transition(
             if current != required:
                 raise Conflict(
                     f"The tender is {current}; {name} needs it to be {required}.",
-                    extra={"status": current, "requiredStatus": required},
+                    extra={"tenderStatus": current, "requiredStatus": required},
                 )
             if name == "publication":
                 check_publishable(tender, lots, now)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from servicekit.schemas import ApiModel, ApiOutModel
+from servicekit.schemas import ApiModel, ApiOutModel, IsoDate
 
 from ..common import LongText, Name, OptionalDate, ShortText, Url
 
@@ -57,7 +57,7 @@ class OfferingOut(ApiOutModel):
 
 class VersionCreate(ApiModel):
     version: VersionLabel = Field(examples=["2.4.0"])
-    release_date: date
+    release_date: IsoDate
     end_of_support_date: OptionalDate = None
     standards: list[ShortText] = Field(default_factory=list, max_length=50)
     notes: LongText = ""

@@ -20,6 +20,7 @@ from servicekit.responses import (
     page_body,
     page_body_response,
 )
+from servicekit.schemas import IsoDate
 
 from ..auth import READ, WRITE, auth
 from ..common import cached_page, invalid
@@ -53,8 +54,8 @@ async def window(
 
 async def reference_date(
     as_of: Annotated[
-        date | None,
-        Query(alias="asOf", description="Reference date (default: today, UTC)"),
+        IsoDate | None,
+        Query(alias="asOf", description="Reference date, YYYY-MM-DD (default: today, UTC)"),
     ] = None,
 ) -> date:
     return as_of or date.today()
