@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 SPECTRAL := npx --yes @stoplight/spectral-cli@6.15.0
 ADR_RULESET := standards/adr-ruleset.yaml
 
-.PHONY: run test install lint format lock adr-lint deploy-check images images-push release-pin bench bench-smoke fuzz clean
+.PHONY: run test install lint format lock adr-lint deploy-check images images-push release-pin bench bench-smoke fuzz soak clean
 
 install: $(STAMP)
 
@@ -74,6 +74,12 @@ bench: install
 
 fuzz: install
 	$(PY) -m pytest tests/contract -m "not smoke" --hypothesis-profile=nightly
+
+# Mixed traffic through the gateway on 127.0.0.1 for SOAK_SECONDS (default 180) at 16
+# connections; figures in bench/results/soak.md.
+SOAK_SECONDS ?= 180
+soak: install
+	$(PY) bench/soak/run.py --seconds $(SOAK_SECONDS)
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

@@ -195,10 +195,13 @@ def load_schema(app: Any, *, coverage: bool = True) -> Any:
     requests going to the service's own ``/v1`` server. ``coverage=False`` leaves out
     schemathesis' coverage phase (hundreds of boundary cases per operation) for the
     quick run; the long run keeps every phase."""
+    from known_failures import configure
+
     schema = schemathesis.openapi.from_dict(app.openapi())
     schema.app = app
     schema.location = "/v1/openapi.json"
     schema.config.phases.coverage.enabled = coverage
+    configure(schema)
     return schema
 
 

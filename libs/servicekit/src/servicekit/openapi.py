@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from .errors import PROBLEM_JSON
+from .openapi_writes import declare_writes
 
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 SWAGGER_INIT = Path(__file__).parent / "static" / "swagger-init.js"
@@ -136,6 +137,7 @@ def adr_document(
                         PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
                     }
             operation.setdefault("tags", [service])
+    declare_writes(paths)
     return doc
 
 

@@ -22,10 +22,19 @@ from .readcache import ReadCache
 
 OutModel = TypeVar("OutModel", bound=ApiOutModel)
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Trimmed before the length check: the documents say so with a pattern (at least one
+# character other than whitespace), so blank names are invalid there too.
+TRIMMED = r"\S"
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=TRIMMED)
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=TRIMMED)
+]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=TRIMMED)
+]
 # An absolute http(s) URL as a client can send it: a DNS name or IPv4 host, an optional
 # port, then printable ASCII only (no whitespace, no control characters; anything else
 # percent-encoded). Declared as the schema's pattern and checked again by ``url_syntax``,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from servicekit.schemas import ApiModel, ApiOutModel, IsoDate
 
@@ -60,16 +61,18 @@ class TenderIn(ApiModel):
 
 
 class TenderPatch(ApiModel):
-    """JSON merge patch of a draft tender (If-Match required)."""
+    """JSON merge patch of a draft tender (If-Match required). No field can be removed:
+    each is documented without null (null is a 400)."""
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    description: str | None = Field(default=None, max_length=10000)
-    procedure: Procedure | None = None
-    estimated_value: Money | None = None
-    enrollment_opens_at: AwareDatetime | None = None
-    enrollment_closes_at: AwareDatetime | None = None
-    planned_start_date: IsoDate | None = None
-    contract_duration_months: int | None = Field(default=None, ge=1, le=240)
+    # Constraints sit on the value type: pydantic cannot apply them to a plain union.
+    title: Annotated[str, Field(min_length=1, max_length=300)] | SkipJsonSchema[None] = None
+    description: Annotated[str, Field(max_length=10000)] | SkipJsonSchema[None] = None
+    procedure: Procedure | SkipJsonSchema[None] = None
+    estimated_value: Money | SkipJsonSchema[None] = None
+    enrollment_opens_at: AwareDatetime | SkipJsonSchema[None] = None
+    enrollment_closes_at: AwareDatetime | SkipJsonSchema[None] = None
+    planned_start_date: IsoDate | SkipJsonSchema[None] = None
+    contract_duration_months: Annotated[int, Field(ge=1, le=240)] | SkipJsonSchema[None] = None
 
 
 class TransitionIn(ApiModel):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from servicekit.schemas import ApiModel, ApiOutModel
 
@@ -21,7 +22,10 @@ Slug = Annotated[
     StringConstraints(min_length=2, max_length=100, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$"),
 ]
 Theme = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=100)
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=1, max_length=100, pattern=r"\S"
+    ),
 ]
 
 
@@ -50,11 +54,12 @@ class FacilityCreate(ApiModel):
 class FacilityPatch(ApiModel):
     """JSON merge patch; the stage changes only through stage transitions."""
 
-    slug: Slug | None = None
-    name: Name | None = None
+    # Fields that cannot be removed are documented without null (null is a 400).
+    slug: Slug | SkipJsonSchema[None] = None
+    name: Name | SkipJsonSchema[None] = None
     description: LongText | None = None
-    kind: Kind | None = None
-    theme: Theme | None = None
+    kind: Kind | SkipJsonSchema[None] = None
+    theme: Theme | SkipJsonSchema[None] = None
     provider_id: uuid.UUID | None = None
     links: list[WebLink] | None = Field(default=None, max_length=20)
     standards: list[ShortText] | None = Field(default=None, max_length=50)

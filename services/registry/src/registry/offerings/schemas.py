@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from servicekit.schemas import ApiModel, ApiOutModel, IsoDate
 
@@ -33,10 +34,11 @@ class OfferingCreate(ApiModel):
 
 
 class OfferingPatch(ApiModel):
-    name: Name | None = None
+    # Fields that cannot be removed are documented without null (null is a 400).
+    name: Name | SkipJsonSchema[None] = None
     description: LongText | None = None
     product_url: Url | None = None
-    price_model: PriceModel | None = None
+    price_model: PriceModel | SkipJsonSchema[None] = None
     standards: list[ShortText] | None = Field(default=None, max_length=50)
     certifications: list[ShortText] | None = Field(default=None, max_length=50)
 
@@ -64,7 +66,7 @@ class VersionCreate(ApiModel):
 
 
 class VersionPatch(ApiModel):
-    release_date: OptionalDate = None
+    release_date: IsoDate | SkipJsonSchema[None] = None  # cannot be removed (null is a 400)
     end_of_support_date: OptionalDate = None
     standards: list[ShortText] | None = Field(default=None, max_length=50)
     notes: LongText | None = None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, WithJsonSchema, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from servicekit.schemas import ApiModel, ApiOutModel
 
@@ -29,6 +30,10 @@ Province = Literal[
     "Zuid-Holland",
 ]
 MAX_MEMBERS = 400
+# The documented forms (separators people paste are still cleaned away on input).
+CbsCode = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^GM[0-9]{4}$"})]
+Oin = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^[0-9]{20}$"})]
+KvkNumber = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^[0-9]{8}$"})]
 
 
 class _Identifiers(ApiModel):
@@ -54,9 +59,9 @@ class OrganisationCreate(_Identifiers):
 
     type: OrganisationType
     name: Name
-    cbs_code: str | None = Field(default=None, examples=["GM0344"])
-    oin: str | None = Field(default=None, examples=["00000001001234567000"])
-    kvk_number: str | None = Field(default=None, examples=["90000001"])
+    cbs_code: CbsCode | None = Field(default=None, examples=["GM0344"])
+    oin: Oin | None = Field(default=None, examples=["00000001001234567000"])
+    kvk_number: KvkNumber | None = Field(default=None, examples=["90000001"])
     province: Province | None = None
     member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_MEMBERS)
 
@@ -64,10 +69,10 @@ class OrganisationCreate(_Identifiers):
 class OrganisationPatch(_Identifiers):
     """JSON merge patch of an organisation (its type never changes)."""
 
-    name: Name | None = None
-    cbs_code: str | None = None
-    oin: str | None = None
-    kvk_number: str | None = None
+    name: Name | SkipJsonSchema[None] = None  # cannot be removed (null is a 400)
+    cbs_code: CbsCode | None = None
+    oin: Oin | None = None
+    kvk_number: KvkNumber | None = None
     province: Province | None = None
     member_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_MEMBERS)
 

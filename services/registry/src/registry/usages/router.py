@@ -34,6 +34,12 @@ router = APIRouter(tags=["usages"], dependencies=[Depends(accept_json)])
 
 UsageId = Annotated[uuid.UUID, Path(alias="usageId", description="Usage id")]
 WITHIN_DEFAULT = "P18M"
+# The documented form: at least one of years (0-5), months, weeks (0-99) and days (0-999),
+# in that order: every such duration is within the 20 years the service allows.
+_W, _D = r"[0-9]{1,2}W", r"[0-9]{1,3}D"
+WITHIN_PATTERN = (
+    rf"^P([0-5]Y([0-9]{{1,2}}M)?({_W})?({_D})?|[0-9]{{1,2}}M({_W})?({_D})?|{_W}({_D})?|{_D})$"
+)
 
 
 async def window(
@@ -41,7 +47,9 @@ async def window(
         str,
         Query(
             max_length=20,
-            description="ISO 8601 date duration from the reference date, e.g. P18M",
+            pattern=WITHIN_PATTERN,
+            description="ISO 8601 date duration from the reference date, e.g. P18M "
+            "(years, months, weeks, days; at most 20 years)",
             examples=["P18M"],
         ),
     ] = WITHIN_DEFAULT,

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
 
 from servicekit.schemas import ApiModel, ApiOutModel
 
@@ -36,7 +37,7 @@ class UsageCreate(ApiModel):
 class UsagePatch(ApiModel):
     offering_id: uuid.UUID | None = None
     version_id: uuid.UUID | None = None
-    status: UsageStatus | None = None
+    status: UsageStatus | SkipJsonSchema[None] = None  # cannot be removed (null is a 400)
     start_date: OptionalDate = None
     contract_end_date: OptionalDate = None
     notice_period_months: int | None = Field(default=None, ge=0, le=60)

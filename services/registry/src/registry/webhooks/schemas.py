@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from servicekit.schemas import ApiModel, ApiOutModel
 
@@ -34,9 +35,10 @@ class SubscriptionCreate(ApiModel):
 
 
 class SubscriptionPatch(ApiModel):
-    url: Url | None = None
+    # url and active cannot be removed: documented without null (null is a 400).
+    url: Url | SkipJsonSchema[None] = None
     event_types: list[EventTypePrefix] | None = Field(default=None, max_length=20)
-    active: bool | None = None
+    active: bool | SkipJsonSchema[None] = None
 
 
 class SubscriptionOut(ApiOutModel):
