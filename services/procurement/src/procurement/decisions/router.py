@@ -18,6 +18,13 @@ from ..deps import SCOPE_READ, RegistryDep, auth
 from . import service
 from .schemas import DecisionAhead
 
+# The documented form, as the registry's radar documents it: at least one of years (0-5),
+# months, weeks (0-99) and days (0-999), in that order; each such duration fits 20 years.
+_W, _D = r"[0-9]{1,2}W", r"[0-9]{1,3}D"
+WITHIN_PATTERN = (
+    rf"^P([0-5]Y([0-9]{{1,2}}M)?({_W})?({_D})?|[0-9]{{1,2}}M({_W})?({_D})?|{_W}({_D})?|{_D})$"
+)
+
 router = APIRouter(tags=["decisions"], dependencies=[Depends(accept_json)])
 
 
@@ -43,7 +50,13 @@ async def decisions_ahead(
         uuid.UUID, Query(alias="municipalityId", description="Registry organisation id")
     ],
     within: Annotated[
-        str, Query(max_length=20, description="ISO 8601 date duration", examples=["P18M"])
+        str,
+        Query(
+            max_length=20,
+            pattern=WITHIN_PATTERN,
+            description="ISO 8601 date duration (years 0-5, months, weeks, days), e.g. P18M",
+            examples=["P18M"],
+        ),
     ] = "P18M",
 ) -> Response:
     now = clock()
