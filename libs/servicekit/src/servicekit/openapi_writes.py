@@ -1,6 +1,6 @@
 """What a service's writes enforce, said in its OpenAPI document: ``If-Match`` as a
-required header of every PUT/PATCH (412 stale, 428 missing), the ``Location`` and
-``ETag`` headers of every 201, and OpenAPI links from a create to the read, update and
+required header of every PUT/PATCH (412 stale, 428 missing), the ``Location`` header of
+every 201 and its ``ETag`` where the created resource can be updated, and OpenAPI links from a create to the read, update and
 delete of what it made, and from a read to the update (its ``ETag`` as ``If-Match``).
 
 Generated clients then send what the services require, and schemathesis' stateful phase
@@ -48,7 +48,8 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 def declare_writes(paths: dict[str, Any]) -> None:
-    """If-Match on PUT/PATCH, the 201 headers and the links, in place."""
+    """If-Match on PUT/PATCH, the 201 headers (ETag where the resource can be updated)
+    and the links, in place."""
     for item in paths.values():
         for method in ("put", "patch"):
             operation = item.get(method)
@@ -63,13 +64,25 @@ def declare_writes(paths: dict[str, Any]) -> None:
             responses = operation.setdefault("responses", {})
             for code, description in PRECONDITIONS.items():
                 responses.setdefault(code, _problem(description))
+    for path, item in paths.items():
         for operation in _operations(item):
             created = operation.get("responses", {}).get("201")
             if created is not None:
                 headers = created.setdefault("headers", {})
                 for name, header in CREATED_HEADERS.items():
+                    if name == "ETag" and not _updatable(paths, path):
+                        continue  # nothing to send it back to (e.g. a one-time token)
                     headers.setdefault(name, dict(header))
     _links(paths)
+
+
+def _updatable(paths: dict[str, Any], collection: str) -> bool:
+    """Whether what a POST to ``collection`` creates has a PUT or PATCH."""
+    prefix = collection.rstrip("/") + "/{"
+    return any(
+        p.startswith(prefix) and "/" not in p[len(prefix) :] and ("put" in i or "patch" in i)
+        for p, i in paths.items()
+    )
 
 
 def _operations(item: dict[str, Any]) -> list[dict[str, Any]]:
