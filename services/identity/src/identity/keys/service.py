@@ -46,7 +46,7 @@ class LoadedKeys:
     simulator_published: list[dict[str, Any]]
     loaded_at: float
     decryption: list[RSAKey] = field(default_factory=list)  # purpose "encryption"
-    # The published JWKs parsed once per load (verifying used to re-import them per token).
+    # The published JWKs, parsed once per load rather than per verified token.
     key_sets: dict[str, KeySet] = field(default_factory=dict)
 
     def key_set(self, which: str) -> KeySet:
