@@ -149,7 +149,7 @@ async def test_code_replay_deactivates_the_access_tokens_it_produced(
     browser: Browser, register: Any
 ) -> None:
     rp = await register(refresh_tokens=True)
-    rs = await register(grant_type="client_credentials")  # a resource server introspecting
+    rs = await register(grant_type="client_credentials", resource_audiences=["samen"])
 
     async def active(token: str) -> bool:
         body = (await _post(browser.http, rs, "/auth/introspect", {"token": token})).json()
@@ -185,7 +185,7 @@ async def test_code_replay_deactivates_the_access_tokens_it_produced(
 
 async def test_code_replay_without_refresh_tokens(browser: Browser, register: Any) -> None:
     rp = await register()
-    rs = await register(grant_type="client_credentials")
+    rs = await register(grant_type="client_credentials", resource_audiences=["samen"])
     login = await browser.login(rp)
     access = (await browser.token(rp, login)).json()["access_token"]
     assert (await _post(browser.http, rs, "/auth/introspect", {"token": access})).json()["active"]
@@ -200,7 +200,7 @@ async def test_revoked_user_access_token_is_inactive_and_refused_at_userinfo(
     browser: Browser, register: Any
 ) -> None:
     rp = await register()
-    rs = await register(grant_type="client_credentials")
+    rs = await register(grant_type="client_credentials", resource_audiences=["samen"])
     login = await browser.login(rp)
     access = (await browser.token(rp, login)).json()["access_token"]
     assert (await browser.http.get("/auth/userinfo", headers=bearer(access))).status_code == 200

@@ -85,7 +85,7 @@ async def test_refresh_refusals(browser: Browser, register: Any) -> None:
 async def test_introspection_valid_expired_revoked(
     browser: Browser, register: Any, app: Any
 ) -> None:
-    rs = await register(grant_type="client_credentials")  # a resource server introspecting
+    rs = await register(grant_type="client_credentials", resource_audiences=["samen"])
     machine = await register(grant_type="client_credentials", allowed_scopes=["registry:read"])
     data, _ = machine.auth({"grant_type": "client_credentials"})
     access = (await browser.http.post("/auth/token", data=data)).json()["access_token"]

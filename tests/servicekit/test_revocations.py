@@ -158,6 +158,7 @@ async def test_the_feed_is_read_with_the_services_client_credentials() -> None:
     await fetch("1")
     await close()
     assert seen[0].headers["authorization"].startswith("Basic ")
+    assert seen[0].headers["content-type"] == "application/x-www-form-urlencoded"
     assert parse_qs(seen[1].content.decode()) == {"since": ["1"]}
     key = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256"})
     signed = ClientCredentials(

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 import httpx
 from joserfc import jwt
@@ -140,7 +140,13 @@ def http_feed_fetcher(
     async def fetch(since: str | None) -> dict[str, Any]:
         form: dict[str, str] = {} if since is None else {"since": since}
         auth = credentials.apply(form)
-        response = await client.post(url, data=form, auth=auth or httpx.USE_CLIENT_DEFAULT)
+        # Always a form body (also an empty one): identity reads its endpoints' forms only.
+        response = await client.post(
+            url,
+            content=urlencode(form).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            auth=auth or httpx.USE_CLIENT_DEFAULT,
+        )
         response.raise_for_status()
         data: dict[str, Any] = response.json()
         return data

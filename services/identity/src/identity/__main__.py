@@ -57,6 +57,7 @@ async def _register_client(settings: ServiceSettings, args: argparse.Namespace) 
         data = ClientIn.model_validate_json(raw)
     except ValidationError as exc:
         raise SystemExit(f"identity: invalid registration: {exc}") from None
+    production = settings.environment == "production"
     database = Database(settings.database_url or settings.sqlite_default("identity"))
     try:
         async with database.sessionmaker() as session:
@@ -64,10 +65,12 @@ async def _register_client(settings: ServiceSettings, args: argparse.Namespace) 
         async with database.sessionmaker() as session:
             secret = None
             if row is None:
-                row, secret = await create_client(session, data, actor="cli")
+                row, secret = await create_client(session, data, actor="cli", production=production)
                 action = "created"
             else:
-                row = await replace_client(session, row.id, data, "cli", row.version)
+                row = await replace_client(
+                    session, row.id, data, "cli", row.version, production=production
+                )
                 action = "replaced"
     except ProblemError as exc:
         raise SystemExit(f"identity: {data.client_id} not registered: {exc.to_dict()}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -47,7 +47,10 @@ class Settings(ServiceSettings):
     public_client_access_token_lifetime: int = Field(default=900, le=900)
     id_token_lifetime: int = Field(default=300, le=300)
     code_lifetime: int = Field(default=60, le=60)
-    refresh_token_lifetime: int = 8 * 3600
+    # Refresh tokens (NL GOV OAuth profile: they expire): each one lives this long at
+    # most, and no rotation extends its family past the family's absolute maximum.
+    refresh_token_lifetime: int = Field(default=8 * 3600, gt=0)
+    refresh_token_family_lifetime: int = Field(default=24 * 3600, gt=0, le=30 * 24 * 3600)
     session_lifetime: int = 8 * 3600
     authorization_request_lifetime: int = 600
     # Key rotation: keep a retired key in the JWKS this long after it stopped signing
@@ -57,6 +60,20 @@ class Settings(ServiceSettings):
     cookie_name: str = "samen_session"
     # Seconds a client registry read is cached in memory on the token hot path.
     client_cache_seconds: float = 5.0
+    # Failed client authentications per client id and window before every attempt of that
+    # client id is refused (429, Retry-After) until the window ends; counted in Redis
+    # (IDENTITY_REDIS_URL) when set, else per process.
+    client_auth_failure_limit: int = Field(default=10, ge=1)
+    client_auth_failure_window_seconds: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refresh_lifetimes(self) -> Settings:
+        if self.refresh_token_lifetime > self.refresh_token_family_lifetime:
+            raise ValueError(
+                "IDENTITY_REFRESH_TOKEN_LIFETIME must not exceed "
+                "IDENTITY_REFRESH_TOKEN_FAMILY_LIFETIME (the refresh family's maximum)."
+            )
+        return self
 
     @property
     def key_encryption_keys(self) -> list[str]:

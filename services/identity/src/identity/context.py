@@ -63,7 +63,13 @@ class Identity:
             settings, self.issuer, tokens, self.keys, self.claims, self.sessions, self.authorization
         )
         self.access = AccessTokens(
-            self.issuer, tokens, self.keys, self.clients, self.claims, self.sessions
+            self.issuer,
+            tokens,
+            self.keys,
+            self.clients,
+            self.claims,
+            self.sessions,
+            self.tokens.family_revocation,
         )
         # Upstream means by name: a simulator or a configured OIDC upstream (main.py).
         self.connectors: dict[str, Any] = {}
@@ -82,4 +88,5 @@ class Identity:
 
     async def aclose(self) -> None:
         await self.one_time_ids.aclose()
+        await self.client_auth.aclose()
         await self.http.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import httpx
@@ -10,15 +11,18 @@ from fastapi import FastAPI
 from servicekit.app import create_service_app
 from servicekit.auth import JwksCache, TokenVerifier
 from servicekit.db import Database, is_sqlite
+from servicekit.revocations import RevocationFeed
 
 from . import API_VERSION
 from .broker.connectors import OidcConnector, SimulatorConnector
 from .broker.means import MEANS
 from .broker.router import router as broker_router
 from .clients.router import router as clients_router
+from .clients.service import registered_origins
 from .config import Settings, get_settings
 from .context import Identity
 from .disclosures.router import router as disclosures_router
+from .oauth.cors import OpCors, RegisteredOrigins
 from .oauth.pushed import router as pushed_router
 from .oauth.router import router as oauth_router
 from .registration.router import admin_router as initial_tokens_router
@@ -65,13 +69,19 @@ def create_app(
             )
         elif idp is not None:
             identity.connectors[means] = SimulatorConnector(means, idp)
-    # The REST API verifies our own access tokens against our own keys (no loopback HTTP).
+
+    # The REST API verifies our own access tokens against our own keys (no loopback HTTP),
+    # and refuses revoked ones from the list the resource servers read.
+    async def revoked(since: str | None) -> dict[str, Any]:
+        return await identity.access.revoked_since(float(since) if since else None)
+
     verifier = overrides.pop("token_verifier", None) or TokenVerifier(
         JwksCache(identity.keys.jwks, max_age=30.0, min_refresh_interval=1.0),
         issuer=identity.issuer,
         audience="samen",
         algorithms=["RS256", "PS256"],
         leeway=settings.auth_leeway_seconds,
+        revocations=RevocationFeed(revoked, settings.auth_revocations_interval_seconds),
     )
 
     async def start(app: FastAPI) -> None:
@@ -112,6 +122,13 @@ def create_app(
         on_startup=[start],
         on_shutdown=[stop],
         **overrides,
+    )
+    # CORS on the endpoints browsers call, for the registered clients' origins only.
+    app.add_middleware(
+        OpCors,
+        origins=RegisteredOrigins(
+            partial(registered_origins, database), settings.client_cache_seconds
+        ),
     )
     app.state.identity = identity
     app.state.simulators = idp

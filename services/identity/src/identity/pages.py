@@ -39,6 +39,9 @@ TEXT: dict[str, dict[str, str]] = {
         "error_title": "Er ging iets mis",
         "logged_out_title": "U bent uitgelogd",
         "logged_out": "U bent uitgelogd bij Samen. U kunt dit venster sluiten.",
+        "logout_title": "Uitloggen bij Samen?",
+        "logout_question": "Een website vraagt om u uit te loggen bij Samen. Wilt u uitloggen?",
+        "logout_confirm": "Ja, uitloggen",
     },
     "en": {
         "skip": "Skip to content",
@@ -63,6 +66,9 @@ TEXT: dict[str, dict[str, str]] = {
         "error_title": "Something went wrong",
         "logged_out_title": "You are logged out",
         "logged_out": "You are logged out of Samen. You may close this window.",
+        "logout_title": "Log out of Samen?",
+        "logout_question": "A website asks to log you out of Samen. Do you want to log out?",
+        "logout_confirm": "Yes, log out",
     },
 }
 

@@ -15,6 +15,7 @@ from servicekit.auth import LOA_LOW, LOA_SUBSTANTIAL
 from servicekit.db import Database
 
 from .clients.models import Client
+from .clients.redirect_uris import redirect_uri_problem
 from .clients.schemas import ClientIn
 from .clients.service import create_client
 from .config import Settings
@@ -37,16 +38,15 @@ def portal_redirect_uris(public_url: str = "") -> list[str]:
     """Where the gateway's developer portal receives its log-in: the usual development
     addresses, and the gateway's configured public URL (``IDENTITY_PUBLIC_URL``) when it
     is another one, such as a gateway on another port."""
+    # A loopback IP literal matches any port (RFC 8252 §7.3); localhost is never registered.
     uris = [
         "http://127.0.0.1:8000/docs/oauth2-redirect",
         "http://127.0.0.1:8000/docs/oauth2-redirect.html",
-        "http://localhost:8000/docs/oauth2-redirect",
-        "http://localhost:8000/docs/oauth2-redirect.html",
     ]
     base = public_url.rstrip("/")
     if base.startswith(("http://", "https://")):
         for uri in (f"{base}/docs/oauth2-redirect", f"{base}/docs/oauth2-redirect.html"):
-            if uri not in uris:
+            if uri not in uris and redirect_uri_problem(uri, False, native=True) is None:
                 uris.append(uri)
     return uris
 
@@ -81,6 +81,7 @@ def demo_clients(public_url: str = "") -> list[tuple[ClientIn, str | None]]:
                 grant_type="client_credentials",
                 token_endpoint_auth_method="client_secret_basic",  # noqa: S106
                 allowed_scopes=["registry:read", "procurement:read"],
+                resource_audiences=["samen"],
             ),
             "samen-registry-dev-secret",
         ),
@@ -91,8 +92,21 @@ def demo_clients(public_url: str = "") -> list[tuple[ClientIn, str | None]]:
                 grant_type="client_credentials",
                 token_endpoint_auth_method="client_secret_basic",  # noqa: S106
                 allowed_scopes=["registry:read"],
+                resource_audiences=["samen"],
             ),
             "samen-procurement-dev-secret",
+        ),
+        (
+            # The gateway verifies tokens too: it reads the revocation feed, nothing else.
+            ClientIn(
+                client_id="samen-gateway",
+                name="Samen gateway",
+                grant_type="client_credentials",
+                token_endpoint_auth_method="client_secret_basic",  # noqa: S106
+                allowed_scopes=[],
+                resource_audiences=["samen"],
+            ),
+            "samen-gateway-dev-secret",
         ),
         (
             ClientIn(
@@ -114,8 +128,8 @@ def demo_clients(public_url: str = "") -> list[tuple[ClientIn, str | None]]:
                 name="Demo: Mijn Gemeente (development)",
                 grant_type="authorization_code",
                 token_endpoint_auth_method="client_secret_basic",  # noqa: S106
-                redirect_uris=["http://127.0.0.1:8080/callback", "http://localhost:8080/callback"],
-                post_logout_redirect_uris=["http://127.0.0.1:8080/", "http://localhost:8080/"],
+                redirect_uris=["http://127.0.0.1:8080/callback"],
+                post_logout_redirect_uris=["http://127.0.0.1:8080/"],
                 allowed_scopes=[
                     "openid",
                     "profile",
@@ -138,7 +152,7 @@ def demo_clients(public_url: str = "") -> list[tuple[ClientIn, str | None]]:
                 grant_type="authorization_code",
                 token_endpoint_auth_method="private_key_jwt",  # noqa: S106
                 jwks=demo_jwks(),
-                redirect_uris=["http://127.0.0.1:8080/callback", "http://localhost:8080/callback"],
+                redirect_uris=["http://127.0.0.1:8080/callback"],
                 post_logout_redirect_uris=["http://127.0.0.1:8080/"],
                 allowed_scopes=[
                     "openid",

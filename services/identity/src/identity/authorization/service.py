@@ -15,6 +15,7 @@ from servicekit.clock import aware, utcnow
 from ..broker.means import MEANS, UpstreamIdentity, loa_max, loa_rank
 from ..clients.models import Client
 from ..clients.one_time_ids import OneTimeIds
+from ..clients.redirect_uris import redirect_uri_registered
 from ..clients.service import ClientCache
 from ..common import add_query, random_token, sha256_hex
 from ..config import Settings
@@ -85,7 +86,7 @@ class AuthorizationService:
         try:
             return await self.request_objects.parameters(q, client)
         except OAuthError as exc:
-            if q.get("redirect_uri") in client.redirect_uris:
+            if redirect_uri_registered(q.get("redirect_uri") or "", client.redirect_uris):
                 error = RedirectError(exc.error, exc.description)
                 error.redirect_uri, error.state = q["redirect_uri"], q.get("state")
                 raise error from None
@@ -95,7 +96,7 @@ class AuthorizationService:
 
     async def _validate(self, q: dict[str, str], client: Client) -> ValidatedRequest:
         redirect_uri = q.get("redirect_uri") or ""
-        if redirect_uri not in client.redirect_uris:
+        if not redirect_uri_registered(redirect_uri, client.redirect_uris):
             raise PageError(
                 "Het terugkeeradres (redirect_uri) is niet geregistreerd voor deze dienst.",
                 "The redirect_uri is not registered for this client.",
@@ -117,7 +118,8 @@ class AuthorizationService:
         nonce = _nonce(q)
         prompts = _prompts(q)
         max_age = _max_age(q)
-        required = _required_loa(q, client)
+        claims = _claims(q)
+        required = required_loa(client.minimum_loa, q.get("acr_values"), claims)
         params = {
             "scope": " ".join(dict.fromkeys(scopes)),
             "state": state,
@@ -126,7 +128,7 @@ class AuthorizationService:
             "redirect_uri": redirect_uri,
             "prompt": prompts,
             "max_age": max_age,
-            "claims": _claims(q),
+            "claims": claims,
             "ui_locales": q.get("ui_locales"),
             "response_mode": _response_mode(q),
         }
@@ -288,15 +290,12 @@ def _response_mode(q: dict[str, str]) -> str | None:
 
 
 def _scopes(q: dict[str, str], client: Client) -> list[str]:
+    """The requested scopes the client may have; the others are dropped (RFC 6749 §3.3:
+    the token response names the granted scope)."""
     scopes = (q.get("scope") or "").split()
     if "openid" not in scopes:
         raise RedirectError("invalid_scope", "The openid scope is required.")
-    not_allowed = [s for s in scopes if s not in client.allowed_scopes]
-    if not_allowed:
-        raise RedirectError(
-            "invalid_scope", f"Scope not allowed for this client: {' '.join(not_allowed)}"
-        )
-    return scopes
+    return [s for s in scopes if s in client.allowed_scopes]
 
 
 def _code_challenge(q: dict[str, str]) -> str:
@@ -338,13 +337,34 @@ def _max_age(q: dict[str, str]) -> int | None:
     return max_age
 
 
-def _required_loa(q: dict[str, str], client: Client) -> str:
-    """The client's minimum, raised to the lowest level the request's acr_values name."""
-    required = client.minimum_loa
-    if q.get("acr_values"):
-        known = [a for a in q["acr_values"].split() if loa_rank(a) > 0]
+def required_loa(
+    minimum: str, acr_values: str | None, claims_request: dict[str, Any] | None
+) -> str:
+    """The level a login must reach: the highest of the client's minimum, the request's
+    ``acr_values`` and the essential ``acr`` requests of the ``claims`` parameter's
+    ``id_token`` and ``userinfo`` members (OIDC Core §5.5.1.1). ``acr_values`` and each
+    essential request are met by the lowest supported level they name; an essential
+    request that names none cannot be met: a failed authentication (``access_denied``)."""
+    required = minimum
+    if acr_values:
+        known = [a for a in acr_values.split() if loa_rank(a) > 0]
         if not known:
             raise RedirectError("invalid_request", "acr_values names no supported level.")
+        required = loa_max(required, min(known, key=loa_rank))
+    for member in ("id_token", "userinfo"):
+        acr = ((claims_request or {}).get(member) or {}).get("acr")
+        if not isinstance(acr, dict) or acr.get("essential") is not True:
+            continue  # a voluntary request does not raise the level
+        asked = acr["values"] if "values" in acr else [acr.get("value")]
+        known = (
+            [a for a in asked if isinstance(a, str) and loa_rank(a) > 0]
+            if isinstance(asked, list)
+            else []
+        )
+        if not known:
+            raise RedirectError(
+                "access_denied", f"The essential acr of claims.{member} cannot be met."
+            )
         required = loa_max(required, min(known, key=loa_rank))
     return required
 

@@ -25,6 +25,7 @@ from joserfc.jws import JWSRegistry, extract_compact, validate_compact
 
 from ..config import Settings
 from ..oauth.errors import OAuthError
+from .auth_limits import FailedAuthLimiter, TooManyFailures
 from .models import Client
 from .one_time_ids import DONE, OneTimeIds
 from .service import ClientCache, secret_matches
@@ -46,14 +47,35 @@ class ClientAuthenticator:
         http: httpx.AsyncClient,
         issuer: str,
         settings: Settings,
+        limiter: FailedAuthLimiter | None = None,
     ) -> None:
         self.clients = clients
+        self.limiter = limiter or FailedAuthLimiter(
+            settings.client_auth_failure_limit,
+            settings.client_auth_failure_window_seconds,
+            settings.redis_url,
+        )
         self.one_time_ids = one_time_ids
         self.http = http
         self.issuer = issuer
         self.settings = settings
         self._jwks_uri_cache: TTLCache[str, KeySet] = TTLCache(1000, 300, time.monotonic)
         self._parsed: LRUCache[str, KeySet] = LRUCache(1000)
+
+    async def aclose(self) -> None:
+        await self.limiter.aclose()
+
+    async def _limited(self, client_id: str) -> None:
+        """429 while this client id has failed too often (clients/auth_limits.py)."""
+        try:
+            await self.limiter.check(client_id)
+        except TooManyFailures as exc:
+            raise OAuthError(
+                "invalid_client",
+                "Too many failed authentications of this client; try again later.",
+                429,
+                {"Retry-After": str(exc.retry_after)},
+            ) from None
 
     async def authenticate(
         self, form: dict[str, str], authorization: str | None, endpoint_url: str
@@ -94,6 +116,7 @@ class ClientAuthenticator:
             client_id, secret = unquote(client_id), unquote(secret)
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise OAuthError("invalid_client", "Malformed Basic credentials.") from None
+        await self._limited(client_id)
         client = await self.clients.get(client_id)
         if not self.settings.allow_client_secret_basic:
             raise OAuthError("invalid_client", "client_secret_basic is disabled here.")
@@ -102,6 +125,7 @@ class ClientAuthenticator:
             or client.token_endpoint_auth_method != "client_secret_basic"  # noqa: S105
             or not secret_matches(client, secret)
         ):
+            await self.limiter.failed(client_id)
             raise OAuthError("invalid_client", "Client authentication failed.")
         return client
 
@@ -148,6 +172,22 @@ class ClientAuthenticator:
             form.get("client_id") and form["client_id"] != client_id
         ):
             raise OAuthError("invalid_client", "The client assertion names another client.")
+        await self._limited(client_id)
+        try:
+            client, jti, exp = await self._verify_assertion(
+                client_id, unverified, claims, endpoint_url
+            )
+        except OAuthError:
+            await self.limiter.failed(client_id)
+            raise
+        confirm = await self.one_time_ids.send("client_assertion", client_id, jti, exp + LEEWAY)
+        return client, confirm
+
+    async def _verify_assertion(
+        self, client_id: str, unverified: Any, claims: Any, endpoint_url: str
+    ) -> tuple[Client, str, int]:
+        """The registered client whose key signed the assertion, and the assertion's jti
+        and exp (RFC 7523 §3)."""
         client = await self.clients.get(client_id)
         if client is None or client.token_endpoint_auth_method != "private_key_jwt":  # noqa: S105
             raise OAuthError("invalid_client", "Client authentication failed.")
@@ -161,8 +201,7 @@ class ClientAuthenticator:
         if not valid or not isinstance(claims, dict):
             raise OAuthError("invalid_client", "The client assertion's signature is invalid.")
         jti, exp = self._check_assertion_claims(claims, client_id, endpoint_url)
-        confirm = await self.one_time_ids.send("client_assertion", client_id, jti, exp + LEEWAY)
-        return client, confirm
+        return client, jti, exp
 
     def _check_assertion_claims(
         self, c: dict[str, Any], client_id: str, endpoint_url: str

@@ -49,6 +49,11 @@ class Client(Base, table=True):
     org_id: str | None = Field(default=None, max_length=20)
     org_type: str | None = Field(default=None, max_length=32)
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Audiences this client serves as a resource server: it may learn at introspection
+    # that tokens for them are active, and read the revocation feed.
+    resource_audiences: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     version: int = 1
     created_at: datetime = timestamp()
     updated_at: datetime = timestamp()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from .models import Client, UsedJti
 
 CLIENTS: Table = Client.__table__  # type: ignore[attr-defined]
 USED_JTIS: Table = UsedJti.__table__  # type: ignore[attr-defined]
+_REDIRECT_URIS = select(CLIENTS.c.redirect_uris)
 _BY_CLIENT_ID = select(CLIENTS).where(CLIENTS.c.client_id == bindparam("client_id"))
 
 
@@ -29,6 +31,14 @@ def insert_ignoring_duplicates(table: Table, dialect: str) -> Any:
 async def by_client_id(database: Database, client_id: str) -> Client | None:
     rows = await database.fetch(_BY_CLIENT_ID, {"client_id": client_id})
     return Client(**dict(rows[0])) if rows else None
+
+
+async def redirect_uris(database: Database) -> list[list[str]]:
+    """Every client's redirect URIs (the OP's CORS origins derive from them)."""
+    rows = await database.fetch(_REDIRECT_URIS)
+    # asyncpg hands JSON over as text.
+    values = [r["redirect_uris"] for r in rows]
+    return [json.loads(v) if isinstance(v, str) else list(v or []) for v in values]
 
 
 async def by_client_id_in(session: AsyncSession, client_id: str) -> Client | None:

@@ -105,7 +105,9 @@ async def create_client(
     request: Request, body: ClientIn, session: SessionDep, principal: Admin
 ) -> Response:
     async def handler() -> Response:
-        row, secret = await service.create_client(session, body, _actor(principal))
+        row, secret = await service.create_client(
+            session, body, _actor(principal), production=_production(request)
+        )
         request.app.state.identity.clients.invalidate()
         return JSONResponse(
             _out(row, secret),
@@ -119,6 +121,10 @@ async def create_client(
 
     store = IdempotencyStore(idempotency_keys, request.app.state.database.sessionmaker)
     return await store.run(request, _actor(principal), handler)
+
+
+def _production(request: Request) -> bool:
+    return bool(request.app.state.identity.settings.environment == "production")
 
 
 @router.get(
@@ -157,6 +163,7 @@ async def replace_client(
         body,
         _actor(principal),
         precondition=lambda current: require_if_match(request, current),
+        production=_production(request),
     )
     request.app.state.identity.clients.invalidate()
     return JSONResponse(_out(row), headers={"ETag": service.etag(row)})

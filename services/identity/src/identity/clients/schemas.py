@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -19,6 +19,8 @@ Loa = Literal[
     "http://eidas.europa.eu/LoA/high",
 ]
 assert Loa.__args__ == (LOA_LOW, LOA_SUBSTANTIAL, LOA_HIGH)  # type: ignore[attr-defined]
+
+Audience = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._:-]{0,99}$")]
 
 KNOWN_SCOPES = {
     "openid": "Log the user in (OpenID Connect)",
@@ -77,6 +79,14 @@ class ClientIn(ApiModel):
     org_id: str | None = Field(default=None, pattern=r"^(\d{8}|\d{20})$")
     org_type: Literal["municipality", "supplier", "cooperation", "operator"] | None = None
     roles: list[str] = Field(default_factory=list, max_length=20)
+    resource_audiences: list[Audience] = Field(
+        default_factory=list,
+        max_length=10,
+        description=(
+            "Audiences this client serves as a resource server (e.g. samen): it may learn at "
+            "introspection that tokens for them are active, and read the revocation feed"
+        ),
+    )
 
 
 class ClientOut(ApiOutModel):
@@ -102,6 +112,7 @@ class ClientOut(ApiOutModel):
     org_id: str | None = None
     org_type: str | None = None
     roles: list[str]
+    resource_audiences: list[str] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
 

@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from cachetools import TTLCache
 from joserfc.errors import JoseError
@@ -26,11 +25,11 @@ from ..audit.repository import add_audit
 from ..common import random_token, sha256_hex
 from . import repository
 from .models import Client
+from .redirect_uris import origin_of, redirect_uri_problem
 from .schemas import KNOWN_SCOPES, ClientIn
 
 CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,99}$")
 OIDC_ONLY = {"openid", "profile", "email", "bsn"}
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 
 
 def _bad(name: str, reason: str) -> BadRequest:
@@ -39,25 +38,28 @@ def _bad(name: str, reason: str) -> BadRequest:
     )
 
 
-def _check_uri(name: str, uri: str) -> None:
-    parts = urlsplit(uri)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise _bad(name, "must be an absolute http(s) URI")
-    if parts.fragment:
-        raise _bad(name, "must not contain a fragment")
-    if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
-        raise _bad(name, "http is allowed for localhost only; use https")
+def check_redirect_uris(data: ClientIn, production: bool) -> None:
+    """The redirect URI rules (clients/redirect_uris.py) for every registration path:
+    /v1/clients, register-client and dynamic registration."""
+    native = data.token_endpoint_auth_method == "none"  # noqa: S105
+    for field, uris in (
+        ("redirectUris", data.redirect_uris),
+        ("postLogoutRedirectUris", data.post_logout_redirect_uris),
+    ):
+        for i, uri in enumerate(uris):
+            problem = redirect_uri_problem(uri, production, native)
+            if problem:
+                raise _bad(f"{field}[{i}]", problem)
 
 
-def validate(data: ClientIn) -> None:
+def validate(data: ClientIn, production: bool = False) -> None:
     """Rules across fields (400 with invalidParams when broken)."""
     unknown = [s for s in data.allowed_scopes if s not in KNOWN_SCOPES]
     if unknown:
         raise _bad("allowedScopes", f"unknown scopes: {', '.join(sorted(unknown))}")
-    for i, uri in enumerate(data.redirect_uris):
-        _check_uri(f"redirectUris[{i}]", uri)
-    for i, uri in enumerate(data.post_logout_redirect_uris):
-        _check_uri(f"postLogoutRedirectUris[{i}]", uri)
+    check_redirect_uris(data, production)
+    if data.resource_audiences and data.token_endpoint_auth_method == "none":  # noqa: S105
+        raise _bad("resourceAudiences", "a resource server must authenticate")
     if data.grant_type == "client_credentials":
         _check_machine_client(data)
     else:
@@ -93,7 +95,10 @@ def _check_user_client(data: ClientIn) -> None:
 def _check_rp_metadata(data: ClientIn) -> None:
     """Request objects and encrypted userinfo use the client's registered keys."""
     for i, uri in enumerate(data.request_uris):
-        _check_uri(f"requestUris[{i}]", uri)
+        # Fetched by the OP: https to a named host (OIDC Core §6.2 allows a fragment).
+        problem = redirect_uri_problem(uri.split("#", 1)[0], production=True, native=False)
+        if problem:
+            raise _bad(f"requestUris[{i}]", problem)
     if data.request_uris and data.grant_type != "authorization_code":
         raise _bad("requestUris", "only for clients of the authorization code flow")
     if data.userinfo_encrypted_response_enc and not data.userinfo_encrypted_response_alg:
@@ -147,6 +152,7 @@ def _apply(row: Client, data: ClientIn) -> None:
     row.org_id = data.org_id
     row.org_type = data.org_type
     row.roles = list(data.roles)
+    row.resource_audiences = sorted(set(data.resource_audiences))
 
 
 def _snapshot(row: Client) -> dict[str, Any]:
@@ -159,15 +165,21 @@ def _snapshot(row: Client) -> dict[str, Any]:
         "minimumLoa": row.minimum_loa,
         "sector": row.sector,
         "bsnLegalBasis": row.bsn_legal_basis,
+        "resourceAudiences": row.resource_audiences,
         "version": row.version,
     }
 
 
 async def create_client(
-    session: AsyncSession, data: ClientIn, actor: str, secret: str | None = None
+    session: AsyncSession,
+    data: ClientIn,
+    actor: str,
+    secret: str | None = None,
+    production: bool = False,
 ) -> tuple[Client, str | None]:
-    """Register a client; returns it and, for client_secret_basic, its one-time secret."""
-    validate(data)
+    """Register a client; returns it and, for client_secret_basic, its one-time secret.
+    ``production``: redirect URIs must be https (native apps: loopback too)."""
+    validate(data, production)
     now = utcnow()
     row = Client(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)  # type: ignore[call-arg]
     _apply(row, data)
@@ -212,10 +224,11 @@ async def replace_client(
     actor: str,
     expected_version: int | None = None,
     precondition: Callable[[str], None] | None = None,
+    production: bool = False,
 ) -> Client:
     """Replace a registration: the stored one must still be ``expected_version``, and
     ``precondition`` (the If-Match check) is called with its ETag under the row lock."""
-    validate(data)
+    validate(data, production)
     async with session.begin():
         row = await repository.get(session, client_uuid, lock=True)
         if row is None:
@@ -258,6 +271,16 @@ async def delete_client(session: AsyncSession, client_uuid: uuid.UUID, actor: st
             detail=_snapshot(row),
         )
         await session.delete(row)
+
+
+async def registered_origins(database: Database) -> frozenset[str]:
+    """The web origins of every registered redirect URI (CORS at the OP's endpoints)."""
+    return frozenset(
+        origin
+        for uris in await repository.redirect_uris(database)
+        for uri in uris
+        if (origin := origin_of(uri))
+    )
 
 
 def secret_matches(row: Client, secret: str) -> bool:

@@ -32,14 +32,21 @@ STATUS = {
 
 
 class OAuthError(Exception):
-    def __init__(self, error: str, description: str, status: int | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
         self.status = status or STATUS.get(error, 400)
+        self.headers = headers or {}
 
     def response(self, www_authenticate: str | None = None) -> JSONResponse:
-        headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+        headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **self.headers}
         if self.status == 401:
             headers["WWW-Authenticate"] = www_authenticate or 'Basic realm="samen"'
         body = {

@@ -3,13 +3,16 @@ HTTP in, calls to the aggregates' services, HTTP out."""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from servicekit.clock import utcnow
+
 from ..authorization.request_objects import PUSHED_PREFIX
-from ..common import add_query
+from ..common import add_query, keyed_hash
 from ..context import Identity
 from ..pages import TEXT, error_page, pick_lang, render
 from ..tokens.userinfo_jwt import wants_jwt
@@ -159,6 +162,40 @@ async def revoke(request: Request) -> Response:
     return Response(status_code=200, headers=NO_STORE)
 
 
+@router.post("/auth/revocations")
+async def revocations(request: Request) -> Response:
+    """Revoked access tokens, for resource servers (servicekit.revocations polls it)."""
+    p = identity(request)
+    try:
+        form = await read_form(request)
+        client = await p.client_auth.authenticate(
+            form, request.headers.get("authorization"), p.url("/auth/revocations")
+        )
+        body = await p.access.revocation_feed(client, form.get("since"))
+    except OAuthError as exc:
+        return exc.response()
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def _logout_unconfirmed(
+    request: Request, p: Identity, q: dict[str, str], cookie: str, lang: str
+) -> Response | None:
+    """A logout that cannot be tied to a client (a cross-site link could log the person
+    out) needs the person's confirmation: a page with a form bound to their session
+    cookie. None once confirmed."""
+    expected = keyed_hash(p.settings.secret, "end-session", cookie)
+    if request.method == "GET" or q.get("confirm") != "yes":
+        return render(request, "logout.html", lang, title=TEXT[lang]["logout_title"], csrf=expected)
+    if not hmac.compare_digest(q.get("csrf") or "", expected):
+        return error_page(
+            request,
+            "Deze uitlogbevestiging is ongeldig. Probeer het opnieuw.",
+            "This logout confirmation is not valid. Please try again.",
+            status_code=403,
+        )
+    return None
+
+
 async def _logout_client(p: Identity, q: dict[str, str]) -> Any:
     """The client an RP-initiated logout names (by its ID token hint or client_id)."""
     if q.get("id_token_hint"):
@@ -199,15 +236,24 @@ async def end_session(request: Request) -> Response:
             "Dit adres om naar terug te keren is niet geregistreerd.",
             "This post_logout_redirect_uri is not registered.",
         )
-    session = await p.sessions.load(request.cookies.get(p.settings.cookie_name))
+    cookie = request.cookies.get(p.settings.cookie_name)
+    session = await p.sessions.load(cookie)
+    lang = pick_lang(q.get("lang") or (q.get("ui_locales") or "").split(" ")[0], request)
+    if session is not None and client is None and cookie:
+        unconfirmed = _logout_unconfirmed(request, p, q, cookie, lang)
+        if unconfirmed is not None:
+            return unconfirmed
     if session is not None:
-        await p.sessions.end(session, actor=f"client:{client.client_id}" if client else "person")
+        await p.sessions.end(
+            session,
+            actor=f"client:{client.client_id}" if client else "person",
+            revocation=p.tokens.family_revocation(utcnow()),
+        )
     if target:
         response: Response = RedirectResponse(
             add_query(target, {"state": q.get("state")}), status_code=303
         )
     else:
-        lang = pick_lang(q.get("lang") or (q.get("ui_locales") or "").split(" ")[0], request)
         response = render(
             request,
             "message.html",

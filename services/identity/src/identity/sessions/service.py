@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from servicekit.clock import aware, utcnow
 
@@ -16,6 +16,9 @@ from ..config import Settings
 from ..crypto import Sealer
 from .models import LoginSession
 from .repository import SessionRepository
+
+if TYPE_CHECKING:
+    from ..tokens.repository import FamilyRevocation
 
 
 class SessionService:
@@ -73,5 +76,9 @@ class SessionService:
     def identity_of(self, row: LoginSession) -> UpstreamIdentity:
         return UpstreamIdentity.from_dict(self.attributes.open(row.attributes_encrypted))
 
-    async def end(self, row: LoginSession, actor: str) -> None:
-        await self.repository.end(row.id_hash, utcnow(), actor)
+    async def end(
+        self, row: LoginSession, actor: str, revocation: FamilyRevocation | None = None
+    ) -> None:
+        """End the session; its refresh-token families are revoked, and with
+        ``revocation`` also the access tokens they gave."""
+        await self.repository.end(row.id_hash, utcnow(), actor, revocation)

@@ -1,10 +1,13 @@
 """Using the access tokens issued: verification of our own tokens (with the revocation
-list), introspection (RFC 7662), revocation (RFC 7009) and userinfo."""
+list), introspection (RFC 7662), revocation (RFC 7009), the revocation feed for resource
+servers, and userinfo."""
 
 from __future__ import annotations
 
+import math
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from servicekit.clock import aware, utcnow
@@ -16,8 +19,11 @@ from ..keys.service import KeyStore
 from ..oauth.errors import OAuthError
 from ..sessions.service import SessionService
 from .claims import Claims
-from .repository import TokenRepository
+from .repository import FamilyRevocation, TokenRepository
 from .service import TokenService
+
+# The revocation feed resends this much before a cursor (see AccessTokens.revocation_feed).
+FEED_OVERLAP_SECONDS = 60.0
 
 
 class AccessTokens:
@@ -29,6 +35,7 @@ class AccessTokens:
         clients: ClientCache,
         claims: Claims,
         sessions: SessionService,
+        family_revocation: Callable[[datetime], FamilyRevocation],
     ) -> None:
         self.issuer = issuer
         self.repository = repository
@@ -36,6 +43,7 @@ class AccessTokens:
         self.clients = clients
         self.claims = claims
         self.sessions = sessions
+        self.family_revocation = family_revocation
 
     async def claims_of(self, token: str) -> dict[str, Any] | None:
         """Claims of a valid, unexpired, unrevoked access token we issued, else None."""
@@ -57,6 +65,14 @@ class AccessTokens:
     async def introspect(self, client: Client, token: str) -> dict[str, Any]:
         claims = await self.claims_of(token)
         if claims is not None:
+            # Only the token's own client and resource servers for its audience learn
+            # that it is active (and what it says).
+            aud = claims.get("aud")
+            audiences = {aud} if isinstance(aud, str) else set(aud or [])
+            if claims.get("client_id") != client.client_id and not (
+                audiences & set(client.resource_audiences or [])
+            ):
+                return {"active": False}
             return {"active": True, "token_type": "Bearer", **claims}
         row = await self.repository.refresh_token(sha256_hex(token))
         if (
@@ -94,7 +110,40 @@ class AccessTokens:
             return
         if row.client_id != client.client_id:
             raise OAuthError("unauthorized_client", "The token was issued to another client.")
-        await self.repository.revoke_refresh_family(row.family_id, client.client_id, now)
+        await self.repository.revoke_refresh_family(
+            row.family_id, client.client_id, now, self.family_revocation(now)
+        )
+
+    async def revocation_feed(self, client: Client, since: str | None) -> dict[str, Any]:
+        """The feed for resource servers (``servicekit.revocations`` polls it): revoked
+        access tokens not yet expired, ``{"jti", "exp"}`` each, and a ``cursor``. Asked with
+        ``since=<cursor>`` it resends from :data:`FEED_OVERLAP_SECONDS` before the cursor, so
+        that a revocation committed late is not missed (entries are added idempotently)."""
+        if not client.resource_audiences:
+            raise OAuthError(
+                "unauthorized_client", "Only resource servers read the revocation feed.", 403
+            )
+        start: float | None = None
+        if since is not None:
+            try:
+                start = float(since)
+            except ValueError:
+                start = None
+            if start is None or not math.isfinite(start) or start < 0:
+                raise OAuthError("invalid_request", "since must be a cursor of this feed.")
+        return await self.revoked_since(start)
+
+    async def revoked_since(self, start: float | None) -> dict[str, Any]:
+        """The feed's answer (identity's own API reads it directly)."""
+        now = time.time()
+        since = max(0.0, (start or 0.0) - FEED_OVERLAP_SECONDS) if start is not None else 0.0
+        rows = await self.repository.revoked_since(
+            datetime.fromtimestamp(since, UTC), datetime.fromtimestamp(now, UTC)
+        )
+        return {
+            "revoked": [{"jti": jti, "exp": int(aware(exp).timestamp())} for jti, exp in rows],
+            "cursor": f"{now:.3f}",
+        }
 
     async def userinfo(self, token: str) -> tuple[Client, dict[str, Any]]:
         """The token's client and the claims it may learn at userinfo."""

@@ -28,16 +28,20 @@ class RefreshToken(Base, table=True):
     )
     created_at: datetime = timestamp()
     expires_at: datetime = timestamp()
+    # The absolute end of the whole family (NL GOV OAuth profile): rotation never passes it.
+    family_expires_at: datetime | None = timestamp(nullable=True)
     used_at: datetime | None = timestamp(nullable=True)
     revoked_at: datetime | None = timestamp(nullable=True)
 
 
 class RevokedToken(Base, table=True):
-    """Access tokens revoked before they expire (introspection answers inactive)."""
+    """Access tokens revoked before they expire: introspection and userinfo answer
+    inactive, and resource servers read them from the revocation feed."""
 
     __tablename__ = "revoked_tokens"
 
     jti: str = Field(primary_key=True, max_length=64)
     client_id: str = Field(max_length=100)
     expires_at: datetime = timestamp()
-    revoked_at: datetime = timestamp()
+    # The revocation feed reads by it.
+    revoked_at: datetime = timestamp(index=True)

@@ -5,7 +5,8 @@ A PostgreSQL-only statement sits next to its portable fallback in the same funct
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,20 @@ from ..disclosures.repository import remember_subject
 from .models import RefreshToken, RevokedToken
 
 REVOKED: Table = RevokedToken.__table__  # type: ignore[attr-defined]
+_REVOKED_SINCE = select(REVOKED.c.jti, REVOKED.c.expires_at).where(
+    REVOKED.c.expires_at > bindparam("now"), REVOKED.c.revoked_at >= bindparam("since")
+)
+
+
+@dataclass(frozen=True)
+class FamilyRevocation:
+    """What revoking a refresh-token family also revokes: the access tokens it gave, named
+    by ``jtis(family_id, spent refresh-token hashes)``, listed until ``until``."""
+
+    jtis: Callable[[str, Sequence[str]], list[str]]
+    until: datetime
+
+
 DISCLOSURES: Table = Disclosure.__table__  # type: ignore[attr-defined]
 _IS_REVOKED = select(REVOKED.c.jti).where(REVOKED.c.jti == bindparam("jti"))
 _INSERT_DISCLOSURE = insert(DISCLOSURES).values(
@@ -81,8 +96,13 @@ class TokenRepository:
             await remember_subject(session, sector, sub, disclosure.person_hash)
         return True
 
+    async def revoked_since(self, since: datetime, now: datetime) -> list[tuple[str, datetime]]:
+        """Revoked access tokens not yet expired, revoked at ``since`` or later."""
+        rows = await self.database.fetch(_REVOKED_SINCE, {"since": since, "now": now})
+        return [(r["jti"], r["expires_at"]) for r in rows]
+
     async def use_refresh_token(
-        self, token_hash: str, client_id: str, now: datetime
+        self, token_hash: str, client_id: str, now: datetime, revocation: FamilyRevocation
     ) -> tuple[RefreshToken | None, bool]:
         """Mark a refresh token of this client used: (its row, whether it was reused). A
         spent token that comes back revokes its whole family (someone holds a copy)."""
@@ -101,7 +121,7 @@ class TokenRepository:
             )
             reused = result.rowcount != 1  # type: ignore[attr-defined]
             if reused and row.used_at is not None:
-                await _revoke_family(session, row.family_id, now)
+                await revoke_families(session, [(row.family_id, client_id)], now, revocation)
                 add_audit(
                     session,
                     actor=f"client:{client_id}",
@@ -116,6 +136,7 @@ class TokenRepository:
         client_id: str,
         now: datetime,
         until: datetime,
+        code_access_jti: Callable[[str], str],
         access_jti: Callable[[str, str], str],
     ) -> bool:
         """A used code came back: mark it replayed and revoke what its redemption produced
@@ -143,13 +164,9 @@ class TokenRepository:
                     *of_grant, col(RefreshToken.used_at).is_not(None)
                 )
             )
-            jtis = [access_jti("code", code_hash)]
+            jtis = [code_access_jti(code_hash)]
             jtis += [access_jti("refresh", h) for h in spent.scalars()]
-            dialect = session.bind.dialect.name
-            for jti in jtis:
-                values = {"jti": jti, "client_id": client_id, "expires_at": until}
-                statement = insert_ignoring_duplicates(REVOKED, dialect)
-                await session.execute(statement.values(**values, revoked_at=now))
+            await _deny(session, jtis, client_id, until, now)
             add_audit(
                 session,
                 actor=f"client:{client_id}",
@@ -170,20 +187,48 @@ class TokenRepository:
             )
             add_audit(session, actor=f"client:{client_id}", action="token.revoked", subject=jti)
 
-    async def revoke_refresh_family(self, family_id: str, client_id: str, now: datetime) -> None:
+    async def revoke_refresh_family(
+        self, family_id: str, client_id: str, now: datetime, revocation: FamilyRevocation
+    ) -> None:
         async with self.database.sessionmaker() as session, session.begin():
-            await _revoke_family(session, family_id, now)
+            await revoke_families(session, [(family_id, client_id)], now, revocation)
             add_audit(
                 session, actor=f"client:{client_id}", action="refresh.revoked", subject=family_id
             )
 
 
-async def _revoke_family(session: AsyncSession, family_id: str, now: datetime) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
-        .values(revoked_at=now)
-    )
+async def revoke_families(
+    session: AsyncSession,
+    families: Sequence[tuple[str, str]],
+    now: datetime,
+    revocation: FamilyRevocation,
+) -> None:
+    """Revoke refresh-token families ((family id, client id) pairs) and the access tokens
+    they gave: the code's and each redeemed refresh token's (resource servers learn of
+    them from the revocation feed)."""
+    for family_id, client_id in families:
+        await session.execute(
+            update(RefreshToken)
+            .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
+            .values(revoked_at=now)
+        )
+        spent = await session.execute(
+            select(col(RefreshToken.token_hash)).where(
+                col(RefreshToken.family_id) == family_id, col(RefreshToken.used_at).is_not(None)
+            )
+        )
+        jtis = revocation.jtis(family_id, list(spent.scalars()))
+        await _deny(session, jtis, client_id, revocation.until, now)
+
+
+async def _deny(
+    session: AsyncSession, jtis: Sequence[str], client_id: str, until: datetime, now: datetime
+) -> None:
+    """Put access tokens on the revocation list (idempotent)."""
+    statement = insert_ignoring_duplicates(REVOKED, session.bind.dialect.name)
+    for jti in jtis:
+        values = {"jti": jti, "client_id": client_id, "expires_at": until, "revoked_at": now}
+        await session.execute(statement.values(**values))
 
 
 def _json(value: Any) -> str | None:
@@ -200,11 +245,12 @@ WITH code AS (
     WHERE code_hash = CAST(:code_hash AS varchar) AND replayed_at IS NULL FOR UPDATE
 ), refresh AS (
     INSERT INTO refresh_tokens (token_hash, family_id, client_id, scope, session_hash,
-                                claims_request, created_at, expires_at)
+                                claims_request, created_at, expires_at, family_expires_at)
     SELECT CAST(:r_token_hash AS varchar), CAST(:r_family_id AS varchar),
            CAST(:r_client_id AS varchar), CAST(:r_scope AS varchar),
            CAST(:r_session_hash AS varchar), CAST(:r_claims_request AS json),
-           CAST(:r_created_at AS timestamptz), CAST(:r_expires_at AS timestamptz)
+           CAST(:r_created_at AS timestamptz), CAST(:r_expires_at AS timestamptz),
+           CAST(:r_family_expires_at AS timestamptz)
     FROM code WHERE CAST(:r_token_hash AS varchar) IS NOT NULL
 ), disclosure AS (
     INSERT INTO disclosures (id, person_hash, client_id, client_name, channel,

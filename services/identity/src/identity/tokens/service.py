@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from servicekit.clock import aware, utcnow
@@ -21,7 +22,7 @@ from ..sessions.models import LoginSession
 from ..sessions.service import SessionService
 from .claims import PSEUDONYM, Claims, userinfo_allowance
 from .models import RefreshToken
-from .repository import TokenRepository
+from .repository import FamilyRevocation, TokenRepository
 
 
 class TokenService:
@@ -55,6 +56,27 @@ class TokenService:
         access tokens its redemptions produced without storing anything per grant."""
         return keyed_hash(self.settings.secret, "access-jti", kind, grant_hash)
 
+    def family_of(self, code_hash: str) -> str:
+        """The refresh-token family a code starts: derived, so that a revoked family names
+        the code's access token and a replayed code its family."""
+        return keyed_hash(self.settings.secret, "refresh-family", code_hash)
+
+    def code_access_jti(self, code_hash: str) -> str:
+        """The jti of the access token a code was redeemed for (via its family)."""
+        return self.access_jti("family", self.family_of(code_hash))
+
+    def family_revocation(self, now: datetime) -> FamilyRevocation:
+        """A revoked family's access tokens: the code's (named by the family) and each
+        redeemed refresh token's, listed as long as any access token can live."""
+
+        def jtis(family_id: str, spent: Sequence[str]) -> list[str]:
+            return [self.access_jti("family", family_id)] + [
+                self.access_jti("refresh", h) for h in spent
+            ]
+
+        until = now + timedelta(seconds=self.settings.access_token_lifetime + 60)
+        return FamilyRevocation(jtis, until)
+
     async def mint_access_token(
         self,
         client: Client,
@@ -87,11 +109,13 @@ class TokenService:
         if scope is None or not scope.strip():
             scopes = list(client.allowed_scopes)
         else:
-            scopes = list(dict.fromkeys(scope.split()))
-            refused = [s for s in scopes if s not in client.allowed_scopes]
-            if refused:
+            # Scopes the client may not have are dropped (RFC 6749 §3.3); none left is an
+            # error, not a token for nothing.
+            asked = list(dict.fromkeys(scope.split()))
+            scopes = [s for s in asked if s in client.allowed_scopes]
+            if not scopes:
                 raise OAuthError(
-                    "invalid_scope", f"Scope not allowed for this client: {' '.join(refused)}"
+                    "invalid_scope", f"No scope allowed for this client: {' '.join(asked)}"
                 )
         extra = {"org_id": client.org_id, "org_type": client.org_type, "roles": list(client.roles)}
         token, lifetime = await self.mint_access_token(client, client.client_id, scopes, extra)
@@ -116,7 +140,7 @@ class TokenService:
         if spent is None:
             until = now + timedelta(seconds=self.access_lifetime(client) + 60)
             if await self.repository.revoke_after_replay(
-                code_hash, client.client_id, now, until, self.access_jti
+                code_hash, client.client_id, now, until, self.code_access_jti, self.access_jti
             ):
                 raise OAuthError("invalid_grant", "The code was already used.")
             raise OAuthError("invalid_grant", "The code is invalid.")
@@ -129,7 +153,7 @@ class TokenService:
             code.scope,
             code.nonce,
             code.claims_request,
-            family_id=None,
+            family_id=self.family_of(code_hash),
             code_hash=code_hash,
         )
 
@@ -143,7 +167,9 @@ class TokenService:
             raise OAuthError("invalid_request", "refresh_token is required.")
         token_hash = sha256_hex(token)
         now = utcnow()
-        row, reused = await self.repository.use_refresh_token(token_hash, client.client_id, now)
+        row, reused = await self.repository.use_refresh_token(
+            token_hash, client.client_id, now, self.family_revocation(now)
+        )
         if row is None:
             raise OAuthError("invalid_grant", "The refresh token is invalid.")
         if reused:
@@ -167,6 +193,7 @@ class TokenService:
             row.claims_request,
             family_id=row.family_id,
             refresh_hash=token_hash,
+            family_expires=row.family_expires_at,
         )
 
     async def _user_tokens(
@@ -179,6 +206,7 @@ class TokenService:
         family_id: str | None,
         code_hash: str | None = None,
         refresh_hash: str | None = None,
+        family_expires: datetime | None = None,
     ) -> dict[str, Any]:
         """The tokens of a person's grant (ID token only with a nonce, i.e. for a code),
         then its records; the access token's jti derives from the redeemed grant."""
@@ -195,7 +223,7 @@ class TokenService:
             "roles": person.get("roles"),
             "userinfo_claims": userinfo_allowance(claims_request),
         }
-        jti = self.access_jti("code", code_hash) if code_hash else None
+        jti = self.code_access_jti(code_hash) if code_hash else None
         if refresh_hash:
             jti = self.access_jti("refresh", refresh_hash)
         access, lifetime = await self.mint_access_token(client, sub, scopes, extra, jti)
@@ -216,6 +244,12 @@ class TokenService:
         refresh_row: RefreshToken | None = None
         if client.refresh_tokens_enabled:
             refresh = random_token(32)
+            # A new family ends at its absolute maximum; a rotated token never outlives it.
+            family_end = (
+                aware(family_expires)
+                if family_expires
+                else now + timedelta(seconds=self.settings.refresh_token_family_lifetime)
+            )
             refresh_row = RefreshToken(
                 token_hash=sha256_hex(refresh),
                 family_id=family_id or uuid.uuid4().hex,
@@ -224,7 +258,10 @@ class TokenService:
                 session_hash=login.id_hash,
                 claims_request=claims_request,
                 created_at=now,
-                expires_at=now + timedelta(seconds=self.settings.refresh_token_lifetime),
+                expires_at=min(
+                    now + timedelta(seconds=self.settings.refresh_token_lifetime), family_end
+                ),
+                family_expires_at=family_end,
             )
         disclosure = self.disclosure(client, login, "token", disclosed)
         if not await self.repository.record_grant(
