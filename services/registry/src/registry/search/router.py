@@ -16,7 +16,7 @@ from ..auth import READ, auth
 from ..facilities.schemas import Kind
 from ..readcache import ReadCacheDep
 from . import service
-from .schemas import ResultType, SearchResults
+from .schemas import ResultType, SearchQuery, SearchResults
 
 router = APIRouter(tags=["search"], dependencies=[Depends(accept_json)])
 
@@ -38,7 +38,7 @@ async def search(
     kind: Annotated[Kind | None, Query(description="Facility kind")] = None,
     theme: Annotated[str | None, Query(max_length=100, description="Facility theme")] = None,
 ) -> Response:
-    query = service.SearchQuery(
+    query = SearchQuery(
         q=q,
         type=type,
         kind=kind,

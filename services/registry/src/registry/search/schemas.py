@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field
@@ -45,3 +46,13 @@ class SearchResults(ApiOutModel):
     page_size: int = Field(alias="pageSize")
     links: PageLinks = Field(alias="_links")
     facets: Facets
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    q: str
+    type: str | None = None
+    kind: str | None = None
+    theme: str | None = None
+    offset: int = 0
+    limit: int = 20
