@@ -105,9 +105,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class ServiceLogHandler(logging.StreamHandler):
+    """servicekit's handler: configuring logging again replaces it instead of adding one."""
+
+
 def configure_logging(service: str, level: str = "INFO", json_logs: bool = True) -> None:
     """Route all logging through one stderr handler with masking and context."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = ServiceLogHandler(sys.stderr)
     handler.addFilter(ContextFilter())
     handler.addFilter(BsnMaskingFilter())
     if json_logs:
@@ -118,9 +122,8 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
         )
     root = logging.getLogger()
     for existing in list(root.handlers):
-        if getattr(existing, "_samen", False):
+        if isinstance(existing, ServiceLogHandler):
             root.removeHandler(existing)
-    handler._samen = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
     # uvicorn's own handlers would print unmasked lines; send them through ours.

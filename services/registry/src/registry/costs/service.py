@@ -77,7 +77,7 @@ async def list_figures(
     limit: int,
 ) -> tuple[list[PopulationFigureOut], int]:
     rows, total = await repository.figures_page(session, year, municipality_id, offset, limit)
-    return [PopulationFigureOut.model_validate(dict(row._mapping)) for row in rows], total
+    return [PopulationFigureOut.model_validate(row, from_attributes=True) for row in rows], total
 
 
 async def municipality_costs(
