@@ -15,9 +15,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.responses import Response
 
-from servicekit.db import Database, migration_head, schema_check, upgrade
-from servicekit.health import health_router
+from servicekit.db import Database
+from servicekit.health import Dependencies, health_router, http_check
 from servicekit.logs import configure_logging
+from servicekit.migrations import migration_head, schema_check, upgrade
 from servicekit.telemetry import (
     Metrics,
     MetricsMiddleware,
@@ -102,6 +103,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
 
     static = resources.files("portal").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    # Ready means this process can serve (its own database); the gateway it calls is a
+    # dependency, reported by /health/details only.
+    gateway = http_check(f"{settings.gateway_url.rstrip('/')}/health/live")
     app.include_router(
         health_router(
             {
@@ -109,6 +113,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
                 "schema": schema_check(database, migration_head(MIGRATIONS)),
             },
             VERSION,
+            dependencies=Dependencies({"gateway": gateway}),
         )
     )
     metrics = Metrics(SERVICE)
