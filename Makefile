@@ -35,7 +35,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy libs/servicekit/src services/registry/src services/identity/src services/procurement/src gateway/src
+	$(VENV)/bin/mypy libs/servicekit/src services/registry/src services/identity/src services/procurement/src gateway/src portal/src
 
 format: install
 	$(VENV)/bin/ruff check --fix .

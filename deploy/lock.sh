@@ -14,4 +14,5 @@ export_lock samen-registry services/registry/requirements.lock
 export_lock samen-identity services/identity/requirements.lock
 export_lock samen-procurement services/procurement/requirements.lock
 export_lock samen-gateway gateway/requirements.lock
+export_lock samen-portal portal/requirements.lock
 echo "per-package locks regenerated"

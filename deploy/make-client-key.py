@@ -2,6 +2,7 @@
 """A fresh RSA key pair for a machine client that authenticates with private_key_jwt.
 
     python3 deploy/make-client-key.py samen-procurement
+    python3 deploy/make-client-key.py samen-portal https://samen.example.org
 
 prints three lines of JSON:
   1. the private JWK (kid, alg RS256): the service's secret, e.g. procurement's
@@ -23,13 +24,43 @@ import re
 import subprocess
 import sys
 
-# The machine clients the platform registers with private_key_jwt: client_id -> registration.
-CLIENTS = {
+# The clients the platform registers with private_key_jwt: client_id -> registration.
+# "{public}" stands for the public URL (second argument, default http://127.0.0.1:8000).
+CLIENTS: dict[str, dict[str, object]] = {
     "samen-procurement": {
         "name": "Samen procurement service",
         "grantType": "client_credentials",
         "tokenEndpointAuthMethod": "private_key_jwt",
         "allowedScopes": ["registry:read"],
+    },
+    # The portal: people log in through it (python -m portal client-registration prints
+    # the same documents from the portal's own settings).
+    "samen-portal": {
+        "name": "Samen portal",
+        "grantType": "authorization_code",
+        "tokenEndpointAuthMethod": "private_key_jwt",
+        "redirectUris": ["{public}/login/callback"],
+        "postLogoutRedirectUris": ["{public}/logged-out", "{public}/"],
+        "allowedScopes": [
+            "openid",
+            "profile",
+            "registry:read",
+            "registry:write",
+            "procurement:read",
+            "procurement:enroll",
+            "procurement:manage",
+            "identity:admin",
+        ],
+        "minimumLoa": "http://eidas.europa.eu/LoA/low",
+        "sector": "samen-platform",
+        "refreshTokens": True,
+    },
+    # The portal's public pages read with this machine client.
+    "samen-portal-reader": {
+        "name": "Samen portal (public pages)",
+        "grantType": "client_credentials",
+        "tokenEndpointAuthMethod": "private_key_jwt",
+        "allowedScopes": ["registry:read", "procurement:read"],
     },
 }
 
@@ -100,6 +131,7 @@ def thumbprint(public: dict[str, str]) -> str:
 
 def main() -> None:
     client_id = sys.argv[1] if len(sys.argv) > 1 else "samen-procurement"
+    public_url = (sys.argv[2] if len(sys.argv) > 2 else "http://127.0.0.1:8000").rstrip("/")
     if client_id not in CLIENTS:
         raise SystemExit(f"unknown client {client_id}; known: {', '.join(CLIENTS)}")
     numbers = rsa_numbers()
@@ -108,7 +140,11 @@ def main() -> None:
     kid = thumbprint(public)
     meta = {"kid": kid, "alg": "RS256", "use": "sig"}
     jwks = {"keys": [{**public, **meta}]}
-    registration = {"clientId": client_id, **CLIENTS[client_id], "jwks": jwks}
+    registration = json.loads(
+        json.dumps({"clientId": client_id, **CLIENTS[client_id], "jwks": jwks}).replace(
+            "{public}", public_url
+        )
+    )
     for document in ({**jwk, **meta}, jwks, registration):
         print(json.dumps(document, separators=(",", ":")))
 

@@ -1,13 +1,16 @@
-"""`make run`: migrate, seed once, start identity, registry, procurement and the gateway.
+"""`make run`: migrate, seed once, start identity, registry, procurement, the portal and
+the gateway.
 
-A small supervisor instead of a Procfile runner: it runs each service's migrations and
-seed first (seeding only once per data folder), starts the four processes on
-127.0.0.1, waits until each is live, prints the URLs, and stops them all on Ctrl-C
-(or when one of them exits).
+A small supervisor instead of a Procfile runner: it runs each part's migrations and
+seed first (seeding only once per data folder), registers the portal's clients at
+identity (again only when their registration changed), starts the five processes on
+127.0.0.1, waits until each is live, prints the URLs (the portal's first: it is where a
+newcomer starts), and stops them all on Ctrl-C (or when one of them exits).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -27,6 +30,7 @@ SERVICES: list[tuple[str, int, bool]] = [
     ("identity", int(os.environ.get("IDENTITY_PORT", 8001)), True),
     ("registry", int(os.environ.get("REGISTRY_PORT", 8002)), True),
     ("procurement", int(os.environ.get("PROCUREMENT_PORT", 8003)), True),
+    ("portal", int(os.environ.get("PORTAL_PORT", 8004)), True),
     ("gateway", int(os.environ.get("GATEWAY_PORT", 8000)), False),
 ]
 
@@ -55,6 +59,39 @@ def prepare(data_dir: Path, env: dict[str, str]) -> None:
             future.result()
 
 
+def register_portal(data_dir: Path, env: dict[str, str]) -> None:
+    """The portal's two clients at identity (log-in, and the public pages' reader), from
+    the portal's own key: ``python -m portal client-registration`` piped into
+    ``python -m identity register-client``. Skipped when nothing changed since last time."""
+    documents = []
+    for index in ("0", "1"):
+        printed = subprocess.run(
+            [PYTHON, "-m", "portal", "client-registration", "--client", index],
+            check=True,
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        documents.append(printed)
+    marker = data_dir / "portal.registered"
+    digest = hashlib.sha256("\n".join(documents).encode()).hexdigest()
+    if marker.exists() and marker.read_text().strip() == digest:
+        return
+    for document in documents:
+        subprocess.run(
+            [PYTHON, "-m", "identity", "register-client", "--file", "-"],
+            check=True,
+            env=env,
+            cwd=ROOT,
+            input=document,
+            text=True,
+            stdout=subprocess.DEVNULL,
+        )
+    marker.write_text(digest + "\n")
+    log("registered the portal's clients at identity")
+
+
 def wait_live(port: int, deadline: float, should_stop: Callable[[], bool]) -> bool:
     url = f"http://127.0.0.1:{port}/health/live"
     while time.monotonic() < deadline and not should_stop():
@@ -78,8 +115,10 @@ def main() -> int:
         env.setdefault(f"{prefix}_ENVIRONMENT", "development")
         env.setdefault(f"GATEWAY_{prefix}_URL", f"http://127.0.0.1:{port}")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("PORTAL_CLIENT_KEY_FILE", str(data_dir / "portal-client-key.json"))
 
     prepare(data_dir, env)
+    register_portal(data_dir, env)
     processes: dict[str, subprocess.Popen[bytes]] = {}
     stopping = False
 
@@ -108,7 +147,7 @@ def main() -> int:
             env=env,
             cwd=ROOT,
         )
-    deadline = time.monotonic() + 90  # generous: a loaded 2-core machine imports slowly
+    deadline = time.monotonic() + 180  # generous: a loaded 2-core machine imports slowly
     for name, port, _has_db in SERVICES:
         if not wait_live(port, deadline, lambda: stopping):
             if stopping:  # Ctrl-C while starting up
@@ -118,6 +157,7 @@ def main() -> int:
             return 1
     gateway_port = SERVICES[-1][1]
     log("all services are up:")
+    log(f"  portal (start here)  http://127.0.0.1:{gateway_port}/")
     for name, port, _has_db in SERVICES:
         log(f"  {name:<12} http://127.0.0.1:{port}")
     log(f"  developer portal  http://127.0.0.1:{gateway_port}/docs")

@@ -5,7 +5,8 @@
 set -euo pipefail
 secret() { python3 -c 'import secrets; print(secrets.token_hex(24))'; }
 for name in SAMEN_POSTGRES_PASSWORD SAMEN_REGISTRY_DB_PASSWORD SAMEN_IDENTITY_DB_PASSWORD \
-  SAMEN_PROCUREMENT_DB_PASSWORD SAMEN_IDENTITY_KEY_ENCRYPTION_KEY SAMEN_IDENTITY_SECRET; do
+  SAMEN_PROCUREMENT_DB_PASSWORD SAMEN_PORTAL_DB_PASSWORD SAMEN_IDENTITY_KEY_ENCRYPTION_KEY \
+  SAMEN_IDENTITY_SECRET; do
   printf '%s=%s\n' "$name" "$(secret)"
 done
 # A Fernet key (url-safe base64 of 32 random bytes) for the registry's webhook secrets.
@@ -19,3 +20,13 @@ printf 'SAMEN_REGISTRY_WEBHOOK_SECRET_KEY=%s\n' \
   < <(python3 "$(dirname "$0")/../make-client-key.py" samen-procurement)
 printf "SAMEN_PROCUREMENT_CLIENT_PRIVATE_KEY_JWK='%s'\n" "$private"
 printf "SAMEN_PROCUREMENT_CLIENT_REGISTRATION='%s'\n" "$registration"
+# The portal: its log-in client and its public pages' reader, each with its own key
+# (registered by the portal-client and portal-reader-client one-shots).
+{ read -r private; read -r _jwks; read -r registration; } \
+  < <(python3 "$(dirname "$0")/../make-client-key.py" samen-portal http://127.0.0.1:8000)
+printf "SAMEN_PORTAL_CLIENT_PRIVATE_KEY_JWK='%s'\n" "$private"
+printf "SAMEN_PORTAL_CLIENT_REGISTRATION='%s'\n" "$registration"
+{ read -r private; read -r _jwks; read -r registration; } \
+  < <(python3 "$(dirname "$0")/../make-client-key.py" samen-portal-reader)
+printf "SAMEN_PORTAL_READER_PRIVATE_KEY_JWK='%s'\n" "$private"
+printf "SAMEN_PORTAL_READER_REGISTRATION='%s'\n" "$registration"

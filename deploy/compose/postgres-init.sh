@@ -17,3 +17,4 @@ SQL
 create registry "$SAMEN_REGISTRY_DB_PASSWORD"
 create identity "$SAMEN_IDENTITY_DB_PASSWORD"
 create procurement "$SAMEN_PROCUREMENT_DB_PASSWORD"
+create portal "$SAMEN_PORTAL_DB_PASSWORD"

@@ -44,7 +44,7 @@ kubectl get namespace "$ns" >/dev/null 2>&1 || kubectl create namespace "$ns"
 
 # A database password lives in two Secrets (the role's and the service's URL): both are
 # created together, or neither is touched. One without the other needs a person.
-for svc in registry identity procurement; do
+for svc in registry identity procurement portal; do
   if [ "$overlay" = dev ]; then role_secret=postgres-credentials; else role_secret=samen-pg-$svc; fi
   if exists "$svc-database" && ! exists "$role_secret"; then
     if [ "$overlay" = production ]; then
@@ -55,7 +55,7 @@ for svc in registry identity procurement; do
 done
 
 declare -A pw
-for svc in registry identity procurement; do
+for svc in registry identity procurement portal; do
   if exists "$svc-database"; then
     echo "kept    secret/$svc-database (exists)"
     [ "$overlay" = dev ] || echo "kept    secret/samen-pg-$svc (exists)"
@@ -79,14 +79,14 @@ done
 
 if [ "$overlay" = dev ]; then
   # The in-cluster PostgreSQL creates the roles from these on its first start.
-  if ! exists postgres-credentials && [ ${#pw[@]} -lt 3 ]; then
+  if ! exists postgres-credentials && [ ${#pw[@]} -lt 4 ]; then
     echo "secret/postgres-credentials is missing but some <service>-database Secrets exist: recreate those too (deploy/README.md)" >&2
     exit 3
   fi
-  # Only reached with all three passwords new, or postgres-credentials kept as it is.
+  # Only reached with all four passwords new, or postgres-credentials kept as it is.
   secret postgres-credentials "postgres-password=$(rand)" \
     "registry-password=${pw[registry]:-}" "identity-password=${pw[identity]:-}" \
-    "procurement-password=${pw[procurement]:-}"
+    "procurement-password=${pw[procurement]:-}" "portal-password=${pw[portal]:-}"
 else
   if exists redis-credentials; then
     echo "kept    secret/redis-credentials (exists)"
@@ -113,4 +113,18 @@ else
   secret procurement-client "private-key-jwk=$private" "client-registration=$registration"
   echo "register procurement's public key once identity runs (deploy/README.md, Deploy step 6)"
 fi
+# The portal's two clients (log-in, and the public pages' reader), one key pair each; their
+# registrations (public keys only) are kept next to them for register-client.
+public_url=https://samen.example.org
+[ "$overlay" = dev ] && public_url=http://samen.example.org
+for client in portal portal-reader; do
+  if exists "$client-client"; then
+    echo "kept    secret/$client-client (exists)"
+  else
+    { read -r private; read -r _jwks; read -r registration; } \
+      < <(python3 "$(dirname "$0")/../make-client-key.py" "samen-$client" "$public_url")
+    secret "$client-client" "private-key-jwk=$private" "client-registration=$registration"
+    echo "register samen-$client's public key once identity runs (deploy/README.md)"
+  fi
+done
 echo "secrets for $overlay in namespace $ns: done (existing ones kept)"

@@ -28,6 +28,7 @@ SERVICES: dict[str, tuple[str, str, int, bool]] = {
     "identity": ("identity.config", "services/identity", 8001, True),
     "registry": ("registry.config", "services/registry", 8002, True),
     "procurement": ("procurement.config", "services/procurement", 8003, True),
+    "portal": ("portal.config", "portal", 8004, True),
 }
 PUBLIC_SERVICE = "gateway"
 

@@ -27,7 +27,12 @@ def app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 # One-shots besides the migrations: name -> (our service, the command's first words).
-ONE_SHOTS = {"identity-clients": ("identity", ["python", "-m", "identity", "register-client"])}
+REGISTER = ["python", "-m", "identity", "register-client"]
+ONE_SHOTS = {
+    "identity-clients": ("identity", REGISTER),
+    "portal-client": ("identity", REGISTER),
+    "portal-reader-client": ("identity", REGISTER),
+}
 
 
 def our_service(name: str) -> str:

@@ -31,7 +31,7 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
         urls: dict[str, str] = {}
         if test_database_base_url():
             # run.py defaults to SQLite files; PostgreSQL gets one fresh database per service.
-            for part in ("identity", "registry", "procurement"):
+            for part in ("identity", "registry", "procurement", "portal"):
                 urls[part] = await stack.enter_async_context(fresh_database_url(f"e2e_{part}", tmp))
         running, problem = start_platform(tmp, urls)
         try:

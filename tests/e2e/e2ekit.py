@@ -32,7 +32,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from stdnum.nl import bsn as stdnum_bsn
 
 ROOT = Path(__file__).resolve().parents[2]
-PARTS = ("identity", "registry", "procurement", "gateway")
+PARTS = ("identity", "registry", "procurement", "portal", "gateway")
 
 LOA_LOW = "http://eidas.europa.eu/LoA/low"
 LOA_SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
@@ -192,7 +192,7 @@ def find_bsns(data: bytes) -> set[str]:
 
 @dataclass
 class Platform:
-    """The four processes started by scripts/run.py on free ports."""
+    """The five processes started by scripts/run.py on free ports."""
 
     ports: dict[str, int]
     folder: Path  # data/, platform.log, spans.jsonl, spans.bin
@@ -257,7 +257,9 @@ def platform_env(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("IDENTITY_", "REGISTRY_", "PROCUREMENT_", "GATEWAY_", "OTEL_"))
+        if not k.startswith(
+            ("IDENTITY_", "REGISTRY_", "PROCUREMENT_", "PORTAL_", "GATEWAY_", "OTEL_")
+        )
     }
     env["SAMEN_DATA_DIR"] = str(data_dir)
     for part in PARTS:
@@ -271,8 +273,10 @@ def platform_env(
         if part in database_urls:
             env[f"{prefix}_DATABASE_URL"] = database_urls[part]
     env["IDENTITY_ISSUER"] = gateway
-    for part in ("identity", "registry", "procurement"):
+    for part in ("identity", "registry", "procurement", "portal"):
         env[f"GATEWAY_{part.upper()}_URL"] = f"http://127.0.0.1:{ports[part]}"
+    # The portal calls the APIs (and identity's token endpoint) through the gateway.
+    env["PORTAL_GATEWAY_URL"] = gateway
     env["PROCUREMENT_REGISTRY_URL"] = f"http://127.0.0.1:{ports['registry']}"
     env["PROCUREMENT_TOKEN_URL"] = f"{identity}/auth/token"
     # identity's development seed registers procurement's machine client under this id

@@ -30,7 +30,7 @@ from gateway_testkit import (
 
 @pytest.fixture(scope="session")
 def upstreams() -> Iterator[dict[str, UpstreamProcess]]:
-    procs = {n: UpstreamProcess(n) for n in ("registry", "procurement", "identity")}
+    procs = {n: UpstreamProcess(n) for n in ("registry", "procurement", "identity", "portal")}
     try:
         for proc in procs.values():
             proc.spawn()  # start all three at once, then wait
@@ -53,6 +53,7 @@ def gateway_factory(upstreams: dict[str, UpstreamProcess], issuer: TestIssuer) -
             "registry_url": upstreams["registry"].url,
             "procurement_url": upstreams["procurement"].url,
             "identity_url": upstreams["identity"].url,
+            "portal_url": upstreams["portal"].url,
             "auth_issuer": issuer.issuer,
             "rate_limit_per_second": 1000.0,
             "rate_limit_burst": 1000,

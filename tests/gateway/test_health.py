@@ -65,6 +65,7 @@ async def test_stopped_upstream_and_redis_leave_the_gateway_ready(
                 "registry",
                 "procurement",
                 "identity",
+                "portal",
                 "rate-limit-store",
             }
 

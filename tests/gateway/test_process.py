@@ -22,6 +22,7 @@ def served_gateway(upstreams: dict[str, UpstreamProcess]) -> Iterator[str]:
         "GATEWAY_IDENTITY_URL": upstreams["identity"].url,
         "GATEWAY_REGISTRY_URL": upstreams["registry"].url,
         "GATEWAY_PROCUREMENT_URL": upstreams["procurement"].url,
+        "GATEWAY_PORTAL_URL": upstreams["portal"].url,
         "GATEWAY_LOG_LEVEL": "WARNING",
         "GATEWAY_RATE_LIMIT_ANONYMOUS_BURST": "10000",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "",

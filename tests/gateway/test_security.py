@@ -379,7 +379,7 @@ async def test_unknown_routes_wrong_methods_and_dot_segments(
 ) -> None:
     auth = issuer.headers(scopes=["registry:read"])
     async with gw.client() as client:
-        _problem(await client.get("/nowhere"), 404)
+        _problem(await client.get("/api/nowhere"), 404)
         _problem(await client.get("/api/unknown/v1/things"), 404)
         _problem(await client.get("/api/registryx/v1/things"), 404)
         wrong = await client.request("TRACE", "/api/registry/v1/things", headers=auth)

@@ -116,7 +116,7 @@ async def test_metrics_per_route_and_upstream(gw: RunningGateway, issuer: TestIs
             "/api/registry/v1/things", headers=issuer.headers(scopes=["registry:read"])
         )
         await client.get("/api/registry/v1/things")  # 401
-        await client.get("/nowhere")
+        await client.get("/api/nowhere")
         text = (await client.get("/metrics")).text
     assert 'gateway_requests_total{method="GET",route="registry",status="200"} 1.0' in text
     assert 'gateway_requests_total{method="GET",route="registry",status="401"} 1.0' in text

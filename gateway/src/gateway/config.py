@@ -25,6 +25,7 @@ class Settings(ServiceSettings):
     identity_url: str = "http://127.0.0.1:8001"
     registry_url: str = "http://127.0.0.1:8002"
     procurement_url: str = "http://127.0.0.1:8003"
+    portal_url: str = "http://127.0.0.1:8004"
 
     # Upstream connections: per-upstream pools so a slow service cannot starve the others.
     connect_timeout: float = 2.0
@@ -79,6 +80,7 @@ class Settings(ServiceSettings):
             "identity": self.identity_url,
             "registry": self.registry_url,
             "procurement": self.procurement_url,
+            "portal": self.portal_url,
         }
 
     def read_timeout_for(self, upstream: str) -> float:

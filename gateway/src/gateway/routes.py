@@ -13,6 +13,7 @@ Per route, rules (first match wins) name the scope a request needs:
 |   everything else        |             | POST PUT PATCH DELETE       | procurement:manage          |
 | /api/identity/v1         | identity    | any                         | a valid token if one is sent; identity checks scopes (identity:admin) |
 | /auth, /.well-known      | identity    | any                         | public (OIDC endpoints authenticate clients themselves) |
+| everything else (not under RESERVED) | portal | any                    | public (the portal has its own log-in) |
 
 Services verify the token and scopes again (defence in depth). A route with the prefix
 "" catches every path outside :data:`RESERVED` (a web front, say:
@@ -95,7 +96,9 @@ def default_routes() -> list[Route]:
     identity_api = api_route("identity", _rule(PROXY_METHODS, ANY, Auth.OPTIONAL))
     oidc = passthrough("identity-auth", "/auth", "identity", PROXY_METHODS)
     well_known = passthrough("identity-well-known", "/.well-known", "identity", READ_METHODS)
-    return [registry, procurement, identity_api, oidc, well_known]
+    # The web front for people: every path outside RESERVED.
+    portal = passthrough("portal", "", "portal", PROXY_METHODS)
+    return [registry, procurement, identity_api, oidc, well_known, portal]
 
 
 # Paths that belong to the gateway and its APIs: a catch-all route (prefix "") never

@@ -1,0 +1,175 @@
+"""Municipal staff (eHerkenning, "beheer gebruik voorzieningen"): the municipality's
+facilities with contract end and notice deadline; add, change and end a usage; the
+contract-expiry radar for 24 months (SVG + table) and its CSV."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..api import Api, ApiProblem
+from ..web.access import require_person
+from ..web.forms import Form, take_pending
+from ..web.i18n import Translator, language_of
+from ..web.security import read_form
+from ..web.templating import render, session_of
+from ..web.values import as_fields, payload
+from . import radar as radar_chart
+from . import service
+
+router = APIRouter(prefix="/municipality")
+ROLE = "registry-editor"
+STATUSES = ("planned", "active", "ended")
+BANDS = ("under-50k", "50k-215k", "215k-750k", "750k-5m", "over-5m")
+
+
+def _api(request: Request) -> Api:
+    api: Api = request.app.state.api
+    return api
+
+
+def _staff(request: Request) -> None:
+    require_person(request, "municipality", ROLE)
+
+
+def _flash(request: Request, key: str) -> None:
+    session = session_of(request)
+    session.data.flash.append(key)
+    session.changed()
+
+
+@router.get("/usages")
+async def usages(request: Request) -> Response:
+    _staff(request)
+    data = await service.usages(_api(request), session_of(request))
+    return render(request, "municipality/usages.html", data)
+
+
+async def _form_page(request: Request, form: Form, status: int = 200) -> Response:
+    lists = await service.choices(_api(request))
+    return render(
+        request,
+        "municipality/usage_new.html",
+        {"form": form, "statuses": STATUSES, "bands": BANDS, **lists},
+        status,
+    )
+
+
+@router.get("/usages/new")
+async def new_usage(request: Request, facilityId: str = "") -> Response:
+    _staff(request)
+    form = take_pending(request) or Form(values={"facilityId": facilityId, "status": "active"})
+    return await _form_page(request, form)
+
+
+@router.post("/usages/new")
+async def create_usage(request: Request) -> Response:
+    _staff(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    body = payload(fields, service.USAGE_FIELDS, numbers=("noticePeriodMonths",))
+    try:
+        await service.create(_api(request), session_of(request), body, form.idempotency_key)
+    except ApiProblem as problem:
+        if problem.status not in (400, 409, 422):
+            raise
+        form.apply_problem(Translator(language_of(request)), problem)
+        return await _form_page(request, form, 400)
+    _flash(request, "flash.usage_created")
+    return RedirectResponse("/municipality/usages", status_code=303)
+
+
+async def _edit_page(
+    request: Request,
+    usage_id: str,
+    form: Form | None = None,
+    status: int = 200,
+    newer: dict[str, str] | None = None,
+) -> Response:
+    api = _api(request)
+    current = await service.read(api, session_of(request), usage_id)
+    usage = current.data
+    facility = await api.get(f"{service.REGISTRY}/facilities/{usage['facilityId']}")
+    lists = await service.choices(api)
+    if form is None:
+        form = take_pending(request) or Form(values=as_fields(usage, service.PATCH_FIELDS))
+        form.values["etag"] = current.etag
+    elif newer is not None:
+        # Sending the form again now applies this person's input to the newer version.
+        form.values["etag"] = current.etag
+    return render(
+        request,
+        "municipality/usage_edit.html",
+        {
+            "form": form,
+            "usage": usage,
+            "facility": facility,
+            "newer": newer,
+            "statuses": STATUSES,
+            "bands": BANDS,
+            **lists,
+        },
+        status,
+    )
+
+
+@router.get("/usages/{usage_id}")
+async def edit_usage(request: Request, usage_id: uuid.UUID) -> Response:
+    _staff(request)
+    return await _edit_page(request, str(usage_id))
+
+
+@router.post("/usages/{usage_id}")
+async def change_usage(request: Request, usage_id: uuid.UUID) -> Response:
+    _staff(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    end = fields.get("action") == "end"
+    body = (
+        {"status": "ended"}
+        if end
+        else payload(fields, service.PATCH_FIELDS, numbers=("noticePeriodMonths",), patch=True)
+    )
+    api, session = _api(request), session_of(request)
+    try:
+        await service.change(api, session, str(usage_id), body, fields.get("etag", ""))
+    except ApiProblem as problem:
+        t = Translator(language_of(request))
+        if problem.status in (412, 428):
+            # Someone changed it meanwhile: show their version, keep this person's input.
+            current = await service.read(api, session, str(usage_id))
+            form.general.append(t("problem.412"))
+            newer = as_fields(current.data, service.PATCH_FIELDS)
+            return await _edit_page(request, str(usage_id), form.failed(), 409, newer)
+        if problem.status not in (400, 409, 422):
+            raise
+        form.apply_problem(t, problem)
+        return await _edit_page(request, str(usage_id), form, 400)
+    _flash(request, "flash.usage_ended" if end else "flash.usage_changed")
+    return RedirectResponse("/municipality/usages", status_code=303)
+
+
+@router.get("/radar")
+async def radar(request: Request) -> Response:
+    _staff(request)
+    data = await service.radar(_api(request), session_of(request))
+    t = Translator(language_of(request))
+    months = [t(f"month.{m}") for m in range(1, 13)]
+    chart = radar_chart.chart(data["items"], date.today(), months)
+    return render(request, "municipality/radar.html", {**data, "chart": chart})
+
+
+@router.get("/radar.csv")
+async def radar_csv(request: Request) -> Response:
+    _staff(request)
+    data = await service.radar(_api(request), session_of(request))
+    filename = f"radar-{data['organisation'].get('cbsCode') or 'municipality'}-{date.today()}.csv"
+    return Response(
+        radar_chart.as_csv(data["items"]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,111 @@
+"""Form state for the pages: the values a person typed (kept on every error), messages
+per field (from the API's ``invalidParams``), and the form instance's id, which is the
+Idempotency-Key of its submission (a double submit never creates twice)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from ..api import ApiProblem
+from ..sessions.schemas import PendingForm
+from .i18n import Translator
+from .templating import session_of
+
+# Pydantic's messages, as the APIs pass them on, mapped to catalogue keys.
+REASONS = [
+    (re.compile(r"field required|missing", re.I), "error.required"),
+    (re.compile(r"valid date|date format|iso 8601", re.I), "error.date"),
+    (re.compile(r"valid integer|valid number|valid decimal", re.I), "error.number"),
+    (re.compile(r"at least|too short|min_length", re.I), "error.too_short"),
+    (re.compile(r"at most|too long|max_length", re.I), "error.too_long"),
+    (re.compile(r"greater than|less than", re.I), "error.range"),
+    (re.compile(r"pattern|match", re.I), "error.format"),
+    (re.compile(r"one of|enum|permitted", re.I), "error.choice"),
+]
+FORM_ID_FIELD = "form_id"
+PENDING_SECONDS = 1800
+
+
+def human_reason(t: Translator, reason: str) -> str:
+    for pattern, key in REASONS:
+        if pattern.search(reason):
+            return t(key)
+    return t("error.invalid_with", reason=reason) if reason else t("error.invalid")
+
+
+@dataclass
+class Form:
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+    form_id: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+
+    def value(self, name: str, default: str = "") -> str:
+        return self.values.get(name, default)
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.values.get(FORM_ID_FIELD) or self.form_id
+
+    @classmethod
+    def submitted(cls, fields: dict[str, str]) -> Form:
+        """A form as posted; it keeps its id until an error shows it again."""
+        form = cls(values=dict(fields))
+        form.form_id = fields.get(FORM_ID_FIELD) or form.form_id
+        return form
+
+    def failed(self) -> Form:
+        """Shown again after an error: same values, a fresh id (nothing was created)."""
+        self.form_id = secrets.token_urlsafe(18)
+        self.values[FORM_ID_FIELD] = self.form_id
+        return self
+
+    def apply_problem(
+        self, t: Translator, problem: ApiProblem, fields: dict[str, str] | None = None
+    ) -> Form:
+        """The API's messages next to their fields. ``fields`` maps API parameter names
+        to this form's field names where they differ; unknown names become general
+        messages that still say which value was wrong."""
+        for name, reason in problem.invalid_params.items():
+            target = (fields or {}).get(name, name)
+            message = human_reason(t, reason)
+            if target in self.values or (fields and name in fields):
+                self.errors.setdefault(target, message)
+            else:
+                self.general.append(f"{name}: {message}")
+        if not problem.invalid_params:
+            self.general.append(problem_message(t, problem))
+        return self.failed()
+
+
+def problem_message(t: Translator, problem: ApiProblem) -> str:
+    key = f"problem.{problem.status}"
+    text = t(key) if t.has(key) else t("problem.other")
+    return f"{text} {problem.detail}".strip()
+
+
+def keep_pending(request: Request, fields: dict[str, str]) -> None:
+    """Store a filled-in form in the session before a step-up (without its token)."""
+    session = session_of(request)
+    kept = {k: v for k, v in fields.items() if k not in ("csrf", FORM_ID_FIELD)}
+    session.data.forms[request.url.path] = PendingForm(
+        path=request.url.path, fields=kept, created_at=time.time()
+    )
+    session.changed()
+
+
+def take_pending(request: Request) -> Form | None:
+    """The form this person filled in before the step-up, once (None when there is none)."""
+    session = session_of(request)
+    pending = session.data.forms.pop(request.url.path, None)
+    if pending is None:
+        return None
+    session.changed()
+    if time.time() - pending.created_at > PENDING_SECONDS:
+        return None
+    return Form(values=dict(pending.fields)).failed()

@@ -1,0 +1,95 @@
+"""Jinja2 rendering with the context every page has: texts, language, the person,
+the form token, navigation and messages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from ..sessions.service import Session
+from .i18n import Translator, language_of
+
+ENV = Environment(
+    loader=PackageLoader("portal", "templates"),
+    autoescape=select_autoescape(["html", "svg"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def session_of(request: Request) -> Session:
+    session: Session = request.state.session
+    return session
+
+
+def format_date(value: Any, lang: str) -> str:
+    """ISO dates as people read them: 31-12-2027 (nl) or 31 Dec 2027 (en)."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = (
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+                if "T" in value
+                else date.fromisoformat(value)
+            )
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        return (
+            value.strftime("%d-%m-%Y %H:%M") if lang == "nl" else value.strftime("%d %b %Y %H:%M")
+        )
+    if isinstance(value, date):
+        return value.strftime("%d-%m-%Y") if lang == "nl" else value.strftime("%d %b %Y")
+    return str(value)
+
+
+def nav_items(session: Session) -> list[tuple[str, str]]:
+    """(path, text key) of the sections this person may use, by organisation and role."""
+    items = [("/", "nav.catalogue"), ("/tenders", "nav.tenders")]
+    person = session.data.person
+    if person is None:
+        return items
+    roles = set(person.roles)
+    if person.org_type == "supplier" and "registry-editor" in roles:
+        items.append(("/supplier/offerings", "nav.supplier"))
+    if person.org_type == "municipality" and "registry-editor" in roles:
+        items.append(("/municipality/usages", "nav.municipality"))
+    if "platform-admin" in roles:
+        items.append(("/operator/facilities", "nav.operator"))
+    return items
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    lang = language_of(request)
+    t = Translator(lang)
+    session = session_of(request)
+    flash = list(session.data.flash)
+    if flash:
+        session.data.flash.clear()
+        session.changed()
+    path = request.url.path
+    full = path + (f"?{request.url.query}" if request.url.query else "")
+    values = {
+        "t": t,
+        "lang": lang,
+        "other_lang": "en" if lang == "nl" else "nl",
+        "person": session.data.person,
+        "csrf_token": session.csrf_token,
+        "nav": nav_items(session),
+        "path": path,
+        "here": quote(full, safe=""),
+        "flash": flash,
+        "d": lambda value: format_date(value, lang),
+        **(context or {}),
+    }
+    html = ENV.get_template(template).render(values)
+    return HTMLResponse(html, status_code=status)

@@ -1,0 +1,58 @@
+"""Helpers for the portal's browser tests: the real platform (scripts/run.py on free ports,
+tests/e2e's harness), Chromium through Playwright, simulator log-ins, and axe-core."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+
+from e2ekit import Platform, start_platform, stop_platform
+
+CHROMIUM = "/usr/bin/chromium"
+EH3 = "urn:etoegang:core:assurance-class:loa3"
+SCREENSHOTS = os.environ.get("PORTAL_SCREENSHOTS", "")
+
+__all__ = ["CHROMIUM", "Platform", "start_platform", "stop_platform"]
+
+
+async def serious_violations(page: Any) -> list[str]:
+    """axe-core (bundled with axe-playwright-python, offline) on the page as it is."""
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page)
+    return [
+        f"{page.url} {v['id']} ({v['impact']}): {v['help']} "
+        + "; ".join(n.get("target", [""])[0] for n in v.get("nodes", [])[:3])
+        for v in results.response["violations"]
+        if v.get("impact") in ("serious", "critical")
+    ]
+
+
+async def shot(page: Any, name: str) -> None:
+    """A full-page screenshot when PORTAL_SCREENSHOTS names a folder (for people to look at)."""
+    if SCREENSHOTS:
+        await page.screenshot(path=f"{SCREENSHOTS}/{name}.png", full_page=True)
+
+
+async def login(page: Any, base: str, means: str, identity: str, level: str = "") -> None:
+    """Through the portal's log-in button, identity's choice of means and the simulator."""
+    await page.goto(f"{base}/")
+    await page.locator("a[href^='/login']").first.click()
+    await page.wait_for_selector("form[action='/auth/login']")
+    await page.locator(f"#means-{means}").check()
+    await page.locator("form[action='/auth/login'] button[type=submit]").click()
+    await page.wait_for_selector(f"#identity-{identity}")
+    await page.locator(f"#identity-{identity}").check()
+    if level:
+        await page.locator(f"input[name=level][value='{level}']").check()
+    await page.locator("button[value=login]").click()
+    await page.wait_for_url(f"{base}/**")
+    await page.wait_for_selector("form[action='/logout']")
+
+
+async def set_language(page: Any, base: str, lang: str) -> None:
+    await page.goto(f"{base}/language?lang={lang}&next=/")
