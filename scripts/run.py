@@ -147,7 +147,8 @@ def main() -> int:
             env=env,
             cwd=ROOT,
         )
-    deadline = time.monotonic() + 180  # generous: a loaded 2-core machine imports slowly
+    # Generous: a loaded 2-core machine imports slowly (SAMEN_START_SECONDS for a busier one).
+    deadline = time.monotonic() + float(os.environ.get("SAMEN_START_SECONDS", "180"))
     for name, port, _has_db in SERVICES:
         if not wait_live(port, deadline, lambda: stopping):
             if stopping:  # Ctrl-C while starting up

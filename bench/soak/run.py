@@ -220,6 +220,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "soak.md")
     args = parser.parse_args()
+    # A machine busy with other work starts the services slowly; the soak waits for them.
+    os.environ.setdefault("SAMEN_START_SECONDS", "300")
     with tempfile.TemporaryDirectory(prefix="samen-soak-") as folder:
         platform, problem = start_platform(Path(folder), {})
         try:
