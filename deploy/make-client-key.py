@@ -32,6 +32,8 @@ CLIENTS: dict[str, dict[str, object]] = {
         "grantType": "client_credentials",
         "tokenEndpointAuthMethod": "private_key_jwt",
         "allowedScopes": ["registry:read"],
+        # A resource server of the platform's APIs: reads identity's revocation feed.
+        "resourceAudiences": ["samen"],
     },
     # The portal: people log in through it (python -m portal client-registration prints
     # the same documents from the portal's own settings).

@@ -102,3 +102,24 @@ async def test_register_client_applies_the_same_rules_and_production_wants_https
     native = registration("http://127.0.0.1/callback", tokenEndpointAuthMethod="none")
     await run(native, "production")
     assert json.loads(capsys.readouterr().out)["action"] == "created"
+
+
+def test_dynamic_registration_applies_the_same_rules() -> None:
+    """RFC 7591 registration: the same check, invalid_redirect_uri when it fails."""
+    from identity.oauth.errors import OAuthError
+    from identity.registration.schemas import ClientMetadata
+    from identity.registration.service import to_registration
+
+    def metadata(uri: str, method: str = "client_secret_basic") -> ClientMetadata:
+        return ClientMetadata(
+            client_name="Dynamic",
+            redirect_uris=[uri],
+            token_endpoint_auth_method=method,
+            scope="openid",
+        )
+
+    for uri, production in (("http://localhost:9000/cb", False), ("http://127.0.0.1/cb", True)):
+        with pytest.raises(OAuthError) as refused:
+            to_registration(metadata(uri), "dyn-test", production)
+        assert refused.value.error == "invalid_redirect_uri"
+    assert to_registration(metadata("http://127.0.0.1/cb", "none"), "dyn-test", True)

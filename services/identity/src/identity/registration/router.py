@@ -47,6 +47,10 @@ def _error(exc: OAuthError) -> Response:
     return exc.response(www_authenticate='Bearer realm="samen", error="invalid_token"')
 
 
+def _production(request: Request) -> bool:
+    return bool(request.app.state.identity.settings.environment == "production")
+
+
 def _issuer(request: Request) -> str:
     return str(request.app.state.identity.issuer)
 
@@ -57,7 +61,9 @@ async def register(request: Request, session: SessionDep) -> Response:
     try:
         token = _bearer(request)
         metadata = await _metadata(request)
-        row, secret, registration_token = await service.register(session, metadata, token)
+        row, secret, registration_token = await service.register(
+            session, metadata, token, _production(request)
+        )
     except OAuthError as exc:
         return _error(exc)
     request.app.state.identity.clients.invalidate()
@@ -81,7 +87,7 @@ async def manage(request: Request, client_id: str, session: SessionDep) -> Respo
             return Response(status_code=204, headers=NO_STORE)
         if request.method == "PUT":
             metadata = await _metadata(request)
-            row = await service.update(session, row, metadata)
+            row = await service.update(session, row, metadata, _production(request))
             request.app.state.identity.clients.invalidate()
     except OAuthError as exc:
         return _error(exc)

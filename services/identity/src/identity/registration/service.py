@@ -38,8 +38,9 @@ def metadata_error(exc: ProblemError | ValidationError) -> OAuthError:
     return OAuthError(error, f"{name}: {reason}" if name else reason)
 
 
-def to_registration(metadata: ClientMetadata, client_id: str) -> ClientIn:
-    """The registry's registration for RFC 7591 metadata (validated like /v1/clients)."""
+def to_registration(metadata: ClientMetadata, client_id: str, production: bool = False) -> ClientIn:
+    """The registry's registration for RFC 7591 metadata (validated like /v1/clients;
+    ``production``: redirect URIs https, loopback only for native apps)."""
     grants = tuple(sorted(set(metadata.grant_types)))
     if grants not in GRANTS:
         raise OAuthError(
@@ -70,7 +71,7 @@ def to_registration(metadata: ClientMetadata, client_id: str) -> ClientIn:
                 "request_uris": metadata.request_uris,
             }
         )
-        clients.validate(data)
+        clients.validate(data, production)
     except (ValidationError, ProblemError) as exc:
         raise metadata_error(exc) from None
     return data
@@ -129,17 +130,19 @@ async def initial_token(session: AsyncSession, token_id: uuid.UUID) -> InitialAc
 
 
 async def register(
-    session: AsyncSession, metadata: ClientMetadata, initial_token: str
+    session: AsyncSession, metadata: ClientMetadata, initial_token: str, production: bool = False
 ) -> tuple[Client, str | None, str]:
     """Register a client with a one-time initial access token: (client, its secret for
     client_secret_basic, its registration access token)."""
     client_id = f"dyn-{uuid.uuid4().hex[:20]}"
-    data = to_registration(metadata, client_id)
+    data = to_registration(metadata, client_id, production)
     async with session.begin():
         if not await repository.spend(session, sha256_hex(initial_token), client_id, utcnow()):
             raise OAuthError("invalid_token", "The initial access token is invalid or used.")
     try:
-        row, secret = await clients.create_client(session, data, actor=f"registration:{client_id}")
+        row, secret = await clients.create_client(
+            session, data, actor=f"registration:{client_id}", production=production
+        )
     except BadRequest as exc:
         raise metadata_error(exc) from None
     registration_token = random_token(32)
@@ -159,12 +162,16 @@ async def registered_client(session: AsyncSession, client_id: str, token: str) -
     return row
 
 
-async def update(session: AsyncSession, row: Client, metadata: ClientMetadata) -> Client:
+async def update(
+    session: AsyncSession, row: Client, metadata: ClientMetadata, production: bool = False
+) -> Client:
     client_uuid, client_id = row.id, row.client_id
-    data = to_registration(metadata, client_id)
+    data = to_registration(metadata, client_id, production)
     await session.rollback()  # the read's transaction; the replacement has its own
     try:
-        return await clients.replace_client(session, client_uuid, data, f"registration:{client_id}")
+        return await clients.replace_client(
+            session, client_uuid, data, f"registration:{client_id}", production=production
+        )
     except BadRequest as exc:
         raise metadata_error(exc) from None
 
