@@ -117,14 +117,20 @@ fi
 # registrations (public keys only) are kept next to them for register-client.
 public_url=https://samen.example.org
 [ "$overlay" = dev ] && public_url=http://samen.example.org
-for client in portal portal-reader; do
-  if exists "$client-client"; then
-    echo "kept    secret/$client-client (exists)"
-  else
-    { read -r private; read -r _jwks; read -r registration; } \
-      < <(python3 "$(dirname "$0")/../make-client-key.py" "samen-$client" "$public_url")
-    secret "$client-client" "private-key-jwk=$private" "client-registration=$registration"
-    echo "register samen-$client's public key once identity runs (deploy/README.md)"
-  fi
-done
+if exists portal-client; then
+  echo "kept    secret/portal-client (exists)"
+else
+  { read -r private; read -r _jwks; read -r registration; } \
+    < <(python3 "$(dirname "$0")/../make-client-key.py" samen-portal "$public_url")
+  secret portal-client "private-key-jwk=$private" "client-registration=$registration"
+  echo "register samen-portal's public key once identity runs (deploy/README.md)"
+fi
+if exists portal-reader-client; then
+  echo "kept    secret/portal-reader-client (exists)"
+else
+  { read -r private; read -r _jwks; read -r registration; } \
+    < <(python3 "$(dirname "$0")/../make-client-key.py" samen-portal-reader)
+  secret portal-reader-client "private-key-jwk=$private" "client-registration=$registration"
+  echo "register samen-portal-reader's public key once identity runs (deploy/README.md)"
+fi
 echo "secrets for $overlay in namespace $ns: done (existing ones kept)"

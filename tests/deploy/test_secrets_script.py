@@ -59,16 +59,20 @@ def calls(env: dict[str, str]) -> list[list[str]]:
             "production",
             {
                 "registry-database", "identity-database", "procurement-database",
+                "portal-database",
                 "samen-pg-registry", "samen-pg-identity", "samen-pg-procurement",
+                "samen-pg-portal",
                 "redis-credentials", "gateway-redis", "identity-keys", "registry-keys",
-                "procurement-client",
+                "procurement-client", "portal-client", "portal-reader-client",
             },
         ),
         (
             "dev",
             {
                 "registry-database", "identity-database", "procurement-database",
+                "portal-database",
                 "postgres-credentials", "identity-keys", "registry-keys", "procurement-client",
+                "portal-client", "portal-reader-client",
             },
         ),
     ],

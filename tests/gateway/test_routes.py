@@ -27,13 +27,14 @@ def test_longest_prefix_and_rules() -> None:
     assert _scope(router, procurement, "GET", "/tenders/t1") == "procurement:read"
     assert _scope(router, procurement, "GET", "/openapi.json") is None  # public
     assert _route(router, "/api/registry/v1x") == (None, "")  # a prefix ends at a segment
-    assert _route(router, "/") == (None, "")  # no catch-all in the default table
+    assert _route(router, "/") == ("portal", "/")  # the portal's catch-all
+    assert _route(router, "/api/nowhere") == (None, "")  # reserved: never the portal's
     assert router.allowed_methods(procurement, "/openapi.json") == sorted(PROXY_METHODS)
 
 
 def test_a_catch_all_route_leaves_reserved_paths_alone() -> None:
     portal = passthrough("portal", "", "portal", PROXY_METHODS)
-    router = Router([*default_routes(), portal])
+    router = Router([*(r for r in default_routes() if r.name != "portal"), portal])
     for path in ("/", "/tenders", "/my/data", "/apix", "/healthy"):
         assert _route(router, path) == ("portal", path)
         rule = router.rule_for(portal, "POST", path)

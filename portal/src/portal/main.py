@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 from starlette.responses import Response
 
-from servicekit.db import Database
+from servicekit.db import Database, is_sqlite
 from servicekit.health import Dependencies, health_router, http_check
 from servicekit.logs import configure_logging
 from servicekit.migrations import migration_head, schema_check, upgrade
@@ -54,8 +54,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(SERVICE, settings.log_level, settings.log_json)
     load_models()
+    url = settings.database_url or settings.sqlite_default(SERVICE)
     database: Database = overrides.pop("database", None) or Database(
-        settings.database_url or settings.sqlite_default(SERVICE)
+        url, **({} if is_sqlite(url) else settings.pool_options(pool_size=5, max_overflow=5))
     )
     http: httpx.AsyncClient = overrides.pop("http", None) or httpx.AsyncClient(
         timeout=settings.api_timeout_seconds,
