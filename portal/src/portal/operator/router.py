@@ -1,7 +1,162 @@
-"""Pages of this section (added step by step)."""
+"""Platform operator (eHerkenning, "platformbeheer"): register and change facilities, move
+them forward in their lifecycle, and see the relying parties registered at identity."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
 
-router = APIRouter()
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..api import Api, ApiProblem
+from ..web.access import require_person
+from ..web.forms import Form, take_pending
+from ..web.i18n import Translator, language_of
+from ..web.security import read_form
+from ..web.templating import render, session_of
+from ..web.values import as_fields, payload
+from . import service
+
+router = APIRouter(prefix="/operator")
+ROLE = "platform-admin"
+FORM_ERRORS = (400, 409, 422)
+
+
+def _api(request: Request) -> Api:
+    api: Api = request.app.state.api
+    return api
+
+
+def _admin(request: Request) -> None:
+    require_person(request, None, ROLE)
+
+
+def _t(request: Request) -> Translator:
+    return Translator(language_of(request))
+
+
+def _done(request: Request, key: str, target: str) -> Response:
+    session = session_of(request)
+    session.data.flash.append(key)
+    session.changed()
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/facilities")
+async def facilities(request: Request) -> Response:
+    _admin(request)
+    items = await service.facilities(_api(request), session_of(request))
+    return render(request, "operator/facilities.html", {"facilities": items})
+
+
+def _new_page(request: Request, form: Form, status: int = 200) -> Response:
+    context = {"form": form, "kinds": service.KINDS, "stages": service.STAGES}
+    return render(request, "operator/facility_new.html", context, status)
+
+
+@router.get("/facilities/new")
+async def new_facility(request: Request) -> Response:
+    _admin(request)
+    return _new_page(request, take_pending(request) or Form(values={"stage": "initiative"}))
+
+
+@router.post("/facilities/new")
+async def create_facility(request: Request) -> Response:
+    _admin(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    body = payload(fields, service.FACILITY_FIELDS, lists=("standards",))
+    try:
+        created = await service.create_facility(
+            _api(request), session_of(request), body, form.idempotency_key
+        )
+    except ApiProblem as problem:
+        if problem.status not in FORM_ERRORS:
+            raise
+        form.apply_problem(_t(request), problem)
+        return _new_page(request, form, 400)
+    return _done(request, "flash.facility_created", f"/operator/facilities/{created.data['id']}")
+
+
+async def _facility_page(
+    request: Request,
+    facility_id: str,
+    form: Form | None = None,
+    stage_form: Form | None = None,
+    status: int = 200,
+    newer: dict[str, str] | None = None,
+) -> Response:
+    api, session = _api(request), session_of(request)
+    current = await service.facility(api, session, facility_id)
+    facility = current.data
+    history = await service.transitions(api, session, facility_id)
+    if form is None:
+        form = take_pending(request) or Form(values=as_fields(facility, service.FACILITY_PATCH))
+        form.values["etag"] = current.etag
+    elif newer is not None:
+        form.values["etag"] = current.etag
+    context = {
+        "form": form,
+        "stage_form": stage_form or Form(),
+        "facility": facility,
+        "history": history,
+        "later": service.later_stages(facility["stage"]),
+        "kinds": service.KINDS,
+        "newer": newer,
+    }
+    return render(request, "operator/facility.html", context, status)
+
+
+@router.get("/facilities/{facility_id}")
+async def facility(request: Request, facility_id: uuid.UUID) -> Response:
+    _admin(request)
+    return await _facility_page(request, str(facility_id))
+
+
+@router.post("/facilities/{facility_id}")
+async def change_facility(request: Request, facility_id: uuid.UUID) -> Response:
+    _admin(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    body = payload(fields, service.FACILITY_PATCH, lists=("standards",), patch=True)
+    api, session, fid = _api(request), session_of(request), str(facility_id)
+    try:
+        await service.change_facility(api, session, fid, body, fields.get("etag", ""))
+    except ApiProblem as problem:
+        if problem.status in (412, 428):
+            newer = await service.facility(api, session, fid)
+            form.general.append(_t(request)("problem.412"))
+            fields_now = as_fields(newer.data, service.FACILITY_PATCH)
+            return await _facility_page(request, fid, form.failed(), None, 409, fields_now)
+        if problem.status not in FORM_ERRORS:
+            raise
+        form.apply_problem(_t(request), problem)
+        return await _facility_page(request, fid, form, None, 400)
+    return _done(request, "flash.facility_changed", f"/operator/facilities/{fid}")
+
+
+@router.post("/facilities/{facility_id}/stage")
+async def move_stage(request: Request, facility_id: uuid.UUID) -> Response:
+    _admin(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    body = payload(fields, ("toStage", "reason"))
+    fid = str(facility_id)
+    try:
+        await service.move_stage(
+            _api(request), session_of(request), fid, body, form.idempotency_key
+        )
+    except ApiProblem as problem:
+        if problem.status not in FORM_ERRORS:
+            raise
+        form.apply_problem(_t(request), problem)
+        return await _facility_page(request, fid, None, form, 400)
+    return _done(request, "flash.stage_moved", f"/operator/facilities/{fid}")
+
+
+@router.get("/clients")
+async def clients(request: Request) -> Response:
+    _admin(request)
+    items = await service.clients(_api(request), session_of(request))
+    return render(request, "operator/clients.html", {"clients": items})

@@ -1,7 +1,231 @@
-"""Pages of this section (added step by step)."""
+"""Supplier staff (eHerkenning, "beheer aanbod"): my offerings; register an offering for a
+facility; change it; add and change its versions with their end of support. A concurrent
+change (412 on If-Match) shows the newer data next to the person's input."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..api import Api, ApiProblem
+from ..web.access import require_person
+from ..web.forms import Form, take_pending
+from ..web.i18n import Translator, language_of
+from ..web.security import read_form
+from ..web.templating import render, session_of
+from ..web.values import as_fields, payload
+from . import service
+
+router = APIRouter(prefix="/supplier")
+ROLE = "registry-editor"
+FORM_ERRORS = (400, 409, 422)
+
+
+def _api(request: Request) -> Api:
+    api: Api = request.app.state.api
+    return api
+
+
+def _staff(request: Request) -> None:
+    require_person(request, "supplier", ROLE)
+
+
+def _done(request: Request, key: str, target: str) -> Response:
+    session = session_of(request)
+    session.data.flash.append(key)
+    session.changed()
+    return RedirectResponse(target, status_code=303)
+
+
+def _t(request: Request) -> Translator:
+    return Translator(language_of(request))
+
+
+@router.get("/offerings")
+async def offerings(request: Request) -> Response:
+    _staff(request)
+    data = await service.offerings(_api(request), session_of(request))
+    return render(request, "supplier/offerings.html", data)
+
+
+async def _new_page(request: Request, form: Form, status: int = 200) -> Response:
+    facilities = await service.facilities(_api(request))
+    context = {"form": form, "facilities": facilities, "price_models": service.PRICE_MODELS}
+    return render(request, "supplier/offering_new.html", context, status)
+
+
+@router.get("/offerings/new")
+async def new_offering(request: Request, facilityId: str = "") -> Response:
+    _staff(request)
+    form = take_pending(request) or Form(values={"facilityId": facilityId})
+    return await _new_page(request, form)
+
+
+@router.post("/offerings/new")
+async def create_offering(request: Request) -> Response:
+    _staff(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    body = payload(fields, service.OFFERING_FIELDS, lists=("standards",))
+    try:
+        created = await service.create_offering(
+            _api(request), session_of(request), body, form.idempotency_key
+        )
+    except ApiProblem as problem:
+        if problem.status not in FORM_ERRORS:
+            raise
+        form.apply_problem(_t(request), problem)
+        return await _new_page(request, form, 400)
+    target = f"/supplier/offerings/{created.data['id']}"
+    return _done(request, "flash.offering_created", target)
+
+
+async def _offering_page(
+    request: Request,
+    offering_id: str,
+    form: Form | None = None,
+    status: int = 200,
+    newer: dict[str, str] | None = None,
+) -> Response:
+    api, session = _api(request), session_of(request)
+    current = await service.offering(api, session, offering_id)
+    offering = current.data
+    facility = await api.get(f"{service.REGISTRY}/facilities/{offering['facilityId']}")
+    versions = await service.versions(api, session, offering_id)
+    if form is None:
+        form = take_pending(request) or Form(values=as_fields(offering, service.OFFERING_PATCH))
+        form.values["etag"] = current.etag
+    elif newer is not None:
+        form.values["etag"] = current.etag
+    new_version = Form()
+    return render(
+        request,
+        "supplier/offering.html",
+        {
+            "form": form,
+            "offering": offering,
+            "facility": facility,
+            "versions": versions,
+            "newer": newer,
+            "new_version": new_version,
+            "price_models": service.PRICE_MODELS,
+        },
+        status,
+    )
+
+
+@router.get("/offerings/{offering_id}")
+async def offering(request: Request, offering_id: uuid.UUID) -> Response:
+    _staff(request)
+    return await _offering_page(request, str(offering_id))
+
+
+@router.post("/offerings/{offering_id}")
+async def change_offering(request: Request, offering_id: uuid.UUID) -> Response:
+    _staff(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    body = payload(fields, service.OFFERING_PATCH, lists=("standards",), patch=True)
+    api, session, oid = _api(request), session_of(request), str(offering_id)
+    try:
+        await service.change_offering(api, session, oid, body, fields.get("etag", ""))
+    except ApiProblem as problem:
+        if problem.status in (412, 428):
+            newer = await service.offering(api, session, oid)
+            form.general.append(_t(request)("problem.412"))
+            fields_now = as_fields(newer.data, service.OFFERING_PATCH)
+            return await _offering_page(request, oid, form.failed(), 409, fields_now)
+        if problem.status not in FORM_ERRORS:
+            raise
+        form.apply_problem(_t(request), problem)
+        return await _offering_page(request, oid, form, 400)
+    return _done(request, "flash.offering_changed", f"/supplier/offerings/{oid}")
+
+
+async def _version_new_page(
+    request: Request, offering_id: str, form: Form, status: int = 200
+) -> Response:
+    current = await service.offering(_api(request), session_of(request), offering_id)
+    context: dict[str, Any] = {"form": form, "offering": current.data}
+    return render(request, "supplier/version_new.html", context, status)
+
+
+@router.get("/offerings/{offering_id}/versions/new")
+async def new_version(request: Request, offering_id: uuid.UUID) -> Response:
+    _staff(request)
+    form = take_pending(request) or Form()
+    return await _version_new_page(request, str(offering_id), form)
+
+
+@router.post("/offerings/{offering_id}/versions/new")
+async def create_version(request: Request, offering_id: uuid.UUID) -> Response:
+    _staff(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    body = payload(fields, service.VERSION_FIELDS, lists=("standards",))
+    oid = str(offering_id)
+    try:
+        await service.create_version(
+            _api(request), session_of(request), oid, body, form.idempotency_key
+        )
+    except ApiProblem as problem:
+        if problem.status not in FORM_ERRORS:
+            raise
+        form.apply_problem(_t(request), problem)
+        return await _version_new_page(request, oid, form, 400)
+    return _done(request, "flash.version_created", f"/supplier/offerings/{oid}")
+
+
+async def _version_page(
+    request: Request,
+    offering_id: str,
+    version_id: str,
+    form: Form | None = None,
+    status: int = 200,
+    newer: dict[str, str] | None = None,
+) -> Response:
+    api, session = _api(request), session_of(request)
+    current = await service.version(api, session, offering_id, version_id)
+    parent = await service.offering(api, session, offering_id)
+    if form is None:
+        form = take_pending(request) or Form(values=as_fields(current.data, service.VERSION_PATCH))
+        form.values["etag"] = current.etag
+    elif newer is not None:
+        form.values["etag"] = current.etag
+    context = {"form": form, "version": current.data, "offering": parent.data, "newer": newer}
+    return render(request, "supplier/version.html", context, status)
+
+
+@router.get("/offerings/{offering_id}/versions/{version_id}")
+async def version(request: Request, offering_id: uuid.UUID, version_id: uuid.UUID) -> Response:
+    _staff(request)
+    return await _version_page(request, str(offering_id), str(version_id))
+
+
+@router.post("/offerings/{offering_id}/versions/{version_id}")
+async def change_version(
+    request: Request, offering_id: uuid.UUID, version_id: uuid.UUID
+) -> Response:
+    _staff(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    body = payload(fields, service.VERSION_PATCH, lists=("standards",), patch=True)
+    api, session = _api(request), session_of(request)
+    oid, vid = str(offering_id), str(version_id)
+    try:
+        await service.change_version(api, session, oid, vid, body, fields.get("etag", ""))
+    except ApiProblem as problem:
+        if problem.status in (412, 428):
+            newer = await service.version(api, session, oid, vid)
+            form.general.append(_t(request)("problem.412"))
+            fields_now = as_fields(newer.data, service.VERSION_PATCH)
+            return await _version_page(request, oid, vid, form.failed(), 409, fields_now)
+        if problem.status not in FORM_ERRORS:
+            raise
+        form.apply_problem(_t(request), problem)
+        return await _version_page(request, oid, vid, form, 400)
+    return _done(request, "flash.version_changed", f"/supplier/offerings/{oid}")
