@@ -45,7 +45,8 @@ def test_the_window_closes_by_time() -> None:
     assert "closesAt" in closed.value.extra
     with pytest.raises(Conflict) as draft:
         check_window(_tender(status="draft"), NOW)
-    assert draft.value.extra == {"status": "draft"}
+    assert draft.value.slug == "enrollment-window-closed"
+    assert "closesAt" not in draft.value.extra  # a draft has no window yet
 
 
 def test_start_dates_lie_within_the_joint_contract() -> None:
