@@ -19,6 +19,7 @@ PYPROJECTS = [
     *sorted(ROOT.glob("libs/*/pyproject.toml")),
     *sorted(ROOT.glob("services/*/pyproject.toml")),
     ROOT / "gateway" / "pyproject.toml",
+    ROOT / "portal" / "pyproject.toml",
 ]
 
 
