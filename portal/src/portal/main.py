@@ -39,6 +39,7 @@ from .catalogue.router import router as catalogue_router
 from .config import Settings, get_settings
 from .db import load_models
 from .municipality.router import router as municipality_router
+from .mydata.router import router as mydata_router
 from .operator.router import router as operator_router
 from .sessions.service import SessionStore
 from .supplier.router import router as supplier_router
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         supplier_router,
         municipality_router,
         operator_router,
+        mydata_router,
     ):
         app.include_router(router)
     install_error_pages(app)

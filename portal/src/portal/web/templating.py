@@ -56,6 +56,7 @@ def nav_items(session: Session) -> list[tuple[str, str]]:
     person = session.data.person
     if person is None:
         return items
+    items.append(("/mydata", "nav.mydata"))
     roles = set(person.roles)
     if person.org_type == "supplier" and "registry-editor" in roles:
         items.append(("/supplier/offerings", "nav.supplier"))

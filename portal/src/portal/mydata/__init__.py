@@ -1,0 +1,1 @@
+"""Anyone logged in: which clients received which of my attributes, and when."""
