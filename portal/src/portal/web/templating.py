@@ -62,6 +62,8 @@ def nav_items(session: Session) -> list[tuple[str, str]]:
         items.append(("/supplier/offerings", "nav.supplier"))
     if person.org_type == "municipality" and "registry-editor" in roles:
         items.append(("/municipality/usages", "nav.municipality"))
+    if person.org_type == "municipality" and "procurement-enroller" in roles:
+        items.append(("/enrollment", "nav.enrollment"))
     if "platform-admin" in roles:
         items.append(("/operator/facilities", "nav.operator"))
     return items
