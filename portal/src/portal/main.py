@@ -39,6 +39,7 @@ from .catalogue.router import router as catalogue_router
 from .config import Settings, get_settings
 from .db import load_models
 from .enrollment.router import router as enrollment_router
+from .initiatives.router import router as initiatives_router
 from .municipality.router import router as municipality_router
 from .mydata.router import router as mydata_router
 from .operator.router import router as operator_router
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         operator_router,
         mydata_router,
         enrollment_router,
+        initiatives_router,
     ):
         app.include_router(router)
     install_error_pages(app)

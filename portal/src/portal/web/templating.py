@@ -52,7 +52,11 @@ def format_date(value: Any, lang: str) -> str:
 
 def nav_items(session: Session) -> list[tuple[str, str]]:
     """(path, text key) of the sections this person may use, by organisation and role."""
-    items = [("/", "nav.catalogue"), ("/tenders", "nav.tenders")]
+    items = [
+        ("/", "nav.catalogue"),
+        ("/tenders", "nav.tenders"),
+        ("/initiatives", "nav.initiatives"),
+    ]
     person = session.data.person
     if person is None:
         return items
@@ -62,6 +66,7 @@ def nav_items(session: Session) -> list[tuple[str, str]]:
         items.append(("/supplier/offerings", "nav.supplier"))
     if person.org_type == "municipality" and "registry-editor" in roles:
         items.append(("/municipality/usages", "nav.municipality"))
+        items.append(("/initiatives/decisions", "nav.decisions"))
     if person.org_type == "municipality" and "procurement-enroller" in roles:
         items.append(("/enrollment", "nav.enrollment"))
     if "platform-admin" in roles:

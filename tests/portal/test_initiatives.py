@@ -1,0 +1,173 @@
+"""Initiatives ranked by support (public), pledge and withdraw for municipal staff, and
+the municipality's decisions ahead and costs (fake gateway)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conftest import Portal
+from test_errors import UTRECHT, csrf_of, form_id_of, page_of
+
+REG = "/api/registry/v1"
+FAC = "11111111-1111-1111-1111-111111111111"
+ORG = "22222222-2222-2222-2222-222222222222"
+
+
+def initiative(name: str, rank: int, pledges: int, facility_id: str) -> dict[str, Any]:
+    return {
+        "facilityId": facility_id,
+        "slug": name.lower(),
+        "name": name,
+        "description": "",
+        "kind": "platform",
+        "theme": "x",
+        "stage": "pilot",
+        "support": {
+            "pledges": pledges,
+            "interest": pledges,
+            "pilot": 0,
+            "coFund": 0,
+            "coFundAmount": 0,
+            "provinces": [{"province": "Utrecht", "pledges": pledges}],
+            "inhabitantsCovered": 361966 * pledges,
+            "supportersWithoutPopulation": 0,
+        },
+        "pilotParticipants": 0,
+        "rank": rank,
+    }
+
+
+def script(portal: Portal) -> None:
+    portal.fake.json(
+        "GET",
+        f"{REG}/initiatives",
+        page_of(
+            [
+                initiative("Tweede", 2, 1, "33333333-3333-3333-3333-333333333333"),
+                initiative("Eerste", 1, 3, FAC),
+            ]
+        ),
+    )
+    portal.fake.json(
+        "GET", f"{REG}/organisations", page_of([{"id": ORG, "name": "Gemeente Utrecht"}])
+    )
+    portal.fake.json("GET", f"{REG}/facilities/{FAC}/pledges", page_of([]))
+    portal.fake.json(
+        "GET", f"{REG}/facilities/33333333-3333-3333-3333-333333333333/pledges", page_of([])
+    )
+
+
+async def test_initiatives_are_public_and_ranked_by_support(portal: Portal) -> None:
+    script(portal)
+    page = await portal.client.get("/initiatives")
+    assert page.status_code == 200
+    assert page.text.index("Eerste") < page.text.index("Tweede")
+    assert "1085898" in page.text  # inhabitants covered
+    assert "Utrecht: 3" in page.text
+    assert "/initiatives/pledge" not in page.text, "no pledge form without a staff login"
+
+
+async def test_staff_pledge_sends_their_municipality_and_the_amount(portal: Portal) -> None:
+    script(portal)
+    await portal.login(**UTRECHT)
+    portal.fake.json("POST", f"{REG}/facilities/{FAC}/pledges", {"id": "p"}, status=201)
+    html = (await portal.client.get("/initiatives")).text
+    assert 'action="/initiatives/pledge"' in html
+    response = await portal.client.post(
+        "/initiatives/pledge",
+        data={
+            "csrf": csrf_of(html),
+            "form_id": form_id_of(html),
+            "facilityId": FAC,
+            "kind": "co-fund",
+            "amount": "5000",
+        },
+    )
+    assert response.status_code == 303
+    _, _, headers, body = portal.fake.api_calls(f"{REG}/facilities/{FAC}/pledges")[-1]
+    assert json.loads(body) == {"kind": "co-fund", "amount": 5000, "municipalityId": ORG}
+    assert headers["idempotency-key"]
+
+
+async def test_a_refused_pledge_is_shown_next_to_the_field(portal: Portal) -> None:
+    script(portal)
+    await portal.login(**UTRECHT)
+    portal.fake.json(
+        "POST",
+        f"{REG}/facilities/{FAC}/pledges",
+        {
+            "title": "Bad Request",
+            "status": 400,
+            "invalidParams": [{"name": "amount", "reason": "amount is required for co-fund"}],
+        },
+        status=400,
+    )
+    html = (await portal.client.get("/initiatives")).text
+    response = await portal.client.post(
+        "/initiatives/pledge",
+        data={
+            "csrf": csrf_of(html),
+            "form_id": form_id_of(html),
+            "facilityId": FAC,
+            "kind": "co-fund",
+        },
+    )
+    assert response.status_code == 400
+    assert "amount is required for co-fund" in response.text
+
+
+async def test_decisions_ahead_and_costs_without_population(portal: Portal) -> None:
+    script(portal)
+    await portal.login(**UTRECHT)
+    portal.fake.json(
+        "GET",
+        "/api/procurement/v1/decisions-ahead",
+        page_of(
+            [
+                {
+                    "usageId": "u",
+                    "facilityId": FAC,
+                    "facilityName": "Telefonie",
+                    "theme": "x",
+                    "contractEndDate": "2027-06-30",
+                    "noticePeriodMonths": 6,
+                    "noticeDeadline": "2026-12-31",
+                    "noticeDeadlinePassed": False,
+                    "collectiveFacilities": [
+                        {
+                            "facilityId": FAC,
+                            "slug": "gt",
+                            "name": "Gemeentelijke telecom",
+                            "stage": "operational",
+                        }
+                    ],
+                    "tenders": [],
+                }
+            ]
+        ),
+    )
+    portal.fake.json(
+        "GET",
+        f"{REG}/organisations/{ORG}/costs",
+        {
+            "municipalityId": ORG,
+            "municipalityName": "Gemeente Utrecht",
+            "annualCostTotal": 12000,
+            "usagesWithCost": 1,
+            "usagesWithoutCost": 2,
+            "population": None,
+            "costPerInhabitant": None,
+            "usages": [],
+        },
+    )
+    page = await portal.client.get("/initiatives/decisions")
+    assert page.status_code == 200
+    assert "Gemeentelijke telecom" in page.text
+    assert "31-12-2026" in page.text
+    assert "geen inwonertal bekend" in page.text
+
+
+async def test_decisions_need_municipal_staff(portal: Portal) -> None:
+    response = await portal.client.get("/initiatives/decisions")
+    assert response.status_code == 303
