@@ -171,3 +171,13 @@ async def test_buyer_sees_the_signed_mandate_and_withdraws(portal: Portal) -> No
     assert sent.status_code == 303
     call = portal.fake.api_calls(f"{ENROLLMENTS}/{ENROLLMENT_ID}/withdrawal")[0]
     assert call[2]["if-match"] == '"e1"'
+
+
+async def test_proposed_start_is_not_before_the_planned_start(portal: Portal) -> None:
+    await portal.login(SUBSTANTIAL, **BUYER)
+    script(portal, [])
+    later = {**TENDER, "plannedStartDate": "2027-09-01"}
+    portal.fake.json("GET", f"/api/procurement/v1/tenders/{TENDER_ID}", later, ETag='"t2"')
+    page = await portal.client.get(f"/enrollment/{TENDER_ID}")
+    assert 'value="2027-09-01"' in page.text
+    assert 'value="2027-07-01"' not in page.text

@@ -57,7 +57,7 @@ async def _page(request: Request, tender_id: str, form: Form | None, status: int
             status,
         )
     if form is None:
-        start = await service.proposed_start(api, session, tender["facility"]["id"])
+        start = await service.proposed_start(api, session, tender)
         form = Form(values={f"start-{lot['id']}": start for lot in tender["lots"]})
     person = session.data.person
     low = person is None or loa_rank(person.acr) < loa_rank(SUBSTANTIAL)

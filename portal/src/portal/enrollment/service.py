@@ -39,9 +39,12 @@ async def my_enrollment(
     return None, None
 
 
-async def proposed_start(api: Api, session: Session, facility_id: str) -> str:
+async def proposed_start(api: Api, session: Session, tender: dict[str, Any]) -> str:
     """The day after the municipality's latest active contract end for the tender's
-    facility (what procurement itself would propose); empty when there is none."""
+    facility (what procurement itself would propose), but not before the joint contract's
+    planned start (procurement refuses a chosen date outside the contract); empty when
+    there is no such contract."""
+    facility_id = tender["facility"]["id"]
     try:
         organisation = await my_organisation(api, session)
     except ApiProblem:
@@ -56,12 +59,14 @@ async def proposed_start(api: Api, session: Session, facility_id: str) -> str:
         u["contractEndDate"]
         for u in usages
         if u.get("facilityId") == facility_id
-        and u.get("status") != "ended"
+        and u.get("status") == "active"
         and u.get("contractEndDate")
     ]
     if not ends:
         return ""
-    return (date.fromisoformat(max(ends)) + timedelta(days=1)).isoformat()
+    proposed = date.fromisoformat(max(ends)) + timedelta(days=1)
+    planned = date.fromisoformat(tender["plannedStartDate"])
+    return max(proposed, planned).isoformat()
 
 
 def enrollment_body(
