@@ -69,7 +69,19 @@ UTRECHT_OIN = simulator_org(UTRECHT_USER)["id"]
 SECOND_OIN = simulator_org(SECOND_USER)["id"]
 LEAD_OIN = simulator_org(LEAD_USER)["id"]
 SUPPLIER_KVK = simulator_org(SUPPLIER_USER)["id"]
-PROTOCOL_CLAIMS = {"iss", "aud", "azp", "nonce", "jti", "iat", "nbf", "exp", "auth_time", "sid", "sub_id_type"}
+PROTOCOL_CLAIMS = {
+    "iss",
+    "aud",
+    "azp",
+    "nonce",
+    "jti",
+    "iat",
+    "nbf",
+    "exp",
+    "auth_time",
+    "sid",
+    "sub_id_type",
+}
 API_SCOPES = (
     "openid profile registry:read registry:write procurement:read procurement:enroll "
     "procurement:manage"
