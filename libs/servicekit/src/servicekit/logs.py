@@ -128,6 +128,9 @@ def configure_logging(service: str, level: str = "INFO", json_logs: bool = True)
     root.setLevel(level.upper())
     # uvicorn's own handlers would print unmasked lines; send them through ours.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request at INFO: the revocation feed's poll would add a line every
+    # few seconds; failures are logged by the caller.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         log = logging.getLogger(name)
         log.handlers = []
