@@ -40,6 +40,7 @@ from .config import Settings, get_settings
 from .db import load_models
 from .enrollment.router import router as enrollment_router
 from .initiatives.router import router as initiatives_router
+from .leading.router import router as leading_router
 from .municipality.router import router as municipality_router
 from .mydata.router import router as mydata_router
 from .operator.router import router as operator_router
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         catalogue_router,
         supplier_router,
         municipality_router,
+        leading_router,
         operator_router,
         mydata_router,
         enrollment_router,

@@ -69,6 +69,8 @@ def nav_items(session: Session) -> list[tuple[str, str]]:
         items.append(("/initiatives/decisions", "nav.decisions"))
     if person.org_type == "municipality" and "procurement-enroller" in roles:
         items.append(("/enrollment", "nav.enrollment"))
+    if "procurement-manager" in roles:
+        items.append(("/leading/tenders", "nav.leading"))
     if "platform-admin" in roles:
         items.append(("/operator/facilities", "nav.operator"))
     return items

@@ -1,0 +1,36 @@
+"""Demand as a server-rendered SVG bar chart (no script): one horizontal bar per lot or
+province, length by participating municipalities. The table beside it carries the same
+data for screen readers and keyboard users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+LABEL_WIDTH = 200
+CHART_WIDTH = 360
+ROW_HEIGHT = 30
+TOP = 10
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int
+    y: int
+    width: float
+
+
+def bars(rows: list[tuple[str, int]]) -> dict[str, Any]:
+    """Coordinates for the template (numbers only: the SVG needs no inline style)."""
+    top = max((value for _label, value in rows), default=0) or 1
+    drawn = [
+        Bar(label, value, TOP + index * ROW_HEIGHT, round(CHART_WIDTH * value / top, 1))
+        for index, (label, value) in enumerate(rows)
+    ]
+    return {
+        "bars": drawn,
+        "width": LABEL_WIDTH + CHART_WIDTH + 50,
+        "height": TOP + max(len(drawn), 1) * ROW_HEIGHT + 10,
+        "x0": LABEL_WIDTH,
+    }

@@ -1,0 +1,154 @@
+"""Lead party staff (eHerkenning, "aanbesteding leiden"): create a tender with lots,
+publish it, follow its enrollments, see demand per lot and per province (SVG + table),
+and download OCDS and CSV."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..api import Api, ApiProblem
+from ..web.access import Forbidden, require_person
+from ..web.forms import Form, take_pending
+from ..web.i18n import Translator, language_of
+from ..web.security import read_form
+from ..web.templating import render, session_of
+from . import chart, service
+
+router = APIRouter(prefix="/leading")
+ROLE = "procurement-manager"
+
+
+def _api(request: Request) -> Api:
+    api: Api = request.app.state.api
+    return api
+
+
+def _staff(request: Request) -> None:
+    person = require_person(request)
+    if ROLE not in person.roles and "platform-admin" not in person.roles:
+        raise Forbidden()
+
+
+@router.get("/tenders")
+async def tenders(request: Request) -> Response:
+    _staff(request)
+    data = await service.mine(_api(request), session_of(request))
+    return render(request, "leading/tenders.html", {**data, "form": Form()})
+
+
+async def _form_page(request: Request, form: Form, status: int = 200) -> Response:
+    facilities = await service.facilities(_api(request))
+    return render(
+        request,
+        "leading/new.html",
+        {
+            "form": form,
+            "facilities": [(f["id"], f["name"]) for f in facilities],
+            "procedures": service.PROCEDURES,
+            "rows": range(service.LOT_ROWS),
+        },
+        status,
+    )
+
+
+@router.get("/tenders/new")
+async def new_tender(request: Request) -> Response:
+    _staff(request)
+    form = take_pending(request) or Form(
+        values={"procedure": "open", "contractDurationMonths": "48"}
+    )
+    return await _form_page(request, form)
+
+
+@router.post("/tenders/new")
+async def create_tender(request: Request) -> Response:
+    _staff(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    try:
+        result = await service.create(
+            _api(request), session_of(request), fields, form.idempotency_key
+        )
+    except ApiProblem as problem:
+        if problem.status not in (400, 409, 422):
+            raise
+        form.apply_problem(Translator(language_of(request)), problem, service.field_names())
+        return await _form_page(request, form, 400)
+    session = session_of(request)
+    session.data.flash.append("flash.tender_created")
+    session.changed()
+    return RedirectResponse(f"/leading/tenders/{result.data['id']}", status_code=303)
+
+
+@router.get("/tenders/{tender_id}")
+async def tender(request: Request, tender_id: uuid.UUID) -> Response:
+    _staff(request)
+    return await _detail_page(request, str(tender_id), Form())
+
+
+async def _detail_page(request: Request, tender_id: str, form: Form, status: int = 200) -> Response:
+    data = await service.detail(_api(request), session_of(request), tender_id)
+    demand = data["demand"]
+    t = Translator(language_of(request))
+    by_lot = chart.bars(
+        [(f"{lot['number']}. {lot['title']}", lot["participants"]) for lot in demand["lots"]]
+    )
+    by_province = chart.bars(
+        [
+            (p["province"] or t("leading.province_unknown"), p["participants"])
+            for p in demand["provinces"]
+        ]
+    )
+    return render(
+        request,
+        "leading/tender.html",
+        {**data, "form": form, "by_lot": by_lot, "by_province": by_province},
+        status,
+    )
+
+
+@router.post("/tenders/{tender_id}/publication")
+async def publish(request: Request, tender_id: uuid.UUID) -> Response:
+    _staff(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    try:
+        await service.publish(
+            _api(request), session_of(request), str(tender_id), form.idempotency_key
+        )
+    except ApiProblem as problem:
+        if problem.status not in (400, 409, 422):
+            raise
+        form.apply_problem(Translator(language_of(request)), problem)
+        return await _detail_page(request, str(tender_id), form, 400)
+    session = session_of(request)
+    session.data.flash.append("flash.tender_published")
+    session.changed()
+    return RedirectResponse(f"/leading/tenders/{tender_id}", status_code=303)
+
+
+@router.get("/tenders/{tender_id}/ocds.json")
+async def ocds(request: Request, tender_id: uuid.UUID) -> Response:
+    _staff(request)
+    result = await service.download(_api(request), session_of(request), str(tender_id), "ocds")
+    return Response(
+        json.dumps(result.data, ensure_ascii=False, indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="ocds-{tender_id}.json"'},
+    )
+
+
+@router.get("/tenders/{tender_id}/demand.csv")
+async def demand_csv(request: Request, tender_id: uuid.UUID) -> Response:
+    _staff(request)
+    result = await service.download(_api(request), session_of(request), str(tender_id), "csv")
+    return Response(
+        str(result.data),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="demand-{tender_id}.csv"'},
+    )

@@ -1,0 +1,126 @@
+"""Lead party staff ("aanbesteding leiden"): their organisation's tenders with lots,
+publication, enrollments, demand and the reports, through the gateway with the person's
+token (procurement lets only the lead party's own staff manage its tenders)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..api import Api, ApiResult
+from ..catalogue.service import PROCUREMENT, REGISTRY, all_items
+from ..municipality.service import my_organisation
+from ..sessions.service import Session
+
+LOT_ROWS = 3
+TENDER_FIELDS = ("facilityId", "title", "description", "procedure", "plannedStartDate")
+PROCEDURES = ("open", "restricted", "negotiated", "competitive-dialogue")
+
+
+def _amount(raw: str) -> Any:
+    """A number when it is one, else as typed (the API says what is wrong)."""
+    text = raw.strip().replace(",", ".")
+    try:
+        float(text)
+    except ValueError:
+        return raw
+    return text
+
+
+def tender_body(fields: dict[str, str], lead_party_id: str) -> dict[str, Any]:
+    """The API body from the form: the filled-in lot rows only; dates as whole days in
+    Dutch time (the window opens at the start of its first day, closes at the end of its
+    last)."""
+    body: dict[str, Any] = {
+        name: fields.get(name, "").strip() for name in TENDER_FIELDS if fields.get(name)
+    }
+    body["leadPartyId"] = lead_party_id
+    body["estimatedValue"] = {"amount": _amount(fields.get("estimatedValue", ""))}
+    duration = fields.get("contractDurationMonths", "").strip()
+    body["contractDurationMonths"] = int(duration) if duration.isdigit() else duration
+    opens, closes = fields.get("opensOn", "").strip(), fields.get("closesOn", "").strip()
+    body["enrollmentOpensAt"] = f"{opens}T00:00:00+01:00" if opens else ""
+    body["enrollmentClosesAt"] = f"{closes}T23:59:00+01:00" if closes else ""
+    lots = []
+    for row in range(LOT_ROWS):
+        title = fields.get(f"lot{row}_title", "").strip()
+        if not title:
+            continue
+        lot: dict[str, Any] = {"title": title, "unit": fields.get(f"lot{row}_unit", "").strip()}
+        value = fields.get(f"lot{row}_value", "").strip()
+        if value:
+            lot["estimatedValue"] = {"amount": _amount(value)}
+        lots.append(lot)
+    body["lots"] = lots
+    return body
+
+
+def field_names() -> dict[str, str]:
+    """API parameter names to this form's field names."""
+    names = {
+        "estimatedValue": "estimatedValue",
+        "estimatedValue.amount": "estimatedValue",
+        "enrollmentOpensAt": "opensOn",
+        "enrollmentClosesAt": "closesOn",
+        "contractDurationMonths": "contractDurationMonths",
+    }
+    for row in range(LOT_ROWS):
+        for api_name, suffix in (
+            ("title", "title"),
+            ("unit", "unit"),
+            ("estimatedValue", "value"),
+            ("estimatedValue.amount", "value"),
+        ):
+            names[f"lots[{row}].{api_name}"] = f"lot{row}_{suffix}"
+            names[f"lots.{row}.{api_name}"] = f"lot{row}_{suffix}"
+    return names
+
+
+async def mine(api: Api, session: Session) -> dict[str, Any]:
+    organisation = await my_organisation(api, session)
+    tenders = await all_items(api, f"{PROCUREMENT}/tenders", {}, session)
+    own = [t for t in tenders if t.get("leadParty", {}).get("id") == organisation["id"]]
+    own.sort(key=lambda t: t.get("createdAt", ""), reverse=True)
+    return {"organisation": organisation, "tenders": own}
+
+
+async def facilities(api: Api) -> list[dict[str, Any]]:
+    items = await all_items(api, f"{REGISTRY}/facilities")
+    items.sort(key=lambda f: f["name"].lower())
+    return items
+
+
+async def create(api: Api, session: Session, fields: dict[str, str], key: str) -> ApiResult:
+    organisation = await my_organisation(api, session)
+    return await api.call(
+        "POST",
+        f"{PROCUREMENT}/tenders",
+        session=session,
+        json=tender_body(fields, organisation["id"]),
+        headers={"Idempotency-Key": key},
+    )
+
+
+async def publish(api: Api, session: Session, tender_id: str, key: str) -> ApiResult:
+    return await api.call(
+        "POST",
+        f"{PROCUREMENT}/tenders/{tender_id}/publication",
+        session=session,
+        json={},
+        headers={"Idempotency-Key": key},
+    )
+
+
+async def detail(api: Api, session: Session, tender_id: str) -> dict[str, Any]:
+    base = f"{PROCUREMENT}/tenders/{tender_id}"
+    tender, enrollments, demand = await asyncio.gather(
+        api.get(base, session=session),
+        all_items(api, f"{base}/enrollments", {}, session),
+        api.get(f"{base}/demand", session=session),
+    )
+    return {"tender": tender, "enrollments": enrollments, "demand": demand}
+
+
+async def download(api: Api, session: Session, tender_id: str, kind: str) -> ApiResult:
+    path = "ocds" if kind == "ocds" else "demand.csv"
+    return await api.call("GET", f"{PROCUREMENT}/tenders/{tender_id}/{path}", session=session)

@@ -1,0 +1,86 @@
+"""Flow 4 against the fake gateway: the tender form's body (only filled-in lot rows,
+whole-day window), an API problem on a lot's value next to that field with the input
+kept and a new Idempotency-Key, and the section only for the lead-tender role."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Portal
+from test_errors import UTRECHT, csrf_of, form_id_of, page_of
+
+LEAD = {
+    "org_type": "cooperation",
+    "org_id": "00000001008765432000",
+    "org_name": "Dienst Dommelvallei",
+    "roles": ["procurement-manager"],
+}
+FACILITY = {"id": "f-1", "name": "Gemeentelijke Telecommunicatie"}
+FORM = {
+    "facilityId": "f-1",
+    "title": "Telefonie 2027",
+    "procedure": "open",
+    "estimatedValue": "100000",
+    "opensOn": "2030-01-01",
+    "closesOn": "2030-02-01",
+    "plannedStartDate": "2030-06-01",
+    "contractDurationMonths": "36",
+    "lot0_title": "Vast",
+    "lot0_unit": "aansluiting",
+    "lot0_value": "250000",
+    "lot1_title": "",
+}
+
+
+def script(portal: Portal) -> None:
+    portal.fake.json("GET", "/api/registry/v1/facilities", page_of([FACILITY]))
+    portal.fake.json(
+        "GET",
+        "/api/registry/v1/organisations",
+        page_of([{"id": "o-lead", "name": "Dienst Dommelvallei", "oin": LEAD["org_id"]}]),
+    )
+
+
+async def test_an_invalid_lot_value_is_shown_next_to_its_field(portal: Portal) -> None:
+    await portal.login(**LEAD)
+    script(portal)
+    portal.fake.json(
+        "POST",
+        "/api/procurement/v1/tenders",
+        {
+            "status": 400,
+            "title": "Bad Request",
+            "invalidParams": [
+                {"name": "lots[0].estimatedValue", "reason": "exceeds the tender's estimatedValue"}
+            ],
+        },
+        status=400,
+    )
+    page = await portal.client.get("/leading/tenders/new")
+    assert page.status_code == 200
+    first_id = form_id_of(page.text)
+    fields = {"csrf": csrf_of(page.text), "form_id": first_id, **FORM}
+    response = await portal.client.post("/leading/tenders/new", data=fields)
+    assert response.status_code == 400
+    assert 'id="f-lot0_value-error"' in response.text
+    assert 'value="250000"' in response.text
+    assert 'value="Telefonie 2027"' in response.text
+    assert form_id_of(response.text) != first_id
+    ((_, _, headers, body),) = [
+        c for c in portal.fake.api_calls("/api/procurement/v1/tenders") if c[0] == "POST"
+    ]
+    assert headers["idempotency-key"] == first_id
+    sent = json.loads(body)
+    assert sent["leadPartyId"] == "o-lead"
+    assert sent["lots"] == [
+        {"title": "Vast", "unit": "aansluiting", "estimatedValue": {"amount": "250000"}}
+    ]
+    assert sent["enrollmentOpensAt"] == "2030-01-01T00:00:00+01:00"
+    assert sent["contractDurationMonths"] == 36
+
+
+async def test_leading_is_only_for_the_lead_tender_role(portal: Portal) -> None:
+    await portal.login(**UTRECHT)
+    assert (await portal.client.get("/leading/tenders")).status_code == 403
+    home = await portal.client.get("/")
+    assert "/leading/tenders" not in home.text
