@@ -73,7 +73,7 @@ async def test_an_invalid_lot_value_is_shown_next_to_its_field(portal: Portal) -
     sent = json.loads(body)
     assert sent["leadPartyId"] == "o-lead"
     assert sent["lots"] == [
-        {"title": "Vast", "unit": "aansluiting", "estimatedValue": {"amount": "250000"}}
+        {"title": "Vast", "unit": "aansluiting", "estimatedValue": {"amount": 250000}}
     ]
     assert sent["enrollmentOpensAt"] == "2030-01-01T00:00:00+01:00"
     assert sent["contractDurationMonths"] == 36

@@ -5,6 +5,7 @@ token (procurement lets only the lead party's own staff manage its tenders)."""
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 from ..api import Api, ApiResult
@@ -18,13 +19,16 @@ PROCEDURES = ("open", "restricted", "negotiated", "competitive-dialogue")
 
 
 def _amount(raw: str) -> Any:
-    """A number when it is one, else as typed (the API says what is wrong)."""
+    """A JSON number when it is one (a decimal comma accepted), else as typed (the API
+    says what is wrong)."""
     text = raw.strip().replace(",", ".")
     try:
-        float(text)
+        number = float(text)
     except ValueError:
         return raw
-    return text
+    if not math.isfinite(number):
+        return raw
+    return int(number) if number.is_integer() else number
 
 
 def tender_body(fields: dict[str, str], lead_party_id: str) -> dict[str, Any]:
