@@ -171,3 +171,39 @@ async def test_decisions_ahead_and_costs_without_population(portal: Portal) -> N
 async def test_decisions_need_municipal_staff(portal: Portal) -> None:
     response = await portal.client.get("/initiatives/decisions")
     assert response.status_code == 303
+
+
+async def test_a_pledge_without_an_initiative_is_refused_before_the_api(portal: Portal) -> None:
+    script(portal)
+    await portal.login(**UTRECHT)
+    html = (await portal.client.get("/initiatives")).text
+    response = await portal.client.post(
+        "/initiatives/pledge",
+        data={"csrf": csrf_of(html), "form_id": form_id_of(html), "kind": "interest"},
+    )
+    assert response.status_code == 400
+    assert "Vul dit veld in." in response.text
+    assert not [c for c in portal.fake.calls if c[1].endswith("/pledges") and c[0] == "POST"]
+
+
+async def test_costs_per_inhabitant_with_a_population_figure(portal: Portal) -> None:
+    script(portal)
+    await portal.login(**UTRECHT)
+    portal.fake.json("GET", "/api/procurement/v1/decisions-ahead", page_of([]))
+    portal.fake.json(
+        "GET",
+        f"{REG}/organisations/{ORG}/costs",
+        {
+            "municipalityId": ORG,
+            "municipalityName": "Gemeente Utrecht",
+            "annualCostTotal": 361966,
+            "usagesWithCost": 1,
+            "usagesWithoutCost": 0,
+            "population": {"inhabitants": 361966, "year": 2024, "source": "CBS StatLine"},
+            "costPerInhabitant": 1,
+            "usages": [],
+        },
+    )
+    text = (await portal.client.get("/initiatives/decisions")).text
+    assert "EUR 1 (361966 inwoners, 2024, CBS StatLine)" in text
+    assert "geen inwonertal bekend" not in text

@@ -64,6 +64,10 @@ async def pledge(request: Request) -> Response:
     organisation = await my_organisation(api, session)
     body = payload(fields, ("kind", "amount"), numbers=("amount",))
     body["municipalityId"] = organisation["id"]
+    if not fields.get("facilityId"):
+        # Without it the API path itself would be wrong; say so next to the field.
+        form.errors["facilityId"] = Translator(language_of(request))("error.required")
+        return await _list_page(request, form, 400)
     try:
         await service.pledge(api, session, fields.get("facilityId", ""), body, form.idempotency_key)
     except ApiProblem as problem:
