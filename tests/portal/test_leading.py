@@ -76,6 +76,7 @@ async def test_an_invalid_lot_value_is_shown_next_to_its_field(portal: Portal) -
         {"title": "Vast", "unit": "aansluiting", "estimatedValue": {"amount": 250000}}
     ]
     assert sent["enrollmentOpensAt"] == "2030-01-01T00:00:00+01:00"
+    assert sent["plannedStartDate"] == "2030-06-01"
     assert sent["contractDurationMonths"] == 36
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ..api import Api, ApiResult
 from ..catalogue.service import PROCUREMENT, REGISTRY, all_items
@@ -14,6 +16,7 @@ from ..municipality.service import my_organisation
 from ..sessions.service import Session
 
 LOT_ROWS = 3
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 TENDER_FIELDS = ("facilityId", "title", "description", "procedure", "plannedStartDate")
 PROCEDURES = ("open", "restricted", "negotiated", "competitive-dialogue")
 
@@ -31,6 +34,16 @@ def _amount(raw: str) -> Any:
     return int(number) if number.is_integer() else number
 
 
+def _dutch_time(day: str, at: time) -> str:
+    """A day from a date field at a time of day in Dutch time (winter or summer), or the
+    text as typed when it is no date (the API says what is wrong)."""
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        return day
+    return datetime.combine(parsed, at, tzinfo=AMSTERDAM).isoformat()
+
+
 def tender_body(fields: dict[str, str], lead_party_id: str) -> dict[str, Any]:
     """The API body from the form: the filled-in lot rows only; dates as whole days in
     Dutch time (the window opens at the start of its first day, closes at the end of its
@@ -43,8 +56,8 @@ def tender_body(fields: dict[str, str], lead_party_id: str) -> dict[str, Any]:
     duration = fields.get("contractDurationMonths", "").strip()
     body["contractDurationMonths"] = int(duration) if duration.isdigit() else duration
     opens, closes = fields.get("opensOn", "").strip(), fields.get("closesOn", "").strip()
-    body["enrollmentOpensAt"] = f"{opens}T00:00:00+01:00" if opens else ""
-    body["enrollmentClosesAt"] = f"{closes}T23:59:00+01:00" if closes else ""
+    body["enrollmentOpensAt"] = _dutch_time(opens, time(0, 0))
+    body["enrollmentClosesAt"] = _dutch_time(closes, time(23, 59))
     lots = []
     for row in range(LOT_ROWS):
         title = fields.get(f"lot{row}_title", "").strip()
