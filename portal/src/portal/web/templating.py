@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.requests import Request
@@ -28,8 +29,13 @@ def session_of(request: Request) -> Session:
     return session
 
 
+# The APIs answer in UTC; people read the time on Dutch clocks.
+LOCAL_TIME = ZoneInfo("Europe/Amsterdam")
+
+
 def format_date(value: Any, lang: str) -> str:
-    """ISO dates as people read them: 31-12-2027 (nl) or 31 Dec 2027 (en)."""
+    """ISO dates as people read them: 31-12-2027 (nl) or 31 Dec 2027 (en); a moment in
+    Dutch local time."""
     if not value:
         return ""
     if isinstance(value, str):
@@ -42,6 +48,8 @@ def format_date(value: Any, lang: str) -> str:
         except ValueError:
             return value
     if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(LOCAL_TIME)
         return (
             value.strftime("%d-%m-%Y %H:%M") if lang == "nl" else value.strftime("%d %b %Y %H:%M")
         )

@@ -1,0 +1,17 @@
+"""Dates and moments as people in the Netherlands read them."""
+
+from __future__ import annotations
+
+from portal.web.templating import format_date
+
+
+def test_moments_are_shown_on_dutch_clocks_in_winter_and_summer() -> None:
+    assert format_date("2026-12-06T02:54:00Z", "nl") == "06-12-2026 03:54"
+    assert format_date("2027-07-01T22:30:00+00:00", "en") == "02 Jul 2027 00:30"
+
+
+def test_dates_stay_dates_and_unreadable_values_are_shown_as_given() -> None:
+    assert format_date("2027-12-31", "nl") == "31-12-2027"
+    assert format_date("2027-12-31", "en") == "31 Dec 2027"
+    assert format_date("soon", "nl") == "soon"
+    assert format_date(None, "nl") == ""
