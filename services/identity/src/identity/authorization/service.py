@@ -4,6 +4,7 @@ request's single completion, and the code's single redemption with PKCE S256."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,9 @@ from .models import AuthorizationCode, AuthorizationRequest
 from .repository import AuthorizationRepository, SpentCode
 from .request_objects import PUSHED_PREFIX, RequestObjects
 from .schemas import PKCE_CHALLENGE, PKCE_VERIFIER, PROMPTS, TOKEN_CHARS, ValidatedRequest
+
+# One line per login for operators: the means, level and client, never the person.
+logger = logging.getLogger("identity.logins")
 
 # Seconds a pushed request's request_uri may be used in (once).
 PUSHED_LIFETIME = 60
@@ -245,6 +249,9 @@ class AuthorizationService:
         code, row = self._new_code(request, login.id_hash)
         if not await self.repository.complete_with_login(request.id, utcnow(), login, audit, row):
             raise COMPLETED
+        logger.info(
+            "login through %s at %s for client %s", identity.means, identity.loa, request.client_id
+        )
         return cookie, self._code_redirect(request, code)
 
     async def issue_code(self, request: AuthorizationRequest, login: LoginSession) -> str:
