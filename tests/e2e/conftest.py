@@ -36,7 +36,11 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
         running, problem = start_platform(tmp, urls)
         try:
             if problem is not None:
-                pytest.skip(f"the platform could not start: {problem}\n{running.log_tail()}")
+                message = f"the platform could not start: {problem}\n{running.log_tail()}"
+                # In CI a platform that cannot start is a failure, not a reason to skip.
+                if os.environ.get("CI") == "true":
+                    pytest.fail(message)
+                pytest.skip(message)
             yield running
         finally:
             stop_platform(running)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from conftest import Portal
 
@@ -330,3 +331,24 @@ async def test_language_switch_is_kept_in_a_cookie(portal: Portal, lang: str) ->
     assert f'<html lang="{lang}"' in page.text
     other = "en" if lang == "nl" else "nl"
     assert f"/language?lang={other}" in page.text
+
+
+async def test_an_unexpected_error_gives_the_500_page_with_the_security_headers(
+    portal: Portal,
+) -> None:
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    portal.app.add_api_route("/broken-for-test", broken)
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=portal.app, raise_app_exceptions=False),
+        base_url=str(portal.client.base_url),
+    )
+    async with client:
+        response = await client.get("/broken-for-test")
+    assert response.status_code == 500
+    assert "Traceback" not in response.text and "a bug" not in response.text
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["strict-transport-security"].startswith("max-age=")

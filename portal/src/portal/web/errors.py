@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from ..api import ApiProblem, ApiUnavailable, NotLoggedIn, StepUpRequired
 from .access import Forbidden
 from .forms import keep_pending
-from .security import CsrfFailed
+from .security import CsrfFailed, add_security_headers
 from .templating import render
 
 logger = logging.getLogger("portal")
@@ -82,7 +82,12 @@ async def _csrf(request: Request, _exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_page(request, 500)
+    response = error_page(request, 500)
+    # Starlette answers an unhandled exception outside every middleware, so this page
+    # gets the security headers here.
+    https = request.app.state.settings.public_url.startswith("https://")
+    add_security_headers(response.headers, https=https, static=False)
+    return response
 
 
 def install_error_pages(app: FastAPI) -> None:

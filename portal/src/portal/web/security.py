@@ -25,6 +25,17 @@ HEADERS = {
 }
 
 
+def add_security_headers(headers: MutableHeaders, *, https: bool, static: bool) -> None:
+    """The headers every answer carries (kept where a page set its own)."""
+    for key, value in HEADERS.items():
+        headers.setdefault(key, value)
+    if https:
+        headers.setdefault("strict-transport-security", "max-age=31536000")
+    if not static:
+        # Pages can show a person's data: never kept by a shared cache.
+        headers.setdefault("cache-control", "no-store")
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, https: bool) -> None:
         self.app = app
@@ -38,14 +49,7 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for key, value in HEADERS.items():
-                    headers.setdefault(key, value)
-                if self.https:
-                    headers.setdefault("strict-transport-security", "max-age=31536000")
-                if not static:
-                    # Pages can show a person's data: never kept by a shared cache.
-                    headers.setdefault("cache-control", "no-store")
+                add_security_headers(MutableHeaders(scope=message), https=self.https, static=static)
             await send(message)
 
         await self.app(scope, receive, with_headers)
