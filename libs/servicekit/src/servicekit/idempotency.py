@@ -25,9 +25,10 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request, Response
+from pydantic import BaseModel
 from sqlalchemy import (
     Column,
     DateTime,
@@ -47,12 +48,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from .auth import Principal
 from .clock import aware, utcnow
 from .errors import BadRequest, Conflict, UnprocessableContent
+from .responses import json_response
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
 STORED_HEADERS = ("location", "etag", "content-type")
 TTL = timedelta(hours=24)
 IN_FLIGHT_TIMEOUT = timedelta(seconds=60)
+
+Created = TypeVar("Created", bound=BaseModel)
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -272,3 +276,21 @@ async def idempotent(
     app's store (``create_service_app(idempotency_keys=…)``)."""
     store: IdempotencyStore = request.app.state.idempotency
     return await store.run(request, idempotency_owner(principal), handler)
+
+
+async def created(
+    request: Request,
+    principal: Principal,
+    create: Callable[[], Awaitable[Created | tuple[Created, str]]],
+    location: Callable[[Created], str],
+) -> Response:
+    """The usual POST that makes a resource: ``create`` runs at most once per
+    Idempotency-Key (:func:`idempotent`) and its result is answered with 201, the
+    ``Location`` of the new resource and, when ``create`` gives one with it, its ETag."""
+
+    async def handler() -> Response:
+        result = await create()
+        body, etag = result if isinstance(result, tuple) else (result, None)
+        return json_response(body, status_code=201, etag=etag, location=location(body))
+
+    return await idempotent(request, principal, handler)

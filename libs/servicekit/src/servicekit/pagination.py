@@ -6,7 +6,7 @@ import math
 from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
@@ -56,6 +56,9 @@ async def page_params(
     ] = DEFAULT_PAGE_SIZE,
 ) -> PageParams:
     return PageParams(page=page, page_size=page_size)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 def _href_factory(request: Request) -> Any:

@@ -54,6 +54,17 @@ def json_response(
     )
 
 
+def tagged_response(answer: tuple[BaseModel, str]) -> Response:
+    """A resource read or changed by a service function, which gives it with its ETag."""
+    body, etag = answer
+    return json_response(body, etag=etag)
+
+
+def no_content() -> Response:
+    """204: done, nothing to say (a delete, a withdrawal)."""
+    return Response(status_code=204)
+
+
 def error_responses(*codes: int, **extra: Any) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the error codes an operation can answer (the problem+json
     body is added by servicekit's OpenAPI document); ``extra``: further entries as given."""

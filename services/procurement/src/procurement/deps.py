@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 
-from servicekit.auth import make_auth
+from servicekit.auth import Principal, make_auth
 
 from .config import get_settings
 from .registry_client import RegistryClient
@@ -21,6 +21,11 @@ SCOPES = {
 }
 
 auth = make_auth(get_settings().token_url, SCOPES)
+
+# The caller of an endpoint, verified for one of the scopes.
+Reader = Annotated[Principal, Security(auth, scopes=[SCOPE_READ])]
+Enroller = Annotated[Principal, Security(auth, scopes=[SCOPE_ENROLL])]
+Manager = Annotated[Principal, Security(auth, scopes=[SCOPE_MANAGE])]
 
 
 async def get_registry(request: Request) -> RegistryClient:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Security
+
 from servicekit.auth import Principal, make_auth
 from servicekit.errors import Forbidden
 
@@ -19,6 +23,10 @@ MUNICIPALITY = "municipality"
 SUPPLIER = "supplier"
 
 auth = make_auth(f"{get_settings().public_url.rstrip('/')}/auth/token", SCOPES)
+
+# The caller of an endpoint, verified for one of the scopes.
+Reader = Annotated[Principal, Security(auth, scopes=[READ])]
+Writer = Annotated[Principal, Security(auth, scopes=[WRITE])]
 
 
 def is_operator(principal: Principal) -> bool:

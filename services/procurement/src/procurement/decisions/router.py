@@ -5,16 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from servicekit.auth import Principal
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
 from servicekit.http import accept_json
-from servicekit.pagination import Page, PageParams, page_params
+from servicekit.pagination import Page, PageDep
 from servicekit.responses import error_responses, page_response
 
-from ..deps import SCOPE_READ, RegistryDep, auth
+from ..deps import Reader, RegistryDep
 from . import service
 from .schemas import DecisionAhead
 
@@ -44,8 +43,8 @@ async def decisions_ahead(
     session: SessionDep,
     registry: RegistryDep,
     clock: ClockDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[SCOPE_READ])],
-    params: Annotated[PageParams, Depends(page_params)],
+    _principal: Reader,
+    params: PageDep,
     municipality_id: Annotated[
         uuid.UUID, Query(alias="municipalityId", description="Registry organisation id")
     ],

@@ -5,17 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from servicekit.auth import Principal
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
 from servicekit.http import IfMatchDep, accept_json
 from servicekit.idempotency import idempotency_key, idempotency_owner
-from servicekit.pagination import Page, PageParams, page_params
-from servicekit.responses import error_responses, json_response, page_response
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import (
+    error_responses,
+    page_response,
+    tagged_response,
+)
 
-from ..deps import SCOPE_ENROLL, SCOPE_READ, RegistryDep, auth
+from ..deps import Enroller, Reader, RegistryDep
 from . import service
 from .schemas import (
     EnrollmentChange,
@@ -28,8 +31,6 @@ from .schemas import (
 
 router = APIRouter(tags=["enrollments"], dependencies=[Depends(accept_json)])
 
-Reader = Annotated[Principal, Security(auth, scopes=[SCOPE_READ])]
-Enroller = Annotated[Principal, Security(auth, scopes=[SCOPE_ENROLL])]
 TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
 EnrollmentId = Annotated[uuid.UUID, Path(alias="enrollmentId", description="Enrollment id")]
 CREATED = {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}}}
@@ -75,7 +76,7 @@ async def list_enrollments(
     session: SessionDep,
     registry: RegistryDep,
     principal: Reader,
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
     status: Annotated[EnrollmentStatus | None, Query()] = None,
 ) -> Response:
     outs, total = await service.list_enrollments(
@@ -97,8 +98,9 @@ async def get_enrollment(
     registry: RegistryDep,
     principal: Reader,
 ) -> Response:
-    out, etag = await service.get(session, registry, principal, tender_id, enrollment_id)
-    return json_response(out, etag=etag)
+    return tagged_response(
+        await service.get(session, registry, principal, tender_id, enrollment_id)
+    )
 
 
 @router.put(
@@ -121,8 +123,7 @@ async def update_enrollment(
     enrollment = await service.change(
         session, registry, principal, tender_id, enrollment_id, body, if_match, clock
     )
-    out, etag = await service.output(session, enrollment)
-    return json_response(out, etag=etag)
+    return tagged_response(await service.output(session, enrollment))
 
 
 @router.post(
@@ -150,8 +151,7 @@ async def withdraw_enrollment(
         if_match,
         clock,
     )
-    out, etag = await service.output(session, enrollment)
-    return json_response(out, etag=etag)
+    return tagged_response(await service.output(session, enrollment))
 
 
 @router.get(

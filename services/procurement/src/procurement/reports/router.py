@@ -5,22 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response, Security
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
-from servicekit.auth import Principal
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
 from servicekit.http import accept_json, negotiate
 from servicekit.responses import json_response
 
-from ..deps import SCOPE_READ, RegistryDep, auth
+from ..deps import Reader, RegistryDep
 from . import service
 from .schemas import Demand
 
 router = APIRouter(tags=["reports"])
 
-Reader = Annotated[Principal, Security(auth, scopes=[SCOPE_READ])]
 TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
 CSV = "text/csv"
 CSV_RESPONSE: dict[str, Any] = {

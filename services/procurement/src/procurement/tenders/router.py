@@ -5,17 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from servicekit.auth import Principal
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
 from servicekit.http import IfMatchDep, OptionalIfMatchDep, accept_json
-from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams, page_params
-from servicekit.responses import error_responses, json_response, page_response
+from servicekit.idempotency import created
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import (
+    error_responses,
+    json_response,
+    page_response,
+    tagged_response,
+)
 
-from ..deps import SCOPE_MANAGE, SCOPE_READ, RegistryDep, auth
+from ..deps import Manager, Reader, RegistryDep
 from ..schemas import HistoryOut
 from . import service
 from .schemas import (
@@ -31,8 +35,6 @@ from .schemas import (
 
 router = APIRouter(tags=["tenders"], dependencies=[Depends(accept_json)])
 
-Reader = Annotated[Principal, Security(auth, scopes=[SCOPE_READ])]
-Manager = Annotated[Principal, Security(auth, scopes=[SCOPE_MANAGE])]
 TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
 LotId = Annotated[uuid.UUID, Path(alias="lotId", description="Lot id")]
 CREATED = {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}}}
@@ -54,11 +56,12 @@ async def create_tender(
     clock: ClockDep,
     principal: Manager,
 ) -> Response:
-    async def handler() -> Response:
-        out, etag = await service.create_tender(session, registry, principal, body, clock())
-        return json_response(out, 201, etag=etag, location=f"/v1/tenders/{out.id}")
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.create_tender(session, registry, principal, body, clock()),
+        lambda out: f"/v1/tenders/{out.id}",
+    )
 
 
 @router.get(
@@ -72,7 +75,7 @@ async def list_tenders(
     session: SessionDep,
     clock: ClockDep,
     _principal: Reader,
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
     status: Annotated[TenderStatus | None, Query(description="Effective status")] = None,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
 ) -> Response:
@@ -113,8 +116,9 @@ async def update_tender(
     clock: ClockDep,
     principal: Manager,
 ) -> Response:
-    out, etag = await service.patch_tender(session, principal, tender_id, patch, if_match, clock())
-    return json_response(out, etag=etag)
+    return tagged_response(
+        await service.patch_tender(session, principal, tender_id, patch, if_match, clock())
+    )
 
 
 @router.get(
@@ -143,11 +147,12 @@ async def create_lot(
     clock: ClockDep,
     principal: Manager,
 ) -> Response:
-    async def handler() -> Response:
-        lot = await service.add_lot(session, principal, tender_id, body, clock())
-        return json_response(lot, 201, location=f"/v1/tenders/{tender_id}/lots/{lot.id}")
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.add_lot(session, principal, tender_id, body, clock()),
+        lambda lot: f"/v1/tenders/{tender_id}/lots/{lot.id}",
+    )
 
 
 @router.get(
@@ -227,7 +232,7 @@ async def tender_history(
     tender_id: TenderId,
     session: SessionDep,
     principal: Reader,
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
 ) -> Response:
     items, total = await service.list_history(session, principal, tender_id, params)
     return page_response(request, items, total, params)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json
-from servicekit.pagination import Page, PageParams, page_params
-from servicekit.responses import error_responses, json_response, page_response
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import (
+    error_responses,
+    json_response,
+    page_response,
+)
 
-from ..auth import READ, WRITE, auth
+from ..auth import Reader, Writer
 from . import service
 from .schemas import (
     FacilityCosts,
@@ -37,7 +40,7 @@ router = APIRouter(tags=["costs"], dependencies=[Depends(accept_json)])
 )
 async def load_population(
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     body: PopulationLoad,
 ) -> Response:
     out = await service.load_population(session, principal, body)
@@ -53,8 +56,8 @@ async def load_population(
 async def list_population(
     request: Request,
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
-    params: Annotated[PageParams, Depends(page_params)],
+    _principal: Reader,
+    params: PageDep,
     year: Annotated[int | None, Query(ge=1900, le=2100)] = None,
     municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
 ) -> Response:
@@ -73,7 +76,7 @@ async def list_population(
 )
 async def municipality_costs(
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
 ) -> Response:
     return json_response(await service.municipality_costs(session, organisation_id))
@@ -90,7 +93,7 @@ async def municipality_costs(
 )
 async def facility_costs(
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     facility_id: Annotated[uuid.UUID, Path(alias="facilityId")],
 ) -> Response:
     return json_response(await service.facility_costs(session, facility_id))

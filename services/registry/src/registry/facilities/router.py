@@ -5,17 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from servicekit.actor import Actor
-from servicekit.auth import Principal
 from servicekit.db import DatabaseDep, SessionDep
 from servicekit.http import IfMatchDep, OptionalIfMatchDep, accept_json
-from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams, page_params
-from servicekit.responses import error_responses, json_response, page_response
+from servicekit.idempotency import created
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import (
+    error_responses,
+    json_response,
+    no_content,
+    page_response,
+)
 
-from ..auth import READ, WRITE, auth, require_operator
+from ..auth import Reader, Writer, require_operator
 from ..common import cached_page
 from ..readcache import ReadCacheDep
 from . import service
@@ -44,8 +48,8 @@ async def list_facilities(
     request: Request,
     database: DatabaseDep,
     cache: ReadCacheDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
-    params: Annotated[PageParams, Depends(page_params)],
+    _principal: Reader,
+    params: PageDep,
     slug: Annotated[str | None, Query(max_length=100, description="Exact slug")] = None,
     kind: Annotated[Kind | None, Query(description="Kind of facility")] = None,
     theme: Annotated[str | None, Query(max_length=100, description="Theme")] = None,
@@ -81,16 +85,17 @@ async def list_facilities(
 async def create_facility(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     body: FacilityCreate,
 ) -> Response:
     require_operator(principal, "register facilities")
 
-    async def handler() -> Response:
-        out, etag = await service.create_facility(session, Actor.of(principal), body)
-        return json_response(out, status_code=201, etag=etag, location=f"/v1/facilities/{out.id}")
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.create_facility(session, Actor.of(principal), body),
+        lambda out: f"/v1/facilities/{out.id}",
+    )
 
 
 @router.get(
@@ -101,7 +106,7 @@ async def create_facility(
 )
 async def get_facility(
     database: DatabaseDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     facility_id: FacilityId,
 ) -> Response:
     out, etag = await service.get_facility(database, facility_id)
@@ -118,7 +123,7 @@ async def get_facility(
 async def update_facility(
     session: SessionDep,
     if_match: IfMatchDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     facility_id: FacilityId,
     patch: Annotated[FacilityPatch, Body()],
 ) -> Response:
@@ -139,13 +144,13 @@ async def update_facility(
 async def delete_facility(
     session: SessionDep,
     if_match: OptionalIfMatchDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     facility_id: FacilityId,
 ) -> Response:
     require_operator(principal, "delete facilities")
     # If-Match is optional on DELETE; when sent it must match.
     await service.delete_facility(session, Actor.of(principal), facility_id, if_match)
-    return Response(status_code=204)
+    return no_content()
 
 
 @router.post(
@@ -159,21 +164,18 @@ async def delete_facility(
 async def create_stage_transition(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     facility_id: FacilityId,
     body: StageTransitionCreate,
 ) -> Response:
     require_operator(principal, "change the stage of facilities")
 
-    async def handler() -> Response:
-        out = await service.transition_stage(session, Actor.of(principal), facility_id, body)
-        return json_response(
-            out,
-            status_code=201,
-            location=f"/v1/facilities/{facility_id}/stage-transitions/{out.id}",
-        )
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.transition_stage(session, Actor.of(principal), facility_id, body),
+        lambda out: f"/v1/facilities/{facility_id}/stage-transitions/{out.id}",
+    )
 
 
 @router.get(
@@ -185,9 +187,9 @@ async def create_stage_transition(
 async def list_stage_transitions(
     request: Request,
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     facility_id: FacilityId,
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
 ) -> Response:
     items, total = await service.list_transitions(session, facility_id, params)
     return page_response(request, items, total, params)
@@ -201,7 +203,7 @@ async def list_stage_transitions(
 )
 async def get_stage_transition(
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     facility_id: FacilityId,
     transition_id: Annotated[uuid.UUID, Path(alias="transitionId")],
 ) -> Response:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json
-from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams, page_params
-from servicekit.responses import error_responses, json_response, page_response
+from servicekit.idempotency import created
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import (
+    error_responses,
+    json_response,
+    no_content,
+    page_response,
+)
 
-from ..auth import READ, WRITE, auth
+from ..auth import Reader, Writer
 from . import service
 from .schemas import InitiativeCreate, InitiativeOut, PledgeCreate, PledgeOut
 
@@ -38,8 +42,8 @@ OpenStage = Annotated[
 async def list_initiatives(
     request: Request,
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
-    params: Annotated[PageParams, Depends(page_params)],
+    _principal: Reader,
+    params: PageDep,
     stage: OpenStage = None,
 ) -> Response:
     items, total = await service.list_initiatives(session, stage, params.offset, params.page_size)
@@ -58,14 +62,15 @@ async def list_initiatives(
 async def propose_initiative(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     body: InitiativeCreate,
 ) -> Response:
-    async def handler() -> Response:
-        out = await service.propose(session, principal, body)
-        return json_response(out, status_code=201, location=f"/v1/initiatives/{out.facility_id}")
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.propose(session, principal, body),
+        lambda out: f"/v1/initiatives/{out.facility_id}",
+    )
 
 
 @router.get(
@@ -76,7 +81,7 @@ async def propose_initiative(
 )
 async def get_initiative(
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     facility_id: FacilityId,
 ) -> Response:
     return json_response(await service.get_initiative(session, facility_id))
@@ -91,9 +96,9 @@ async def get_initiative(
 async def list_pledges(
     request: Request,
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     facility_id: FacilityId,
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
 ) -> Response:
     items, total = await service.list_pledges(session, facility_id, params.offset, params.page_size)
     return page_response(request, items, total, params)
@@ -111,16 +116,16 @@ async def list_pledges(
 async def pledge_support(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     facility_id: FacilityId,
     body: PledgeCreate,
 ) -> Response:
-    async def handler() -> Response:
-        out = await service.pledge(session, principal, facility_id, body)
-        location = f"/v1/facilities/{facility_id}/pledges/{out.id}"
-        return json_response(out, status_code=201, location=location)
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.pledge(session, principal, facility_id, body),
+        lambda out: f"/v1/facilities/{facility_id}/pledges/{out.id}",
+    )
 
 
 @router.delete(
@@ -131,9 +136,9 @@ async def pledge_support(
 )
 async def withdraw_pledge(
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     facility_id: FacilityId,
     pledge_id: Annotated[uuid.UUID, Path(alias="pledgeId")],
 ) -> Response:
     await service.withdraw_pledge(session, principal, facility_id, pledge_id)
-    return Response(status_code=204)
+    return no_content()

@@ -5,15 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, Security
+from fastapi import APIRouter, Depends, Path, Request, Response
 
-from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json
-from servicekit.pagination import Page, PageParams, page_params
+from servicekit.pagination import Page, PageDep
 from servicekit.responses import page_response
 
-from ..auth import READ, auth
+from ..auth import Reader
 from . import service
 from .schemas import NoticeAlertOut
 
@@ -31,9 +30,9 @@ router = APIRouter(tags=["usages"], dependencies=[Depends(accept_json)])
 async def list_alerts(
     request: Request,
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     usage_id: Annotated[uuid.UUID, Path(alias="usageId")],
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
 ) -> Response:
     items = await service.alerts(session, usage_id)
     page = items[params.offset : params.offset + params.page_size]

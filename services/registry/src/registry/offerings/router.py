@@ -5,16 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
-from servicekit.auth import Principal
 from servicekit.db import DatabaseDep, SessionDep
 from servicekit.http import IfMatchDep, accept_json
-from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams, page_params
-from servicekit.responses import error_responses, json_response, page_response
+from servicekit.idempotency import created
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import (
+    error_responses,
+    json_response,
+    page_response,
+    tagged_response,
+)
 
-from ..auth import READ, WRITE, auth
+from ..auth import Reader, Writer
 from ..common import cached_page
 from ..readcache import ReadCacheDep
 from . import service
@@ -43,8 +47,8 @@ async def list_offerings(
     request: Request,
     database: DatabaseDep,
     cache: ReadCacheDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
-    params: Annotated[PageParams, Depends(page_params)],
+    _principal: Reader,
+    params: PageDep,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
     supplier_id: Annotated[uuid.UUID | None, Query(alias="supplierId")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
@@ -71,14 +75,15 @@ async def list_offerings(
 async def create_offering(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     body: OfferingCreate,
 ) -> Response:
-    async def handler() -> Response:
-        out, etag = await service.create_offering(session, principal, body)
-        return json_response(out, status_code=201, etag=etag, location=f"/v1/offerings/{out.id}")
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.create_offering(session, principal, body),
+        lambda out: f"/v1/offerings/{out.id}",
+    )
 
 
 @router.get(
@@ -89,7 +94,7 @@ async def create_offering(
 )
 async def get_offering(
     database: DatabaseDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     offering_id: OfferingId,
 ) -> Response:
     out, etag = await service.get_offering(database, offering_id)
@@ -106,12 +111,13 @@ async def get_offering(
 async def update_offering(
     if_match: IfMatchDep,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     offering_id: OfferingId,
     patch: Annotated[OfferingPatch, Body()],
 ) -> Response:
-    out, etag = await service.update_offering(session, principal, offering_id, patch, if_match)
-    return json_response(out, etag=etag)
+    return tagged_response(
+        await service.update_offering(session, principal, offering_id, patch, if_match)
+    )
 
 
 @router.get(
@@ -123,9 +129,9 @@ async def update_offering(
 async def list_versions(
     request: Request,
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     offering_id: OfferingId,
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
 ) -> Response:
     items, total = await service.list_versions(session, offering_id, params)
     return page_response(request, items, total, params)
@@ -142,20 +148,16 @@ async def list_versions(
 async def create_version(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     offering_id: OfferingId,
     body: VersionCreate,
 ) -> Response:
-    async def handler() -> Response:
-        out, etag = await service.create_version(session, principal, offering_id, body)
-        return json_response(
-            out,
-            status_code=201,
-            etag=etag,
-            location=f"/v1/offerings/{offering_id}/versions/{out.id}",
-        )
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.create_version(session, principal, offering_id, body),
+        lambda out: f"/v1/offerings/{offering_id}/versions/{out.id}",
+    )
 
 
 @router.get(
@@ -166,7 +168,7 @@ async def create_version(
 )
 async def get_version(
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     offering_id: OfferingId,
     version_id: VersionId,
 ) -> Response:
@@ -184,7 +186,7 @@ async def get_version(
 async def update_version(
     if_match: IfMatchDep,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     offering_id: OfferingId,
     version_id: VersionId,
     patch: Annotated[VersionPatch, Body()],

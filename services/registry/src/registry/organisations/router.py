@@ -5,17 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from servicekit.actor import Actor
-from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import IfMatchDep, accept_json
-from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams, page_params
-from servicekit.responses import error_responses, json_response, page_response
+from servicekit.idempotency import created
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import (
+    error_responses,
+    json_response,
+    page_response,
+)
 
-from ..auth import READ, WRITE, auth, require_operator
+from ..auth import Reader, Writer, require_operator
 from . import service
 from .schemas import OrganisationCreate, OrganisationOut, OrganisationPatch, OrganisationType
 
@@ -33,8 +36,8 @@ router = APIRouter(tags=["organisations"], dependencies=[Depends(accept_json)])
 async def list_organisations(
     request: Request,
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
-    params: Annotated[PageParams, Depends(page_params)],
+    _principal: Reader,
+    params: PageDep,
     type: Annotated[OrganisationType | None, Query(description="Organisation type")] = None,
     oin: Annotated[str | None, Query(pattern=r"^[0-9]{20}$", description="OIN (20 digits)")] = None,
     kvk_number: Annotated[
@@ -65,18 +68,17 @@ async def list_organisations(
 async def create_organisation(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     body: OrganisationCreate,
 ) -> Response:
     require_operator(principal, "register organisations")
 
-    async def handler() -> Response:
-        out, etag = await service.create_organisation(session, Actor.of(principal), body)
-        return json_response(
-            out, status_code=201, etag=etag, location=f"/v1/organisations/{out.id}"
-        )
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.create_organisation(session, Actor.of(principal), body),
+        lambda out: f"/v1/organisations/{out.id}",
+    )
 
 
 @router.get(
@@ -87,7 +89,7 @@ async def create_organisation(
 )
 async def get_organisation(
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
 ) -> Response:
     out, etag = await service.get_organisation(session, organisation_id)
@@ -104,7 +106,7 @@ async def get_organisation(
 async def update_organisation(
     if_match: IfMatchDep,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
     patch: Annotated[OrganisationPatch, Body()],
 ) -> Response:

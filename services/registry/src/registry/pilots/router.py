@@ -5,16 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, Security
+from fastapi import APIRouter, Depends, Path, Request, Response
 
-from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import accept_json
-from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams, page_params
-from servicekit.responses import error_responses, json_response, page_response
+from servicekit.idempotency import created
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import (
+    error_responses,
+    no_content,
+    page_response,
+)
 
-from ..auth import READ, WRITE, auth
+from ..auth import Reader, Writer
 from . import service
 from .schemas import ImpactAnalysisCreate, ImpactAnalysisOut, ParticipantCreate, ParticipantOut
 
@@ -32,9 +35,9 @@ FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility
 async def list_participants(
     request: Request,
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     facility_id: FacilityId,
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
 ) -> Response:
     items, total = await service.list_participants(
         session, facility_id, params.offset, params.page_size
@@ -53,16 +56,16 @@ async def list_participants(
 async def join_pilot(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     facility_id: FacilityId,
     body: ParticipantCreate,
 ) -> Response:
-    async def handler() -> Response:
-        out = await service.join(session, principal, facility_id, body)
-        location = f"/v1/facilities/{facility_id}/pilot-participants/{out.id}"
-        return json_response(out, status_code=201, location=location)
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.join(session, principal, facility_id, body),
+        lambda out: f"/v1/facilities/{facility_id}/pilot-participants/{out.id}",
+    )
 
 
 @router.delete(
@@ -73,12 +76,12 @@ async def join_pilot(
 )
 async def leave_pilot(
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     facility_id: FacilityId,
     participant_id: Annotated[uuid.UUID, Path(alias="participantId")],
 ) -> Response:
     await service.leave(session, principal, facility_id, participant_id)
-    return Response(status_code=204)
+    return no_content()
 
 
 @router.get(
@@ -90,9 +93,9 @@ async def leave_pilot(
 async def list_analyses(
     request: Request,
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     facility_id: FacilityId,
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
 ) -> Response:
     items = await service.list_analyses(session, facility_id)
     page = items[params.offset : params.offset + params.page_size]
@@ -111,13 +114,13 @@ async def list_analyses(
 async def record_analysis(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     facility_id: FacilityId,
     body: ImpactAnalysisCreate,
 ) -> Response:
-    async def handler() -> Response:
-        out = await service.record_analysis(session, principal, facility_id, body)
-        location = f"/v1/facilities/{facility_id}/impact-analyses/{out.id}"
-        return json_response(out, status_code=201, location=location)
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.record_analysis(session, principal, facility_id, body),
+        lambda out: f"/v1/facilities/{facility_id}/impact-analyses/{out.id}",
+    )

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from servicekit.auth import Principal
 from servicekit.db import DatabaseDep
 from servicekit.http import accept_json
-from servicekit.pagination import PageParams, page_params
+from servicekit.pagination import PageDep
 from servicekit.responses import page_body_response
 
-from ..auth import READ, auth
+from ..auth import Reader
 from ..facilities.schemas import Kind
 from ..readcache import ReadCacheDep
 from . import service
@@ -31,8 +30,8 @@ async def search(
     request: Request,
     database: DatabaseDep,
     cache: ReadCacheDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
-    params: Annotated[PageParams, Depends(page_params)],
+    _principal: Reader,
+    params: PageDep,
     q: Annotated[str, Query(min_length=1, max_length=200, description="Search words")],
     type: Annotated[ResultType | None, Query(description="Only this kind of result")] = None,
     kind: Annotated[Kind | None, Query(description="Facility kind")] = None,

@@ -6,23 +6,23 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
-from servicekit.auth import Principal
 from servicekit.db import DatabaseDep, SessionDep
 from servicekit.http import IfMatchDep, accept_json
-from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams, page_params
+from servicekit.idempotency import created
+from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     PageBody,
     error_responses,
     json_response,
     page_body,
     page_body_response,
+    tagged_response,
 )
 from servicekit.schemas import IsoDate
 
-from ..auth import READ, WRITE, auth
+from ..auth import Reader, Writer
 from ..common import cached_page, invalid
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
@@ -79,8 +79,8 @@ async def list_usages(
     request: Request,
     database: DatabaseDep,
     cache: ReadCacheDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
-    params: Annotated[PageParams, Depends(page_params)],
+    _principal: Reader,
+    params: PageDep,
     municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
     offering_id: Annotated[uuid.UUID | None, Query(alias="offeringId")] = None,
@@ -113,14 +113,15 @@ async def list_usages(
 async def create_usage(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     body: UsageCreate,
 ) -> Response:
-    async def handler() -> Response:
-        out, etag = await service.create_usage(session, principal, body)
-        return json_response(out, status_code=201, etag=etag, location=f"/v1/usages/{out.id}")
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.create_usage(session, principal, body),
+        lambda out: f"/v1/usages/{out.id}",
+    )
 
 
 @router.get(
@@ -131,7 +132,7 @@ async def create_usage(
 )
 async def get_usage(
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     usage_id: UsageId,
 ) -> Response:
     out, etag = await service.get_usage(session, usage_id)
@@ -148,12 +149,13 @@ async def get_usage(
 async def update_usage(
     session: SessionDep,
     if_match: IfMatchDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     usage_id: UsageId,
     patch: Annotated[UsagePatch, Body()],
 ) -> Response:
-    out, etag = await service.update_usage(session, principal, usage_id, patch, if_match)
-    return json_response(out, etag=etag)
+    return tagged_response(
+        await service.update_usage(session, principal, usage_id, patch, if_match)
+    )
 
 
 @router.get(
@@ -170,11 +172,11 @@ async def facility_radar(
     request: Request,
     database: DatabaseDep,
     cache: ReadCacheDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     facility_id: Annotated[uuid.UUID, Path(alias="facilityId")],
     within: Annotated[DateDuration, Depends(window)],
     today: Annotated[date, Depends(reference_date)],
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
     offering_id: Annotated[
         uuid.UUID | None,
         Query(alias="offeringId", description="The collective offering; others compete"),
@@ -210,11 +212,11 @@ async def organisation_radar(
     request: Request,
     database: DatabaseDep,
     cache: ReadCacheDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
     within: Annotated[DateDuration, Depends(window)],
     today: Annotated[date, Depends(reference_date)],
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
 ) -> Response:
     async def compute() -> PageBody:
         async with database.sessionmaker() as session:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Request, Response, Security
+from fastapi import APIRouter, Body, Depends, Path, Request, Response
 
-from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import IfMatchDep, accept_json
-from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams, page_params
-from servicekit.responses import error_responses, json_response, page_response
+from servicekit.idempotency import created
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import (
+    error_responses,
+    json_response,
+    no_content,
+    page_response,
+)
 
-from ..auth import READ, WRITE, auth
+from ..auth import Reader, Writer
 from . import service
 from .schemas import (
     DeliveryOut,
@@ -40,18 +44,15 @@ SubscriptionId = Annotated[uuid.UUID, Path(alias="subscriptionId", description="
 async def create_subscription(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     body: SubscriptionCreate,
 ) -> Response:
-    async def handler() -> Response:
-        out, etag = await service.create_subscription(
-            session, principal, body, request.app.state.settings
-        )
-        return json_response(
-            out, status_code=201, etag=etag, location=f"/v1/subscriptions/{out.id}"
-        )
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.create_subscription(session, principal, body, request.app.state.settings),
+        lambda out: f"/v1/subscriptions/{out.id}",
+    )
 
 
 @router.get(
@@ -63,8 +64,8 @@ async def create_subscription(
 async def list_subscriptions(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[READ])],
-    params: Annotated[PageParams, Depends(page_params)],
+    principal: Reader,
+    params: PageDep,
 ) -> Response:
     items, total = await service.list_subscriptions(session, principal, params)
     return page_response(request, items, total, params)
@@ -78,7 +79,7 @@ async def list_subscriptions(
 )
 async def get_subscription(
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    principal: Reader,
     subscription_id: SubscriptionId,
 ) -> Response:
     out, etag = await service.get_subscription(session, principal, subscription_id)
@@ -96,7 +97,7 @@ async def update_subscription(
     request: Request,
     if_match: IfMatchDep,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     subscription_id: SubscriptionId,
     patch: Annotated[SubscriptionPatch, Body()],
 ) -> Response:
@@ -119,11 +120,11 @@ async def update_subscription(
 )
 async def delete_subscription(
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     subscription_id: SubscriptionId,
 ) -> Response:
     await service.delete_subscription(session, principal, subscription_id)
-    return Response(status_code=204)
+    return no_content()
 
 
 @router.get(
@@ -135,9 +136,9 @@ async def delete_subscription(
 async def list_deliveries(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    principal: Reader,
     subscription_id: SubscriptionId,
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
 ) -> Response:
     items, total = await service.list_deliveries(session, principal, subscription_id, params)
     return page_response(request, items, total, params)
