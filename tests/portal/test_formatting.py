@@ -1,8 +1,8 @@
-"""Dates and moments as people in the Netherlands read them."""
+"""Dates, moments, amounts and counts as people read them in each language."""
 
 from __future__ import annotations
 
-from portal.web.templating import format_date
+from portal.web.templating import format_date, format_number
 
 
 def test_moments_are_shown_on_dutch_clocks_in_winter_and_summer() -> None:
@@ -15,3 +15,17 @@ def test_dates_stay_dates_and_unreadable_values_are_shown_as_given() -> None:
     assert format_date("2027-12-31", "en") == "31 Dec 2027"
     assert format_date("soon", "nl") == "soon"
     assert format_date(None, "nl") == ""
+
+
+def test_amounts_and_counts_are_grouped_per_language() -> None:
+    assert format_number(1085898, "nl") == "1.085.898"
+    assert format_number(1085898, "en") == "1,085,898"
+    assert format_number(79632.5, "nl") == "79.632,50"
+    assert format_number("79632.52", "en") == "79,632.52"
+    assert format_number(250000.0, "nl") == "250.000"
+
+
+def test_missing_or_unreadable_numbers_are_shown_as_given() -> None:
+    assert format_number(None, "nl") == ""
+    assert format_number("", "en") == ""
+    assert format_number("n/a", "nl") == "n/a"

@@ -63,7 +63,7 @@ async def test_initiatives_are_public_and_ranked_by_support(portal: Portal) -> N
     page = await portal.client.get("/initiatives")
     assert page.status_code == 200
     assert page.text.index("Eerste") < page.text.index("Tweede")
-    assert "1085898" in page.text  # inhabitants covered
+    assert "1.085.898" in page.text  # inhabitants covered, grouped as Dutch readers do
     assert "Utrecht: 3" in page.text
     assert "/initiatives/pledge" not in page.text, "no pledge form without a staff login"
 
@@ -196,14 +196,19 @@ async def test_costs_per_inhabitant_with_a_population_figure(portal: Portal) -> 
         {
             "municipalityId": ORG,
             "municipalityName": "Gemeente Utrecht",
-            "annualCostTotal": 361966,
+            "annualCostTotal": 79632.52,
             "usagesWithCost": 1,
             "usagesWithoutCost": 0,
             "population": {"inhabitants": 361966, "year": 2024, "source": "CBS StatLine"},
-            "costPerInhabitant": 1,
+            "costPerInhabitant": 0.22,
             "usages": [],
         },
     )
     text = (await portal.client.get("/initiatives/decisions")).text
-    assert "EUR 1 (361966 inwoners, 2024, CBS StatLine)" in text
+    assert "€ 79.632,52" in text
+    assert "€ 0,22 (361.966 inwoners, 2024, CBS StatLine)" in text
     assert "geen inwonertal bekend" not in text
+    await portal.client.get("/language", params={"lang": "en"})
+    text = (await portal.client.get("/initiatives/decisions")).text
+    assert "€ 79,632.52" in text
+    assert "€ 0.22 (361,966 inhabitants, 2024, CBS StatLine)" in text

@@ -4,6 +4,7 @@ the form token, navigation and messages."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -58,6 +59,24 @@ def format_date(value: Any, lang: str) -> str:
     return str(value)
 
 
+# Digit grouping and decimal mark as each language writes them: 1.234.567,50 / 1,234,567.50.
+NL_MARKS = str.maketrans(",.", ".,")
+
+
+def format_number(value: Any, lang: str) -> str:
+    """An amount or a count as people read it in their language: whole numbers without
+    decimals, others with two (euro amounts)."""
+    if value is None or value == "":
+        return ""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    decimals = 0 if number == number.to_integral_value() else 2
+    text = f"{number:,.{decimals}f}"
+    return text.translate(NL_MARKS) if lang == "nl" else text
+
+
 def nav_items(session: Session) -> list[tuple[str, str]]:
     """(path, text key) of the sections this person may use, by organisation and role."""
     items = [
@@ -107,6 +126,7 @@ def render(
         "here": quote(full, safe=""),
         "flash": flash,
         "d": lambda value: format_date(value, lang),
+        "n": lambda value: format_number(value, lang),
         **(context or {}),
     }
     html = ENV.get_template(template).render(values)
