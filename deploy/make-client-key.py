@@ -6,7 +6,7 @@
 
 prints three lines of JSON:
   1. the private JWK (kid, alg RS256): the service's secret, e.g. procurement's
-     PROCUREMENT_CLIENT_PRIVATE_KEY_JWK;
+     PROCUREMENT_CLIENT_PRIVATE_KEY_JWK or the registry's REGISTRY_AUTH_CLIENT_PRIVATE_KEY_JWK;
   2. the public JWK Set: what identity keeps for the client;
   3. the client's registration for `python -m identity register-client` (public keys only).
 
@@ -33,6 +33,22 @@ CLIENTS: dict[str, dict[str, object]] = {
         "tokenEndpointAuthMethod": "private_key_jwt",
         "allowedScopes": ["registry:read"],
         # A resource server of the platform's APIs: reads identity's revocation feed.
+        "resourceAudiences": ["samen"],
+    },
+    # The registry and the gateway verify tokens too: resource servers that only read the
+    # revocation feed (no scopes: they ask identity for no access tokens).
+    "samen-registry": {
+        "name": "Samen registry service",
+        "grantType": "client_credentials",
+        "tokenEndpointAuthMethod": "private_key_jwt",
+        "allowedScopes": [],
+        "resourceAudiences": ["samen"],
+    },
+    "samen-gateway": {
+        "name": "Samen gateway",
+        "grantType": "client_credentials",
+        "tokenEndpointAuthMethod": "private_key_jwt",
+        "allowedScopes": [],
         "resourceAudiences": ["samen"],
     },
     # The portal: people log in through it (python -m portal client-registration prints

@@ -20,6 +20,16 @@ printf 'SAMEN_REGISTRY_WEBHOOK_SECRET_KEY=%s\n' \
   < <(python3 "$(dirname "$0")/../make-client-key.py" samen-procurement)
 printf "SAMEN_PROCUREMENT_CLIENT_PRIVATE_KEY_JWK='%s'\n" "$private"
 printf "SAMEN_PROCUREMENT_CLIENT_REGISTRATION='%s'\n" "$registration"
+# The registry and the gateway verify tokens as well: each reads identity's revocation feed
+# with its own private_key_jwt client (registry-client and gateway-client one-shots).
+{ read -r private; read -r _jwks; read -r registration; } \
+  < <(python3 "$(dirname "$0")/../make-client-key.py" samen-registry)
+printf "SAMEN_REGISTRY_CLIENT_PRIVATE_KEY_JWK='%s'\n" "$private"
+printf "SAMEN_REGISTRY_CLIENT_REGISTRATION='%s'\n" "$registration"
+{ read -r private; read -r _jwks; read -r registration; } \
+  < <(python3 "$(dirname "$0")/../make-client-key.py" samen-gateway)
+printf "SAMEN_GATEWAY_CLIENT_PRIVATE_KEY_JWK='%s'\n" "$private"
+printf "SAMEN_GATEWAY_CLIENT_REGISTRATION='%s'\n" "$registration"
 # The portal: its log-in client and its public pages' reader, each with its own key
 # (registered by the portal-client and portal-reader-client one-shots).
 { read -r private; read -r _jwks; read -r registration; } \

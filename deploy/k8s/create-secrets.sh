@@ -113,6 +113,18 @@ else
   secret procurement-client "private-key-jwk=$private" "client-registration=$registration"
   echo "register procurement's public key once identity runs (deploy/README.md, Deploy step 6)"
 fi
+# The registry's and the gateway's key pairs: resource servers that read identity's
+# revocation feed with private_key_jwt; registrations kept next to them, as procurement's.
+for svc in registry gateway; do
+  if exists "$svc-client"; then
+    echo "kept    secret/$svc-client (exists)"
+  else
+    { read -r private; read -r _jwks; read -r registration; } \
+      < <(python3 "$(dirname "$0")/../make-client-key.py" "samen-$svc")
+    secret "$svc-client" "private-key-jwk=$private" "client-registration=$registration"
+    echo "register samen-$svc's public key once identity runs (deploy/README.md, Deploy step 6)"
+  fi
+done
 # The portal's two clients (log-in, and the public pages' reader), one key pair each; their
 # registrations (public keys only) are kept next to them for register-client.
 public_url=https://samen.example.org

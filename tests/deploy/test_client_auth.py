@@ -1,11 +1,14 @@
-"""procurement's client authentication at identity, as the deployments wire it.
+"""The machine clients' authentication at identity, as the deployments wire it.
 
 Identity accepts client secrets only in development, so docker-compose and the k8s
 manifests must give procurement a private JWK (PROCUREMENT_CLIENT_PRIVATE_KEY_JWK), never a
 PROCUREMENT_CLIENT_SECRET, and register its public key at identity with private_key_jwt
-(`python -m identity register-client`). Checked as data, and then for real: the key and
-registration that deploy/compose/make-env.sh and deploy/k8s/create-secrets.sh generate
-get procurement an access token from an identity app configured as in compose."""
+(`python -m identity register-client`). The same for every resource server that reads
+identity's revocation feed: procurement, the registry (REGISTRY_AUTH_CLIENT_PRIVATE_KEY_JWK)
+and the gateway (GATEWAY_AUTH_CLIENT_PRIVATE_KEY_JWK). Checked as data, and then for real:
+the keys and registrations that deploy/compose/make-env.sh and deploy/k8s/create-secrets.sh
+generate get procurement an access token, and each of the three the revocation feed, from
+an identity app configured as in compose."""
 
 from __future__ import annotations
 
@@ -26,12 +29,29 @@ from identity.__main__ import _register_client
 from identity.clients.schemas import ClientIn
 from identity.main import create_app as create_identity
 from procurement.main import create_app as create_procurement
+from servicekit.revocations import feed_from_settings
 from servicekit.testing import migrated_database
 
 MAKE_ENV = ROOT / "deploy" / "compose" / "make-env.sh"
 CREATE_SECRETS = ROOT / "deploy" / "k8s" / "create-secrets.sh"
-SECRET_KEYS = {"PROCUREMENT_CLIENT_SECRET"}
+SECRET_KEYS = {
+    "PROCUREMENT_CLIENT_SECRET",
+    "PROCUREMENT_AUTH_CLIENT_SECRET",
+    "REGISTRY_AUTH_CLIENT_SECRET",
+    "GATEWAY_AUTH_CLIENT_SECRET",
+}
 JWK_KEY = "PROCUREMENT_CLIENT_PRIVATE_KEY_JWK"
+# Resource servers (they read the revocation feed): part -> (compose service and k8s
+# Deployment, its private JWK setting, compose's registration one-shot, k8s Secret).
+RESOURCE_SERVERS = {
+    "procurement": ("procurement", JWK_KEY, "identity-clients", "procurement-client"),
+    "registry": (
+        "registry", "REGISTRY_AUTH_CLIENT_PRIVATE_KEY_JWK", "registry-client", "registry-client"
+    ),
+    "gateway": (
+        "gateway", "GATEWAY_AUTH_CLIENT_PRIVATE_KEY_JWK", "gateway-client", "gateway-client"
+    ),
+}  # fmt: skip
 
 
 def test_compose_gives_procurement_a_private_jwk_not_a_secret(compose: dict[str, Any]) -> None:
@@ -52,6 +72,27 @@ def test_compose_gives_procurement_a_private_jwk_not_a_secret(compose: dict[str,
         "service_completed_successfully"
     )
     assert compose_env(services["identity"])["IDENTITY_ALLOW_CLIENT_SECRET_BASIC"] == "false"
+
+
+@pytest.mark.parametrize("part", sorted(RESOURCE_SERVERS))
+def test_compose_registers_every_resource_server_before_it_starts(
+    compose: dict[str, Any], part: str
+) -> None:
+    service, jwk_key, one_shot, _secret = RESOURCE_SERVERS[part]
+    services = compose["services"]
+    env = services[service]["environment"]
+    assert not SECRET_KEYS & set(env), f"{service}: identity refuses client secrets here"
+    variable = f"SAMEN_{part.upper()}_CLIENT_PRIVATE_KEY_JWK"
+    assert str(env[jwk_key]).startswith("${" + variable + ":?"), (service, env.get(jwk_key))
+    registration = f"SAMEN_{part.upper()}_CLIENT_REGISTRATION"
+    assert "${" + registration + ":?" in services[one_shot]["command"][-1]
+    assert services[one_shot]["command"][:4] == ["python", "-m", "identity", "register-client"]
+    assert services[one_shot]["depends_on"]["identity-migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert services[service]["depends_on"][one_shot]["condition"] == (
+        "service_completed_successfully"
+    )
 
 
 def test_k8s_gives_procurement_a_private_jwk_not_a_secret(rendered: dict[str, Any]) -> None:
@@ -75,6 +116,23 @@ def test_k8s_gives_procurement_a_private_jwk_not_a_secret(rendered: dict[str, An
         }, overlay
 
 
+def test_k8s_gives_every_resource_server_its_private_jwk(rendered: dict[str, Any]) -> None:
+    for overlay, objs in rendered.items():
+        deployments = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Deployment"}
+        for deployment, jwk_key, _one_shot, secret in RESOURCE_SERVERS.values():
+            (container,) = [
+                c
+                for c in deployments[deployment]["spec"]["template"]["spec"]["containers"]
+                if c["name"] == deployment
+            ]
+            env = {e["name"]: e for e in container.get("env", [])}
+            assert jwk_key in env, f"{overlay}/{deployment}: no client for the revocation feed"
+            assert env[jwk_key]["valueFrom"]["secretKeyRef"] == {
+                "name": secret,
+                "key": "private-key-jwk",
+            }, f"{overlay}/{deployment}"
+
+
 # ---- the generated keys work ------------------------------------------------------------
 
 
@@ -96,37 +154,49 @@ def interpolate_with(value: str, env: dict[str, str]) -> str:
     )
 
 
-def from_make_env() -> tuple[str, str]:
-    """(procurement's private JWK, the identity-clients registration) as compose passes them."""
+Generated = dict[str, tuple[str, str]]  # part -> (private JWK, registration)
+
+
+def from_make_env() -> Generated:
+    """Each resource server's private JWK and registration, as compose passes them."""
     env = read_env_file(subprocess.run([str(MAKE_ENV)], check=True, capture_output=True,
-                                       text=True, timeout=120).stdout)  # fmt: skip
+                                       text=True, timeout=300).stdout)  # fmt: skip
     from deploy_helpers import load_compose
 
     services = load_compose()["services"]
-    private = interpolate_with(services["procurement"]["environment"][JWK_KEY], env)
-    registration = interpolate_with(services["identity-clients"]["command"][-1], env)
-    return private, registration
+    out: Generated = {}
+    for part, (service, jwk_key, one_shot, _secret) in RESOURCE_SERVERS.items():
+        private = interpolate_with(services[service]["environment"][jwk_key], env)
+        registration = interpolate_with(services[one_shot]["command"][-1], env)
+        out[part] = (private, registration)
+    return out
 
 
-def from_create_secrets(tmp_path: Path) -> tuple[str, str]:
-    """The same two from create-secrets.sh, run against a fake kubectl (test_secrets_script)."""
+def from_create_secrets(tmp_path: Path) -> Generated:
+    """The same from create-secrets.sh, run against a fake kubectl (test_secrets_script)."""
     from test_secrets_script import fake_kubectl, run, secrets
 
     env = fake_kubectl(tmp_path)
     done = run(env, "production")
     assert done.returncode == 0, done.stderr
-    literals = json.loads(secrets(env)["samen.secret.procurement-client.json"])["stringData"]
-    assert set(literals) == {"private-key-jwk", "client-registration"}
-    return literals["private-key-jwk"], literals["client-registration"]
+    out: Generated = {}
+    for part, (*_, secret) in RESOURCE_SERVERS.items():
+        literals = json.loads(secrets(env)[f"samen.secret.{secret}.json"])["stringData"]
+        assert set(literals) == {"private-key-jwk", "client-registration"}
+        out[part] = (literals["private-key-jwk"], literals["client-registration"])
+    return out
 
 
-@pytest.mark.parametrize("source", ["compose", "k8s"])
-async def test_generated_key_gets_procurement_a_token(
-    source: str, compose: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    private, registration = (
-        from_make_env() if source == "compose" else from_create_secrets(tmp_path)
-    )
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Generated]:
+    """Keys and registrations from both scripts (generated once: RSA keys take seconds)."""
+    return {
+        "compose": from_make_env(),
+        "k8s": from_create_secrets(tmp_path_factory.mktemp("k8s")),
+    }
+
+
+def check_registration(private: str, registration: str) -> tuple[RSAKey, ClientIn]:
     key = RSAKey.import_key(json.loads(private))
     assert key.is_private
     client = ClientIn.model_validate_json(registration)
@@ -134,25 +204,87 @@ async def test_generated_key_gets_procurement_a_token(
     assert client.jwks is not None
     assert not any("d" in k for k in client.jwks["keys"]), "registration has public keys only"
     assert KeySet.import_key_set(client.jwks).get_by_kid(key.kid)  # type: ignore[arg-type]
+    assert client.resource_audiences == ["samen"], "a resource server reads the feed"
+    return key, client
 
-    # identity and procurement configured as in compose (production), on SQLite here.
-    values = {"SAMEN_PROCUREMENT_CLIENT_PRIVATE_KEY_JWK": private}
-    services = compose["services"]
-    id_env = compose_env(services["identity"])
-    # No collector here: tracing off (it is not what this test is about).
-    quiet = {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}
-    id_env.update(quiet)
+
+# No collector here: tracing off (it is not what these tests are about).
+QUIET = {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": ""}
+
+
+def identity_as_in_compose(compose: dict[str, Any], tmp_path: Path) -> tuple[Any, str]:
+    """identity's settings as compose configures them (production), on SQLite here."""
+    id_env = compose_env(compose["services"]["identity"])
+    id_env.update(QUIET)
     id_env["IDENTITY_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'identity.db'}"
-    identity_settings = load_settings("identity", id_env)
-    pr_env = compose_env(services["procurement"])
-    pr_env.update(quiet)
-    pr_env[JWK_KEY] = interpolate_with(services["procurement"]["environment"][JWK_KEY], values)
-    pr_env["PROCUREMENT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'procurement.db'}"
-    procurement_settings = load_settings("procurement", pr_env)
+    return load_settings("identity", id_env), id_env["IDENTITY_DATABASE_URL"]
+
+
+def part_as_in_compose(compose: dict[str, Any], part: str, private: str, tmp_path: Path) -> Any:
+    """A resource server's settings as compose configures them, with the generated key."""
+    service, jwk_key, _one_shot, _secret = RESOURCE_SERVERS[part]
+    env = compose_env(compose["services"][service])
+    env.update(QUIET)
+    values = {f"SAMEN_{part.upper()}_CLIENT_PRIVATE_KEY_JWK": private}
+    env[jwk_key] = interpolate_with(compose["services"][service]["environment"][jwk_key], values)
+    if part != "gateway":
+        env[f"{part.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / part}.db"
+    return load_settings(service, env)
+
+
+@pytest.mark.parametrize("source", ["compose", "k8s"])
+@pytest.mark.parametrize("part", sorted(RESOURCE_SERVERS))
+async def test_generated_key_reads_the_revocation_feed(
+    source: str,
+    part: str,
+    generated: dict[str, Generated],
+    compose: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    private, registration = generated[source][part]
+    _key, client = check_registration(private, registration)
+    identity_settings, url = identity_as_in_compose(compose, tmp_path)
+    settings = part_as_in_compose(compose, part, private, tmp_path)
+    client_id, _secret, private_key_jwk = settings.revocation_client()
+    assert (client_id, private_key_jwk) == (client.client_id, private)
+
+    database = await migrated_database("identity.migrations", url)
+    try:
+        await _register_client(identity_settings, argparse.Namespace(json=registration, file=None))
+        assert json.loads(capsys.readouterr().out)["action"] == "created"
+        identity = create_identity(identity_settings, database=database)  # type: ignore[arg-type]
+        await identity.state.identity.keys.ensure()
+        # The feed as the part builds it from its settings; its requests reach the identity
+        # app (as compose's network would). Identity refuses client secrets here, so a
+        # successful poll is the private_key_jwt client at work.
+        feed = feed_from_settings(settings, transport=httpx.ASGITransport(app=identity))
+        assert feed is not None, f"{part} does not read the revocation feed"
+        try:
+            assert await feed.poll(), feed.last_error
+            assert feed.details()["status"] == "pass"
+        finally:
+            await feed.aclose()
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.parametrize("source", ["compose", "k8s"])
+async def test_generated_key_gets_procurement_a_token(
+    source: str,
+    generated: dict[str, Generated],
+    compose: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    private, registration = generated[source]["procurement"]
+    _key, client = check_registration(private, registration)
+    identity_settings, url = identity_as_in_compose(compose, tmp_path)
+    procurement_settings = part_as_in_compose(compose, "procurement", private, tmp_path)
     assert client.client_id == procurement_settings.client_id  # type: ignore[attr-defined]
     assert procurement_settings.registry_scope in client.allowed_scopes  # type: ignore[attr-defined]
 
-    database = await migrated_database("identity.migrations", id_env["IDENTITY_DATABASE_URL"])
+    database = await migrated_database("identity.migrations", url)
     try:
         await _register_client(identity_settings, argparse.Namespace(json=registration, file=None))
         assert json.loads(capsys.readouterr().out)["action"] == "created"

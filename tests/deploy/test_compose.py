@@ -30,6 +30,8 @@ def app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 REGISTER = ["python", "-m", "identity", "register-client"]
 ONE_SHOTS = {
     "identity-clients": ("identity", REGISTER),
+    "registry-client": ("identity", REGISTER),
+    "gateway-client": ("identity", REGISTER),
     "portal-client": ("identity", REGISTER),
     "portal-reader-client": ("identity", REGISTER),
 }

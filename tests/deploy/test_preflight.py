@@ -36,7 +36,8 @@ sys.exit(2)
 SECRETS = [
     "registry-database", "identity-database", "procurement-database", "samen-pg-registry",
     "samen-pg-identity", "samen-pg-procurement", "redis-credentials", "gateway-redis",
-    "identity-keys", "registry-keys", "procurement-client", "samen-pg-backup",
+    "identity-keys", "registry-keys", "procurement-client", "registry-client", "gateway-client",
+    "samen-pg-backup",
 ]  # fmt: skip
 CRDS = [
     "clusters.postgresql.cnpg.io", "databases.postgresql.cnpg.io", "poolers.postgresql.cnpg.io",

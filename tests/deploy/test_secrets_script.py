@@ -63,7 +63,8 @@ def calls(env: dict[str, str]) -> list[list[str]]:
                 "samen-pg-registry", "samen-pg-identity", "samen-pg-procurement",
                 "samen-pg-portal",
                 "redis-credentials", "gateway-redis", "identity-keys", "registry-keys",
-                "procurement-client", "portal-client", "portal-reader-client",
+                "procurement-client", "registry-client", "gateway-client", "portal-client",
+                "portal-reader-client",
             },
         ),
         (
@@ -72,7 +73,7 @@ def calls(env: dict[str, str]) -> list[list[str]]:
                 "registry-database", "identity-database", "procurement-database",
                 "portal-database",
                 "postgres-credentials", "identity-keys", "registry-keys", "procurement-client",
-                "portal-client", "portal-reader-client",
+                "registry-client", "gateway-client", "portal-client", "portal-reader-client",
             },
         ),
     ],

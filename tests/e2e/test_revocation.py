@@ -1,7 +1,7 @@
 """Revoked access tokens are refused by the registry, procurement (called directly) and the
 gateway, once identity's revocation feed lists them (polled every 5 s by default; no
 introspection call per request): after RFC 7009 revocation and after a replayed
-authorization code."""
+authorization code. Each of them reads the feed with its own client (its details say so)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,25 @@ async def refused_everywhere(platform: Platform, token: str) -> tuple[dict[str, 
             if set(seen.values()) == {401} or time.monotonic() - started > PATIENCE:
                 return seen, time.monotonic() - started
             await asyncio.sleep(0.5)
+
+
+async def test_every_resource_server_reads_the_feed(platform: Platform) -> None:
+    details = {
+        part: platform.url_of(part) + "/health/details" for part in ("registry", "procurement")
+    }
+    details["gateway"] = platform.url + "/health/details"
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=30) as http:
+        while True:
+            feeds = {
+                part: (await http.get(url)).json()["checks"].get("revocation-feed", {})
+                for part, url in details.items()
+            }
+            fresh = {part for part, feed in feeds.items() if feed.get("status") == "pass"}
+            if fresh == set(details) or time.monotonic() - started > PATIENCE:
+                break
+            await asyncio.sleep(0.5)
+    assert fresh == set(details), feeds
 
 
 async def test_rfc7009_revocation_reaches_every_service(platform: Platform) -> None:

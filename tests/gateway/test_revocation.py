@@ -71,3 +71,23 @@ async def test_cors_on_the_op_paths_is_the_ops(
     # ... and the gateway's own origin list (even "*") adds nothing on the OP's paths.
     assert "access-control-allow-origin" not in preflight.headers
     assert "access-control-allow-origin" not in actual.headers
+
+
+async def test_the_feed_state_is_in_the_gateways_details(issuer: TestIssuer) -> None:
+    source = Feed()
+    feed = RevocationFeed(source.fetch, interval=1.0)
+    verifier = TokenVerifier(
+        JwksCache(issuer.fetch_jwks), issuer=issuer.issuer, audience="samen", revocations=feed
+    )
+    settings = Settings(
+        environment="test", log_json=False, log_level="WARNING", auth_issuer=issuer.issuer
+    )
+    app: Gateway = create_app(settings, token_verifier=verifier)
+    checks = app.local.states()
+    # Never read yet: the gateway says so (and accepts tokens on its empty list meanwhile).
+    assert checks["revocation-feed"]["status"] == "warn"
+    assert await feed.poll()
+    checks = app.local.states()
+    assert checks["revocation-feed"]["status"] == "pass"
+    assert checks["revocation-feed"]["revokedTokens"] == 0
+    await feed.aclose()

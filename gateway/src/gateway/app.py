@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -20,6 +21,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode, 
 from servicekit.auth import TokenVerifier
 from servicekit.errors import BadRequest, NotFound, ProblemError, problem_for_status
 from servicekit.logs import request_id_var
+from servicekit.revocations import revocation_details
 from servicekit.spans import SpanRecorder, parent_span_context
 
 from .auth import Gatekeeper
@@ -66,7 +68,9 @@ class Gateway:
         self.forwarder = Forwarder(
             settings, self.upstreams, routes, self.responder, metrics, self.spans
         )
-        self.local = LocalPages(self.responder, metrics, self.upstreams, dict(dependencies or {}))
+        self.local = LocalPages(
+            self.responder, metrics, self.upstreams, dict(dependencies or {}), self._states
+        )
         api = [r for r in routes if r.prefix.startswith("/api/")]
         self.docs = DocsPortal(
             [Service(r.upstream, self.upstreams[r.upstream], r.prefix) for r in api],
@@ -75,6 +79,13 @@ class Gateway:
         )
         self.on_startup = list(on_startup or [])
         self.on_shutdown = list(on_shutdown or [])
+
+    def _states(self) -> dict[str, dict[str, Any]]:
+        """The revocation feed's state, when this gateway reads one (a stale feed: tokens
+        are checked against the last list)."""
+        if self.gate.verifier.revocations is None:
+            return {}
+        return {"revocation-feed": revocation_details(self.gate.verifier)}
 
     # ------------------------------------------------------------------ ASGI entry
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

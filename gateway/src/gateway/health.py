@@ -4,7 +4,8 @@
 down. It never asks an upstream or Redis, so one failing service cannot take every
 gateway replica out of the load balancer (and with them every other service).
 ``/health/details`` reports each dependency (upstream liveness and circuit breaker, the
-rate-limit store) for people and monitoring; it is not meant for the public ingress.
+rate-limit store, identity's revocation feed) for people and monitoring; it is not meant
+for the public ingress.
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ class LocalPages:
         metrics: GatewayMetrics,
         upstreams: dict[str, Upstream],
         dependencies: dict[str, Check],
+        states: Callable[[], dict[str, dict[str, Any]]] = dict,
     ) -> None:
         self.responder = responder
         self.metrics = metrics
         self.upstreams = upstreams
         self.dependencies = dependencies
+        # States this process already knows (the revocation feed's), not probed per request.
+        self.states = states
         self.serving = False  # between start-up and shut-down
 
     async def handle(self, ex: Exchange, send: Send) -> None:
@@ -69,7 +73,7 @@ class LocalPages:
             *(u.probe() for u in self.upstreams.values()),
             *(run_check(c) for c in self.dependencies.values()),
         )
-        return dict(zip(names, results, strict=True))
+        return {**dict(zip(names, results, strict=True)), **self.states()}
 
 
 def status_doc(ok: bool) -> dict[str, str]:

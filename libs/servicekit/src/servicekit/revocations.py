@@ -285,16 +285,19 @@ class RevocationFeedCollector:
         )
 
 
-def feed_from_settings(settings: Any) -> RevocationFeed | None:
+def feed_from_settings(
+    settings: Any, transport: httpx.AsyncBaseTransport | None = None
+) -> RevocationFeed | None:
     """The feed of a service's settings (:class:`servicekit.settings.ServiceSettings`), or
-    None when no client for identity is configured (revocation is then not checked)."""
+    None when no client for identity is configured (revocation is then not checked).
+    ``transport``: where the requests go instead of the network (tests)."""
     client_id, secret, private_key_jwk = settings.revocation_client()
     if not client_id:
         logger.warning("no client for identity's revocation feed: revoked tokens are accepted")
         return None
     url = settings.auth_revocations_url or revocations_url(settings.auth_jwks_url)
     credentials = ClientCredentials(client_id, secret, private_key_jwk, settings.auth_issuer)
-    fetch, close = http_feed_fetcher(url, credentials)
+    fetch, close = http_feed_fetcher(url, credentials, transport=transport)
     return RevocationFeed(fetch, settings.auth_revocations_interval_seconds, on_close=close)
 
 
