@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +16,9 @@ from ..facilities.models import Facility
 from ..organisations.models import Organisation
 from ..pilots.models import ImpactAnalysis, PilotParticipation
 from .models import OPEN_STAGES, Initiative, Pledge
+
+# A municipality's tie to a facility (:mod:`registry.initiatives.ties`).
+Tie = TypeVar("Tie", Pledge, PilotParticipation)
 
 
 async def facility(
@@ -122,42 +125,43 @@ async def latest_outcomes(
     return dict(rows.tuples().all())  # the latest of each facility comes last
 
 
-async def pledges_page(
-    session: AsyncSession, facility_id: uuid.UUID, offset: int, limit: int
-) -> tuple[list[tuple[Pledge, Organisation]], int]:
+async def ties_page(
+    session: AsyncSession, model: type[Tie], facility_id: uuid.UUID, offset: int, limit: int
+) -> tuple[list[tuple[Tie, Organisation]], int]:
     total = await session.execute(
-        select(func.count()).select_from(Pledge).where(Pledge.facility_id == facility_id)
+        select(func.count()).select_from(model).where(model.facility_id == facility_id)
     )
     rows = await session.execute(
-        select(Pledge, Organisation)
-        .join(Organisation, Organisation.id == Pledge.municipality_id)
-        .where(Pledge.facility_id == facility_id)
-        .order_by(Organisation.name, Pledge.id)
+        select(model, Organisation)
+        .join(Organisation, Organisation.id == model.municipality_id)
+        .where(model.facility_id == facility_id)
+        .order_by(Organisation.name, model.id)
         .offset(offset)
         .limit(limit)
     )
     return list(rows.tuples().all()), int(total.scalar_one())
 
 
-async def pledge(
-    session: AsyncSession, facility_id: uuid.UUID, pledge_id: uuid.UUID
-) -> Pledge | None:
+async def tie(
+    session: AsyncSession, model: type[Tie], facility_id: uuid.UUID, tie_id: uuid.UUID
+) -> Tie | None:
     found = await session.execute(
-        select(Pledge).where(Pledge.id == pledge_id, Pledge.facility_id == facility_id)
+        select(model).where(model.id == tie_id, model.facility_id == facility_id)
     )
     return found.scalar_one_or_none()
 
 
-async def pledge_of(
-    session: AsyncSession, facility_id: uuid.UUID, municipality_id: uuid.UUID
-) -> Pledge | None:
+async def tie_of(
+    session: AsyncSession, model: type[Tie], facility_id: uuid.UUID, municipality_id: uuid.UUID
+) -> Tie | None:
     found = await session.execute(
-        select(Pledge).where(
-            Pledge.facility_id == facility_id, Pledge.municipality_id == municipality_id
+        select(model).where(
+            model.facility_id == facility_id, model.municipality_id == municipality_id
         )
     )
     return found.scalar_one_or_none()
 
 
-async def delete_pledge(session: AsyncSession, row: Pledge) -> None:
-    await session.execute(delete(Pledge).where(Pledge.id == row.id))
+async def delete_tie(session: AsyncSession, row: Pledge | PilotParticipation) -> None:
+    model = type(row)
+    await session.execute(delete(model).where(model.id == row.id))

@@ -13,14 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.clock import utcnow
-from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
+from servicekit.errors import BadRequest, Conflict, NotFound
 
 from ..auth import MUNICIPALITY
 from ..changes.service import record_change
 from ..costs.repository import latest_population
 from ..facilities.models import Facility
-from ..organisations.models import Organisation
-from . import repository
+from . import repository, ties
 from .models import OPEN_STAGES, Initiative, Pledge
 from .schemas import (
     InitiativeCreate,
@@ -31,40 +30,9 @@ from .schemas import (
     ProvinceSupport,
     Support,
 )
+from .ties import TieKind, organisation_of, require_staff
 
 PROPOSERS = (MUNICIPALITY, "cooperation")
-
-
-def org_ref(org: Organisation) -> OrganisationRef:
-    return OrganisationRef(id=org.id, name=org.name, type=org.type, province=org.province)
-
-
-def require_staff(principal: Principal, org: Organisation, types: tuple[str, ...]) -> None:
-    """Only the organisation's own staff: token org_type its type, org_id its OIN."""
-    if org.type not in types or principal.org_type != org.type or not org.oin:
-        raise Forbidden(f"Only staff of the {' or '.join(types)} itself may do this.")
-    principal.require_org(org.oin, "this organisation's support")
-
-
-async def organisation_of(
-    session: AsyncSession, org_id: uuid.UUID, name: str, types: tuple[str, ...]
-) -> Organisation:
-    org = await repository.organisation(session, org_id)
-    if org is None or org.type not in types:
-        raise BadRequest(
-            f"No {' or '.join(types)} with this id.",
-            invalid_params=[{"name": name, "reason": f"not a known {' or '.join(types)}"}],
-        )
-    return org
-
-
-async def facility_of(
-    session: AsyncSession, facility_id: uuid.UUID, lock: bool = False
-) -> Facility:
-    found = await repository.facility(session, facility_id, lock=lock)
-    if found is None:
-        raise NotFound(f"No facility with id {facility_id}.")
-    return found
 
 
 # --- the catalogue of initiatives, ranked by support ---------------------------------
@@ -219,85 +187,43 @@ def _check_amount(body: PledgeCreate) -> None:
         )
 
 
-def pledge_out(pledge: Pledge, org: Organisation) -> PledgeOut:
-    return PledgeOut(
-        id=pledge.id,
-        facility_id=pledge.facility_id,
-        municipality=org_ref(org),
-        kind=pledge.kind,
-        amount=pledge.amount,
-        note=pledge.note,
-        created_at=pledge.created_at,
+def _closed(stage: str) -> str:
+    return (
+        f"Support is pledged while a facility is shaped ({', '.join(OPEN_STAGES)}); "
+        f"this one is {stage}."
     )
+
+
+PLEDGES: TieKind[Pledge, PledgeOut] = TieKind(
+    model=Pledge,
+    schema=PledgeOut,
+    entity="pledge",
+    collection="pledges",
+    stages=OPEN_STAGES,
+    closed=_closed,
+    closed_slug="support-closed",
+    duplicate="The municipality already pledged support; withdraw it to pledge anew.",
+    taken="The municipality already pledged support.",
+    made="created",
+    ended="withdrawn",
+)
 
 
 async def pledge(
     session: AsyncSession, principal: Principal, facility_id: uuid.UUID, body: PledgeCreate
 ) -> PledgeOut:
     _check_amount(body)
-    async with session.begin():
-        facility = await facility_of(session, facility_id)
-        municipality = await organisation_of(
-            session, body.municipality_id, "municipalityId", (MUNICIPALITY,)
-        )
-        require_staff(principal, municipality, (MUNICIPALITY,))
-        if facility.stage not in OPEN_STAGES:
-            raise Conflict(
-                f"Support is pledged while a facility is shaped ({', '.join(OPEN_STAGES)}); "
-                f"this one is {facility.stage}.",
-                slug="support-closed",
-                extra={"currentStage": facility.stage},
-            )
-        existing = await repository.pledge_of(session, facility_id, municipality.id)
-        if existing is not None:
-            raise Conflict(
-                "The municipality already pledged support; withdraw it to pledge anew.",
-                slug="duplicate",
-                extra={"existingId": str(existing.id)},
-            )
-        row = Pledge(facility_id=facility_id, municipality_id=municipality.id, kind=body.kind,
-                     amount=body.amount, note=body.note, created_at=utcnow())  # fmt: skip
-        await repository.add(session, row, "The municipality already pledged support.")
-        out = pledge_out(row, municipality)
-        await record_change(
-            session,
-            Actor.of(principal),
-            entity="pledge",
-            entity_id=row.id,
-            action="created",
-            data=out.model_dump(mode="json", by_alias=True),
-            subject_path=f"facilities/{facility_id}/pledges/{row.id}",
-        )
-    return out
+    values = body.model_dump(exclude={"municipality_id"})
+    return await ties.make(PLEDGES, session, principal, facility_id, body.municipality_id, values)
 
 
 async def withdraw_pledge(
     session: AsyncSession, principal: Principal, facility_id: uuid.UUID, pledge_id: uuid.UUID
 ) -> None:
-    async with session.begin():
-        row = await repository.pledge(session, facility_id, pledge_id)
-        if row is None:
-            raise NotFound(f"No pledge {pledge_id} for facility {facility_id}.")
-        municipality = await organisation_of(
-            session, row.municipality_id, "municipalityId", (MUNICIPALITY,)
-        )
-        require_staff(principal, municipality, (MUNICIPALITY,))
-        out = pledge_out(row, municipality)
-        await repository.delete_pledge(session, row)
-        await record_change(
-            session,
-            Actor.of(principal),
-            entity="pledge",
-            entity_id=pledge_id,
-            action="withdrawn",
-            data=out.model_dump(mode="json", by_alias=True),
-            subject_path=f"facilities/{facility_id}/pledges/{pledge_id}",
-        )
+    await ties.end(PLEDGES, session, principal, facility_id, pledge_id)
 
 
 async def list_pledges(
     session: AsyncSession, facility_id: uuid.UUID, offset: int, limit: int
 ) -> tuple[list[PledgeOut], int]:
-    await facility_of(session, facility_id)
-    rows, total = await repository.pledges_page(session, facility_id, offset, limit)
-    return [pledge_out(p, org) for p, org in rows], total
+    return await ties.page(PLEDGES, session, facility_id, offset, limit)

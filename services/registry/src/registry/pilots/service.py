@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.clock import utcnow
-from servicekit.errors import Conflict, NotFound
+from servicekit.errors import Conflict
 
-from ..auth import MUNICIPALITY, require_operator
+from ..auth import require_operator
 from ..changes.service import record_change
+from ..initiatives import ties
 from ..initiatives.models import OPEN_STAGES
 from ..initiatives.repository import add
-from ..initiatives.service import facility_of, org_ref, organisation_of, require_staff
-from ..organisations.models import Organisation
+from ..initiatives.ties import TieKind, facility_of
 from . import repository
 from .models import ImpactAnalysis, PilotParticipation
 from .schemas import ImpactAnalysisCreate, ImpactAnalysisOut, ParticipantCreate, ParticipantOut
@@ -28,82 +28,41 @@ GO = ("positive", "conditional")
 GATED_STAGES = ("implementation", "operational")
 
 
-def participant_out(row: PilotParticipation, org: Organisation) -> ParticipantOut:
-    return ParticipantOut(
-        id=row.id, facility_id=row.facility_id, municipality=org_ref(org), created_at=row.created_at
-    )
+def _closed(stage: str) -> str:
+    return f"Municipalities join a pilot while the facility is in stage pilot; this one is {stage}."
+
+
+PARTICIPANTS: TieKind[PilotParticipation, ParticipantOut] = TieKind(
+    model=PilotParticipation,
+    schema=ParticipantOut,
+    entity="pilot-participant",
+    collection="pilot-participants",
+    stages=("pilot",),
+    closed=_closed,
+    closed_slug="not-in-pilot",
+    duplicate="The municipality already takes part in this pilot.",
+    taken="The municipality already takes part in this pilot.",
+    made="joined",
+    ended="left",
+)
 
 
 async def join(
     session: AsyncSession, principal: Principal, facility_id: uuid.UUID, body: ParticipantCreate
 ) -> ParticipantOut:
-    async with session.begin():
-        facility = await facility_of(session, facility_id)
-        municipality = await organisation_of(
-            session, body.municipality_id, "municipalityId", (MUNICIPALITY,)
-        )
-        require_staff(principal, municipality, (MUNICIPALITY,))
-        if facility.stage != "pilot":
-            raise Conflict(
-                f"Municipalities join a pilot while the facility is in stage pilot; this one "
-                f"is {facility.stage}.",
-                slug="not-in-pilot",
-                extra={"currentStage": facility.stage},
-            )
-        existing = await repository.participation_of(session, facility_id, municipality.id)
-        if existing is not None:
-            raise Conflict(
-                "The municipality already takes part in this pilot.",
-                slug="duplicate",
-                extra={"existingId": str(existing.id)},
-            )
-        row = PilotParticipation(
-            facility_id=facility_id, municipality_id=municipality.id, created_at=utcnow()
-        )
-        await add(session, row, "The municipality already takes part in this pilot.")
-        out = participant_out(row, municipality)
-        await record_change(
-            session,
-            Actor.of(principal),
-            entity="pilot-participant",
-            entity_id=row.id,
-            action="joined",
-            data=out.model_dump(mode="json", by_alias=True),
-            subject_path=f"facilities/{facility_id}/pilot-participants/{row.id}",
-        )
-    return out
+    return await ties.make(PARTICIPANTS, session, principal, facility_id, body.municipality_id)
 
 
 async def leave(
     session: AsyncSession, principal: Principal, facility_id: uuid.UUID, participant_id: uuid.UUID
 ) -> None:
-    async with session.begin():
-        row = await repository.participation(session, facility_id, participant_id)
-        if row is None:
-            raise NotFound(f"No pilot participant {participant_id} for facility {facility_id}.")
-        municipality = await organisation_of(
-            session, row.municipality_id, "municipalityId", (MUNICIPALITY,)
-        )
-        require_staff(principal, municipality, (MUNICIPALITY,))
-        out = participant_out(row, municipality)
-        await repository.delete_participation(session, row)
-        await record_change(
-            session,
-            Actor.of(principal),
-            entity="pilot-participant",
-            entity_id=participant_id,
-            action="left",
-            data=out.model_dump(mode="json", by_alias=True),
-            subject_path=f"facilities/{facility_id}/pilot-participants/{participant_id}",
-        )
+    await ties.end(PARTICIPANTS, session, principal, facility_id, participant_id)
 
 
 async def list_participants(
     session: AsyncSession, facility_id: uuid.UUID, offset: int, limit: int
 ) -> tuple[list[ParticipantOut], int]:
-    await facility_of(session, facility_id)
-    rows, total = await repository.participants_page(session, facility_id, offset, limit)
-    return [participant_out(p, org) for p, org in rows], total
+    return await ties.page(PARTICIPANTS, session, facility_id, offset, limit)
 
 
 def analysis_out(row: ImpactAnalysis) -> ImpactAnalysisOut:
