@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
@@ -79,3 +79,11 @@ class ApiOutModel(ApiModel):
         # Responses are built from stored data, which cannot hold NUL (refused on the way
         # in); walking every nested value again on every response is only cost.
         return data
+
+    @classmethod
+    def from_row(cls, row: Any, **values: Any) -> Self:
+        """This schema from a table or query row: each field from the row's attribute of
+        the same name, unless ``values`` gives it (renamed columns, nested or computed
+        fields)."""
+        fields = {name: getattr(row, name) for name in cls.model_fields if name not in values}
+        return cls.model_validate(fields | values)

@@ -125,23 +125,16 @@ class EnrollmentOut(ApiOutModel):
 
 
 def mandate_out(mandate: Mandate) -> MandateOut:
-    return MandateOut(
-        id=mandate.id,
-        signer_name=mandate.signer_name,
-        signer_role=mandate.signer_role,
-        signer_acr=mandate.signer_acr,
-        signed_date=mandate.signed_date,
-        scope=MandateScope.model_validate(json.loads(mandate.scope)),
-        recorded_at=mandate.recorded_at,
+    return MandateOut.from_row(
+        mandate, scope=MandateScope.model_validate(json.loads(mandate.scope))
     )
 
 
 def enrollment_out(
     enrollment: Enrollment, lines: list[EnrollmentLot], mandate: Mandate
 ) -> EnrollmentOut:
-    return EnrollmentOut(
-        id=enrollment.id,
-        tender_id=enrollment.tender_id,
+    return EnrollmentOut.from_row(
+        enrollment,
         municipality=MunicipalityOut(
             oin=enrollment.municipality_oin,
             id=enrollment.municipality_id,
@@ -149,20 +142,13 @@ def enrollment_out(
             cbs_code=enrollment.municipality_cbs_code,
             province=enrollment.province,
         ),
-        status=enrollment.status,
         lots=[
-            EnrollmentLotOut(
-                lot_id=x.lot_id,
-                expected_volume=x.expected_volume,
-                desired_start_date=x.desired_start_date,
+            EnrollmentLotOut.from_row(
+                x,
                 desired_start_basis=x.start_date_source,
                 desired_start_explanation=x.start_date_explanation,
             )
             for x in lines
         ],
         mandate=mandate_out(mandate),
-        version=enrollment.version,
-        created_at=enrollment.created_at,
-        updated_at=enrollment.updated_at,
-        withdrawn_at=enrollment.withdrawn_at if enrollment.withdrawn_at else None,
     )

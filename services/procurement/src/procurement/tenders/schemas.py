@@ -126,38 +126,18 @@ class TenderOut(ApiOutModel):
 
 
 def lot_out(lot: Lot) -> LotOut:
-    return LotOut(
-        id=lot.id,
-        tender_id=lot.tender_id,
-        number=lot.number,
-        title=lot.title,
-        unit=lot.unit,
-        description=lot.description,
-        estimated_value=MoneyOut(amount=lot.estimated_value)
-        if lot.estimated_value is not None
-        else None,
-    )
+    value = lot.estimated_value
+    return LotOut.from_row(lot, estimated_value=None if value is None else MoneyOut(amount=value))
 
 
 def tender_out(tender: Tender, lots: list[Lot], now: datetime) -> TenderOut:
-    return TenderOut(
-        id=tender.id,
+    return TenderOut.from_row(
+        tender,
         facility=Reference(id=tender.facility_id, name=tender.facility_name),
         lead_party=PartyOut(
             id=tender.lead_party_id, name=tender.lead_party_name, oin=tender.lead_party_oin
         ),
-        title=tender.title,
-        description=tender.description,
-        procedure=tender.procedure,
         estimated_value=MoneyOut(amount=tender.estimated_value, currency=tender.currency),
-        enrollment_opens_at=tender.enrollment_opens_at,
-        enrollment_closes_at=tender.enrollment_closes_at,
-        planned_start_date=tender.planned_start_date,
-        contract_duration_months=tender.contract_duration_months,
         status=effective_status(tender, now),
-        cancellation_reason=tender.cancellation_reason,
         lots=[lot_out(lot) for lot in sorted(lots, key=lambda lot: lot.number)],
-        version=tender.version,
-        created_at=tender.created_at,
-        updated_at=tender.updated_at,
     )

@@ -47,16 +47,7 @@ def to_out(facility: Facility) -> FacilityOut:
 
 
 def transition_out(row: StageTransition) -> StageTransitionOut:
-    return StageTransitionOut(
-        id=row.id,
-        facility_id=row.facility_id,
-        from_stage=row.from_stage,
-        to_stage=row.to_stage,
-        reason=row.reason,
-        actor=row.actor,
-        actor_organisation=row.actor_org,
-        at=row.at,
-    )
+    return StageTransitionOut.from_row(row, actor_organisation=row.actor_org)
 
 
 async def list_facilities(

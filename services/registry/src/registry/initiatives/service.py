@@ -76,14 +76,9 @@ async def _initiatives(session: AsyncSession, rows: list[Any]) -> list[Initiativ
     for row in rows:
         facility: Facility = row.Facility
         items.append(
-            InitiativeOut(
+            InitiativeOut.from_row(
+                facility,
                 facility_id=facility.id,
-                slug=facility.slug,
-                name=facility.name,
-                description=facility.description,
-                kind=facility.kind,
-                theme=facility.theme,
-                stage=facility.stage,
                 proposed_by=OrganisationRef(
                     id=row.org_id, name=row.org_name, type=row.org_type, province=row.org_province
                 )

@@ -48,18 +48,7 @@ async def member_ids_of(
 
 
 def to_out(org: Organisation, member_ids: list[uuid.UUID]) -> OrganisationOut:
-    return OrganisationOut(
-        id=org.id,
-        type=org.type,
-        name=org.name,
-        cbs_code=org.cbs_code,
-        oin=org.oin,
-        kvk_number=org.kvk_number,
-        province=org.province,
-        member_ids=member_ids,
-        created_at=org.created_at,
-        updated_at=org.updated_at,
-    )
+    return OrganisationOut.from_row(org, member_ids=member_ids)
 
 
 def etag(org: Organisation) -> str:

@@ -33,22 +33,7 @@ from .signing import new_secret
 
 
 def to_out(row: Subscription) -> SubscriptionOut:
-    return SubscriptionOut(
-        id=row.id,
-        url=row.url,
-        event_types=row.event_types,
-        active=row.active,
-        owner_organisation=row.owner_org,
-        cursor=row.cursor,
-        failure_count=row.failure_count,
-        next_attempt_at=row.next_attempt_at,
-        last_attempt_at=row.last_attempt_at,
-        last_success_at=row.last_success_at,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return SubscriptionOut.from_row(row, owner_organisation=row.owner_org)
 
 
 def _internal_address(host: str) -> bool:
