@@ -24,7 +24,11 @@ def test_longest_prefix_and_rules() -> None:
     assert _route(router, path) == ("procurement", "/tenders/t1/enrollments")
     assert _scope(router, procurement, "POST", "/tenders/t1/enrollments") == "procurement:enroll"
     assert _scope(router, procurement, "POST", "/tenders/t1") == "procurement:manage"
-    assert _scope(router, procurement, "GET", "/tenders/t1") == "procurement:read"
+    assert _scope(router, procurement, "GET", "/tenders/t1/history") == "procurement:read"
+    public = router.rule_for(procurement, "GET", "/tenders/t1")  # published tenders
+    assert public is not None
+    assert public.auth is Auth.OPTIONAL
+    assert public.scope is None
     assert _scope(router, procurement, "GET", "/openapi.json") is None  # public
     assert _route(router, "/api/registry/v1x") == (None, "")  # a prefix ends at a segment
     assert _route(router, "/") == ("portal", "/")  # the portal's catch-all

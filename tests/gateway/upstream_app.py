@@ -206,6 +206,13 @@ def make_app() -> web.Application:
     app.router.add_route("*", "/v1/echo/{tail:.*}", echo)
     app.router.add_route("*", "/v1/tenders/{tid}/enrollments", echo)
     app.router.add_route("*", "/v1/tenders/{tid}", echo)
+    app.router.add_route("*", "/v1/tenders/{tid}/{tail:.*}", echo)
+    app.router.add_route("*", "/v1/tenders", echo)
+    # The registry's public catalogue and what sits next to it (test_public_catalogue.py).
+    for collection in ("facilities", "offerings", "organisations", "initiatives", "usages"):
+        app.router.add_route("*", f"/v1/{collection}", echo)
+        app.router.add_route("*", f"/v1/{collection}/{{tail:.*}}", echo)
+    app.router.add_route("*", "/v1/search", echo)
     app.router.add_route("*", "/auth/{tail:.*}", echo)
     if NAME == "portal":  # the portal answers every path the gateway does not reserve
         app.router.add_route("*", "/{tail:.*}", echo)

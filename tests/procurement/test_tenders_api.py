@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -91,7 +92,7 @@ async def test_only_lead_party_staff_may_create_and_manage(
     assert response.status_code == 403
     assert response.json()["requiredScopes"] == ["procurement:manage"]
 
-    assert (await client.get("/v1/tenders")).status_code == 401
+    assert (await client.get(f"/v1/tenders/{uuid.uuid4()}/enrollments")).status_code == 401
 
     created = await client.post("/v1/tenders", json=tender_body(registry), headers=lead_headers)
     tender_id = created.json()["id"]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from servicekit.auth import Principal, TokenVerifier
 from servicekit.errors import InsufficientScope, TooManyRequests, Unauthorized
 
@@ -110,8 +112,27 @@ class Gatekeeper:
             ex.response_headers.extend(decision.headers())
 
     def _client_ip(self, ex: Exchange) -> str:
+        address = ex.client_ip
         if self.trust_forwarded_for:
             forwarded = ex.headers.get(b"x-forwarded-for")
             if forwarded:
-                return forwarded.split(b",")[0].strip().decode("latin-1")
-        return ex.client_ip
+                # The trusted load balancer appends the address it saw: the last entry.
+                # Entries to its left were sent by the client and could name anyone, so
+                # taking the first would let a caller pick a fresh bucket per request.
+                address = forwarded.rsplit(b",", 1)[-1].strip().decode("latin-1")
+        return address_bucket(address)
+
+
+def address_bucket(address: str) -> str:
+    """The anonymous bucket of a client address: the address itself for IPv4, its /64 for
+    IPv6 (one subscriber usually holds a whole /64, so per-address buckets would let it
+    spread requests over 2**64 of them)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return address

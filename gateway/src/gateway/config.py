@@ -47,13 +47,17 @@ class Settings(ServiceSettings):
     rate_limit_enabled: bool = True
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 200
-    # Anonymous callers (OIDC endpoints, identity's public API) are limited per IP address,
-    # more tightly; the burst leaves room for a login flow's redirects and assets.
+    # Anonymous callers (the public catalogue, OIDC endpoints, identity's public API) are
+    # limited per client address (IPv6: per /64), more tightly; the burst leaves room for a
+    # login flow's redirects and a catalogue page's few API calls.
     rate_limit_anonymous_per_second: float = 20.0
     rate_limit_anonymous_burst: int = 100
     # How long a rate-limit decision may wait for Redis before the request is let through.
     rate_limit_redis_timeout: float = 0.5
-    # Take the client IP from X-Forwarded-For (only behind a trusted load balancer).
+    # Take the client IP from X-Forwarded-For: only behind a load balancer that appends the
+    # address it saw (the last entry is used; earlier ones are the client's own words).
+    # Off by default: without such a balancer a caller could name any address and so pick
+    # a fresh anonymous rate-limit bucket per request.
     trust_forwarded_for: bool = False
 
     # Per-route body limits: public path prefix -> bytes (the longest matching prefix wins).

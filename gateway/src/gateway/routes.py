@@ -6,16 +6,22 @@ Per route, rules (first match wins) name the scope a request needs:
 | public prefix            | upstream    | methods                     | needs                       |
 |--------------------------|-------------|-----------------------------|-----------------------------|
 | /api/*/v1/openapi.json, /docs, /redoc, /docs-assets/* | each | GET HEAD | public       |
-| /api/registry/v1         | registry    | GET HEAD OPTIONS            | registry:read               |
+| /api/registry/v1         | registry    |                             |                             |
+|   the public catalogue (PUBLIC_REGISTRY) | | GET HEAD OPTIONS      | nothing; a sent token is verified |
+|   everything else        |             | GET HEAD OPTIONS            | registry:read               |
 |                          |             | POST PUT PATCH DELETE       | registry:write              |
-| /api/procurement/v1      | procurement | GET HEAD OPTIONS            | procurement:read            |
+| /api/procurement/v1      | procurement |                             |                             |
+|   /tenders[/{id}[/lots[/{id}]]] | | GET HEAD OPTIONS             | nothing; a sent token is verified |
+|   everything else        |             | GET HEAD OPTIONS            | procurement:read            |
 |   /tenders/{id}/enrollments[/...] | | POST PUT PATCH DELETE       | procurement:enroll          |
 |   everything else        |             | POST PUT PATCH DELETE       | procurement:manage          |
 | /api/identity/v1         | identity    | any                         | a valid token if one is sent; identity checks scopes (identity:admin) |
 | /auth, /.well-known      | identity    | any                         | public (OIDC endpoints authenticate clients themselves) |
 | everything else (not under RESERVED) | portal | any                    | public (the portal has its own log-in) |
 
-Services verify the token and scopes again (defence in depth). A route with the prefix
+Services verify the token and scopes again (defence in depth), and decide what an
+anonymous caller of a public read sees (procurement: published tenders only). Anonymous
+calls are rate limited per client address (:mod:`gateway.auth`). A route with the prefix
 "" catches every path outside :data:`RESERVED` (a web front, say:
 ``passthrough("portal", "", "portal", PROXY_METHODS)`` with a ``portal`` upstream in the
 settings).
@@ -76,6 +82,22 @@ def reads(scope: str) -> Rule:
     return _rule(READ_METHODS, ANY, Auth.REQUIRED, scope)
 
 
+def public_reads(pattern: str) -> Rule:
+    """Reads that need no token (the public catalogue). A token that is sent is verified
+    (a bad one is a 401) and then charges its client's rate limit; no scope is needed."""
+    return _rule(READ_METHODS, pattern, Auth.OPTIONAL)
+
+
+# The public catalogue: these reads carry no contract details, costs or vulnerability
+# exposure (those sub-resources stay behind registry:read and the services' own rules).
+PUBLIC_REGISTRY = (
+    r"/(facilities|offerings|organisations|initiatives)(/[^/]+)?"
+    r"|/offerings/[^/]+/versions(/[^/]+)?"
+    r"|/search"
+)
+PUBLIC_PROCUREMENT = r"/tenders(/[^/]+(/lots(/[^/]+)?)?)?"
+
+
 def writes(scope: str, pattern: str = ANY) -> Rule:
     return _rule(WRITE_METHODS, pattern, Auth.REQUIRED, scope)
 
@@ -86,9 +108,15 @@ def passthrough(name: str, prefix: str, upstream: str, methods: frozenset[str]) 
 
 
 def default_routes() -> list[Route]:
-    registry = api_route("registry", reads("registry:read"), writes("registry:write"))
+    registry = api_route(
+        "registry",
+        public_reads(PUBLIC_REGISTRY),
+        reads("registry:read"),
+        writes("registry:write"),
+    )
     procurement = api_route(
         "procurement",
+        public_reads(PUBLIC_PROCUREMENT),
         reads("procurement:read"),
         writes("procurement:enroll", r"/tenders/[^/]+/enrollments(/.*)?"),
         writes("procurement:manage"),

@@ -306,6 +306,34 @@ class BearerScheme(OAuth2):
         return credentials.strip()
 
 
+# ``openapi_extra`` of an operation that anonymous callers may use: FastAPI appends it to
+# the operation's security requirements, so the document reads "a token with these scopes,
+# or none" (OpenAPI's empty requirement object).
+ANONYMOUS_ALLOWED: dict[str, Any] = {"security": [{}]}
+
+
+def make_public_auth(token_url: str, scopes: dict[str, str]) -> Callable[..., Any]:
+    """Build the dependency of operations that anonymous callers may use (the public
+    catalogue): ``None`` without a token; a sent token is verified (401 when bad), but its
+    scopes are not required, since the operation needs none. The route declares
+    ``openapi_extra=ANONYMOUS_ALLOWED``; what a caller sees beyond the public part is
+    decided by the service from the principal (and its scopes)."""
+    scheme = BearerScheme(token_url, scopes)
+
+    async def authenticate_if_sent(
+        request: Request,
+        token: str | None = Depends(scheme),
+    ) -> Principal | None:
+        if token is None:
+            return None
+        verifier: TokenVerifier = request.app.state.token_verifier
+        principal = Principal.from_claims(await verifier.verify(token))
+        request.state.principal = principal
+        return principal
+
+    return authenticate_if_sent
+
+
 def make_auth(token_url: str, scopes: dict[str, str]) -> Callable[..., Any]:
     """Build the ``require_scopes`` dependency factory for one service.
 

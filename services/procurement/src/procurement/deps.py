@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 
-from servicekit.auth import Principal, make_auth
+from servicekit.auth import Principal, make_auth, make_public_auth
 
 from .config import get_settings
 from .registry_client import RegistryClient
@@ -26,6 +26,16 @@ auth = make_auth(get_settings().token_url, SCOPES)
 Reader = Annotated[Principal, Security(auth, scopes=[SCOPE_READ])]
 Enroller = Annotated[Principal, Security(auth, scopes=[SCOPE_ENROLL])]
 Manager = Annotated[Principal, Security(auth, scopes=[SCOPE_MANAGE])]
+
+# Published tenders and their lots are readable without a token; drafts, enrollments,
+# mandates, demand, OCDS exports and history are not.
+public_auth = make_public_auth(get_settings().token_url, SCOPES)
+PublicReader = Annotated[Principal | None, Security(public_auth, scopes=[SCOPE_READ])]
+
+
+def published_only(principal: Principal | None) -> bool:
+    """Whether the caller sees only published tenders (no procurement:read token)."""
+    return principal is None or SCOPE_READ not in principal.scopes
 
 
 async def get_registry(request: Request) -> RegistryClient:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Security
 
-from servicekit.auth import Principal, make_auth
+from servicekit.auth import Principal, make_auth, make_public_auth
 from servicekit.errors import Forbidden
 
 from .config import get_settings
@@ -22,11 +22,17 @@ OPERATOR = "operator"
 MUNICIPALITY = "municipality"
 SUPPLIER = "supplier"
 
-auth = make_auth(f"{get_settings().public_url.rstrip('/')}/auth/token", SCOPES)
+TOKEN_URL = f"{get_settings().public_url.rstrip('/')}/auth/token"
+auth = make_auth(TOKEN_URL, SCOPES)
+# The public catalogue (facilities, offerings, organisations, initiatives, search) is
+# readable without a token; contracts, costs, notices, history and the feed are not.
+public_auth = make_public_auth(TOKEN_URL, SCOPES)
 
 # The caller of an endpoint, verified for one of the scopes.
 Reader = Annotated[Principal, Security(auth, scopes=[READ])]
 Writer = Annotated[Principal, Security(auth, scopes=[WRITE])]
+# The caller of a public read: None when anonymous (the route declares ANONYMOUS_ALLOWED).
+PublicReader = Annotated[Principal | None, Security(public_auth, scopes=[READ])]
 
 
 def is_operator(principal: Principal) -> bool:

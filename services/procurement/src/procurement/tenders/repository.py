@@ -55,10 +55,13 @@ class TenderRepository(Repository[Tender]):
         now: datetime,
         open_status: str,
         closed_status: str,
+        hidden: tuple[str, ...] = (),
     ) -> tuple[list[Tender], int]:
         """A page of tenders, newest first, by effective status: an open tender past its
-        closing time counts as closed."""
+        closing time counts as closed. Tenders in a ``hidden`` status are left out."""
         query = select(Tender)
+        if hidden:
+            query = query.where(col(Tender.status).not_in(hidden))
         if facility_id:
             query = query.where(col(Tender.facility_id) == facility_id)
         closes_at = col(Tender.enrollment_closes_at)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
 from servicekit.http import IfMatchDep, OptionalIfMatchDep, accept_json
@@ -19,7 +20,7 @@ from servicekit.responses import (
     tagged_response,
 )
 
-from ..deps import Manager, Reader, RegistryDep
+from ..deps import Manager, PublicReader, Reader, RegistryDep, published_only
 from ..schemas import HistoryOut
 from . import service
 from .schemas import (
@@ -68,19 +69,27 @@ async def create_tender(
     "/v1/tenders",
     operation_id="listTenders",
     summary="List tenders",
+    description="Without a token with procurement:read only published tenders are "
+    "listed (not draft, not cancelled).",
     response_model=Page[TenderOut],
+    openapi_extra=ANONYMOUS_ALLOWED,
 )
 async def list_tenders(
     request: Request,
     session: SessionDep,
     clock: ClockDep,
-    _principal: Reader,
+    principal: PublicReader,
     params: PageDep,
     status: Annotated[TenderStatus | None, Query(description="Effective status")] = None,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
 ) -> Response:
     items, total = await service.list_tenders(
-        session, params, status=status, facility_id=facility_id, now=clock()
+        session,
+        params,
+        status=status,
+        facility_id=facility_id,
+        now=clock(),
+        published_only=published_only(principal),
     )
     return page_response(request, items, total, params)
 
@@ -89,15 +98,19 @@ async def list_tenders(
     "/v1/tenders/{tenderId}",
     operation_id="getTender",
     summary="Read a tender with its lots",
+    description="Without a token with procurement:read a draft or cancelled tender is a 404.",
     response_model=TenderOut,
+    openapi_extra=ANONYMOUS_ALLOWED,
 )
 async def get_tender(
     tender_id: TenderId,
     session: SessionDep,
     clock: ClockDep,
-    _principal: Reader,
+    principal: PublicReader,
 ) -> Response:
-    out, etag = await service.get_tender(session, tender_id, clock())
+    out, etag = await service.get_tender(
+        session, tender_id, clock(), published_only=published_only(principal)
+    )
     return json_response(out, etag=etag)
 
 
@@ -126,9 +139,12 @@ async def update_tender(
     operation_id="listLots",
     summary="List a tender's lots",
     response_model=list[LotOut],
+    openapi_extra=ANONYMOUS_ALLOWED,
 )
-async def list_lots(tender_id: TenderId, session: SessionDep, _principal: Reader) -> list[LotOut]:
-    return await service.list_lots(session, tender_id)
+async def list_lots(
+    tender_id: TenderId, session: SessionDep, principal: PublicReader
+) -> list[LotOut]:
+    return await service.list_lots(session, tender_id, published_only(principal))
 
 
 @router.post(
@@ -160,11 +176,12 @@ async def create_lot(
     operation_id="getLot",
     summary="Read one lot",
     response_model=LotOut,
+    openapi_extra=ANONYMOUS_ALLOWED,
 )
 async def get_lot(
-    tender_id: TenderId, lot_id: LotId, session: SessionDep, _principal: Reader
+    tender_id: TenderId, lot_id: LotId, session: SessionDep, principal: PublicReader
 ) -> LotOut:
-    return await service.get_lot(session, tender_id, lot_id)
+    return await service.get_lot(session, tender_id, lot_id, published_only(principal))
 
 
 def _transition_route(name: str, summary: str, operation_id: str) -> None:

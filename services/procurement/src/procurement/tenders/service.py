@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
 from servicekit.auth import Principal
-from servicekit.errors import BadRequest, Conflict, Forbidden
+from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 
@@ -36,6 +36,7 @@ from .terms import (
     LEAD_PARTY_TYPES,
     OPEN,
     TRANSITIONS,
+    UNPUBLISHED,
     check_publishable,
     check_terms,
     effective_status,
@@ -169,6 +170,7 @@ async def list_tenders(
     status: str | None,
     facility_id: uuid.UUID | None,
     now: datetime,
+    published_only: bool = False,
 ) -> tuple[list[TenderOut], int]:
     repo = TenderRepository(session)
     tenders, total = await repo.list_page(
@@ -178,27 +180,43 @@ async def list_tenders(
         now=now,
         open_status=OPEN,
         closed_status=CLOSED,
+        hidden=UNPUBLISHED if published_only else (),
     )
     lots = await repo.lots_of(t.id for t in tenders)
     return [tender_out(t, lots[t.id], now) for t in tenders], total
 
 
+async def _visible(repo: TenderRepository, tender_id: uuid.UUID, published_only: bool) -> Tender:
+    """The tender, or 404 as if it did not exist when the caller may see only published
+    tenders and this one is not."""
+    tender = await repo.get(tender_id)
+    if published_only and tender.status in UNPUBLISHED:
+        raise NotFound(f"No tender with id {tender_id}.")
+    return tender
+
+
 async def get_tender(
-    session: AsyncSession, tender_id: uuid.UUID, now: datetime
+    session: AsyncSession, tender_id: uuid.UUID, now: datetime, published_only: bool = False
 ) -> tuple[TenderOut, str]:
     repo = TenderRepository(session)
-    tender = await repo.get(tender_id)
+    tender = await _visible(repo, tender_id, published_only)
     return tender_out(tender, await repo.lots(tender_id), now), tender_etag(tender, now)
 
 
-async def list_lots(session: AsyncSession, tender_id: uuid.UUID) -> list[LotOut]:
+async def list_lots(
+    session: AsyncSession, tender_id: uuid.UUID, published_only: bool = False
+) -> list[LotOut]:
     repo = TenderRepository(session)
-    await repo.get(tender_id)
+    await _visible(repo, tender_id, published_only)
     return [lot_out(lot) for lot in await repo.lots(tender_id)]
 
 
-async def get_lot(session: AsyncSession, tender_id: uuid.UUID, lot_id: uuid.UUID) -> LotOut:
-    return lot_out(await TenderRepository(session).lot(tender_id, lot_id))
+async def get_lot(
+    session: AsyncSession, tender_id: uuid.UUID, lot_id: uuid.UUID, published_only: bool = False
+) -> LotOut:
+    repo = TenderRepository(session)
+    await _visible(repo, tender_id, published_only)
+    return lot_out(await repo.lot(tender_id, lot_id))
 
 
 async def list_history(

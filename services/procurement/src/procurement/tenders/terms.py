@@ -21,6 +21,9 @@ AWARDED = "awarded"
 CONTRACTED = "contracted"
 CANCELLED = "cancelled"
 FINAL = (CONTRACTED, CANCELLED)
+# Not shown to the public: a draft was never published, and a cancelled tender may
+# never have been (no publication date is kept to tell).
+UNPUBLISHED = (DRAFT, CANCELLED)
 LEAD_PARTY_TYPES = ("cooperation", "operator")
 
 # Transition name (the sub-resource) -> (required effective status, new status).

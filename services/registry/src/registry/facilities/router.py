@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from servicekit.actor import Actor
+from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import DatabaseDep, SessionDep
 from servicekit.http import IfMatchDep, OptionalIfMatchDep, accept_json
 from servicekit.idempotency import created
@@ -19,7 +20,7 @@ from servicekit.responses import (
     page_response,
 )
 
-from ..auth import Reader, Writer, require_operator
+from ..auth import PublicReader, Reader, Writer, require_operator
 from ..common import cached_page
 from ..readcache import ReadCacheDep
 from . import service
@@ -40,6 +41,7 @@ FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility
 
 @router.get(
     "/v1/facilities",
+    openapi_extra=ANONYMOUS_ALLOWED,
     operation_id="listFacilities",
     summary="List collective facilities",
     response_model=Page[FacilityOut],
@@ -48,7 +50,7 @@ async def list_facilities(
     request: Request,
     database: DatabaseDep,
     cache: ReadCacheDep,
-    _principal: Reader,
+    _principal: PublicReader,
     params: PageDep,
     slug: Annotated[str | None, Query(max_length=100, description="Exact slug")] = None,
     kind: Annotated[Kind | None, Query(description="Kind of facility")] = None,
@@ -100,13 +102,14 @@ async def create_facility(
 
 @router.get(
     "/v1/facilities/{facilityId}",
+    openapi_extra=ANONYMOUS_ALLOWED,
     operation_id="getFacility",
     summary="Read a facility",
     response_model=FacilityOut,
 )
 async def get_facility(
     database: DatabaseDep,
-    _principal: Reader,
+    _principal: PublicReader,
     facility_id: FacilityId,
 ) -> Response:
     out, etag = await service.get_facility(database, facility_id)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
+from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import SessionDep
 from servicekit.http import accept_json
 from servicekit.idempotency import created
@@ -18,7 +19,7 @@ from servicekit.responses import (
     page_response,
 )
 
-from ..auth import Reader, Writer
+from ..auth import PublicReader, Reader, Writer
 from . import service
 from .schemas import InitiativeCreate, InitiativeOut, PledgeCreate, PledgeOut
 
@@ -33,6 +34,7 @@ OpenStage = Annotated[
 
 @router.get(
     "/v1/initiatives",
+    openapi_extra=ANONYMOUS_ALLOWED,
     operation_id="listInitiatives",
     summary="Facilities being shaped (initiative, pilot, impact analysis), ranked by support",
     description="Ranked by the number of supporting municipalities, then the inhabitants "
@@ -42,7 +44,7 @@ OpenStage = Annotated[
 async def list_initiatives(
     request: Request,
     session: SessionDep,
-    _principal: Reader,
+    _principal: PublicReader,
     params: PageDep,
     stage: OpenStage = None,
 ) -> Response:
@@ -75,13 +77,14 @@ async def propose_initiative(
 
 @router.get(
     "/v1/initiatives/{facilityId}",
+    openapi_extra=ANONYMOUS_ALLOWED,
     operation_id="getInitiative",
     summary="A facility's proposer, support, pilot and impact-analysis outcome",
     response_model=InitiativeOut,
 )
 async def get_initiative(
     session: SessionDep,
-    _principal: Reader,
+    _principal: PublicReader,
     facility_id: FacilityId,
 ) -> Response:
     return json_response(await service.get_initiative(session, facility_id))

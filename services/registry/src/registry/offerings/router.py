@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
+from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import DatabaseDep, SessionDep
 from servicekit.http import IfMatchDep, accept_json
 from servicekit.idempotency import created
@@ -18,7 +19,7 @@ from servicekit.responses import (
     tagged_response,
 )
 
-from ..auth import Reader, Writer
+from ..auth import PublicReader, Writer
 from ..common import cached_page
 from ..readcache import ReadCacheDep
 from . import service
@@ -39,6 +40,7 @@ VersionId = Annotated[uuid.UUID, Path(alias="versionId", description="Version id
 
 @router.get(
     "/v1/offerings",
+    openapi_extra=ANONYMOUS_ALLOWED,
     operation_id="listOfferings",
     summary="List supplier offerings",
     response_model=Page[OfferingOut],
@@ -47,7 +49,7 @@ async def list_offerings(
     request: Request,
     database: DatabaseDep,
     cache: ReadCacheDep,
-    _principal: Reader,
+    _principal: PublicReader,
     params: PageDep,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
     supplier_id: Annotated[uuid.UUID | None, Query(alias="supplierId")] = None,
@@ -88,13 +90,14 @@ async def create_offering(
 
 @router.get(
     "/v1/offerings/{offeringId}",
+    openapi_extra=ANONYMOUS_ALLOWED,
     operation_id="getOffering",
     summary="Read an offering",
     response_model=OfferingOut,
 )
 async def get_offering(
     database: DatabaseDep,
-    _principal: Reader,
+    _principal: PublicReader,
     offering_id: OfferingId,
 ) -> Response:
     out, etag = await service.get_offering(database, offering_id)
@@ -122,6 +125,7 @@ async def update_offering(
 
 @router.get(
     "/v1/offerings/{offeringId}/versions",
+    openapi_extra=ANONYMOUS_ALLOWED,
     operation_id="listOfferingVersions",
     summary="List the versions of an offering, newest release first",
     response_model=Page[VersionOut],
@@ -129,7 +133,7 @@ async def update_offering(
 async def list_versions(
     request: Request,
     session: SessionDep,
-    _principal: Reader,
+    _principal: PublicReader,
     offering_id: OfferingId,
     params: PageDep,
 ) -> Response:
@@ -162,13 +166,14 @@ async def create_version(
 
 @router.get(
     "/v1/offerings/{offeringId}/versions/{versionId}",
+    openapi_extra=ANONYMOUS_ALLOWED,
     operation_id="getOfferingVersion",
     summary="Read a version of an offering",
     response_model=VersionOut,
 )
 async def get_version(
     session: SessionDep,
-    _principal: Reader,
+    _principal: PublicReader,
     offering_id: OfferingId,
     version_id: VersionId,
 ) -> Response:

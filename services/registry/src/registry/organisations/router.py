@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from servicekit.actor import Actor
+from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import SessionDep
 from servicekit.http import IfMatchDep, accept_json
 from servicekit.idempotency import created
@@ -18,7 +19,7 @@ from servicekit.responses import (
     page_response,
 )
 
-from ..auth import Reader, Writer, require_operator
+from ..auth import PublicReader, Writer, require_operator
 from . import service
 from .schemas import OrganisationCreate, OrganisationOut, OrganisationPatch, OrganisationType
 
@@ -27,6 +28,7 @@ router = APIRouter(tags=["organisations"], dependencies=[Depends(accept_json)])
 
 @router.get(
     "/v1/organisations",
+    openapi_extra=ANONYMOUS_ALLOWED,
     operation_id="listOrganisations",
     summary="List organisations",
     description="Municipalities, suppliers, cooperations and the platform operator, "
@@ -36,7 +38,7 @@ router = APIRouter(tags=["organisations"], dependencies=[Depends(accept_json)])
 async def list_organisations(
     request: Request,
     session: SessionDep,
-    _principal: Reader,
+    _principal: PublicReader,
     params: PageDep,
     type: Annotated[OrganisationType | None, Query(description="Organisation type")] = None,
     oin: Annotated[str | None, Query(pattern=r"^[0-9]{20}$", description="OIN (20 digits)")] = None,
@@ -83,13 +85,14 @@ async def create_organisation(
 
 @router.get(
     "/v1/organisations/{organisationId}",
+    openapi_extra=ANONYMOUS_ALLOWED,
     operation_id="getOrganisation",
     summary="Read an organisation",
     response_model=OrganisationOut,
 )
 async def get_organisation(
     session: SessionDep,
-    _principal: Reader,
+    _principal: PublicReader,
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
 ) -> Response:
     out, etag = await service.get_organisation(session, organisation_id)

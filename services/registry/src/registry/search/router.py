@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import DatabaseDep
 from servicekit.http import accept_json
 from servicekit.pagination import PageDep
 from servicekit.responses import page_body_response
 
-from ..auth import Reader
+from ..auth import PublicReader
 from ..facilities.schemas import Kind
 from ..readcache import ReadCacheDep
 from . import service
@@ -22,6 +23,7 @@ router = APIRouter(tags=["search"], dependencies=[Depends(accept_json)])
 
 @router.get(
     "/v1/search",
+    openapi_extra=ANONYMOUS_ALLOWED,
     operation_id="search",
     summary="Full-text search over facilities and offerings, with facet counts",
     response_model=SearchResults,
@@ -30,7 +32,7 @@ async def search(
     request: Request,
     database: DatabaseDep,
     cache: ReadCacheDep,
-    _principal: Reader,
+    _principal: PublicReader,
     params: PageDep,
     q: Annotated[str, Query(min_length=1, max_length=200, description="Search words")],
     type: Annotated[ResultType | None, Query(description="Only this kind of result")] = None,
