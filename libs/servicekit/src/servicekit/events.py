@@ -154,13 +154,18 @@ def _to_event(row: Any) -> CloudEvent:
 
 
 async def read_events(
-    session: AsyncSession, table: Table, after: int, limit: int
+    session: AsyncSession,
+    table: Table,
+    after: int,
+    limit: int,
+    hidden_prefix: str | None = None,
 ) -> list[CloudEvent]:
-    rows = (
-        await session.execute(
-            select(table).where(table.c.sequence > after).order_by(table.c.sequence).limit(limit)
-        )
-    ).all()
+    """Events after a sequence; ``hidden_prefix``: leave out the event types starting with
+    it (events addressed to one party, not for every reader of the feed)."""
+    query = select(table).where(table.c.sequence > after)
+    if hidden_prefix:
+        query = query.where(~table.c.type.startswith(hidden_prefix, autoescape=True))
+    rows = (await session.execute(query.order_by(table.c.sequence).limit(limit))).all()
     return [_to_event(row) for row in rows]
 
 
@@ -169,8 +174,10 @@ def events_router(
     auth: Callable[..., Any],
     read_scope: str,
     tag: str = "events",
+    hidden_prefix: str | None = None,
 ) -> APIRouter:
-    """``GET /v1/events``: the service's change feed, oldest first, by sequence cursor."""
+    """``GET /v1/events``: the service's change feed, oldest first, by sequence cursor;
+    event types starting with ``hidden_prefix`` are not on it."""
     router = APIRouter(tags=[tag])
 
     @router.get(
@@ -190,7 +197,7 @@ def events_router(
         # Default-value style: postponed annotations cannot see this closure's ``auth``.
         _principal: Principal = Security(auth, scopes=[read_scope]),
     ) -> dict[str, Any]:
-        events = await read_events(session, table, after, limit)
+        events = await read_events(session, table, after, limit, hidden_prefix)
         path = request.url.path
         links: dict[str, Any] = {"self": {"href": f"{path}?after={after}&limit={limit}"}}
         if len(events) == limit:

@@ -13,9 +13,12 @@ from .config import get_settings
 
 READ = "registry:read"
 WRITE = "registry:write"
+EXPOSURE = "registry:exposure"
 SCOPES = {
     READ: "Read the catalogue: organisations, facilities, offerings, usages, events",
     WRITE: "Change the catalogue (subject to ownership of the data)",
+    EXPOSURE: "Read which municipalities run vulnerable versions (own municipality, "
+    "offering's supplier or operator only)",
 }
 
 OPERATOR = "operator"

@@ -50,4 +50,5 @@ def load_models() -> None:
     from .organisations import models as _organisations  # noqa: F401
     from .pilots import models as _pilots  # noqa: F401
     from .usages import models as _usages  # noqa: F401
+    from .vulnerabilities import models as _vulnerabilities  # noqa: F401
     from .webhooks import models as _webhooks  # noqa: F401

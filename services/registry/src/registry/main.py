@@ -14,6 +14,7 @@ from servicekit.events import events_router
 
 from . import API_VERSION
 from .auth import READ, auth
+from .changes.service import PRIVATE_EVENT_PREFIX
 from .config import Settings, get_settings
 from .costs.router import router as costs_router
 from .db import event_outbox, idempotency_keys, load_models
@@ -27,6 +28,7 @@ from .pilots.router import router as pilots_router
 from .readcache import ReadCache, ReadCacheCollector
 from .search.router import router as search_router
 from .usages.router import router as usages_router
+from .vulnerabilities.router import router as vulnerabilities_router
 from .webhooks.backlog import WebhookBacklog, WebhookBacklogCollector
 from .webhooks.dispatcher import WebhookDispatcher
 from .webhooks.router import router as webhooks_router
@@ -49,6 +51,10 @@ TAGS = [
     {"name": "subscriptions", "description": "Webhooks on the change feed (signed, retried)"},
     {"name": "initiatives", "description": "Proposals, support pledges, pilots, impact analyses"},
     {"name": "costs", "description": "Annual costs of usages, population figures, per inhabitant"},
+    {
+        "name": "vulnerabilities",
+        "description": "Vulnerabilities (CVE) in offering versions and who is exposed",
+    },
 ]
 
 
@@ -135,7 +141,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             initiatives_router,
             pilots_router,
             notices_router,
-            events_router(event_outbox, auth, READ),
+            vulnerabilities_router,
+            events_router(event_outbox, auth, READ, hidden_prefix=PRIVATE_EVENT_PREFIX),
             webhooks_router,
         ],
         migrations_package="registry.migrations",

@@ -18,6 +18,9 @@ from .models import HistoryEntry
 
 EVENT_SOURCE = "/api/registry/v1"
 EVENT_PREFIX = "nl.samen.registry"
+# Events addressed to one organisation (``audience`` in their data): not on the public
+# feed, delivered to that organisation's webhook subscriptions only.
+PRIVATE_EVENT_PREFIX = f"{EVENT_PREFIX}.exposure."
 FEED_LOCK_KEY = 0x5A4D454E  # arbitrary, fixed: "registry change feed"
 
 

@@ -16,7 +16,7 @@ from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
 
-from ..auth import SUPPLIER
+from ..auth import SUPPLIER, is_operator
 from ..changes.service import record_out
 from ..organisations.models import Organisation
 from . import repository
@@ -52,6 +52,13 @@ def _require_supplier_staff(principal: Principal, supplier: Organisation) -> Non
     if principal.org_type != SUPPLIER or not supplier.kvk_number:
         raise Forbidden("Only staff of the supplier that owns an offering may change it.")
     principal.require_org(supplier.kvk_number, "this supplier's offerings")
+
+
+def require_supplier_or_operator(principal: Principal, supplier: Organisation) -> None:
+    """Facts about an offering that others rely on (its vulnerabilities, its integrations)
+    are recorded by the supplier's own staff or by the platform operator."""
+    if not is_operator(principal):
+        _require_supplier_staff(principal, supplier)
 
 
 def _dates(release: object, end: object) -> None:

@@ -63,7 +63,7 @@ class Usage(Model):
         ForeignKey("offerings.id", ondelete="RESTRICT"), index=True
     )
     version_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("offering_versions.id", ondelete="RESTRICT")
+        ForeignKey("offering_versions.id", ondelete="RESTRICT"), index=True
     )
     status: Mapped[str] = mapped_column(String(10))
     start_date: Mapped[date | None]

@@ -27,6 +27,7 @@ from servicekit.events import CloudEvent, read_events
 
 from ..config import get_settings
 from ..db import event_outbox
+from ..changes.service import PRIVATE_EVENT_PREFIX
 from .models import Delivery, Subscription
 from .secretbox import SecretBox, SecretUnreadable, secret_box
 from .signing import sign
@@ -44,6 +45,14 @@ def backoff_seconds(failures: int, maximum: int) -> int:
 
 def wanted(event_type: str, prefixes: list[str]) -> bool:
     return not prefixes or any(event_type.startswith(p) for p in prefixes)
+
+
+def addressed_to(event: CloudEvent, sub: Subscription) -> bool:
+    """Events addressed to one organisation (``PRIVATE_EVENT_PREFIX``, with its id as
+    ``audience``) go to that organisation's subscriptions only; the rest to everyone."""
+    if not event.type.startswith(PRIVATE_EVENT_PREFIX):
+        return True
+    return bool(sub.owner_org) and event.data.get("audience") == sub.owner_org
 
 
 class WebhookDispatcher:
@@ -198,7 +207,7 @@ class WebhookDispatcher:
             events = await read_events(session, event_outbox, sub.cursor, BATCH)
         skipped_to = None
         for event in events:
-            if not wanted(event.type, sub.event_types):
+            if not wanted(event.type, sub.event_types) or not addressed_to(event, sub):
                 skipped_to = event.sequence
                 continue
             if skipped_to is not None:

@@ -1,0 +1,1 @@
+"""Vulnerabilities of offering versions and the municipalities exposed to them."""
