@@ -64,6 +64,7 @@ CLIENTS: dict[str, dict[str, object]] = {
             "profile",
             "registry:read",
             "registry:write",
+            "registry:exposure",
             "procurement:read",
             "procurement:enroll",
             "procurement:manage",

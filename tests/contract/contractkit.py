@@ -56,6 +56,7 @@ MUNICIPALITY_OIN = "00000001000000344000"
 SCOPES = (
     "registry:read",
     "registry:write",
+    "registry:exposure",
     "procurement:read",
     "procurement:enroll",
     "procurement:manage",

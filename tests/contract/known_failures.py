@@ -67,6 +67,10 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("procurement", "createLot", "positive_data_acceptance"): (
         "A lot's value must fit within the tender's value with the other lots (400)."
     ),
+    ("registry", "createVulnerability", "positive_data_acceptance"): REFERENCE
+    + " (offeringId, affectedVersionIds must be versions of it); cvssScore has one decimal.",
+    ("registry", "updateVulnerability", "positive_data_acceptance"): REFERENCE
+    + " (affectedVersionIds); cvssScore has one decimal.",
     ("identity", "createClient", "positive_data_acceptance"): (
         "Client registration rules across fields (redirect URIs for the code flow, keys "
         "for private_key_jwt, the bsn scope only with a legal basis): 400 invalidParams."

@@ -36,6 +36,15 @@ def test_longest_prefix_and_rules() -> None:
     assert router.allowed_methods(procurement, "/openapi.json") == sorted(PROXY_METHODS)
 
 
+def test_exposure_needs_its_own_scope() -> None:
+    router = Router(default_routes())
+    registry = next(r for r in router.routes if r.name == "registry")
+    for rest in ("/vulnerabilities/v1/exposures", "/organisations/o1/exposures"):
+        assert _scope(router, registry, "GET", rest) == "registry:exposure"
+    assert _scope(router, registry, "GET", "/vulnerabilities/v1") == "registry:read"
+    assert _scope(router, registry, "POST", "/vulnerabilities/v1/withdrawal") == "registry:write"
+
+
 def test_a_catch_all_route_leaves_reserved_paths_alone() -> None:
     portal = passthrough("portal", "", "portal", PROXY_METHODS)
     router = Router([*(r for r in default_routes() if r.name != "portal"), portal])

@@ -71,7 +71,7 @@ class Tokens:
     def operator(self, oin: str = OPERATOR_OIN) -> dict[str, str]:
         return self.issuer.headers(
             sub="vng-admin",
-            scopes=["registry:read", "registry:write"],
+            scopes=["registry:read", "registry:write", "registry:exposure"],
             org_id=oin,
             org_type="operator",
         )
@@ -79,14 +79,17 @@ class Tokens:
     def municipality(self, oin: str = UTRECHT_OIN, sub: str = "civil-servant") -> dict[str, str]:
         return self.issuer.headers(
             sub=sub,
-            scopes=["registry:read", "registry:write"],
+            scopes=["registry:read", "registry:write", "registry:exposure"],
             org_id=oin,
             org_type="municipality",
         )
 
     def supplier(self, kvk: str = SUPPLIER_KVK, sub: str = "supplier-staff") -> dict[str, str]:
         return self.issuer.headers(
-            sub=sub, scopes=["registry:read", "registry:write"], org_id=kvk, org_type="supplier"
+            sub=sub,
+            scopes=["registry:read", "registry:write", "registry:exposure"],
+            org_id=kvk,
+            org_type="supplier",
         )
 
 

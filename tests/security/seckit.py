@@ -24,6 +24,7 @@ SUPPLIER_B = "90000002"
 ALL_SCOPES = (
     "registry:read",
     "registry:write",
+    "registry:exposure",
     "procurement:read",
     "procurement:enroll",
     "procurement:manage",

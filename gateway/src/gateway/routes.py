@@ -9,6 +9,7 @@ Per route, rules (first match wins) name the scope a request needs:
 | /api/registry/v1         | registry    |                             |                             |
 |   the public catalogue (PUBLIC_REGISTRY) | | GET HEAD OPTIONS      | nothing; a sent token is verified |
 |   everything else        |             | GET HEAD OPTIONS            | registry:read               |
+|   /vulnerabilities/{id}/exposures, /organisations/{id}/exposures | | GET HEAD OPTIONS | registry:exposure |
 |                          |             | POST PUT PATCH DELETE       | registry:write              |
 | /api/procurement/v1      | procurement |                             |                             |
 |   /tenders[/{id}[/lots[/{id}]]] | | GET HEAD OPTIONS             | nothing; a sent token is verified |
@@ -78,8 +79,8 @@ def api_route(name: str, *rules: Rule) -> Route:
     return Route(name, f"/api/{name}/v1", name, "/v1", (docs, *rules), rewrite=True)
 
 
-def reads(scope: str) -> Rule:
-    return _rule(READ_METHODS, ANY, Auth.REQUIRED, scope)
+def reads(scope: str, pattern: str = ANY) -> Rule:
+    return _rule(READ_METHODS, pattern, Auth.REQUIRED, scope)
 
 
 def public_reads(pattern: str) -> Rule:
@@ -111,6 +112,7 @@ def default_routes() -> list[Route]:
     registry = api_route(
         "registry",
         public_reads(PUBLIC_REGISTRY),
+        reads("registry:exposure", r"/(vulnerabilities|organisations)/[^/]+/exposures"),
         reads("registry:read"),
         writes("registry:write"),
     )

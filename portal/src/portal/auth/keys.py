@@ -23,6 +23,7 @@ PERSON_SCOPES = [
     "profile",
     "registry:read",
     "registry:write",
+    "registry:exposure",
     "procurement:read",
     "procurement:enroll",
     "procurement:manage",

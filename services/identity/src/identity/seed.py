@@ -56,6 +56,7 @@ def demo_clients(public_url: str = "") -> list[tuple[ClientIn, str | None]]:
     api_scopes = [
         "registry:read",
         "registry:write",
+        "registry:exposure",
         "procurement:read",
         "procurement:enroll",
         "procurement:manage",
@@ -174,7 +175,12 @@ def demo_clients(public_url: str = "") -> list[tuple[ClientIn, str | None]]:
                 grant_type="client_credentials",
                 token_endpoint_auth_method="private_key_jwt",  # noqa: S106
                 jwks=demo_jwks(),
-                allowed_scopes=["registry:read", "registry:write", "procurement:read"],
+                allowed_scopes=[
+                    "registry:read",
+                    "registry:write",
+                    "registry:exposure",
+                    "procurement:read",
+                ],
                 org_id=UTRECHT_OIN,
                 org_type="municipality",
                 roles=["registry-editor"],

@@ -36,6 +36,8 @@ Reader = Annotated[Principal, Security(auth, scopes=[READ])]
 Writer = Annotated[Principal, Security(auth, scopes=[WRITE])]
 # The caller of a public read: None when anonymous (the route declares ANONYMOUS_ALLOWED).
 PublicReader = Annotated[Principal | None, Security(public_auth, scopes=[READ])]
+# Exposure is a read of the catalogue that needs more (its own scope too).
+ExposureReader = Annotated[Principal, Security(auth, scopes=[READ, EXPOSURE])]
 
 
 def is_operator(principal: Principal) -> bool:

@@ -127,8 +127,13 @@ MACHTIGING_ROLES = {
 ROLE_SCOPES = {
     "procurement-enroller": {"procurement:enroll"},
     "procurement-manager": {"procurement:manage"},
-    "registry-editor": {"registry:write"},
-    "platform-admin": {"identity:admin", "registry:write", "procurement:manage"},
+    "registry-editor": {"registry:write", "registry:exposure"},
+    "platform-admin": {
+        "identity:admin",
+        "registry:write",
+        "registry:exposure",
+        "procurement:manage",
+    },
 }
 READ_SCOPES = {"registry:read", "procurement:read"}
 OIDC_SCOPES = {"openid", "profile", "bsn", "email"}

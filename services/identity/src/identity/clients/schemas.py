@@ -29,6 +29,7 @@ KNOWN_SCOPES = {
     "bsn": "The user's BSN (only for clients with a legal basis)",
     "registry:read": "Read the registry",
     "registry:write": "Change the registry",
+    "registry:exposure": "See which municipalities run vulnerable versions (own data only)",
     "procurement:read": "Read tenders",
     "procurement:enroll": "Enroll a municipality in a tender",
     "procurement:manage": "Manage tenders (lead party)",

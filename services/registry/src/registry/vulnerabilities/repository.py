@@ -61,9 +61,7 @@ class VulnerabilityRepository(Repository[Vulnerability]):
             .where(AffectedVersion.vulnerability_id.in_(list(vulnerability_ids)))
             .order_by(OfferingVersion.version)
         )
-        found: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {
-            v: [] for v in vulnerability_ids
-        }
+        found: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {v: [] for v in vulnerability_ids}
         for row in (await self.session.execute(query)).all():
             found[row.vulnerability_id].append((row.id, row.version))
         return found

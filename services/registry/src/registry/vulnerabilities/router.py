@@ -5,16 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, Security
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
-from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.http import IfMatchDep, accept_json
-from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageParams, page_params
-from servicekit.responses import error_responses, json_response, page_response
+from servicekit.idempotency import created
+from servicekit.pagination import Page, PageDep, PageParams
+from servicekit.responses import error_responses, page_response, tagged_response
 
-from ..auth import EXPOSURE, READ, WRITE, auth
+from ..auth import ExposureReader, Reader, Writer
 from . import service
 from .schemas import (
     ExposureOut,
@@ -45,8 +44,8 @@ EXPOSURE_NOTE = (
 async def list_vulnerabilities(
     request: Request,
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
-    params: Annotated[PageParams, Depends(page_params)],
+    _principal: Reader,
+    params: PageDep,
     offering_id: Annotated[uuid.UUID | None, Query(alias="offeringId")] = None,
     cve_id: Annotated[
         str | None, Query(alias="cveId", max_length=30, pattern=r"^CVE-[0-9]{4}-[0-9]{4,19}$")
@@ -71,16 +70,15 @@ async def list_vulnerabilities(
 async def create_vulnerability(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     body: VulnerabilityCreate,
 ) -> Response:
-    async def handler() -> Response:
-        out, etag = await service.create_vulnerability(session, principal, body)
-        return json_response(
-            out, status_code=201, etag=etag, location=f"/v1/vulnerabilities/{out.id}"
-        )
-
-    return await idempotent(request, principal, handler)
+    return await created(
+        request,
+        principal,
+        lambda: service.create_vulnerability(session, principal, body),
+        lambda out: f"/v1/vulnerabilities/{out.id}",
+    )
 
 
 @router.get(
@@ -91,11 +89,10 @@ async def create_vulnerability(
 )
 async def get_vulnerability(
     session: SessionDep,
-    _principal: Annotated[Principal, Security(auth, scopes=[READ])],
+    _principal: Reader,
     vulnerability_id: VulnerabilityId,
 ) -> Response:
-    out, etag = await service.get_vulnerability(session, vulnerability_id)
-    return json_response(out, etag=etag)
+    return tagged_response(await service.get_vulnerability(session, vulnerability_id))
 
 
 @router.patch(
@@ -108,14 +105,13 @@ async def get_vulnerability(
 async def update_vulnerability(
     session: SessionDep,
     if_match: IfMatchDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     vulnerability_id: VulnerabilityId,
     patch: Annotated[VulnerabilityPatch, Body()],
 ) -> Response:
-    out, etag = await service.update_vulnerability(
-        session, principal, vulnerability_id, patch, if_match
+    return tagged_response(
+        await service.update_vulnerability(session, principal, vulnerability_id, patch, if_match)
     )
-    return json_response(out, etag=etag)
 
 
 @router.post(
@@ -129,14 +125,15 @@ async def update_vulnerability(
 async def withdraw_vulnerability(
     session: SessionDep,
     if_match: IfMatchDep,
-    principal: Annotated[Principal, Security(auth, scopes=[WRITE])],
+    principal: Writer,
     vulnerability_id: VulnerabilityId,
     body: WithdrawalIn,
 ) -> Response:
-    out, etag = await service.withdraw_vulnerability(
-        session, principal, vulnerability_id, body.reason, if_match
+    return tagged_response(
+        await service.withdraw_vulnerability(
+            session, principal, vulnerability_id, body.reason, if_match
+        )
     )
-    return json_response(out, etag=etag)
 
 
 @router.get(
@@ -150,13 +147,12 @@ async def withdraw_vulnerability(
 async def vulnerability_exposures(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[EXPOSURE])],
+    principal: ExposureReader,
     vulnerability_id: VulnerabilityId,
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
 ) -> Response:
     items = await service.exposures_of_vulnerability(session, principal, vulnerability_id)
-    page = items[params.offset : params.offset + params.page_size]
-    return page_response(request, page, len(items), params)
+    return _listed(request, items, params)
 
 
 @router.get(
@@ -170,10 +166,15 @@ async def vulnerability_exposures(
 async def organisation_exposures(
     request: Request,
     session: SessionDep,
-    principal: Annotated[Principal, Security(auth, scopes=[EXPOSURE])],
+    principal: ExposureReader,
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
 ) -> Response:
     items = await service.exposures_of_municipality(session, principal, organisation_id)
+    return _listed(request, items, params)
+
+
+def _listed(request: Request, items: list[ExposureOut], params: PageParams) -> Response:
+    """One page of a list computed whole (exposures are few per vulnerability)."""
     page = items[params.offset : params.offset + params.page_size]
     return page_response(request, page, len(items), params)

@@ -23,9 +23,13 @@ CveId = Annotated[
     StringConstraints(strip_whitespace=True, to_upper=True, max_length=30),
     AfterValidator(cvss.cve_id),
     WithJsonSchema(
-        {"type": "string", "pattern": cvss.CVE_PATTERN, "maxLength": 30,
-         "examples": ["CVE-2099-0001"]}
-    ),  # fmt: skip
+        {
+            "type": "string",
+            "pattern": cvss.CVE_PATTERN,
+            "maxLength": 30,
+            "examples": ["CVE-2099-0001"],
+        }
+    ),
 ]
 CvssScore = Annotated[
     Decimal,
@@ -38,9 +42,13 @@ CvssVector = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(cvss.vector),
     WithJsonSchema(
-        {"type": "string", "pattern": cvss.VECTOR_PATTERN, "maxLength": 200,
-         "examples": ["CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"]}
-    ),  # fmt: skip
+        {
+            "type": "string",
+            "pattern": cvss.VECTOR_PATTERN,
+            "maxLength": 200,
+            "examples": ["CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"],
+        }
+    ),
 ]
 Description = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000, pattern=r"\S")

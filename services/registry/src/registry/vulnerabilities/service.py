@@ -148,9 +148,7 @@ async def create_vulnerability(
                 extra={"existingId": str(existing)},
             )
         row = await repo.add(
-            Vulnerability(
-                **data.model_dump(exclude={"affected_version_ids"}), status="published"
-            ),
+            Vulnerability(**data.model_dump(exclude={"affected_version_ids"}), status="published"),
             conflict=f"{data.cve_id} is already recorded for this offering.",
         )
         await repo.set_affected(row.id, versions)
@@ -280,7 +278,7 @@ async def exposures_of_vulnerability(
 async def exposures_of_municipality(
     session: AsyncSession, principal: Principal, organisation_id: uuid.UUID
 ) -> list[ExposureOut]:
-    """"Am I exposed?": for the municipality's own staff and the operator."""
+    """ "Am I exposed?": for the municipality's own staff and the operator."""
     repo = VulnerabilityRepository(session)
     municipality = await repo.organisation(organisation_id)
     if municipality is None:

@@ -25,9 +25,9 @@ from servicekit.clock import utcnow
 from servicekit.db import Database
 from servicekit.events import CloudEvent, read_events
 
+from ..changes.service import PRIVATE_EVENT_PREFIX
 from ..config import get_settings
 from ..db import event_outbox
-from ..changes.service import PRIVATE_EVENT_PREFIX
 from .models import Delivery, Subscription
 from .secretbox import SecretBox, SecretUnreadable, secret_box
 from .signing import sign
