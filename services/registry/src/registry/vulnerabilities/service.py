@@ -49,14 +49,12 @@ class VulnerabilityFilter:
 
 
 def to_out(row: Vulnerability, affected: Sequence[tuple[uuid.UUID, str]]) -> VulnerabilityOut:
-    return VulnerabilityOut.model_validate(
-        {
-            **{c: getattr(row, c) for c in VulnerabilityOut.model_fields if hasattr(row, c)},
-            "severity": severity(row.cvss_score),
-            "affected_versions": [
-                AffectedVersionOut(version_id=v, version=label) for v, label in affected
-            ],
-        }
+    return VulnerabilityOut.from_row(
+        row,
+        severity=severity(row.cvss_score),
+        affected_versions=[
+            AffectedVersionOut(version_id=v, version=label) for v, label in affected
+        ],
     )
 
 
