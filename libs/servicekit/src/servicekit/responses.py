@@ -26,6 +26,8 @@ ERROR_DESCRIPTIONS = {
     406: "The Accept header cannot be met",
     409: "Conflict with the current state (duplicate, in use, illegal move)",
     412: "If-Match does not match the current ETag",
+    413: "Request body too large",
+    415: "Unsupported Content-Type",
     422: "Idempotency-Key reused for a different request",
     428: "If-Match is required",
     503: "A service this one depends on is unavailable; retry after Retry-After seconds",

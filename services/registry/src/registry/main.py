@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from servicekit.app import create_service_app
+from servicekit.app import JSON_TYPES, create_service_app
+from servicekit.csvfiles import CSV
 from servicekit.events import events_router
 
 from . import API_VERSION
@@ -18,6 +19,7 @@ from .changes.service import PRIVATE_EVENT_PREFIX
 from .config import Settings, get_settings
 from .costs.router import router as costs_router
 from .db import event_outbox, idempotency_keys, load_models
+from .exports.router import router as exports_router
 from .facilities.router import router as facilities_router
 from .initiatives.router import router as initiatives_router
 from .notices import service as notices
@@ -50,6 +52,7 @@ TAGS = [
     {"name": "events", "description": "Change feed (CloudEvents 1.0)"},
     {"name": "subscriptions", "description": "Webhooks on the change feed (signed, retried)"},
     {"name": "initiatives", "description": "Proposals, support pledges, pilots, impact analyses"},
+    {"name": "exports", "description": "CSV downloads and the landscape in ArchiMate"},
     {"name": "costs", "description": "Annual costs of usages, population figures, per inhabitant"},
     {
         "name": "vulnerabilities",
@@ -144,10 +147,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             vulnerabilities_router,
             events_router(event_outbox, auth, READ, hidden_prefix=PRIVATE_EVENT_PREFIX),
             webhooks_router,
+            exports_router,
         ],
         migrations_package="registry.migrations",
         tags=TAGS,
         idempotency_keys=idempotency_keys,
+        # Usages are imported as CSV files.
+        media_types=(*JSON_TYPES, CSV),
         on_startup=[start],
         on_shutdown=[shutdown],
         **overrides,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections import defaultdict
 from datetime import datetime
@@ -11,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.csvfiles import csv_text
 
 from ..enrollments.service import fill_registry_details
 from ..registry_client import RegistryClient
@@ -118,54 +118,21 @@ CSV_COLUMNS = [
 ]
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a title like "=HYPERLINK(...)" must stay text.
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def demand_csv(result: Demand) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
     lots = {lot.lot_id: lot for lot in result.lots}
-    for lot in result.lots:
-        writer.writerow(
-            [
-                _cell(x)
-                for x in (
-                    "lot",
-                    "",
-                    lot.number,
-                    lot.title,
-                    lot.unit,
-                    lot.participants,
-                    lot.total_volume,
-                    lot.estimated_value.amount,
-                )
-            ]
-        )
+    rows: list[tuple[Any, ...]] = [
+        ("lot", "", lot.number, lot.title, lot.unit, lot.participants, lot.total_volume,
+         lot.estimated_value.amount)
+        for lot in result.lots
+    ]  # fmt: skip
     for province in result.provinces:
         for line in province.lots:
             lot = lots[line.lot_id]
-            writer.writerow(
-                [
-                    _cell(x)
-                    for x in (
-                        "province",
-                        province.province or "",
-                        line.number,
-                        lot.title,
-                        lot.unit,
-                        line.participants,
-                        line.volume,
-                        line.estimated_value_share.amount,
-                    )
-                ]
-            )
-    return out.getvalue()
+            rows.append(
+                ("province", province.province or "", line.number, lot.title, lot.unit,
+                 line.participants, line.volume, line.estimated_value_share.amount)
+            )  # fmt: skip
+    return csv_text(CSV_COLUMNS, rows)
 
 
 # --- OCDS ---------------------------------------------------------------------------

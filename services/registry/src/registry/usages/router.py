@@ -8,7 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
+from servicekit.csvfiles import CSV
 from servicekit.db import DatabaseDep, SessionDep
+from servicekit.errors import UnsupportedMediaType
 from servicekit.http import IfMatchDep, accept_json
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
@@ -27,8 +29,15 @@ from ..common import cached_page, invalid
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
 from ..readcache import ReadCacheDep
-from . import radar, service
-from .schemas import RadarItem, UsageCreate, UsageOut, UsagePatch, UsageStatus
+from . import imports, radar, service
+from .schemas import (
+    RadarItem,
+    UsageCreate,
+    UsageImportReport,
+    UsageOut,
+    UsagePatch,
+    UsageStatus,
+)
 
 router = APIRouter(tags=["usages"], dependencies=[Depends(accept_json)])
 
@@ -121,6 +130,63 @@ async def create_usage(
         principal,
         lambda: service.create_usage(session, principal, body),
         lambda out: f"/v1/usages/{out.id}",
+    )
+
+
+IMPORT_DESCRIPTION = (
+    "A municipality's usages from a CSV file (`text/csv`, UTF-8, comma or semicolon "
+    "separated), one row per usage. The header names the columns as the usage's JSON "
+    f"fields, in any order: {', '.join(f'`{c}`' for c in imports.COLUMNS)}; only "
+    "`facilityId` is required (a facility id or slug; `versionId` may be the version's "
+    "label). Every row must be valid or nothing is stored: a 400 lists every problem as "
+    "`rows[N].column`, N the line in the file (the header is line 1). With `dryRun=true` "
+    "the file is only checked (200; an Idempotency-Key is not used). Each usage created "
+    "is on the change feed as `usage.created`."
+)
+
+
+@router.post(
+    "/v1/organisations/{organisationId}/usage-imports",
+    operation_id="importUsages",
+    summary="Import the municipality's usages from CSV (staff of the municipality)",
+    description=IMPORT_DESCRIPTION,
+    status_code=201,
+    response_model=UsageImportReport,
+    responses={
+        200: {"description": "Dry run: every row is valid, nothing stored",
+              "model": UsageImportReport},
+        **error_responses(409, 413, 415, 422),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {CSV: {"schema": {"type": "string"}, "example": imports.EXAMPLE}},
+        }
+    },
+)  # fmt: skip
+async def import_usages(
+    request: Request,
+    session: SessionDep,
+    principal: Writer,
+    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    dry_run: Annotated[
+        bool, Query(alias="dryRun", description="Only check the file; store nothing")
+    ] = False,
+) -> Response:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != CSV:
+        raise UnsupportedMediaType("Send the usages as text/csv.")
+    body = await request.body()
+    if dry_run:  # changes nothing, so there is nothing to make idempotent
+        report = await imports.import_usages(
+            session, principal, organisation_id, body, dry_run=True
+        )
+        return json_response(report)
+    return await created(
+        request,
+        principal,
+        lambda: imports.import_usages(session, principal, organisation_id, body, dry_run=False),
+        lambda _report: f"/v1/usages?municipalityId={organisation_id}",
     )
 
 

@@ -78,3 +78,11 @@ class RadarItem(ApiOutModel):
     notice_deadline_passed: bool = Field(
         description="The notice deadline lies before the reference date"
     )
+
+
+class UsageImportReport(ApiOutModel):
+    """What a CSV import of usages did: in a dry run nothing is stored (``usages`` empty)."""
+
+    dry_run: bool = Field(description="Only validated; nothing stored")
+    row_count: int = Field(description="Data rows in the file (every one valid)")
+    usages: list[UsageOut] = Field(description="The usages created, in the file's order")

@@ -41,7 +41,7 @@ def to_out(row: Usage) -> UsageOut:
     return UsageOut.model_validate(row)
 
 
-def _require_municipality_staff(principal: Principal, municipality: Organisation) -> None:
+def require_municipality_staff(principal: Principal, municipality: Organisation) -> None:
     """Only the municipality's own staff: token org_type municipality, org_id its OIN."""
     if principal.org_type != MUNICIPALITY or not municipality.oin:
         raise Forbidden("Only staff of the municipality may change its usages.")
@@ -69,7 +69,7 @@ async def get_usage(session: AsyncSession, usage_id: uuid.UUID) -> tuple[UsageOu
     return to_out(row), etag_of(row.id, row.revision)
 
 
-def _check_dates(values: dict[str, Any]) -> None:
+def check_dates(values: dict[str, Any]) -> None:
     start, end = values.get("start_date"), values.get("contract_end_date")
     if start is not None and end is not None and end < start:
         raise BadRequest(
@@ -157,7 +157,7 @@ async def create_usage(
     session: AsyncSession, principal: Principal, data: UsageCreate
 ) -> tuple[UsageOut, str]:
     values = data.model_dump()
-    _check_dates(values)
+    check_dates(values)
     repo = UsageRepository(session)
     async with session.begin():
         municipality = await repo.organisation(data.municipality_id)
@@ -166,21 +166,31 @@ async def create_usage(
                 "The municipality does not exist.",
                 invalid_params=[{"name": "municipalityId", "reason": "unknown municipality"}],
             )
-        _require_municipality_staff(principal, municipality)
-        if await repo.facility(data.facility_id) is None:
-            raise BadRequest(
-                "The facility does not exist.",
-                invalid_params=[{"name": "facilityId", "reason": "unknown facility"}],
-            )
-        await _check_references(repo, values)
-        await _check_current_rule(repo, values, None)
-        now = utcnow()
-        row = await repo.add(
-            Usage(**values, revision=1, created_at=now, updated_at=now), conflict=DUPLICATE
-        )
-        out = to_out(row)
-        await record_out(session, Actor.of(principal), "usage", "created", out)
+        require_municipality_staff(principal, municipality)
+        row, out = await insert_usage(repo, Actor.of(principal), values)
     return out, etag_of(row.id, row.revision)
+
+
+async def insert_usage(
+    repo: UsageRepository, actor: Actor, values: dict[str, Any]
+) -> tuple[Usage, UsageOut]:
+    """In the caller's transaction, for a municipality whose staff the caller is: check
+    the facility, the offering and version, and the one-current-contract rule, then add
+    the usage and its event."""
+    if await repo.facility(values["facility_id"]) is None:
+        raise BadRequest(
+            "The facility does not exist.",
+            invalid_params=[{"name": "facilityId", "reason": "unknown facility"}],
+        )
+    await _check_references(repo, values)
+    await _check_current_rule(repo, values, None)
+    now = utcnow()
+    row = await repo.add(
+        Usage(**values, revision=1, created_at=now, updated_at=now), conflict=DUPLICATE
+    )
+    out = to_out(row)
+    await record_out(repo.session, actor, "usage", "created", out)
+    return row, out
 
 
 async def update_usage(
@@ -200,12 +210,12 @@ async def update_usage(
         row = await repo.get(usage_id, for_update=True)
         municipality = await repo.organisation(row.municipality_id)
         assert municipality is not None
-        _require_municipality_staff(principal, municipality)
+        require_municipality_staff(principal, municipality)
         if_match(repo.etag(row))
         values = {c: getattr(row, c) for c in UsagePatch.model_fields}
         values["facility_id"] = row.facility_id
         values.update(changes)
-        _check_dates(values)
+        check_dates(values)
         if (
             "offering_id" in changes
             and "version_id" not in changes

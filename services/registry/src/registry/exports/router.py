@@ -1,0 +1,154 @@
+"""HTTP for the downloads: CSV of usages, offerings and the radar; AMEFF of a landscape."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from servicekit.csvfiles import CSV, csv_response, csv_responses
+from servicekit.db import SessionDep
+from servicekit.http import negotiate
+from servicekit.responses import error_responses
+
+from ..auth import Reader
+from ..durations import DateDuration
+from ..usages.router import reference_date, window
+from ..usages.schemas import UsageStatus
+from . import service
+
+XML = "application/xml"
+
+
+async def accept_csv(request: Request) -> None:
+    negotiate(request, [CSV])
+
+
+router = APIRouter(tags=["exports"])
+CsvOnly = [Depends(accept_csv)]
+FacilityId = Annotated[uuid.UUID, Path(alias="facilityId")]
+OrganisationId = Annotated[uuid.UUID, Path(alias="organisationId")]
+
+
+@router.get(
+    "/v1/exports/usages.csv",
+    operation_id="exportUsagesCsv",
+    summary="Usages as CSV, with the names of municipality, facility and offering",
+    description="Every usage matching the filters (no pages), one row each; cells a "
+    "spreadsheet would read as a formula start with an apostrophe.",
+    response_class=Response,
+    responses=csv_responses("Usages as CSV"),
+    dependencies=CsvOnly,
+)
+async def export_usages(
+    session: SessionDep,
+    _principal: Reader,
+    municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
+    facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
+    offering_id: Annotated[uuid.UUID | None, Query(alias="offeringId")] = None,
+    status: Annotated[UsageStatus | None, Query()] = None,
+) -> Response:
+    equal = {"municipality_id": municipality_id, "facility_id": facility_id,
+             "offering_id": offering_id, "status": status}  # fmt: skip
+    return csv_response(await service.usages_csv(session, equal), f"usages-{date.today()}.csv")
+
+
+@router.get(
+    "/v1/exports/offerings.csv",
+    operation_id="exportOfferingsCsv",
+    summary="Offerings as CSV, with supplier, facility and version labels",
+    response_class=Response,
+    responses=csv_responses("Offerings as CSV"),
+    dependencies=CsvOnly,
+)
+async def export_offerings(
+    session: SessionDep,
+    _principal: Reader,
+    facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
+    supplier_id: Annotated[uuid.UUID | None, Query(alias="supplierId")] = None,
+) -> Response:
+    equal = {"facility_id": facility_id, "supplier_id": supplier_id}
+    body = await service.offerings_csv(session, equal)
+    return csv_response(body, f"offerings-{date.today()}.csv")
+
+
+@router.get(
+    "/v1/facilities/{facilityId}/radar.csv",
+    operation_id="getFacilityRadarCsv",
+    summary="The facility's contract-expiry radar as CSV (every row, no pages)",
+    response_class=Response,
+    responses=csv_responses("The radar as CSV"),
+    dependencies=CsvOnly,
+    tags=["radar"],
+)
+async def facility_radar_csv(
+    session: SessionDep,
+    _principal: Reader,
+    facility_id: FacilityId,
+    within: Annotated[DateDuration, Depends(window)],
+    today: Annotated[date, Depends(reference_date)],
+    offering_id: Annotated[
+        uuid.UUID | None,
+        Query(alias="offeringId", description="The collective offering; others compete"),
+    ] = None,
+) -> Response:
+    body = await service.facility_radar_csv(session, facility_id, within, today, offering_id)
+    return csv_response(body, f"radar-{facility_id}-{today}.csv")
+
+
+@router.get(
+    "/v1/organisations/{organisationId}/radar.csv",
+    operation_id="getOrganisationRadarCsv",
+    summary="A municipality's contracts ending soon as CSV (alternatives by name)",
+    response_class=Response,
+    responses=csv_responses("The radar as CSV"),
+    dependencies=CsvOnly,
+    tags=["radar"],
+)
+async def organisation_radar_csv(
+    session: SessionDep,
+    _principal: Reader,
+    organisation_id: OrganisationId,
+    within: Annotated[DateDuration, Depends(window)],
+    today: Annotated[date, Depends(reference_date)],
+) -> Response:
+    body = await service.organisation_radar_csv(session, organisation_id, within, today)
+    return csv_response(body, f"radar-{organisation_id}-{today}.csv")
+
+
+LANDSCAPE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The landscape as an ArchiMate Model Exchange File (AMEFF 3.x)",
+        "content": {XML: {"schema": {"type": "string"}}},
+    },
+    **error_responses(),
+}
+
+
+async def accept_xml(request: Request) -> None:
+    negotiate(request, [XML])
+
+
+@router.get(
+    "/v1/organisations/{organisationId}/landscape.xml",
+    operation_id="getLandscapeArchimate",
+    summary="A municipality's application landscape for architecture tools (ArchiMate)",
+    description="The offerings the municipality uses under a current contract as "
+    "ApplicationComponents serving the municipality (a BusinessActor), in The Open "
+    "Group's ArchiMate Model Exchange File Format (namespace "
+    "http://www.opengroup.org/xsd/archimate/3.0/).",
+    response_class=Response,
+    responses=LANDSCAPE_RESPONSES,
+    dependencies=[Depends(accept_xml)],
+)
+async def landscape(
+    session: SessionDep, _principal: Reader, organisation_id: OrganisationId
+) -> Response:
+    body = await service.landscape_xml(session, organisation_id)
+    return Response(
+        body,
+        media_type=f"{XML}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="landscape-{organisation_id}.xml"'},
+    )

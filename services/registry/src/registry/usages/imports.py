@@ -1,0 +1,213 @@
+"""A municipality's usages from a CSV file: every row valid, or nothing stored.
+
+One row per usage; the header names the columns as the usage's JSON fields (in any
+order, ``facilityId`` required). ``facilityId`` may be the facility's slug and
+``versionId`` the version's label, as people know them. Rows are checked one by one
+inside one transaction, each seeing the rows before it (two active contracts for one
+facility in the same file conflict); every problem is reported as ``rows[N].column``,
+N being the line in the file as a spreadsheet numbers it (the header is line 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.actor import Actor
+from servicekit.auth import Principal
+from servicekit.errors import BadRequest, Conflict, NotFound
+
+from ..auth import MUNICIPALITY
+from ..facilities.repository import FacilityRepository
+from ..offerings.repository import OfferingRepository
+from . import service
+from .repository import UsageRepository
+from .schemas import UsageCreate, UsageImportReport, UsageOut
+
+COLUMNS = (
+    "facilityId",
+    "offeringId",
+    "versionId",
+    "status",
+    "startDate",
+    "contractEndDate",
+    "noticePeriodMonths",
+    "contractValueBand",
+    "annualCost",
+)
+EXAMPLE = (
+    "facilityId,offeringId,versionId,status,startDate,contractEndDate,noticePeriodMonths,"
+    "contractValueBand,annualCost\r\n"
+    "ggi-netwerk,,,active,2024-01-01,2027-12-31,6,215k-750k,125000.00\r\n"
+)
+MAX_ROWS = 2000
+MAX_PROBLEMS = 200
+_DECIMAL_COMMA = re.compile(r"^[0-9]+,[0-9]{1,2}$")
+
+
+class _DryRun(Exception):
+    """Leaves the import's transaction without keeping anything."""
+
+
+def _file_problem(reason: str, name: str = "body") -> BadRequest:
+    return BadRequest(
+        f"The CSV file cannot be read: {reason}.", invalid_params=[{"name": name, "reason": reason}]
+    )
+
+
+def parse(body: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the data rows with their line numbers (blank lines skipped). A
+    file saved by a Dutch spreadsheet separates with semicolons; both are read."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _file_problem("not UTF-8 text") from exc
+    if "\x00" in text:
+        raise _file_problem("NUL characters are not allowed")
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        header = [cell.strip() for cell in next(reader, [])]
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                rows.append((reader.line_num, cells))
+            if len(rows) > MAX_ROWS:
+                raise _file_problem(f"more than {MAX_ROWS} rows")
+    except csv.Error as exc:
+        raise _file_problem(f"malformed CSV on line {reader.line_num} ({exc})") from exc
+    if not any(header):
+        raise _file_problem("no header row")
+    problems = [
+        {"name": f"rows[1].{name or '(empty)'}", "reason": "unknown column"}
+        for name in header
+        if name not in COLUMNS
+    ]
+    problems += [
+        {"name": f"rows[1].{name}", "reason": "column appears twice"}
+        for name in sorted({n for n in header if header.count(n) > 1 and n in COLUMNS})
+    ]
+    if "facilityId" not in header:
+        problems.append({"name": "rows[1].facilityId", "reason": "required column missing"})
+    if problems:
+        raise BadRequest(
+            f"The header must name columns among: {', '.join(COLUMNS)}.",
+            invalid_params=problems,
+        )
+    if not rows:
+        raise _file_problem("no data rows after the header")
+    return header, rows
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+async def _row_values(
+    repo: UsageRepository, municipality_id: uuid.UUID, fields: dict[str, str]
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The row as a validated ``UsageCreate`` dump, or the problems with its cells."""
+    cells = {name: value for name, value in fields.items() if value}
+    problems: list[dict[str, str]] = []
+    facility = cells.get("facilityId", "")
+    if facility and _uuid(facility) is None:
+        found = await FacilityRepository(repo.session).slug_taken(facility, None)
+        if found is None:
+            problems.append({"name": "facilityId", "reason": "unknown facility id or slug"})
+        cells["facilityId"] = str(found)
+    version, offering = cells.get("versionId", ""), _uuid(cells.get("offeringId", ""))
+    if version and _uuid(version) is None and offering is not None:
+        found = await OfferingRepository(repo.session).version_named(offering, version)
+        if found is None:
+            problems.append({"name": "versionId", "reason": "unknown version of this offering"})
+        cells["versionId"] = str(found)
+    if _DECIMAL_COMMA.match(cells.get("annualCost", "")):
+        cells["annualCost"] = cells["annualCost"].replace(",", ".")
+    if problems:
+        return {}, problems
+    try:
+        data = UsageCreate.model_validate({**cells, "municipalityId": str(municipality_id)})
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "row"
+            problems.append({"name": name, "reason": str(error["msg"])})
+        return {}, problems
+    values = data.model_dump()
+    service.check_dates(values)
+    return values, []
+
+
+async def import_usages(
+    session: AsyncSession,
+    principal: Principal,
+    municipality_id: uuid.UUID,
+    body: bytes,
+    *,
+    dry_run: bool,
+) -> UsageImportReport:
+    header, rows = parse(body)
+    repo = UsageRepository(session)
+    actor = Actor.of(principal)
+    problems: list[dict[str, str]] = []
+    created: list[UsageOut] = []
+    try:
+        async with session.begin():
+            municipality = await repo.organisation(municipality_id)
+            if municipality is None or municipality.type != MUNICIPALITY:
+                raise NotFound(f"No municipality with id {municipality_id}.")
+            service.require_municipality_staff(principal, municipality)
+            for line, cells in rows:
+                found = await _import_row(repo, actor, municipality_id, header, line, cells)
+                if isinstance(found, UsageOut):
+                    created.append(found)
+                else:
+                    problems += found
+                if len(problems) >= MAX_PROBLEMS:
+                    break
+            if problems:
+                raise BadRequest(
+                    f"{len({p['name'].split('.')[0] for p in problems})} row(s) are invalid; "
+                    "nothing was stored.",
+                    invalid_params=problems[:MAX_PROBLEMS],
+                )
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        created = []
+    return UsageImportReport(dry_run=dry_run, row_count=len(rows), usages=created)
+
+
+async def _import_row(
+    repo: UsageRepository,
+    actor: Actor,
+    municipality_id: uuid.UUID,
+    header: list[str],
+    line: int,
+    cells: list[str],
+) -> UsageOut | list[dict[str, str]]:
+    """The usage made from one row (in the import's transaction), or its problems."""
+    prefix = f"rows[{line}]."
+    if len(cells) != len(header):
+        reason = f"{len(cells)} cells where the header has {len(header)} columns"
+        return [{"name": f"{prefix}{header[0]}", "reason": reason}]
+    fields = {name: value.strip() for name, value in zip(header, cells, strict=True)}
+    try:
+        values, problems = await _row_values(repo, municipality_id, fields)
+        if not problems:
+            _row, out = await service.insert_usage(repo, actor, values)
+            return out
+    except BadRequest as exc:
+        problems = list(exc.extra.get("invalidParams", []))
+    except Conflict as exc:
+        problems = [{"name": "facilityId", "reason": exc.detail}]
+    return [{"name": prefix + p["name"], "reason": p["reason"]} for p in problems]
