@@ -129,10 +129,12 @@ class Api:
         session: Session | None = None,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         headers: dict[str, str] | None = None,
         accept: str = "application/json",
     ) -> ApiResult:
-        """``session`` given: as that person; else with the portal's read token."""
+        """``session`` given: as that person; else with the portal's read token.
+        ``content``: a body that is not JSON (its Content-Type in ``headers``)."""
         try:
             token = (
                 await self.person_token(session)
@@ -144,7 +146,12 @@ class Api:
         sent = {"Authorization": f"Bearer {token}", "Accept": accept, **(headers or {})}
         try:
             response = await self.http.request(
-                method, f"{self.base}{path}", params=params, json=json, headers=sent
+                method,
+                f"{self.base}{path}",
+                params=params,
+                json=json,
+                content=content,
+                headers=sent,
             )
         except httpx.HTTPError as exc:
             raise ApiUnavailable(type(exc).__name__) from exc

@@ -1,6 +1,7 @@
 """Municipal staff (eHerkenning, "beheer gebruik voorzieningen"): the municipality's
 facilities with contract end and notice deadline; add, change and end a usage; the
-contract-expiry radar for 24 months (SVG + table) and its CSV."""
+contract-expiry radar for 24 months (SVG + table) and its CSV; usages imported from a
+CSV file (checked first, a report per row); the registry's exports downloaded."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..api import Api, ApiProblem
 from ..web.access import require_person
-from ..web.forms import Form, take_pending
+from ..web.forms import Form, human_reason, take_pending
 from ..web.i18n import Translator, language_of
 from ..web.security import read_form
 from ..web.templating import render, session_of
@@ -81,6 +82,82 @@ async def create_usage(request: Request) -> Response:
         return await _form_page(request, form, 400)
     _flash(request, "flash.usage_created")
     return RedirectResponse("/municipality/usages", status_code=303)
+
+
+async def _import_page(
+    request: Request,
+    form: Form,
+    status: int = 200,
+    problems: list[dict[str, str]] | None = None,
+    report: dict[str, object] | None = None,
+) -> Response:
+    t = Translator(language_of(request))
+    shown = [{**p, "reason": human_reason(t, p["reason"])} for p in problems or []]
+    return render(
+        request,
+        "municipality/usage_import.html",
+        {"form": form, "problems": shown, "report": report, "columns": service.IMPORT_COLUMNS},
+        status,
+    )
+
+
+@router.get("/usages/import")
+async def import_form(request: Request) -> Response:
+    _staff(request)
+    return await _import_page(request, Form(values={"csv": ""}))
+
+
+@router.post("/usages/import")
+async def import_usages(request: Request) -> Response:
+    _staff(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    t = Translator(language_of(request))
+    upload = (await request.form()).get("file")
+    if upload is not None and not isinstance(upload, str):
+        data = await upload.read()
+        if data:
+            try:
+                form.values["csv"] = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                form.errors["file"] = t("imp.not_utf8")
+                return await _import_page(request, form.failed(), 400)
+    text = form.value("csv")
+    if not text.strip():
+        form.errors["csv"] = t("error.required")
+        return await _import_page(request, form.failed(), 400)
+    dry_run = fields.get("action") != "import"
+    try:
+        report = await service.import_usages(
+            _api(request),
+            session_of(request),
+            text.encode(),
+            dry_run=dry_run,
+            idempotency_key=form.idempotency_key,
+        )
+    except ApiProblem as problem:
+        if problem.status not in (400, 409, 413, 415, 422):
+            raise
+        problems = service.row_problems(problem)
+        form.general.append(t("imp.invalid", count=len({p["line"] for p in problems})))
+        return await _import_page(request, form.failed(), 400, problems)
+    if dry_run:
+        return await _import_page(request, form, report=report)
+    _flash(request, "flash.usages_imported")
+    return RedirectResponse("/municipality/usages", status_code=303)
+
+
+@router.get("/downloads/{name}")
+async def download(request: Request, name: str) -> Response:
+    _staff(request)
+    if name not in service.DOWNLOADS:
+        raise ApiProblem(404, "Not found", "No such download.")
+    body, media, filename = await service.download(_api(request), session_of(request), name)
+    return Response(
+        body,
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 async def _edit_page(

@@ -4,6 +4,7 @@ gateway with the person's token (the registry lets a municipality change only it
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date
 from typing import Any
 
@@ -22,6 +23,8 @@ USAGE_FIELDS = (
     "contractValueBand",
 )
 PATCH_FIELDS = USAGE_FIELDS[1:]
+# The registry's CSV columns, as the import page lists them.
+IMPORT_COLUMNS = (*USAGE_FIELDS, "versionId", "annualCost")
 RADAR_WITHIN = "P24M"
 
 
@@ -118,3 +121,67 @@ async def radar(api: Api, session: Session) -> dict[str, Any]:
         session,
     )
     return {"organisation": organisation, "items": items}
+
+
+async def import_usages(
+    api: Api, session: Session, csv_body: bytes, *, dry_run: bool, idempotency_key: str
+) -> dict[str, Any]:
+    """The registry's report on a CSV of usages for the person's municipality (only
+    checked in a dry run); ApiProblem with every row's problems when one is invalid."""
+    organisation = await my_organisation(api, session)
+    headers = {"Content-Type": "text/csv"}
+    if not dry_run:
+        headers["Idempotency-Key"] = idempotency_key
+    result = await api.call(
+        "POST",
+        f"{REGISTRY}/organisations/{organisation['id']}/usage-imports",
+        session=session,
+        params={"dryRun": "true"} if dry_run else None,
+        content=csv_body,
+        headers=headers,
+    )
+    report: dict[str, Any] = result.data
+    return report
+
+
+ROW_PROBLEM = re.compile(r"^rows\[(\d+)\]\.(.+)$")
+
+
+def row_problems(problem: ApiProblem) -> list[dict[str, str]]:
+    """The registry's ``invalidParams`` of an import as (line, column, reason), in the
+    file's order; problems with the file itself have no line."""
+    found = []
+    for item in problem.body.get("invalidParams") or []:
+        if not isinstance(item, dict):
+            continue
+        name, reason = str(item.get("name", "")), str(item.get("reason", ""))
+        match = ROW_PROBLEM.match(name)
+        line, column = (match.group(1), match.group(2)) if match else ("", "")
+        found.append({"line": line, "column": column, "reason": reason})
+    found.sort(key=lambda p: (int(p["line"] or 0), p["column"]))
+    return found
+
+
+DOWNLOADS = {
+    "usages.csv": ("exports/usages.csv", "text/csv"),
+    "offerings.csv": ("exports/offerings.csv", "text/csv"),
+    "landscape.xml": ("organisations/{id}/landscape.xml", "application/xml"),
+}
+
+
+async def download(api: Api, session: Session, name: str) -> tuple[str, str, str]:
+    """An export of the registry for the person's municipality: (body, media type,
+    file name)."""
+    organisation = await my_organisation(api, session)
+    path, media = DOWNLOADS[name]
+    params = {"municipalityId": organisation["id"]} if name == "usages.csv" else None
+    result = await api.call(
+        "GET",
+        f"{REGISTRY}/{path.format(id=organisation['id'])}",
+        session=session,
+        params=params,
+        accept=media,
+    )
+    stem, _, suffix = name.partition(".")
+    code = organisation.get("cbsCode") or "municipality"
+    return str(result.data), media, f"{stem}-{code}-{date.today()}.{suffix}"
