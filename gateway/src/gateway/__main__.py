@@ -7,11 +7,7 @@ from .config import get_settings
 
 def main() -> None:
     run_cli(
-        service="gateway",
-        settings_factory=get_settings,
-        app_factory="gateway.main:create_app",
-        default_port=8000,
-        migrations_package=None,
+        service="gateway", settings_factory=get_settings, default_port=8000, migrations_package=None
     )
 
 

@@ -71,9 +71,7 @@ def main() -> None:
     run_cli(
         service="portal",
         settings_factory=get_settings,
-        app_factory="portal.main:create_app",
         default_port=8004,
-        migrations_package="portal.migrations",
         commands=COMMANDS,  # type: ignore[arg-type]
     )
 

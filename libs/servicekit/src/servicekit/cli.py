@@ -81,13 +81,19 @@ def run_cli(
     *,
     service: str,
     settings_factory: Callable[[], ServiceSettings],
-    app_factory: str,
     default_port: int,
-    migrations_package: str | None,
+    app_factory: str = "",
+    migrations_package: str | None = "",
     commands: dict[str, tuple[str, Command, Callable[[argparse.ArgumentParser], None] | None]]
     | None = None,
     argv: list[str] | None = None,
 ) -> None:
+    """The part's command line. By convention its app is ``<service>.main:create_app`` and
+    its migrations the package ``<service>.migrations``; ``app_factory`` and
+    ``migrations_package`` name others (``None``: a part without a database)."""
+    app_factory = app_factory or f"{service}.main:create_app"
+    if migrations_package == "":
+        migrations_package = f"{service}.migrations"
     parser = argparse.ArgumentParser(prog=f"python -m {service}")
     sub = parser.add_subparsers(dest="command", required=True)
     if migrations_package:

@@ -137,9 +137,7 @@ def main() -> None:
     run_cli(
         service="identity",
         settings_factory=get_settings,
-        app_factory="identity.main:create_app",
         default_port=8001,
-        migrations_package="identity.migrations",
         commands={
             "seed": ("create signing keys and the demo clients (development)", _seed, None),
             "register-client": (

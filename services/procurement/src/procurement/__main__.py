@@ -6,13 +6,7 @@ from .config import get_settings
 
 
 def main() -> None:
-    run_cli(
-        service="procurement",
-        settings_factory=get_settings,
-        app_factory="procurement.main:create_app",
-        default_port=8003,
-        migrations_package="procurement.migrations",
-    )
+    run_cli(service="procurement", settings_factory=get_settings, default_port=8003)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,7 @@ def main() -> None:
     run_cli(
         service="registry",
         settings_factory=get_settings,
-        app_factory="registry.main:create_app",
         default_port=8002,
-        migrations_package="registry.migrations",
         commands=COMMANDS,  # type: ignore[arg-type]
     )
 
