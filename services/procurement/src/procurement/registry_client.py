@@ -9,24 +9,20 @@ turn into 503 + Retry-After or work around (explicit start dates), never a 500.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-import uuid
 from typing import Any
 
 import httpx
-from joserfc import jwt
-from joserfc.jwk import JWKRegistry
 
 from servicekit.errors import ServiceUnavailable
+from servicekit.revocations import ClientCredentials
 
 logger = logging.getLogger("procurement.registry")
 
 # Renew the token this many seconds before it expires, so a request never carries a
 # token that expires in flight.
 TOKEN_EXPIRY_MARGIN = 30.0
-CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 class RegistryUnavailable(ServiceUnavailable):
@@ -57,13 +53,9 @@ class RegistryClient:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
         )
         self.token_url = token_url
-        self.client_id = client_id
-        self.client_secret = client_secret
-        # private_key_jwt (production): sign a client assertion instead of sending a secret.
-        self.private_key = (
-            JWKRegistry.import_key(json.loads(private_key_jwk)) if private_key_jwk else None
+        self.credentials = ClientCredentials(
+            client_id, client_secret, private_key_jwk, assertion_audience or token_url
         )
-        self.assertion_audience = assertion_audience or token_url
         self.scope = scope
         self.retry_after = retry_after
         self.cache_seconds = cache_seconds
@@ -94,24 +86,6 @@ class RegistryClient:
             retry_after=self.retry_after,
         )
 
-    def _client_assertion(self) -> str:
-        """RFC 7523 client assertion: short-lived, single-use (fresh ``jti``)."""
-        assert self.private_key is not None
-        now = int(time.time())
-        claims = {
-            "iss": self.client_id,
-            "sub": self.client_id,
-            "aud": self.assertion_audience,
-            "jti": uuid.uuid4().hex,
-            "iat": now,
-            "exp": now + 60,
-        }
-        alg = self.private_key.alg or "RS256"
-        header = {"alg": alg, "typ": "JWT"}
-        if self.private_key.kid:
-            header["kid"] = self.private_key.kid
-        return jwt.encode(header, claims, self.private_key, algorithms=[alg])
-
     async def _access_token(self) -> str:
         if self._token and time.monotonic() < self._token_expires:
             return self._token
@@ -119,19 +93,12 @@ class RegistryClient:
             if self._token and time.monotonic() < self._token_expires:
                 return self._token
             data = {"grant_type": "client_credentials", "scope": self.scope}
-            auth: dict[str, Any] = {"auth": (self.client_id, self.client_secret)}
-            if self.private_key is not None:
-                data.update(
-                    client_id=self.client_id,
-                    client_assertion_type=CLIENT_ASSERTION_TYPE,
-                    client_assertion=self._client_assertion(),
-                )
-                auth = {}
+            basic = self.credentials.apply(data)
             try:
                 response = await self.http.post(
                     self.token_url,
                     data=data,
-                    **auth,
+                    auth=basic or httpx.USE_CLIENT_DEFAULT,
                     headers={"Accept": "application/json"},
                 )
             except httpx.HTTPError as exc:
