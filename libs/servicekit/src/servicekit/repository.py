@@ -155,12 +155,23 @@ class TableReader:
     """Single-statement reads of one table through :meth:`Database.fetch`; statements
     are built once per combination of filters, so each is compiled and prepared once.
     ``counter``: a table of exact row counts (``name``, ``n``) kept by triggers, read for
-    the unfiltered total instead of counting every row."""
+    the unfiltered total instead of counting every row. A page is ordered by ``order_by``
+    and ``text`` searched in ``text_columns``."""
 
-    def __init__(self, table: Table, label: str, counter: Table | None = None) -> None:
+    def __init__(
+        self,
+        table: Table,
+        label: str,
+        counter: Table | None = None,
+        *,
+        order_by: tuple[str, ...] = ("id",),
+        text_columns: tuple[str, ...] = (),
+    ) -> None:
         self.table = table
         self.label = label
         self.counter = counter
+        self.order_by = order_by
+        self.text_columns = text_columns
         self.by_id = select(*table.c).where(table.c.id == bindparam("id"))
 
     async def get(self, database: Database, entity_id: uuid.UUID) -> Any:
@@ -174,20 +185,18 @@ class TableReader:
         self,
         database: Database,
         params: PageParams,
-        *,
-        order_by: tuple[str, ...],
         equal: Mapping[str, Any],
         text: str | None = None,
-        text_columns: tuple[str, ...] = (),
     ) -> tuple[Sequence[Any], int]:
         """One page with the exact total: rows whose columns equal the given values
-        (``None``: no condition) and, when ``text`` is given, contain it in one of
-        ``text_columns`` (case-insensitive, LIKE wildcards literal)."""
+        (``None``: no condition) and, when ``text`` is given, contain it in one of the
+        text columns (case-insensitive, LIKE wildcards literal)."""
         values = {name: value for name, value in equal.items() if value is not None}
-        contains = text_columns if text else ()
+        contains = self.text_columns if text else ()
         if text:
             values["pattern"] = like_pattern(text.lower())
-        statement = self.list_statement(order_by, tuple(values.keys() - {"pattern"}), contains)
+        equal_names = tuple(values.keys() - {"pattern"})
+        statement = self.list_statement(self.order_by, equal_names, contains)
         return await read_page(database, statement, values, params)
 
     def list_statement(

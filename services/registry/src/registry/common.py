@@ -98,10 +98,18 @@ async def cached_page(
     return page_body_response(request, await cache.get(database, key, compute), params)
 
 
-def table_reader(table: Any, label: str, *, counted: bool = False) -> TableReader:
+def table_reader(
+    table: Any,
+    label: str,
+    *,
+    counted: bool = False,
+    order_by: tuple[str, ...] = ("id",),
+    text_columns: tuple[str, ...] = (),
+) -> TableReader:
     """A :class:`TableReader` of a registry table; ``counted``: its unfiltered total comes
     from ``row_counts`` (kept exact by triggers, migration 0007)."""
-    return TableReader(table, label, row_counts if counted else None)
+    counter = row_counts if counted else None
+    return TableReader(table, label, counter, order_by=order_by, text_columns=text_columns)
 
 
 def invalid(name: str, reason: str, detail: str | None = None) -> BadRequest:

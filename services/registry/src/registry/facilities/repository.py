@@ -19,7 +19,12 @@ from ..organisations.models import Organisation
 from ..usages.models import Usage
 from .models import Facility, StageTransition
 
-READER = table_reader(Facility.__table__, "facility")
+READER = table_reader(
+    Facility.__table__,
+    "facility",
+    order_by=("name", "id"),
+    text_columns=("name", "description", "slug"),
+)
 BLOCKERS_SHOWN = 100
 
 
@@ -30,14 +35,7 @@ async def read(database: Database, facility_id: uuid.UUID) -> Any:
 async def read_page(
     database: Database, equal: dict[str, Any], q: str | None, params: PageParams
 ) -> tuple[Sequence[Any], int]:
-    return await READER.page(
-        database,
-        params,
-        order_by=("name", "id"),
-        equal=equal,
-        text=q,
-        text_columns=("name", "description", "slug"),
-    )
+    return await READER.page(database, params, equal, q)
 
 
 class FacilityRepository(Repository[Facility]):

@@ -19,7 +19,13 @@ from ..facilities.models import Facility
 from ..organisations.models import Organisation
 from .models import Offering, OfferingVersion
 
-READER = table_reader(Offering.__table__, "offering", counted=True)
+READER = table_reader(
+    Offering.__table__,
+    "offering",
+    counted=True,
+    order_by=("name", "id"),
+    text_columns=("name", "description"),
+)
 
 
 async def read(database: Database, offering_id: uuid.UUID) -> Any:
@@ -29,14 +35,7 @@ async def read(database: Database, offering_id: uuid.UUID) -> Any:
 async def read_page(
     database: Database, equal: dict[str, Any], q: str | None, params: PageParams
 ) -> tuple[Sequence[Any], int]:
-    return await READER.page(
-        database,
-        params,
-        order_by=("name", "id"),
-        equal=equal,
-        text=q,
-        text_columns=("name", "description"),
-    )
+    return await READER.page(database, params, equal, q)
 
 
 class OfferingRepository(Repository[Offering]):

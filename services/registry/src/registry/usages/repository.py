@@ -37,13 +37,13 @@ from .models import Usage
 CURRENT = ("planned", "active")
 # "Current" written as the partial indexes' own predicate, so PostgreSQL can use them.
 ENDED = "ended"
-READER = table_reader(Usage.__table__, "usage", counted=True)
+READER = table_reader(Usage.__table__, "usage", counted=True, order_by=("created_at", "id"))
 
 
 async def read_page(
     database: Database, equal: dict[str, Any], params: PageParams
 ) -> tuple[Sequence[Any], int]:
-    return await READER.page(database, params, order_by=("created_at", "id"), equal=equal)
+    return await READER.page(database, params, equal)
 
 
 class UsageRepository(Repository[Usage]):
