@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,10 +45,9 @@ async def add(session: AsyncSession, row: Any, duplicate: str) -> None:
         raise Conflict(duplicate, slug="duplicate") from exc
 
 
-async def open_facilities(session: AsyncSession, stage: str | None) -> list[Any]:
-    """Facilities still being shaped (or one stage of them), with their proposer."""
-    stages = [stage] if stage else list(OPEN_STAGES)
-    rows = await session.execute(
+def _with_proposer() -> Select[Any]:
+    """Facilities with the initiative's proposal time and proposer, when there is one."""
+    return (
         select(
             Facility,
             Initiative.proposed_at,
@@ -59,25 +58,18 @@ async def open_facilities(session: AsyncSession, stage: str | None) -> list[Any]
         )
         .outerjoin(Initiative, Initiative.facility_id == Facility.id)
         .outerjoin(Organisation, Organisation.id == Initiative.proposed_by_id)
-        .where(Facility.stage.in_(stages))
     )
+
+
+async def open_facilities(session: AsyncSession, stage: str | None) -> list[Any]:
+    """Facilities still being shaped (or one stage of them), with their proposer."""
+    stages = [stage] if stage else list(OPEN_STAGES)
+    rows = await session.execute(_with_proposer().where(Facility.stage.in_(stages)))
     return list(rows.all())
 
 
 async def one_facility_with_proposer(session: AsyncSession, facility_id: uuid.UUID) -> Any:
-    rows = await session.execute(
-        select(
-            Facility,
-            Initiative.proposed_at,
-            Organisation.id.label("org_id"),
-            Organisation.name.label("org_name"),
-            Organisation.type.label("org_type"),
-            Organisation.province.label("org_province"),
-        )
-        .outerjoin(Initiative, Initiative.facility_id == Facility.id)
-        .outerjoin(Organisation, Organisation.id == Initiative.proposed_by_id)
-        .where(Facility.id == facility_id)
-    )
+    rows = await session.execute(_with_proposer().where(Facility.id == facility_id))
     return rows.one_or_none()
 
 
