@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from .errors import NotAcceptable, PreconditionFailed, PreconditionRequired
 
@@ -98,3 +98,9 @@ def negotiate(request: Request, offered: list[str]) -> str:
 async def accept_json(request: Request) -> None:
     """Router dependency: JSON resources answer 406 to an Accept they cannot meet."""
     negotiate(request, ["application/json"])
+
+
+def json_router(*tags: str) -> APIRouter:
+    """A router of JSON resources (:func:`accept_json` on each), its operations under
+    ``tags`` in the OpenAPI document."""
+    return APIRouter(tags=list(tags) or None, dependencies=[Depends(accept_json)])

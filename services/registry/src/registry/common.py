@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Path, Request, Response
 from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
-from servicekit.db import Database
+from servicekit.db import Database, DatabaseDep
 from servicekit.errors import BadRequest
 from servicekit.pagination import PageParams
 from servicekit.repository import TableReader
@@ -18,9 +20,10 @@ from servicekit.responses import PageBody, page_body, page_body_response
 from servicekit.schemas import ApiOutModel, IsoDate
 
 from .db import row_counts
-from .readcache import ReadCache
+from .readcache import ReadCache, ReadCacheDep
 
-OutModel = TypeVar("OutModel", bound=ApiOutModel)
+# The path parameter of every resource below /v1/facilities/{facilityId}.
+FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility id")]
 
 # Trimmed before the length check: the documents say so with a pattern (at least one
 # character other than whitespace), so blank names are invalid there too.
@@ -79,23 +82,47 @@ Euro = Annotated[
 OptionalEuro = Annotated[Euro | None, WithJsonSchema({"type": ["number", "null"], "minimum": 0})]
 
 
-async def cached_page(
-    request: Request,
-    database: Database,
-    cache: ReadCache,
-    key: Hashable,
-    params: PageParams,
-    load: Callable[[], Awaitable[tuple[Sequence[ApiOutModel], int]]],
-) -> Response:
-    """A collection page from ``load`` (its items and total), reused while the registry is
-    unchanged (:mod:`registry.readcache`); ``key`` names the page: what is listed, the
-    filters and the page bounds."""
+@dataclass(frozen=True)
+class CachedPages:
+    """The collection pages of one request, reused while the registry is unchanged
+    (:mod:`registry.readcache`)."""
 
-    async def compute() -> PageBody:
-        items, total = await load()
-        return page_body(items, total)
+    request: Request
+    database: Database
+    cache: ReadCache
 
-    return page_body_response(request, await cache.get(database, key, compute), params)
+    async def answer(
+        self,
+        key: tuple[Hashable, ...],
+        params: PageParams,
+        compute: Callable[[], Awaitable[PageBody]],
+    ) -> Response:
+        """The page ``compute`` makes, reused under ``key`` (what is listed and how it is
+        filtered) and the page's bounds."""
+        full_key = (*key, params.offset, params.page_size)
+        body = await self.cache.get(self.database, full_key, compute)
+        return page_body_response(self.request, body, params)
+
+    async def items(
+        self,
+        key: tuple[Hashable, ...],
+        params: PageParams,
+        load: Callable[[Database], Awaitable[tuple[Sequence[ApiOutModel], int]]],
+    ) -> Response:
+        """A page of the items and total that ``load`` reads from the database."""
+
+        async def compute() -> PageBody:
+            items, total = await load(self.database)
+            return page_body(items, total)
+
+        return await self.answer(key, params, compute)
+
+
+async def cached_pages(request: Request, database: DatabaseDep, cache: ReadCacheDep) -> CachedPages:
+    return CachedPages(request, database, cache)
+
+
+CachedPagesDep = Annotated[CachedPages, Depends(cached_pages)]
 
 
 def table_reader(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.responses import JSONResponse, Response
 
 from servicekit.auth import Principal, make_auth
 from servicekit.db import SessionDep
 from servicekit.errors import Forbidden
-from servicekit.http import accept_json, require_if_match
+from servicekit.http import json_router, require_if_match
 from servicekit.idempotency import IdempotencyStore
 from servicekit.pagination import Page, PageParams, make_page, page_params
 
@@ -43,7 +43,7 @@ async def platform_admin(
 
 Admin = Annotated[Principal, Depends(platform_admin)]
 
-router = APIRouter(dependencies=[Depends(accept_json)])
+router = json_router()
 TAGS: list[str | Any] = ["clients"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid input"},

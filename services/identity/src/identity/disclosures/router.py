@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Security
+from fastapi import Depends, Request, Security
 from fastapi.responses import JSONResponse
 
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.errors import Forbidden
-from servicekit.http import accept_json
+from servicekit.http import json_router
 from servicekit.pagination import Page, PageParams, make_page, page_params
 
 from ..clients.router import ERRORS, auth
@@ -18,7 +18,7 @@ from . import service
 from .schemas import DisclosureOut
 
 Person = Annotated[Principal, Security(auth, scopes=["openid"])]
-router = APIRouter(dependencies=[Depends(accept_json)])
+router = json_router()
 
 
 @router.get(

@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from servicekit.db import SessionDep
-from servicekit.http import accept_json
+from servicekit.http import json_router
 
 from ..clients.router import ERRORS, Admin
 from ..oauth.errors import OAuthError
@@ -25,7 +25,7 @@ from .schemas import (
 )
 
 router = APIRouter(include_in_schema=False)
-admin_router = APIRouter(dependencies=[Depends(accept_json)])
+admin_router = json_router()
 TAGS: list[Any] = ["clients"]
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
-from servicekit.http import accept_json
+from servicekit.http import json_router
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import error_responses, page_response
 
@@ -24,7 +24,7 @@ WITHIN_PATTERN = (
     rf"^P([0-5]Y([0-9]{{1,2}}M)?({_W})?({_D})?|[0-9]{{1,2}}M({_W})?({_D})?|{_W}({_D})?|{_D})$"
 )
 
-router = APIRouter(tags=["decisions"], dependencies=[Depends(accept_json)])
+router = json_router("decisions")
 
 
 @router.get(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
-from servicekit.http import IfMatchDep, accept_json
+from servicekit.http import IfMatchDep, json_router
 from servicekit.idempotency import idempotency_key, idempotency_owner
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
@@ -29,7 +29,7 @@ from .schemas import (
     WithdrawalIn,
 )
 
-router = APIRouter(tags=["enrollments"], dependencies=[Depends(accept_json)])
+router = json_router("enrollments")
 
 TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
 EnrollmentId = Annotated[uuid.UUID, Path(alias="enrollmentId", description="Enrollment id")]

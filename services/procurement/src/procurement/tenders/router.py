@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
-from servicekit.http import IfMatchDep, OptionalIfMatchDep, accept_json
+from servicekit.http import IfMatchDep, OptionalIfMatchDep, json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
@@ -34,7 +34,7 @@ from .schemas import (
     TransitionIn,
 )
 
-router = APIRouter(tags=["tenders"], dependencies=[Depends(accept_json)])
+router = json_router("tenders")
 
 TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
 LotId = Annotated[uuid.UUID, Path(alias="lotId", description="Lot id")]

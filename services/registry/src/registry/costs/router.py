@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 
 from servicekit.db import SessionDep
-from servicekit.http import accept_json
+from servicekit.http import json_router
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
@@ -26,7 +26,7 @@ from .schemas import (
     PopulationLoadOut,
 )
 
-router = APIRouter(tags=["costs"], dependencies=[Depends(accept_json)])
+router = json_router("costs")
 
 
 @router.post(

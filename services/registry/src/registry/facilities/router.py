@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import Body, Path, Query, Request, Response
 
 from servicekit.actor import Actor
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import DatabaseDep, SessionDep
-from servicekit.http import IfMatchDep, OptionalIfMatchDep, accept_json
+from servicekit.http import IfMatchDep, OptionalIfMatchDep, json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
@@ -21,8 +21,7 @@ from servicekit.responses import (
 )
 
 from ..auth import PublicReader, Reader, Writer, require_operator
-from ..common import cached_page
-from ..readcache import ReadCacheDep
+from ..common import CachedPagesDep, FacilityId
 from . import service
 from .schemas import (
     FacilityCreate,
@@ -34,9 +33,7 @@ from .schemas import (
     StageTransitionOut,
 )
 
-router = APIRouter(tags=["facilities"], dependencies=[Depends(accept_json)])
-
-FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility id")]
+router = json_router("facilities")
 
 
 @router.get(
@@ -47,9 +44,7 @@ FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility
     response_model=Page[FacilityOut],
 )
 async def list_facilities(
-    request: Request,
-    database: DatabaseDep,
-    cache: ReadCacheDep,
+    pages: CachedPagesDep,
     _principal: PublicReader,
     params: PageDep,
     slug: Annotated[str | None, Query(max_length=100, description="Exact slug")] = None,
@@ -66,13 +61,10 @@ async def list_facilities(
     filters = service.FacilityFilter(
         slug=slug, kind=kind, theme=theme, stage=stage, provider_id=provider_id, q=q
     )
-    return await cached_page(
-        request,
-        database,
-        cache,
-        ("facilities", filters, params.offset, params.page_size),
+    return await pages.items(
+        ("facilities", filters),
         params,
-        lambda: service.list_facilities(database, filters, params),
+        lambda database: service.list_facilities(database, filters, params),
     )
 
 

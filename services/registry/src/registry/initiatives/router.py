@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import SessionDep
-from servicekit.http import accept_json
+from servicekit.http import json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
@@ -20,12 +20,12 @@ from servicekit.responses import (
 )
 
 from ..auth import PublicReader, Reader, Writer
+from ..common import FacilityId
 from . import service
 from .schemas import InitiativeCreate, InitiativeOut, PledgeCreate, PledgeOut
 
-router = APIRouter(tags=["initiatives"], dependencies=[Depends(accept_json)])
+router = json_router("initiatives")
 
-FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility id")]
 OpenStage = Annotated[
     str | None,
     Query(pattern="^(initiative|pilot|impact-analysis)$", description="Only this stage"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import Path, Request, Response
 
 from servicekit.db import SessionDep
-from servicekit.http import accept_json
+from servicekit.http import json_router
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import page_response
 
@@ -16,7 +16,7 @@ from ..auth import Reader
 from . import service
 from .schemas import NoticeAlertOut
 
-router = APIRouter(tags=["usages"], dependencies=[Depends(accept_json)])
+router = json_router("usages")
 
 
 @router.get(

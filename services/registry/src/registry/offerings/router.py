@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import Body, Path, Query, Request, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import DatabaseDep, SessionDep
-from servicekit.http import IfMatchDep, accept_json
+from servicekit.http import IfMatchDep, json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
@@ -20,8 +20,7 @@ from servicekit.responses import (
 )
 
 from ..auth import PublicReader, Writer
-from ..common import cached_page
-from ..readcache import ReadCacheDep
+from ..common import CachedPagesDep
 from . import service
 from .schemas import (
     OfferingCreate,
@@ -32,7 +31,7 @@ from .schemas import (
     VersionPatch,
 )
 
-router = APIRouter(tags=["offerings"], dependencies=[Depends(accept_json)])
+router = json_router("offerings")
 
 OfferingId = Annotated[uuid.UUID, Path(alias="offeringId", description="Offering id")]
 VersionId = Annotated[uuid.UUID, Path(alias="versionId", description="Version id")]
@@ -46,9 +45,7 @@ VersionId = Annotated[uuid.UUID, Path(alias="versionId", description="Version id
     response_model=Page[OfferingOut],
 )
 async def list_offerings(
-    request: Request,
-    database: DatabaseDep,
-    cache: ReadCacheDep,
+    pages: CachedPagesDep,
     _principal: PublicReader,
     params: PageDep,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
@@ -56,13 +53,10 @@ async def list_offerings(
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> Response:
     filters = service.OfferingFilter(facility_id=facility_id, supplier_id=supplier_id, q=q)
-    return await cached_page(
-        request,
-        database,
-        cache,
-        ("offerings", filters, params.offset, params.page_size),
+    return await pages.items(
+        ("offerings", filters),
         params,
-        lambda: service.list_offerings(database, filters, params),
+        lambda database: service.list_offerings(database, filters, params),
     )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import Body, Path, Query, Request, Response
 
 from servicekit.actor import Actor
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import SessionDep
-from servicekit.http import IfMatchDep, accept_json
+from servicekit.http import IfMatchDep, json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
@@ -23,7 +23,7 @@ from ..auth import PublicReader, Writer, require_operator
 from . import service
 from .schemas import OrganisationCreate, OrganisationOut, OrganisationPatch, OrganisationType
 
-router = APIRouter(tags=["organisations"], dependencies=[Depends(accept_json)])
+router = json_router("organisations")
 
 
 @router.get(

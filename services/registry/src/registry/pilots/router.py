@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import Path, Request, Response
 
 from servicekit.db import SessionDep
-from servicekit.http import accept_json
+from servicekit.http import json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
@@ -18,12 +18,11 @@ from servicekit.responses import (
 )
 
 from ..auth import Reader, Writer
+from ..common import FacilityId
 from . import service
 from .schemas import ImpactAnalysisCreate, ImpactAnalysisOut, ParticipantCreate, ParticipantOut
 
-router = APIRouter(tags=["initiatives"], dependencies=[Depends(accept_json)])
-
-FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility id")]
+router = json_router("initiatives")
 
 
 @router.get(

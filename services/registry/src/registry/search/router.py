@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Query, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
-from servicekit.db import DatabaseDep
-from servicekit.http import accept_json
+from servicekit.http import json_router
 from servicekit.pagination import PageDep
-from servicekit.responses import page_body_response
 
 from ..auth import PublicReader
+from ..common import CachedPagesDep
 from ..facilities.schemas import Kind
-from ..readcache import ReadCacheDep
 from . import service
 from .schemas import ResultType, SearchQuery, SearchResults
 
-router = APIRouter(tags=["search"], dependencies=[Depends(accept_json)])
+router = json_router("search")
 
 
 @router.get(
@@ -29,9 +27,7 @@ router = APIRouter(tags=["search"], dependencies=[Depends(accept_json)])
     response_model=SearchResults,
 )
 async def search(
-    request: Request,
-    database: DatabaseDep,
-    cache: ReadCacheDep,
+    pages: CachedPagesDep,
     _principal: PublicReader,
     params: PageDep,
     q: Annotated[str, Query(min_length=1, max_length=200, description="Search words")],
@@ -47,6 +43,6 @@ async def search(
         offset=params.offset,
         limit=params.page_size,
     )
-
-    body = await cache.get(database, ("search", query), lambda: service.search(database, query))
-    return page_body_response(request, body, params)
+    return await pages.answer(
+        ("search", query), params, lambda: service.search(pages.database, query)
+    )

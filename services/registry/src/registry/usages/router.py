@@ -6,12 +6,12 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import Body, Depends, Path, Query, Request, Response
 
 from servicekit.csvfiles import CSV
-from servicekit.db import DatabaseDep, SessionDep
+from servicekit.db import SessionDep
 from servicekit.errors import UnsupportedMediaType
-from servicekit.http import IfMatchDep, accept_json
+from servicekit.http import IfMatchDep, json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
@@ -19,16 +19,14 @@ from servicekit.responses import (
     error_responses,
     json_response,
     page_body,
-    page_body_response,
     tagged_response,
 )
 from servicekit.schemas import IsoDate
 
 from ..auth import Reader, Writer
-from ..common import cached_page, invalid
+from ..common import CachedPagesDep, invalid
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
-from ..readcache import ReadCacheDep
 from . import imports, radar, service
 from .schemas import (
     RadarItem,
@@ -39,7 +37,7 @@ from .schemas import (
     UsageStatus,
 )
 
-router = APIRouter(tags=["usages"], dependencies=[Depends(accept_json)])
+router = json_router("usages")
 
 UsageId = Annotated[uuid.UUID, Path(alias="usageId", description="Usage id")]
 WITHIN_DEFAULT = "P18M"
@@ -85,9 +83,7 @@ async def reference_date(
     response_model=Page[UsageOut],
 )
 async def list_usages(
-    request: Request,
-    database: DatabaseDep,
-    cache: ReadCacheDep,
+    pages: CachedPagesDep,
     _principal: Reader,
     params: PageDep,
     municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
@@ -101,13 +97,8 @@ async def list_usages(
         offering_id=offering_id,
         status=status,
     )
-    return await cached_page(
-        request,
-        database,
-        cache,
-        ("usages", filters, params.offset, params.page_size),
-        params,
-        lambda: service.list_usages(database, filters, params),
+    return await pages.items(
+        ("usages", filters), params, lambda database: service.list_usages(database, filters, params)
     )
 
 
@@ -235,9 +226,7 @@ async def update_usage(
     tags=["radar"],
 )
 async def facility_radar(
-    request: Request,
-    database: DatabaseDep,
-    cache: ReadCacheDep,
+    pages: CachedPagesDep,
     _principal: Reader,
     facility_id: Annotated[uuid.UUID, Path(alias="facilityId")],
     within: Annotated[DateDuration, Depends(window)],
@@ -249,22 +238,14 @@ async def facility_radar(
     ] = None,
 ) -> Response:
     async def compute() -> PageBody:
-        async with database.read_sessionmaker() as session:
+        async with pages.database.read_sessionmaker() as session:
             items, total = await radar.facility_radar(
                 session, facility_id, within, today, offering_id, params.offset, params.page_size
             )
         return page_body(items, total)
 
-    key = (
-        "facility-radar",
-        facility_id,
-        within,
-        today,
-        offering_id,
-        params.offset,
-        params.page_size,
-    )
-    return page_body_response(request, await cache.get(database, key, compute), params)
+    key = ("facility-radar", facility_id, within, today, offering_id)
+    return await pages.answer(key, params, compute)
 
 
 @router.get(
@@ -275,9 +256,7 @@ async def facility_radar(
     tags=["radar"],
 )
 async def organisation_radar(
-    request: Request,
-    database: DatabaseDep,
-    cache: ReadCacheDep,
+    pages: CachedPagesDep,
     _principal: Reader,
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
     within: Annotated[DateDuration, Depends(window)],
@@ -285,10 +264,10 @@ async def organisation_radar(
     params: PageDep,
 ) -> Response:
     async def compute() -> PageBody:
-        async with database.sessionmaker() as session:
+        async with pages.database.sessionmaker() as session:
             items = await radar.organisation_radar(session, organisation_id, within, today)
         page = items[params.offset : params.offset + params.page_size]
         return page_body(page, len(items))
 
-    key = ("organisation-radar", organisation_id, within, today, params.offset, params.page_size)
-    return page_body_response(request, await cache.get(database, key, compute), params)
+    key = ("organisation-radar", organisation_id, within, today)
+    return await pages.answer(key, params, compute)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Request, Response
+from fastapi import Body, Path, Request, Response
 
 from servicekit.db import SessionDep
-from servicekit.http import IfMatchDep, accept_json
+from servicekit.http import IfMatchDep, json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
@@ -28,7 +28,7 @@ from .schemas import (
     SubscriptionPatch,
 )
 
-router = APIRouter(tags=["subscriptions"], dependencies=[Depends(accept_json)])
+router = json_router("subscriptions")
 
 SubscriptionId = Annotated[uuid.UUID, Path(alias="subscriptionId", description="Subscription id")]
 
