@@ -75,6 +75,8 @@ KNOWN: dict[tuple[str, str, str], str] = {
     + " (offeringId, affectedVersionIds must be versions of it); cvssScore has one decimal.",
     ("registry", "updateVulnerability", "positive_data_acceptance"): REFERENCE
     + " (affectedVersionIds); cvssScore has one decimal.",
+    ("registry", "createIntegration", "positive_data_acceptance"): REFERENCE
+    + " (sourceOfferingId, targetOfferingId; the two must differ).",
     ("identity", "createClient", "positive_data_acceptance"): (
         "Client registration rules across fields (redirect URIs for the code flow, keys "
         "for private_key_jwt, the bsn scope only with a legal basis): 400 invalidParams."

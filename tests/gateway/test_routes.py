@@ -43,6 +43,11 @@ def test_exposure_needs_its_own_scope() -> None:
         assert _scope(router, registry, "GET", rest) == "registry:exposure"
     assert _scope(router, registry, "GET", "/vulnerabilities/v1") == "registry:read"
     assert _scope(router, registry, "POST", "/vulnerabilities/v1/withdrawal") == "registry:write"
+    for rest in ("/integrations", "/integrations/i1"):  # the public catalogue
+        rule = router.rule_for(registry, "GET", rest)
+        assert rule is not None
+        assert rule.auth == Auth.OPTIONAL
+    assert _scope(router, registry, "GET", "/organisations/o1/landscape") == "registry:read"
 
 
 def test_a_catch_all_route_leaves_reserved_paths_alone() -> None:

@@ -92,7 +92,7 @@ def public_reads(pattern: str) -> Rule:
 # The public catalogue: these reads carry no contract details, costs or vulnerability
 # exposure (those sub-resources stay behind registry:read and the services' own rules).
 PUBLIC_REGISTRY = (
-    r"/(facilities|offerings|organisations|initiatives)(/[^/]+)?"
+    r"/(facilities|offerings|organisations|initiatives|integrations)(/[^/]+)?"
     r"|/offerings/[^/]+/versions(/[^/]+)?"
     r"|/search"
 )

@@ -45,6 +45,7 @@ def load_models() -> None:
     from .costs import models as _costs  # noqa: F401
     from .facilities import models as _facilities  # noqa: F401
     from .initiatives import models as _initiatives  # noqa: F401
+    from .integrations import models as _integrations  # noqa: F401
     from .notices import models as _notices  # noqa: F401
     from .offerings import models as _offerings  # noqa: F401
     from .organisations import models as _organisations  # noqa: F401

@@ -22,6 +22,7 @@ from .db import event_outbox, idempotency_keys, load_models
 from .exports.router import router as exports_router
 from .facilities.router import router as facilities_router
 from .initiatives.router import router as initiatives_router
+from .integrations.router import router as integrations_router
 from .notices import service as notices
 from .notices.router import router as notices_router
 from .offerings.router import router as offerings_router
@@ -54,6 +55,7 @@ TAGS = [
     {"name": "initiatives", "description": "Proposals, support pledges, pilots, impact analyses"},
     {"name": "exports", "description": "CSV downloads and the landscape in ArchiMate"},
     {"name": "costs", "description": "Annual costs of usages, population figures, per inhabitant"},
+    {"name": "integrations", "description": "Integrations between offerings; landscapes"},
     {
         "name": "vulnerabilities",
         "description": "Vulnerabilities (CVE) in offering versions and who is exposed",
@@ -145,6 +147,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             pilots_router,
             notices_router,
             vulnerabilities_router,
+            integrations_router,
             events_router(event_outbox, auth, READ, hidden_prefix=PRIVATE_EVENT_PREFIX),
             webhooks_router,
             exports_router,

@@ -1,0 +1,1 @@
+"""Integrations (koppelingen) between offerings and a municipality's landscape."""

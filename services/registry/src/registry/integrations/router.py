@@ -1,0 +1,128 @@
+"""HTTP for /v1/integrations and a municipality's landscape."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+
+from servicekit.auth import ANONYMOUS_ALLOWED
+from servicekit.db import SessionDep
+from servicekit.http import IfMatchDep, accept_json
+from servicekit.idempotency import created
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import error_responses, json_response, page_response, tagged_response
+
+from ..auth import PublicReader, Reader, Writer
+from . import service
+from .schemas import (
+    IntegrationCreate,
+    IntegrationOut,
+    IntegrationPatch,
+    Kind,
+    Landscape,
+    Status,
+)
+
+router = APIRouter(tags=["integrations"], dependencies=[Depends(accept_json)])
+
+IntegrationId = Annotated[uuid.UUID, Path(alias="integrationId", description="Integration id")]
+
+
+@router.get(
+    "/v1/integrations",
+    operation_id="listIntegrations",
+    summary="List integrations between offerings (public catalogue)",
+    response_model=Page[IntegrationOut],
+    openapi_extra=ANONYMOUS_ALLOWED,
+)
+async def list_integrations(
+    request: Request,
+    session: SessionDep,
+    _principal: PublicReader,
+    params: PageDep,
+    offering_id: Annotated[
+        uuid.UUID | None,
+        Query(alias="offeringId", description="The offering on either side"),
+    ] = None,
+    kind: Annotated[Kind | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+) -> Response:
+    filters = service.IntegrationFilter(offering_id=offering_id, kind=kind, status=status)
+    items, total = await service.list_integrations(session, filters, params)
+    return page_response(request, items, total, params)
+
+
+@router.post(
+    "/v1/integrations",
+    operation_id="createIntegration",
+    summary="Record an integration (supplier of the source offering, or the operator)",
+    status_code=201,
+    response_model=IntegrationOut,
+    responses=error_responses(409, 422),
+)
+async def create_integration(
+    request: Request,
+    session: SessionDep,
+    principal: Writer,
+    body: IntegrationCreate,
+) -> Response:
+    return await created(
+        request,
+        principal,
+        lambda: service.create_integration(session, principal, body),
+        lambda out: f"/v1/integrations/{out.id}",
+    )
+
+
+@router.get(
+    "/v1/integrations/{integrationId}",
+    operation_id="getIntegration",
+    summary="Read an integration (public catalogue)",
+    response_model=IntegrationOut,
+    openapi_extra=ANONYMOUS_ALLOWED,
+)
+async def get_integration(
+    session: SessionDep,
+    _principal: PublicReader,
+    integration_id: IntegrationId,
+) -> Response:
+    return tagged_response(await service.get_integration(session, integration_id))
+
+
+@router.patch(
+    "/v1/integrations/{integrationId}",
+    operation_id="updateIntegration",
+    summary="Change an integration (supplier of the source offering or operator; If-Match)",
+    description="Status moves forward only: planned → active → ended.",
+    response_model=IntegrationOut,
+    responses=error_responses(409, 412, 428),
+)
+async def update_integration(
+    session: SessionDep,
+    if_match: IfMatchDep,
+    principal: Writer,
+    integration_id: IntegrationId,
+    patch: Annotated[IntegrationPatch, Body()],
+) -> Response:
+    return tagged_response(
+        await service.update_integration(session, principal, integration_id, patch, if_match)
+    )
+
+
+@router.get(
+    "/v1/organisations/{organisationId}/landscape",
+    operation_id="getOrganisationLandscape",
+    summary="A municipality's landscape: the offerings it uses and their integrations",
+    description="Offerings of its current (planned or active) usages, with supplier, "
+    "facility and version, and the integrations not ended between two of them.",
+    response_model=Landscape,
+    tags=["integrations", "organisations"],
+)
+async def get_landscape(
+    session: SessionDep,
+    _principal: Reader,
+    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+) -> Response:
+    return json_response(await service.landscape(session, organisation_id))
