@@ -53,7 +53,7 @@ class Identity:
             AuthorizationRepository(database),
             self.clients,
             self.sessions,
-            RequestObjects(self.issuer, self.keys, self.client_auth),
+            RequestObjects(self.issuer, self.keys, self.client_auth, self.one_time_ids),
             self.one_time_ids,
         )
         self.userinfo_jwt = UserinfoJwt(self.issuer, self.keys, self.client_auth)

@@ -1,21 +1,33 @@
 """Request Objects (OIDC Core §6, RFC 9101): the authorization parameters in a JWT signed
 with the client's registered key, optionally encrypted to identity's key (JWE). Only the
 parameters inside the object count. Passed by value (``request``) or by reference: a
-``request_uri`` the client registered, or one this OP issued at ``/auth/par``."""
+``request_uri`` the client registered, or one this OP issued at ``/auth/par``.
+
+A request object is used once: its ``jti`` (with its ``exp``) is recorded in the one-time
+ids every worker shares (a unique constraint decides between concurrent uses), and a
+second use is refused with ``invalid_request_object``. An object passed by value without a
+``jti`` is recorded by the hash of its claims instead (the same claims are the same
+request, signed or signed and encrypted); a
+client-hosted ``request_uri`` document without a ``jti`` may be a static one the client
+reuses (OIDC Core §6.2), bounded by its ``exp``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from typing import Any
 
 import httpx
+from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwe import JWERegistry, decrypt_compact
+from joserfc.jwk import RSAKey
 from joserfc.jws import JWSRegistry, extract_compact, validate_compact
 
 from ..clients.authentication import ClientAuthenticator
 from ..clients.models import Client
+from ..clients.one_time_ids import OneTimeIds
 from ..keys.service import KeyStore
 from ..oauth.errors import OAuthError
 
@@ -53,10 +65,17 @@ def as_parameters(claims: dict[str, Any]) -> dict[str, str]:
 
 
 class RequestObjects:
-    def __init__(self, issuer: str, keys: KeyStore, authenticator: ClientAuthenticator) -> None:
+    def __init__(
+        self,
+        issuer: str,
+        keys: KeyStore,
+        authenticator: ClientAuthenticator,
+        one_time_ids: OneTimeIds,
+    ) -> None:
         self.issuer = issuer
         self.keys = keys
         self.authenticator = authenticator
+        self.one_time_ids = one_time_ids
 
     async def parameters(self, q: dict[str, str], client: Client) -> dict[str, str]:
         """The parameters that count for a request with ``request`` or a registered
@@ -67,12 +86,14 @@ class RequestObjects:
             token = await self._fetch(q["request_uri"], client)
         else:
             token = q["request"]
-        params = as_parameters(await self.claims(token, client))
+        claims = await self.claims(token, client)
+        params = as_parameters(claims)
         if params.setdefault("client_id", client.client_id) != client.client_id:
             raise invalid("The request object names another client.")
         for name in ("response_type",):
             if name in q and name in params and q[name] != params[name]:
                 raise invalid(f"{name} differs between the request and its object.")
+        await self._use_once(claims, client, by_value="request_uri" not in q)
         return params
 
     async def claims(self, token: str, client: Client) -> dict[str, Any]:
@@ -99,6 +120,21 @@ class RequestObjects:
         self._check(claims, client)
         return claims
 
+    async def _use_once(self, claims: dict[str, Any], client: Client, by_value: bool) -> None:
+        """Record the object's ``jti`` (by value without one: the hash of its claims) until
+        its expiry; refuse one seen before."""
+        jti = claims.get("jti")
+        if jti is None and by_value:
+            canonical = json.dumps(claims, sort_keys=True, separators=(",", ":"))
+            jti = "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+        if jti is None:
+            return
+        until = int(claims["exp"]) + LEEWAY
+        try:
+            await self.one_time_ids.remember("request_object", client.client_id, jti, until)
+        except OAuthError:
+            raise invalid("This request object was already used.") from None
+
     def _check(self, c: dict[str, Any], client: Client) -> None:
         now = int(time.time())
         if c.get("iss") != client.client_id:
@@ -118,16 +154,31 @@ class RequestObjects:
         for name in ("request", "request_uri"):
             if name in c:
                 raise invalid(f"A request object must not contain {name}.")
+        jti = c.get("jti")
+        if jti is not None and (
+            not isinstance(jti, str) or not 1 <= len(jti) <= 200 or not jti.isprintable()
+        ):
+            raise invalid("The request object's jti must be a short printable string.")
 
     async def _decrypt(self, token: str) -> str:
-        for key in await self.keys.decryption_keys():
-            try:
-                plaintext = decrypt_compact(token, key, registry=_ENCRYPTION).plaintext
-            except (JoseError, ValueError):
-                continue
-            if plaintext is not None:
-                return plaintext.decode("ascii", errors="replace")
-        raise invalid("The request object cannot be decrypted with the OP's keys.")
+        """Decrypted with the key the JWE names (``kid``), else with each published one:
+        the active key and those retired by a rotation but still published. A key this
+        process has not loaded yet (rotated by another one) is found by one reload."""
+        try:
+            header = jwe.extract_compact(token.encode("ascii"), _ENCRYPTION).protected
+        except (JoseError, ValueError, UnicodeError):
+            raise invalid("The request object is not a valid JWE.") from None
+        kid = header.get("kid")
+        keys = await self.keys.decryption_keys(kid if isinstance(kid, str) else None)
+        plaintext = _open(token, keys)
+        if plaintext is None:
+            newer = await self.keys.newer_decryption_keys(keys)
+            if isinstance(kid, str):
+                newer = [k for k in newer if k.kid == kid]
+            plaintext = _open(token, newer)
+        if plaintext is None:
+            raise invalid("The request object cannot be decrypted with the OP's keys.")
+        return plaintext
 
     async def _fetch(self, uri: str, client: Client) -> str:
         if uri not in client.request_uris:
@@ -140,3 +191,14 @@ class RequestObjects:
         if len(response.content) > MAX_BYTES:
             raise OAuthError("invalid_request_uri", "The request object is too large.")
         return response.text
+
+
+def _open(token: str, keys: list[RSAKey]) -> str | None:
+    for key in keys:
+        try:
+            plaintext = decrypt_compact(token, key, registry=_ENCRYPTION).plaintext
+        except (JoseError, ValueError):
+            continue
+        if plaintext is not None:
+            return plaintext.decode("ascii", errors="replace")
+    return None

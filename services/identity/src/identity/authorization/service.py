@@ -95,7 +95,7 @@ class AuthorizationService:
                 error.redirect_uri, error.state = q["redirect_uri"], q.get("state")
                 raise error from None
             raise PageError(
-                "Ongeldig request object: " + exc.description, exc.description
+                "Ongeldig request object: " + exc.description, exc.description, exc.error
             ) from None
 
     async def _validate(self, q: dict[str, str], client: Client) -> ValidatedRequest:
@@ -144,7 +144,7 @@ class AuthorizationService:
         try:
             v = await self.validate(params)
         except PageError as exc:
-            raise OAuthError("invalid_request", exc.en) from None
+            raise OAuthError(exc.error, exc.en) from None
         except RedirectError as exc:
             raise OAuthError(exc.error, exc.description) from None
         return await self.store(v)

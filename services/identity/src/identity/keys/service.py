@@ -1,9 +1,16 @@
-"""Signing keys: generated, stored encrypted, published in the JWKS, rotated.
+"""Signing and encryption keys: generated, stored encrypted, published in the JWKS, rotated.
 
 Per algorithm (RS256 and PS256) there is one *active* key that signs, one *next* key
 that is already published (so relying parties have it cached before it signs) and any
 number of *retired* keys, still published until ``retire_after`` (longer than the
 longest token lifetime) and then *removed*: tokens signed by a removed key stop verifying.
+
+The key clients encrypt request objects to (``use: enc``) is rotated by the same command:
+the *active* one is published first; a rotation retires it (still published and still
+decrypting until ``retire_after``, so a client that cached the JWKS keeps working) and
+creates a new active one. It needs no *next* key: nobody verifies with it, and a process
+that cannot open a request object with the keys it loaded (another pod rotated since)
+reloads them once.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc import jwt
@@ -31,6 +38,8 @@ OP_ALGORITHMS = ("RS256", "PS256")
 SIM_ALGORITHM = "RS256"
 # Clients encrypt request objects to this key (published in the JWKS with use "enc").
 ENCRYPTION_ALGORITHM = "RSA-OAEP-256"
+# A request object for a key this process does not know reloads the keys at most this often.
+RELOAD_AFTER_MISS_SECONDS = 5.0
 
 
 def _generate(alg: str, use: str = "sig") -> RSAKey:
@@ -45,7 +54,8 @@ class LoadedKeys:
     published: list[dict[str, Any]]  # public JWKs of the OP
     simulator_published: list[dict[str, Any]]
     loaded_at: float
-    decryption: list[RSAKey] = field(default_factory=list)  # purpose "encryption"
+    # purpose "encryption": the active key first, then the retired ones still published
+    decryption: list[RSAKey] = field(default_factory=list)
     # The published JWKs, parsed once per load rather than per verified token.
     key_sets: dict[str, KeySet] = field(default_factory=dict)
 
@@ -80,6 +90,7 @@ class KeyStore:
         self._ttl = ttl
         self._loaded: LoadedKeys | None = None
         self._lock = asyncio.Lock()
+        self._reloaded_after_miss = float("-inf")
 
     def _new_row(self, key: RSAKey, purpose: str, status: str) -> SigningKey:
         now = utcnow()
@@ -112,11 +123,15 @@ class KeyStore:
         self._loaded = None
 
     async def rotate(self, actor: str = "operator") -> dict[str, Any]:
-        """Promote next → active, active → retired, publish a new next; prune expired."""
+        """Signing keys: promote next → active, active → retired, publish a new next.
+        The encryption key: active → retired, a new active one (``summary["encryption"]``).
+        Prune expired."""
         now = utcnow()
         summary: dict[str, Any] = {"activated": [], "retired": [], "published": [], "removed": []}
         async with self._sessionmaker() as session, session.begin():
             await repository.lock_keys(session)
+            encryption = await repository.all_keys(session, "encryption")
+            summary["encryption"] = self._rotate_encryption(session, encryption, now)
             rows = await repository.all_keys(session, "op")
             for alg in OP_ALGORITHMS:
                 active = [r for r in rows if r.alg == alg and r.status == "active"]
@@ -128,10 +143,7 @@ class KeyStore:
                     summary["published"].append(fresh.kid)
                     continue
                 for row in active:
-                    row.status = "retired"
-                    row.retired_at = now
-                    row.retire_after = now + timedelta(seconds=self._retention)
-                    summary["retired"].append(row.kid)
+                    summary["retired"].append(self._retire(row, now))
                 promoted = nxt[0]
                 promoted.status = "active"
                 promoted.activated_at = now
@@ -143,6 +155,26 @@ class KeyStore:
             add_audit(session, actor=actor, action="keys.rotated", subject="jwks", detail=summary)
         self._loaded = None
         return summary
+
+    def _retire(self, row: SigningKey, now: datetime) -> str:
+        row.status = "retired"
+        row.retired_at = now
+        row.retire_after = now + timedelta(seconds=self._retention)
+        return row.kid
+
+    def _rotate_encryption(
+        self, session: AsyncSession, rows: Sequence[SigningKey], now: datetime
+    ) -> dict[str, Any]:
+        """The active encryption key retires (published and decrypting until retire_after);
+        a new one is active at once (nobody verifies with it: no *next* key needed)."""
+        retired = [
+            self._retire(row, now)
+            for row in rows
+            if row.alg == ENCRYPTION_ALGORITHM and row.status == "active"
+        ]
+        fresh = self._new_row(_generate(ENCRYPTION_ALGORITHM, use="enc"), "encryption", "active")
+        session.add(fresh)
+        return {"activated": fresh.kid, "retired": retired}
 
     async def prune(self, actor: str = "operator") -> list[str]:
         async with self._sessionmaker() as session, session.begin():
@@ -174,31 +206,56 @@ class KeyStore:
             published: list[dict[str, Any]] = []
             sim_published: list[dict[str, Any]] = []
             decryption: list[RSAKey] = []
-            for row in sorted(rows, key=lambda r: aware(r.created_at)):
+            encryption: list[dict[str, Any]] = []
+            # Encryption keys: the active one first (clients take the first ``enc`` key),
+            # then the retired ones, newest first.
+            for row in sorted(rows, key=_publication_order):
                 if row.status == "retired" and row.retire_after and aware(row.retire_after) <= now:
                     continue  # past its retention: no longer published even before pruning
-                op = row.purpose in ("op", "encryption")
-                (published if op else sim_published).append(dict(row.public_jwk))
+                if row.purpose == "encryption":
+                    encryption.append(dict(row.public_jwk))
+                    decryption.append(
+                        RSAKey.import_key(self._sealer.open(row.private_jwk_encrypted))
+                    )
+                    continue
+                (published if row.purpose == "op" else sim_published).append(dict(row.public_jwk))
                 if row.status != "active":
                     continue
                 key = RSAKey.import_key(self._sealer.open(row.private_jwk_encrypted))
                 if row.purpose == "op":
                     signing[row.alg] = key
-                elif row.purpose == "encryption":
-                    decryption.append(key)
                 else:
                     simulator = key
             self._loaded = LoadedKeys(
-                signing, simulator, published, sim_published, time.monotonic(), decryption
+                signing,
+                simulator,
+                published + encryption,
+                sim_published,
+                time.monotonic(),
+                decryption,
             )
             return self._loaded
 
     def invalidate(self) -> None:
         self._loaded = None
 
-    async def decryption_keys(self) -> list[RSAKey]:
-        """The OP's private keys that clients encrypt request objects to."""
-        return (await self.load()).decryption
+    async def decryption_keys(self, kid: str | None = None) -> list[RSAKey]:
+        """The OP's private keys that clients encrypt request objects to (the active one
+        first); with ``kid`` only the key of that id ([] when there is none)."""
+        keys = (await self.load()).decryption
+        return keys if kid is None else [k for k in keys if k.kid == kid]
+
+    async def newer_decryption_keys(self, tried: Sequence[RSAKey]) -> list[RSAKey]:
+        """After a request object opened with none of ``tried``: the keys this process did
+        not know (another process may have rotated since this one loaded), reloaded at most
+        every :data:`RELOAD_AFTER_MISS_SECONDS` so that undecryptable requests cannot make
+        every request a database read."""
+        now = time.monotonic()
+        if now - self._reloaded_after_miss < RELOAD_AFTER_MISS_SECONDS:
+            return []
+        self._reloaded_after_miss = now
+        known = {k.kid for k in tried}
+        return [k for k in (await self.load(force=True)).decryption if k.kid not in known]
 
     async def jwks(self) -> dict[str, Any]:
         return {"keys": (await self.load()).published}
@@ -225,6 +282,15 @@ class KeyStore:
         """Verify a token this OP signed with a still-published key (raises ValueError)."""
         keys = await self.load()
         return _verify(token, keys.key_set("op"))
+
+
+def _publication_order(row: SigningKey) -> tuple[int, float]:
+    """Creation order, except that the active encryption key comes before retired ones
+    and retired ones newest first."""
+    created = aware(row.created_at).timestamp()
+    if row.purpose != "encryption":
+        return (0, created)
+    return (1, 0.0) if row.status == "active" else (2, -created)
 
 
 def _verify(token: str, key_set: KeySet) -> dict[str, Any]:

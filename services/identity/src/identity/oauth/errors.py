@@ -78,7 +78,9 @@ class RedirectError(Exception):
 class PageError(Exception):
     """An authorization error shown as a page: no redirect (no open redirect)."""
 
-    def __init__(self, nl: str, en: str) -> None:
+    def __init__(self, nl: str, en: str, error: str = "invalid_request") -> None:
         super().__init__(en)
         self.nl = nl
         self.en = en
+        # The OAuth error code where the same problem is answered as JSON (/auth/par).
+        self.error = error
