@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import Body, Path, Query, Request, Response
 
 from servicekit.db import SessionDep
-from servicekit.http import IfMatchDep, accept_json
+from servicekit.http import IfMatchDep, json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep, PageParams
 from servicekit.responses import error_responses, page_response, tagged_response
@@ -24,7 +24,7 @@ from .schemas import (
     WithdrawalIn,
 )
 
-router = APIRouter(tags=["vulnerabilities"], dependencies=[Depends(accept_json)])
+router = json_router("vulnerabilities")
 
 VulnerabilityId = Annotated[
     uuid.UUID, Path(alias="vulnerabilityId", description="Vulnerability id")
