@@ -33,6 +33,7 @@ from identity.clients.schemas import ClientIn
 from identity.clients.service import create_client
 from identity.main import create_app
 from identity.seed import seed
+from servicekit.actor import Actor
 from servicekit.db import Database
 from servicekit.testing import fresh_database_url, migrated_database
 
@@ -91,7 +92,7 @@ def register(app: Any, database: Database) -> Any:
         defaults.update(kw)
         data = ClientIn(client_id=client_id, **defaults)
         async with database.sessionmaker() as session:
-            _row, secret = await create_client(session, data, actor="test")
+            _row, secret = await create_client(session, data, Actor("test"))
         app.state.identity.clients.invalidate()
         return RP(client_id=client_id, key=key, secret=secret)
 

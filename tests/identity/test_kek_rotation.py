@@ -27,6 +27,7 @@ from identity.keys.models import SigningKey
 from identity.keys.service import KeyStore
 from identity.main import create_app
 from identity.sessions.models import LoginSession
+from servicekit.actor import Actor
 from servicekit.db import Database
 from servicekit.testing import fresh_database_url, migrated_database
 
@@ -69,7 +70,7 @@ async def register_rp(db: Database) -> RP:
         minimum_loa="http://eidas.europa.eu/LoA/low",
     )
     async with db.sessionmaker() as session:
-        await create_client(session, data, actor="test")
+        await create_client(session, data, Actor("test"))
     return RP(client_id="kek-rp", key=key)
 
 

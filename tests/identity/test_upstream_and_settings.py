@@ -138,6 +138,7 @@ async def test_production_cookies_are_secure(tmp_path: Any) -> None:
 
     from identity.clients.schemas import ClientIn
     from identity.clients.service import create_client
+    from servicekit.actor import Actor
     from servicekit.testing import fresh_database_url, migrated_database
 
     issuer = "https://samen.example.nl"
@@ -167,7 +168,7 @@ async def test_production_cookies_are_secure(tmp_path: Any) -> None:
                     allowed_scopes=["openid"],
                     minimum_loa="http://eidas.europa.eu/LoA/substantial",
                 ),
-                actor="test",
+                actor=Actor("test"),
             )
         rp = RP(client_id="prod-rp", key=key)
         async with httpx.AsyncClient(

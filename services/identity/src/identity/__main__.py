@@ -6,12 +6,16 @@ import argparse
 import json
 import sys
 
+from servicekit.actor import Actor
 from servicekit.cli import run_cli
 from servicekit.db import Database
 from servicekit.settings import ServiceSettings
 
 from .config import Settings, get_settings
 from .keys.service import KeyStore
+
+# Changes made from the command line, as the audit trail names them.
+CLI = Actor("cli")
 
 
 async def _seed(settings: ServiceSettings, _args: argparse.Namespace) -> None:
@@ -65,11 +69,11 @@ async def _register_client(settings: ServiceSettings, args: argparse.Namespace) 
         async with database.sessionmaker() as session:
             secret = None
             if row is None:
-                row, secret = await create_client(session, data, actor="cli", production=production)
+                row, secret = await create_client(session, data, CLI, production=production)
                 action = "created"
             else:
                 row = await replace_client(
-                    session, row.id, data, "cli", row.version, production=production
+                    session, row.id, data, CLI, row.version, production=production
                 )
                 action = "replaced"
     except ProblemError as exc:

@@ -21,6 +21,7 @@ from .clients.router import router as clients_router
 from .clients.service import registered_origins
 from .config import Settings, get_settings
 from .context import Identity
+from .db import idempotency_keys
 from .disclosures.router import router as disclosures_router
 from .oauth.cors import OpCors, RegisteredOrigins
 from .oauth.pushed import router as pushed_router
@@ -118,6 +119,7 @@ def create_app(
         tags=TAGS,
         media_types=MEDIA_TYPES,
         database=database,
+        idempotency_keys=idempotency_keys,
         token_verifier=verifier,
         on_startup=[start],
         on_shutdown=[stop],

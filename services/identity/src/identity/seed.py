@@ -11,6 +11,7 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import select
 from sqlmodel import col
 
+from servicekit.actor import Actor
 from servicekit.auth import LOA_LOW, LOA_SUBSTANTIAL
 from servicekit.db import Database
 
@@ -214,7 +215,7 @@ async def seed(settings: Settings, database: Database | None = None) -> list[str
             if exists:
                 continue
             async with database.sessionmaker() as session:
-                await create_client(session, data, actor="seed", secret=secret)
+                await create_client(session, data, Actor("seed"), secret=secret)
             created.append(data.client_id)
         return created
     finally:

@@ -6,10 +6,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.actor import Actor
 from servicekit.clock import utcnow
 
 from ..common import current_trace_id
 from .models import AuditEvent
+
+
+def actor_name(actor: Actor) -> str:
+    """Who acted, as the audit trail names them: the token's client and subject, or the
+    name of a system job (``cli``, ``seed``)."""
+    return f"{actor.client_id}:{actor.subject}" if actor.client_id else actor.subject
 
 
 def audit_event(

@@ -5,18 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Security
-from fastapi.responses import JSONResponse, Response
+from fastapi import Depends, Query, Request, Response, Security
 
+from servicekit.actor import Actor
 from servicekit.auth import Principal, make_auth
 from servicekit.db import SessionDep
 from servicekit.errors import Forbidden
 from servicekit.http import json_router, require_if_match
-from servicekit.idempotency import IdempotencyStore
-from servicekit.pagination import Page, PageParams, make_page, page_params
+from servicekit.idempotency import idempotent
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import json_response, no_content, page_response
 
 from ..config import get_settings
-from ..db import idempotency_keys
 from . import service
 from .models import Client
 from .schemas import KNOWN_SCOPES, ClientCreated, ClientIn, ClientOut
@@ -53,17 +53,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _out(row: Client, secret: str | None = None) -> dict[str, Any]:
-    model = ClientCreated.model_validate(row)
-    model.client_secret = secret
-    data = model.model_dump(mode="json", by_alias=True)
-    if secret is None:
-        data.pop("clientSecret", None)
-    return data
+# Answers that carry a secret, shown once: kept by no cache.
+NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _actor(principal: Principal) -> str:
-    return f"{principal.client_id or '-'}:{principal.subject}"
+def _client(row: Client) -> Response:
+    return json_response(ClientOut.model_validate(row), etag=service.etag(row))
 
 
 @router.get(
@@ -78,14 +73,13 @@ async def list_clients(
     request: Request,
     session: SessionDep,
     principal: Admin,
-    params: Annotated[PageParams, Depends(page_params)],
+    params: PageDep,
     grant_type: Annotated[
         str | None, Query(alias="grantType", pattern="^(authorization_code|client_credentials)$")
     ] = None,
-) -> Any:
+) -> Response:
     rows, total = await service.list_clients(session, params.offset, params.page_size, grant_type)
-    items = [ClientOut.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows]
-    return JSONResponse(make_page(request, items, total, params))
+    return page_response(request, [ClientOut.model_validate(r) for r in rows], total, params)
 
 
 @router.post(
@@ -106,21 +100,20 @@ async def create_client(
 ) -> Response:
     async def handler() -> Response:
         row, secret = await service.create_client(
-            session, body, _actor(principal), production=_production(request)
+            session, body, Actor.of(principal), production=_production(request)
         )
         request.app.state.identity.clients.invalidate()
-        return JSONResponse(
-            _out(row, secret),
+        out = ClientCreated.model_validate(row)
+        out.client_secret = secret
+        return json_response(
+            out,
             status_code=201,
-            headers={
-                "Location": f"/v1/clients/{row.id}",
-                "ETag": service.etag(row),
-                "Cache-Control": "no-store",
-            },
+            etag=service.etag(row),
+            location=f"/v1/clients/{row.id}",
+            headers=NO_STORE,
         )
 
-    store = IdempotencyStore(idempotency_keys, request.app.state.database.sessionmaker)
-    return await store.run(request, _actor(principal), handler)
+    return await idempotent(request, principal, handler)
 
 
 def _production(request: Request) -> bool:
@@ -136,8 +129,7 @@ def _production(request: Request) -> bool:
     responses={**ERRORS, 404: {"description": "Not found"}},
 )
 async def get_client(client_id: uuid.UUID, session: SessionDep, principal: Admin) -> Response:
-    row = await service.get_client(session, client_id)
-    return JSONResponse(_out(row), headers={"ETag": service.etag(row)})
+    return _client(await service.get_client(session, client_id))
 
 
 @router.put(
@@ -161,12 +153,12 @@ async def replace_client(
         session,
         client_id,
         body,
-        _actor(principal),
+        Actor.of(principal),
         precondition=lambda current: require_if_match(request, current),
         production=_production(request),
     )
     request.app.state.identity.clients.invalidate()
-    return JSONResponse(_out(row), headers={"ETag": service.etag(row)})
+    return _client(row)
 
 
 @router.delete(
@@ -180,6 +172,6 @@ async def replace_client(
 async def delete_client(
     request: Request, client_id: uuid.UUID, session: SessionDep, principal: Admin
 ) -> Response:
-    await service.delete_client(session, client_id, _actor(principal))
+    await service.delete_client(session, client_id, Actor.of(principal))
     request.app.state.identity.clients.invalidate()
-    return Response(status_code=204)
+    return no_content()

@@ -16,12 +16,13 @@ from joserfc.jwk import KeySet
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.actor import Actor
 from servicekit.clock import utcnow
 from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict, NotFound
 from servicekit.http import make_etag
 
-from ..audit.repository import add_audit
+from ..audit.repository import actor_name, add_audit
 from ..common import random_token, sha256_hex
 from . import repository
 from .models import Client
@@ -173,7 +174,7 @@ def _snapshot(row: Client) -> dict[str, Any]:
 async def create_client(
     session: AsyncSession,
     data: ClientIn,
-    actor: str,
+    actor: Actor,
     secret: str | None = None,
     production: bool = False,
 ) -> tuple[Client, str | None]:
@@ -194,7 +195,7 @@ async def create_client(
             await session.flush()
             add_audit(
                 session,
-                actor=actor,
+                actor=actor_name(actor),
                 action="client.created",
                 subject=str(row.id),
                 detail=_snapshot(row),
@@ -221,7 +222,7 @@ async def replace_client(
     session: AsyncSession,
     client_uuid: uuid.UUID,
     data: ClientIn,
-    actor: str,
+    actor: Actor,
     expected_version: int | None = None,
     precondition: Callable[[str], None] | None = None,
     production: bool = False,
@@ -246,7 +247,7 @@ async def replace_client(
         row.updated_at = utcnow()
         add_audit(
             session,
-            actor=actor,
+            actor=actor_name(actor),
             action="client.updated",
             subject=str(row.id),
             detail=_snapshot(row),
@@ -258,14 +259,14 @@ def etag(row: Client) -> str:
     return make_etag(row.id, row.version)
 
 
-async def delete_client(session: AsyncSession, client_uuid: uuid.UUID, actor: str) -> None:
+async def delete_client(session: AsyncSession, client_uuid: uuid.UUID, actor: Actor) -> None:
     async with session.begin():
         row = await repository.get(session, client_uuid)
         if row is None:
             raise NotFound("No client with this id.")
         add_audit(
             session,
-            actor=actor,
+            actor=actor_name(actor),
             action="client.deleted",
             subject=str(row.id),
             detail=_snapshot(row),

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Request, Security
-from fastapi.responses import JSONResponse
+from fastapi import Request, Response, Security
 
 from servicekit.auth import Principal
 from servicekit.db import SessionDep
 from servicekit.errors import Forbidden
 from servicekit.http import json_router
-from servicekit.pagination import Page, PageParams, make_page, page_params
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import page_response
 
 from ..clients.router import ERRORS, auth
 from . import service
@@ -33,8 +33,8 @@ async def my_disclosures(
     request: Request,
     session: SessionDep,
     principal: Person,
-    params: Annotated[PageParams, Depends(page_params)],
-) -> Any:
+    params: PageDep,
+) -> Response:
     """For the person the bearer token (from a user login) belongs to."""
     if not principal.acr or principal.subject == principal.client_id:
         raise Forbidden(
@@ -46,5 +46,4 @@ async def my_disclosures(
     rows, total = await service.disclosures_of(
         session, client.sector, principal.subject, params.offset, params.page_size
     )
-    items = [DisclosureOut.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows]
-    return JSONResponse(make_page(request, items, total, params))
+    return page_response(request, [DisclosureOut.model_validate(r) for r in rows], total, params)

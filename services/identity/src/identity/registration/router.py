@@ -10,10 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from servicekit.actor import Actor
 from servicekit.db import SessionDep
 from servicekit.http import json_router
+from servicekit.responses import json_response
 
 from ..clients.router import ERRORS, Admin
+from ..clients.router import NO_STORE as SECRET_ONCE
 from ..oauth.errors import OAuthError
 from ..oauth.forms import NO_STORE
 from . import service
@@ -106,14 +109,10 @@ async def manage(request: Request, client_id: str, session: SessionDep) -> Respo
 async def create_initial_access_token(
     body: InitialAccessTokenIn, session: SessionDep, principal: Admin
 ) -> Response:
-    actor = f"{principal.client_id or '-'}:{principal.subject}"
-    row, token = await service.issue_initial_token(session, actor, body.expires_in)
+    row, token = await service.issue_initial_token(session, Actor.of(principal), body.expires_in)
     out = InitialAccessTokenCreated.model_validate({**row.model_dump(), "token": token})
-    return JSONResponse(
-        out.model_dump(mode="json", by_alias=True),
-        status_code=201,
-        headers={"Location": f"/v1/initial-access-tokens/{row.id}", "Cache-Control": "no-store"},
-    )
+    location = f"/v1/initial-access-tokens/{row.id}"
+    return json_response(out, status_code=201, location=location, headers=SECRET_ONCE)
 
 
 @admin_router.get(
@@ -128,5 +127,4 @@ async def get_initial_access_token(
     token_id: uuid.UUID, session: SessionDep, principal: Admin
 ) -> Response:
     row = await service.initial_token(session, token_id)
-    out = InitialAccessTokenOut.model_validate(row)
-    return JSONResponse(out.model_dump(mode="json", by_alias=True))
+    return json_response(InitialAccessTokenOut.model_validate(row))

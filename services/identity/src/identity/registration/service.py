@@ -12,9 +12,11 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.actor import Actor
 from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, NotFound, ProblemError
 
+from ..audit.repository import actor_name
 from ..clients import service as clients
 from ..clients.models import Client
 from ..clients.schemas import ClientIn
@@ -107,13 +109,13 @@ def client_metadata(row: Client, issuer: str) -> dict[str, Any]:
 
 
 async def issue_initial_token(
-    session: AsyncSession, actor: str, expires_in: int
+    session: AsyncSession, actor: Actor, expires_in: int
 ) -> tuple[InitialAccessToken, str]:
     token = random_token(32)
     now = utcnow()
     row = InitialAccessToken(
         token_hash=sha256_hex(token),
-        created_by=actor[:200],
+        created_by=actor_name(actor)[:200],
         created_at=now,
         expires_at=now + timedelta(seconds=expires_in),
     )
@@ -141,7 +143,7 @@ async def register(
             raise OAuthError("invalid_token", "The initial access token is invalid or used.")
     try:
         row, secret = await clients.create_client(
-            session, data, actor=f"registration:{client_id}", production=production
+            session, data, actor=Actor(f"registration:{client_id}"), production=production
         )
     except BadRequest as exc:
         raise metadata_error(exc) from None
@@ -170,7 +172,7 @@ async def update(
     await session.rollback()  # the read's transaction; the replacement has its own
     try:
         return await clients.replace_client(
-            session, client_uuid, data, f"registration:{client_id}", production=production
+            session, client_uuid, data, Actor(f"registration:{client_id}"), production=production
         )
     except BadRequest as exc:
         raise metadata_error(exc) from None
@@ -179,4 +181,4 @@ async def update(
 async def remove(session: AsyncSession, row: Client) -> None:
     client_uuid, client_id = row.id, row.client_id
     await session.rollback()
-    await clients.delete_client(session, client_uuid, f"registration:{client_id}")
+    await clients.delete_client(session, client_uuid, Actor(f"registration:{client_id}"))
