@@ -40,12 +40,14 @@ from .config import Settings, get_settings
 from .db import load_models
 from .enrollment.router import router as enrollment_router
 from .initiatives.router import router as initiatives_router
+from .landscape.router import router as landscape_router
 from .leading.router import router as leading_router
 from .municipality.router import router as municipality_router
 from .mydata.router import router as mydata_router
 from .operator.router import router as operator_router
 from .sessions.service import SessionStore
 from .supplier.router import router as supplier_router
+from .vulnerabilities.router import router as vulnerabilities_router
 from .web.errors import error_page, install_error_pages
 from .web.middleware import SessionMiddleware
 from .web.security import SecurityHeaders
@@ -128,6 +130,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         catalogue_router,
         supplier_router,
         municipality_router,
+        vulnerabilities_router,
+        landscape_router,
         leading_router,
         operator_router,
         mydata_router,

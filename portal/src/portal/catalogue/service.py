@@ -89,6 +89,7 @@ async def facility_page(api: Api, key: str) -> dict[str, Any]:
     )
     for offering, its_versions in zip(offerings, versions, strict=True):
         offering["versions"] = its_versions
+    offering_names = await integrations_of(api, offerings)
     current = [u for u in usages if u["status"] != "ended"]
     organisations = await names(
         api,
@@ -105,7 +106,25 @@ async def facility_page(api: Api, key: str) -> dict[str, Any]:
         "usages": current,
         "organisations": organisations,
         "timeline": contract_timeline(current, organisations),
+        "offering_names": offering_names,
     }
+
+
+async def integrations_of(api: Api, offerings: list[dict[str, Any]]) -> dict[str, str]:
+    """Give each offering its ``integrations`` (public reads); returns the names of the
+    offerings at their other ends, by id."""
+    found = await asyncio.gather(
+        *(all_items(api, f"{REGISTRY}/integrations", {"offeringId": o["id"]}) for o in offerings)
+    )
+    others: set[str] = set()
+    for offering, integrations in zip(offerings, found, strict=True):
+        offering["integrations"] = integrations
+        for i in integrations:
+            others |= {i["sourceOfferingId"], i["targetOfferingId"]}
+    known = {o["id"]: o["name"] for o in offerings}
+    missing = others - set(known)
+    more = await names(api, f"{REGISTRY}/offerings", missing) if missing else {}
+    return {**known, **{k: v["name"] for k, v in more.items()}}
 
 
 def contract_timeline(

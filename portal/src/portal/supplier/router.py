@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..api import Api, ApiProblem
+from ..vulnerabilities.service import of_offering as recorded_vulnerabilities
 from ..web.access import require_person
 from ..web.forms import Form, take_pending
 from ..web.i18n import Translator, language_of
@@ -96,6 +97,7 @@ async def _offering_page(
     offering = current.data
     facility = await api.get(f"{service.REGISTRY}/facilities/{offering['facilityId']}")
     versions = await service.versions(api, session, offering_id)
+    vulnerabilities = await recorded_vulnerabilities(api, session, offering_id)
     if form is None:
         form = take_pending(request) or Form(values=as_fields(offering, service.OFFERING_PATCH))
         form.values["etag"] = current.etag
@@ -110,6 +112,7 @@ async def _offering_page(
             "offering": offering,
             "facility": facility,
             "versions": versions,
+            "vulnerabilities": vulnerabilities,
             "newer": newer,
             "new_version": new_version,
             "price_models": service.PRICE_MODELS,

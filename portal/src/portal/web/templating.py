@@ -93,6 +93,8 @@ def nav_items(session: Session) -> list[tuple[str, str]]:
         items.append(("/supplier/offerings", "nav.supplier"))
     if person.org_type == "municipality" and "registry-editor" in roles:
         items.append(("/municipality/usages", "nav.municipality"))
+        items.append(("/municipality/landscape", "nav.landscape"))
+        items.append(("/municipality/exposures", "nav.exposures"))
         items.append(("/initiatives/decisions", "nav.decisions"))
     if person.org_type == "municipality" and "procurement-enroller" in roles:
         items.append(("/enrollment", "nav.enrollment"))
