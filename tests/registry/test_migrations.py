@@ -20,7 +20,7 @@ from servicekit.migrations import script_location, upgrade
 from servicekit.testing import fresh_database_url
 from servicekit.testing import test_database_base_url as postgres_url
 
-OUTSIDE_ORM = ("_fts", "search_entries", "search_vector", "_search")
+OUTSIDE_ORM = ("_fts", "search_entries", "search_vector", "_search", "search_words")
 
 
 def _relevant(diff: Any) -> bool:

@@ -1,9 +1,14 @@
 """The search statements: PostgreSQL full text over the narrow search table, SQLite FTS5;
-one statement gives the page, the total and the facets."""
+one statement gives the page, the total and the facets.
+
+When the search finds fewer than :data:`FEW` matches, the words are looked up in the
+vocabulary of indexed words (PostgreSQL: ``search_words`` by trigram similarity, migration
+0014; SQLite: the FTS5 vocabulary by edit distance) and, if some are close, searched once
+more with those as alternatives; what the words matched as typed ranks first. A search
+that finds enough costs nothing more."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Protocol
@@ -12,27 +17,41 @@ from sqlalchemy import TextClause, text
 
 from servicekit.db import Database
 
+from . import terms
 from .schemas import SearchQuery
+from .terms import Clause, Corrections
 
-MAX_TERMS = 12
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Fewer matches than this and the typo-tolerant search is tried.
+FEW = 3
+# Corrections per word at most.
+ALTERNATIVES = 3
+# An exact match's score is raised by this in the typo-tolerant search, above any
+# match through a correction (ts_rank and the negated bm25 stay well below it).
+EXACT_BONUS = 1000.0
 
 
 class SearchEngine(Protocol):
     """What each database's full-text search provides (an interface: the engines below
     implement it)."""
 
-    def matches_sql(self) -> str:
-        """Common table expressions, the last one ``matches``: every match with its score."""
+    def matches_sql(self, fuzzy: bool) -> str:
+        """Common table expressions, the last one ``matches``: every match with its score
+        (``fuzzy``: of the search with corrections, exact matches first)."""
 
     def counts_sql(self, conditions: list[str]) -> str:
         """``UNION ALL`` rows of the total (matches meeting ``conditions``) and the facet
         counts (over all matches), in the statement's columns."""
 
-    def params(self, q: str) -> dict[str, Any] | None:
+    def params(self, q: str, clauses: tuple[Clause, ...]) -> dict[str, Any] | None:
         """The bound parameters for the words ``q``, or None when nothing can match."""
+
+    def fuzzy_params(
+        self, q: str, clauses: tuple[Clause, ...], corrections: Corrections
+    ) -> dict[str, Any]:
+        """The bound parameters of the search with corrections."""
+
+    async def corrections(self, database: Database, words: list[str]) -> dict[str, list[str]]:
+        """Indexed words close to each of ``words`` (not the word itself), closest first."""
 
 
 class PostgresSearch:
@@ -40,10 +59,24 @@ class PostgresSearch:
     facility and offering, with the facility's kind, theme and stage, kept by triggers)
     behind a GIN index."""
 
-    def matches_sql(self) -> str:
+    def matches_sql(self, fuzzy: bool) -> str:
         # The words are parsed once, in a CTE the planner cannot see into: the plan then
         # does not depend on the words searched, so PostgreSQL keeps one generic plan of
         # the prepared statement instead of planning every search anew.
+        if fuzzy:
+            return f"""
+        query AS MATERIALIZED (
+            SELECT to_tsquery('dutch'::regconfig, :q) AS q,
+                   websearch_to_tsquery('dutch'::regconfig, :exact) AS exact
+        ),
+        matches AS MATERIALIZED (
+        SELECT e.type, e.id, e.name, e.facility_id, e.kind, e.theme, e.stage,
+               ts_rank(e.search_vector, query.q)
+               + CASE WHEN e.search_vector @@ query.exact THEN {EXACT_BONUS} ELSE 0 END AS score
+          FROM query, search_entries e
+         WHERE e.search_vector @@ query.q
+        )
+        """  # noqa: S608 - a constant
         return """
         query AS MATERIALIZED (SELECT websearch_to_tsquery('dutch'::regconfig, :q) AS q),
         matches AS MATERIALIZED (
@@ -67,27 +100,71 @@ class PostgresSearch:
           FROM matches GROUP BY GROUPING SETS ((type), (kind), (theme), ())
         """  # noqa: S608 - conditions compare fixed columns with bound parameters
 
-    def params(self, q: str) -> dict[str, Any] | None:
+    def params(self, q: str, clauses: tuple[Clause, ...]) -> dict[str, Any] | None:
         return {"q": q}
+
+    def fuzzy_params(
+        self, q: str, clauses: tuple[Clause, ...], corrections: Corrections
+    ) -> dict[str, Any]:
+        return {"q": terms.tsquery_text(clauses, corrections), "exact": q}
+
+    async def corrections(self, database: Database, words: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for row in await database.fetch(_PG_CORRECTIONS, {"words": words}):
+            found.setdefault(row["asked"], []).append(row["word"])
+        return found
+
+
+# The vocabulary's words nearest to each asked word by trigram similarity (pg_trgm's
+# ``%``, through the trigram index), the word itself excluded.
+_PG_CORRECTIONS = text(
+    f"""
+    SELECT asked.word AS asked, near.word
+      FROM unnest(CAST(:words AS text[])) AS asked (word)
+     CROSS JOIN LATERAL (
+           SELECT s.word FROM search_words s
+            WHERE s.word % asked.word AND s.word <> asked.word
+            ORDER BY similarity(s.word, asked.word) DESC, s.word
+            LIMIT {ALTERNATIVES}) AS near
+    """  # noqa: S608 - a constant
+)
+
+# Candidate corrections on SQLite: indexed words of a length within reach.
+_SQLITE_VOCABULARY = text(
+    """
+    SELECT term FROM facilities_fts_vocab
+     WHERE col IN ('name', 'body') AND length(term) BETWEEN :shortest AND :longest
+    UNION
+    SELECT term FROM offerings_fts_vocab
+     WHERE col IN ('name', 'body') AND length(term) BETWEEN :shortest AND :longest
+    """
+)
 
 
 class SqliteSearch:
-    def matches_sql(self) -> str:
-        return """
+    def matches_sql(self, fuzzy: bool) -> str:
+        def score(table: str) -> str:
+            rank = f"-bm25({table}, 0.0, 10.0, 1.0)"
+            if not fuzzy:
+                return rank
+            exact = f"SELECT rowid FROM {table} WHERE {table} MATCH :exact"  # noqa: S608
+            return f"{rank} + CASE WHEN {table}.rowid IN ({exact}) THEN {EXACT_BONUS} ELSE 0 END"
+
+        return f"""
         matches AS MATERIALIZED (
         SELECT 'facility' AS type, f.id AS id, f.name AS name, f.id AS facility_id,
                f.kind AS kind, f.theme AS theme, f.stage AS stage,
-               -bm25(facilities_fts, 0.0, 10.0, 1.0) AS score
+               {score("facilities_fts")} AS score
           FROM facilities_fts JOIN facilities f ON f.id = facilities_fts.entity_id
          WHERE facilities_fts MATCH :match
         UNION ALL
         SELECT 'offering', o.id, o.name, o.facility_id, f.kind, f.theme, f.stage,
-               -bm25(offerings_fts, 0.0, 10.0, 1.0)
+               {score("offerings_fts")}
           FROM offerings_fts JOIN offerings o ON o.id = offerings_fts.entity_id
           JOIN facilities f ON f.id = o.facility_id
          WHERE offerings_fts MATCH :match
         )
-        """
+        """  # noqa: S608 - constant fragments
 
     def counts_sql(self, conditions: list[str]) -> str:
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -102,22 +179,50 @@ class SqliteSearch:
           FROM matches GROUP BY theme
         """  # noqa: S608
 
-    def params(self, q: str) -> dict[str, Any] | None:
-        # Only word characters reach FTS5, each a quoted prefix term: user input can never
-        # form FTS5 syntax (column filters, NEAR, operators).
-        words = _WORD.findall(q)[:MAX_TERMS]
+    def params(self, q: str, clauses: tuple[Clause, ...]) -> dict[str, Any] | None:
+        # Only word characters reach FTS5, each quoted: user input can never form FTS5
+        # syntax (column filters, NEAR); the operators come from terms.parse.
+        match = terms.fts5_expression(clauses)
+        return {"match": match} if match else None
+
+    def fuzzy_params(
+        self, q: str, clauses: tuple[Clause, ...], corrections: Corrections
+    ) -> dict[str, Any]:
+        return {
+            "match": terms.fts5_expression(clauses, corrections),
+            "exact": terms.fts5_expression(clauses),
+        }
+
+    async def corrections(self, database: Database, words: list[str]) -> dict[str, list[str]]:
         if not words:
-            return None
-        terms = " ".join(f'"{w}"*' for w in words)
-        return {"match": f"{{name body}} : ({terms})"}
+            return {}
+        reach = max(terms.typo_limit(w) for w in words)
+        bounds = {
+            "shortest": min(len(w) for w in words) - reach,
+            "longest": max(len(w) for w in words) + reach,
+        }
+        vocabulary = [row["term"] for row in await database.fetch(_SQLITE_VOCABULARY, bounds)]
+        found: dict[str, list[str]] = {}
+        for word in words:
+            limit = terms.typo_limit(word)
+            near = []
+            for term in vocabulary:
+                if term.startswith(terms.dutch_stem(word)):
+                    continue  # the word's own forms: the search found them already
+                distance = terms.within_edits(word, term, limit)
+                if distance is not None:
+                    near.append((distance, term))
+            if near:
+                found[word] = [term for _, term in sorted(near)[:ALTERNATIVES]]
+        return found
 
 
 def engine_for(database: Database) -> SearchEngine:
     return PostgresSearch() if database.engine.dialect.name == "postgresql" else SqliteSearch()
 
 
-@lru_cache(maxsize=32)
-def _statement(engine: type[SearchEngine], filters: tuple[str, ...]) -> TextClause:
+@lru_cache(maxsize=64)
+def _statement(engine: type[SearchEngine], fuzzy: bool, filters: tuple[str, ...]) -> TextClause:
     """One statement: the matches are computed (and ranked) once, then paged, counted and
     faceted. The page is the top of the matches (a top-N sort, not a sort of every match);
     its rows carry their position, as UNION ALL does not keep order.
@@ -129,7 +234,7 @@ def _statement(engine: type[SearchEngine], filters: tuple[str, ...]) -> TextClau
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     return text(
         f"""
-        WITH {engine().matches_sql()},
+        WITH {engine().matches_sql(fuzzy)},
         page AS (
             SELECT * FROM matches {where}
              ORDER BY score DESC, name, id LIMIT :limit OFFSET :offset
@@ -144,15 +249,41 @@ def _statement(engine: type[SearchEngine], filters: tuple[str, ...]) -> TextClau
 
 async def run(database: Database, query: SearchQuery) -> Sequence[Any] | None:
     """The rows of one search (hits, the total and facet counts, told apart by
-    ``row_kind``), or None when the words hold nothing to search for."""
+    ``row_kind``), or None when the words hold nothing to search for. When the words as
+    typed find fewer than :data:`FEW` matches and some are close to indexed words, the
+    rows of the search with those corrections (exact matches first)."""
     engine = engine_for(database)
-    params = engine.params(query.q)
+    clauses = terms.parse(query.q)
+    params = engine.params(query.q, clauses)
     if params is None:
         return None
+    rows = await _fetch(database, engine, False, params, query)
+    if _total(rows) >= FEW:
+        return rows
+    corrections = await engine.corrections(database, terms.positive_words(clauses))
+    if not corrections:
+        return rows
+    fuzzy = engine.fuzzy_params(query.q, clauses, corrections)
+    return await _fetch(database, engine, True, fuzzy, query)
+
+
+async def _fetch(
+    database: Database,
+    engine: SearchEngine,
+    fuzzy: bool,
+    params: dict[str, Any],
+    query: SearchQuery,
+) -> Sequence[Any]:
     values = dict(params)
     filters = tuple(c for c in ("type", "kind", "theme") if getattr(query, c) is not None)
     for column in filters:
         values[f"f_{column}"] = getattr(query, column)
-    return await database.fetch(
-        _statement(type(engine), filters), {**values, "limit": query.limit, "offset": query.offset}
-    )
+    statement = _statement(type(engine), fuzzy, filters)
+    return await database.fetch(statement, {**values, "limit": query.limit, "offset": query.offset})
+
+
+def _total(rows: Sequence[Any]) -> int:
+    for row in rows:
+        if row["row_kind"] == "total":
+            return int(row["n"])
+    return 0

@@ -2,7 +2,9 @@
 
 PostgreSQL: weighted Dutch tsvectors (``websearch_to_tsquery``, stemming, ``ts_rank``)
 in one narrow table behind a GIN index (migration 0009). SQLite: FTS5 tables kept by
-triggers, every word of the query as a prefix (``bm25`` ranking, names weigh 10x).
+triggers, each word the prefix of its Dutch stem (``bm25`` ranking, names weigh 10x).
+The words mean the same on both (terms.py); few matches bring a second, typo-tolerant
+search (repository.py).
 """
 
 from __future__ import annotations
