@@ -3,7 +3,7 @@ one statement gives the page, the total and the facets.
 
 When the search finds fewer than :data:`FEW` matches, the words are looked up in the
 vocabulary of indexed words (PostgreSQL: ``search_words`` by trigram similarity, migration
-0014; SQLite: the FTS5 vocabulary by edit distance) and, if some are close, searched once
+0016; SQLite: the FTS5 vocabulary by edit distance) and, if some are close, searched once
 more with those as alternatives; what the words matched as typed ranks first. A search
 that finds enough costs nothing more."""
 

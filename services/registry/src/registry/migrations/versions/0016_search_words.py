@@ -7,8 +7,8 @@ leads to a correction that finds nothing). The search looks a word up there only
 found fewer than a few matches as typed. SQLite: ``fts5vocab`` tables over the FTS5
 indexes of 0003, which need no upkeep.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
