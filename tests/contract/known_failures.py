@@ -55,6 +55,10 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("registry", "loadPopulationFigures", "positive_data_acceptance"): (
         "Each figure names a municipality by CBS code; an unknown one is 400 (none stored)."
     ),
+    ("registry", "importPopulationFigures", "positive_data_acceptance"): (
+        "The body is a CSV file (a string in the schema) whose header and rows must name "
+        "known municipalities with valid figures; any other text is 400 invalidParams."
+    ),
     ("registry", "proposeInitiative", "positive_data_acceptance"): REFERENCE
     + " (proposedById: a municipality or cooperation)",
     ("registry", "pledgeSupport", "positive_data_acceptance"): (

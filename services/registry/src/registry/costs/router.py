@@ -7,8 +7,11 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request, Response
 
+from servicekit.csvfiles import CSV
 from servicekit.db import SessionDep
+from servicekit.errors import UnsupportedMediaType
 from servicekit.http import json_router
+from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
@@ -22,6 +25,7 @@ from .schemas import (
     FacilityCosts,
     MunicipalityCosts,
     PopulationFigureOut,
+    PopulationImportOut,
     PopulationLoad,
     PopulationLoadOut,
 )
@@ -45,6 +49,59 @@ async def load_population(
 ) -> Response:
     out = await service.load_population(session, principal, body)
     return json_response(out, status_code=201, location=f"/v1/population-figures?year={out.year}")
+
+
+CSV_BODY = {
+    "required": True,
+    "content": {
+        CSV: {
+            "schema": {"type": "string", "maxLength": 1_048_576},
+            "example": "code;inhabitants;year;source\r\n"
+            "GM0344;367984;2024;CBS StatLine 03759ned\r\n",
+        }
+    },
+}
+
+
+@router.post(
+    "/v1/population-figure-imports",
+    operation_id="importPopulationFigures",
+    summary="Load population figures from a CSV file (platform operator)",
+    description="One row per municipality and year with the columns `code` (CBS code), "
+    "`inhabitants`, `year` and `source` (Dutch headers `gemeentecode`, `inwoners`, `jaar`, "
+    "`bron` are understood too; other columns are ignored), comma or semicolon separated, "
+    "UTF-8. All or nothing: a 400 lists every wrong cell in `invalidParams` as "
+    "`rows[N].column`, N the row as a spreadsheet numbers it (the header is row 1), and "
+    "stores none. Each row replaces that municipality's figure of that year. `dryRun=true` "
+    "checks the file the same way and stores nothing (200). Events: one "
+    "`population-figures.loaded` per year and source, as the JSON load sends.",
+    status_code=201,
+    response_model=PopulationImportOut,
+    responses={
+        200: {"model": PopulationImportOut, "description": "Dry run: checked, not stored"},
+        **error_responses(409, 413, 415, 422),
+    },
+    openapi_extra={"requestBody": CSV_BODY},
+)
+async def import_population(
+    request: Request,
+    session: SessionDep,
+    principal: Writer,
+    dry_run: Annotated[
+        bool, Query(alias="dryRun", description="Only check the file; store nothing")
+    ] = False,
+) -> Response:
+    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != CSV:
+        raise UnsupportedMediaType(f"Send the file as {CSV}.")
+    body = await request.body()
+    if dry_run:  # changes nothing, so there is nothing to make idempotent
+        return json_response(await service.import_population(session, principal, body, True))
+    return await created(
+        request,
+        principal,
+        lambda: service.import_population(session, principal, body, False),
+        lambda _out: "/v1/population-figures",
+    )
 
 
 @router.get(

@@ -35,6 +35,27 @@ class PopulationLoadOut(ApiOutModel):
     loaded: int = Field(description="Figures stored")
 
 
+class PopulationRow(ApiModel):
+    """One row of a population CSV file, checked as the JSON figures are."""
+
+    code: str = Field(pattern=r"^GM\d{4}$")
+    inhabitants: int = Field(ge=1, le=100_000_000)
+    year: int = Year
+    source: Name
+
+
+class PopulationImportOut(ApiOutModel):
+    """What a CSV file stored (or, in a dry run, would store): one load per year and
+    source in it."""
+
+    dry_run: bool = Field(description="true: checked only, nothing stored")
+    rows: int = Field(description="Data rows in the file (the header not counted)")
+    stored: int = Field(description="Figures stored; 0 in a dry run")
+    loads: list[PopulationLoadOut] = Field(
+        description="Per year and source, the figures stored (or that would be)"
+    )
+
+
 class PopulationFigureOut(ApiOutModel):
     municipality_id: uuid.UUID
     municipality_name: str

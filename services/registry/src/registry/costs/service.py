@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
@@ -15,22 +16,60 @@ from servicekit.errors import BadRequest, NotFound
 
 from ..auth import MUNICIPALITY, require_operator
 from ..changes.service import record_change
+from ..csvfile import CsvRow, param, read_csv
 from . import repository
 from .schemas import (
     FacilityCosts,
     MunicipalityCosts,
     Population,
     PopulationFigureOut,
+    PopulationImportOut,
     PopulationLoad,
     PopulationLoadOut,
+    PopulationRow,
     UsageCost,
 )
+
+POPULATION_COLUMNS = ("code", "inhabitants", "year", "source")
+# Header names as people write them (compared without case, spaces or punctuation).
+POPULATION_ALIASES = {
+    "cbscode": "code",
+    "gemeentecode": "code",
+    "inwoners": "inhabitants",
+    "inwonertal": "inhabitants",
+    "jaar": "year",
+    "bron": "source",
+}
+# Every municipality for several years; the service's body limit comes first anyway.
+MAX_CSV_ROWS = 5000
 
 
 def per_inhabitant(total: Decimal, inhabitants: int | None) -> Decimal | None:
     if not inhabitants:
         return None
     return (total / inhabitants).quantize(Decimal("0.01"))
+
+
+async def _store_load(
+    session: AsyncSession,
+    actor: Actor,
+    year: int,
+    source: str,
+    figures: dict[uuid.UUID, int],
+) -> PopulationLoadOut:
+    """One year's figures from one source, stored with its event on the change feed."""
+    await repository.replace_figures(session, year, source, figures, actor.subject, utcnow())
+    out = PopulationLoadOut(year=year, source=source, loaded=len(figures))
+    await record_change(
+        session,
+        actor,
+        entity="population-figures",
+        entity_id=uuid.uuid5(uuid.NAMESPACE_URL, f"population-figures/{year}"),
+        action="loaded",
+        data=out.model_dump(mode="json", by_alias=True),
+        subject_path=f"population-figures?year={year}",
+    )
+    return out
 
 
 async def load_population(
@@ -52,21 +91,69 @@ async def load_population(
         if problems:
             raise BadRequest("Some figures cannot be stored; none were.", invalid_params=problems)
         figures = {known[line.cbs_code]: line.inhabitants for line in body.figures}
+        return await _store_load(session, Actor.of(principal), body.year, body.source, figures)
+
+
+def _checked_rows(
+    rows: list[CsvRow],
+) -> tuple[list[tuple[int, PopulationRow]], list[dict[str, str]]]:
+    """Each row checked on its own: the valid ones, and a problem per wrong cell."""
+    valid: list[tuple[int, PopulationRow]] = []
+    problems: list[dict[str, str]] = []
+    for row in rows:
+        empty = [c for c in POPULATION_COLUMNS if not row.values[c]]
+        for column in empty:
+            problems.append({"name": param(row.number, column), "reason": "field required"})
+        try:
+            valid.append((row.number, PopulationRow.model_validate(row.values)))
+        except ValidationError as exc:
+            for error in exc.errors():
+                column = str(error["loc"][0]) if error["loc"] else "row"
+                if column not in empty:
+                    problems.append({"name": param(row.number, column), "reason": error["msg"]})
+    return valid, problems
+
+
+async def import_population(
+    session: AsyncSession, principal: Principal, body: bytes, dry_run: bool
+) -> PopulationImportOut:
+    """A CSV file of figures (code, inhabitants, year, source per row), operator only:
+    every row must be valid, name a known municipality and not repeat a municipality's
+    year, or nothing is stored. A dry run checks the same and stores nothing."""
+    require_operator(principal, "load population figures")
+    rows = read_csv(body, POPULATION_COLUMNS, POPULATION_ALIASES, MAX_CSV_ROWS)
+    valid, problems = _checked_rows(rows)
+    async with session.begin():
+        known = await repository.municipalities_by_cbs(session, [r.code for _, r in valid])
+        first_row: dict[tuple[str, int], int] = {}
+        groups: dict[tuple[int, str], dict[uuid.UUID, int]] = {}
+        for number, row in valid:
+            if row.code not in known:
+                problems.append({"name": param(number, "code"), "reason": "unknown municipality"})
+                continue
+            earlier = first_row.setdefault((row.code, row.year), number)
+            if earlier != number:
+                problems.append(
+                    {"name": param(number, "code"), "reason": f"listed twice (row {earlier})"}
+                )
+                continue
+            groups.setdefault((row.year, row.source), {})[known[row.code]] = row.inhabitants
+        if problems:
+            problems.sort(key=lambda p: int(p["name"].split("]")[0].removeprefix("rows[")))
+            raise BadRequest(
+                f"{len({p['name'].split('.')[0] for p in problems})} of {len(rows)} rows "
+                "cannot be stored; none were.",
+                invalid_params=problems,
+            )
         actor = Actor.of(principal)
-        await repository.replace_figures(
-            session, body.year, body.source, figures, actor.subject, utcnow()
-        )
-        out = PopulationLoadOut(year=body.year, source=body.source, loaded=len(figures))
-        await record_change(
-            session,
-            actor,
-            entity="population-figures",
-            entity_id=uuid.uuid5(uuid.NAMESPACE_URL, f"population-figures/{body.year}"),
-            action="loaded",
-            data=out.model_dump(mode="json", by_alias=True),
-            subject_path=f"population-figures?year={body.year}",
-        )
-    return out
+        loads = []
+        for (year, source), figures in sorted(groups.items()):
+            if dry_run:
+                loads.append(PopulationLoadOut(year=year, source=source, loaded=len(figures)))
+            else:
+                loads.append(await _store_load(session, actor, year, source, figures))
+    stored = 0 if dry_run else sum(load.loaded for load in loads)
+    return PopulationImportOut(dry_run=dry_run, rows=len(rows), stored=stored, loads=loads)
 
 
 async def list_figures(
