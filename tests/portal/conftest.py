@@ -19,11 +19,11 @@ from portal.config import Settings
 from portal.db import load_models, metadata
 from portal.main import create_app
 from servicekit.db import Database
-from servicekit.testing import clear_tables, fresh_database_url, migrated_database
+from servicekit.testing import TestIssuer, clear_tables, fresh_database_url, migrated_database
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakes import GATEWAY, LOW, FakeGateway
+from fakes import GATEWAY, LOW, FakeGateway, Forward
 
 PORTAL = "https://portal.test"
 
@@ -121,3 +121,69 @@ async def portal(portal_database: Database, portal_key: RSAKey) -> AsyncIterator
     finally:
         await client.aclose()
         await http.aclose()
+
+
+# --- the real registry behind the fake gateway -----------------------------------------
+
+WRITERS = {"registry-editor", "platform-admin"}
+
+
+@pytest.fixture(scope="session")
+async def registry_database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Database]:
+    from registry.db import load_models as load_registry_models
+
+    load_registry_models()
+    async with fresh_database_url("portal_registry", tmp_path_factory.mktemp("preg")) as url:
+        database = await migrated_database("registry.migrations", url)
+        try:
+            yield database
+        finally:
+            await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def registry_service(registry_database: Database, issuer: TestIssuer) -> Any:
+    from registry.config import Settings as RegistrySettings
+    from registry.main import create_app as create_registry
+
+    settings = RegistrySettings(
+        environment="test",
+        database_url=registry_database.url,
+        otel_sdk_disabled=True,
+        log_json=False,
+    )
+    return create_registry(settings, database=registry_database, token_verifier=issuer.verifier())
+
+
+@pytest.fixture
+async def registry(
+    portal: Portal, registry_service: Any, registry_database: Database, issuer: TestIssuer
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The portal's fake gateway passes /api/registry/v1 on to the real registry app (on
+    an empty database), with a token that carries the logged-in person's organisation and
+    roles as identity's would; the client returned talks to the registry directly."""
+    from registry.db import metadata as registry_metadata
+
+    await clear_tables(registry_database, registry_metadata)
+
+    def bearer(claims: dict[str, Any] | None) -> str:
+        if claims is None:  # the portal's own read token
+            return "Bearer " + issuer.token(sub="samen-portal-reader", scopes=["registry:read"])
+        roles = list(claims.get("roles", []))
+        scopes = ["registry:read"] + (["registry:write"] if WRITERS & set(roles) else [])
+        return "Bearer " + issuer.token(
+            sub=str(claims.get("sub", "person")),
+            scopes=scopes,
+            org_id=claims.get("org_id"),
+            org_type=claims.get("org_type"),
+            roles=roles,
+        )
+
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=registry_service), base_url="http://registry.test"
+    )
+    portal.fake.forwards.append(Forward("/api/registry/v1", "/v1", client, bearer))
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -24,6 +24,19 @@ LOW = "http://eidas.europa.eu/LoA/low"
 SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 
 Handler = Callable[[Request, bytes], Response]
+# Turns the claims behind a fake access token (None: the portal's read token) into the
+# Authorization header a real service behind the gateway verifies.
+Bearer = Callable[[dict[str, Any] | None], str]
+
+
+@dataclass
+class Forward:
+    """A public path prefix served by a real service app in process (e.g. the registry)."""
+
+    prefix: str
+    upstream: str
+    client: Any  # httpx.AsyncClient on the service app
+    bearer: Bearer
 
 
 @dataclass
@@ -53,6 +66,9 @@ class FakeGateway:
     # Tampering for the ID-token tests: claims overridden in the next ID token.
     id_token_overrides: dict[str, Any] = field(default_factory=dict)
     sign_with: RSAKey | None = None
+    # Access token -> the person's claims (for forwards to real services).
+    token_claims: dict[str, dict[str, Any]] = field(default_factory=dict)
+    forwards: list[Forward] = field(default_factory=list)
 
     # ---------------------------------------------------------------- the "person" side
     def issue_code(self, nonce: str, challenge: str, acr: str = LOW, **claims: Any) -> str:
@@ -130,6 +146,7 @@ class FakeGateway:
             if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != grant.challenge:
                 return JSONResponse({"error": "invalid_grant"}, status_code=400)
             body = self._access_token("p", "openid registry:read", grant.claims["acr"])
+            self.token_claims[body["access_token"]] = grant.claims
             refresh = f"rt-{uuid.uuid4().hex}"
             self.refresh_tokens[refresh] = grant.claims
             body.update(id_token=self._id_token(grant), refresh_token=refresh)
@@ -141,9 +158,32 @@ class FakeGateway:
             refresh = f"rt-{uuid.uuid4().hex}"
             self.refresh_tokens[refresh] = claims
             body = self._access_token("p", "openid registry:read", claims["acr"])
+            self.token_claims[body["access_token"]] = claims
             body["refresh_token"] = refresh
             return JSONResponse(body)
         return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+
+    async def forward(self, to: Forward, request: Request, path: str, body: bytes) -> Response:
+        """As the gateway does: the person's token checked, the request passed on with a
+        token the service verifies, the answer passed back."""
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k in ("accept", "content-type", "idempotency-key", "if-match")
+        }
+        headers["authorization"] = to.bearer(self.token_claims.get(token))
+        answer = await to.client.request(
+            request.method,
+            to.upstream + path.removeprefix(to.prefix),
+            params=request.query_params.multi_items(),
+            content=body,
+            headers=headers,
+        )
+        kept = {
+            k: v for k, v in answer.headers.items() if k in ("content-type", "location", "etag")
+        }
+        return Response(answer.content, status_code=answer.status_code, headers=kept)
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -168,6 +208,9 @@ class FakeGateway:
             if fake.down:
                 return JSONResponse({"title": "Service Unavailable", "status": 503}, 503)
             handler = fake.routes.get((request.method, path))
+            forward = next((f for f in fake.forwards if path.startswith(f.prefix)), None)
+            if handler is None and forward is not None:
+                return await fake.forward(forward, request, path, body)
             if handler is None:
                 return JSONResponse(
                     {"title": "Not Found", "status": 404, "detail": f"No {path}"},

@@ -72,3 +72,72 @@ async def decisions(api: Api, session: Session) -> dict[str, Any]:
         api.get(f"{REGISTRY}/organisations/{organisation['id']}/costs", session=session),
     )
     return {"organisation": organisation, "decisions": ahead, "costs": costs}
+
+
+# --- proposing, the initiative's own page: pilot participants and impact analyses -----
+
+PROPOSAL_FIELDS = ("name", "slug", "description", "kind", "theme")
+PROPOSERS = ("municipality", "cooperation")
+OUTCOMES = ("positive", "conditional", "negative")
+ANALYSIS_FIELDS = ("outcome", "summary", "completedOn", "documentUrl")
+# Stages in which the registry accepts an impact analysis.
+SHAPING = ("initiative", "pilot", "impact-analysis")
+
+
+async def propose(api: Api, session: Session, body: dict[str, Any], key: str) -> ApiResult:
+    return await api.call(
+        "POST",
+        f"{REGISTRY}/initiatives",
+        session=session,
+        json=body,
+        headers={"Idempotency-Key": key},
+    )
+
+
+async def initiative(api: Api, facility_id: str, session: Session | None) -> dict[str, Any]:
+    """The initiative with its supporters, pilot participants and impact analyses."""
+    base = f"{REGISTRY}/facilities/{facility_id}"
+    item, pledges, participants, analyses = await asyncio.gather(
+        api.get(f"{REGISTRY}/initiatives/{facility_id}", session=session),
+        all_items(api, f"{base}/pledges", {}, session),
+        all_items(api, f"{base}/pilot-participants", {}, session),
+        all_items(api, f"{base}/impact-analyses", {}, session),
+    )
+    return {
+        "initiative": item,
+        "pledges": pledges,
+        "participants": sorted(participants, key=lambda p: p["municipality"]["name"]),
+        "analyses": list(reversed(analyses)),  # newest first: the latest one counts
+    }
+
+
+async def join_pilot(
+    api: Api, session: Session, facility_id: str, municipality_id: str, key: str
+) -> ApiResult:
+    return await api.call(
+        "POST",
+        f"{REGISTRY}/facilities/{facility_id}/pilot-participants",
+        session=session,
+        json={"municipalityId": municipality_id},
+        headers={"Idempotency-Key": key},
+    )
+
+
+async def leave_pilot(api: Api, session: Session, facility_id: str, participant_id: str) -> None:
+    await api.call(
+        "DELETE",
+        f"{REGISTRY}/facilities/{facility_id}/pilot-participants/{participant_id}",
+        session=session,
+    )
+
+
+async def record_analysis(
+    api: Api, session: Session, facility_id: str, body: dict[str, Any], key: str
+) -> ApiResult:
+    return await api.call(
+        "POST",
+        f"{REGISTRY}/facilities/{facility_id}/impact-analyses",
+        session=session,
+        json=body,
+        headers={"Idempotency-Key": key},
+    )

@@ -3,7 +3,9 @@ them forward in their lifecycle, and see the relying parties registered at ident
 
 from __future__ import annotations
 
+import re
 import uuid
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -11,9 +13,9 @@ from starlette.responses import RedirectResponse, Response
 
 from ..api import Api, ApiProblem
 from ..web.access import require_person
-from ..web.forms import Form, take_pending
+from ..web.forms import Form, human_reason, problem_message, take_pending
 from ..web.i18n import Translator, language_of
-from ..web.security import read_form
+from ..web.security import read_form, read_form_with_files
 from ..web.templating import render, session_of
 from ..web.values import as_fields, payload
 from . import service
@@ -160,3 +162,69 @@ async def clients(request: Request) -> Response:
     _admin(request)
     items = await service.clients(_api(request), session_of(request))
     return render(request, "operator/clients.html", {"clients": items})
+
+
+TWICE = re.compile(r"listed twice \(row (\d+)\)")
+
+
+def _csv_reason(t: Translator, reason: str) -> str:
+    twice = TWICE.search(reason)
+    return t("error.listed_twice", row=twice.group(1)) if twice else human_reason(t, reason)
+
+
+async def _population_page(
+    request: Request,
+    form: Form | None = None,
+    report: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    figures = await service.population_figures(_api(request), session_of(request))
+    context = {
+        "form": form or Form(values={"dryRun": "on"}),
+        "figures": figures,
+        "report": report,
+        "columns": ("code", "inhabitants", "year", "source"),
+    }
+    return render(request, "operator/population.html", context, status)
+
+
+@router.get("/population")
+async def population(request: Request) -> Response:
+    _admin(request)
+    return await _population_page(request)
+
+
+@router.post("/population")
+async def import_population(request: Request) -> Response:
+    _admin(request)
+    fields, files = await read_form_with_files(request)
+    form = Form.submitted(fields)
+    t = _t(request)
+    upload = files.get("file")
+    if upload is None or not upload.content:
+        form.errors["file"] = t("pop.file_missing")
+        return await _population_page(request, form.failed(), None, 400)
+    dry_run = fields.get("dryRun") == "on"
+    api, session = _api(request), session_of(request)
+    try:
+        result = await service.import_population(
+            api, session, upload.content, dry_run, form.idempotency_key
+        )
+    except ApiProblem as problem:
+        if problem.status not in (400, 413, 415, 422):
+            raise
+        rows, whole = service.row_report(problem.invalid_params)
+        if problem.status != 400 or not problem.invalid_params:
+            whole.append(problem_message(t, problem))
+        form.errors["file"] = t("pop.file_refused", name=upload.filename)
+        report = {
+            "filename": upload.filename,
+            "result": None,
+            "rows": [(n, c, _csv_reason(t, r)) for n, c, r in rows],
+            "whole": [_csv_reason(t, r) for r in whole],
+            "detail": problem.detail,
+        }
+        return await _population_page(request, form.failed(), report, 400)
+    report = {"filename": upload.filename, "result": result.data}
+    # A new form: a stored file is done; after a dry run the same file can now be stored.
+    return await _population_page(request, Form(values={"dryRun": ""}), report, 200)

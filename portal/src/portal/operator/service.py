@@ -75,3 +75,42 @@ async def clients(api: Api, session: Session) -> list[dict[str, Any]]:
     items = await all_items(api, f"{IDENTITY}/clients", None, session)
     items.sort(key=lambda c: c["clientId"])
     return items
+
+
+# --- population figures (reference data for costs per inhabitant) ---------------------
+
+CSV = "text/csv; charset=utf-8"
+
+
+async def population_figures(api: Api, session: Session) -> list[dict[str, Any]]:
+    return await all_items(api, f"{REGISTRY}/population-figures", None, session)
+
+
+async def import_population(
+    api: Api, session: Session, content: bytes, dry_run: bool, key: str
+) -> ApiResult:
+    """The operator's CSV file as the registry takes it; a dry run only checks."""
+    return await api.call(
+        "POST",
+        f"{REGISTRY}/population-figure-imports",
+        session=session,
+        params={"dryRun": "true"} if dry_run else None,
+        content=content,
+        headers={"Content-Type": CSV, "Idempotency-Key": key},
+    )
+
+
+def row_report(invalid_params: dict[str, str]) -> tuple[list[tuple[int, str, str]], list[str]]:
+    """The registry's ``rows[N].column`` problems as (row, column, reason), by row; the
+    problems of the file as a whole (``body``) apart."""
+    rows: list[tuple[int, str, str]] = []
+    whole: list[str] = []
+    for name, reason in invalid_params.items():
+        head, _, column = name.partition(".")
+        number = head.removeprefix("rows[").removesuffix("]")
+        if head.startswith("rows[") and number.isdigit() and column:
+            rows.append((int(number), column, reason))
+        else:
+            whole.append(reason)
+    rows.sort(key=lambda r: r[0])
+    return rows, whole

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import MutableHeaders, UploadFile
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -55,6 +56,12 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content: bytes
+
+
 class CsrfFailed(Exception):
     """The form token is missing or wrong."""
 
@@ -62,6 +69,12 @@ class CsrfFailed(Exception):
 async def read_form(request: Request) -> dict[str, str]:
     """The submitted fields after the form-token check (synchroniser token kept in the
     server-side session). Kept on the request for the step-up handler."""
+    fields, _files = await read_form_with_files(request)
+    return fields
+
+
+async def read_form_with_files(request: Request) -> tuple[dict[str, str], dict[str, Upload]]:
+    """As :func:`read_form`, with the uploaded files of a multipart form by field name."""
     form = await request.form()
     fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     session = request.state.session
@@ -69,4 +82,9 @@ async def read_form(request: Request) -> dict[str, str]:
     if not session.exists or not sent or not secrets.compare_digest(sent, session.data.csrf):
         raise CsrfFailed
     request.state.form_fields = fields
-    return fields
+    files = {
+        k: Upload(v.filename or "", await v.read())
+        for k, v in form.multi_items()
+        if isinstance(v, UploadFile)
+    }
+    return fields, files

@@ -50,7 +50,7 @@ def read_csv(
     lines = text.splitlines()
     first = next((line for line in lines if line.strip()), "")
     if not first:
-        raise _bad("body", "field required: the file is empty", "The file is empty.")
+        raise _bad("body", "empty file", "The file is empty.")
     delimiter = ";" if first.count(";") > first.count(",") else ","
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
@@ -69,7 +69,7 @@ def read_csv(
         )
     data = numbered[1:]
     if not data:
-        raise _bad("body", "field required: no rows below the header", "The file has no rows.")
+        raise _bad("body", "no rows below the header", "The file has no rows.")
     if len(data) > max_rows:
         raise _bad(
             "body",

@@ -114,6 +114,12 @@ def _checked_rows(
     return valid, problems
 
 
+def _by_row_and_column(problem: dict[str, str]) -> tuple[int, int]:
+    head, _, column = problem["name"].partition(".")
+    order = POPULATION_COLUMNS.index(column) if column in POPULATION_COLUMNS else 0
+    return int(head.removeprefix("rows[").removesuffix("]")), order
+
+
 async def import_population(
     session: AsyncSession, principal: Principal, body: bytes, dry_run: bool
 ) -> PopulationImportOut:
@@ -139,7 +145,7 @@ async def import_population(
                 continue
             groups.setdefault((row.year, row.source), {})[known[row.code]] = row.inhabitants
         if problems:
-            problems.sort(key=lambda p: int(p["name"].split("]")[0].removeprefix("rows[")))
+            problems.sort(key=_by_row_and_column)
             raise BadRequest(
                 f"{len({p['name'].split('.')[0] for p in problems})} of {len(rows)} rows "
                 "cannot be stored; none were.",
