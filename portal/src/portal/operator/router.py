@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..api import Api, ApiProblem
+from ..municipality.service import row_problems
 from ..web.access import require_person
 from ..web.forms import Form, human_reason, problem_message, take_pending
 from ..web.i18n import Translator, language_of
@@ -213,16 +214,18 @@ async def import_population(request: Request) -> Response:
     except ApiProblem as problem:
         if problem.status not in (400, 413, 415, 422):
             raise
-        rows, whole = service.row_report(problem.invalid_params)
-        if problem.status != 400 or not problem.invalid_params:
+        problems = row_problems(problem)
+        whole = [_csv_reason(t, p["reason"]) for p in problems if not p["line"]]
+        if problem.status != 400 or not problems:
             whole.append(problem_message(t, problem))
         form.errors["file"] = t("pop.file_refused", name=upload.filename)
         report = {
             "filename": upload.filename,
             "result": None,
-            "rows": [(n, c, _csv_reason(t, r)) for n, c, r in rows],
-            "whole": [_csv_reason(t, r) for r in whole],
-            "detail": problem.detail,
+            "rows": [
+                (p["line"], p["column"], _csv_reason(t, p["reason"])) for p in problems if p["line"]
+            ],
+            "whole": whole,
         }
         return await _population_page(request, form.failed(), report, 400)
     report = {"filename": upload.filename, "result": result.data}

@@ -98,19 +98,3 @@ async def import_population(
         content=content,
         headers={"Content-Type": CSV, "Idempotency-Key": key},
     )
-
-
-def row_report(invalid_params: dict[str, str]) -> tuple[list[tuple[int, str, str]], list[str]]:
-    """The registry's ``rows[N].column`` problems as (row, column, reason), by row; the
-    problems of the file as a whole (``body``) apart."""
-    rows: list[tuple[int, str, str]] = []
-    whole: list[str] = []
-    for name, reason in invalid_params.items():
-        head, _, column = name.partition(".")
-        number = head.removeprefix("rows[").removesuffix("]")
-        if head.startswith("rows[") and number.isdigit() and column:
-            rows.append((int(number), column, reason))
-        else:
-            whole.append(reason)
-    rows.sort(key=lambda r: r[0])
-    return rows, whole

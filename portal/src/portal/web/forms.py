@@ -18,13 +18,14 @@ from .templating import session_of
 
 # Pydantic's messages, as the APIs pass them on, mapped to catalogue keys.
 REASONS = [
-    # An uploaded CSV file's problems (the registry's population import).
+    # An uploaded CSV file's problems (the registry's CSV imports).
     (re.compile(r"unknown municipality", re.I), "error.unknown_municipality"),
-    (re.compile(r"missing column", re.I), "error.missing_column"),
+    (re.compile(r"missing column|column missing", re.I), "error.missing_column"),
     (re.compile(r"not utf-8", re.I), "error.not_utf8"),
-    (re.compile(r"not csv|nul character", re.I), "error.not_csv"),
-    (re.compile(r"empty file|no rows below", re.I), "error.no_rows"),
-    (re.compile(r"at most \d+ rows", re.I), "error.too_many_rows"),
+    (re.compile(r"malformed csv|nul characters", re.I), "error.not_csv"),
+    (re.compile(r"no header row", re.I), "error.no_header"),
+    (re.compile(r"no data rows", re.I), "error.no_rows"),
+    (re.compile(r"more than \d+ rows", re.I), "error.too_many_rows"),
     (re.compile(r"field required|missing", re.I), "error.required"),
     (re.compile(r"valid date|date format|iso 8601", re.I), "error.date"),
     (re.compile(r"valid integer|valid number|valid decimal", re.I), "error.number"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from starlette.datastructures import MutableHeaders, UploadFile
+from starlette.datastructures import FormData, MutableHeaders, UploadFile
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,15 +66,7 @@ class CsrfFailed(Exception):
     """The form token is missing or wrong."""
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """The submitted fields after the form-token check (synchroniser token kept in the
-    server-side session). Kept on the request for the step-up handler."""
-    fields, _files = await read_form_with_files(request)
-    return fields
-
-
-async def read_form_with_files(request: Request) -> tuple[dict[str, str], dict[str, Upload]]:
-    """As :func:`read_form`, with the uploaded files of a multipart form by field name."""
+async def _checked_form(request: Request) -> tuple[FormData, dict[str, str]]:
     form = await request.form()
     fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     session = request.state.session
@@ -82,6 +74,19 @@ async def read_form_with_files(request: Request) -> tuple[dict[str, str], dict[s
     if not session.exists or not sent or not secrets.compare_digest(sent, session.data.csrf):
         raise CsrfFailed
     request.state.form_fields = fields
+    return form, fields
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The submitted fields after the form-token check (synchroniser token kept in the
+    server-side session). Kept on the request for the step-up handler."""
+    _form, fields = await _checked_form(request)
+    return fields
+
+
+async def read_form_with_files(request: Request) -> tuple[dict[str, str], dict[str, Upload]]:
+    """As :func:`read_form`, with the uploaded files of a multipart form by field name."""
+    form, fields = await _checked_form(request)
     files = {
         k: Upload(v.filename or "", await v.read())
         for k, v in form.multi_items()

@@ -10,8 +10,6 @@ N being the line in the file as a spreadsheet numbers it (the header is line 1).
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 from typing import Any
@@ -24,6 +22,7 @@ from servicekit.auth import Principal
 from servicekit.errors import BadRequest, Conflict, NotFound
 
 from ..auth import MUNICIPALITY
+from ..csvfile import file_problem, read_table
 from ..facilities.repository import FacilityRepository
 from ..offerings.repository import OfferingRepository
 from . import service
@@ -55,36 +54,10 @@ class _DryRun(Exception):
     """Leaves the import's transaction without keeping anything."""
 
 
-def _file_problem(reason: str, name: str = "body") -> BadRequest:
-    return BadRequest(
-        f"The CSV file cannot be read: {reason}.", invalid_params=[{"name": name, "reason": reason}]
-    )
-
-
 def parse(body: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and the data rows with their line numbers (blank lines skipped). A
-    file saved by a Dutch spreadsheet separates with semicolons; both are read."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _file_problem("not UTF-8 text") from exc
-    if "\x00" in text:
-        raise _file_problem("NUL characters are not allowed")
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    rows: list[tuple[int, list[str]]] = []
-    try:
-        header = [cell.strip() for cell in next(reader, [])]
-        for cells in reader:
-            if any(cell.strip() for cell in cells):
-                rows.append((reader.line_num, cells))
-            if len(rows) > MAX_ROWS:
-                raise _file_problem(f"more than {MAX_ROWS} rows")
-    except csv.Error as exc:
-        raise _file_problem(f"malformed CSV on line {reader.line_num} ({exc})") from exc
-    if not any(header):
-        raise _file_problem("no header row")
+    """The header and the data rows with their line numbers; the header names only
+    known columns, ``facilityId`` among them."""
+    header, rows = read_table(body, MAX_ROWS)
     problems = [
         {"name": f"rows[1].{name or '(empty)'}", "reason": "unknown column"}
         for name in header
@@ -102,7 +75,7 @@ def parse(body: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
             invalid_params=problems,
         )
     if not rows:
-        raise _file_problem("no data rows after the header")
+        raise file_problem("no data rows after the header")
     return header, rows
 
 
