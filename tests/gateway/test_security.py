@@ -111,7 +111,9 @@ async def test_valid_token_is_verified_once_then_cached(
                 "/api/registry/v1/things", headers={"Authorization": f"Bearer {token}"}
             )
             assert response.status_code == 200
-    assert token in gw.app.gate.tokens
+    verifier = gw.app.gate.verifier
+    assert token in verifier
+    assert verifier.verifications == 1
 
 
 # ---------------------------------------------------------------- scopes per route

@@ -1,5 +1,6 @@
-"""The gateway's cache of verified tokens: hits skip the signature check, and an entry is
-never used past the token's expiry or after the signing key was withdrawn."""
+"""The gateway's cache of verified tokens (servicekit's TokenVerifier keeps it): hits skip
+the signature check, and an entry is never used past the token's expiry, its time in the
+cache or after the signing key was withdrawn."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import pytest
 from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.main import create_app
-from gateway.tokens import TokenCache
-from servicekit.auth import JwksCache, Principal, TokenVerifier
+from servicekit.auth import JwksCache, TokenVerifier
 from servicekit.errors import Unauthorized
 from servicekit.testing import TestIssuer
 
@@ -30,16 +30,8 @@ class Keys:
         return self.published
 
 
-class CountingVerifier(TokenVerifier):
-    calls = 0
-
-    async def verify(self, token: str) -> dict[str, Any]:
-        self.calls += 1
-        return await super().verify(token)
-
-
 def _gateway(issuer: TestIssuer, keys: Keys, *, max_age: float = 300.0, leeway: int = 30) -> Any:
-    verifier = CountingVerifier(
+    verifier = TokenVerifier(
         JwksCache(keys.fetch, max_age=max_age, min_refresh_interval=0.0),
         issuer=issuer.issuer,
         audience=issuer.audience,
@@ -58,12 +50,12 @@ async def test_a_hit_skips_the_signature_check(issuer: TestIssuer) -> None:
     first = await app.gate.verify(token)
     second = await app.gate.verify(token)
     assert second is first
-    assert verifier.calls == 1
-    assert token in app.gate.tokens
+    assert verifier.verifications == 1
+    assert token in verifier
     # One byte more is another token: verified (and refused) on its own.
     with pytest.raises(Unauthorized):
         await app.gate.verify(token + "x")
-    assert verifier.calls == 2
+    assert verifier.verifications == 2
 
 
 async def test_an_entry_ends_at_the_tokens_expiry(issuer: TestIssuer) -> None:
@@ -72,14 +64,14 @@ async def test_an_entry_ends_at_the_tokens_expiry(issuer: TestIssuer) -> None:
     token = issuer.token(scopes=["registry:read"], lifetime=1)
     await app.gate.verify(token)
     await app.gate.verify(token)
-    assert verifier.calls == 1
+    assert verifier.verifications == 1
     exp = int(time.time()) + 1  # issuer.token: exp = int(now) + lifetime, at most this
     await asyncio.sleep(max(0.0, exp - time.time()) + 1.05)
     with pytest.raises(Unauthorized) as refused:
         await app.gate.verify(token)
     assert "expired" in refused.value.detail.lower()
-    assert verifier.calls == 2
-    assert token not in app.gate.tokens
+    assert verifier.verifications == 2
+    assert token not in verifier
 
 
 async def test_a_withdrawn_key_ends_the_entry(issuer: TestIssuer) -> None:
@@ -88,14 +80,14 @@ async def test_a_withdrawn_key_ends_the_entry(issuer: TestIssuer) -> None:
     token = issuer.token(scopes=["registry:read"])
     await app.gate.verify(token)
     await app.gate.verify(token)
-    assert verifier.calls == 1
+    assert verifier.verifications == 1
     # The issuer rotates: a new key is published, the one that signed the token is gone.
     keys.published = TestIssuer().jwks()
     await asyncio.sleep(0.3)  # the gateway's copy of the keys is due for a refresh
     with pytest.raises(Unauthorized):
         await app.gate.verify(token)
-    assert verifier.calls == 2
-    assert token not in app.gate.tokens
+    assert verifier.verifications == 2
+    assert token not in verifier
 
 
 async def test_a_refreshed_key_set_that_still_has_the_key_reverifies_once(
@@ -108,42 +100,49 @@ async def test_a_refreshed_key_set_that_still_has_the_key_reverifies_once(
     await asyncio.sleep(0.3)
     principal = await app.gate.verify(token)  # new key set object: verified again, passes
     assert principal.client_id == "test-client"
-    assert verifier.calls == 2
+    assert verifier.verifications == 2
     assert await app.gate.verify(token) is principal
-    assert verifier.calls == 2
+    assert verifier.verifications == 2
 
 
-def _principal() -> Principal:
-    return Principal.from_claims({"sub": "s", "azp": "c", "scope": "registry:read"})
+def _verifier(issuer: TestIssuer, clock: Any, **cache: Any) -> TokenVerifier:
+    return TokenVerifier(
+        JwksCache(issuer.fetch_jwks),
+        issuer=issuer.issuer,
+        audience=issuer.audience,
+        clock=clock,
+        **cache,
+    )
 
 
-def test_cache_bounds_lifetime_by_exp_and_max_seconds() -> None:
-    now = [1000.0]
-    wall = [5000.0]
-    cache = TokenCache(60.0, clock=lambda: now[0], wall_clock=lambda: wall[0])
-    cache.put("a", {"exp": 5010}, _principal(), "k", object())  # 10 s left
-    cache.put("b", {"exp": 9000}, _principal(), "k", object())  # capped at 60 s
-    cache.put("c", {"exp": 4999}, _principal(), "k", object())  # already expired
-    cache.put("d", {}, _principal(), "k", object())  # no exp: never cached
-    assert "a" in cache
-    assert "b" in cache
-    assert "c" not in cache
-    assert "d" not in cache
-    now[0] += 10.0
-    assert cache.get("a") is None
-    assert cache.get("b") is not None
-    now[0] += 50.0
-    assert cache.get("b") is None
+async def test_an_entry_lives_until_exp_or_cache_seconds(issuer: TestIssuer) -> None:
+    now = [time.time()]
+    verifier = _verifier(issuer, lambda: now[0], cache_seconds=60.0)
+    short = issuer.token(scopes=["registry:read"], lifetime=10)
+    long = issuer.token(scopes=["registry:read"], lifetime=3600)
+    for token in (short, long):
+        await verifier.principal(token)
+        await verifier.principal(token)
+    assert verifier.verifications == 2
+    assert short in verifier
+    assert long in verifier
+    now[0] += 11.0  # past the short token's exp: verified in full again (not cached anew)
+    await verifier.principal(short)
+    await verifier.principal(long)
+    assert verifier.verifications == 3
+    assert short not in verifier
+    now[0] += 50.0  # the long token's 60 s in the cache are over
+    await verifier.principal(long)
+    assert verifier.verifications == 4
 
 
-def test_cache_forgets_the_least_recently_used() -> None:
-    cache = TokenCache(60.0, max_entries=2)
-    exp = {"exp": time.time() + 100}
-    cache.put("a", exp, _principal(), "k", None)
-    cache.put("b", exp, _principal(), "k", None)
-    assert cache.get("a") is not None  # a is now the most recent
-    cache.put("c", exp, _principal(), "k", None)
-    assert "b" not in cache
-    assert "a" in cache
-    assert "c" in cache
-    assert len(cache) == 2
+async def test_the_cache_forgets_the_least_recently_used(issuer: TestIssuer) -> None:
+    verifier = _verifier(issuer, time.time, cache_size=2)
+    a, b, c = (issuer.token(scopes=["registry:read"], jti=name) for name in "abc")
+    await verifier.principal(a)
+    await verifier.principal(b)
+    await verifier.principal(a)  # a is now the most recent
+    await verifier.principal(c)
+    assert b not in verifier
+    assert a in verifier
+    assert c in verifier

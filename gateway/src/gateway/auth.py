@@ -1,5 +1,6 @@
-"""Authentication at the edge: the bearer token (verified once, then cached by
-:class:`gateway.tokens.TokenCache`), the route rule's scope, and the caller's rate limit."""
+"""Authentication at the edge: the bearer token (verified once, then reused from the
+verifier's cache: :class:`servicekit.auth.TokenVerifier`), the route rule's scope, and the
+caller's rate limit."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from .exchange import Exchange
 from .metrics import GatewayMetrics
 from .ratelimit import Policy, RateLimiter
 from .routes import Auth, Rule
-from .tokens import TokenCache, key_published, token_kid
 
 BEARER_REQUIRED = {"WWW-Authenticate": 'Bearer realm="samen"'}
 
@@ -29,7 +29,6 @@ class Gatekeeper:
         metrics: GatewayMetrics,
     ) -> None:
         self.verifier = verifier
-        self.tokens = TokenCache(settings.token_cache_seconds)
         self.limiter = limiter if settings.rate_limit_enabled else None
         self.metrics = metrics
         self.trust_forwarded_for = settings.trust_forwarded_for
@@ -72,26 +71,8 @@ class Gatekeeper:
         return principal
 
     async def verify(self, token: str) -> Principal:
-        """The verified principal of a bearer token, through the token cache."""
-        cache = self.tokens
-        entry = cache.get(token)
-        if entry is not None:
-            # Still published? ``jwks.get`` is a clock check and a set lookup unless the
-            # keys are due for a refresh (or the kid is unknown): then it refreshes, and a
-            # new key set means every cached verification is redone against it.
-            keys = await self.verifier.jwks.get(entry.kid)
-            # A token identity revoked since is verified anew, which refuses it.
-            if keys is entry.keys and not self.verifier.is_revoked(entry.principal.token_id):
-                return entry.principal
-            cache.discard(token)
-        claims = await self.verifier.verify(token)
-        principal = Principal.from_claims(claims)
-        kid = token_kid(token)
-        if kid is not None:  # tokens without a kid are verified every time
-            keys = await self.verifier.jwks.get(kid)
-            if key_published(keys, kid):
-                cache.put(token, claims, principal, kid, keys)
-        return principal
+        """The verified principal of a bearer token (cached by the verifier)."""
+        return await self.verifier.principal(token)
 
     async def _charge(
         self, ex: Exchange, principal: Principal | None, refusal: str, *, admitted: bool

@@ -20,6 +20,9 @@ from .metrics import GatewayMetrics
 from .ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .routes import Route, default_routes
 
+# Verified tokens kept (least recently used first to go): one per active client and user.
+TOKEN_CACHE_SIZE = 10_000
+
 
 def create_app(
     settings: Settings | None = None,
@@ -38,7 +41,9 @@ def create_app(
     access.handlers = []
     access.propagate = False
     if token_verifier is None:
-        token_verifier = TokenVerifier.from_settings(settings)
+        token_verifier = TokenVerifier.from_settings(
+            settings, cache_size=TOKEN_CACHE_SIZE, cache_seconds=settings.token_cache_seconds
+        )
     limiter: RateLimiter | None = None
     dependencies: dict[str, Check] = {}
     if settings.rate_limit_enabled:

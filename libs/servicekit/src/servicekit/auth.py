@@ -5,14 +5,14 @@ JWKS (fetched, cached, refreshed at most once per unknown ``kid`` and never more
 than ``min_refresh_interval``), algorithm against an allow-list (never ``none`` or
 HMAC), ``iss``, ``aud``, ``exp`` and ``nbf`` with a small leeway.
 
-Verified tokens are remembered (:class:`TokenVerifier`, ``cache_size``): a client sends
-the same token on every request until it expires, and an RSA verification plus claim
-checks cost more than the rest of a simple read. An entry is keyed by the exact token
-string (so it can only ever answer for the bytes that were verified), lives until the
-token's ``exp`` (without leeway: after that the full check runs again and applies the
-leeway itself), and only while the key set it was verified against is the current one —
-any JWKS refresh (rotation, a removed key) drops the cache. Failed verifications are
-never cached.
+Verified tokens are remembered (:class:`TokenVerifier`, ``cache_size``), with the
+:class:`Principal` made from them: a client sends the same token on every request until it
+expires, and an RSA verification plus claim checks cost more than the rest of a simple
+read. An entry is keyed by the exact token string (so it can only ever answer for the
+bytes that were verified), lives until the token's ``exp`` (without leeway: after that the
+full check runs again and applies the leeway itself) or ``cache_seconds``, whichever is
+first, and only while the key set it was verified against is the current one — any JWKS
+refresh (rotation, a removed key) drops the cache. Failed verifications are never cached.
 
 Revoked tokens: with a :class:`servicekit.revocations.RevocationFeed` (``revocations``),
 a token whose ``jti`` identity has published as revoked is refused, cached or not.
@@ -111,6 +111,16 @@ def http_jwks_fetcher(
     return fetch
 
 
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A verified token's caller, until when (wall clock) and against which key set
+    (:attr:`JwksCache.generation`) the verification may be reused."""
+
+    principal: Principal
+    until: float
+    generation: int
+
+
 class JwksCache:
     """Keys of the issuer, cached; refreshed on an unknown ``kid`` at most once."""
 
@@ -179,6 +189,7 @@ class TokenVerifier:
         cache_size: int = 1024,
         clock: Callable[[], float] = time.time,
         revocations: RevocationFeed | None = None,
+        cache_seconds: float | None = None,
     ) -> None:
         unsafe = [a for a in algorithms if a not in ALLOWED_ALGORITHMS]
         if unsafe:
@@ -194,20 +205,20 @@ class TokenVerifier:
             sub={"essential": True},
         )
         self.cache_size = cache_size
+        self.cache_seconds = cache_seconds
         self._clock = clock
-        # token -> (claims, exp, JWKS generation)
-        self._verified: LRUCache[str, tuple[dict[str, Any], float, int]] = LRUCache(
-            max(1, cache_size)
-        )
+        self._verified: LRUCache[str, Verified] = LRUCache(max(1, cache_size))
         self.cache_hits = 0
+        self.verifications = 0  # full checks (signature and claims), passed or not
         self.revocations = revocations
         # The ids of revoked tokens (one membership test per request); empty without a feed.
         self._revoked: Container[object] = () if revocations is None else revocations.revoked
 
     @classmethod
-    def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
+    def from_settings(cls, settings: ServiceSettings, **cache: Any) -> TokenVerifier:
         """The verifier a part's ``AUTH_*`` settings describe: identity's keys fetched over
-        HTTP, and its revocation feed when a client for it is configured."""
+        HTTP, and its revocation feed when a client for it is configured; ``cache``:
+        ``cache_size`` and ``cache_seconds``."""
         return cls(
             JwksCache(http_jwks_fetcher(settings.auth_jwks_url)),
             issuer=settings.auth_issuer,
@@ -215,6 +226,7 @@ class TokenVerifier:
             algorithms=settings.auth_algorithms,
             leeway=settings.auth_leeway_seconds,
             revocations=feed_from_settings(settings),
+            **cache,
         )
 
     def is_revoked(self, jti: object) -> bool:
@@ -223,25 +235,48 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> dict[str, Any]:
         """Verified claims, or :class:`Unauthorized`."""
+        return dict((await self._checked(token)).principal.claims)
+
+    async def principal(self, token: str) -> Principal:
+        """The verified caller, or :class:`Unauthorized`; the same object for every use of
+        a token while it is cached."""
+        return (await self._checked(token)).principal
+
+    def __contains__(self, token: object) -> bool:
+        """Is this token's verification cached?"""
+        return token in self._verified
+
+    async def _checked(self, token: str) -> Verified:
         cached = self._verified.get(token)
         if cached is not None:
-            claims, exp, generation = cached
             # jwks.get keeps its own refresh schedule (a stale key set is refetched),
             # so the generation check below sees rotations as soon as they are fetched.
             await self.jwks.get(None)
-            if generation == self.jwks.generation and self._clock() < exp:
-                if claims.get("jti") in self._revoked:
+            if cached.generation == self.jwks.generation and self._clock() < cached.until:
+                if cached.principal.token_id in self._revoked:
+                    self._verified.pop(token, None)
                     raise Unauthorized("The token has been revoked.")
                 self.cache_hits += 1
-                return dict(claims)
+                return cached
             self._verified.pop(token, None)
+        self.verifications += 1
         claims = await self._verify(token)
         if claims.get("jti") in self._revoked:
             raise Unauthorized("The token has been revoked.")
+        checked = Verified(Principal.from_claims(claims), 0.0, self.jwks.generation)
         expires = claims.get("exp")
-        if self.cache_size > 0 and isinstance(expires, int | float) and self._clock() < expires:
-            self._verified[token] = (dict(claims), float(expires), self.jwks.generation)
-        return claims
+        if (
+            self.cache_size > 0
+            and isinstance(expires, int | float)
+            and not isinstance(expires, bool)
+        ):
+            until = float(expires)
+            if self.cache_seconds is not None:
+                until = min(until, self._clock() + self.cache_seconds)
+            if self._clock() < until:
+                checked = Verified(checked.principal, until, checked.generation)
+                self._verified[token] = checked
+        return checked
 
     async def _verify(self, token: str) -> dict[str, Any]:
         try:
@@ -327,7 +362,7 @@ def make_public_auth(token_url: str, scopes: dict[str, str]) -> Callable[..., An
         if token is None:
             return None
         verifier: TokenVerifier = request.app.state.token_verifier
-        principal = Principal.from_claims(await verifier.verify(token))
+        principal = await verifier.principal(token)
         request.state.principal = principal
         return principal
 
@@ -352,8 +387,7 @@ def make_auth(token_url: str, scopes: dict[str, str]) -> Callable[..., Any]:
         if token is None:
             raise Unauthorized("A bearer token is required.", error="invalid_request")
         verifier: TokenVerifier = request.app.state.token_verifier
-        claims = await verifier.verify(token)
-        principal = Principal.from_claims(claims)
+        principal = await verifier.principal(token)
         missing = [s for s in security_scopes.scopes if s not in principal.scopes]
         if missing:
             raise InsufficientScope(security_scopes.scopes)
