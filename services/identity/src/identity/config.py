@@ -56,6 +56,9 @@ class Settings(ServiceSettings):
     # Key rotation: keep a retired key in the JWKS this long after it stopped signing
     # (longer than the longest token lifetime plus leeway).
     key_retention_seconds: int = 3600 + 300
+    # With IDENTITY_REDIS_URL: new revocations are pushed over Redis pub/sub within this
+    # many seconds of their commit (tokens/push.py; polling the feed stays the fallback).
+    revocation_push_interval_seconds: float = Field(default=0.5, gt=0, le=5.0)
     # Session cookie; Secure is forced outside development.
     cookie_name: str = "samen_session"
     # Seconds a client registry read is cached in memory on the token hot path.

@@ -30,6 +30,7 @@ from .registration.router import admin_router as initial_tokens_router
 from .registration.router import router as registration_router
 from .simulators.idp import SimulatorIdP
 from .simulators.router import router as simulators_router
+from .tokens.push import RevocationPublisher
 
 SERVICE = "identity"
 DESCRIPTION = (
@@ -85,7 +86,19 @@ def create_app(
         revocations=RevocationFeed(revoked, settings.auth_revocations_interval_seconds),
     )
 
+    publisher = (
+        RevocationPublisher(
+            settings.redis_url,
+            identity.access.revoked_since,
+            settings.revocation_push_interval_seconds,
+        )
+        if settings.redis_url and settings.auth_revocations_push
+        else None
+    )
+
     async def start(app: FastAPI) -> None:
+        if publisher is not None:
+            publisher.start()
         await identity.keys.ensure()
         try:
             await identity.keys.load(force=True)
@@ -97,6 +110,8 @@ def create_app(
             ) from exc
 
     async def stop(app: FastAPI) -> None:
+        if publisher is not None:
+            await publisher.aclose()
         await identity.aclose()
 
     app = create_service_app(
@@ -134,4 +149,5 @@ def create_app(
     )
     app.state.identity = identity
     app.state.simulators = idp
+    app.state.revocation_publisher = publisher
     return app
