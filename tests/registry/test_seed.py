@@ -50,6 +50,15 @@ async def test_seed_is_complete_and_idempotent(
     # The seeded operator OIN in the demo file is what test tokens use.
     assert data["operator"]["oin"] == tokens.OPERATOR_OIN
     assert data["municipalities"][0]["oin"] == tokens.UTRECHT_OIN
+    # The demo landscape: Utrecht runs two fictitiously vulnerable versions, integrated.
+    utrecht = (await client.get(f"/v1/organisations?oin={tokens.UTRECHT_OIN}",
+                                headers=tokens.reader())).json()["items"][0]  # fmt: skip
+    r = await client.get(
+        f"/v1/organisations/{utrecht['id']}/exposures", headers=tokens.municipality()
+    )
+    assert sorted(e["cveId"] for e in r.json()["items"]) == ["CVE-2099-0001", "CVE-2099-0002"]
+    r = await client.get(f"/v1/organisations/{utrecht['id']}/landscape", headers=tokens.reader())
+    assert sorted(i["status"] for i in r.json()["integrations"]) == ["active", "planned"]
 
 
 async def test_import_validates_all_rows_first(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import Body, Path, Query, Request, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import SessionDep
-from servicekit.http import IfMatchDep, accept_json
+from servicekit.http import IfMatchDep, json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import error_responses, json_response, page_response, tagged_response
@@ -25,7 +25,7 @@ from .schemas import (
     Status,
 )
 
-router = APIRouter(tags=["integrations"], dependencies=[Depends(accept_json)])
+router = json_router("integrations")
 
 IntegrationId = Annotated[uuid.UUID, Path(alias="integrationId", description="Integration id")]
 

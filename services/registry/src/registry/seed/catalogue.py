@@ -48,7 +48,9 @@ async def organisation_by(
 
 async def seed_catalogue(
     session: AsyncSession, demo: dict[str, Any], catalogue: dict[str, Any], counts: Counts
-) -> None:
+) -> dict[str, Offering]:
+    """Facilities, offerings with their versions, then usages (with the version named, if
+    any); returns the offerings by their key in the file."""
     operator = await organisation_by(session, "operator", "oin", demo["operator"]["oin"])
     facilities: dict[str, Facility] = {}
     now = utcnow()
@@ -81,6 +83,7 @@ async def seed_catalogue(
             data=FacilityOut.model_validate(facility).model_dump(mode="json", by_alias=True),
         )
     offerings: dict[str, Offering] = {}
+    versions: dict[tuple[str, str], OfferingVersion] = {}
     for item in catalogue["offerings"]:
         supplier = await organisation_by(session, "supplier", "kvk_number", item["supplierKvk"])
         facility = facilities[item["facility"]]
@@ -124,6 +127,7 @@ async def seed_catalogue(
                 )
             ).scalar_one_or_none()
             if version is not None:
+                versions[(item["key"], v["version"])] = version
                 counts.unchanged += 1
                 continue
             version = OfferingVersion(
@@ -136,6 +140,7 @@ async def seed_catalogue(
             )  # fmt: skip
             session.add(version)
             await session.flush()
+            versions[(item["key"], v["version"])] = version
             counts.created += 1
             await record_change(
                 session,
@@ -164,7 +169,10 @@ async def seed_catalogue(
         usage = Usage(
             municipality_id=municipality.id, facility_id=facility.id,
             offering_id=offerings[item["offering"]].id if item["offering"] else None,
-            version_id=None, status=item["status"],
+            version_id=(
+                versions[(item["offering"], item["version"])].id if item.get("version") else None
+            ),
+            status=item["status"],
             start_date=date.fromisoformat(item["startDate"]) if item["startDate"] else None,
             contract_end_date=(
                 date.fromisoformat(item["contractEndDate"]) if item["contractEndDate"] else None
@@ -184,3 +192,4 @@ async def seed_catalogue(
             action="created",
             data=UsageOut.model_validate(usage).model_dump(mode="json", by_alias=True),
         )
+    return offerings

@@ -33,6 +33,7 @@ from ..organisations.schemas import OrganisationOut
 from ..organisations.service import member_ids_of
 from ..organisations.service import to_out as org_out
 from .catalogue import Counts, seed_catalogue
+from .landscape import seed_landscape
 
 PROVINCES = {
     "Drenthe", "Flevoland", "Fryslân", "Gelderland", "Groningen", "Limburg", "Noord-Brabant",
@@ -193,9 +194,13 @@ async def seed(session: AsyncSession) -> tuple[Counts, Counts]:
     )
     counts = Counts()
     catalogue = json.loads(_data("catalogue.json"))
+    landscape = json.loads(_data("landscape.json"))
+    for part in ("offerings", "usages"):
+        catalogue[part] += landscape[part]
     async with session.begin():
         await _seed_organisations(session, demo_organisations(), counts)
-        await seed_catalogue(session, demo_organisations(), catalogue, counts)
+        offerings = await seed_catalogue(session, demo_organisations(), catalogue, counts)
+        await seed_landscape(session, landscape, offerings, counts)
     return municipalities, counts
 
 
