@@ -26,6 +26,8 @@ PUBLIC = [
     "/api/registry/v1/initiatives",
     f"/api/registry/v1/initiatives/{ID}",
     "/api/registry/v1/search?q=telefonie",
+    "/api/registry/v1/integrations",
+    f"/api/registry/v1/integrations/{ID}",
     "/api/procurement/v1/tenders",
     f"/api/procurement/v1/tenders/{ID}",
     f"/api/procurement/v1/tenders/{ID}/lots",

@@ -209,7 +209,14 @@ def make_app() -> web.Application:
     app.router.add_route("*", "/v1/tenders/{tid}/{tail:.*}", echo)
     app.router.add_route("*", "/v1/tenders", echo)
     # The registry's public catalogue and what sits next to it (test_public_catalogue.py).
-    for collection in ("facilities", "offerings", "organisations", "initiatives", "usages"):
+    for collection in (
+        "facilities",
+        "offerings",
+        "organisations",
+        "initiatives",
+        "integrations",
+        "usages",
+    ):
         app.router.add_route("*", f"/v1/{collection}", echo)
         app.router.add_route("*", f"/v1/{collection}/{{tail:.*}}", echo)
     app.router.add_route("*", "/v1/search", echo)

@@ -25,6 +25,8 @@ PUBLIC = {
     "/initiatives",
     "/initiatives/{facilityId}",
     "/search",
+    "/integrations",
+    "/integrations/{integrationId}",
 }
 # Fields of contracts, costs and notices: never in a public answer.
 PRIVATE_FIELDS = {
@@ -86,12 +88,31 @@ async def _world(
         headers=tokens.municipality(),
     )
     assert r.status_code == 201, r.text
+    usage_id = r.json()["id"]
+    r = await client.post(
+        "/v1/offerings",
+        json={"facilityId": facility["id"], "name": "Telefonie Koppeling", "priceModel": "free"},
+        headers=tokens.supplier(),
+    )
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        "/v1/integrations",
+        json={
+            "sourceOfferingId": offering["id"],
+            "targetOfferingId": r.json()["id"],
+            "kind": "api",
+            "direction": "one-way",
+        },
+        headers=tokens.supplier(),
+    )
+    assert r.status_code == 201, r.text
     return {
+        "integrationId": r.json()["id"],
         "facilityId": facility["id"],
         "offeringId": offering["id"],
         "versionId": version["id"],
         "organisationId": utrecht["id"],
-        "usageId": r.json()["id"],
+        "usageId": usage_id,
     }
 
 
