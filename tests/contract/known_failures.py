@@ -37,6 +37,8 @@ REFERENCE = (
 KNOWN: dict[tuple[str, str, str], str] = {
     ("registry", "createFacility", "positive_data_acceptance"): REFERENCE + " (providerId)",
     ("registry", "updateFacility", "positive_data_acceptance"): REFERENCE + " (providerId)",
+    ("registry", "createMunicipalityMerger", "positive_data_acceptance"): REFERENCE
+    + " (predecessorIds, successorId)",
     ("registry", "importUsages", "positive_data_acceptance"): (
         "The body is a CSV file (a string in the schema): its header names the columns and "
         "its rows name facilities; a random string is a 400 listing what is wrong with it."

@@ -63,6 +63,7 @@ class FakeRegistry:
     facilities: dict[str, dict[str, Any]] = field(default_factory=dict)
     usages: list[dict[str, Any]] = field(default_factory=list)
     radars: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    mergers: dict[str, dict[str, Any]] = field(default_factory=dict)
     down: bool = False
     token_requests: int = 0
     calls: list[str] = field(default_factory=list)
@@ -119,6 +120,9 @@ class FakeRegistry:
             return httpx.Response(401, json={"status": 401})
         path = request.url.path
         params = request.url.params
+        if path.startswith("/v1/municipality-mergers/"):
+            found = self.mergers.get(path.rsplit("/", 1)[1])
+            return httpx.Response(200, json=found) if found else httpx.Response(404, json={})
         if path.startswith("/v1/facilities/"):
             found = self.facilities.get(path.rsplit("/", 1)[1])
             return httpx.Response(200, json=found) if found else httpx.Response(404, json={})

@@ -24,4 +24,5 @@ def load_models() -> None:
     """Import every domain's models so the metadata is complete (migrations, tests)."""
     from . import history  # noqa: F401
     from .enrollments import models as enrollment_models  # noqa: F401
+    from .mergers import models as merger_models  # noqa: F401
     from .tenders import models as tender_models  # noqa: F401

@@ -22,6 +22,7 @@ from .db import event_outbox, idempotency_keys, load_models
 from .decisions.router import router as decisions_router
 from .deps import SCOPE_READ, auth
 from .enrollments.router import router as enrollments_router
+from .mergers.router import router as mergers_router
 from .registry_client import RegistryClient
 from .reports.router import router as reports_router
 from .tenders.router import router as tenders_router
@@ -37,6 +38,7 @@ TAGS = [
     {"name": "enrollments", "description": "Municipal enrollment with a mandate (volmacht)"},
     {"name": "reports", "description": "Demand aggregation and OCDS export"},
     {"name": "decisions", "description": "Notice deadlines ahead and what could replace them"},
+    {"name": "mergers", "description": "Municipal mergers applied to enrollments"},
     {"name": "events", "description": "Change feed (CloudEvents)"},
 ]
 
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             enrollments_router,
             reports_router,
             decisions_router,
+            mergers_router,
             events_router(event_outbox, auth, SCOPE_READ),
         ],
         migrations_package="procurement.migrations",

@@ -157,6 +157,11 @@ class RegistryClient:
         data = await self._get(f"/v1/facilities/{facility_id}")
         return data if isinstance(data, dict) else None
 
+    async def merger(self, merger_id: str) -> dict[str, Any] | None:
+        """A municipal merger recorded in the registry (never cached: applied once)."""
+        data = await self._get(f"/v1/municipality-mergers/{merger_id}")
+        return data if isinstance(data, dict) else None
+
     async def organisation(self, organisation_id: str) -> dict[str, Any] | None:
         key = f"org:{organisation_id}"
         hit, value = self._cached(key)

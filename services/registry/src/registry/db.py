@@ -46,6 +46,7 @@ def load_models() -> None:
     from .facilities import models as _facilities  # noqa: F401
     from .initiatives import models as _initiatives  # noqa: F401
     from .integrations import models as _integrations  # noqa: F401
+    from .mergers import models as _mergers  # noqa: F401
     from .notices import models as _notices  # noqa: F401
     from .offerings import models as _offerings  # noqa: F401
     from .organisations import models as _organisations  # noqa: F401

@@ -23,6 +23,7 @@ from .exports.router import router as exports_router
 from .facilities.router import router as facilities_router
 from .initiatives.router import router as initiatives_router
 from .integrations.router import router as integrations_router
+from .mergers.router import router as mergers_router
 from .notices import service as notices
 from .notices.router import router as notices_router
 from .offerings.router import router as offerings_router
@@ -53,6 +54,7 @@ TAGS = [
     {"name": "events", "description": "Change feed (CloudEvents 1.0)"},
     {"name": "subscriptions", "description": "Webhooks on the change feed (signed, retried)"},
     {"name": "initiatives", "description": "Proposals, support pledges, pilots, impact analyses"},
+    {"name": "mergers", "description": "Municipal mergers (herindelingen)"},
     {"name": "exports", "description": "CSV downloads and the landscape in ArchiMate"},
     {"name": "costs", "description": "Annual costs of usages, population figures, per inhabitant"},
     {"name": "integrations", "description": "Integrations between offerings; landscapes"},
@@ -151,6 +153,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             events_router(event_outbox, auth, READ, hidden_prefix=PRIVATE_EVENT_PREFIX),
             webhooks_router,
             exports_router,
+            mergers_router,
         ],
         migrations_package="registry.migrations",
         tags=TAGS,

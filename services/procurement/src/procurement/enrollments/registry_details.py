@@ -30,6 +30,7 @@ class Municipality:
     name: str | None = None
     cbs_code: str | None = None
     province: str | None = None
+    ended_on: str | None = None  # a merger ended it (the registry's endedOn)
 
     @classmethod
     def from_registry(cls, oin: str, data: dict[str, Any] | None) -> Municipality:
@@ -45,6 +46,7 @@ class Municipality:
             name=data.get("name"),
             cbs_code=data.get("cbsCode"),
             province=data.get("province"),
+            ended_on=data.get("endedOn"),
         )
 
 

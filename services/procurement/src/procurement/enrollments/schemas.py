@@ -14,7 +14,7 @@ from servicekit.schemas import ApiModel, ApiOutModel, IsoDate
 from .models import Enrollment, EnrollmentLot, Mandate
 
 StartDateSource = Literal["explicit", "registry-contract-end", "planned-start"]
-EnrollmentStatus = Literal["enrolled", "withdrawn"]
+EnrollmentStatus = Literal["enrolled", "withdrawn", "merged"]
 MANDATE_POWERS = ("enroll-in-tender", "act-in-procedure-on-behalf")
 
 

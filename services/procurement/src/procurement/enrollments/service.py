@@ -86,6 +86,12 @@ async def enroll(
     # Registry calls happen outside any transaction (no locks held while waiting).
     needs_registry = any(line.desired_start_date is None for line in body.lots)
     municipality, _reached = await municipality_of(registry, oin, needs_registry)
+    if municipality.ended_on:
+        raise Conflict(
+            f"This municipality ended on {municipality.ended_on} in a merger; its successor "
+            "enrolls instead.",
+            slug="organisation-ended",
+        )
     dates = await start_dates(registry, tender, municipality, body.lots)
 
     actor = Actor.of(principal)
@@ -287,8 +293,8 @@ async def withdraw(
         require_owner(principal, enrollment)
         if_match(enrollment_etag(enrollment))
         check_window(tender, now)
-        if enrollment.status == WITHDRAWN:
-            raise Conflict("The enrollment is already withdrawn.")
+        if enrollment.status != ENROLLED:
+            raise Conflict(f"The enrollment is already {enrollment.status}.")
         enrollment.status = WITHDRAWN
         enrollment.withdrawn_at = now
         enrollment.version += 1

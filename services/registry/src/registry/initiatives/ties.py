@@ -22,6 +22,7 @@ from ..auth import MUNICIPALITY
 from ..changes.service import record_change
 from ..facilities.models import Facility
 from ..organisations.models import Organisation
+from ..organisations.service import require_not_ended
 from . import repository
 from .repository import Tie
 from .schemas import OrganisationRef
@@ -102,6 +103,7 @@ async def make(
             session, municipality_id, "municipalityId", MUNICIPALITIES
         )
         require_staff(principal, municipality, MUNICIPALITIES)
+        require_not_ended(municipality)
         if facility.stage not in kind.stages:
             raise Conflict(
                 kind.closed(facility.stage),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,6 +34,12 @@ class Organisation(Model):
     oin: Mapped[str | None] = mapped_column(String(20))
     kvk_number: Mapped[str | None] = mapped_column(String(8))
     province: Mapped[str | None] = mapped_column(String(40))
+    # Set by a merger (herindeling): the last day the municipality existed, and the one
+    # that continues it. An ended organisation stays readable but takes no new writes.
+    ended_on: Mapped[date | None]
+    successor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisations.id"), index=True
+    )
     revision: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

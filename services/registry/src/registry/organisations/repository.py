@@ -41,6 +41,9 @@ class OrganisationRepository(Repository[Organisation]):
             value = getattr(filters, field)
             if value:
                 query = query.where(getattr(Organisation, field) == value)
+        if filters.ended is not None:
+            ended = Organisation.ended_on.is_not(None)
+            query = query.where(ended if filters.ended else ~ended)
         if filters.q:
             query = query.where(
                 or_(
@@ -60,9 +63,13 @@ class OrganisationRepository(Repository[Organisation]):
             query = query.where(Organisation.id != own_id)
         return (await self.session.execute(query.limit(1))).scalar_one_or_none()
 
-    async def types_of(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-        query = select(Organisation.id, Organisation.type).where(Organisation.id.in_(ids))
-        return dict((await self.session.execute(query)).tuples().all())
+    async def types_of(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, bool]]:
+        """Each organisation's type and whether a merger ended it."""
+        query = select(Organisation.id, Organisation.type, Organisation.ended_on).where(
+            Organisation.id.in_(ids)
+        )
+        rows = (await self.session.execute(query)).tuples().all()
+        return {id_: (type_, ended is not None) for id_, type_, ended in rows}
 
     async def set_members(self, cooperation_id: uuid.UUID, member_ids: list[uuid.UUID]) -> None:
         await self.session.execute(

@@ -32,7 +32,9 @@ router = json_router("organisations")
     operation_id="listOrganisations",
     summary="List organisations",
     description="Municipalities, suppliers, cooperations and the platform operator, "
-    "filtered by type and identifier; `q` searches the name.",
+    "filtered by type and identifier; `q` searches the name. Municipalities ended by a "
+    "merger are listed too, with `endedOn` and `successorId` (`ended=false` leaves them "
+    "out).",
     response_model=Page[OrganisationOut],
 )
 async def list_organisations(
@@ -51,9 +53,12 @@ async def list_organisations(
     q: Annotated[
         str | None, Query(min_length=1, max_length=100, description="Name contains")
     ] = None,
+    ended: Annotated[
+        bool | None, Query(description="Only organisations ended by a merger (or only not)")
+    ] = None,
 ) -> Response:
     filters = service.OrganisationFilter(
-        type=type, oin=oin, kvk_number=kvk_number, cbs_code=cbs_code, q=q
+        type=type, oin=oin, kvk_number=kvk_number, cbs_code=cbs_code, q=q, ended=ended
     )
     items, total = await service.list_organisations(session, filters, params)
     return page_response(request, items, total, params)

@@ -12,7 +12,7 @@ from pydantic.json_schema import SkipJsonSchema
 from servicekit.schemas import ApiModel, ApiOutModel
 
 from .. import identifiers
-from ..common import Name
+from ..common import Name, OptionalDate
 
 OrganisationType = Literal["municipality", "supplier", "cooperation", "operator"]
 Province = Literal[
@@ -86,6 +86,12 @@ class OrganisationOut(ApiOutModel):
     kvk_number: str | None
     province: str | None
     member_ids: list[uuid.UUID]
+    ended_on: OptionalDate = Field(
+        description="Last day of a municipality ended by a merger (null while it exists)"
+    )
+    successor_id: uuid.UUID | None = Field(
+        description="The municipality that continues it after a merger"
+    )
     created_at: datetime
     updated_at: datetime
 

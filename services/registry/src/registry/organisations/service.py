@@ -39,6 +39,7 @@ class OrganisationFilter:
     kvk_number: str | None = None
     cbs_code: str | None = None
     q: str | None = None
+    ended: bool | None = None
 
 
 async def member_ids_of(
@@ -49,6 +50,16 @@ async def member_ids_of(
 
 def to_out(org: Organisation, member_ids: list[uuid.UUID]) -> OrganisationOut:
     return OrganisationOut.from_row(org, member_ids=member_ids)
+
+
+def require_not_ended(org: Organisation) -> None:
+    """An organisation ended by a merger takes no new writes: its successor does."""
+    if org.ended_on is not None:
+        raise Conflict(
+            f"{org.name} ended on {org.ended_on.isoformat()}; its successor continues it.",
+            slug="organisation-ended",
+            extra={"endedOn": org.ended_on.isoformat(), "successorId": str(org.successor_id)},
+        )
 
 
 def etag(org: Organisation) -> str:
@@ -116,8 +127,10 @@ async def _check_members(repo: OrganisationRepository, member_ids: list[uuid.UUI
     for index, member_id in enumerate(member_ids):
         if member_id not in found:
             problems.append({"name": f"memberIds[{index}]", "reason": "unknown organisation"})
-        elif found[member_id] != "municipality":
+        elif found[member_id][0] != "municipality":
             problems.append({"name": f"memberIds[{index}]", "reason": "not a municipality"})
+        elif found[member_id][1]:
+            problems.append({"name": f"memberIds[{index}]", "reason": "ended by a merger"})
     if problems:
         raise BadRequest(
             "Members of a cooperation must be registered municipalities.", invalid_params=problems

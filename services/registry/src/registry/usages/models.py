@@ -15,6 +15,7 @@ from ..db import Model
 
 STATUSES = ("planned", "active", "ended")
 VALUE_BANDS = ("under-50k", "50k-215k", "215k-750k", "750k-5m", "over-5m")
+ACTIVE_OWN = "status = 'active' AND inherited_from_id IS NULL"
 
 
 class Usage(Model):
@@ -22,14 +23,16 @@ class Usage(Model):
     __table_args__ = (
         # At most one active usage per municipality and facility (a partial unique index
         # works the same on SQLite and PostgreSQL); planned follow-ups beside it must not
-        # overlap it in time, which the service checks.
+        # overlap it in time, which the service checks. Contracts inherited in a merger
+        # run on beside the successor's own until they end (the service keeps the rule
+        # among the contracts of each predecessor).
         Index(
             "uq_usages_active",
             "municipality_id",
             "facility_id",
             unique=True,
-            sqlite_where=text("status = 'active'"),
-            postgresql_where=text("status = 'active'"),
+            sqlite_where=text(ACTIVE_OWN),
+            postgresql_where=text(ACTIVE_OWN),
         ),
         Index(
             "ix_usages_current",
@@ -65,6 +68,8 @@ class Usage(Model):
     version_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("offering_versions.id", ondelete="RESTRICT"), index=True
     )
+    # The municipality that concluded the contract, when a merger moved it here.
+    inherited_from_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"))
     status: Mapped[str] = mapped_column(String(10))
     start_date: Mapped[date | None]
     contract_end_date: Mapped[date | None]

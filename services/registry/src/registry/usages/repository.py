@@ -69,8 +69,15 @@ class UsageRepository(Repository[Usage]):
     async def current_of(
         self, municipality_id: uuid.UUID, facility_id: uuid.UUID, own: uuid.UUID | None
     ) -> Sequence[Any]:
-        """(id, status, start, end) of the municipality's current usages of a facility."""
-        query = select(Usage.id, Usage.status, Usage.start_date, Usage.contract_end_date).where(
+        """(id, status, start, end, inherited from) of the municipality's current usages
+        of a facility."""
+        query = select(
+            Usage.id,
+            Usage.status,
+            Usage.start_date,
+            Usage.contract_end_date,
+            Usage.inherited_from_id,
+        ).where(
             Usage.municipality_id == municipality_id,
             Usage.facility_id == facility_id,
             Usage.status.in_(CURRENT),

@@ -51,6 +51,10 @@ class UsageOut(ApiOutModel):
     facility_id: uuid.UUID
     offering_id: uuid.UUID | None
     version_id: uuid.UUID | None
+    inherited_from_id: uuid.UUID | None = Field(
+        description="The municipality that concluded the contract, when a merger moved it "
+        "to this one; null for the municipality's own contracts"
+    )
     status: UsageStatus
     start_date: OptionalDate
     contract_end_date: OptionalDate

@@ -21,6 +21,7 @@ from servicekit.repository import etag_of
 from ..auth import MUNICIPALITY
 from ..changes.service import record_out
 from ..organisations.models import Organisation
+from ..organisations.service import require_not_ended
 from .models import Usage
 from .repository import CURRENT, UsageRepository, read_page
 from .schemas import UsageCreate, UsageOut, UsagePatch
@@ -42,10 +43,12 @@ def to_out(row: Usage) -> UsageOut:
 
 
 def require_municipality_staff(principal: Principal, municipality: Organisation) -> None:
-    """Only the municipality's own staff: token org_type municipality, org_id its OIN."""
+    """Only the municipality's own staff (token org_type municipality, org_id its OIN),
+    and only while it exists."""
     if principal.org_type != MUNICIPALITY or not municipality.oin:
         raise Forbidden("Only staff of the municipality may change its usages.")
     principal.require_org(municipality.oin, "this municipality's usages")
+    require_not_ended(municipality)
 
 
 async def list_usages(
@@ -124,11 +127,16 @@ async def _check_current_rule(
 ) -> None:
     """One active usage per municipality and facility, plus planned ones (follow-up
     contracts) whose period does not overlap any other current usage of that facility.
+    Contracts inherited in a merger are held to the rule among those of the same
+    predecessor only: they run on beside the successor's own until they end.
     The municipality's row is locked so that two concurrent follow-ups cannot both pass."""
     if values["status"] not in CURRENT:
         return
     await repo.organisation(values["municipality_id"], lock=True)
+    lineage = values.get("inherited_from_id")
     for other in await repo.current_of(values["municipality_id"], values["facility_id"], own):
+        if other.inherited_from_id != lineage:
+            continue
         if values["status"] == "active" and other.status == "active":
             raise Conflict(
                 "The municipality already has an active usage of this facility; end it "
@@ -231,6 +239,7 @@ async def update_usage(
                 extra={"currentStatus": row.status},
             )
         values["municipality_id"] = row.municipality_id
+        values["inherited_from_id"] = row.inherited_from_id
         await _check_current_rule(repo, values, row.id)
         repo.apply(row, changes)
         await repo.flush(conflict=DUPLICATE)

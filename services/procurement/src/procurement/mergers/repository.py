@@ -1,0 +1,41 @@
+"""Every query of applying a merger: the record of it, and the enrollments it moves."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import col, select
+
+from servicekit.repository import Repository
+
+from ..enrollments.models import Enrollment, EnrollmentLot
+from ..enrollments.terms import ENROLLED
+from .models import AppliedMerger
+
+
+class MergerRepository(Repository[AppliedMerger]):
+    model = AppliedMerger
+    label = "applied merger"
+
+    async def find(self, merger_id: uuid.UUID) -> AppliedMerger | None:
+        return await self.first(col(AppliedMerger.merger_id) == merger_id)
+
+    async def enrolled(self, oin: str) -> list[Enrollment]:
+        """The municipality's current enrollments, locked until the merger commits."""
+        query = (
+            select(Enrollment)
+            .where(col(Enrollment.municipality_oin) == oin, col(Enrollment.status) == ENROLLED)
+            .order_by(col(Enrollment.created_at), col(Enrollment.id))
+            .with_for_update()
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def enrollment_of(self, tender_id: uuid.UUID, oin: str) -> Enrollment | None:
+        query = select(Enrollment).where(
+            col(Enrollment.tender_id) == tender_id, col(Enrollment.municipality_oin) == oin
+        )
+        return (await self.session.execute(query.with_for_update())).scalars().first()
+
+    async def lines(self, enrollment_id: uuid.UUID) -> list[EnrollmentLot]:
+        query = select(EnrollmentLot).where(col(EnrollmentLot.enrollment_id) == enrollment_id)
+        return list((await self.session.execute(query)).scalars())

@@ -1,0 +1,232 @@
+"""A municipal merger, as the registry recorded it, applied to enrollments.
+
+The registry owns the merger (which municipalities continue as which); procurement reads
+it over HTTP and moves the predecessors' current enrollments to the successor, once per
+merger: an enrollment in a tender where the successor has none becomes the successor's;
+one where it has an enrollment already is folded into that one (volumes added per lot,
+the earlier desired start date) and ends with status ``merged``. Each change has its
+history row and event; mandates stay as they were signed. A preview (``dry_run``) runs
+the same transaction and rolls it back.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from servicekit.actor import Actor
+from servicekit.auth import Principal
+from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
+
+from .. import history
+from ..enrollments.models import Enrollment
+from ..enrollments.registry_details import Municipality, apply_municipality
+from ..enrollments.terms import ENROLLED, event_data
+from ..registry_client import RegistryClient
+from .models import AppliedMerger
+from .repository import MergerRepository
+from .schemas import AppliedMergerOut
+
+MERGED = "merged"
+
+
+class _Preview(Exception):
+    """Leaves the transaction without keeping anything."""
+
+
+def require_operator(principal: Principal) -> None:
+    if principal.org_type != "operator" or not principal.org_id:
+        raise Forbidden("Only the platform operator applies municipal mergers.")
+
+
+def to_out(row: AppliedMerger) -> AppliedMergerOut:
+    moved = json.loads(row.moved)
+    return AppliedMergerOut.from_row(
+        row,
+        dry_run=False,
+        predecessor_oins=json.loads(row.predecessor_oins),
+        transferred_enrollment_ids=moved["transferred"],
+        combined_enrollment_ids=moved["combined"],
+    )
+
+
+async def get(session: AsyncSession, merger_id: uuid.UUID) -> AppliedMergerOut:
+    async with session.begin():
+        row = await MergerRepository(session).find(merger_id)
+    if row is None:
+        raise NotFound(f"Merger {merger_id} has not been applied here.")
+    return to_out(row)
+
+
+async def _registry_merger(
+    registry: RegistryClient, merger_id: uuid.UUID
+) -> tuple[list[Municipality], Municipality, date]:
+    """The merger's municipalities (with their OINs) and date, from the registry."""
+    merger = await registry.merger(str(merger_id))
+    if merger is None:
+        raise BadRequest(
+            "The registry has no such merger.",
+            invalid_params=[{"name": "mergerId", "reason": "unknown merger in the registry"}],
+        )
+    registry.clear_cache()  # the predecessors' records changed (ended, successor)
+    parts = []
+    for org_id in [*merger["predecessorIds"], merger["successorId"]]:
+        data = await registry.organisation(str(org_id))
+        parts.append(Municipality.from_registry(str((data or {}).get("oin") or ""), data))
+    *predecessors, successor = parts
+    if not successor.oin:
+        raise Conflict(
+            "The successor has no OIN in the registry, so it cannot hold enrollments; "
+            "register its OIN first.",
+            slug="successor-without-oin",
+        )
+    return (
+        [p for p in predecessors if p.oin],
+        successor,
+        date.fromisoformat(merger["effectiveDate"]),
+    )
+
+
+async def apply(
+    session: AsyncSession,
+    registry: RegistryClient,
+    principal: Principal,
+    merger_id: uuid.UUID,
+    now: datetime,
+    *,
+    dry_run: bool,
+) -> tuple[AppliedMergerOut, bool]:
+    """The merger applied (or previewed); the flag says whether this call applied it
+    (False: it was applied before, and this is that record)."""
+    require_operator(principal)
+    repo = MergerRepository(session)
+    async with session.begin():
+        done = await repo.find(merger_id)
+    if done is not None:
+        return to_out(done), False
+    predecessors, successor, effective = await _registry_merger(registry, merger_id)
+    actor = None if dry_run else Actor.of(principal)
+    result: AppliedMergerOut | None = None
+    try:
+        async with session.begin():
+            transferred: list[uuid.UUID] = []
+            combined: list[uuid.UUID] = []
+            for predecessor in predecessors:
+                for enrollment in await repo.enrolled(predecessor.oin):
+                    own = await repo.enrollment_of(enrollment.tender_id, successor.oin)
+                    if own is None:
+                        await _transfer(repo, actor, enrollment, successor, now)
+                        transferred.append(enrollment.id)
+                    else:
+                        await _fold(repo, actor, enrollment, own, now)
+                        combined.append(enrollment.id)
+            result = AppliedMergerOut(
+                merger_id=merger_id,
+                dry_run=dry_run,
+                successor_oin=successor.oin,
+                predecessor_oins=[p.oin for p in predecessors],
+                effective_date=effective,
+                transferred_enrollment_ids=transferred,
+                combined_enrollment_ids=combined,
+                applied_by=None if dry_run else principal.subject,
+                applied_at=None if dry_run else now,
+            )
+            if dry_run:
+                raise _Preview
+            session.add(
+                AppliedMerger(
+                    merger_id=merger_id,
+                    successor_oin=successor.oin,
+                    predecessor_oins=json.dumps(result.predecessor_oins),
+                    effective_date=effective,
+                    moved=json.dumps(
+                        {
+                            "transferred": [str(i) for i in transferred],
+                            "combined": [str(i) for i in combined],
+                        }
+                    ),
+                    applied_by=principal.subject,
+                    applied_at=now,
+                )
+            )
+    except _Preview:
+        pass
+    assert result is not None
+    return result, True
+
+
+async def _event(
+    repo: MergerRepository,
+    actor: Actor | None,
+    enrollment: Enrollment,
+    action: str,
+    now: datetime,
+    **data: Any,
+) -> None:
+    if actor is None:  # a preview
+        return
+    lines = await repo.lines(enrollment.id)
+    await history.record(
+        repo.session,
+        tender_id=enrollment.tender_id,
+        entity="enrollment",
+        entity_id=enrollment.id,
+        action=action,
+        to_status=enrollment.status,
+        actor=actor,
+        at=now,
+        event_type=f"enrollment.{action}",
+        event_data={**event_data(enrollment, lines), **data},
+        data=data,
+    )
+
+
+async def _transfer(
+    repo: MergerRepository,
+    actor: Actor | None,
+    enrollment: Enrollment,
+    successor: Municipality,
+    now: datetime,
+) -> None:
+    previous = enrollment.municipality_oin
+    enrollment.municipality_oin = successor.oin
+    apply_municipality(enrollment, successor)
+    enrollment.version += 1
+    enrollment.updated_at = now
+    await repo.session.flush()
+    await _event(repo, actor, enrollment, "transferred", now, previousMunicipalityOin=previous)
+
+
+async def _fold(
+    repo: MergerRepository,
+    actor: Actor | None,
+    enrollment: Enrollment,
+    into: Enrollment,
+    now: datetime,
+) -> None:
+    theirs = {line.lot_id: line for line in await repo.lines(into.id)}
+    for line in await repo.lines(enrollment.id):
+        kept = theirs.get(line.lot_id)
+        if kept is None:
+            line.enrollment_id = into.id
+            continue
+        kept.expected_volume += line.expected_volume
+        if line.desired_start_date < kept.desired_start_date:
+            kept.desired_start_date = line.desired_start_date
+            kept.start_date_source = line.start_date_source
+            kept.start_date_explanation = line.start_date_explanation
+    if into.status != ENROLLED:  # the successor had withdrawn; the predecessors' stand
+        into.status = ENROLLED
+        into.withdrawn_at = None
+    into.version += 1
+    into.updated_at = now
+    enrollment.status = MERGED
+    enrollment.version += 1
+    enrollment.updated_at = now
+    await repo.session.flush()
+    await _event(repo, actor, enrollment, "combined", now, combinedIntoId=str(into.id))
+    await _event(repo, actor, into, "updated", now, combinedFromId=str(enrollment.id))
