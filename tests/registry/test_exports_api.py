@@ -175,6 +175,34 @@ async def test_landscape_as_archimate(
     assert components[0].get("identifier") == f"id-offering-{w['offerings'][1]['id']}"
     [serving] = list(model.iter(f"{NS}relationship"))
     assert serving.get("target") == f"id-organisation-{w['utrecht']['id']}"
+    # An integration between two offerings in use: a Flow each way when two-way.
+    archive = await make_facility(slug="archief", name="Archief")
+    r = await client.post(
+        "/v1/offerings",
+        json={"facilityId": archive["id"], "name": "E-depot", "priceModel": "free"},
+        headers=tokens.supplier(),
+    )
+    depot = r.json()
+    r = await client.post(
+        "/v1/usages", json={"municipalityId": w["utrecht"]["id"], "facilityId": archive["id"],
+                            "offeringId": depot["id"]}, headers=tokens.municipality(),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        "/v1/integrations",
+        json={"sourceOfferingId": w["offerings"][1]["id"], "targetOfferingId": depot["id"],
+              "kind": "api", "standards": ["ZGW API's"], "direction": "two-way"},
+        headers=tokens.supplier(),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    model = check_ameff((await client.get(url, headers=tokens.reader())).content)
+    flows = [x for x in model.iter(f"{NS}relationship") if x.get(XSI_TYPE) == "Flow"]
+    ends = {(f.get("source"), f.get("target")) for f in flows}
+    there = (f"id-offering-{w['offerings'][1]['id']}", f"id-offering-{depot['id']}")
+    assert ends == {there, there[::-1]}
+    assert {f.find(f"{NS}name").text for f in flows} == {"api ZGW API's"}
+    assert len(list(model.iter(f"{NS}relationship"))) == 4  # two Serving, two Flow
+    r = await client.get(url, headers=tokens.reader())
     values = {p.get("propertyDefinitionRef"): p.find(f"{NS}value").text
               for p in components[0].iter(f"{NS}property")}  # fmt: skip
     assert values["id-property-version"] == "-1.0"

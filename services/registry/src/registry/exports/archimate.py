@@ -16,14 +16,13 @@ NS = "http://www.opengroup.org/xsd/archimate/3.0/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 SCHEMA_LOCATION = f"{NS} http://www.opengroup.org/xsd/archimate/3.1/archimate3_Model.xsd"
-PROPERTIES = ("facility", "supplier", "version", "status", "contractEndDate", "standards")
+PROPERTIES = ("facility", "supplier", "version", "status")
 
 
 @dataclass
 class Component:
     id: uuid.UUID
     name: str
-    description: str
     properties: dict[str, str] = field(default_factory=dict)
 
 
@@ -31,7 +30,7 @@ class Component:
 class Flow:
     """An integration: data flows from one offering to another."""
 
-    id: uuid.UUID
+    id: str
     source: uuid.UUID
     target: uuid.UUID
     name: str
@@ -78,8 +77,6 @@ def landscape_model(
             {"identifier": _id("offering", component.id), f"{{{XSI}}}type": "ApplicationComponent"},
         )
         _text(element, "name", component.name)
-        if component.description:
-            _text(element, "documentation", component.description)
         values = [(k, v) for k, v in component.properties.items() if v]
         if values:
             properties = ET.SubElement(element, _q("properties"))

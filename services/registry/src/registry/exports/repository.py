@@ -14,7 +14,6 @@ from ..facilities.models import Facility
 from ..offerings.models import Offering, OfferingVersion
 from ..organisations.models import Organisation
 from ..usages.models import Usage
-from ..usages.repository import CURRENT
 
 MUNICIPALITY = aliased(Organisation)
 SUPPLIER = aliased(Organisation)
@@ -77,28 +76,3 @@ class ExportRepository:
 
     async def organisation(self, organisation_id: uuid.UUID) -> Organisation | None:
         return await self.session.get(Organisation, organisation_id)
-
-    async def landscape(self, municipality_id: uuid.UUID) -> Sequence[Any]:
-        """The offerings a municipality uses under a current contract, each once, with
-        its facility, supplier and the versions in use."""
-        query = (
-            select(
-                Offering.id,
-                Offering.name,
-                Offering.description,
-                Offering.standards,
-                Facility.name.label("facility_name"),
-                Facility.kind.label("facility_kind"),
-                SUPPLIER.name.label("supplier_name"),
-                OfferingVersion.version.label("version"),
-                Usage.status,
-                Usage.contract_end_date,
-            )
-            .join(Offering, Offering.id == Usage.offering_id)
-            .join(Facility, Facility.id == Offering.facility_id)
-            .join(SUPPLIER, SUPPLIER.id == Offering.supplier_id)
-            .outerjoin(OfferingVersion, OfferingVersion.id == Usage.version_id)
-            .where(Usage.municipality_id == municipality_id, Usage.status.in_(CURRENT))
-            .order_by(Offering.name, Offering.id, Usage.status)
-        )
-        return (await self.session.execute(query)).all()

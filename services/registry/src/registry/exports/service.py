@@ -13,10 +13,11 @@ from servicekit.errors import BadRequest, NotFound
 
 from ..auth import MUNICIPALITY
 from ..durations import DateDuration
+from ..integrations.service import landscape
 from ..organisations.schemas import OrganisationRadarItem
 from ..usages import radar
 from ..usages.schemas import RadarItem
-from .archimate import Component, landscape_model
+from .archimate import Component, Flow, landscape_model
 from .repository import ExportRepository
 from .schemas import OfferingRow, UsageRow
 
@@ -59,9 +60,10 @@ async def organisation_radar_csv(
 
 
 async def landscape_xml(session: AsyncSession, organisation_id: uuid.UUID) -> bytes:
-    repo = ExportRepository(session)
+    """The municipality's landscape (offerings in use and the integrations between them,
+    :func:`registry.integrations.service.landscape`) in ArchiMate's exchange format."""
     async with session.begin():
-        municipality = await repo.organisation(organisation_id)
+        municipality = await ExportRepository(session).organisation(organisation_id)
         if municipality is None:
             raise NotFound(f"No organisation with id {organisation_id}.")
         if municipality.type != MUNICIPALITY:
@@ -69,27 +71,27 @@ async def landscape_xml(session: AsyncSession, organisation_id: uuid.UUID) -> by
                 "A landscape is a municipality's.",
                 invalid_params=[{"name": "organisationId", "reason": "not a municipality"}],
             )
-        rows = await repo.landscape(organisation_id)
+        found = await landscape(session, organisation_id)
     components: dict[uuid.UUID, Component] = {}
-    for row in rows:
-        component = components.get(row.id)
-        if component is None:
-            components[row.id] = Component(
-                id=row.id,
-                name=row.name,
-                description=row.description,
-                properties={
-                    "facility": row.facility_name,
-                    "supplier": row.supplier_name,
-                    "version": row.version or "",
-                    "status": row.status,
-                    "contractEndDate": row.contract_end_date.isoformat()
-                    if row.contract_end_date
-                    else "",
-                    "standards": ", ".join(row.standards or []),
-                },
+    for used in found.offerings:
+        component = components.setdefault(
+            used.offering_id,
+            Component(
+                id=used.offering_id,
+                name=used.offering_name,
+                properties={"facility": used.facility_name, "supplier": used.supplier_name,
+                            "version": "", "status": used.usage_status},
+            ),
+        )  # fmt: skip
+        versions = [v for v in component.properties["version"].split(", ") if v]
+        if used.version and used.version not in versions:
+            component.properties["version"] = ", ".join([*versions, used.version])
+    flows = []
+    for link in found.integrations:
+        name = " ".join([link.kind, *link.standards])
+        flows.append(Flow(f"{link.id}", link.source_offering_id, link.target_offering_id, name))
+        if link.direction == "two-way":
+            flows.append(
+                Flow(f"{link.id}-back", link.target_offering_id, link.source_offering_id, name)
             )
-        elif row.version and row.version not in component.properties["version"].split(", "):
-            versions = [v for v in (component.properties["version"], row.version) if v]
-            component.properties["version"] = ", ".join(versions)
-    return landscape_model(municipality.id, municipality.name, list(components.values()))
+    return landscape_model(municipality.id, municipality.name, list(components.values()), flows)
