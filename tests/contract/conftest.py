@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -55,7 +56,7 @@ async def contract_databases() -> AsyncIterator[dict[str, str]]:
     admin = None
     if test_database_base_url():
         base = make_url(test_database_base_url() or "").set(drivername="postgresql+asyncpg")
-        admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+        admin = create_async_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         async with admin.connect() as conn:
             for url in DATABASE_URLS.values():
                 await conn.execute(text(f'CREATE DATABASE "{make_url(url).database}"'))

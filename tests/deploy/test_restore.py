@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from identity.config import Settings as IdentitySettings
 from identity.main import create_app as identity_app
@@ -57,7 +58,7 @@ async def databases() -> AsyncIterator[dict[str, str]]:
     """service -> URL of a new database of its own (dropped afterwards)."""
     base = make_url(_requirements()).set(drivername="postgresql+asyncpg")
     names = {s: f"t_restore_{s}_{uuid.uuid4().hex[:10]}" for s in SERVICES}
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     async with admin.connect() as conn:
         for name in names.values():
             await conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -35,7 +35,7 @@ from identity.main import create_app
 from identity.seed import seed
 from servicekit.actor import Actor
 from servicekit.db import Database
-from servicekit.testing import fresh_database_url, migrated_database
+from servicekit.testing import fresh_database_url, migrated_database, release_idle_connections
 
 
 @pytest.fixture(scope="session")
@@ -54,10 +54,11 @@ async def app(database: Database) -> Any:
 
 
 @pytest.fixture
-async def http(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def http(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]:
     """A browser-like client (keeps cookies) talking to the app at the issuer URL."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as client:
         yield client
+    await release_idle_connections(database)
 
 
 @pytest.fixture

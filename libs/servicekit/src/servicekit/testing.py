@@ -20,6 +20,7 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool, QueuePool
 
 from .auth import LOA_SUBSTANTIAL, JwksCache, TokenVerifier
 from .db import Database
@@ -118,7 +119,9 @@ async def fresh_database_url(name: str, tmp_dir: Path) -> AsyncIterator[str]:
         return
     base = _asyncpg_url(base)
     db_name = f"t_{name}_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    # No pool: the admin connection is needed twice per test session, and one kept open
+    # per session would count against PostgreSQL's max_connections all run long.
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     async with admin.connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{db_name}"'))
     try:
@@ -146,3 +149,16 @@ async def clear_tables(database: Database, metadata: MetaData, keep: tuple[str, 
         else:
             for table in tables:
                 await conn.execute(table.delete())
+    await release_idle_connections(database)
+
+
+# Idle connections a test database's pool may keep between tests; a test that opened
+# more (a burst of requests) gives them back, so the whole suite fits in PostgreSQL's
+# default max_connections (100) with room for the services the end-to-end tests start.
+IDLE_CONNECTIONS_KEPT = 4
+
+
+async def release_idle_connections(database: Database) -> None:
+    pool = database.engine.pool
+    if isinstance(pool, QueuePool) and pool.checkedin() > IDLE_CONNECTIONS_KEPT:
+        await database.engine.dispose()
