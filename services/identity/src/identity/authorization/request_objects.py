@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -64,18 +65,12 @@ def as_parameters(claims: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+@dataclass(eq=False)
 class RequestObjects:
-    def __init__(
-        self,
-        issuer: str,
-        keys: KeyStore,
-        authenticator: ClientAuthenticator,
-        one_time_ids: OneTimeIds,
-    ) -> None:
-        self.issuer = issuer
-        self.keys = keys
-        self.authenticator = authenticator
-        self.one_time_ids = one_time_ids
+    issuer: str
+    keys: KeyStore
+    authenticator: ClientAuthenticator
+    one_time_ids: OneTimeIds
 
     async def parameters(self, q: dict[str, str], client: Client) -> dict[str, str]:
         """The parameters that count for a request with ``request`` or a registered

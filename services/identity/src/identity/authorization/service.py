@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,24 +45,15 @@ def _printable(value: str | None, limit: int) -> bool:
     return value is None or (len(value) <= limit and value.isprintable())
 
 
+@dataclass(eq=False)
 class AuthorizationService:
-    def __init__(
-        self,
-        settings: Settings,
-        issuer: str,
-        repository: AuthorizationRepository,
-        clients: ClientCache,
-        sessions: SessionService,
-        request_objects: RequestObjects,
-        one_time_ids: OneTimeIds,
-    ) -> None:
-        self.settings = settings
-        self.issuer = issuer
-        self.repository = repository
-        self.clients = clients
-        self.sessions = sessions
-        self.request_objects = request_objects
-        self.one_time_ids = one_time_ids
+    settings: Settings
+    issuer: str
+    repository: AuthorizationRepository
+    clients: ClientCache
+    sessions: SessionService
+    request_objects: RequestObjects
+    one_time_ids: OneTimeIds
 
     # ---------------------------------------------------------------- validation
     async def validate(self, q: dict[str, str]) -> ValidatedRequest:

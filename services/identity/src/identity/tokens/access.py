@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,24 +27,15 @@ from .service import TokenService
 FEED_OVERLAP_SECONDS = 60.0
 
 
+@dataclass(eq=False)
 class AccessTokens:
-    def __init__(
-        self,
-        issuer: str,
-        repository: TokenRepository,
-        keys: KeyStore,
-        clients: ClientCache,
-        claims: Claims,
-        sessions: SessionService,
-        family_revocation: Callable[[datetime], FamilyRevocation],
-    ) -> None:
-        self.issuer = issuer
-        self.repository = repository
-        self.keys = keys
-        self.clients = clients
-        self.claims = claims
-        self.sessions = sessions
-        self.family_revocation = family_revocation
+    issuer: str
+    repository: TokenRepository
+    keys: KeyStore
+    clients: ClientCache
+    claims: Claims
+    sessions: SessionService
+    family_revocation: Callable[[datetime], FamilyRevocation]
 
     async def claims_of(self, token: str) -> dict[str, Any] | None:
         """Claims of a valid, unexpired, unrevoked access token we issued, else None."""

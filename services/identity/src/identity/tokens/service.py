@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,24 +26,15 @@ from .models import RefreshToken
 from .repository import FamilyRevocation, TokenRepository
 
 
+@dataclass(eq=False)
 class TokenService:
-    def __init__(
-        self,
-        settings: Settings,
-        issuer: str,
-        repository: TokenRepository,
-        keys: KeyStore,
-        claims: Claims,
-        sessions: SessionService,
-        authorization: AuthorizationService,
-    ) -> None:
-        self.settings = settings
-        self.issuer = issuer
-        self.repository = repository
-        self.keys = keys
-        self.claims = claims
-        self.sessions = sessions
-        self.authorization = authorization
+    settings: Settings
+    issuer: str
+    repository: TokenRepository
+    keys: KeyStore
+    claims: Claims
+    sessions: SessionService
+    authorization: AuthorizationService
 
     def access_lifetime(self, client: Client) -> int:
         if client.token_endpoint_auth_method == "none":  # noqa: S105
