@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from fastapi import Response
@@ -23,7 +24,7 @@ from .. import history
 from ..db import idempotency_keys
 from ..registry_client import RegistryClient, RegistryUnavailable
 from ..tenders.repository import TenderRepository
-from .models import Enrollment
+from .models import Enrollment, EnrollmentLot
 from .registry_details import (
     Municipality,
     apply_municipality,
@@ -58,6 +59,32 @@ from .terms import (
 
 class _Enrolled(Exception):
     """The municipality is already enrolled (found inside the write transaction)."""
+
+
+async def _record(
+    session: AsyncSession,
+    enrollment: Enrollment,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    lines: list[EnrollmentLot],
+    **details: Any,
+) -> None:
+    """A change of the enrollment into the tender's history and onto the change feed as
+    ``enrollment.<action>`` (the enrollment with ``lines``); ``details``: the history's
+    further columns (:func:`procurement.history.record`)."""
+    await history.record(
+        session,
+        tender_id=enrollment.tender_id,
+        entity="enrollment",
+        entity_id=enrollment.id,
+        action=action,
+        actor=actor,
+        at=now,
+        event_type=f"enrollment.{action}",
+        event_data=event_data(enrollment, lines),
+        **details,
+    )
 
 
 async def enroll(
@@ -139,18 +166,9 @@ async def enroll(
             if key is not None:
                 await record(session, idempotency_keys, key, response)
             # Last: the event outbox serialises its writers until commit.
-            await history.record(
-                session,
-                tender_id=tender_id,
-                entity="enrollment",
-                entity_id=enrollment.id,
-                action=action,
-                to_status=ENROLLED,
-                actor=actor,
-                at=now,
-                event_type=f"enrollment.{action}",
-                event_data=event_data(enrollment, lines),
-                data={"mandateId": str(mandate.id)},
+            data = {"mandateId": str(mandate.id)}
+            await _record(
+                session, enrollment, action, actor, now, lines, to_status=ENROLLED, data=data
             )
     except (_Enrolled, IntegrityError):
         # A concurrent submission for the same municipality won the race (our
@@ -259,18 +277,7 @@ async def change(
             )
             session.add(mandate)
             data["mandateId"] = str(mandate.id)
-        await history.record(
-            session,
-            tender_id=tender_id,
-            entity="enrollment",
-            entity_id=enrollment.id,
-            action="changed",
-            actor=Actor.of(principal),
-            at=now,
-            event_type="enrollment.changed",
-            event_data=event_data(enrollment, lines),
-            data=data,
-        )
+        await _record(session, enrollment, "changed", Actor.of(principal), now, lines, data=data)
     return enrollment
 
 
@@ -299,19 +306,16 @@ async def withdraw(
         enrollment.withdrawn_at = now
         enrollment.version += 1
         enrollment.updated_at = now
-        await history.record(
+        await _record(
             session,
-            tender_id=tender_id,
-            entity="enrollment",
-            entity_id=enrollment.id,
-            action="withdrawn",
+            enrollment,
+            "withdrawn",
+            Actor.of(principal),
+            now,
+            [],
             from_status=ENROLLED,
             to_status=WITHDRAWN,
             reason=reason,
-            actor=Actor.of(principal),
-            at=now,
-            event_type="enrollment.withdrawn",
-            event_data=event_data(enrollment, []),
         )
     return enrollment
 

@@ -67,6 +67,41 @@ def require_lead_party(principal: Principal, tender: Tender) -> None:
         )
 
 
+STATUS_CHANGED = "tender.status-changed"
+
+
+async def _record(
+    session: AsyncSession,
+    tender: Tender,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    at: datetime | None = None,
+    entity: tuple[str, uuid.UUID] | None = None,
+    event_type: str | None = None,
+    event: dict[str, Any] | None = None,
+    **details: Any,
+) -> None:
+    """A change of the tender (or of one of its lots: ``entity``) into its history and onto
+    the change feed as ``tender.<action>`` (or ``event_type``): the tender as it is
+    ``now``, with ``event``'s members. ``at``: when it happened, if not now; ``details``:
+    the history's further columns (:func:`procurement.history.record`)."""
+    kind, entity_id = entity or ("tender", tender.id)
+    await history.record(
+        session,
+        tender_id=tender.id,
+        entity=kind,
+        entity_id=entity_id,
+        action=action,
+        actor=actor,
+        at=at or now,
+        event_type=event_type or f"tender.{action}",
+        event_data={**snapshot(tender, now), **(event or {})},
+        **details,
+    )
+
+
 async def create_tender(
     session: AsyncSession,
     registry: RegistryClient,
@@ -135,18 +170,8 @@ async def create_tender(
         await repo.add(tender)
         lots = [_new_lot(tender, number, lot, now) for number, lot in enumerate(body.lots, 1)]
         session.add_all(lots)
-        await history.record(
-            session,
-            tender_id=tender.id,
-            entity="tender",
-            entity_id=tender.id,
-            action="created",
-            to_status=DRAFT,
-            actor=actor,
-            at=now,
-            event_type="tender.created",
-            event_data=snapshot(tender, now),
-            data={"lots": len(lots)},
+        await _record(
+            session, tender, "created", actor, now, to_status=DRAFT, data={"lots": len(lots)}
         )
     return tender_out(tender, lots, now), tender_etag(tender, now)
 
@@ -283,17 +308,8 @@ async def patch_tender(
         )
         tender.version += 1
         tender.updated_at = now
-        await history.record(
-            session,
-            tender_id=tender.id,
-            entity="tender",
-            entity_id=tender.id,
-            action="changed",
-            actor=Actor.of(principal),
-            at=now,
-            event_type="tender.changed",
-            event_data=snapshot(tender, now),
-            data={"fields": sorted(changes)},
+        await _record(
+            session, tender, "changed", Actor.of(principal), now, data={"fields": sorted(changes)}
         )
     return tender_out(tender, lots, now), tender_etag(tender, now)
 
@@ -328,16 +344,14 @@ async def add_lot(
         tender.version += 1
         tender.updated_at = now
         await repo.add(lot)
-        await history.record(
+        await _record(
             session,
-            tender_id=tender.id,
-            entity="lot",
-            entity_id=lot.id,
-            action="lot-added",
-            actor=Actor.of(principal),
-            at=now,
-            event_type="tender.lot-added",
-            event_data={**snapshot(tender, now), "lotId": str(lot.id), "lotNumber": lot.number},
+            tender,
+            "lot-added",
+            Actor.of(principal),
+            now,
+            entity=("lot", lot.id),
+            event={"lotId": str(lot.id), "lotNumber": lot.number},
         )
     return lot_out(lot)
 
@@ -381,35 +395,32 @@ async def transition(
                 tender.enrollment_closes_at = now
         if current != tender.status:
             # The window closed by time; record that moment before the explicit move.
-            await history.record(
+            await _record(
                 session,
-                tender_id=tender.id,
-                entity="tender",
-                entity_id=tender.id,
-                action="enrollment-closed-by-time",
+                tender,
+                "enrollment-closed-by-time",
+                SYSTEM_ACTOR,
+                now,
+                at=tender.enrollment_closes_at,
+                event_type=STATUS_CHANGED,
+                event={"status": current},
                 from_status=tender.status,
                 to_status=current,
-                actor=SYSTEM_ACTOR,
-                at=tender.enrollment_closes_at,
-                event_type="tender.status-changed",
-                event_data={**snapshot(tender, now), "status": current},
             )
         previous = current
         tender.status = target
         tender.version += 1
         tender.updated_at = now
-        await history.record(
+        await _record(
             session,
-            tender_id=tender.id,
-            entity="tender",
-            entity_id=tender.id,
-            action=name,
+            tender,
+            name,
+            actor,
+            now,
+            event_type=STATUS_CHANGED,
+            event={"previousStatus": previous, "reason": reason},
             from_status=previous,
             to_status=target,
             reason=reason,
-            actor=actor,
-            at=now,
-            event_type="tender.status-changed",
-            event_data={**snapshot(tender, now), "previousStatus": previous, "reason": reason},
         )
     return tender_out(tender, lots, now), tender_etag(tender, now)
