@@ -219,6 +219,43 @@ async def test_rate_limit_per_client_in_memory(
         assert 'gateway_rate_limited_total{route="registry"} 1.0' in metrics
 
 
+async def test_a_client_acting_for_people_has_a_bucket_per_person(
+    gateway_factory: GatewayFactory, issuer: TestIssuer
+) -> None:
+    """A portal's users do not share one budget: one person using theirs up leaves the
+    others theirs; a new token of the same person draws from the same bucket."""
+    async with gateway_factory(rate_limit_per_second=0.5, rate_limit_burst=2) as gw:
+
+        def person(sub: str) -> dict[str, str]:
+            return issuer.headers(scopes=["registry:read"], azp="samen-portal", sub=sub)
+
+        async with gw.client() as client:
+            anna = [
+                (await client.get("/api/registry/v1/things", headers=person("anna"))).status_code
+                for _ in range(3)
+            ]
+            bram = await client.get("/api/registry/v1/things", headers=person("bram"))
+        assert anna == [200, 200, 429]
+        assert bram.status_code == 200
+        assert bram.headers["ratelimit-remaining"] == "1"
+
+
+def test_bucket_keys_never_hold_the_subject_itself() -> None:
+    from gateway.auth import client_bucket
+    from servicekit.auth import Principal
+
+    def principal(sub: str, client: str) -> Principal:
+        return Principal(subject=sub, client_id=client, scopes=frozenset())
+
+    key = client_bucket(principal("999990019", "samen-portal"))
+    assert "999990019" not in key
+    assert key.startswith("azp:samen-portal:sub:")
+    assert key == client_bucket(principal("999990019", "samen-portal"))
+    assert key != client_bucket(principal("999990020", "samen-portal"))
+    # A client acting for itself (client credentials) has one bucket.
+    assert client_bucket(principal("batch-job", "batch-job")) == "azp:batch-job"
+
+
 async def test_anonymous_calls_are_limited_per_ip(gateway_factory: GatewayFactory) -> None:
     async with (
         gateway_factory(rate_limit_anonymous_per_second=0.1, rate_limit_anonymous_burst=2) as gw,

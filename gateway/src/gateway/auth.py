@@ -4,6 +4,7 @@ caller's rate limit."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 from servicekit.auth import Principal, TokenVerifier
@@ -82,7 +83,7 @@ class Gatekeeper:
         if self.limiter is None:
             return
         if principal is not None and principal.client_id:
-            decision = await self.limiter.hit("azp:" + principal.client_id, self.client_policy)
+            decision = await self.limiter.hit(client_bucket(principal), self.client_policy)
         else:
             decision = await self.limiter.hit("ip:" + self._client_ip(ex), self.anonymous_policy)
         if not decision.allowed:
@@ -117,3 +118,15 @@ def address_bucket(address: str) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return address
+
+
+def client_bucket(principal: Principal) -> str:
+    """A client's bucket, and within it one per person it acts for: a portal's or an app's
+    users do not share one budget (one person cannot use up everyone's). A client acting
+    for itself (client credentials: ``sub`` is the client) has one bucket. The subject is
+    hashed: bucket keys may sit in Redis, and a subject is never written down as it is."""
+    assert principal.client_id
+    if not principal.subject or principal.subject == principal.client_id:
+        return "azp:" + principal.client_id
+    person = hashlib.blake2b(principal.subject.encode(), digest_size=12).hexdigest()
+    return f"azp:{principal.client_id}:sub:{person}"
