@@ -306,3 +306,42 @@ async def test_generated_key_gets_procurement_a_token(
         await registry.aclose()
     finally:
         await database.dispose()
+
+
+# ---- pushed revocations ----------------------------------------------------------------
+
+PUSH_PARTS = {"identity": "IDENTITY", "registry": "REGISTRY", "procurement": "PROCUREMENT",
+              "gateway": "GATEWAY"}  # fmt: skip
+
+
+def test_compose_gives_identity_and_every_resource_server_redis(compose: dict[str, Any]) -> None:
+    for part, prefix in PUSH_PARTS.items():
+        env = compose_env(compose["services"][part])
+        assert env[f"{prefix}_REDIS_URL"] == "redis://redis:6379/0", part
+
+
+def test_production_gives_identity_and_every_resource_server_redis(
+    rendered: dict[str, Any],
+) -> None:
+    objs = rendered["production"]
+    deployments = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Deployment"}
+    for part, prefix in PUSH_PARTS.items():
+        (container,) = [
+            c
+            for c in deployments[part]["spec"]["template"]["spec"]["containers"]
+            if c["name"] == part
+        ]
+        env = {e["name"]: e for e in container.get("env", [])}
+        assert env[f"{prefix}_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {
+            "name": "gateway-redis",
+            "key": "url",
+        }, part
+    (policy,) = [
+        o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "redis"
+    ]
+    admitted = {
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        for rule in policy["spec"]["ingress"]
+        for peer in rule["from"]
+    }
+    assert admitted == set(PUSH_PARTS)
