@@ -16,7 +16,7 @@ from ..api import Api, ApiProblem
 from ..web.access import require_person
 from ..web.forms import Form, human_reason, take_pending
 from ..web.i18n import Translator, language_of
-from ..web.security import read_form
+from ..web.security import read_form, read_form_with_files
 from ..web.templating import render, session_of
 from ..web.values import as_fields, payload
 from . import radar as radar_chart
@@ -110,18 +110,16 @@ async def import_form(request: Request) -> Response:
 @router.post("/usages/import")
 async def import_usages(request: Request) -> Response:
     _staff(request)
-    fields = await read_form(request)
+    fields, files = await read_form_with_files(request)
     form = Form.submitted(fields)
     t = Translator(language_of(request))
-    upload = (await request.form()).get("file")
-    if upload is not None and not isinstance(upload, str):
-        data = await upload.read()
-        if data:
-            try:
-                form.values["csv"] = data.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                form.errors["file"] = t("imp.not_utf8")
-                return await _import_page(request, form.failed(), 400)
+    upload = files.get("file")
+    if upload is not None and upload.content:
+        try:
+            form.values["csv"] = upload.content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            form.errors["file"] = t("imp.not_utf8")
+            return await _import_page(request, form.failed(), 400)
     text = form.value("csv")
     if not text.strip():
         form.errors["csv"] = t("error.required")

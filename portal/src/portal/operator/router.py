@@ -1,5 +1,7 @@
 """Platform operator (eHerkenning, "platformbeheer"): register and change facilities, move
-them forward in their lifecycle, and see the relying parties registered at identity."""
+them forward in their lifecycle, see the relying parties registered at identity, load
+population figures, and merge municipalities (a preview first; then the registry records
+the merger and procurement moves the enrollments)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..api import Api, ApiProblem
+from ..api import Api, ApiProblem, ApiUnavailable
 from ..municipality.service import row_problems
 from ..web.access import require_person
 from ..web.forms import Form, human_reason, problem_message, take_pending
@@ -231,3 +233,98 @@ async def import_population(request: Request) -> Response:
     report = {"filename": upload.filename, "result": result.data}
     # A new form: a stored file is done; after a dry run the same file can now be stored.
     return await _population_page(request, Form(values={"dryRun": ""}), report, 200)
+
+
+# --- municipal mergers -------------------------------------------------------------------
+
+MERGER_FIELDS = {"successorId": "successor", "effectiveDate": "effectiveDate"}
+
+
+async def _mergers_page(
+    request: Request,
+    form: Form | None = None,
+    preview: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    items = await service.mergers(_api(request), session_of(request))
+    context = {"form": form or Form(), "mergers": items, "preview": preview}
+    return render(request, "operator/mergers.html", context, status)
+
+
+@router.get("/mergers")
+async def mergers(request: Request) -> Response:
+    _admin(request)
+    return await _mergers_page(request)
+
+
+async def _municipalities(
+    request: Request, form: Form, field: str, codes: list[str]
+) -> list[dict[str, Any]]:
+    """The municipalities with these CBS codes; unknown ones are messages at ``field``."""
+    found = []
+    for code in codes:
+        known = service.CBS_CODE.match(code) and await service.municipality_by_code(
+            _api(request), session_of(request), code
+        )
+        if not known:
+            form.errors.setdefault(field, _t(request)("merge.unknown_code", code=code))
+        else:
+            found.append(known)
+    if not codes:
+        form.errors.setdefault(field, _t(request)("error.required"))
+    return found
+
+
+@router.post("/mergers")
+async def merge(request: Request) -> Response:
+    _admin(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    t = _t(request)
+    codes = [c.upper() for c in re.split(r"[\s,;]+", form.value("predecessors")) if c]
+    predecessors = await _municipalities(request, form, "predecessors", codes)
+    code = form.value("successor").strip().upper()
+    successor = await _municipalities(request, form, "successor", [code] if code else [])
+    if not form.value("effectiveDate"):
+        form.errors["effectiveDate"] = t("error.required")
+    if form.errors:
+        return await _mergers_page(request, form.failed(), None, 400)
+    body = {
+        "predecessorIds": [p["id"] for p in predecessors],
+        "successorId": successor[0]["id"],
+        "effectiveDate": form.value("effectiveDate"),
+    }
+    dry_run = fields.get("action") != "merge"
+    api, session = _api(request), session_of(request)
+    try:
+        result = await service.merge(api, session, body, dry_run=dry_run, key=form.idempotency_key)
+    except ApiProblem as problem:
+        if problem.status not in FORM_ERRORS:
+            raise
+        named = {f"predecessorIds[{i}]": "predecessors" for i in range(len(predecessors))}
+        form.apply_problem(t, problem, {**named, "predecessorIds": "predecessors", **MERGER_FIELDS})
+        return await _mergers_page(request, form, None, 400)
+    if dry_run:
+        result["names"] = {o["id"]: o["name"] for o in (*predecessors, *successor)}
+        return await _mergers_page(request, form, result)
+    try:
+        await service.apply_to_enrollments(api, session, result["id"])
+        flash = "flash.merged"
+    except (ApiProblem, ApiUnavailable):
+        flash = "flash.merged_enrollments_pending"
+    return _done(request, flash, f"/operator/mergers/{result['id']}")
+
+
+@router.get("/mergers/{merger_id}")
+async def merger(request: Request, merger_id: uuid.UUID) -> Response:
+    _admin(request)
+    found = await service.merger(_api(request), session_of(request), str(merger_id))
+    return render(request, "operator/merger.html", {"merger": found, "form": Form()})
+
+
+@router.post("/mergers/{merger_id}/enrollments")
+async def apply_to_enrollments(request: Request, merger_id: uuid.UUID) -> Response:
+    _admin(request)
+    await read_form(request)
+    await service.apply_to_enrollments(_api(request), session_of(request), str(merger_id))
+    return _done(request, "flash.merged", f"/operator/mergers/{merger_id}")
