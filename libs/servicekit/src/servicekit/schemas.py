@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
+
+from .errors import BadRequest
 
 
 def _nul_path(value: Any, path: str = "") -> str | None:
@@ -87,3 +90,22 @@ class ApiOutModel(ApiModel):
         fields)."""
         fields = {name: getattr(row, name) for name in cls.model_fields if name not in values}
         return cls.model_validate(fields | values)
+
+
+def patch_changes(
+    patch: BaseModel, *, required: Iterable[str] = (), empty: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a PATCH body changes (fields it leaves out stay as they are). A ``required``
+    field set to null is a 400 naming it as the client wrote it; a field of ``empty`` set
+    to null becomes that empty value (an empty list or text)."""
+    changes = patch.model_dump(exclude_unset=True)
+    for key in required:
+        if key in changes and changes[key] is None:
+            name = type(patch).model_fields[key].alias or key
+            raise BadRequest(
+                f"{name} cannot be removed.", invalid_params=[{"name": name, "reason": "required"}]
+            )
+    for key, value in (empty or {}).items():
+        if key in changes and changes[key] is None:
+            changes[key] = value
+    return changes

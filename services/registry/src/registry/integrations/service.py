@@ -13,6 +13,7 @@ from servicekit.errors import BadRequest, Conflict, NotFound
 from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
+from servicekit.schemas import patch_changes
 
 from ..changes.service import record_out
 from ..offerings.models import Offering
@@ -104,15 +105,11 @@ async def update_integration(
     patch: IntegrationPatch,
     if_match: IfMatch,
 ) -> tuple[IntegrationOut, str]:
-    changes = patch.model_dump(exclude_unset=True)
-    for key in ("kind", "status", "direction"):
-        if key in changes and changes[key] is None:
-            raise BadRequest(
-                f"{key} cannot be removed.", invalid_params=[{"name": key, "reason": "required"}]
-            )
-    for key, empty in (("standards", []), ("description", "")):
-        if key in changes and changes[key] is None:
-            changes[key] = empty
+    changes = patch_changes(
+        patch,
+        required=("kind", "status", "direction"),
+        empty={"standards": [], "description": ""},
+    )
     repo = IntegrationRepository(session)
     async with session.begin():
         row = await repo.get(integration_id, for_update=True)

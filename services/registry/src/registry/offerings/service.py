@@ -15,6 +15,7 @@ from servicekit.errors import BadRequest, Conflict, Forbidden
 from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
+from servicekit.schemas import patch_changes
 
 from ..auth import SUPPLIER, is_operator
 from ..changes.service import record_out
@@ -139,15 +140,11 @@ async def update_offering(
     patch: OfferingPatch,
     if_match: IfMatch,
 ) -> tuple[OfferingOut, str]:
-    changes = patch.model_dump(exclude_unset=True)
-    for key in ("name", "price_model"):
-        if key in changes and changes[key] is None:
-            raise BadRequest(
-                f"{key} cannot be removed.", invalid_params=[{"name": key, "reason": "required"}]
-            )
-    for key, empty in (("standards", []), ("certifications", []), ("description", "")):
-        if key in changes and changes[key] is None:
-            changes[key] = empty
+    changes = patch_changes(
+        patch,
+        required=("name", "price_model"),
+        empty={"standards": [], "certifications": [], "description": ""},
+    )
     repo = OfferingRepository(session)
     async with session.begin():
         row = await _owned(repo, principal, offering_id, for_update=True)
@@ -216,15 +213,7 @@ async def update_version(
     patch: VersionPatch,
     if_match: IfMatch,
 ) -> tuple[VersionOut, str]:
-    changes = patch.model_dump(exclude_unset=True)
-    if "release_date" in changes and changes["release_date"] is None:
-        raise BadRequest(
-            "releaseDate cannot be removed.",
-            invalid_params=[{"name": "releaseDate", "reason": "required"}],
-        )
-    for key, empty in (("standards", []), ("notes", "")):
-        if key in changes and changes[key] is None:
-            changes[key] = empty
+    changes = patch_changes(patch, required=("release_date",), empty={"standards": [], "notes": ""})
     repo = OfferingRepository(session)
     async with session.begin():
         await _owned(repo, principal, offering_id, for_update=False)

@@ -17,6 +17,7 @@ from servicekit.errors import BadRequest, Conflict, Forbidden
 from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
+from servicekit.schemas import patch_changes
 
 from ..auth import MUNICIPALITY
 from ..changes.service import record_out
@@ -208,11 +209,7 @@ async def update_usage(
     patch: UsagePatch,
     if_match: IfMatch,
 ) -> tuple[UsageOut, str]:
-    changes = patch.model_dump(exclude_unset=True)
-    if "status" in changes and changes["status"] is None:
-        raise BadRequest(
-            "status cannot be removed.", invalid_params=[{"name": "status", "reason": "required"}]
-        )
+    changes = patch_changes(patch, required=("status",))
     repo = UsageRepository(session)
     async with session.begin():
         row = await repo.get(usage_id, for_update=True)

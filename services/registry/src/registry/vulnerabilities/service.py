@@ -25,6 +25,7 @@ from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
+from servicekit.schemas import patch_changes
 
 from ..auth import MUNICIPALITY, SUPPLIER, is_operator
 from ..changes.service import record_change, record_out
@@ -217,13 +218,9 @@ async def update_vulnerability(
     patch: VulnerabilityPatch,
     if_match: IfMatch,
 ) -> tuple[VulnerabilityOut, str]:
-    changes = patch.model_dump(exclude_unset=True)
-    for key in ("cvss_score", "cvss_vector", "description", "affected_version_ids"):
-        if key in changes and changes[key] is None:
-            name = VulnerabilityPatch.model_fields[key].alias or key
-            raise BadRequest(
-                f"{name} cannot be removed.", invalid_params=[{"name": name, "reason": "required"}]
-            )
+    changes = patch_changes(
+        patch, required=("cvss_score", "cvss_vector", "description", "affected_version_ids")
+    )
     versions = changes.pop("affected_version_ids", None)
     return await _change(
         session, principal, vulnerability_id, if_match, "updated", changes, patch, versions
