@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from servicekit.db import Database
 from servicekit.pagination import PageParams
 from servicekit.repository import Repository
 
@@ -26,16 +25,6 @@ READER = table_reader(
     text_columns=("name", "description", "slug"),
 )
 BLOCKERS_SHOWN = 100
-
-
-async def read(database: Database, facility_id: uuid.UUID) -> Any:
-    return await READER.get(database, facility_id)
-
-
-async def read_page(
-    database: Database, equal: dict[str, Any], q: str | None, params: PageParams
-) -> tuple[Sequence[Any], int]:
-    return await READER.page(database, params, equal, q)
 
 
 class FacilityRepository(Repository[Facility]):

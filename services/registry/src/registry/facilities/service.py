@@ -60,12 +60,12 @@ async def list_facilities(
         "stage": filters.stage,
         "provider_id": filters.provider_id,
     }
-    rows, total = await repository.read_page(database, equal, filters.q, params)
+    rows, total = await repository.READER.page(database, params, equal, filters.q)
     return [FacilityOut.model_validate(dict(r)) for r in rows], total
 
 
 async def get_facility(database: Database, facility_id: uuid.UUID) -> tuple[FacilityOut, str]:
-    row = await repository.read(database, facility_id)
+    row = await repository.READER.get(database, facility_id)
     return FacilityOut.model_validate(dict(row)), etag_of(row["id"], row["revision"])
 
 

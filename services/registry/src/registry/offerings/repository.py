@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import select
 
-from servicekit.db import Database
 from servicekit.errors import NotFound
 from servicekit.pagination import PageParams
 from servicekit.repository import Repository
@@ -26,16 +23,6 @@ READER = table_reader(
     order_by=("name", "id"),
     text_columns=("name", "description"),
 )
-
-
-async def read(database: Database, offering_id: uuid.UUID) -> Any:
-    return await READER.get(database, offering_id)
-
-
-async def read_page(
-    database: Database, equal: dict[str, Any], q: str | None, params: PageParams
-) -> tuple[Sequence[Any], int]:
-    return await READER.page(database, params, equal, q)
 
 
 class OfferingRepository(Repository[Offering]):

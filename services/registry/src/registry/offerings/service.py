@@ -74,12 +74,12 @@ async def list_offerings(
     database: Database, filters: OfferingFilter, params: PageParams
 ) -> tuple[list[OfferingOut], int]:
     equal = {"facility_id": filters.facility_id, "supplier_id": filters.supplier_id}
-    rows, total = await repository.read_page(database, equal, filters.q, params)
+    rows, total = await repository.READER.page(database, params, equal, filters.q)
     return [OfferingOut.model_validate(dict(r)) for r in rows], total
 
 
 async def get_offering(database: Database, offering_id: uuid.UUID) -> tuple[OfferingOut, str]:
-    row = await repository.read(database, offering_id)
+    row = await repository.READER.get(database, offering_id)
     return OfferingOut.model_validate(dict(row)), etag_of(row["id"], row["revision"])
 
 

@@ -24,8 +24,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
-from servicekit.db import Database
-from servicekit.pagination import PageParams
 from servicekit.repository import Repository
 
 from ..common import table_reader
@@ -38,12 +36,6 @@ CURRENT = ("planned", "active")
 # "Current" written as the partial indexes' own predicate, so PostgreSQL can use them.
 ENDED = "ended"
 READER = table_reader(Usage.__table__, "usage", counted=True, order_by=("created_at", "id"))
-
-
-async def read_page(
-    database: Database, equal: dict[str, Any], params: PageParams
-) -> tuple[Sequence[Any], int]:
-    return await READER.page(database, params, equal)
 
 
 class UsageRepository(Repository[Usage]):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -24,7 +24,7 @@ from ..changes.service import record_out
 from ..organisations.models import Organisation
 from ..organisations.service import require_not_ended
 from .models import Usage
-from .repository import CURRENT, UsageRepository, read_page
+from .repository import CURRENT, READER, UsageRepository
 from .schemas import UsageCreate, UsageOut, UsagePatch
 
 # Status moves forward only: planned → active → ended (or planned → ended).
@@ -55,16 +55,7 @@ def require_municipality_staff(principal: Principal, municipality: Organisation)
 async def list_usages(
     database: Database, filters: UsageFilter, params: PageParams
 ) -> tuple[list[UsageOut], int]:
-    rows, total = await read_page(
-        database,
-        {
-            "municipality_id": filters.municipality_id,
-            "facility_id": filters.facility_id,
-            "offering_id": filters.offering_id,
-            "status": filters.status,
-        },
-        params,
-    )
+    rows, total = await READER.page(database, params, asdict(filters))
     return [UsageOut.model_validate(dict(r)) for r in rows], total
 
 
