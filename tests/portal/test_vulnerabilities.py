@@ -99,6 +99,7 @@ async def test_municipality_sees_its_exposure_and_landscape(portal: Portal) -> N
     page = await portal.client.get("/municipality/exposures")
     assert page.status_code == 200, page.text
     assert "CVE-2099-0001" in page.text
+    assert "9,8 (kritiek)" in page.text
     assert "GT Vast" in page.text
     ((_, _, headers, _),) = fake.api_calls(f"{REG}/organisations/{MUNICIPALITY_ID}/exposures")
     assert headers["authorization"].startswith("Bearer ")

@@ -27,7 +27,7 @@ _CVE = re.compile(CVE_PATTERN)
 
 def cve_id(value: str) -> str:
     if not _CVE.match(value):
-        raise ValueError("not a CVE identifier (CVE-YYYY-NNNN, four or more digits)")
+        raise ValueError("does not match the pattern of a CVE id: CVE-YYYY-NNNN (4 or more digits)")
     return value
 
 

@@ -1,0 +1,79 @@
+"""Issue 19 in Chromium against the real platform (identity's eHerkenning simulator, the
+gateway, the demo seed): a supplier records a vulnerability with a problem shown next to
+its field first; Utrecht's staff see "are we exposed?" (the scope registry:exposure comes
+from their machtiging) and their landscape with integrations; the public facility page
+lists integrations; axe in Dutch and English on each page."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import pytest
+from browserkit import CHROMIUM, login
+from test_browser_flows import checked
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
+]
+VECTOR = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"
+
+
+async def test_supplier_records_a_vulnerability(platform: Any, browser: Any) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    base = platform.url
+    await login(page, base, "eherkenning", "eh-leverancier")
+    await page.goto(f"{base}/supplier/offerings")
+    await page.locator("tbody a").first.click()
+    await page.wait_for_selector("#vulnerabilities-title")
+    await page.locator("a[href$='/vulnerabilities/new']").click()
+    found = await checked(page, base, "vulnerability-new")
+    cve = f"CVE-2099-{uuid.uuid4().int % 90000 + 10000}"
+    await page.fill("#f-cveId", "CVE-99-1")
+    await page.fill("#f-cvssScore", "7,5")
+    await page.fill("#f-cvssVector", VECTOR)
+    await page.fill("#f-description", "Fictieve kwetsbaarheid voor de test.")
+    await page.locator("input.utrecht-checkbox").first.check()
+    await page.locator("form.portal-form button[type=submit]").click()
+    await page.wait_for_selector("#f-cveId-error")
+    assert await page.locator("#f-cvssVector").input_value() == VECTOR  # the input is kept
+    found += await checked(page, base, "vulnerability-problem")
+    # checked() read the page again in both languages: the form is empty now.
+    await page.fill("#f-cveId", cve)
+    await page.fill("#f-cvssScore", "7,5")
+    await page.fill("#f-cvssVector", VECTOR)
+    await page.fill("#f-description", "Fictieve kwetsbaarheid voor de test.")
+    await page.locator("input.utrecht-checkbox").first.check()
+    await page.locator("form.portal-form button[type=submit]").click()
+    await page.wait_for_selector(".portal-flash")
+    section = page.locator("section[aria-labelledby=vulnerabilities-title]")
+    assert cve in await section.inner_text()
+    found += await checked(page, base, "vulnerability-recorded")
+    assert found == []
+    await context.close()
+
+
+async def test_municipality_sees_exposure_and_landscape(platform: Any, browser: Any) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    base = platform.url
+    await login(page, base, "eherkenning", "eh-utrecht-inkoop")
+    await page.goto(f"{base}/municipality/exposures")
+    text = await page.locator("main").inner_text()
+    assert "CVE-2099-0001" in text
+    assert "CVE-2099-0002" in text
+    found = await checked(page, base, "municipality-exposures")
+    await page.goto(f"{base}/municipality/landscape")
+    text = await page.locator("main").inner_text()
+    assert "Voorbeeld Zaaksysteem" in text
+    assert "Haal Centraal BRP bevragen 2.0" in text
+    found += await checked(page, base, "municipality-landscape")
+    await page.goto(f"{base}/facilities/common-ground")
+    assert "BRP-bevragen connector" in await page.locator("#offerings ~ *, main").first.inner_text()
+    found += await checked(page, base, "facility-integrations")
+    assert found == []
+    await context.close()
