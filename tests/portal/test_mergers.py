@@ -135,3 +135,22 @@ async def test_enrollments_moved_later_when_procurement_was_down(portal: Portal)
     )
     assert retry.status_code == 303
     assert len([c for c in portal.fake.api_calls(APPLIED) if c[0] == "POST"]) == 2
+
+
+async def test_an_ended_municipality_names_its_successor(portal: Portal) -> None:
+    old, new = "5f0c8a52-2f0c-4ad4-8f3e-2a0c4b3f1d01", "5f0c8a52-2f0c-4ad4-8f3e-2a0c4b3f1d02"
+    base = {"type": "municipality", "cbsCode": "GM0317", "province": "Utrecht", "oin": None,
+            "kvkNumber": None, "memberIds": []}  # fmt: skip
+    portal.fake.json("GET", f"/api/registry/v1/organisations/{old}", {
+        **base, "id": old, "name": "Eemnes", "endedOn": "2025-12-31", "successorId": new})  # fmt: skip
+    portal.fake.json("GET", f"/api/registry/v1/organisations/{new}", {
+        **base, "id": new, "name": "Soest", "endedOn": None, "successorId": None})  # fmt: skip
+    portal.fake.json("GET", "/api/registry/v1/usages", page_of([]))
+    page = await portal.client.get(f"/organisations/{old}")
+    assert page.status_code == 200, page.text
+    ended = page.text.split('id="org-ended"')[1].split("</p>")[0]
+    assert "31-12-2025" in ended
+    assert f'href="/organisations/{new}"' in ended
+    assert "Voortgezet als Soest" in ended
+    page = await portal.client.get(f"/organisations/{new}")
+    assert 'id="org-ended"' not in page.text

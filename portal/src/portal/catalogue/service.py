@@ -160,8 +160,12 @@ async def organisation_page(api: Api, organisation_id: str) -> dict[str, Any]:
         api, f"{REGISTRY}/organisations", set(organisation.get("memberIds") or [])
     )
     usages.sort(key=lambda u: (u["status"] == "ended", u.get("contractEndDate") or "9999"))
+    successor = None
+    if organisation.get("successorId"):  # ended in a merger: who continues it
+        successor = await api.get(f"{REGISTRY}/organisations/{organisation['successorId']}")
     return {
         "organisation": organisation,
+        "successor": successor,
         "usages": usages,
         "offerings": offerings,
         "facilities": facilities,
