@@ -5,18 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
-from servicekit.http import accept_json
+from servicekit.http import json_router
 from servicekit.responses import error_responses, json_response
 
 from ..deps import Manager, Reader, RegistryDep
 from . import service
 from .schemas import AppliedMergerOut, MergerApply
 
-router = APIRouter(tags=["mergers"], dependencies=[Depends(accept_json)])
+router = json_router("mergers")
 
 APPLY_DESCRIPTION = (
     "After the registry recorded a municipal merger, the platform operator applies it "

@@ -15,7 +15,6 @@ from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
-    json_response,
     page_response,
     tagged_response,
 )
@@ -108,10 +107,11 @@ async def get_tender(
     clock: ClockDep,
     principal: PublicReader,
 ) -> Response:
-    out, etag = await service.get_tender(
-        session, tender_id, clock(), published_only=published_only(principal)
+    return tagged_response(
+        await service.get_tender(
+            session, tender_id, clock(), published_only=published_only(principal)
+        )
     )
-    return json_response(out, etag=etag)
 
 
 @router.patch(
@@ -194,10 +194,9 @@ def _transition_route(name: str, summary: str, operation_id: str) -> None:
         body: TransitionIn | None = None,
     ) -> Response:
         reason = body.reason if body else None
-        out, etag = await service.transition(
-            session, principal, tender_id, name, reason, if_match, clock()
+        return tagged_response(
+            await service.transition(session, principal, tender_id, name, reason, if_match, clock())
         )
-        return json_response(out, etag=etag)
 
     router.add_api_route(
         f"/v1/tenders/{{tenderId}}/{name}",
@@ -232,10 +231,11 @@ async def cancel_tender(
     clock: ClockDep,
     principal: Manager,
 ) -> Response:
-    out, etag = await service.transition(
-        session, principal, tender_id, "cancellation", body.reason, if_match, clock()
+    return tagged_response(
+        await service.transition(
+            session, principal, tender_id, "cancellation", body.reason, if_match, clock()
+        )
     )
-    return json_response(out, etag=etag)
 
 
 @router.get(

@@ -18,6 +18,7 @@ from servicekit.responses import (
     json_response,
     no_content,
     page_response,
+    tagged_response,
 )
 
 from ..auth import PublicReader, Reader, Writer, require_operator
@@ -104,8 +105,7 @@ async def get_facility(
     _principal: PublicReader,
     facility_id: FacilityId,
 ) -> Response:
-    out, etag = await service.get_facility(database, facility_id)
-    return json_response(out, etag=etag)
+    return tagged_response(await service.get_facility(database, facility_id))
 
 
 @router.patch(
@@ -123,10 +123,9 @@ async def update_facility(
     patch: Annotated[FacilityPatch, Body()],
 ) -> Response:
     require_operator(principal, "change facilities")
-    out, etag = await service.update_facility(
-        session, Actor.of(principal), facility_id, patch, if_match
+    return tagged_response(
+        await service.update_facility(session, Actor.of(principal), facility_id, patch, if_match)
     )
-    return json_response(out, etag=etag)
 
 
 @router.delete(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 
 from servicekit.actor import Actor
 from servicekit.clock import utcnow
 from servicekit.db import SessionDep
-from servicekit.http import accept_json
+from servicekit.http import json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import error_responses, json_response, page_response
@@ -19,7 +19,7 @@ from ..auth import Reader, Writer, require_operator
 from . import service
 from .schemas import MergerCreate, MergerOut
 
-router = APIRouter(tags=["mergers"], dependencies=[Depends(accept_json)])
+router = json_router("mergers")
 
 MERGE_DESCRIPTION = (
     "The predecessors continue as the successor from `effectiveDate` (a herindeling): "

@@ -14,7 +14,6 @@ from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
-    json_response,
     page_response,
     tagged_response,
 )
@@ -94,8 +93,7 @@ async def get_offering(
     _principal: PublicReader,
     offering_id: OfferingId,
 ) -> Response:
-    out, etag = await service.get_offering(database, offering_id)
-    return json_response(out, etag=etag)
+    return tagged_response(await service.get_offering(database, offering_id))
 
 
 @router.patch(
@@ -171,8 +169,7 @@ async def get_version(
     offering_id: OfferingId,
     version_id: VersionId,
 ) -> Response:
-    out, etag = await service.get_version(session, offering_id, version_id)
-    return json_response(out, etag=etag)
+    return tagged_response(await service.get_version(session, offering_id, version_id))
 
 
 @router.patch(
@@ -190,12 +187,13 @@ async def update_version(
     version_id: VersionId,
     patch: Annotated[VersionPatch, Body()],
 ) -> Response:
-    out, etag = await service.update_version(
-        session,
-        principal,
-        offering_id,
-        version_id,
-        patch,
-        if_match,
+    return tagged_response(
+        await service.update_version(
+            session,
+            principal,
+            offering_id,
+            version_id,
+            patch,
+            if_match,
+        )
     )
-    return json_response(out, etag=etag)

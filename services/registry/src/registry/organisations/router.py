@@ -15,8 +15,8 @@ from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
-    json_response,
     page_response,
+    tagged_response,
 )
 
 from ..auth import PublicReader, Writer, require_operator
@@ -100,8 +100,7 @@ async def get_organisation(
     _principal: PublicReader,
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
 ) -> Response:
-    out, etag = await service.get_organisation(session, organisation_id)
-    return json_response(out, etag=etag)
+    return tagged_response(await service.get_organisation(session, organisation_id))
 
 
 @router.patch(
@@ -119,11 +118,12 @@ async def update_organisation(
     patch: Annotated[OrganisationPatch, Body()],
 ) -> Response:
     require_operator(principal, "change organisations")
-    out, etag = await service.update_organisation(
-        session,
-        Actor.of(principal),
-        organisation_id,
-        patch,
-        if_match,
+    return tagged_response(
+        await service.update_organisation(
+            session,
+            Actor.of(principal),
+            organisation_id,
+            patch,
+            if_match,
+        )
     )
-    return json_response(out, etag=etag)

@@ -192,8 +192,7 @@ async def get_usage(
     _principal: Reader,
     usage_id: UsageId,
 ) -> Response:
-    out, etag = await service.get_usage(session, usage_id)
-    return json_response(out, etag=etag)
+    return tagged_response(await service.get_usage(session, usage_id))
 
 
 @router.patch(

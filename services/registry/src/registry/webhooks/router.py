@@ -13,9 +13,9 @@ from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
-    json_response,
     no_content,
     page_response,
+    tagged_response,
 )
 
 from ..auth import Reader, Writer
@@ -82,8 +82,7 @@ async def get_subscription(
     principal: Reader,
     subscription_id: SubscriptionId,
 ) -> Response:
-    out, etag = await service.get_subscription(session, principal, subscription_id)
-    return json_response(out, etag=etag)
+    return tagged_response(await service.get_subscription(session, principal, subscription_id))
 
 
 @router.patch(
@@ -101,15 +100,16 @@ async def update_subscription(
     subscription_id: SubscriptionId,
     patch: Annotated[SubscriptionPatch, Body()],
 ) -> Response:
-    out, etag = await service.update_subscription(
-        session,
-        principal,
-        subscription_id,
-        patch,
-        if_match,
-        request.app.state.settings,
+    return tagged_response(
+        await service.update_subscription(
+            session,
+            principal,
+            subscription_id,
+            patch,
+            if_match,
+            request.app.state.settings,
+        )
     )
-    return json_response(out, etag=etag)
 
 
 @router.delete(
