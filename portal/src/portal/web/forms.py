@@ -18,6 +18,7 @@ from .templating import session_of
 
 # Pydantic's messages, as the APIs pass them on, mapped to catalogue keys.
 REASONS = [
+    (re.compile(r"\burl\b", re.I), "error.url"),
     # An uploaded CSV file's problems (the registry's CSV imports).
     (re.compile(r"unknown municipality", re.I), "error.unknown_municipality"),
     (re.compile(r"missing column|column missing", re.I), "error.missing_column"),
