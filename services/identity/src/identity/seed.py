@@ -52,6 +52,20 @@ def portal_redirect_uris(public_url: str = "") -> list[str]:
     return uris
 
 
+def resource_server(client_id: str, name: str, scopes: list[str]) -> tuple[ClientIn, str | None]:
+    """A service of the platform that verifies tokens (audience ``samen``, the revocation
+    feed) and calls other services with ``scopes``; its development secret."""
+    client = ClientIn(
+        client_id=client_id,
+        name=name,
+        grant_type="client_credentials",
+        token_endpoint_auth_method="client_secret_basic",  # noqa: S106
+        allowed_scopes=scopes,
+        resource_audiences=["samen"],
+    )
+    return client, f"{client_id}-dev-secret"
+
+
 def demo_clients(public_url: str = "") -> list[tuple[ClientIn, str | None]]:
     """(registration, fixed development secret or None)."""
     api_scopes = [
@@ -76,40 +90,12 @@ def demo_clients(public_url: str = "") -> list[tuple[ClientIn, str | None]]:
             ),
             "samen-admin-dev-secret",
         ),
-        (
-            ClientIn(
-                client_id="samen-registry",
-                name="Samen registry service",
-                grant_type="client_credentials",
-                token_endpoint_auth_method="client_secret_basic",  # noqa: S106
-                allowed_scopes=["registry:read", "procurement:read"],
-                resource_audiences=["samen"],
-            ),
-            "samen-registry-dev-secret",
+        resource_server(
+            "samen-registry", "Samen registry service", ["registry:read", "procurement:read"]
         ),
-        (
-            ClientIn(
-                client_id="samen-procurement",
-                name="Samen procurement service",
-                grant_type="client_credentials",
-                token_endpoint_auth_method="client_secret_basic",  # noqa: S106
-                allowed_scopes=["registry:read"],
-                resource_audiences=["samen"],
-            ),
-            "samen-procurement-dev-secret",
-        ),
-        (
-            # The gateway verifies tokens too: it reads the revocation feed, nothing else.
-            ClientIn(
-                client_id="samen-gateway",
-                name="Samen gateway",
-                grant_type="client_credentials",
-                token_endpoint_auth_method="client_secret_basic",  # noqa: S106
-                allowed_scopes=[],
-                resource_audiences=["samen"],
-            ),
-            "samen-gateway-dev-secret",
-        ),
+        resource_server("samen-procurement", "Samen procurement service", ["registry:read"]),
+        # The gateway verifies tokens too: it reads the revocation feed, nothing else.
+        resource_server("samen-gateway", "Samen gateway", []),
         (
             ClientIn(
                 client_id="samen-gateway-docs",
