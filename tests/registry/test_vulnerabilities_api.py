@@ -294,3 +294,32 @@ async def test_exposure_events_reach_only_the_exposed_municipalitys_webhooks(
     assert [e["type"] for e in received["amersfoort"]] == [
         "nl.samen.registry.vulnerability.created"
     ]
+
+
+async def test_a_usage_moved_onto_or_off_an_affected_version_is_announced(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker,
+    registry_db: Database,
+) -> None:  # fmt: skip
+    world = await _landscape(client, tokens, make_org, make_facility)
+    await client.post("/v1/vulnerabilities", json=_body(world), headers=tokens.supplier())
+    r = await client.get(
+        f"/v1/usages?municipalityId={world['amersfoort']['id']}", headers=tokens.reader()
+    )
+    usage = r.json()["items"][0]
+    url = f"/v1/usages/{usage['id']}"
+    etag = (await client.get(url, headers=tokens.reader())).headers["etag"]
+    onto = {"versionId": world["versions"]["1.0"]}
+    headers = {**tokens.municipality(tokens.AMERSFOORT_OIN), "If-Match": etag}
+    r = await client.patch(url, json=onto, headers=headers)
+    assert r.status_code == 200, r.text
+    r = await client.patch(
+        url, json={"versionId": world["versions"]["2.0"]},
+        headers={**headers, "If-Match": r.headers["etag"]},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    private = [(e["type"].rsplit(".", 1)[-1], e["audience"]) for e in await _private_events(registry_db)]  # fmt: skip
+    assert private == [
+        ("detected", tokens.UTRECHT_OIN),  # the vulnerability's record
+        ("detected", tokens.AMERSFOORT_OIN),  # moved onto 1.0
+        ("ended", tokens.AMERSFOORT_OIN),  # moved off again
+    ]

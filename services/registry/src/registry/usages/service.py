@@ -23,6 +23,7 @@ from ..auth import MUNICIPALITY
 from ..changes.service import record_out
 from ..organisations.models import Organisation
 from ..organisations.service import require_not_ended
+from ..vulnerabilities import service as vulnerabilities
 from .models import Usage
 from .repository import CURRENT, READER, UsageRepository
 from .schemas import UsageCreate, UsageOut, UsagePatch
@@ -190,6 +191,8 @@ async def insert_usage(
     )
     out = to_out(row)
     await record_out(repo.session, actor, "usage", "created", out)
+    if row.version_id is not None:
+        await vulnerabilities.announce_usage_change(repo.session, actor, {}, row.id)
     return row, out
 
 
@@ -229,8 +232,14 @@ async def update_usage(
         values["municipality_id"] = row.municipality_id
         values["inherited_from_id"] = row.inherited_from_id
         await _check_current_rule(repo, values, row.id)
+        exposed = (
+            await vulnerabilities.exposures_of_usage(session, row.id) if row.version_id else {}
+        )
         repo.apply(row, changes)
         await repo.flush(conflict=DUPLICATE)
         out = to_out(row)
-        await record_out(session, Actor.of(principal), "usage", "updated", out, changes=patch)
+        actor = Actor.of(principal)
+        await record_out(session, actor, "usage", "updated", out, changes=patch)
+        if exposed or row.version_id is not None:
+            await vulnerabilities.announce_usage_change(session, actor, exposed, row.id)
     return out, etag_of(row.id, row.revision)

@@ -89,9 +89,10 @@ class VulnerabilityRepository(Repository[Vulnerability]):
         *,
         vulnerability_id: uuid.UUID | None = None,
         municipality_id: uuid.UUID | None = None,
+        usage_id: uuid.UUID | None = None,
     ) -> Sequence[Any]:
         """Current usages of affected versions of published vulnerabilities, for one
-        vulnerability and/or one municipality; most severe first, then by name."""
+        vulnerability, municipality and/or usage; most severe first, then by name."""
         query = (
             select(
                 Vulnerability.id.label("vulnerability_id"),
@@ -123,4 +124,6 @@ class VulnerabilityRepository(Repository[Vulnerability]):
             query = query.where(Vulnerability.id == vulnerability_id)
         if municipality_id is not None:
             query = query.where(Usage.municipality_id == municipality_id)
+        if usage_id is not None:
+            query = query.where(Usage.id == usage_id)
         return (await self.session.execute(query)).mappings().all()

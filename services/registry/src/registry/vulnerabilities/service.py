@@ -7,6 +7,7 @@ offering's supplier (per vulnerability) and the platform operator. When a change
 vulnerability makes municipalities exposed (or no longer), each of them gets a
 ``nl.samen.registry.exposure.*`` event addressed to it (``audience``: its OIN); the public
 feed leaves those out and webhooks deliver them to that municipality's subscriptions only.
+A usage added or changed onto (or off) an affected version is announced the same way.
 """
 
 from __future__ import annotations
@@ -243,6 +244,29 @@ async def withdraw_vulnerability(
         {"status": "withdrawn", "withdrawal_reason": reason},
         {"status": "withdrawn", "withdrawalReason": reason},
     )
+
+
+async def exposures_of_usage(session: AsyncSession, usage_id: uuid.UUID) -> dict[Any, list]:
+    """The published vulnerabilities a usage is exposed to, with its exposure rows."""
+    found: dict[Any, list] = defaultdict(list)
+    for row in await VulnerabilityRepository(session).exposures(usage_id=usage_id):
+        found[row["vulnerability_id"]].append(row)
+    return found
+
+
+async def announce_usage_change(
+    session: AsyncSession, actor: Actor, before: dict[Any, list], usage_id: uuid.UUID
+) -> None:
+    """After a usage was added or changed (in the caller's transaction): its municipality
+    hears of each vulnerability the usage is now exposed to, or no longer is."""
+    repo = VulnerabilityRepository(session)
+    after = await exposures_of_usage(session, usage_id)
+    for vulnerability_id in sorted(before.keys() ^ after.keys()):
+        rows = before.get(vulnerability_id) or after[vulnerability_id]
+        municipality = {(rows[0]["municipality_id"], rows[0]["oin"]): rows}
+        out = await _output(repo, await repo.get(vulnerability_id))
+        was = municipality if vulnerability_id in before else {}
+        await _announce(session, actor, out, was, municipality if vulnerability_id in after else {})
 
 
 def _exposure_out(row: Any) -> ExposureOut:
