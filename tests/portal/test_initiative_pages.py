@@ -134,6 +134,8 @@ async def test_a_municipality_joins_and_leaves_a_pilot(
 ) -> None:
     facility = await seed(registry, issuer, stage="pilot")
     page_path = f"/initiatives/{facility}"
+    catalogue = await portal.client.get(f"/facilities/{facility}")
+    assert f'href="{page_path}"' in catalogue.text, "the catalogue leads to the pilot"
     public = await portal.client.get(page_path)
     assert public.status_code == 200
     assert "Er doen nog geen gemeenten mee aan de pilot." in public.text
