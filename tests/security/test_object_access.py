@@ -149,6 +149,43 @@ async def test_registry_offerings_and_usages_belong_to_their_organisation(
     r = await http.get("/v1/usages", params={"municipalityId": orgs["u"]["id"]}, headers=utrecht)
     assert r.json()["total"] == 1
 
+    # Vulnerabilities: only A (or the operator) records one in A's versions; exposure is
+    # Utrecht's own business, even for tokens with the exposure scope.
+    r = await http.post(f"{path}/versions", json={"version": "1.0", "releaseDate": "2026-01-01"},
+                        headers=supplier_a)  # fmt: skip
+    version = r.json()["id"]
+    r = await http.patch(
+        upath, json={"offeringId": offering["id"], "versionId": version},
+        headers={**utrecht, "If-Match": await _etag(http, upath, utrecht)},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    cve = {"offeringId": offering["id"], "cveId": "CVE-2099-4242", "cvssScore": 9.1,
+           "cvssVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:N",
+           "description": "Fictitious", "affectedVersionIds": [version]}  # fmt: skip
+    for who in (supplier_b, utrecht):
+        assert_problem(await http.post("/v1/vulnerabilities", json=cve, headers=who), 403)
+    r = await http.post("/v1/vulnerabilities", json=cve, headers=supplier_a)
+    assert r.status_code == 201, r.text
+    vpath = f"/v1/vulnerabilities/{r.json()['id']}"
+    r = await http.post(f"{vpath}/withdrawal", json={"reason": "mine now"},
+                        headers={**supplier_b, "If-Match": r.headers["etag"]})  # fmt: skip
+    assert_problem(r, 403)
+    exposure = ("registry:read", "registry:exposure")
+    mine = f"/v1/organisations/{orgs['u']['id']}/exposures"
+    zwolle_exposure = staff(issuer, "municipality", ZWOLLE_OIN, *exposure)
+    supplier_exposure = staff(issuer, "supplier", SUPPLIER_A, *exposure)
+    for who in (zwolle_exposure, supplier_exposure):
+        assert_problem(await http.get(mine, headers=who), 403)
+    r = await http.get(f"{vpath}/exposures",
+                       headers=staff(issuer, "supplier", SUPPLIER_B, *exposure))  # fmt: skip
+    assert_problem(r, 403)
+    r = await http.get(f"{vpath}/exposures", headers=zwolle_exposure)
+    assert r.json()["total"] == 0
+    assert_problem(await http.get(mine, headers=utrecht), 403)  # the scope is needed too
+    r = await http.get(mine, headers=staff(issuer, "municipality", UTRECHT_OIN, *exposure))
+    assert [e["cveId"] for e in r.json()["items"]] == ["CVE-2099-4242"]
+    assert (await http.get(vpath, headers=utrecht)).json()["status"] == "published"
+
 
 def _tender(**overrides: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
