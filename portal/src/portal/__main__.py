@@ -6,7 +6,7 @@ import argparse
 import json
 
 from servicekit.cli import run_cli
-from servicekit.db import Database
+from servicekit.db import opened
 from servicekit.settings import ServiceSettings
 
 from .config import Settings, get_settings
@@ -48,11 +48,8 @@ async def _purge(settings: ServiceSettings, _args: argparse.Namespace) -> None:
 
     assert isinstance(settings, Settings)
     load_models()
-    database = Database(settings.database_url or settings.sqlite_default("portal"))
-    try:
+    async with opened(settings.database_url_of("portal")) as database:
         count = await SessionStore(database, 0, 0).purge()
-    finally:
-        await database.dispose()
     print(f"portal: {count} expired sessions deleted")
 
 

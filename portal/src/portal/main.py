@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(SERVICE, settings.log_level, settings.log_json)
     load_models()
-    url = settings.database_url or settings.sqlite_default(SERVICE)
+    url = settings.database_url_of(SERVICE)
     database: Database = overrides.pop("database", None) or Database(
         url, **({} if is_sqlite(url) else settings.pool_options(pool_size=5, max_overflow=5))
     )

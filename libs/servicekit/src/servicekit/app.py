@@ -78,7 +78,7 @@ def create_service_app(
     ``dependency_checks`` (other parts) only inform ``/health/details`` and the metrics."""
     configure_logging(service, settings.log_level, settings.log_json)
     if database is None:
-        url = settings.database_url or settings.sqlite_default(service)
+        url = settings.database_url_of(service)
         database = Database(url, **({} if is_sqlite(url) else settings.pool_options()))
     dependency_checks = dict(dependency_checks or {})
     if token_verifier is None:

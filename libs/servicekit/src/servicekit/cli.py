@@ -121,7 +121,7 @@ def run_cli(
     settings = settings_factory()
     if args.command == "migrate":
         assert migrations_package
-        url = settings.database_url or settings.sqlite_default(service)
+        url = settings.database_url_of(service)
         wait_for_database(service, url, args.wait)
         upgrade(migrations_package, url)
         print(f"{service}: database migrated")
@@ -129,7 +129,7 @@ def run_cli(
     if args.command == "prepare":
         # One process for both steps: `make run` pays Python's start-up once per part.
         assert migrations_package
-        upgrade(migrations_package, settings.database_url or settings.sqlite_default(service))
+        upgrade(migrations_package, settings.database_url_of(service))
         print(f"{service}: database migrated")
         if "seed" in extra:
             seeded = extra["seed"][1](settings, argparse.Namespace())

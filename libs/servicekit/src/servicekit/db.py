@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -376,6 +377,16 @@ class Database:
     async def dispose(self) -> None:
         await self.driver.close()
         await self.engine.dispose()
+
+
+@asynccontextmanager
+async def opened(url: str) -> AsyncIterator[Database]:
+    """A database for one command-line job (``python -m <part> …``), disposed at its end."""
+    database = Database(url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -83,3 +83,7 @@ class ServiceSettings(BaseSettings):
 
     def sqlite_default(self, name: str) -> str:
         return f"sqlite+aiosqlite:///.data/{name}.db"
+
+    def database_url_of(self, service: str) -> str:
+        """``DATABASE_URL``, or else the part's embedded SQLite file."""
+        return self.database_url or self.sqlite_default(service)

@@ -8,7 +8,7 @@ import sys
 
 from servicekit.actor import Actor
 from servicekit.cli import run_cli
-from servicekit.db import Database
+from servicekit.db import Database, opened
 from servicekit.settings import ServiceSettings
 
 from .config import Settings, get_settings
@@ -62,78 +62,64 @@ async def _register_client(settings: ServiceSettings, args: argparse.Namespace) 
     except ValidationError as exc:
         raise SystemExit(f"identity: invalid registration: {exc}") from None
     production = settings.environment == "production"
-    database = Database(settings.database_url or settings.sqlite_default("identity"))
     try:
-        async with database.sessionmaker() as session:
-            row = await by_client_id_in(session, data.client_id)
-        async with database.sessionmaker() as session:
-            secret = None
-            if row is None:
-                row, secret = await create_client(session, data, CLI, production=production)
-                action = "created"
-            else:
-                row = await replace_client(
-                    session, row.id, data, CLI, row.version, production=production
-                )
-                action = "replaced"
+        async with opened(settings.database_url_of("identity")) as database:
+            async with database.sessionmaker() as session:
+                row = await by_client_id_in(session, data.client_id)
+            async with database.sessionmaker() as session:
+                secret = None
+                if row is None:
+                    row, secret = await create_client(session, data, CLI, production=production)
+                    action = "created"
+                else:
+                    row = await replace_client(
+                        session, row.id, data, CLI, row.version, production=production
+                    )
+                    action = "replaced"
     except ProblemError as exc:
         raise SystemExit(f"identity: {data.client_id} not registered: {exc.to_dict()}") from None
-    finally:
-        await database.dispose()
     result = {"clientId": row.client_id, "id": str(row.id), "action": action}
     if secret:
         result["clientSecret"] = secret  # shown once, as by POST /v1/clients
     print(json.dumps(result))
 
 
-def _store(settings: Settings) -> tuple[Database, KeyStore]:
-    database = Database(settings.database_url or settings.sqlite_default("identity"))
-    return database, KeyStore(
+def _store(settings: Settings, database: Database) -> KeyStore:
+    return KeyStore(
         database.sessionmaker, settings.key_encryption_key, settings.key_retention_seconds
     )
 
 
 async def _rotate(settings: ServiceSettings, _args: argparse.Namespace) -> None:
     assert isinstance(settings, Settings)
-    database, store = _store(settings)
-    try:
+    async with opened(settings.database_url_of("identity")) as database:
+        store = _store(settings, database)
         await store.ensure()
         print(json.dumps(await store.rotate(actor="cli"), indent=2))
-    finally:
-        await database.dispose()
 
 
 async def _prune(settings: ServiceSettings, _args: argparse.Namespace) -> None:
     assert isinstance(settings, Settings)
-    database, store = _store(settings)
-    try:
-        print(json.dumps({"removed": await store.prune(actor="cli")}))
-    finally:
-        await database.dispose()
+    async with opened(settings.database_url_of("identity")) as database:
+        print(json.dumps({"removed": await _store(settings, database).prune(actor="cli")}))
 
 
 async def _purge(settings: ServiceSettings, _args: argparse.Namespace) -> None:
     from .maintenance import purge_expired
 
-    assert isinstance(settings, Settings)
-    database = Database(settings.database_url or settings.sqlite_default("identity"))
-    try:
+    async with opened(settings.database_url_of("identity")) as database:
         print(json.dumps(await purge_expired(database.sessionmaker)))
-    finally:
-        await database.dispose()
 
 
 async def _rotate_kek(settings: ServiceSettings, _args: argparse.Namespace) -> None:
     from .kek import KekRotationError, rotate_kek
 
     assert isinstance(settings, Settings)
-    database = Database(settings.database_url or settings.sqlite_default("identity"))
     try:
-        summary = await rotate_kek(database.sessionmaker, settings.key_encryption_keys)
+        async with opened(settings.database_url_of("identity")) as database:
+            summary = await rotate_kek(database.sessionmaker, settings.key_encryption_keys)
     except KekRotationError as exc:
         raise SystemExit(f"identity rotate-kek: {exc}") from None
-    finally:
-        await database.dispose()
     print(json.dumps(summary))
 
 

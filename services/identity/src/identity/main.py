@@ -58,7 +58,7 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     settings.check_production()
-    url = settings.database_url or settings.sqlite_default(SERVICE)
+    url = settings.database_url_of(SERVICE)
     database = overrides.pop("database", None) or Database(
         url, **({} if is_sqlite(url) else settings.pool_options(**POSTGRES_POOL))
     )

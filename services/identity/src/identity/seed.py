@@ -180,7 +180,7 @@ def demo_clients(public_url: str = "") -> list[tuple[ClientIn, str | None]]:
 async def seed(settings: Settings, database: Database | None = None) -> list[str]:
     """Create signing keys and the demo clients that are missing; returns created ids."""
     own = database is None
-    database = database or Database(settings.database_url or settings.sqlite_default("identity"))
+    database = database or Database(settings.database_url_of("identity"))
     try:
         await KeyStore(
             database.sessionmaker, settings.key_encryption_key, settings.key_retention_seconds

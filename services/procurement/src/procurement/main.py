@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     settings = settings or get_settings()
     load_models()
     database: Database = overrides.pop("database", None) or database_for(
-        settings.database_url or settings.sqlite_default(SERVICE), settings
+        settings.database_url_of(SERVICE), settings
     )
     registry: RegistryClient = overrides.pop("registry", None) or RegistryClient(
         settings.registry_url,

@@ -13,6 +13,8 @@ import asyncio
 import csv
 import json
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.clock import utcnow
-from servicekit.db import Database
+from servicekit.db import Database, opened
 from servicekit.migrations import upgrade
 
 from .. import identifiers
@@ -204,12 +206,15 @@ async def seed(session: AsyncSession) -> tuple[Counts, Counts]:
     return municipalities, counts
 
 
-async def _database(settings: Settings) -> Database:
+@asynccontextmanager
+async def migrated(settings: Settings) -> AsyncIterator[Database]:
+    """The registry's database, migrated to head, for one command."""
     load_models()
-    url = settings.database_url or settings.sqlite_default("registry")
+    url = settings.database_url_of("registry")
     # Alembic's env runs its own event loop, so migrate from a worker thread.
     await asyncio.to_thread(upgrade, "registry.migrations", url)
-    return Database(url)
+    async with opened(url) as database:
+        yield database
 
 
 async def import_command(settings: Any, args: argparse.Namespace) -> None:
@@ -220,22 +225,14 @@ async def import_command(settings: Any, args: argparse.Namespace) -> None:
     except (OSError, ImportError_) as exc:
         print(f"registry: import failed, nothing written: {exc}", file=sys.stderr)
         raise SystemExit(1) from exc
-    database = await _database(settings)
-    try:
-        async with database.sessionmaker() as session:
-            counts = await import_municipalities(session, rows)
-    finally:
-        await database.dispose()
+    async with migrated(settings) as database, database.sessionmaker() as session:
+        counts = await import_municipalities(session, rows)
     print(f"registry: municipalities imported from {path}: {counts}")
 
 
 async def seed_command(settings: Any, _args: argparse.Namespace) -> None:
-    database = await _database(settings)
-    try:
-        async with database.sessionmaker() as session:
-            municipalities, demo = await seed(session)
-    finally:
-        await database.dispose()
+    async with migrated(settings) as database, database.sessionmaker() as session:
+        municipalities, demo = await seed(session)
     print(f"registry: seeded municipalities ({municipalities}); demo data ({demo})")
 
 

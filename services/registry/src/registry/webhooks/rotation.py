@@ -30,17 +30,18 @@ async def reseal_all(session: AsyncSession, box: SecretBox) -> int:
 
 
 async def rotate_webhook_key_command(settings: Any, _args: argparse.Namespace) -> None:
-    from ..seed.commands import _database
+    from ..seed.commands import migrated
 
-    database = await _database(settings)
     try:
-        async with database.sessionmaker() as session, session.begin():
+        async with (
+            migrated(settings) as database,
+            database.sessionmaker() as session,
+            session.begin(),
+        ):
             count = await reseal_all(session, secret_box(settings))
     except SecretUnreadable as exc:
         print(
             f"registry: nothing changed: a webhook secret cannot be opened ({exc})", file=sys.stderr
         )
         raise SystemExit(1) from exc
-    finally:
-        await database.dispose()
     print(f"registry: {count} webhook secrets sealed with the current key")
