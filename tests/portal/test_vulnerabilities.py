@@ -27,6 +27,7 @@ NEW = f"/supplier/offerings/{OFFERING_ID}/vulnerabilities/new"
 VECTOR = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
 MUNICIPALITY_ID = "55555555-5555-5555-5555-555555555555"
 OTHER_ID = "66666666-6666-6666-6666-666666666666"
+VULN_ID = "88888888-8888-8888-8888-888888888888"
 INTEGRATION = {
     "id": "77777777-7777-7777-7777-777777777777",
     "sourceOfferingId": OFFERING_ID,
@@ -152,3 +153,43 @@ async def test_public_facility_page_lists_integrations(portal: Portal) -> None:
     portal.client.cookies.set(LANGUAGE_COOKIE, "en")
     english = await portal.client.get(f"/facilities/{FACILITY_ID}")
     assert "Two-way" in english.text
+
+
+async def test_supplier_withdraws_with_if_match(portal: Portal) -> None:
+    await portal.login(**SUPPLIER)
+    script(portal)
+    vulnerability = {
+        "id": VULN_ID, "offeringId": OFFERING_ID, "cveId": "CVE-2099-0001", "cvssScore": 9.8,
+        "cvssVector": VECTOR, "severity": "critical", "description": "Fictitious",
+        "affectedVersions": [{"versionId": VERSION_ID, "version": "5"}],
+        "fixedInVersion": None, "status": "published", "withdrawalReason": None,
+    }  # fmt: skip
+    portal.fake.json("GET", f"{REG}/vulnerabilities", page_of([vulnerability]))
+    portal.fake.json("GET", f"{REG}/vulnerabilities/{VULN_ID}", vulnerability, ETag='"w1"')
+    offering_page = await portal.client.get(f"/supplier/offerings/{OFFERING_ID}")
+    page_path = f"/supplier/offerings/{OFFERING_ID}/vulnerabilities/{VULN_ID}"
+    assert page_path in offering_page.text
+    portal.fake.json(
+        "POST", f"{REG}/vulnerabilities/{VULN_ID}/withdrawal",
+        {"title": "Precondition Failed", "status": 412, "detail": "stale"}, status=412,
+    )  # fmt: skip
+    form_page = await portal.client.get(page_path)
+    assert 'name="etag" value="&#34;w1&#34;"' in form_page.text  # the ETag of the read
+    page = await submit(
+        portal, page_path, page_path, {"reason": "Recorded in error", "etag": '"w0"'}
+    )
+    assert page.status_code == 409
+    assert "intussen gewijzigd" in page.text
+    assert "Recorded in error" in page.text  # the input is kept
+    portal.fake.json(
+        "POST",
+        f"{REG}/vulnerabilities/{VULN_ID}/withdrawal",
+        {**vulnerability, "status": "withdrawn"},
+    )
+    done = await submit(
+        portal, page_path, page_path, {"reason": "Recorded in error", "etag": '"w1"'}
+    )
+    assert done.status_code == 303
+    _, _, headers, body = posts(portal, f"{REG}/vulnerabilities/{VULN_ID}/withdrawal")[-1]
+    assert headers["if-match"] == '"w1"'
+    assert json.loads(body) == {"reason": "Recorded in error"}

@@ -63,6 +63,52 @@ async def record_vulnerability(request: Request, offering_id: uuid.UUID) -> Resp
     return RedirectResponse(f"/supplier/offerings/{oid}", status_code=303)
 
 
+async def _withdraw_page(
+    request: Request, offering_id: str, vulnerability_id: str, form: Form | None = None,
+    status: int = 200,
+) -> Response:  # fmt: skip
+    api, session = _api(request), session_of(request)
+    current = await service.vulnerability(api, session, vulnerability_id)
+    offering = await supplier.offering(api, session, offering_id)
+    form = form or Form()
+    form.values["etag"] = current.etag
+    context = {"form": form, "offering": offering.data, "vulnerability": current.data}
+    return render(request, "vulnerabilities/withdraw.html", context, status)
+
+
+@router.get("/supplier/offerings/{offering_id}/vulnerabilities/{vulnerability_id}")
+async def vulnerability(
+    request: Request, offering_id: uuid.UUID, vulnerability_id: uuid.UUID
+) -> Response:
+    require_person(request, "supplier", ROLE)
+    return await _withdraw_page(request, str(offering_id), str(vulnerability_id))
+
+
+@router.post("/supplier/offerings/{offering_id}/vulnerabilities/{vulnerability_id}")
+async def withdraw_vulnerability(
+    request: Request, offering_id: uuid.UUID, vulnerability_id: uuid.UUID
+) -> Response:
+    require_person(request, "supplier", ROLE)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    api, session = _api(request), session_of(request)
+    oid, vid = str(offering_id), str(vulnerability_id)
+    t = Translator(language_of(request))
+    try:
+        await service.withdraw(api, session, vid, fields.get("reason", ""), fields.get("etag", ""))
+    except ApiProblem as problem:
+        if problem.status in (412, 428):
+            form.general.append(t("problem.412"))
+            return await _withdraw_page(request, oid, vid, form.failed(), 409)
+        if problem.status not in FORM_ERRORS:
+            raise
+        form.apply_problem(t, problem)
+        return await _withdraw_page(request, oid, vid, form, 400)
+    session.data.flash.append("flash.vulnerability_withdrawn")
+    session.changed()
+    return RedirectResponse(f"/supplier/offerings/{oid}", status_code=303)
+
+
 @router.get("/municipality/exposures")
 async def exposures(request: Request) -> Response:
     require_person(request, "municipality", ROLE)

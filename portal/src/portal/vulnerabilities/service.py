@@ -46,6 +46,22 @@ async def record(
     )
 
 
+async def vulnerability(api: Api, session: Session, vulnerability_id: str) -> ApiResult:
+    return await api.call("GET", f"{REGISTRY}/vulnerabilities/{vulnerability_id}", session=session)
+
+
+async def withdraw(
+    api: Api, session: Session, vulnerability_id: str, reason: str, etag: str
+) -> ApiResult:
+    return await api.call(
+        "POST",
+        f"{REGISTRY}/vulnerabilities/{vulnerability_id}/withdrawal",
+        session=session,
+        json={"reason": reason},
+        headers={"If-Match": etag},
+    )
+
+
 async def exposures(api: Api, session: Session) -> dict[str, Any]:
     organisation = await my_organisation(api, session)
     items = await all_items(
