@@ -132,28 +132,17 @@ def _check_keys(data: ClientIn) -> None:
 
 
 def _apply(row: Client, data: ClientIn) -> None:
-    row.client_id = data.client_id
-    row.name = data.name
-    row.grant_type = data.grant_type
-    row.token_endpoint_auth_method = data.token_endpoint_auth_method
-    row.jwks = data.jwks
-    row.jwks_uri = data.jwks_uri
-    row.redirect_uris = list(data.redirect_uris)
-    row.post_logout_redirect_uris = list(data.post_logout_redirect_uris)
-    row.allowed_scopes = sorted(set(data.allowed_scopes))
-    row.minimum_loa = data.minimum_loa
-    row.sector = data.sector or data.client_id
-    row.bsn_legal_basis = data.bsn_legal_basis
-    row.refresh_tokens_enabled = data.refresh_tokens
-    row.id_token_signed_response_alg = data.id_token_signed_response_alg
-    row.userinfo_signed_response_alg = data.userinfo_signed_response_alg
-    row.userinfo_encrypted_response_alg = data.userinfo_encrypted_response_alg
-    row.userinfo_encrypted_response_enc = data.userinfo_encrypted_response_enc
-    row.request_uris = list(data.request_uris)
-    row.org_id = data.org_id
-    row.org_type = data.org_type
-    row.roles = list(data.roles)
-    row.resource_audiences = sorted(set(data.resource_audiences))
+    """The registration onto the row: every field to its column of the same name, with
+    scopes and audiences as sorted sets, the sector defaulting to the client id."""
+    values = data.model_dump()
+    values.update(
+        allowed_scopes=sorted(set(data.allowed_scopes)),
+        resource_audiences=sorted(set(data.resource_audiences)),
+        sector=data.sector or data.client_id,
+        refresh_tokens_enabled=values.pop("refresh_tokens"),
+    )
+    for name, value in values.items():
+        setattr(row, name, value)
 
 
 def _snapshot(row: Client) -> dict[str, Any]:
