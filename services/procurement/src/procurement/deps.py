@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Path, Request, Security
 
 from servicekit.auth import Principal, make_auth, make_public_auth
 
@@ -44,3 +45,8 @@ async def get_registry(request: Request) -> RegistryClient:
 
 
 RegistryDep = Annotated[RegistryClient, Depends(get_registry)]
+
+# The path parameter of every resource below /v1/tenders/{tenderId}.
+TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
+# The 201 of a create, documented with its Location header.
+CREATED = {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}}}

@@ -18,7 +18,7 @@ from servicekit.responses import (
     tagged_response,
 )
 
-from ..deps import Enroller, Reader, RegistryDep
+from ..deps import CREATED, Enroller, Reader, RegistryDep, TenderId
 from . import service
 from .schemas import (
     EnrollmentChange,
@@ -31,9 +31,7 @@ from .schemas import (
 
 router = json_router("enrollments")
 
-TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
 EnrollmentId = Annotated[uuid.UUID, Path(alias="enrollmentId", description="Enrollment id")]
-CREATED = {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}}}
 
 
 @router.post(

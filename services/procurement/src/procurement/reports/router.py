@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from servicekit.clock import ClockDep
@@ -13,13 +13,12 @@ from servicekit.db import SessionDep
 from servicekit.http import accept_json, negotiate
 from servicekit.responses import json_response
 
-from ..deps import Reader, RegistryDep
+from ..deps import Reader, RegistryDep, TenderId
 from . import service
 from .schemas import Demand
 
 router = APIRouter(tags=["reports"])
 
-TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
 CSV = "text/csv"
 CSV_RESPONSE: dict[str, Any] = {
     "description": "Demand as CSV (one row per lot, then per province and lot)",

@@ -19,7 +19,7 @@ from servicekit.responses import (
     tagged_response,
 )
 
-from ..deps import Manager, PublicReader, Reader, RegistryDep, published_only
+from ..deps import CREATED, Manager, PublicReader, Reader, RegistryDep, TenderId, published_only
 from ..schemas import HistoryOut
 from . import service
 from .schemas import (
@@ -35,9 +35,7 @@ from .schemas import (
 
 router = json_router("tenders")
 
-TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
 LotId = Annotated[uuid.UUID, Path(alias="lotId", description="Lot id")]
-CREATED = {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}}}
 
 
 @router.post(
