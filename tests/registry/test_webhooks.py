@@ -316,10 +316,19 @@ def test_secret_box_rotation_and_legacy_rows(tmp_path: Any) -> None:
 def test_production_refuses_the_development_key() -> None:
     with pytest.raises(RuntimeError, match="REGISTRY_WEBHOOK_SECRET_KEY"):
         Settings(environment="production").check_production()
+    key = Fernet.generate_key().decode()
     Settings(
-        environment="production", webhook_secret_key=Fernet.generate_key().decode()
+        environment="production", webhook_secret_key=key, auth_client_private_key_jwk="{}"
     ).check_production()
     Settings(environment="development").check_production()
+
+
+def test_production_refuses_a_revocation_client_without_its_private_key() -> None:
+    """Identity refuses client secrets in production: without the private JWK the registry
+    could not read the revocation feed, and revoked tokens would go on passing."""
+    key = Fernet.generate_key().decode()
+    with pytest.raises(RuntimeError, match="samen-registry"):
+        Settings(environment="production", webhook_secret_key=key).check_production()
 
 
 async def test_rotate_webhook_key_reseals_all_or_nothing(

@@ -212,3 +212,19 @@ async def test_a_service_without_identity_stays_ready_and_reports_the_feed(
     details = revocation_details(verifier)
     assert details["status"] == "warn"
     assert "not been read yet" in details["output"]
+
+
+def test_production_needs_the_private_key_of_the_feed_client() -> None:
+    from gateway.config import Settings as GatewaySettings
+    from procurement.config import Settings as ProcurementSettings
+
+    with pytest.raises(RuntimeError, match="samen-gateway"):
+        GatewaySettings(environment="production").check_revocation_client()
+    with pytest.raises(RuntimeError, match="private JWK"):
+        ProcurementSettings(environment="production").check_revocation_client()
+    GatewaySettings(
+        environment="production", auth_client_private_key_jwk="{}"
+    ).check_revocation_client()
+    GatewaySettings(environment="development").check_revocation_client()
+    # No feed client configured: nothing to refuse (the details say revocation is off).
+    GatewaySettings(environment="production", auth_client_id="").check_revocation_client()

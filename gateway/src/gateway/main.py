@@ -32,6 +32,7 @@ def create_app(
     routes: list[Route] | None = None,
 ) -> Gateway:
     settings = settings or get_settings()
+    settings.check_revocation_client()
     configure_logging("gateway", settings.log_level, settings.log_json)
     # No access log line per request: `serve` asks uvicorn for none, but the shared
     # logging set-up makes uvicorn.access propagate to the root handler again, and uvicorn

@@ -71,6 +71,16 @@ class ServiceSettings(BaseSettings):
         """(client id, secret, private JWK) for identity's revocation feed."""
         return self.auth_client_id, self.auth_client_secret, self.auth_client_private_key_jwk
 
+    def check_revocation_client(self) -> None:
+        """Refuse to start in production with a revocation-feed client but no private key:
+        identity refuses client secrets there, so revoked tokens would go on passing."""
+        client_id, _secret, private_jwk = self.revocation_client()
+        if self.environment == "production" and client_id and not private_jwk:
+            raise RuntimeError(
+                f"Client {client_id!r} reads identity's revocation feed with private_key_jwt: "
+                "set its private JWK in production (deploy/README.md)."
+            )
+
     def pool_options(self, **defaults: Any) -> dict[str, Any]:
         """Engine options for PostgreSQL: the service's ``defaults`` with the pool sizes
         set in the environment (``<PREFIX>DB_POOL_SIZE``, ``<PREFIX>DB_MAX_OVERFLOW``)."""

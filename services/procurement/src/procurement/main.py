@@ -70,6 +70,7 @@ async def _overloaded(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     settings = settings or get_settings()
+    settings.check_revocation_client()
     load_models()
     database: Database = overrides.pop("database", None) or database_for(
         settings.database_url_of(SERVICE), settings

@@ -44,13 +44,15 @@ class Settings(ServiceSettings):
     previous_webhook_secret_keys: list[str] = []
 
     def check_production(self) -> None:
-        """Refuse the public development webhook key in production."""
+        """Refuse the public development webhook key, and a revocation-feed client without
+        its private key, in production."""
         if self.environment == "production" and self.webhook_secret_key == DEV_WEBHOOK_SECRET_KEY:
             raise RuntimeError(
                 "Set REGISTRY_WEBHOOK_SECRET_KEY in production (a Fernet key, e.g. from "
                 "`python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())'`)."
             )
+        self.check_revocation_client()
 
 
 @lru_cache
