@@ -92,6 +92,9 @@ async def test_supplier_records_and_the_landscape_shows_it(
     assert [i["id"] for i in landscape["integrations"]] == [integration["id"]]
     r = await client.get(f"/v1/organisations/{uuid.uuid4()}/landscape", headers=tokens.reader())
     assert r.status_code == 404
+    supplier = world["zaak"]["supplierId"]
+    r = await client.get(f"/v1/organisations/{supplier}/landscape", headers=tokens.reader())
+    assert r.status_code == 400
     r = await client.get(f"/v1/organisations/{world['utrecht']['id']}/landscape")
     assert r.status_code == 401
 

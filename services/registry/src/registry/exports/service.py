@@ -9,9 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.csvfiles import models_csv
-from servicekit.errors import BadRequest, NotFound
 
-from ..auth import MUNICIPALITY
 from ..durations import DateDuration
 from ..integrations.service import landscape
 from ..organisations.schemas import OrganisationRadarItem
@@ -64,14 +62,8 @@ async def landscape_xml(session: AsyncSession, organisation_id: uuid.UUID) -> by
     :func:`registry.integrations.service.landscape`) in ArchiMate's exchange format."""
     async with session.begin():
         municipality = await ExportRepository(session).organisation(organisation_id)
-        if municipality is None:
-            raise NotFound(f"No organisation with id {organisation_id}.")
-        if municipality.type != MUNICIPALITY:
-            raise BadRequest(
-                "A landscape is a municipality's.",
-                invalid_params=[{"name": "organisationId", "reason": "not a municipality"}],
-            )
-        found = await landscape(session, organisation_id)
+        found = await landscape(session, organisation_id)  # 404 or 400 when it has none
+        assert municipality is not None
     components: dict[uuid.UUID, Component] = {}
     for used in found.offerings:
         component = components.setdefault(

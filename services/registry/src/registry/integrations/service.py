@@ -15,6 +15,7 @@ from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
 from servicekit.schemas import patch_changes
 
+from ..auth import MUNICIPALITY
 from ..changes.service import record_out
 from ..offerings.models import Offering
 from ..offerings.service import require_supplier_or_operator
@@ -135,8 +136,14 @@ async def landscape(session: AsyncSession, organisation_id: uuid.UUID) -> Landsc
     """The offerings a municipality uses now (or is about to) and the integrations
     between them."""
     repo = IntegrationRepository(session)
-    if await repo.organisation(organisation_id) is None:
+    organisation = await repo.organisation(organisation_id)
+    if organisation is None:
         raise NotFound(f"No organisation with id {organisation_id}.")
+    if organisation.type != MUNICIPALITY:
+        raise BadRequest(
+            "A landscape is a municipality's.",
+            invalid_params=[{"name": "organisationId", "reason": "not a municipality"}],
+        )
     used = [
         LandscapeOffering.model_validate(dict(r))
         for r in await repo.used_offerings(organisation_id)
