@@ -316,7 +316,7 @@ async def test_the_operator_uploads_population_figures(
     assert "2024, CBS StatLine: 1 gemeenten" in stored.text
     loaded = stored.text.split("Inwonertallen per gemeente en jaar")[1]
     assert "Gemeente Utrecht" in loaded
-    assert "367984" in loaded
+    assert "367.984" in loaded
 
 
 async def test_population_upload_problems_and_access(
