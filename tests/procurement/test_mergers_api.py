@@ -147,10 +147,26 @@ async def test_preview_apply_once_and_the_ended_municipality_cannot_enroll(
     assert r.status_code == 409
 
 
+async def test_nothing_to_move_without_oins(
+    client: httpx.AsyncClient, registry: FakeRegistry, issuer: TestIssuer
+) -> None:
+    """Municipalities without an OIN never enrolled: the merger applies, moving nothing."""
+    merger_id = _merger(registry)
+    for org in (EEMNES, BAARN, SOEST):
+        registry.organisations[org["id"]] = {**registry.organisations[org["id"]], "oin": None}
+    r = await client.post(
+        "/v1/municipality-mergers", json={"mergerId": merger_id}, headers=operator(issuer)
+    )
+    assert r.status_code == 201, r.text
+    assert (r.json()["successorOin"], r.json()["transferredEnrollmentIds"]) == (None, [])
+
+
 async def test_apply_errors(
     client: httpx.AsyncClient, registry: FakeRegistry, issuer: TestIssuer,
     lead_headers: dict[str, str],
 ) -> None:  # fmt: skip
+    tender = await open_tender(client, registry, lead_headers)
+    await _enroll(client, issuer, tender, EEMNES, {0: 1})
     merger_id = _merger(registry)
     r = await client.post(
         "/v1/municipality-mergers", json={"mergerId": merger_id}, headers=lead_headers
@@ -163,6 +179,7 @@ async def test_apply_errors(
     assert r.json()["invalidParams"][0]["name"] == "mergerId"
     r = await client.post("/v1/municipality-mergers", json={}, headers=operator(issuer))
     assert r.status_code == 400
+    # A successor without an OIN cannot hold the enrollments there are.
     registry.organisations[SOEST["id"]] = {**SOEST, "oin": None}
     r = await client.post(
         "/v1/municipality-mergers", json={"mergerId": merger_id}, headers=operator(issuer)

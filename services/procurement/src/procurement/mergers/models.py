@@ -18,7 +18,7 @@ class AppliedMerger(Base, table=True):
 
     # The registry's merger id: applying it again finds this row.
     merger_id: uuid.UUID = Field(primary_key=True)
-    successor_oin: str = Field(max_length=20)
+    successor_oin: str | None = Field(default=None, max_length=20)
     predecessor_oins: str = Field(sa_column=Column(Text, nullable=False))  # JSON list
     effective_date: date
     moved: str = Field(sa_column=Column(Text, nullable=False))  # JSON, see schemas.AppliedMergerOut

@@ -17,7 +17,7 @@ class MergerApply(ApiModel):
 class AppliedMergerOut(ApiOutModel):
     merger_id: uuid.UUID
     dry_run: bool
-    successor_oin: str
+    successor_oin: str | None = Field(description="Null when it has none (nothing moved)")
     predecessor_oins: list[str]
     effective_date: date
     transferred_enrollment_ids: list[uuid.UUID] = Field(

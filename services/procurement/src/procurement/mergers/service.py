@@ -78,12 +78,7 @@ async def _registry_merger(
         data = await registry.organisation(str(org_id))
         parts.append(Municipality.from_registry(str((data or {}).get("oin") or ""), data))
     *predecessors, successor = parts
-    if not successor.oin:
-        raise Conflict(
-            "The successor has no OIN in the registry, so it cannot hold enrollments; "
-            "register its OIN first.",
-            slug="successor-without-oin",
-        )
+    # Without an OIN a municipality never enrolled (nor can the successor hold enrollments).
     return (
         [p for p in predecessors if p.oin],
         successor,
@@ -117,6 +112,12 @@ async def apply(
             combined: list[uuid.UUID] = []
             for predecessor in predecessors:
                 for enrollment in await repo.enrolled(predecessor.oin):
+                    if not successor.oin:
+                        raise Conflict(
+                            "The successor has no OIN in the registry, so it cannot hold "
+                            "the enrollments; register its OIN first.",
+                            slug="successor-without-oin",
+                        )
                     own = await repo.enrollment_of(enrollment.tender_id, successor.oin)
                     if own is None:
                         await _transfer(repo, actor, enrollment, successor, now)
@@ -127,7 +128,7 @@ async def apply(
             result = AppliedMergerOut(
                 merger_id=merger_id,
                 dry_run=dry_run,
-                successor_oin=successor.oin,
+                successor_oin=successor.oin or None,
                 predecessor_oins=[p.oin for p in predecessors],
                 effective_date=effective,
                 transferred_enrollment_ids=transferred,
@@ -140,7 +141,7 @@ async def apply(
             session.add(
                 AppliedMerger(
                     merger_id=merger_id,
-                    successor_oin=successor.oin,
+                    successor_oin=successor.oin or None,
                     predecessor_oins=json.dumps(result.predecessor_oins),
                     effective_date=effective,
                     moved=json.dumps(
