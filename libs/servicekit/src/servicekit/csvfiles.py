@@ -64,13 +64,19 @@ def models_csv(model: type[BaseModel], items: Iterable[BaseModel]) -> str:
     return csv_text(columns, rows)
 
 
-def csv_response(body: str, filename: str) -> Response:
-    """A CSV download (``Content-Disposition: attachment``)."""
+def attachment(body: str | bytes, filename: str, media_type: str) -> Response:
+    """A download (``Content-Disposition: attachment``); text types are UTF-8."""
+    charset = "; charset=utf-8" if media_type.startswith("text/") or "xml" in media_type else ""
     return Response(
         body,
-        media_type=f"{CSV}; charset=utf-8",
+        media_type=media_type + charset,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def csv_response(body: str, filename: str) -> Response:
+    """A CSV download."""
+    return attachment(body, filename, CSV)
 
 
 def csv_responses(description: str, *errors: int) -> dict[int | str, dict[str, Any]]:

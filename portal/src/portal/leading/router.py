@@ -11,6 +11,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from servicekit.csvfiles import attachment, csv_response
+
 from ..api import Api, ApiProblem
 from ..web.access import Forbidden, require_person
 from ..web.forms import Form, take_pending
@@ -136,19 +138,12 @@ async def publish(request: Request, tender_id: uuid.UUID) -> Response:
 async def ocds(request: Request, tender_id: uuid.UUID) -> Response:
     _staff(request)
     result = await service.download(_api(request), session_of(request), str(tender_id), "ocds")
-    return Response(
-        json.dumps(result.data, ensure_ascii=False, indent=2),
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="ocds-{tender_id}.json"'},
-    )
+    body = json.dumps(result.data, ensure_ascii=False, indent=2)
+    return attachment(body, f"ocds-{tender_id}.json", "application/json")
 
 
 @router.get("/tenders/{tender_id}/demand.csv")
 async def demand_csv(request: Request, tender_id: uuid.UUID) -> Response:
     _staff(request)
     result = await service.download(_api(request), session_of(request), str(tender_id), "csv")
-    return Response(
-        str(result.data),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="demand-{tender_id}.csv"'},
-    )
+    return csv_response(str(result.data), f"demand-{tender_id}.csv")

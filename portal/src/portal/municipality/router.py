@@ -12,6 +12,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from servicekit.csvfiles import attachment, csv_response
+
 from ..api import Api, ApiProblem
 from ..web.access import require_person
 from ..web.forms import Form, human_reason, take_pending
@@ -151,11 +153,7 @@ async def download(request: Request, name: str) -> Response:
     if name not in service.DOWNLOADS:
         raise ApiProblem(404, "Not found", "No such download.")
     body, media, filename = await service.download(_api(request), session_of(request), name)
-    return Response(
-        body,
-        media_type=f"{media}; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return attachment(body, filename, media)
 
 
 async def _edit_page(
@@ -243,8 +241,4 @@ async def radar_csv(request: Request) -> Response:
     _staff(request)
     data = await service.radar(_api(request), session_of(request))
     filename = f"radar-{data['organisation'].get('cbsCode') or 'municipality'}-{date.today()}.csv"
-    return Response(
-        radar_chart.as_csv(data["items"]),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_response(radar_chart.as_csv(data["items"]), filename)

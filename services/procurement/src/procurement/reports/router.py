@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from servicekit.clock import ClockDep
+from servicekit.csvfiles import CSV, csv_response
 from servicekit.db import SessionDep
 from servicekit.http import accept_json, negotiate
 from servicekit.responses import json_response
@@ -19,7 +20,6 @@ from .schemas import Demand
 
 router = APIRouter(tags=["reports"])
 
-CSV = "text/csv"
 CSV_RESPONSE: dict[str, Any] = {
     "description": "Demand as CSV (one row per lot, then per province and lot)",
     "content": {CSV: {"schema": {"type": "string"}}},
@@ -27,11 +27,7 @@ CSV_RESPONSE: dict[str, Any] = {
 
 
 def _csv(tender_id: uuid.UUID, body: str) -> Response:
-    return Response(
-        body,
-        media_type=f"{CSV}; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="demand-{tender_id}.csv"'},
-    )
+    return csv_response(body, f"demand-{tender_id}.csv")
 
 
 @router.get(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from servicekit.csvfiles import CSV, csv_response, csv_responses
+from servicekit.csvfiles import CSV, attachment, csv_response, csv_responses
 from servicekit.db import SessionDep
 from servicekit.http import negotiate
 from servicekit.responses import error_responses
@@ -147,8 +147,4 @@ async def landscape(
     session: SessionDep, _principal: Reader, organisation_id: OrganisationId
 ) -> Response:
     body = await service.landscape_xml(session, organisation_id)
-    return Response(
-        body,
-        media_type=f"{XML}; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="landscape-{organisation_id}.xml"'},
-    )
+    return attachment(body, f"landscape-{organisation_id}.xml", XML)
