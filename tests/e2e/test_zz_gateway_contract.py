@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "contract"))
 from known_failures import configure, excluded
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-SCOPES = "registry:read registry:write procurement:read identity:admin"
+SCOPES = "registry:read registry:write registry:exposure procurement:read identity:admin"
 
 
 def _document(app_factory: Any) -> Any:
