@@ -66,16 +66,11 @@ async def facility_radar(
         pairs = found[offset : None if limit is None else offset + limit]
     # Schemas only for the requested page: the window can hold thousands of contracts.
     items = [
-        RadarItem(
-            municipality_id=row.municipality_id,
-            municipality_name=row.municipality_name,
-            cbs_code=row.cbs_code,
-            province=row.province,
+        RadarItem.from_row(
+            row,
             usage_id=row.id,
             current_facility_id=row.facility_id,
             current_facility_name=row.facility_name,
-            offering_id=row.offering_id,
-            contract_end_date=row.contract_end_date,
             notice_period_months=row.notice_period_months or 0,
             notice_deadline=deadline,
             notice_deadline_passed=deadline < today,
@@ -108,25 +103,19 @@ async def organisation_radar(
         for facility in await repo.facilities_in(themes, JOINABLE_STAGES):
             if facility.id not in used:
                 options[facility.theme].append(
-                    JoinOption(
-                        facility_id=facility.id,
-                        slug=facility.slug,
-                        name=facility.name,
-                        stage=facility.stage,
-                    )
+                    JoinOption.from_row(facility, facility_id=facility.id)
                 )
     items = []
     for usage, facility in rows:
         assert usage.contract_end_date is not None
         deadline = notice_deadline(usage.contract_end_date, usage.notice_period_months)
         items.append(
-            OrganisationRadarItem(
+            OrganisationRadarItem.from_row(
+                usage,
                 usage_id=usage.id,
                 facility_id=facility.id,
                 facility_name=facility.name,
                 theme=facility.theme,
-                offering_id=usage.offering_id,
-                contract_end_date=usage.contract_end_date,
                 notice_period_months=usage.notice_period_months or 0,
                 notice_deadline=deadline,
                 notice_deadline_passed=deadline < today,
