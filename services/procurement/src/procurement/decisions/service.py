@@ -41,16 +41,7 @@ def check_within(within: str) -> str:
 
 
 def _tender_option(tender: Tender, now: datetime) -> TenderOption:
-    return TenderOption(
-        tender_id=tender.id,
-        title=tender.title,
-        status=effective_status(tender, now),
-        facility_id=tender.facility_id,
-        facility_name=tender.facility_name,
-        enrollment_opens_at=tender.enrollment_opens_at,
-        enrollment_closes_at=tender.enrollment_closes_at,
-        planned_start_date=tender.planned_start_date,
-    )
+    return TenderOption.from_row(tender, tender_id=tender.id, status=effective_status(tender, now))
 
 
 def _decision(item: dict[str, Any], tenders: list[Tender], now: datetime) -> DecisionAhead:

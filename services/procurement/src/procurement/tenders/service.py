@@ -145,20 +145,12 @@ async def create_tender(
     )
 
     tender = Tender(
-        facility_id=body.facility_id,
+        **body.model_dump(exclude={"estimated_value", "lots"}),
         facility_name=str(facility.get("name") or facility.get("slug") or body.facility_id),
-        lead_party_id=body.lead_party_id,
         lead_party_oin=str(lead["oin"]),
         lead_party_name=str(lead.get("name") or lead["oin"]),
-        title=body.title,
-        description=body.description,
-        procedure=body.procedure,
         estimated_value=body.estimated_value.amount,
         currency=body.estimated_value.currency,
-        enrollment_opens_at=body.enrollment_opens_at,
-        enrollment_closes_at=body.enrollment_closes_at,
-        planned_start_date=body.planned_start_date,
-        contract_duration_months=body.contract_duration_months,
         status=DRAFT,
         created_by=principal.subject,
         created_at=now,

@@ -32,7 +32,7 @@ MUNICIPALITIES = (MUNICIPALITY,)
 
 
 def org_ref(org: Organisation) -> OrganisationRef:
-    return OrganisationRef(id=org.id, name=org.name, type=org.type, province=org.province)
+    return OrganisationRef.from_row(org)
 
 
 def require_staff(principal: Principal, org: Organisation, types: tuple[str, ...]) -> None:
