@@ -263,20 +263,22 @@ class TokenVerifier:
         claims = await self._verify(token)
         if claims.get("jti") in self._revoked:
             raise Unauthorized("The token has been revoked.")
-        checked = Verified(Principal.from_claims(claims), 0.0, self.jwks.generation)
-        expires = claims.get("exp")
-        if (
-            self.cache_size > 0
-            and isinstance(expires, int | float)
-            and not isinstance(expires, bool)
-        ):
-            until = float(expires)
-            if self.cache_seconds is not None:
-                until = min(until, self._clock() + self.cache_seconds)
-            if self._clock() < until:
-                checked = Verified(checked.principal, until, checked.generation)
-                self._verified[token] = checked
+        principal = Principal.from_claims(claims)
+        checked = Verified(principal, self._reuse_until(claims), self.jwks.generation)
+        if self.cache_size > 0 and self._clock() < checked.until:
+            self._verified[token] = checked
         return checked
+
+    def _reuse_until(self, claims: dict[str, Any]) -> float:
+        """Until when a verification may be reused: the token's ``exp``, or earlier by
+        ``cache_seconds``; never for a token without a numeric ``exp``."""
+        expires = claims.get("exp")
+        if not isinstance(expires, int | float) or isinstance(expires, bool):
+            return float("-inf")
+        until = float(expires)
+        if self.cache_seconds is not None:
+            until = min(until, self._clock() + self.cache_seconds)
+        return until
 
     async def _verify(self, token: str) -> dict[str, Any]:
         try:
