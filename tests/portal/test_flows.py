@@ -71,6 +71,7 @@ def script(portal: Portal) -> None:
     }
     fake.json("GET", f"/api/registry/v1/offerings/{OFFERING_ID}/versions", page_of([version]))
     fake.json("GET", "/api/registry/v1/vulnerabilities", page_of([]))
+    fake.json("GET", "/api/registry/v1/integrations", page_of([]))
     fake.json(
         "GET", f"/api/registry/v1/offerings/{OFFERING_ID}/versions/{VERSION_ID}", version,
         ETag='"v2"',

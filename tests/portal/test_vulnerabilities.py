@@ -193,3 +193,35 @@ async def test_supplier_withdraws_with_if_match(portal: Portal) -> None:
     _, _, headers, body = posts(portal, f"{REG}/vulnerabilities/{VULN_ID}/withdrawal")[-1]
     assert headers["if-match"] == '"w1"'
     assert json.loads(body) == {"reason": "Recorded in error"}
+
+
+async def test_supplier_records_an_integration(portal: Portal) -> None:
+    await portal.login(**SUPPLIER)
+    script(portal)
+    other = {"id": OTHER_ID, "name": "Zaakregister", "supplierId": "s-2",
+             "facilityId": FACILITY_ID, "priceModel": "free"}  # fmt: skip
+    offering = (await portal.client.get(f"/supplier/offerings/{OFFERING_ID}")).text
+    new = f"/supplier/offerings/{OFFERING_ID}/integrations/new"
+    assert new in offering
+    portal.fake.json("GET", f"{REG}/offerings", page_of([other]))
+    problem = {
+        "title": "Conflict",
+        "status": 409,
+        "detail": "This integration is already recorded.",
+    }
+    portal.fake.json("POST", f"{REG}/integrations", problem, status=409)
+    fields = {"targetOfferingId": OTHER_ID, "kind": "api", "direction": "two-way",
+              "status": "active", "standards": "StUF-ZKN, ZGW API's"}  # fmt: skip
+    page = await submit(portal, new, new, fields)
+    assert page.status_code == 400
+    assert "already recorded" in page.text
+    assert 'value="StUF-ZKN, ZGW API&#39;s"' in page.text  # the input is kept
+    portal.fake.json("POST", f"{REG}/integrations", INTEGRATION, status=201)
+    done = await submit(portal, new, new, fields)
+    assert done.status_code == 303
+    _, _, headers, body = posts(portal, f"{REG}/integrations")[-1]
+    assert headers["idempotency-key"]
+    assert json.loads(body) == {
+        "sourceOfferingId": OFFERING_ID, "targetOfferingId": OTHER_ID, "kind": "api",
+        "direction": "two-way", "status": "active", "standards": ["StUF-ZKN", "ZGW API's"],
+    }  # fmt: skip

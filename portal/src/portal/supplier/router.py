@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..api import Api, ApiProblem
+from ..catalogue.service import integrations_of
 from ..vulnerabilities.service import of_offering as recorded_vulnerabilities
 from ..web.access import require_person
 from ..web.forms import Form, take_pending
@@ -98,6 +99,7 @@ async def _offering_page(
     facility = await api.get(f"{service.REGISTRY}/facilities/{offering['facilityId']}")
     versions = await service.versions(api, session, offering_id)
     vulnerabilities = await recorded_vulnerabilities(api, session, offering_id)
+    offering_names = await integrations_of(api, [offering])
     if form is None:
         form = take_pending(request) or Form(values=as_fields(offering, service.OFFERING_PATCH))
         form.values["etag"] = current.etag
@@ -113,6 +115,7 @@ async def _offering_page(
             "facility": facility,
             "versions": versions,
             "vulnerabilities": vulnerabilities,
+            "offering_names": offering_names,
             "newer": newer,
             "new_version": new_version,
             "price_models": service.PRICE_MODELS,
