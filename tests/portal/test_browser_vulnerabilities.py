@@ -1,6 +1,6 @@
 """Issue 19 in Chromium against the real platform (identity's eHerkenning simulator, the
 gateway, the demo seed): a supplier records a vulnerability with a problem shown next to
-its field first; Utrecht's staff see "are we exposed?" (the scope registry:exposure comes
+its field first, then an integration; Utrecht's staff see "are we exposed?" (the scope registry:exposure comes
 from their machtiging) and their landscape with integrations; the public facility page
 lists integrations; axe in Dutch and English on each page."""
 
@@ -53,6 +53,15 @@ async def test_supplier_records_a_vulnerability(platform: Any, browser: Any) -> 
     section = page.locator("section[aria-labelledby=vulnerabilities-title]")
     assert cve in await section.inner_text()
     found += await checked(page, base, "vulnerability-recorded")
+    await page.locator("a[href$='/integrations/new']").click()
+    found += await checked(page, base, "integration-new")
+    await page.select_option("#f-targetOfferingId", label="Voorbeeld Zaaksysteem")
+    await page.select_option("#f-kind", "file-transfer")
+    await page.fill("#f-standards", "SFTP")
+    await page.locator("form.portal-form button[type=submit]").click()
+    await page.wait_for_selector(".portal-flash")
+    section = page.locator("section[aria-labelledby=integrations-title]")
+    assert "Voorbeeld Zaaksysteem" in await section.inner_text()
     assert found == []
     await context.close()
 
