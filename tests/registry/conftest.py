@@ -68,10 +68,14 @@ class Tokens:
     def reader(self) -> dict[str, str]:
         return self.issuer.headers(sub="reader", scopes=["registry:read"])
 
+    def contracts_reader(self) -> dict[str, str]:
+        """A service or lead party that reads every organisation's contract details."""
+        return self.issuer.headers(sub="lead-party", scopes=["registry:read", "registry:contracts"])
+
     def operator(self, oin: str = OPERATOR_OIN) -> dict[str, str]:
         return self.issuer.headers(
             sub="vng-admin",
-            scopes=["registry:read", "registry:write", "registry:exposure"],
+            scopes=["registry:read", "registry:write", "registry:exposure", "registry:contracts"],
             org_id=oin,
             org_type="operator",
         )

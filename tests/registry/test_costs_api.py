@@ -38,7 +38,9 @@ async def test_costs_per_municipality_and_facility(
     assert r.status_code == 400
 
     # No population loaded yet: totals, but no per-inhabitant figure.
-    r = await client.get(f"/v1/organisations/{utrecht['id']}/costs", headers=tokens.reader())
+    r = await client.get(
+        f"/v1/organisations/{utrecht['id']}/costs", headers=tokens.contracts_reader()
+    )
     assert r.status_code == 200, r.text
     costs = r.json()
     assert (costs["annualCostTotal"], costs["usagesWithCost"], costs["usagesWithoutCost"]) == (
@@ -57,19 +59,23 @@ async def test_costs_per_municipality_and_facility(
     ]
     r = await client.post("/v1/population-figures", json=load, headers=tokens.municipality())
     assert r.status_code == 403
-    assert (await client.get("/v1/population-figures", headers=tokens.reader())).json()[
+    assert (await client.get("/v1/population-figures", headers=tokens.contracts_reader())).json()[
         "total"
     ] == 0
     load["figures"] = load["figures"][:1]
     r = await client.post("/v1/population-figures", json=load, headers=tokens.operator())
     assert r.status_code == 201, r.text
     assert r.json() == {"year": 2024, "source": "CBS StatLine 03759ned", "loaded": 1}
-    listing = (await client.get("/v1/population-figures?year=2024", headers=tokens.reader())).json()
+    listing = (
+        await client.get("/v1/population-figures?year=2024", headers=tokens.contracts_reader())
+    ).json()
     assert [(f["cbsCode"], f["inhabitants"], f["source"]) for f in listing["items"]] == [
         ("GM0344", 367984, "CBS StatLine 03759ned")]  # fmt: skip
 
     costs = (
-        await client.get(f"/v1/organisations/{utrecht['id']}/costs", headers=tokens.reader())
+        await client.get(
+            f"/v1/organisations/{utrecht['id']}/costs", headers=tokens.contracts_reader()
+        )
     ).json()
     assert costs["population"] == {
         "inhabitants": 367984,
@@ -80,7 +86,7 @@ async def test_costs_per_municipality_and_facility(
 
     # The facility: Amersfoort has no figure, so no per-inhabitant cost for the facility.
     facility = (
-        await client.get(f"/v1/facilities/{network['id']}/costs", headers=tokens.reader())
+        await client.get(f"/v1/facilities/{network['id']}/costs", headers=tokens.contracts_reader())
     ).json()
     assert (facility["annualCostTotal"], facility["usagesWithCost"]) == (160000.5, 2)
     assert facility.get("inhabitants") is None
@@ -91,12 +97,14 @@ async def test_costs_per_municipality_and_facility(
         await client.post("/v1/population-figures", json=load, headers=tokens.operator())
     ).status_code == 201
     facility = (
-        await client.get(f"/v1/facilities/{network['id']}/costs", headers=tokens.reader())
+        await client.get(f"/v1/facilities/{network['id']}/costs", headers=tokens.contracts_reader())
     ).json()
     assert facility["inhabitants"] == 367984 + 160000
     assert facility["costPerInhabitant"] == round(160000.5 / 527984, 2)
 
-    feed = (await client.get("/v1/events?limit=100", headers=tokens.reader())).json()["items"]
+    feed = (await client.get("/v1/events?limit=100", headers=tokens.contracts_reader())).json()[
+        "items"
+    ]
     assert [e["data"]["year"] for e in feed if e["type"].endswith("population-figures.loaded")] == [
         2024,
         2023,

@@ -63,7 +63,7 @@ async def test_usages_and_offerings_as_csv_without_formulas(
     client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker
 ) -> None:
     w = await _world(client, tokens, make_org, make_facility)
-    rows = _rows(await client.get("/v1/exports/usages.csv", headers=tokens.reader()))
+    rows = _rows(await client.get("/v1/exports/usages.csv", headers=tokens.contracts_reader()))
     assert len(rows) == 1
     row = rows[0]
     assert row["id"] == w["usage"]["id"]
@@ -76,10 +76,14 @@ async def test_usages_and_offerings_as_csv_without_formulas(
     )
     assert row["startDate"] == ""
     params = {"municipalityId": w["joint"]["id"]}
-    filtered = await client.get("/v1/exports/usages.csv", params=params, headers=tokens.reader())
+    filtered = await client.get(
+        "/v1/exports/usages.csv", params=params, headers=tokens.contracts_reader()
+    )
     assert _rows(filtered) == []
     assert filtered.text.startswith("id,municipalityId,facilityId,")
-    offerings = _rows(await client.get("/v1/exports/offerings.csv", headers=tokens.reader()))
+    offerings = _rows(
+        await client.get("/v1/exports/offerings.csv", headers=tokens.contracts_reader())
+    )
     assert {o["name"] for o in offerings} == {'\'=HYPERLINK("http://x")', "Zaaksysteem & <Co>"}
     assert {o["supplierName"] for o in offerings} == {"'+Leverancier"}
     assert {o["description"] for o in offerings} == {"'@risk"}
@@ -88,14 +92,16 @@ async def test_usages_and_offerings_as_csv_without_formulas(
     by_facility = await client.get(
         "/v1/exports/offerings.csv",
         params={"facilityId": w["joint"]["id"]},
-        headers=tokens.reader(),
+        headers=tokens.contracts_reader(),
     )
     assert _rows(by_facility) == []
     for url in ("/v1/exports/usages.csv", "/v1/exports/offerings.csv"):
-        r = await client.get(url, headers={**tokens.reader(), "Accept": "application/json"})
+        r = await client.get(
+            url, headers={**tokens.contracts_reader(), "Accept": "application/json"}
+        )
         assert r.status_code == 406
         assert (await client.get(url)).status_code == 401
-    r = await client.get("/v1/exports/usages.csv?status=gone", headers=tokens.reader())
+    r = await client.get("/v1/exports/usages.csv?status=gone", headers=tokens.contracts_reader())
     assert r.status_code == 400
 
 
@@ -106,7 +112,9 @@ async def test_radar_as_csv(
     params = {"asOf": "2026-06-01", "within": "P18M"}
     rows = _rows(
         await client.get(
-            f"/v1/facilities/{w['joint']['id']}/radar.csv", params=params, headers=tokens.reader()
+            f"/v1/facilities/{w['joint']['id']}/radar.csv",
+            params=params,
+            headers=tokens.contracts_reader(),
         )
     )
     assert [(r["municipalityName"], r["noticeDeadline"], r["noticeDeadlinePassed"]) for r in rows] == [
@@ -115,18 +123,21 @@ async def test_radar_as_csv(
         await client.get(
             f"/v1/organisations/{w['utrecht']['id']}/radar.csv",
             params=params,
-            headers=tokens.reader(),
+            headers=tokens.contracts_reader(),
         )
     )
     assert [(r["facilityName"], r["alternatives"]) for r in rows] == [("Telefonie", "Samen bellen")]
-    r = await client.get(f"/v1/facilities/{w['utrecht']['id']}/radar.csv", headers=tokens.reader())
+    r = await client.get(
+        f"/v1/facilities/{w['utrecht']['id']}/radar.csv", headers=tokens.contracts_reader()
+    )
     assert r.status_code == 404
     r = await client.get(
-        f"/v1/organisations/{w['supplier']['id']}/radar.csv", headers=tokens.reader()
+        f"/v1/organisations/{w['supplier']['id']}/radar.csv", headers=tokens.contracts_reader()
     )
     assert r.status_code == 400
     r = await client.get(
-        f"/v1/facilities/{w['joint']['id']}/radar.csv?within=P99Y", headers=tokens.reader()
+        f"/v1/facilities/{w['joint']['id']}/radar.csv?within=P99Y",
+        headers=tokens.contracts_reader(),
     )
     assert r.status_code == 400
 

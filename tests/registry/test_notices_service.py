@@ -27,7 +27,9 @@ def test_thresholds_crossed() -> None:
 
 
 async def _feed(client: httpx.AsyncClient, tokens: Any) -> list[dict[str, Any]]:
-    items = (await client.get("/v1/events?limit=500", headers=tokens.reader())).json()["items"]
+    items = (await client.get("/v1/events?limit=500", headers=tokens.contracts_reader())).json()[
+        "items"
+    ]
     return [e for e in items if e["type"].endswith("usage.notice-deadline-approaching")]
 
 
@@ -73,19 +75,21 @@ async def test_each_threshold_once_even_with_two_schedulers(
     assert events[0]["subject"].startswith("usages/")
     first = usages[20]
     alerts = (
-        await client.get(f"/v1/usages/{first['id']}/notice-alerts", headers=tokens.reader())
+        await client.get(
+            f"/v1/usages/{first['id']}/notice-alerts", headers=tokens.contracts_reader()
+        )
     ).json()
     assert sorted((a["thresholdDays"], a["announced"]) for a in alerts["items"]) == [
         (30, True), (90, False), (180, False)]  # fmt: skip
 
     # A new contract end is a new deadline: announced again.
     url = f"/v1/usages/{first['id']}"
-    etag = (await client.get(url, headers=tokens.reader())).headers["etag"]
+    etag = (await client.get(url, headers=tokens.contracts_reader())).headers["etag"]
     new_end = (TODAY + timedelta(days=25)).isoformat()
     r = await client.patch(url, json={"contractEndDate": new_end},
                            headers={**tokens.municipality(), "If-Match": etag})  # fmt: skip
     assert r.status_code == 200
     assert await scan(registry_db, TODAY) == 1
     r = await client.get("/v1/usages/00000000-0000-0000-0000-000000000000/notice-alerts",
-                         headers=tokens.reader())  # fmt: skip
+                         headers=tokens.contracts_reader())  # fmt: skip
     assert r.status_code == 404

@@ -88,7 +88,9 @@ async def test_facility_radar(
     await use(9, alternative)  # no contract end known
 
     url = f"/v1/facilities/{target['id']}/radar"
-    r = await client.get(url, params={"within": "P18M", "asOf": AS_OF}, headers=tokens.reader())
+    r = await client.get(
+        url, params={"within": "P18M", "asOf": AS_OF}, headers=tokens.contracts_reader()
+    )
     assert r.status_code == 200, r.text
     items = r.json()["items"]
     assert [i["usageId"] for i in items] == [u3["id"], u1["id"]]
@@ -104,28 +106,31 @@ async def test_facility_radar(
     r = await client.get(
         url,
         params={"within": "P18M", "asOf": AS_OF, "offeringId": collective["id"]},
-        headers=tokens.reader(),
+        headers=tokens.contracts_reader(),
     )
     assert [i["usageId"] for i in r.json()["items"]] == [u3["id"], u5["id"], u1["id"]]
     assert r.json()["items"][1]["noticeDeadline"] == "2026-06-30"
 
-    r = await client.get(url, params={"within": "P6M", "asOf": AS_OF}, headers=tokens.reader())
+    r = await client.get(
+        url, params={"within": "P6M", "asOf": AS_OF}, headers=tokens.contracts_reader()
+    )
     assert [i["usageId"] for i in r.json()["items"]] == [u3["id"]]
     r = await client.get(url, params={"within": "P18M", "asOf": AS_OF, "pageSize": 1, "page": 2},
-                         headers=tokens.reader())  # fmt: skip
+                         headers=tokens.contracts_reader())  # fmt: skip
     assert r.json()["total"] == 2
     assert [i["usageId"] for i in r.json()["items"]] == [u1["id"]]
 
     for bad in ("18M", "P", "PT1H", "P999Y", "soon"):
-        r = await client.get(url, params={"within": bad}, headers=tokens.reader())
+        r = await client.get(url, params={"within": bad}, headers=tokens.contracts_reader())
         assert r.status_code == 400, bad
         assert r.json()["invalidParams"][0]["name"] == "within"
     r = await client.get(
-        url, params={"offeringId": (await make_facility())["id"]}, headers=tokens.reader()
+        url, params={"offeringId": (await make_facility())["id"]}, headers=tokens.contracts_reader()
     )
     assert r.status_code == 400
     r = await client.get(
-        "/v1/facilities/00000000-0000-0000-0000-000000000000/radar", headers=tokens.reader()
+        "/v1/facilities/00000000-0000-0000-0000-000000000000/radar",
+        headers=tokens.contracts_reader(),
     )
     assert r.status_code == 404
     r = await client.get(url)
@@ -136,7 +141,7 @@ async def test_facility_radar(
     r = await client.get(
         f"/v1/organisations/{org3['id']}/radar",
         params={"within": "P18M", "asOf": AS_OF},
-        headers=tokens.reader(),
+        headers=tokens.contracts_reader(),
     )
     assert r.status_code == 200, r.text
     [item] = r.json()["items"]
@@ -144,11 +149,11 @@ async def test_facility_radar(
     assert [a["facilityId"] for a in item["alternatives"]] == [target["id"]]
     supplier = (
         await client.get(
-            f"/v1/organisations?kvkNumber={tokens.SUPPLIER_KVK}", headers=tokens.reader()
+            f"/v1/organisations?kvkNumber={tokens.SUPPLIER_KVK}", headers=tokens.contracts_reader()
         )
     ).json()
     r = await client.get(
-        f"/v1/organisations/{supplier['items'][0]['id']}/radar", headers=tokens.reader()
+        f"/v1/organisations/{supplier['items'][0]['id']}/radar", headers=tokens.contracts_reader()
     )
     assert r.status_code == 400
 
@@ -171,13 +176,17 @@ async def test_radar_ties_and_pages_past_the_end(
         ids[name] = usage["id"]
     url = f"/v1/facilities/{target['id']}/radar"
     params = {"within": "P18M", "asOf": AS_OF}
-    r = await client.get(url, params=params, headers=tokens.reader())
+    r = await client.get(url, params=params, headers=tokens.contracts_reader())
     items = r.json()["items"]
     assert [i["municipalityName"] for i in items] == ["Zuid", "a-gemeente", "b-gemeente"]
     assert {i["noticeDeadline"] for i in items} == {"2026-06-30"}
-    r = await client.get(url, params={**params, "page": 2, "pageSize": 2}, headers=tokens.reader())
+    r = await client.get(
+        url, params={**params, "page": 2, "pageSize": 2}, headers=tokens.contracts_reader()
+    )
     assert [i["usageId"] for i in r.json()["items"]] == [ids["b-gemeente"]]
-    r = await client.get(url, params={**params, "page": 7, "pageSize": 2}, headers=tokens.reader())
+    r = await client.get(
+        url, params={**params, "page": 7, "pageSize": 2}, headers=tokens.contracts_reader()
+    )
     assert (r.json()["items"], r.json()["total"]) == ([], 3)
 
 
@@ -188,8 +197,8 @@ async def test_as_of_is_an_iso_8601_date_only(
     org = await make_org("municipality", name="Datum", oin="00000001000000099000")
     for url in (f"/v1/facilities/{facility['id']}/radar", f"/v1/organisations/{org['id']}/radar"):
         for bad in ("0", "1", "20260115", "2026-1-5", "2026-02-30", "2026-01-15T00:00:00", "abc"):
-            r = await client.get(url, params={"asOf": bad}, headers=tokens.reader())
+            r = await client.get(url, params={"asOf": bad}, headers=tokens.contracts_reader())
             assert r.status_code == 400, (url, bad, r.text)
             assert [p["name"] for p in r.json()["invalidParams"]] == ["asOf"], r.json()
-        r = await client.get(url, params={"asOf": AS_OF}, headers=tokens.reader())
+        r = await client.get(url, params={"asOf": AS_OF}, headers=tokens.contracts_reader())
         assert r.status_code == 200, r.text

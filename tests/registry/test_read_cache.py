@@ -166,7 +166,7 @@ async def test_radar_follows_usage_changes_and_errors_are_not_stored(
     params = {"within": "P18M", "asOf": AS_OF}
 
     async def radar(on: httpx.AsyncClient) -> list[str]:
-        r = await on.get(url, params=params, headers=tokens.reader())
+        r = await on.get(url, params=params, headers=tokens.contracts_reader())
         assert r.status_code == 200, r.text
         return [item["municipalityId"] for item in r.json()["items"]]
 
@@ -192,7 +192,7 @@ async def test_radar_follows_usage_changes_and_errors_are_not_stored(
     monkeypatch.setattr(usage_service, "facility_radar", counted)
     unknown = "/v1/facilities/00000000-0000-0000-0000-000000000000/radar"
     for _ in range(2):
-        r = await client.get(unknown, headers=tokens.reader())
+        r = await client.get(unknown, headers=tokens.contracts_reader())
         assert r.status_code == 404
     assert calls == 2
 

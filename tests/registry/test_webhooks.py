@@ -513,3 +513,31 @@ async def test_watch_measures_until_stopped(registry_db: Database) -> None:
     stop.set()
     await asyncio.wait_for(task, 5)
     assert backlog.measured
+
+
+async def test_usage_events_carry_contract_details_only_to_the_municipality(
+    client: httpx.AsyncClient,
+    tokens: Any,
+    make_org: Maker,
+    make_facility: Maker,
+    dispatcher: Any,
+    receiver: Receiver,
+) -> None:
+    utrecht = await make_org("municipality", oin=tokens.UTRECHT_OIN)
+    await make_org("municipality", oin=tokens.AMERSFOORT_OIN)
+    facility = await make_facility()
+    amersfoort = tokens.municipality(oin=tokens.AMERSFOORT_OIN, sub="amersfoort-staff")
+    for headers in (tokens.municipality(), amersfoort):
+        r = await client.post("/v1/subscriptions", json={"url": HOOK, "eventTypes": [
+            "nl.samen.registry.usage."]}, headers=headers)  # fmt: skip
+        assert r.status_code == 201, r.text
+    body = {"municipalityId": utrecht["id"], "facilityId": facility["id"],
+            "contractEndDate": "2027-06-30", "annualCost": 1000}  # fmt: skip
+    assert (await client.post("/v1/usages", json=body, headers=tokens.municipality())).is_success
+    assert await dispatcher.run_once() == 2
+    by_detail = sorted(receiver.events(), key=lambda e: e["data"]["contractDetailsShown"])
+    hidden, shown = (e["data"] for e in by_detail)
+    assert (shown["contractEndDate"], shown["annualCost"]) == ("2027-06-30", 1000)
+    assert "contractEndDate" not in hidden
+    assert "annualCost" not in hidden
+    assert hidden["municipalityId"] == utrecht["id"]

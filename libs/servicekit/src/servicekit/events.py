@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -169,15 +169,21 @@ async def read_events(
     return [_to_event(row) for row in rows]
 
 
+# What a caller may see of the events read: (session, caller, events) -> events.
+FeedView = Callable[[AsyncSession, Principal, list[CloudEvent]], Awaitable[list[CloudEvent]]]
+
+
 def events_router(
     table: Table,
     auth: Callable[..., Any],
     read_scope: str,
     tag: str = "events",
     hidden_prefix: str | None = None,
+    shown: FeedView | None = None,
 ) -> APIRouter:
     """``GET /v1/events``: the service's change feed, oldest first, by sequence cursor;
-    event types starting with ``hidden_prefix`` are not on it."""
+    event types starting with ``hidden_prefix`` are not on it; ``shown``, when given,
+    turns the events read into what this caller may see of them."""
     router = APIRouter(tags=[tag])
 
     @router.get(
@@ -198,6 +204,8 @@ def events_router(
         _principal: Principal = Security(auth, scopes=[read_scope]),
     ) -> dict[str, Any]:
         events = await read_events(session, table, after, limit, hidden_prefix)
+        if shown is not None:
+            events = await shown(session, _principal, events)
         path = request.url.path
         links: dict[str, Any] = {"self": {"href": f"{path}?after={after}&limit={limit}"}}
         if len(events) == limit:

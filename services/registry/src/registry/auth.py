@@ -14,11 +14,14 @@ from .config import get_settings
 READ = "registry:read"
 WRITE = "registry:write"
 EXPOSURE = "registry:exposure"
+CONTRACTS = "registry:contracts"
 SCOPES = {
     READ: "Read the catalogue: organisations, facilities, offerings, usages, events",
     WRITE: "Change the catalogue (subject to ownership of the data)",
     EXPOSURE: "Read which municipalities run vulnerable versions (own municipality, "
     "offering's supplier or operator only)",
+    CONTRACTS: "Read every organisation's contract details (contract ends, notice periods, "
+    "value bands, annual costs; the radar and costs); without it, a municipality's own only",
 }
 
 OPERATOR = "operator"

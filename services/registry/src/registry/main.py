@@ -17,6 +17,7 @@ from . import API_VERSION
 from .auth import READ, auth
 from .changes.service import PRIVATE_EVENT_PREFIX
 from .config import Settings, get_settings
+from .contracts import feed_view
 from .costs.router import router as costs_router
 from .db import event_outbox, idempotency_keys, load_models
 from .exports.router import router as exports_router
@@ -150,7 +151,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             notices_router,
             vulnerabilities_router,
             integrations_router,
-            events_router(event_outbox, auth, READ, hidden_prefix=PRIVATE_EVENT_PREFIX),
+            events_router(
+                event_outbox, auth, READ, hidden_prefix=PRIVATE_EVENT_PREFIX, shown=feed_view
+            ),
             webhooks_router,
             exports_router,
             mergers_router,

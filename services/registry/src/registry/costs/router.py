@@ -20,6 +20,7 @@ from servicekit.responses import (
 )
 
 from ..auth import Reader, Writer
+from ..contracts import ContractViewDep
 from . import service
 from .schemas import (
     FacilityCosts,
@@ -128,14 +129,18 @@ async def list_population(
     "/v1/organisations/{organisationId}/costs",
     operation_id="getMunicipalityCosts",
     summary="A municipality's annual costs of its active usages, and per inhabitant",
-    description="`costPerInhabitant` is absent when no population figure is loaded.",
+    description="`costPerInhabitant` is absent when no population figure is loaded. For the "
+    "municipality's own staff, the operator and callers with `registry:contracts` (403 for "
+    "others).",
     response_model=MunicipalityCosts,
 )
 async def municipality_costs(
     session: SessionDep,
     _principal: Reader,
+    view: ContractViewDep,
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
 ) -> Response:
+    view.require(organisation_id, "its costs")
     return json_response(await service.municipality_costs(session, organisation_id))
 
 
@@ -144,13 +149,16 @@ async def municipality_costs(
     operation_id="getFacilityCosts",
     summary="What the municipalities using a facility pay for it per year, and per inhabitant",
     description="`costPerInhabitant` is absent when a municipality with a known cost has no "
-    "population figure.",
+    "population figure. The sum of municipalities' contracts: for the operator and callers "
+    "with `registry:contracts` (403 for others).",
     response_model=FacilityCosts,
     responses=error_responses(),
 )
 async def facility_costs(
     session: SessionDep,
     _principal: Reader,
+    view: ContractViewDep,
     facility_id: Annotated[uuid.UUID, Path(alias="facilityId")],
 ) -> Response:
+    view.require_every("the costs of a facility")
     return json_response(await service.facility_costs(session, facility_id))

@@ -14,6 +14,7 @@ from servicekit.http import negotiate
 from servicekit.responses import error_responses
 
 from ..auth import Reader
+from ..contracts import ContractViewDep
 from ..durations import DateDuration
 from ..usages.router import reference_date, window
 from ..usages.schemas import UsageStatus
@@ -37,7 +38,8 @@ OrganisationId = Annotated[uuid.UUID, Path(alias="organisationId")]
     operation_id="exportUsagesCsv",
     summary="Usages as CSV, with the names of municipality, facility and offering",
     description="Every usage matching the filters (no pages), one row each; cells a "
-    "spreadsheet would read as a formula start with an apostrophe.",
+    "spreadsheet would read as a formula start with an apostrophe. Contract details as in "
+    "`GET /v1/usages`: empty for usages the caller may not see them of.",
     response_class=Response,
     responses=csv_responses("Usages as CSV"),
     dependencies=CsvOnly,
@@ -45,6 +47,7 @@ OrganisationId = Annotated[uuid.UUID, Path(alias="organisationId")]
 async def export_usages(
     session: SessionDep,
     _principal: Reader,
+    view: ContractViewDep,
     municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
     offering_id: Annotated[uuid.UUID | None, Query(alias="offeringId")] = None,
@@ -52,7 +55,8 @@ async def export_usages(
 ) -> Response:
     equal = {"municipality_id": municipality_id, "facility_id": facility_id,
              "offering_id": offering_id, "status": status}  # fmt: skip
-    return csv_response(await service.usages_csv(session, equal), f"usages-{date.today()}.csv")
+    body = await service.usages_csv(session, equal, view)
+    return csv_response(body, f"usages-{date.today()}.csv")
 
 
 @router.get(
@@ -78,6 +82,7 @@ async def export_offerings(
     "/v1/facilities/{facilityId}/radar.csv",
     operation_id="getFacilityRadarCsv",
     summary="The facility's contract-expiry radar as CSV (every row, no pages)",
+    description="For the operator and callers with `registry:contracts` (403 for others).",
     response_class=Response,
     responses=csv_responses("The radar as CSV"),
     dependencies=CsvOnly,
@@ -86,6 +91,7 @@ async def export_offerings(
 async def facility_radar_csv(
     session: SessionDep,
     _principal: Reader,
+    view: ContractViewDep,
     facility_id: FacilityId,
     within: Annotated[DateDuration, Depends(window)],
     today: Annotated[date, Depends(reference_date)],
@@ -94,6 +100,7 @@ async def facility_radar_csv(
         Query(alias="offeringId", description="The collective offering; others compete"),
     ] = None,
 ) -> Response:
+    view.require_every("the radar of a facility")
     body = await service.facility_radar_csv(session, facility_id, within, today, offering_id)
     return csv_response(body, f"radar-{facility_id}-{today}.csv")
 
@@ -102,6 +109,8 @@ async def facility_radar_csv(
     "/v1/organisations/{organisationId}/radar.csv",
     operation_id="getOrganisationRadarCsv",
     summary="A municipality's contracts ending soon as CSV (alternatives by name)",
+    description="For the municipality's own staff, the operator and callers with "
+    "`registry:contracts` (403 for others).",
     response_class=Response,
     responses=csv_responses("The radar as CSV"),
     dependencies=CsvOnly,
@@ -110,10 +119,12 @@ async def facility_radar_csv(
 async def organisation_radar_csv(
     session: SessionDep,
     _principal: Reader,
+    view: ContractViewDep,
     organisation_id: OrganisationId,
     within: Annotated[DateDuration, Depends(window)],
     today: Annotated[date, Depends(reference_date)],
 ) -> Response:
+    view.require(organisation_id, "its radar")
     body = await service.organisation_radar_csv(session, organisation_id, within, today)
     return csv_response(body, f"radar-{organisation_id}-{today}.csv")
 

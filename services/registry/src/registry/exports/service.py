@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.csvfiles import models_csv
 
+from ..contracts import ContractView
 from ..durations import DateDuration
 from ..integrations.service import landscape
 from ..organisations.schemas import OrganisationRadarItem
@@ -20,10 +21,10 @@ from .repository import ExportRepository
 from .schemas import OfferingRow, UsageRow
 
 
-async def usages_csv(session: AsyncSession, equal: dict[str, Any]) -> str:
+async def usages_csv(session: AsyncSession, equal: dict[str, Any], view: ContractView) -> str:
     async with session.begin():
         rows = await ExportRepository(session).usages(equal)
-    return models_csv(UsageRow, (UsageRow.model_validate(dict(row)) for row in rows))
+    return models_csv(UsageRow, (view.usage(UsageRow.model_validate(dict(row))) for row in rows))
 
 
 async def offerings_csv(session: AsyncSession, equal: dict[str, Any]) -> str:

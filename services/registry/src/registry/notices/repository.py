@@ -82,5 +82,7 @@ async def alerts_of(session: AsyncSession, usage_id: uuid.UUID) -> list[NoticeAl
     return list(rows.scalars())
 
 
-async def usage_exists(session: AsyncSession, usage_id: uuid.UUID) -> bool:
-    return await session.get(Usage, usage_id) is not None
+async def municipality_of(session: AsyncSession, usage_id: uuid.UUID) -> uuid.UUID | None:
+    """The municipality of the usage, None when there is no such usage."""
+    usage = await session.get(Usage, usage_id)
+    return None if usage is None else usage.municipality_id

@@ -13,6 +13,7 @@ from servicekit.pagination import Page, PageDep
 from servicekit.responses import page_response
 
 from ..auth import Reader
+from ..contracts import ContractViewDep
 from . import service
 from .schemas import NoticeAlertOut
 
@@ -24,16 +25,18 @@ router = json_router("usages")
     operation_id="listNoticeAlerts",
     summary="Which notice-deadline announcements (180, 90, 30 days before) a usage had",
     description="Each is also a `nl.samen.registry.usage.notice-deadline-approaching` event "
-    "on the change feed (and to webhooks).",
+    "on the change feed (and to webhooks). For the municipality's own staff, the operator "
+    "and callers with `registry:contracts` (403 for others).",
     response_model=Page[NoticeAlertOut],
 )
 async def list_alerts(
     request: Request,
     session: SessionDep,
     _principal: Reader,
+    view: ContractViewDep,
     usage_id: Annotated[uuid.UUID, Path(alias="usageId")],
     params: PageDep,
 ) -> Response:
-    items = await service.alerts(session, usage_id)
+    items = await service.alerts(session, usage_id, view)
     page = items[params.offset : params.offset + params.page_size]
     return page_response(request, page, len(items), params)

@@ -18,6 +18,7 @@ from servicekit.db import Database
 from servicekit.errors import NotFound
 
 from ..changes.service import SYSTEM, record_change
+from ..contracts import ContractView
 from ..usages.radar import notice_deadline
 from . import repository
 from .models import THRESHOLDS
@@ -100,7 +101,11 @@ async def run(database: Database, stop: asyncio.Event, every_seconds: float) -> 
             await asyncio.wait_for(stop.wait(), timeout=every_seconds)
 
 
-async def alerts(session: AsyncSession, usage_id: uuid.UUID) -> list[NoticeAlertOut]:
-    if not await repository.usage_exists(session, usage_id):
+async def alerts(
+    session: AsyncSession, usage_id: uuid.UUID, view: ContractView
+) -> list[NoticeAlertOut]:
+    municipality_id = await repository.municipality_of(session, usage_id)
+    if municipality_id is None:
         raise NotFound(f"No usage with id {usage_id}.")
+    view.require(municipality_id, "the notice alerts of its contracts")
     return [NoticeAlertOut.model_validate(a) for a in await repository.alerts_of(session, usage_id)]

@@ -53,6 +53,15 @@ class OrganisationRepository(Repository[Organisation]):
             )
         return await self.page(query, params, Organisation.name, Organisation.id)
 
+    async def municipality_id_of(self, oin: str) -> uuid.UUID | None:
+        """The id of the municipality with this OIN, if any."""
+        found = await self.session.scalar(
+            select(Organisation.id).where(
+                Organisation.oin == oin, Organisation.type == "municipality"
+            )
+        )
+        return found
+
     async def holder_of(
         self, org_type: str, field: str, value: str, own_id: uuid.UUID | None
     ) -> uuid.UUID | None:

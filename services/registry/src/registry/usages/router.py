@@ -25,6 +25,7 @@ from servicekit.schemas import IsoDate
 
 from ..auth import Reader, Writer
 from ..common import CachedPagesDep, invalid
+from ..contracts import ContractViewDep
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
 from . import imports, radar, service
@@ -80,11 +81,15 @@ async def reference_date(
     "/v1/usages",
     operation_id="listUsages",
     summary="List usages (which municipality uses what, until when)",
+    description="Every reader sees who uses what (status, start); the contract details "
+    "of a usage only its municipality's own staff, the operator and callers with "
+    "`registry:contracts` (for others they are null and `contractDetailsShown` is false).",
     response_model=Page[UsageOut],
 )
 async def list_usages(
     pages: CachedPagesDep,
     _principal: Reader,
+    view: ContractViewDep,
     params: PageDep,
     municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
@@ -98,7 +103,9 @@ async def list_usages(
         status=status,
     )
     return await pages.items(
-        ("usages", filters), params, lambda database: service.list_usages(database, filters, params)
+        ("usages", filters, view.key),
+        params,
+        lambda database: service.list_usages(database, filters, params, view),
     )
 
 
@@ -185,14 +192,17 @@ async def import_usages(
     "/v1/usages/{usageId}",
     operation_id="getUsage",
     summary="Read a usage",
+    description="Its contract details only for the municipality's own staff, the operator "
+    "and callers with `registry:contracts` (for others null, `contractDetailsShown` false).",
     response_model=UsageOut,
 )
 async def get_usage(
     session: SessionDep,
     _principal: Reader,
+    view: ContractViewDep,
     usage_id: UsageId,
 ) -> Response:
-    return tagged_response(await service.get_usage(session, usage_id))
+    return tagged_response(await service.get_usage(session, usage_id, view))
 
 
 @router.patch(
@@ -220,13 +230,16 @@ async def update_usage(
     summary="Contract-expiry radar: municipalities that could join this facility",
     description="Municipalities that do not use the facility (or use a competing offering "
     "when `offeringId` names the collective one) and whose current contract in the same "
-    "theme ends within the window; sorted by the last date they must give notice.",
+    "theme ends within the window; sorted by the last date they must give notice. "
+    "It shows other municipalities' contracts: for the operator and callers with "
+    "`registry:contracts` only (403 for others).",
     response_model=Page[RadarItem],
     tags=["radar"],
 )
 async def facility_radar(
     pages: CachedPagesDep,
     _principal: Reader,
+    view: ContractViewDep,
     facility_id: Annotated[uuid.UUID, Path(alias="facilityId")],
     within: Annotated[DateDuration, Depends(window)],
     today: Annotated[date, Depends(reference_date)],
@@ -236,6 +249,8 @@ async def facility_radar(
         Query(alias="offeringId", description="The collective offering; others compete"),
     ] = None,
 ) -> Response:
+    view.require_every("the radar of a facility")
+
     async def compute() -> PageBody:
         async with pages.database.read_sessionmaker() as session:
             items, total = await radar.facility_radar(
@@ -251,17 +266,22 @@ async def facility_radar(
     "/v1/organisations/{organisationId}/radar",
     operation_id="getOrganisationRadar",
     summary="A municipality's contracts ending soon, with facilities it could join",
+    description="For the municipality's own staff, the operator and callers with "
+    "`registry:contracts` (403 for others).",
     response_model=Page[OrganisationRadarItem],
     tags=["radar"],
 )
 async def organisation_radar(
     pages: CachedPagesDep,
     _principal: Reader,
+    view: ContractViewDep,
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
     within: Annotated[DateDuration, Depends(window)],
     today: Annotated[date, Depends(reference_date)],
     params: PageDep,
 ) -> Response:
+    view.require(organisation_id, "its radar")
+
     async def compute() -> PageBody:
         async with pages.database.sessionmaker() as session:
             items = await radar.organisation_radar(session, organisation_id, within, today)

@@ -61,6 +61,13 @@ class UsageOut(ApiOutModel):
     notice_period_months: int | None
     contract_value_band: ValueBand | None
     annual_cost: OptionalEuro = Field(default=None, description="Per year, in euro")
+    contract_details_shown: bool = Field(
+        default=True,
+        description="False when the caller may not see this contract's details: then "
+        "contractEndDate, noticePeriodMonths, contractValueBand and annualCost are null "
+        "(not unknown). They are shown to the municipality's own staff, the operator and "
+        "callers with registry:contracts.",
+    )
     created_at: datetime
     updated_at: datetime
 

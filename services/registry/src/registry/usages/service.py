@@ -21,6 +21,7 @@ from servicekit.schemas import patch_changes
 
 from ..auth import MUNICIPALITY
 from ..changes.service import record_out
+from ..contracts import ContractView
 from ..organisations.models import Organisation
 from ..organisations.service import require_not_ended
 from ..vulnerabilities import service as vulnerabilities
@@ -54,15 +55,17 @@ def require_municipality_staff(principal: Principal, municipality: Organisation)
 
 
 async def list_usages(
-    database: Database, filters: UsageFilter, params: PageParams
+    database: Database, filters: UsageFilter, params: PageParams, view: ContractView
 ) -> tuple[list[UsageOut], int]:
     rows, total = await READER.page(database, params, asdict(filters))
-    return [UsageOut.model_validate(dict(r)) for r in rows], total
+    return [view.usage(UsageOut.model_validate(dict(r))) for r in rows], total
 
 
-async def get_usage(session: AsyncSession, usage_id: uuid.UUID) -> tuple[UsageOut, str]:
+async def get_usage(
+    session: AsyncSession, usage_id: uuid.UUID, view: ContractView
+) -> tuple[UsageOut, str]:
     row = await UsageRepository(session).get(usage_id)
-    return to_out(row), etag_of(row.id, row.revision)
+    return view.usage(to_out(row)), etag_of(row.id, row.revision)
 
 
 def check_dates(values: dict[str, Any]) -> None:

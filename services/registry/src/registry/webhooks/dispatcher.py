@@ -27,6 +27,7 @@ from servicekit.events import CloudEvent, read_events
 
 from ..changes.service import PRIVATE_EVENT_PREFIX
 from ..config import get_settings
+from ..contracts import webhook_view
 from ..db import event_outbox
 from .models import Delivery, Subscription
 from .secretbox import SecretBox, SecretUnreadable, secret_box
@@ -205,6 +206,7 @@ class WebhookDispatcher:
         attempts = 0
         async with self.database.sessionmaker() as session:
             events = await read_events(session, event_outbox, sub.cursor, BATCH)
+            view = await webhook_view(session, sub.owner_org)
         skipped_to = None
         for event in events:
             if not wanted(event.type, sub.event_types) or not addressed_to(event, sub):
@@ -214,7 +216,7 @@ class WebhookDispatcher:
                 await self._skip_to(sub, skipped_to)
                 skipped_to = None
             started = time.perf_counter()
-            ok, status, error = await self._post(sub, event)
+            ok, status, error = await self._post(sub, view.event(event))
             attempts += 1
             duration = int((time.perf_counter() - started) * 1000)
             sub = await self._record(sub, event, ok, status, error, duration)
