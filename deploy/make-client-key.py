@@ -31,7 +31,7 @@ CLIENTS: dict[str, dict[str, object]] = {
         "name": "Samen procurement service",
         "grantType": "client_credentials",
         "tokenEndpointAuthMethod": "private_key_jwt",
-        "allowedScopes": ["registry:read"],
+        "allowedScopes": ["registry:read", "registry:contracts"],
         # A resource server of the platform's APIs: reads identity's revocation feed.
         "resourceAudiences": ["samen"],
     },
@@ -65,6 +65,7 @@ CLIENTS: dict[str, dict[str, object]] = {
             "registry:read",
             "registry:write",
             "registry:exposure",
+            "registry:contracts",
             "procurement:read",
             "procurement:enroll",
             "procurement:manage",

@@ -57,6 +57,7 @@ SCOPES = (
     "registry:read",
     "registry:write",
     "registry:exposure",
+    "registry:contracts",
     "procurement:read",
     "procurement:enroll",
     "procurement:manage",

@@ -62,3 +62,13 @@ def test_a_catch_all_route_leaves_reserved_paths_alone() -> None:
                  "/docs-assets/a.js", "/health/ready", "/metrics"):  # fmt: skip
         assert _route(router, path)[0] != "portal", path
     assert _route(router, "/auth/token") == ("identity-auth", "/token")
+
+
+def test_contract_details_pass_with_read_and_the_registry_narrows_them() -> None:
+    """Radar, costs and usages reach the registry with registry:read (a municipality reads
+    its own); the registry decides who sees other municipalities' (registry:contracts)."""
+    router = Router(default_routes())
+    registry = next(r for r in router.routes if r.name == "registry")
+    for rest in ("/usages", "/usages/u1", "/organisations/o1/radar", "/organisations/o1/costs",
+                 "/facilities/f1/radar", "/facilities/f1/costs", "/exports/usages.csv"):  # fmt: skip
+        assert _scope(router, registry, "GET", rest) == "registry:read", rest

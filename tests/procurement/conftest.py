@@ -245,7 +245,8 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 def lead_headers(issuer: TestIssuer) -> dict[str, str]:
     return issuer.headers(
         sub="lead-staff",
-        scopes=["procurement:read", "procurement:manage"],
+        # As identity grants a lead party (role procurement-manager).
+        scopes=["procurement:read", "procurement:manage", "registry:contracts"],
         org_id=LEAD_OIN,
         org_type="cooperation",
     )

@@ -8,7 +8,13 @@ from typing import Any
 
 import httpx
 
-from .conftest import MUNICIPALITIES, FakeRegistry, open_tender, tender_body
+from .conftest import (
+    MUNICIPALITIES,
+    FakeRegistry,
+    municipality_headers,
+    open_tender,
+    tender_body,
+)
 
 UTRECHT = next(m for m in MUNICIPALITIES if m["cbsCode"] == "GM0344")
 
@@ -84,3 +90,36 @@ async def test_bad_input_unknown_municipality_and_registry_outage(
     r = await client.get(f"{url}?municipalityId={UTRECHT['id']}", headers=lead_headers)
     assert r.status_code == 503
     assert r.headers["retry-after"]
+
+
+async def test_only_whom_the_contracts_are_may_read_them(
+    client: httpx.AsyncClient, registry: FakeRegistry, issuer: Any
+) -> None:
+    """The radar is read with this service's registry:contracts token: it is handed only to
+    the municipality's own staff, the operator and holders of registry:contracts."""
+    registry.radars[UTRECHT["id"]] = [
+        _radar_item(registry.facility, [], "2027-06-30", "2026-12-31")
+    ]
+    url = f"/v1/decisions-ahead?municipalityId={UTRECHT['id']}&within=P2Y"
+    other = next(m for m in MUNICIPALITIES if m["oin"] != UTRECHT["oin"])
+    refused = [
+        municipality_headers(issuer, other),
+        issuer.headers(sub="lead", scopes=["procurement:read", "procurement:manage"],
+                       org_id="00000001999999999000", org_type="cooperation"),
+        issuer.headers(sub="supplier", scopes=["procurement:read"], org_id="90000001",
+                       org_type="supplier"),
+    ]  # fmt: skip
+    for headers in refused:
+        r = await client.get(url, headers=headers)
+        assert r.status_code == 403, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+    allowed = [
+        municipality_headers(issuer, UTRECHT),
+        issuer.headers(sub="admin", scopes=["procurement:read"], org_id="00000001000000000000",
+                       org_type="operator"),
+        issuer.headers(sub="planner", scopes=["procurement:read", "registry:contracts"]),
+    ]  # fmt: skip
+    for headers in allowed:
+        r = await client.get(url, headers=headers)
+        assert r.status_code == 200, r.text
+        assert [i["contractEndDate"] for i in r.json()["items"]] == ["2027-06-30"]

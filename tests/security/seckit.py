@@ -25,6 +25,7 @@ ALL_SCOPES = (
     "registry:read",
     "registry:write",
     "registry:exposure",
+    "registry:contracts",
     "procurement:read",
     "procurement:enroll",
     "procurement:manage",

@@ -21,7 +21,10 @@ Per route, rules (first match wins) name the scope a request needs:
 | everything else (not under RESERVED) | portal | any                    | public (the portal has its own log-in) |
 
 Services verify the token and scopes again (defence in depth), and decide what an
-anonymous caller of a public read sees (procurement: published tenders only). Anonymous
+anonymous caller of a public read sees (procurement: published tenders only). Contract
+details (usages' contract members, radar, costs, notice alerts) pass here with
+registry:read, because a municipality's own staff read their own with it; the registry
+shows other municipalities' only to the operator and holders of registry:contracts. Anonymous
 calls are rate limited per client address (:mod:`gateway.auth`). A route with the prefix
 "" catches every path outside :data:`RESERVED` (a web front, say:
 ``passthrough("portal", "", "portal", PROXY_METHODS)`` with a ``portal`` upstream in the

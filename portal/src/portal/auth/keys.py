@@ -24,6 +24,7 @@ PERSON_SCOPES = [
     "registry:read",
     "registry:write",
     "registry:exposure",
+    "registry:contracts",
     "procurement:read",
     "procurement:enroll",
     "procurement:manage",

@@ -72,6 +72,7 @@ def demo_clients(public_url: str = "") -> list[tuple[ClientIn, str | None]]:
         "registry:read",
         "registry:write",
         "registry:exposure",
+        "registry:contracts",
         "procurement:read",
         "procurement:enroll",
         "procurement:manage",
@@ -93,7 +94,12 @@ def demo_clients(public_url: str = "") -> list[tuple[ClientIn, str | None]]:
         resource_server(
             "samen-registry", "Samen registry service", ["registry:read", "procurement:read"]
         ),
-        resource_server("samen-procurement", "Samen procurement service", ["registry:read"]),
+        # Decisions ahead and proposed start dates come from contract details.
+        resource_server(
+            "samen-procurement",
+            "Samen procurement service",
+            ["registry:read", "registry:contracts"],
+        ),
         # The gateway verifies tokens too: it reads the revocation feed, nothing else.
         resource_server("samen-gateway", "Samen gateway", []),
         (

@@ -32,7 +32,8 @@ class Settings(ServiceSettings):
     # Production: the client's private JWK (JSON) for private_key_jwt; when set, it is
     # used instead of the secret (identity accepts client secrets in development only).
     client_private_key_jwk: str = ""
-    registry_scope: str = "registry:read"
+    # Contract details (decisions ahead, proposed start dates) need registry:contracts.
+    registry_scope: str = "registry:read registry:contracts"
 
     def revocation_client(self) -> tuple[str, str, str]:
         """The same client reads identity's revocation feed, unless AUTH_CLIENT_* say otherwise."""

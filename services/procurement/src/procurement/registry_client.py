@@ -37,7 +37,7 @@ class RegistryClient:
         client_id: str,
         client_secret: str,
         *,
-        scope: str = "registry:read",
+        scope: str = "registry:read registry:contracts",
         timeout: float = 3.0,
         retry_after: int = 5,
         cache_seconds: float = 300.0,

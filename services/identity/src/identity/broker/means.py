@@ -126,12 +126,14 @@ MACHTIGING_ROLES = {
 }
 ROLE_SCOPES = {
     "procurement-enroller": {"procurement:enroll"},
-    "procurement-manager": {"procurement:manage"},
+    # Lead parties plan joint tenders from every municipality's contract ends.
+    "procurement-manager": {"procurement:manage", "registry:contracts"},
     "registry-editor": {"registry:write", "registry:exposure"},
     "platform-admin": {
         "identity:admin",
         "registry:write",
         "registry:exposure",
+        "registry:contracts",
         "procurement:manage",
     },
 }

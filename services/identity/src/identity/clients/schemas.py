@@ -30,6 +30,7 @@ KNOWN_SCOPES = {
     "registry:read": "Read the registry",
     "registry:write": "Change the registry",
     "registry:exposure": "See which municipalities run vulnerable versions (own data only)",
+    "registry:contracts": "Read every municipality's contract details, radar and costs",
     "procurement:read": "Read tenders",
     "procurement:enroll": "Enroll a municipality in a tender",
     "procurement:manage": "Manage tenders (lead party)",

@@ -34,7 +34,9 @@ router = json_router("decisions")
     "planned or open joint tenders that could replace each contract",
     description="The contracts and facilities come from the registry (its organisation "
     "radar); the tenders are this service's drafts and tenders open for enrollment, for "
-    "the contract's own facility or an alternative. Soonest deadline first.",
+    "the contract's own facility or an alternative. Soonest deadline first. For the "
+    "municipality's own staff, the operator and callers with `registry:contracts` (lead "
+    "parties); 403 for others.",
     response_model=Page[DecisionAhead],
     responses=error_responses(404, 503),
 )
@@ -43,7 +45,7 @@ async def decisions_ahead(
     session: SessionDep,
     registry: RegistryDep,
     clock: ClockDep,
-    _principal: Reader,
+    principal: Reader,
     params: PageDep,
     municipality_id: Annotated[
         uuid.UUID, Query(alias="municipalityId", description="Registry organisation id")
@@ -60,7 +62,13 @@ async def decisions_ahead(
 ) -> Response:
     now = clock()
     items = await service.decisions_ahead(
-        session, registry, municipality_id, service.check_within(within), now.date(), now
+        session,
+        registry,
+        principal,
+        municipality_id,
+        service.check_within(within),
+        now.date(),
+        now,
     )
     page = items[params.offset : params.offset + params.page_size]
     return page_response(request, page, len(items), params)

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.errors import BadRequest, NotFound
+from servicekit.auth import Principal
+from servicekit.errors import BadRequest, Forbidden, NotFound
 
 from ..registry_client import RegistryClient
 from ..tenders.models import Tender
@@ -67,9 +68,30 @@ def _decision(item: dict[str, Any], tenders: list[Tender], now: datetime) -> Dec
     )
 
 
+# The registry's scope for every municipality's contract details (this service reads the
+# radar with it, so it must not hand the radar to a caller who could not read it there).
+CONTRACTS_SCOPE = "registry:contracts"
+
+
+def require_contract_reader(principal: Principal, organisation: dict[str, Any]) -> None:
+    """The municipality's own staff, the operator or a holder of registry:contracts (a lead
+    party) may see a municipality's contracts, as in the registry."""
+    if CONTRACTS_SCOPE in principal.scopes:
+        return
+    if principal.org_type == "operator" and principal.org_id:
+        return
+    if principal.org_type == "municipality" and principal.org_id == organisation.get("oin"):
+        return
+    raise Forbidden(
+        "Only the municipality's own staff, the operator or a holder of "
+        f"{CONTRACTS_SCOPE} may read its decisions ahead."
+    )
+
+
 async def decisions_ahead(
     session: AsyncSession,
     registry: RegistryClient,
+    principal: Principal,
     municipality_id: uuid.UUID,
     within: str,
     today: date,
@@ -84,6 +106,7 @@ async def decisions_ahead(
             "Decisions ahead are a municipality's.",
             invalid_params=[{"name": "municipalityId", "reason": "not a municipality"}],
         )
+    require_contract_reader(principal, organisation)
     radar = await registry.organisation_radar(str(municipality_id), within, today.isoformat())
     if radar is None:
         raise registry.unavailable("the radar changed while it was read")
