@@ -99,15 +99,24 @@ async def facility_page(api: Api, key: str) -> dict[str, Any]:
         | ({facility["providerId"]} if facility.get("providerId") else set()),
     )
     current.sort(key=lambda u: (u.get("contractEndDate") or "9999", u["municipalityId"]))
+    # The registry withholds other municipalities' contract ends from the portal's token.
+    with_ends = [u for u in current if details_shown(u)]
     return {
         "facility": facility,
         "transitions": transitions,
         "offerings": offerings,
         "usages": current,
         "organisations": organisations,
-        "timeline": contract_timeline(current, organisations),
+        "ends_shown": bool(with_ends),
+        "ends_withheld": len(with_ends) < len(current),
+        "timeline": contract_timeline(with_ends, organisations),
         "offering_names": offering_names,
     }
+
+
+def details_shown(usage: dict[str, Any]) -> bool:
+    """Whether the registry showed this usage's contract details to the caller."""
+    return bool(usage.get("contractDetailsShown", True))
 
 
 async def integrations_of(api: Api, offerings: list[dict[str, Any]]) -> dict[str, str]:
@@ -160,6 +169,7 @@ async def organisation_page(api: Api, organisation_id: str) -> dict[str, Any]:
         api, f"{REGISTRY}/organisations", set(organisation.get("memberIds") or [])
     )
     usages.sort(key=lambda u: (u["status"] == "ended", u.get("contractEndDate") or "9999"))
+    with_ends = [u for u in usages if details_shown(u)]
     successor = None
     if organisation.get("successorId"):  # ended in a merger: who continues it
         successor = await api.get(f"{REGISTRY}/organisations/{organisation['successorId']}")
@@ -167,6 +177,8 @@ async def organisation_page(api: Api, organisation_id: str) -> dict[str, Any]:
         "organisation": organisation,
         "successor": successor,
         "usages": usages,
+        "ends_shown": bool(with_ends),
+        "ends_withheld": len(with_ends) < len(usages),
         "offerings": offerings,
         "facilities": facilities,
         "members": members,
