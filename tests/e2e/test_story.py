@@ -331,18 +331,21 @@ async def test_2_municipality_records_its_contract_and_the_radar_lists_it(story:
     usage = r.json()
     assert usage["contractEndDate"] == end.isoformat()
     assert_one_trace(story.platform, trace_id, "registry")
-    # The radar of the collective offering: Utrecht's own contract ends inside 18 months.
-    collective = next((o for o in offerings.values() if o["id"] != usage.get("offeringId")), None)
-    params = {"within": "P18M"}
-    if collective is not None:
-        params["offeringId"] = collective["id"]
+    # Utrecht's own radar: its contract ends inside 18 months. The facility's radar lists
+    # other municipalities' contracts: not for a municipality's staff (registry:contracts).
     r = await story.api.get(
-        f"/api/registry/v1/facilities/{telephony['id']}/radar", params=params, headers=bearer(token)
+        f"/api/registry/v1/organisations/{utrecht['id']}/radar",
+        params={"within": "P18M"},
+        headers=bearer(token),
     )
     assert r.status_code == 200, r.text
-    radar = {i["municipalityId"]: i for i in r.json()["items"]}
-    assert utrecht["id"] in radar, r.json()
-    assert radar[utrecht["id"]]["contractEndDate"] == end.isoformat()
+    radar = {i["usageId"]: i for i in r.json()["items"]}
+    assert usage["id"] in radar, r.json()
+    assert radar[usage["id"]]["contractEndDate"] == end.isoformat()
+    r = await story.api.get(
+        f"/api/registry/v1/facilities/{telephony['id']}/radar", headers=bearer(token)
+    )
+    assert r.status_code == 403, r.text
     story.ids.update(telephony=telephony, usage=usage, contract_end=end)
 
 
