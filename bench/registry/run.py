@@ -236,6 +236,7 @@ async def load_data(url: str, args: argparse.Namespace) -> dict[str, Any]:
                        rng.choice(STATUSES), start, max(end, start), rng.choice([1, 3, 6, 12]),
                        "50k-215k", cost, 1, now, now))  # fmt: skip
     extra = _catalogue_feature_rows(rng, municipalities, facilities, usages, today, now)
+    extra.update(_landscape_rows(rng, offerings, now))
     started = time.perf_counter()
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
@@ -333,6 +334,43 @@ def _catalogue_feature_rows(
     }
 
 
+def _landscape_rows(
+    rng: random.Random, offerings: list[Any], now: datetime
+) -> dict[str, tuple[list[str], list[Any]]]:
+    """Rows of issue 19: integrations from one offering in ten to another, and a
+    (fictitious) vulnerability in one offering in twenty. No exposures: the bench's usages
+    name no version."""
+    integrations, seen = [], set()
+    for source in offerings[: len(offerings) // 10]:
+        target, kind = rng.choice(offerings)[0], rng.choice(INTEGRATION_KINDS)
+        if target == source[0] or (source[0], target, kind) in seen:
+            continue
+        seen.add((source[0], target, kind))
+        integrations.append((uuid.uuid4(), source[0], target, kind, '["ZGW API\'s"]',
+                             rng.choice(["planned", "active", "ended"]),
+                             rng.choice(["one-way", "two-way"]), "", 1, now, now))  # fmt: skip
+    vulnerabilities = [
+        (uuid.uuid4(), o[0], f"CVE-2099-{i:05d}", Decimal("7.5"),
+         "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", "bench: fictitious", None,
+         "published", None, 1, now, now)
+        for i, o in enumerate(offerings[:: 20])
+    ]  # fmt: skip
+    return {
+        "integrations": (
+            ["id", "source_offering_id", "target_offering_id", "kind", "standards", "status",
+             "direction", "description", "revision", "created_at", "updated_at"],
+            integrations,
+        ),
+        "vulnerabilities": (
+            ["id", "offering_id", "cve_id", "cvss_score", "cvss_vector", "description",
+             "fixed_in_version", "status", "withdrawal_reason", "revision", "created_at",
+             "updated_at"],
+            vulnerabilities,
+        ),
+    }  # fmt: skip
+
+
+INTEGRATION_KINDS = ("api", "file-transfer", "digikoppeling", "message-queue", "other")
 WRK = os.environ.get("WRK", "/usr/bin/wrk")
 
 # wrk script: each thread walks its own slice of the scenario's URLs (thread k takes
