@@ -78,6 +78,7 @@ async def test_problems_per_line_and_column_with_the_text_kept(portal: Portal) -
     assert "<code>status</code>" in report
     assert "<code>contractEndDate</code>" in report
     assert "nothing was stored" in shown.text
+    assert "write yyyy-mm-dd" in report
     assert "ggi-netwerk,paused,2027-02-30" in shown.text  # the uploaded file, kept as text
     assert portal.fake.api_calls(IMPORTS)[-1][3] == BAD.encode()
     # Nothing to send, or a file that is not UTF-8: a message next to the field, no call.

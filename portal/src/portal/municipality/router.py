@@ -94,7 +94,12 @@ async def _import_page(
     report: dict[str, object] | None = None,
 ) -> Response:
     t = Translator(language_of(request))
-    shown = [{**p, "reason": human_reason(t, p["reason"])} for p in problems or []]
+    # A file's dates are ISO dates, not what a date field on a form takes.
+    csv_reasons = {t("error.date"): t("imp.date")}
+    shown = []
+    for problem in problems or []:
+        reason = human_reason(t, problem["reason"])
+        shown.append({**problem, "reason": csv_reasons.get(reason, reason)})
     return render(
         request,
         "municipality/usage_import.html",
