@@ -146,6 +146,12 @@ async def test_registry_offerings_and_usages_belong_to_their_organisation(
     assert_problem(r, 403)
     r = await http.get(upath, headers=utrecht)
     assert r.json()["contractEndDate"] == "2028-01-31"
+    # Zwolle sees that Utrecht uses the facility, not its contract, radar or costs.
+    r = await http.get(upath, headers=zwolle)
+    assert (r.json()["contractEndDate"], r.json()["contractDetailsShown"]) == (None, False)
+    for private in ("radar", "costs"):
+        r = await http.get(f"/v1/organisations/{orgs['u']['id']}/{private}", headers=zwolle)
+        assert_problem(r, 403)
     r = await http.get("/v1/usages", params={"municipalityId": orgs["u"]["id"]}, headers=utrecht)
     assert r.json()["total"] == 1
 
