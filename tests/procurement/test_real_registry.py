@@ -63,7 +63,11 @@ class FakeIdentity:
                 elif self.path == "/auth/token" and self.command == "POST":
                     assert self.headers["authorization"].startswith("Basic ")
                     token = identity.issuer.token(
-                        sub="procurement", azp="procurement", scopes=["registry:read"]
+                        # As identity's seed allows samen-procurement: contract ends
+                        # (proposed start dates) need registry:contracts.
+                        sub="procurement",
+                        azp="procurement",
+                        scopes=["registry:read", "registry:contracts"],
                     )
                     body = {"access_token": token, "token_type": "Bearer", "expires_in": 300}
                 else:
