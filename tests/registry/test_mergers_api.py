@@ -248,3 +248,30 @@ async def test_bad_mergers(
     r = await client.get(f"/v1/organisations/{a}", headers=tokens.reader())
     assert r.json()["endedOn"] is None
     _ = b
+
+
+async def test_a_merged_municipality_merges_again(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker
+) -> None:
+    """Contracts keep naming the municipality that concluded them through a second merger."""
+    w = await _world(client, tokens, make_org, make_facility)
+    r = await client.post("/v1/municipality-mergers", json=_body(w), headers=tokens.operator())
+    assert r.status_code == 201, r.text
+    later = await make_org("municipality", name="Gooi en Eem")
+    r = await client.post(
+        "/v1/municipality-mergers",
+        json={"predecessorIds": [w["s"]["id"]], "successorId": later["id"],
+              "effectiveDate": date.today().isoformat()},
+        headers=tokens.operator(),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    r = await client.get(f"/v1/usages?municipalityId={later['id']}", headers=tokens.reader())
+    assert sorted(u["inheritedFromId"] for u in r.json()["items"]) == sorted(
+        [w["a"]["id"], w["b"]["id"], w["b"]["id"]])  # fmt: skip
+    r = await client.get(f"/v1/organisations/{w['s']['id']}", headers=tokens.reader())
+    assert r.json()["successorId"] == later["id"]
+    assert r.json()["endedOn"] == (date.today() - timedelta(days=1)).isoformat()
+    r = await client.get(
+        "/v1/municipality-mergers", params={"pageSize": 10}, headers=tokens.reader()
+    )
+    assert [m["successorId"] for m in r.json()["items"]] == [later["id"], w["s"]["id"]]
