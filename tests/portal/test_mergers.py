@@ -70,7 +70,7 @@ async def test_preview_then_merge_and_move_the_enrollments(portal: Portal) -> No
     assert 'value="gm0317, GM0308"' in shown.text  # the input is kept
 
     portal.fake.json("POST", MERGERS, MERGER, status=201)
-    applied = {"mergerId": MERGER_ID, "dryRun": False, "successorOin": "1", "predecessorOins": [],
+    applied = {"id": MERGER_ID, "dryRun": False, "successorOin": "1", "predecessorOins": [],
                "effectiveDate": "2026-01-01", "transferredEnrollmentIds": ["e-1"],
                "combinedEnrollmentIds": ["e-2", "e-3"], "appliedBy": "vng-admin",
                "appliedAt": "2026-01-02T10:00:00Z"}  # fmt: skip
@@ -129,7 +129,7 @@ async def test_enrollments_moved_later_when_procurement_was_down(portal: Portal)
     page = await portal.client.get(f"/operator/mergers/{MERGER_ID}")
     assert "konden nog niet worden overgezet" in page.text
     assert f'action="/operator/mergers/{MERGER_ID}/enrollments"' in page.text
-    portal.fake.json("POST", APPLIED, {"mergerId": MERGER_ID}, status=201)
+    portal.fake.json("POST", APPLIED, {"id": MERGER_ID}, status=201)
     retry = await portal.client.post(
         f"/operator/mergers/{MERGER_ID}/enrollments", data={"csrf": csrf_of(page.text)}
     )

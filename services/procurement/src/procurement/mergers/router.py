@@ -55,7 +55,7 @@ async def apply_merger(
     )
     if not applied_now or dry_run:
         return json_response(out)
-    return json_response(out, status_code=201, location=f"/v1/municipality-mergers/{out.merger_id}")
+    return json_response(out, status_code=201, location=f"/v1/municipality-mergers/{out.id}")
 
 
 @router.get(

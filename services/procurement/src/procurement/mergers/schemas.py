@@ -15,7 +15,7 @@ class MergerApply(ApiModel):
 
 
 class AppliedMergerOut(ApiOutModel):
-    merger_id: uuid.UUID
+    id: uuid.UUID = Field(description="The merger's id in the registry")
     dry_run: bool
     successor_oin: str | None = Field(description="Null when it has none (nothing moved)")
     predecessor_oins: list[str]

@@ -47,6 +47,7 @@ def to_out(row: AppliedMerger) -> AppliedMergerOut:
     moved = json.loads(row.moved)
     return AppliedMergerOut.from_row(
         row,
+        id=row.merger_id,
         dry_run=False,
         predecessor_oins=json.loads(row.predecessor_oins),
         transferred_enrollment_ids=moved["transferred"],
@@ -126,7 +127,7 @@ async def apply(
                         await _fold(repo, actor, enrollment, own, now)
                         combined.append(enrollment.id)
             result = AppliedMergerOut(
-                merger_id=merger_id,
+                id=merger_id,
                 dry_run=dry_run,
                 successor_oin=successor.oin or None,
                 predecessor_oins=[p.oin for p in predecessors],
