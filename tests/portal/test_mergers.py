@@ -154,3 +154,21 @@ async def test_an_ended_municipality_names_its_successor(portal: Portal) -> None
     assert "Voortgezet als Soest" in ended
     page = await portal.client.get(f"/organisations/{new}")
     assert 'id="org-ended"' not in page.text
+
+
+async def test_inherited_contracts_name_who_concluded_them(portal: Portal) -> None:
+    from test_errors import UTRECHT, script_registry
+
+    await portal.login(**UTRECHT)
+    script_registry(portal)
+    old = "5f0c8a52-2f0c-4ad4-8f3e-2a0c4b3f1d03"
+    usage = {"id": "u-1", "municipalityId": "m-1", "facilityId": "f-1", "offeringId": None,
+             "versionId": None, "inheritedFromId": old, "status": "active", "startDate": None,
+             "contractEndDate": "2027-12-31", "noticePeriodMonths": 3,
+             "contractValueBand": None, "annualCost": None}  # fmt: skip
+    portal.fake.json("GET", "/api/registry/v1/usages", page_of([usage]))
+    portal.fake.json("GET", "/api/registry/v1/facilities/f-1", {"id": "f-1", "name": "GGI-Netwerk"})
+    portal.fake.json("GET", f"/api/registry/v1/organisations/{old}", {"id": old, "name": "Eemnes"})
+    page = await portal.client.get("/municipality/usages")
+    assert page.status_code == 200, page.text
+    assert "overgenomen van Eemnes" in page.text

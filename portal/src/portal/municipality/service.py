@@ -58,6 +58,13 @@ async def usages(api: Api, session: Session) -> dict[str, Any]:
         {u["offeringId"] for u in items if u.get("offeringId")},
         session,
     )
+    # Contracts inherited in a merger: the municipality that concluded them.
+    predecessors = await names(
+        api,
+        f"{REGISTRY}/organisations",
+        {u["inheritedFromId"] for u in items if u.get("inheritedFromId")},
+        session,
+    )
     for usage in items:
         usage["noticeDeadline"] = notice_deadline(
             usage.get("contractEndDate"), usage.get("noticePeriodMonths")
@@ -69,6 +76,7 @@ async def usages(api: Api, session: Session) -> dict[str, Any]:
         "usages": items,
         "facilities": facilities,
         "offerings": offerings,
+        "predecessors": predecessors,
         "today": today,
     }
 
