@@ -10,7 +10,7 @@ from typing import Any
 from conftest import Portal
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from test_errors import csrf_of, form_id_of, page_of
+from test_errors import UTRECHT, csrf_of, form_id_of, page_of, script_registry
 from test_flows import OPERATOR
 
 MERGER_ID = "0b7a5d52-2f0c-4ad4-8f3e-2a0c4b3f1d99"
@@ -157,8 +157,6 @@ async def test_an_ended_municipality_names_its_successor(portal: Portal) -> None
 
 
 async def test_inherited_contracts_name_who_concluded_them(portal: Portal) -> None:
-    from test_errors import UTRECHT, script_registry
-
     await portal.login(**UTRECHT)
     script_registry(portal)
     old = "5f0c8a52-2f0c-4ad4-8f3e-2a0c4b3f1d03"
