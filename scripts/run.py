@@ -114,6 +114,20 @@ def main() -> int:
             env.setdefault(f"{prefix}_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / name}.db")
         env.setdefault(f"{prefix}_ENVIRONMENT", "development")
         env.setdefault(f"GATEWAY_{prefix}_URL", f"http://127.0.0.1:{port}")
+    # Every part points at the others' ports (defaults unless *_PORT moved them): the
+    # gateway is the issuer and public address, identity serves the keys and the feed.
+    ports = {name: port for name, port, _has_db in SERVICES}
+    gateway = f"http://127.0.0.1:{ports['gateway']}"
+    identity = f"http://127.0.0.1:{ports['identity']}"
+    env.setdefault("IDENTITY_ISSUER", gateway)
+    for name in ports:
+        prefix = name.upper()
+        env.setdefault(f"{prefix}_PUBLIC_URL", gateway)
+        env.setdefault(f"{prefix}_AUTH_ISSUER", gateway)
+        env.setdefault(f"{prefix}_AUTH_JWKS_URL", f"{identity}/auth/jwks")
+    env.setdefault("PORTAL_GATEWAY_URL", gateway)
+    env.setdefault("PROCUREMENT_REGISTRY_URL", f"http://127.0.0.1:{ports['registry']}")
+    env.setdefault("PROCUREMENT_TOKEN_URL", f"{identity}/auth/token")
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("PORTAL_CLIENT_KEY_FILE", str(data_dir / "portal-client-key.json"))
 

@@ -47,6 +47,13 @@ KNOWN: dict[tuple[str, str, str], str] = {
     + " (municipalityId, facilityId, offeringId)",
     ("registry", "updateUsage", "positive_data_acceptance"): REFERENCE + " (offeringId)",
     ("registry", "createOffering", "positive_data_acceptance"): REFERENCE + " (facilityId)",
+    ("registry", "createOfferingVersion", "positive_data_acceptance"): (
+        "A version's end of support may not lie before its release date: a cross-field "
+        "rule no schema can state, 400 invalidParams."
+    ),
+    ("registry", "updateOfferingVersion", "positive_data_acceptance"): (
+        "As createOfferingVersion: end of support before the release date is 400."
+    ),
     ("registry", "createOrganisation", "positive_data_acceptance"): (
         "Which identifiers an organisation has depends on its type (a municipality a CBS "
         "code, a supplier a KvK number, the operator an OIN); cross-field rule, 400."

@@ -91,3 +91,15 @@ async def test_the_feed_state_is_in_the_gateways_details(issuer: TestIssuer) -> 
     assert checks["revocation-feed"]["status"] == "pass"
     assert checks["revocation-feed"]["revokedTokens"] == 0
     await feed.aclose()
+
+
+def test_a_warning_in_the_details_is_no_failure() -> None:
+    from gateway.health import overall_status
+
+    up = {"status": "pass"}
+    assert overall_status({"registry": up, "revocation-feed": up}) == "pass"
+    assert overall_status({"registry": up, "revocation-feed": {"status": "warn"}}) == "warn"
+    assert (
+        overall_status({"registry": {"status": "fail"}, "revocation-feed": {"status": "warn"}})
+        == "fail"
+    )
