@@ -48,6 +48,9 @@ async def test_public_facility_page_without_contract_ends(portal: Portal) -> Non
     assert "Contracten die aflopen, per jaar" not in page.text  # no timeline
     assert "Geen einddatum" not in page.text  # withheld is not "no end date"
     assert "zien alleen de gemeente zelf" in page.text
+    assert "tot wanneer" not in page.text  # the heading promises no dates
+    assert f"Gemeenten die {FACILITY['name']} gebruiken, op naam" in page.text
+    assert page.text.index("Amersfoort") < page.text.index(">Utrecht<")  # by name
 
 
 async def test_facility_page_with_the_contract_ends_it_may_show(portal: Portal) -> None:

@@ -98,7 +98,13 @@ async def facility_page(api: Api, key: str) -> dict[str, Any]:
         | {o["supplierId"] for o in offerings}
         | ({facility["providerId"]} if facility.get("providerId") else set()),
     )
-    current.sort(key=lambda u: (u.get("contractEndDate") or "9999", u["municipalityId"]))
+    current.sort(
+        key=lambda u: (
+            u.get("contractEndDate") or "9999",
+            organisations.get(u["municipalityId"], {}).get("name", ""),
+            u["municipalityId"],
+        )
+    )
     # The registry withholds other municipalities' contract ends from the portal's token.
     with_ends = [u for u in current if details_shown(u)]
     return {
