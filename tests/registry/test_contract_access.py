@@ -17,7 +17,8 @@ CONTRACT = {
     "contractValueBand": "215k-750k",
     "annualCost": 12000.5,
 }
-HIDDEN = dict.fromkeys(CONTRACT)
+# The version run is withheld too: with the public vulnerabilities it tells the exposure.
+HIDDEN = dict.fromkeys((*CONTRACT, "versionId"))
 
 
 async def _world(
@@ -25,12 +26,19 @@ async def _world(
 ) -> dict[str, Any]:
     utrecht = await make_org("municipality", name="Utrecht", oin=tokens.UTRECHT_OIN)
     amersfoort = await make_org("municipality", name="Amersfoort", oin=tokens.AMERSFOORT_OIN)
+    await make_org("supplier", kvkNumber=tokens.SUPPLIER_KVK)
     facility = await make_facility(theme="netwerk")
+    offering = (await client.post("/v1/offerings", headers=tokens.supplier(), json={
+        "facilityId": facility["id"], "name": "O", "priceModel": "free"})).json()  # fmt: skip
+    version = (await client.post(f"/v1/offerings/{offering['id']}/versions", headers=tokens.supplier(),
+               json={"version": "1", "releaseDate": "2024-01-01"})).json()  # fmt: skip
     body = {"municipalityId": utrecht["id"], "facilityId": facility["id"],
+            "offeringId": offering["id"], "versionId": version["id"],
             "startDate": "2024-01-01", **CONTRACT}  # fmt: skip
     r = await client.post("/v1/usages", json=body, headers=tokens.municipality())
     assert r.status_code == 201, r.text
-    return {"utrecht": utrecht, "amersfoort": amersfoort, "facility": facility, "usage": r.json()}
+    return {"utrecht": utrecht, "amersfoort": amersfoort, "facility": facility,
+            "offering": offering, "version": version, "usage": r.json()}  # fmt: skip
 
 
 def _amersfoort(tokens: Any) -> dict[str, str]:
@@ -38,7 +46,7 @@ def _amersfoort(tokens: Any) -> dict[str, str]:
 
 
 def _contract(usage: dict[str, Any]) -> dict[str, Any]:
-    return {k: usage[k] for k in CONTRACT}
+    return {k: usage[k] for k in (*CONTRACT, "versionId")}
 
 
 async def test_usages_show_contract_details_only_to_whom_they_belong(
@@ -54,8 +62,8 @@ async def test_usages_show_contract_details_only_to_whom_they_belong(
         seen = r.json()
         assert _contract(seen) == HIDDEN
         assert seen["contractDetailsShown"] is False
-        assert (seen["municipalityId"], seen["status"], seen["startDate"]) == (
-            w["utrecht"]["id"], "active", "2024-01-01",
+        assert (seen["municipalityId"], seen["offeringId"], seen["status"], seen["startDate"]) == (
+            w["utrecht"]["id"], w["offering"]["id"], "active", "2024-01-01",
         )  # fmt: skip
         items = (await client.get(listing, headers=headers)).json()["items"]
         assert [_contract(i) for i in items] == [HIDDEN]
@@ -63,10 +71,11 @@ async def test_usages_show_contract_details_only_to_whom_they_belong(
     # Its own staff, the operator and registry:contracts: everything (from the same cache).
     for headers in (tokens.municipality(), tokens.operator(), tokens.contracts_reader()):
         seen = (await client.get(usage_url, headers=headers)).json()
-        assert _contract(seen) == CONTRACT
+        shown = {**CONTRACT, "versionId": w["version"]["id"]}
+        assert _contract(seen) == shown
         assert seen["contractDetailsShown"] is True
         items = (await client.get(listing, headers=headers)).json()["items"]
-        assert [_contract(i) for i in items] == [CONTRACT]
+        assert [_contract(i) for i in items] == [shown]
     # Anonymous callers are refused.
     r = await client.get(listing)
     assert r.status_code == 401
@@ -85,9 +94,10 @@ async def test_usage_csv_leaves_other_contracts_empty(
 
     (other,) = await rows(_amersfoort(tokens))
     assert [other[k] for k in CONTRACT] == ["", "", "", ""]
+    assert (other["versionId"], other["version"]) == ("", "")
     assert other["municipalityName"] == "Utrecht"
     (own,) = await rows(tokens.municipality())
-    assert own["contractEndDate"] == "2027-06-30"
+    assert (own["contractEndDate"], own["version"]) == ("2027-06-30", "1")
     (every,) = await rows(tokens.contracts_reader())
     assert every["annualCost"] == "12000.5"
 
@@ -102,6 +112,8 @@ async def test_radar_costs_and_alerts_of_a_municipality_are_its_own(
         f"{org}/radar.csv?within=P5Y&asOf=2026-01-01",
         f"{org}/costs",
         f"/v1/usages/{w['usage']['id']}/notice-alerts",
+        f"{org}/landscape",
+        f"{org}/landscape.xml",
     ]
     for url in private:
         for headers in (tokens.reader(), _amersfoort(tokens), tokens.supplier()):
@@ -162,7 +174,7 @@ async def test_feed_shows_usage_contracts_only_to_whom_they_belong(
     others = await usage_events(_amersfoort(tokens))
     assert len(others) == 2
     for data in others:
-        assert not set(CONTRACT) & set(data), data
+        assert not {*CONTRACT, "versionId"} & set(data), data
         assert data["contractDetailsShown"] is False
         assert (data["municipalityId"], data["status"]) == (w["utrecht"]["id"], "active")
     assert await usage_events(tokens.reader()) == others

@@ -175,7 +175,7 @@ async def test_landscape_as_archimate(
 ) -> None:
     w = await _world(client, tokens, make_org, make_facility)
     url = f"/v1/organisations/{w['utrecht']['id']}/landscape.xml"
-    r = await client.get(url, headers=tokens.reader())
+    r = await client.get(url, headers=tokens.contracts_reader())
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/xml; charset=utf-8"
     assert r.content.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
@@ -206,31 +206,33 @@ async def test_landscape_as_archimate(
         headers=tokens.supplier(),
     )  # fmt: skip
     assert r.status_code == 201, r.text
-    model = check_ameff((await client.get(url, headers=tokens.reader())).content)
+    model = check_ameff((await client.get(url, headers=tokens.contracts_reader())).content)
     flows = [x for x in model.iter(f"{NS}relationship") if x.get(XSI_TYPE) == "Flow"]
     ends = {(f.get("source"), f.get("target")) for f in flows}
     there = (f"id-offering-{w['offerings'][1]['id']}", f"id-offering-{depot['id']}")
     assert ends == {there, there[::-1]}
     assert {f.find(f"{NS}name").text for f in flows} == {"api ZGW API's"}
     assert len(list(model.iter(f"{NS}relationship"))) == 4  # two Serving, two Flow
-    r = await client.get(url, headers=tokens.reader())
+    r = await client.get(url, headers=tokens.contracts_reader())
     values = {p.get("propertyDefinitionRef"): p.find(f"{NS}value").text
               for p in components[0].iter(f"{NS}property")}  # fmt: skip
     assert values["id-property-version"] == "-1.0"
     assert values["id-property-facility"] == "Telefonie"
     # A municipality without offerings in use: just itself, no relationships.
     other = await make_org("municipality", name="Leeg")
-    r = await client.get(f"/v1/organisations/{other['id']}/landscape.xml", headers=tokens.reader())
+    r = await client.get(
+        f"/v1/organisations/{other['id']}/landscape.xml", headers=tokens.contracts_reader()
+    )
     model = check_ameff(r.content)
     assert model.find(f"{NS}relationships") is None
     assert len(list(model.iter(f"{NS}element"))) == 1
     r = await client.get(
-        f"/v1/organisations/{w['supplier']['id']}/landscape.xml", headers=tokens.reader()
+        f"/v1/organisations/{w['supplier']['id']}/landscape.xml", headers=tokens.contracts_reader()
     )
     assert r.status_code == 400
     r = await client.get(
-        f"/v1/organisations/{w['phone']['id']}/landscape.xml", headers=tokens.reader()
+        f"/v1/organisations/{w['phone']['id']}/landscape.xml", headers=tokens.contracts_reader()
     )
     assert r.status_code == 404
-    r = await client.get(url, headers={**tokens.reader(), "Accept": "text/csv"})
+    r = await client.get(url, headers={**tokens.contracts_reader(), "Accept": "text/csv"})
     assert r.status_code == 406

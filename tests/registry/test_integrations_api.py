@@ -81,7 +81,7 @@ async def test_supplier_records_and_the_landscape_shows_it(
     assert (await client.get(f"/v1/integrations/{integration['id']}")).status_code == 200
 
     r = await client.get(
-        f"/v1/organisations/{world['utrecht']['id']}/landscape", headers=tokens.reader()
+        f"/v1/organisations/{world['utrecht']['id']}/landscape", headers=tokens.contracts_reader()
     )
     assert r.status_code == 200, r.text
     landscape = r.json()
@@ -90,10 +90,14 @@ async def test_supplier_records_and_the_landscape_shows_it(
     assert landscape["offerings"][0]["version"] is None
     # Only integrations between offerings it uses.
     assert [i["id"] for i in landscape["integrations"]] == [integration["id"]]
-    r = await client.get(f"/v1/organisations/{uuid.uuid4()}/landscape", headers=tokens.reader())
+    r = await client.get(
+        f"/v1/organisations/{uuid.uuid4()}/landscape", headers=tokens.contracts_reader()
+    )
     assert r.status_code == 404
     supplier = world["zaak"]["supplierId"]
-    r = await client.get(f"/v1/organisations/{supplier}/landscape", headers=tokens.reader())
+    r = await client.get(
+        f"/v1/organisations/{supplier}/landscape", headers=tokens.contracts_reader()
+    )
     assert r.status_code == 400
     r = await client.get(f"/v1/organisations/{world['utrecht']['id']}/landscape")
     assert r.status_code == 401
@@ -171,7 +175,7 @@ async def test_change_with_if_match_and_forward_status(
     )
     assert r.status_code == 200, r.text
     r = await client.get(
-        f"/v1/organisations/{world['utrecht']['id']}/landscape", headers=tokens.reader()
+        f"/v1/organisations/{world['utrecht']['id']}/landscape", headers=tokens.contracts_reader()
     )
     assert r.json()["integrations"] == []  # ended ones are not part of the landscape
     r = await client.get("/v1/events?limit=500", headers=tokens.reader())

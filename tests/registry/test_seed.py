@@ -57,7 +57,9 @@ async def test_seed_is_complete_and_idempotent(
         f"/v1/organisations/{utrecht['id']}/exposures", headers=tokens.municipality()
     )
     assert sorted(e["cveId"] for e in r.json()["items"]) == ["CVE-2099-0001", "CVE-2099-0002"]
-    r = await client.get(f"/v1/organisations/{utrecht['id']}/landscape", headers=tokens.reader())
+    r = await client.get(
+        f"/v1/organisations/{utrecht['id']}/landscape", headers=tokens.municipality()
+    )
     assert sorted(i["status"] for i in r.json()["integrations"]) == ["active", "planned"]
 
 

@@ -2,7 +2,8 @@
 caller's own municipality's.
 
 Contract details are a usage's contract end, notice period, value band and annual cost,
-and everything derived from them: the radar, costs, notice alerts. Any reader may see
+the offering version it runs (which, with the public vulnerabilities, tells its exposure),
+and everything derived from them: the radar, costs, notice alerts, the landscape. Any reader may see
 who uses which facility or offering (status, start); the details of a contract only the
 municipality's own staff, the operator and callers with ``registry:contracts`` (lead
 parties planning joint tenders, the procurement service)."""
@@ -26,13 +27,17 @@ from .auth import CONTRACTS, MUNICIPALITY, Reader, is_operator
 from .organisations.repository import OrganisationRepository
 from .usages.schemas import UsageOut
 
-# The members of a usage that are its contract's details (snake case as in UsageOut).
+# The members of a usage that are its contract's details (snake case as in UsageOut). The
+# version run is one: with the public vulnerabilities it tells the municipality's exposure.
 CONTRACT_FIELDS = (
+    "version_id",
     "contract_end_date",
     "notice_period_months",
     "contract_value_band",
     "annual_cost",
 )
+# Members beside a usage that name a withheld one (the CSV export's version label).
+LABELS = ("version",)
 # What a usage event on the feed may show every reader (camelCase, as in the event data).
 PUBLIC_USAGE_EVENT_KEYS = frozenset(
     {
@@ -41,7 +46,6 @@ PUBLIC_USAGE_EVENT_KEYS = frozenset(
         "municipalityId",
         "facilityId",
         "offeringId",
-        "versionId",
         "inheritedFromId",
         "status",
         "startDate",
@@ -92,9 +96,8 @@ class ContractView:
         ``contractDetailsShown`` false) unless they are the caller's to see."""
         if self.may_see(out.municipality_id):
             return out
-        return out.model_copy(
-            update={**dict.fromkeys(CONTRACT_FIELDS), "contract_details_shown": False}
-        )
+        withheld = [f for f in (*CONTRACT_FIELDS, *LABELS) if f in type(out).model_fields]
+        return out.model_copy(update={**dict.fromkeys(withheld), "contract_details_shown": False})
 
     def event(self, event: CloudEvent) -> CloudEvent:
         """A feed event as this caller may see it: a usage event of a municipality not the

@@ -149,13 +149,16 @@ async def accept_xml(request: Request) -> None:
     description="The offerings the municipality uses under a current contract as "
     "ApplicationComponents serving the municipality (a BusinessActor), in The Open "
     "Group's ArchiMate Model Exchange File Format (namespace "
-    "http://www.opengroup.org/xsd/archimate/3.0/).",
+    "http://www.opengroup.org/xsd/archimate/3.0/). Like the landscape: for the "
+    "municipality's own staff, the operator and callers with `registry:contracts` (403 for "
+    "others).",
     response_class=Response,
     responses=LANDSCAPE_RESPONSES,
     dependencies=[Depends(accept_xml)],
 )
 async def landscape(
-    session: SessionDep, _principal: Reader, organisation_id: OrganisationId
+    session: SessionDep, _principal: Reader, view: ContractViewDep, organisation_id: OrganisationId
 ) -> Response:
+    view.require(organisation_id, "its landscape")
     body = await service.landscape_xml(session, organisation_id)
     return attachment(body, f"landscape-{organisation_id}.xml", XML)

@@ -15,6 +15,7 @@ from servicekit.pagination import Page, PageDep
 from servicekit.responses import error_responses, json_response, page_response, tagged_response
 
 from ..auth import PublicReader, Reader, Writer
+from ..contracts import ContractViewDep
 from . import service
 from .schemas import (
     IntegrationCreate,
@@ -116,13 +117,17 @@ async def update_integration(
     operation_id="getOrganisationLandscape",
     summary="A municipality's landscape: the offerings it uses and their integrations",
     description="Offerings of its current (planned or active) usages, with supplier, "
-    "facility and version, and the integrations not ended between two of them.",
+    "facility and version, and the integrations not ended between two of them. The "
+    "versions a municipality runs tell its vulnerability exposure: for the municipality's "
+    "own staff, the operator and callers with `registry:contracts` (403 for others).",
     response_model=Landscape,
     tags=["integrations", "organisations"],
 )
 async def get_landscape(
     session: SessionDep,
     _principal: Reader,
+    view: ContractViewDep,
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
 ) -> Response:
+    view.require(organisation_id, "its landscape")
     return json_response(await service.landscape(session, organisation_id))

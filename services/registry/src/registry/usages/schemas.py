@@ -64,8 +64,8 @@ class UsageOut(ApiOutModel):
     contract_details_shown: bool = Field(
         default=True,
         description="False when the caller may not see this contract's details: then "
-        "contractEndDate, noticePeriodMonths, contractValueBand and annualCost are null "
-        "(not unknown). They are shown to the municipality's own staff, the operator and "
+        "versionId, contractEndDate, noticePeriodMonths, contractValueBand and annualCost "
+        "are null (not unknown; the version run would tell the vulnerability exposure). They are shown to the municipality's own staff, the operator and "
         "callers with registry:contracts.",
     )
     created_at: datetime
