@@ -232,13 +232,25 @@ class Platform:
         self, trace_id: str, services: set[str], timeout: float = 20.0
     ) -> list[ReceivedSpan]:
         """The spans of one trace, once every named service has exported a database span
-        in it (the gateway: any span). Batch exporters flush on their own schedule."""
+        in it (the gateway: any span) and every server span's parent has arrived too.
+        Batch exporters flush on their own schedule: a service's server span can come
+        before the caller's client span it hangs under."""
         deadline = time.monotonic() + timeout
         while True:
             spans = self.spans(trace_id)
-            if services <= traced_services(spans) or time.monotonic() > deadline:
+            complete = services <= traced_services(spans) and parents_arrived(spans)
+            if complete or time.monotonic() > deadline:
                 return spans
             time.sleep(0.2)
+
+
+def parents_arrived(spans: list[ReceivedSpan]) -> bool:
+    """Every server span of a service (not the gateway, whose parent is the caller's) has
+    its parent span in the trace."""
+    ids = {s.span_id for s in spans}
+    return all(
+        s.parent_id in ids for s in spans if s.kind == 2 and s.service != "gateway" and s.parent_id
+    )
 
 
 def traced_services(spans: list[ReceivedSpan]) -> set[str]:
