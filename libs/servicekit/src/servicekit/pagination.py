@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlencode
 
@@ -46,6 +47,10 @@ class PageParams(BaseModel):
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
+
+    def window(self, items: Sequence[T]) -> Sequence[T]:
+        """This page's part of a list computed whole."""
+        return items[self.offset : self.offset + self.page_size]
 
 
 async def page_params(

@@ -121,3 +121,8 @@ def page_response(
     """A collection page as a ready response (the schema is already applied, so FastAPI's
     second validation of the returned value is skipped on these hot paths)."""
     return page_body_response(request, page_body(items, total), params)
+
+
+def listed_response(request: Request, items: Sequence[BaseModel], params: PageParams) -> Response:
+    """One page of a list computed whole (short lists: exposures, alerts, analyses)."""
+    return page_response(request, params.window(items), len(items), params)

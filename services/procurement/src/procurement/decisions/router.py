@@ -11,7 +11,7 @@ from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
 from servicekit.http import json_router
 from servicekit.pagination import Page, PageDep
-from servicekit.responses import error_responses, page_response
+from servicekit.responses import error_responses, listed_response
 
 from ..deps import Reader, RegistryDep
 from . import service
@@ -70,5 +70,4 @@ async def decisions_ahead(
         now.date(),
         now,
     )
-    page = items[params.offset : params.offset + params.page_size]
-    return page_response(request, page, len(items), params)
+    return listed_response(request, items, params)

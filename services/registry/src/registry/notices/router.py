@@ -10,7 +10,7 @@ from fastapi import Path, Request, Response
 from servicekit.db import SessionDep
 from servicekit.http import json_router
 from servicekit.pagination import Page, PageDep
-from servicekit.responses import page_response
+from servicekit.responses import listed_response
 
 from ..auth import Reader
 from ..contracts import ContractViewDep
@@ -38,5 +38,4 @@ async def list_alerts(
     params: PageDep,
 ) -> Response:
     items = await service.alerts(session, usage_id, view)
-    page = items[params.offset : params.offset + params.page_size]
-    return page_response(request, page, len(items), params)
+    return listed_response(request, items, params)

@@ -13,6 +13,7 @@ from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
+    listed_response,
     no_content,
     page_response,
 )
@@ -97,8 +98,7 @@ async def list_analyses(
     params: PageDep,
 ) -> Response:
     items = await service.list_analyses(session, facility_id)
-    page = items[params.offset : params.offset + params.page_size]
-    return page_response(request, page, len(items), params)
+    return listed_response(request, items, params)
 
 
 @router.post(

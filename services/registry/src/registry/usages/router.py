@@ -285,8 +285,7 @@ async def organisation_radar(
     async def compute() -> PageBody:
         async with pages.database.sessionmaker() as session:
             items = await radar.organisation_radar(session, organisation_id, within, today)
-        page = items[params.offset : params.offset + params.page_size]
-        return page_body(page, len(items))
+        return page_body(params.window(items), len(items))
 
     key = ("organisation-radar", organisation_id, within, today)
     return await pages.answer(key, params, compute)

@@ -10,8 +10,13 @@ from fastapi import Body, Path, Query, Request, Response
 from servicekit.db import SessionDep
 from servicekit.http import IfMatchDep, json_router
 from servicekit.idempotency import created
-from servicekit.pagination import Page, PageDep, PageParams
-from servicekit.responses import error_responses, page_response, tagged_response
+from servicekit.pagination import Page, PageDep
+from servicekit.responses import (
+    error_responses,
+    listed_response,
+    page_response,
+    tagged_response,
+)
 
 from ..auth import ExposureReader, Reader, Writer
 from . import service
@@ -152,7 +157,7 @@ async def vulnerability_exposures(
     params: PageDep,
 ) -> Response:
     items = await service.exposures_of_vulnerability(session, principal, vulnerability_id)
-    return _listed(request, items, params)
+    return listed_response(request, items, params)
 
 
 @router.get(
@@ -171,10 +176,4 @@ async def organisation_exposures(
     params: PageDep,
 ) -> Response:
     items = await service.exposures_of_municipality(session, principal, organisation_id)
-    return _listed(request, items, params)
-
-
-def _listed(request: Request, items: list[ExposureOut], params: PageParams) -> Response:
-    """One page of a list computed whole (exposures are few per vulnerability)."""
-    page = items[params.offset : params.offset + params.page_size]
-    return page_response(request, page, len(items), params)
+    return listed_response(request, items, params)
