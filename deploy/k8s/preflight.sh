@@ -62,7 +62,8 @@ if [ "$available" = True ]; then ok "metrics-server (metrics.k8s.io available)";
 
 for secret in registry-database identity-database procurement-database samen-pg-registry \
   samen-pg-identity samen-pg-procurement redis-credentials gateway-redis identity-keys \
-  registry-keys procurement-client registry-client gateway-client samen-pg-backup; do
+  registry-keys procurement-client registry-client gateway-client samen-pg-backup \
+  portal-database samen-pg-portal portal-client portal-reader-client; do
   if kubectl -n "$ns" get secret "$secret" >/dev/null 2>&1; then
     ok "secret $ns/$secret"
   else

@@ -374,6 +374,15 @@ def test_create_secrets_script_provides_every_referenced_secret(
         assert f"{key}=" in script, f"create-secrets.sh does not set {name}/{key}"
 
 
+def test_preflight_checks_every_referenced_secret(rendered: Objects) -> None:
+    """The production preflight names each Secret the production overlay needs before
+    anything is applied (identity-upstreams is optional: no upstream login means yet)."""
+    script = (ROOT / "deploy" / "k8s" / "preflight.sh").read_text()
+    listed = set(re.findall(r"[a-z0-9-]+", script.split("for secret in", 1)[1].split("; do", 1)[0]))
+    needed = {name for name, _key in secret_refs(rendered["production"])} - {"identity-upstreams"}
+    assert needed - listed == set(), "preflight.sh does not check these Secrets"
+
+
 def _port_allowed(rule: dict[str, Any], port: int) -> bool:
     ports = rule.get("ports")
     return not ports or any(p.get("port") == port for p in ports)

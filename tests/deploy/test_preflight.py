@@ -37,7 +37,8 @@ SECRETS = [
     "registry-database", "identity-database", "procurement-database", "samen-pg-registry",
     "samen-pg-identity", "samen-pg-procurement", "redis-credentials", "gateway-redis",
     "identity-keys", "registry-keys", "procurement-client", "registry-client", "gateway-client",
-    "samen-pg-backup",
+    "samen-pg-backup", "portal-database", "samen-pg-portal", "portal-client",
+    "portal-reader-client",
 ]  # fmt: skip
 CRDS = [
     "clusters.postgresql.cnpg.io", "databases.postgresql.cnpg.io", "poolers.postgresql.cnpg.io",
