@@ -138,9 +138,5 @@ async def facility_costs(
     return costs, without
 
 
-async def organisation(session: AsyncSession, organisation_id: uuid.UUID) -> Organisation | None:
-    return await session.get(Organisation, organisation_id)
-
-
 async def facility(session: AsyncSession, facility_id: uuid.UUID) -> Facility | None:
     return await session.get(Facility, facility_id)

@@ -14,9 +14,10 @@ from servicekit.auth import Principal
 from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, NotFound
 
-from ..auth import MUNICIPALITY, require_operator
+from ..auth import require_operator
 from ..changes.service import record_change
 from ..csvfile import CsvRow, param, read_csv
+from ..organisations.service import municipality_of
 from . import repository
 from .schemas import (
     FacilityCosts,
@@ -176,14 +177,9 @@ async def list_figures(
 async def municipality_costs(
     session: AsyncSession, organisation_id: uuid.UUID
 ) -> MunicipalityCosts:
-    municipality = await repository.organisation(session, organisation_id)
-    if municipality is None:
-        raise NotFound(f"No organisation with id {organisation_id}.")
-    if municipality.type != MUNICIPALITY:
-        raise BadRequest(
-            "Costs are kept per municipality.",
-            invalid_params=[{"name": "organisationId", "reason": "not a municipality"}],
-        )
+    municipality = await municipality_of(
+        session, organisation_id, "Costs are kept per municipality."
+    )
     rows = await repository.active_usage_costs(session, organisation_id)
     known = [Decimal(row.annual_cost) for row in rows if row.annual_cost is not None]
     total = sum(known, Decimal(0))

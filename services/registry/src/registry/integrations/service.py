@@ -9,16 +9,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
 from servicekit.auth import Principal
-from servicekit.errors import BadRequest, Conflict, NotFound
+from servicekit.errors import BadRequest, Conflict
 from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
 from servicekit.schemas import patch_changes
 
-from ..auth import MUNICIPALITY
 from ..changes.service import record_out
 from ..offerings.models import Offering
 from ..offerings.service import require_supplier_or_operator
+from ..organisations.service import municipality_of
 from ..usages.service import STATUS_ORDER
 from .models import Integration
 from .repository import IntegrationRepository
@@ -136,14 +136,7 @@ async def landscape(session: AsyncSession, organisation_id: uuid.UUID) -> Landsc
     """The offerings a municipality uses now (or is about to) and the integrations
     between them."""
     repo = IntegrationRepository(session)
-    organisation = await repo.organisation(organisation_id)
-    if organisation is None:
-        raise NotFound(f"No organisation with id {organisation_id}.")
-    if organisation.type != MUNICIPALITY:
-        raise BadRequest(
-            "A landscape is a municipality's.",
-            invalid_params=[{"name": "organisationId", "reason": "not a municipality"}],
-        )
+    await municipality_of(session, organisation_id, "A landscape is a municipality's.")
     used = [
         LandscapeOffering.model_validate(dict(r))
         for r in await repo.used_offerings(organisation_id)

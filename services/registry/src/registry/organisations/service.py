@@ -16,6 +16,7 @@ from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
 
+from ..auth import MUNICIPALITY
 from ..changes.service import record_out
 from .models import Organisation
 from .repository import OrganisationRepository
@@ -30,6 +31,20 @@ FORBIDDEN = {
     "cooperation": {"cbs_code"},
     "operator": {"cbs_code"},
 }
+
+
+async def municipality_of(
+    session: AsyncSession, organisation_id: uuid.UUID, detail: str
+) -> Organisation:
+    """The municipality a per-municipality view (radar, costs, landscape) is of: 404 for an
+    unknown organisation, 400 naming ``organisationId`` (``detail`` as the problem's
+    detail) for an organisation of another type."""
+    organisation = await OrganisationRepository(session).get(organisation_id)
+    if organisation.type != MUNICIPALITY:
+        raise BadRequest(
+            detail, invalid_params=[{"name": "organisationId", "reason": "not a municipality"}]
+        )
+    return organisation
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.errors import BadRequest, NotFound
 
-from ..auth import MUNICIPALITY
 from ..durations import DateDuration, add_months
 from ..organisations.schemas import JoinOption, OrganisationRadarItem
+from ..organisations.service import municipality_of
 from .repository import UsageRepository
 from .schemas import RadarItem
 
@@ -86,14 +86,9 @@ async def organisation_radar(
     """One municipality's contracts ending in the window, each with the collective
     facilities of the same theme it could join instead."""
     repo = UsageRepository(session)
-    municipality = await repo.organisation(organisation_id)
-    if municipality is None:
-        raise NotFound(f"No organisation with id {organisation_id}.")
-    if municipality.type != MUNICIPALITY:
-        raise BadRequest(
-            "The radar of an organisation is for municipalities.",
-            invalid_params=[{"name": "organisationId", "reason": "not a municipality"}],
-        )
+    await municipality_of(
+        session, organisation_id, "The radar of an organisation is for municipalities."
+    )
     horizon = within.after(today)
     rows = await repo.ending_contracts(organisation_id, today, horizon)
     used = await repo.used_facilities(organisation_id)
