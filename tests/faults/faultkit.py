@@ -63,8 +63,11 @@ class JwksServer:
                 """client_credentials for procurement (identity's token endpoint)."""
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 server.token_requests += 1
+                # As identity's registration of samen-procurement: it reads contract ends.
                 token = issuer.token(
-                    sub="samen-procurement", azp="samen-procurement", scopes=["registry:read"]
+                    sub="samen-procurement",
+                    azp="samen-procurement",
+                    scopes=["registry:read", "registry:contracts"],
                 )
                 body = json.dumps(
                     {"access_token": token, "token_type": "Bearer", "expires_in": 300}
