@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from ..facilities.models import Facility
+from ..lookups import CatalogueLookups
 from ..offerings.models import Offering, OfferingVersion
 from ..organisations.models import Organisation
 from ..usages.models import Usage
@@ -19,7 +20,7 @@ MUNICIPALITY = aliased(Organisation)
 SUPPLIER = aliased(Organisation)
 
 
-class ExportRepository:
+class ExportRepository(CatalogueLookups):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
@@ -73,6 +74,3 @@ class ExportRepository:
         for offering_id, label in await self.session.execute(query):
             labels.setdefault(offering_id, []).append(label)
         return labels
-
-    async def organisation(self, organisation_id: uuid.UUID) -> Organisation | None:
-        return await self.session.get(Organisation, organisation_id)

@@ -13,21 +13,16 @@ from servicekit.pagination import PageParams
 from servicekit.repository import Repository
 
 from ..facilities.models import Facility
+from ..lookups import CatalogueLookups
 from ..offerings.models import Offering, OfferingVersion
 from ..organisations.models import Organisation
 from ..usages.models import Usage
 from .models import Integration
 
 
-class IntegrationRepository(Repository[Integration]):
+class IntegrationRepository(CatalogueLookups, Repository[Integration]):
     model = Integration
     label = "integration"
-
-    async def offering(self, offering_id: uuid.UUID) -> Offering | None:
-        return await self.session.get(Offering, offering_id)
-
-    async def organisation(self, organisation_id: uuid.UUID) -> Organisation | None:
-        return await self.session.get(Organisation, organisation_id)
 
     async def existing(self, source: uuid.UUID, target: uuid.UUID, kind: str) -> uuid.UUID | None:
         query = select(Integration.id).where(

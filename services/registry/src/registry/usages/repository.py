@@ -28,7 +28,8 @@ from servicekit.repository import Repository
 
 from ..common import table_reader
 from ..facilities.models import Facility
-from ..offerings.models import Offering, OfferingVersion
+from ..lookups import CatalogueLookups
+from ..offerings.models import Offering
 from ..organisations.models import Organisation
 from .models import Usage
 
@@ -38,25 +39,9 @@ ENDED = "ended"
 READER = table_reader(Usage.__table__, "usage", counted=True, order_by=("created_at", "id"))
 
 
-class UsageRepository(Repository[Usage]):
+class UsageRepository(CatalogueLookups, Repository[Usage]):
     model = Usage
     label = "usage"
-
-    async def organisation(
-        self, organisation_id: uuid.UUID, *, lock: bool = False
-    ) -> Organisation | None:
-        return await self.session.get(
-            Organisation, organisation_id, with_for_update=True if lock else None
-        )
-
-    async def facility(self, facility_id: uuid.UUID) -> Facility | None:
-        return await self.session.get(Facility, facility_id)
-
-    async def offering(self, offering_id: uuid.UUID) -> Offering | None:
-        return await self.session.get(Offering, offering_id)
-
-    async def version(self, version_id: uuid.UUID) -> OfferingVersion | None:
-        return await self.session.get(OfferingVersion, version_id)
 
     async def current_of(
         self, municipality_id: uuid.UUID, facility_id: uuid.UUID, own: uuid.UUID | None

@@ -11,21 +11,16 @@ from sqlalchemy import delete, insert, select
 from servicekit.pagination import PageParams
 from servicekit.repository import Repository
 
-from ..offerings.models import Offering, OfferingVersion
+from ..lookups import CatalogueLookups
+from ..offerings.models import OfferingVersion
 from ..organisations.models import Organisation
 from ..usages.models import Usage
 from .models import AffectedVersion, Vulnerability
 
 
-class VulnerabilityRepository(Repository[Vulnerability]):
+class VulnerabilityRepository(CatalogueLookups, Repository[Vulnerability]):
     model = Vulnerability
     label = "vulnerability"
-
-    async def offering(self, offering_id: uuid.UUID) -> Offering | None:
-        return await self.session.get(Offering, offering_id)
-
-    async def organisation(self, organisation_id: uuid.UUID) -> Organisation | None:
-        return await self.session.get(Organisation, organisation_id)
 
     async def municipality_by_oin(self, oin: str) -> Organisation | None:
         """The municipality a token acts for."""
