@@ -55,6 +55,10 @@ def loa_at_least(achieved: str | None, required: str) -> bool:
     return LOA_ORDER.get(achieved or "", 0) >= LOA_ORDER[required]
 
 
+# The organisation type of the platform operator's staff in tokens.
+OPERATOR = "operator"
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling, as the verified token says."""
@@ -85,6 +89,16 @@ class Principal:
             token_id=claims.get("jti"),
             claims=claims,
         )
+
+    @property
+    def is_operator(self) -> bool:
+        """Staff of the platform operator (its token names the operator's identifier)."""
+        return self.org_type == OPERATOR and bool(self.org_id)
+
+    def acts_for(self, org_type: str, org_id: str | None) -> bool:
+        """Staff of this organisation: the token names its type and identifier (OIN, KvK
+        number)."""
+        return self.org_type == org_type and bool(org_id) and self.org_id == org_id
 
     def require_org(self, org_id: str | None, what: str = "this resource") -> None:
         """Raise 403 unless the caller acts for organisation ``org_id``."""

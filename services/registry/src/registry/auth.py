@@ -24,7 +24,6 @@ SCOPES = {
     "value bands, annual costs; the radar and costs); without it, a municipality's own only",
 }
 
-OPERATOR = "operator"
 MUNICIPALITY = "municipality"
 SUPPLIER = "supplier"
 
@@ -44,7 +43,7 @@ ExposureReader = Annotated[Principal, Security(auth, scopes=[READ, EXPOSURE])]
 
 
 def is_operator(principal: Principal) -> bool:
-    return principal.org_type == OPERATOR and bool(principal.org_id)
+    return principal.is_operator
 
 
 def require_operator(principal: Principal, what: str) -> None:

@@ -76,11 +76,9 @@ CONTRACTS_SCOPE = "registry:contracts"
 def require_contract_reader(principal: Principal, organisation: dict[str, Any]) -> None:
     """The municipality's own staff, the operator or a holder of registry:contracts (a lead
     party) may see a municipality's contracts, as in the registry."""
-    if CONTRACTS_SCOPE in principal.scopes:
+    if CONTRACTS_SCOPE in principal.scopes or principal.is_operator:
         return
-    if principal.org_type == "operator" and principal.org_id:
-        return
-    if principal.org_type == "municipality" and principal.org_id == organisation.get("oin"):
+    if principal.acts_for("municipality", organisation.get("oin")):
         return
     raise Forbidden(
         "Only the municipality's own staff, the operator or a holder of "

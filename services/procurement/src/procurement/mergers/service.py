@@ -39,7 +39,7 @@ class _Preview(Exception):
 
 
 def require_operator(principal: Principal) -> None:
-    if principal.org_type != "operator" or not principal.org_id:
+    if not principal.is_operator:
         raise Forbidden("Only the platform operator applies municipal mergers.")
 
 

@@ -303,11 +303,8 @@ async def exposures_of_municipality(
     if municipality is None:
         raise NotFound(f"No organisation with id {organisation_id}.")
     if not is_operator(principal):
-        own = (
-            principal.org_type == MUNICIPALITY
-            and municipality.type == MUNICIPALITY
-            and bool(principal.org_id)
-            and principal.org_id == municipality.oin
+        own = municipality.type == MUNICIPALITY and principal.acts_for(
+            MUNICIPALITY, municipality.oin
         )
         if not own:
             raise Forbidden("Only the municipality itself and the operator see its exposure.")
