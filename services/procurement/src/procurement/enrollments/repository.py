@@ -106,10 +106,8 @@ class EnrollmentRepository(Repository[Enrollment]):
                 del _TERMS_LOADING[tender_id]
 
     async def _load_terms(self, tender_id: uuid.UUID) -> tuple[Tender, list[Lot]]:
-        tenders = TenderRepository(self.session)
         async with self.session.begin():
-            tender = await tenders.get(tender_id)
-            lots = await tenders.lots(tender_id)
+            tender, lots = await TenderRepository(self.session).with_lots(tender_id)
         if tender.status != "draft":
             # Detached copies: a later rollback in any session must not expire (and so
             # break) the objects every request shares.

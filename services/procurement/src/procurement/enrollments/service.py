@@ -50,10 +50,9 @@ from .terms import (
     check_window,
     enrollment_etag,
     event_data,
-    require_assurance,
-    require_municipality_staff,
     require_owner,
     require_reader,
+    require_signer,
 )
 
 
@@ -99,8 +98,7 @@ async def enroll(
     """Enroll the caller's municipality; the 201 response, or the stored one for a
     repeated Idempotency-Key. The enrollment, its lots, mandate, history, event and the
     key are written in one transaction (one commit)."""
-    oin = require_municipality_staff(principal)
-    require_assurance(principal)
+    oin = require_signer(principal)
     if key is not None:
         stored = await replay_before(session.bind, idempotency_keys, key)  # type: ignore[arg-type]
         if stored is not None:
@@ -228,12 +226,10 @@ async def change(
     if_match: Any,
     clock: Clock,
 ) -> Enrollment:
-    require_municipality_staff(principal)
-    require_assurance(principal)
+    require_signer(principal)
     repo = EnrollmentRepository(session)
     async with session.begin():
-        tender = await TenderRepository(session).get(tender_id)
-        lots = await TenderRepository(session).lots(tender_id)
+        tender, lots = await TenderRepository(session).with_lots(tender_id)
         enrollment = await repo.get_in(tender_id, enrollment_id)
         require_owner(principal, enrollment)
         if_match(enrollment_etag(enrollment))
@@ -290,8 +286,7 @@ async def withdraw(
     if_match: Any,
     clock: Clock,
 ) -> Enrollment:
-    require_municipality_staff(principal)
-    require_assurance(principal)
+    require_signer(principal)
     repo = EnrollmentRepository(session)
     async with session.begin():
         now = clock()

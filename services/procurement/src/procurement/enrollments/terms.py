@@ -35,6 +35,13 @@ def require_municipality_staff(principal: Principal) -> str:
     return principal.org_id
 
 
+def require_signer(principal: Principal) -> str:
+    """A municipality's staff whose login may sign a mandate for it; its OIN."""
+    oin = require_municipality_staff(principal)
+    require_assurance(principal)
+    return oin
+
+
 def require_assurance(principal: Principal) -> None:
     """A mandate binds the municipality: the signer's login must be at least substantial."""
     if not loa_at_least(principal.acr, LOA_SUBSTANTIAL):

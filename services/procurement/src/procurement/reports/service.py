@@ -31,8 +31,7 @@ async def demand(
     registry: RegistryClient | None = None,
 ) -> Demand:
     async with session.begin():
-        tender = await TenderRepository(session).get(tender_id)
-        lots = await TenderRepository(session).lots(tender_id)
+        tender, lots = await TenderRepository(session).with_lots(tender_id)
         repo = DemandRepository(session)
         volumes = await repo.volumes(tender_id)
         by_province = await repo.participants_by_province(tender_id)
@@ -149,8 +148,7 @@ async def ocds_package(
     registry: RegistryClient | None = None,
 ) -> dict[str, Any]:
     async with session.begin():
-        tender = await TenderRepository(session).get(tender_id)
-        lots = await TenderRepository(session).lots(tender_id)
+        tender, lots = await TenderRepository(session).with_lots(tender_id)
         repo = DemandRepository(session)
         rows = await repo.buyer_rows(tender_id)
         totals = await repo.lot_volumes(tender_id)

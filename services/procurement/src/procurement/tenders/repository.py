@@ -21,6 +21,10 @@ class TenderRepository(Repository[Tender]):
     model = Tender
     label = "tender"
 
+    async def with_lots(self, tender_id: uuid.UUID) -> tuple[Tender, list[Lot]]:
+        """The tender (404 when unknown) and its lots by number."""
+        return await self.get(tender_id), await self.lots(tender_id)
+
     async def lots(self, tender_id: uuid.UUID) -> list[Lot]:
         query = select(Lot).where(col(Lot.tender_id) == tender_id).order_by(col(Lot.number))
         return list((await self.session.execute(query)).scalars())
