@@ -1,5 +1,6 @@
 """Municipal staff: our landscape of offerings and their integrations. Supplier staff:
-record an integration of their offering."""
+record an integration of their offering, change it and end it (If-Match; its status only
+moves forward, a refused step is shown next to the status)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..web.forms import Form, take_pending
 from ..web.i18n import Translator, language_of
 from ..web.security import read_form
 from ..web.templating import render, session_of
+from ..web.values import as_fields
 from . import service
 
 FORM_ERRORS = (400, 409, 422)
@@ -65,5 +67,75 @@ async def record_integration(request: Request, offering_id: uuid.UUID) -> Respon
         form.apply_problem(Translator(language_of(request)), problem)
         return await _form_page(request, oid, form, 400)
     session.data.flash.append("flash.integration_recorded")
+    session.changed()
+    return RedirectResponse(f"/supplier/offerings/{oid}", status_code=303)
+
+
+async def _change_page(
+    request: Request, offering_id: str, integration_id: str, form: Form | None = None,
+    status: int = 200, newer: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    api, session = request.app.state.api, session_of(request)
+    current = await service.integration(api, session, integration_id)
+    offering = await supplier.offering(api, session, offering_id)
+    target = await supplier.offering(api, session, current.data["targetOfferingId"])
+    form = form or Form()
+    for name, value in as_fields(current.data, service.PATCH_FIELDS).items():
+        form.values.setdefault(name, value)  # the end form sends the status only
+    if newer is not None or not form.value("etag"):
+        form.values["etag"] = current.etag
+    t = Translator(language_of(request))
+    labels = {s: t("usage_status." + s) for s in ("planned", "active", "ended")}
+    labels |= {d: t("integration_direction." + d) for d in service.DIRECTIONS}
+    context = {
+        "form": form,
+        "offering": offering.data,
+        "integration": current.data,
+        "target": target.data,
+        "directions": service.DIRECTIONS,
+        "statuses": service.NEXT_STATUSES[current.data["status"]],
+        "newer": newer,
+        "value_labels": labels,
+    }
+    return render(request, "landscape/integration_change.html", context, status)
+
+
+@router.get("/supplier/offerings/{offering_id}/integrations/{integration_id}")
+async def integration(
+    request: Request, offering_id: uuid.UUID, integration_id: uuid.UUID
+) -> Response:
+    require_person(request, "supplier", "registry-editor")
+    return await _change_page(request, str(offering_id), str(integration_id))
+
+
+@router.post("/supplier/offerings/{offering_id}/integrations/{integration_id}")
+async def change_integration(
+    request: Request, offering_id: uuid.UUID, integration_id: uuid.UUID
+) -> Response:
+    require_person(request, "supplier", "registry-editor")
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    api, session = request.app.state.api, session_of(request)
+    oid, iid = str(offering_id), str(integration_id)
+    t = Translator(language_of(request))
+    try:
+        await service.change(api, session, iid, fields, fields.get("etag", ""))
+    except ApiProblem as problem:
+        if problem.status in (412, 428):
+            newer = await service.integration(api, session, iid)
+            form.general.append(t("problem.412"))
+            shown = as_fields(newer.data, service.PATCH_FIELDS)
+            return await _change_page(request, oid, iid, form.failed(), 409, shown)
+        if problem.status == 409 and problem.body.get("currentStatus"):
+            # The registry refused a step back: say so next to the status, in plain words.
+            current = t("usage_status." + problem.body["currentStatus"]).lower()
+            form.errors["status"] = t("integration.status_back", status=current)
+            return await _change_page(request, oid, iid, form.failed(), 409)
+        if problem.status not in FORM_ERRORS:
+            raise
+        form.apply_problem(t, problem)
+        return await _change_page(request, oid, iid, form, 400)
+    ended = fields.get("status") == "ended"
+    session.data.flash.append("flash.integration_ended" if ended else "flash.integration_changed")
     session.changed()
     return RedirectResponse(f"/supplier/offerings/{oid}", status_code=303)

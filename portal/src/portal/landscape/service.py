@@ -15,6 +15,13 @@ FIELDS = ("targetOfferingId", "kind", "direction", "status", "standards", "descr
 KINDS = ("api", "file-transfer", "digikoppeling", "message-queue", "other")
 DIRECTIONS = ("one-way", "two-way")
 STATUSES = ("planned", "active")
+PATCH_FIELDS = ("status", "direction", "standards", "description")
+# Forward only: the statuses an integration may move to from each one (the registry's rule).
+NEXT_STATUSES = {
+    "planned": (*STATUSES, "ended"),
+    "active": ("active", "ended"),
+    "ended": ("ended",),
+}
 
 
 async def landscape(api: Api, session: Session) -> dict[str, Any]:
@@ -43,4 +50,21 @@ async def record(
         session=session,
         json={**body, "sourceOfferingId": offering_id},
         headers={"Idempotency-Key": key},
+    )
+
+
+async def integration(api: Api, session: Session, integration_id: str) -> ApiResult:
+    return await api.call("GET", f"{REGISTRY}/integrations/{integration_id}", session=session)
+
+
+async def change(
+    api: Api, session: Session, integration_id: str, fields: dict[str, str], etag: str
+) -> ApiResult:
+    body = payload(fields, PATCH_FIELDS, lists=("standards",), patch=True)
+    return await api.call(
+        "PATCH",
+        f"{REGISTRY}/integrations/{integration_id}",
+        session=session,
+        json=body,
+        headers={"If-Match": etag},
     )

@@ -1,5 +1,7 @@
-"""Supplier staff record a vulnerability in versions of their offering; municipal staff
-see "am I exposed?"."""
+"""Supplier staff record, change and withdraw a vulnerability in versions of their
+offering (the platform operator may change and withdraw too, as the registry allows, and
+sees every vulnerability with how many municipalities are exposed); municipal staff see
+"am I exposed?"."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..api import Api, ApiProblem
+from ..sessions.schemas import Person
 from ..supplier import service as supplier
 from ..web.access import require_person
 from ..web.forms import Form, take_pending
@@ -20,7 +23,26 @@ from . import service
 
 router = APIRouter()
 ROLE = "registry-editor"
+OPERATOR_ROLE = "platform-admin"
 FORM_ERRORS = (400, 409, 422)
+OPERATOR_LIST = "/operator/vulnerabilities"
+
+
+def _editor(request: Request) -> Person:
+    """The offering's supplier staff (the registry checks it is their offering) or the
+    platform operator."""
+    person = require_person(request)
+    if OPERATOR_ROLE in person.roles:
+        return person
+    return require_person(request, "supplier", ROLE)
+
+
+def _back(request: Request, offering_id: str) -> str:
+    """Where the person came from: the operator's list or the supplier's offering page."""
+    person = session_of(request).data.person
+    if person is not None and person.org_type != "supplier" and OPERATOR_ROLE in person.roles:
+        return OPERATOR_LIST
+    return f"/supplier/offerings/{offering_id}"
 
 
 def _api(request: Request) -> Api:
@@ -72,7 +94,8 @@ async def _withdraw_page(
     offering = await supplier.offering(api, session, offering_id)
     form = form or Form()
     form.values["etag"] = current.etag
-    context = {"form": form, "offering": offering.data, "vulnerability": current.data}
+    context = {"form": form, "offering": offering.data, "vulnerability": current.data,
+               "back": _back(request, offering_id)}  # fmt: skip
     return render(request, "vulnerabilities/withdraw.html", context, status)
 
 
@@ -80,7 +103,7 @@ async def _withdraw_page(
 async def vulnerability(
     request: Request, offering_id: uuid.UUID, vulnerability_id: uuid.UUID
 ) -> Response:
-    require_person(request, "supplier", ROLE)
+    _editor(request)
     return await _withdraw_page(request, str(offering_id), str(vulnerability_id))
 
 
@@ -88,7 +111,7 @@ async def vulnerability(
 async def withdraw_vulnerability(
     request: Request, offering_id: uuid.UUID, vulnerability_id: uuid.UUID
 ) -> Response:
-    require_person(request, "supplier", ROLE)
+    _editor(request)
     fields = await read_form(request)
     form = Form.submitted(fields)
     api, session = _api(request), session_of(request)
@@ -106,7 +129,72 @@ async def withdraw_vulnerability(
         return await _withdraw_page(request, oid, vid, form, 400)
     session.data.flash.append("flash.vulnerability_withdrawn")
     session.changed()
-    return RedirectResponse(f"/supplier/offerings/{oid}", status_code=303)
+    return RedirectResponse(_back(request, oid), status_code=303)
+
+
+async def _change_page(
+    request: Request, offering_id: str, vulnerability_id: str, form: Form | None = None,
+    status: int = 200, newer: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    api, session = _api(request), session_of(request)
+    current = await service.vulnerability(api, session, vulnerability_id)
+    offering = await supplier.offering(api, session, offering_id)
+    versions = await supplier.versions(api, session, offering_id)
+    if form is None:
+        form = Form(values=service.as_form(current.data))
+    if form is not None and (newer is not None or not form.value("etag")):
+        form.values["etag"] = current.etag
+    context = {"form": form, "offering": offering.data, "vulnerability": current.data,
+               "versions": versions, "box": service.VERSION_BOX, "newer": newer,
+               "back": _back(request, offering_id)}  # fmt: skip
+    return render(request, "vulnerabilities/change.html", context, status)
+
+
+@router.get("/supplier/offerings/{offering_id}/vulnerabilities/{vulnerability_id}/change")
+async def change_page(
+    request: Request, offering_id: uuid.UUID, vulnerability_id: uuid.UUID
+) -> Response:
+    _editor(request)
+    return await _change_page(request, str(offering_id), str(vulnerability_id))
+
+
+@router.post("/supplier/offerings/{offering_id}/vulnerabilities/{vulnerability_id}/change")
+async def change_vulnerability(
+    request: Request, offering_id: uuid.UUID, vulnerability_id: uuid.UUID
+) -> Response:
+    _editor(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    api, session = _api(request), session_of(request)
+    oid, vid = str(offering_id), str(vulnerability_id)
+    t = Translator(language_of(request))
+    versions = await supplier.versions(api, session, oid)
+    body = service.body_of(fields, versions, patch=True)
+    try:
+        await service.change(api, session, vid, body, fields.get("etag", ""))
+    except ApiProblem as problem:
+        if problem.status in (412, 428):
+            newer = await service.vulnerability(api, session, vid)
+            form.general.append(t("problem.412"))
+            form.values[service.AFFECTED] = service.ticked(fields, versions)
+            shown = {k: v for k, v in service.as_form(newer.data).items()
+                     if k in (*service.PATCH_FIELDS, service.AFFECTED)}  # fmt: skip
+            return await _change_page(request, oid, vid, form.failed(), 409, shown)
+        if problem.status not in FORM_ERRORS:
+            raise
+        mapping = {service.VERSIONS_FIELD: service.VERSIONS_FIELD}
+        form.apply_problem(t, problem, mapping)
+        return await _change_page(request, oid, vid, form, 400)
+    session.data.flash.append("flash.vulnerability_changed")
+    session.changed()
+    return RedirectResponse(_back(request, oid), status_code=303)
+
+
+@router.get(OPERATOR_LIST)
+async def all_vulnerabilities(request: Request) -> Response:
+    require_person(request, None, OPERATOR_ROLE)
+    data = await service.all_with_exposure(_api(request), session_of(request))
+    return render(request, "vulnerabilities/all.html", data)
 
 
 @router.get("/municipality/exposures")

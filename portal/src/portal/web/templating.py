@@ -102,6 +102,7 @@ def nav_items(session: Session) -> list[tuple[str, str]]:
         items.append(("/leading/tenders", "nav.leading"))
     if "platform-admin" in roles:
         items.append(("/operator/facilities", "nav.operator"))
+        items.append(("/operator/vulnerabilities", "nav.vulnerabilities"))
     return items
 
 
