@@ -85,6 +85,13 @@ class Repository(Generic[Entity]):
         entity.revision += 1
         entity.updated_at = utcnow()
 
+    async def save(
+        self, entity: Any, changes: Mapping[str, Any], *, conflict: str | None = None
+    ) -> None:
+        """:meth:`apply` the changes and write them now (``conflict`` as in :meth:`flush`)."""
+        self.apply(entity, changes)
+        await self.flush(conflict=conflict)
+
     async def add(self, entity: Row, *, conflict: str | None = None) -> Row:
         """Insert ``entity`` (of this domain's tables) now."""
         self.session.add(entity)

@@ -133,8 +133,7 @@ async def update_facility(
             await _check_slug(repo, str(changes["slug"]), facility.id)
         if "provider_id" in changes:
             await _check_provider(repo, changes["provider_id"])  # type: ignore[arg-type]
-        repo.apply(facility, changes)
-        await repo.flush(conflict=TAKEN)
+        await repo.save(facility, changes, conflict=TAKEN)
         out = to_out(facility)
         await record_out(session, actor, "facility", "updated", out, changes=patch)
     return out, repo.etag(facility)

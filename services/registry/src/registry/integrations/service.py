@@ -125,8 +125,7 @@ async def update_integration(
                 slug="illegal-status-transition",
                 extra={"currentStatus": row.status},
             )
-        repo.apply(row, changes)
-        await repo.flush(conflict="This integration is already recorded.")
+        await repo.save(row, changes, conflict="This integration is already recorded.")
         out = to_out(row)
         await record_out(session, Actor.of(principal), "integration", "updated", out, changes=patch)
     return out, etag_of(row.id, row.revision)

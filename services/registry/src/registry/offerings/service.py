@@ -149,8 +149,7 @@ async def update_offering(
     async with session.begin():
         row = await _owned(repo, principal, offering_id, for_update=True)
         if_match(repo.etag(row))
-        repo.apply(row, changes)
-        await repo.flush()
+        await repo.save(row, changes)
         out = to_out(row)
         await record_out(session, Actor.of(principal), "offering", "updated", out, changes=patch)
     return out, etag_of(row.id, row.revision)
@@ -223,8 +222,7 @@ async def update_version(
             changes.get("release_date", row.release_date),
             changes.get("end_of_support_date", row.end_of_support_date),
         )
-        repo.apply(row, changes)
-        await repo.flush()
+        await repo.save(row, changes)
         out = version_out(row)
         await record_out(
             session,

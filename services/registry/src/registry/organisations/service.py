@@ -204,8 +204,7 @@ async def update_organisation(
         if member_ids is not None:
             await _check_members(repo, member_ids)
             await repo.set_members(org.id, member_ids)
-        repo.apply(org, changes)
-        await repo.flush(conflict=DUPLICATE)
+        await repo.save(org, changes, conflict=DUPLICATE)
         members = await repo.member_ids([org.id])
         out = to_out(org, members.get(org.id, []))
         await record_out(session, actor, "organisation", "updated", out, changes=patch)

@@ -238,8 +238,7 @@ async def update_usage(
         exposed = (
             await vulnerabilities.exposures_of_usage(session, row.id) if row.version_id else {}
         )
-        repo.apply(row, changes)
-        await repo.flush(conflict=DUPLICATE)
+        await repo.save(row, changes, conflict=DUPLICATE)
         out = to_out(row)
         actor = Actor.of(principal)
         await record_out(session, actor, "usage", "updated", out, changes=patch)

@@ -204,8 +204,7 @@ async def _change(
         before = await _exposed(repo, row.id)
         if versions is not None:
             await repo.set_affected(row.id, await _versions(repo, row.offering_id, versions))
-        repo.apply(row, changes)
-        await repo.flush()
+        await repo.save(row, changes)
         out = await _output(repo, row)
         await record_out(session, actor, "vulnerability", action, out, changes=history)
         await _announce(session, actor, out, before, await _exposed(repo, row.id))

@@ -164,8 +164,7 @@ async def update_subscription(
     async with session.begin():
         row = await _owned(repo, principal, sub_id, for_update=True)
         if_match(repo.etag(row))
-        repo.apply(row, changes)
-        await repo.flush()
+        await repo.save(row, changes)
         out = to_out(row)
         await record_change(
             session, Actor.of(principal), entity="subscription", entity_id=row.id,
