@@ -43,8 +43,7 @@ async def platform_admin(
 
 Admin = Annotated[Principal, Depends(platform_admin)]
 
-router = json_router()
-TAGS: list[str | Any] = ["clients"]
+router = json_router("clients")
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid input"},
     401: {"description": "Missing or invalid bearer token"},
@@ -65,7 +64,6 @@ def _client(row: Client) -> Response:
     "/v1/clients",
     operation_id="listClients",
     summary="List registered clients",
-    tags=TAGS,
     response_model=Page[ClientOut],
     responses=ERRORS,
 )
@@ -86,7 +84,6 @@ async def list_clients(
     "/v1/clients",
     operation_id="createClient",
     summary="Register a client",
-    tags=TAGS,
     status_code=201,
     response_model=ClientCreated,
     responses={
@@ -124,7 +121,6 @@ def _production(request: Request) -> bool:
     "/v1/clients/{client_id}",
     operation_id="getClient",
     summary="Read a client",
-    tags=TAGS,
     response_model=ClientOut,
     responses={**ERRORS, 404: {"description": "Not found"}},
 )
@@ -136,7 +132,6 @@ async def get_client(client_id: uuid.UUID, session: SessionDep, principal: Admin
     "/v1/clients/{client_id}",
     operation_id="replaceClient",
     summary="Replace a client's registration",
-    tags=TAGS,
     response_model=ClientOut,
     responses={
         **ERRORS,
@@ -165,7 +160,6 @@ async def replace_client(
     "/v1/clients/{client_id}",
     operation_id="deleteClient",
     summary="Remove a client",
-    tags=TAGS,
     status_code=204,
     responses={**ERRORS, 404: {"description": "Not found"}},
 )
