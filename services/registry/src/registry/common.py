@@ -22,8 +22,10 @@ from servicekit.schemas import ApiOutModel, IsoDate
 from .db import row_counts
 from .readcache import ReadCache, ReadCacheDep
 
-# The path parameter of every resource below /v1/facilities/{facilityId}.
+# The path parameters of the resources below /v1/facilities/{facilityId} and
+# /v1/organisations/{organisationId}.
 FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility id")]
+OrganisationId = Annotated[uuid.UUID, Path(alias="organisationId")]
 
 # Trimmed before the length check: the documents say so with a pattern (at least one
 # character other than whitespace), so blank names are invalid there too.

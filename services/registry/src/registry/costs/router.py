@@ -20,6 +20,7 @@ from servicekit.responses import (
 )
 
 from ..auth import Reader, Writer
+from ..common import OrganisationId
 from ..contracts import ContractViewDep
 from . import service
 from .schemas import (
@@ -138,7 +139,7 @@ async def municipality_costs(
     session: SessionDep,
     _principal: Reader,
     view: ContractViewDep,
-    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    organisation_id: OrganisationId,
 ) -> Response:
     view.require(organisation_id, "its costs")
     return json_response(await service.municipality_costs(session, organisation_id))

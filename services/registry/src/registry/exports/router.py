@@ -14,6 +14,7 @@ from servicekit.http import negotiate
 from servicekit.responses import error_responses
 
 from ..auth import Reader
+from ..common import OrganisationId
 from ..contracts import ContractViewDep
 from ..durations import DateDuration
 from ..usages.router import reference_date, window
@@ -30,7 +31,7 @@ async def accept_csv(request: Request) -> None:
 router = APIRouter(tags=["exports"])
 CsvOnly = [Depends(accept_csv)]
 FacilityId = Annotated[uuid.UUID, Path(alias="facilityId")]
-OrganisationId = Annotated[uuid.UUID, Path(alias="organisationId")]
+OrganisationId = OrganisationId
 
 
 @router.get(

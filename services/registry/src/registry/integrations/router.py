@@ -15,6 +15,7 @@ from servicekit.pagination import Page, PageDep
 from servicekit.responses import error_responses, json_response, page_response, tagged_response
 
 from ..auth import PublicReader, Reader, Writer
+from ..common import OrganisationId
 from ..contracts import ContractViewDep
 from . import service
 from .schemas import (
@@ -127,7 +128,7 @@ async def get_landscape(
     session: SessionDep,
     _principal: Reader,
     view: ContractViewDep,
-    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    organisation_id: OrganisationId,
 ) -> Response:
     view.require(organisation_id, "its landscape")
     return json_response(await service.landscape(session, organisation_id))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import Body, Path, Query, Request, Response
+from fastapi import Body, Query, Request, Response
 
 from servicekit.actor import Actor
 from servicekit.auth import ANONYMOUS_ALLOWED
@@ -20,6 +19,7 @@ from servicekit.responses import (
 )
 
 from ..auth import PublicReader, Writer, require_operator
+from ..common import OrganisationId
 from . import service
 from .schemas import OrganisationCreate, OrganisationOut, OrganisationPatch, OrganisationType
 
@@ -98,7 +98,7 @@ async def create_organisation(
 async def get_organisation(
     session: SessionDep,
     _principal: PublicReader,
-    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    organisation_id: OrganisationId,
 ) -> Response:
     return tagged_response(await service.get_organisation(session, organisation_id))
 
@@ -114,7 +114,7 @@ async def update_organisation(
     if_match: IfMatchDep,
     session: SessionDep,
     principal: Writer,
-    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    organisation_id: OrganisationId,
     patch: Annotated[OrganisationPatch, Body()],
 ) -> Response:
     require_operator(principal, "change organisations")

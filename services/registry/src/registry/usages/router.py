@@ -24,7 +24,7 @@ from servicekit.responses import (
 from servicekit.schemas import IsoDate
 
 from ..auth import Reader, Writer
-from ..common import CachedPagesDep, invalid
+from ..common import CachedPagesDep, OrganisationId, invalid
 from ..contracts import ContractViewDep
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
@@ -166,7 +166,7 @@ async def import_usages(
     request: Request,
     session: SessionDep,
     principal: Writer,
-    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    organisation_id: OrganisationId,
     dry_run: Annotated[
         bool, Query(alias="dryRun", description="Only check the file; store nothing")
     ] = False,
@@ -275,7 +275,7 @@ async def organisation_radar(
     pages: CachedPagesDep,
     _principal: Reader,
     view: ContractViewDep,
-    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    organisation_id: OrganisationId,
     within: Annotated[DateDuration, Depends(window)],
     today: Annotated[date, Depends(reference_date)],
     params: PageDep,

@@ -19,6 +19,7 @@ from servicekit.responses import (
 )
 
 from ..auth import ExposureReader, Reader, Writer
+from ..common import OrganisationId
 from . import service
 from .schemas import (
     ExposureOut,
@@ -172,7 +173,7 @@ async def organisation_exposures(
     request: Request,
     session: SessionDep,
     principal: ExposureReader,
-    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    organisation_id: OrganisationId,
     params: PageDep,
 ) -> Response:
     items = await service.exposures_of_municipality(session, principal, organisation_id)
