@@ -182,20 +182,27 @@ async def create_client(
         async with session.begin():
             session.add(row)
             await session.flush()
-            add_audit(
-                session,
-                actor=actor_name(actor),
-                action="client.created",
-                subject=str(row.id),
-                detail=_snapshot(row),
-            )
+            _audit(session, actor, "created", row)
     except IntegrityError:
         raise Conflict(f"A client with clientId '{data.client_id}' already exists.") from None
     return row, secret
 
 
-async def get_client(session: AsyncSession, client_uuid: uuid.UUID) -> Client:
-    row = await repository.get(session, client_uuid)
+def _audit(session: AsyncSession, actor: Actor, change: str, row: Client) -> None:
+    """The audit entry of a change of a registration, with the registration after it."""
+    add_audit(
+        session,
+        actor=actor_name(actor),
+        action=f"client.{change}",
+        subject=str(row.id),
+        detail=_snapshot(row),
+    )
+
+
+async def get_client(
+    session: AsyncSession, client_uuid: uuid.UUID, *, lock: bool = False
+) -> Client:
+    row = await repository.get(session, client_uuid, lock=lock)
     if row is None:
         raise NotFound("No client with this id.")
     return row
@@ -220,9 +227,7 @@ async def replace_client(
     ``precondition`` (the If-Match check) is called with its ETag under the row lock."""
     validate(data, production)
     async with session.begin():
-        row = await repository.get(session, client_uuid, lock=True)
-        if row is None:
-            raise NotFound("No client with this id.")
+        row = await get_client(session, client_uuid, lock=True)
         if precondition is not None:
             precondition(etag(row))
         if expected_version is not None and row.version != expected_version:
@@ -234,13 +239,7 @@ async def replace_client(
         _apply(row, data)
         row.version += 1
         row.updated_at = utcnow()
-        add_audit(
-            session,
-            actor=actor_name(actor),
-            action="client.updated",
-            subject=str(row.id),
-            detail=_snapshot(row),
-        )
+        _audit(session, actor, "updated", row)
     return row
 
 
@@ -250,16 +249,8 @@ def etag(row: Client) -> str:
 
 async def delete_client(session: AsyncSession, client_uuid: uuid.UUID, actor: Actor) -> None:
     async with session.begin():
-        row = await repository.get(session, client_uuid)
-        if row is None:
-            raise NotFound("No client with this id.")
-        add_audit(
-            session,
-            actor=actor_name(actor),
-            action="client.deleted",
-            subject=str(row.id),
-            detail=_snapshot(row),
-        )
+        row = await get_client(session, client_uuid)
+        _audit(session, actor, "deleted", row)
         await session.delete(row)
 
 
