@@ -1,6 +1,7 @@
 """Issue 19 in Chromium against the real platform (identity's eHerkenning simulator, the
 gateway, the demo seed): a supplier records a vulnerability with a problem shown next to
-its field first, then an integration; Utrecht's staff see "are we exposed?" (the scope registry:exposure comes
+its field first, changes it, then records an integration, changes it and ends it; the
+operator lists every vulnerability with its exposure and opens the change page; Utrecht's staff see "are we exposed?" (the scope registry:exposure comes
 from their machtiging) and their landscape with integrations; the public facility page
 lists integrations; axe in Dutch and English on each page."""
 
@@ -53,6 +54,19 @@ async def test_supplier_records_a_vulnerability(platform: Any, browser: Any) -> 
     section = page.locator("section[aria-labelledby=vulnerabilities-title]")
     assert cve in await section.inner_text()
     found += await checked(page, base, "vulnerability-recorded")
+    await section.locator(f"a[href$='/change']:has-text('{cve}')").click()
+    await page.wait_for_selector("#f-cvssScore")
+    assert await page.locator("#f-cvssVector").input_value() == VECTOR  # prefilled
+    await page.fill("#f-cvssVector", "CVSS:3.1/AV:N")
+    await page.locator("form.portal-form button[type=submit]").click()
+    await page.wait_for_selector("#f-cvssVector-error")
+    assert await page.locator("#f-cvssVector").input_value() == "CVSS:3.1/AV:N"
+    found += await checked(page, base, "vulnerability-change-problem")
+    await page.fill("#f-cvssScore", "5,3")
+    await page.fill("#f-fixedInVersion", "99.1")
+    await page.locator("form.portal-form button[type=submit]").click()
+    await page.wait_for_selector(".portal-flash")
+    assert "99.1" in await section.inner_text()
     await page.locator("a[href$='/integrations/new']").click()
     found += await checked(page, base, "integration-new")
     await page.select_option("#f-targetOfferingId", label="Voorbeeld Zaaksysteem")
@@ -62,6 +76,20 @@ async def test_supplier_records_a_vulnerability(platform: Any, browser: Any) -> 
     await page.wait_for_selector(".portal-flash")
     section = page.locator("section[aria-labelledby=integrations-title]")
     assert "Voorbeeld Zaaksysteem" in await section.inner_text()
+    row = section.locator("tr", has_text="Voorbeeld Zaaksysteem").filter(has_text="SFTP")
+    await row.locator("a:not([href$='#end'])").click()
+    await page.wait_for_selector("#f-status")
+    found += await checked(page, base, "integration-change")
+    await page.select_option("#f-direction", "two-way")
+    await page.fill("#f-standards", "SFTP, SSH")
+    await page.locator("form.portal-form button[type=submit]").first.click()
+    await page.wait_for_selector(".portal-flash")
+    row = section.locator("tr", has_text="SFTP, SSH")
+    assert "Tweerichting" in await row.inner_text()
+    await row.locator("a[href$='#end']").click()
+    await page.locator("#end ~ form button[type=submit]").click()
+    await page.wait_for_selector(".portal-flash")
+    assert "beëindigd" in (await page.locator(".portal-flash").inner_text()).lower()
     assert found == []
     await context.close()
 
@@ -84,5 +112,24 @@ async def test_municipality_sees_exposure_and_landscape(platform: Any, browser: 
     await page.goto(f"{base}/facilities/common-ground")
     assert "BRP-bevragen connector" in await page.locator("#offerings ~ *, main").first.inner_text()
     found += await checked(page, base, "facility-integrations")
+    assert found == []
+    await context.close()
+
+
+async def test_operator_lists_vulnerabilities(platform: Any, browser: Any) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    base = platform.url
+    await login(page, base, "eherkenning", "eh-operator")
+    await page.locator("a[href='/operator/vulnerabilities']").click()
+    await page.wait_for_selector("h1")
+    row = page.locator("tr", has_text="CVE-2099-0001")
+    assert await row.count() == 1
+    found = await checked(page, base, "operator-vulnerabilities")
+    await row.locator("a[href$='/change']").click()
+    await page.wait_for_selector("#f-cvssScore")
+    found += await checked(page, base, "operator-vulnerability-change")
+    await page.locator("a[href='/operator/vulnerabilities']:has-text('Annuleren')").click()
+    await page.wait_for_selector("h1")
     assert found == []
     await context.close()

@@ -27,6 +27,7 @@ REASONS = [
     (re.compile(r"no header row", re.I), "error.no_header"),
     (re.compile(r"no data rows", re.I), "error.no_rows"),
     (re.compile(r"more than \d+ rows", re.I), "error.too_many_rows"),
+    (re.compile(r"metric", re.I), "error.cvss_vector"),
     (re.compile(r"field required|missing", re.I), "error.required"),
     (re.compile(r"valid date|date format|iso 8601", re.I), "error.date"),
     (re.compile(r"valid integer|valid number|valid decimal", re.I), "error.number"),
@@ -82,6 +83,11 @@ class Form:
         messages that still say which value was wrong."""
         for name, reason in problem.invalid_params.items():
             target = (fields or {}).get(name, name)
+            field_name = re.split(r"[.\[]", name, maxsplit=1)[0]
+            if target not in self.values and field_name in self.values:
+                # ``cvssVector.none``, ``standards[0]``: a part of the field, or one member
+                # of an optional field's type, names the field itself.
+                target = field_name
             message = human_reason(t, reason)
             if target in self.values or (fields and name in fields):
                 self.errors.setdefault(target, message)
