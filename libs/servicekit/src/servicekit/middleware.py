@@ -56,6 +56,22 @@ async def send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+class StatusSend:
+    """Passes an app's messages on to ``send``, keeping the response's status (``status``
+    until the response starts)."""
+
+    __slots__ = ("send", "status")
+
+    def __init__(self, send: Send, status: int | None = None) -> None:
+        self.send = send
+        self.status = status
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, api_version: str) -> None:
         self.app = app
@@ -135,7 +151,7 @@ class BodyLimitMiddleware:
                 await send_problem(send, too_large, scope["path"])
                 return
         received = 0
-        response_started = False
+        sent = StatusSend(send)
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -146,16 +162,10 @@ class BodyLimitMiddleware:
                     raise _BodyTooLarge()
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, sent)
         except _BodyTooLarge:
-            if not response_started:
+            if sent.status is None:
                 await send_problem(send, too_large, scope["path"])
 
 

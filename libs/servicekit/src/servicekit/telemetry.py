@@ -31,7 +31,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .middleware import ASGIApp, Message, Receive, Scope, Send
+from .middleware import ASGIApp, Receive, Scope, Send, StatusSend
 from .spans import SpanRecorder, parent_span_context
 
 _global_provider_set = False
@@ -112,17 +112,10 @@ class ServerSpanMiddleware:
         token = otel_context.attach(
             trace.set_span_in_context(NonRecordingSpan(span.get_span_context()))
         )
-        status = 0
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        sent = StatusSend(send, status=0)
         error: BaseException | None = None
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, receive, sent)
         except BaseException as exc:
             error = exc
             raise
@@ -140,6 +133,7 @@ class ServerSpanMiddleware:
             if route:
                 span.update_name(f"{method} {route}")
                 attributes["http.route"] = route
+            status = sent.status or 0
             if status:
                 attributes["http.response.status_code"] = status
             if error is not None or status >= 500 or not status:
@@ -223,20 +217,14 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        sent = StatusSend(send, status=500)
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, receive, sent)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
+            status = sent.status or 500
             self.metrics.observe(method, template, status, time.perf_counter() - started)
 
 
