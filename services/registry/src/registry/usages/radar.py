@@ -71,13 +71,21 @@ async def facility_radar(
             usage_id=row.id,
             current_facility_id=row.facility_id,
             current_facility_name=row.facility_name,
-            notice_period_months=row.notice_period_months or 0,
-            notice_deadline=deadline,
-            notice_deadline_passed=deadline < today,
+            **_notice(row.notice_period_months, deadline, today),
         )
         for deadline, row in pairs
     ]
     return items, total
+
+
+def _notice(months: int | None, deadline: date, today: date) -> dict[str, Any]:
+    """A radar item's notice members: the period, the last day to give notice, whether
+    that day has passed."""
+    return {
+        "notice_period_months": months or 0,
+        "notice_deadline": deadline,
+        "notice_deadline_passed": deadline < today,
+    }
 
 
 async def organisation_radar(
@@ -111,9 +119,7 @@ async def organisation_radar(
                 facility_id=facility.id,
                 facility_name=facility.name,
                 theme=facility.theme,
-                notice_period_months=usage.notice_period_months or 0,
-                notice_deadline=deadline,
-                notice_deadline_passed=deadline < today,
+                **_notice(usage.notice_period_months, deadline, today),
                 alternatives=[o for o in options[facility.theme] if o.facility_id != facility.id],
             )
         )
