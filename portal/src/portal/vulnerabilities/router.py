@@ -142,7 +142,9 @@ async def _change_page(
     versions = await supplier.versions(api, session, offering_id)
     if form is None:
         form = Form(values=service.as_form(current.data))
-    if form is not None and (newer is not None or not form.value("etag")):
+        if language_of(request) == "nl":  # as the person would type it; both are accepted
+            form.values["cvssScore"] = form.values["cvssScore"].replace(".", ",")
+    if newer is not None or not form.value("etag"):
         form.values["etag"] = current.etag
     context = {"form": form, "offering": offering.data, "vulnerability": current.data,
                "versions": versions, "box": service.VERSION_BOX, "newer": newer,
