@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
@@ -100,7 +100,9 @@ async def accept_json(request: Request) -> None:
     negotiate(request, ["application/json"])
 
 
-def json_router(*tags: str) -> APIRouter:
+def json_router(*tags: str, responses: dict[int | str, dict[str, Any]] | None = None) -> APIRouter:
     """A router of JSON resources (:func:`accept_json` on each), its operations under
-    ``tags`` in the OpenAPI document."""
-    return APIRouter(tags=list(tags) or None, dependencies=[Depends(accept_json)])
+    ``tags`` in the OpenAPI document, each documenting ``responses`` before its own."""
+    return APIRouter(
+        tags=list(tags) or None, responses=responses, dependencies=[Depends(accept_json)]
+    )

@@ -43,7 +43,6 @@ async def platform_admin(
 
 Admin = Annotated[Principal, Depends(platform_admin)]
 
-router = json_router("clients")
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid input"},
     401: {"description": "Missing or invalid bearer token"},
@@ -51,6 +50,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     406: {"description": "Not acceptable"},
 }
 
+router = json_router("clients", responses=ERRORS)
 
 # Answers that carry a secret, shown once: kept by no cache.
 NO_STORE = {"Cache-Control": "no-store"}
@@ -65,7 +65,6 @@ def _client(row: Client) -> Response:
     operation_id="listClients",
     summary="List registered clients",
     response_model=Page[ClientOut],
-    responses=ERRORS,
 )
 async def list_clients(
     request: Request,
@@ -87,7 +86,6 @@ async def list_clients(
     status_code=201,
     response_model=ClientCreated,
     responses={
-        **ERRORS,
         409: {"description": "clientId already registered"},
         422: {"description": "Idempotency-Key reused"},
     },
@@ -122,7 +120,7 @@ def _production(request: Request) -> bool:
     operation_id="getClient",
     summary="Read a client",
     response_model=ClientOut,
-    responses={**ERRORS, 404: {"description": "Not found"}},
+    responses={404: {"description": "Not found"}},
 )
 async def get_client(client_id: uuid.UUID, session: SessionDep, principal: Admin) -> Response:
     return _client(await service.get_client(session, client_id))
@@ -134,7 +132,6 @@ async def get_client(client_id: uuid.UUID, session: SessionDep, principal: Admin
     summary="Replace a client's registration",
     response_model=ClientOut,
     responses={
-        **ERRORS,
         404: {"description": "Not found"},
         409: {"description": "Changed meanwhile"},
         412: {"description": "If-Match does not match"},
@@ -161,7 +158,7 @@ async def replace_client(
     operation_id="deleteClient",
     summary="Remove a client",
     status_code=204,
-    responses={**ERRORS, 404: {"description": "Not found"}},
+    responses={404: {"description": "Not found"}},
 )
 async def delete_client(
     request: Request, client_id: uuid.UUID, session: SessionDep, principal: Admin

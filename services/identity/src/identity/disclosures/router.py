@@ -18,16 +18,14 @@ from . import service
 from .schemas import DisclosureOut
 
 Person = Annotated[Principal, Security(auth, scopes=["openid"])]
-router = json_router()
+router = json_router("disclosures", responses=ERRORS)
 
 
 @router.get(
     "/v1/me/disclosures",
     operation_id="listMyDisclosures",
     summary="Which clients received which of my attributes, and when",
-    tags=["disclosures"],
     response_model=Page[DisclosureOut],
-    responses=ERRORS,
 )
 async def my_disclosures(
     request: Request,
