@@ -87,6 +87,17 @@ class IdempotencyKey:
     # created_at of an expired or abandoned row, replaced in the same transaction.
     stale_since: datetime | None = None
 
+    def row(self, state: str, **values: Any) -> dict[str, Any]:
+        """The stored row of this key in ``state`` (in-flight, done), created now."""
+        return {
+            "owner": self.owner,
+            "key": self.key,
+            "request_hash": self.request_hash,
+            "state": state,
+            **values,
+            "created_at": utcnow(),
+        }
+
 
 async def idempotency_key(request: Request, owner: str) -> IdempotencyKey | None:
     """The request's Idempotency-Key (validated: 400 when malformed) with the hash of
@@ -178,14 +189,12 @@ async def record(
         await conn.execute(delete(table).where(*where, table.c.created_at == key.stale_since))
     await conn.execute(
         insert(table).values(
-            owner=key.owner,
-            key=key.key,
-            request_hash=key.request_hash,
-            state="done",
-            status_code=response.status_code,
-            response_body=_body(response),
-            response_headers=_kept_headers(response),
-            created_at=utcnow(),
+            key.row(
+                "done",
+                status_code=response.status_code,
+                response_body=_body(response),
+                response_headers=_kept_headers(response),
+            )
         )
     )
 
@@ -204,15 +213,7 @@ class IdempotencyStore:
             async with self.sessionmaker() as session:
                 try:
                     async with session.begin():
-                        await session.execute(
-                            insert(t).values(
-                                owner=key.owner,
-                                key=key.key,
-                                request_hash=key.request_hash,
-                                state="in-flight",
-                                created_at=utcnow(),
-                            )
-                        )
+                        await session.execute(insert(t).values(key.row("in-flight")))
                     return None
                 except IntegrityError:
                     pass
