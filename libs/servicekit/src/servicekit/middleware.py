@@ -32,6 +32,12 @@ logger = logging.getLogger("servicekit.requests")
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 
 
+def scope_headers(scope: Scope, *names: bytes) -> dict[bytes, bytes]:
+    """The named request headers the request has, by lower-case name (of a repeated one,
+    the last)."""
+    return {key: value for key, value in scope["headers"] if key in names}
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:

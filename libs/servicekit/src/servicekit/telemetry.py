@@ -31,7 +31,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .middleware import ASGIApp, Receive, Scope, Send, StatusSend
+from .middleware import ASGIApp, Receive, Scope, Send, StatusSend, scope_headers
 from .spans import SpanRecorder, parent_span_context
 
 _global_provider_set = False
@@ -99,16 +99,10 @@ class ServerSpanMiddleware:
         if scope["type"] != "http" or scope["path"] in UNTRACED_PATHS:
             await self.app(scope, receive, send)
             return
-        traceparent = tracestate = None
-        for name, value in scope["headers"]:
-            if name == b"traceparent":
-                traceparent = value
-            elif name == b"tracestate":
-                tracestate = value
+        found = scope_headers(scope, b"traceparent", b"tracestate")
+        parent = parent_span_context(found.get(b"traceparent"), found.get(b"tracestate"))
         method = scope["method"]
-        span = self.spans.start(
-            method, parent_span_context(traceparent, tracestate), SpanKind.SERVER, {}
-        )
+        span = self.spans.start(method, parent, SpanKind.SERVER, {})
         token = otel_context.attach(
             trace.set_span_in_context(NonRecordingSpan(span.get_span_context()))
         )

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit.middleware import scope_headers
+
 # path -> methods a browser may use there
 CORS_PATHS: dict[str, str] = {
     "/auth/token": "POST",
@@ -68,15 +70,12 @@ class OpCors:
         if methods is None:
             await self.app(scope, receive, send)
             return
-        origin = None
-        requested_method = requested_headers = None
-        for key, value in scope["headers"]:
-            if key == b"origin":
-                origin = value
-            elif key == b"access-control-request-method":
-                requested_method = value
-            elif key == b"access-control-request-headers":
-                requested_headers = value
+        found = scope_headers(
+            scope, b"origin", b"access-control-request-method", b"access-control-request-headers"
+        )
+        origin = found.get(b"origin")
+        requested_method = found.get(b"access-control-request-method")
+        requested_headers = found.get(b"access-control-request-headers")
         if origin is None:
             await self.app(scope, receive, send)
             return
