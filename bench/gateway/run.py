@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 from cryptography.fernet import Fernet
+from joserfc.jwk import RSAKey
 
 from servicekit.testing import TestIssuer
 
@@ -237,6 +238,10 @@ def main() -> None:
         registry_env["REGISTRY_ENVIRONMENT"] = "production"  # no migrations at start-up
         # Production refuses the development webhook key: a throw-away one for this run.
         registry_env["REGISTRY_WEBHOOK_SECRET_KEY"] = Fernet.generate_key().decode()
+        # ... and a revocation-feed client without its private key.
+        registry_env["REGISTRY_AUTH_CLIENT_PRIVATE_KEY_JWK"] = json.dumps(
+            RSAKey.generate_key(2048, private=True).as_dict(private=True)
+        )
         registry_env["OTEL_SDK_DISABLED"] = "true"
         subprocess.run(
             [PY, "-m", "registry", "migrate"],

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from joserfc.jwk import RSAKey
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -418,6 +419,11 @@ async def run(admin_url: str, window: float, workers: int) -> dict[str, Any]:
             "PROCUREMENT_AUTH_JWKS_URL": f"http://127.0.0.1:{up_port}/auth/jwks",
             "PROCUREMENT_AUTH_ISSUER": issuer.issuer,
             "PROCUREMENT_LOG_LEVEL": "WARNING",
+            # Production authenticates its client with private_key_jwt (the stand-in
+            # token endpoint takes any assertion).
+            "PROCUREMENT_CLIENT_PRIVATE_KEY_JWK": json.dumps(
+                RSAKey.generate_key(2048, private=True).as_dict(private=True)
+            ),
             "OTEL_SDK_DISABLED": "true",
         }
         for _ in range(100):

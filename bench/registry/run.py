@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
+from joserfc.jwk import RSAKey
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -599,6 +600,11 @@ async def main() -> None:
             "REGISTRY_LOG_LEVEL": "WARNING",
             "REGISTRY_WEBHOOKS_ENABLED": "false",
             "REGISTRY_WEBHOOK_SECRET_KEY": Fernet.generate_key().decode(),
+            # Production reads the revocation feed with private_key_jwt (there is no feed
+            # here: the per-request check runs on an empty list, as it costs).
+            "REGISTRY_AUTH_CLIENT_PRIVATE_KEY_JWK": json.dumps(
+                RSAKey.generate_key(2048, private=True).as_dict(private=True)
+            ),
             "REGISTRY_READ_CACHE_ENTRIES": str(args.read_cache_entries),
         }
         server = subprocess.Popen(

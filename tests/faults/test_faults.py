@@ -14,7 +14,7 @@ import pytest
 from faultkit import Stack
 from joserfc.jwk import KeySet
 
-from servicekit.auth import JwksCache
+from servicekit.jwks import JwksCache
 from servicekit.testing import TestIssuer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]

@@ -12,8 +12,9 @@ from gateway_testkit import GatewayFactory
 from gateway.app import Gateway
 from gateway.config import Settings
 from gateway.main import create_app
-from servicekit.auth import JwksCache, TokenVerifier
+from servicekit.auth import TokenVerifier
 from servicekit.errors import Unauthorized
+from servicekit.jwks import JwksCache
 from servicekit.revocations import RevocationFeed
 from servicekit.testing import TestIssuer
 

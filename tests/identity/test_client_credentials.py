@@ -11,7 +11,8 @@ from idkit import ASSERTION_TYPE, ISSUER, basic_header, decode_unverified
 from sqlalchemy import select
 
 from identity.keys.models import SigningKey
-from servicekit.auth import JwksCache, TokenVerifier, http_jwks_fetcher
+from servicekit.auth import TokenVerifier
+from servicekit.jwks import JwksCache, http_jwks_fetcher
 
 
 async def test_discovery_and_jwks(http: httpx.AsyncClient) -> None:

@@ -21,13 +21,13 @@ from idkit import ISSUER, RP, decode_unverified, make_settings
 
 from identity.main import create_app
 from servicekit.db import Database
-from servicekit.revocations import (
+from servicekit.revocation_push import (
     CHANNEL,
     MAX_PUSHED_ENTRIES,
     MAX_PUSHED_LIFETIME,
-    RevocationFeed,
     pushed_entries,
 )
+from servicekit.revocations import RevocationFeed
 
 
 def free_port() -> int:

@@ -16,8 +16,9 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from identity.keys.models import SigningKey
-from servicekit.auth import JwksCache, TokenVerifier, http_jwks_fetcher
+from servicekit.auth import TokenVerifier
 from servicekit.errors import ProblemError
+from servicekit.jwks import JwksCache, http_jwks_fetcher
 
 
 async def _post(http: httpx.AsyncClient, rp: RP, path: str, form: dict[str, str]) -> httpx.Response:

@@ -16,8 +16,9 @@ from joserfc.jwk import RSAKey
 
 from registry.config import Settings
 from registry.main import create_app
-from servicekit.auth import JwksCache, TokenVerifier
+from servicekit.auth import TokenVerifier
 from servicekit.db import Database
+from servicekit.jwks import JwksCache
 from servicekit.revocations import RevocationFeed, feed_from_settings
 from servicekit.testing import TestIssuer
 

@@ -14,8 +14,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from servicekit.auth import JwksCache, Principal, TokenVerifier, http_jwks_fetcher
+from servicekit.auth import Principal, TokenVerifier
 from servicekit.errors import Unauthorized
+from servicekit.jwks import JwksCache, http_jwks_fetcher
 from servicekit.testing import TestIssuer
 
 

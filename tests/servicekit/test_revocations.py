@@ -18,8 +18,9 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from prometheus_client import CollectorRegistry, generate_latest
 
-from servicekit.auth import JwksCache, TokenVerifier
+from servicekit.auth import TokenVerifier
 from servicekit.errors import Unauthorized
+from servicekit.jwks import JwksCache
 from servicekit.revocations import (
     ClientCredentials,
     RevocationFeed,

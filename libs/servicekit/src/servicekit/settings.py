@@ -49,7 +49,7 @@ class ServiceSettings(BaseSettings):
     auth_revocations_url: str = ""
     auth_revocations_interval_seconds: float = Field(default=5.0, gt=0, le=5.0)
     # Where REDIS_URL is set, also take the revocations identity pushes over Redis pub/sub
-    # (at once instead of at the next poll; servicekit.revocations.RevocationPush).
+    # (at once instead of at the next poll; servicekit.revocation_push.RevocationPush).
     auth_revocations_push: bool = True
     # This service's client at identity, registered as a resource server (it may read the
     # feed): private_key_jwt with the private JWK (JSON) in production, else the secret

@@ -9,8 +9,9 @@ import httpx
 from fastapi import FastAPI
 
 from servicekit.app import create_service_app
-from servicekit.auth import JwksCache, TokenVerifier
+from servicekit.auth import TokenVerifier
 from servicekit.db import Database, is_sqlite
+from servicekit.jwks import JwksCache
 from servicekit.revocations import RevocationFeed
 
 from . import API_VERSION

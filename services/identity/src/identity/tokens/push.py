@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from servicekit.revocations import CHANNEL, MAX_PUSHED_ENTRIES, push_message
+from servicekit.revocation_push import CHANNEL, MAX_PUSHED_ENTRIES, push_message
 
 logger = logging.getLogger("identity.revocation_push")
 
