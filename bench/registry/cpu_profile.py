@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import json
 import os
 import pstats
 import sys
@@ -27,6 +28,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 from fastapi import APIRouter, Security
+from joserfc.jwk import RSAKey
 
 from servicekit.auth import Principal
 from servicekit.testing import TestIssuer
@@ -92,6 +94,9 @@ async def main() -> None:
             "REGISTRY_LOG_LEVEL": "WARNING",
             "REGISTRY_WEBHOOKS_ENABLED": "false",
             "REGISTRY_WEBHOOK_SECRET_KEY": Fernet.generate_key().decode(),
+            "REGISTRY_AUTH_CLIENT_PRIVATE_KEY_JWK": json.dumps(
+                RSAKey.generate_key(2048, private=True).as_dict(private=True)
+            ),
         }
     )
     from registry.auth import READ, auth
@@ -107,7 +112,9 @@ async def main() -> None:
     app = create_app(Settings())
     app.include_router(nothing)
     app.state.token_verifier = issuer.verifier()
-    token = issuer.token(sub="bench", scopes=["registry:read"], lifetime=7200).encode()
+    token = issuer.token(
+        sub="bench", scopes=["registry:read", "registry:contracts"], lifetime=7200
+    ).encode()
     data = await existing_data(args.database_url)
     plan = scenario_urls(data["facility_ids"], data["offering_ids"], args.requests)
     if args.framework:

@@ -621,7 +621,9 @@ async def main() -> None:
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.5)
-        token = issuer.token(sub="bench", scopes=["registry:read"], lifetime=7200)
+        token = issuer.token(
+            sub="bench", scopes=["registry:read", "registry:contracts"], lifetime=7200
+        )
         scenarios = scenario_urls(data["facility_ids"], data["offering_ids"], args.requests)
         if args.only:
             scenarios = {k: v for k, v in scenarios.items() if k in args.only}
