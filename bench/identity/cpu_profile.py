@@ -35,7 +35,7 @@ from sqlalchemy import event
 from identity.config import Settings
 from identity.main import create_app
 from identity.seed import demo_key, seed
-from servicekit.db import DriverConnections
+from servicekit.dbdriver import DriverConnections
 from servicekit.testing import fresh_database_url, migrated_database
 
 HERE = Path(__file__).parent

@@ -21,7 +21,7 @@ from servicekit.responses import (
 
 from ..deps import CREATED, Manager, PublicReader, Reader, RegistryDep, TenderId, published_only
 from ..schemas import HistoryOut
-from . import service
+from . import reads, service
 from .schemas import (
     CancellationIn,
     LotIn,
@@ -80,7 +80,7 @@ async def list_tenders(
     status: Annotated[TenderStatus | None, Query(description="Effective status")] = None,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
 ) -> Response:
-    items, total = await service.list_tenders(
+    items, total = await reads.list_tenders(
         session,
         params,
         status=status,
@@ -106,7 +106,7 @@ async def get_tender(
     principal: PublicReader,
 ) -> Response:
     return tagged_response(
-        await service.get_tender(
+        await reads.get_tender(
             session, tender_id, clock(), published_only=published_only(principal)
         )
     )
@@ -142,7 +142,7 @@ async def update_tender(
 async def list_lots(
     tender_id: TenderId, session: SessionDep, principal: PublicReader
 ) -> list[LotOut]:
-    return await service.list_lots(session, tender_id, published_only(principal))
+    return await reads.list_lots(session, tender_id, published_only(principal))
 
 
 @router.post(
@@ -179,7 +179,7 @@ async def create_lot(
 async def get_lot(
     tender_id: TenderId, lot_id: LotId, session: SessionDep, principal: PublicReader
 ) -> LotOut:
-    return await service.get_lot(session, tender_id, lot_id, published_only(principal))
+    return await reads.get_lot(session, tender_id, lot_id, published_only(principal))
 
 
 def _transition_route(name: str, summary: str, operation_id: str) -> None:
@@ -249,5 +249,5 @@ async def tender_history(
     principal: Reader,
     params: PageDep,
 ) -> Response:
-    items, total = await service.list_history(session, principal, tender_id, params)
+    items, total = await reads.list_history(session, principal, tender_id, params)
     return page_response(request, items, total, params)
