@@ -13,14 +13,12 @@ from starlette.responses import RedirectResponse, Response
 from ..api import ApiProblem
 from ..supplier import service as supplier
 from ..web.access import require_person
-from ..web.forms import Form, take_pending
+from ..web.forms import FORM_ERRORS, Form, take_pending
 from ..web.i18n import Translator, language_of
 from ..web.security import read_form
 from ..web.templating import render, session_of
 from ..web.values import as_fields
 from . import service
-
-FORM_ERRORS = (400, 409, 422)
 
 router = APIRouter()
 

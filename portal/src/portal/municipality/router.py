@@ -16,7 +16,7 @@ from servicekit.csvfiles import attachment, csv_response
 
 from ..api import Api, ApiProblem
 from ..web.access import require_person
-from ..web.forms import Form, human_reason, take_pending
+from ..web.forms import REFUSED, STALE, Form, human_reason, submit_change, take_pending
 from ..web.i18n import Translator, language_of
 from ..web.security import read_form, read_form_with_files
 from ..web.templating import render, session_of
@@ -213,19 +213,14 @@ async def change_usage(request: Request, usage_id: uuid.UUID) -> Response:
         else payload(fields, service.PATCH_FIELDS, numbers=("noticePeriodMonths",), patch=True)
     )
     api, session = _api(request), session_of(request)
-    try:
-        await service.change(api, session, str(usage_id), body, fields.get("etag", ""))
-    except ApiProblem as problem:
-        t = Translator(language_of(request))
-        if problem.status in (412, 428):
-            # Someone changed it meanwhile: show their version, keep this person's input.
-            current = await service.read(api, session, str(usage_id))
-            form.general.append(t("problem.412"))
-            newer = as_fields(current.data, service.PATCH_FIELDS)
-            return await _edit_page(request, str(usage_id), form.failed(), 409, newer)
-        if problem.status not in (400, 409, 422):
-            raise
-        form.apply_problem(t, problem)
+    change = service.change(api, session, str(usage_id), body, fields.get("etag", ""))
+    outcome = await submit_change(Translator(language_of(request)), form, change)
+    if outcome == STALE:
+        # Someone changed it meanwhile: show their version, keep this person's input.
+        current = await service.read(api, session, str(usage_id))
+        newer = as_fields(current.data, service.PATCH_FIELDS)
+        return await _edit_page(request, str(usage_id), form, 409, newer)
+    if outcome == REFUSED:
         return await _edit_page(request, str(usage_id), form, 400)
     _flash(request, "flash.usage_ended" if end else "flash.usage_changed")
     return RedirectResponse("/municipality/usages", status_code=303)

@@ -16,7 +16,16 @@ from starlette.responses import RedirectResponse, Response
 from ..api import Api, ApiProblem, ApiUnavailable
 from ..municipality.service import row_problems
 from ..web.access import require_person
-from ..web.forms import Form, human_reason, problem_message, take_pending
+from ..web.forms import (
+    FORM_ERRORS,
+    REFUSED,
+    STALE,
+    Form,
+    human_reason,
+    problem_message,
+    submit_change,
+    take_pending,
+)
 from ..web.i18n import Translator, language_of
 from ..web.security import read_form, read_form_with_files
 from ..web.templating import render, session_of
@@ -25,7 +34,6 @@ from . import service
 
 router = APIRouter(prefix="/operator")
 ROLE = "platform-admin"
-FORM_ERRORS = (400, 409, 422)
 
 
 def _api(request: Request) -> Api:
@@ -126,17 +134,13 @@ async def change_facility(request: Request, facility_id: uuid.UUID) -> Response:
     form = Form.submitted(fields)
     body = payload(fields, service.FACILITY_PATCH, lists=("standards",), patch=True)
     api, session, fid = _api(request), session_of(request), str(facility_id)
-    try:
-        await service.change_facility(api, session, fid, body, fields.get("etag", ""))
-    except ApiProblem as problem:
-        if problem.status in (412, 428):
-            newer = await service.facility(api, session, fid)
-            form.general.append(_t(request)("problem.412"))
-            fields_now = as_fields(newer.data, service.FACILITY_PATCH)
-            return await _facility_page(request, fid, form.failed(), None, 409, fields_now)
-        if problem.status not in FORM_ERRORS:
-            raise
-        form.apply_problem(_t(request), problem)
+    change = service.change_facility(api, session, fid, body, fields.get("etag", ""))
+    outcome = await submit_change(_t(request), form, change)
+    if outcome == STALE:
+        newer = await service.facility(api, session, fid)
+        fields_now = as_fields(newer.data, service.FACILITY_PATCH)
+        return await _facility_page(request, fid, form, None, 409, fields_now)
+    if outcome == REFUSED:
         return await _facility_page(request, fid, form, None, 400)
     return _done(request, "flash.facility_changed", f"/operator/facilities/{fid}")
 

@@ -15,7 +15,7 @@ from ..api import Api, ApiProblem
 from ..catalogue.service import integrations_of
 from ..vulnerabilities.service import of_offering as recorded_vulnerabilities
 from ..web.access import require_person
-from ..web.forms import Form, take_pending
+from ..web.forms import FORM_ERRORS, REFUSED, STALE, Form, submit_change, take_pending
 from ..web.i18n import Translator, language_of
 from ..web.security import read_form
 from ..web.templating import render, session_of
@@ -24,7 +24,6 @@ from . import service
 
 router = APIRouter(prefix="/supplier")
 ROLE = "registry-editor"
-FORM_ERRORS = (400, 409, 422)
 
 
 def _api(request: Request) -> Api:
@@ -137,17 +136,13 @@ async def change_offering(request: Request, offering_id: uuid.UUID) -> Response:
     form = Form.submitted(fields)
     body = payload(fields, service.OFFERING_PATCH, lists=("standards",), patch=True)
     api, session, oid = _api(request), session_of(request), str(offering_id)
-    try:
-        await service.change_offering(api, session, oid, body, fields.get("etag", ""))
-    except ApiProblem as problem:
-        if problem.status in (412, 428):
-            newer = await service.offering(api, session, oid)
-            form.general.append(_t(request)("problem.412"))
-            fields_now = as_fields(newer.data, service.OFFERING_PATCH)
-            return await _offering_page(request, oid, form.failed(), 409, fields_now)
-        if problem.status not in FORM_ERRORS:
-            raise
-        form.apply_problem(_t(request), problem)
+    change = service.change_offering(api, session, oid, body, fields.get("etag", ""))
+    outcome = await submit_change(_t(request), form, change)
+    if outcome == STALE:
+        newer = await service.offering(api, session, oid)
+        fields_now = as_fields(newer.data, service.OFFERING_PATCH)
+        return await _offering_page(request, oid, form, 409, fields_now)
+    if outcome == REFUSED:
         return await _offering_page(request, oid, form, 400)
     return _done(request, "flash.offering_changed", f"/supplier/offerings/{oid}")
 
@@ -222,16 +217,12 @@ async def change_version(
     body = payload(fields, service.VERSION_PATCH, lists=("standards",), patch=True)
     api, session = _api(request), session_of(request)
     oid, vid = str(offering_id), str(version_id)
-    try:
-        await service.change_version(api, session, oid, vid, body, fields.get("etag", ""))
-    except ApiProblem as problem:
-        if problem.status in (412, 428):
-            newer = await service.version(api, session, oid, vid)
-            form.general.append(_t(request)("problem.412"))
-            fields_now = as_fields(newer.data, service.VERSION_PATCH)
-            return await _version_page(request, oid, vid, form.failed(), 409, fields_now)
-        if problem.status not in FORM_ERRORS:
-            raise
-        form.apply_problem(_t(request), problem)
+    change = service.change_version(api, session, oid, vid, body, fields.get("etag", ""))
+    outcome = await submit_change(_t(request), form, change)
+    if outcome == STALE:
+        newer = await service.version(api, session, oid, vid)
+        fields_now = as_fields(newer.data, service.VERSION_PATCH)
+        return await _version_page(request, oid, vid, form, 409, fields_now)
+    if outcome == REFUSED:
         return await _version_page(request, oid, vid, form, 400)
     return _done(request, "flash.version_changed", f"/supplier/offerings/{oid}")

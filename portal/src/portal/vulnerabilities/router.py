@@ -15,7 +15,7 @@ from ..api import Api, ApiProblem
 from ..sessions.schemas import Person
 from ..supplier import service as supplier
 from ..web.access import require_person
-from ..web.forms import Form, take_pending
+from ..web.forms import FORM_ERRORS, REFUSED, STALE, Form, submit_change, take_pending
 from ..web.i18n import Translator, language_of
 from ..web.security import read_form
 from ..web.templating import render, session_of
@@ -24,7 +24,6 @@ from . import service
 router = APIRouter()
 ROLE = "registry-editor"
 OPERATOR_ROLE = "platform-admin"
-FORM_ERRORS = (400, 409, 422)
 OPERATOR_LIST = "/operator/vulnerabilities"
 
 
@@ -117,16 +116,12 @@ async def withdraw_vulnerability(
     api, session = _api(request), session_of(request)
     oid, vid = str(offering_id), str(vulnerability_id)
     t = Translator(language_of(request))
-    try:
-        await service.withdraw(api, session, vid, fields.get("reason", ""), fields.get("etag", ""))
-    except ApiProblem as problem:
-        if problem.status in (412, 428):
-            form.general.append(t("problem.412"))
-            return await _withdraw_page(request, oid, vid, form.failed(), 409)
-        if problem.status not in FORM_ERRORS:
-            raise
-        form.apply_problem(t, problem)
-        return await _withdraw_page(request, oid, vid, form, 400)
+    withdrawal = service.withdraw(
+        api, session, vid, fields.get("reason", ""), fields.get("etag", "")
+    )
+    outcome = await submit_change(t, form, withdrawal)
+    if outcome is not None:
+        return await _withdraw_page(request, oid, vid, form, 409 if outcome == STALE else 400)
     session.data.flash.append("flash.vulnerability_withdrawn")
     session.changed()
     return RedirectResponse(_back(request, oid), status_code=303)
@@ -172,20 +167,16 @@ async def change_vulnerability(
     t = Translator(language_of(request))
     versions = await supplier.versions(api, session, oid)
     body = service.body_of(fields, versions, patch=True)
-    try:
-        await service.change(api, session, vid, body, fields.get("etag", ""))
-    except ApiProblem as problem:
-        if problem.status in (412, 428):
-            newer = await service.vulnerability(api, session, vid)
-            form.general.append(t("problem.412"))
-            form.values[service.AFFECTED] = service.ticked(fields, versions)
-            shown = {k: v for k, v in service.as_form(newer.data).items()
-                     if k in (*service.PATCH_FIELDS, service.AFFECTED)}  # fmt: skip
-            return await _change_page(request, oid, vid, form.failed(), 409, shown)
-        if problem.status not in FORM_ERRORS:
-            raise
-        mapping = {service.VERSIONS_FIELD: service.VERSIONS_FIELD}
-        form.apply_problem(t, problem, mapping)
+    change = service.change(api, session, vid, body, fields.get("etag", ""))
+    mapping = {service.VERSIONS_FIELD: service.VERSIONS_FIELD}
+    outcome = await submit_change(t, form, change, mapping)
+    if outcome == STALE:
+        newer = await service.vulnerability(api, session, vid)
+        form.values[service.AFFECTED] = service.ticked(fields, versions)
+        shown = {k: v for k, v in service.as_form(newer.data).items()
+                 if k in (*service.PATCH_FIELDS, service.AFFECTED)}  # fmt: skip
+        return await _change_page(request, oid, vid, form, 409, shown)
+    if outcome == REFUSED:
         return await _change_page(request, oid, vid, form, 400)
     session.data.flash.append("flash.vulnerability_changed")
     session.changed()

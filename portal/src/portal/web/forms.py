@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -124,3 +125,29 @@ def take_pending(request: Request) -> Form | None:
     if time.time() - pending.created_at > PENDING_SECONDS:
         return None
     return Form(values=dict(pending.fields)).failed()
+
+
+# API answers whose problems belong next to the form's fields (others go to the error pages).
+FORM_ERRORS = (400, 409, 422)
+STALE, REFUSED = "stale", "refused"
+
+
+async def submit_change(
+    t: Translator, form: Form, change: Awaitable[object], fields: dict[str, str] | None = None
+) -> str | None:
+    """Send a conditional change (If-Match): None when it went through; STALE when someone
+    changed the resource meanwhile (the form says so; the page then shows their version
+    beside this person's input); REFUSED when the API refused the input (its problems are
+    next to the fields, ``fields`` as in :meth:`Form.apply_problem`)."""
+    try:
+        await change
+    except ApiProblem as problem:
+        if problem.status in (412, 428):
+            form.general.append(t("problem.412"))
+            form.failed()
+            return STALE
+        if problem.status not in FORM_ERRORS:
+            raise
+        form.apply_problem(t, problem, fields)
+        return REFUSED
+    return None
