@@ -12,13 +12,13 @@ from sqlalchemy import select
 from registry.changes.models import HistoryEntry
 from registry.facilities import service
 from registry.facilities.schemas import FacilityCreate, FacilityPatch, StageTransitionCreate
-from servicekit.actor import Actor
+from servicekit.auth import Principal
 from servicekit.db import Database
-from servicekit.errors import Conflict, PreconditionFailed, PreconditionRequired
+from servicekit.errors import Conflict, Forbidden, PreconditionFailed, PreconditionRequired
 from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 
-ACTOR = Actor("operator-staff", "00000001009876543000")
+ACTOR = Principal(subject="operator-staff", org_id="00000001009876543000", org_type="operator")
 
 
 async def _create(database: Database, slug: str = "ggi-netwerk") -> Any:
@@ -82,3 +82,11 @@ async def test_slugs_are_unique_and_stages_move_forward(
         )
     assert total == 1
     assert items[0].to_stage == "pilot"
+
+
+async def test_only_the_platform_operator_registers_facilities(registry_db: Database) -> None:
+    supplier = Principal(subject="staff", org_id="00000003000000000001", org_type="supplier")
+    body = FacilityCreate(slug="shared", name="Shared", kind="infrastructure", theme="network")
+    async with registry_db.sessionmaker() as session:
+        with pytest.raises(Forbidden):
+            await service.create_facility(session, supplier, body)

@@ -5,23 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Body, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 
-from servicekit.actor import Actor
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import DatabaseDep, SessionDep
-from servicekit.http import IfMatchDep, OptionalIfMatchDep, json_router
-from servicekit.idempotency import created
+from servicekit.http import json_router
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
-    error_responses,
-    json_response,
-    no_content,
     page_response,
-    tagged_response,
 )
+from servicekit.routes import Routes
 
-from ..auth import PublicReader, Reader, Writer, require_operator
+from ..auth import PublicReader, Reader, Writer
 from ..common import CachedPagesDep, FacilityId
 from . import service
 from .schemas import (
@@ -69,107 +64,45 @@ async def list_facilities(
     )
 
 
-@router.post(
-    "/v1/facilities",
-    operation_id="createFacility",
-    summary="Register a collective facility (platform operator)",
-    status_code=201,
-    response_model=FacilityOut,
-    responses=error_responses(409, 422),
+facilities = Routes(router, "/v1/facilities", FacilityOut)
+facilities.create(
+    service.create_facility,
+    FacilityCreate,
+    "createFacility",
+    "Register a collective facility (platform operator)",
+    caller=Writer,
 )
-async def create_facility(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    body: FacilityCreate,
-) -> Response:
-    require_operator(principal, "register facilities")
-
-    return await created(
-        request,
-        principal,
-        lambda: service.create_facility(session, Actor.of(principal), body),
-        lambda out: f"/v1/facilities/{out.id}",
-    )
-
-
-@router.get(
-    "/v1/facilities/{facilityId}",
-    openapi_extra=ANONYMOUS_ALLOWED,
-    operation_id="getFacility",
-    summary="Read a facility",
-    response_model=FacilityOut,
+facility = Routes(router, "/v1/facilities/{facilityId}", FacilityOut, facilityId=FacilityId)
+facility.read(
+    service.get_facility, "getFacility", "Read a facility", caller=PublicReader, source=DatabaseDep
 )
-async def get_facility(
-    database: DatabaseDep,
-    _principal: PublicReader,
-    facility_id: FacilityId,
-) -> Response:
-    return tagged_response(await service.get_facility(database, facility_id))
-
-
-@router.patch(
-    "/v1/facilities/{facilityId}",
-    operation_id="updateFacility",
-    summary="Change a facility (platform operator; needs If-Match)",
-    response_model=FacilityOut,
-    responses=error_responses(409, 412, 428),
+facility.change(
+    service.update_facility,
+    FacilityPatch,
+    "updateFacility",
+    "Change a facility (platform operator; needs If-Match)",
+    caller=Writer,
+    errors=(409, 412, 428),
 )
-async def update_facility(
-    session: SessionDep,
-    if_match: IfMatchDep,
-    principal: Writer,
-    facility_id: FacilityId,
-    patch: Annotated[FacilityPatch, Body()],
-) -> Response:
-    require_operator(principal, "change facilities")
-    return tagged_response(
-        await service.update_facility(session, Actor.of(principal), facility_id, patch, if_match)
-    )
-
-
-@router.delete(
-    "/v1/facilities/{facilityId}",
-    operation_id="deleteFacility",
-    summary="Delete a facility nobody uses or offers (platform operator)",
-    status_code=204,
-    responses=error_responses(409, 412),
+facility.delete(
+    service.delete_facility,
+    "deleteFacility",
+    "Delete a facility nobody uses or offers (platform operator)",
+    caller=Writer,
+    errors=(409, 412),
 )
-async def delete_facility(
-    session: SessionDep,
-    if_match: OptionalIfMatchDep,
-    principal: Writer,
-    facility_id: FacilityId,
-) -> Response:
-    require_operator(principal, "delete facilities")
-    # If-Match is optional on DELETE; when sent it must match.
-    await service.delete_facility(session, Actor.of(principal), facility_id, if_match)
-    return no_content()
-
-
-@router.post(
+Routes(
+    router,
     "/v1/facilities/{facilityId}/stage-transitions",
-    operation_id="createStageTransition",
-    summary="Move a facility forward in its lifecycle (platform operator)",
-    status_code=201,
-    response_model=StageTransitionOut,
-    responses=error_responses(409, 422),
+    StageTransitionOut,
+    facilityId=FacilityId,
+).create(
+    service.transition_stage,
+    StageTransitionCreate,
+    "createStageTransition",
+    "Move a facility forward in its lifecycle (platform operator)",
+    caller=Writer,
 )
-async def create_stage_transition(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    facility_id: FacilityId,
-    body: StageTransitionCreate,
-) -> Response:
-    require_operator(principal, "change the stage of facilities")
-
-    return await created(
-        request,
-        principal,
-        lambda: service.transition_stage(session, Actor.of(principal), facility_id, body),
-        lambda out: f"/v1/facilities/{facility_id}/stage-transitions/{out.id}",
-    )
 
 
 @router.get(
@@ -189,16 +122,10 @@ async def list_stage_transitions(
     return page_response(request, items, total, params)
 
 
-@router.get(
+Routes(
+    router,
     "/v1/facilities/{facilityId}/stage-transitions/{transitionId}",
-    operation_id="getStageTransition",
-    summary="Read one stage transition",
-    response_model=StageTransitionOut,
-)
-async def get_stage_transition(
-    session: SessionDep,
-    _principal: Reader,
-    facility_id: FacilityId,
-    transition_id: Annotated[uuid.UUID, Path(alias="transitionId")],
-) -> Response:
-    return json_response(await service.get_transition(session, facility_id, transition_id))
+    StageTransitionOut,
+    facilityId=FacilityId,
+    transitionId=Annotated[uuid.UUID, Path(alias="transitionId")],
+).read(service.get_transition, "getStageTransition", "Read one stage transition", caller=Reader)

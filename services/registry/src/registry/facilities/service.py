@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
+from servicekit.auth import Principal
 from servicekit.clock import utcnow
 from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict, NotFound
@@ -16,6 +17,7 @@ from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
 
+from ..auth import require_operator
 from ..changes.service import record_out
 from ..pilots.service import require_analysis
 from . import repository
@@ -88,8 +90,10 @@ async def _check_provider(repo: FacilityRepository, provider_id: uuid.UUID | Non
 
 
 async def create_facility(
-    session: AsyncSession, actor: Actor, data: FacilityCreate
+    session: AsyncSession, principal: Principal, data: FacilityCreate
 ) -> tuple[FacilityOut, str]:
+    require_operator(principal, "register facilities")
+    actor = Actor.of(principal)
     repo = FacilityRepository(session)
     async with session.begin():
         await _check_slug(repo, data.slug, None)
@@ -120,11 +124,13 @@ def _patch_values(patch: FacilityPatch) -> dict[str, object]:
 
 async def update_facility(
     session: AsyncSession,
-    actor: Actor,
+    principal: Principal,
     facility_id: uuid.UUID,
     patch: FacilityPatch,
     if_match: IfMatch,
 ) -> tuple[FacilityOut, str]:
+    require_operator(principal, "change facilities")
+    actor = Actor.of(principal)
     changes = _patch_values(patch)
     repo = FacilityRepository(session)
     async with session.begin():
@@ -140,8 +146,10 @@ async def update_facility(
 
 
 async def delete_facility(
-    session: AsyncSession, actor: Actor, facility_id: uuid.UUID, if_match: IfMatch
+    session: AsyncSession, principal: Principal, facility_id: uuid.UUID, if_match: IfMatch
 ) -> None:
+    require_operator(principal, "delete facilities")
+    actor = Actor.of(principal)
     repo = FacilityRepository(session)
     async with session.begin():
         facility = await repo.get_checked(facility_id, if_match)
@@ -168,9 +176,11 @@ async def delete_facility(
 
 
 async def transition_stage(
-    session: AsyncSession, actor: Actor, facility_id: uuid.UUID, data: StageTransitionCreate
+    session: AsyncSession, principal: Principal, facility_id: uuid.UUID, data: StageTransitionCreate
 ) -> StageTransitionOut:
     """Move a facility forward in its lifecycle (never back, never to the same stage)."""
+    require_operator(principal, "change the stage of facilities")
+    actor = Actor.of(principal)
     repo = FacilityRepository(session)
     async with session.begin():
         facility = await repo.get(facility_id, for_update=True)

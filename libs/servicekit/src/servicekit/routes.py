@@ -1,0 +1,219 @@
+"""The operations every domain's resources share — read one, change with If-Match, delete,
+create — declared from what differs between them, so a router states each one in a call.
+
+    offering = Routes(router, "/v1/offerings/{offeringId}", OfferingOut, offeringId=OfferingId)
+    offering.read(service.get_offering, "getOffering", "Read an offering", caller=PublicReader)
+
+The service functions have one shape: ``(session, principal, *identifiers, …)`` for writes and
+``(session, *identifiers)`` for reads, with identifiers in the path's order; a write gives
+its result with its ETag (``tagged_response``). Anything else (lists with filters, actions
+with their own answers) stays an ordinary FastAPI endpoint in the router.
+
+Each endpoint is an ordinary async function whose parameters FastAPI reads from its
+signature (PEP 362 ``__signature__``): the annotations are the same ``Annotated``
+dependencies and path types a hand-written endpoint would declare.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, get_args
+
+from fastapi import APIRouter, Body, Request, Response
+from pydantic import BaseModel
+
+from .auth import ANONYMOUS_ALLOWED, Principal
+from .db import SessionDep
+from .http import IfMatch, IfMatchDep, OptionalIfMatchDep
+from .idempotency import created
+from .responses import error_responses, json_response, no_content, tagged_response
+
+Handler = Callable[..., Awaitable[Response]]
+
+
+def endpoint(name: str, run: Handler, **parameters: Any) -> Handler:
+    """An async endpoint called ``name`` taking ``parameters`` (name → annotation), each
+    passed to ``run`` by keyword."""
+
+    async def call(**values: Any) -> Response:
+        return await run(**values)
+
+    call.__name__ = call.__qualname__ = name
+    documented: Any = call
+    documented.__signature__ = inspect.Signature(
+        [
+            inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+            for key, annotation in parameters.items()
+        ],
+        return_annotation=Response,
+    )
+    return call
+
+
+def allows_anonymous(caller: Any) -> bool:
+    """Whether a caller dependency (``Annotated[Principal | None, Security(…)]``) lets
+    requests without a token through."""
+    principal_type = get_args(caller)[0]
+    return type(None) in get_args(principal_type)
+
+
+class Routes:
+    """The standard operations on the resource at ``path`` (an item, or a collection for
+    :meth:`create`), answered as ``model``; ``identifiers`` are the path's parameters in
+    order, each with its annotated type."""
+
+    def __init__(
+        self, router: APIRouter, path: str, model: type[BaseModel], **identifiers: Any
+    ) -> None:
+        self.router = router
+        self.path = path
+        self.model = model
+        self.identifiers = identifiers
+
+    def ids(self, values: dict[str, Any]) -> list[Any]:
+        return [values[key] for key in self.identifiers]
+
+    def read(
+        self,
+        load: Callable[..., Awaitable[BaseModel | tuple[BaseModel, str]]],
+        operation_id: str,
+        summary: str,
+        *,
+        caller: Any,
+        source: Any = SessionDep,
+    ) -> None:
+        """GET: ``load(source, *identifiers)``, with its ETag when it gives one; ``source`` is the session or
+        the read-only :class:`~servicekit.db.Database`. Open to anonymous callers when
+        ``caller`` allows them."""
+
+        async def run(source: Any, caller: Principal | None, **values: Any) -> Response:
+            answer = await load(source, *self.ids(values))
+            return tagged_response(answer) if isinstance(answer, tuple) else json_response(answer)
+
+        self.router.add_api_route(
+            self.path,
+            endpoint(operation_id, run, source=source, caller=caller, **self.identifiers),
+            methods=["GET"],
+            operation_id=operation_id,
+            summary=summary,
+            response_model=self.model,
+            openapi_extra=ANONYMOUS_ALLOWED if allows_anonymous(caller) else None,
+        )
+
+    def change(
+        self,
+        update: Callable[..., Awaitable[tuple[BaseModel, str]]],
+        patch: type[BaseModel],
+        operation_id: str,
+        summary: str,
+        *,
+        caller: Any,
+        errors: tuple[int, ...] = (412, 428),
+    ) -> None:
+        """PATCH with a required If-Match: ``update(session, principal, *identifiers,
+        patch, if_match)``."""
+
+        async def run(
+            session: Any, caller: Principal, if_match: IfMatch, patch: BaseModel, **values: Any
+        ) -> Response:
+            return tagged_response(
+                await update(session, caller, *self.ids(values), patch, if_match)
+            )
+
+        self.router.add_api_route(
+            self.path,
+            endpoint(
+                operation_id,
+                run,
+                if_match=IfMatchDep,
+                session=SessionDep,
+                caller=caller,
+                **self.identifiers,
+                patch=Annotated[patch, Body()],
+            ),
+            methods=["PATCH"],
+            operation_id=operation_id,
+            summary=summary,
+            response_model=self.model,
+            responses=error_responses(*errors),
+        )
+
+    def delete(
+        self,
+        remove: Callable[..., Awaitable[object]],
+        operation_id: str,
+        summary: str,
+        *,
+        caller: Any,
+        errors: tuple[int, ...] = (412,),
+    ) -> None:
+        """DELETE, If-Match honoured when sent: ``remove(session, principal, *identifiers,
+        if_match)``; 204."""
+
+        async def run(
+            session: Any, caller: Principal, if_match: IfMatch, **values: Any
+        ) -> Response:
+            await remove(session, caller, *self.ids(values), if_match)
+            return no_content()
+
+        self.router.add_api_route(
+            self.path,
+            endpoint(
+                operation_id,
+                run,
+                session=SessionDep,
+                if_match=OptionalIfMatchDep,
+                caller=caller,
+                **self.identifiers,
+            ),
+            methods=["DELETE"],
+            operation_id=operation_id,
+            summary=summary,
+            status_code=204,
+            responses=error_responses(*errors),
+        )
+
+    def create(
+        self,
+        make: Callable[..., Awaitable[Any]],
+        body: type[BaseModel],
+        operation_id: str,
+        summary: str,
+        *,
+        caller: Any,
+        errors: tuple[int, ...] = (409, 422),
+    ) -> None:
+        """POST to the collection at ``path``, at most once per Idempotency-Key:
+        ``make(session, principal, *identifiers, body)``; 201 with the new item's Location
+        (``path``/id)."""
+
+        async def run(
+            request: Request, session: Any, caller: Principal, body: BaseModel, **values: Any
+        ) -> Response:
+            collection = self.path.format(**values)
+            return await created(
+                request,
+                caller,
+                lambda: make(session, caller, *self.ids(values), body),
+                lambda out: f"{collection}/{out.id}",
+            )
+
+        self.router.add_api_route(
+            self.path,
+            endpoint(
+                operation_id,
+                run,
+                request=Request,
+                session=SessionDep,
+                caller=caller,
+                **self.identifiers,
+                body=body,
+            ),
+            methods=["POST"],
+            operation_id=operation_id,
+            summary=summary,
+            status_code=201,
+            response_model=self.model,
+            responses=error_responses(*errors),
+        )
