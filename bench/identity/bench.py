@@ -27,6 +27,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import math
 import os
 import platform
 import re
@@ -58,41 +59,81 @@ HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TICK = os.sysconf("SC_CLK_TCK")
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
+# Assertions signed per grant/s of the rate bound and second of the run: the margin
+# covers a machine that is quieter during the private_key_jwt run than when the bound
+# was measured.
+ASSERTION_MARGIN = 1.5
 
 # ------------------------------------------------------------------ wrk scripts
 
-WRK_DONE = r"""
+# Shared by both grant scripts. Non-200 answers are counted by status, and the
+# service's refusals of a reused assertion (401 "already used") apart from them: each
+# assertion is sent once, so any means the generator reused one or the service took a
+# fresh one for a replay. Each thread counts its own; done() adds them up.
+WRK_COUNTS = r"""
+local threads = {}
+setup = function(thread)
+  threads[#threads + 1] = thread
+  thread:set("tid", #threads)
+end
+statuses = {}
+refused = 0
+sent = 0
+exhausted = 0
+response = function(status, headers, body)
+  if status ~= 200 then
+    if status == 401 and body:find("already used", 1, true) then
+      refused = refused + 1
+    else
+      statuses[status] = (statuses[status] or 0) + 1
+    end
+  end
+end
 done = function(summary, latency, requests)
+  local total = {}
+  local refused_all, sent_all, exhausted_all = 0, 0, 0
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("statuses")) do
+      total[status] = (total[status] or 0) + n
+    end
+    refused_all = refused_all + thread:get("refused")
+    sent_all = sent_all + thread:get("sent")
+    exhausted_all = exhausted_all + thread:get("exhausted")
+  end
+  local parts = {}
+  for status, n in pairs(total) do
+    parts[#parts + 1] = string.format('"%d":%d', status, n)
+  end
   io.write(string.format(
     'WRKJSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
-    '"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\n',
+    '"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"statuses":{%s},' ..
+    '"refused":%d,"sent":%d,"exhausted_threads":%d}\n',
     summary.requests, summary.duration, summary.errors.connect, summary.errors.read,
     summary.errors.write, summary.errors.status, summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(99), table.concat(parts, ","),
+    refused_all, sent_all, exhausted_all))
 end
 """
 
-WRK_BASIC = r"""
+WRK_BASIC = (
+    r"""
 wrk.method = "POST"
 wrk.path = "/auth/token"
 wrk.body = "grant_type=client_credentials"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "AUTHORIZATION"
 """
+    + WRK_COUNTS
+)
 
 # Each thread reads its own slice of the pre-signed bodies (one line each) and sends
-# every body once; if it ever ran out it would start again and the replays would be
-# refused (401, counted as errors) — the bench signs more than it can send.
+# every body once. Out of bodies, the thread sends nothing more and stops (a replay
+# would only be refused): the bench signs more than it can send, and reports it if not.
 WRK_ASSERTIONS = (
     r"""
 wrk.method = "POST"
 wrk.path = "/auth/token"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-local next_id = 0
-setup = function(thread)
-  next_id = next_id + 1
-  thread:set("tid", next_id)
-end
 init = function(args)
   local nthreads = tonumber(args[2])
   bodies = {}
@@ -101,15 +142,18 @@ init = function(args)
     if i % nthreads == tid - 1 then bodies[#bodies + 1] = line end
     i = i + 1
   end
-  idx = 0
 end
 request = function()
-  idx = idx + 1
-  if idx > #bodies then idx = 1 end
-  return wrk.format(nil, nil, nil, bodies[idx])
+  if sent >= #bodies then
+    exhausted = 1
+    wrk.thread:stop()
+    return ""
+  end
+  sent = sent + 1
+  return wrk.format(nil, nil, nil, bodies[sent])
 end
 """
-    + WRK_DONE
+    + WRK_COUNTS
 )
 
 
@@ -317,23 +361,20 @@ def grants(
     concurrency: int,
     threads: int,
     method: str,
-    workers: int = 1,
+    rate_bound: float = 0.0,
 ) -> dict[str, Any]:
+    """One grant scenario under wrk. For private_key_jwt, ``rate_bound`` is a rate the
+    server will not exceed (grants/s); enough assertions for it are signed beforehand."""
     extra: dict[str, Any] = {}
     if method == "client_secret_basic":
-        script = (
-            WRK_BASIC.replace("AUTHORIZATION", basic("samen-admin", "samen-admin-dev-secret"))
-            + WRK_DONE
-        )
+        script = WRK_BASIC.replace("AUTHORIZATION", basic("samen-admin", "samen-admin-dev-secret"))
         args: list[str] = []
         tmp = None
     else:
-        # More than the server can take in the window (it signs a token and verifies an
-        # assertion per grant: well under 1500/s per worker here); if they ever ran out,
-        # the replays would be refused and reported ("assertions_exhausted").
-        count = int(seconds * 1500 * workers) + 1000
+        count = math.ceil(seconds * rate_bound * ASSERTION_MARGIN) + 1000
         started = time.perf_counter()
         bodies = sign_assertions(base + "/auth/token", count)
+        extra["assertions_rate_bound"] = round(rate_bound, 1)
         extra["assertions_signed"] = count
         extra["assertions_signing_seconds"] = round(time.perf_counter() - started, 1)
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
@@ -348,13 +389,20 @@ def grants(
         if tmp:
             os.unlink(tmp)
     seconds_run = raw["duration_us"] / 1e6
-    errors = raw["status"] + raw["timeout"] + raw["connect"] + raw["read"] + raw["write"]
-    ok = max(0, raw["requests"] - raw["status"] - raw["timeout"])
-    if method != "client_secret_basic" and raw["requests"] > extra["assertions_signed"]:
-        extra["assertions_exhausted"] = True
+    statuses = {int(k): v for k, v in sorted(raw["statuses"].items(), key=lambda i: int(i[0]))}
+    failed = sum(statuses.values())
+    errors = failed + raw["timeout"] + raw["connect"] + raw["read"] + raw["write"]
+    ok = max(0, raw["requests"] - failed - raw["refused"] - raw["timeout"])
+    if method != "client_secret_basic":
+        extra["assertions_sent"] = raw["sent"]
+        # wrk still runs its whole duration after a thread stopped, so the rate of a run
+        # that ran out is understated.
+        extra["assertions_exhausted"] = raw["exhausted_threads"] > 0
     return {
         "count": ok,
         "errors": errors,
+        "refused_replays": raw["refused"],
+        "error_statuses": statuses,
         "per_second": round(ok / seconds_run, 1),
         "p50_ms": round(raw["p50_us"] / 1000, 2),
         "p99_ms": round(raw["p99_us"] / 1000, 2),
@@ -566,9 +614,17 @@ async def main() -> None:
                 )  # fmt: skip
                 print("client_secret_basic", json.dumps(basic_result))
             if "jwt" in wanted:
+                # A client_secret_basic grant costs the server less than a private_key_jwt
+                # one (the same token, but no assertion to verify and no jti to record),
+                # so its rate bounds how many assertions the run can use; measured
+                # briefly here when that scenario was not run.
+                rate_bound = basic_result.get("per_second") or grants(
+                    base, proc.pid, 3, args.concurrency, args.wrk_threads,
+                    "client_secret_basic",
+                )["per_second"]  # fmt: skip
                 jwt_result = grants(
                     base, proc.pid, args.seconds, args.concurrency, args.wrk_threads,
-                    "private_key_jwt", args.workers,
+                    "private_key_jwt", rate_bound,
                 )  # fmt: skip
                 print("private_key_jwt", json.dumps(jwt_result))
             if "login" in wanted:
@@ -605,9 +661,9 @@ async def main() -> None:
         f"load average before {results['machine']['load_before']}; {args.workers} uvicorn "
         f"worker(s), PostgreSQL; {args.seconds:g} s per scenario.",
         "",
-        "| scenario | per second | p50 ms | p99 ms | errors | server CPU ms/op "
-        "| CPU share server / postgres / generator / machine busy |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | per second | p50 ms | p99 ms | errors | refused replays "
+        "| server CPU ms/op | CPU share server / postgres / generator / machine busy |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in (
         "client_credentials_secret_basic",
@@ -616,12 +672,27 @@ async def main() -> None:
     ):
         r = results[name]
         s = r["cpu_share"]
+        statuses = ", ".join(f"{k}: {v}" for k, v in r.get("error_statuses", {}).items())
+        errors = f"{r['errors']} ({statuses})" if statuses else r["errors"]
         lines.append(
-            f"| {name} | {r['per_second']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} "
-            f"| {r['server_cpu_ms_per_op']} | {s['server']:.0%} / {s['postgres']:.0%} / "
-            f"{s['generator']:.0%} / {s['machine_busy']:.0%} |"
+            f"| {name} | {r['per_second']} | {r['p50_ms']} | {r['p99_ms']} | {errors} "
+            f"| {r.get('refused_replays', '-')} | {r['server_cpu_ms_per_op']} "
+            f"| {s['server']:.0%} / {s['postgres']:.0%} / {s['generator']:.0%} "
+            f"/ {s['machine_busy']:.0%} |"
         )
+    jwt = results["client_credentials_private_key_jwt"]
     lines += [
+        "",
+        f"private_key_jwt: {jwt['assertions_sent']} of {jwt['assertions_signed']} assertions "
+        f"sent (signed for {jwt['assertions_rate_bound']} grants/s x {ASSERTION_MARGIN}, "
+        f"in {jwt['assertions_signing_seconds']} s before the run)"
+        + (
+            "; **they ran out**: the generator stopped early, the rate is understated."
+            if jwt["assertions_exhausted"]
+            else "."
+        ),
+        "Errors: non-200 answers (by status) and socket errors or timeouts. Refused replays: "
+        "401 for a reused assertion; each is sent once, so none is expected.",
         "",
         f"Server RSS (all {results['server_processes']} processes): {results['server_rss_mb']} MB.",
         "",
