@@ -1,0 +1,187 @@
+"""servicekit.routes: the declared read, change, delete and create call the service function
+with the path's identifiers in order and answer as a hand-written endpoint would."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
+
+from servicekit.auth import Principal
+from servicekit.db import get_session
+from servicekit.errors import install_problem_handlers
+from servicekit.http import IfMatch
+from servicekit.routes import Routes, allows_anonymous
+from servicekit.schemas import ApiModel, ApiOutModel
+
+
+class PartOut(ApiOutModel):
+    id: uuid.UUID
+    thing_id: uuid.UUID
+    name: str
+
+
+class PartIn(ApiModel):
+    name: str
+
+
+def staff() -> Principal:
+    return Principal(subject="staff-1")
+
+
+def nobody() -> Principal | None:
+    return None
+
+
+Caller = Annotated[Principal, Depends(staff)]
+AnyCaller = Annotated[Principal | None, Depends(nobody)]
+ThingId = Annotated[uuid.UUID, Path(alias="thingId")]
+PartId = Annotated[uuid.UUID, Path(alias="partId")]
+
+
+class PassThroughStore:
+    """No Idempotency-Key is sent here; the store only runs the handler."""
+
+    async def run(
+        self, request: Request, owner: str, handler: Callable[[], Awaitable[Response]]
+    ) -> Response:
+        return await handler()
+
+
+@pytest.fixture
+def calls() -> list[tuple[Any, ...]]:
+    return []
+
+
+@pytest.fixture
+async def client(calls: list[tuple[Any, ...]]) -> AsyncIterator[httpx.AsyncClient]:
+    async def load(source: Any, thing_id: uuid.UUID, part_id: uuid.UUID) -> Any:
+        calls.append(("load", source, thing_id, part_id))
+        return PartOut(id=part_id, thing_id=thing_id, name="wheel"), '"v1"'
+
+    async def update(session: Any, caller: Principal, *args: Any) -> Any:
+        thing_id, part_id, patch, if_match = args
+        calls.append(("update", session, caller.subject, thing_id, part_id, patch, if_match))
+        return PartOut(id=part_id, thing_id=thing_id, name=patch.name), '"v2"'
+
+    async def remove(session: Any, caller: Principal, *args: Any) -> None:
+        calls.append(("remove", session, caller.subject, *args))
+
+    async def make(session: Any, caller: Principal, thing_id: uuid.UUID, body: PartIn) -> Any:
+        calls.append(("make", session, caller.subject, thing_id, body.name))
+        return PartOut(id=uuid.UUID(int=7), thing_id=thing_id, name=body.name)
+
+    router = APIRouter(tags=["parts"])
+    Routes(router, "/v1/things/{thingId}/parts", PartOut, thingId=ThingId).create(
+        make, PartIn, "createPart", "Add a part", caller=Caller
+    )
+    part = Routes(
+        router, "/v1/things/{thingId}/parts/{partId}", PartOut, thingId=ThingId, partId=PartId
+    )
+    part.read(load, "getPart", "Read a part", caller=AnyCaller)
+    part.change(update, PartIn, "updatePart", "Change a part", caller=Caller)
+    part.delete(remove, "deletePart", "Remove a part", caller=Caller, errors=(409, 412))
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.state.idempotency = PassThroughStore()
+
+    async def session() -> AsyncIterator[str]:
+        yield "the-session"
+
+    app.dependency_overrides[get_session] = session
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        http.app = app  # type: ignore[attr-defined]
+        yield http
+
+
+THING = uuid.UUID(int=1)
+PART = uuid.UUID(int=2)
+PART_URL = f"/v1/things/{THING}/parts/{PART}"
+
+
+async def test_read_passes_identifiers_in_path_order_and_tags_the_answer(
+    client: httpx.AsyncClient, calls: list[tuple[Any, ...]]
+) -> None:
+    response = await client.get(PART_URL)
+    assert response.status_code == 200
+    assert response.headers["etag"] == '"v1"'
+    assert response.json() == {"id": str(PART), "thingId": str(THING), "name": "wheel"}
+    assert calls == [("load", "the-session", THING, PART)]
+
+
+async def test_change_gives_the_service_the_patch_and_the_if_match(
+    client: httpx.AsyncClient, calls: list[tuple[Any, ...]]
+) -> None:
+    response = await client.patch(PART_URL, json={"name": "axle"}, headers={"If-Match": '"v1"'})
+    assert response.status_code == 200
+    assert response.headers["etag"] == '"v2"'
+    assert response.json()["name"] == "axle"
+    (_, session, subject, thing_id, part_id, patch, if_match) = calls[0]
+    assert (session, subject, thing_id, part_id, patch.name) == (
+        "the-session",
+        "staff-1",
+        THING,
+        PART,
+        "axle",
+    )
+    assert isinstance(if_match, IfMatch)
+    assert if_match.header == '"v1"'
+    assert if_match.required
+
+
+async def test_bad_input_never_reaches_the_service(
+    client: httpx.AsyncClient, calls: list[tuple[Any, ...]]
+) -> None:
+    bad_body = await client.patch(PART_URL, json={"name": 3}, headers={"If-Match": '"v1"'})
+    bad_id = await client.get(f"/v1/things/not-a-uuid/parts/{PART}")
+    assert bad_body.status_code == bad_id.status_code == 400
+    assert bad_id.headers["content-type"] == "application/problem+json"
+    assert calls == []
+
+
+async def test_delete_answers_204_with_an_optional_if_match(
+    client: httpx.AsyncClient, calls: list[tuple[Any, ...]]
+) -> None:
+    response = await client.delete(PART_URL)
+    assert response.status_code == 204
+    assert response.content == b""
+    (_, _, _, thing_id, part_id, if_match) = calls[0]
+    assert (thing_id, part_id, if_match.header, if_match.required) == (THING, PART, None, False)
+
+
+async def test_create_answers_201_with_the_new_item_below_the_collection(
+    client: httpx.AsyncClient, calls: list[tuple[Any, ...]]
+) -> None:
+    response = await client.post(f"/v1/things/{THING}/parts", json={"name": "bolt"})
+    assert response.status_code == 201
+    assert response.headers["location"] == f"/v1/things/{THING}/parts/{uuid.UUID(int=7)}"
+    assert calls == [("make", "the-session", "staff-1", THING, "bolt")]
+
+
+async def test_the_openapi_document_reads_like_hand_written_endpoints(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    item = paths["/v1/things/{thingId}/parts/{partId}"]
+    assert [p["name"] for p in item["get"]["parameters"]] == ["thingId", "partId"]
+    assert item["get"]["operationId"] == "getPart"
+    assert item["get"]["security"] == [{}]  # anonymous callers allowed
+    assert "security" not in item["patch"]
+    assert item["patch"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PartIn"
+    }
+    assert {"204", "409", "412"} <= set(item["delete"]["responses"])
+    assert "201" in paths["/v1/things/{thingId}/parts"]["post"]["responses"]
+
+
+def test_anonymous_callers_are_read_from_the_dependency_type() -> None:
+    assert allows_anonymous(AnyCaller)
+    assert not allows_anonymous(Caller)
