@@ -61,7 +61,8 @@ def allows_anonymous(caller: Any) -> bool:
 class Routes:
     """The standard operations on the resource at ``path`` (an item, or a collection for
     :meth:`create`), answered as ``model``; ``identifiers`` are the path's parameters in
-    order, each with its annotated type."""
+    order, each with its annotated type. Every operation takes its ``operation_id``, ``summary``
+    and, when it needs more words, a ``description`` for the OpenAPI document."""
 
     def __init__(
         self, router: APIRouter, path: str, model: type[BaseModel], **identifiers: Any
@@ -81,6 +82,7 @@ class Routes:
         summary: str,
         *,
         caller: Any,
+        description: str | None = None,
         source: Any = SessionDep,
     ) -> None:
         """GET: ``load(source, *identifiers)``, with its ETag when it gives one; ``source`` is the session or
@@ -97,6 +99,7 @@ class Routes:
             methods=["GET"],
             operation_id=operation_id,
             summary=summary,
+            description=description,
             response_model=self.model,
             openapi_extra=ANONYMOUS_ALLOWED if allows_anonymous(caller) else None,
         )
@@ -109,6 +112,7 @@ class Routes:
         summary: str,
         *,
         caller: Any,
+        description: str | None = None,
         errors: tuple[int, ...] = (412, 428),
     ) -> None:
         """PATCH with a required If-Match: ``update(session, principal, *identifiers,
@@ -135,6 +139,7 @@ class Routes:
             methods=["PATCH"],
             operation_id=operation_id,
             summary=summary,
+            description=description,
             response_model=self.model,
             responses=error_responses(*errors),
         )
@@ -146,6 +151,7 @@ class Routes:
         summary: str,
         *,
         caller: Any,
+        description: str | None = None,
         errors: tuple[int, ...] = (412,),
     ) -> None:
         """DELETE, If-Match honoured when sent: ``remove(session, principal, *identifiers,
@@ -170,6 +176,7 @@ class Routes:
             methods=["DELETE"],
             operation_id=operation_id,
             summary=summary,
+            description=description,
             status_code=204,
             responses=error_responses(*errors),
         )
@@ -182,6 +189,7 @@ class Routes:
         summary: str,
         *,
         caller: Any,
+        description: str | None = None,
         errors: tuple[int, ...] = (409, 422),
     ) -> None:
         """POST to the collection at ``path``, at most once per Idempotency-Key:
@@ -213,6 +221,7 @@ class Routes:
             methods=["POST"],
             operation_id=operation_id,
             summary=summary,
+            description=description,
             status_code=201,
             response_model=self.model,
             responses=error_responses(*errors),

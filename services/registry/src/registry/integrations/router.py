@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Body, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import SessionDep
-from servicekit.http import IfMatchDep, json_router
-from servicekit.idempotency import created
+from servicekit.http import json_router
 from servicekit.pagination import Page, PageDep
-from servicekit.responses import error_responses, json_response, page_response, tagged_response
+from servicekit.responses import json_response, page_response
+from servicekit.routes import Routes
 
 from ..auth import PublicReader, Reader, Writer
 from ..common import OrganisationId
@@ -56,61 +56,31 @@ async def list_integrations(
     return page_response(request, items, total, params)
 
 
-@router.post(
-    "/v1/integrations",
-    operation_id="createIntegration",
-    summary="Record an integration (supplier of the source offering, or the operator)",
-    status_code=201,
-    response_model=IntegrationOut,
-    responses=error_responses(409, 422),
+Routes(router, "/v1/integrations", IntegrationOut).create(
+    service.create_integration,
+    IntegrationCreate,
+    "createIntegration",
+    "Record an integration (supplier of the source offering, or the operator)",
+    caller=Writer,
 )
-async def create_integration(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    body: IntegrationCreate,
-) -> Response:
-    return await created(
-        request,
-        principal,
-        lambda: service.create_integration(session, principal, body),
-        lambda out: f"/v1/integrations/{out.id}",
-    )
-
-
-@router.get(
-    "/v1/integrations/{integrationId}",
-    operation_id="getIntegration",
-    summary="Read an integration (public catalogue)",
-    response_model=IntegrationOut,
-    openapi_extra=ANONYMOUS_ALLOWED,
+integration = Routes(
+    router, "/v1/integrations/{integrationId}", IntegrationOut, integrationId=IntegrationId
 )
-async def get_integration(
-    session: SessionDep,
-    _principal: PublicReader,
-    integration_id: IntegrationId,
-) -> Response:
-    return tagged_response(await service.get_integration(session, integration_id))
-
-
-@router.patch(
-    "/v1/integrations/{integrationId}",
-    operation_id="updateIntegration",
-    summary="Change an integration (supplier of the source offering or operator; If-Match)",
+integration.read(
+    service.get_integration,
+    "getIntegration",
+    "Read an integration (public catalogue)",
+    caller=PublicReader,
+)
+integration.change(
+    service.update_integration,
+    IntegrationPatch,
+    "updateIntegration",
+    "Change an integration (supplier of the source offering or operator; If-Match)",
+    caller=Writer,
     description="Status moves forward only: planned → active → ended.",
-    response_model=IntegrationOut,
-    responses=error_responses(409, 412, 428),
+    errors=(409, 412, 428),
 )
-async def update_integration(
-    session: SessionDep,
-    if_match: IfMatchDep,
-    principal: Writer,
-    integration_id: IntegrationId,
-    patch: Annotated[IntegrationPatch, Body()],
-) -> Response:
-    return tagged_response(
-        await service.update_integration(session, principal, integration_id, patch, if_match)
-    )
 
 
 @router.get(

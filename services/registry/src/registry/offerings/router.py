@@ -5,18 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Body, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import DatabaseDep, SessionDep
-from servicekit.http import IfMatchDep, json_router
-from servicekit.idempotency import created
+from servicekit.http import json_router
 from servicekit.pagination import Page, PageDep
-from servicekit.responses import (
-    error_responses,
-    page_response,
-    tagged_response,
-)
+from servicekit.responses import page_response
+from servicekit.routes import Routes
 
 from ..auth import PublicReader, Writer
 from ..common import CachedPagesDep
@@ -59,60 +55,25 @@ async def list_offerings(
     )
 
 
-@router.post(
-    "/v1/offerings",
-    operation_id="createOffering",
-    summary="Register an offering (supplier staff)",
-    status_code=201,
-    response_model=OfferingOut,
-    responses=error_responses(409, 422),
+offerings = Routes(router, "/v1/offerings", OfferingOut)
+offerings.create(
+    service.create_offering,
+    OfferingCreate,
+    "createOffering",
+    "Register an offering (supplier staff)",
+    caller=Writer,
 )
-async def create_offering(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    body: OfferingCreate,
-) -> Response:
-    return await created(
-        request,
-        principal,
-        lambda: service.create_offering(session, principal, body),
-        lambda out: f"/v1/offerings/{out.id}",
-    )
-
-
-@router.get(
-    "/v1/offerings/{offeringId}",
-    openapi_extra=ANONYMOUS_ALLOWED,
-    operation_id="getOffering",
-    summary="Read an offering",
-    response_model=OfferingOut,
+offering = Routes(router, "/v1/offerings/{offeringId}", OfferingOut, offeringId=OfferingId)
+offering.read(
+    service.get_offering, "getOffering", "Read an offering", caller=PublicReader, source=DatabaseDep
 )
-async def get_offering(
-    database: DatabaseDep,
-    _principal: PublicReader,
-    offering_id: OfferingId,
-) -> Response:
-    return tagged_response(await service.get_offering(database, offering_id))
-
-
-@router.patch(
-    "/v1/offerings/{offeringId}",
-    operation_id="updateOffering",
-    summary="Change an offering (supplier staff; needs If-Match)",
-    response_model=OfferingOut,
-    responses=error_responses(412, 428),
+offering.change(
+    service.update_offering,
+    OfferingPatch,
+    "updateOffering",
+    "Change an offering (supplier staff; needs If-Match)",
+    caller=Writer,
 )
-async def update_offering(
-    if_match: IfMatchDep,
-    session: SessionDep,
-    principal: Writer,
-    offering_id: OfferingId,
-    patch: Annotated[OfferingPatch, Body()],
-) -> Response:
-    return tagged_response(
-        await service.update_offering(session, principal, offering_id, patch, if_match)
-    )
 
 
 @router.get(
@@ -133,67 +94,27 @@ async def list_versions(
     return page_response(request, items, total, params)
 
 
-@router.post(
-    "/v1/offerings/{offeringId}/versions",
-    operation_id="createOfferingVersion",
-    summary="Register a version of an offering (supplier staff)",
-    status_code=201,
-    response_model=VersionOut,
-    responses=error_responses(409, 422),
+Routes(router, "/v1/offerings/{offeringId}/versions", VersionOut, offeringId=OfferingId).create(
+    service.create_version,
+    VersionCreate,
+    "createOfferingVersion",
+    "Register a version of an offering (supplier staff)",
+    caller=Writer,
 )
-async def create_version(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    offering_id: OfferingId,
-    body: VersionCreate,
-) -> Response:
-    return await created(
-        request,
-        principal,
-        lambda: service.create_version(session, principal, offering_id, body),
-        lambda out: f"/v1/offerings/{offering_id}/versions/{out.id}",
-    )
-
-
-@router.get(
+version = Routes(
+    router,
     "/v1/offerings/{offeringId}/versions/{versionId}",
-    openapi_extra=ANONYMOUS_ALLOWED,
-    operation_id="getOfferingVersion",
-    summary="Read a version of an offering",
-    response_model=VersionOut,
+    VersionOut,
+    offeringId=OfferingId,
+    versionId=VersionId,
 )
-async def get_version(
-    session: SessionDep,
-    _principal: PublicReader,
-    offering_id: OfferingId,
-    version_id: VersionId,
-) -> Response:
-    return tagged_response(await service.get_version(session, offering_id, version_id))
-
-
-@router.patch(
-    "/v1/offerings/{offeringId}/versions/{versionId}",
-    operation_id="updateOfferingVersion",
-    summary="Change a version of an offering (supplier staff; needs If-Match)",
-    response_model=VersionOut,
-    responses=error_responses(412, 428),
+version.read(
+    service.get_version, "getOfferingVersion", "Read a version of an offering", caller=PublicReader
 )
-async def update_version(
-    if_match: IfMatchDep,
-    session: SessionDep,
-    principal: Writer,
-    offering_id: OfferingId,
-    version_id: VersionId,
-    patch: Annotated[VersionPatch, Body()],
-) -> Response:
-    return tagged_response(
-        await service.update_version(
-            session,
-            principal,
-            offering_id,
-            version_id,
-            patch,
-            if_match,
-        )
-    )
+version.change(
+    service.update_version,
+    VersionPatch,
+    "updateOfferingVersion",
+    "Change a version of an offering (supplier staff; needs If-Match)",
+    caller=Writer,
+)

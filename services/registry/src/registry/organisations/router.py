@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Body, Query, Request, Response
+from fastapi import Query, Request, Response
 
-from servicekit.actor import Actor
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import SessionDep
-from servicekit.http import IfMatchDep, json_router
-from servicekit.idempotency import created
+from servicekit.http import json_router
 from servicekit.pagination import Page, PageDep
-from servicekit.responses import (
-    error_responses,
-    page_response,
-    tagged_response,
-)
+from servicekit.responses import page_response
+from servicekit.routes import Routes
 
-from ..auth import PublicReader, Writer, require_operator
+from ..auth import PublicReader, Writer
 from ..common import OrganisationId
 from . import service
 from .schemas import OrganisationCreate, OrganisationOut, OrganisationPatch, OrganisationType
@@ -64,66 +59,25 @@ async def list_organisations(
     return page_response(request, items, total, params)
 
 
-@router.post(
-    "/v1/organisations",
-    operation_id="createOrganisation",
-    summary="Register an organisation (platform operator)",
-    status_code=201,
-    response_model=OrganisationOut,
-    responses=error_responses(409, 422),
+organisations = Routes(router, "/v1/organisations", OrganisationOut)
+organisations.create(
+    service.create_organisation,
+    OrganisationCreate,
+    "createOrganisation",
+    "Register an organisation (platform operator)",
+    caller=Writer,
 )
-async def create_organisation(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    body: OrganisationCreate,
-) -> Response:
-    require_operator(principal, "register organisations")
-
-    return await created(
-        request,
-        principal,
-        lambda: service.create_organisation(session, Actor.of(principal), body),
-        lambda out: f"/v1/organisations/{out.id}",
-    )
-
-
-@router.get(
-    "/v1/organisations/{organisationId}",
-    openapi_extra=ANONYMOUS_ALLOWED,
-    operation_id="getOrganisation",
-    summary="Read an organisation",
-    response_model=OrganisationOut,
+organisation = Routes(
+    router, "/v1/organisations/{organisationId}", OrganisationOut, organisationId=OrganisationId
 )
-async def get_organisation(
-    session: SessionDep,
-    _principal: PublicReader,
-    organisation_id: OrganisationId,
-) -> Response:
-    return tagged_response(await service.get_organisation(session, organisation_id))
-
-
-@router.patch(
-    "/v1/organisations/{organisationId}",
-    operation_id="updateOrganisation",
-    summary="Change an organisation (platform operator; needs If-Match)",
-    response_model=OrganisationOut,
-    responses=error_responses(409, 412, 428),
+organisation.read(
+    service.get_organisation, "getOrganisation", "Read an organisation", caller=PublicReader
 )
-async def update_organisation(
-    if_match: IfMatchDep,
-    session: SessionDep,
-    principal: Writer,
-    organisation_id: OrganisationId,
-    patch: Annotated[OrganisationPatch, Body()],
-) -> Response:
-    require_operator(principal, "change organisations")
-    return tagged_response(
-        await service.update_organisation(
-            session,
-            Actor.of(principal),
-            organisation_id,
-            patch,
-            if_match,
-        )
-    )
+organisation.change(
+    service.update_organisation,
+    OrganisationPatch,
+    "updateOrganisation",
+    "Change an organisation (platform operator; needs If-Match)",
+    caller=Writer,
+    errors=(409, 412, 428),
+)

@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
+from servicekit.auth import Principal
 from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, Conflict
 from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
 
-from ..auth import MUNICIPALITY
+from ..auth import MUNICIPALITY, require_operator
 from ..changes.service import record_out
 from .models import Organisation
 from .repository import OrganisationRepository
@@ -156,8 +157,10 @@ DUPLICATE = "An organisation with these identifiers already exists."
 
 
 async def create_organisation(
-    session: AsyncSession, actor: Actor, data: OrganisationCreate
+    session: AsyncSession, principal: Principal, data: OrganisationCreate
 ) -> tuple[OrganisationOut, str]:
+    require_operator(principal, "register organisations")
+    actor = Actor.of(principal)
     values = data.model_dump(exclude={"member_ids", "type"})
     member_ids = list(dict.fromkeys(data.member_ids))
     _check_shape(data.type, values, bool(member_ids))
@@ -178,11 +181,13 @@ async def create_organisation(
 
 async def update_organisation(
     session: AsyncSession,
-    actor: Actor,
+    principal: Principal,
     org_id: uuid.UUID,
     patch: OrganisationPatch,
     if_match: IfMatch,
 ) -> tuple[OrganisationOut, str]:
+    require_operator(principal, "change organisations")
+    actor = Actor.of(principal)
     changes = patch.model_dump(exclude_unset=True)
     repo = OrganisationRepository(session)
     async with session.begin():

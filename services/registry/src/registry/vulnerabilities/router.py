@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Body, Path, Query, Request, Response
+from fastapi import Path, Query, Request, Response
 
 from servicekit.db import SessionDep
 from servicekit.http import IfMatchDep, json_router
-from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
@@ -17,6 +16,7 @@ from servicekit.responses import (
     page_response,
     tagged_response,
 )
+from servicekit.routes import Routes
 
 from ..auth import ExposureReader, Reader, Writer
 from ..common import OrganisationId
@@ -63,61 +63,32 @@ async def list_vulnerabilities(
     return page_response(request, items, total, params)
 
 
-@router.post(
-    "/v1/vulnerabilities",
-    operation_id="createVulnerability",
-    summary="Record a vulnerability in versions of an offering (its supplier or the operator)",
+Routes(router, "/v1/vulnerabilities", VulnerabilityOut).create(
+    service.create_vulnerability,
+    VulnerabilityCreate,
+    "createVulnerability",
+    "Record a vulnerability in versions of an offering (its supplier or the operator)",
+    caller=Writer,
     description="Each municipality this exposes gets a `nl.samen.registry.exposure.detected` "
     "event, delivered only to its own webhook subscriptions." + EXPOSURE_NOTE,
-    status_code=201,
-    response_model=VulnerabilityOut,
-    responses=error_responses(409, 422),
 )
-async def create_vulnerability(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    body: VulnerabilityCreate,
-) -> Response:
-    return await created(
-        request,
-        principal,
-        lambda: service.create_vulnerability(session, principal, body),
-        lambda out: f"/v1/vulnerabilities/{out.id}",
-    )
-
-
-@router.get(
+vulnerability = Routes(
+    router,
     "/v1/vulnerabilities/{vulnerabilityId}",
-    operation_id="getVulnerability",
-    summary="Read a vulnerability",
-    response_model=VulnerabilityOut,
+    VulnerabilityOut,
+    vulnerabilityId=VulnerabilityId,
 )
-async def get_vulnerability(
-    session: SessionDep,
-    _principal: Reader,
-    vulnerability_id: VulnerabilityId,
-) -> Response:
-    return tagged_response(await service.get_vulnerability(session, vulnerability_id))
-
-
-@router.patch(
-    "/v1/vulnerabilities/{vulnerabilityId}",
-    operation_id="updateVulnerability",
-    summary="Change a vulnerability (its supplier or the operator; needs If-Match)",
-    response_model=VulnerabilityOut,
-    responses=error_responses(409, 412, 428),
+vulnerability.read(
+    service.get_vulnerability, "getVulnerability", "Read a vulnerability", caller=Reader
 )
-async def update_vulnerability(
-    session: SessionDep,
-    if_match: IfMatchDep,
-    principal: Writer,
-    vulnerability_id: VulnerabilityId,
-    patch: Annotated[VulnerabilityPatch, Body()],
-) -> Response:
-    return tagged_response(
-        await service.update_vulnerability(session, principal, vulnerability_id, patch, if_match)
-    )
+vulnerability.change(
+    service.update_vulnerability,
+    VulnerabilityPatch,
+    "updateVulnerability",
+    "Change a vulnerability (its supplier or the operator; needs If-Match)",
+    caller=Writer,
+    errors=(409, 412, 428),
+)
 
 
 @router.post(
