@@ -84,18 +84,24 @@ class Routes:
         caller: Any,
         description: str | None = None,
         source: Any = SessionDep,
+        view: Any = None,
     ) -> None:
         """GET: ``load(source, *identifiers)``, with its ETag when it gives one; ``source`` is the session or
         the read-only :class:`~servicekit.db.Database`. Open to anonymous callers when
-        ``caller`` allows them."""
+        ``caller`` allows them. ``view``: a dependency telling what this caller may see,
+        given to ``load`` after ``source``."""
 
-        async def run(source: Any, caller: Principal | None, **values: Any) -> Response:
-            answer = await load(source, *self.ids(values))
+        async def run(
+            source: Any, caller: Principal | None, view: Any = None, **values: Any
+        ) -> Response:
+            seen = () if view is None else (view,)
+            answer = await load(source, *seen, *self.ids(values))
             return tagged_response(answer) if isinstance(answer, tuple) else json_response(answer)
 
+        viewed = {} if view is None else {"view": view}
         self.router.add_api_route(
             self.path,
-            endpoint(operation_id, run, source=source, caller=caller, **self.identifiers),
+            endpoint(operation_id, run, source=source, caller=caller, **viewed, **self.identifiers),
             methods=["GET"],
             operation_id=operation_id,
             summary=summary,
@@ -153,23 +159,27 @@ class Routes:
         caller: Any,
         description: str | None = None,
         errors: tuple[int, ...] = (412,),
+        conditional: bool = True,
     ) -> None:
         """DELETE, If-Match honoured when sent: ``remove(session, principal, *identifiers,
-        if_match)``; 204."""
+        if_match)``; 204. Not ``conditional`` (a tie without a revision of its own): no
+        If-Match, ``remove(session, principal, *identifiers)``."""
 
         async def run(
-            session: Any, caller: Principal, if_match: IfMatch, **values: Any
+            session: Any, caller: Principal, if_match: IfMatch | None = None, **values: Any
         ) -> Response:
-            await remove(session, caller, *self.ids(values), if_match)
+            condition = () if if_match is None else (if_match,)
+            await remove(session, caller, *self.ids(values), *condition)
             return no_content()
 
+        header = {"if_match": OptionalIfMatchDep} if conditional else {}
         self.router.add_api_route(
             self.path,
             endpoint(
                 operation_id,
                 run,
                 session=SessionDep,
-                if_match=OptionalIfMatchDep,
+                **header,
                 caller=caller,
                 **self.identifiers,
             ),
@@ -191,10 +201,11 @@ class Routes:
         caller: Any,
         description: str | None = None,
         errors: tuple[int, ...] = (409, 422),
+        named_by: str = "id",
     ) -> None:
         """POST to the collection at ``path``, at most once per Idempotency-Key:
         ``make(session, principal, *identifiers, body)``; 201 with the new item's Location
-        (``path``/id)."""
+        (``path``/ the answer's ``named_by`` member)."""
 
         async def run(
             request: Request, session: Any, caller: Principal, body: BaseModel, **values: Any
@@ -204,7 +215,7 @@ class Routes:
                 request,
                 caller,
                 lambda: make(session, caller, *self.ids(values), body),
-                lambda out: f"{collection}/{out.id}",
+                lambda out: f"{collection}/{getattr(out, named_by)}",
             )
 
         self.router.add_api_route(

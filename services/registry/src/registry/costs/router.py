@@ -18,6 +18,7 @@ from servicekit.responses import (
     json_response,
     page_response,
 )
+from servicekit.routes import Routes
 
 from ..auth import Reader, Writer
 from ..common import OrganisationId
@@ -126,40 +127,33 @@ async def list_population(
     return page_response(request, items, total, params)
 
 
-@router.get(
+Routes(
+    router,
     "/v1/organisations/{organisationId}/costs",
-    operation_id="getMunicipalityCosts",
-    summary="A municipality's annual costs of its active usages, and per inhabitant",
+    MunicipalityCosts,
+    organisationId=OrganisationId,
+).read(
+    service.municipality_costs,
+    "getMunicipalityCosts",
+    "A municipality's annual costs of its active usages, and per inhabitant",
+    caller=Reader,
+    view=ContractViewDep,
     description="`costPerInhabitant` is absent when no population figure is loaded. For the "
     "municipality's own staff, the operator and callers with `registry:contracts` (403 for "
     "others).",
-    response_model=MunicipalityCosts,
 )
-async def municipality_costs(
-    session: SessionDep,
-    _principal: Reader,
-    view: ContractViewDep,
-    organisation_id: OrganisationId,
-) -> Response:
-    view.require(organisation_id, "its costs")
-    return json_response(await service.municipality_costs(session, organisation_id))
-
-
-@router.get(
+Routes(
+    router,
     "/v1/facilities/{facilityId}/costs",
-    operation_id="getFacilityCosts",
-    summary="What the municipalities using a facility pay for it per year, and per inhabitant",
+    FacilityCosts,
+    facilityId=Annotated[uuid.UUID, Path(alias="facilityId")],
+).read(
+    service.facility_costs,
+    "getFacilityCosts",
+    "What the municipalities using a facility pay for it per year, and per inhabitant",
+    caller=Reader,
+    view=ContractViewDep,
     description="`costPerInhabitant` is absent when a municipality with a known cost has no "
     "population figure. The sum of municipalities' contracts: for the operator and callers "
     "with `registry:contracts` (403 for others).",
-    response_model=FacilityCosts,
-    responses=error_responses(),
 )
-async def facility_costs(
-    session: SessionDep,
-    _principal: Reader,
-    view: ContractViewDep,
-    facility_id: Annotated[uuid.UUID, Path(alias="facilityId")],
-) -> Response:
-    view.require_every("the costs of a facility")
-    return json_response(await service.facility_costs(session, facility_id))

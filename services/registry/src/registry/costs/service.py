@@ -16,6 +16,7 @@ from servicekit.errors import BadRequest, NotFound
 
 from ..auth import require_operator
 from ..changes.service import record_change
+from ..contracts import ContractView
 from ..csvfile import CsvRow, param, read_csv
 from ..organisations.service import municipality_of
 from . import repository
@@ -175,8 +176,9 @@ async def list_figures(
 
 
 async def municipality_costs(
-    session: AsyncSession, organisation_id: uuid.UUID
+    session: AsyncSession, view: ContractView, organisation_id: uuid.UUID
 ) -> MunicipalityCosts:
+    view.require(organisation_id, "its costs")
     municipality = await municipality_of(
         session, organisation_id, "Costs are kept per municipality."
     )
@@ -209,7 +211,10 @@ async def municipality_costs(
     )
 
 
-async def facility_costs(session: AsyncSession, facility_id: uuid.UUID) -> FacilityCosts:
+async def facility_costs(
+    session: AsyncSession, view: ContractView, facility_id: uuid.UUID
+) -> FacilityCosts:
+    view.require_every("the costs of a facility")
     facility = await repository.facility(session, facility_id)
     if facility is None:
         raise NotFound(f"No facility with id {facility_id}.")

@@ -10,14 +10,11 @@ from fastapi import Path, Query, Request, Response
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import SessionDep
 from servicekit.http import json_router
-from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
-    error_responses,
-    json_response,
-    no_content,
     page_response,
 )
+from servicekit.routes import Routes
 
 from ..auth import PublicReader, Reader, Writer
 from ..common import FacilityId
@@ -52,42 +49,21 @@ async def list_initiatives(
     return page_response(request, items, total, params)
 
 
-@router.post(
-    "/v1/initiatives",
-    operation_id="proposeInitiative",
-    summary="Propose an initiative: a new facility in stage initiative (a municipality or "
+Routes(router, "/v1/initiatives", InitiativeOut).create(
+    service.propose,
+    InitiativeCreate,
+    "proposeInitiative",
+    "Propose an initiative: a new facility in stage initiative (a municipality or "
     "cooperation, for itself)",
-    status_code=201,
-    response_model=InitiativeOut,
-    responses=error_responses(409, 422),
+    caller=Writer,
+    named_by="facility_id",
 )
-async def propose_initiative(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    body: InitiativeCreate,
-) -> Response:
-    return await created(
-        request,
-        principal,
-        lambda: service.propose(session, principal, body),
-        lambda out: f"/v1/initiatives/{out.facility_id}",
-    )
-
-
-@router.get(
-    "/v1/initiatives/{facilityId}",
-    openapi_extra=ANONYMOUS_ALLOWED,
-    operation_id="getInitiative",
-    summary="A facility's proposer, support, pilot and impact-analysis outcome",
-    response_model=InitiativeOut,
+Routes(router, "/v1/initiatives/{facilityId}", InitiativeOut, facilityId=FacilityId).read(
+    service.get_initiative,
+    "getInitiative",
+    "A facility's proposer, support, pilot and impact-analysis outcome",
+    caller=PublicReader,
 )
-async def get_initiative(
-    session: SessionDep,
-    _principal: PublicReader,
-    facility_id: FacilityId,
-) -> Response:
-    return json_response(await service.get_initiative(session, facility_id))
 
 
 @router.get(
@@ -107,41 +83,25 @@ async def list_pledges(
     return page_response(request, items, total, params)
 
 
-@router.post(
-    "/v1/facilities/{facilityId}/pledges",
-    operation_id="pledgeSupport",
-    summary="Pledge a municipality's support: interest, willing to pilot, or willing to "
+Routes(router, "/v1/facilities/{facilityId}/pledges", PledgeOut, facilityId=FacilityId).create(
+    service.pledge,
+    PledgeCreate,
+    "pledgeSupport",
+    "Pledge a municipality's support: interest, willing to pilot, or willing to "
     "co-fund with an amount (staff of the municipality)",
-    status_code=201,
-    response_model=PledgeOut,
-    responses=error_responses(409, 422),
+    caller=Writer,
 )
-async def pledge_support(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    facility_id: FacilityId,
-    body: PledgeCreate,
-) -> Response:
-    return await created(
-        request,
-        principal,
-        lambda: service.pledge(session, principal, facility_id, body),
-        lambda out: f"/v1/facilities/{facility_id}/pledges/{out.id}",
-    )
-
-
-@router.delete(
+Routes(
+    router,
     "/v1/facilities/{facilityId}/pledges/{pledgeId}",
-    operation_id="withdrawPledge",
-    summary="Withdraw a pledge (staff of the municipality)",
-    status_code=204,
+    PledgeOut,
+    facilityId=FacilityId,
+    pledgeId=Annotated[uuid.UUID, Path(alias="pledgeId")],
+).delete(
+    service.withdraw_pledge,
+    "withdrawPledge",
+    "Withdraw a pledge (staff of the municipality)",
+    caller=Writer,
+    errors=(),
+    conditional=False,
 )
-async def withdraw_pledge(
-    session: SessionDep,
-    principal: Writer,
-    facility_id: FacilityId,
-    pledge_id: Annotated[uuid.UUID, Path(alias="pledgeId")],
-) -> Response:
-    await service.withdraw_pledge(session, principal, facility_id, pledge_id)
-    return no_content()

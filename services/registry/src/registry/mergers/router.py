@@ -14,6 +14,7 @@ from servicekit.http import json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import error_responses, json_response, page_response
+from servicekit.routes import Routes
 
 from ..auth import Reader, Writer, require_operator
 from . import service
@@ -83,15 +84,9 @@ async def list_mergers(
     return page_response(request, items, total, params)
 
 
-@router.get(
+Routes(
+    router,
     "/v1/municipality-mergers/{mergerId}",
-    operation_id="getMunicipalityMerger",
-    summary="Read a municipal merger",
-    response_model=MergerOut,
-)
-async def get_merger(
-    session: SessionDep,
-    _principal: Reader,
-    merger_id: Annotated[uuid.UUID, Path(alias="mergerId")],
-) -> Response:
-    return json_response(await service.get_merger(session, merger_id))
+    MergerOut,
+    mergerId=Annotated[uuid.UUID, Path(alias="mergerId")],
+).read(service.get_merger, "getMunicipalityMerger", "Read a municipal merger", caller=Reader)

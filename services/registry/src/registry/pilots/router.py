@@ -9,14 +9,12 @@ from fastapi import Path, Request, Response
 
 from servicekit.db import SessionDep
 from servicekit.http import json_router
-from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
-    error_responses,
     listed_response,
-    no_content,
     page_response,
 )
+from servicekit.routes import Routes
 
 from ..auth import Reader, Writer
 from ..common import FacilityId
@@ -45,43 +43,29 @@ async def list_participants(
     return page_response(request, items, total, params)
 
 
-@router.post(
-    "/v1/facilities/{facilityId}/pilot-participants",
-    operation_id="joinPilot",
-    summary="Take part in a facility's pilot (staff of the municipality; stage pilot)",
-    status_code=201,
-    response_model=ParticipantOut,
-    responses=error_responses(409, 422),
+Routes(
+    router, "/v1/facilities/{facilityId}/pilot-participants", ParticipantOut, facilityId=FacilityId
+).create(
+    service.join,
+    ParticipantCreate,
+    "joinPilot",
+    "Take part in a facility's pilot (staff of the municipality; stage pilot)",
+    caller=Writer,
 )
-async def join_pilot(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    facility_id: FacilityId,
-    body: ParticipantCreate,
-) -> Response:
-    return await created(
-        request,
-        principal,
-        lambda: service.join(session, principal, facility_id, body),
-        lambda out: f"/v1/facilities/{facility_id}/pilot-participants/{out.id}",
-    )
-
-
-@router.delete(
+Routes(
+    router,
     "/v1/facilities/{facilityId}/pilot-participants/{participantId}",
-    operation_id="leavePilot",
-    summary="Leave a facility's pilot (staff of the municipality)",
-    status_code=204,
+    ParticipantOut,
+    facilityId=FacilityId,
+    participantId=Annotated[uuid.UUID, Path(alias="participantId")],
+).delete(
+    service.leave,
+    "leavePilot",
+    "Leave a facility's pilot (staff of the municipality)",
+    caller=Writer,
+    errors=(),
+    conditional=False,
 )
-async def leave_pilot(
-    session: SessionDep,
-    principal: Writer,
-    facility_id: FacilityId,
-    participant_id: Annotated[uuid.UUID, Path(alias="participantId")],
-) -> Response:
-    await service.leave(session, principal, facility_id, participant_id)
-    return no_content()
 
 
 @router.get(
@@ -101,25 +85,13 @@ async def list_analyses(
     return listed_response(request, items, params)
 
 
-@router.post(
-    "/v1/facilities/{facilityId}/impact-analyses",
-    operation_id="recordImpactAnalysis",
-    summary="Record an impact analysis and its outcome (platform operator); a positive or "
+Routes(
+    router, "/v1/facilities/{facilityId}/impact-analyses", ImpactAnalysisOut, facilityId=FacilityId
+).create(
+    service.record_analysis,
+    ImpactAnalysisCreate,
+    "recordImpactAnalysis",
+    "Record an impact analysis and its outcome (platform operator); a positive or "
     "conditional outcome lets the facility move to implementation",
-    status_code=201,
-    response_model=ImpactAnalysisOut,
-    responses=error_responses(409, 422),
+    caller=Writer,
 )
-async def record_analysis(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    facility_id: FacilityId,
-    body: ImpactAnalysisCreate,
-) -> Response:
-    return await created(
-        request,
-        principal,
-        lambda: service.record_analysis(session, principal, facility_id, body),
-        lambda out: f"/v1/facilities/{facility_id}/impact-analyses/{out.id}",
-    )

@@ -6,12 +6,12 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import Body, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 
 from servicekit.csvfiles import CSV
 from servicekit.db import SessionDep
 from servicekit.errors import UnsupportedMediaType
-from servicekit.http import IfMatchDep, json_router
+from servicekit.http import json_router
 from servicekit.idempotency import created
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
@@ -19,8 +19,8 @@ from servicekit.responses import (
     error_responses,
     json_response,
     page_body,
-    tagged_response,
 )
+from servicekit.routes import Routes
 from servicekit.schemas import IsoDate
 
 from ..auth import Reader, Writer
@@ -109,27 +109,14 @@ async def list_usages(
     )
 
 
-@router.post(
-    "/v1/usages",
-    operation_id="createUsage",
-    summary="Register a usage and its contract (staff of the municipality)",
-    status_code=201,
-    response_model=UsageOut,
-    responses=error_responses(409, 422),
+usages = Routes(router, "/v1/usages", UsageOut)
+usages.create(
+    service.create_usage,
+    UsageCreate,
+    "createUsage",
+    "Register a usage and its contract (staff of the municipality)",
+    caller=Writer,
 )
-async def create_usage(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    body: UsageCreate,
-) -> Response:
-    return await created(
-        request,
-        principal,
-        lambda: service.create_usage(session, principal, body),
-        lambda out: f"/v1/usages/{out.id}",
-    )
-
 
 IMPORT_DESCRIPTION = (
     "A municipality's usages from a CSV file (`text/csv`, UTF-8, comma or semicolon "
@@ -188,40 +175,24 @@ async def import_usages(
     )
 
 
-@router.get(
-    "/v1/usages/{usageId}",
-    operation_id="getUsage",
-    summary="Read a usage",
+usage = Routes(router, "/v1/usages/{usageId}", UsageOut, usageId=UsageId)
+usage.read(
+    service.get_usage,
+    "getUsage",
+    "Read a usage",
+    caller=Reader,
+    view=ContractViewDep,
     description="Its contract details only for the municipality's own staff, the operator "
     "and callers with `registry:contracts` (for others null, `contractDetailsShown` false).",
-    response_model=UsageOut,
 )
-async def get_usage(
-    session: SessionDep,
-    _principal: Reader,
-    view: ContractViewDep,
-    usage_id: UsageId,
-) -> Response:
-    return tagged_response(await service.get_usage(session, usage_id, view))
-
-
-@router.patch(
-    "/v1/usages/{usageId}",
-    operation_id="updateUsage",
-    summary="Change a usage or its contract (staff of the municipality; needs If-Match)",
-    response_model=UsageOut,
-    responses=error_responses(409, 412, 428),
+usage.change(
+    service.update_usage,
+    UsagePatch,
+    "updateUsage",
+    "Change a usage or its contract (staff of the municipality; needs If-Match)",
+    caller=Writer,
+    errors=(409, 412, 428),
 )
-async def update_usage(
-    session: SessionDep,
-    if_match: IfMatchDep,
-    principal: Writer,
-    usage_id: UsageId,
-    patch: Annotated[UsagePatch, Body()],
-) -> Response:
-    return tagged_response(
-        await service.update_usage(session, principal, usage_id, patch, if_match)
-    )
 
 
 @router.get(

@@ -62,7 +62,7 @@ async def list_usages(
 
 
 async def get_usage(
-    session: AsyncSession, usage_id: uuid.UUID, view: ContractView
+    session: AsyncSession, view: ContractView, usage_id: uuid.UUID
 ) -> tuple[UsageOut, str]:
     row = await UsageRepository(session).get(usage_id)
     return view.usage(to_out(row)), etag_of(row.id, row.revision)
