@@ -185,3 +185,89 @@ async def test_the_openapi_document_reads_like_hand_written_endpoints(
 def test_anonymous_callers_are_read_from_the_dependency_type() -> None:
     assert allows_anonymous(AnyCaller)
     assert not allows_anonymous(Caller)
+
+
+def tenant() -> str:
+    return "tenant-a"
+
+
+Tenant = Annotated[str, Depends(tenant)]
+
+
+@pytest.fixture
+async def options_client(calls: list[tuple[Any, ...]]) -> AsyncIterator[httpx.AsyncClient]:
+    """Routes declared with the options: a read per caller, a further dependency for change
+    and create, a delete without If-Match, a description."""
+
+    async def load(source: Any, caller: Principal, part_id: uuid.UUID) -> Any:
+        calls.append(("load", caller.subject, part_id))
+        return PartOut(id=part_id, thing_id=THING, name="wheel"), '"v1"'
+
+    async def update(session: Any, caller: Principal, *args: Any, tenant: str = "") -> Any:
+        part_id, patch, _if_match = args
+        calls.append(("update", part_id, patch.name, tenant))
+        return PartOut(id=part_id, thing_id=THING, name=patch.name), '"v2"'
+
+    async def make(session: Any, caller: Principal, body: PartIn, *, tenant: str) -> Any:
+        calls.append(("make", body.name, tenant))
+        return PartOut(id=uuid.UUID(int=7), thing_id=THING, name=body.name)
+
+    async def remove(session: Any, caller: Principal, *args: Any) -> None:
+        calls.append(("remove", *args))
+
+    router = APIRouter(tags=["parts"])
+    Routes(router, "/v1/parts", PartOut).create(
+        make, PartIn, "createPart", "Add a part", caller=Caller, uses={"tenant": Tenant}
+    )
+    part = Routes(router, "/v1/parts/{partId}", PartOut, partId=PartId)
+    part.read(load, "getPart", "Read a part", caller=Caller, with_caller=True)
+    part.change(
+        update, PartIn, "updatePart", "Change a part", caller=Caller, description="Rename it."
+    )
+    part.delete(remove, "deletePart", "Remove a part", caller=Caller, conditional=False)
+    Routes(router, "/v1/tenants/parts/{partId}", PartOut, partId=PartId).change(
+        update,
+        PartIn,
+        "updateTenantPart",
+        "Change a tenant's part",
+        caller=Caller,
+        uses={"tenant": Tenant},
+    )
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.state.idempotency = PassThroughStore()
+
+    async def session() -> AsyncIterator[str]:
+        yield "the-session"
+
+    app.dependency_overrides[get_session] = session
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        http.app = app  # type: ignore[attr-defined]
+        yield http
+
+
+async def test_options_pass_the_caller_and_further_dependencies_and_drop_if_match(
+    options_client: httpx.AsyncClient, calls: list[tuple[Any, ...]]
+) -> None:
+    url = f"/v1/parts/{PART}"
+    assert (await options_client.get(url)).status_code == 200
+    assert (await options_client.post("/v1/parts", json={"name": "bolt"})).status_code == 201
+    changed = await options_client.patch(
+        f"/v1/tenants/parts/{PART}", json={"name": "axle"}, headers={"If-Match": '"v1"'}
+    )
+    assert changed.status_code == 200
+    assert (await options_client.delete(url, headers={"If-Match": '"v0"'})).status_code == 204
+    assert calls == [
+        ("load", "staff-1", PART),
+        ("make", "bolt", "tenant-a"),
+        ("update", PART, "axle", "tenant-a"),
+        ("remove", PART),
+    ]
+    item = options_client.app.openapi()["paths"]["/v1/parts/{partId}"]  # type: ignore[attr-defined]
+    assert item["patch"]["description"] == "Rename it."
+    assert "description" not in item["get"]
+    assert [p["name"] for p in item["delete"]["parameters"]] == ["partId"]

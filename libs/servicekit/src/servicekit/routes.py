@@ -62,7 +62,9 @@ class Routes:
     """The standard operations on the resource at ``path`` (an item, or a collection for
     :meth:`create`), answered as ``model``; ``identifiers`` are the path's parameters in
     order, each with its annotated type. Every operation takes its ``operation_id``, ``summary``
-    and, when it needs more words, a ``description`` for the OpenAPI document."""
+    and, when it needs more words, a ``description`` for the OpenAPI document. ``uses`` (of a
+    change or a create): further dependencies (name → annotation, e.g. the app's settings)
+    given to the service function by keyword."""
 
     def __init__(
         self, router: APIRouter, path: str, model: type[BaseModel], **identifiers: Any
@@ -75,6 +77,12 @@ class Routes:
     def ids(self, values: dict[str, Any]) -> list[Any]:
         return [values[key] for key in self.identifiers]
 
+    def arguments(
+        self, values: dict[str, Any], uses: dict[str, Any] | None
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The identifiers in the path's order, and the further dependencies by name."""
+        return self.ids(values), {key: values[key] for key in uses or {}}
+
     def read(
         self,
         load: Callable[..., Awaitable[BaseModel | tuple[BaseModel, str]]],
@@ -85,17 +93,20 @@ class Routes:
         description: str | None = None,
         source: Any = SessionDep,
         view: Any = None,
+        with_caller: bool = False,
     ) -> None:
-        """GET: ``load(source, *identifiers)``, with its ETag when it gives one; ``source`` is the session or
-        the read-only :class:`~servicekit.db.Database`. Open to anonymous callers when
-        ``caller`` allows them. ``view``: a dependency telling what this caller may see,
-        given to ``load`` after ``source``."""
+        """GET: ``load(source, *identifiers)``, with its ETag when it gives one; ``source`` is
+        the session or the read-only :class:`~servicekit.db.Database`. Open to anonymous
+        callers when ``caller`` allows them. ``with_caller``: what is visible depends on who
+        asks, ``load(source, principal, *identifiers)``; ``view``: a dependency telling what
+        this caller may see, given to ``load`` before the identifiers."""
 
         async def run(
             source: Any, caller: Principal | None, view: Any = None, **values: Any
         ) -> Response:
+            first = [source, caller] if with_caller else [source]
             seen = () if view is None else (view,)
-            answer = await load(source, *seen, *self.ids(values))
+            answer = await load(*first, *seen, *self.ids(values))
             return tagged_response(answer) if isinstance(answer, tuple) else json_response(answer)
 
         viewed = {} if view is None else {"view": view}
@@ -120,6 +131,7 @@ class Routes:
         caller: Any,
         description: str | None = None,
         errors: tuple[int, ...] = (412, 428),
+        uses: dict[str, Any] | None = None,
     ) -> None:
         """PATCH with a required If-Match: ``update(session, principal, *identifiers,
         patch, if_match)``."""
@@ -127,9 +139,8 @@ class Routes:
         async def run(
             session: Any, caller: Principal, if_match: IfMatch, patch: BaseModel, **values: Any
         ) -> Response:
-            return tagged_response(
-                await update(session, caller, *self.ids(values), patch, if_match)
-            )
+            ids, further = self.arguments(values, uses)
+            return tagged_response(await update(session, caller, *ids, patch, if_match, **further))
 
         self.router.add_api_route(
             self.path,
@@ -141,6 +152,7 @@ class Routes:
                 caller=caller,
                 **self.identifiers,
                 patch=Annotated[patch, Body()],
+                **(uses or {}),
             ),
             methods=["PATCH"],
             operation_id=operation_id,
@@ -202,6 +214,7 @@ class Routes:
         description: str | None = None,
         errors: tuple[int, ...] = (409, 422),
         named_by: str = "id",
+        uses: dict[str, Any] | None = None,
     ) -> None:
         """POST to the collection at ``path``, at most once per Idempotency-Key:
         ``make(session, principal, *identifiers, body)``; 201 with the new item's Location
@@ -210,11 +223,12 @@ class Routes:
         async def run(
             request: Request, session: Any, caller: Principal, body: BaseModel, **values: Any
         ) -> Response:
+            ids, further = self.arguments(values, uses)
             collection = self.path.format(**values)
             return await created(
                 request,
                 caller,
-                lambda: make(session, caller, *self.ids(values), body),
+                lambda: make(session, caller, *ids, body, **further),
                 lambda out: f"{collection}/{getattr(out, named_by)}",
             )
 
@@ -228,6 +242,7 @@ class Routes:
                 caller=caller,
                 **self.identifiers,
                 body=body,
+                **(uses or {}),
             ),
             methods=["POST"],
             operation_id=operation_id,

@@ -5,20 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Body, Path, Request, Response
+from fastapi import Depends, Path, Request, Response
 
 from servicekit.db import SessionDep
-from servicekit.http import IfMatchDep, json_router
-from servicekit.idempotency import created
+from servicekit.http import json_router
 from servicekit.pagination import Page, PageDep
-from servicekit.responses import (
-    error_responses,
-    no_content,
-    page_response,
-    tagged_response,
-)
+from servicekit.responses import page_response
+from servicekit.routes import Routes
 
 from ..auth import Reader, Writer
+from ..config import Settings
 from . import service
 from .schemas import (
     DeliveryOut,
@@ -33,26 +29,24 @@ router = json_router("subscriptions")
 SubscriptionId = Annotated[uuid.UUID, Path(alias="subscriptionId", description="Subscription id")]
 
 
-@router.post(
-    "/v1/subscriptions",
-    operation_id="createSubscription",
-    summary="Subscribe a webhook to the change feed",
-    status_code=201,
-    response_model=SubscriptionCreated,
-    responses=error_responses(422),
+def app_settings(request: Request) -> Settings:
+    """The settings the app was made with (tests make apps with their own)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+
+
+Routes(router, "/v1/subscriptions", SubscriptionCreated).create(
+    service.create_subscription,
+    SubscriptionCreate,
+    "createSubscription",
+    "Subscribe a webhook to the change feed",
+    caller=Writer,
+    errors=(422,),
+    uses={"settings": SettingsDep},
 )
-async def create_subscription(
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    body: SubscriptionCreate,
-) -> Response:
-    return await created(
-        request,
-        principal,
-        lambda: service.create_subscription(session, principal, body, request.app.state.settings),
-        lambda out: f"/v1/subscriptions/{out.id}",
-    )
 
 
 @router.get(
@@ -71,60 +65,35 @@ async def list_subscriptions(
     return page_response(request, items, total, params)
 
 
-@router.get(
+subscription = Routes(
+    router,
     "/v1/subscriptions/{subscriptionId}",
-    operation_id="getSubscription",
-    summary="Read a subscription and its delivery status",
-    response_model=SubscriptionOut,
+    SubscriptionOut,
+    subscriptionId=SubscriptionId,
 )
-async def get_subscription(
-    session: SessionDep,
-    principal: Reader,
-    subscription_id: SubscriptionId,
-) -> Response:
-    return tagged_response(await service.get_subscription(session, principal, subscription_id))
-
-
-@router.patch(
-    "/v1/subscriptions/{subscriptionId}",
-    operation_id="updateSubscription",
-    summary="Change, pause or resume a subscription (needs If-Match)",
-    response_model=SubscriptionOut,
-    responses=error_responses(412, 428),
+subscription.read(
+    service.get_subscription,
+    "getSubscription",
+    "Read a subscription and its delivery status",
+    caller=Reader,
+    with_caller=True,
 )
-async def update_subscription(
-    request: Request,
-    if_match: IfMatchDep,
-    session: SessionDep,
-    principal: Writer,
-    subscription_id: SubscriptionId,
-    patch: Annotated[SubscriptionPatch, Body()],
-) -> Response:
-    return tagged_response(
-        await service.update_subscription(
-            session,
-            principal,
-            subscription_id,
-            patch,
-            if_match,
-            request.app.state.settings,
-        )
-    )
-
-
-@router.delete(
-    "/v1/subscriptions/{subscriptionId}",
-    operation_id="deleteSubscription",
-    summary="Delete a subscription",
-    status_code=204,
+subscription.change(
+    service.update_subscription,
+    SubscriptionPatch,
+    "updateSubscription",
+    "Change, pause or resume a subscription (needs If-Match)",
+    caller=Writer,
+    uses={"settings": SettingsDep},
 )
-async def delete_subscription(
-    session: SessionDep,
-    principal: Writer,
-    subscription_id: SubscriptionId,
-) -> Response:
-    await service.delete_subscription(session, principal, subscription_id)
-    return no_content()
+subscription.delete(
+    service.delete_subscription,
+    "deleteSubscription",
+    "Delete a subscription",
+    caller=Writer,
+    errors=(),
+    conditional=False,
+)
 
 
 @router.get(
