@@ -20,6 +20,10 @@ from sqlalchemy.sql.base import Executable
 
 from .errors import lost_database_connection
 
+# The API's proxy: it follows the global tracer provider once one is set, without looking
+# a tracer up for every statement.
+_TRACER = trace.get_tracer("servicekit.db")
+
 
 class DriverConnections:
     """Single statements on the asyncpg driver of pooled connections (PostgreSQL), leased
@@ -65,8 +69,7 @@ class DriverConnections:
         """The records of one statement; the driver's own exception when it fails."""
         # A child of the request's span; its error status names the exception's type only,
         # as a database's message can quote the statement's values.
-        tracer = trace.get_tracer("servicekit.db")
-        with tracer.start_as_current_span(
+        with _TRACER.start_as_current_span(
             statement.split(None, 1)[0],
             kind=SpanKind.CLIENT,
             attributes={"db.system": "postgresql", "db.statement": statement},

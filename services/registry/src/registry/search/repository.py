@@ -9,13 +9,17 @@ that finds enough costs nothing more."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Protocol
 
+from pydantic_core import to_json
 from sqlalchemy import TextClause, text
 
 from servicekit.db import Database
+from servicekit.responses import PageBody
 
 from . import terms
 from .schemas import SearchQuery
@@ -38,9 +42,16 @@ class SearchEngine(Protocol):
         """Common table expressions, the last one ``matches``: every match with its score
         (``fuzzy``: of the search with corrections, exact matches first)."""
 
-    def counts_sql(self, conditions: list[str]) -> str:
-        """``UNION ALL`` rows of the total (matches meeting ``conditions``) and the facet
-        counts (over all matches), in the statement's columns."""
+    def statement(self, fuzzy: bool, conditions: list[str]) -> str:
+        """The whole statement: the page of matches meeting ``conditions`` (bound
+        ``:limit`` and ``:offset``), their total, and the facets over all matches."""
+
+    def total(self, rows: Sequence[Any]) -> int:
+        """The total of the statement's rows."""
+
+    def body(self, rows: Sequence[Any]) -> PageBody:
+        """The statement's rows as the JSON of :class:`SearchResults` (items, total and
+        the ``facets`` member)."""
 
     def params(self, q: str, clauses: tuple[Clause, ...]) -> dict[str, Any] | None:
         """The bound parameters for the words ``q``, or None when nothing can match."""
@@ -87,18 +98,60 @@ class PostgresSearch:
         )
         """
 
-    def counts_sql(self, conditions: list[str]) -> str:
-        # One pass over the matches for all facets and the total (grouping sets); the
-        # total alone honours the filters.
+    def statement(self, fuzzy: bool, conditions: list[str]) -> str:
+        # The page's JSON and the facets' are written here, by the database, byte for byte
+        # as pydantic writes them (compact, members in the schema's order, the score
+        # rounded to 6 decimals as a float prints, facets by count then value in
+        # code-point order): the server passes one row on instead of decoding and
+        # serialising every hit. One pass over the matches for all facets
+        # and the total (grouping sets); the total alone honours the filters.
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         total = f"count(*) FILTER (WHERE {' AND '.join(conditions)})" if conditions else "count(*)"
+        facets = " || ".join(
+            f"""'{"," if i else ""}"{facet}":[' || COALESCE(string_agg(
+                '{{"value":' || to_json(value)::text || ',"count":' || n || '}}', ','
+                ORDER BY n DESC, value COLLATE "C") FILTER (WHERE facet = '{facet}'), '') || ']'"""
+            for i, facet in enumerate(("type", "kind", "theme"))
+        )
         return f"""
-        UNION ALL
-        SELECT CASE WHEN GROUPING(type) = 0 THEN 'type' WHEN GROUPING(kind) = 0 THEN 'kind'
-                    WHEN GROUPING(theme) = 0 THEN 'theme' ELSE 'total' END,
-               0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, COALESCE(type, kind, theme),
-               CASE WHEN GROUPING(type, kind, theme) = 7 THEN {total} ELSE count(*) END
-          FROM matches GROUP BY GROUPING SETS ((type), (kind), (theme), ())
+        WITH {self.matches_sql(fuzzy)},
+        page AS (
+            SELECT * FROM matches {where}
+             ORDER BY score DESC, name, id LIMIT :limit OFFSET :offset
+        ),
+        counts AS (
+            SELECT CASE WHEN GROUPING(type) = 0 THEN 'type' WHEN GROUPING(kind) = 0 THEN 'kind'
+                        WHEN GROUPING(theme) = 0 THEN 'theme' ELSE 'total' END AS facet,
+                   COALESCE(type, kind, theme) AS value,
+                   CASE WHEN GROUPING(type, kind, theme) = 7 THEN {total} ELSE count(*) END AS n
+              FROM matches GROUP BY GROUPING SETS ((type), (kind), (theme), ())
+        )
+        SELECT (SELECT '[' || COALESCE(string_agg(
+                    '{{"type":' || to_json(type)::text || ',"id":"' || id::text
+                    || '","name":' || to_json(name)::text
+                    || ',"facilityId":"' || facility_id::text
+                    || '","kind":' || to_json(kind)::text || ',"theme":' || to_json(theme)::text
+                    || ',"stage":' || to_json(stage)::text
+                    || ',"score":' || CASE WHEN shown LIKE '%.' THEN shown || '0'
+                                           WHEN shown LIKE '0.00000_' THEN right(shown, 1) || 'e-6'
+                                           ELSE shown END
+                    || '}}', ',' ORDER BY score DESC, name, id), '') || ']'
+                  FROM (SELECT *, rtrim(round(score::float8::numeric, 6)::text, '0') AS shown
+                          FROM page) AS page) AS items,
+               (SELECT n FROM counts WHERE facet = 'total') AS total,
+               (SELECT '{{' || {facets} || '}}' FROM counts) AS facets
         """  # noqa: S608 - conditions compare fixed columns with bound parameters
+
+    def total(self, rows: Sequence[Any]) -> int:
+        return int(rows[0]["total"])
+
+    def body(self, rows: Sequence[Any]) -> PageBody:
+        row = rows[0]
+        return PageBody(
+            items=row["items"].encode(),
+            total=int(row["total"]),
+            extra=b',"facets":' + row["facets"].encode(),
+        )
 
     def params(self, q: str, clauses: tuple[Clause, ...]) -> dict[str, Any] | None:
         return {"q": q}
@@ -166,9 +219,18 @@ class SqliteSearch:
         )
         """  # noqa: S608 - constant fragments
 
-    def counts_sql(self, conditions: list[str]) -> str:
+    def statement(self, fuzzy: bool, conditions: list[str]) -> str:
+        # The page's rows carry their position, as UNION ALL does not keep order.
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         return f"""
+        WITH {self.matches_sql(fuzzy)},
+        page AS (
+            SELECT * FROM matches {where}
+             ORDER BY score DESC, name, id LIMIT :limit OFFSET :offset
+        )
+        SELECT 'hit' AS row_kind, row_number() OVER (ORDER BY score DESC, name, id) AS position,
+               type, id, name, facility_id, kind, theme, stage, score, NULL AS value, 0 AS n
+          FROM page
         UNION ALL SELECT 'total', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, count(*)
           FROM matches {where}
         UNION ALL SELECT 'type', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, type, count(*)
@@ -178,6 +240,43 @@ class SqliteSearch:
         UNION ALL SELECT 'theme', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, theme, count(*)
           FROM matches GROUP BY theme
         """  # noqa: S608
+
+    def total(self, rows: Sequence[Any]) -> int:
+        for row in rows:
+            if row["row_kind"] == "total":
+                return int(row["n"])
+        return 0
+
+    def body(self, rows: Sequence[Any]) -> PageBody:
+        # Written from the rows without building a model per hit and facet; pydantic's
+        # own serializer writes the values, so the JSON is what the models would give.
+        hits: list[tuple[int, dict[str, Any]]] = []
+        total = 0
+        facets = no_facets()
+        for row in rows:
+            row_kind = row["row_kind"]
+            if row_kind == "hit":
+                hit = {
+                    "type": row["type"],
+                    "id": uuid.UUID(str(row["id"])),
+                    "name": row["name"],
+                    "facilityId": uuid.UUID(str(row["facility_id"])),
+                    "kind": row["kind"],
+                    "theme": row["theme"],
+                    "stage": row["stage"],
+                    "score": round(float(row["score"]), 6),
+                }
+                hits.append((int(row["position"]), hit))
+            elif row_kind == "total":
+                total = int(row["n"])
+            else:
+                facets[row_kind].append({"value": row["value"], "count": int(row["n"])})
+        hits.sort(key=itemgetter(0))
+        for counts in facets.values():
+            counts.sort(key=_facet_order)
+        return PageBody(
+            items=to_json([hit for _, hit in hits]), total=total, extra=facets_member(facets)
+        )
 
     def params(self, q: str, clauses: tuple[Clause, ...]) -> dict[str, Any] | None:
         # Only word characters reach FTS5, each quoted: user input can never form FTS5
@@ -224,47 +323,45 @@ def engine_for(database: Database) -> SearchEngine:
 @lru_cache(maxsize=64)
 def _statement(engine: type[SearchEngine], fuzzy: bool, filters: tuple[str, ...]) -> TextClause:
     """One statement: the matches are computed (and ranked) once, then paged, counted and
-    faceted. The page is the top of the matches (a top-N sort, not a sort of every match);
-    its rows carry their position, as UNION ALL does not keep order.
+    faceted. The page is the top of the matches (a top-N sort, not a sort of every match).
 
     Assembled from constant fragments and column names from a fixed list (``filters``
     are among type, kind, theme); every user-supplied value is a bound parameter. Built
     once per engine and filter set, so it is compiled (and prepared) once."""
     conditions = [f"{column} = :f_{column}" for column in filters]
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    return text(
-        f"""
-        WITH {engine().matches_sql(fuzzy)},
-        page AS (
-            SELECT * FROM matches {where}
-             ORDER BY score DESC, name, id LIMIT :limit OFFSET :offset
-        )
-        SELECT 'hit' AS row_kind, row_number() OVER (ORDER BY score DESC, name, id) AS position,
-               type, id, name, facility_id, kind, theme, stage, score, NULL AS value, 0 AS n
-          FROM page
-        {engine().counts_sql(conditions)}
-        """  # noqa: S608
-    )
+    return text(engine().statement(fuzzy, conditions))
 
 
-async def run(database: Database, query: SearchQuery) -> Sequence[Any] | None:
-    """The rows of one search (hits, the total and facet counts, told apart by
-    ``row_kind``), or None when the words hold nothing to search for. When the words as
-    typed find fewer than :data:`FEW` matches and some are close to indexed words, the
-    rows of the search with those corrections (exact matches first)."""
+def no_facets() -> dict[str, list[dict[str, Any]]]:
+    return {"type": [], "kind": [], "theme": []}
+
+
+def facets_member(facets: dict[str, list[dict[str, Any]]]) -> bytes:
+    return b',"facets":' + to_json(facets)
+
+
+def _facet_order(count: dict[str, Any]) -> tuple[int, str]:
+    return -count["count"], count["value"]
+
+
+async def run(database: Database, query: SearchQuery) -> PageBody | None:
+    """The page of one search as the JSON of :class:`SearchResults` (items, total and
+    facets), or None when the words hold nothing to search for. When the words as typed
+    find fewer than :data:`FEW` matches and some are close to indexed words, the page of
+    the search with those corrections (exact matches first)."""
     engine = engine_for(database)
     clauses = terms.parse(query.q)
     params = engine.params(query.q, clauses)
     if params is None:
         return None
     rows = await _fetch(database, engine, False, params, query)
-    if _total(rows) >= FEW:
-        return rows
+    if engine.total(rows) >= FEW:
+        return engine.body(rows)
     corrections = await engine.corrections(database, terms.positive_words(clauses))
     if not corrections:
-        return rows
+        return engine.body(rows)
     fuzzy = engine.fuzzy_params(query.q, clauses, corrections)
-    return await _fetch(database, engine, True, fuzzy, query)
+    return engine.body(await _fetch(database, engine, True, fuzzy, query))
 
 
 async def _fetch(
@@ -280,10 +377,3 @@ async def _fetch(
         values[f"f_{column}"] = getattr(query, column)
     statement = _statement(type(engine), fuzzy, filters)
     return await database.fetch(statement, {**values, "limit": query.limit, "offset": query.offset})
-
-
-def _total(rows: Sequence[Any]) -> int:
-    for row in rows:
-        if row["row_kind"] == "total":
-            return int(row["n"])
-    return 0
