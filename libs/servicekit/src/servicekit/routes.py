@@ -5,9 +5,10 @@ create — declared from what differs between them, so a router states each one 
     offering.read(service.get_offering, "getOffering", "Read an offering", caller=PublicReader)
 
 The service functions have one shape: ``(session, principal, *identifiers, …)`` for writes and
-``(session, *identifiers)`` for reads, with identifiers in the path's order; a write gives
-its result with its ETag (``tagged_response``). Anything else (lists with filters, actions
-with their own answers) stays an ordinary FastAPI endpoint in the router.
+``(session, *identifiers)`` for reads (``(session, *identifiers, params)`` for a page of a
+collection), with identifiers in the path's order; a write gives its result with its ETag
+(``tagged_response``). Anything else (lists with filters, actions with their own answers)
+stays an ordinary FastAPI endpoint in the router.
 
 Each endpoint is an ordinary async function whose parameters FastAPI reads from its
 signature (PEP 362 ``__signature__``): the annotations are the same ``Annotated``
@@ -17,7 +18,7 @@ dependencies and path types a hand-written endpoint would declare.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Body, Request, Response
@@ -27,7 +28,8 @@ from .auth import ANONYMOUS_ALLOWED, Principal
 from .db import SessionDep
 from .http import IfMatch, IfMatchDep, OptionalIfMatchDep
 from .idempotency import created
-from .responses import error_responses, json_response, no_content, tagged_response
+from .pagination import Page, PageDep, PageParams
+from .responses import error_responses, json_response, no_content, page_response, tagged_response
 
 Handler = Callable[..., Awaitable[Response]]
 
@@ -118,6 +120,54 @@ class Routes:
             summary=summary,
             description=description,
             response_model=self.model,
+            openapi_extra=ANONYMOUS_ALLOWED if allows_anonymous(caller) else None,
+        )
+
+    def page(
+        self,
+        load: Callable[..., Awaitable[tuple[Sequence[BaseModel], int]]],
+        operation_id: str,
+        summary: str,
+        *,
+        caller: Any,
+        description: str | None = None,
+        view: Any = None,
+    ) -> None:
+        """GET a page of the collection at ``path``, without filters: ``load(session,
+        *identifiers, params)`` gives the page's items and the total (``view``, when given,
+        goes after the session as in :meth:`read`)."""
+
+        async def run(
+            request: Request,
+            session: Any,
+            caller: Principal | None,
+            params: PageParams,
+            view: Any = None,
+            **values: Any,
+        ) -> Response:
+            seen = () if view is None else (view,)
+            items, total = await load(session, *seen, *self.ids(values), params)
+            return page_response(request, items, total, params)
+
+        viewed = {} if view is None else {"view": view}
+        self.router.add_api_route(
+            self.path,
+            endpoint(
+                operation_id,
+                run,
+                request=Request,
+                session=SessionDep,
+                caller=caller,
+                **viewed,
+                **self.identifiers,
+                params=PageDep,
+            ),
+            methods=["GET"],
+            operation_id=operation_id,
+            summary=summary,
+            description=description,
+            # Page of a model known at run time, which a type checker cannot follow.
+            response_model=Page[self.model],  # type: ignore[name-defined]
             openapi_extra=ANONYMOUS_ALLOWED if allows_anonymous(caller) else None,
         )
 

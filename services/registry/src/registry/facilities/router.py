@@ -5,15 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Path, Query, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
-from servicekit.db import DatabaseDep, SessionDep
+from servicekit.db import DatabaseDep
 from servicekit.http import json_router
 from servicekit.pagination import Page, PageDep
-from servicekit.responses import (
-    page_response,
-)
 from servicekit.routes import Routes
 
 from ..auth import PublicReader, Reader, Writer
@@ -91,37 +88,25 @@ facility.delete(
     caller=Writer,
     errors=(409, 412),
 )
-Routes(
+transitions = Routes(
     router,
     "/v1/facilities/{facilityId}/stage-transitions",
     StageTransitionOut,
     facilityId=FacilityId,
-).create(
+)
+transitions.create(
     service.transition_stage,
     StageTransitionCreate,
     "createStageTransition",
     "Move a facility forward in its lifecycle (platform operator)",
     caller=Writer,
 )
-
-
-@router.get(
-    "/v1/facilities/{facilityId}/stage-transitions",
-    operation_id="listStageTransitions",
-    summary="Read a facility's lifecycle history, oldest first",
-    response_model=Page[StageTransitionOut],
+transitions.page(
+    service.list_transitions,
+    "listStageTransitions",
+    "Read a facility's lifecycle history, oldest first",
+    caller=Reader,
 )
-async def list_stage_transitions(
-    request: Request,
-    session: SessionDep,
-    _principal: Reader,
-    facility_id: FacilityId,
-    params: PageDep,
-) -> Response:
-    items, total = await service.list_transitions(session, facility_id, params)
-    return page_response(request, items, total, params)
-
-
 Routes(
     router,
     "/v1/facilities/{facilityId}/stage-transitions/{transitionId}",

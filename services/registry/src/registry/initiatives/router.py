@@ -66,24 +66,14 @@ Routes(router, "/v1/initiatives/{facilityId}", InitiativeOut, facilityId=Facilit
 )
 
 
-@router.get(
-    "/v1/facilities/{facilityId}/pledges",
-    operation_id="listPledges",
-    summary="Municipalities supporting a facility",
-    response_model=Page[PledgeOut],
+pledges = Routes(router, "/v1/facilities/{facilityId}/pledges", PledgeOut, facilityId=FacilityId)
+pledges.page(
+    service.list_pledges,
+    "listPledges",
+    "Municipalities supporting a facility",
+    caller=Reader,
 )
-async def list_pledges(
-    request: Request,
-    session: SessionDep,
-    _principal: Reader,
-    facility_id: FacilityId,
-    params: PageDep,
-) -> Response:
-    items, total = await service.list_pledges(session, facility_id, params.offset, params.page_size)
-    return page_response(request, items, total, params)
-
-
-Routes(router, "/v1/facilities/{facilityId}/pledges", PledgeOut, facilityId=FacilityId).create(
+pledges.create(
     service.pledge,
     PledgeCreate,
     "pledgeSupport",

@@ -14,6 +14,7 @@ from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, Conflict, NotFound
+from servicekit.pagination import PageParams
 
 from ..auth import MUNICIPALITY
 from ..changes.service import record_change
@@ -219,6 +220,6 @@ async def withdraw_pledge(
 
 
 async def list_pledges(
-    session: AsyncSession, facility_id: uuid.UUID, offset: int, limit: int
+    session: AsyncSession, facility_id: uuid.UUID, params: PageParams
 ) -> tuple[list[PledgeOut], int]:
-    return await ties.page(PLEDGES, session, facility_id, offset, limit)
+    return await ties.page(PLEDGES, session, facility_id, params)

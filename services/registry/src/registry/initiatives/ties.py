@@ -16,6 +16,7 @@ from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
+from servicekit.pagination import PageParams
 from servicekit.schemas import ApiOutModel
 
 from ..auth import MUNICIPALITY
@@ -167,10 +168,11 @@ async def page(
     kind: TieKind[Tie, Out],
     session: AsyncSession,
     facility_id: uuid.UUID,
-    offset: int,
-    limit: int,
+    params: PageParams,
 ) -> tuple[list[Out], int]:
     """The facility's ties of this kind, by the municipality's name."""
     await facility_of(session, facility_id)
-    rows, total = await repository.ties_page(session, kind.model, facility_id, offset, limit)
+    rows, total = await repository.ties_page(
+        session, kind.model, facility_id, params.offset, params.page_size
+    )
     return [kind.out(row, org) for row, org in rows], total

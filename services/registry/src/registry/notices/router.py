@@ -5,12 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Request, Response
+from fastapi import Path
 
-from servicekit.db import SessionDep
 from servicekit.http import json_router
-from servicekit.pagination import Page, PageDep
-from servicekit.responses import listed_response
+from servicekit.routes import Routes
 
 from ..auth import Reader
 from ..contracts import ContractViewDep
@@ -20,22 +18,18 @@ from .schemas import NoticeAlertOut
 router = json_router("usages")
 
 
-@router.get(
+Routes(
+    router,
     "/v1/usages/{usageId}/notice-alerts",
-    operation_id="listNoticeAlerts",
-    summary="Which notice-deadline announcements (180, 90, 30 days before) a usage had",
+    NoticeAlertOut,
+    usageId=Annotated[uuid.UUID, Path(alias="usageId")],
+).page(
+    service.alerts,
+    "listNoticeAlerts",
+    "Which notice-deadline announcements (180, 90, 30 days before) a usage had",
+    caller=Reader,
+    view=ContractViewDep,
     description="Each is also a `nl.samen.registry.usage.notice-deadline-approaching` event "
     "on the change feed (and to webhooks). For the municipality's own staff, the operator "
     "and callers with `registry:contracts` (403 for others).",
-    response_model=Page[NoticeAlertOut],
 )
-async def list_alerts(
-    request: Request,
-    session: SessionDep,
-    _principal: Reader,
-    view: ContractViewDep,
-    usage_id: Annotated[uuid.UUID, Path(alias="usageId")],
-    params: PageDep,
-) -> Response:
-    items = await service.alerts(session, usage_id, view)
-    return listed_response(request, items, params)

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.clock import utcnow
 from servicekit.db import Database
 from servicekit.errors import NotFound
+from servicekit.pagination import PageParams
 
 from ..changes.service import SYSTEM, record_change
 from ..contracts import ContractView
@@ -102,10 +104,15 @@ async def run(database: Database, stop: asyncio.Event, every_seconds: float) -> 
 
 
 async def alerts(
-    session: AsyncSession, usage_id: uuid.UUID, view: ContractView
-) -> list[NoticeAlertOut]:
+    session: AsyncSession, view: ContractView, usage_id: uuid.UUID, params: PageParams
+) -> tuple[Sequence[NoticeAlertOut], int]:
+    """A usage's alerts are at most three per contract end: read whole, answered a page at
+    a time."""
     municipality_id = await repository.municipality_of(session, usage_id)
     if municipality_id is None:
         raise NotFound(f"No usage with id {usage_id}.")
     view.require(municipality_id, "the notice alerts of its contracts")
-    return [NoticeAlertOut.model_validate(a) for a in await repository.alerts_of(session, usage_id)]
+    items = [
+        NoticeAlertOut.model_validate(a) for a in await repository.alerts_of(session, usage_id)
+    ]
+    return params.window(items), len(items)

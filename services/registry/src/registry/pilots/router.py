@@ -5,15 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Request, Response
+from fastapi import Path
 
-from servicekit.db import SessionDep
 from servicekit.http import json_router
-from servicekit.pagination import Page, PageDep
-from servicekit.responses import (
-    listed_response,
-    page_response,
-)
 from servicekit.routes import Routes
 
 from ..auth import Reader, Writer
@@ -24,28 +18,16 @@ from .schemas import ImpactAnalysisCreate, ImpactAnalysisOut, ParticipantCreate,
 router = json_router("initiatives")
 
 
-@router.get(
-    "/v1/facilities/{facilityId}/pilot-participants",
-    operation_id="listPilotParticipants",
-    summary="Municipalities taking part in a facility's pilot",
-    response_model=Page[ParticipantOut],
-)
-async def list_participants(
-    request: Request,
-    session: SessionDep,
-    _principal: Reader,
-    facility_id: FacilityId,
-    params: PageDep,
-) -> Response:
-    items, total = await service.list_participants(
-        session, facility_id, params.offset, params.page_size
-    )
-    return page_response(request, items, total, params)
-
-
-Routes(
+participants = Routes(
     router, "/v1/facilities/{facilityId}/pilot-participants", ParticipantOut, facilityId=FacilityId
-).create(
+)
+participants.page(
+    service.list_participants,
+    "listPilotParticipants",
+    "Municipalities taking part in a facility's pilot",
+    caller=Reader,
+)
+participants.create(
     service.join,
     ParticipantCreate,
     "joinPilot",
@@ -68,26 +50,16 @@ Routes(
 )
 
 
-@router.get(
-    "/v1/facilities/{facilityId}/impact-analyses",
-    operation_id="listImpactAnalyses",
-    summary="A facility's recorded impact analyses, oldest first (the latest one counts)",
-    response_model=Page[ImpactAnalysisOut],
-)
-async def list_analyses(
-    request: Request,
-    session: SessionDep,
-    _principal: Reader,
-    facility_id: FacilityId,
-    params: PageDep,
-) -> Response:
-    items = await service.list_analyses(session, facility_id)
-    return listed_response(request, items, params)
-
-
-Routes(
+analyses = Routes(
     router, "/v1/facilities/{facilityId}/impact-analyses", ImpactAnalysisOut, facilityId=FacilityId
-).create(
+)
+analyses.page(
+    service.list_analyses,
+    "listImpactAnalyses",
+    "A facility's recorded impact analyses, oldest first (the latest one counts)",
+    caller=Reader,
+)
+analyses.create(
     service.record_analysis,
     ImpactAnalysisCreate,
     "recordImpactAnalysis",

@@ -5,6 +5,7 @@ after one whose outcome is positive or conditional."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +13,7 @@ from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.clock import utcnow
 from servicekit.errors import Conflict
+from servicekit.pagination import PageParams
 
 from ..auth import require_operator
 from ..changes.service import record_change
@@ -60,9 +62,9 @@ async def leave(
 
 
 async def list_participants(
-    session: AsyncSession, facility_id: uuid.UUID, offset: int, limit: int
+    session: AsyncSession, facility_id: uuid.UUID, params: PageParams
 ) -> tuple[list[ParticipantOut], int]:
-    return await ties.page(PARTICIPANTS, session, facility_id, offset, limit)
+    return await ties.page(PARTICIPANTS, session, facility_id, params)
 
 
 def analysis_out(row: ImpactAnalysis) -> ImpactAnalysisOut:
@@ -106,9 +108,13 @@ async def record_analysis(
     return out
 
 
-async def list_analyses(session: AsyncSession, facility_id: uuid.UUID) -> list[ImpactAnalysisOut]:
+async def list_analyses(
+    session: AsyncSession, facility_id: uuid.UUID, params: PageParams
+) -> tuple[Sequence[ImpactAnalysisOut], int]:
+    """A facility's analyses are few: read whole, answered a page at a time."""
     await facility_of(session, facility_id)
-    return [analysis_out(row) for row in await repository.analyses(session, facility_id)]
+    items = [analysis_out(row) for row in await repository.analyses(session, facility_id)]
+    return params.window(items), len(items)
 
 
 async def require_analysis(
