@@ -13,9 +13,10 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from fastapi import Response
+from fastapi import Request, Response
 from pydantic import BaseModel
 
+from .errors import UnsupportedMediaType
 from .responses import error_responses
 
 CSV = "text/csv"
@@ -85,3 +86,10 @@ def csv_responses(description: str, *errors: int) -> dict[int | str, dict[str, A
         200: {"description": description, "content": {CSV: {"schema": {"type": "string"}}}},
         **error_responses(*errors),
     }
+
+
+async def csv_body(request: Request, what: str) -> bytes:
+    """The body of an upload sent as CSV; 415 for any other media type."""
+    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != CSV:
+        raise UnsupportedMediaType(f"Send {what} as {CSV}.")
+    return await request.body()

@@ -295,3 +295,18 @@ async def created(
         return json_response(body, status_code=201, etag=etag, location=location(body))
 
     return await idempotent(request, principal, handler)
+
+
+async def created_unless_dry_run(
+    request: Request,
+    principal: Principal,
+    dry_run: bool,
+    create: Callable[[bool], Awaitable[Created]],
+    location: Callable[[Created], str],
+) -> Response:
+    """A POST that can also only check (``dryRun``): then 200 with what ``create(True)``
+    answers (it stores nothing, so no Idempotency-Key is used); otherwise :func:`created`
+    with ``create(False)``."""
+    if dry_run:
+        return json_response(await create(True))
+    return await created(request, principal, lambda: create(False), location)

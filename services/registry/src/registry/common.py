@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
 from servicekit.db import Database, DatabaseDep
@@ -26,6 +26,8 @@ from .readcache import ReadCache, ReadCacheDep
 # /v1/organisations/{organisationId}.
 FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility id")]
 OrganisationId = Annotated[uuid.UUID, Path(alias="organisationId")]
+# An upload's ``dryRun``: check the file, store nothing.
+CheckOnly = Annotated[bool, Query(alias="dryRun", description="Only check the file; store nothing")]
 
 # Trimmed before the length check: the documents say so with a pattern (at least one
 # character other than whitespace), so blank names are invalid there too.

@@ -7,11 +7,10 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request, Response
 
-from servicekit.csvfiles import CSV
+from servicekit.csvfiles import CSV, csv_body
 from servicekit.db import SessionDep
-from servicekit.errors import UnsupportedMediaType
 from servicekit.http import json_router
-from servicekit.idempotency import created
+from servicekit.idempotency import created_unless_dry_run
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
@@ -21,7 +20,7 @@ from servicekit.responses import (
 from servicekit.routes import Routes
 
 from ..auth import Reader, Writer
-from ..common import OrganisationId
+from ..common import CheckOnly, OrganisationId
 from ..contracts import ContractViewDep
 from . import service
 from .schemas import (
@@ -90,19 +89,14 @@ async def import_population(
     request: Request,
     session: SessionDep,
     principal: Writer,
-    dry_run: Annotated[
-        bool, Query(alias="dryRun", description="Only check the file; store nothing")
-    ] = False,
+    dry_run: CheckOnly = False,
 ) -> Response:
-    if request.headers.get("content-type", "").partition(";")[0].strip().lower() != CSV:
-        raise UnsupportedMediaType(f"Send the file as {CSV}.")
-    body = await request.body()
-    if dry_run:  # changes nothing, so there is nothing to make idempotent
-        return json_response(await service.import_population(session, principal, body, True))
-    return await created(
+    body = await csv_body(request, "the file")
+    return await created_unless_dry_run(
         request,
         principal,
-        lambda: service.import_population(session, principal, body, False),
+        dry_run,
+        lambda check: service.import_population(session, principal, body, check),
         lambda _out: "/v1/population-figures",
     )
 

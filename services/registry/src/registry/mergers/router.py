@@ -7,16 +7,14 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request, Response
 
-from servicekit.actor import Actor
-from servicekit.clock import utcnow
 from servicekit.db import SessionDep
 from servicekit.http import json_router
-from servicekit.idempotency import created
+from servicekit.idempotency import created_unless_dry_run
 from servicekit.pagination import Page, PageDep
-from servicekit.responses import error_responses, json_response, page_response
+from servicekit.responses import error_responses, page_response
 from servicekit.routes import Routes
 
-from ..auth import Reader, Writer, require_operator
+from ..auth import Reader, Writer
 from . import service
 from .schemas import MergerCreate, MergerOut
 
@@ -55,14 +53,11 @@ async def create_merger(
         bool, Query(alias="dryRun", description="Only show what would pass; store nothing")
     ] = False,
 ) -> Response:
-    require_operator(principal, "merge municipalities")
-    actor, today = Actor.of(principal), utcnow().date()
-    if dry_run:
-        return json_response(await service.merge(session, actor, body, today, dry_run=True))
-    return await created(
+    return await created_unless_dry_run(
         request,
         principal,
-        lambda: service.merge(session, actor, body, today, dry_run=False),
+        dry_run,
+        lambda check: service.merge(session, principal, body, dry_run=check),
         lambda out: f"/v1/municipality-mergers/{out.id}",
     )
 

@@ -19,11 +19,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
+from servicekit.auth import Principal
 from servicekit.clock import utcnow
 from servicekit.errors import BadRequest
 from servicekit.pagination import PageParams
 
-from ..auth import MUNICIPALITY
+from ..auth import MUNICIPALITY, require_operator
 from ..changes.service import record_change, record_out
 from ..initiatives import repository as ties_repository
 from ..initiatives.models import Pledge
@@ -162,8 +163,11 @@ async def _tie_event(
 
 
 async def merge(
-    session: AsyncSession, actor: Actor, data: MergerCreate, today: date, *, dry_run: bool
+    session: AsyncSession, principal: Principal, data: MergerCreate, *, dry_run: bool
 ) -> MergerOut:
+    """The merger as of today (the platform operator's); a dry run stores nothing."""
+    require_operator(principal, "merge municipalities")
+    actor, today = Actor.of(principal), utcnow().date()
     _check_request(data, today)
     repo = MergerRepository(session)
     ended_on = data.effective_date - timedelta(days=1)

@@ -8,23 +8,21 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request, Response
 
-from servicekit.csvfiles import CSV
+from servicekit.csvfiles import CSV, csv_body
 from servicekit.db import SessionDep
-from servicekit.errors import UnsupportedMediaType
 from servicekit.http import json_router
-from servicekit.idempotency import created
+from servicekit.idempotency import created_unless_dry_run
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     PageBody,
     error_responses,
-    json_response,
     page_body,
 )
 from servicekit.routes import Routes
 from servicekit.schemas import IsoDate
 
 from ..auth import Reader, Writer
-from ..common import CachedPagesDep, OrganisationId, invalid
+from ..common import CachedPagesDep, CheckOnly, OrganisationId, invalid
 from ..contracts import ContractViewDep
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
@@ -154,23 +152,16 @@ async def import_usages(
     session: SessionDep,
     principal: Writer,
     organisation_id: OrganisationId,
-    dry_run: Annotated[
-        bool, Query(alias="dryRun", description="Only check the file; store nothing")
-    ] = False,
+    dry_run: CheckOnly = False,
 ) -> Response:
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != CSV:
-        raise UnsupportedMediaType("Send the usages as text/csv.")
-    body = await request.body()
-    if dry_run:  # changes nothing, so there is nothing to make idempotent
-        report = await imports.import_usages(
-            session, principal, organisation_id, body, dry_run=True
-        )
-        return json_response(report)
-    return await created(
+    body = await csv_body(request, "the usages")
+    return await created_unless_dry_run(
         request,
         principal,
-        lambda: imports.import_usages(session, principal, organisation_id, body, dry_run=False),
+        dry_run,
+        lambda check: imports.import_usages(
+            session, principal, organisation_id, body, dry_run=check
+        ),
         lambda _report: f"/v1/usages?municipalityId={organisation_id}",
     )
 
