@@ -115,9 +115,7 @@ async def list_population(
     year: Annotated[int | None, Query(ge=1900, le=2100)] = None,
     municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
 ) -> Response:
-    items, total = await service.list_figures(
-        session, year, municipality_id, params.offset, params.page_size
-    )
+    items, total = await service.list_figures(session, year, municipality_id, params)
     return page_response(request, items, total, params)
 
 

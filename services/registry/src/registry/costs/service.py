@@ -13,6 +13,7 @@ from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, NotFound
+from servicekit.pagination import PageParams
 
 from ..auth import require_operator
 from ..changes.service import record_change
@@ -165,13 +166,11 @@ async def import_population(
 
 
 async def list_figures(
-    session: AsyncSession,
-    year: int | None,
-    municipality_id: uuid.UUID | None,
-    offset: int,
-    limit: int,
+    session: AsyncSession, year: int | None, municipality_id: uuid.UUID | None, params: PageParams
 ) -> tuple[list[PopulationFigureOut], int]:
-    rows, total = await repository.figures_page(session, year, municipality_id, offset, limit)
+    rows, total = await repository.figures_page(
+        session, year, municipality_id, params.offset, params.page_size
+    )
     return [PopulationFigureOut.model_validate(row, from_attributes=True) for row in rows], total
 
 

@@ -17,8 +17,7 @@ from ..auth import Reader
 from ..common import OrganisationId
 from ..contracts import ContractViewDep
 from ..durations import DateDuration
-from ..usages.router import reference_date, window
-from ..usages.schemas import UsageStatus
+from ..usages.router import UsageFilterDep, reference_date, window
 from . import service
 
 XML = "application/xml"
@@ -49,14 +48,9 @@ async def export_usages(
     session: SessionDep,
     _principal: Reader,
     view: ContractViewDep,
-    municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
-    facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
-    offering_id: Annotated[uuid.UUID | None, Query(alias="offeringId")] = None,
-    status: Annotated[UsageStatus | None, Query()] = None,
+    filters: UsageFilterDep,
 ) -> Response:
-    equal = {"municipality_id": municipality_id, "facility_id": facility_id,
-             "offering_id": offering_id, "status": status}  # fmt: skip
-    body = await service.usages_csv(session, equal, view)
+    body = await service.usages_csv(session, filters, view)
     return csv_response(body, f"usages-{date.today()}.csv")
 
 

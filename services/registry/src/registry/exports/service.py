@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -16,14 +17,15 @@ from ..integrations.service import landscape
 from ..organisations.schemas import OrganisationRadarItem
 from ..usages import radar
 from ..usages.schemas import RadarItem
+from ..usages.service import UsageFilter
 from .archimate import Component, Flow, landscape_model
 from .repository import ExportRepository
 from .schemas import OfferingRow, UsageRow
 
 
-async def usages_csv(session: AsyncSession, equal: dict[str, Any], view: ContractView) -> str:
+async def usages_csv(session: AsyncSession, filters: UsageFilter, view: ContractView) -> str:
     async with session.begin():
-        rows = await ExportRepository(session).usages(equal)
+        rows = await ExportRepository(session).usages(asdict(filters))
     return models_csv(UsageRow, (view.usage(UsageRow.model_validate(dict(row))) for row in rows))
 
 

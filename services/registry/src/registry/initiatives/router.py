@@ -45,7 +45,7 @@ async def list_initiatives(
     params: PageDep,
     stage: OpenStage = None,
 ) -> Response:
-    items, total = await service.list_initiatives(session, stage, params.offset, params.page_size)
+    items, total = await service.list_initiatives(session, stage, params)
     return page_response(request, items, total, params)
 
 

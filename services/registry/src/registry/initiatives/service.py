@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -107,12 +108,12 @@ async def _initiatives(session: AsyncSession, rows: list[Any]) -> list[Initiativ
 
 
 async def list_initiatives(
-    session: AsyncSession, stage: str | None, offset: int, limit: int
-) -> tuple[list[InitiativeOut], int]:
+    session: AsyncSession, stage: str | None, params: PageParams
+) -> tuple[Sequence[InitiativeOut], int]:
     """Facilities still being shaped, ranked by support (computed over all of them: they
     are tens, not thousands)."""
     items = await _initiatives(session, await repository.open_facilities(session, stage))
-    return items[offset : offset + limit], len(items)
+    return params.window(items), len(items)
 
 
 async def get_initiative(session: AsyncSession, facility_id: uuid.UUID) -> InitiativeOut:

@@ -75,6 +75,19 @@ async def reference_date(
     return as_of or date.today()
 
 
+async def usage_filter(
+    municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
+    facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
+    offering_id: Annotated[uuid.UUID | None, Query(alias="offeringId")] = None,
+    status: Annotated[UsageStatus | None, Query()] = None,
+) -> service.UsageFilter:
+    return service.UsageFilter(municipality_id, facility_id, offering_id, status)
+
+
+# The filters of a list of usages (the page and the CSV export).
+UsageFilterDep = Annotated[service.UsageFilter, Depends(usage_filter)]
+
+
 @router.get(
     "/v1/usages",
     operation_id="listUsages",
@@ -88,18 +101,9 @@ async def list_usages(
     pages: CachedPagesDep,
     _principal: Reader,
     view: ContractViewDep,
+    filters: UsageFilterDep,
     params: PageDep,
-    municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
-    facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
-    offering_id: Annotated[uuid.UUID | None, Query(alias="offeringId")] = None,
-    status: Annotated[UsageStatus | None, Query()] = None,
 ) -> Response:
-    filters = service.UsageFilter(
-        municipality_id=municipality_id,
-        facility_id=facility_id,
-        offering_id=offering_id,
-        status=status,
-    )
     return await pages.items(
         ("usages", filters, view.key),
         params,
