@@ -64,8 +64,8 @@ class Routes:
     """The standard operations on the resource at ``path`` (an item, or a collection for
     :meth:`create`), answered as ``model``; ``identifiers`` are the path's parameters in
     order, each with its annotated type. Every operation takes its ``operation_id``, ``summary``
-    and, when it needs more words, a ``description`` for the OpenAPI document. ``uses`` (of a
-    change or a create): further dependencies (name → annotation, e.g. the app's settings)
+    and, when it needs more words, a ``description`` for the OpenAPI document. ``uses``: further
+    dependencies (name → annotation, e.g. the app's settings)
     given to the service function by keyword."""
 
     def __init__(
@@ -96,6 +96,7 @@ class Routes:
         source: Any = SessionDep,
         view: Any = None,
         with_caller: bool = False,
+        uses: dict[str, Any] | None = None,
     ) -> None:
         """GET: ``load(source, *identifiers)``, with its ETag when it gives one; ``source`` is
         the session or the read-only :class:`~servicekit.db.Database`. Open to anonymous
@@ -108,13 +109,22 @@ class Routes:
         ) -> Response:
             first = [source, caller] if with_caller else [source]
             seen = () if view is None else (view,)
-            answer = await load(*first, *seen, *self.ids(values))
+            ids, further = self.arguments(values, uses)
+            answer = await load(*first, *seen, *ids, **further)
             return tagged_response(answer) if isinstance(answer, tuple) else json_response(answer)
 
         viewed = {} if view is None else {"view": view}
         self.router.add_api_route(
             self.path,
-            endpoint(operation_id, run, source=source, caller=caller, **viewed, **self.identifiers),
+            endpoint(
+                operation_id,
+                run,
+                source=source,
+                caller=caller,
+                **viewed,
+                **self.identifiers,
+                **(uses or {}),
+            ),
             methods=["GET"],
             operation_id=operation_id,
             summary=summary,
@@ -182,9 +192,10 @@ class Routes:
         description: str | None = None,
         errors: tuple[int, ...] = (412, 428),
         uses: dict[str, Any] | None = None,
+        method: str = "PATCH",
     ) -> None:
-        """PATCH with a required If-Match: ``update(session, principal, *identifiers,
-        patch, if_match)``."""
+        """PATCH (or ``method``, e.g. PUT) with a required If-Match: ``update(session,
+        principal, *identifiers, patch, if_match)``."""
 
         async def run(
             session: Any, caller: Principal, if_match: IfMatch, patch: BaseModel, **values: Any
@@ -204,7 +215,7 @@ class Routes:
                 patch=Annotated[patch, Body()],
                 **(uses or {}),
             ),
-            methods=["PATCH"],
+            methods=[method],
             operation_id=operation_id,
             summary=summary,
             description=description,
@@ -265,10 +276,12 @@ class Routes:
         errors: tuple[int, ...] = (409, 422),
         named_by: str = "id",
         uses: dict[str, Any] | None = None,
+        responses: dict[str, Any] | None = None,
     ) -> None:
         """POST to the collection at ``path``, at most once per Idempotency-Key:
         ``make(session, principal, *identifiers, body)``; 201 with the new item's Location
-        (``path``/ the answer's ``named_by`` member)."""
+        (``path``/ the answer's ``named_by`` member). ``responses``: further OpenAPI responses
+        beside the errors."""
 
         async def run(
             request: Request, session: Any, caller: Principal, body: BaseModel, **values: Any
@@ -300,5 +313,5 @@ class Routes:
             description=description,
             status_code=201,
             response_model=self.model,
-            responses=error_responses(*errors),
+            responses=error_responses(*errors, **(responses or {})),
         )

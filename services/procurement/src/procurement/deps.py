@@ -34,9 +34,12 @@ public_auth = make_public_auth(get_settings().token_url, SCOPES)
 PublicReader = Annotated[Principal | None, Security(public_auth, scopes=[SCOPE_READ])]
 
 
-def published_only(principal: Principal | None) -> bool:
+async def published_only(principal: PublicReader) -> bool:
     """Whether the caller sees only published tenders (no procurement:read token)."""
     return principal is None or SCOPE_READ not in principal.scopes
+
+
+PublishedOnly = Annotated[bool, Depends(published_only)]
 
 
 async def get_registry(request: Request) -> RegistryClient:

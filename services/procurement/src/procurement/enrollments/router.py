@@ -17,6 +17,7 @@ from servicekit.responses import (
     page_response,
     tagged_response,
 )
+from servicekit.routes import Routes
 
 from ..deps import CREATED, Enroller, Reader, RegistryDep, TenderId
 from . import service
@@ -83,45 +84,31 @@ async def list_enrollments(
     return page_response(request, outs, total, params)
 
 
-@router.get(
+enrollment = Routes(
+    router,
     "/v1/tenders/{tenderId}/enrollments/{enrollmentId}",
-    operation_id="getEnrollment",
-    summary="Read an enrollment with its current mandate",
-    response_model=EnrollmentOut,
+    EnrollmentOut,
+    tenderId=TenderId,
+    enrollmentId=EnrollmentId,
 )
-async def get_enrollment(
-    tender_id: TenderId,
-    enrollment_id: EnrollmentId,
-    session: SessionDep,
-    registry: RegistryDep,
-    principal: Reader,
-) -> Response:
-    return tagged_response(
-        await service.get(session, registry, principal, tender_id, enrollment_id)
-    )
-
-
-@router.put(
-    "/v1/tenders/{tenderId}/enrollments/{enrollmentId}",
-    operation_id="updateEnrollment",
-    summary="Change the enrolled lots (If-Match required; until the window closes)",
-    response_model=EnrollmentOut,
-    responses=error_responses(409, 412, 428, 503),
+enrollment.read(
+    service.get,
+    "getEnrollment",
+    "Read an enrollment with its current mandate",
+    caller=Reader,
+    with_caller=True,
+    uses={"registry": RegistryDep},
 )
-async def update_enrollment(
-    tender_id: TenderId,
-    enrollment_id: EnrollmentId,
-    body: EnrollmentChange,
-    session: SessionDep,
-    if_match: IfMatchDep,
-    registry: RegistryDep,
-    clock: ClockDep,
-    principal: Enroller,
-) -> Response:
-    enrollment = await service.change(
-        session, registry, principal, tender_id, enrollment_id, body, if_match, clock
-    )
-    return tagged_response(await service.output(session, enrollment))
+enrollment.change(
+    service.change,
+    EnrollmentChange,
+    "updateEnrollment",
+    "Change the enrolled lots (If-Match required; until the window closes)",
+    caller=Enroller,
+    errors=(409, 412, 428, 503),
+    method="PUT",
+    uses={"registry": RegistryDep, "clock": ClockDep},
+)
 
 
 @router.post(
@@ -140,16 +127,12 @@ async def withdraw_enrollment(
     principal: Enroller,
     body: WithdrawalIn | None = None,
 ) -> Response:
-    enrollment = await service.withdraw(
-        session,
-        principal,
-        tender_id,
-        enrollment_id,
-        body.reason if body else None,
-        if_match,
-        clock,
+    reason = body.reason if body else None
+    return tagged_response(
+        await service.withdraw(
+            session, principal, tender_id, enrollment_id, reason, if_match, clock
+        )
     )
-    return tagged_response(await service.output(session, enrollment))
 
 
 @router.get(

@@ -218,14 +218,15 @@ async def fill_registry_details(
 
 async def change(
     session: AsyncSession,
-    registry: RegistryClient,
     principal: Principal,
     tender_id: uuid.UUID,
     enrollment_id: uuid.UUID,
     body: EnrollmentChange,
     if_match: Any,
+    *,
+    registry: RegistryClient,
     clock: Clock,
-) -> Enrollment:
+) -> tuple[EnrollmentOut, str]:
     require_signer(principal)
     repo = EnrollmentRepository(session)
     async with session.begin():
@@ -274,7 +275,7 @@ async def change(
             session.add(mandate)
             data["mandateId"] = str(mandate.id)
         await _record(session, enrollment, "changed", Actor.of(principal), now, lines, data=data)
-    return enrollment
+    return await output(session, enrollment)
 
 
 async def withdraw(
@@ -285,7 +286,7 @@ async def withdraw(
     reason: str | None,
     if_match: Any,
     clock: Clock,
-) -> Enrollment:
+) -> tuple[EnrollmentOut, str]:
     require_signer(principal)
     repo = EnrollmentRepository(session)
     async with session.begin():
@@ -312,7 +313,7 @@ async def withdraw(
             to_status=WITHDRAWN,
             reason=reason,
         )
-    return enrollment
+    return await output(session, enrollment)
 
 
 async def _readable(
@@ -333,10 +334,11 @@ async def output(session: AsyncSession, enrollment: Enrollment) -> tuple[Enrollm
 
 async def get(
     session: AsyncSession,
-    registry: RegistryClient,
     principal: Principal,
     tender_id: uuid.UUID,
     enrollment_id: uuid.UUID,
+    *,
+    registry: RegistryClient,
 ) -> tuple[EnrollmentOut, str]:
     repo = EnrollmentRepository(session)
     async with session.begin():

@@ -11,6 +11,7 @@ from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
 from servicekit.http import json_router
 from servicekit.responses import error_responses, json_response
+from servicekit.routes import Routes
 
 from ..deps import Manager, Reader, RegistryDep
 from . import service
@@ -58,15 +59,11 @@ async def apply_merger(
     return json_response(out, status_code=201, location=f"/v1/municipality-mergers/{out.id}")
 
 
-@router.get(
+Routes(
+    router,
     "/v1/municipality-mergers/{mergerId}",
-    operation_id="getAppliedMunicipalityMerger",
-    summary="A merger as applied to enrollments",
-    response_model=AppliedMergerOut,
+    AppliedMergerOut,
+    mergerId=Annotated[uuid.UUID, Path(alias="mergerId")],
+).read(
+    service.get, "getAppliedMunicipalityMerger", "A merger as applied to enrollments", caller=Reader
 )
-async def get_merger(
-    session: SessionDep,
-    _principal: Reader,
-    merger_id: Annotated[uuid.UUID, Path(alias="mergerId")],
-) -> Response:
-    return json_response(await service.get(session, merger_id))

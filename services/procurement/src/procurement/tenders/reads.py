@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
+from servicekit.clock import Clock
 from servicekit.errors import NotFound
 from servicekit.pagination import PageParams
 
@@ -53,15 +54,16 @@ async def _visible(repo: TenderRepository, tender_id: uuid.UUID, published_only:
 
 
 async def get_tender(
-    session: AsyncSession, tender_id: uuid.UUID, now: datetime, published_only: bool = False
+    session: AsyncSession, published_only: bool, tender_id: uuid.UUID, *, clock: Clock
 ) -> tuple[TenderOut, str]:
+    now = clock()
     repo = TenderRepository(session)
     tender = await _visible(repo, tender_id, published_only)
     return tender_out(tender, await repo.lots(tender_id), now), tender_etag(tender, now)
 
 
 async def list_lots(
-    session: AsyncSession, tender_id: uuid.UUID, published_only: bool = False
+    session: AsyncSession, published_only: bool, tender_id: uuid.UUID
 ) -> list[LotOut]:
     repo = TenderRepository(session)
     await _visible(repo, tender_id, published_only)
@@ -69,7 +71,7 @@ async def list_lots(
 
 
 async def get_lot(
-    session: AsyncSession, tender_id: uuid.UUID, lot_id: uuid.UUID, published_only: bool = False
+    session: AsyncSession, published_only: bool, tender_id: uuid.UUID, lot_id: uuid.UUID
 ) -> LotOut:
     repo = TenderRepository(session)
     await _visible(repo, tender_id, published_only)

@@ -10,16 +10,16 @@ from fastapi import Path, Query, Request, Response
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
-from servicekit.http import IfMatchDep, OptionalIfMatchDep, json_router
-from servicekit.idempotency import created
+from servicekit.http import OptionalIfMatchDep, json_router
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
     page_response,
     tagged_response,
 )
+from servicekit.routes import Routes
 
-from ..deps import CREATED, Manager, PublicReader, Reader, RegistryDep, TenderId, published_only
+from ..deps import CREATED, Manager, PublicReader, PublishedOnly, Reader, RegistryDep, TenderId
 from ..schemas import HistoryOut
 from . import reads, service
 from .schemas import (
@@ -38,28 +38,16 @@ router = json_router("tenders")
 LotId = Annotated[uuid.UUID, Path(alias="lotId", description="Lot id")]
 
 
-@router.post(
-    "/v1/tenders",
-    operation_id="createTender",
-    summary="Create a draft tender (lead party staff)",
-    status_code=201,
-    response_model=TenderOut,
-    responses=error_responses(409, 422, 503, **{"201": CREATED}),
+Routes(router, "/v1/tenders", TenderOut).create(
+    service.create_tender,
+    TenderIn,
+    "createTender",
+    "Create a draft tender (lead party staff)",
+    caller=Manager,
+    errors=(409, 422, 503),
+    uses={"registry": RegistryDep, "clock": ClockDep},
+    responses={"201": CREATED},
 )
-async def create_tender(
-    request: Request,
-    body: TenderIn,
-    session: SessionDep,
-    registry: RegistryDep,
-    clock: ClockDep,
-    principal: Manager,
-) -> Response:
-    return await created(
-        request,
-        principal,
-        lambda: service.create_tender(session, registry, principal, body, clock()),
-        lambda out: f"/v1/tenders/{out.id}",
-    )
 
 
 @router.get(
@@ -75,7 +63,7 @@ async def list_tenders(
     request: Request,
     session: SessionDep,
     clock: ClockDep,
-    principal: PublicReader,
+    published_only: PublishedOnly,
     params: PageDep,
     status: Annotated[TenderStatus | None, Query(description="Effective status")] = None,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
@@ -86,50 +74,30 @@ async def list_tenders(
         status=status,
         facility_id=facility_id,
         now=clock(),
-        published_only=published_only(principal),
+        published_only=published_only,
     )
     return page_response(request, items, total, params)
 
 
-@router.get(
-    "/v1/tenders/{tenderId}",
-    operation_id="getTender",
-    summary="Read a tender with its lots",
+tender = Routes(router, "/v1/tenders/{tenderId}", TenderOut, tenderId=TenderId)
+tender.read(
+    reads.get_tender,
+    "getTender",
+    "Read a tender with its lots",
+    caller=PublicReader,
+    view=PublishedOnly,
+    uses={"clock": ClockDep},
     description="Without a token with procurement:read a draft or cancelled tender is a 404.",
-    response_model=TenderOut,
-    openapi_extra=ANONYMOUS_ALLOWED,
 )
-async def get_tender(
-    tender_id: TenderId,
-    session: SessionDep,
-    clock: ClockDep,
-    principal: PublicReader,
-) -> Response:
-    return tagged_response(
-        await reads.get_tender(
-            session, tender_id, clock(), published_only=published_only(principal)
-        )
-    )
-
-
-@router.patch(
-    "/v1/tenders/{tenderId}",
-    operation_id="updateTender",
-    summary="Change a draft tender (JSON merge patch, If-Match required)",
-    response_model=TenderOut,
-    responses=error_responses(409, 412, 428),
+tender.change(
+    service.patch_tender,
+    TenderPatch,
+    "updateTender",
+    "Change a draft tender (JSON merge patch, If-Match required)",
+    caller=Manager,
+    errors=(409, 412, 428),
+    uses={"clock": ClockDep},
 )
-async def update_tender(
-    tender_id: TenderId,
-    patch: TenderPatch,
-    session: SessionDep,
-    if_match: IfMatchDep,
-    clock: ClockDep,
-    principal: Manager,
-) -> Response:
-    return tagged_response(
-        await service.patch_tender(session, principal, tender_id, patch, if_match, clock())
-    )
 
 
 @router.get(
@@ -140,46 +108,23 @@ async def update_tender(
     openapi_extra=ANONYMOUS_ALLOWED,
 )
 async def list_lots(
-    tender_id: TenderId, session: SessionDep, principal: PublicReader
+    tender_id: TenderId, session: SessionDep, published_only: PublishedOnly
 ) -> list[LotOut]:
-    return await reads.list_lots(session, tender_id, published_only(principal))
+    return await reads.list_lots(session, published_only, tender_id)
 
 
-@router.post(
-    "/v1/tenders/{tenderId}/lots",
-    operation_id="createLot",
-    summary="Add a lot to a draft tender",
-    status_code=201,
-    response_model=LotOut,
-    responses=error_responses(409, 422, **{"201": CREATED}),
+Routes(router, "/v1/tenders/{tenderId}/lots", LotOut, tenderId=TenderId).create(
+    service.add_lot,
+    LotIn,
+    "createLot",
+    "Add a lot to a draft tender",
+    caller=Manager,
+    uses={"clock": ClockDep},
+    responses={"201": CREATED},
 )
-async def create_lot(
-    request: Request,
-    tender_id: TenderId,
-    body: LotIn,
-    session: SessionDep,
-    clock: ClockDep,
-    principal: Manager,
-) -> Response:
-    return await created(
-        request,
-        principal,
-        lambda: service.add_lot(session, principal, tender_id, body, clock()),
-        lambda lot: f"/v1/tenders/{tender_id}/lots/{lot.id}",
-    )
-
-
-@router.get(
-    "/v1/tenders/{tenderId}/lots/{lotId}",
-    operation_id="getLot",
-    summary="Read one lot",
-    response_model=LotOut,
-    openapi_extra=ANONYMOUS_ALLOWED,
+Routes(router, "/v1/tenders/{tenderId}/lots/{lotId}", LotOut, tenderId=TenderId, lotId=LotId).read(
+    reads.get_lot, "getLot", "Read one lot", caller=PublicReader, view=PublishedOnly
 )
-async def get_lot(
-    tender_id: TenderId, lot_id: LotId, session: SessionDep, principal: PublicReader
-) -> LotOut:
-    return await reads.get_lot(session, tender_id, lot_id, published_only(principal))
 
 
 def _transition_route(name: str, summary: str, operation_id: str) -> None:

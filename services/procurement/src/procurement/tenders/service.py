@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
 from servicekit.auth import Principal
+from servicekit.clock import Clock
 from servicekit.errors import BadRequest, Conflict, Forbidden
 from servicekit.http import IfMatch
 
@@ -100,11 +101,13 @@ async def _record(
 
 async def create_tender(
     session: AsyncSession,
-    registry: RegistryClient,
     principal: Principal,
     body: TenderIn,
-    now: datetime,
+    *,
+    registry: RegistryClient,
+    clock: Clock,
 ) -> tuple[TenderOut, str]:
+    now = clock()
     if not principal.org_id:
         raise Forbidden("Only staff of a lead party (cooperation or operator) may create tenders.")
     # The registry is read before the transaction: no locks are held while waiting on it.
@@ -190,8 +193,10 @@ async def patch_tender(
     tender_id: uuid.UUID,
     patch: TenderPatch,
     if_match: IfMatch,
-    now: datetime,
+    *,
+    clock: Clock,
 ) -> tuple[TenderOut, str]:
+    now = clock()
     repo = TenderRepository(session)
     async with session.begin():
         tender = await repo.get(tender_id, for_update=True)
@@ -238,8 +243,10 @@ async def add_lot(
     principal: Principal,
     tender_id: uuid.UUID,
     body: LotIn,
-    now: datetime,
+    *,
+    clock: Clock,
 ) -> LotOut:
+    now = clock()
     repo = TenderRepository(session)
     async with session.begin():
         tender = await repo.get(tender_id, for_update=True)
