@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request, Response
 from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
-from servicekit.db import Database, DatabaseDep
+from servicekit.db import Database
 from servicekit.errors import BadRequest
 from servicekit.pagination import PageParams
 from servicekit.repository import TableReader
@@ -20,7 +20,7 @@ from servicekit.responses import PageBody, page_body, page_body_response
 from servicekit.schemas import ApiOutModel, IsoDate
 
 from .db import row_counts
-from .readcache import ReadCache, ReadCacheDep
+from .readcache import ReadCache
 
 # The path parameters of the resources below /v1/facilities/{facilityId} and
 # /v1/organisations/{organisationId}.
@@ -122,8 +122,11 @@ class CachedPages:
         return await self.answer(key, params, compute)
 
 
-async def cached_pages(request: Request, database: DatabaseDep, cache: ReadCacheDep) -> CachedPages:
-    return CachedPages(request, database, cache)
+async def cached_pages(request: Request) -> CachedPages:
+    # The app's database and read cache straight from its state, as get_database and
+    # get_read_cache give them: two dependencies fewer for FastAPI to solve per request.
+    state = request.app.state
+    return CachedPages(request, state.database, state.read_cache)
 
 
 CachedPagesDep = Annotated[CachedPages, Depends(cached_pages)]

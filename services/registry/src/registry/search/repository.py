@@ -53,7 +53,7 @@ class SearchEngine(Protocol):
         """The statement's rows as the JSON of :class:`SearchResults` (items, total and
         the ``facets`` member)."""
 
-    def params(self, q: str, clauses: tuple[Clause, ...]) -> dict[str, Any] | None:
+    def params(self, q: str) -> dict[str, Any] | None:
         """The bound parameters for the words ``q``, or None when nothing can match."""
 
     def fuzzy_params(
@@ -153,7 +153,8 @@ class PostgresSearch:
             extra=b',"facets":' + row["facets"].encode(),
         )
 
-    def params(self, q: str, clauses: tuple[Clause, ...]) -> dict[str, Any] | None:
+    def params(self, q: str) -> dict[str, Any] | None:
+        # PostgreSQL parses the words itself: no parse here unless a correction is looked for.
         return {"q": q}
 
     def fuzzy_params(
@@ -278,10 +279,10 @@ class SqliteSearch:
             items=to_json([hit for _, hit in hits]), total=total, extra=facets_member(facets)
         )
 
-    def params(self, q: str, clauses: tuple[Clause, ...]) -> dict[str, Any] | None:
+    def params(self, q: str) -> dict[str, Any] | None:
         # Only word characters reach FTS5, each quoted: user input can never form FTS5
         # syntax (column filters, NEAR); the operators come from terms.parse.
-        match = terms.fts5_expression(clauses)
+        match = terms.fts5_expression(terms.parse(q))
         return {"match": match} if match else None
 
     def fuzzy_params(
@@ -350,13 +351,13 @@ async def run(database: Database, query: SearchQuery) -> PageBody | None:
     find fewer than :data:`FEW` matches and some are close to indexed words, the page of
     the search with those corrections (exact matches first)."""
     engine = engine_for(database)
-    clauses = terms.parse(query.q)
-    params = engine.params(query.q, clauses)
+    params = engine.params(query.q)
     if params is None:
         return None
     rows = await _fetch(database, engine, False, params, query)
     if engine.total(rows) >= FEW:
         return engine.body(rows)
+    clauses = terms.parse(query.q)
     corrections = await engine.corrections(database, terms.positive_words(clauses))
     if not corrections:
         return engine.body(rows)
