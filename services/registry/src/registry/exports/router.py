@@ -16,8 +16,7 @@ from servicekit.responses import error_responses
 from ..auth import Reader
 from ..common import OrganisationId
 from ..contracts import ContractViewDep
-from ..durations import DateDuration
-from ..usages.router import UsageFilterDep, reference_date, window
+from ..usages.router import CollectiveOffering, HorizonDep, UsageFilterDep
 from . import service
 
 XML = "application/xml"
@@ -88,16 +87,12 @@ async def facility_radar_csv(
     _principal: Reader,
     view: ContractViewDep,
     facility_id: FacilityId,
-    within: Annotated[DateDuration, Depends(window)],
-    today: Annotated[date, Depends(reference_date)],
-    offering_id: Annotated[
-        uuid.UUID | None,
-        Query(alias="offeringId", description="The collective offering; others compete"),
-    ] = None,
+    span: HorizonDep,
+    offering_id: CollectiveOffering = None,
 ) -> Response:
     view.require_every("the radar of a facility")
-    body = await service.facility_radar_csv(session, facility_id, within, today, offering_id)
-    return csv_response(body, f"radar-{facility_id}-{today}.csv")
+    body = await service.facility_radar_csv(session, facility_id, span, offering_id)
+    return csv_response(body, f"radar-{facility_id}-{span.today}.csv")
 
 
 @router.get(
@@ -116,12 +111,11 @@ async def organisation_radar_csv(
     _principal: Reader,
     view: ContractViewDep,
     organisation_id: OrganisationId,
-    within: Annotated[DateDuration, Depends(window)],
-    today: Annotated[date, Depends(reference_date)],
+    span: HorizonDep,
 ) -> Response:
     view.require(organisation_id, "its radar")
-    body = await service.organisation_radar_csv(session, organisation_id, within, today)
-    return csv_response(body, f"radar-{organisation_id}-{today}.csv")
+    body = await service.organisation_radar_csv(session, organisation_id, span)
+    return csv_response(body, f"radar-{organisation_id}-{span.today}.csv")
 
 
 LANDSCAPE_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.csvfiles import models_csv
 
 from ..contracts import ContractView
-from ..durations import DateDuration
 from ..integrations.service import landscape
 from ..organisations.schemas import OrganisationRadarItem
 from ..usages import radar
@@ -43,20 +41,19 @@ async def offerings_csv(session: AsyncSession, equal: dict[str, Any]) -> str:
 async def facility_radar_csv(
     session: AsyncSession,
     facility_id: uuid.UUID,
-    within: DateDuration,
-    today: date,
+    horizon: radar.Horizon,
     offering_id: uuid.UUID | None,
 ) -> str:
     async with session.begin():
-        items, _total = await radar.facility_radar(session, facility_id, within, today, offering_id)
+        items, _total = await radar.facility_radar(session, facility_id, horizon, offering_id)
     return models_csv(RadarItem, items)
 
 
 async def organisation_radar_csv(
-    session: AsyncSession, organisation_id: uuid.UUID, within: DateDuration, today: date
+    session: AsyncSession, organisation_id: uuid.UUID, horizon: radar.Horizon
 ) -> str:
     async with session.begin():
-        items = await radar.organisation_radar(session, organisation_id, within, today)
+        items = await radar.organisation_radar(session, organisation_id, horizon)
     return models_csv(OrganisationRadarItem, items)
 
 

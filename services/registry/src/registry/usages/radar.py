@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -20,6 +21,18 @@ from .schemas import RadarItem
 JOINABLE_STAGES = ("implementation", "operational")
 
 
+@dataclass(frozen=True)
+class Horizon:
+    """How far the radar looks: contracts ending from ``today`` up to ``within`` later."""
+
+    within: DateDuration
+    today: date
+
+    @property
+    def end(self) -> date:
+        return self.within.after(self.today)
+
+
 @lru_cache(maxsize=8192)  # contract ends cluster on a few dates; the radar sorts thousands
 def notice_deadline(contract_end: date, notice_months: int | None) -> date:
     return add_months(contract_end, -(notice_months or 0))
@@ -28,15 +41,14 @@ def notice_deadline(contract_end: date, notice_months: int | None) -> date:
 async def facility_radar(
     session: AsyncSession,
     facility_id: uuid.UUID,
-    within: DateDuration,
-    today: date,
+    horizon: Horizon,
     offering_id: uuid.UUID | None,
     offset: int = 0,
     limit: int | None = None,
 ) -> tuple[list[RadarItem], int]:
     """Municipalities that could join ``facility_id``: they do not use it (or use it through
     a competing offering than ``offering_id``) and their current contract for something in
-    the same theme ends in [today, today + within]; soonest notice deadline first.
+    the same theme ends within the horizon; soonest notice deadline first.
 
     Works in a transaction or in autocommit (each statement sees committed data)."""
     repo = UsageRepository(session)
@@ -51,8 +63,8 @@ async def facility_radar(
     values: dict[str, Any] = {
         "facility_id": facility_id,
         "theme": theme,
-        "today": today,
-        "horizon": within.after(today),
+        "today": horizon.today,
+        "horizon": horizon.end,
     }
     if offering_id is not None:
         values["offering_id"] = offering_id
@@ -71,7 +83,7 @@ async def facility_radar(
             usage_id=row.id,
             current_facility_id=row.facility_id,
             current_facility_name=row.facility_name,
-            **_notice(row.notice_period_months, deadline, today),
+            **_notice(row.notice_period_months, deadline, horizon.today),
         )
         for deadline, row in pairs
     ]
@@ -89,7 +101,7 @@ def _notice(months: int | None, deadline: date, today: date) -> dict[str, Any]:
 
 
 async def organisation_radar(
-    session: AsyncSession, organisation_id: uuid.UUID, within: DateDuration, today: date
+    session: AsyncSession, organisation_id: uuid.UUID, horizon: Horizon
 ) -> list[OrganisationRadarItem]:
     """One municipality's contracts ending in the window, each with the collective
     facilities of the same theme it could join instead."""
@@ -97,8 +109,7 @@ async def organisation_radar(
     await municipality_of(
         session, organisation_id, "The radar of an organisation is for municipalities."
     )
-    horizon = within.after(today)
-    rows = await repo.ending_contracts(organisation_id, today, horizon)
+    rows = await repo.ending_contracts(organisation_id, horizon.today, horizon.end)
     used = await repo.used_facilities(organisation_id)
     themes = {facility.theme for _usage, facility in rows}
     options: dict[str, list[JoinOption]] = {theme: [] for theme in themes}
@@ -119,7 +130,7 @@ async def organisation_radar(
                 facility_id=facility.id,
                 facility_name=facility.name,
                 theme=facility.theme,
-                **_notice(usage.notice_period_months, deadline, today),
+                **_notice(usage.notice_period_months, deadline, horizon.today),
                 alternatives=[o for o in options[facility.theme] if o.facility_id != facility.id],
             )
         )

@@ -75,6 +75,22 @@ async def reference_date(
     return as_of or date.today()
 
 
+async def horizon(
+    within: Annotated[DateDuration, Depends(window)],
+    today: Annotated[date, Depends(reference_date)],
+) -> radar.Horizon:
+    return radar.Horizon(within, today)
+
+
+# The radar's query: how far it looks (within) from when (asOf).
+HorizonDep = Annotated[radar.Horizon, Depends(horizon)]
+# The radar of a facility for one of its offerings: the others compete with it.
+CollectiveOffering = Annotated[
+    uuid.UUID | None,
+    Query(alias="offeringId", description="The collective offering; others compete"),
+]
+
+
 async def usage_filter(
     municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
@@ -207,24 +223,20 @@ async def facility_radar(
     _principal: Reader,
     view: ContractViewDep,
     facility_id: Annotated[uuid.UUID, Path(alias="facilityId")],
-    within: Annotated[DateDuration, Depends(window)],
-    today: Annotated[date, Depends(reference_date)],
+    span: HorizonDep,
     params: PageDep,
-    offering_id: Annotated[
-        uuid.UUID | None,
-        Query(alias="offeringId", description="The collective offering; others compete"),
-    ] = None,
+    offering_id: CollectiveOffering = None,
 ) -> Response:
     view.require_every("the radar of a facility")
 
     async def compute() -> PageBody:
         async with pages.database.read_sessionmaker() as session:
             items, total = await radar.facility_radar(
-                session, facility_id, within, today, offering_id, params.offset, params.page_size
+                session, facility_id, span, offering_id, params.offset, params.page_size
             )
         return page_body(items, total)
 
-    key = ("facility-radar", facility_id, within, today, offering_id)
+    key = ("facility-radar", facility_id, span, offering_id)
     return await pages.answer(key, params, compute)
 
 
@@ -242,16 +254,15 @@ async def organisation_radar(
     _principal: Reader,
     view: ContractViewDep,
     organisation_id: OrganisationId,
-    within: Annotated[DateDuration, Depends(window)],
-    today: Annotated[date, Depends(reference_date)],
+    span: HorizonDep,
     params: PageDep,
 ) -> Response:
     view.require(organisation_id, "its radar")
 
     async def compute() -> PageBody:
         async with pages.database.sessionmaker() as session:
-            items = await radar.organisation_radar(session, organisation_id, within, today)
+            items = await radar.organisation_radar(session, organisation_id, span)
         return page_body(params.window(items), len(items))
 
-    key = ("organisation-radar", organisation_id, within, today)
+    key = ("organisation-radar", organisation_id, span)
     return await pages.answer(key, params, compute)
