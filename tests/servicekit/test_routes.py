@@ -215,10 +215,14 @@ async def options_client(calls: list[tuple[Any, ...]]) -> AsyncIterator[httpx.As
     async def remove(session: Any, caller: Principal, *args: Any) -> None:
         calls.append(("remove", *args))
 
+    async def page_of(session: Any, caller: Principal, params: Any) -> Any:
+        calls.append(("page", caller.subject, params.page))
+        return [], 0
+
     router = APIRouter(tags=["parts"])
-    Routes(router, "/v1/parts", PartOut).create(
-        make, PartIn, "createPart", "Add a part", caller=Caller, uses={"tenant": Tenant}
-    )
+    parts = Routes(router, "/v1/parts", PartOut)
+    parts.page(page_of, "listParts", "List my parts", caller=Caller, with_caller=True)
+    parts.create(make, PartIn, "createPart", "Add a part", caller=Caller, uses={"tenant": Tenant})
     part = Routes(router, "/v1/parts/{partId}", PartOut, partId=PartId)
     part.read(load, "getPart", "Read a part", caller=Caller, with_caller=True)
     part.change(
@@ -254,6 +258,7 @@ async def test_options_pass_the_caller_and_further_dependencies_and_drop_if_matc
     options_client: httpx.AsyncClient, calls: list[tuple[Any, ...]]
 ) -> None:
     url = f"/v1/parts/{PART}"
+    assert (await options_client.get("/v1/parts")).json()["total"] == 0
     assert (await options_client.get(url)).status_code == 200
     assert (await options_client.post("/v1/parts", json={"name": "bolt"})).status_code == 201
     changed = await options_client.patch(
@@ -262,6 +267,7 @@ async def test_options_pass_the_caller_and_further_dependencies_and_drop_if_matc
     assert changed.status_code == 200
     assert (await options_client.delete(url, headers={"If-Match": '"v0"'})).status_code == 204
     assert calls == [
+        ("page", "staff-1", 1),
         ("load", "staff-1", PART),
         ("make", "bolt", "tenant-a"),
         ("update", PART, "axle", "tenant-a"),

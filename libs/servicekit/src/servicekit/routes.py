@@ -142,10 +142,11 @@ class Routes:
         caller: Any,
         description: str | None = None,
         view: Any = None,
+        with_caller: bool = False,
     ) -> None:
         """GET a page of the collection at ``path``, without filters: ``load(session,
         *identifiers, params)`` gives the page's items and the total (``view``, when given,
-        goes after the session as in :meth:`read`)."""
+        goes after the session as in :meth:`read`; so does the principal ``with_caller``)."""
 
         async def run(
             request: Request,
@@ -155,8 +156,9 @@ class Routes:
             view: Any = None,
             **values: Any,
         ) -> Response:
+            first = [session, caller] if with_caller else [session]
             seen = () if view is None else (view,)
-            items, total = await load(session, *seen, *self.ids(values), params)
+            items, total = await load(*first, *seen, *self.ids(values), params)
             return page_response(request, items, total, params)
 
         viewed = {} if view is None else {"view": view}

@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Path, Query, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
-from servicekit.db import DatabaseDep, SessionDep
+from servicekit.db import DatabaseDep
 from servicekit.http import json_router
 from servicekit.pagination import Page, PageDep
-from servicekit.responses import page_response
 from servicekit.routes import Routes
 
 from ..auth import PublicReader, Writer
@@ -76,25 +75,14 @@ offering.change(
 )
 
 
-@router.get(
-    "/v1/offerings/{offeringId}/versions",
-    openapi_extra=ANONYMOUS_ALLOWED,
-    operation_id="listOfferingVersions",
-    summary="List the versions of an offering, newest release first",
-    response_model=Page[VersionOut],
+versions = Routes(router, "/v1/offerings/{offeringId}/versions", VersionOut, offeringId=OfferingId)
+versions.page(
+    service.list_versions,
+    "listOfferingVersions",
+    "List the versions of an offering, newest release first",
+    caller=PublicReader,
 )
-async def list_versions(
-    request: Request,
-    session: SessionDep,
-    _principal: PublicReader,
-    offering_id: OfferingId,
-    params: PageDep,
-) -> Response:
-    items, total = await service.list_versions(session, offering_id, params)
-    return page_response(request, items, total, params)
-
-
-Routes(router, "/v1/offerings/{offeringId}/versions", VersionOut, offeringId=OfferingId).create(
+versions.create(
     service.create_version,
     VersionCreate,
     "createOfferingVersion",

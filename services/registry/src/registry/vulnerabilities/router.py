@@ -12,7 +12,6 @@ from servicekit.http import IfMatchDep, json_router
 from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
-    listed_response,
     page_response,
     tagged_response,
 )
@@ -113,39 +112,31 @@ async def withdraw_vulnerability(
     )
 
 
-@router.get(
+Routes(
+    router,
     "/v1/vulnerabilities/{vulnerabilityId}/exposures",
-    operation_id="listVulnerabilityExposures",
-    summary="Who is exposed: municipalities running an affected version",
+    ExposureOut,
+    vulnerabilityId=VulnerabilityId,
+).page(
+    service.exposures_of_vulnerability,
+    "listVulnerabilityExposures",
+    "Who is exposed: municipalities running an affected version",
+    caller=ExposureReader,
     description="The operator and the offering's supplier see every municipality; a "
     "municipality sees only itself." + EXPOSURE_NOTE,
-    response_model=Page[ExposureOut],
+    with_caller=True,
 )
-async def vulnerability_exposures(
-    request: Request,
-    session: SessionDep,
-    principal: ExposureReader,
-    vulnerability_id: VulnerabilityId,
-    params: PageDep,
-) -> Response:
-    items = await service.exposures_of_vulnerability(session, principal, vulnerability_id)
-    return listed_response(request, items, params)
-
-
-@router.get(
+Routes(
+    router,
     "/v1/organisations/{organisationId}/exposures",
-    operation_id="listOrganisationExposures",
-    summary="Am I exposed: the municipality's usages of vulnerable versions",
+    ExposureOut,
+    organisationId=OrganisationId,
+).page(
+    service.exposures_of_municipality,
+    "listOrganisationExposures",
+    "Am I exposed: the municipality's usages of vulnerable versions",
+    caller=ExposureReader,
     description="Only for the municipality's own staff and the operator; most severe "
     "first." + EXPOSURE_NOTE,
-    response_model=Page[ExposureOut],
+    with_caller=True,
 )
-async def organisation_exposures(
-    request: Request,
-    session: SessionDep,
-    principal: ExposureReader,
-    organisation_id: OrganisationId,
-    params: PageDep,
-) -> Response:
-    items = await service.exposures_of_municipality(session, principal, organisation_id)
-    return listed_response(request, items, params)

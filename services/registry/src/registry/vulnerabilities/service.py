@@ -273,10 +273,10 @@ def _exposure_out(row: Any) -> ExposureOut:
 
 
 async def exposures_of_vulnerability(
-    session: AsyncSession, principal: Principal, vulnerability_id: uuid.UUID
-) -> list[ExposureOut]:
+    session: AsyncSession, principal: Principal, vulnerability_id: uuid.UUID, params: PageParams
+) -> tuple[Sequence[ExposureOut], int]:
     """Everyone exposed, for the operator and the offering's supplier; a municipality
-    sees only itself."""
+    sees only itself. Read whole (one row per exposed usage), answered a page at a time."""
     repo = VulnerabilityRepository(session)
     row = await repo.get(vulnerability_id)
     only: uuid.UUID | None = None
@@ -290,13 +290,14 @@ async def exposures_of_vulnerability(
     else:
         raise Forbidden("Exposure is shown to the municipality, the supplier and the operator.")
     rows = await repo.exposures(vulnerability_id=row.id, municipality_id=only)
-    return [_exposure_out(r) for r in rows]
+    return params.window([_exposure_out(r) for r in rows]), len(rows)
 
 
 async def exposures_of_municipality(
-    session: AsyncSession, principal: Principal, organisation_id: uuid.UUID
-) -> list[ExposureOut]:
-    """ "Am I exposed?": for the municipality's own staff and the operator."""
+    session: AsyncSession, principal: Principal, organisation_id: uuid.UUID, params: PageParams
+) -> tuple[Sequence[ExposureOut], int]:
+    """ "Am I exposed?": for the municipality's own staff and the operator. Read whole,
+    answered a page at a time."""
     repo = VulnerabilityRepository(session)
     municipality = await repo.organisation(organisation_id)
     if municipality is None:
@@ -308,4 +309,4 @@ async def exposures_of_municipality(
         if not own:
             raise Forbidden("Only the municipality itself and the operator see its exposure.")
     rows = await repo.exposures(municipality_id=municipality.id)
-    return [_exposure_out(r) for r in rows]
+    return params.window([_exposure_out(r) for r in rows]), len(rows)

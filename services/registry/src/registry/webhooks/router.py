@@ -5,12 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Path, Request, Response
+from fastapi import Depends, Path, Request
 
-from servicekit.db import SessionDep
 from servicekit.http import json_router
-from servicekit.pagination import Page, PageDep
-from servicekit.responses import page_response
 from servicekit.routes import Routes
 
 from ..auth import Reader, Writer
@@ -49,20 +46,13 @@ Routes(router, "/v1/subscriptions", SubscriptionCreated).create(
 )
 
 
-@router.get(
-    "/v1/subscriptions",
-    operation_id="listSubscriptions",
-    summary="List your organisation's webhook subscriptions",
-    response_model=Page[SubscriptionOut],
+Routes(router, "/v1/subscriptions", SubscriptionOut).page(
+    service.list_subscriptions,
+    "listSubscriptions",
+    "List your organisation's webhook subscriptions",
+    caller=Reader,
+    with_caller=True,
 )
-async def list_subscriptions(
-    request: Request,
-    session: SessionDep,
-    principal: Reader,
-    params: PageDep,
-) -> Response:
-    items, total = await service.list_subscriptions(session, principal, params)
-    return page_response(request, items, total, params)
 
 
 subscription = Routes(
@@ -96,18 +86,15 @@ subscription.delete(
 )
 
 
-@router.get(
+Routes(
+    router,
     "/v1/subscriptions/{subscriptionId}/deliveries",
-    operation_id="listDeliveries",
-    summary="Delivery attempts of a subscription, newest first",
-    response_model=Page[DeliveryOut],
+    DeliveryOut,
+    subscriptionId=SubscriptionId,
+).page(
+    service.list_deliveries,
+    "listDeliveries",
+    "Delivery attempts of a subscription, newest first",
+    caller=Reader,
+    with_caller=True,
 )
-async def list_deliveries(
-    request: Request,
-    session: SessionDep,
-    principal: Reader,
-    subscription_id: SubscriptionId,
-    params: PageDep,
-) -> Response:
-    items, total = await service.list_deliveries(session, principal, subscription_id, params)
-    return page_response(request, items, total, params)
