@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.clock import ClockDep
 from servicekit.csvfiles import CSV, csv_response
@@ -15,6 +18,7 @@ from servicekit.http import accept_json, negotiate
 from servicekit.responses import json_response
 
 from ..deps import Reader, RegistryDep, TenderId
+from ..registry_client import RegistryClient
 from . import service
 from .schemas import Demand
 
@@ -26,8 +30,30 @@ CSV_RESPONSE: dict[str, Any] = {
 }
 
 
-def _csv(tender_id: uuid.UUID, body: str) -> Response:
-    return csv_response(body, f"demand-{tender_id}.csv")
+@dataclass(frozen=True)
+class Report:
+    """What a report of a tender is made from: the registry fills in the details of
+    enrollments made while it was down."""
+
+    tender_id: uuid.UUID
+    session: AsyncSession
+    registry: RegistryClient
+    now: datetime
+
+    async def demand(self) -> Demand:
+        return await service.demand(self.session, self.tender_id, self.now, self.registry)
+
+    def csv(self, demand: Demand) -> Response:
+        return csv_response(service.demand_csv(demand), f"demand-{self.tender_id}.csv")
+
+
+async def tender_report(
+    tender_id: TenderId, session: SessionDep, registry: RegistryDep, clock: ClockDep, _p: Reader
+) -> Report:
+    return Report(tender_id, session, registry, clock())
+
+
+ReportDep = Annotated[Report, Depends(tender_report)]
 
 
 @router.get(
@@ -37,19 +63,10 @@ def _csv(tender_id: uuid.UUID, body: str) -> Response:
     response_model=Demand,
     responses={200: {"content": {CSV: {"schema": {"type": "string"}}}}, 406: {}},
 )
-async def get_demand(
-    request: Request,
-    tender_id: TenderId,
-    session: SessionDep,
-    registry: RegistryDep,
-    clock: ClockDep,
-    _p: Reader,
-) -> Response:
+async def get_demand(request: Request, report: ReportDep) -> Response:
     media = negotiate(request, ["application/json", CSV])
-    result = await service.demand(session, tender_id, clock(), registry)
-    if media == CSV:
-        return _csv(tender_id, service.demand_csv(result))
-    return json_response(result)
+    result = await report.demand()
+    return report.csv(result) if media == CSV else json_response(result)
 
 
 @router.get(
@@ -59,11 +76,8 @@ async def get_demand(
     response_class=Response,
     responses={200: CSV_RESPONSE},
 )
-async def get_demand_csv(
-    tender_id: TenderId, session: SessionDep, registry: RegistryDep, clock: ClockDep, _p: Reader
-) -> Response:
-    result = await service.demand(session, tender_id, clock(), registry)
-    return _csv(tender_id, service.demand_csv(result))
+async def get_demand_csv(report: ReportDep) -> Response:
+    return report.csv(await report.demand())
 
 
 @router.get(
@@ -73,23 +87,16 @@ async def get_demand_csv(
     response_model=dict[str, Any],
     responses={406: {}},
 )
-async def get_ocds(
-    request: Request,
-    tender_id: TenderId,
-    session: SessionDep,
-    registry: RegistryDep,
-    clock: ClockDep,
-    _p: Reader,
-) -> JSONResponse:
+async def get_ocds(request: Request, report: ReportDep) -> JSONResponse:
     await accept_json(request)
     settings = request.app.state.settings
     package = await service.ocds_package(
-        session,
-        tender_id,
-        clock(),
+        report.session,
+        report.tender_id,
+        report.now,
         ocid_prefix=settings.ocds_ocid_prefix,
         publisher=settings.ocds_publisher_name,
         base_url=settings.public_url,
-        registry=registry,
+        registry=report.registry,
     )
     return JSONResponse(package)
