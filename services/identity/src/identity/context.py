@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from fastapi import Request
 
 from servicekit.db import Database
 
@@ -90,3 +91,9 @@ class Identity:
         await self.one_time_ids.aclose()
         await self.client_auth.aclose()
         await self.http.aclose()
+
+
+def identity_of(request: Request) -> Identity:
+    """The parts main.py wired for the app answering ``request``."""
+    found: Identity = request.app.state.identity
+    return found

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..common import keyed_hash, random_token
-from ..context import Identity
+from ..context import identity_of
 from ..oauth.errors import OAuthError, PageError
 from ..oauth.form_post import to_client
 from ..oauth.forms import query_dict, read_form
@@ -35,14 +35,9 @@ EXPIRED = (
 )
 
 
-def _p(request: Request) -> Identity:
-    p: Identity = request.app.state.identity
-    return p
-
-
 @router.get("/auth/login")
 async def login_page(request: Request) -> Response:
-    p = _p(request)
+    p = identity_of(request)
     lang = pick_lang(request.query_params.get("lang"), request)
     row = await p.authorization.load(request.query_params.get("request", ""))
     if row is None:
@@ -77,7 +72,7 @@ async def login_page(request: Request) -> Response:
 
 @router.post("/auth/login")
 async def choose_means(request: Request) -> Response:
-    p = _p(request)
+    p = identity_of(request)
     try:
         form = await read_form(request)
     except OAuthError as exc:
@@ -123,7 +118,7 @@ async def choose_means(request: Request) -> Response:
 
 @router.get("/auth/login/callback")
 async def callback(request: Request) -> Response:
-    p = _p(request)
+    p = identity_of(request)
     try:
         q = query_dict(request)
     except OAuthError as exc:

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..authorization.request_objects import PUSHED_PREFIX
 from ..authorization.service import PUSHED_LIFETIME
-from ..context import Identity
+from ..context import identity_of
 from .errors import OAuthError
 from .forms import NO_STORE, read_form
 
@@ -19,7 +19,7 @@ CLIENT_AUTHENTICATION = ("client_assertion", "client_assertion_type", "client_se
 
 @router.post("/auth/par")
 async def pushed_authorization_request(request: Request) -> Response:
-    p: Identity = request.app.state.identity
+    p = identity_of(request)
     try:
         form = await read_form(request)
         client = await p.client_auth.authenticate(

@@ -13,7 +13,7 @@ from servicekit.clock import utcnow
 
 from ..authorization.request_objects import PUSHED_PREFIX
 from ..common import add_query, keyed_hash
-from ..context import Identity
+from ..context import Identity, identity_of
 from ..pages import TEXT, error_page, pick_lang, render
 from ..tokens.userinfo_jwt import wants_jwt
 from .discovery import discovery
@@ -28,14 +28,9 @@ router = APIRouter(include_in_schema=False)
 GRANTS = ("authorization_code", "client_credentials", "refresh_token")
 
 
-def identity(request: Request) -> Identity:
-    found: Identity = request.app.state.identity
-    return found
-
-
 @router.post("/auth/token")
 async def token(request: Request) -> Response:
-    p = identity(request)
+    p = identity_of(request)
     try:
         form = await read_form(request)
         grant = form.get("grant_type")
@@ -69,7 +64,7 @@ async def token(request: Request) -> Response:
 
 @router.api_route("/auth/authorize", methods=["GET", "POST"])
 async def authorize(request: Request) -> Response:
-    p = identity(request)
+    p = identity_of(request)
     try:
         q = await parameters(request)
     except OAuthError as exc:
@@ -107,7 +102,7 @@ async def authorize(request: Request) -> Response:
 
 @router.api_route("/auth/userinfo", methods=["GET", "POST"])
 async def userinfo(request: Request) -> Response:
-    p = identity(request)
+    p = identity_of(request)
     try:
         form = (
             await read_form(request)
@@ -125,7 +120,7 @@ async def userinfo(request: Request) -> Response:
 
 
 async def _authenticated_form(request: Request, path: str) -> tuple[Any, dict[str, str]]:
-    p = identity(request)
+    p = identity_of(request)
     form = await read_form(request)
     client = await p.client_auth.authenticate(
         form, request.headers.get("authorization"), p.url(path)
@@ -137,7 +132,7 @@ async def _authenticated_form(request: Request, path: str) -> tuple[Any, dict[st
 
 @router.post("/auth/introspect")
 async def introspect(request: Request) -> Response:
-    p = identity(request)
+    p = identity_of(request)
     try:
         client, form = await _authenticated_form(request, "/auth/introspect")
         if client.token_endpoint_auth_method == "none":  # noqa: S105
@@ -150,7 +145,7 @@ async def introspect(request: Request) -> Response:
 
 @router.post("/auth/revoke")
 async def revoke(request: Request) -> Response:
-    p = identity(request)
+    p = identity_of(request)
     try:
         client, form = await _authenticated_form(request, "/auth/revoke")
         hint = form.get("token_type_hint")
@@ -165,7 +160,7 @@ async def revoke(request: Request) -> Response:
 @router.post("/auth/revocations")
 async def revocations(request: Request) -> Response:
     """Revoked access tokens, for resource servers (servicekit.revocations polls it)."""
-    p = identity(request)
+    p = identity_of(request)
     try:
         form = await read_form(request)
         client = await p.client_auth.authenticate(
@@ -220,7 +215,7 @@ async def _logout_client(p: Identity, q: dict[str, str]) -> Any:
 @router.api_route("/auth/end-session", methods=["GET", "POST"])
 async def end_session(request: Request) -> Response:
     """RP-initiated logout: ends the session; redirects only to a registered URI."""
-    p = identity(request)
+    p = identity_of(request)
     try:
         q = await parameters(request)
     except OAuthError as exc:
@@ -269,17 +264,17 @@ async def end_session(request: Request) -> Response:
 
 @router.get("/.well-known/openid-configuration")
 async def openid_configuration(request: Request) -> JSONResponse:
-    p = identity(request)
+    p = identity_of(request)
     return JSONResponse(discovery(p.settings, p.issuer), headers=CACHEABLE)
 
 
 @router.get("/.well-known/oauth-authorization-server")
 async def oauth_metadata(request: Request) -> JSONResponse:
-    p = identity(request)
+    p = identity_of(request)
     return JSONResponse(discovery(p.settings, p.issuer), headers=CACHEABLE)
 
 
 @router.get("/auth/jwks")
 async def jwks(request: Request) -> JSONResponse:
-    keys = await identity(request).keys.jwks()
+    keys = await identity_of(request).keys.jwks()
     return JSONResponse(keys, headers=CACHEABLE, media_type="application/jwk-set+json")

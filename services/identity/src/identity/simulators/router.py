@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
@@ -30,22 +31,28 @@ from .idp import SimulatorIdP
 router = APIRouter(include_in_schema=False)
 
 
-def _idp(request: Request, means: str) -> SimulatorIdP | None:
-    idp: SimulatorIdP | None = getattr(request.app.state, "simulators", None)
-    if idp is None or means not in MEANS:
-        return None
-    return idp
+Handler = Callable[[Request, SimulatorIdP, str], Awaitable[Response]]
 
 
-def _unknown(request: Request) -> Response:
-    return error_page(request, "Onbekende simulator.", "Unknown simulator.", status_code=404)
+def simulator(handler: Handler) -> Callable[[Request, str], Awaitable[Response]]:
+    """An endpoint below ``/auth/simulators/{means}/`` for ``handler``, which gets the
+    simulators; a page saying so (404) where they are off or ``means`` is unknown."""
+
+    async def endpoint(request: Request, means: str) -> Response:
+        idp: SimulatorIdP | None = getattr(request.app.state, "simulators", None)
+        if idp is None or means not in MEANS:
+            return error_page(
+                request, "Onbekende simulator.", "Unknown simulator.", status_code=404
+            )
+        return await handler(request, idp, means)
+
+    endpoint.__name__ = endpoint.__qualname__ = handler.__name__
+    return endpoint
 
 
 @router.get("/auth/simulators/{means}/authorize")
-async def sim_authorize_page(request: Request, means: str) -> Response:
-    idp = _idp(request, means)
-    if idp is None:
-        return _unknown(request)
+@simulator
+async def sim_authorize_page(request: Request, idp: SimulatorIdP, means: str) -> Response:
     try:
         params = idp.validate_authorize(means, query_dict(request))
     except (PageError, OAuthError) as exc:
@@ -78,11 +85,9 @@ async def sim_authorize_page(request: Request, means: str) -> Response:
 
 
 @router.post("/auth/simulators/{means}/authorize")
-async def sim_authorize_submit(request: Request, means: str) -> Response:
+@simulator
+async def sim_authorize_submit(request: Request, idp: SimulatorIdP, means: str) -> Response:
     """The person's choice arrives in the POST body: a BSN never travels in a URL."""
-    idp = _idp(request, means)
-    if idp is None:
-        return _unknown(request)
     try:
         form = await read_form(request)
         params = idp.validate_authorize(means, form)
@@ -112,26 +117,20 @@ async def sim_authorize_submit(request: Request, means: str) -> Response:
 
 
 @router.get("/auth/simulators/{means}/.well-known/openid-configuration")
-async def sim_discovery(request: Request, means: str) -> Response:
-    idp = _idp(request, means)
-    if idp is None:
-        return _unknown(request)
+@simulator
+async def sim_discovery(request: Request, idp: SimulatorIdP, means: str) -> Response:
     return JSONResponse(idp.discovery(means), headers=CACHEABLE)
 
 
 @router.get("/auth/simulators/{means}/jwks")
-async def sim_jwks(request: Request, means: str) -> Response:
-    idp = _idp(request, means)
-    if idp is None:
-        return _unknown(request)
+@simulator
+async def sim_jwks(request: Request, idp: SimulatorIdP, means: str) -> Response:
     return JSONResponse(await idp.p.keys.simulator_jwks(), headers=CACHEABLE)
 
 
 @router.post("/auth/simulators/{means}/token")
-async def sim_token(request: Request, means: str) -> Response:
-    idp = _idp(request, means)
-    if idp is None:
-        return _unknown(request)
+@simulator
+async def sim_token(request: Request, idp: SimulatorIdP, means: str) -> Response:
     try:
         form = await read_form(request)
         header = request.headers.get("authorization", "")
