@@ -277,3 +277,41 @@ async def test_options_pass_the_caller_and_further_dependencies_and_drop_if_matc
     assert item["patch"]["description"] == "Rename it."
     assert "description" not in item["get"]
     assert [p["name"] for p in item["delete"]["parameters"]] == ["partId"]
+
+
+def name_filter(name: str | None = None, size: int | None = None) -> tuple[str | None, int | None]:
+    return name, size
+
+
+async def test_a_filtered_page_gives_the_filters_before_the_page(
+    calls: list[tuple[Any, ...]],
+) -> None:
+    async def page_of(session: Any, thing_id: uuid.UUID, filters: Any, params: Any) -> Any:
+        calls.append(("page", thing_id, filters, params.page))
+        return [], 0
+
+    router = APIRouter(tags=["parts"])
+    Routes(router, "/v1/things/{thingId}/parts", PartOut, thingId=ThingId).page(
+        page_of,
+        "listParts",
+        "List parts",
+        caller=AnyCaller,
+        filters=Annotated[tuple[str | None, int | None], Depends(name_filter)],
+    )
+    app = FastAPI()
+    app.include_router(router)
+
+    async def session() -> AsyncIterator[str]:
+        yield "the-session"
+
+    app.dependency_overrides[get_session] = session
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        response = await http.get(f"/v1/things/{THING}/parts", params={"name": "axle", "page": 2})
+    assert response.status_code == 200
+    assert calls == [("page", THING, ("axle", None), 2)]
+    operation = app.openapi()["paths"]["/v1/things/{thingId}/parts"]["get"]
+    # As a hand-written endpoint declares them: the filters, then the page's parameters.
+    names = [p["name"] for p in operation["parameters"]]
+    assert names == ["thingId", "name", "size", "page", "pageSize"]

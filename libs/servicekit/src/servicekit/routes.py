@@ -5,10 +5,10 @@ create — declared from what differs between them, so a router states each one 
     offering.read(service.get_offering, "getOffering", "Read an offering", caller=PublicReader)
 
 The service functions have one shape: ``(session, principal, *identifiers, …)`` for writes and
-``(session, *identifiers)`` for reads (``(session, *identifiers, params)`` for a page of a
-collection), with identifiers in the path's order; a write gives its result with its ETag
-(``tagged_response``). Anything else (lists with filters, actions with their own answers)
-stays an ordinary FastAPI endpoint in the router.
+``(session, *identifiers)`` for reads (``(session, *identifiers, [filters,] params)`` for a
+page of a collection), with identifiers in the path's order; a write gives its result with
+its ETag (``tagged_response``). Anything else (lists kept by the read cache, actions with
+their own answers) stays an ordinary FastAPI endpoint in the router.
 
 Each endpoint is an ordinary async function whose parameters FastAPI reads from its
 signature (PEP 362 ``__signature__``): the annotations are the same ``Annotated``
@@ -143,10 +143,13 @@ class Routes:
         description: str | None = None,
         view: Any = None,
         with_caller: bool = False,
+        filters: Any = None,
     ) -> None:
-        """GET a page of the collection at ``path``, without filters: ``load(session,
-        *identifiers, params)`` gives the page's items and the total (``view``, when given,
-        goes after the session as in :meth:`read`; so does the principal ``with_caller``)."""
+        """GET a page of the collection at ``path``: ``load(session, *identifiers, params)``
+        gives the page's items and the total (``view``, when given, goes after the session as
+        in :meth:`read`; so does the principal ``with_caller``). ``filters``: a dependency
+        reading the list's query parameters into what the service filters by, given to
+        ``load`` before ``params``."""
 
         async def run(
             request: Request,
@@ -154,14 +157,17 @@ class Routes:
             caller: Principal | None,
             params: PageParams,
             view: Any = None,
+            filters: Any = None,
             **values: Any,
         ) -> Response:
             first = [session, caller] if with_caller else [session]
             seen = () if view is None else (view,)
-            items, total = await load(*first, *seen, *self.ids(values), params)
+            chosen = () if filters is None else (filters,)
+            items, total = await load(*first, *seen, *self.ids(values), *chosen, params)
             return page_response(request, items, total, params)
 
         viewed = {} if view is None else {"view": view}
+        filtered = {} if filters is None else {"filters": filters}
         self.router.add_api_route(
             self.path,
             endpoint(
@@ -172,6 +178,7 @@ class Routes:
                 caller=caller,
                 **viewed,
                 **self.identifiers,
+                **filtered,
                 params=PageDep,
             ),
             methods=["GET"],

@@ -5,13 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Response
 
-from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import SessionDep
 from servicekit.http import json_router
-from servicekit.pagination import Page, PageDep
-from servicekit.responses import json_response, page_response
+from servicekit.responses import json_response
 from servicekit.routes import Routes
 
 from ..auth import PublicReader, Reader, Writer
@@ -32,31 +30,26 @@ router = json_router("integrations")
 IntegrationId = Annotated[uuid.UUID, Path(alias="integrationId", description="Integration id")]
 
 
-@router.get(
-    "/v1/integrations",
-    operation_id="listIntegrations",
-    summary="List integrations between offerings (public catalogue)",
-    response_model=Page[IntegrationOut],
-    openapi_extra=ANONYMOUS_ALLOWED,
-)
-async def list_integrations(
-    request: Request,
-    session: SessionDep,
-    _principal: PublicReader,
-    params: PageDep,
+async def integration_filter(
     offering_id: Annotated[
         uuid.UUID | None,
         Query(alias="offeringId", description="The offering on either side"),
     ] = None,
     kind: Annotated[Kind | None, Query()] = None,
     status: Annotated[Status | None, Query()] = None,
-) -> Response:
-    filters = service.IntegrationFilter(offering_id=offering_id, kind=kind, status=status)
-    items, total = await service.list_integrations(session, filters, params)
-    return page_response(request, items, total, params)
+) -> service.IntegrationFilter:
+    return service.IntegrationFilter(offering_id=offering_id, kind=kind, status=status)
 
 
-Routes(router, "/v1/integrations", IntegrationOut).create(
+integrations = Routes(router, "/v1/integrations", IntegrationOut)
+integrations.page(
+    service.list_integrations,
+    "listIntegrations",
+    "List integrations between offerings (public catalogue)",
+    caller=PublicReader,
+    filters=Annotated[service.IntegrationFilter, Depends(integration_filter)],
+)
+integrations.create(
     service.create_integration,
     IntegrationCreate,
     "createIntegration",

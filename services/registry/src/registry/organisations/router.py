@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query
 
-from servicekit.auth import ANONYMOUS_ALLOWED
-from servicekit.db import SessionDep
 from servicekit.http import json_router
-from servicekit.pagination import Page, PageDep
-from servicekit.responses import page_response
 from servicekit.routes import Routes
 
 from ..auth import PublicReader, Writer
@@ -21,22 +17,7 @@ from .schemas import OrganisationCreate, OrganisationOut, OrganisationPatch, Org
 router = json_router("organisations")
 
 
-@router.get(
-    "/v1/organisations",
-    openapi_extra=ANONYMOUS_ALLOWED,
-    operation_id="listOrganisations",
-    summary="List organisations",
-    description="Municipalities, suppliers, cooperations and the platform operator, "
-    "filtered by type and identifier; `q` searches the name. Municipalities ended by a "
-    "merger are listed too, with `endedOn` and `successorId` (`ended=false` leaves them "
-    "out).",
-    response_model=Page[OrganisationOut],
-)
-async def list_organisations(
-    request: Request,
-    session: SessionDep,
-    _principal: PublicReader,
-    params: PageDep,
+async def organisation_filter(
     type: Annotated[OrganisationType | None, Query(description="Organisation type")] = None,
     oin: Annotated[str | None, Query(pattern=r"^[0-9]{20}$", description="OIN (20 digits)")] = None,
     kvk_number: Annotated[
@@ -51,15 +32,24 @@ async def list_organisations(
     ended: Annotated[
         bool | None, Query(description="Only organisations ended by a merger (or only not)")
     ] = None,
-) -> Response:
-    filters = service.OrganisationFilter(
+) -> service.OrganisationFilter:
+    return service.OrganisationFilter(
         type=type, oin=oin, kvk_number=kvk_number, cbs_code=cbs_code, q=q, ended=ended
     )
-    items, total = await service.list_organisations(session, filters, params)
-    return page_response(request, items, total, params)
 
 
 organisations = Routes(router, "/v1/organisations", OrganisationOut)
+organisations.page(
+    service.list_organisations,
+    "listOrganisations",
+    "List organisations",
+    caller=PublicReader,
+    description="Municipalities, suppliers, cooperations and the platform operator, "
+    "filtered by type and identifier; `q` searches the name. Municipalities ended by a "
+    "merger are listed too, with `endedOn` and `successorId` (`ended=false` leaves them "
+    "out).",
+    filters=Annotated[service.OrganisationFilter, Depends(organisation_filter)],
+)
 organisations.create(
     service.create_organisation,
     OrganisationCreate,

@@ -5,14 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Response
 
 from servicekit.db import SessionDep
 from servicekit.http import IfMatchDep, json_router
-from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
-    page_response,
     tagged_response,
 )
 from servicekit.routes import Routes
@@ -40,29 +38,25 @@ EXPOSURE_NOTE = (
 )
 
 
-@router.get(
-    "/v1/vulnerabilities",
-    operation_id="listVulnerabilities",
-    summary="List recorded vulnerabilities, newest first",
-    response_model=Page[VulnerabilityOut],
-)
-async def list_vulnerabilities(
-    request: Request,
-    session: SessionDep,
-    _principal: Reader,
-    params: PageDep,
+async def vulnerability_filter(
     offering_id: Annotated[uuid.UUID | None, Query(alias="offeringId")] = None,
     cve_id: Annotated[
         str | None, Query(alias="cveId", max_length=30, pattern=r"^CVE-[0-9]{4}-[0-9]{4,19}$")
     ] = None,
     status: Annotated[Status | None, Query()] = None,
-) -> Response:
-    filters = service.VulnerabilityFilter(offering_id=offering_id, cve_id=cve_id, status=status)
-    items, total = await service.list_vulnerabilities(session, filters, params)
-    return page_response(request, items, total, params)
+) -> service.VulnerabilityFilter:
+    return service.VulnerabilityFilter(offering_id=offering_id, cve_id=cve_id, status=status)
 
 
-Routes(router, "/v1/vulnerabilities", VulnerabilityOut).create(
+vulnerabilities = Routes(router, "/v1/vulnerabilities", VulnerabilityOut)
+vulnerabilities.page(
+    service.list_vulnerabilities,
+    "listVulnerabilities",
+    "List recorded vulnerabilities, newest first",
+    caller=Reader,
+    filters=Annotated[service.VulnerabilityFilter, Depends(vulnerability_filter)],
+)
+vulnerabilities.create(
     service.create_vulnerability,
     VulnerabilityCreate,
     "createVulnerability",
