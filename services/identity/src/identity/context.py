@@ -33,6 +33,8 @@ class Identity:
     ) -> None:
         self.settings = settings
         self.issuer = settings.issuer.rstrip("/")
+        # In production only native apps may register loopback (http) redirect URIs.
+        self.production = settings.environment == "production"
         self.database = database
         self.keys = KeyStore(
             database.sessionmaker, settings.key_encryption_keys, settings.key_retention_seconds

@@ -17,6 +17,7 @@ from servicekit.pagination import Page, PageDep
 from servicekit.responses import json_response, no_content, page_response
 
 from ..config import get_settings
+from ..context import identity_of
 from . import service
 from .models import Client
 from .schemas import KNOWN_SCOPES, ClientCreated, ClientIn, ClientOut
@@ -33,7 +34,7 @@ async def platform_admin(
     the platformbeheer machtiging of such an organisation; machine clients from their
     registration). Checked on every request, so removing an organisation from the setting
     takes effect at once, also for tokens issued before."""
-    admin_orgs = request.app.state.identity.settings.admin_org_ids
+    admin_orgs = identity_of(request).settings.admin_org_ids
     if not principal.org_id or principal.org_id not in admin_orgs:
         raise Forbidden("Only platform administrators (of an administrator organisation) may.")
     if "platform-admin" not in principal.roles:
@@ -95,9 +96,9 @@ async def create_client(
 ) -> Response:
     async def handler() -> Response:
         row, secret = await service.create_client(
-            session, body, Actor.of(principal), production=_production(request)
+            session, body, Actor.of(principal), production=identity_of(request).production
         )
-        request.app.state.identity.clients.invalidate()
+        identity_of(request).clients.invalidate()
         out = ClientCreated.model_validate(row)
         out.client_secret = secret
         return json_response(
@@ -109,10 +110,6 @@ async def create_client(
         )
 
     return await idempotent(request, principal, handler)
-
-
-def _production(request: Request) -> bool:
-    return bool(request.app.state.identity.settings.environment == "production")
 
 
 @router.get(
@@ -147,9 +144,9 @@ async def replace_client(
         body,
         Actor.of(principal),
         precondition=lambda current: require_if_match(request, current),
-        production=_production(request),
+        production=identity_of(request).production,
     )
-    request.app.state.identity.clients.invalidate()
+    identity_of(request).clients.invalidate()
     return _client(row)
 
 
@@ -164,5 +161,5 @@ async def delete_client(
     request: Request, client_id: uuid.UUID, session: SessionDep, principal: Admin
 ) -> Response:
     await service.delete_client(session, client_id, Actor.of(principal))
-    request.app.state.identity.clients.invalidate()
+    identity_of(request).clients.invalidate()
     return no_content()

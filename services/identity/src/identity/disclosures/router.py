@@ -14,6 +14,7 @@ from servicekit.pagination import Page, PageDep
 from servicekit.responses import page_response
 
 from ..clients.router import ERRORS, auth
+from ..context import identity_of
 from . import service
 from .schemas import DisclosureOut
 
@@ -38,7 +39,7 @@ async def my_disclosures(
         raise Forbidden(
             "Only a person logged in through an authorization code flow has disclosures."
         )
-    client = await request.app.state.identity.clients.get(principal.client_id or "")
+    client = await identity_of(request).clients.get(principal.client_id or "")
     if client is None:
         raise Forbidden("The token's client is no longer registered.")
     rows, total = await service.disclosures_of(

@@ -17,6 +17,7 @@ from servicekit.responses import json_response
 
 from ..clients.router import ERRORS, Admin
 from ..clients.router import NO_STORE as SECRET_ONCE
+from ..context import identity_of
 from ..oauth.errors import OAuthError
 from ..oauth.forms import NO_STORE
 from . import service
@@ -50,14 +51,6 @@ def _error(exc: OAuthError) -> Response:
     return exc.response(www_authenticate='Bearer realm="samen", error="invalid_token"')
 
 
-def _production(request: Request) -> bool:
-    return bool(request.app.state.identity.settings.environment == "production")
-
-
-def _issuer(request: Request) -> str:
-    return str(request.app.state.identity.issuer)
-
-
 @router.post("/auth/register")
 async def register(request: Request, session: SessionDep) -> Response:
     """RFC 7591: register a client with an initial access token."""
@@ -65,12 +58,12 @@ async def register(request: Request, session: SessionDep) -> Response:
         token = _bearer(request)
         metadata = await _metadata(request)
         row, secret, registration_token = await service.register(
-            session, metadata, token, _production(request)
+            session, metadata, token, identity_of(request).production
         )
     except OAuthError as exc:
         return _error(exc)
-    request.app.state.identity.clients.invalidate()
-    body = service.client_metadata(row, _issuer(request))
+    identity_of(request).clients.invalidate()
+    body = service.client_metadata(row, identity_of(request).issuer)
     body["registration_access_token"] = registration_token
     if secret:
         body["client_secret"] = secret
@@ -86,15 +79,15 @@ async def manage(request: Request, client_id: str, session: SessionDep) -> Respo
         row = await service.registered_client(session, client_id, _bearer(request))
         if request.method == "DELETE":
             await service.remove(session, row)
-            request.app.state.identity.clients.invalidate()
+            identity_of(request).clients.invalidate()
             return Response(status_code=204, headers=NO_STORE)
         if request.method == "PUT":
             metadata = await _metadata(request)
-            row = await service.update(session, row, metadata, _production(request))
-            request.app.state.identity.clients.invalidate()
+            row = await service.update(session, row, metadata, identity_of(request).production)
+            identity_of(request).clients.invalidate()
     except OAuthError as exc:
         return _error(exc)
-    return JSONResponse(service.client_metadata(row, _issuer(request)), headers=NO_STORE)
+    return JSONResponse(service.client_metadata(row, identity_of(request).issuer), headers=NO_STORE)
 
 
 @admin_router.post(
