@@ -283,6 +283,10 @@ def name_filter(name: str | None = None, size: int | None = None) -> tuple[str |
     return name, size
 
 
+def only_name(name: str | None = None) -> str | None:
+    return name
+
+
 async def test_a_filtered_page_gives_the_filters_before_the_page(
     calls: list[tuple[Any, ...]],
 ) -> None:
@@ -298,6 +302,13 @@ async def test_a_filtered_page_gives_the_filters_before_the_page(
         caller=AnyCaller,
         filters=Annotated[tuple[str | None, int | None], Depends(name_filter)],
     )
+    Routes(router, "/v1/things/{thingId}/named", PartOut, thingId=ThingId).page(
+        page_of,
+        "listNamed",
+        "List parts by name",
+        caller=AnyCaller,
+        filters=Annotated[str | None, Depends(only_name)],
+    )
     app = FastAPI()
     app.include_router(router)
 
@@ -309,8 +320,10 @@ async def test_a_filtered_page_gives_the_filters_before_the_page(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as http:
         response = await http.get(f"/v1/things/{THING}/parts", params={"name": "axle", "page": 2})
-    assert response.status_code == 200
-    assert calls == [("page", THING, ("axle", None), 2)]
+        unfiltered = await http.get(f"/v1/things/{THING}/named")
+    assert response.status_code == unfiltered.status_code == 200
+    # No filter given is a filter of None, still passed to the service.
+    assert calls == [("page", THING, ("axle", None), 2), ("page", THING, None, 1)]
     operation = app.openapi()["paths"]["/v1/things/{thingId}/parts"]["get"]
     # As a hand-written endpoint declares them: the filters, then the page's parameters.
     names = [p["name"] for p in operation["parameters"]]

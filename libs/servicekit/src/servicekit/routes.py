@@ -157,12 +157,12 @@ class Routes:
             caller: Principal | None,
             params: PageParams,
             view: Any = None,
-            filters: Any = None,
             **values: Any,
         ) -> Response:
             first = [session, caller] if with_caller else [session]
             seen = () if view is None else (view,)
-            chosen = () if filters is None else (filters,)
+            # A filter may be None itself (nothing to filter by).
+            chosen = (values["filters"],) if "filters" in values else ()
             items, total = await load(*first, *seen, *self.ids(values), *chosen, params)
             return page_response(request, items, total, params)
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 
 from servicekit.csvfiles import CSV, csv_body
 from servicekit.db import SessionDep
 from servicekit.http import json_router
 from servicekit.idempotency import created_unless_dry_run
-from servicekit.pagination import Page, PageDep
 from servicekit.responses import (
     error_responses,
     json_response,
-    page_response,
 )
 from servicekit.routes import Routes
 
@@ -101,22 +99,20 @@ async def import_population(
     )
 
 
-@router.get(
-    "/v1/population-figures",
-    operation_id="listPopulationFigures",
-    summary="List population figures (reference data, with year and source)",
-    response_model=Page[PopulationFigureOut],
-)
-async def list_population(
-    request: Request,
-    session: SessionDep,
-    _principal: Reader,
-    params: PageDep,
+async def figure_filter(
     year: Annotated[int | None, Query(ge=1900, le=2100)] = None,
     municipality_id: Annotated[uuid.UUID | None, Query(alias="municipalityId")] = None,
-) -> Response:
-    items, total = await service.list_figures(session, year, municipality_id, params)
-    return page_response(request, items, total, params)
+) -> service.FigureFilter:
+    return service.FigureFilter(year=year, municipality_id=municipality_id)
+
+
+Routes(router, "/v1/population-figures", PopulationFigureOut).page(
+    service.list_figures,
+    "listPopulationFigures",
+    "List population figures (reference data, with year and source)",
+    caller=Reader,
+    filters=Annotated[service.FigureFilter, Depends(figure_filter)],
+)
 
 
 Routes(

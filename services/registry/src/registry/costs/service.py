@@ -4,6 +4,7 @@ per-inhabitant figure exists only where every inhabitant count it needs was load
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 from pydantic import ValidationError
@@ -165,11 +166,17 @@ async def import_population(
     return PopulationImportOut(dry_run=dry_run, rows=len(rows), stored=stored, loads=loads)
 
 
+@dataclass(frozen=True)
+class FigureFilter:
+    year: int | None = None
+    municipality_id: uuid.UUID | None = None
+
+
 async def list_figures(
-    session: AsyncSession, year: int | None, municipality_id: uuid.UUID | None, params: PageParams
+    session: AsyncSession, filters: FigureFilter, params: PageParams
 ) -> tuple[list[PopulationFigureOut], int]:
     rows, total = await repository.figures_page(
-        session, year, municipality_id, params.offset, params.page_size
+        session, filters.year, filters.municipality_id, params.offset, params.page_size
     )
     return [PopulationFigureOut.model_validate(row, from_attributes=True) for row in rows], total
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 
 from servicekit.db import SessionDep
 from servicekit.http import json_router
 from servicekit.idempotency import created_unless_dry_run
-from servicekit.pagination import Page, PageDep
-from servicekit.responses import error_responses, page_response
+from servicekit.responses import error_responses
 from servicekit.routes import Routes
 
 from ..auth import Reader, Writer
@@ -62,21 +61,19 @@ async def create_merger(
     )
 
 
-@router.get(
-    "/v1/municipality-mergers",
-    operation_id="listMunicipalityMergers",
-    summary="List municipal mergers, the latest first",
-    response_model=Page[MergerOut],
-)
-async def list_mergers(
-    request: Request,
-    session: SessionDep,
-    _principal: Reader,
-    params: PageDep,
+async def successor_filter(
     successor_id: Annotated[uuid.UUID | None, Query(alias="successorId")] = None,
-) -> Response:
-    items, total = await service.list_mergers(session, successor_id, params)
-    return page_response(request, items, total, params)
+) -> uuid.UUID | None:
+    return successor_id
+
+
+Routes(router, "/v1/municipality-mergers", MergerOut).page(
+    service.list_mergers,
+    "listMunicipalityMergers",
+    "List municipal mergers, the latest first",
+    caller=Reader,
+    filters=Annotated[uuid.UUID | None, Depends(successor_filter)],
+)
 
 
 Routes(
