@@ -168,16 +168,17 @@ class Gateway:
             await self._dispatch(ex, receive, send)
         finally:
             otel_context.detach(ctx_token)
-            span.update_name(f"{ex.method} {ex.route_name}")
-            span.set_attributes(
-                {
-                    "http.request.method": ex.method,
-                    "http.route": ex.route_name,
-                    "http.response.status_code": ex.status,
-                }
-            )
-            if ex.status >= 500:
-                span.set_status(Status(StatusCode.ERROR))
+            if span.is_recording():  # an unsampled caller's trace: nothing to fill in
+                span.update_name(f"{ex.method} {ex.route_name}")
+                span.set_attributes(
+                    {
+                        "http.request.method": ex.method,
+                        "http.route": ex.route_name,
+                        "http.response.status_code": ex.status,
+                    }
+                )
+                if ex.status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
             span.end()
 
     async def _dispatch(self, ex: Exchange, receive: Receive, send: Send) -> None:

@@ -4,6 +4,7 @@ caller's rate limit."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 
@@ -126,7 +127,13 @@ def client_bucket(principal: Principal) -> str:
     for itself (client credentials: ``sub`` is the client) has one bucket. The subject is
     hashed: bucket keys may sit in Redis, and a subject is never written down as it is."""
     assert principal.client_id
-    if not principal.subject or principal.subject == principal.client_id:
-        return "azp:" + principal.client_id
-    person = hashlib.blake2b(principal.subject.encode(), digest_size=12).hexdigest()
-    return f"azp:{principal.client_id}:sub:{person}"
+    return _client_bucket(principal.client_id, principal.subject)
+
+
+# Per request otherwise: the same callers come back, and the hash is the costly part.
+@functools.lru_cache(maxsize=10_000)
+def _client_bucket(client_id: str, subject: str) -> str:
+    if not subject or subject == client_id:
+        return "azp:" + client_id
+    person = hashlib.blake2b(subject.encode(), digest_size=12).hexdigest()
+    return f"azp:{client_id}:sub:{person}"

@@ -148,12 +148,7 @@ class Forwarder:
             method,
             ex.span.get_span_context() if ex.span is not None else None,
             SpanKind.CLIENT,
-            {
-                "http.request.method": method,
-                "server.address": upstream.host,
-                "server.port": upstream.port,
-                "peer.service": name,
-            },
+            {"http.request.method": method, **upstream.span_attributes},
         )
         try:
             add_trace_context(headers, span)

@@ -36,6 +36,12 @@ class Upstream:
         parts = urlsplit(self.url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        # The client span's attributes that are the same on every call.
+        self.span_attributes = {
+            "server.address": self.host,
+            "server.port": self.port,
+            "peer.service": name,
+        }
         self.timeout = aiohttp.ClientTimeout(
             total=None,
             connect=connect_timeout,  # also bounds the wait for a free pooled connection
