@@ -181,18 +181,10 @@ async def cancel_tender(
     )
 
 
-@router.get(
-    "/v1/tenders/{tenderId}/history",
-    operation_id="listTenderHistory",
-    summary="Recorded changes of a tender, its lots and enrollments (oldest first)",
-    response_model=Page[HistoryOut],
+Routes(router, "/v1/tenders/{tenderId}/history", HistoryOut, tenderId=TenderId).page(
+    reads.list_history,
+    "listTenderHistory",
+    "Recorded changes of a tender, its lots and enrollments (oldest first)",
+    caller=Reader,
+    with_caller=True,
 )
-async def tender_history(
-    request: Request,
-    tender_id: TenderId,
-    session: SessionDep,
-    principal: Reader,
-    params: PageDep,
-) -> Response:
-    items, total = await reads.list_history(session, principal, tender_id, params)
-    return page_response(request, items, total, params)
