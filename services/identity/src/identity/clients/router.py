@@ -13,8 +13,8 @@ from servicekit.db import SessionDep
 from servicekit.errors import Forbidden
 from servicekit.http import json_router, require_if_match
 from servicekit.idempotency import idempotent
-from servicekit.pagination import Page, PageDep
-from servicekit.responses import json_response, no_content, page_response
+from servicekit.responses import json_response, no_content
+from servicekit.routes import Routes
 
 from ..config import get_settings
 from ..context import identity_of
@@ -61,23 +61,21 @@ def _client(row: Client) -> Response:
     return json_response(ClientOut.model_validate(row), etag=service.etag(row))
 
 
-@router.get(
-    "/v1/clients",
-    operation_id="listClients",
-    summary="List registered clients",
-    response_model=Page[ClientOut],
-)
-async def list_clients(
-    request: Request,
-    session: SessionDep,
-    principal: Admin,
-    params: PageDep,
+async def grant_type_filter(
     grant_type: Annotated[
         str | None, Query(alias="grantType", pattern="^(authorization_code|client_credentials)$")
     ] = None,
-) -> Response:
-    rows, total = await service.list_clients(session, params.offset, params.page_size, grant_type)
-    return page_response(request, [ClientOut.model_validate(r) for r in rows], total, params)
+) -> str | None:
+    return grant_type
+
+
+Routes(router, "/v1/clients", ClientOut).page(
+    service.list_clients,
+    "listClients",
+    "List registered clients",
+    caller=Admin,
+    filters=Annotated[str | None, Depends(grant_type_filter)],
+)
 
 
 @router.post(

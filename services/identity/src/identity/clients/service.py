@@ -21,13 +21,14 @@ from servicekit.clock import utcnow
 from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict, NotFound
 from servicekit.http import make_etag
+from servicekit.pagination import PageParams
 
 from ..audit.repository import actor_name, add_audit
 from ..common import random_token, sha256_hex
 from . import repository
 from .models import Client
 from .redirect_uris import origin_of, redirect_uri_problem
-from .schemas import KNOWN_SCOPES, ClientIn
+from .schemas import KNOWN_SCOPES, ClientIn, ClientOut
 
 CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,99}$")
 OIDC_ONLY = {"openid", "profile", "email", "bsn"}
@@ -209,9 +210,10 @@ async def get_client(
 
 
 async def list_clients(
-    session: AsyncSession, offset: int, limit: int, grant_type: str | None = None
-) -> tuple[list[Client], int]:
-    return await repository.page(session, offset, limit, grant_type)
+    session: AsyncSession, grant_type: str | None, params: PageParams
+) -> tuple[list[ClientOut], int]:
+    rows, total = await repository.page(session, params.offset, params.page_size, grant_type)
+    return [ClientOut.model_validate(row) for row in rows], total
 
 
 async def replace_client(

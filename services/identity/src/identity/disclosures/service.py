@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.auth import Principal
+from servicekit.pagination import PageParams
+
 from . import repository
-from .models import Disclosure
+from .schemas import DisclosureOut
 
 
 async def disclosures_of(
-    session: AsyncSession, sector: str, sub: str, offset: int, limit: int
-) -> tuple[list[Disclosure], int]:
-    """The disclosures of the person a client sector's pairwise ``sub`` stands for."""
-    person_hash = await repository.person_of(session, sector, sub)
+    session: AsyncSession, person: Principal, sector: str, params: PageParams
+) -> tuple[list[DisclosureOut], int]:
+    """The disclosures of the person whose pairwise ``sub`` in the client ``sector`` the
+    token carries."""
+    person_hash = await repository.person_of(session, sector, person.subject)
     if person_hash is None:
         return [], 0
-    return await repository.page_of_person(session, person_hash, offset, limit)
+    rows, total = await repository.page_of_person(
+        session, person_hash, params.offset, params.page_size
+    )
+    return [DisclosureOut.model_validate(row) for row in rows], total
