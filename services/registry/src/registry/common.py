@@ -22,10 +22,21 @@ from servicekit.schemas import ApiOutModel, IsoDate
 from .db import row_counts
 from .readcache import ReadCache
 
-# The path parameters of the resources below /v1/facilities/{facilityId} and
-# /v1/organisations/{organisationId}.
+# The path parameters that name one resource, for every domain's routes.
 FacilityId = Annotated[uuid.UUID, Path(alias="facilityId", description="Facility id")]
 OrganisationId = Annotated[uuid.UUID, Path(alias="organisationId")]
+IntegrationId = Annotated[uuid.UUID, Path(alias="integrationId", description="Integration id")]
+OfferingId = Annotated[uuid.UUID, Path(alias="offeringId", description="Offering id")]
+VersionId = Annotated[uuid.UUID, Path(alias="versionId", description="Version id")]
+UsageId = Annotated[uuid.UUID, Path(alias="usageId", description="Usage id")]
+SubscriptionId = Annotated[uuid.UUID, Path(alias="subscriptionId", description="Subscription id")]
+VulnerabilityId = Annotated[
+    uuid.UUID, Path(alias="vulnerabilityId", description="Vulnerability id")
+]
+MergerId = Annotated[uuid.UUID, Path(alias="mergerId")]
+ParticipantId = Annotated[uuid.UUID, Path(alias="participantId")]
+PledgeId = Annotated[uuid.UUID, Path(alias="pledgeId")]
+TransitionId = Annotated[uuid.UUID, Path(alias="transitionId")]
 # An upload's ``dryRun``: check the file, store nothing.
 CheckOnly = Annotated[bool, Query(alias="dryRun", description="Only check the file; store nothing")]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Response
+from fastapi import Query, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import DatabaseDep
@@ -14,7 +14,7 @@ from servicekit.pagination import Page, PageDep
 from servicekit.routes import Routes
 
 from ..auth import PublicReader, Reader, Writer
-from ..common import CachedPagesDep, FacilityId
+from ..common import CachedPagesDep, FacilityId, TransitionId
 from . import service
 from .schemas import (
     FacilityCreate,
@@ -112,5 +112,5 @@ Routes(
     "/v1/facilities/{facilityId}/stage-transitions/{transitionId}",
     StageTransitionOut,
     facilityId=FacilityId,
-    transitionId=Annotated[uuid.UUID, Path(alias="transitionId")],
+    transitionId=TransitionId,
 ).read(service.get_transition, "getStageTransition", "Read one stage transition", caller=Reader)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import SessionDep
@@ -17,7 +16,7 @@ from servicekit.responses import (
 from servicekit.routes import Routes
 
 from ..auth import PublicReader, Reader, Writer
-from ..common import FacilityId
+from ..common import FacilityId, PledgeId
 from . import service
 from .schemas import InitiativeCreate, InitiativeOut, PledgeCreate, PledgeOut
 
@@ -86,7 +85,7 @@ Routes(
     "/v1/facilities/{facilityId}/pledges/{pledgeId}",
     PledgeOut,
     facilityId=FacilityId,
-    pledgeId=Annotated[uuid.UUID, Path(alias="pledgeId")],
+    pledgeId=PledgeId,
 ).delete(
     service.withdraw_pledge,
     "withdrawPledge",

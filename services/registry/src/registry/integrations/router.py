@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Response
+from fastapi import Depends, Query, Response
 
 from servicekit.db import SessionDep
 from servicekit.http import json_router
@@ -13,7 +13,7 @@ from servicekit.responses import json_response
 from servicekit.routes import Routes
 
 from ..auth import PublicReader, Reader, Writer
-from ..common import OrganisationId
+from ..common import IntegrationId, OrganisationId
 from ..contracts import ContractViewDep
 from . import service
 from .schemas import (
@@ -26,8 +26,6 @@ from .schemas import (
 )
 
 router = json_router("integrations")
-
-IntegrationId = Annotated[uuid.UUID, Path(alias="integrationId", description="Integration id")]
 
 
 async def integration_filter(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from servicekit.db import SessionDep
 from servicekit.http import json_router
@@ -14,6 +14,7 @@ from servicekit.responses import error_responses
 from servicekit.routes import Routes
 
 from ..auth import Reader, Writer
+from ..common import MergerId
 from . import service
 from .schemas import MergerCreate, MergerOut
 
@@ -80,5 +81,5 @@ Routes(
     router,
     "/v1/municipality-mergers/{mergerId}",
     MergerOut,
-    mergerId=Annotated[uuid.UUID, Path(alias="mergerId")],
+    mergerId=MergerId,
 ).read(service.get_merger, "getMunicipalityMerger", "Read a municipal merger", caller=Reader)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Response
+from fastapi import Query, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import DatabaseDep
@@ -14,7 +14,7 @@ from servicekit.pagination import Page, PageDep
 from servicekit.routes import Routes
 
 from ..auth import PublicReader, Writer
-from ..common import CachedPagesDep
+from ..common import CachedPagesDep, OfferingId, VersionId
 from . import service
 from .schemas import (
     OfferingCreate,
@@ -26,9 +26,6 @@ from .schemas import (
 )
 
 router = json_router("offerings")
-
-OfferingId = Annotated[uuid.UUID, Path(alias="offeringId", description="Offering id")]
-VersionId = Annotated[uuid.UUID, Path(alias="versionId", description="Version id")]
 
 
 @router.get(

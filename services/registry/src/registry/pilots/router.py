@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated
-
-from fastapi import Path
-
 from servicekit.http import json_router
 from servicekit.routes import Routes
 
 from ..auth import Reader, Writer
-from ..common import FacilityId
+from ..common import FacilityId, ParticipantId
 from . import service
 from .schemas import ImpactAnalysisCreate, ImpactAnalysisOut, ParticipantCreate, ParticipantOut
 
@@ -39,7 +34,7 @@ Routes(
     "/v1/facilities/{facilityId}/pilot-participants/{participantId}",
     ParticipantOut,
     facilityId=FacilityId,
-    participantId=Annotated[uuid.UUID, Path(alias="participantId")],
+    participantId=ParticipantId,
 ).delete(
     service.leave,
     "leavePilot",

@@ -22,7 +22,7 @@ from servicekit.routes import Routes
 from servicekit.schemas import IsoDate
 
 from ..auth import Reader, Writer
-from ..common import CachedPagesDep, CheckOnly, OrganisationId, invalid
+from ..common import CachedPagesDep, CheckOnly, OrganisationId, UsageId, invalid
 from ..contracts import ContractViewDep
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
@@ -38,7 +38,6 @@ from .schemas import (
 
 router = json_router("usages")
 
-UsageId = Annotated[uuid.UUID, Path(alias="usageId", description="Usage id")]
 WITHIN_DEFAULT = "P18M"
 # The documented form: at least one of years (0-5), months, weeks (0-99) and days (0-999),
 # in that order: every such duration is within the 20 years the service allows.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Response
+from fastapi import Depends, Query, Response
 
 from servicekit.db import SessionDep
 from servicekit.http import IfMatchDep, json_router
@@ -16,7 +16,7 @@ from servicekit.responses import (
 from servicekit.routes import Routes
 
 from ..auth import ExposureReader, Reader, Writer
-from ..common import OrganisationId
+from ..common import OrganisationId, VulnerabilityId
 from . import service
 from .schemas import (
     ExposureOut,
@@ -29,9 +29,6 @@ from .schemas import (
 
 router = json_router("vulnerabilities")
 
-VulnerabilityId = Annotated[
-    uuid.UUID, Path(alias="vulnerabilityId", description="Vulnerability id")
-]
 EXPOSURE_NOTE = (
     " A municipality is exposed while a current usage (planned or active) names an "
     "affected version of a published vulnerability."

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
 
 from servicekit.http import json_router
 from servicekit.routes import Routes
 
 from ..auth import Reader, Writer
+from ..common import SubscriptionId
 from ..config import Settings
 from . import service
 from .schemas import (
@@ -22,8 +22,6 @@ from .schemas import (
 )
 
 router = json_router("subscriptions")
-
-SubscriptionId = Annotated[uuid.UUID, Path(alias="subscriptionId", description="Subscription id")]
 
 
 def app_settings(request: Request) -> Settings:
