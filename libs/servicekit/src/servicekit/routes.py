@@ -85,6 +85,26 @@ class Routes:
         """The identifiers in the path's order, and the further dependencies by name."""
         return self.ids(values), {key: values[key] for key in uses or {}}
 
+    def add(
+        self,
+        method: str,
+        run: Handler,
+        parameters: dict[str, Any],
+        operation_id: str,
+        summary: str,
+        description: str | None,
+        **documentation: Any,
+    ) -> None:
+        self.router.add_api_route(
+            self.path,
+            endpoint(operation_id, run, **parameters),
+            methods=[method],
+            operation_id=operation_id,
+            summary=summary,
+            description=description,
+            **documentation,
+        )
+
     def read(
         self,
         load: Callable[..., Awaitable[BaseModel | tuple[BaseModel, str]]],
@@ -104,31 +124,19 @@ class Routes:
         asks, ``load(source, principal, *identifiers)``; ``view``: a dependency telling what
         this caller may see, given to ``load`` before the identifiers."""
 
-        async def run(
-            source: Any, caller: Principal | None, view: Any = None, **values: Any
-        ) -> Response:
-            first = [source, caller] if with_caller else [source]
-            seen = () if view is None else (view,)
+        async def run(source: Any, caller: Principal | None, **values: Any) -> Response:
             ids, further = self.arguments(values, uses)
-            answer = await load(*first, *seen, *ids, **further)
+            answer = await load(*leading(source, caller, values, with_caller), *ids, **further)
             return tagged_response(answer) if isinstance(answer, tuple) else json_response(answer)
 
-        viewed = {} if view is None else {"view": view}
-        self.router.add_api_route(
-            self.path,
-            endpoint(
-                operation_id,
-                run,
-                source=source,
-                caller=caller,
-                **viewed,
-                **self.identifiers,
-                **(uses or {}),
-            ),
-            methods=["GET"],
-            operation_id=operation_id,
-            summary=summary,
-            description=description,
+        parameters = {"source": source, "caller": caller, **optional(view=view)}
+        self.add(
+            "GET",
+            run,
+            {**parameters, **self.identifiers, **(uses or {})},
+            operation_id,
+            summary,
+            description,
             response_model=self.model,
             openapi_extra=ANONYMOUS_ALLOWED if allows_anonymous(caller) else None,
         )
@@ -156,35 +164,28 @@ class Routes:
             session: Any,
             caller: Principal | None,
             params: PageParams,
-            view: Any = None,
             **values: Any,
         ) -> Response:
-            first = [session, caller] if with_caller else [session]
-            seen = () if view is None else (view,)
             # A filter may be None itself (nothing to filter by).
             chosen = (values["filters"],) if "filters" in values else ()
-            items, total = await load(*first, *seen, *self.ids(values), *chosen, params)
+            first = leading(session, caller, values, with_caller)
+            items, total = await load(*first, *self.ids(values), *chosen, params)
             return page_response(request, items, total, params)
 
-        viewed = {} if view is None else {"view": view}
-        filtered = {} if filters is None else {"filters": filters}
-        self.router.add_api_route(
-            self.path,
-            endpoint(
-                operation_id,
-                run,
-                request=Request,
-                session=SessionDep,
-                caller=caller,
-                **viewed,
+        parameters = {"request": Request, "session": SessionDep, "caller": caller}
+        self.add(
+            "GET",
+            run,
+            {
+                **parameters,
+                **optional(view=view),
                 **self.identifiers,
-                **filtered,
-                params=PageDep,
-            ),
-            methods=["GET"],
-            operation_id=operation_id,
-            summary=summary,
-            description=description,
+                **optional(filters=filters),
+                "params": PageDep,
+            },
+            operation_id,
+            summary,
+            description,
             # Page of a model known at run time, which a type checker cannot follow.
             response_model=Page[self.model],  # type: ignore[name-defined]
             openapi_extra=ANONYMOUS_ALLOWED if allows_anonymous(caller) else None,
@@ -212,22 +213,14 @@ class Routes:
             ids, further = self.arguments(values, uses)
             return tagged_response(await update(session, caller, *ids, patch, if_match, **further))
 
-        self.router.add_api_route(
-            self.path,
-            endpoint(
-                operation_id,
-                run,
-                if_match=IfMatchDep,
-                session=SessionDep,
-                caller=caller,
-                **self.identifiers,
-                patch=Annotated[patch, Body()],
-                **(uses or {}),
-            ),
-            methods=[method],
-            operation_id=operation_id,
-            summary=summary,
-            description=description,
+        parameters = {"if_match": IfMatchDep, "session": SessionDep, "caller": caller}
+        self.add(
+            method,
+            run,
+            {**parameters, **self.identifiers, "patch": Annotated[patch, Body()], **(uses or {})},
+            operation_id,
+            summary,
+            description,
             response_model=self.model,
             responses=error_responses(*errors),
         )
@@ -255,20 +248,13 @@ class Routes:
             return no_content()
 
         header = {"if_match": OptionalIfMatchDep} if conditional else {}
-        self.router.add_api_route(
-            self.path,
-            endpoint(
-                operation_id,
-                run,
-                session=SessionDep,
-                **header,
-                caller=caller,
-                **self.identifiers,
-            ),
-            methods=["DELETE"],
-            operation_id=operation_id,
-            summary=summary,
-            description=description,
+        self.add(
+            "DELETE",
+            run,
+            {"session": SessionDep, **header, "caller": caller, **self.identifiers},
+            operation_id,
+            summary,
+            description,
             status_code=204,
             responses=error_responses(*errors),
         )
@@ -304,23 +290,29 @@ class Routes:
                 lambda out: f"{collection}/{getattr(out, named_by)}",
             )
 
-        self.router.add_api_route(
-            self.path,
-            endpoint(
-                operation_id,
-                run,
-                request=Request,
-                session=SessionDep,
-                caller=caller,
-                **self.identifiers,
-                body=body,
-                **(uses or {}),
-            ),
-            methods=["POST"],
-            operation_id=operation_id,
-            summary=summary,
-            description=description,
+        parameters = {"request": Request, "session": SessionDep, "caller": caller}
+        self.add(
+            "POST",
+            run,
+            {**parameters, **self.identifiers, "body": body, **(uses or {})},
+            operation_id,
+            summary,
+            description,
             status_code=201,
             response_model=self.model,
             responses=error_responses(*errors, **(responses or {})),
         )
+
+
+def optional(**parameters: Any) -> dict[str, Any]:
+    """The parameters that are given (not None)."""
+    return {key: value for key, value in parameters.items() if value is not None}
+
+
+def leading(
+    source: Any, caller: Principal | None, values: dict[str, Any], with_caller: bool
+) -> list[Any]:
+    """What a read gives the service before the identifiers: the session or database, the
+    principal when what is visible depends on who asks, and the caller's view when given."""
+    first = [source, caller] if with_caller else [source]
+    return [*first, values["view"]] if "view" in values else first
