@@ -161,6 +161,20 @@ def csrf_token(settings: Settings, browser: str, purpose: str) -> str:
     return keyed_hash(settings.secret, "csrf", browser, purpose)
 
 
+def render_form(
+    request: Request, settings: Settings, purpose: str, template: str, lang: str, **context: Any
+) -> HTMLResponse:
+    """A page with a form, its ``csrf`` token bound to this browser's CSRF cookie (set now
+    when the browser has none) and to ``purpose``."""
+    browser, fresh = csrf_browser_token(request)
+    response = render(
+        request, template, lang, csrf=csrf_token(settings, browser, purpose), **context
+    )
+    if fresh:
+        set_cookie(response, settings, CSRF_COOKIE, browser, 3600)
+    return response
+
+
 def csrf_valid(settings: Settings, request: Request, submitted: str | None, purpose: str) -> bool:
     browser = request.cookies.get(CSRF_COOKIE)
     if not browser or not submitted:

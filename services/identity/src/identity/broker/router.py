@@ -14,16 +14,7 @@ from ..context import identity_of
 from ..oauth.errors import OAuthError, PageError
 from ..oauth.form_post import to_client
 from ..oauth.forms import query_dict, read_form
-from ..pages import (
-    CSRF_COOKIE,
-    csrf_browser_token,
-    csrf_token,
-    csrf_valid,
-    error_page,
-    pick_lang,
-    render,
-    set_cookie,
-)
+from ..pages import CSRF_COOKIE, csrf_valid, error_page, pick_lang, render_form, set_cookie
 from .connectors import UpstreamError
 from .means import LOA_LABELS, loa_rank
 
@@ -48,16 +39,16 @@ async def login_page(request: Request) -> Response:
     offered, unavailable = p.offered_means(row.required_loa)
     session = await p.sessions.load(request.cookies.get(p.settings.cookie_name))
     step_up = session is not None and loa_rank(session.acr) < loa_rank(row.required_loa)
-    browser, fresh = csrf_browser_token(request)
     labels = LOA_LABELS[lang]
-    response = render(
+    return render_form(
         request,
+        p.settings,
+        f"login:{row.id}",
         "login.html",
         lang,
         title=("Inloggen" if lang == "nl" else "Log in"),
         client_name=client.name,
         request_id=row.id,
-        csrf=csrf_token(p.settings, browser, f"login:{row.id}"),
         offered=offered,
         unavailable=[{"title": m.title, "max_label": labels[m.max_loa]} for m in unavailable],
         required_label=labels[row.required_loa],
@@ -65,9 +56,6 @@ async def login_page(request: Request) -> Response:
         session_label=labels.get(session.acr, "") if session else "",
         error=None,
     )
-    if fresh:
-        set_cookie(response, p.settings, CSRF_COOKIE, browser, 3600)
-    return response
 
 
 @router.post("/auth/login")

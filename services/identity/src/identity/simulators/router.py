@@ -15,16 +15,7 @@ from ..broker.means import LOA_LABELS, MEANS, loa_rank, test_identities
 from ..common import add_query
 from ..oauth.errors import OAuthError, PageError
 from ..oauth.forms import CACHEABLE, NO_STORE, query_dict, read_form
-from ..pages import (
-    CSRF_COOKIE,
-    csrf_browser_token,
-    csrf_token,
-    csrf_valid,
-    error_page,
-    pick_lang,
-    render,
-    set_cookie,
-)
+from ..pages import csrf_valid, error_page, pick_lang, render_form
 from .idp import SimulatorIdP
 
 # The login's pages first (routes are matched in the order they are defined).
@@ -64,24 +55,21 @@ async def sim_authorize_page(request: Request, idp: SimulatorIdP, means: str) ->
         (lv.native for lv in info.levels if loa_rank(lv.loa) >= loa_rank(minimum)),
         info.levels[0].native,
     )
-    browser, fresh = csrf_browser_token(request)
-    response = render(
+    return render_form(
         request,
+        idp.p.settings,
+        f"sim:{params['state']}",
         "simulator.html",
         lang,
         title=info.title,
         means=means,
         means_title=info.title,
         params=params,
-        csrf=csrf_token(idp.p.settings, browser, f"sim:{params['state']}"),
         identities=test_identities()[means],
         levels=info.levels,
         default_level=default,
         loa_labels=LOA_LABELS[lang],
     )
-    if fresh:
-        set_cookie(response, idp.p.settings, CSRF_COOKIE, browser, 3600)
-    return response
 
 
 @router.post("/auth/simulators/{means}/authorize")
