@@ -49,7 +49,10 @@ async def get_registry(request: Request) -> RegistryClient:
 
 RegistryDep = Annotated[RegistryClient, Depends(get_registry)]
 
-# The path parameter of every resource below /v1/tenders/{tenderId}.
+# The path parameters of the resources: every one below /v1/tenders/{tenderId} names it.
 TenderId = Annotated[uuid.UUID, Path(alias="tenderId", description="Tender id")]
+LotId = Annotated[uuid.UUID, Path(alias="lotId", description="Lot id")]
+EnrollmentId = Annotated[uuid.UUID, Path(alias="enrollmentId", description="Enrollment id")]
+MergerId = Annotated[uuid.UUID, Path(alias="mergerId")]
 # The 201 of a create, documented with its Location header.
 CREATED = {"description": "Created", "headers": {"Location": {"schema": {"type": "string"}}}}

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
@@ -19,7 +18,7 @@ from servicekit.responses import (
 )
 from servicekit.routes import Routes
 
-from ..deps import CREATED, Enroller, Reader, RegistryDep, TenderId
+from ..deps import CREATED, Enroller, EnrollmentId, Reader, RegistryDep, TenderId
 from . import service
 from .schemas import (
     EnrollmentChange,
@@ -31,8 +30,6 @@ from .schemas import (
 )
 
 router = json_router("enrollments")
-
-EnrollmentId = Annotated[uuid.UUID, Path(alias="enrollmentId", description="Enrollment id")]
 
 
 @router.post(

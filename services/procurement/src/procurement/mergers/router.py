@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Response
+from fastapi import Query, Response
 
 from servicekit.clock import ClockDep
 from servicekit.db import SessionDep
@@ -13,7 +12,7 @@ from servicekit.http import json_router
 from servicekit.responses import error_responses, json_response
 from servicekit.routes import Routes
 
-from ..deps import Manager, Reader, RegistryDep
+from ..deps import Manager, MergerId, Reader, RegistryDep
 from . import service
 from .schemas import AppliedMergerOut, MergerApply
 
@@ -59,11 +58,6 @@ async def apply_merger(
     return json_response(out, status_code=201, location=f"/v1/municipality-mergers/{out.id}")
 
 
-Routes(
-    router,
-    "/v1/municipality-mergers/{mergerId}",
-    AppliedMergerOut,
-    mergerId=Annotated[uuid.UUID, Path(alias="mergerId")],
-).read(
+Routes(router, "/v1/municipality-mergers/{mergerId}", AppliedMergerOut, mergerId=MergerId).read(
     service.get, "getAppliedMunicipalityMerger", "A merger as applied to enrollments", caller=Reader
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.clock import ClockDep
@@ -19,7 +19,16 @@ from servicekit.responses import (
 )
 from servicekit.routes import Routes
 
-from ..deps import CREATED, Manager, PublicReader, PublishedOnly, Reader, RegistryDep, TenderId
+from ..deps import (
+    CREATED,
+    LotId,
+    Manager,
+    PublicReader,
+    PublishedOnly,
+    Reader,
+    RegistryDep,
+    TenderId,
+)
 from ..schemas import HistoryOut
 from . import reads, service
 from .schemas import (
@@ -34,8 +43,6 @@ from .schemas import (
 )
 
 router = json_router("tenders")
-
-LotId = Annotated[uuid.UUID, Path(alias="lotId", description="Lot id")]
 
 
 Routes(router, "/v1/tenders", TenderOut).create(
