@@ -23,6 +23,7 @@ from servicekit.responses import json_response
 from .. import history
 from ..db import idempotency_keys
 from ..registry_client import RegistryClient, RegistryUnavailable
+from ..tenders.models import Tender
 from ..tenders.repository import TenderRepository
 from .models import Enrollment, EnrollmentLot
 from .registry_details import (
@@ -255,11 +256,8 @@ async def change(
 
     async with session.begin():
         now = clock()
-        tender = await repo.locked_tender(tender_id)
-        enrollment = await repo.get_in(tender_id, enrollment_id)
         # Checked again inside the transaction: another change may have won meanwhile.
-        if_match(enrollment_etag(enrollment))
-        check_window(tender, now)
+        tender, enrollment = await _writable(repo, tender_id, enrollment_id, if_match, now)
         if enrollment.status != ENROLLED:
             raise Conflict("A withdrawn enrollment cannot be changed; enroll again.")
         lines = new_lines(enrollment, body.lots, dates)
@@ -278,6 +276,25 @@ async def change(
     return await output(session, enrollment)
 
 
+async def _writable(
+    repo: EnrollmentRepository,
+    tender_id: uuid.UUID,
+    enrollment_id: uuid.UUID,
+    if_match: Any,
+    now: datetime,
+    owner: Principal | None = None,
+) -> tuple[Tender, Enrollment]:
+    """The tender, locked against an early closure, and the enrollment, when the If-Match
+    holds and the window is open (``owner``: and the enrollment is that caller's)."""
+    tender = await repo.locked_tender(tender_id)
+    enrollment = await repo.get_in(tender_id, enrollment_id)
+    if owner is not None:
+        require_owner(owner, enrollment)
+    if_match(enrollment_etag(enrollment))
+    check_window(tender, now)
+    return tender, enrollment
+
+
 async def withdraw(
     session: AsyncSession,
     principal: Principal,
@@ -291,11 +308,9 @@ async def withdraw(
     repo = EnrollmentRepository(session)
     async with session.begin():
         now = clock()
-        tender = await repo.locked_tender(tender_id)
-        enrollment = await repo.get_in(tender_id, enrollment_id)
-        require_owner(principal, enrollment)
-        if_match(enrollment_etag(enrollment))
-        check_window(tender, now)
+        _, enrollment = await _writable(
+            repo, tender_id, enrollment_id, if_match, now, owner=principal
+        )
         if enrollment.status != ENROLLED:
             raise Conflict(f"The enrollment is already {enrollment.status}.")
         enrollment.status = WITHDRAWN

@@ -20,6 +20,16 @@ class DemandRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def demand_rows(
+        self, tender_id: uuid.UUID
+    ) -> tuple[list[tuple[uuid.UUID, str | None, int, int]], dict[str | None, int]]:
+        """What demand counts: the volumes, and the participants per province."""
+        return await self.volumes(tender_id), await self.participants_by_province(tender_id)
+
+    async def ocds_rows(self, tender_id: uuid.UUID) -> tuple[list[Any], dict[uuid.UUID, int]]:
+        """What the OCDS release lists: the buyers, and the volume per lot."""
+        return await self.buyer_rows(tender_id), await self.lot_volumes(tender_id)
+
     async def volumes(self, tender_id: uuid.UUID) -> list[tuple[uuid.UUID, str | None, int, int]]:
         """(lot, province, participants, volume) of active enrollments."""
         query = (

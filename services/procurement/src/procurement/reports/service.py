@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +16,7 @@ from servicekit.csvfiles import csv_text
 from ..enrollments.service import fill_registry_details
 from ..registry_client import RegistryClient
 from ..schemas import MoneyOut
+from ..tenders.models import Lot, Tender
 from ..tenders.repository import TenderRepository
 from ..tenders.terms import effective_status, lot_values
 from .ocds import LOTS_EXTENSION, buyer, iso, release
@@ -23,6 +25,30 @@ from .schemas import Demand, LotDemand, ProvinceDemand, ProvinceLotDemand
 
 CENT = Decimal("0.01")
 
+Rows = TypeVar("Rows")
+
+
+async def read_with_details(
+    session: AsyncSession,
+    registry: RegistryClient | None,
+    tender_id: uuid.UUID,
+    read: Callable[[DemandRepository, uuid.UUID], Awaitable[Rows]],
+    lacks_details: Callable[[Rows], bool],
+) -> tuple[Tender, list[Lot], Rows]:
+    """The tender, its lots and what ``read`` gives, in one transaction. When
+    ``lacks_details`` (enrollments made while the registry was down) and the registry
+    answers now, their registry details are filled in and all is read once more."""
+    async with session.begin():
+        tender, lots = await TenderRepository(session).with_lots(tender_id)
+        rows = await read(DemandRepository(session), tender_id)
+    if (
+        registry is not None
+        and lacks_details(rows)
+        and await fill_registry_details(session, registry, tender_id)
+    ):
+        return await read_with_details(session, None, tender_id, read, lacks_details)
+    return tender, lots, rows
+
 
 async def demand(
     session: AsyncSession,
@@ -30,19 +56,10 @@ async def demand(
     now: datetime,
     registry: RegistryClient | None = None,
 ) -> Demand:
-    async with session.begin():
-        tender, lots = await TenderRepository(session).with_lots(tender_id)
-        repo = DemandRepository(session)
-        volumes = await repo.volumes(tender_id)
-        by_province = await repo.participants_by_province(tender_id)
-    # Participants without a province were enrolled while the registry was down: fill
-    # in their registry details if it answers now, then count again.
-    if (
-        None in by_province
-        and registry is not None
-        and await fill_registry_details(session, registry, tender_id)
-    ):
-        return await demand(session, tender_id, now)
+    # Participants without a province were enrolled while the registry was down.
+    tender, lots, (volumes, by_province) = await read_with_details(
+        session, registry, tender_id, DemandRepository.demand_rows, lambda rows: None in rows[1]
+    )
     values = lot_values(tender, lots)
     lot_totals: dict[uuid.UUID, list[int]] = defaultdict(lambda: [0, 0])
     provinces: dict[str | None, dict[uuid.UUID, tuple[int, int]]] = defaultdict(dict)
@@ -147,20 +164,14 @@ async def ocds_package(
     base_url: str,
     registry: RegistryClient | None = None,
 ) -> dict[str, Any]:
-    async with session.begin():
-        tender, lots = await TenderRepository(session).with_lots(tender_id)
-        repo = DemandRepository(session)
-        rows = await repo.buyer_rows(tender_id)
-        totals = await repo.lot_volumes(tender_id)
-    # Buyers enrolled while the registry was down: their names and regions.
-    if (
-        registry is not None
-        and any(r[1] is None and r[4] == "enrolled" for r in rows)
-        and await fill_registry_details(session, registry, tender_id)
-    ):
-        return await ocds_package(
-            session, tender_id, now, ocid_prefix=ocid_prefix, publisher=publisher, base_url=base_url
-        )
+    # Buyers enrolled while the registry was down lack their names and regions.
+    tender, lots, (rows, totals) = await read_with_details(
+        session,
+        registry,
+        tender_id,
+        DemandRepository.ocds_rows,
+        lambda read: any(r[1] is None and r[4] == "enrolled" for r in read[0]),
+    )
     status = effective_status(tender, now)
     changed = tender.updated_at
     buyers = []
