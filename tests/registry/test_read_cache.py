@@ -248,19 +248,20 @@ async def test_list_pages_are_reused_until_a_change_on_any_replica(
     make_facility: Maker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from registry.offerings import service as offering_service
+    from registry.offerings import repository as offering_repository
 
     await make_org("supplier", kvkNumber=tokens.SUPPLIER_KVK)
     facility = await make_facility(slug="gt", name="Telefonie collectief", theme="telephony")
     await _offering(client, tokens, facility, "Vast")
     loads: list[Any] = []
-    original = offering_service.list_offerings
+    reader = offering_repository.READER
+    original = reader.page
 
-    async def counted(database: Any, filters: Any, params: Any) -> Any:
+    async def counted(database: Any, params: Any, *filters: Any) -> Any:
         loads.append((filters, params.page))
-        return await original(database, filters, params)
+        return await original(database, params, *filters)
 
-    monkeypatch.setattr(offering_service, "list_offerings", counted)
+    monkeypatch.setattr(reader, "page", counted)
 
     async def names(on: httpx.AsyncClient, url: str) -> list[str]:
         r = await on.get(url, headers=tokens.reader())

@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
+from servicekit.auth import ANONYMOUS_ALLOWED, Principal
 from servicekit.db import Database
 from servicekit.errors import BadRequest
-from servicekit.pagination import PageParams
+from servicekit.pagination import Page, PageDep, PageParams
 from servicekit.repository import TableReader
 from servicekit.responses import PageBody, page_body, page_body_response
+from servicekit.routes import allows_anonymous, endpoint
 from servicekit.schemas import ApiOutModel, IsoDate
 
 from .db import row_counts
@@ -141,6 +143,42 @@ async def cached_pages(request: Request) -> CachedPages:
 
 
 CachedPagesDep = Annotated[CachedPages, Depends(cached_pages)]
+
+
+def cached_page(
+    router: APIRouter,
+    path: str,
+    model: type[ApiOutModel],
+    load: Callable[[Database, Any, PageParams], Awaitable[tuple[Sequence[ApiOutModel], int]]],
+    operation_id: str,
+    summary: str,
+    *,
+    caller: Any,
+    filters: Any,
+) -> None:
+    """GET a page of the collection at ``path`` kept by the read cache:
+    ``load(database, filters, params)``. ``filters``: a dependency reading the list's query
+    parameters into a hashable filter (part of the cache's key)."""
+
+    async def run(
+        pages: CachedPages, caller: Principal | None, params: PageParams, filters: Hashable
+    ) -> Response:
+        return await pages.items(
+            (operation_id, filters), params, lambda database: load(database, filters, params)
+        )
+
+    router.add_api_route(
+        path,
+        endpoint(
+            operation_id, run, pages=CachedPagesDep, caller=caller, filters=filters, params=PageDep
+        ),
+        methods=["GET"],
+        operation_id=operation_id,
+        summary=summary,
+        # Page of a model known at run time, which a type checker cannot follow.
+        response_model=Page[model],  # type: ignore[valid-type]
+        openapi_extra=ANONYMOUS_ALLOWED if allows_anonymous(caller) else None,
+    )
 
 
 def table_reader(

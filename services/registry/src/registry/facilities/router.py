@@ -5,16 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Depends, Query
 
-from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import DatabaseDep
 from servicekit.http import json_router
-from servicekit.pagination import Page, PageDep
 from servicekit.routes import Routes
 
 from ..auth import PublicReader, Reader, Writer
-from ..common import CachedPagesDep, FacilityId, TransitionId
+from ..common import FacilityId, TransitionId, cached_page
 from . import service
 from .schemas import (
     FacilityCreate,
@@ -29,17 +27,7 @@ from .schemas import (
 router = json_router("facilities")
 
 
-@router.get(
-    "/v1/facilities",
-    openapi_extra=ANONYMOUS_ALLOWED,
-    operation_id="listFacilities",
-    summary="List collective facilities",
-    response_model=Page[FacilityOut],
-)
-async def list_facilities(
-    pages: CachedPagesDep,
-    _principal: PublicReader,
-    params: PageDep,
+async def facility_filter(
     slug: Annotated[str | None, Query(max_length=100, description="Exact slug")] = None,
     kind: Annotated[Kind | None, Query(description="Kind of facility")] = None,
     theme: Annotated[str | None, Query(max_length=100, description="Theme")] = None,
@@ -50,16 +38,22 @@ async def list_facilities(
     q: Annotated[
         str | None, Query(min_length=1, max_length=100, description="Name or description contains")
     ] = None,
-) -> Response:
-    filters = service.FacilityFilter(
+) -> service.FacilityFilter:
+    return service.FacilityFilter(
         slug=slug, kind=kind, theme=theme, stage=stage, provider_id=provider_id, q=q
     )
-    return await pages.items(
-        ("facilities", filters),
-        params,
-        lambda database: service.list_facilities(database, filters, params),
-    )
 
+
+cached_page(
+    router,
+    "/v1/facilities",
+    FacilityOut,
+    service.list_facilities,
+    "listFacilities",
+    "List collective facilities",
+    caller=PublicReader,
+    filters=Annotated[service.FacilityFilter, Depends(facility_filter)],
+)
 
 facilities = Routes(router, "/v1/facilities", FacilityOut)
 facilities.create(

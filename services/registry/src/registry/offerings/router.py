@@ -5,16 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Depends, Query
 
-from servicekit.auth import ANONYMOUS_ALLOWED
 from servicekit.db import DatabaseDep
 from servicekit.http import json_router
-from servicekit.pagination import Page, PageDep
 from servicekit.routes import Routes
 
 from ..auth import PublicReader, Writer
-from ..common import CachedPagesDep, OfferingId, VersionId
+from ..common import OfferingId, VersionId, cached_page
 from . import service
 from .schemas import (
     OfferingCreate,
@@ -28,28 +26,24 @@ from .schemas import (
 router = json_router("offerings")
 
 
-@router.get(
-    "/v1/offerings",
-    openapi_extra=ANONYMOUS_ALLOWED,
-    operation_id="listOfferings",
-    summary="List supplier offerings",
-    response_model=Page[OfferingOut],
-)
-async def list_offerings(
-    pages: CachedPagesDep,
-    _principal: PublicReader,
-    params: PageDep,
+async def offering_filter(
     facility_id: Annotated[uuid.UUID | None, Query(alias="facilityId")] = None,
     supplier_id: Annotated[uuid.UUID | None, Query(alias="supplierId")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-) -> Response:
-    filters = service.OfferingFilter(facility_id=facility_id, supplier_id=supplier_id, q=q)
-    return await pages.items(
-        ("offerings", filters),
-        params,
-        lambda database: service.list_offerings(database, filters, params),
-    )
+) -> service.OfferingFilter:
+    return service.OfferingFilter(facility_id=facility_id, supplier_id=supplier_id, q=q)
 
+
+cached_page(
+    router,
+    "/v1/offerings",
+    OfferingOut,
+    service.list_offerings,
+    "listOfferings",
+    "List supplier offerings",
+    caller=PublicReader,
+    filters=Annotated[service.OfferingFilter, Depends(offering_filter)],
+)
 
 offerings = Routes(router, "/v1/offerings", OfferingOut)
 offerings.create(
