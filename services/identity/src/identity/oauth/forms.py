@@ -7,7 +7,9 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 
-from .errors import OAuthError
+from ..clients.models import Client
+from ..context import identity_of
+from .errors import OAuthError, PageError
 
 FORM = "application/x-www-form-urlencoded"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -33,6 +35,16 @@ async def read_form(request: Request) -> dict[str, str]:
     return out
 
 
+async def client_form(request: Request, path: str) -> tuple[Client, dict[str, str]]:
+    """The form a client posted to the protocol endpoint at ``path``, and that client,
+    authenticated (``invalid_client`` otherwise) with the endpoint's public URL as a client
+    assertion's audience."""
+    p = identity_of(request)
+    form = await read_form(request)
+    authorization = request.headers.get("authorization")
+    return await p.client_auth.authenticate(form, authorization, p.url(path)), form
+
+
 def query_dict(request: Request) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in request.query_params.multi_items():
@@ -43,8 +55,12 @@ def query_dict(request: Request) -> dict[str, str]:
 
 
 async def parameters(request: Request) -> dict[str, str]:
-    """A GET's query or a POST's form (authorize, end-session)."""
-    return await read_form(request) if request.method == "POST" else query_dict(request)
+    """A GET's query or a POST's form (authorize, end-session): endpoints answering with a
+    page, so an unreadable request is a :class:`PageError`."""
+    try:
+        return await read_form(request) if request.method == "POST" else query_dict(request)
+    except OAuthError as exc:
+        raise PageError("Ongeldige aanvraag.", exc.description) from None
 
 
 def bearer(request: Request, form: dict[str, str] | None) -> str:

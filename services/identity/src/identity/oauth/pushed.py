@@ -11,7 +11,7 @@ from ..authorization.request_objects import PUSHED_PREFIX
 from ..authorization.service import PUSHED_LIFETIME
 from ..context import identity_of
 from .errors import OAuthError
-from .forms import NO_STORE, read_form
+from .forms import NO_STORE, client_form
 
 router = APIRouter(include_in_schema=False)
 CLIENT_AUTHENTICATION = ("client_assertion", "client_assertion_type", "client_secret")
@@ -21,10 +21,7 @@ CLIENT_AUTHENTICATION = ("client_assertion", "client_assertion_type", "client_se
 async def pushed_authorization_request(request: Request) -> Response:
     p = identity_of(request)
     try:
-        form = await read_form(request)
-        client = await p.client_auth.authenticate(
-            form, request.headers.get("authorization"), p.url("/auth/par")
-        )
+        client, form = await client_form(request, "/auth/par")
         if "request_uri" in form:
             raise OAuthError("invalid_request", "request_uri cannot be pushed.")
         if form.get("client_id", client.client_id) != client.client_id:

@@ -19,7 +19,7 @@ from ..tokens.userinfo_jwt import wants_jwt
 from .discovery import discovery
 from .errors import OAuthError, PageError, RedirectError
 from .form_post import to_client
-from .forms import CACHEABLE, NO_STORE, bearer, parameters, read_form
+from .forms import CACHEABLE, NO_STORE, bearer, client_form, parameters, read_form
 
 # Routes are matched in the order they are defined (and every route of a router included
 # before the one that matches is tried): the hot paths come first — the token endpoint,
@@ -67,9 +67,6 @@ async def authorize(request: Request) -> Response:
     p = identity_of(request)
     try:
         q = await parameters(request)
-    except OAuthError as exc:
-        return error_page(request, "Ongeldige aanvraag.", exc.description)
-    try:
         if q.get("request_uri", "").startswith(PUSHED_PREFIX):
             row = await p.authorization.pushed(q)
         else:
@@ -120,11 +117,7 @@ async def userinfo(request: Request) -> Response:
 
 
 async def _authenticated_form(request: Request, path: str) -> tuple[Any, dict[str, str]]:
-    p = identity_of(request)
-    form = await read_form(request)
-    client = await p.client_auth.authenticate(
-        form, request.headers.get("authorization"), p.url(path)
-    )
+    client, form = await client_form(request, path)
     if not form.get("token"):
         raise OAuthError("invalid_request", "token is required.")
     return client, form
@@ -162,10 +155,7 @@ async def revocations(request: Request) -> Response:
     """Revoked access tokens, for resource servers (servicekit.revocations polls it)."""
     p = identity_of(request)
     try:
-        form = await read_form(request)
-        client = await p.client_auth.authenticate(
-            form, request.headers.get("authorization"), p.url("/auth/revocations")
-        )
+        client, form = await client_form(request, "/auth/revocations")
         body = await p.access.revocation_feed(client, form.get("since"))
     except OAuthError as exc:
         return exc.response()
@@ -218,9 +208,6 @@ async def end_session(request: Request) -> Response:
     p = identity_of(request)
     try:
         q = await parameters(request)
-    except OAuthError as exc:
-        return error_page(request, "Ongeldige aanvraag.", exc.description)
-    try:
         client = await _logout_client(p, q)
     except PageError as exc:
         return error_page(request, exc.nl, exc.en)
