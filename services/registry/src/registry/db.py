@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, MetaData, String, Table, Uuid
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from servicekit.clock import UtcDateTime
+from servicekit.clock import UtcDateTime, utcnow
 from servicekit.events import outbox_table
 from servicekit.idempotency import idempotency_table
 
@@ -28,6 +28,15 @@ class Model(DeclarativeBase):
         list[str]: JSON(),
         list[dict[str, str]]: JSON(),
     }
+
+
+class Revised:
+    """The columns of a row changed with If-Match: its revision (the ETag's) and when it
+    was made and last changed."""
+
+    revision: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 row_counts = Table(

@@ -10,13 +10,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from servicekit.clock import utcnow
 
-from ..db import Model
+from ..db import Model, Revised
 
 STAGES = ("initiative", "pilot", "impact-analysis", "implementation", "operational", "retired")
 KINDS = ("infrastructure", "application", "service", "standard", "agreement")
 
 
-class Facility(Model):
+class Facility(Revised, Model):
     __tablename__ = "facilities"
     __table_args__ = (
         Index("ix_facilities_theme", "theme"),
@@ -37,9 +37,6 @@ class Facility(Model):
     links: Mapped[list[dict[str, str]]] = mapped_column(default=list)
     standards: Mapped[list[str]] = mapped_column(default=list)
     stage: Mapped[str] = mapped_column(String(20), default="initiative")
-    revision: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StageTransition(Model):

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit.clock import utcnow
-
-from ..db import Model
+from ..db import Model, Revised
 
 KINDS = ("api", "file-transfer", "digikoppeling", "message-queue", "other")
 STATUSES = ("planned", "active", "ended")
 DIRECTIONS = ("one-way", "two-way")
 
 
-class Integration(Model):
+class Integration(Revised, Model):
     __tablename__ = "integrations"
     __table_args__ = (
         UniqueConstraint(
@@ -40,6 +37,3 @@ class Integration(Model):
     status: Mapped[str] = mapped_column(String(10))
     direction: Mapped[str] = mapped_column(String(10))
     description: Mapped[str] = mapped_column(Text, default="")
-    revision: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

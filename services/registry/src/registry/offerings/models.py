@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit.clock import utcnow
-
-from ..db import Model
+from ..db import Model, Revised
 
 PRICE_MODELS = ("free", "fixed", "subscription", "per-inhabitant", "per-user", "usage-based")
 
 
-class Offering(Model):
+class Offering(Revised, Model):
     __tablename__ = "offerings"
     __table_args__ = (
         # Lists filtered by supplier or facility walk these in page order (name, id).
@@ -35,12 +33,9 @@ class Offering(Model):
     price_model: Mapped[str] = mapped_column(String(20))
     standards: Mapped[list[str]] = mapped_column(default=list)
     certifications: Mapped[list[str]] = mapped_column(default=list)
-    revision: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class OfferingVersion(Model):
+class OfferingVersion(Revised, Model):
     __tablename__ = "offering_versions"
     __table_args__ = (
         UniqueConstraint("offering_id", "version", name="uq_offering_versions_offering_version"),
@@ -53,6 +48,3 @@ class OfferingVersion(Model):
     end_of_support_date: Mapped[date | None]
     standards: Mapped[list[str]] = mapped_column(default=list)
     notes: Mapped[str] = mapped_column(Text, default="")
-    revision: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

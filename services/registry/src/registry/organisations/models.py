@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit.clock import utcnow
-
-from ..db import Model
+from ..db import Model, Revised
 
 
-class Organisation(Model):
+class Organisation(Revised, Model):
     __tablename__ = "organisations"
     # Identifiers are unique per organisation type (a cooperation and a municipality are
     # different registrations even if one acted for the other); NULLs never collide.
@@ -40,9 +38,6 @@ class Organisation(Model):
     successor_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("organisations.id"), index=True
     )
-    revision: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OrganisationMember(Model):

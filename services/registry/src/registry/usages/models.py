@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, Index, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit.clock import utcnow
-
-from ..db import Model
+from ..db import Model, Revised
 
 STATUSES = ("planned", "active", "ended")
 VALUE_BANDS = ("under-50k", "50k-215k", "215k-750k", "750k-5m", "over-5m")
 ACTIVE_OWN = "status = 'active' AND inherited_from_id IS NULL"
 
 
-class Usage(Model):
+class Usage(Revised, Model):
     __tablename__ = "usages"
     __table_args__ = (
         # At most one active usage per municipality and facility (a partial unique index
@@ -77,6 +75,3 @@ class Usage(Model):
     contract_value_band: Mapped[str | None] = mapped_column(String(20))
     # What the municipality pays per year under this contract, in euro (optional).
     annual_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
-    revision: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from servicekit.clock import utcnow
-
-from ..db import Model
+from ..db import Model, Revised
 
 STATUSES = ("published", "withdrawn")
 
 
-class Vulnerability(Model):
+class Vulnerability(Revised, Model):
     __tablename__ = "vulnerabilities"
     __table_args__ = (
         # One published record of a CVE per offering; a withdrawn one may be recorded anew.
@@ -43,9 +40,6 @@ class Vulnerability(Model):
     fixed_in_version: Mapped[str | None] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(10), default="published")
     withdrawal_reason: Mapped[str | None] = mapped_column(String(2000))
-    revision: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AffectedVersion(Model):

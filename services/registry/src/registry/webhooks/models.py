@@ -10,12 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from servicekit.clock import utcnow
 
-from ..db import Model
+from ..db import Model, Revised
 
 SEQUENCE = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class Subscription(Model):
+class Subscription(Revised, Model):
     __tablename__ = "webhook_subscriptions"
     __table_args__ = (Index("ix_webhook_subscriptions_due", "active", "next_attempt_at"),)
 
@@ -36,9 +36,6 @@ class Subscription(Model):
     last_status_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
     lease_until: Mapped[datetime | None]
-    revision: Mapped[int] = mapped_column(default=1)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Delivery(Model):
