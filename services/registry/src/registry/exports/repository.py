@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -23,6 +23,14 @@ SUPPLIER = aliased(Organisation)
 class ExportRepository(CatalogueLookups):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def _matching(
+        self, query: Select[Any], table: Any, equal: dict[str, Any]
+    ) -> Sequence[Any]:
+        """The rows of ``query`` whose ``table`` columns have every given value (None: no
+        condition)."""
+        chosen = [table.c[name] == value for name, value in equal.items() if value is not None]
+        return (await self.session.execute(query.where(*chosen))).mappings().all()
 
     async def usages(self, equal: dict[str, Any]) -> Sequence[Any]:
         """Usages matching every given column value (None: no condition), with the
@@ -41,10 +49,7 @@ class ExportRepository(CatalogueLookups):
             .outerjoin(OfferingVersion, OfferingVersion.id == Usage.version_id)
             .order_by(MUNICIPALITY.name, Facility.name, Usage.created_at, Usage.id)
         )
-        for name, value in equal.items():
-            if value is not None:
-                query = query.where(Usage.__table__.c[name] == value)
-        return (await self.session.execute(query)).mappings().all()
+        return await self._matching(query, Usage.__table__, equal)
 
     async def offerings(self, equal: dict[str, Any]) -> Sequence[Any]:
         query = (
@@ -57,10 +62,7 @@ class ExportRepository(CatalogueLookups):
             .join(Facility, Facility.id == Offering.facility_id)
             .order_by(Offering.name, Offering.id)
         )
-        for name, value in equal.items():
-            if value is not None:
-                query = query.where(Offering.__table__.c[name] == value)
-        return (await self.session.execute(query)).mappings().all()
+        return await self._matching(query, Offering.__table__, equal)
 
     async def version_labels(self, offering_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
         labels: dict[uuid.UUID, list[str]] = {}

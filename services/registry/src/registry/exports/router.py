@@ -29,7 +29,6 @@ async def accept_csv(request: Request) -> None:
 router = APIRouter(tags=["exports"])
 CsvOnly = [Depends(accept_csv)]
 FacilityId = Annotated[uuid.UUID, Path(alias="facilityId")]
-OrganisationId = OrganisationId
 
 
 @router.get(
