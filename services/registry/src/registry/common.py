@@ -149,32 +149,50 @@ def cached_page(
     router: APIRouter,
     path: str,
     model: type[ApiOutModel],
-    load: Callable[[Database, Any, PageParams], Awaitable[tuple[Sequence[ApiOutModel], int]]],
+    load: Callable[..., Awaitable[tuple[Sequence[ApiOutModel], int]]],
     operation_id: str,
     summary: str,
     *,
     caller: Any,
     filters: Any,
+    view: Any = None,
+    description: str | None = None,
 ) -> None:
     """GET a page of the collection at ``path`` kept by the read cache:
     ``load(database, filters, params)``. ``filters``: a dependency reading the list's query
-    parameters into a hashable filter (part of the cache's key)."""
+    parameters into a hashable filter (part of the cache's key). ``view``: a dependency
+    telling what this caller may see (a :class:`~registry.contracts.ContractView`), given to
+    ``load`` after ``params``; pages shown differently are kept apart by its ``key``."""
 
     async def run(
-        pages: CachedPages, caller: Principal | None, params: PageParams, filters: Hashable
+        pages: CachedPages,
+        caller: Principal | None,
+        params: PageParams,
+        filters: Hashable,
+        view: Any = None,
     ) -> Response:
+        seen = () if view is None else (view,)
+        key = (operation_id, filters) if view is None else (operation_id, filters, view.key)
         return await pages.items(
-            (operation_id, filters), params, lambda database: load(database, filters, params)
+            key, params, lambda database: load(database, filters, params, *seen)
         )
 
+    viewed = {} if view is None else {"view": view}
     router.add_api_route(
         path,
         endpoint(
-            operation_id, run, pages=CachedPagesDep, caller=caller, filters=filters, params=PageDep
+            operation_id,
+            run,
+            pages=CachedPagesDep,
+            caller=caller,
+            **viewed,
+            filters=filters,
+            params=PageDep,
         ),
         methods=["GET"],
         operation_id=operation_id,
         summary=summary,
+        description=description,
         # Page of a model known at run time, which a type checker cannot follow.
         response_model=Page[model],  # type: ignore[valid-type]
         openapi_extra=ANONYMOUS_ALLOWED if allows_anonymous(caller) else None,

@@ -22,7 +22,7 @@ from servicekit.routes import Routes
 from servicekit.schemas import IsoDate
 
 from ..auth import Reader, Writer
-from ..common import CachedPagesDep, CheckOnly, OrganisationId, UsageId, invalid
+from ..common import CachedPagesDep, CheckOnly, OrganisationId, UsageId, cached_page, invalid
 from ..contracts import ContractViewDep
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
@@ -103,29 +103,20 @@ async def usage_filter(
 UsageFilterDep = Annotated[service.UsageFilter, Depends(usage_filter)]
 
 
-@router.get(
+cached_page(
+    router,
     "/v1/usages",
-    operation_id="listUsages",
-    summary="List usages (which municipality uses what, until when)",
+    UsageOut,
+    service.list_usages,
+    "listUsages",
+    "List usages (which municipality uses what, until when)",
+    caller=Reader,
+    view=ContractViewDep,
+    filters=UsageFilterDep,
     description="Every reader sees who uses what (status, start); the contract details "
     "of a usage only its municipality's own staff, the operator and callers with "
     "`registry:contracts` (for others they are null and `contractDetailsShown` is false).",
-    response_model=Page[UsageOut],
 )
-async def list_usages(
-    pages: CachedPagesDep,
-    _principal: Reader,
-    view: ContractViewDep,
-    filters: UsageFilterDep,
-    params: PageDep,
-) -> Response:
-    return await pages.items(
-        ("usages", filters, view.key),
-        params,
-        lambda database: service.list_usages(database, filters, params, view),
-    )
-
-
 usages = Routes(router, "/v1/usages", UsageOut)
 usages.create(
     service.create_usage,
