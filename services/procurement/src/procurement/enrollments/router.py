@@ -19,7 +19,7 @@ from servicekit.responses import (
 from servicekit.routes import Routes
 
 from ..deps import CREATED, Enroller, EnrollmentId, Reader, RegistryDep, TenderId
-from . import service
+from . import reads, service
 from .schemas import (
     EnrollmentChange,
     EnrollmentIn,
@@ -75,7 +75,7 @@ async def list_enrollments(
     params: PageDep,
     status: Annotated[EnrollmentStatus | None, Query()] = None,
 ) -> Response:
-    outs, total = await service.list_enrollments(
+    outs, total = await reads.list_enrollments(
         session, registry, principal, tender_id, params, status
     )
     return page_response(request, outs, total, params)
@@ -89,7 +89,7 @@ enrollment = Routes(
     enrollmentId=EnrollmentId,
 )
 enrollment.read(
-    service.get,
+    reads.get,
     "getEnrollment",
     "Read an enrollment with its current mandate",
     caller=Reader,
@@ -141,4 +141,4 @@ async def withdraw_enrollment(
 async def list_mandates(
     tender_id: TenderId, enrollment_id: EnrollmentId, session: SessionDep, principal: Reader
 ) -> list[MandateOut]:
-    return await service.list_mandates(session, principal, tender_id, enrollment_id)
+    return await reads.list_mandates(session, principal, tender_id, enrollment_id)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.csvfiles import csv_text
 
-from ..enrollments.service import fill_registry_details
+from ..enrollments.reads import fill_registry_details
 from ..registry_client import RegistryClient
 from ..schemas import MoneyOut
 from ..tenders.models import Lot, Tender
