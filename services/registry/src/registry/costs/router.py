@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from servicekit.csvfiles import CSV, csv_body
 from servicekit.db import SessionDep
@@ -18,7 +18,7 @@ from servicekit.responses import (
 from servicekit.routes import Routes
 
 from ..auth import Reader, Writer
-from ..common import CheckOnly, OrganisationId
+from ..common import CheckOnly, FacilityId, OrganisationId
 from ..contracts import ContractViewDep
 from . import service
 from .schemas import (
@@ -134,7 +134,7 @@ Routes(
     router,
     "/v1/facilities/{facilityId}/costs",
     FacilityCosts,
-    facilityId=Annotated[uuid.UUID, Path(alias="facilityId")],
+    facilityId=FacilityId,
 ).read(
     service.facility_costs,
     "getFacilityCosts",

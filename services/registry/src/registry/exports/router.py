@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from servicekit.csvfiles import CSV, attachment, csv_response, csv_responses
 from servicekit.db import SessionDep
@@ -14,7 +14,7 @@ from servicekit.http import negotiate
 from servicekit.responses import error_responses
 
 from ..auth import Reader
-from ..common import OrganisationId
+from ..common import FacilityId, OrganisationId
 from ..contracts import ContractViewDep
 from ..usages.router import CollectiveOffering, HorizonDep, UsageFilterDep
 from . import service
@@ -28,7 +28,6 @@ async def accept_csv(request: Request) -> None:
 
 router = APIRouter(tags=["exports"])
 CsvOnly = [Depends(accept_csv)]
-FacilityId = Annotated[uuid.UUID, Path(alias="facilityId")]
 
 
 @router.get(

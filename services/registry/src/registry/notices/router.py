@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated
-
-from fastapi import Path
-
 from servicekit.http import json_router
 from servicekit.routes import Routes
 
 from ..auth import Reader
+from ..common import UsageId
 from ..contracts import ContractViewDep
 from . import service
 from .schemas import NoticeAlertOut
@@ -22,7 +18,7 @@ Routes(
     router,
     "/v1/usages/{usageId}/notice-alerts",
     NoticeAlertOut,
-    usageId=Annotated[uuid.UUID, Path(alias="usageId")],
+    usageId=UsageId,
 ).page(
     service.alerts,
     "listNoticeAlerts",

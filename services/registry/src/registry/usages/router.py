@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import Depends, Path, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from servicekit.csvfiles import CSV, csv_body
 from servicekit.db import SessionDep
@@ -22,7 +22,15 @@ from servicekit.routes import Routes
 from servicekit.schemas import IsoDate
 
 from ..auth import Reader, Writer
-from ..common import CachedPagesDep, CheckOnly, OrganisationId, UsageId, cached_page, invalid
+from ..common import (
+    CachedPagesDep,
+    CheckOnly,
+    FacilityId,
+    OrganisationId,
+    UsageId,
+    cached_page,
+    invalid,
+)
 from ..contracts import ContractViewDep
 from ..durations import DateDuration, parse_duration
 from ..organisations.schemas import OrganisationRadarItem
@@ -212,7 +220,7 @@ async def facility_radar(
     pages: CachedPagesDep,
     _principal: Reader,
     view: ContractViewDep,
-    facility_id: Annotated[uuid.UUID, Path(alias="facilityId")],
+    facility_id: FacilityId,
     span: HorizonDep,
     params: PageDep,
     offering_id: CollectiveOffering = None,
