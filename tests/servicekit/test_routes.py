@@ -4,19 +4,20 @@ with the path's identifiers in order and answer as a hand-written endpoint would
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Path, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Path
 
 from servicekit.auth import Principal
 from servicekit.db import get_session
-from servicekit.errors import install_problem_handlers
 from servicekit.http import IfMatch
 from servicekit.routes import Routes, allows_anonymous
 from servicekit.schemas import ApiModel, ApiOutModel
+
+from .routeskit import serve
 
 
 class PartOut(ApiOutModel):
@@ -41,15 +42,6 @@ Caller = Annotated[Principal, Depends(staff)]
 AnyCaller = Annotated[Principal | None, Depends(nobody)]
 ThingId = Annotated[uuid.UUID, Path(alias="thingId")]
 PartId = Annotated[uuid.UUID, Path(alias="partId")]
-
-
-class PassThroughStore:
-    """No Idempotency-Key is sent here; the store only runs the handler."""
-
-    async def run(
-        self, request: Request, owner: str, handler: Callable[[], Awaitable[Response]]
-    ) -> Response:
-        return await handler()
 
 
 @pytest.fixture
@@ -86,19 +78,7 @@ async def client(calls: list[tuple[Any, ...]]) -> AsyncIterator[httpx.AsyncClien
     part.change(update, PartIn, "updatePart", "Change a part", caller=Caller)
     part.delete(remove, "deletePart", "Remove a part", caller=Caller, errors=(409, 412))
 
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(router)
-    app.state.idempotency = PassThroughStore()
-
-    async def session() -> AsyncIterator[str]:
-        yield "the-session"
-
-    app.dependency_overrides[get_session] = session
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as http:
-        http.app = app  # type: ignore[attr-defined]
+    async with serve(router) as http:
         yield http
 
 
@@ -238,19 +218,7 @@ async def options_client(calls: list[tuple[Any, ...]]) -> AsyncIterator[httpx.As
         uses={"tenant": Tenant},
     )
 
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(router)
-    app.state.idempotency = PassThroughStore()
-
-    async def session() -> AsyncIterator[str]:
-        yield "the-session"
-
-    app.dependency_overrides[get_session] = session
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as http:
-        http.app = app  # type: ignore[attr-defined]
+    async with serve(router) as http:
         yield http
 
 

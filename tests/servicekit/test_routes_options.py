@@ -10,16 +10,14 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Path
+from fastapi import APIRouter, Depends, Path
 
 from servicekit.auth import Principal
-from servicekit.db import get_session
-from servicekit.errors import install_problem_handlers
 from servicekit.pagination import PageParams
 from servicekit.routes import Routes
 from servicekit.schemas import ApiModel, ApiOutModel
 
-from .test_routes import PassThroughStore
+from .routeskit import serve
 
 
 class MemberOut(ApiOutModel):
@@ -83,19 +81,7 @@ async def client(calls: list[tuple[Any, ...]]) -> AsyncIterator[httpx.AsyncClien
         make, MemberIn, "foundClub", "Found a club", caller=Caller, named_by="club_id"
     )
 
-    app = FastAPI()
-    install_problem_handlers(app)
-    app.include_router(router)
-    app.state.idempotency = PassThroughStore()
-
-    async def session() -> AsyncIterator[str]:
-        yield "the-session"
-
-    app.dependency_overrides[get_session] = session
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as http:
-        http.app = app  # type: ignore[attr-defined]
+    async with serve(router) as http:
         yield http
 
 
