@@ -224,6 +224,17 @@ async def opened(url: str) -> AsyncIterator[Database]:
         await database.dispose()
 
 
+@asynccontextmanager
+async def transaction(session: AsyncSession, *, dry_run: bool = False) -> AsyncIterator[None]:
+    """``session.begin()``: committed at the end, or rolled back when ``dry_run``, so a
+    preview runs every check and write of the real change and keeps none of them. An
+    error rolls back either way."""
+    async with session.begin() as began:
+        yield
+        if dry_run:
+            await began.rollback()
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """FastAPI dependency: one session per request, closed afterwards.
 

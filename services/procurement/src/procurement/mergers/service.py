@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
 from servicekit.auth import Principal
+from servicekit.db import transaction
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 
 from .. import history
@@ -32,10 +33,6 @@ from .repository import MergerRepository
 from .schemas import AppliedMergerOut
 
 MERGED = "merged"
-
-
-class _Preview(Exception):
-    """Leaves the transaction without keeping anything."""
 
 
 def require_operator(principal: Principal) -> None:
@@ -106,58 +103,53 @@ async def apply(
         return to_out(done), False
     predecessors, successor, effective = await _registry_merger(registry, merger_id)
     actor = None if dry_run else Actor.of(principal)
-    result: AppliedMergerOut | None = None
-    try:
-        async with session.begin():
-            transferred: list[uuid.UUID] = []
-            combined: list[uuid.UUID] = []
-            for predecessor in predecessors:
-                for enrollment in await repo.enrolled(predecessor.oin):
-                    if not successor.oin:
-                        raise Conflict(
-                            "The successor has no OIN in the registry, so it cannot hold "
-                            "the enrollments; register its OIN first.",
-                            slug="successor-without-oin",
-                        )
-                    own = await repo.enrollment_of(enrollment.tender_id, successor.oin)
-                    if own is None:
-                        await _transfer(repo, actor, enrollment, successor, now)
-                        transferred.append(enrollment.id)
-                    else:
-                        await _fold(repo, actor, enrollment, own, now)
-                        combined.append(enrollment.id)
-            result = AppliedMergerOut(
-                id=merger_id,
-                dry_run=dry_run,
+    async with transaction(session, dry_run=dry_run):
+        transferred: list[uuid.UUID] = []
+        combined: list[uuid.UUID] = []
+        for predecessor in predecessors:
+            for enrollment in await repo.enrolled(predecessor.oin):
+                if not successor.oin:
+                    raise Conflict(
+                        "The successor has no OIN in the registry, so it cannot hold "
+                        "the enrollments; register its OIN first.",
+                        slug="successor-without-oin",
+                    )
+                own = await repo.enrollment_of(enrollment.tender_id, successor.oin)
+                if own is None:
+                    await _transfer(repo, actor, enrollment, successor, now)
+                    transferred.append(enrollment.id)
+                else:
+                    await _fold(repo, actor, enrollment, own, now)
+                    combined.append(enrollment.id)
+        result = AppliedMergerOut(
+            id=merger_id,
+            dry_run=dry_run,
+            successor_oin=successor.oin or None,
+            predecessor_oins=[p.oin for p in predecessors],
+            effective_date=effective,
+            transferred_enrollment_ids=transferred,
+            combined_enrollment_ids=combined,
+            applied_by=None if dry_run else principal.subject,
+            applied_at=None if dry_run else now,
+        )
+        if dry_run:
+            return result, True
+        session.add(
+            AppliedMerger(
+                merger_id=merger_id,
                 successor_oin=successor.oin or None,
-                predecessor_oins=[p.oin for p in predecessors],
+                predecessor_oins=json.dumps(result.predecessor_oins),
                 effective_date=effective,
-                transferred_enrollment_ids=transferred,
-                combined_enrollment_ids=combined,
-                applied_by=None if dry_run else principal.subject,
-                applied_at=None if dry_run else now,
+                moved=json.dumps(
+                    {
+                        "transferred": [str(i) for i in transferred],
+                        "combined": [str(i) for i in combined],
+                    }
+                ),
+                applied_by=principal.subject,
+                applied_at=now,
             )
-            if dry_run:
-                raise _Preview
-            session.add(
-                AppliedMerger(
-                    merger_id=merger_id,
-                    successor_oin=successor.oin or None,
-                    predecessor_oins=json.dumps(result.predecessor_oins),
-                    effective_date=effective,
-                    moved=json.dumps(
-                        {
-                            "transferred": [str(i) for i in transferred],
-                            "combined": [str(i) for i in combined],
-                        }
-                    ),
-                    applied_by=principal.subject,
-                    applied_at=now,
-                )
-            )
-    except _Preview:
-        pass
-    assert result is not None
+        )
     return result, True
 
 

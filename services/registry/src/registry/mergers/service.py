@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.clock import utcnow
+from servicekit.db import transaction
 from servicekit.errors import BadRequest
 from servicekit.pagination import PageParams
 
@@ -41,10 +42,6 @@ from .schemas import MergerCreate, MergerMoves, MergerOut
 
 # A folded pledge keeps the strongest commitment of the two.
 PLEDGE_STRENGTH = {"interest": 0, "pilot": 1, "co-fund": 2}
-
-
-class _Preview(Exception):
-    """Leaves the merger's transaction without keeping anything."""
 
 
 def to_out(row: MunicipalityMerger) -> MergerOut:
@@ -171,54 +168,49 @@ async def merge(
     _check_request(data, today)
     repo = MergerRepository(session)
     ended_on = data.effective_date - timedelta(days=1)
-    result: MergerOut | None = None
-    try:
-        async with session.begin():
-            found = await repo.organisations([*data.predecessor_ids, data.successor_id])
-            predecessors, successor = _municipalities(data, found)
-            merger_id = uuid.uuid4()
-            events = None if dry_run else actor
-            moves = await _move_everything(repo, events, predecessors, successor, merger_id)
-            now = utcnow()
-            for predecessor in predecessors:
-                predecessor.ended_on = ended_on
-                predecessor.successor_id = successor.id
-                predecessor.revision += 1
-                predecessor.updated_at = now
-            await session.flush()
-            result = MergerOut(
-                id=None if dry_run else merger_id,
-                dry_run=dry_run,
-                predecessor_ids=data.predecessor_ids,
+    async with transaction(session, dry_run=dry_run):
+        found = await repo.organisations([*data.predecessor_ids, data.successor_id])
+        predecessors, successor = _municipalities(data, found)
+        merger_id = uuid.uuid4()
+        events = None if dry_run else actor
+        moves = await _move_everything(repo, events, predecessors, successor, merger_id)
+        now = utcnow()
+        for predecessor in predecessors:
+            predecessor.ended_on = ended_on
+            predecessor.successor_id = successor.id
+            predecessor.revision += 1
+            predecessor.updated_at = now
+        await session.flush()
+        result = MergerOut(
+            id=None if dry_run else merger_id,
+            dry_run=dry_run,
+            predecessor_ids=data.predecessor_ids,
+            successor_id=successor.id,
+            effective_date=data.effective_date,
+            ended_on=ended_on,
+            moves=moves,
+            recorded_by=None if dry_run else actor.subject,
+            recorded_at=None if dry_run else now,
+        )
+        if dry_run:
+            return result
+        for predecessor in predecessors:
+            await record_out(
+                session, actor, "organisation", "ended",
+                organisation_out(predecessor, []), mergerId=str(merger_id),
+            )  # fmt: skip
+        session.add(
+            MunicipalityMerger(
+                id=merger_id,
                 successor_id=successor.id,
+                predecessor_ids=[str(p) for p in data.predecessor_ids],
                 effective_date=data.effective_date,
-                ended_on=ended_on,
-                moves=moves,
-                recorded_by=None if dry_run else actor.subject,
-                recorded_at=None if dry_run else now,
+                moved=moves.model_dump(mode="json"),
+                recorded_by=actor.subject,
+                recorded_at=now,
             )
-            if dry_run:
-                raise _Preview
-            for predecessor in predecessors:
-                await record_out(
-                    session, actor, "organisation", "ended",
-                    organisation_out(predecessor, []), mergerId=str(merger_id),
-                )  # fmt: skip
-            session.add(
-                MunicipalityMerger(
-                    id=merger_id,
-                    successor_id=successor.id,
-                    predecessor_ids=[str(p) for p in data.predecessor_ids],
-                    effective_date=data.effective_date,
-                    moved=moves.model_dump(mode="json"),
-                    recorded_by=actor.subject,
-                    recorded_at=now,
-                )
-            )
-            await record_out(session, actor, "municipality-merger", "created", result)
-    except _Preview:
-        pass
-    assert result is not None
+        )
+        await record_out(session, actor, "municipality-merger", "created", result)
     return result
 
 

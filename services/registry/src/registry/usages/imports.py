@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
 from servicekit.auth import Principal
+from servicekit.db import transaction
 from servicekit.errors import BadRequest, Conflict, NotFound
 
 from ..auth import MUNICIPALITY
@@ -48,10 +49,6 @@ EXAMPLE = (
 MAX_ROWS = 2000
 MAX_PROBLEMS = 200
 _DECIMAL_COMMA = re.compile(r"^[0-9]+,[0-9]{1,2}$")
-
-
-class _DryRun(Exception):
-    """Leaves the import's transaction without keeping anything."""
 
 
 def parse(body: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -133,29 +130,26 @@ async def import_usages(
     actor = Actor.of(principal)
     problems: list[dict[str, str]] = []
     created: list[UsageOut] = []
-    try:
-        async with session.begin():
-            municipality = await repo.organisation(municipality_id)
-            if municipality is None or municipality.type != MUNICIPALITY:
-                raise NotFound(f"No municipality with id {municipality_id}.")
-            service.require_municipality_staff(principal, municipality)
-            for line, cells in rows:
-                found = await _import_row(repo, actor, municipality_id, header, line, cells)
-                if isinstance(found, UsageOut):
-                    created.append(found)
-                else:
-                    problems += found
-                if len(problems) >= MAX_PROBLEMS:
-                    break
-            if problems:
-                raise BadRequest(
-                    f"{len({p['name'].split('.')[0] for p in problems})} row(s) are invalid; "
-                    "nothing was stored.",
-                    invalid_params=problems[:MAX_PROBLEMS],
-                )
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
+    async with transaction(session, dry_run=dry_run):
+        municipality = await repo.organisation(municipality_id)
+        if municipality is None or municipality.type != MUNICIPALITY:
+            raise NotFound(f"No municipality with id {municipality_id}.")
+        service.require_municipality_staff(principal, municipality)
+        for line, cells in rows:
+            found = await _import_row(repo, actor, municipality_id, header, line, cells)
+            if isinstance(found, UsageOut):
+                created.append(found)
+            else:
+                problems += found
+            if len(problems) >= MAX_PROBLEMS:
+                break
+        if problems:
+            raise BadRequest(
+                f"{len({p['name'].split('.')[0] for p in problems})} row(s) are invalid; "
+                "nothing was stored.",
+                invalid_params=problems[:MAX_PROBLEMS],
+            )
+    if dry_run:
         created = []
     return UsageImportReport(dry_run=dry_run, row_count=len(rows), usages=created)
 
