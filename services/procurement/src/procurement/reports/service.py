@@ -68,11 +68,9 @@ async def demand(
         lot_totals[lot_id][1] += volume
         provinces[province][lot_id] = (participants, volume)
     lot_out = [
-        LotDemand(
+        LotDemand.from_row(
+            lot,
             lot_id=lot.id,
-            number=lot.number,
-            title=lot.title,
-            unit=lot.unit,
             participants=lot_totals[lot.id][0],
             total_volume=lot_totals[lot.id][1],
             estimated_value=MoneyOut(amount=values[lot.id], currency=tender.currency),

@@ -198,22 +198,9 @@ async def municipality_costs(
         annual_cost_total=total,
         usages_with_cost=len(known),
         usages_without_cost=len(rows) - len(known),
-        population=Population(
-            inhabitants=figure.inhabitants, year=figure.year, source=figure.source
-        )
-        if figure
-        else None,
+        population=Population.from_row(figure) if figure else None,
         cost_per_inhabitant=per_inhabitant(total, figure.inhabitants) if figure else None,
-        usages=[
-            UsageCost(
-                usage_id=row.id,
-                facility_id=row.facility_id,
-                facility_name=row.name,
-                status=row.status,
-                annual_cost=row.annual_cost,
-            )
-            for row in rows
-        ],
+        usages=[UsageCost.from_row(row, usage_id=row.id, facility_name=row.name) for row in rows],
     )
 
 
