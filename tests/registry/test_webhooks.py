@@ -406,6 +406,23 @@ async def test_malformed_webhook_urls_are_400_never_500(
     assert (await client.get(url, headers=tokens.municipality())).json()["url"] == HOOK
 
 
+async def test_a_patch_cannot_remove_url_or_active_and_null_event_types_mean_all(
+    client: httpx.AsyncClient, tokens: Any
+) -> None:
+    sub = await _subscribe(client, tokens)
+    url = f"/v1/subscriptions/{sub['id']}"
+    etag = (await client.get(url, headers=tokens.municipality())).headers["etag"]
+    headers = {**tokens.municipality(), "If-Match": etag}
+    for field in ("url", "active"):
+        r = await client.patch(url, json={field: None}, headers=headers)
+        assert r.status_code == 400, r.text
+        assert r.json()["detail"] == f"{field} cannot be removed."
+        assert r.json()["invalidParams"] == [{"name": field, "reason": "required"}]
+    r = await client.patch(url, json={"eventTypes": None}, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["eventTypes"] == []
+
+
 async def test_a_poisoned_subscription_never_stops_the_others(
     client: httpx.AsyncClient, tokens: Any, make_facility: Maker, dispatcher: Any,
     receiver: Receiver, registry_db: Database, clock: Clock,

@@ -15,6 +15,7 @@ from servicekit.errors import BadRequest, Forbidden, NotFound
 from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
+from servicekit.schemas import patch_changes
 
 from ..auth import is_operator
 from ..changes.service import record_change
@@ -147,14 +148,7 @@ async def update_subscription(
     if_match: IfMatch,
     settings: Settings,
 ) -> tuple[SubscriptionOut, str]:
-    changes = patch.model_dump(exclude_unset=True)
-    for key in ("url", "active"):
-        if key in changes and changes[key] is None:
-            raise BadRequest(
-                f"{key} cannot be removed.", invalid_params=[{"name": key, "reason": "required"}]
-            )
-    if changes.get("event_types", []) is None:
-        changes["event_types"] = []
+    changes = patch_changes(patch, required=("url", "active"), empty={"event_types": []})
     if "url" in changes:
         check_url(changes["url"], settings)
     if changes.get("active") is True:
