@@ -8,7 +8,7 @@ achieved eIDAS level in its own tokens.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -152,13 +152,7 @@ class UpstreamIdentity:
     attributes: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "means": self.means,
-            "native_level": self.native_level,
-            "loa": self.loa,
-            "person_key": self.person_key,
-            "attributes": self.attributes,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> UpstreamIdentity:
