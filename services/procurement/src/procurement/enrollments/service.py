@@ -57,18 +57,20 @@ class _Enrolled(Exception):
     """The municipality is already enrolled (found inside the write transaction)."""
 
 
-async def _record(
+async def record_change(
     session: AsyncSession,
     enrollment: Enrollment,
     action: str,
     actor: Actor,
     now: datetime,
     lines: list[EnrollmentLot],
+    *,
+    event: dict[str, Any] | None = None,
     **details: Any,
 ) -> None:
     """A change of the enrollment into the tender's history and onto the change feed as
-    ``enrollment.<action>`` (the enrollment with ``lines``); ``details``: the history's
-    further columns (:func:`procurement.history.record`)."""
+    ``enrollment.<action>`` (the enrollment with ``lines``, and ``event``'s members);
+    ``details``: the history's further columns (:func:`procurement.history.record`)."""
     await history.record(
         session,
         tender_id=enrollment.tender_id,
@@ -78,7 +80,7 @@ async def _record(
         actor=actor,
         at=now,
         event_type=f"enrollment.{action}",
-        event_data=event_data(enrollment, lines),
+        event_data={**event_data(enrollment, lines), **(event or {})},
         **details,
     )
 
@@ -162,7 +164,7 @@ async def enroll(
                 await record(session, idempotency_keys, key, response)
             # Last: the event outbox serialises its writers until commit.
             data = {"mandateId": str(mandate.id)}
-            await _record(
+            await record_change(
                 session, enrollment, action, actor, now, lines, to_status=ENROLLED, data=data
             )
     except (_Enrolled, IntegrityError):
@@ -235,7 +237,9 @@ async def change(
             )
             session.add(mandate)
             data["mandateId"] = str(mandate.id)
-        await _record(session, enrollment, "changed", Actor.of(principal), now, lines, data=data)
+        await record_change(
+            session, enrollment, "changed", Actor.of(principal), now, lines, data=data
+        )
     return await output(session, enrollment)
 
 
@@ -280,7 +284,7 @@ async def withdraw(
         enrollment.withdrawn_at = now
         enrollment.version += 1
         enrollment.updated_at = now
-        await _record(
+        await record_change(
             session,
             enrollment,
             "withdrawn",

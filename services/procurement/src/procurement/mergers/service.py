@@ -23,10 +23,10 @@ from servicekit.auth import Principal
 from servicekit.db import transaction
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 
-from .. import history
 from ..enrollments.models import Enrollment
 from ..enrollments.registry_details import Municipality, apply_municipality
-from ..enrollments.terms import ENROLLED, event_data
+from ..enrollments.service import record_change
+from ..enrollments.terms import ENROLLED
 from ..registry_client import RegistryClient
 from .models import AppliedMerger
 from .repository import MergerRepository
@@ -164,17 +164,15 @@ async def _event(
     if actor is None:  # a preview
         return
     lines = await repo.lines(enrollment.id)
-    await history.record(
+    await record_change(
         repo.session,
-        tender_id=enrollment.tender_id,
-        entity="enrollment",
-        entity_id=enrollment.id,
-        action=action,
+        enrollment,
+        action,
+        actor,
+        now,
+        lines,
         to_status=enrollment.status,
-        actor=actor,
-        at=now,
-        event_type=f"enrollment.{action}",
-        event_data={**event_data(enrollment, lines), **data},
+        event=data,
         data=data,
     )
 
