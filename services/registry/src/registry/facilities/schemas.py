@@ -36,12 +36,18 @@ class WebLink(ApiModel):
     url: Url
 
 
-class FacilityCreate(ApiModel):
+class FacilityDescription(ApiModel):
+    """What describes a facility, whether the operator registers it or a municipality
+    proposes it as an initiative."""
+
     slug: Slug = Field(examples=["ggi-netwerk"])
     name: Name
     description: LongText = ""
     kind: Kind
     theme: Theme = Field(examples=["connectivity"])
+
+
+class FacilityCreate(FacilityDescription):
     provider_id: uuid.UUID | None = None
     links: list[WebLink] = Field(default_factory=list, max_length=20)
     standards: list[ShortText] = Field(default_factory=list, max_length=50)

@@ -10,20 +10,17 @@ from pydantic import Field
 
 from servicekit.schemas import ApiModel, ApiOutModel
 
-from ..common import Euro, LongText, Name, OptionalEuro
-from ..facilities.schemas import Kind, Slug, Stage, Theme
+from ..common import Euro, LongText, OptionalEuro
+from ..facilities.schemas import FacilityDescription, Kind, Slug, Stage, Theme
 
 PledgeKind = Literal["interest", "pilot", "co-fund"]
 Outcome = Literal["positive", "conditional", "negative"]
 
 
-class InitiativeCreate(ApiModel):
+class InitiativeCreate(FacilityDescription):
     """A proposal for a new collective facility; it starts in stage `initiative`."""
 
     slug: Slug = Field(examples=["samen-zaakgericht-werken"])
-    name: Name
-    description: LongText = ""
-    kind: Kind
     theme: Theme = Field(examples=["zaakgericht-werken"])
     proposed_by_id: uuid.UUID = Field(
         description="The proposing municipality or cooperation; the caller must be its staff"
