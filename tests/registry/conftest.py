@@ -142,3 +142,26 @@ def make_facility(client: httpx.AsyncClient, tokens: Tokens) -> Maker:
         return dict(r.json())
 
     return make
+
+
+History = Callable[[uuid.UUID], Awaitable[list[tuple[str, str | None]]]]
+
+
+@pytest.fixture
+def history(registry_db: Database) -> History:
+    """The (action, actor organisation) of each history row of an entity, oldest first:
+    what service tests check a change left behind."""
+    from sqlalchemy import select
+
+    from registry.changes.models import HistoryEntry
+
+    async def read(entity_id: uuid.UUID) -> list[tuple[str, str | None]]:
+        query = (
+            select(HistoryEntry.action, HistoryEntry.actor_org)
+            .where(HistoryEntry.entity_id == entity_id)
+            .order_by(HistoryEntry.at, HistoryEntry.id)
+        )
+        async with registry_db.sessionmaker() as session:
+            return [(a, o) for a, o in (await session.execute(query)).all()]
+
+    return read
