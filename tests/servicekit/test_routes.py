@@ -68,15 +68,19 @@ async def client(calls: list[tuple[Any, ...]]) -> AsyncIterator[httpx.AsyncClien
         return PartOut(id=uuid.UUID(int=7), thing_id=thing_id, name=body.name)
 
     router = APIRouter(tags=["parts"])
-    Routes(router, "/v1/things/{thingId}/parts", PartOut, thingId=ThingId).create(
-        make, PartIn, "createPart", "Add a part", caller=Caller
+    parts = Routes(
+        router,
+        "/v1/things/{thingId}/parts/{partId}",
+        PartOut,
+        ThingId,
+        PartId,
+        readers=AnyCaller,
+        writers=Caller,
     )
-    part = Routes(
-        router, "/v1/things/{thingId}/parts/{partId}", PartOut, thingId=ThingId, partId=PartId
-    )
-    part.read(load, "getPart", "Read a part", caller=AnyCaller)
-    part.change(update, PartIn, "updatePart", "Change a part", caller=Caller)
-    part.delete(remove, "deletePart", "Remove a part", caller=Caller, errors=(409, 412))
+    parts.create(make, PartIn, "createPart", "Add a part")
+    parts.read(load, "getPart", "Read a part")
+    parts.change(update, PartIn, "updatePart", "Change a part")
+    parts.delete(remove, "deletePart", "Remove a part", errors=(409, 412))
 
     async with serve(router) as http:
         yield http
@@ -200,22 +204,14 @@ async def options_client(calls: list[tuple[Any, ...]]) -> AsyncIterator[httpx.As
         return [], 0
 
     router = APIRouter(tags=["parts"])
-    parts = Routes(router, "/v1/parts", PartOut)
-    parts.page(page_of, "listParts", "List my parts", caller=Caller, with_caller=True)
-    parts.create(make, PartIn, "createPart", "Add a part", caller=Caller, uses={"tenant": Tenant})
-    part = Routes(router, "/v1/parts/{partId}", PartOut, partId=PartId)
-    part.read(load, "getPart", "Read a part", caller=Caller, with_caller=True)
-    part.change(
-        update, PartIn, "updatePart", "Change a part", caller=Caller, description="Rename it."
-    )
-    part.delete(remove, "deletePart", "Remove a part", caller=Caller, conditional=False)
-    Routes(router, "/v1/tenants/parts/{partId}", PartOut, partId=PartId).change(
-        update,
-        PartIn,
-        "updateTenantPart",
-        "Change a tenant's part",
-        caller=Caller,
-        uses={"tenant": Tenant},
+    parts = Routes(router, "/v1/parts/{partId}", PartOut, PartId, readers=Caller, writers=Caller)
+    parts.page(page_of, "listParts", "List my parts", with_caller=True)
+    parts.create(make, PartIn, "createPart", "Add a part", uses={"tenant": Tenant})
+    parts.read(load, "getPart", "Read a part", with_caller=True)
+    parts.change(update, PartIn, "updatePart", "Change a part", description="Rename it.")
+    parts.delete(remove, "deletePart", "Remove a part", conditional=False)
+    Routes(router, "/v1/tenants/parts/{partId}", PartOut, PartId, writers=Caller).change(
+        update, PartIn, "updateTenantPart", "Change a tenant's part", uses={"tenant": Tenant}
     )
 
     async with serve(router) as http:
@@ -263,18 +259,16 @@ async def test_a_filtered_page_gives_the_filters_before_the_page(
         return [], 0
 
     router = APIRouter(tags=["parts"])
-    Routes(router, "/v1/things/{thingId}/parts", PartOut, thingId=ThingId).page(
+    Routes(router, "/v1/things/{thingId}/parts", PartOut, ThingId, readers=AnyCaller).page(
         page_of,
         "listParts",
         "List parts",
-        caller=AnyCaller,
         filters=Annotated[tuple[str | None, int | None], Depends(name_filter)],
     )
-    Routes(router, "/v1/things/{thingId}/named", PartOut, thingId=ThingId).page(
+    Routes(router, "/v1/things/{thingId}/named", PartOut, ThingId, readers=AnyCaller).page(
         page_of,
         "listNamed",
         "List parts by name",
-        caller=AnyCaller,
         filters=Annotated[str | None, Depends(only_name)],
     )
     app = FastAPI()

@@ -69,16 +69,23 @@ async def client(calls: list[tuple[Any, ...]]) -> AsyncIterator[httpx.AsyncClien
         return MemberOut(club_id=CLUB, name=body.name)
 
     router = APIRouter(tags=["clubs"])
-    members = Routes(router, "/v1/clubs/{clubId}/members", MemberOut, clubId=ClubId)
-    members.page(page, "listMembers", "List members", caller=Caller, view=View)
-    Routes(router, "/v1/clubs/{clubId}/founder", MemberOut, clubId=ClubId).read(
-        load, "getFounder", "Read the founder", caller=Caller, view=View
+    members = Routes(
+        router,
+        "/v1/clubs/{clubId}/members/{memberId}",
+        MemberOut,
+        ClubId,
+        MemberId,
+        readers=Caller,
+        writers=Caller,
     )
-    Routes(
-        router, "/v1/clubs/{clubId}/members/{memberId}", MemberOut, clubId=ClubId, memberId=MemberId
-    ).delete(remove, "leaveClub", "Leave", caller=Caller, errors=(), conditional=False)
-    Routes(router, "/v1/clubs", MemberOut).create(
-        make, MemberIn, "foundClub", "Found a club", caller=Caller, named_by="club_id"
+    members.page(page, "listMembers", "List members", view=View)
+    members.delete(remove, "leaveClub", "Leave", errors=(), conditional=False)
+    # A resource that is not an item of a collection: read at its own path.
+    Routes(router, "/v1/clubs/{clubId}/founder", MemberOut, ClubId, readers=Caller).read(
+        load, "getFounder", "Read the founder", view=View
+    )
+    Routes(router, "/v1/clubs/{clubId}", MemberOut, ClubId, writers=Caller).create(
+        make, MemberIn, "foundClub", "Found a club", named_by="club_id"
     )
 
     async with serve(router) as http:

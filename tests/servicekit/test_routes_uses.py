@@ -70,25 +70,18 @@ async def client(calls: list[tuple[Any, ...]]) -> AsyncIterator[httpx.AsyncClien
         return BoatOut(id=BOAT, name=body.name)
 
     router = APIRouter(tags=["boats"])
-    Routes(router, "/v1/boats", BoatOut).create(
+    boats = Routes(router, "/v1/boats/{boatId}", BoatOut, BoatId, readers=Caller, writers=Caller)
+    boats.create(
         make,
         BoatIn,
         "createBoat",
         "Register a boat",
-        caller=Caller,
         uses={"harbour": Harbour},
         responses={"201": LOCATION},
     )
-    boat = Routes(router, "/v1/boats/{boatId}", BoatOut, boatId=BoatId)
-    boat.read(load, "getBoat", "Read a boat", caller=Caller, uses={"harbour": Harbour})
-    boat.change(
-        replace,
-        BoatIn,
-        "replaceBoat",
-        "Replace a boat",
-        caller=Caller,
-        method="PUT",
-        uses={"harbour": Harbour},
+    boats.read(load, "getBoat", "Read a boat", uses={"harbour": Harbour})
+    boats.change(
+        replace, BoatIn, "replaceBoat", "Replace a boat", method="PUT", uses={"harbour": Harbour}
     )
 
     async with serve(router) as http:

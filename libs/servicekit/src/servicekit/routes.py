@@ -1,8 +1,13 @@
 """The operations every domain's resources share — read one, change with If-Match, delete,
-create — declared from what differs between them, so a router states each one in a call.
+create, a page — declared from what differs between them: once for a resource its path,
+model, identifiers and who reads and writes it, then a call for each operation.
 
-    offering = Routes(router, "/v1/offerings/{offeringId}", OfferingOut, offeringId=OfferingId)
-    offering.read(service.get_offering, "getOffering", "Read an offering", caller=PublicReader)
+    offerings = Routes(
+        router, "/v1/offerings/{offeringId}", OfferingOut, OfferingId,
+        readers=PublicReader, writers=Writer,
+    )
+    offerings.create(service.create_offering, OfferingCreate, "createOffering", "Register one")
+    offerings.read(service.get_offering, "getOffering", "Read an offering")
 
 The service functions have one shape: ``(session, principal, *identifiers, …)`` for writes and
 ``(session, *identifiers)`` for reads (``(session, *identifiers, [filters,] params)`` for a
@@ -18,7 +23,9 @@ dependencies and path types a hand-written endpoint would declare.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Body, Request, Response
@@ -61,32 +68,51 @@ def allows_anonymous(caller: Any) -> bool:
 
 
 class Routes:
-    """The standard operations on the resource at ``path`` (an item, or a collection for
-    :meth:`create`), answered as ``model``; ``identifiers`` are the path's parameters in
-    order, each with its annotated type. Every operation takes its ``operation_id``, ``summary``
-    and, when it needs more words, a ``description`` for the OpenAPI document. ``uses``: further
-    dependencies (name → annotation, e.g. the app's settings)
-    given to the service function by keyword."""
+    """The standard operations on the resource at ``path``, answered as ``model``.
+
+    A ``path`` that ends in a parameter names one item (``/v1/offerings/{offeringId}``):
+    read, change and delete act on it, page and create on its collection (the path without
+    its last segment, ``/v1/offerings``). Any other path is one collection or one resource
+    (``/v1/organisations/{organisationId}/costs``) that every operation acts on.
+    ``identifiers``: the annotated types of the path's parameters, in the path's order.
+    ``readers`` may page and read, ``writers`` may create, change and delete: caller
+    dependencies (``Annotated[Principal, Security(…)]``); declaring an operation for callers
+    the routes were not given is an error.
+
+    Every operation takes its ``operation_id``, ``summary`` and, when it needs more words, a
+    ``description`` for the OpenAPI document. ``uses``: further dependencies (name →
+    annotation, e.g. the app's settings) given to the service function by keyword."""
 
     def __init__(
-        self, router: APIRouter, path: str, model: type[BaseModel], **identifiers: Any
+        self,
+        router: APIRouter,
+        path: str,
+        model: type[BaseModel],
+        *identifiers: Any,
+        readers: Any = None,
+        writers: Any = None,
     ) -> None:
+        names = re.findall(r"{(\w+)}", path)
+        if len(names) != len(identifiers):
+            raise TypeError(f"{path} has {len(names)} parameters, given {len(identifiers)} types")
         self.router = router
-        self.path = path
         self.model = model
-        self.identifiers = identifiers
+        self.callers = {"readers": readers, "writers": writers}
+        self.item = Place(path, dict(zip(names, identifiers, strict=True)))
+        parent = path.rsplit("/", 1)[0] if path.endswith("}") else path
+        ids = self.item.identifiers
+        self.collection = Place(parent, {key: ids[key] for key in ids if f"{{{key}}}" in parent})
 
-    def ids(self, values: dict[str, Any]) -> list[Any]:
-        return [values[key] for key in self.identifiers]
-
-    def arguments(
-        self, values: dict[str, Any], uses: dict[str, Any] | None
-    ) -> tuple[list[Any], dict[str, Any]]:
-        """The identifiers in the path's order, and the further dependencies by name."""
-        return self.ids(values), {key: values[key] for key in uses or {}}
+    def caller(self, kind: str) -> Any:
+        """The ``readers`` or the ``writers``, which the operation being declared needs."""
+        caller = self.callers[kind]
+        if caller is None:
+            raise TypeError(f"Routes of {self.item.path} were given no {kind}")
+        return caller
 
     def add(
         self,
+        place: Place,
         method: str,
         run: Handler,
         parameters: dict[str, Any],
@@ -96,7 +122,7 @@ class Routes:
         **documentation: Any,
     ) -> None:
         self.router.add_api_route(
-            self.path,
+            place.path,
             endpoint(operation_id, run, **parameters),
             methods=[method],
             operation_id=operation_id,
@@ -111,7 +137,6 @@ class Routes:
         operation_id: str,
         summary: str,
         *,
-        caller: Any,
         description: str | None = None,
         source: Any = SessionDep,
         view: Any = None,
@@ -120,20 +145,22 @@ class Routes:
     ) -> None:
         """GET: ``load(source, *identifiers)``, with its ETag when it gives one; ``source`` is
         the session or the read-only :class:`~servicekit.db.Database`. Open to anonymous
-        callers when ``caller`` allows them. ``with_caller``: what is visible depends on who
+        callers when the readers allow them. ``with_caller``: what is visible depends on who
         asks, ``load(source, principal, *identifiers)``; ``view``: a dependency telling what
         this caller may see, given to ``load`` before the identifiers."""
+        place, caller = self.item, self.caller("readers")
 
         async def run(source: Any, caller: Principal | None, **values: Any) -> Response:
-            ids, further = self.arguments(values, uses)
+            ids, further = place.arguments(values, uses)
             answer = await load(*leading(source, caller, values, with_caller), *ids, **further)
             return tagged_response(answer) if isinstance(answer, tuple) else json_response(answer)
 
         parameters = {"source": source, "caller": caller, **optional(view=view)}
         self.add(
+            place,
             "GET",
             run,
-            {**parameters, **self.identifiers, **(uses or {})},
+            {**parameters, **place.identifiers, **(uses or {})},
             operation_id,
             summary,
             description,
@@ -147,17 +174,17 @@ class Routes:
         operation_id: str,
         summary: str,
         *,
-        caller: Any,
         description: str | None = None,
         view: Any = None,
         with_caller: bool = False,
         filters: Any = None,
     ) -> None:
-        """GET a page of the collection at ``path``: ``load(session, *identifiers, params)``
-        gives the page's items and the total (``view``, when given, goes after the session as
-        in :meth:`read`; so does the principal ``with_caller``). ``filters``: a dependency
+        """GET a page of the collection: ``load(session, *identifiers, params)`` gives the
+        page's items and the total (``view``, when given, goes after the session as in
+        :meth:`read`; so does the principal ``with_caller``). ``filters``: a dependency
         reading the list's query parameters into what the service filters by, given to
         ``load`` before ``params``."""
+        place, caller = self.collection, self.caller("readers")
 
         async def run(
             request: Request,
@@ -169,17 +196,18 @@ class Routes:
             # A filter may be None itself (nothing to filter by).
             chosen = (values["filters"],) if "filters" in values else ()
             first = leading(session, caller, values, with_caller)
-            items, total = await load(*first, *self.ids(values), *chosen, params)
+            items, total = await load(*first, *place.ids(values), *chosen, params)
             return page_response(request, items, total, params)
 
         parameters = {"request": Request, "session": SessionDep, "caller": caller}
         self.add(
+            place,
             "GET",
             run,
             {
                 **parameters,
                 **optional(view=view),
-                **self.identifiers,
+                **place.identifiers,
                 **optional(filters=filters),
                 "params": PageDep,
             },
@@ -198,7 +226,6 @@ class Routes:
         operation_id: str,
         summary: str,
         *,
-        caller: Any,
         description: str | None = None,
         errors: tuple[int, ...] = (412, 428),
         uses: dict[str, Any] | None = None,
@@ -206,18 +233,20 @@ class Routes:
     ) -> None:
         """PATCH (or ``method``, e.g. PUT) with a required If-Match: ``update(session,
         principal, *identifiers, patch, if_match)``."""
+        place, caller = self.item, self.caller("writers")
 
         async def run(
             session: Any, caller: Principal, if_match: IfMatch, patch: BaseModel, **values: Any
         ) -> Response:
-            ids, further = self.arguments(values, uses)
+            ids, further = place.arguments(values, uses)
             return tagged_response(await update(session, caller, *ids, patch, if_match, **further))
 
         parameters = {"if_match": IfMatchDep, "session": SessionDep, "caller": caller}
         self.add(
+            place,
             method,
             run,
-            {**parameters, **self.identifiers, "patch": Annotated[patch, Body()], **(uses or {})},
+            {**parameters, **place.identifiers, "patch": Annotated[patch, Body()], **(uses or {})},
             operation_id,
             summary,
             description,
@@ -231,7 +260,6 @@ class Routes:
         operation_id: str,
         summary: str,
         *,
-        caller: Any,
         description: str | None = None,
         errors: tuple[int, ...] = (412,),
         conditional: bool = True,
@@ -239,19 +267,21 @@ class Routes:
         """DELETE, If-Match honoured when sent: ``remove(session, principal, *identifiers,
         if_match)``; 204. Not ``conditional`` (a tie without a revision of its own): no
         If-Match, ``remove(session, principal, *identifiers)``."""
+        place, caller = self.item, self.caller("writers")
 
         async def run(
             session: Any, caller: Principal, if_match: IfMatch | None = None, **values: Any
         ) -> Response:
             condition = () if if_match is None else (if_match,)
-            await remove(session, caller, *self.ids(values), *condition)
+            await remove(session, caller, *place.ids(values), *condition)
             return no_content()
 
         header = {"if_match": OptionalIfMatchDep} if conditional else {}
         self.add(
+            place,
             "DELETE",
             run,
-            {"session": SessionDep, **header, "caller": caller, **self.identifiers},
+            {"session": SessionDep, **header, "caller": caller, **place.identifiers},
             operation_id,
             summary,
             description,
@@ -266,23 +296,23 @@ class Routes:
         operation_id: str,
         summary: str,
         *,
-        caller: Any,
         description: str | None = None,
         errors: tuple[int, ...] = (409, 422),
         named_by: str = "id",
         uses: dict[str, Any] | None = None,
         responses: dict[str, Any] | None = None,
     ) -> None:
-        """POST to the collection at ``path``, at most once per Idempotency-Key:
-        ``make(session, principal, *identifiers, body)``; 201 with the new item's Location
-        (``path``/ the answer's ``named_by`` member). ``responses``: further OpenAPI responses
+        """POST to the collection, at most once per Idempotency-Key: ``make(session,
+        principal, *identifiers, body)``; 201 with the new item's Location (the collection's
+        path / the answer's ``named_by`` member). ``responses``: further OpenAPI responses
         beside the errors."""
+        place, caller = self.collection, self.caller("writers")
 
         async def run(
             request: Request, session: Any, caller: Principal, body: BaseModel, **values: Any
         ) -> Response:
-            ids, further = self.arguments(values, uses)
-            collection = self.path.format(**values)
+            ids, further = place.arguments(values, uses)
+            collection = place.path.format(**values)
             return await created(
                 request,
                 caller,
@@ -292,9 +322,10 @@ class Routes:
 
         parameters = {"request": Request, "session": SessionDep, "caller": caller}
         self.add(
+            place,
             "POST",
             run,
-            {**parameters, **self.identifiers, "body": body, **(uses or {})},
+            {**parameters, **place.identifiers, "body": body, **(uses or {})},
             operation_id,
             summary,
             description,
@@ -302,6 +333,23 @@ class Routes:
             response_model=self.model,
             responses=error_responses(*errors, **(responses or {})),
         )
+
+
+@dataclass(frozen=True)
+class Place:
+    """A path that operations act on, with its parameters in order (name → annotation)."""
+
+    path: str
+    identifiers: dict[str, Any]
+
+    def ids(self, values: dict[str, Any]) -> list[Any]:
+        return [values[key] for key in self.identifiers]
+
+    def arguments(
+        self, values: dict[str, Any], uses: dict[str, Any] | None
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The identifiers in the path's order, and the further dependencies by name."""
+        return self.ids(values), {key: values[key] for key in uses or {}}
 
 
 def optional(**parameters: Any) -> dict[str, Any]:

@@ -69,11 +69,10 @@ async def grant_type_filter(
     return grant_type
 
 
-Routes(router, "/v1/clients", ClientOut).page(
+Routes(router, "/v1/clients", ClientOut, readers=Admin).page(
     service.list_clients,
     "listClients",
     "List registered clients",
-    caller=Admin,
     filters=Annotated[str | None, Depends(grant_type_filter)],
 )
 

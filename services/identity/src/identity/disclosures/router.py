@@ -33,12 +33,11 @@ async def client_sector(request: Request, principal: Person) -> str:
     return client.sector
 
 
-Routes(router, "/v1/me/disclosures", DisclosureOut).page(
+Routes(router, "/v1/me/disclosures", DisclosureOut, readers=Person).page(
     service.disclosures_of,
     "listMyDisclosures",
     "Which clients received which of my attributes, and when",
     description="For the person the bearer token (from a user login) belongs to.",
-    caller=Person,
     with_caller=True,
     view=Annotated[str, Depends(client_sector)],
 )

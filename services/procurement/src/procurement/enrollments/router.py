@@ -81,27 +81,27 @@ async def list_enrollments(
     return page_response(request, outs, total, params)
 
 
-enrollment = Routes(
+enrollments = Routes(
     router,
     "/v1/tenders/{tenderId}/enrollments/{enrollmentId}",
     EnrollmentOut,
-    tenderId=TenderId,
-    enrollmentId=EnrollmentId,
+    TenderId,
+    EnrollmentId,
+    readers=Reader,
+    writers=Enroller,
 )
-enrollment.read(
+enrollments.read(
     reads.get,
     "getEnrollment",
     "Read an enrollment with its current mandate",
-    caller=Reader,
     with_caller=True,
     uses={"registry": RegistryDep},
 )
-enrollment.change(
+enrollments.change(
     service.change,
     EnrollmentChange,
     "updateEnrollment",
     "Change the enrolled lots (If-Match required; until the window closes)",
-    caller=Enroller,
     errors=(409, 412, 428, 503),
     method="PUT",
     uses={"registry": RegistryDep, "clock": ClockDep},

@@ -58,6 +58,6 @@ async def apply_merger(
     return json_response(out, status_code=201, location=f"/v1/municipality-mergers/{out.id}")
 
 
-Routes(router, "/v1/municipality-mergers/{mergerId}", AppliedMergerOut, mergerId=MergerId).read(
-    service.get, "getAppliedMunicipalityMerger", "A merger as applied to enrollments", caller=Reader
-)
+Routes(
+    router, "/v1/municipality-mergers/{mergerId}", AppliedMergerOut, MergerId, readers=Reader
+).read(service.get, "getAppliedMunicipalityMerger", "A merger as applied to enrollments")

@@ -45,12 +45,14 @@ from .schemas import (
 router = json_router("tenders")
 
 
-Routes(router, "/v1/tenders", TenderOut).create(
+tenders = Routes(
+    router, "/v1/tenders/{tenderId}", TenderOut, TenderId, readers=PublicReader, writers=Manager
+)
+tenders.create(
     service.create_tender,
     TenderIn,
     "createTender",
     "Create a draft tender (lead party staff)",
-    caller=Manager,
     errors=(409, 422, 503),
     uses={"registry": RegistryDep, "clock": ClockDep},
     responses={"201": CREATED},
@@ -86,22 +88,19 @@ async def list_tenders(
     return page_response(request, items, total, params)
 
 
-tender = Routes(router, "/v1/tenders/{tenderId}", TenderOut, tenderId=TenderId)
-tender.read(
+tenders.read(
     reads.get_tender,
     "getTender",
     "Read a tender with its lots",
-    caller=PublicReader,
     view=PublishedOnly,
     uses={"clock": ClockDep},
     description="Without a token with procurement:read a draft or cancelled tender is a 404.",
 )
-tender.change(
+tenders.change(
     service.patch_tender,
     TenderPatch,
     "updateTender",
     "Change a draft tender (JSON merge patch, If-Match required)",
-    caller=Manager,
     errors=(409, 412, 428),
     uses={"clock": ClockDep},
 )
@@ -120,18 +119,24 @@ async def list_lots(
     return await reads.list_lots(session, published_only, tender_id)
 
 
-Routes(router, "/v1/tenders/{tenderId}/lots", LotOut, tenderId=TenderId).create(
+lots = Routes(
+    router,
+    "/v1/tenders/{tenderId}/lots/{lotId}",
+    LotOut,
+    TenderId,
+    LotId,
+    readers=PublicReader,
+    writers=Manager,
+)
+lots.create(
     service.add_lot,
     LotIn,
     "createLot",
     "Add a lot to a draft tender",
-    caller=Manager,
     uses={"clock": ClockDep},
     responses={"201": CREATED},
 )
-Routes(router, "/v1/tenders/{tenderId}/lots/{lotId}", LotOut, tenderId=TenderId, lotId=LotId).read(
-    reads.get_lot, "getLot", "Read one lot", caller=PublicReader, view=PublishedOnly
-)
+lots.read(reads.get_lot, "getLot", "Read one lot", view=PublishedOnly)
 
 
 def _transition_route(name: str, summary: str, operation_id: str) -> None:
@@ -188,10 +193,9 @@ async def cancel_tender(
     )
 
 
-Routes(router, "/v1/tenders/{tenderId}/history", HistoryOut, tenderId=TenderId).page(
+Routes(router, "/v1/tenders/{tenderId}/history", HistoryOut, TenderId, readers=Reader).page(
     reads.list_history,
     "listTenderHistory",
     "Recorded changes of a tender, its lots and enrollments (oldest first)",
-    caller=Reader,
     with_caller=True,
 )

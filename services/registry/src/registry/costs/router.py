@@ -106,11 +106,10 @@ async def figure_filter(
     return service.FigureFilter(year=year, municipality_id=municipality_id)
 
 
-Routes(router, "/v1/population-figures", PopulationFigureOut).page(
+Routes(router, "/v1/population-figures", PopulationFigureOut, readers=Reader).page(
     service.list_figures,
     "listPopulationFigures",
     "List population figures (reference data, with year and source)",
-    caller=Reader,
     filters=Annotated[service.FigureFilter, Depends(figure_filter)],
 )
 
@@ -119,27 +118,21 @@ Routes(
     router,
     "/v1/organisations/{organisationId}/costs",
     MunicipalityCosts,
-    organisationId=OrganisationId,
+    OrganisationId,
+    readers=Reader,
 ).read(
     service.municipality_costs,
     "getMunicipalityCosts",
     "A municipality's annual costs of its active usages, and per inhabitant",
-    caller=Reader,
     view=ContractViewDep,
     description="`costPerInhabitant` is absent when no population figure is loaded. For the "
     "municipality's own staff, the operator and callers with `registry:contracts` (403 for "
     "others).",
 )
-Routes(
-    router,
-    "/v1/facilities/{facilityId}/costs",
-    FacilityCosts,
-    facilityId=FacilityId,
-).read(
+Routes(router, "/v1/facilities/{facilityId}/costs", FacilityCosts, FacilityId, readers=Reader).read(
     service.facility_costs,
     "getFacilityCosts",
     "What the municipalities using a facility pay for it per year, and per inhabitant",
-    caller=Reader,
     view=ContractViewDep,
     description="`costPerInhabitant` is absent when a municipality with a known cost has no "
     "population figure. The sum of municipalities' contracts: for the operator and callers "

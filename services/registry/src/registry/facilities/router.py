@@ -55,56 +55,54 @@ cached_page(
     filters=Annotated[service.FacilityFilter, Depends(facility_filter)],
 )
 
-facilities = Routes(router, "/v1/facilities", FacilityOut)
+facilities = Routes(
+    router,
+    "/v1/facilities/{facilityId}",
+    FacilityOut,
+    FacilityId,
+    readers=PublicReader,
+    writers=Writer,
+)
 facilities.create(
     service.create_facility,
     FacilityCreate,
     "createFacility",
     "Register a collective facility (platform operator)",
-    caller=Writer,
 )
-facility = Routes(router, "/v1/facilities/{facilityId}", FacilityOut, facilityId=FacilityId)
-facility.read(
-    service.get_facility, "getFacility", "Read a facility", caller=PublicReader, source=DatabaseDep
-)
-facility.change(
+facilities.read(service.get_facility, "getFacility", "Read a facility", source=DatabaseDep)
+facilities.change(
     service.update_facility,
     FacilityPatch,
     "updateFacility",
     "Change a facility (platform operator; needs If-Match)",
-    caller=Writer,
     errors=(409, 412, 428),
 )
-facility.delete(
+facilities.delete(
     service.delete_facility,
     "deleteFacility",
     "Delete a facility nobody uses or offers (platform operator)",
-    caller=Writer,
     errors=(409, 412),
 )
+
+
 transitions = Routes(
     router,
-    "/v1/facilities/{facilityId}/stage-transitions",
+    "/v1/facilities/{facilityId}/stage-transitions/{transitionId}",
     StageTransitionOut,
-    facilityId=FacilityId,
+    FacilityId,
+    TransitionId,
+    readers=Reader,
+    writers=Writer,
 )
 transitions.create(
     service.transition_stage,
     StageTransitionCreate,
     "createStageTransition",
     "Move a facility forward in its lifecycle (platform operator)",
-    caller=Writer,
 )
 transitions.page(
     service.list_transitions,
     "listStageTransitions",
     "Read a facility's lifecycle history, oldest first",
-    caller=Reader,
 )
-Routes(
-    router,
-    "/v1/facilities/{facilityId}/stage-transitions/{transitionId}",
-    StageTransitionOut,
-    facilityId=FacilityId,
-    transitionId=TransitionId,
-).read(service.get_transition, "getStageTransition", "Read one stage transition", caller=Reader)
+transitions.read(service.get_transition, "getStageTransition", "Read one stage transition")

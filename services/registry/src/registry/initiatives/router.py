@@ -48,49 +48,50 @@ async def list_initiatives(
     return page_response(request, items, total, params)
 
 
-Routes(router, "/v1/initiatives", InitiativeOut).create(
+initiatives = Routes(
+    router,
+    "/v1/initiatives/{facilityId}",
+    InitiativeOut,
+    FacilityId,
+    readers=PublicReader,
+    writers=Writer,
+)
+initiatives.create(
     service.propose,
     InitiativeCreate,
     "proposeInitiative",
     "Propose an initiative: a new facility in stage initiative (a municipality or "
     "cooperation, for itself)",
-    caller=Writer,
     named_by="facility_id",
 )
-Routes(router, "/v1/initiatives/{facilityId}", InitiativeOut, facilityId=FacilityId).read(
+initiatives.read(
     service.get_initiative,
     "getInitiative",
     "A facility's proposer, support, pilot and impact-analysis outcome",
-    caller=PublicReader,
 )
 
 
-pledges = Routes(router, "/v1/facilities/{facilityId}/pledges", PledgeOut, facilityId=FacilityId)
-pledges.page(
-    service.list_pledges,
-    "listPledges",
-    "Municipalities supporting a facility",
-    caller=Reader,
+pledges = Routes(
+    router,
+    "/v1/facilities/{facilityId}/pledges/{pledgeId}",
+    PledgeOut,
+    FacilityId,
+    PledgeId,
+    readers=Reader,
+    writers=Writer,
 )
+pledges.page(service.list_pledges, "listPledges", "Municipalities supporting a facility")
 pledges.create(
     service.pledge,
     PledgeCreate,
     "pledgeSupport",
     "Pledge a municipality's support: interest, willing to pilot, or willing to "
     "co-fund with an amount (staff of the municipality)",
-    caller=Writer,
 )
-Routes(
-    router,
-    "/v1/facilities/{facilityId}/pledges/{pledgeId}",
-    PledgeOut,
-    facilityId=FacilityId,
-    pledgeId=PledgeId,
-).delete(
+pledges.delete(
     service.withdraw_pledge,
     "withdrawPledge",
     "Withdraw a pledge (staff of the municipality)",
-    caller=Writer,
     errors=(),
     conditional=False,
 )

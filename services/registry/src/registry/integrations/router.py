@@ -39,12 +39,18 @@ async def integration_filter(
     return service.IntegrationFilter(offering_id=offering_id, kind=kind, status=status)
 
 
-integrations = Routes(router, "/v1/integrations", IntegrationOut)
+integrations = Routes(
+    router,
+    "/v1/integrations/{integrationId}",
+    IntegrationOut,
+    IntegrationId,
+    readers=PublicReader,
+    writers=Writer,
+)
 integrations.page(
     service.list_integrations,
     "listIntegrations",
     "List integrations between offerings (public catalogue)",
-    caller=PublicReader,
     filters=Annotated[service.IntegrationFilter, Depends(integration_filter)],
 )
 integrations.create(
@@ -52,23 +58,15 @@ integrations.create(
     IntegrationCreate,
     "createIntegration",
     "Record an integration (supplier of the source offering, or the operator)",
-    caller=Writer,
 )
-integration = Routes(
-    router, "/v1/integrations/{integrationId}", IntegrationOut, integrationId=IntegrationId
+integrations.read(
+    service.get_integration, "getIntegration", "Read an integration (public catalogue)"
 )
-integration.read(
-    service.get_integration,
-    "getIntegration",
-    "Read an integration (public catalogue)",
-    caller=PublicReader,
-)
-integration.change(
+integrations.change(
     service.update_integration,
     IntegrationPatch,
     "updateIntegration",
     "Change an integration (supplier of the source offering or operator; If-Match)",
-    caller=Writer,
     description="Status moves forward only: planned → active → ended.",
     errors=(409, 412, 428),
 )

@@ -68,18 +68,11 @@ async def successor_filter(
     return successor_id
 
 
-Routes(router, "/v1/municipality-mergers", MergerOut).page(
+mergers = Routes(router, "/v1/municipality-mergers/{mergerId}", MergerOut, MergerId, readers=Reader)
+mergers.page(
     service.list_mergers,
     "listMunicipalityMergers",
     "List municipal mergers, the latest first",
-    caller=Reader,
     filters=Annotated[uuid.UUID | None, Depends(successor_filter)],
 )
-
-
-Routes(
-    router,
-    "/v1/municipality-mergers/{mergerId}",
-    MergerOut,
-    mergerId=MergerId,
-).read(service.get_merger, "getMunicipalityMerger", "Read a municipal merger", caller=Reader)
+mergers.read(service.get_merger, "getMunicipalityMerger", "Read a municipal merger")

@@ -14,16 +14,10 @@ from .schemas import NoticeAlertOut
 router = json_router("usages")
 
 
-Routes(
-    router,
-    "/v1/usages/{usageId}/notice-alerts",
-    NoticeAlertOut,
-    usageId=UsageId,
-).page(
+Routes(router, "/v1/usages/{usageId}/notice-alerts", NoticeAlertOut, UsageId, readers=Reader).page(
     service.alerts,
     "listNoticeAlerts",
     "Which notice-deadline announcements (180, 90, 30 days before) a usage had",
-    caller=Reader,
     view=ContractViewDep,
     description="Each is also a `nl.samen.registry.usage.notice-deadline-approaching` event "
     "on the change feed (and to webhooks). For the municipality's own staff, the operator "

@@ -45,55 +45,53 @@ cached_page(
     filters=Annotated[service.OfferingFilter, Depends(offering_filter)],
 )
 
-offerings = Routes(router, "/v1/offerings", OfferingOut)
+offerings = Routes(
+    router,
+    "/v1/offerings/{offeringId}",
+    OfferingOut,
+    OfferingId,
+    readers=PublicReader,
+    writers=Writer,
+)
 offerings.create(
     service.create_offering,
     OfferingCreate,
     "createOffering",
     "Register an offering (supplier staff)",
-    caller=Writer,
 )
-offering = Routes(router, "/v1/offerings/{offeringId}", OfferingOut, offeringId=OfferingId)
-offering.read(
-    service.get_offering, "getOffering", "Read an offering", caller=PublicReader, source=DatabaseDep
-)
-offering.change(
+offerings.read(service.get_offering, "getOffering", "Read an offering", source=DatabaseDep)
+offerings.change(
     service.update_offering,
     OfferingPatch,
     "updateOffering",
     "Change an offering (supplier staff; needs If-Match)",
-    caller=Writer,
 )
 
 
-versions = Routes(router, "/v1/offerings/{offeringId}/versions", VersionOut, offeringId=OfferingId)
+versions = Routes(
+    router,
+    "/v1/offerings/{offeringId}/versions/{versionId}",
+    VersionOut,
+    OfferingId,
+    VersionId,
+    readers=PublicReader,
+    writers=Writer,
+)
 versions.page(
     service.list_versions,
     "listOfferingVersions",
     "List the versions of an offering, newest release first",
-    caller=PublicReader,
 )
 versions.create(
     service.create_version,
     VersionCreate,
     "createOfferingVersion",
     "Register a version of an offering (supplier staff)",
-    caller=Writer,
 )
-version = Routes(
-    router,
-    "/v1/offerings/{offeringId}/versions/{versionId}",
-    VersionOut,
-    offeringId=OfferingId,
-    versionId=VersionId,
-)
-version.read(
-    service.get_version, "getOfferingVersion", "Read a version of an offering", caller=PublicReader
-)
-version.change(
+versions.read(service.get_version, "getOfferingVersion", "Read a version of an offering")
+versions.change(
     service.update_version,
     VersionPatch,
     "updateOfferingVersion",
     "Change a version of an offering (supplier staff; needs If-Match)",
-    caller=Writer,
 )

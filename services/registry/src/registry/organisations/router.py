@@ -38,12 +38,18 @@ async def organisation_filter(
     )
 
 
-organisations = Routes(router, "/v1/organisations", OrganisationOut)
+organisations = Routes(
+    router,
+    "/v1/organisations/{organisationId}",
+    OrganisationOut,
+    OrganisationId,
+    readers=PublicReader,
+    writers=Writer,
+)
 organisations.page(
     service.list_organisations,
     "listOrganisations",
     "List organisations",
-    caller=PublicReader,
     description="Municipalities, suppliers, cooperations and the platform operator, "
     "filtered by type and identifier; `q` searches the name. Municipalities ended by a "
     "merger are listed too, with `endedOn` and `successorId` (`ended=false` leaves them "
@@ -55,19 +61,12 @@ organisations.create(
     OrganisationCreate,
     "createOrganisation",
     "Register an organisation (platform operator)",
-    caller=Writer,
 )
-organisation = Routes(
-    router, "/v1/organisations/{organisationId}", OrganisationOut, organisationId=OrganisationId
-)
-organisation.read(
-    service.get_organisation, "getOrganisation", "Read an organisation", caller=PublicReader
-)
-organisation.change(
+organisations.read(service.get_organisation, "getOrganisation", "Read an organisation")
+organisations.change(
     service.update_organisation,
     OrganisationPatch,
     "updateOrganisation",
     "Change an organisation (platform operator; needs If-Match)",
-    caller=Writer,
     errors=(409, 412, 428),
 )

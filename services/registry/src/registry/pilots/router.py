@@ -14,45 +14,46 @@ router = json_router("initiatives")
 
 
 participants = Routes(
-    router, "/v1/facilities/{facilityId}/pilot-participants", ParticipantOut, facilityId=FacilityId
+    router,
+    "/v1/facilities/{facilityId}/pilot-participants/{participantId}",
+    ParticipantOut,
+    FacilityId,
+    ParticipantId,
+    readers=Reader,
+    writers=Writer,
 )
 participants.page(
     service.list_participants,
     "listPilotParticipants",
     "Municipalities taking part in a facility's pilot",
-    caller=Reader,
 )
 participants.create(
     service.join,
     ParticipantCreate,
     "joinPilot",
     "Take part in a facility's pilot (staff of the municipality; stage pilot)",
-    caller=Writer,
 )
-Routes(
-    router,
-    "/v1/facilities/{facilityId}/pilot-participants/{participantId}",
-    ParticipantOut,
-    facilityId=FacilityId,
-    participantId=ParticipantId,
-).delete(
+participants.delete(
     service.leave,
     "leavePilot",
     "Leave a facility's pilot (staff of the municipality)",
-    caller=Writer,
     errors=(),
     conditional=False,
 )
 
 
 analyses = Routes(
-    router, "/v1/facilities/{facilityId}/impact-analyses", ImpactAnalysisOut, facilityId=FacilityId
+    router,
+    "/v1/facilities/{facilityId}/impact-analyses",
+    ImpactAnalysisOut,
+    FacilityId,
+    readers=Reader,
+    writers=Writer,
 )
 analyses.page(
     service.list_analyses,
     "listImpactAnalyses",
     "A facility's recorded impact analyses, oldest first (the latest one counts)",
-    caller=Reader,
 )
 analyses.create(
     service.record_analysis,
@@ -60,5 +61,4 @@ analyses.create(
     "recordImpactAnalysis",
     "Record an impact analysis and its outcome (platform operator); a positive or "
     "conditional outcome lets the facility move to implementation",
-    caller=Writer,
 )

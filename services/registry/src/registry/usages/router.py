@@ -125,13 +125,12 @@ cached_page(
     "of a usage only its municipality's own staff, the operator and callers with "
     "`registry:contracts` (for others they are null and `contractDetailsShown` is false).",
 )
-usages = Routes(router, "/v1/usages", UsageOut)
+usages = Routes(router, "/v1/usages/{usageId}", UsageOut, UsageId, readers=Reader, writers=Writer)
 usages.create(
     service.create_usage,
     UsageCreate,
     "createUsage",
     "Register a usage and its contract (staff of the municipality)",
-    caller=Writer,
 )
 
 IMPORT_DESCRIPTION = (
@@ -184,22 +183,19 @@ async def import_usages(
     )
 
 
-usage = Routes(router, "/v1/usages/{usageId}", UsageOut, usageId=UsageId)
-usage.read(
+usages.read(
     service.get_usage,
     "getUsage",
     "Read a usage",
-    caller=Reader,
     view=ContractViewDep,
     description="Its contract details only for the municipality's own staff, the operator "
     "and callers with `registry:contracts` (for others null, `contractDetailsShown` false).",
 )
-usage.change(
+usages.change(
     service.update_usage,
     UsagePatch,
     "updateUsage",
     "Change a usage or its contract (staff of the municipality; needs If-Match)",
-    caller=Writer,
     errors=(409, 412, 428),
 )
 

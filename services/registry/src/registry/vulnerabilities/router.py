@@ -45,12 +45,18 @@ async def vulnerability_filter(
     return service.VulnerabilityFilter(offering_id=offering_id, cve_id=cve_id, status=status)
 
 
-vulnerabilities = Routes(router, "/v1/vulnerabilities", VulnerabilityOut)
+vulnerabilities = Routes(
+    router,
+    "/v1/vulnerabilities/{vulnerabilityId}",
+    VulnerabilityOut,
+    VulnerabilityId,
+    readers=Reader,
+    writers=Writer,
+)
 vulnerabilities.page(
     service.list_vulnerabilities,
     "listVulnerabilities",
     "List recorded vulnerabilities, newest first",
-    caller=Reader,
     filters=Annotated[service.VulnerabilityFilter, Depends(vulnerability_filter)],
 )
 vulnerabilities.create(
@@ -58,25 +64,15 @@ vulnerabilities.create(
     VulnerabilityCreate,
     "createVulnerability",
     "Record a vulnerability in versions of an offering (its supplier or the operator)",
-    caller=Writer,
     description="Each municipality this exposes gets a `nl.samen.registry.exposure.detected` "
     "event, delivered only to its own webhook subscriptions." + EXPOSURE_NOTE,
 )
-vulnerability = Routes(
-    router,
-    "/v1/vulnerabilities/{vulnerabilityId}",
-    VulnerabilityOut,
-    vulnerabilityId=VulnerabilityId,
-)
-vulnerability.read(
-    service.get_vulnerability, "getVulnerability", "Read a vulnerability", caller=Reader
-)
-vulnerability.change(
+vulnerabilities.read(service.get_vulnerability, "getVulnerability", "Read a vulnerability")
+vulnerabilities.change(
     service.update_vulnerability,
     VulnerabilityPatch,
     "updateVulnerability",
     "Change a vulnerability (its supplier or the operator; needs If-Match)",
-    caller=Writer,
     errors=(409, 412, 428),
 )
 
@@ -107,12 +103,12 @@ Routes(
     router,
     "/v1/vulnerabilities/{vulnerabilityId}/exposures",
     ExposureOut,
-    vulnerabilityId=VulnerabilityId,
+    VulnerabilityId,
+    readers=ExposureReader,
 ).page(
     service.exposures_of_vulnerability,
     "listVulnerabilityExposures",
     "Who is exposed: municipalities running an affected version",
-    caller=ExposureReader,
     description="The operator and the offering's supplier see every municipality; a "
     "municipality sees only itself." + EXPOSURE_NOTE,
     with_caller=True,
@@ -121,12 +117,12 @@ Routes(
     router,
     "/v1/organisations/{organisationId}/exposures",
     ExposureOut,
-    organisationId=OrganisationId,
+    OrganisationId,
+    readers=ExposureReader,
 ).page(
     service.exposures_of_municipality,
     "listOrganisationExposures",
     "Am I exposed: the municipality's usages of vulnerable versions",
-    caller=ExposureReader,
     description="Only for the municipality's own staff and the operator; most severe "
     "first." + EXPOSURE_NOTE,
     with_caller=True,

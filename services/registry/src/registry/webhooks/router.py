@@ -33,52 +33,48 @@ def app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
-Routes(router, "/v1/subscriptions", SubscriptionCreated).create(
+# Created, a subscription is answered with its signing secret, shown this once.
+Routes(router, "/v1/subscriptions", SubscriptionCreated, writers=Writer).create(
     service.create_subscription,
     SubscriptionCreate,
     "createSubscription",
     "Subscribe a webhook to the change feed",
-    caller=Writer,
     errors=(422,),
     uses={"settings": SettingsDep},
 )
 
 
-Routes(router, "/v1/subscriptions", SubscriptionOut).page(
-    service.list_subscriptions,
-    "listSubscriptions",
-    "List your organisation's webhook subscriptions",
-    caller=Reader,
-    with_caller=True,
-)
-
-
-subscription = Routes(
+subscriptions = Routes(
     router,
     "/v1/subscriptions/{subscriptionId}",
     SubscriptionOut,
-    subscriptionId=SubscriptionId,
+    SubscriptionId,
+    readers=Reader,
+    writers=Writer,
 )
-subscription.read(
+subscriptions.page(
+    service.list_subscriptions,
+    "listSubscriptions",
+    "List your organisation's webhook subscriptions",
+    with_caller=True,
+)
+subscriptions.read(
     service.get_subscription,
     "getSubscription",
     "Read a subscription and its delivery status",
-    caller=Reader,
     with_caller=True,
 )
-subscription.change(
+subscriptions.change(
     service.update_subscription,
     SubscriptionPatch,
     "updateSubscription",
     "Change, pause or resume a subscription (needs If-Match)",
-    caller=Writer,
     uses={"settings": SettingsDep},
 )
-subscription.delete(
+subscriptions.delete(
     service.delete_subscription,
     "deleteSubscription",
     "Delete a subscription",
-    caller=Writer,
     errors=(),
     conditional=False,
 )
@@ -88,11 +84,11 @@ Routes(
     router,
     "/v1/subscriptions/{subscriptionId}/deliveries",
     DeliveryOut,
-    subscriptionId=SubscriptionId,
+    SubscriptionId,
+    readers=Reader,
 ).page(
     service.list_deliveries,
     "listDeliveries",
     "Delivery attempts of a subscription, newest first",
-    caller=Reader,
     with_caller=True,
 )
