@@ -19,7 +19,7 @@ from servicekit.auth import Principal, make_auth, require_scopes
 from servicekit.db import Database, SessionDep
 from servicekit.errors import Conflict, NotFound, TooManyRequests
 from servicekit.events import events_router, outbox_table, record_event
-from servicekit.http import accept_json, make_etag, require_if_match
+from servicekit.http import json_router, make_etag, require_if_match
 from servicekit.idempotency import IdempotencyStore, idempotency_table
 from servicekit.pagination import PageParams, make_page, page_params
 from servicekit.schemas import ApiModel
@@ -46,7 +46,7 @@ class WidgetIn(ApiModel):
 
 
 def demo_router() -> APIRouter:
-    router = APIRouter(tags=["widgets"], dependencies=[Depends(accept_json)])
+    router = json_router("widgets")
 
     @router.get("/v1/widgets", operation_id="listWidgets", summary="List widgets")
     async def list_widgets(

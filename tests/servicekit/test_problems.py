@@ -93,6 +93,17 @@ async def test_wrong_content_type_is_415(client: httpx.AsyncClient, writer: dict
 async def test_unmet_accept_is_406(client: httpx.AsyncClient, reader: dict) -> None:
     response = await client.get("/v1/widgets", headers={**reader, "accept": "application/xml"})
     assert_problem(response, 406)
+    # Checked before anything else of the request: no token, no valid body, still 406.
+    anonymous = await client.post(
+        "/v1/widgets",
+        content=b"{}",
+        headers={"accept": "text/html", "content-type": "application/json"},
+    )
+    assert_problem(anonymous, 406)
+    assert "application/json" in anonymous.json()["detail"]
+    for accept in ("application/json", "application/*", "*/*", "application/problem+json"):
+        ok = await client.get("/v1/widgets", headers={**reader, "accept": accept})
+        assert ok.status_code == 200, accept
 
 
 async def test_accept_wildcards_and_problem_json_are_fine(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cachetools import LRUCache
-from fastapi import Depends, Request, Security
+from fastapi import Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
 from joserfc import jwt
@@ -257,26 +257,55 @@ def _claim_problem(exc: JoseError) -> str:
     return "The token's claims are invalid."
 
 
-class BearerScheme(OAuth2):
-    """OpenAPI security scheme (OAuth2 client credentials via the identity service)
-    that yields the raw bearer token, or raises 401 problem+json."""
+class BearerAuth(OAuth2):
+    """The bearer-token dependency of one service: the OpenAPI security scheme (OAuth2
+    client credentials via the identity service) and the check in one, so FastAPI solves
+    one dependency per request for it.
 
-    def __init__(self, token_url: str, scopes: dict[str, str]) -> None:
+    Called with the operation's scopes (``Security(auth, scopes=[...])``), it answers the
+    verified :class:`Principal`, also kept on ``request.state.principal``; 401 problem+json
+    without a valid token, 403 when it lacks a scope. ``optional``: operations anonymous
+    callers may use get ``None`` without a token, and a sent token is verified but its
+    scopes are not required (the operation needs none; the service decides what the
+    principal sees). The verifier lives on ``app.state.token_verifier``."""
+
+    def __init__(self, token_url: str, scopes: dict[str, str], optional: bool = False) -> None:
         flows = OAuthFlows(
             clientCredentials=OAuthFlowClientCredentials(tokenUrl=token_url, scopes=scopes)
         )
         super().__init__(flows=flows, scheme_name="oauth2", auto_error=False)
+        self.optional = optional
 
-    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
-        header = request.headers.get("authorization")
-        if not header:
-            return None
-        scheme, _, credentials = header.partition(" ")
-        if scheme.lower() != "bearer" or not credentials or " " in credentials.strip():
-            raise Unauthorized(
-                "The Authorization header must be 'Bearer <token>'.", error="invalid_request"
-            )
-        return credentials.strip()
+    async def __call__(  # type: ignore[override]
+        self, request: Request, security_scopes: SecurityScopes
+    ) -> Principal | None:
+        token = bearer_token(request)
+        if token is None:
+            if self.optional:
+                return None
+            raise Unauthorized("A bearer token is required.", error="invalid_request")
+        verifier: TokenVerifier = request.app.state.token_verifier
+        principal = await verifier.principal(token)
+        if not self.optional:
+            missing = [s for s in security_scopes.scopes if s not in principal.scopes]
+            if missing:
+                raise InsufficientScope(security_scopes.scopes)
+        request.state.principal = principal
+        return principal
+
+
+def bearer_token(request: Request) -> str | None:
+    """The request's bearer token; None without an Authorization header, 401 when the
+    header is not ``Bearer <token>``."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials or " " in credentials.strip():
+        raise Unauthorized(
+            "The Authorization header must be 'Bearer <token>'.", error="invalid_request"
+        )
+    return credentials.strip()
 
 
 # ``openapi_extra`` of an operation that anonymous callers may use: FastAPI appends it to
@@ -285,54 +314,19 @@ class BearerScheme(OAuth2):
 ANONYMOUS_ALLOWED: dict[str, Any] = {"security": [{}]}
 
 
-def make_public_auth(token_url: str, scopes: dict[str, str]) -> Callable[..., Any]:
-    """Build the dependency of operations that anonymous callers may use (the public
+def make_public_auth(token_url: str, scopes: dict[str, str]) -> BearerAuth:
+    """The dependency of operations that anonymous callers may use (the public
     catalogue): ``None`` without a token; a sent token is verified (401 when bad), but its
-    scopes are not required, since the operation needs none. The route declares
-    ``openapi_extra=ANONYMOUS_ALLOWED``; what a caller sees beyond the public part is
-    decided by the service from the principal (and its scopes)."""
-    scheme = BearerScheme(token_url, scopes)
-
-    async def authenticate_if_sent(
-        request: Request,
-        token: str | None = Depends(scheme),
-    ) -> Principal | None:
-        if token is None:
-            return None
-        verifier: TokenVerifier = request.app.state.token_verifier
-        principal = await verifier.principal(token)
-        request.state.principal = principal
-        return principal
-
-    return authenticate_if_sent
+    scopes are not required. The route declares ``openapi_extra=ANONYMOUS_ALLOWED``."""
+    return BearerAuth(token_url, scopes, optional=True)
 
 
-def make_auth(token_url: str, scopes: dict[str, str]) -> Callable[..., Any]:
-    """Build the ``require_scopes`` dependency factory for one service.
+def make_auth(token_url: str, scopes: dict[str, str]) -> BearerAuth:
+    """The dependency of one service's operations that need a token.
 
     Usage: ``principal: Annotated[Principal, Security(auth, scopes=["registry:write"])]``
-    where ``auth = make_auth(...)``; the verifier lives on ``app.state.token_verifier``.
-    """
-    scheme = BearerScheme(token_url, scopes)
-
-    async def authenticate(
-        security_scopes: SecurityScopes,
-        request: Request,
-        # Default-value style on purpose: with postponed annotations FastAPI cannot
-        # resolve an Annotated[...] that refers to this closure's ``scheme``.
-        token: str | None = Depends(scheme),
-    ) -> Principal:
-        if token is None:
-            raise Unauthorized("A bearer token is required.", error="invalid_request")
-        verifier: TokenVerifier = request.app.state.token_verifier
-        principal = await verifier.principal(token)
-        missing = [s for s in security_scopes.scopes if s not in principal.scopes]
-        if missing:
-            raise InsufficientScope(security_scopes.scopes)
-        request.state.principal = principal
-        return principal
-
-    return authenticate
+    where ``auth = make_auth(...)``."""
+    return BearerAuth(token_url, scopes)
 
 
 def require_scopes(authenticate: Callable[..., Any], *scopes: str) -> Any:
