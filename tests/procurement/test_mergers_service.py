@@ -13,13 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from procurement.enrollments.models import Enrollment
 from procurement.history import HistoryEntry
 from procurement.mergers import service
-from servicekit import testing
 from servicekit.auth import Principal
 from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -115,14 +113,6 @@ async def test_a_fold_revives_a_withdrawn_enrollment_and_applies_once(
     assert (second, again) == (False, applied)
 
 
-@pytest.mark.xfail(
-    testing.test_database_base_url() is not None,
-    reason="bug: two concurrent applies of one merger on PostgreSQL: the second inserts the "
-    "applied_mergers row again and its IntegrityError escapes (HTTP 500) instead of answering "
-    "the first record",
-    raises=IntegrityError,
-    strict=True,
-)
 async def test_concurrent_applies_of_one_merger_apply_it_once(
     client: httpx.AsyncClient, app: Any, database: Database, registry: FakeRegistry,
     issuer: TestIssuer, lead_headers: dict[str, str],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from servicekit.repository import Repository
@@ -19,6 +20,14 @@ class MergerRepository(Repository[AppliedMerger]):
 
     async def find(self, merger_id: uuid.UUID) -> AppliedMerger | None:
         return await self.first(col(AppliedMerger.merger_id) == merger_id)
+
+    async def lock(self, merger_id: uuid.UUID) -> None:
+        """Hold off other applies of this merger until the transaction ends (PostgreSQL: a
+        transaction-scoped advisory lock keyed by the merger; SQLite's writers are
+        serialised by BEGIN IMMEDIATE already)."""
+        if self.session.bind.dialect.name == "postgresql":
+            key = int.from_bytes(merger_id.bytes[:8], "big", signed=True)
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     async def enrolled(self, oin: str) -> list[Enrollment]:
         """The municipality's current enrollments, locked until the merger commits."""

@@ -104,6 +104,12 @@ async def apply(
     predecessors, successor, effective = await _registry_merger(registry, merger_id)
     actor = None if dry_run else Actor.of(principal)
     async with transaction(session, dry_run=dry_run):
+        if not dry_run:
+            # An apply running at the same time: wait for it, then answer its record.
+            await repo.lock(merger_id)
+            done = await repo.find(merger_id)
+            if done is not None:
+                return to_out(done), False
         transferred: list[uuid.UUID] = []
         combined: list[uuid.UUID] = []
         for predecessor in predecessors:
