@@ -1,7 +1,7 @@
 """Vulnerability and exposure rules without HTTP: recorded by the offering's supplier or
 the operator, once per CVE and offering, for versions of that offering; each municipality
 that becomes exposed (or no longer is) gets an event addressed to it; a withdrawn one
-takes no changes; exposure is shown to the municipality itself (only its own), the
+takes no changes; a municipal merger passes exposure to the successor; exposure is shown to the municipality itself (only its own), the
 offering's supplier and the operator (service functions on a real session)."""
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from registry.db import event_outbox
+from registry.mergers.schemas import MergerCreate
+from registry.mergers.service import merge
 from registry.offerings.schemas import OfferingCreate, VersionCreate
 from registry.offerings.service import create_offering, create_version
 from registry.usages.schemas import UsageCreate
@@ -24,6 +26,7 @@ from registry.usages.service import create_usage
 from registry.vulnerabilities import service
 from registry.vulnerabilities.schemas import VulnerabilityCreate, VulnerabilityPatch
 from servicekit.auth import Principal
+from servicekit.clock import utcnow
 from servicekit.db import Database
 from servicekit.errors import BadRequest, Conflict, Forbidden
 from servicekit.http import IfMatch
@@ -152,3 +155,45 @@ async def test_exposure_is_shown_to_the_municipality_supplier_and_operator_only(
             session, staff(AMERSFOORT_OIN), made[AMERSFOORT_OIN], PAGE
         )
     assert (total, rows[0].version, rows[0].severity) == (1, "2.0", "medium")
+
+
+async def test_a_merger_passes_exposure_to_the_successor(
+    client: httpx.AsyncClient, registry_db: Database, make_org: Any, make_facility: Any,
+) -> None:  # fmt: skip
+    made = await _landscape(registry_db, make_org, make_facility)
+    cves = {"CVE-2099-0002": [made["1.0"]], "CVE-2099-0003": [made["1.0"], made["2.0"]]}
+    for cve, versions in cves.items():
+        async with registry_db.sessionmaker() as session:
+            await service.create_vulnerability(session, SUPPLIER, VulnerabilityCreate(
+                offering_id=made["offering"].id, cve_id=cve, cvss_score=Decimal("7.5"),
+                cvss_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N",
+                description="Data exposure", affected_version_ids=versions))  # fmt: skip
+
+    async def exposure_events() -> list[tuple[str, str, str]]:
+        query = select(event_outbox.c.type, event_outbox.c.data).order_by(event_outbox.c.sequence)
+        async with registry_db.sessionmaker() as session:
+            rows = (await session.execute(query)).all()
+        return [(t.rsplit(".", 1)[1], json.loads(d)["cveId"], json.loads(d)["audience"])
+                for t, d in rows if ".exposure." in t]  # fmt: skip
+
+    before = await exposure_events()
+    assert sorted(before) == sorted([("detected", "CVE-2099-0002", UTRECHT_OIN),
+        ("detected", "CVE-2099-0003", UTRECHT_OIN), ("detected", "CVE-2099-0003", AMERSFOORT_OIN)])  # fmt: skip
+    body = MergerCreate.model_validate({"predecessorIds": [made[UTRECHT_OIN]],
+        "successorId": made[AMERSFOORT_OIN], "effectiveDate": utcnow().date().isoformat()})  # fmt: skip
+    async with registry_db.sessionmaker() as session:
+        await merge(session, OPERATOR, body, dry_run=True)
+    assert await exposure_events() == before  # a preview announces nothing
+    async with registry_db.sessionmaker() as session:
+        await merge(session, OPERATOR, body, dry_run=False)
+    # Amersfoort now runs version 1.0 too: newly exposed to the CVE of 1.0 only; Utrecht,
+    # merged away, is exposed to neither.
+    assert sorted((await exposure_events())[len(before):]) == sorted([
+        ("detected", "CVE-2099-0002", AMERSFOORT_OIN), ("ended", "CVE-2099-0002", UTRECHT_OIN),
+        ("ended", "CVE-2099-0003", UTRECHT_OIN)])  # fmt: skip
+    async with registry_db.sessionmaker() as session:
+        rows, total = await service.exposures_of_municipality(
+            session, OPERATOR, made[AMERSFOORT_OIN], PAGE
+        )
+    assert total == 3
+    assert {r.cve_id for r in rows} == set(cves)

@@ -3,7 +3,9 @@
 Everything that was the predecessors' passes to the successor in one transaction, each
 change with its history row and event (who, when; the usages name the municipality that
 concluded them): usages, support pledges and pilot participations (one per facility:
-a second is folded into the successor's), and places in cooperations. The predecessors
+a second is folded into the successor's), and places in cooperations. Exposure to
+vulnerabilities passes with the usages: the successor hears of what it is now exposed
+to and each predecessor of what it no longer is (addressed events). The predecessors
 stay readable as ended organisations with ``endedOn`` and ``successorId`` and take no
 new writes. A merger is recorded on or after the day it takes effect; a preview
 (``dry_run``) runs the same transaction and rolls it back.
@@ -36,6 +38,7 @@ from ..organisations.service import member_ids_of, require_not_ended
 from ..organisations.service import to_out as organisation_out
 from ..pilots.service import PARTICIPANTS
 from ..usages.service import to_out as usage_out
+from ..vulnerabilities.service import announce_moved_usages, exposure_of_municipalities
 from .models import MunicipalityMerger
 from .repository import MergerRepository
 from .schemas import MergerCreate, MergerMoves, MergerOut
@@ -226,6 +229,8 @@ async def _move_everything(
     pilots: tuple[list[uuid.UUID], list[uuid.UUID]] = ([], [])
     cooperations: set[uuid.UUID] = set()
     now = utcnow()
+    merging = [*(p.id for p in predecessors), successor.id]
+    exposed = {} if actor is None else await exposure_of_municipalities(repo.session, merging)
     for predecessor in predecessors:
         for usage in await repo.usages_of(predecessor.id):
             usage.municipality_id = successor.id
@@ -247,6 +252,9 @@ async def _move_everything(
             await repo.hand_over_membership(cooperation_id, predecessor.id, successor.id)
             cooperations.add(cooperation_id)
     if actor is not None:
+        # The predecessors' exposure passes to the successor with their usages.
+        await repo.session.flush()
+        await announce_moved_usages(repo.session, actor, exposed, merging)
         members = await member_ids_of(repo.session, cooperations)
         for cooperation in (await repo.organisations(sorted(cooperations))).values():
             cooperation.revision += 1

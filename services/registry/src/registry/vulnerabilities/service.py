@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -251,6 +251,37 @@ async def exposures_of_usage(session: AsyncSession, usage_id: uuid.UUID) -> dict
     for row in await VulnerabilityRepository(session).exposures(usage_id=usage_id):
         found[row["vulnerability_id"]].append(row)
     return found
+
+
+async def exposure_of_municipalities(
+    session: AsyncSession, municipality_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, dict[Any, list]]:
+    """Per published vulnerability, which of these municipalities (id, OIN) are exposed
+    to it, with their exposures."""
+    repo = VulnerabilityRepository(session)
+    found: dict[uuid.UUID, dict[Any, list]] = defaultdict(lambda: defaultdict(list))
+    for municipality_id in municipality_ids:
+        for row in await repo.exposures(municipality_id=municipality_id):
+            found[row["vulnerability_id"]][(row["municipality_id"], row["oin"])].append(row)
+    return found
+
+
+async def announce_moved_usages(
+    session: AsyncSession,
+    actor: Actor,
+    before: dict[uuid.UUID, dict[Any, list]],
+    municipality_ids: Iterable[uuid.UUID],
+) -> None:
+    """After usages passed between these municipalities (a merger, in the caller's
+    transaction), given :func:`exposure_of_municipalities` from before: each hears of the
+    vulnerabilities it is now exposed to, or no longer is."""
+    repo = VulnerabilityRepository(session)
+    after = await exposure_of_municipalities(session, municipality_ids)
+    for vulnerability_id in sorted(before.keys() | after.keys()):
+        out = await _output(repo, await repo.get(vulnerability_id))
+        await _announce(
+            session, actor, out, before.get(vulnerability_id, {}), after.get(vulnerability_id, {})
+        )
 
 
 async def announce_usage_change(
