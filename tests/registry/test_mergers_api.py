@@ -275,3 +275,28 @@ async def test_a_merged_municipality_merges_again(
         "/v1/municipality-mergers", params={"pageSize": 10}, headers=tokens.reader()
     )
     assert [m["successorId"] for m in r.json()["items"]] == [later["id"], w["s"]["id"]]
+
+
+async def test_a_merger_on_the_first_representable_day_is_refused(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker
+) -> None:
+    """0001-01-01 leaves the predecessors no last day: 400 naming effectiveDate (it was a
+    500 from the date arithmetic), nothing stored, nothing ended, no event."""
+    w = await _world(client, tokens, make_org, make_facility)
+    before = await _events(client, tokens)
+    for suffix in ("", "?dryRun=true"):
+        r = await client.post(
+            f"/v1/municipality-mergers{suffix}",
+            json=_body(w, when="0001-01-01"),
+            headers=tokens.operator(),
+        )
+        assert r.status_code == 400, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert [p["name"] for p in r.json()["invalidParams"]] == ["effectiveDate"]
+    r = await client.get("/v1/municipality-mergers", headers=tokens.reader())
+    assert r.json()["total"] == 0
+    for org in (w["a"], w["b"]):
+        r = await client.get(f"/v1/organisations/{org['id']}", headers=tokens.reader())
+        assert r.json()["endedOn"] is None
+        assert r.json()["successorId"] is None
+    assert await _events(client, tokens) == before

@@ -74,6 +74,8 @@ def _check_request(data: MergerCreate, today: date) -> None:
             problems.append({"name": f"predecessorIds[{index}]", "reason": "listed twice"})
         if predecessor == data.successor_id:
             problems.append({"name": f"predecessorIds[{index}]", "reason": "the successor itself"})
+    if data.effective_date == date.min:  # the predecessors' last day would be before it
+        problems.append({"name": "effectiveDate", "reason": "must be after 0001-01-01"})
     if data.effective_date > today:
         problems.append(
             {"name": "effectiveDate", "reason": "in the future: record it on or after that day"}
