@@ -406,6 +406,48 @@ async def test_malformed_webhook_urls_are_400_never_500(
     assert (await client.get(url, headers=tokens.municipality())).json()["url"] == HOOK
 
 
+async def test_urls_with_characters_outside_rfc_3986_are_400_and_change_nothing(
+    client: httpx.AsyncClient, tokens: Any, make_facility: Maker
+) -> None:
+    """The documents say ``format: uri``: a URL with characters a URI cannot hold (found
+    by make fuzz: ``https://a.test/_H>E<Le?j>07`` was stored, 201) is a 400 naming the
+    field, on a subscription and an offering alike; percent-encoded, it is accepted."""
+    bad_urls = (
+        "https://a.test/_H>E<Le?j>07", 'https://a.test/"x"', "https://a.test/{x}",
+        "https://a.test/a|b", "https://a.test/a\\b", "https://a.test/a^b", "https://a.test/a`b",
+        "https://a.test/a[0]", "https://a.test/%zz", "https://a.test/a#b#c",
+    )  # fmt: skip
+    for bad in bad_urls:
+        r = await client.post("/v1/subscriptions", json={"url": bad}, headers=tokens.municipality())
+        assert r.status_code == 400, (bad, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert [p["name"] for p in r.json()["invalidParams"]] == ["url"], bad
+        assert "percent-encoded" in r.json()["invalidParams"][0]["reason"], bad
+    listed = await client.get("/v1/subscriptions", headers=tokens.municipality())
+    assert listed.json()["total"] == 0
+    sub = await _subscribe(client, tokens)
+    url = f"/v1/subscriptions/{sub['id']}"
+    etag = (await client.get(url, headers=tokens.municipality())).headers["etag"]
+    headers = {**tokens.municipality(), "If-Match": etag}
+    r = await client.patch(url, json={"url": bad_urls[0]}, headers=headers)
+    assert r.status_code == 400, r.text
+    after = await client.get(url, headers=tokens.municipality())
+    assert after.json()["url"] == HOOK
+    assert after.headers["etag"] == etag
+    encoded = "https://a.test/_H%3EE%3CLe?j%3E07#top"
+    r = await client.patch(url, json={"url": encoded}, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["url"] == encoded
+
+    facility = await make_facility()
+    offering = {"facilityId": facility["id"], "name": "Product", "priceModel": "free",
+                "productUrl": bad_urls[0]}  # fmt: skip
+    r = await client.post("/v1/offerings", json=offering, headers=tokens.supplier())
+    assert r.status_code == 400, r.text
+    assert [p["name"] for p in r.json()["invalidParams"]] == ["productUrl"]
+    assert (await client.get("/v1/offerings", headers=tokens.reader())).json()["total"] == 0
+
+
 async def test_a_patch_cannot_remove_url_or_active_and_null_event_types_mean_all(
     client: httpx.AsyncClient, tokens: Any
 ) -> None:

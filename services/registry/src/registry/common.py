@@ -56,14 +56,18 @@ Reason = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=TRIMMED)
 ]
 # An absolute http(s) URL as a client can send it: a DNS name or IPv4 host, an optional
-# port, then printable ASCII only (no whitespace, no control characters; anything else
-# percent-encoded). Declared as the schema's pattern and checked again by ``url_syntax``,
-# so that what the document allows the service accepts, and a URL stored here is one the
-# HTTP client can request.
+# port, then a path, query and fragment of RFC 3986's characters only (anything else,
+# such as whitespace, control characters, < > " { } | \\ ^ `, percent-encoded; at most one
+# #). Declared as the schema's pattern and checked again by ``url_syntax``, so that what
+# the document allows the service accepts, what it accepts is a URI (``format: uri``),
+# and a URL stored here is one the HTTP client can request.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
-URL_PATTERN = rf"^https?://{_LABEL}(?:\.{_LABEL})*(?::{_PORT})?(?:[/?#][!-~]*)?$"
+_ORIGIN = rf"https?://{_LABEL}(?:\.{_LABEL})*(?::{_PORT})?"
+_PCHAR = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
+URL_PATTERN = rf"^{_ORIGIN}(?:/(?:{_PCHAR}|/)*)?(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?$"
 _URL = re.compile(URL_PATTERN)
+_URL_ORIGIN = re.compile(rf"{_ORIGIN}(?:[/?#]|$)")
 
 
 def url_syntax(value: str) -> str:
@@ -72,6 +76,11 @@ def url_syntax(value: str) -> str:
     if not _URL.match(value):
         if "@" in value.partition("://")[2].split("/", 1)[0]:
             raise ValueError("credentials are not allowed in a URL")
+        if _URL_ORIGIN.match(value):
+            raise ValueError(
+                'characters outside RFC 3986 (such as < > " { } | ^ `, a second # or a % '
+                "without two hex digits) must be percent-encoded"
+            )
         raise ValueError("not an absolute http or https URL with a host name")
     return value
 
