@@ -14,6 +14,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from identity.broker.means import UpstreamIdentity
 from identity.config import Settings
 
 ISSUER = "http://127.0.0.1:8000"
@@ -80,6 +81,53 @@ class RP:
         return {**form, "client_id": self.client_id}, {}
 
 
+def authorize_params(rp: RP, **kw: Any) -> tuple[dict[str, str], str]:
+    """An authorization request's parameters (None drops one) and its PKCE verifier."""
+    verifier = kw.pop("verifier", uuid.uuid4().hex + uuid.uuid4().hex)
+    params = {
+        "response_type": "code",
+        "client_id": rp.client_id,
+        "redirect_uri": rp.redirect_uri,
+        "scope": "openid profile",
+        "state": uuid.uuid4().hex,
+        "nonce": uuid.uuid4().hex,
+        "code_challenge": create_s256_code_challenge(verifier),
+        "code_challenge_method": "S256",
+    }
+    params.update(kw)
+    return {k: v for k, v in params.items() if v is not None}, verifier
+
+
+def person(name: str = "jan", loa: str = LOA_SUBSTANTIAL) -> UpstreamIdentity:
+    """A DigiD login of a made-up person (``name`` tells persons apart)."""
+    native = {LOA_LOW: "MobileTwoFactorContract", LOA_SUBSTANTIAL: "Smartcard",
+              LOA_HIGH: "SmartcardPKI"}[loa]  # fmt: skip
+    return UpstreamIdentity(
+        means="digid",
+        native_level="urn:oasis:names:tc:SAML:2.0:ac:classes:" + native,
+        loa=loa,
+        person_key=f"bsn:{name}",
+        attributes={"given_name": name.title(), "family_name": "Jansen"},
+    )
+
+
+async def issue_code(
+    authorization: Any, rp: RP, who: UpstreamIdentity | None = None, **kw: Any
+) -> tuple[str, str]:
+    """(code, verifier) from the authorization service itself, without a browser: the
+    request validated and stored, then completed by a new login of ``who``."""
+    params, verifier = authorize_params(rp, **kw)
+    request = await authorization.store(await authorization.validate(params))
+    _cookie, redirect = await authorization.login_and_issue_code(request, who or person())
+    return query_of(redirect)["code"], verifier
+
+
+def code_form(rp: RP, code: str, verifier: str) -> dict[str, str]:
+    """The token request's form for a code (client authentication is not the service's)."""
+    return {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+            "code_verifier": verifier}  # fmt: skip
+
+
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
 
@@ -117,19 +165,7 @@ class Browser:
         self.http = http
 
     def authorize_params(self, rp: RP, **kw: Any) -> tuple[dict[str, str], str]:
-        verifier = kw.pop("verifier", uuid.uuid4().hex + uuid.uuid4().hex)
-        params = {
-            "response_type": "code",
-            "client_id": rp.client_id,
-            "redirect_uri": rp.redirect_uri,
-            "scope": "openid profile",
-            "state": uuid.uuid4().hex,
-            "nonce": uuid.uuid4().hex,
-            "code_challenge": create_s256_code_challenge(verifier),
-            "code_challenge_method": "S256",
-        }
-        params.update(kw)
-        return {k: v for k, v in params.items() if v is not None}, verifier
+        return authorize_params(rp, **kw)
 
     async def start(self, rp: RP, **kw: Any) -> tuple[httpx.Response, dict[str, str], str]:
         params, verifier = self.authorize_params(rp, **kw)
