@@ -42,6 +42,8 @@ from .settings import ServiceSettings
 logger = logging.getLogger("servicekit.auth")
 
 ALLOWED_ALGORITHMS = ("RS256", "PS256", "ES256")
+# Clock difference allowed on ``exp`` and ``nbf``.
+LEEWAY_SECONDS = 30
 
 LOA_LOW = "http://eidas.europa.eu/LoA/low"
 LOA_SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
@@ -121,7 +123,7 @@ class TokenVerifier:
         issuer: str,
         audience: str | list[str],
         algorithms: list[str] | tuple[str, ...] = ALLOWED_ALGORITHMS,
-        leeway: int = 30,
+        leeway: int = LEEWAY_SECONDS,
         cache_size: int = 1024,
         clock: Callable[[], float] = time.time,
         revocations: RevocationFeed | None = None,

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from servicekit.auth import LEEWAY_SECONDS
 from servicekit.settings import ServiceSettings
 
 # Only for development: a fixed key so `make run` works with no configuration. Production
@@ -70,11 +71,23 @@ class Settings(ServiceSettings):
     client_auth_failure_window_seconds: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
-    def _refresh_lifetimes(self) -> Settings:
+    def _lifetimes(self) -> Settings:
         if self.refresh_token_lifetime > self.refresh_token_family_lifetime:
             raise ValueError(
                 "IDENTITY_REFRESH_TOKEN_LIFETIME must not exceed "
                 "IDENTITY_REFRESH_TOKEN_FAMILY_LIFETIME (the refresh family's maximum)."
+            )
+        # A retired key must stay published while a token it signed can still be valid,
+        # or resource servers refuse that token before it expires.
+        longest = max(
+            self.access_token_lifetime,
+            self.public_client_access_token_lifetime,
+            self.id_token_lifetime,
+        )
+        if self.key_retention_seconds <= longest + LEEWAY_SECONDS:
+            raise ValueError(
+                f"IDENTITY_KEY_RETENTION_SECONDS must exceed the longest token lifetime "
+                f"({longest} s) plus the verifiers' leeway ({LEEWAY_SECONDS} s)."
             )
         return self
 
