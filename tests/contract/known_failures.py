@@ -84,6 +84,13 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("procurement", "createLot", "positive_data_acceptance"): (
         "A lot's value must fit within the tender's value with the other lots (400)."
     ),
+    ("procurement", "createEnrollment", "positive_data_acceptance"): (
+        "Each lot at most once: a lotId listed twice is 400 invalidParams lots. uniqueItems "
+        "cannot state it (two lines of one lot with different volumes are distinct items)."
+    ),
+    ("procurement", "updateEnrollment", "positive_data_acceptance"): (
+        "As createEnrollment: each lot at most once (400)."
+    ),
     ("registry", "createVulnerability", "positive_data_acceptance"): REFERENCE
     + " (offeringId, affectedVersionIds must be versions of it); cvssScore has one decimal.",
     ("registry", "updateVulnerability", "positive_data_acceptance"): REFERENCE

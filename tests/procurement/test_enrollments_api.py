@@ -201,6 +201,43 @@ async def test_bad_input_is_400_and_writes_nothing(
     assert await count_rows(app, Mandate) == 0
 
 
+async def test_a_lot_listed_twice_is_400_naming_lots_and_changes_nothing(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    """Each lot once, on an enrollment and its change: a 400 naming ``lots`` (it named
+    the whole ``body``), nothing stored, the enrollment as it was."""
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    headers = municipality_headers(issuer, UTRECHT)
+    lot = tender["lots"][0]["id"]
+    twice = [{"lotId": lot, "expectedVolume": 1}, {"lotId": lot, "expectedVolume": 2}]
+    response = await client.post(url, json={"lots": twice, "mandate": mandate()}, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["invalidParams"] == [
+        {"name": "lots", "reason": "Value error, each lot may appear only once"}
+    ]
+    assert await count_rows(app, Enrollment) == 0
+
+    created = await client.post(url, json=enrollment_body(tender), headers=headers)
+    eid, etag = created.json()["id"], created.headers["etag"]
+    response = await client.put(
+        f"{url}/{eid}", json={"lots": twice, "mandate": mandate()},
+        headers={**headers, "If-Match": etag},
+    )  # fmt: skip
+    assert response.status_code == 400, response.text
+    assert [p["name"] for p in response.json()["invalidParams"]] == ["lots"]
+    after = await client.get(f"{url}/{eid}", headers=headers)
+    assert after.headers["etag"] == etag
+    assert after.json()["lots"] == created.json()["lots"]
+    assert await count_rows(app, EnrollmentLot) == 1
+    assert await count_rows(app, Mandate) == 1
+
+
 async def test_window_edges(
     client: httpx.AsyncClient,
     registry: FakeRegistry,

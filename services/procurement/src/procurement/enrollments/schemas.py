@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field
 
 from servicekit.schemas import ApiModel, ApiOutModel, IsoDate
 
@@ -42,33 +42,30 @@ class EnrollmentLotIn(ApiModel):
     )
 
 
-def _unique_lots(lots: list[EnrollmentLotIn]) -> None:
+def _unique_lots(lots: list[EnrollmentLotIn]) -> list[EnrollmentLotIn]:
     ids = [line.lot_id for line in lots]
     if len(ids) != len(set(ids)):
         raise ValueError("each lot may appear only once")
+    return lots
+
+
+# The lots of an enrollment, each lot once (a 400 naming ``lots`` otherwise).
+EnrollmentLots = Annotated[
+    list[EnrollmentLotIn], Field(min_length=1, max_length=100), AfterValidator(_unique_lots)
+]
 
 
 class EnrollmentIn(ApiModel):
-    lots: list[EnrollmentLotIn] = Field(min_length=1, max_length=100)
+    lots: EnrollmentLots
     mandate: MandateIn
-
-    @model_validator(mode="after")
-    def _check(self) -> EnrollmentIn:
-        _unique_lots(self.lots)
-        return self
 
 
 class EnrollmentChange(ApiModel):
     """Replace the enrolled lots (If-Match required). A new mandate is needed when the
     lots go beyond the current mandate's scope."""
 
-    lots: list[EnrollmentLotIn] = Field(min_length=1, max_length=100)
+    lots: EnrollmentLots
     mandate: MandateIn | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> EnrollmentChange:
-        _unique_lots(self.lots)
-        return self
 
 
 class WithdrawalIn(ApiModel):
