@@ -125,7 +125,7 @@ async def test_preview_apply_once_and_the_ended_municipality_cannot_enroll(
     assert demand["participants"] == 1
     assert sorted(lot["totalVolume"] for lot in demand["lots"]) == [8, 17]
 
-    events = (await client.get("/v1/events", params={"pageSize": 100},
+    events = (await client.get("/v1/events", params={"limit": 100},
                                headers=lead_headers)).json()["items"]  # fmt: skip
     kinds = [e["type"].removeprefix("nl.samen.procurement.") for e in events]
     assert kinds.count("enrollment.transferred") == 1

@@ -59,7 +59,7 @@ def _body(w: dict[str, Any], when: str = "2026-01-01") -> dict[str, Any]:
 
 
 async def _events(client: httpx.AsyncClient, tokens: Any) -> list[dict[str, Any]]:
-    r = await client.get("/v1/events", params={"pageSize": 100}, headers=tokens.reader())
+    r = await client.get("/v1/events", params={"limit": 100}, headers=tokens.reader())
     return list(r.json()["items"])
 
 

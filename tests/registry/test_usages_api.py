@@ -75,6 +75,32 @@ async def test_municipality_registers_its_usage(
     assert r.status_code == 409
 
 
+async def test_a_misspelt_filter_is_400_not_the_unfiltered_list(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker
+) -> None:
+    """make fuzz: every list answered 200 to a query parameter it does not have, so
+    ``?municipalityid=`` (for ``municipalityId``) gave every municipality's usages as if
+    filtered. It is a 400 naming the parameter; a write with one stores nothing."""
+    w = await _world(client, tokens, make_org, make_facility)
+    body = {"municipalityId": w["utrecht"]["id"], "facilityId": w["facility"]["id"]}
+    r = await client.post("/v1/usages", json=body, headers=tokens.municipality())
+    assert r.status_code == 201, r.text
+    r = await client.get(
+        "/v1/usages", params={"municipalityid": w["amersfoort"]["id"]}, headers=tokens.reader()
+    )
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["invalidParams"] == [
+        {"name": "municipalityid", "reason": "not a parameter of this operation"}
+    ]
+    other = {**body, "facilityId": w["other_facility"]["id"]}
+    r = await client.post("/v1/usages?dryrun=true", json=other, headers=tokens.municipality())
+    assert r.status_code == 400, r.text
+    assert [p["name"] for p in r.json()["invalidParams"]] == ["dryrun"]
+    r = await client.get("/v1/usages", headers=tokens.reader())
+    assert [u["facilityId"] for u in r.json()["items"]] == [w["facility"]["id"]]
+
+
 async def test_only_own_staff(
     client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker
 ) -> None:

@@ -190,3 +190,29 @@ async def test_event_cursor_beyond_64_bits_is_400(client: httpx.AsyncClient, rea
     response = await client.get(f"/v1/events?after={2**63}", headers=reader)
     body = assert_problem(response, 400)
     assert body["invalidParams"][0]["name"] == "after"
+
+
+async def test_an_unknown_query_parameter_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, reader: dict, writer: dict
+) -> None:
+    """As an unknown body member is (make fuzz: ``?x-schemathesis-unknown-property=42``
+    was answered 200 by every list): a misspelt filter must not answer the unfiltered
+    list. Parameters of the operation's dependencies (page, pageSize) are its own."""
+    before = (await client.get("/v1/widgets", headers=reader)).json()["total"]
+    r = await client.get("/v1/widgets", params={"q": "a", "page": 1, "pageSize": 5}, headers=reader)
+    assert r.status_code == 200, r.text
+    body = assert_problem(await client.get("/v1/widgets?Q=a&pagesize=5", headers=reader), 400)
+    assert body["invalidParams"] == [
+        {"name": "Q", "reason": "not a parameter of this operation"},
+        {"name": "pagesize", "reason": "not a parameter of this operation"},
+    ]
+    r = await client.post("/v1/widgets?dryRun=true", json={"name": "kept out"}, headers=writer)
+    assert [p["name"] for p in assert_problem(r, 400)["invalidParams"]] == ["dryRun"]
+    assert_problem(await client.get("/v1/events?limit=5&afterr=3", headers=reader), 400)
+    r = await client.get("/v1/widgets", params={"q": "kept out"}, headers=reader)
+    assert r.json()["total"] == 0
+    r = await client.get("/v1/widgets", headers=reader)
+    assert r.json()["total"] == before
+    # What the client can accept is checked first (406).
+    r = await client.get("/v1/widgets?x=1", headers={**reader, "Accept": "text/html"})
+    assert_problem(r, 406)

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .auth import Principal
 from .clock import aware
 from .db import SessionDep
+from .http import ApiRoute
 from .schemas import ApiOutModel
 
 SPEC_VERSION = "1.0"
@@ -184,7 +185,7 @@ def events_router(
     """``GET /v1/events``: the service's change feed, oldest first, by sequence cursor;
     event types starting with ``hidden_prefix`` are not on it; ``shown``, when given,
     turns the events read into what this caller may see of them."""
-    router = APIRouter(tags=[tag])
+    router = APIRouter(tags=[tag], route_class=ApiRoute)
 
     @router.get(
         "/v1/events",

@@ -7,9 +7,10 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from .errors import NotAcceptable, PreconditionFailed, PreconditionRequired
+from .errors import BadRequest, NotAcceptable, PreconditionFailed, PreconditionRequired
 
 
 def make_etag(*parts: object) -> str:
@@ -102,10 +103,48 @@ async def accept_json(request: Request) -> None:
     negotiate(request, ["application/json"])
 
 
-class JsonRoute(APIRoute):
+def query_parameter_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameters an operation declares, its dependencies' included (the names
+    its OpenAPI document lists)."""
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        names.update(field.alias for field in current.query_params)
+        pending.extend(current.dependencies)
+    return frozenset(names)
+
+
+class ApiRoute(APIRoute):
+    """A documented operation: a query parameter it does not declare is a 400 problem
+    naming it, as an unknown member of a body is, instead of being ignored (a misspelt
+    filter would answer the unfiltered list as if it had been applied)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        known = query_parameter_names(self.dependant)
+
+        async def checked(request: Request) -> Response:
+            if request.scope["query_string"]:
+                unknown = sorted(set(request.query_params) - known)
+                if unknown:
+                    raise BadRequest(
+                        f"Unknown query parameter: {', '.join(unknown)}.",
+                        invalid_params=[
+                            {"name": name, "reason": "not a parameter of this operation"}
+                            for name in unknown
+                        ],
+                    )
+            return await handler(request)
+
+        return checked
+
+
+class JsonRoute(ApiRoute):
     """A route of a JSON resource: 406 problem+json to an Accept it cannot meet, checked
     before anything else of the request (FastAPI's ``route_class`` hook: one check in the
-    handler rather than one more dependency to solve on every request)."""
+    handler rather than one more dependency to solve on every request); unknown query
+    parameters are a 400 (:class:`ApiRoute`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.clock import ClockDep
 from servicekit.csvfiles import CSV, csv_response
 from servicekit.db import SessionDep
-from servicekit.http import accept_json, negotiate
+from servicekit.http import ApiRoute, accept_json, negotiate
 from servicekit.responses import json_response
 
 from ..deps import Reader, RegistryDep, TenderId
@@ -22,7 +22,7 @@ from ..registry_client import RegistryClient
 from . import service
 from .schemas import Demand
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], route_class=ApiRoute)
 
 CSV_RESPONSE: dict[str, Any] = {
     "description": "Demand as CSV (one row per lot, then per province and lot)",

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from servicekit.csvfiles import CSV, attachment, csv_response, csv_responses
 from servicekit.db import SessionDep
-from servicekit.http import negotiate
+from servicekit.http import ApiRoute, negotiate
 from servicekit.responses import error_responses
 
 from ..auth import Reader
@@ -26,7 +26,7 @@ async def accept_csv(request: Request) -> None:
     negotiate(request, [CSV])
 
 
-router = APIRouter(tags=["exports"])
+router = APIRouter(tags=["exports"], route_class=ApiRoute)
 CsvOnly = [Depends(accept_csv)]
 
 
