@@ -202,3 +202,41 @@ async def test_as_of_is_an_iso_8601_date_only(
             assert [p["name"] for p in r.json()["invalidParams"]] == ["asOf"], r.json()
         r = await client.get(url, params={"asOf": AS_OF}, headers=tokens.contracts_reader())
         assert r.status_code == 200, r.text
+
+
+async def test_the_ends_of_the_calendar_are_400_or_answered_never_500(
+    client: httpx.AsyncClient, tokens: Any, make_facility: Maker, make_org: Maker
+) -> None:
+    """asOf with within past 9999-12-31 was a 500 (year 10001) on every radar, JSON and
+    CSV: it is a 400 naming asOf. A contract recorded as ending 0001-01-01 with a notice
+    period was a 500 (year -4) on its municipality's radar: its deadline is 0001-01-01.
+    The usage is as it was after every read."""
+    facility = await make_facility(slug="kalender", theme="kalender")
+    org, oin = await _municipality(make_org, 98)
+    usage = await _use(client, tokens, oin, org, facility, contractEndDate="0001-01-01",
+                       noticePeriodMonths=60)  # fmt: skip
+    radars = (f"/v1/facilities/{facility['id']}/radar", f"/v1/organisations/{org['id']}/radar")
+    for url in (*radars, *(f"{url}.csv" for url in radars)):
+        for as_of in ("9999-12-31", "9998-08-01"):
+            r = await client.get(url, params={"asOf": as_of}, headers=tokens.contracts_reader())
+            assert r.status_code == 400, (url, as_of, r.text)
+            assert r.headers["content-type"] == "application/problem+json"
+            assert [p["name"] for p in r.json()["invalidParams"]] == ["asOf"], r.json()
+    r = await client.get(
+        radars[1], params={"asOf": "0001-01-01"}, headers=tokens.contracts_reader()
+    )
+    assert r.status_code == 200, r.text
+    (item,) = r.json()["items"]
+    assert (item["noticeDeadline"], item["noticeDeadlinePassed"]) == ("0001-01-01", False)
+    r = await client.get(f"{radars[1]}.csv", params={"asOf": "0001-01-01"},
+                         headers=tokens.contracts_reader())  # fmt: skip
+    assert r.status_code == 200, r.text
+    # On a facility's radar too (its deadline computed in the database on PostgreSQL).
+    target = await make_facility(slug="kalender-collectief", theme="kalender")
+    r = await client.get(f"/v1/facilities/{target['id']}/radar", params={"asOf": "0001-01-01"},
+                         headers=tokens.contracts_reader())  # fmt: skip
+    assert r.status_code == 200, r.text
+    (item,) = r.json()["items"]
+    assert item["noticeDeadline"] == "0001-01-01"
+    r = await client.get(f"/v1/usages/{usage['id']}", headers=tokens.contracts_reader())
+    assert r.json() == usage

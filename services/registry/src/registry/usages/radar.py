@@ -28,6 +28,15 @@ class Horizon:
     within: DateDuration
     today: date
 
+    def __post_init__(self) -> None:
+        try:
+            self.within.after(self.today)
+        except (ValueError, OverflowError):
+            raise BadRequest(
+                "The radar cannot look past 9999-12-31.",
+                invalid_params=[{"name": "asOf", "reason": "asOf plus within is after 9999-12-31"}],
+            ) from None
+
     @property
     def end(self) -> date:
         return self.within.after(self.today)
@@ -35,7 +44,12 @@ class Horizon:
 
 @lru_cache(maxsize=8192)  # contract ends cluster on a few dates; the radar sorts thousands
 def notice_deadline(contract_end: date, notice_months: int | None) -> date:
-    return add_months(contract_end, -(notice_months or 0))
+    """The last day to give notice; 0001-01-01 when it would lie before that (a contract
+    recorded as ending in year 1 with a notice period: long passed either way)."""
+    try:
+        return add_months(contract_end, -(notice_months or 0))
+    except ValueError:
+        return date.min
 
 
 async def facility_radar(
