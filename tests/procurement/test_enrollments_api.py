@@ -99,6 +99,30 @@ async def test_start_date_defaults_to_planned_start_or_explicit(
     assert (line["desiredStartDate"], line["desiredStartBasis"]) == ("2030-06-01", "explicit")
 
 
+async def test_a_registry_contract_ending_on_the_last_representable_day_proposes_the_planned_start(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    """The registry accepts a contract end of 9999-12-31; proposing the day after it was a
+    500 (OverflowError) on the enrollment. The tender's planned start is proposed, saying
+    why."""
+    registry.add_usage(UTRECHT, date(9999, 12, 31))
+    tender = await open_tender(client, registry, lead_headers)
+    response = await client.post(
+        f"/v1/tenders/{tender['id']}/enrollments",
+        json=enrollment_body(tender),
+        headers=municipality_headers(issuer, UTRECHT),
+    )
+    assert response.status_code == 201, response.text
+    (line,) = response.json()["lots"]
+    assert (line["desiredStartDate"], line["desiredStartBasis"]) == ("2030-01-01", "planned-start")
+    assert "9999-12-31" in line["desiredStartExplanation"]
+    assert await count_rows(app, Enrollment) == 1
+
+
 async def test_low_assurance_gets_403_with_required_acr(
     app: Any,
     client: httpx.AsyncClient,

@@ -93,6 +93,13 @@ async def proposed_start(
             f"planned start {planned} is used.",
         )
     end = max(ends)
+    if end == date.max:  # no day after it: the registry knows no end to this contract
+        return StartDate(
+            planned,
+            "planned-start",
+            f"The current contract for {tender.facility_name} runs to {end} (registry), "
+            f"so no day after it can be proposed; the tender's planned start {planned} is used.",
+        )
     proposed = end + timedelta(days=1)
     note = ""
     if proposed < planned:
