@@ -34,6 +34,12 @@ REFERENCE = (
     "The body names another resource by id (a UUID in the schema); one that does not "
     "exist is 400 invalidParams, which no schema can rule out for random ids."
 )
+MUNICIPALITY_VIEW = (
+    "A municipality's own view: the path names an organisation (a UUID in the schema) and "
+    "one of another type is 400 invalidParams organisationId (organisations.service."
+    "municipality_of); the stateful phase follows createOrganisation's links here with "
+    "suppliers and cooperations too."
+)
 KNOWN: dict[tuple[str, str, str], str] = {
     ("registry", "createFacility", "positive_data_acceptance"): REFERENCE + " (providerId)",
     ("registry", "updateFacility", "positive_data_acceptance"): REFERENCE + " (providerId)",
@@ -90,6 +96,18 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ),
     ("procurement", "updateEnrollment", "positive_data_acceptance"): (
         "As createEnrollment: each lot at most once (400)."
+    ),
+    ("registry", "getOrganisationRadar", "positive_data_acceptance"): MUNICIPALITY_VIEW,
+    ("registry", "getOrganisationRadarCsv", "positive_data_acceptance"): MUNICIPALITY_VIEW,
+    ("registry", "getMunicipalityCosts", "positive_data_acceptance"): MUNICIPALITY_VIEW,
+    ("registry", "getOrganisationLandscape", "positive_data_acceptance"): MUNICIPALITY_VIEW,
+    ("registry", "getLandscapeArchimate", "positive_data_acceptance"): MUNICIPALITY_VIEW,
+    ("registry", "getFacilityRadar", "positive_data_acceptance"): (
+        "The query's offeringId (a UUID in the schema) must be an offering of this facility; "
+        "another one is 400 invalidParams offeringId (the stateful phase links any offering)."
+    ),
+    ("registry", "getFacilityRadarCsv", "positive_data_acceptance"): (
+        "As getFacilityRadar: offeringId must be an offering of this facility (400)."
     ),
     ("registry", "createVulnerability", "positive_data_acceptance"): REFERENCE
     + " (offeringId, affectedVersionIds must be versions of it); cvssScore has one decimal.",
