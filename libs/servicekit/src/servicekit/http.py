@@ -7,7 +7,6 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from .errors import BadRequest, NotAcceptable, PreconditionFailed, PreconditionRequired
@@ -103,30 +102,36 @@ async def accept_json(request: Request) -> None:
     negotiate(request, ["application/json"])
 
 
-def query_parameter_names(dependant: Dependant) -> frozenset[str]:
-    """The query parameters an operation declares, its dependencies' included (the names
-    its OpenAPI document lists)."""
-    names: set[str] = set()
-    pending = [dependant]
-    while pending:
-        current = pending.pop()
-        names.update(field.alias for field in current.query_params)
-        pending.extend(current.dependencies)
-    return frozenset(names)
+def declared_query_parameters(app: Any) -> dict[str, frozenset[str]]:
+    """operationId → the query parameters the app's OpenAPI document lists for it (read
+    once per app, on the first request that needs it)."""
+    declared: dict[str, frozenset[str]] | None = getattr(app.state, "query_parameters", None)
+    if declared is None:
+        declared = {
+            operation["operationId"]: frozenset(
+                p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"
+            )
+            for item in app.openapi().get("paths", {}).values()
+            for operation in item.values()
+            if isinstance(operation, dict) and "operationId" in operation
+        }
+        app.state.query_parameters = declared
+    return declared
 
 
 class ApiRoute(APIRoute):
-    """A documented operation: a query parameter it does not declare is a 400 problem
-    naming it, as an unknown member of a body is, instead of being ignored (a misspelt
-    filter would answer the unfiltered list as if it had been applied)."""
+    """A documented operation: a query parameter its OpenAPI operation does not list is a
+    400 problem naming it, as an unknown member of a body is, instead of being ignored (a
+    misspelt filter would answer the unfiltered list as if it had been applied)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        known = query_parameter_names(self.dependant)
+        operation_id = self.operation_id or self.unique_id
 
         async def checked(request: Request) -> Response:
             if request.scope["query_string"]:
-                unknown = sorted(set(request.query_params) - known)
+                known = declared_query_parameters(request.app).get(operation_id)
+                unknown = [] if known is None else sorted(set(request.query_params) - known)
                 if unknown:
                     raise BadRequest(
                         f"Unknown query parameter: {', '.join(unknown)}.",
