@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransactionOrigin
 from sqlalchemy.sql.base import Executable
 
 from .dbdriver import Compiled, DriverConnections
@@ -55,9 +56,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # aiosqlite starts transactions lazily; we issue BEGIN IMMEDIATE ourselves
-            # (below) so a transaction takes the write lock up front and waits on busy_timeout
-            # instead of failing with "database is locked" on upgrade; WAL keeps readers free.
+            # The driver's own transaction handling is off: the begin listener below says
+            # which kind of transaction each one is.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -68,7 +68,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A write transaction takes the write lock up front and waits on busy_timeout
+            # for it; a deferred one that read first and then writes would fail at once
+            # ("database is locked") when another writer committed in between. A read
+            # transaction takes no lock: in WAL mode it reads its snapshot beside the writer.
+            writes = conn.get_execution_options().get(SQLITE_WRITE_LOCK, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
         return engine
     ping_after_idle = kwargs.pop("ping_after_idle_seconds", PING_AFTER_IDLE_SECONDS)
@@ -138,22 +143,50 @@ def _ping_idle_connections(engine: AsyncEngine, idle_seconds: float) -> None:
             raise DisconnectionError("pooled connection is gone") from exc
 
 
+# Execution option of the SQLite engine that write transactions run on (see SqliteSession).
+SQLITE_WRITE_LOCK = "servicekit_sqlite_write_lock"
+
+
+class SqliteSession(Session):
+    """A session whose explicit transactions take SQLite's write lock when they begin.
+
+    Service functions write inside ``session.begin()`` (the session never commits an
+    autobegun transaction), so an explicit transaction is a write and an autobegun one a
+    read. ``get_bind`` (SQLAlchemy's documented hook for routing reads and writes) sends
+    the writes to the engine with :data:`SQLITE_WRITE_LOCK` set; both share one pool."""
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        transaction = self.get_transaction()
+        if transaction is not None and transaction.origin is SessionTransactionOrigin.BEGIN:
+            return self.info[SQLITE_WRITE_LOCK]
+        return super().get_bind(*args, **kwargs)
+
+
 class Database:
     """Engine plus session factory; one per service process."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Reads whose answer comes from one statement need no transaction around it: on
-        # PostgreSQL they run in autocommit (no BEGIN/ROLLBACK round trips; the
-        # statement still sees one consistent snapshot). SQLite keeps its transactions.
-        reads = (
-            self.engine
-            if self.engine.dialect.name == "sqlite"
-            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
-        self.read_sessionmaker = async_sessionmaker(reads, expire_on_commit=False)
+        if self.engine.dialect.name == "sqlite":
+            writes = self.engine.execution_options(**{SQLITE_WRITE_LOCK: True})
+            self.sessionmaker = async_sessionmaker(
+                self.engine,
+                expire_on_commit=False,
+                sync_session_class=SqliteSession,
+                info={SQLITE_WRITE_LOCK: writes.sync_engine},
+            )
+            # Reads (autobegun transactions) take no write lock on SQLite.
+            self.read_sessionmaker = self.sessionmaker
+        else:
+            self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+            # Reads whose answer comes from one statement need no transaction around it:
+            # on PostgreSQL they run in autocommit (no BEGIN/ROLLBACK round trips; the
+            # statement still sees one consistent snapshot).
+            self.read_sessionmaker = async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
         self.on_driver = (
             self.engine.dialect.name == "postgresql" and self.engine.dialect.driver == "asyncpg"
         )
