@@ -173,6 +173,14 @@ async def test_a_refresh_stays_within_its_grant(grants: Any, database: Database)
     _, issued = await g.code()
     assert await g.refusal(g.refresh(issued["refresh_token"], scope="openid email")) == (
         "invalid_scope", "A refresh cannot widen the scope.")  # fmt: skip
+    # The refused refresh did not use the token up: a retry within the grant works
+    # and is not taken for reuse (the family's access token stays active).
+    retried = await g.refresh(issued["refresh_token"], scope="openid")
+    assert await g.active(issued["access_token"], retried["access_token"]) == [True, True]
+    # A spent token asking for more is still reuse: the family is revoked.
+    assert await g.refusal(g.refresh(issued["refresh_token"], scope="openid email")) == (
+        "invalid_grant", "The refresh token was already used or revoked.")  # fmt: skip
+    assert await g.active(retried["access_token"]) == [False]
     _, issued = await g.code()
     other = await grants(refresh_tokens=True)
     assert await other.refusal(other.refresh(issued["refresh_token"])) == (

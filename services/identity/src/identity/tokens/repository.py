@@ -101,6 +101,17 @@ class TokenRepository:
         rows = await self.database.fetch(_REVOKED_SINCE, {"since": since, "now": now})
         return [(r["jti"], r["expires_at"]) for r in rows]
 
+    async def unspent_refresh_scope(self, token_hash: str, client_id: str) -> str | None:
+        """The scope of this client's refresh token while it is neither used nor revoked,
+        else None."""
+        async with self.database.sessionmaker() as session:
+            row = await session.get(RefreshToken, token_hash)
+        if row is None or row.client_id != client_id:
+            return None
+        if row.used_at is not None or row.revoked_at is not None:
+            return None
+        return row.scope
+
     async def use_refresh_token(
         self, token_hash: str, client_id: str, now: datetime, revocation: FamilyRevocation
     ) -> tuple[RefreshToken | None, bool]:

@@ -158,6 +158,13 @@ class TokenService:
         if not token:
             raise OAuthError("invalid_request", "refresh_token is required.")
         token_hash = sha256_hex(token)
+        asked = form["scope"].split() if form.get("scope") else None
+        if asked is not None:
+            # A wider scope is refused before the token is used, so the client can retry
+            # with its own scope (RFC 6749 §6). A spent token goes on to reuse detection.
+            held = await self.repository.unspent_refresh_scope(token_hash, client.client_id)
+            if held is not None and not set(asked) <= set(held.split()):
+                raise OAuthError("invalid_scope", "A refresh cannot widen the scope.")
         now = utcnow()
         row, reused = await self.repository.use_refresh_token(
             token_hash, client.client_id, now, self.family_revocation(now)
@@ -169,8 +176,7 @@ class TokenService:
         if aware(row.expires_at) <= now:
             raise OAuthError("invalid_grant", "The refresh token has expired.")
         scope = row.scope
-        if form.get("scope"):
-            asked = form["scope"].split()
+        if asked is not None:
             if not set(asked) <= set(row.scope.split()):
                 raise OAuthError("invalid_scope", "A refresh cannot widen the scope.")
             scope = " ".join(asked)
