@@ -21,22 +21,22 @@ def reasons(exc: pytest.ExceptionInfo[BadRequest]) -> dict[str, str]:
 
 def test_consistent_terms_pass() -> None:
     lots = [("lots[0].estimatedValue", Decimal(600)), ("lots[1].estimatedValue", None)]
-    check_terms(Decimal(1000), lots, date(2027, 3, 1), CLOSES, NOW)
+    check_terms(Decimal(1000), lots, date(2027, 3, 1), 48, CLOSES, NOW)
     # A lot worth exactly the tender, and a contract starting on the closing day, are fine.
-    check_terms(Decimal(1000), [("x", Decimal(1000))], CLOSES.date(), CLOSES, NOW)
+    check_terms(Decimal(1000), [("x", Decimal(1000))], CLOSES.date(), 48, CLOSES, NOW)
 
 
 def test_a_lot_over_the_tender_value_is_blamed_on_that_lot() -> None:
     lots = [("lots[0].estimatedValue", Decimal(1500)), ("lots[1].estimatedValue", None)]
     with pytest.raises(BadRequest) as exc:
-        check_terms(Decimal(1000), lots, date(2027, 3, 1), CLOSES, NOW)
+        check_terms(Decimal(1000), lots, date(2027, 3, 1), 48, CLOSES, NOW)
     assert reasons(exc) == {"lots[0].estimatedValue": "exceeds the tender's estimatedValue"}
 
 
 def test_lots_adding_up_to_more_than_the_tender() -> None:
     lots = [(f"lots[{i}].estimatedValue", Decimal(600)) for i in range(2)]
     with pytest.raises(BadRequest) as exc:
-        check_terms(Decimal(1000), lots, date(2027, 3, 1), CLOSES, NOW)
+        check_terms(Decimal(1000), lots, date(2027, 3, 1), 48, CLOSES, NOW)
     assert set(reasons(exc)) == {"lots"}
     # Stored lots are counted but not blamed; the total goes to the field named.
     with pytest.raises(BadRequest) as exc:
@@ -44,6 +44,7 @@ def test_lots_adding_up_to_more_than_the_tender() -> None:
             Decimal(1000),
             [(None, Decimal(700)), ("estimatedValue", Decimal(400))],
             date(2027, 3, 1),
+            48,
             CLOSES,
             NOW,
             total_name="estimatedValue",
@@ -53,25 +54,40 @@ def test_lots_adding_up_to_more_than_the_tender() -> None:
 
 def test_planned_start_in_the_past_or_before_the_window_closes() -> None:
     with pytest.raises(BadRequest) as exc:
-        check_terms(Decimal(1000), [], date(2020, 1, 1), CLOSES, NOW)
+        check_terms(Decimal(1000), [], date(2020, 1, 1), 48, CLOSES, NOW)
     assert reasons(exc) == {"plannedStartDate": "lies in the past"}
     with pytest.raises(BadRequest) as exc:
-        check_terms(Decimal(1000), [], date(2027, 1, 1), CLOSES, NOW)
+        check_terms(Decimal(1000), [], date(2027, 1, 1), 48, CLOSES, NOW)
     assert reasons(exc) == {"plannedStartDate": "before the enrollment window closes"}
     # A draft whose start date aged is not blocked by it when other things change.
     check_terms(
         Decimal(1000),
         [],
         date(2026, 12, 1),
+        48,
         datetime(2026, 11, 1, tzinfo=UTC),
         NOW,
         check_past=False,
     )
 
 
+def test_a_contract_must_end_within_the_calendar() -> None:
+    far = datetime(9990, 1, 1, tzinfo=UTC)
+    # Ending on 9999-12-01 is fine; a month later the contract runs off the calendar.
+    check_terms(Decimal(1000), [], date(9989, 12, 1), 120, datetime(9989, 1, 1, tzinfo=UTC), NOW)
+    with pytest.raises(BadRequest) as exc:
+        check_terms(Decimal(1000), [], date(9990, 1, 1), 240, far, NOW)
+    assert reasons(exc) == {"contractDurationMonths": "the contract would end after 9999-12-31"}
+
+
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(BadRequest) as exc:
         check_terms(
-            Decimal(10), [("lots[0].estimatedValue", Decimal(11))], date(2020, 1, 1), CLOSES, NOW
+            Decimal(10),
+            [("lots[0].estimatedValue", Decimal(11))],
+            date(2020, 1, 1),
+            48,
+            CLOSES,
+            NOW,
         )
     assert set(reasons(exc)) == {"lots[0].estimatedValue", "plannedStartDate"}

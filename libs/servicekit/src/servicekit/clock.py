@@ -7,8 +7,9 @@ and :func:`aware` turn them into aware ones in one place, so comparisons with
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,6 +20,16 @@ Clock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def add_months(start: date, months: int) -> date:
+    """``start`` moved by calendar months, clamped to the month's last day (31 January +
+    1 month = 28/29 February), the way contract terms are counted. ``ValueError`` when
+    the result lies outside the calendar (before year 1 or after 9999)."""
+    year, month = divmod(start.year * 12 + (start.month - 1) + months, 12)
+    if not 1 <= year <= 9999:
+        raise ValueError(f"{start.isoformat()} + {months} months lies outside the calendar")
+    return date(year, month + 1, min(start.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def aware(value: datetime) -> datetime:

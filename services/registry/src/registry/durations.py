@@ -7,10 +7,11 @@ weeks and days, and month arithmetic clamps to the month's last day (31 Jan + P1
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from servicekit.clock import add_months
 
 _DURATION = re.compile(
     r"^P(?:(?P<y>\d{1,3})Y)?(?:(?P<m>\d{1,4})M)?(?:(?P<w>\d{1,4})W)?(?:(?P<d>\d{1,5})D)?$"
@@ -42,11 +43,3 @@ def parse_duration(text: str) -> DateDuration:
     if duration.total_months * 31 + duration.weeks * 7 + duration.days > MAX_DAYS:
         raise ValueError("must be at most 20 years")
     return duration
-
-
-def add_months(start: date, months: int) -> date:
-    index = start.year * 12 + (start.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    day = min(start.day, calendar.monthrange(year, month)[1])
-    return date(year, month, day)

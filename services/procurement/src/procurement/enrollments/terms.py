@@ -3,12 +3,12 @@ dates and the mandate."""
 
 from __future__ import annotations
 
-import calendar
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from servicekit.auth import LOA_SUBSTANTIAL, Principal, loa_at_least
+from servicekit.clock import add_months
 from servicekit.errors import BadRequest, Conflict, Forbidden
 from servicekit.http import make_etag
 
@@ -95,10 +95,9 @@ def check_lots(lines: list[EnrollmentLotIn], lots: list[Lot]) -> None:
 
 def contract_end(tender: Tender) -> date:
     """The joint contract's last day (planned start + duration in calendar months)."""
-    months = tender.planned_start_date.month - 1 + tender.contract_duration_months
-    year, month = tender.planned_start_date.year + months // 12, months % 12 + 1
-    day = min(tender.planned_start_date.day, calendar.monthrange(year, month)[1])
-    return date(year, month, day) - timedelta(days=1)
+    return add_months(tender.planned_start_date, tender.contract_duration_months) - timedelta(
+        days=1
+    )
 
 
 def check_start_dates(lines: list[EnrollmentLotIn], tender: Tender, now: datetime) -> None:

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from servicekit.clock import add_months
+
 from ..tenders.models import Lot, Tender
 from ..tenders.terms import lot_values
 
@@ -64,18 +66,6 @@ def iso(value: datetime) -> str:
 
 def _date_time(value: date) -> str:
     return iso(datetime.combine(value, time(0, 0), tzinfo=UTC))
-
-
-def _add_months(start: date, months: int) -> date:
-    month = start.month - 1 + months
-    year, month = start.year + month // 12, month % 12 + 1
-    # Clamp to the month's last day (31 January + 1 month = 28/29 February).
-    for day in (start.day, 30, 29, 28):
-        try:
-            return date(year, month, day)
-        except ValueError:
-            continue
-    raise ValueError("unreachable")
 
 
 def _party_id(oin: str) -> str:
@@ -155,7 +145,7 @@ def release(
     }
     parties = [lead, *buyers]
     values = lot_values(tender, lots)
-    end = _add_months(tender.planned_start_date, tender.contract_duration_months)
+    end = add_months(tender.planned_start_date, tender.contract_duration_months)
     contract_period = {
         "startDate": _date_time(tender.planned_start_date),
         "endDate": _date_time(end),

@@ -139,6 +139,7 @@ async def create_tender(
         body.estimated_value.amount,
         [(f"lots[{i}].estimatedValue", lot_amount(lot)) for i, lot in enumerate(body.lots)],
         body.planned_start_date,
+        body.contract_duration_months,
         body.enrollment_closes_at,
         now,
     )
@@ -224,6 +225,7 @@ async def patch_tender(
             tender.estimated_value,
             [(None, lot.estimated_value) for lot in lots],
             tender.planned_start_date,
+            tender.contract_duration_months,
             tender.enrollment_closes_at,
             now,
             # A draft left alone may age; only the dates being changed must be ahead.
@@ -261,6 +263,7 @@ async def add_lot(
                 ("estimatedValue", lot_amount(body)),
             ],
             tender.planned_start_date,
+            tender.contract_duration_months,
             tender.enrollment_closes_at,
             now,
             check_past=False,

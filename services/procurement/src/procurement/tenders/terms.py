@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from servicekit.clock import add_months
 from servicekit.errors import BadRequest, Conflict
 from servicekit.http import make_etag
 
@@ -51,6 +52,7 @@ def check_terms(
     value: Decimal,
     lot_values: list[tuple[str | None, Decimal | None]],
     planned_start: date,
+    duration_months: int,
     closes_at: datetime,
     now: datetime,
     *,
@@ -59,7 +61,8 @@ def check_terms(
 ) -> None:
     """Amounts and dates that contradict each other are refused (400 with every reason):
     a lot worth more than the tender, lots together worth more than the tender, a joint
-    contract that starts in the past or before municipalities can have enrolled.
+    contract that starts in the past or before municipalities can have enrolled, or that
+    would end after the last day of the calendar (9999-12-31).
     ``lot_values`` pairs each lot's value with the request field that carries it (None
     for lots already stored: counted, not blamed); a total over the tender's value is
     blamed on ``total_name``."""
@@ -81,6 +84,12 @@ def check_terms(
     elif planned_start < closes_at.date():
         problems.append(
             {"name": "plannedStartDate", "reason": "before the enrollment window closes"}
+        )
+    try:
+        add_months(planned_start, duration_months)
+    except ValueError:
+        problems.append(
+            {"name": "contractDurationMonths", "reason": "the contract would end after 9999-12-31"}
         )
     if problems:
         raise BadRequest(

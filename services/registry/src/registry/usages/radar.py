@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.clock import add_months
 from servicekit.errors import BadRequest, NotFound
 
-from ..durations import DateDuration, add_months
+from ..durations import DateDuration
 from ..organisations.schemas import JoinOption, OrganisationRadarItem
 from ..organisations.service import municipality_of
 from .repository import UsageRepository
