@@ -263,7 +263,26 @@ def machine() -> str:
     )
 
 
-def report(root: Path, runs: list[Run], scripts: dict[str, Path]) -> str:
+def yardstick_ms() -> float:
+    """Milliseconds this machine takes for a fixed piece of single-threaded Python work
+    (JSON of one document, 400 times; best of 5). The work never changes, so the figure
+    tells a slower or busier machine from slower product code when runs are compared."""
+    doc = {"items": [{"id": i, "name": f"item {i}", "tags": ["a", "b"]} for i in range(50)]}
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(400):
+            json.loads(json.dumps(doc))
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
+def report(
+    root: Path,
+    runs: list[Run],
+    scripts: dict[str, Path],
+    yardsticks: tuple[float, float] | None = None,
+) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Benchmarks: latest figures against the targets",
@@ -272,6 +291,14 @@ def report(root: Path, runs: list[Run], scripts: dict[str, Path]) -> str:
         "",
         f"Machine: {machine()}.",
         "",
+    ]
+    if yardsticks:
+        lines += [
+            f"Machine speed yardstick (`yardstick_ms`, the same Python work every run; lower is "
+            f"faster): {yardsticks[0]:.1f} ms before the benches, {yardsticks[1]:.1f} ms after.",
+            "",
+        ]
+    lines += [
         "Every bench runs its load generator, server and database on this one machine, "
         "so the figures include their contention (and any other work running at the "
         "time). The per-part results files hold the details.",
@@ -326,12 +353,15 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.root).resolve()
     scripts = benches(root)
     runs: list[Run] = []
+    yardsticks = None
     if not args.report_only:
+        before = yardstick_ms()
         for part, script in scripts.items():
             if args.only and part not in args.only:
                 continue
             runs.append(run_bench(part, script, args.tiny, args.timeout))
-    text = report(root, runs, scripts)
+        yardsticks = (before, yardstick_ms())
+    text = report(root, runs, scripts, yardsticks)
     out = Path(args.out) if args.out else root / "results" / "latest.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

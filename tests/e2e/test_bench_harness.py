@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,8 @@ def test_harness_runs_every_bench_in_tiny_mode_and_writes_latest(tmp_path: Path)
     latest = (bench / "results" / "latest.md").read_text()
     assert "Machine: " in latest
     assert "CPUs" in latest
+    # The machine's speed before and after, so runs on different days can be compared.
+    assert re.search(r"yardstick .*: \d+\.\d ms before the benches, \d+\.\d ms after", latest)
     assert "| gateway | ok |" in latest
     assert "| registry | ok |" in latest
     assert "| newpart | skipped (no tiny mode) |" in latest
