@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text, update
+from sqlalchemy.orm import DeclarativeBase
 
-from servicekit.db import Database
+from servicekit.db import Database, WriteOutsideTransaction
 
 metadata = MetaData()
 notes = Table(
@@ -21,6 +22,14 @@ notes = Table(
     Column("id", Integer, primary_key=True),
     Column("text", String(50), nullable=False),
 )
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Note(Base):
+    __table__ = notes
 
 
 @pytest.fixture
@@ -103,3 +112,16 @@ async def test_concurrent_read_then_write_transactions_all_commit(database: Data
     await asyncio.gather(*(read_then_write(i) for i in range(8)))
     rows = await database.fetch(text("SELECT count(*) AS n FROM notes"))
     assert rows[0]["n"] == 9
+
+
+async def test_a_write_outside_session_begin_is_refused(database: Database) -> None:
+    # It would run without the write lock and never be committed.
+    async with database.sessionmaker() as session:
+        with pytest.raises(WriteOutsideTransaction):
+            await session.execute(update(notes).values(text="changed"))
+        await session.rollback()
+        session.add(Note(text="added"))
+        with pytest.raises(WriteOutsideTransaction):
+            await session.flush()
+    rows = await database.fetch(text("SELECT text FROM notes"))
+    assert [row["text"] for row in rows] == ["first"]

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session, SessionTransactionOrigin
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransactionOrigin
 from sqlalchemy.sql.base import Executable
 
 from .dbdriver import Compiled, DriverConnections
@@ -156,10 +156,33 @@ class SqliteSession(Session):
     the writes to the engine with :data:`SQLITE_WRITE_LOCK` set; both share one pool."""
 
     def get_bind(self, *args: Any, **kwargs: Any) -> Any:
-        transaction = self.get_transaction()
-        if transaction is not None and transaction.origin is SessionTransactionOrigin.BEGIN:
+        if self.in_explicit_transaction():
             return self.info[SQLITE_WRITE_LOCK]
         return super().get_bind(*args, **kwargs)
+
+    def in_explicit_transaction(self) -> bool:
+        transaction = self.get_transaction()
+        return transaction is not None and transaction.origin is SessionTransactionOrigin.BEGIN
+
+
+class WriteOutsideTransaction(RuntimeError):
+    """A write in a session's implicit transaction: it would run without the write lock
+    (and never be committed). Writes belong in ``session.begin()``."""
+
+
+@event.listens_for(SqliteSession, "do_orm_execute")
+def _refuse_implicit_writes(state: ORMExecuteState) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and not (
+        cast(SqliteSession, state.session).in_explicit_transaction()
+    ):
+        raise WriteOutsideTransaction(f"{state.statement} outside session.begin()")
+
+
+@event.listens_for(SqliteSession, "before_flush")
+def _refuse_implicit_flush(session: Session, _context: Any, _instances: Any) -> None:
+    changed = session.new or session.dirty or session.deleted
+    if changed and not cast(SqliteSession, session).in_explicit_transaction():
+        raise WriteOutsideTransaction("a flush of changed objects outside session.begin()")
 
 
 class Database:
