@@ -151,6 +151,10 @@ async def test_the_rotate_keys_command_rotates_the_encryption_key(
     )
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
+    # The next signing keys were published moments ago: they wait, and the command says so.
+    assert summary["activated"] == []
+    assert len(summary["waiting"]) == 2
+    assert "not activated" in done.stderr
     assert summary["encryption"]["retired"] == [before.kid]
     app.state.identity.keys.invalidate()
     after = await enc_keys(browser.http)

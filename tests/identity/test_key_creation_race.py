@@ -38,7 +38,7 @@ async def test_pods_starting_together_publish_one_key_set(tmp_path: Path) -> Non
                 ("encryption", "RSA-OAEP-256", "active"): 1,
             }
             # A rotation racing a start-up neither duplicates nor loses a key.
-            await asyncio.gather(stores[0].rotate(actor="test"), stores[1].ensure())
+            await asyncio.gather(stores[0].rotate(actor="test", at_once=True), stores[1].ensure())
             async with first.sessionmaker() as session:
                 rows = (await session.execute(select(SigningKey))).scalars().all()
             counts = Counter((r.purpose, r.alg, r.status) for r in rows if r.purpose == "op")

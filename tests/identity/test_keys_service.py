@@ -22,7 +22,7 @@ from sqlmodel import col, delete, select, update
 
 from identity.config import Settings
 from identity.keys.models import SigningKey
-from identity.keys.service import KeyStore
+from identity.keys.service import JWKS_MAX_AGE_SECONDS, KeyStore
 from servicekit.clock import aware, utcnow
 from servicekit.db import Database
 from servicekit.testing import fresh_database_url, migrated_database
@@ -65,6 +65,14 @@ async def _published(store: KeyStore) -> list[str]:
     return [k["kid"] for k in (await store.jwks())["keys"]]
 
 
+async def _publish_earlier(database: Database) -> None:
+    """Every key as if made a JWKS cache lifetime earlier (a rotation may then use the
+    next keys; their order stays as it was)."""
+    async with database.sessionmaker() as session, session.begin():
+        for row in (await session.execute(select(SigningKey))).scalars():
+            row.created_at = aware(row.created_at) - timedelta(seconds=JWKS_MAX_AGE_SECONDS + 1)
+
+
 async def _signer(store: KeyStore, alg: str = "RS256") -> tuple[str, str]:
     """(token, kid that signed it)."""
     now = int(time.time())
@@ -103,6 +111,7 @@ async def test_a_rotation_signs_with_a_key_published_before_it(
     old_token, old_kid = await _signer(store)
     old_active, old_next = await _kids(keys_database, "active"), await _kids(keys_database, "next")
     old_encryption = (await _kids(keys_database, "active", "encryption"))["RSA-OAEP-256"]
+    await _publish_earlier(keys_database)
     summary = await store.rotate(actor="test")
     new_next = await _kids(keys_database, "next")
     new_encryption = (await _kids(keys_database, "active", "encryption"))["RSA-OAEP-256"]
@@ -140,6 +149,7 @@ async def test_past_its_retention_a_key_is_no_longer_published(
     store: KeyStore, keys_database: Database
 ) -> None:
     old_token, old_kid = await _signer(store)
+    await _publish_earlier(keys_database)
     summary = await store.rotate(actor="test")
     retired = sorted(summary["retired"] + summary["encryption"]["retired"])
     assert old_kid in retired
@@ -173,5 +183,27 @@ async def test_without_a_next_key_a_rotation_only_publishes_one(
     # RS256 keeps signing with the key it had until the new one has been published.
     assert (await _signer(store))[1] == active["RS256"]
     assert fresh in await _published(store)
+    await _publish_earlier(keys_database)
     await store.rotate(actor="test")
     assert (await _signer(store))[1] == fresh
+
+
+async def test_a_next_key_signs_only_after_a_jwks_cache_lifetime(
+    store: KeyStore, keys_database: Database
+) -> None:
+    # Published moments ago: a verifier holding the JWKS from before cannot know it yet.
+    active, nxt = await _kids(keys_database, "active"), await _kids(keys_database, "next")
+    summary = await store.rotate(actor="test")
+    assert (summary["activated"], summary["retired"], sorted(summary["waiting"])) == (
+        [], [], sorted(nxt.values()))  # fmt: skip
+    assert summary["published"] == []  # no further next key either
+    assert (await _kids(keys_database, "active"), await _kids(keys_database, "next")) == (
+        active, nxt)  # fmt: skip
+    assert (await _signer(store))[1] == active["RS256"]
+    # After a leak the operator may activate them at once.
+    summary = await store.rotate(actor="test", at_once=True)
+    assert sorted(summary["activated"]) == sorted(nxt.values())
+    assert (await _signer(store))[1] == nxt["RS256"]
+    # A cache lifetime after publication a rotation goes ahead by itself.
+    await _publish_earlier(keys_database)
+    assert sorted((await store.rotate(actor="test"))["retired"]) == sorted(nxt.values())

@@ -12,7 +12,7 @@ from servicekit.db import Database, opened
 from servicekit.settings import ServiceSettings
 
 from .config import Settings, get_settings
-from .keys.service import KeyStore
+from .keys.service import JWKS_MAX_AGE_SECONDS, KeyStore
 
 # Changes made from the command line, as the audit trail names them.
 CLI = Actor("cli")
@@ -90,12 +90,28 @@ def _store(settings: Settings, database: Database) -> KeyStore:
     )
 
 
-async def _rotate(settings: ServiceSettings, _args: argparse.Namespace) -> None:
+async def _rotate(settings: ServiceSettings, args: argparse.Namespace) -> None:
     assert isinstance(settings, Settings)
     async with opened(settings.database_url_of("identity")) as database:
         store = _store(settings, database)
         await store.ensure()
-        print(json.dumps(await store.rotate(actor="cli"), indent=2))
+        summary = await store.rotate(actor="cli", at_once=args.at_once)
+        print(json.dumps(summary, indent=2))
+    if summary["waiting"]:
+        print(
+            f"identity rotate-keys: {', '.join(summary['waiting'])} published less than "
+            f"{JWKS_MAX_AGE_SECONDS} s ago (verifiers may not have it yet): not activated; "
+            "run again later, or with --at-once after a key leak",
+            file=sys.stderr,
+        )
+
+
+def _rotate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--at-once",
+        action="store_true",
+        help=f"activate next keys published less than {JWKS_MAX_AGE_SECONDS} s ago (a leak)",
+    )
 
 
 async def _prune(settings: ServiceSettings, _args: argparse.Namespace) -> None:
@@ -138,7 +154,7 @@ def main() -> None:
             "rotate-keys": (
                 "activate the published next key, retire the active one, publish a new next",
                 _rotate,
-                None,
+                _rotate_options,
             ),
             "prune-keys": ("stop publishing retired keys past their retention", _prune, None),
             "purge": ("delete expired requests, codes, tokens and one-time ids", _purge, None),

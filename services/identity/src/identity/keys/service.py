@@ -40,6 +40,9 @@ SIM_ALGORITHM = "RS256"
 ENCRYPTION_ALGORITHM = "RSA-OAEP-256"
 # A request object for a key this process does not know reloads the keys at most this often.
 RELOAD_AFTER_MISS_SECONDS = 5.0
+# How long a verifier may keep the JWKS (its Cache-Control max-age): a next key signs only
+# after it has been published this long, so every verifier can already know it.
+JWKS_MAX_AGE_SECONDS = 300
 
 
 def _generate(alg: str, use: str = "sig") -> RSAKey:
@@ -122,12 +125,18 @@ class KeyStore:
                 session.add(self._new_row(key, "encryption", "active"))
         self._loaded = None
 
-    async def rotate(self, actor: str = "operator") -> dict[str, Any]:
+    async def rotate(self, actor: str = "operator", *, at_once: bool = False) -> dict[str, Any]:
         """Signing keys: promote next → active, active → retired, publish a new next.
-        The encryption key: active → retired, a new active one (``summary["encryption"]``).
-        Prune expired."""
+        A next key published less than :data:`JWKS_MAX_AGE_SECONDS` ago is not promoted
+        (``summary["waiting"]``; its algorithm keeps its active key) unless ``at_once``
+        (after a leak, when tokens failing at a verifier with an old JWKS are the lesser
+        harm). The encryption key: active → retired, a new active one
+        (``summary["encryption"]``). Prune expired."""
         now = utcnow()
-        summary: dict[str, Any] = {"activated": [], "retired": [], "published": [], "removed": []}
+        ahead = timedelta(seconds=JWKS_MAX_AGE_SECONDS)
+        summary: dict[str, Any] = {
+            "activated": [], "retired": [], "published": [], "waiting": [], "removed": []
+        }  # fmt: skip
         async with self._sessionmaker() as session, session.begin():
             await repository.lock_keys(session)
             encryption = await repository.all_keys(session, "encryption")
@@ -141,6 +150,9 @@ class KeyStore:
                     fresh = self._new_row(_generate(alg), "op", "next")
                     session.add(fresh)
                     summary["published"].append(fresh.kid)
+                    continue
+                if not at_once and now - aware(nxt[0].created_at) < ahead:
+                    summary["waiting"].append(nxt[0].kid)
                     continue
                 for row in active:
                     summary["retired"].append(self._retire(row, now))

@@ -9,11 +9,12 @@ from fastapi import Request
 
 from ..clients.models import Client
 from ..context import identity_of
+from ..keys.service import JWKS_MAX_AGE_SECONDS
 from .errors import OAuthError, PageError
 
 FORM = "application/x-www-form-urlencoded"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-CACHEABLE = {"Cache-Control": "public, max-age=300"}
+CACHEABLE = {"Cache-Control": f"public, max-age={JWKS_MAX_AGE_SECONDS}"}
 
 
 async def read_form(request: Request) -> dict[str, str]:
