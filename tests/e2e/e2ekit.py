@@ -260,9 +260,14 @@ def traced_services(spans: list[ReceivedSpan]) -> set[str]:
 
 
 def platform_env(
-    ports: dict[str, int], data_dir: Path, otlp_endpoint: str, database_urls: dict[str, str]
+    ports: dict[str, int],
+    data_dir: Path,
+    otlp_endpoint: str,
+    database_urls: dict[str, str],
+    settings: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment for scripts/run.py: every part points at the others' free ports."""
+    """The environment for scripts/run.py: every part points at the others' free ports;
+    ``settings`` (such as ``GATEWAY_RATE_LIMIT_PER_SECOND``) come on top."""
     gateway = f"http://127.0.0.1:{ports['gateway']}"
     identity = f"http://127.0.0.1:{ports['identity']}"
     # Start from a clean slate: no settings leaking in from the developer's shell.
@@ -299,6 +304,7 @@ def platform_env(
     env["OTEL_BSP_SCHEDULE_DELAY"] = "200"  # flush spans quickly (default 5 s)
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONWARNINGS"] = "ignore"
+    env.update(settings or {})
     return env
 
 
@@ -326,13 +332,16 @@ def wait_ready(platform: Platform, timeout: float) -> str | None:
 
 
 def start_platform(
-    folder: Path, database_urls: dict[str, str], ready_timeout: float = 300.0
+    folder: Path,
+    database_urls: dict[str, str],
+    ready_timeout: float = 300.0,
+    settings: dict[str, str] | None = None,
 ) -> tuple[Platform, str | None]:
     folder.mkdir(parents=True, exist_ok=True)
     ports = {part: free_port() for part in PARTS}
     otlp = OtlpReceiver(folder / "spans.jsonl")
     otlp.start()
-    env = platform_env(ports, folder / "data", otlp.endpoint, database_urls)
+    env = platform_env(ports, folder / "data", otlp.endpoint, database_urls, settings)
     with (folder / "platform.log").open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "run.py")],
