@@ -15,11 +15,11 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
-from servicekit.db import DatabaseDep
+from servicekit.db import Database
 from servicekit.errors import Forbidden
 from servicekit.events import CloudEvent
 
@@ -111,20 +111,35 @@ class ContractView:
         return event.model_copy(update={"data": {**kept, "contractDetailsShown": False}})
 
 
-async def contract_view_in(session: AsyncSession, principal: Principal | None) -> ContractView:
-    """The view of a caller (None: anonymous, who sees no contract), looked up in
-    ``session``."""
+def view_or_organisation(principal: Principal | None) -> ContractView | str:
+    """The view of a caller (None: anonymous, who sees no contract), or the organisation
+    id of a municipality's staff member, whose municipality is still to be looked up."""
     if principal is None:
         return ContractView(every=False)
     if sees_every_contract(principal):
         return ContractView(every=True)
     if principal.org_type != MUNICIPALITY or not principal.org_id:
         return ContractView(every=False)
-    own = await OrganisationRepository(session).municipality_id_of(principal.org_id)
-    return ContractView(every=False, own=own)
+    return principal.org_id
 
 
-async def contract_view(principal: Reader, database: DatabaseDep) -> ContractView:
+async def contract_view_in(session: AsyncSession, principal: Principal | None) -> ContractView:
+    """The view of a caller, looked up in ``session`` where needed."""
+    view = view_or_organisation(principal)
+    if isinstance(view, ContractView):
+        return view
+    return ContractView(
+        every=False, own=await OrganisationRepository(session).municipality_id_of(view)
+    )
+
+
+async def contract_view(principal: Reader, request: Request) -> ContractView:
+    # A session only when a municipality is to be looked up: the reads of callers who see
+    # every contract (lead parties, procurement, the operator) open none.
+    view = view_or_organisation(principal)
+    if isinstance(view, ContractView):
+        return view
+    database: Database = request.app.state.database
     async with database.read_sessionmaker() as session:
         return await contract_view_in(session, principal)
 
