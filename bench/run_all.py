@@ -18,6 +18,7 @@ results back:
 | identity    | bench/identity/results.json     | grants/s, logins/s, server RSS             |
 | gateway     | bench/results/gateway.md        | rows of its "measure / value / target" table |
 | procurement | bench/results/procurement.md    | rows of its tables that name a target      |
+| soak        | bench/results/soak.md           | errors per kind of request (none allowed)  |
 
 A part with a bench script but no extractor still gets a row (its results file is
 listed), so a new bench is never silently left out. Ratios are measured / target: for an
@@ -173,11 +174,12 @@ def markdown_target_rows(part: str, path: Path) -> list[Row]:
         if not BOUND.search(target):
             continue
         # The measured value is the column after the first (name) one, unless a column
-        # is called "value" or the target names a percentile column ("p95 <= 100 ms").
+        # is called "value" or the target names a column ("p95 <= 100 ms", "errors <= 0").
         value_index = header.index("value") if "value" in header else 1
+        named = re.match(r"(\w+)\s*(?:<=|>=|≤|≥)", target)
+        if named and named.group(1) in header:
+            value_index = header.index(named.group(1))
         percentile = re.match(r"(p\d+)", target)
-        if percentile and percentile.group(1) in header:
-            value_index = header.index(percentile.group(1))
         value_text = cells[value_index]
         if "/" in value_text and percentile:  # "52014 ms / 147534 ms" is "p50 / p99"
             parts = [p.strip() for p in value_text.split("/")]
@@ -203,6 +205,10 @@ EXTRACTORS: dict[str, tuple[str, Callable[[Path], list[Row]]]] = {
     "procurement": (
         "results/procurement.md",
         lambda root: markdown_target_rows("procurement", root / "results" / "procurement.md"),
+    ),
+    "soak": (
+        "results/soak.md",
+        lambda root: markdown_target_rows("soak", root / "results" / "soak.md"),
     ),
 }
 

@@ -175,14 +175,16 @@ def report(tally: Tally, seconds: float, connections: int, before: dict[str, flo
         "",
         "## Answers by status (anything not 2xx is an error)",
         "",
-        "| kind | requests | statuses | errors |",
-        "|---|---|---|---|",
+        "| kind | requests | statuses | errors | target |",
+        "|---|---|---|---|---|",
     ]
     for kind in ("read", "grant", "write"):
         counts = tally.statuses.get(kind, Counter())
         errors = sum(v for k, v in counts.items() if not 200 <= k < 300)
         shown = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-        lines.append(f"| {kind} | {sum(counts.values())} | {shown} | {errors} |")
+        lines.append(f"| {kind} | {sum(counts.values())} | {shown} | {errors} | errors <= 0 |")
+    failures = sum(tally.failures.values())
+    lines.append(f"| transport failures | {failures} | - | {failures} | errors <= 0 |")
     if tally.failures:
         lines += ["", "Transport failures: " + ", ".join(f"{k} x{v}" for k, v in
                                                            tally.failures.items())]  # fmt: skip

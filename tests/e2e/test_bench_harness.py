@@ -123,3 +123,25 @@ def test_a_failing_bench_fails_the_run_but_still_reports(tmp_path: Path) -> None
     )
     assert done.returncode == 1
     assert "| registry | failed (exit 3) |" in out.read_text()
+
+
+def test_soak_errors_are_judged_against_none(tmp_path: Path) -> None:
+    harness = load_harness()
+    soak = tmp_path / "soak.md"
+    soak.write_text(
+        "# Soak\n\n## Answers by status (anything not 2xx is an error)\n\n"
+        "| kind | requests | statuses | errors | target |\n|---|---|---|---|---|\n"
+        "| read | 3000 | 200: 3000 | 0 | errors <= 0 |\n"
+        "| write | 400 | 200: 396, 500: 4 | 4 | errors <= 0 |\n"
+        "| transport failures | 2 | - | 2 | errors <= 0 |\n"
+        "\n## Latency per kind (ms)\n\n| kind | p50 | p95 |\n|---|---|---|\n| read | 5 | 9 |\n",
+        encoding="utf-8",
+    )
+    rows = {r.measure: r for r in harness.markdown_target_rows("soak", soak)}
+    assert set(rows) == {"Answers by status (anything not 2xx is an error): " + kind
+                         for kind in ("read", "write", "transport failures")}  # fmt: skip
+    read = rows["Answers by status (anything not 2xx is an error): read"]
+    write = rows["Answers by status (anything not 2xx is an error): write"]
+    assert (read.value, read.met) == ("0", "yes")  # the errors column, not the requests
+    assert (write.value, write.met) == ("4", "no")
+    assert rows["Answers by status (anything not 2xx is an error): transport failures"].met == "no"
