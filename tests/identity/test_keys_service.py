@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from idkit import decode_unverified
+from joserfc.jwk import RSAKey
 from joserfc.jws import extract_compact
 from pydantic import ValidationError
 from sqlmodel import col, delete, select, update
@@ -207,3 +208,32 @@ async def test_a_next_key_signs_only_after_a_jwks_cache_lifetime(
     # A cache lifetime after publication a rotation goes ahead by itself.
     await _publish_earlier(keys_database)
     assert sorted((await store.rotate(actor="test"))["retired"]) == sorted(nxt.values())
+
+
+async def test_a_reload_imports_only_keys_it_has_not_imported(
+    store: KeyStore, keys_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Importing an RSA key validates it (tens of milliseconds of the event loop); every
+    # worker reloads its keys every ttl seconds, so unchanged keys are reused.
+    first = await store.load(force=True)
+    imported: list[str | None] = []
+    real_import = RSAKey.import_key
+
+    def counting_import(value: Any, *args: Any, **kwargs: Any) -> RSAKey:
+        key = real_import(value, *args, **kwargs)
+        imported.append(key.kid)
+        return key
+
+    monkeypatch.setattr(RSAKey, "import_key", counting_import)
+    again = await store.load(force=True)
+    assert imported == []
+    assert again.signing["RS256"] is first.signing["RS256"]
+    assert again.decryption == first.decryption
+    # A rotation brings new active keys: those (and only those) are imported, and sign.
+    await _publish_earlier(keys_database)
+    summary = await store.rotate(actor="test")
+    rotated = await store.load(force=True)
+    new_encryption = summary["encryption"]["activated"]
+    assert sorted(imported) == sorted([*summary["activated"], new_encryption])
+    assert (await _signer(store))[1] in summary["activated"]
+    assert rotated.decryption[0].kid == new_encryption

@@ -92,6 +92,10 @@ class KeyStore:
         self._retention = retention_seconds
         self._ttl = ttl
         self._loaded: LoadedKeys | None = None
+        # Private keys by their sealed form, kept across reloads: importing an RSA key
+        # (which validates it) takes tens of milliseconds of the event loop, and the same
+        # keys come back every ``ttl`` seconds.
+        self._private: dict[str, RSAKey] = {}
         self._lock = asyncio.Lock()
         self._reloaded_after_miss = float("-inf")
 
@@ -219,6 +223,7 @@ class KeyStore:
             sim_published: list[dict[str, Any]] = []
             decryption: list[RSAKey] = []
             encryption: list[dict[str, Any]] = []
+            private: dict[str, RSAKey] = {}
             # Encryption keys: the active one first (clients take the first ``enc`` key),
             # then the retired ones, newest first.
             for row in sorted(rows, key=_publication_order):
@@ -226,18 +231,17 @@ class KeyStore:
                     continue  # past its retention: no longer published even before pruning
                 if row.purpose == "encryption":
                     encryption.append(dict(row.public_jwk))
-                    decryption.append(
-                        RSAKey.import_key(self._sealer.open(row.private_jwk_encrypted))
-                    )
+                    decryption.append(self._private_key(row.private_jwk_encrypted, private))
                     continue
                 (published if row.purpose == "op" else sim_published).append(dict(row.public_jwk))
                 if row.status != "active":
                     continue
-                key = RSAKey.import_key(self._sealer.open(row.private_jwk_encrypted))
+                key = self._private_key(row.private_jwk_encrypted, private)
                 if row.purpose == "op":
                     signing[row.alg] = key
                 else:
                     simulator = key
+            self._private = private
             self._loaded = LoadedKeys(
                 signing,
                 simulator,
@@ -247,6 +251,13 @@ class KeyStore:
                 decryption,
             )
             return self._loaded
+
+    def _private_key(self, sealed: str, private: dict[str, RSAKey]) -> RSAKey:
+        """The private key sealed as ``sealed``: the one imported by an earlier load, or
+        opened and imported now; recorded in ``private`` (the keys of this load)."""
+        key = self._private.get(sealed) or RSAKey.import_key(self._sealer.open(sealed))
+        private[sealed] = key
+        return key
 
     def invalidate(self) -> None:
         self._loaded = None
