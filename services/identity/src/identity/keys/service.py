@@ -255,7 +255,9 @@ class KeyStore:
     def _private_key(self, sealed: str, private: dict[str, RSAKey]) -> RSAKey:
         """The private key sealed as ``sealed``: the one imported by an earlier load, or
         opened and imported now; recorded in ``private`` (the keys of this load)."""
-        key = self._private.get(sealed) or RSAKey.import_key(self._sealer.open(sealed))
+        key = self._private.get(sealed)
+        if key is None:
+            key = RSAKey.import_key(self._sealer.open(sealed))
         private[sealed] = key
         return key
 
