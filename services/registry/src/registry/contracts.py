@@ -123,14 +123,16 @@ def view_or_organisation(principal: Principal | None) -> ContractView | str:
     return principal.org_id
 
 
+async def staff_view(session: AsyncSession, org_id: str) -> ContractView:
+    """The view of a municipality's staff member: their own municipality's contracts."""
+    own = await OrganisationRepository(session).municipality_id_of(org_id)
+    return ContractView(every=False, own=own)
+
+
 async def contract_view_in(session: AsyncSession, principal: Principal | None) -> ContractView:
     """The view of a caller, looked up in ``session`` where needed."""
     view = view_or_organisation(principal)
-    if isinstance(view, ContractView):
-        return view
-    return ContractView(
-        every=False, own=await OrganisationRepository(session).municipality_id_of(view)
-    )
+    return view if isinstance(view, ContractView) else await staff_view(session, view)
 
 
 async def contract_view(principal: Reader, request: Request) -> ContractView:
@@ -141,7 +143,7 @@ async def contract_view(principal: Reader, request: Request) -> ContractView:
         return view
     database: Database = request.app.state.database
     async with database.read_sessionmaker() as session:
-        return await contract_view_in(session, principal)
+        return await staff_view(session, view)
 
 
 ContractViewDep = Annotated[ContractView, Depends(contract_view)]
