@@ -479,15 +479,20 @@ def _share(ratio: float | None) -> str:
     return "-" if ratio is None else f"{100 * ratio:.0f} %"
 
 
-def read_cache_counts(base: str) -> tuple[int, int]:
-    """The server's read-cache hits and misses so far (from /metrics)."""
+def read_cache_metrics(base: str) -> dict[str, int]:
+    """The server's read-cache hits and misses so far and the bytes it holds (/metrics)."""
     text_ = httpx.get(f"{base}/metrics", timeout=10).text
-    counts = {"hit": 0, "miss": 0}
+    names = {
+        'registry_read_cache_requests_total{result="hit"}': "hit",
+        'registry_read_cache_requests_total{result="miss"}': "miss",
+        "registry_read_cache_bytes": "bytes",
+    }
+    found = {"hit": 0, "miss": 0, "bytes": 0}
     for line in text_.splitlines():
-        for result in counts:
-            if line.startswith(f'registry_read_cache_requests_total{{result="{result}"}}'):
-                counts[result] = int(float(line.rsplit(" ", 1)[1]))
-    return counts["hit"], counts["miss"]
+        name, _, value = line.rpartition(" ")
+        if name in names:
+            found[names[name]] = int(float(value))
+    return found
 
 
 def rss_mb(pids: list[int]) -> dict[str, float]:
@@ -554,10 +559,10 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument(
-        "--read-cache-entries",
+        "--read-cache-bytes",
         type=int,
-        default=Settings.model_fields["read_cache_entries"].default,
-        help="REGISTRY_READ_CACHE_ENTRIES (default: the registry's; 0: lists, search and "
+        default=Settings.model_fields["read_cache_bytes"].default,
+        help="REGISTRY_READ_CACHE_BYTES (default: the registry's; 0: lists, search and "
         "radar computed for every request)",
     )
     parser.add_argument("--only", action="append", default=[], help="run only this scenario")
@@ -605,7 +610,7 @@ async def main() -> None:
             "REGISTRY_AUTH_CLIENT_PRIVATE_KEY_JWK": json.dumps(
                 RSAKey.generate_key(2048, private=True).as_dict(private=True)
             ),
-            "REGISTRY_READ_CACHE_ENTRIES": str(args.read_cache_entries),
+            "REGISTRY_READ_CACHE_BYTES": str(args.read_cache_bytes),
         }
         server = subprocess.Popen(
             [sys.executable, "-m", "registry", "serve", "--port", str(port),
@@ -635,10 +640,11 @@ async def main() -> None:
         results: dict[str, Any] = {}
         for name, urls in scenarios.items():
             server_cpu, db_cpu = cpu_seconds(server_pids), cpu_seconds(db_pids)
-            hits, misses = read_cache_counts(base)
+            before = read_cache_metrics(base)
             results[name] = drive(base, token, urls, args.concurrency, args.seconds, workdir)
-            hits_after, misses_after = read_cache_counts(base)
-            hits, misses = hits_after - hits, misses_after - misses
+            after = read_cache_metrics(base)
+            hits, misses = after["hit"] - before["hit"], after["miss"] - before["miss"]
+            results[name]["read_cache_mib_after"] = round(after["bytes"] / 2**20, 1)
             # List, search and radar answers reused while the data is unchanged (readcache.py):
             # how many of this scenario's requests were answered that way.
             # (/metrics is per process: with several workers it is one worker's count.)
@@ -667,7 +673,7 @@ async def main() -> None:
             "load_seconds": data["load_seconds"],
             "concurrency": args.concurrency,
             "workers": args.workers,
-            "read_cache_entries": args.read_cache_entries,
+            "read_cache_bytes": args.read_cache_bytes,
             "load_generator": "wrk (2 threads, keep-alive connections, closed loop)",
             "scenarios": results,
             "targets_p95_ms": targets,
@@ -680,13 +686,13 @@ async def main() -> None:
             f"# Registry benchmark ({report['when']})", "",
             f"Data: {data['counts']}; {args.concurrency} concurrent connections (wrk, 2 "
             f"threads); {args.workers} uvicorn worker(s); read cache "
-            f"{args.read_cache_entries} entries; {os.cpu_count()} CPUs shared by "
+            f"{args.read_cache_bytes / 2**20:g} MiB; {os.cpu_count()} CPUs shared by "
             f"server, PostgreSQL and load generator; load average at the end {load} (other "
             f"work on the machine included).", "",
             "| scenario | p50 ms | p95 ms | p99 ms | req/s | errors | p95 target | met "
             "| 1 client p50 / p95 ms | CPU ms/request: server / PostgreSQL / wrk "
-            "| read cache hits |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| read cache hits | read cache MiB after |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]  # fmt: skip
         for name, r in results.items():
             lines.append(f"| {name} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | "
@@ -695,7 +701,8 @@ async def main() -> None:
                          f"{r['serial_p50_ms']} / {r['serial_p95_ms']} | "
                          f"{r['server_cpu_ms_per_request']} / {r['db_cpu_ms_per_request']} / "
                          f"{r['generator_cpu_ms_per_request']} | "
-                         f"{_share(r['read_cache_hit_ratio'])} |")  # fmt: skip
+                         f"{_share(r['read_cache_hit_ratio'])} | "
+                         f"{r['read_cache_mib_after']} |")  # fmt: skip
         lines += ["", f"Server memory (all processes): {memory} MB (target RSS <= 150 MB)", ""]
         Path(args.out).with_suffix(".md").write_text("\n".join(lines))
         print("\n".join(lines))

@@ -17,10 +17,11 @@ from sqlalchemy import text
 
 from registry.config import Settings
 from registry.main import create_app
-from registry.readcache import ReadCache
+from registry.readcache import ENTRY_OVERHEAD, ReadCache, ReadCacheCollector
 from registry.search import service as search_service
 from registry.usages import radar as usage_service
 from servicekit.db import Database
+from servicekit.responses import PageBody
 from servicekit.testing import TestIssuer
 
 Maker = Any
@@ -198,7 +199,7 @@ async def test_radar_follows_usage_changes_and_errors_are_not_stored(
 
 
 async def test_a_cache_of_size_zero_computes_every_answer(registry_db: Database) -> None:
-    cache = ReadCache(max_entries=0)
+    cache = ReadCache(max_bytes=0)
     calls = 0
 
     async def compute() -> int:
@@ -208,9 +209,71 @@ async def test_a_cache_of_size_zero_computes_every_answer(registry_db: Database)
 
     assert [await cache.get(registry_db, "k", compute) for _ in range(3)] == [1, 2, 3]
     assert (cache.hits, cache.misses) == (0, 3)
-    on = ReadCache()
+    on = ReadCache(max_bytes=1 << 20)
     assert [await on.get(registry_db, "k", compute) for _ in range(3)] == [4, 4, 4]
     assert (on.hits, on.misses) == (2, 1)
+
+
+class _FixedFeed:
+    async def fetch(self, _statement: Any) -> list[dict[str, Any]]:
+        return [{"sequence": 1, "id": "event-1"}]
+
+
+def _page(kilobytes: int) -> PageBody:
+    return PageBody(items=b"[" + b" " * (kilobytes * 1000 - 2) + b"]", total=1)
+
+
+async def test_the_cache_keeps_answers_within_its_byte_budget() -> None:
+    """Bounded by what the answers hold, not by their number: large pages push out the
+    least recently used ones, a page larger than the whole budget is answered but not
+    kept, and /metrics tells ops what is held."""
+    database: Any = _FixedFeed()
+    budget = 3 * (10_000 + ENTRY_OVERHEAD)
+    cache = ReadCache(max_bytes=budget)
+    computed: list[str] = []
+
+    def compute(key: str, kilobytes: int) -> Any:
+        async def page() -> PageBody:
+            computed.append(key)
+            return _page(kilobytes)
+
+        return page
+
+    for key in ("a", "b", "c"):
+        await cache.get(database, key, compute(key, 10))
+    assert cache.bytes_held == budget
+    await cache.get(database, "a", compute("a", 10))  # a hit: now the most recent
+    await cache.get(database, "d", compute("d", 10))  # pushes out b, the least recent
+    assert cache.bytes_held <= budget
+    await cache.get(database, "a", compute("a", 10))
+    await cache.get(database, "b", compute("b", 10))
+    assert computed == ["a", "b", "c", "d", "b"]
+
+    held = cache.bytes_held
+    huge = await cache.get(database, "huge", compute("huge", 40))
+    assert len(huge.items) == 40_000  # answered ...
+    await cache.get(database, "huge", compute("huge", 40))
+    assert computed[-2:] == ["huge", "huge"]  # ... but never kept
+    assert cache.bytes_held == held  # and nothing was pushed out for it
+
+    families = {f.name: f for f in ReadCacheCollector(cache).collect()}
+    assert families["registry_read_cache_bytes"].samples[0].value == held
+
+
+async def test_many_small_answers_are_bounded_by_their_overhead() -> None:
+    """Empty pages are tiny, but each kept answer costs its key and bookkeeping too."""
+    database: Any = _FixedFeed()
+    cache = ReadCache(max_bytes=10 * (ENTRY_OVERHEAD + 100))
+    for n in range(50):
+
+        async def empty() -> PageBody:
+            return PageBody(items=b"[]", total=0)
+
+        await cache.get(database, n, empty)
+    assert cache.bytes_held <= cache.max_bytes
+    assert cache.hits == 0
+    await cache.get(database, 49, empty)  # the newest are still there
+    assert cache.hits == 1
 
 
 async def test_an_answer_from_before_the_feed_started_again_does_not_block_new_ones() -> None:
@@ -224,7 +287,7 @@ async def test_an_answer_from_before_the_feed_started_again_does_not_block_new_o
             return [{"sequence": self.latest[0], "id": self.latest[1]}]
 
     feed = Feed()
-    cache = ReadCache(8)
+    cache = ReadCache(1 << 20)
     computed: list[tuple[int, str]] = []
 
     async def compute() -> tuple[int, str]:
@@ -304,7 +367,7 @@ class _SlowFeed:
 async def test_concurrent_position_reads_are_shared_and_never_older_than_the_request() -> None:
     feed = _SlowFeed()
     database: Any = feed
-    cache = ReadCache(8)
+    cache = ReadCache(1 << 20)
     first = asyncio.ensure_future(cache.version(database))
     await asyncio.sleep(0.005)  # the first read is on its way
     feed.position = 2  # a change commits while it is
@@ -318,7 +381,7 @@ async def test_concurrent_position_reads_are_shared_and_never_older_than_the_req
 async def test_a_failed_position_read_fails_its_waiters_only() -> None:
     feed = _SlowFeed()
     database: Any = feed
-    cache = ReadCache(8)
+    cache = ReadCache(1 << 20)
     feed.fail_next = True
     waiting = [asyncio.ensure_future(cache.version(database)) for _ in range(3)]
     results = await asyncio.gather(*waiting, return_exceptions=True)

@@ -167,9 +167,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         on_shutdown=[shutdown],
         **overrides,
     )
-    app.state.read_cache = ReadCache(
-        settings.read_cache_entries, settings.read_cache_max_age_seconds
-    )
+    app.state.read_cache = ReadCache(settings.read_cache_bytes, settings.read_cache_max_age_seconds)
     app.state.metrics.registry.register(ReadCacheCollector(app.state.read_cache))
     app.state.webhook_backlog = WebhookBacklog()
     app.state.metrics.registry.register(WebhookBacklogCollector(app.state.webhook_backlog))

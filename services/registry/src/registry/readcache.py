@@ -14,6 +14,10 @@ Subscriptions (webhooks) change without feed events; no cached read depends on t
 Changes made outside the API (SQL by hand, bulk loads) write no events either: an answer
 older than ``max_age_seconds`` is served once more while it is recomputed in the
 background, so those show up within that time plus one computation.
+
+The cache is bounded by the bytes its answers hold, not by their number: a page of 100
+items is ten times a page of 10, and a client paging through everything with large pages
+must not grow the process past its memory limit.
 An answer is computed after its version was read, so it may already include a later
 change; it is then stored under the older number and simply recomputed once more.
 """
@@ -21,16 +25,18 @@ change; it is then stored under the older number and simply recomputed once more
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from typing import Annotated, Any, TypeVar, cast
 
 from cachetools import LRUCache
 from fastapi import Depends, Request
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import select
 
 from servicekit.db import Database
+from servicekit.responses import PageBody
 
 from .db import event_outbox
 
@@ -44,24 +50,40 @@ LATEST_CHANGE = (
     .limit(1)
 )
 Version = tuple[int, str]
+Entry = tuple[Version, float, Any]
+
+# What an entry holds besides its answer (its key, version and time, the LRU's own
+# bookkeeping): counted too, so that the budget also bounds how many tiny answers are kept.
+ENTRY_OVERHEAD = 512
+
+
+def answer_size(answer: Any) -> int:
+    """The bytes an answer holds: a page's JSON, or what Python reports for anything else."""
+    if isinstance(answer, PageBody):
+        return len(answer.items) + len(answer.extra)
+    return sys.getsizeof(answer)
+
+
+def entry_size(entry: Entry) -> int:
+    return ENTRY_OVERHEAD + answer_size(entry[2])
 
 
 class ReadCache:
-    """A bounded LRU of answers, each tagged with the feed position it was computed at.
+    """An LRU of answers holding at most ``max_bytes`` (:func:`entry_size`; 0 turns the
+    cache off), each tagged with the feed position it was computed at. An answer larger
+    than the whole budget is answered but not kept.
 
     Concurrent requests for the same key at the same position share one computation
     (a popular search after a change is computed once, not once per waiting client).
     ``compute`` must use its own database session, not the request's: it may outlive
     the request that started it."""
 
-    def __init__(self, max_entries: int = 2048, max_age_seconds: float = 60.0) -> None:
-        self.max_entries = max_entries
+    def __init__(self, max_bytes: int, max_age_seconds: float = 60.0) -> None:
+        self.max_bytes = max_bytes
         # Changes made outside the API (SQL by hand, bulk loads) write no events: they
         # are seen within this time (plus one computation).
         self.max_age_seconds = max_age_seconds
-        self._answers: LRUCache[Hashable, tuple[Version, float, Any]] = LRUCache(
-            max(1, max_entries)
-        )
+        self._answers: LRUCache[Hashable, Entry] = LRUCache(max(1, max_bytes), getsizeof=entry_size)
         self._computing: dict[tuple[Hashable, Version], asyncio.Future[Any]] = {}
         self._refreshing = asyncio.Semaphore(1)
         # The feed-position read callers are waiting for, not sent yet; the task sending them.
@@ -103,7 +125,7 @@ class ReadCache:
     async def get(
         self, database: Database, key: Hashable, compute: Callable[[], Awaitable[T]]
     ) -> T:
-        if self.max_entries == 0:  # turned off
+        if self.max_bytes == 0:  # turned off
             self.misses += 1
             return await compute()
         version = await self.version(database)
@@ -162,7 +184,16 @@ class ReadCache:
         # compared for equality only (the feed may start again from 1 when emptied; an
         # answer from before then must not block every later one). Two computations at
         # different positions finishing out of order cost one recomputation at most.
-        self._answers[key] = (version, time.monotonic(), value)
+        entry = (version, time.monotonic(), value)
+        if entry_size(entry) > self._answers.maxsize:
+            self._answers.pop(key, None)  # too large to keep: the older answer is outdated
+            return
+        self._answers[key] = entry
+
+    @property
+    def bytes_held(self) -> int:
+        """What the kept answers hold (:func:`entry_size`), at most ``max_bytes``."""
+        return int(self._answers.currsize)
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:
@@ -173,12 +204,13 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
 
 class ReadCacheCollector:
     """``registry_read_cache_requests_total{result="hit"|"miss"}`` on /metrics: how often
-    list, search and radar answers were reused (ops size ``max_entries`` by it)."""
+    list, search and radar answers were reused, and ``registry_read_cache_bytes``: what
+    they hold (ops size ``max_bytes`` by the two)."""
 
     def __init__(self, cache: ReadCache) -> None:
         self.cache = cache
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
             "registry_read_cache_requests",
             "List, search and radar requests answered from the read cache (hit) or computed (miss)",
@@ -187,6 +219,11 @@ class ReadCacheCollector:
         family.add_metric(["hit"], self.cache.hits)
         family.add_metric(["miss"], self.cache.misses)
         yield family
+        yield GaugeMetricFamily(
+            "registry_read_cache_bytes",
+            "Bytes held by the read cache's answers (at most REGISTRY_READ_CACHE_BYTES)",
+            value=self.cache.bytes_held,
+        )
 
 
 async def get_read_cache(request: Request) -> ReadCache:
