@@ -22,9 +22,9 @@ class Settings(ServiceSettings):
 
     # List pages, search and radar answers kept for reuse while the data is unchanged
     # (readcache.py), in bytes of JSON; 0 turns the cache off. A page of 20 items takes
-    # 5-11 kB, so the default keeps a few thousand. Answers are recomputed at least every
+    # 5-11 kB, so the default keeps one to two thousand. Answers are recomputed at least every
     # max-age seconds so that changes made outside the API (no change events) show up too.
-    read_cache_bytes: int = Field(default=16 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
+    read_cache_bytes: int = Field(default=12 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
     read_cache_max_age_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
     # Notice deadlines 180/90/30 days away announced on the change feed: seconds between
