@@ -15,11 +15,12 @@ Changes made outside the API (SQL by hand, bulk loads) write no events either: a
 older than ``max_age_seconds`` is served once more while it is recomputed in the
 background, so those show up within that time plus one computation.
 
+An answer is computed after its version was read, so it may already include a later
+change; it is then stored under the older number and simply recomputed once more.
+
 The cache is bounded by the bytes its answers hold, not by their number: a page of 100
 items is ten times a page of 10, and a client paging through everything with large pages
 must not grow the process past its memory limit.
-An answer is computed after its version was read, so it may already include a later
-change; it is then stored under the older number and simply recomputed once more.
 """
 
 from __future__ import annotations
