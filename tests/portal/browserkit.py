@@ -32,6 +32,40 @@ async def serious_violations(page: Any) -> list[str]:
     ]
 
 
+# The words in table cells that the browser laid out on more than one line, i.e. cut in two
+# on screen ("Authenti" / "catie"). A line break at a space or a hyphen is no cut.
+_CUT_WORDS = """() => {
+  const cut = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.parentElement.closest(".utrecht-table th, .utrecht-table td")) continue;
+    for (const word of node.data.matchAll(/[^\\s-]+/g)) {
+      const range = document.createRange();
+      range.setStart(node, word.index);
+      range.setEnd(node, word.index + word[0].length);
+      if (range.getClientRects().length > 1) cut.push(word[0]);
+    }
+  }
+  return cut;
+}"""
+
+# Each table container that scrolls sideways: whether it takes the keyboard focus and has
+# a name (so that keyboard and screen-reader users can reach and scroll it).
+_SCROLLING_TABLES = """() => [...document.querySelectorAll(".utrecht-table-container")]
+  .filter((box) => box.scrollWidth > box.clientWidth)
+  .map((box) => ({focusable: box.tabIndex === 0, name: box.getAttribute("aria-label") || ""}))"""
+
+
+async def cut_words(page: Any) -> list[str]:
+    """Words in the page's tables that do not fit their cell (cut in two on screen)."""
+    return list(await page.evaluate(_CUT_WORDS))
+
+
+async def scrolling_tables(page: Any) -> list[dict[str, Any]]:
+    """The page's tables that scroll sideways: ``{"focusable": bool, "name": str}`` each."""
+    return list(await page.evaluate(_SCROLLING_TABLES))
+
+
 async def shot(page: Any, name: str) -> None:
     """A full-page screenshot when PORTAL_SCREENSHOTS names a folder (for people to look at)."""
     if SCREENSHOTS:

@@ -10,7 +10,15 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from browserkit import CHROMIUM, login, serious_violations, set_language, shot
+from browserkit import (
+    CHROMIUM,
+    cut_words,
+    login,
+    scrolling_tables,
+    serious_violations,
+    set_language,
+    shot,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -102,6 +110,7 @@ async def test_municipal_staff_keep_their_contracts_and_read_the_radar(
     assert await page.locator("svg.portal-chart rect").count() >= 1
     assert await page.locator("table tbody tr").count() >= 1
     found += await checked(page, base, "municipality-radar")
+    assert await cut_words(page) == []
     csv = await page.request.get(f"{base}/municipality/radar.csv")
     assert csv.status == 200
     assert csv.headers["content-type"].startswith("text/csv")
@@ -147,5 +156,18 @@ async def test_operator_manages_facilities_and_sees_relying_parties(
     assert "samen-portal" in table
     assert "samen-portal-reader" in table
     found += await checked(page, base, "operator-clients")
+    # At a desktop's width every column is as wide as its longest word: none is cut in two,
+    # and the table fits the page.
+    cut = await cut_words(page)
+    assert cut == [], cut
+    assert await scrolling_tables(page) == []
+    # On a phone's screen the table scrolls sideways in a container that keyboard users
+    # can reach and screen readers name; still no word is cut.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    scrolling = await scrolling_tables(page)
+    assert scrolling, "the clients table is wider than a phone's screen"
+    assert all(table["focusable"] and table["name"] for table in scrolling), scrolling
+    assert await cut_words(page) == []
+    found += await serious_violations(page)
     assert found == []
     await context.close()

@@ -289,7 +289,7 @@ async def test_the_operator_uploads_population_figures(
     response = await upload(portal, wrong, dry_run=False, name="fout.csv")
     assert response.status_code == 400
     assert "fout.csv is niet geladen" in field_error(response.text, "file")
-    report = response.text.split("Wat er niet klopt in fout.csv")[1].split("</table>")[0]
+    report = response.text.split("Wat er niet klopt in fout.csv")[-1].split("</table>")[0]
     rows = re.findall(
         r'<td class="utrecht-table__cell">([^<]*)</td>\s*'
         r'<td class="utrecht-table__cell">([^<]*)</td>\s*'
@@ -314,7 +314,7 @@ async def test_the_operator_uploads_population_figures(
     assert stored.status_code == 200
     assert "cbs.csv geladen: 1 inwonertallen opgeslagen" in stored.text
     assert "2024, CBS StatLine: 1 gemeenten" in stored.text
-    loaded = stored.text.split("Inwonertallen per gemeente en jaar")[1]
+    loaded = stored.text.split("Inwonertallen per gemeente en jaar")[-1]
     assert "Gemeente Utrecht" in loaded
     assert "367.984" in loaded
 

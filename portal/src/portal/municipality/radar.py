@@ -2,7 +2,7 @@
 
 One row per contract: a bar from today to the contract's end, a mark at the notice
 deadline; month ticks along the top. The SVG has a title and a description; the table
-beside it carries the same data for screen readers and keyboard users."""
+below it carries the same data for screen readers and keyboard users."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def chart(items: list[dict[str, Any]], today: date, month_names: list[str]) -> d
     return {
         "bars": bars,
         "ticks": ticks,
-        "width": LABEL_WIDTH + CHART_WIDTH + 20,
+        "width": LABEL_WIDTH + CHART_WIDTH + 40,  # room for the last month's label
         "height": TOP + max(len(bars), 1) * ROW_HEIGHT + 10,
         "x0": LABEL_WIDTH,
         "x1": LABEL_WIDTH + CHART_WIDTH,
