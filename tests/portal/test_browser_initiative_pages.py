@@ -58,6 +58,12 @@ async def test_a_cooperation_proposes_an_initiative(platform: Any, browser: Any)
     assert await page.locator("#f-theme-error").count() == 1
     assert await page.input_value("#f-name") == name
     assert await page.input_value("#f-slug") == "Geen Goede Naam!"
+    # The summary reads top to bottom: its list of problems under its heading.
+    title = await page.locator(".portal-alert h2").bounding_box()
+    problems = await page.locator(".portal-alert ul").bounding_box()
+    assert title is not None
+    assert problems is not None
+    assert problems["y"] >= title["y"] + title["height"]
     found += await serious_violations(page)
     await shot(page, "initiative-new-errors-nl")
 
