@@ -66,6 +66,11 @@ async def scrolling_tables(page: Any) -> list[dict[str, Any]]:
     return list(await page.evaluate(_SCROLLING_TABLES))
 
 
+async def page_width(page: Any) -> int:
+    """The width the page's content takes: more than the window means it scrolls sideways."""
+    return int(await page.evaluate("document.documentElement.scrollWidth"))
+
+
 async def shot(page: Any, name: str) -> None:
     """A full-page screenshot when PORTAL_SCREENSHOTS names a folder (for people to look at)."""
     if SCREENSHOTS:

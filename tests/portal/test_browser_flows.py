@@ -14,6 +14,7 @@ from browserkit import (
     CHROMIUM,
     cut_words,
     login,
+    page_width,
     scrolling_tables,
     serious_violations,
     set_language,
@@ -89,6 +90,15 @@ async def test_municipal_staff_keep_their_contracts_and_read_the_radar(
     await login(page, base, "eherkenning", "eh-amersfoort-beheer")
     await page.goto(f"{base}/municipality/usages")
     found = await checked(page, base, "municipality-usages")
+    # On a phone's screen the page itself does not scroll sideways; the table does, in a
+    # region keyboard users can reach.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    assert await page_width(page) <= 390
+    scrolling = await scrolling_tables(page)
+    assert scrolling, "the usages table is wider than a phone's screen"
+    assert all(table["focusable"] and table["name"] for table in scrolling), scrolling
+    found += await serious_violations(page)
+    await page.set_viewport_size({"width": 1280, "height": 720})
     await page.locator("a[href='/municipality/usages/new']").click()
     found += await checked(page, base, "municipality-new")
     end = (date.today() + timedelta(days=300)).isoformat()
