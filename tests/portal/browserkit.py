@@ -71,6 +71,27 @@ async def page_width(page: Any) -> int:
     return int(await page.evaluate("document.documentElement.scrollWidth"))
 
 
+async def menu_lines(page: Any) -> int:
+    """On how many lines the main menu's links are laid out."""
+    tops = await page.eval_on_selector_all(
+        ".portal-nav__link",
+        "links => links.map(link => Math.round(link.getBoundingClientRect().top))",
+    )
+    return len(set(tops))
+
+
+async def gap_between(page: Any, above: str, below: str) -> float:
+    """Pixels from the bottom of the first element matching ``above`` to the top of the first
+    matching ``below``."""
+    return float(
+        await page.evaluate(
+            """([above, below]) => document.querySelector(below).getBoundingClientRect().top
+                - document.querySelector(above).getBoundingClientRect().bottom""",
+            [above, below],
+        )
+    )
+
+
 async def shot(page: Any, name: str) -> None:
     """A full-page screenshot when PORTAL_SCREENSHOTS names a folder (for people to look at)."""
     if SCREENSHOTS:

@@ -75,7 +75,7 @@ async def test_login_completes_and_keeps_tokens_only_on_the_server(portal: Porta
     assert "client_secret" not in form
     home = await portal.client.get("/accessibility")
     assert "Anouk Bakker" in home.text
-    assert "Onze voorzieningen" in home.text  # the municipal staff's section in the menu
+    assert "Onze gemeente" in home.text  # the municipal staff's section in the menu
 
 
 @pytest.mark.parametrize(

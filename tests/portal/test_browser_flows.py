@@ -13,7 +13,9 @@ import pytest
 from browserkit import (
     CHROMIUM,
     cut_words,
+    gap_between,
     login,
+    menu_lines,
     page_width,
     scrolling_tables,
     serious_violations,
@@ -90,6 +92,15 @@ async def test_municipal_staff_keep_their_contracts_and_read_the_radar(
     await login(page, base, "eherkenning", "eh-amersfoort-beheer")
     await page.goto(f"{base}/municipality/usages")
     found = await checked(page, base, "municipality-usages")
+    # The municipality's own pages are one entry of the main menu, which keeps to one line,
+    # and have a menu of their own marking the page shown.
+    assert await menu_lines(page) == 1
+    assert await page.locator(".portal-nav a[aria-current]").inner_text() == "Onze gemeente"
+    section = page.locator("nav.portal-section-nav[aria-label='Onze gemeente']")
+    assert await section.locator("a[aria-current=page]").inner_text() == "Onze voorzieningen"
+    assert await section.locator("a").count() == 4
+    # The table stands apart from the buttons above it.
+    assert await gap_between(page, ".portal-actions", ".utrecht-table-container") >= 12
     # On a phone's screen the page itself does not scroll sideways; the table does, in a
     # region keyboard users can reach.
     await page.set_viewport_size({"width": 390, "height": 844})

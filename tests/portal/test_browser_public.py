@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 import pytest
-from browserkit import CHROMIUM, login, serious_violations, set_language, shot
+from browserkit import CHROMIUM, gap_between, login, serious_violations, set_language, shot
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,6 +25,10 @@ async def public_pages(page: Any, base: str, lang: str) -> list[str]:
     assert await page.get_attribute("html", "lang") == lang
     found += await serious_violations(page)
     await shot(page, f"home-{lang}")
+    # The search field's label stands apart from the text above it; the result cards are
+    # spaced by the list alone (no margin of their own on top of the list's gap).
+    assert await gap_between(page, ".portal-hero .portal-lead", ".portal-search label") >= 8
+    assert 12 <= await gap_between(page, ".portal-card", ".portal-card + .portal-card") <= 20
     await page.fill("#q", "telecom")
     await page.locator("form[role=search] button").click()
     await page.wait_for_selector(".portal-results")

@@ -121,7 +121,9 @@ async def test_operator_lists_vulnerabilities(platform: Any, browser: Any) -> No
     page = await context.new_page()
     base = platform.url
     await login(page, base, "eherkenning", "eh-operator")
-    await page.locator("a[href='/operator/vulnerabilities']").click()
+    # Platform management in the main menu, then its page of vulnerabilities.
+    await page.locator(".portal-nav a[href='/operator/facilities']").click()
+    await page.locator(".portal-section-nav a[href='/operator/vulnerabilities']").click()
     await page.wait_for_selector("h1")
     row = page.locator("tr", has_text="CVE-2099-0001")
     assert await row.count() == 1

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse
 
 from ..sessions.service import Session
 from .i18n import Translator, language_of
+from .navigation import menus
 
 ENV = Environment(
     loader=PackageLoader("portal", "templates"),
@@ -77,35 +78,6 @@ def format_number(value: Any, lang: str) -> str:
     return text.translate(NL_MARKS) if lang == "nl" else text
 
 
-def nav_items(session: Session) -> list[tuple[str, str]]:
-    """(path, text key) of the sections this person may use, by organisation and role."""
-    items = [
-        ("/", "nav.catalogue"),
-        ("/tenders", "nav.tenders"),
-        ("/initiatives", "nav.initiatives"),
-    ]
-    person = session.data.person
-    if person is None:
-        return items
-    items.append(("/mydata", "nav.mydata"))
-    roles = set(person.roles)
-    if person.org_type == "supplier" and "registry-editor" in roles:
-        items.append(("/supplier/offerings", "nav.supplier"))
-    if person.org_type == "municipality" and "registry-editor" in roles:
-        items.append(("/municipality/usages", "nav.municipality"))
-        items.append(("/municipality/landscape", "nav.landscape"))
-        items.append(("/municipality/exposures", "nav.exposures"))
-        items.append(("/initiatives/decisions", "nav.decisions"))
-    if person.org_type == "municipality" and "procurement-enroller" in roles:
-        items.append(("/enrollment", "nav.enrollment"))
-    if "procurement-manager" in roles:
-        items.append(("/leading/tenders", "nav.leading"))
-    if "platform-admin" in roles:
-        items.append(("/operator/facilities", "nav.operator"))
-        items.append(("/operator/vulnerabilities", "nav.vulnerabilities"))
-    return items
-
-
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
@@ -124,7 +96,7 @@ def render(
         "other_lang": "en" if lang == "nl" else "nl",
         "person": session.data.person,
         "csrf_token": session.csrf_token,
-        "nav": nav_items(session),
+        "menus": menus(session, path),
         "path": path,
         "here": quote(full, safe=""),
         "flash": flash,
