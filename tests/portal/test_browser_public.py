@@ -49,6 +49,11 @@ async def public_pages(page: Any, base: str, lang: str) -> list[str]:
     )
     assert await page.locator("section[aria-labelledby=users] tbody tr").count() >= 3
     assert await page.locator(".portal-stages__item--current").count() == 1
+    # The facility's links come under a label saying what they are.
+    links = page.locator("ul[aria-labelledby=facility-links] a")
+    assert await links.count() >= 1
+    label = "Meer informatie:" if lang == "nl" else "More information:"
+    assert await page.locator("#facility-links").inner_text() == label
     found += await serious_violations(page)
     await shot(page, f"facility-{lang}")
     await page.locator("section[aria-labelledby=users] tbody a", has_text="Utrecht").click()
