@@ -88,6 +88,12 @@ async def test_login_pages_accessible_and_working(live: dict[str, Any]) -> None:
             await page.get_by_label("Anouk Bakker, Gemeente Utrecht (inkoop)").check()
             level = "Betrouwbaarheidsniveau" if lang == "nl" else "Level of assurance"
             await page.get_by_label(level).select_option("urn:etoegang:core:assurance-class:loa3")
+            # The level's choices are in the page's own type size, not the browser's smaller one.
+            sizes = await page.evaluate(
+                """() => [document.body, document.querySelector('#level')]
+                    .map(el => getComputedStyle(el).fontSize)"""
+            )
+            assert sizes[0] == sizes[1], sizes
             await page.get_by_role("button", name="Inloggen" if lang == "nl" else "Log in").click()
             await page.wait_for_url("http://127.0.0.1:8080/callback**")
             query = parse_qs(urlsplit(page.url).query)
