@@ -32,13 +32,14 @@ async def serious_violations(page: Any) -> list[str]:
     ]
 
 
-# The words in table cells that the browser laid out on more than one line, i.e. cut in two
-# on screen ("Authenti" / "catie"). A line break at a space or a hyphen is no cut.
-_CUT_WORDS = """() => {
+# The words in elements matching a selector that the browser laid out on more than one line,
+# i.e. cut in two on screen ("Authenti" / "catie"). A line break at a space or a hyphen is
+# no cut.
+_CUT_WORDS = """(within) => {
   const cut = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    if (!node.parentElement.closest(".utrecht-table th, .utrecht-table td")) continue;
+    if (!node.parentElement.closest(within)) continue;
     for (const word of node.data.matchAll(/[^\\s-]+/g)) {
       const range = document.createRange();
       range.setStart(node, word.index);
@@ -56,9 +57,10 @@ _SCROLLING_TABLES = """() => [...document.querySelectorAll(".utrecht-table-conta
   .map((box) => ({focusable: box.tabIndex === 0, name: box.getAttribute("aria-label") || ""}))"""
 
 
-async def cut_words(page: Any) -> list[str]:
-    """Words in the page's tables that do not fit their cell (cut in two on screen)."""
-    return list(await page.evaluate(_CUT_WORDS))
+async def cut_words(page: Any, within: str = ".utrecht-table th, .utrecht-table td") -> list[str]:
+    """Words in the page's tables (or the elements matching ``within``) that do not fit
+    their box (cut in two on screen)."""
+    return list(await page.evaluate(_CUT_WORDS, within))
 
 
 async def scrolling_tables(page: Any) -> list[dict[str, Any]]:

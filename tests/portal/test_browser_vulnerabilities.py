@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
-from browserkit import CHROMIUM, login
+from browserkit import CHROMIUM, cut_words, login, page_width
 from test_browser_flows import checked
 
 pytestmark = [
@@ -109,6 +109,11 @@ async def test_municipality_sees_exposure_and_landscape(platform: Any, browser: 
     assert "Voorbeeld Zaaksysteem" in text
     assert "Haal Centraal BRP bevragen 2.0" in text
     found += await checked(page, base, "municipality-landscape")
+    # On a phone the page's long compound title stays whole and the page no wider than it.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    assert await cut_words(page, "h1") == []
+    assert await page_width(page) <= 390
+    await page.set_viewport_size({"width": 1280, "height": 720})
     await page.goto(f"{base}/facilities/common-ground")
     assert "BRP-bevragen connector" in await page.locator("#offerings ~ *, main").first.inner_text()
     found += await checked(page, base, "facility-integrations")
