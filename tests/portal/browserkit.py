@@ -63,6 +63,19 @@ async def cut_words(page: Any, within: str = ".utrecht-table th, .utrecht-table 
     return list(await page.evaluate(_CUT_WORDS, within))
 
 
+# The text of each element matching a selector that is laid out on more than one line.
+_BROKEN_TEXTS = """(selector) => [...document.querySelectorAll(selector)].filter((el) => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+}).map((el) => el.textContent.trim())"""
+
+
+async def broken_texts(page: Any, selector: str) -> list[str]:
+    """The texts of the elements matching ``selector`` that are broken over lines."""
+    return list(await page.evaluate(_BROKEN_TEXTS, selector))
+
+
 async def scrolling_tables(page: Any) -> list[dict[str, Any]]:
     """The page's tables that scroll sideways: ``{"focusable": bool, "name": str}`` each."""
     return list(await page.evaluate(_SCROLLING_TABLES))

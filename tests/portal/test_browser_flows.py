@@ -105,6 +105,14 @@ async def test_municipal_staff_keep_their_contracts_and_read_the_radar(
     # region keyboard users can reach.
     await page.set_viewport_size({"width": 390, "height": 844})
     assert await page_width(page) <= 390
+    # The header keeps to two lines: who is logged in, then language and log-out side by side.
+    middles = await page.evaluate(
+        """() => ['.portal-lang', '.portal-header__tools form'].map((selector) => {
+            const box = document.querySelector(selector).getBoundingClientRect();
+            return box.top + box.height / 2;
+        })"""
+    )
+    assert abs(middles[0] - middles[1]) <= 2, middles
     scrolling = await scrolling_tables(page)
     assert scrolling, "the usages table is wider than a phone's screen"
     assert all(table["focusable"] and table["name"] for table in scrolling), scrolling

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
-from browserkit import CHROMIUM, cut_words, login, page_width
+from browserkit import CHROMIUM, broken_texts, cut_words, login, page_width
 from test_browser_flows import checked
 
 pytestmark = [
@@ -104,6 +104,11 @@ async def test_municipality_sees_exposure_and_landscape(platform: Any, browser: 
     assert "CVE-2099-0001" in text
     assert "CVE-2099-0002" in text
     found = await checked(page, base, "municipality-exposures")
+    # On a phone a CVE id stays on one line (the table scrolls instead).
+    await page.set_viewport_size({"width": 390, "height": 844})
+    assert await page.locator(".portal-identifier").count() == 2
+    assert await broken_texts(page, ".portal-identifier") == []
+    await page.set_viewport_size({"width": 1280, "height": 720})
     await page.goto(f"{base}/municipality/landscape")
     text = await page.locator("main").inner_text()
     assert "Voorbeeld Zaaksysteem" in text
