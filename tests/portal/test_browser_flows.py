@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from browserkit import (
     CHROMIUM,
+    broken_texts,
     cut_words,
     gap_between,
     login,
@@ -197,6 +198,8 @@ async def test_operator_manages_facilities_and_sees_relying_parties(
     assert scrolling, "the clients table is wider than a phone's screen"
     assert all(table["focusable"] and table["name"] for table in scrolling), scrolling
     assert await cut_words(page) == []
+    assert await page.locator(".portal-identifier").count() >= 2
+    assert await broken_texts(page, ".portal-identifier") == []  # client ids read as one
     found += await serious_violations(page)
     assert found == []
     await context.close()
