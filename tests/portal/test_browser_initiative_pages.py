@@ -64,6 +64,10 @@ async def test_a_cooperation_proposes_an_initiative(platform: Any, browser: Any)
     assert title is not None
     assert problems is not None
     assert problems["y"] >= title["y"] + title["height"]
+    # The heading starts at the alert's top, with no empty band above it.
+    alert = await page.locator(".portal-alert").bounding_box()
+    assert alert is not None
+    assert title["y"] - alert["y"] <= 24, (alert, title)
     found += await serious_violations(page)
     await shot(page, "initiative-new-errors-nl")
 
