@@ -58,6 +58,11 @@ async def test_a_cooperation_proposes_an_initiative(platform: Any, browser: Any)
     assert await page.locator("#f-theme-error").count() == 1
     assert await page.input_value("#f-name") == name
     assert await page.input_value("#f-slug") == "Geen Goede Naam!"
+    # Each of the summary's problems names its field.
+    assert await page.locator(".portal-alert li").all_inner_texts() == [
+        "Korte naam in het adres: Deze waarde heeft niet de juiste vorm.",
+        "Thema: Vul dit veld in.",
+    ]
     # The summary reads top to bottom: its list of problems under its heading.
     title = await page.locator(".portal-alert h2").bounding_box()
     problems = await page.locator(".portal-alert ul").bounding_box()

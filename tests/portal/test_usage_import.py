@@ -86,10 +86,14 @@ async def test_problems_per_line_and_column_with_the_text_kept(portal: Portal) -
     empty = await _post(portal, {"csv": "  ", "action": "check"})
     assert empty.status_code == 400
     assert 'id="f-csv-error"' in empty.text
+    # The summary above the form names the field of its message.
+    summary = empty.text.split('role="alert"')[1].split("</ul>")[0]
+    assert '<a class="utrecht-link" href="#f-csv">Contents of the CSV file: ' in summary
     latin = await _post(portal, {"csv": "", "action": "check"},
                         files={"file": ("u.csv", "é".encode("latin-1"), "text/csv")})  # fmt: skip
     assert latin.status_code == 400
     assert 'id="f-file-error"' in latin.text
+    assert 'href="#f-file">Or choose a file: ' in latin.text
     assert len(portal.fake.api_calls(IMPORTS)) == calls
 
 

@@ -55,6 +55,9 @@ class Form:
     errors: dict[str, str] = field(default_factory=dict)
     general: list[str] = field(default_factory=list)
     form_id: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    # Each field's label, recorded by the templates as they render the fields, so that
+    # the error summary above them can name the field of each message.
+    labels: dict[str, str] = field(default_factory=dict)
 
     def value(self, name: str, default: str = "") -> str:
         return self.values.get(name, default)

@@ -21,6 +21,7 @@ ENV = Environment(
     loader=PackageLoader("portal", "templates"),
     autoescape=select_autoescape(["html", "svg"]),
     undefined=StrictUndefined,
+    extensions=["jinja2.ext.do"],
     trim_blocks=True,
     lstrip_blocks=True,
 )
@@ -104,5 +105,12 @@ def render(
         "n": lambda value: format_number(value, lang),
         **(context or {}),
     }
-    html = ENV.get_template(template).render(values)
+    page = ENV.get_template(template)
+    html = page.render(values)
+    # A form's error summary stands above its fields and names each one by the label the
+    # fields record as they are rendered: a page showing errors is rendered once more.
+    if any(
+        getattr(value, "errors", None) and hasattr(value, "labels") for value in values.values()
+    ):
+        html = page.render(values)
     return HTMLResponse(html, status_code=status)
