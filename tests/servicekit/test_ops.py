@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -88,13 +90,32 @@ async def test_openapi_document_has_adr_shape(client: httpx.AsyncClient) -> None
     assert "403" in secured["responses"]
 
 
+def _addresses(html: str) -> list[str]:
+    """What a docs page loads: scripts, styles, icon and the OpenAPI document."""
+    return re.findall(r'(?:src|href|spec-url|data-openapi-url)="([^"]+)"', html)
+
+
 async def test_docs_pages_use_local_assets_only(client: httpx.AsyncClient) -> None:
     for page in ("/v1/docs", "/v1/redoc"):
-        html = (await client.get(page)).text
+        response = await client.get(page)
+        html = response.text
+        # Its own policy, so a proxy's stricter default for API answers does not apply.
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy
+        assert "script-src 'self'" in policy
         assert "cdn" not in html.lower()
         assert "http://" not in html
         assert "https://" not in html
         assert "<script>" not in html  # no inline scripts: works under a strict CSP
+        addresses = _addresses(html)
+        assert any(a.endswith("openapi.json") for a in addresses), html
+        for address in addresses:
+            # Relative to the page: the same page works behind the gateway's prefix.
+            assert urljoin(f"http://gateway/api/demo{page}", address).startswith(
+                "http://gateway/api/demo/v1/"
+            ), address
+            response = await client.get(urljoin(f"http://demo{page}", address))
+            assert response.status_code == 200, (page, address)
     for asset in (
         "swagger-ui-bundle.js",
         "swagger-ui.css",

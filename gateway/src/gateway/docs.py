@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 
 from servicekit.errors import NotFound, ServiceUnavailable
-from servicekit.openapi import ASSETS_DIR, SWAGGER_INIT, redoc_html
+from servicekit.openapi import ASSETS_DIR, DOCS_CSP, SWAGGER_INIT, redoc_html
 
 from .exchange import Exchange, Headers, Send
 from .respond import Responder
@@ -30,15 +30,6 @@ from .rewrite import openapi_for_gateway
 from .upstream import Upstream
 
 logger = logging.getLogger("gateway.docs")
-
-# ReDoc injects <style> elements and starts a web worker from a blob: URL; Swagger UI
-# uses data: images. Scripts only from this origin, nothing inline.
-DOCS_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
-    "worker-src 'self' blob:; child-src blob:; frame-ancestors 'none'; base-uri 'none'; "
-    "form-action 'self'"
-)
 
 STATIC = Path(__file__).parent / "static"
 ASSETS: dict[str, tuple[Path, str]] = {

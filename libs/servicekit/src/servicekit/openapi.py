@@ -23,6 +23,14 @@ from .openapi_writes import declare_writes
 
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 SWAGGER_INIT = Path(__file__).parent / "static" / "swagger-init.js"
+# The docs pages' own policy. ReDoc injects <style> elements and starts a web worker from
+# a blob: URL; Swagger UI uses data: images. Scripts only from this origin, nothing inline.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; child-src blob:; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
 CONTACT = {
     "name": "Samen platform team",
     "email": "samen@example.nl",
@@ -218,13 +226,21 @@ def install_docs(app: FastAPI, title: str) -> None:
     async def openapi_json() -> JSONResponse:
         return JSONResponse(app.openapi(), headers={"Access-Control-Allow-Origin": "*"})
 
+    # Relative addresses: the pages work wherever /v1 is mounted, e.g. behind the
+    # gateway at /api/<service>/v1/docs.
     @app.get("/v1/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return HTMLResponse(swagger_html(title, "/v1/openapi.json", "/v1/docs-assets"))
+        return HTMLResponse(
+            swagger_html(title, "openapi.json", "docs-assets"),
+            headers={"Content-Security-Policy": DOCS_CSP},
+        )
 
     @app.get("/v1/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return HTMLResponse(redoc_html(title, "/v1/openapi.json", "/v1/docs-assets"))
+        return HTMLResponse(
+            redoc_html(title, "openapi.json", "docs-assets"),
+            headers={"Content-Security-Policy": DOCS_CSP},
+        )
 
 
 def swagger_html(title: str, openapi_url: str, assets: str) -> str:

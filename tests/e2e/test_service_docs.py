@@ -1,0 +1,53 @@
+"""Each service's own Swagger UI and ReDoc, reached through the gateway at
+``/api/<service>/v1/docs`` and ``/redoc``, load everything they need from there, ask
+nothing of another origin and show the service's operations (headless Chromium)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from e2ekit import Platform
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+SERVICES = {
+    "registry": "Samen Registry API",
+    "procurement": "Samen Procurement API",
+    "identity": "Samen Identity API",
+}
+
+
+async def test_service_docs_work_through_the_gateway(platform: Platform, browser: Any) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    problems: list[str] = []
+    here = (platform.url, f"blob:{platform.url}", "data:")
+
+    def failed(request: Any) -> None:
+        # ReDoc asks a CDN for its logo; the pages' policy must stop that in the browser.
+        if request.url.startswith("blob:"):
+            return  # ReDoc's worker, ended when the page is left
+        if request.url.startswith(here) or request.failure != "csp":
+            problems.append(f"failed {request.url} {request.failure}")
+
+    page.on("requestfailed", failed)
+    page.on(
+        "requestfinished",
+        lambda r: None if r.url.startswith(here) else problems.append(f"left {r.url}"),
+    )
+    page.on(
+        "response",
+        lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None,
+    )
+    page.on("pageerror", lambda e: problems.append(f"pageerror {e}"))
+    for service, title in SERVICES.items():
+        base = f"{platform.url}/api/{service}/v1"
+        await page.goto(f"{base}/docs")
+        await page.wait_for_selector(".opblock", timeout=20_000)
+        assert title in await page.locator(".info .title").inner_text()
+
+        await page.goto(f"{base}/redoc")
+        await page.locator("h1", has_text=title).wait_for(timeout=20_000)
+    assert problems == [], "\n".join(problems)
+    await context.close()
