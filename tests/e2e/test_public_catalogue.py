@@ -27,6 +27,11 @@ async def test_anonymous_callers_read_the_public_catalogue(platform: Platform) -
         assert (await api.get(f"/api/registry/v1/facilities/{facility['id']}")).status_code == 200
         for path in ("offerings", "organisations", "initiatives"):
             assert (await api.get(f"/api/registry/v1/{path}")).status_code == 200, path
+        # HEAD, as uptime and link checkers ask, through the gateway: API and portal.
+        for path in ("/api/registry/v1/facilities", "/api/registry/v1/docs", "/", "/tenders"):
+            head = await api.head(path)
+            assert head.status_code == 200, (path, head.status_code)
+            assert head.content == b""
 
         assert "GGI-Netwerk" in await _names(api, "netwerken")
         assert "Gemeentelijke Telecommunicatie" in await _names(api, "telefnie")

@@ -71,6 +71,17 @@ async def test_security_headers_on_every_page(portal: Portal) -> None:
     assert (await portal.client.get("/static/vendor/voorbeeld/LICENCE.md")).status_code == 200
 
 
+async def test_head_answers_every_page_without_a_body(portal: Portal) -> None:
+    # Uptime checks and link checkers ask HEAD; it was a 405.
+    for path in ("/accessibility", "/static/vendor/utrecht/index.css"):
+        get = await portal.client.get(path)
+        head = await portal.client.head(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.headers["content-type"] == get.headers["content-type"]
+        assert head.content == b""
+    assert (await portal.client.head("/nowhere")).status_code == 404
+
+
 async def test_unknown_pages_and_bad_ids_get_the_404_page(portal: Portal) -> None:
     for path in ("/nowhere", "/organisations/not-a-uuid", "/tenders/123"):
         response = await portal.client.get(path)

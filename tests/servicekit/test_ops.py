@@ -62,6 +62,22 @@ async def test_metrics_count_requests_per_route_template(
     )
 
 
+async def test_head_answers_as_get_without_a_body(client: httpx.AsyncClient, reader: dict) -> None:
+    get = await client.get("/v1/widgets", headers=reader)
+    head = await client.head("/v1/widgets", headers=reader)
+    assert get.status_code == head.status_code == 200
+    assert head.content == b""
+    for name in ("content-type", "content-length", "api-version"):
+        assert head.headers[name] == get.headers[name], name
+    missing = await client.head("/v1/widgets/41", headers=reader)
+    assert missing.status_code == 404
+    assert missing.content == b""
+    assert (await client.head("/v1/widgets")).status_code == 401  # still authenticated
+    assert (await client.head("/v1/docs")).status_code == 200
+    text = (await client.get("/metrics")).text
+    assert 'http_server_requests_total{method="HEAD",route="/v1/widgets",status="200"} 1.0' in text
+
+
 async def test_openapi_document_has_adr_shape(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/openapi.json")
     assert response.status_code == 200

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from servicekit.db import Database, is_sqlite
 from servicekit.health import Dependencies, health_router, http_check
 from servicekit.logs import configure_logging
+from servicekit.middleware import HeadMiddleware
 from servicekit.migrations import migration_head, schema_check, upgrade
 from servicekit.telemetry import (
     Metrics,
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
     app.add_exception_handler(RequestValidationError, invalid_request)
 
     # Added innermost first: the last added middleware runs first.
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(
         SessionMiddleware,
         store=store,

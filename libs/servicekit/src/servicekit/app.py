@@ -21,7 +21,12 @@ from .errors import install_problem_handlers
 from .health import Dependencies, ReadyCheck, health_router, http_check
 from .idempotency import IdempotencyStore
 from .logs import configure_logging
-from .middleware import BodyLimitMiddleware, MediaTypeMiddleware, RequestContextMiddleware
+from .middleware import (
+    BodyLimitMiddleware,
+    HeadMiddleware,
+    MediaTypeMiddleware,
+    RequestContextMiddleware,
+)
 from .migrations import migration_head, schema_check, upgrade
 from .openapi import adr_document, install_docs
 from .revocations import RevocationFeedCollector, revocation_details
@@ -187,6 +192,7 @@ def create_service_app(
     app.add_route("/metrics", metrics_endpoint(metrics), include_in_schema=False)
 
     # Added innermost first: the last added middleware runs first.
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(MediaTypeMiddleware, allowed=media_types)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -5,6 +5,7 @@
   any unhandled exception into a generic 500 problem (no internals).
 - :class:`BodyLimitMiddleware`: 413 for bodies over the limit, whether announced by
   ``Content-Length`` or streamed.
+- :class:`HeadMiddleware`: HEAD answered as GET without the body.
 """
 
 from __future__ import annotations
@@ -130,6 +131,35 @@ class RequestContextMiddleware:
                 )
         finally:
             request_id_var.reset(token)
+
+
+class HeadMiddleware:
+    """HEAD answered as GET, with GET's status and headers and no body (RFC 9110 9.3.2:
+    every resource that answers GET answers HEAD). FastAPI routes only the methods a
+    route declares, so without this HEAD was a 405. Added innermost: the middleware
+    around it (spans, metrics) still sees HEAD."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        # The same scope, so the route the router records on it reaches the metrics.
+        scope["method"] = "GET"
+        try:
+            await self.app(scope, receive, send_without_body)
+        finally:
+            scope["method"] = "HEAD"
 
 
 class BodyLimitMiddleware:
