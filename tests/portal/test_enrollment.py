@@ -181,3 +181,35 @@ async def test_proposed_start_is_not_before_the_planned_start(portal: Portal) ->
     page = await portal.client.get(f"/enrollment/{TENDER_ID}")
     assert 'value="2027-09-01"' in page.text
     assert 'value="2027-07-01"' not in page.text
+
+
+async def test_no_lot_chosen_is_said_next_to_the_lots_and_nothing_is_sent(portal: Portal) -> None:
+    await portal.login(acr=SUBSTANTIAL, **BUYER)
+    script(portal, [])
+    page = await portal.client.get(f"/enrollment/{TENDER_ID}")
+    typed = {k: v for k, v in TYPED.items() if k != f"lot-{LOT_ID}"}
+    data = {"csrf": csrf_of(page.text), "form_id": form_id_of(page.text), **typed}
+    refused = await portal.client.post(f"/enrollment/{TENDER_ID}", data=data)
+    assert refused.status_code == 400
+    message = "Kies ten minste één perceel waarvoor uw gemeente meedoet."
+    assert f'id="f-lots" tabindex="-1">{message}</div>' in refused.text
+    assert f'<a class="utrecht-link" href="#f-lots">Percelen: {message}</a>' in refused.text
+    assert 'value="Sharon Dijksma"' in refused.text  # the input is kept
+    assert not [c for c in portal.fake.api_calls(ENROLLMENTS) if c[0] == "POST"]
+
+
+async def test_the_error_summary_names_the_lot_and_the_mandate(portal: Portal) -> None:
+    await portal.login(acr=SUBSTANTIAL, **BUYER)
+    script(portal, [])
+    page = await portal.client.get(f"/enrollment/{TENDER_ID}")
+    problem = {
+        "type": "about:blank", "status": 400, "title": "Bad Request",
+        "invalidParams": [{"name": "lots[0].lotId", "reason": "not a lot of this tender"},
+                          {"name": "mandate.authorisesLeadParty", "reason": "must be true"}],
+    }  # fmt: skip
+    portal.fake.json("POST", ENROLLMENTS, problem, status=400)
+    data = {"csrf": csrf_of(page.text), "form_id": form_id_of(page.text), **TYPED}
+    refused = await portal.client.post(f"/enrollment/{TENDER_ID}", data=data)
+    assert refused.status_code == 400
+    assert f'href="#f-lot-{LOT_ID}">Perceel 1: Aansluitingen: ' in refused.text
+    assert 'href="#f-authorisesLeadParty">Volmacht: ' in refused.text

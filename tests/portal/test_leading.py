@@ -80,6 +80,34 @@ async def test_an_invalid_lot_value_is_shown_next_to_its_field(portal: Portal) -
     assert sent["contractDurationMonths"] == 36
 
 
+async def test_a_tender_without_lots_asks_for_the_first_lot(portal: Portal) -> None:
+    await portal.login(**LEAD)
+    script(portal)
+    portal.fake.json(
+        "POST",
+        "/api/procurement/v1/tenders",
+        {
+            "status": 400,
+            "title": "Bad Request",
+            "invalidParams": [
+                {
+                    "name": "lots",
+                    "reason": "List should have at least 1 item after validation, not 0",
+                }
+            ],
+        },
+        status=400,
+    )
+    page = await portal.client.get("/leading/tenders/new")
+    no_lots = {**FORM, "lot0_title": "", "lot0_unit": "", "lot0_value": ""}
+    fields = {"csrf": csrf_of(page.text), "form_id": form_id_of(page.text), **no_lots}
+    response = await portal.client.post("/leading/tenders/new", data=fields)
+    assert response.status_code == 400
+    assert 'id="f-lot0_title-error">Vul dit veld in.</div>' in response.text
+    assert "lots:" not in response.text  # no API name in a general message
+    assert 'value="Telefonie 2027"' in response.text
+
+
 async def test_leading_is_only_for_the_lead_tender_role(portal: Portal) -> None:
     await portal.login(**UTRECHT)
     assert (await portal.client.get("/leading/tenders")).status_code == 403

@@ -78,6 +78,7 @@ async def test_problems_are_shown_next_to_their_field(portal: Portal) -> None:
     assert page.status_code == 400
     assert 'id="f-cveId-error"' in page.text
     assert 'id="f-affectedVersionIds-error"' in page.text
+    assert 'href="#f-affectedVersionIds">Getroffen versies: ' in page.text  # the group's name
     assert 'value="CVE-1"' in page.text  # the input is kept
     assert json.loads(posts(portal, f"{REG}/vulnerabilities")[0][3])["cvssScore"] == 11
 

@@ -85,6 +85,10 @@ async def enroll(request: Request, tender_id: str) -> Response:
     api, session = _api(request), session_of(request)
     tender = await service.tender(api, session, tender_id)
     body, names = service.enrollment_body(fields, [lot["id"] for lot in tender["lots"]])
+    if not body["lots"]:
+        # Said here in words; the API would only say the list is too short.
+        form.errors["lots"] = Translator(language_of(request))("enroll.no_lot")
+        return await _page(request, tender_id, form.failed(), 400)
     try:
         await service.enroll(api, session, tender_id, body, form.idempotency_key)
     except ApiProblem as problem:

@@ -80,6 +80,7 @@ def field_names() -> dict[str, str]:
         "enrollmentOpensAt": "opensOn",
         "enrollmentClosesAt": "closesOn",
         "contractDurationMonths": "contractDurationMonths",
+        "lots": "lot0_title",  # no lot at all: the first lot's title is missing
     }
     for row in range(LOT_ROWS):
         for api_name, suffix in (
