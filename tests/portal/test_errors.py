@@ -281,6 +281,10 @@ async def test_a_stale_etag_shows_the_newer_data_and_keeps_the_input(portal: Por
     portal.fake.json("PATCH", path, {"status": 412, "title": "Precondition Failed"}, status=412)
     page = await portal.client.get(f"/municipality/usages/{usage['id']}")
     assert 'name="etag" value="&#34;v2&#34;"' in page.text
+    # An active usage can stay active or end; it cannot go back to planned.
+    assert '<option value="active" selected>' in page.text
+    assert '<option value="ended">' in page.text
+    assert '<option value="planned"' not in page.text
     response = await portal.client.post(
         f"/municipality/usages/{usage['id']}",
         data={
@@ -325,6 +329,10 @@ def test_problem_mapping_reads_invalid_params_and_translates_reasons() -> None:
     }
     t = Translator("en")
     assert human_reason(t, "Field required") == "Please fill in this field."
+    assert human_reason(t, "required") == "Please fill in this field."  # a PATCH's null
+    assert human_reason(t, "List should have at least 1 item after validation, not 0") == (
+        "Choose at least one."
+    )
     assert human_reason(t, "Something odd") == "This value is not valid (Something odd)."
     form = Form(values={"name": ""}).apply_problem(t, problem)
     assert form.errors == {"name": "This value is too short."}

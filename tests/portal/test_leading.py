@@ -80,7 +80,7 @@ async def test_an_invalid_lot_value_is_shown_next_to_its_field(portal: Portal) -
     assert sent["contractDurationMonths"] == 36
 
 
-async def test_a_tender_without_lots_asks_for_the_first_lot(portal: Portal) -> None:
+async def test_empty_fields_and_no_lots_are_said_as_missing(portal: Portal) -> None:
     await portal.login(**LEAD)
     script(portal)
     portal.fake.json(
@@ -100,12 +100,21 @@ async def test_a_tender_without_lots_asks_for_the_first_lot(portal: Portal) -> N
     )
     page = await portal.client.get("/leading/tenders/new")
     no_lots = {**FORM, "lot0_title": "", "lot0_unit": "", "lot0_value": ""}
+    no_lots |= {"estimatedValue": "", "opensOn": "", "contractDurationMonths": ""}
     fields = {"csrf": csrf_of(page.text), "form_id": form_id_of(page.text), **no_lots}
     response = await portal.client.post("/leading/tenders/new", data=fields)
     assert response.status_code == 400
     assert 'id="f-lot0_title-error">Vul dit veld in.</div>' in response.text
     assert "lots:" not in response.text  # no API name in a general message
     assert 'value="Telefonie 2027"' in response.text
+    ((_, _, _, body),) = [
+        c for c in portal.fake.api_calls("/api/procurement/v1/tenders") if c[0] == "POST"
+    ]
+    sent = json.loads(body)
+    # Empty fields are left out: the API names them as missing, not as malformed.
+    for name in ("estimatedValue", "enrollmentOpensAt", "contractDurationMonths"):
+        assert name not in sent, name
+    assert sent["lots"] == []
 
 
 async def test_leading_is_only_for_the_lead_tender_role(portal: Portal) -> None:

@@ -79,7 +79,11 @@ async def create_tender(request: Request) -> Response:
     except ApiProblem as problem:
         if problem.status not in (400, 409, 422):
             raise
-        form.apply_problem(Translator(language_of(request)), problem, service.field_names())
+        t = Translator(language_of(request))
+        form.apply_problem(t, problem, service.field_names())
+        if "lots" in problem.invalid_params:
+            # No lot row filled in: what is missing is the first lot's title.
+            form.errors["lot0_title"] = t("error.required")
         return await _form_page(request, form, 400)
     session = session_of(request)
     session.data.flash.append("flash.tender_created")

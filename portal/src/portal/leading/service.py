@@ -52,12 +52,15 @@ def tender_body(fields: dict[str, str], lead_party_id: str) -> dict[str, Any]:
         name: fields.get(name, "").strip() for name in TENDER_FIELDS if fields.get(name)
     }
     body["leadPartyId"] = lead_party_id
-    body["estimatedValue"] = {"amount": _amount(fields.get("estimatedValue", ""))}
-    duration = fields.get("contractDurationMonths", "").strip()
-    body["contractDurationMonths"] = int(duration) if duration.isdigit() else duration
-    opens, closes = fields.get("opensOn", "").strip(), fields.get("closesOn", "").strip()
-    body["enrollmentOpensAt"] = _dutch_time(opens, time(0, 0))
-    body["enrollmentClosesAt"] = _dutch_time(closes, time(23, 59))
+    # An empty field is left out, so the API names it as missing, not as malformed.
+    if value := fields.get("estimatedValue", "").strip():
+        body["estimatedValue"] = {"amount": _amount(value)}
+    if duration := fields.get("contractDurationMonths", "").strip():
+        body["contractDurationMonths"] = int(duration) if duration.isdigit() else duration
+    if opens := fields.get("opensOn", "").strip():
+        body["enrollmentOpensAt"] = _dutch_time(opens, time(0, 0))
+    if closes := fields.get("closesOn", "").strip():
+        body["enrollmentClosesAt"] = _dutch_time(closes, time(23, 59))
     lots = []
     for row in range(LOT_ROWS):
         title = fields.get(f"lot{row}_title", "").strip()

@@ -29,11 +29,11 @@ REASONS = [
     (re.compile(r"no data rows", re.I), "error.no_rows"),
     (re.compile(r"more than \d+ rows", re.I), "error.too_many_rows"),
     (re.compile(r"metric", re.I), "error.cvss_vector"),
-    (re.compile(r"field required|missing", re.I), "error.required"),
+    (re.compile(r"field required|^required$|missing", re.I), "error.required"),
     (re.compile(r"valid date|date format|iso 8601", re.I), "error.date"),
     (re.compile(r"valid integer|valid number|valid decimal", re.I), "error.number"),
-    # An empty list (no lot at all): nothing was filled in.
-    (re.compile(r"at least 1 item", re.I), "error.required"),
+    # An empty list: none of a group of choices was chosen.
+    (re.compile(r"at least 1 item", re.I), "error.choose_one"),
     (re.compile(r"at least|too short|min_length", re.I), "error.too_short"),
     (re.compile(r"at most|too long|max_length", re.I), "error.too_long"),
     (re.compile(r"greater than|less than", re.I), "error.range"),
