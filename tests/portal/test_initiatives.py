@@ -90,6 +90,21 @@ async def test_staff_pledge_sends_their_municipality_and_the_amount(portal: Port
     assert headers["idempotency-key"]
 
 
+async def test_no_pledge_form_when_every_initiative_has_the_municipality_s_pledge(
+    portal: Portal,
+) -> None:
+    script(portal)
+    await portal.login(**UTRECHT)
+    for facility_id in (FAC, "33333333-3333-3333-3333-333333333333"):
+        pledge = {"id": f"p-{facility_id[:4]}", "kind": "interest", "amount": None,
+                  "municipality": {"id": ORG, "name": "Gemeente Utrecht"}}  # fmt: skip
+        portal.fake.json("GET", f"{REG}/facilities/{facility_id}/pledges", page_of([pledge]))
+    html = (await portal.client.get("/initiatives")).text
+    assert 'action="/initiatives/pledge"' not in html  # not a form with nothing to choose
+    assert "Gemeente Utrecht steunt alle initiatieven in de lijst al." in html
+    assert html.count("/withdraw") == 2
+
+
 async def test_a_refused_pledge_is_shown_next_to_the_field(portal: Portal) -> None:
     script(portal)
     await portal.login(**UTRECHT)
