@@ -334,9 +334,23 @@ def test_problem_mapping_reads_invalid_params_and_translates_reasons() -> None:
         "Choose at least one."
     )
     assert human_reason(t, "Something odd") == "This value is not valid (Something odd)."
+    # A limit keeps its number, written as the language writes numbers.
+    too_long = "String should have at most 200 characters"
+    assert human_reason(t, too_long) == "Use at most 200 characters."
+    assert human_reason(Translator("nl"), too_long) == "Gebruik ten hoogste 200 tekens."
+    assert human_reason(t, "String should have at least 3 characters") == (
+        "Use at least 3 characters."
+    )
+    highest = "Input should be less than or equal to 10.5"
+    assert human_reason(t, highest) == "Enter a number of at most 10.5."
+    assert human_reason(Translator("nl"), highest) == "Vul een getal in van ten hoogste 10,5."
+    assert human_reason(t, "Input should be greater than or equal to 0") == (
+        "Enter a number of at least 0."
+    )
+    assert human_reason(t, "Input should be less than 100") == "Enter a number less than 100."
     form = Form(values={"name": ""}).apply_problem(t, problem)
-    assert form.errors == {"name": "This value is too short."}
-    assert form.general == ["lots[0].expectedVolume: This value is outside the allowed range."]
+    assert form.errors == {"name": "Please fill in this field."}
+    assert form.general == ["lots[0].expectedVolume: Enter a number greater than 0."]
     assert problem_of(httpx.Response(502, text="<html>")).status == 502
 
 

@@ -34,6 +34,14 @@ REASONS = [
     (re.compile(r"valid integer|valid number|valid decimal", re.I), "error.number"),
     # An empty list: none of a group of choices was chosen.
     (re.compile(r"at least 1 item", re.I), "error.choose_one"),
+    (re.compile(r"at least 1 character", re.I), "error.required"),
+    # Limits keep their number (``n``), so the person knows what will do.
+    (re.compile(r"at least (?P<n>\d+) characters", re.I), "error.min_chars"),
+    (re.compile(r"at most (?P<n>\d+) characters?", re.I), "error.max_chars"),
+    (re.compile(r"greater than or equal to (?P<n>-?[\d.]+)", re.I), "error.min_value"),
+    (re.compile(r"greater than (?P<n>-?[\d.]+)", re.I), "error.above"),
+    (re.compile(r"less than or equal to (?P<n>-?[\d.]+)", re.I), "error.max_value"),
+    (re.compile(r"less than (?P<n>-?[\d.]+)", re.I), "error.below"),
     (re.compile(r"at least|too short|min_length", re.I), "error.too_short"),
     (re.compile(r"at most|too long|max_length", re.I), "error.too_long"),
     (re.compile(r"greater than|less than", re.I), "error.range"),
@@ -46,8 +54,11 @@ PENDING_SECONDS = 1800
 
 def human_reason(t: Translator, reason: str) -> str:
     for pattern, key in REASONS:
-        if pattern.search(reason):
-            return t(key)
+        if found := pattern.search(reason):
+            if "n" not in pattern.groupindex:
+                return t(key)
+            n = found["n"].removesuffix(".0")
+            return t(key, n=n.replace(".", ",") if t.lang == "nl" else n)
     return t("error.invalid_with", reason=reason) if reason else t("error.invalid")
 
 
