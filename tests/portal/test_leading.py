@@ -41,21 +41,20 @@ def script(portal: Portal) -> None:
     )
 
 
+def refuse(portal: Portal, name: str, reason: str) -> None:
+    """Procurement refuses the new tender, naming one parameter."""
+    problem = {
+        "status": 400,
+        "title": "Bad Request",
+        "invalidParams": [{"name": name, "reason": reason}],
+    }
+    portal.fake.json("POST", "/api/procurement/v1/tenders", problem, status=400)
+
+
 async def test_an_invalid_lot_value_is_shown_next_to_its_field(portal: Portal) -> None:
     await portal.login(**LEAD)
     script(portal)
-    portal.fake.json(
-        "POST",
-        "/api/procurement/v1/tenders",
-        {
-            "status": 400,
-            "title": "Bad Request",
-            "invalidParams": [
-                {"name": "lots[0].estimatedValue", "reason": "exceeds the tender's estimatedValue"}
-            ],
-        },
-        status=400,
-    )
+    refuse(portal, "lots[0].estimatedValue", "exceeds the tender's estimatedValue")
     page = await portal.client.get("/leading/tenders/new")
     assert page.status_code == 200
     first_id = form_id_of(page.text)
@@ -83,21 +82,7 @@ async def test_an_invalid_lot_value_is_shown_next_to_its_field(portal: Portal) -
 async def test_empty_fields_and_no_lots_are_said_as_missing(portal: Portal) -> None:
     await portal.login(**LEAD)
     script(portal)
-    portal.fake.json(
-        "POST",
-        "/api/procurement/v1/tenders",
-        {
-            "status": 400,
-            "title": "Bad Request",
-            "invalidParams": [
-                {
-                    "name": "lots",
-                    "reason": "List should have at least 1 item after validation, not 0",
-                }
-            ],
-        },
-        status=400,
-    )
+    refuse(portal, "lots", "List should have at least 1 item after validation, not 0")
     page = await portal.client.get("/leading/tenders/new")
     no_lots = {**FORM, "lot0_title": "", "lot0_unit": "", "lot0_value": ""}
     no_lots |= {"estimatedValue": "", "opensOn": "", "contractDurationMonths": ""}
