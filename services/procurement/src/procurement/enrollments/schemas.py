@@ -21,11 +21,16 @@ MANDATE_POWERS = ("enroll-in-tender", "act-in-procedure-on-behalf")
 class MandateIn(ApiModel):
     """The volmacht: signed by someone entitled to bind the municipality."""
 
-    signer_name: str = Field(min_length=1, max_length=200)
+    signer_name: str = Field(min_length=1, max_length=200, examples=["Sharon Dijksma"])
     signer_role: str = Field(
-        min_length=1, max_length=200, description="e.g. 'burgemeester', 'wethouder', 'inkoper'"
+        min_length=1,
+        max_length=200,
+        description="e.g. 'burgemeester', 'wethouder', 'inkoper'",
+        examples=["burgemeester"],
     )
-    signed_date: IsoDate = Field(description="Date the mandate was signed (not in the future)")
+    signed_date: IsoDate = Field(
+        description="Date the mandate was signed (not in the future)", examples=["2027-01-15"]
+    )
     authorises_lead_party: Literal[True] = Field(
         description="Must be true: the lead party may act on the municipality's behalf in "
         "this procurement procedure for the enrolled lots"
@@ -34,7 +39,9 @@ class MandateIn(ApiModel):
 
 class EnrollmentLotIn(ApiModel):
     lot_id: uuid.UUID
-    expected_volume: int = Field(ge=1, le=1_000_000_000, description="Expected units")
+    expected_volume: int = Field(
+        ge=1, le=1_000_000_000, description="Expected units", examples=[40]
+    )
     desired_start_date: IsoDate | None = Field(
         default=None,
         description="Omit to have it proposed from the municipality's current contract end "

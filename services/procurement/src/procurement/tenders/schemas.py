@@ -25,12 +25,16 @@ TenderStatus = Literal[
     "contracted",
     "cancelled",
 ]
-Title = Field(min_length=1, max_length=300)
 
 
 class LotIn(ApiModel):
-    title: str = Title
-    unit: str = Field(min_length=1, max_length=100, description="Unit of volume, e.g. 'seat'")
+    title: str = Field(min_length=1, max_length=300, examples=["Vaste aansluitingen"])
+    unit: str = Field(
+        min_length=1,
+        max_length=100,
+        description="Unit of volume, e.g. 'seat'",
+        examples=["aansluiting"],
+    )
     description: str = Field(default="", max_length=5000)
     estimated_value: Money | None = Field(
         default=None, description="The lot's share of the tender value; split evenly if absent"
@@ -43,14 +47,16 @@ class TenderIn(ApiModel):
         description="Registry organisation (cooperation or operator) acting as central "
         "purchasing body; the caller must be its staff"
     )
-    title: str = Title
+    title: str = Field(min_length=1, max_length=300, examples=["Glasvezel 2027"])
     description: str = Field(default="", max_length=10000)
     procedure: Procedure
     estimated_value: Money
-    enrollment_opens_at: AwareDatetime
-    enrollment_closes_at: AwareDatetime
-    planned_start_date: IsoDate = Field(description="Planned start of the joint contract")
-    contract_duration_months: int = Field(ge=1, le=240)
+    enrollment_opens_at: AwareDatetime = Field(examples=["2027-01-04T00:00:00+01:00"])
+    enrollment_closes_at: AwareDatetime = Field(examples=["2027-02-28T23:59:00+01:00"])
+    planned_start_date: IsoDate = Field(
+        description="Planned start of the joint contract", examples=["2027-07-01"]
+    )
+    contract_duration_months: int = Field(ge=1, le=240, examples=[48])
     lots: list[LotIn] = Field(default_factory=list, max_length=100)
 
     @model_validator(mode="after")
