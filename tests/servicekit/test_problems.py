@@ -32,7 +32,7 @@ async def test_wrong_method_is_405_problem(client: httpx.AsyncClient, writer: di
     response = await client.delete("/v1/widgets", headers=writer)
     assert_problem(response, 405)
     # Every method of the path, not only the first route's (RFC 9110 §15.5.6).
-    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "GET, HEAD, POST"
 
 
 async def test_malformed_json_is_400_with_invalid_params(

@@ -303,6 +303,8 @@ def allowed_methods(request: Request, starlette_allow: str = "") -> list[str]:
     for route in getattr(request.app.state, "method_routes", ()):
         if route.path_regex.match(path):
             methods.update(route.methods or ())
+    if "GET" in methods:
+        methods.add("HEAD")  # HeadMiddleware answers HEAD wherever GET is served
     return sorted(methods, key=lambda m: (*_METHOD_ORDER, m).index(m))
 
 
