@@ -11,7 +11,7 @@ import pytest
 from conftest import Portal
 
 from portal.api import problem_of
-from portal.web.forms import Form, human_reason
+from portal.web.forms import Form, human_reason, problem_message
 from portal.web.i18n import Translator
 
 UTRECHT = {
@@ -386,3 +386,27 @@ async def test_an_unexpected_error_gives_the_500_page_with_the_security_headers(
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_a_known_problem_is_said_in_the_person_s_language() -> None:
+    from portal.api import ApiProblem
+
+    base = "https://samen.example.nl/problems/"
+    closed = ApiProblem(
+        status=409,
+        detail="The enrollment window is closed.",
+        body={"type": base + "enrollment-window-closed"},
+    )
+    assert problem_message(Translator("nl"), closed) == (
+        "Dit kan nu niet. De aanmelding voor deze aanbesteding is gesloten. "
+        "(The enrollment window is closed.)"
+    )
+    assert problem_message(Translator("en"), closed) == (
+        "This is not possible now. The enrollment window is closed."
+    )
+    bare = ApiProblem(status=409, body={"type": base + "enrollment-window-closed"})
+    assert problem_message(Translator("en"), bare) == (
+        "This is not possible now. Enrollment in this tender is closed."
+    )
+    unknown = ApiProblem(status=409, detail="Something new.", body={"type": base + "new-rule"})
+    assert problem_message(Translator("nl"), unknown) == "Dit kan nu niet. Something new."

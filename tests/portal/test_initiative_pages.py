@@ -179,7 +179,10 @@ async def test_joining_outside_the_pilot_stage_says_why(
         data={"csrf": csrf_of(page), "form_id": "old-form"},
     )
     assert response.status_code == 400
-    assert "stage pilot" in response.text
+    assert "Meedoen aan de pilot kan alleen zolang de voorziening in de pilotfase is." in (
+        response.text
+    )
+    assert "stage pilot" in response.text  # the API's own words, after it
     await portal.login(**SUPPLIER)
     forbidden = await portal.client.post(
         f"/initiatives/{facility}/pilot-participants",

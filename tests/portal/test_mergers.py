@@ -112,7 +112,11 @@ async def test_unknown_codes_and_refusals_next_to_the_fields(portal: Portal) -> 
     portal.fake.json("POST", MERGERS, ended, status=409)
     shown = await _post(portal, {**FORM, "action": "merge"})
     assert shown.status_code == 400
-    assert "Eemnes ended on 2025-12-31." in shown.text
+    # A known problem in Dutch words, the API's specifics after it.
+    assert (
+        "Deze gemeente is opgeheven bij een herindeling; haar opvolger neemt het over. "
+        "(Eemnes ended on 2025-12-31.)"
+    ) in shown.text
 
 
 async def test_enrollments_moved_later_when_procurement_was_down(portal: Portal) -> None:

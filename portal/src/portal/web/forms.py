@@ -116,9 +116,18 @@ class Form:
 
 
 def problem_message(t: Translator, problem: ApiProblem) -> str:
+    """The problem for a person. The APIs' ``detail`` is English and names the specifics
+    (which municipality, which version): in English it is the message; in another
+    language a known problem type (the last part of its ``type`` URI) is said in that
+    language first, with the API's words after it in brackets."""
     key = f"problem.{problem.status}"
     text = t(key) if t.has(key) else t("problem.other")
-    return f"{text} {problem.detail}".strip()
+    kind = f"problem_type.{str(problem.body.get('type', '')).rsplit('/', 1)[-1]}"
+    if not t.has(kind) or (t.lang == "en" and problem.detail):
+        return f"{text} {problem.detail}".strip()
+    if problem.detail and t.lang != "en":
+        return f"{text} {t(kind)} ({problem.detail})"
+    return f"{text} {t(kind)}"
 
 
 def keep_pending(request: Request, fields: dict[str, str]) -> None:
