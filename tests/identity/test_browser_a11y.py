@@ -94,6 +94,22 @@ async def test_login_pages_accessible_and_working(live: dict[str, Any]) -> None:
                     .map(el => getComputedStyle(el).fontSize)"""
             )
             assert sizes[0] == sizes[1], sizes
+            # On a phone a label of two lines stays beside its radio, not under it.
+            await page.set_viewport_size({"width": 390, "height": 800})
+            under = await page.evaluate(
+                """() => [...document.querySelectorAll('.option')].filter(option => {
+                    const radio = option.querySelector('input').getBoundingClientRect();
+                    const label = option.querySelector('label').getBoundingClientRect();
+                    return label.left < radio.right;
+                }).map(option => option.querySelector('label').textContent)"""
+            )
+            assert under == [], under
+            wrapped = await page.evaluate(
+                """() => [...document.querySelectorAll('.option label')]
+                    .filter(label => label.getClientRects().length > 1 ||
+                                     label.getBoundingClientRect().height > 30).length"""
+            )
+            assert wrapped, "a label of two lines at 390 px (what this checks)"
             await page.get_by_role("button", name="Inloggen" if lang == "nl" else "Log in").click()
             await page.wait_for_url("http://127.0.0.1:8080/callback**")
             query = parse_qs(urlsplit(page.url).query)
