@@ -5,6 +5,8 @@ cache or after the signing key was withdrawn."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import time
 from typing import Any
 
@@ -62,11 +64,14 @@ async def test_a_hit_skips_the_signature_check(issuer: TestIssuer) -> None:
 async def test_an_entry_ends_at_the_tokens_expiry(issuer: TestIssuer) -> None:
     # No leeway, so that the verifier itself refuses the token right after exp.
     app, verifier = _gateway(issuer, Keys(issuer), leeway=0)
-    token = issuer.token(scopes=["registry:read"], lifetime=1)
+    # Three seconds: issuer.token sets exp = int(now) + lifetime, so a one-second token
+    # could expire before its first use on a busy machine.
+    token = issuer.token(scopes=["registry:read"], lifetime=3)
+    payload = token.split(".")[1]
+    exp = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
     await app.gate.verify(token)
     await app.gate.verify(token)
     assert verifier.verifications == 1
-    exp = int(time.time()) + 1  # issuer.token: exp = int(now) + lifetime, at most this
     await asyncio.sleep(max(0.0, exp - time.time()) + 1.05)
     with pytest.raises(Unauthorized) as refused:
         await app.gate.verify(token)
