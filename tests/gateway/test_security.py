@@ -428,6 +428,10 @@ async def test_unknown_routes_wrong_methods_and_dot_segments(
         _problem(await client.delete("/.well-known/openid-configuration"), 405)
         dots = await client.get("/api/registry/v1/x/%2e%2e/%2e%2e/metrics", headers=auth)
         _problem(dots, 400)
+        # A trailing slash is a 404 that says why, with or without a token (not a 401).
+        for headers in ({}, auth):
+            slash = _problem(await client.get("/api/registry/v1/facilities/", headers=headers), 404)
+            assert "trailing slash" in slash["detail"]
 
 
 async def test_invalid_content_length_is_400(gw: RunningGateway, issuer: TestIssuer) -> None:

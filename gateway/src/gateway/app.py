@@ -199,6 +199,13 @@ class Gateway:
         if "/." in rest and any(seg in (".", "..") for seg in rest.split("/")):
             await respond.problem(ex, send, BadRequest("Dot segments are not allowed in paths."))
             return
+        if route.rewrite and rest.endswith("/"):
+            # No API path ends in a slash (ADR): say so, rather than ask an anonymous
+            # caller of a public collection for a token.
+            await respond.problem(
+                ex, send, NotFound(f"No resource at {path}: API paths have no trailing slash.")
+            )
+            return
         origin = ex.headers.get(b"origin")
         if (
             ex.method == "OPTIONS"
