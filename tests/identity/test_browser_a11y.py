@@ -61,6 +61,12 @@ async def test_login_pages_accessible_and_working(live: dict[str, Any]) -> None:
         try:
             context = await browser.new_context()
             page = await context.new_page()
+            # A resource the page's CSP refuses (its inline icon, say) is a console error.
+            console_errors: list[str] = []
+            page.on(
+                "console",
+                lambda message: message.type == "error" and console_errors.append(message.text),
+            )
 
             async def rp_callback(route: Any) -> None:
                 await route.fulfill(
@@ -112,6 +118,7 @@ async def test_login_pages_accessible_and_working(live: dict[str, Any]) -> None:
             assert wrapped, "a label of two lines at 390 px (what this checks)"
             await page.get_by_role("button", name="Inloggen" if lang == "nl" else "Log in").click()
             await page.wait_for_url("http://127.0.0.1:8080/callback**")
+            assert console_errors == [], console_errors
             query = parse_qs(urlsplit(page.url).query)
             assert query["state"] == ["browser-state"]
             assert query["code"]

@@ -106,3 +106,28 @@ async def test_logout_tied_to_a_client_needs_no_confirmation(
     assert r.status_code == 200
     after = await browser.login(rp, prompt="none")
     assert after.params.get("error") == "login_required"
+
+
+async def test_pages_carry_their_own_icon(browser: Browser, register: Any) -> None:
+    """Without an icon a browser asks /favicon.ico, which behind the gateway is the portal's
+    404 page. Identity's pages carry the icon inline, and their CSP lets it load."""
+    import re
+    from urllib.parse import unquote
+
+    rp = await register()
+    await browser.login(rp)
+    page = await browser.http.get("/auth/end-session")
+    assert page.status_code == 200, page.text
+    links = re.findall(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', page.text)
+    assert len(links) == 1, page.text[:600]
+    scheme, _, svg = links[0].partition(",")
+    assert scheme == "data:image/svg+xml"
+    svg = unquote(svg)
+    assert svg.startswith("<svg xmlns='http://www.w3.org/2000/svg'")
+    assert svg.endswith("</svg>")
+    policy = dict(
+        part.strip().split(" ", 1)
+        for part in page.headers["content-security-policy"].split(";")
+        if " " in part.strip()
+    )
+    assert "data:" in policy["img-src"].split()
