@@ -102,6 +102,36 @@ async def test_empty_fields_and_no_lots_are_said_as_missing(portal: Portal) -> N
     assert sent["lots"] == []
 
 
+async def test_a_lot_s_message_lands_on_the_row_it_came_from(portal: Portal) -> None:
+    """The API numbers the lots it was sent. With the first row left empty, its ``lots[0]``
+    is the form's second row; a row with a unit but no title is sent, not dropped."""
+    await portal.login(**LEAD)
+    script(portal)
+    refuse(portal, "lots[0].title", "String should have at least 1 character")
+    page = await portal.client.get("/leading/tenders/new")
+    rows = {"lot0_title": "", "lot0_unit": "", "lot0_value": ""}
+    rows |= {"lot1_title": "", "lot1_unit": "gebruiker", "lot1_value": ""}
+    rows |= {"lot2_title": "Mobiel", "lot2_unit": "abonnement", "lot2_value": "5000"}
+    fields = {"csrf": csrf_of(page.text), "form_id": form_id_of(page.text), **FORM, **rows}
+    response = await portal.client.post("/leading/tenders/new", data=fields)
+    assert response.status_code == 400
+    assert 'id="f-lot1_title-error">Vul dit veld in.</div>' in response.text
+    assert 'id="f-lot0_title-error"' not in response.text
+    assert 'value="gebruiker"' in response.text
+    ((_, _, _, body),) = [
+        c for c in portal.fake.api_calls("/api/procurement/v1/tenders") if c[0] == "POST"
+    ]
+    assert json.loads(body)["lots"] == [
+        {"title": "", "unit": "gebruiker"},
+        {"title": "Mobiel", "unit": "abonnement", "estimatedValue": {"amount": 5000}},
+    ]
+    portal.fake.calls.clear()
+    refuse(portal, "lots[1].estimatedValue.amount", "Input should be greater than 0")
+    fields["form_id"] = form_id_of(response.text)
+    response = await portal.client.post("/leading/tenders/new", data=fields)
+    assert 'id="f-lot2_value-error">Vul een getal in groter dan 0.</div>' in response.text
+
+
 async def test_leading_is_only_for_the_lead_tender_role(portal: Portal) -> None:
     await portal.login(**UTRECHT)
     assert (await portal.client.get("/leading/tenders")).status_code == 403

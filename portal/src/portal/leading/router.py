@@ -80,7 +80,7 @@ async def create_tender(request: Request) -> Response:
         if problem.status not in (400, 409, 422):
             raise
         t = Translator(language_of(request))
-        form.apply_problem(t, problem, service.field_names())
+        form.apply_problem(t, problem, service.field_names(fields))
         if "lots" in problem.invalid_params:
             # No lot row filled in: what is missing is the first lot's title.
             form.errors["lot0_title"] = t("error.required")

@@ -16,6 +16,7 @@ from ..municipality.service import my_organisation
 from ..sessions.service import Session
 
 LOT_ROWS = 3
+LOT_PARTS = ("title", "unit", "value")
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 TENDER_FIELDS = ("facilityId", "title", "description", "procedure", "plannedStartDate")
 PROCEDURES = ("open", "restricted", "negotiated", "competitive-dialogue")
@@ -62,11 +63,11 @@ def tender_body(fields: dict[str, str], lead_party_id: str) -> dict[str, Any]:
     if closes := fields.get("closesOn", "").strip():
         body["enrollmentClosesAt"] = _dutch_time(closes, time(23, 59))
     lots = []
-    for row in range(LOT_ROWS):
-        title = fields.get(f"lot{row}_title", "").strip()
-        if not title:
-            continue
-        lot: dict[str, Any] = {"title": title, "unit": fields.get(f"lot{row}_unit", "").strip()}
+    for row in lot_rows(fields):
+        lot: dict[str, Any] = {
+            "title": fields.get(f"lot{row}_title", "").strip(),
+            "unit": fields.get(f"lot{row}_unit", "").strip(),
+        }
         value = fields.get(f"lot{row}_value", "").strip()
         if value:
             lot["estimatedValue"] = {"amount": _amount(value)}
@@ -75,8 +76,20 @@ def tender_body(fields: dict[str, str], lead_party_id: str) -> dict[str, Any]:
     return body
 
 
-def field_names() -> dict[str, str]:
-    """API parameter names to this form's field names."""
+def lot_rows(fields: dict[str, str]) -> list[int]:
+    """The lot rows sent, in order: each with anything filled in. A row with a unit but no
+    title is sent too, so the API says the title is missing rather than the row being
+    dropped unseen."""
+    return [
+        row
+        for row in range(LOT_ROWS)
+        if any(fields.get(f"lot{row}_{part}", "").strip() for part in LOT_PARTS)
+    ]
+
+
+def field_names(fields: dict[str, str]) -> dict[str, str]:
+    """API parameter names to this form's field names. The API counts the lots sent, so
+    its ``lots[0]`` is the first row filled in, not always the form's first row."""
     names = {
         "estimatedValue": "estimatedValue",
         "estimatedValue.amount": "estimatedValue",
@@ -85,15 +98,15 @@ def field_names() -> dict[str, str]:
         "contractDurationMonths": "contractDurationMonths",
         "lots": "lot0_title",  # no lot at all: the first lot's title is missing
     }
-    for row in range(LOT_ROWS):
+    for index, row in enumerate(lot_rows(fields)):
         for api_name, suffix in (
             ("title", "title"),
             ("unit", "unit"),
             ("estimatedValue", "value"),
             ("estimatedValue.amount", "value"),
         ):
-            names[f"lots[{row}].{api_name}"] = f"lot{row}_{suffix}"
-            names[f"lots.{row}.{api_name}"] = f"lot{row}_{suffix}"
+            names[f"lots[{index}].{api_name}"] = f"lot{row}_{suffix}"
+            names[f"lots.{index}.{api_name}"] = f"lot{row}_{suffix}"
     return names
 
 
