@@ -42,6 +42,7 @@ format: install
 	$(VENV)/bin/ruff format .
 
 lock: | $(UV)
+	$(PYTHON) scripts/seed_uv_lock.py $(UV)
 	$(UV) lock
 	$(UV) export --all-packages --format requirements-txt --no-header --quiet -o requirements.lock
 	PATH="$(dir $(UV)):$$PATH" bash deploy/lock.sh

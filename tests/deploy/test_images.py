@@ -188,3 +188,43 @@ def test_healthcheck_is_valid_python(service: str) -> None:
     cmd = json.loads(healthcheck[healthcheck.index("CMD ") + 4 :])
     assert cmd[:2] == ["python", "-c"]
     compile(cmd[2], f"{service}-healthcheck", "exec")
+
+
+def runtime_closure(distribution: str) -> set[str]:
+    """Every distribution the package needs at run time on this platform and Python (the
+    image's), from the installed packages' metadata: its requirements, theirs, and so on,
+    with the extras asked for and the markers that hold."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    needed: set[str] = set()
+    todo: list[tuple[str, frozenset[str]]] = [(distribution, frozenset())]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    while todo:
+        name, extras = todo.pop()
+        if (name, extras) in seen:
+            continue
+        seen.add((name, extras))
+        needed.add(name)
+        for line in metadata.distribution(name).requires or []:
+            requirement = Requirement(line)
+            marker = requirement.marker
+            if marker is not None and not any(
+                marker.evaluate({"extra": extra}) for extra in (extras or {""})
+            ):
+                continue
+            todo.append((canonicalize_name(requirement.name), frozenset(requirement.extras)))
+    return needed
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_package_lock_holds_everything_the_package_imports(service: str) -> None:
+    """The image installs its lock with --no-deps: a dependency missing from the lock is
+    missing from the image, and the service fails on its first import of it."""
+    package = f"samen-{SERVICES[service][0].split('.')[0]}"
+    locked = set(pinned_entries(LOCKS[service].read_text()))
+    needed = {name for name in runtime_closure(package) if not name.startswith("samen-")}
+    assert "fastapi" in needed  # the closure is read at all
+    assert needed - locked == set(), f"missing from {LOCKS[service].relative_to(ROOT)}"
