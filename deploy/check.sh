@@ -55,7 +55,7 @@ if ! command -v kubectl >/dev/null 2>&1; then
 fi
 
 DOCKERFILES=(services/registry/Dockerfile services/identity/Dockerfile
-  services/procurement/Dockerfile gateway/Dockerfile)
+  services/procurement/Dockerfile gateway/Dockerfile portal/Dockerfile)
 for f in "${DOCKERFILES[@]}"; do [ -f "$f" ] || die "missing $f"; done
 
 step "1. per-package locks pin by hash only (agreement with requirements.lock: tests/deploy)"
@@ -132,6 +132,11 @@ replay() {
     (cd "$venv" && env "${prefix}DATABASE_URL=sqlite+aiosqlite:///migrate.db" \
       bin/python -m "$module" migrate >/dev/null) || die "$module: migrate fails"
   fi
+  if [ "$module" = portal ]; then
+    # The portal signs its requests to identity with a client key (a Secret in a cluster);
+    # here the development one.
+    (cd "$venv" && bin/python -m portal seed >/dev/null) || die "portal: seed fails"
+  fi
   # Serve as the image's CMD does (on a free loopback port) until /health/live answers.
   local port server ok=""
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -156,6 +161,7 @@ replay registry services/registry & pids+=($!)
 replay identity services/identity & pids+=($!)
 replay procurement services/procurement & pids+=($!)
 replay gateway gateway & pids+=($!)
+replay portal portal & pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid" || die "image install replay"; done
 
 step "8. platform rules (pytest tests/deploy), readiness, the restore runbook on PostgreSQL"
