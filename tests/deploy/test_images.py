@@ -228,3 +228,16 @@ def test_package_lock_holds_everything_the_package_imports(service: str) -> None
     needed = {name for name in runtime_closure(package) if not name.startswith("samen-")}
     assert "fastapi" in needed  # the closure is read at all
     assert needed - locked == set(), f"missing from {LOCKS[service].relative_to(ROOT)}"
+
+
+def test_the_deploy_check_lints_and_replays_every_image() -> None:
+    """deploy/check.sh names its images one by one; an image left out is neither linted
+    nor installed from its lock (the portal's once went unchecked that way)."""
+    script = (ROOT / "deploy/check.sh").read_text()
+    listed = re.search(r"DOCKERFILES=\(([^)]*)\)", script)
+    assert listed is not None
+    dockerfiles = set(listed.group(1).split())
+    replayed = set(re.findall(r"^replay (\S+) (\S+) &", script, re.M))
+    for service, (_module, directory, _port, _migrates) in SERVICES.items():
+        assert f"{directory}/Dockerfile" in dockerfiles, service
+        assert (service, directory) in replayed, service
