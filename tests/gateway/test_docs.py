@@ -102,6 +102,18 @@ async def test_unavailable_service_is_shown_not_fatal(gateway_factory: GatewayFa
     assert doc.headers["content-type"] == "application/problem+json"
 
 
+async def barriers(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is (WCAG 2.1 AA)."""
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page)
+    return [
+        f"{page.url} {v['id']}: {v['help']} ({v['nodes'][0]['html'][:120]}) {v['nodes'][0].get('failureSummary', '')[:300]}"
+        for v in results.response["violations"]
+        if v.get("impact") in ("serious", "critical")
+    ]
+
+
 class PageWatch:
     """Collects what would show a broken page: failed requests, HTTP errors, console
     errors (CSP violations are console errors)."""
@@ -139,16 +151,20 @@ async def test_portal_in_the_browser(gw: RunningGateway, browser: Any, issuer: T
     for name in SERVICES:
         rows = page.locator(f"#{name} tr.operation")
         assert await rows.count() == 2
+    found = await barriers(page)
 
     for name in SERVICES:
         await page.goto(f"{gw.url}/docs/{name}")
         await page.wait_for_selector(".opblock", timeout=15_000)
         assert await page.locator(".opblock").count() == 2
         assert await page.get_by_text(f"List {name} things").count() == 1
+        found += await barriers(page)
 
         await page.goto(f"{gw.url}/docs/{name}/redoc")
         await page.wait_for_selector(f"h2:has-text('Create a {name} thing')", timeout=20_000)
+        found += await barriers(page)
     assert watch.problems == [], "\n".join(watch.problems)
+    assert found == [], "\n".join(found)
 
     # Try it out through the gateway with a token.
     await page.goto(f"{gw.url}/docs/registry")
@@ -161,6 +177,9 @@ async def test_portal_in_the_browser(gw: RunningGateway, browser: Any, issuer: T
         await page.get_by_role("button", name="Execute").click()
     response = await info.value
     assert response.status == 200
+    # An open operation, tried out, with its response shown.
+    found = await barriers(page)
+    assert found == [], "\n".join(found)
     assert (await response.json())["_links"]["self"]["href"] == "/api/registry/v1/things?page=1"
     await asyncio.sleep(0)  # let late console events arrive
     assert watch.problems == []

@@ -9,6 +9,7 @@ and ReDoc load their assets from this package (no CDN).
 from __future__ import annotations
 
 import copy
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,16 @@ from .errors import PROBLEM_JSON
 from .openapi_writes import declare_writes
 
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
-SWAGGER_INIT = Path(__file__).parent / "static" / "swagger-init.js"
+STATIC = Path(__file__).parent / "static"
+# This package's own files for the docs pages: the pages' start scripts (the CSP allows no
+# inline script) and what makes Swagger UI and ReDoc meet WCAG 2.1 AA (colours, names,
+# keyboard access).
+OWN_ASSETS: dict[str, tuple[Path, str]] = {
+    "swagger-init.js": (STATIC / "swagger-init.js", "text/javascript"),
+    "redoc-init.js": (STATIC / "redoc-init.js", "text/javascript"),
+    "docs-a11y.css": (STATIC / "docs-a11y.css", "text/css"),
+    "docs-a11y.js": (STATIC / "docs-a11y.js", "text/javascript"),
+}
 # The docs pages' own policy. ReDoc injects <style> elements and starts a web worker from
 # a blob: URL; Swagger UI uses data: images. Scripts only from this origin, nothing inline.
 DOCS_CSP = (
@@ -216,10 +226,13 @@ def _path_of(paths: dict[str, Any], item: Any) -> str:
 def install_docs(app: FastAPI, title: str) -> None:
     """Serve /v1/openapi.json, /v1/docs (Swagger UI) and /v1/redoc with local assets."""
 
-    @app.get("/v1/docs-assets/swagger-init.js", include_in_schema=False)
-    async def swagger_init() -> FileResponse:
-        return FileResponse(SWAGGER_INIT, media_type="text/javascript")
-
+    for name, (path, media_type) in OWN_ASSETS.items():
+        app.add_api_route(
+            f"/v1/docs-assets/{name}",
+            own_asset(path, media_type),
+            methods=["GET"],
+            include_in_schema=False,
+        )
     app.mount("/v1/docs-assets", StaticFiles(directory=ASSETS_DIR), name="docs-assets")
 
     @app.get("/v1/openapi.json", include_in_schema=False)
@@ -243,15 +256,24 @@ def install_docs(app: FastAPI, title: str) -> None:
         )
 
 
+def own_asset(path: Path, media_type: str) -> Callable[[], Awaitable[FileResponse]]:
+    async def asset() -> FileResponse:
+        return FileResponse(path, media_type=media_type)
+
+    return asset
+
+
 def swagger_html(title: str, openapi_url: str, assets: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} - Swagger UI</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="{assets}/swagger-ui.css">
+<link rel="stylesheet" href="{assets}/docs-a11y.css">
 <link rel="icon" href="{assets}/favicon.png"></head>
 <body><main id="swagger-ui"></main>
 <script src="{assets}/swagger-ui-bundle.js"></script>
 <script src="{assets}/swagger-init.js" data-openapi-url="{openapi_url}"></script>
+<script src="{assets}/docs-a11y.js"></script>
 </body></html>"""
 
 
@@ -259,6 +281,10 @@ def redoc_html(title: str, openapi_url: str, assets: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} - ReDoc</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="{assets}/docs-a11y.css">
 <link rel="icon" href="{assets}/favicon.png"></head>
-<body><redoc spec-url="{openapi_url}"></redoc>
-<script src="{assets}/redoc.standalone.js"></script></body></html>"""
+<body><main id="redoc"></main>
+<script src="{assets}/redoc.standalone.js"></script>
+<script src="{assets}/redoc-init.js" data-openapi-url="{openapi_url}"></script>
+<script src="{assets}/docs-a11y.js"></script>
+</body></html>"""
