@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Helpers every part's tests share (a11y.py) sit here, beside each part's own folder.
+sys.path.insert(0, str(Path(__file__).parent))
 
 # Tests never export traces and never depend on a running collector.
 os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)

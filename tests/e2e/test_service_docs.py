@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from a11y import barriers
 from e2ekit import Platform
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -17,18 +18,6 @@ SERVICES = {
     "procurement": "Samen Procurement API",
     "identity": "Samen Identity API",
 }
-
-
-async def barriers(page: Any) -> list[str]:
-    """axe-core's serious and critical findings on the page as it is."""
-    from axe_playwright_python.async_playwright import Axe
-
-    results = await Axe().run(page)
-    return [
-        f"{page.url} {v['id']}: {v['help']} ({v['nodes'][0]['html'][:160]})"
-        for v in results.response["violations"]
-        if v.get("impact") in ("serious", "critical")
-    ]
 
 
 async def test_service_docs_work_through_the_gateway(platform: Platform, browser: Any) -> None:

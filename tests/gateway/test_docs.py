@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from a11y import barriers
 from gateway_testkit import GatewayFactory, RunningGateway, free_port
 
 from servicekit.testing import TestIssuer
@@ -100,18 +101,6 @@ async def test_unavailable_service_is_shown_not_fatal(gateway_factory: GatewayFa
     assert "List registry things" in index.text
     assert doc.status_code == 503
     assert doc.headers["content-type"] == "application/problem+json"
-
-
-async def barriers(page: Any) -> list[str]:
-    """axe-core's serious and critical findings on the page as it is (WCAG 2.1 AA)."""
-    from axe_playwright_python.async_playwright import Axe
-
-    results = await Axe().run(page)
-    return [
-        f"{page.url} {v['id']}: {v['help']} ({v['nodes'][0]['html'][:120]}) {v['nodes'][0].get('failureSummary', '')[:300]}"
-        for v in results.response["violations"]
-        if v.get("impact") in ("serious", "critical")
-    ]
 
 
 class PageWatch:

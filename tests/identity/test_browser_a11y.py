@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from a11y import barriers
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from idkit import LOA_SUBSTANTIAL
@@ -40,17 +41,6 @@ def authorize_url(base: str, lang: str) -> str:
     return f"{base}/auth/authorize?{urlencode(params)}"
 
 
-async def serious(page: Any) -> list[str]:
-    from axe_playwright_python.async_playwright import Axe
-
-    results = await Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']}"
-        for v in results.response["violations"]
-        if v.get("impact") in ("serious", "critical")
-    ]
-
-
 async def test_login_pages_accessible_and_working(live: dict[str, Any]) -> None:
     """One browser: the full flow in Dutch; the English login page and an error page."""
     from playwright.async_api import async_playwright
@@ -80,7 +70,7 @@ async def test_login_pages_accessible_and_working(live: dict[str, Any]) -> None:
             await page.goto(authorize_url(base, lang))
             assert await page.get_attribute("html", "lang") == lang
             assert "/auth/login" in page.url
-            assert await serious(page) == []
+            assert await barriers(page) == []
             # Yivi does not reach "high" but does reach substantial: offered here.
             assert await page.locator("input[name=means]").count() == 4
             # Keyboard: the skip link comes first in the focus order.
@@ -90,7 +80,7 @@ async def test_login_pages_accessible_and_working(live: dict[str, Any]) -> None:
             await page.get_by_role("button", name="Verder" if lang == "nl" else "Continue").click()
             await page.wait_for_url("**/auth/simulators/eherkenning/authorize**")
             assert await page.get_attribute("html", "lang") == lang
-            assert await serious(page) == []
+            assert await barriers(page) == []
             await page.get_by_label("Anouk Bakker, Gemeente Utrecht (inkoop)").check()
             level = "Betrouwbaarheidsniveau" if lang == "nl" else "Level of assurance"
             await page.get_by_label(level).select_option("urn:etoegang:core:assurance-class:loa3")
@@ -134,10 +124,10 @@ async def test_login_pages_accessible_and_working(live: dict[str, Any]) -> None:
             await english.goto(authorize_url(base, "en"))
             assert await english.get_attribute("html", "lang") == "en"
             assert await english.get_by_role("button", name="Continue").count() == 1
-            assert await serious(english) == []
+            assert await barriers(english) == []
             # Error pages are accessible too.
             await english.goto(f"{base}/auth/authorize?client_id=nope&lang=en")
             assert await english.get_attribute("html", "lang") == "en"
-            assert await serious(english) == []
+            assert await barriers(english) == []
         finally:
             await browser.close()

@@ -19,19 +19,6 @@ SCREENSHOTS = os.environ.get("PORTAL_SCREENSHOTS", "")
 __all__ = ["CHROMIUM", "Platform", "start_platform", "stop_platform"]
 
 
-async def serious_violations(page: Any) -> list[str]:
-    """axe-core (bundled with axe-playwright-python, offline) on the page as it is."""
-    from axe_playwright_python.async_playwright import Axe
-
-    results = await Axe().run(page)
-    return [
-        f"{page.url} {v['id']} ({v['impact']}): {v['help']} "
-        + "; ".join(n.get("target", [""])[0] for n in v.get("nodes", [])[:3])
-        for v in results.response["violations"]
-        if v.get("impact") in ("serious", "critical")
-    ]
-
-
 # The words in elements matching a selector that the browser laid out on more than one line,
 # i.e. cut in two on screen ("Authenti" / "catie"). A line break at a space or a hyphen is
 # no cut.

@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from browserkit import CHROMIUM, EH3, serious_violations, set_language, shot
+from a11y import barriers
+from browserkit import CHROMIUM, EH3, set_language, shot
 from e2ekit import LOA_LOW, Browser, Rp, basic_auth, bearer
 
 pytestmark = [
@@ -163,11 +164,11 @@ async def test_buyer_enrolls_with_step_up_by_keyboard_and_my_data(
     await tab_to(page, "a[href='/enrollment']")
     await page.keyboard.press("Enter")
     await page.wait_for_selector("h1")
-    found += await serious_violations(page)
+    found += await barriers(page)
     await tab_to(page, f"a[href='/enrollment/{tender['id']}']")
     await page.keyboard.press("Enter")
     await page.wait_for_selector("form.portal-form")
-    found += await serious_violations(page)
+    found += await barriers(page)
     lot = tender["lots"][0]["id"]
     await tab_to(page, f"#f-lot-{lot}")
     await page.keyboard.press("Space")
@@ -197,17 +198,17 @@ async def test_buyer_enrolls_with_step_up_by_keyboard_and_my_data(
     text = await page.inner_text("main")
     assert "Sharon Dijksma" in text
     assert "substantieel" in text
-    found += await serious_violations(page)
+    found += await barriers(page)
     await shot(page, "enrollment-signed")
     for lang in ("en", "nl"):
         await set_language(page, base, lang)
         await page.goto(f"{base}/enrollment/{tender['id']}")
-        found += await serious_violations(page)
+        found += await barriers(page)
         await page.goto(f"{base}/enrollment")
-        found += await serious_violations(page)
+        found += await barriers(page)
         await page.goto(f"{base}/mydata")
         assert await page.locator(".portal-card").count() >= 1
-        found += await serious_violations(page)
+        found += await barriers(page)
         await shot(page, f"mydata-{lang}")
     # Withdraw before closing, by keyboard.
     await page.goto(f"{base}/enrollment/{tender['id']}")

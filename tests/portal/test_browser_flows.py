@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from a11y import barriers
 from browserkit import (
     CHROMIUM,
     broken_texts,
@@ -19,7 +20,6 @@ from browserkit import (
     menu_lines,
     page_width,
     scrolling_tables,
-    serious_violations,
     set_language,
     shot,
 )
@@ -33,11 +33,11 @@ pytestmark = [
 
 async def checked(page: Any, base: str, name: str) -> list[str]:
     """axe on the page as it is, then on the same page in English, back to Dutch."""
-    found = await serious_violations(page)
+    found = await barriers(page)
     await shot(page, f"{name}-nl")
     here = page.url
     await page.goto(f"{base}/language?lang=en&next=" + here.removeprefix(base))
-    found += await serious_violations(page)
+    found += await barriers(page)
     await shot(page, f"{name}-en")
     await page.goto(f"{base}/language?lang=nl&next=" + here.removeprefix(base))
     return found
@@ -117,7 +117,7 @@ async def test_municipal_staff_keep_their_contracts_and_read_the_radar(
     scrolling = await scrolling_tables(page)
     assert scrolling, "the usages table is wider than a phone's screen"
     assert all(table["focusable"] and table["name"] for table in scrolling), scrolling
-    found += await serious_violations(page)
+    found += await barriers(page)
     await page.set_viewport_size({"width": 1280, "height": 720})
     await page.locator("a[href='/municipality/usages/new']").click()
     found += await checked(page, base, "municipality-new")
@@ -200,6 +200,6 @@ async def test_operator_manages_facilities_and_sees_relying_parties(
     assert await cut_words(page) == []
     assert await page.locator(".portal-identifier").count() >= 2
     assert await broken_texts(page, ".portal-identifier") == []  # client ids read as one
-    found += await serious_violations(page)
+    found += await barriers(page)
     assert found == []
     await context.close()

@@ -10,7 +10,8 @@ import uuid
 from typing import Any
 
 import pytest
-from browserkit import CHROMIUM, login, serious_violations, set_language, shot
+from a11y import barriers
+from browserkit import CHROMIUM, login, set_language, shot
 
 pytestmark = [
     pytest.mark.browser,
@@ -22,11 +23,11 @@ pytestmark = [
 async def checked(page: Any, base: str, name: str) -> list[str]:
     """axe on the page as it is (also a form's answer to a POST), then the same page in
     English by its address (GET), back to Dutch."""
-    found = await serious_violations(page)
+    found = await barriers(page)
     await shot(page, f"{name}-nl")
     here = page.url.removeprefix(base)
     await page.goto(f"{base}/language?lang=en&next={here}")
-    found += await serious_violations(page)
+    found += await barriers(page)
     await shot(page, f"{name}-en")
     await page.goto(f"{base}/language?lang=nl&next={here}")
     return found
@@ -73,7 +74,7 @@ async def test_a_cooperation_proposes_an_initiative(platform: Any, browser: Any)
     alert = await page.locator(".portal-alert").bounding_box()
     assert alert is not None
     assert title["y"] - alert["y"] <= 24, (alert, title)
-    found += await serious_violations(page)
+    found += await barriers(page)
     await shot(page, "initiative-new-errors-nl")
 
     await page.fill("#f-slug", f"inkoopteam-{uuid.uuid4().hex[:6]}")
@@ -131,7 +132,7 @@ async def test_the_operator_records_an_analysis_and_loads_population(
     assert await page.locator("#f-summary-error").count() == 1
     assert await page.locator("#f-documentUrl-error").count() == 1
     assert await page.input_value("#f-documentUrl") == "niet een adres"
-    found = await serious_violations(page)
+    found = await barriers(page)
     await shot(page, "initiative-analysis-errors-nl")
     await page.fill("#f-summary", "Haalbaar met een regionale beheerorganisatie.")
     await page.fill("#f-documentUrl", "https://www.vng.nl/fsc-impactanalyse.pdf")
@@ -151,7 +152,7 @@ async def test_the_operator_records_an_analysis_and_loads_population(
     await submit(page, upload)
     assert await page.locator("#f-file-error").count() == 1
     assert await page.locator(".portal-report tbody tr").count() == 2
-    found += await serious_violations(page)
+    found += await barriers(page)
     await shot(page, "population-report-nl")
     good = b"code;inhabitants;year;source\nGM0344;367984;2024;CBS StatLine 03759ned\n"
     await page.set_input_files(
@@ -160,7 +161,7 @@ async def test_the_operator_records_an_analysis_and_loads_population(
     await page.uncheck("#f-dryRun")
     await submit(page, upload)
     assert "1 inwonertallen opgeslagen" in await page.locator("main").inner_text()
-    found += await serious_violations(page)
+    found += await barriers(page)
     await shot(page, "population-stored-nl")
     assert found == []
     await context.close()

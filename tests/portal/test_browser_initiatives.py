@@ -8,7 +8,8 @@ import os
 from typing import Any
 
 import pytest
-from browserkit import CHROMIUM, login, serious_violations, shot
+from a11y import barriers
+from browserkit import CHROMIUM, login, shot
 
 pytestmark = [
     pytest.mark.browser,
@@ -19,11 +20,11 @@ pytestmark = [
 
 async def checked(page: Any, base: str, name: str) -> list[str]:
     """axe on the page as it is, then on the same page in English, back to Dutch."""
-    found = await serious_violations(page)
+    found = await barriers(page)
     await shot(page, f"{name}-nl")
     here = page.url.removeprefix(base)
     await page.goto(f"{base}/language?lang=en&next={here}")
-    found += await serious_violations(page)
+    found += await barriers(page)
     await shot(page, f"{name}-en")
     await page.goto(f"{base}/language?lang=nl&next={here}")
     return found

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browserkit import CHROMIUM, login, serious_violations, set_language, shot
+from a11y import barriers
+from browserkit import CHROMIUM, login, set_language, shot
 
 pytestmark = [
     pytest.mark.browser,
@@ -47,9 +48,9 @@ async def test_lead_party_creates_publishes_and_follows_a_tender(
     await login(page, base, "eherkenning", "eh-dommelvallei-inkoop")
     assert await page.locator("a[href='/leading/tenders']").count() >= 1
     await page.goto(f"{base}/leading/tenders")
-    found += await serious_violations(page)
+    found += await barriers(page)
     await page.goto(f"{base}/leading/tenders/new")
-    found += await serious_violations(page)
+    found += await barriers(page)
 
     # A lot worth more than the tender: the message sits next to the lot's value field.
     await fill_tender(page, "Telefonie Dommelvallei 2027", "250000")
@@ -58,21 +59,21 @@ async def test_lead_party_creates_publishes_and_follows_a_tender(
     assert await page.input_value("#f-lot0_value") == "250000"
     assert await page.input_value("#f-title") == "Telefonie Dommelvallei 2027"
     assert await page.input_value("#f-lot1_title") == "Mobiele telefonie"
-    found += await serious_violations(page)
+    found += await barriers(page)
     await shot(page, "leading-invalid-lot-nl")
 
     await page.fill("#f-lot0_value", "60000")
     await page.locator("form.portal-form button[type=submit]").click()
     await page.wait_for_selector("form[action$='/publication']")
     assert "Telefonie Dommelvallei 2027" in await page.locator("h1").inner_text()
-    found += await serious_violations(page)
+    found += await barriers(page)
     await page.locator("form[action$='/publication'] button").click()
     await page.wait_for_selector("form[action$='/publication']", state="detached")
     assert "Open voor aanmelding" in await page.locator(".portal-facts").inner_text()
     rows = page.locator("table:has(caption:text('Vraag per perceel')) tbody tr")
     assert await rows.count() == 2
     assert await page.locator("svg.portal-chart rect").count() == 2
-    found += await serious_violations(page)
+    found += await barriers(page)
     await shot(page, "leading-tender-nl")
     tender_url = page.url
 
@@ -88,7 +89,7 @@ async def test_lead_party_creates_publishes_and_follows_a_tender(
     for path in ("/leading/tenders", "/leading/tenders/new", tender_url.removeprefix(base)):
         await page.goto(f"{base}{path}")
         assert await page.get_attribute("html", "lang") == "en"
-        found += await serious_violations(page)
+        found += await barriers(page)
     assert "Demand per lot" in await page.content()
     assert found == []
     await context.close()

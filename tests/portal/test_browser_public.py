@@ -9,7 +9,8 @@ import os
 from typing import Any
 
 import pytest
-from browserkit import CHROMIUM, gap_between, login, serious_violations, set_language, shot
+from a11y import barriers
+from browserkit import CHROMIUM, gap_between, login, set_language, shot
 
 pytestmark = [
     pytest.mark.browser,
@@ -23,7 +24,7 @@ async def public_pages(page: Any, base: str, lang: str) -> list[str]:
     found: list[str] = []
     await page.goto(f"{base}/")
     assert await page.get_attribute("html", "lang") == lang
-    found += await serious_violations(page)
+    found += await barriers(page)
     await shot(page, f"home-{lang}")
     # The search field's label stands apart from the text above it; the result cards are
     # spaced by the list alone (no margin of their own on top of the list's gap).
@@ -34,7 +35,7 @@ async def public_pages(page: Any, base: str, lang: str) -> list[str]:
     await page.wait_for_selector(".portal-results")
     assert await page.locator(".portal-card").count() >= 1
     assert await page.locator(".portal-facet-list a").count() >= 1
-    found += await serious_violations(page)
+    found += await barriers(page)
     await shot(page, f"search-{lang}")
     # A facet narrows the results; the filter stays visible as chosen.
     await page.locator(".portal-facet-list a").first.click()
@@ -54,21 +55,21 @@ async def public_pages(page: Any, base: str, lang: str) -> list[str]:
     assert await links.count() >= 1
     label = "Meer informatie:" if lang == "nl" else "More information:"
     assert await page.locator("#facility-links").inner_text() == label
-    found += await serious_violations(page)
+    found += await barriers(page)
     await shot(page, f"facility-{lang}")
     await page.locator("section[aria-labelledby=users] tbody a", has_text="Utrecht").click()
     await page.wait_for_selector("h1")
     assert "Utrecht" in await page.locator("h1").inner_text()
     assert await page.locator("tbody tr").count() >= 1
-    found += await serious_violations(page)
+    found += await barriers(page)
     await page.goto(f"{base}/tenders")
-    found += await serious_violations(page)
+    found += await barriers(page)
     await page.goto(f"{base}/accessibility")
-    found += await serious_violations(page)
+    found += await barriers(page)
     response = await page.goto(f"{base}/no-such-page")
     assert response is not None
     assert response.status == 404
-    found += await serious_violations(page)
+    found += await barriers(page)
     return found
 
 
@@ -95,16 +96,16 @@ async def test_login_and_logout_through_identity(platform: Any, browser: Any) ->
     header = await page.locator("header").inner_text()
     assert "Ravi Sharma" in header
     assert "Voorbeeld Telecom" in header
-    assert await serious_violations(page) == []
+    assert await barriers(page) == []
     cookies = {c["name"]: c for c in await context.cookies(base)}
     session = cookies["samen_portal"]
     assert session["httpOnly"]
     assert session["sameSite"] == "Lax"
     assert "." not in session["value"]  # an opaque id, never a token
     await set_language(page, base, "en")
-    assert await serious_violations(page) == []
+    assert await barriers(page) == []
     await page.locator("form[action='/logout'] button").click()
     await page.wait_for_url(f"{base}/logged-out**")
     assert await page.locator("form[action='/logout']").count() == 0
-    assert await serious_violations(page) == []
+    assert await barriers(page) == []
     await context.close()
