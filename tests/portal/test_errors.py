@@ -82,6 +82,16 @@ async def test_head_answers_every_page_without_a_body(portal: Portal) -> None:
     assert (await portal.client.head("/nowhere")).status_code == 404
 
 
+async def test_a_browser_asking_favicon_ico_gets_the_icon(portal: Portal) -> None:
+    # A page without an icon link (a JSON document) makes the browser ask /favicon.ico.
+    moved = await portal.client.get("/favicon.ico")
+    assert moved.status_code == 301
+    assert moved.headers["location"] == "/static/favicon.svg"
+    icon = await portal.client.get(moved.headers["location"])
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/svg+xml"
+
+
 async def test_unknown_pages_and_bad_ids_get_the_404_page(portal: Portal) -> None:
     for path in ("/nowhere", "/organisations/not-a-uuid", "/tenders/123"):
         response = await portal.client.get(path)

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from servicekit.db import Database, is_sqlite
 from servicekit.health import Dependencies, health_router, http_check
@@ -55,6 +55,10 @@ from .web.security import SecurityHeaders
 
 SERVICE = "portal"
 MIGRATIONS = "portal.migrations"
+
+
+async def icon(_request: Request) -> Response:
+    return RedirectResponse("/static/favicon.svg", status_code=301)
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
@@ -111,6 +115,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
 
     static = resources.files("portal").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    # Browsers ask /favicon.ico where a page names no icon (a JSON document, an image).
+    app.add_route("/favicon.ico", icon, include_in_schema=False)
     # Ready means this process can serve (its own database); the gateway it calls is a
     # dependency, reported by /health/details only.
     gateway = http_check(f"{settings.gateway_url.rstrip('/')}/health/live")
