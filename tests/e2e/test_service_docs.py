@@ -60,3 +60,22 @@ async def test_service_docs_work_through_the_gateway(platform: Platform, browser
     assert problems == [], "\n".join(problems)
     assert found == [], "\n".join(found)
     await context.close()
+
+
+async def test_the_api_portal_fits_a_phone(platform: Platform, browser: Any) -> None:
+    """The gateway's list of every service's operations, with the platform's real (long)
+    paths, reflows at 320 px: nothing is cut off or needs sideways scrolling."""
+    context = await browser.new_context(viewport={"width": 320, "height": 640})
+    page = await context.new_page()
+    await page.goto(f"{platform.url}/docs")
+    assert await page.locator("tr.operation").count() > 50
+    overflowing = await page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
+            .map(el => el.tagName + ' ' + el.textContent.slice(0, 40))"""
+    )
+    assert overflowing == [], overflowing[:5]
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 320
+    found = await barriers(page)
+    assert found == [], "\n".join(found)
+    await context.close()
