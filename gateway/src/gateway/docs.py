@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 
 from servicekit.errors import NotFound, ServiceUnavailable
-from servicekit.openapi import ASSETS_DIR, DOCS_CSP, OWN_ASSETS, redoc_html
+from servicekit.openapi import DOCS_ASSETS, DOCS_CSP, redoc_html, swagger_html
 
 from .exchange import Exchange, Headers, Send
 from .respond import Responder
@@ -33,11 +33,7 @@ logger = logging.getLogger("gateway.docs")
 
 STATIC = Path(__file__).parent / "static"
 ASSETS: dict[str, tuple[Path, str]] = {
-    "swagger-ui-bundle.js": (ASSETS_DIR / "swagger-ui-bundle.js", "text/javascript"),
-    "swagger-ui.css": (ASSETS_DIR / "swagger-ui.css", "text/css"),
-    "redoc.standalone.js": (ASSETS_DIR / "redoc.standalone.js", "text/javascript"),
-    "favicon.png": (ASSETS_DIR / "favicon.png", "image/png"),
-    **OWN_ASSETS,
+    **DOCS_ASSETS,
     "portal.css": (STATIC / "portal.css", "text/css"),
     "portal-swagger.js": (STATIC / "portal-swagger.js", "text/javascript"),
     "oauth2-redirect.js": (STATIC / "oauth2-redirect.js", "text/javascript"),
@@ -202,18 +198,13 @@ class DocsPortal:
     def swagger_html(self, name: str) -> str:
         """Swagger UI with the portal's log-in (authorization code + PKCE + nonce)."""
         esc = html.escape
-        return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Samen {esc(name)} - Swagger UI</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="{ASSET_PATH}/swagger-ui.css">
-<link rel="stylesheet" href="{ASSET_PATH}/docs-a11y.css">
-<link rel="icon" href="{ASSET_PATH}/favicon.png"></head>
-<body><main id="swagger-ui"></main>
-<script src="{ASSET_PATH}/swagger-ui-bundle.js"></script>
-<script src="{ASSET_PATH}/portal-swagger.js" data-openapi-url="/docs/{esc(name)}/openapi.json"
- data-client-id="{esc(self.client_id)}"></script>
-<script src="{ASSET_PATH}/docs-a11y.js"></script>
-</body></html>"""
+        return swagger_html(
+            f"Samen {esc(name)}",
+            f"/docs/{esc(name)}/openapi.json",
+            ASSET_PATH,
+            start="portal-swagger.js",
+            attributes=f' data-client-id="{esc(self.client_id)}"',
+        )
 
     @staticmethod
     def oauth2_redirect_html() -> str:

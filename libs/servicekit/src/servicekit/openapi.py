@@ -33,6 +33,14 @@ OWN_ASSETS: dict[str, tuple[Path, str]] = {
     "docs-a11y.css": (STATIC / "docs-a11y.css", "text/css"),
     "docs-a11y.js": (STATIC / "docs-a11y.js", "text/javascript"),
 }
+# Everything the docs pages load, for a server that serves them itself (the gateway).
+DOCS_ASSETS: dict[str, tuple[Path, str]] = {
+    "swagger-ui-bundle.js": (ASSETS_DIR / "swagger-ui-bundle.js", "text/javascript"),
+    "swagger-ui.css": (ASSETS_DIR / "swagger-ui.css", "text/css"),
+    "redoc.standalone.js": (ASSETS_DIR / "redoc.standalone.js", "text/javascript"),
+    "favicon.png": (ASSETS_DIR / "favicon.png", "image/png"),
+    **OWN_ASSETS,
+}
 # The docs pages' own policy. ReDoc injects <style> elements and starts a web worker from
 # a blob: URL; Swagger UI uses data: images. Scripts only from this origin, nothing inline.
 DOCS_CSP = (
@@ -263,28 +271,41 @@ def own_asset(path: Path, media_type: str) -> Callable[[], Awaitable[FileRespons
     return asset
 
 
-def swagger_html(title: str, openapi_url: str, assets: str) -> str:
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} - Swagger UI</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="{assets}/swagger-ui.css">
-<link rel="stylesheet" href="{assets}/docs-a11y.css">
-<link rel="icon" href="{assets}/favicon.png"></head>
-<body><main id="swagger-ui"></main>
-<script src="{assets}/swagger-ui-bundle.js"></script>
-<script src="{assets}/swagger-init.js" data-openapi-url="{openapi_url}"></script>
-<script src="{assets}/docs-a11y.js"></script>
-</body></html>"""
+def swagger_html(
+    title: str, openapi_url: str, assets: str, start: str = "swagger-init.js", attributes: str = ""
+) -> str:
+    """Swagger UI, started by the script ``start`` (with ``attributes`` for it to read)."""
+    return docs_page(
+        f"{title} - Swagger UI",
+        assets,
+        head=f'<link rel="stylesheet" href="{assets}/swagger-ui.css">\n',
+        root='<main id="swagger-ui"></main>',
+        bundle="swagger-ui-bundle.js",
+        start=f'<script src="{assets}/{start}" data-openapi-url="{openapi_url}"{attributes}></script>',
+    )
 
 
 def redoc_html(title: str, openapi_url: str, assets: str) -> str:
+    return docs_page(
+        f"{title} - ReDoc",
+        assets,
+        head="",
+        root='<main id="redoc"></main>',
+        bundle="redoc.standalone.js",
+        start=f'<script src="{assets}/redoc-init.js" data-openapi-url="{openapi_url}"></script>',
+    )
+
+
+def docs_page(title: str, assets: str, head: str, root: str, bundle: str, start: str) -> str:
+    """A docs page: the UI's stylesheet (``head``), element, bundle and start script, with
+    this package's accessibility fixes after the UI's own."""
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} - ReDoc</title>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="{assets}/docs-a11y.css">
+{head}<link rel="stylesheet" href="{assets}/docs-a11y.css">
 <link rel="icon" href="{assets}/favicon.png"></head>
-<body><main id="redoc"></main>
-<script src="{assets}/redoc.standalone.js"></script>
-<script src="{assets}/redoc-init.js" data-openapi-url="{openapi_url}"></script>
+<body>{root}
+<script src="{assets}/{bundle}"></script>
+{start}
 <script src="{assets}/docs-a11y.js"></script>
 </body></html>"""
