@@ -173,3 +173,32 @@ async def test_portal_in_the_browser(gw: RunningGateway, browser: Any, issuer: T
     await asyncio.sleep(0)  # let late console events arrive
     assert watch.problems == []
     await context.close()
+
+
+@pytest.mark.browser
+async def test_an_operation_has_a_deep_link_and_one_control(
+    gw: RunningGateway, browser: Any
+) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    watch = PageWatch(page)
+    await page.goto(f"{gw.url}/docs/registry")
+    await page.wait_for_selector(".opblock-get")
+    # Opening an operation puts its deep link in the address ...
+    await page.locator(".opblock-get .opblock-summary-control").click()
+    await page.wait_for_function("location.hash.length > 2")
+    link = page.url
+    assert re.search(r"#/[^/]+/\w+$", link), link
+    # ... the link Swagger UI draws inside the operation's button is no second control
+    # within it (only its text remains) ...
+    assert await page.locator(".opblock-summary-control a").count() == 2
+    assert await page.locator(".opblock-summary-control a[href]").count() == 0
+    assert await page.locator(".opblock-summary-control a", has_text="things").count() == 2
+    assert await barriers(page) == []
+    # ... and the link, opened anew, shows that operation open.
+    other = await context.new_page()
+    await other.goto(link)
+    await other.wait_for_selector(".opblock-get.is-open", timeout=15_000)
+    assert await other.locator(".opblock.is-open").count() == 1
+    assert watch.problems == [], "\n".join(watch.problems)
+    await context.close()

@@ -16,8 +16,8 @@
     dom_id: "#swagger-ui",
     oauth2RedirectUrl: window.location.origin + "/docs/oauth2-redirect",
     persistAuthorization: true,
-    // Accessibility: why these two, see servicekit's swagger-init.js.
-    deepLinking: false,
+    // Accessibility: why these two are set so, see servicekit's swagger-init.js.
+    deepLinking: true,
     syntaxHighlight: { activated: false },
     presets: [SwaggerUIBundle.presets.apis],
     layout: "BaseLayout",
