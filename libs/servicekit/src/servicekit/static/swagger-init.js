@@ -4,8 +4,8 @@
   window.ui = SwaggerUIBundle({
     url: me.getAttribute("data-openapi-url"),
     dom_id: "#swagger-ui",
-    // Deep links (#/tag/operationId) open an operation; docs-a11y.js keeps the link Swagger
-    // UI draws inside each operation's button out of the tab order.
+    // Deep links (#/tag/operationId) open an operation; docs-a11y.js turns the link Swagger
+    // UI draws inside each operation's button into text (a control within a control).
     deepLinking: true,
     // Examples as plain text: the highlighter's colours on its dark background fall short of
     // 4.5:1 contrast, and they are set inline, out of reach of a stylesheet.
