@@ -84,6 +84,17 @@ async def test_crud_with_etag_and_idempotency(
     assert page.status_code == 200
     assert any(i["clientId"] == "crud-client" for i in page.json()["items"])
     assert "self" in page.json()["_links"]
+    other = await http.get("/v1/clients?pageSize=100&grantType=client_credentials", headers=admin)
+    assert "crud-client" not in [i["clientId"] for i in other.json()["items"]]
+    # A grant type identity does not offer is refused and named; the document lists the two.
+    refused = await http.get("/v1/clients?grantType=implicit", headers=admin)
+    assert refused.status_code == 400
+    assert [p["name"] for p in refused.json()["invalidParams"]] == ["grantType"]
+    document = (await http.get("/v1/openapi.json")).json()
+    listing = document["paths"]["/clients"]["get"]["parameters"]
+    grant = next(p for p in listing if p["name"] == "grantType")
+    choices = [s.get("enum") for s in grant["schema"].get("anyOf", [grant["schema"]])]
+    assert ["authorization_code", "client_credentials"] in choices
 
     assert (await http.delete(f"/v1/clients/{data['id']}", headers=admin)).status_code == 204
     assert (await http.get(f"/v1/clients/{data['id']}", headers=admin)).status_code == 404

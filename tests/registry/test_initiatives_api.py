@@ -197,3 +197,35 @@ async def test_pilot_participants_and_the_impact_analysis_gate(
     assert types.count("pilot-participant.joined") == 2
     assert types.count("pilot-participant.left") == 1
     assert types.count("impact-analysis.recorded") == 2
+
+
+async def test_initiatives_by_stage(client: httpx.AsyncClient, tokens: Any, make_org: Maker) -> None:
+    w = await _world(tokens, make_org)
+    ids = {}
+    for slug in ("meldingen", "archief"):
+        r = await client.post("/v1/initiatives", json=_proposal(slug, w["utrecht"]),
+                              headers=tokens.municipality())  # fmt: skip
+        ids[slug] = r.json()["facilityId"]
+    r = await client.post(f"/v1/facilities/{ids['archief']}/stage-transitions",
+                          json={"toStage": "pilot", "reason": "Twee gemeenten"},
+                          headers=tokens.operator())  # fmt: skip
+    assert r.status_code == 201, r.text
+
+    def slugs(r: httpx.Response) -> list[str]:
+        assert r.status_code == 200, r.text
+        return sorted(i["facilityId"] for i in r.json()["items"])
+
+    assert slugs(await client.get("/v1/initiatives?stage=pilot")) == [ids["archief"]]
+    assert slugs(await client.get("/v1/initiatives?stage=initiative")) == [ids["meldingen"]]
+    assert slugs(await client.get("/v1/initiatives")) == sorted(ids.values())
+    # A stage in which nothing is open to support is refused, named, not an empty list.
+    r = await client.get("/v1/initiatives?stage=operational")
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    assert [p["name"] for p in r.json()["invalidParams"]] == ["stage"]
+    # The document names the choices.
+    document = (await client.get("/v1/openapi.json")).json()
+    parameters = document["paths"]["/initiatives"]["get"]["parameters"]
+    stage = next(p for p in parameters if p["name"] == "stage")
+    choices = [s.get("enum") for s in stage["schema"].get("anyOf", [stage["schema"]])]
+    assert ["initiative", "pilot", "impact-analysis"] in choices

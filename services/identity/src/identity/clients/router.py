@@ -20,7 +20,7 @@ from ..config import get_settings
 from ..context import identity_of
 from . import service
 from .models import Client
-from .schemas import KNOWN_SCOPES, ClientCreated, ClientIn, ClientOut
+from .schemas import KNOWN_SCOPES, ClientCreated, ClientIn, ClientOut, GrantType
 
 # The REST API's bearer token check (OpenAPI security scheme with the known scopes).
 auth = make_auth(get_settings().issuer.rstrip("/") + "/auth/token", KNOWN_SCOPES)
@@ -63,7 +63,7 @@ def _client(row: Client) -> Response:
 
 async def grant_type_filter(
     grant_type: Annotated[
-        str | None, Query(alias="grantType", pattern="^(authorization_code|client_credentials)$")
+        GrantType | None, Query(alias="grantType", description="Only clients of this grant type")
     ] = None,
 ) -> str | None:
     return grant_type

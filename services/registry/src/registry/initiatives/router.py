@@ -18,13 +18,13 @@ from servicekit.routes import Routes
 from ..auth import PublicReader, Reader, Writer
 from ..common import FacilityId, PledgeId
 from . import service
-from .schemas import InitiativeCreate, InitiativeOut, PledgeCreate, PledgeOut
+from .schemas import InitiativeCreate, InitiativeOut, InitiativeStage, PledgeCreate, PledgeOut
 
 router = json_router("initiatives")
 
 OpenStage = Annotated[
-    str | None,
-    Query(pattern="^(initiative|pilot|impact-analysis)$", description="Only this stage"),
+    InitiativeStage | None,
+    Query(description="Only this stage"),
 ]
 
 

@@ -14,6 +14,8 @@ from ..common import Euro, LongText, OptionalEuro
 from ..facilities.schemas import FacilityDescription, Kind, Slug, Stage, Theme
 
 PledgeKind = Literal["interest", "pilot", "co-fund"]
+# The stages in which a facility is open to support (models.OPEN_STAGES).
+InitiativeStage = Literal["initiative", "pilot", "impact-analysis"]
 Outcome = Literal["positive", "conditional", "negative"]
 
 
