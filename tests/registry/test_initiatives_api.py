@@ -199,7 +199,9 @@ async def test_pilot_participants_and_the_impact_analysis_gate(
     assert types.count("impact-analysis.recorded") == 2
 
 
-async def test_initiatives_by_stage(client: httpx.AsyncClient, tokens: Any, make_org: Maker) -> None:
+async def test_initiatives_by_stage(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker
+) -> None:
     w = await _world(tokens, make_org)
     ids = {}
     for slug in ("meldingen", "archief"):
@@ -211,13 +213,13 @@ async def test_initiatives_by_stage(client: httpx.AsyncClient, tokens: Any, make
                           headers=tokens.operator())  # fmt: skip
     assert r.status_code == 201, r.text
 
-    def slugs(r: httpx.Response) -> list[str]:
+    def facility_ids(r: httpx.Response) -> list[str]:
         assert r.status_code == 200, r.text
         return sorted(i["facilityId"] for i in r.json()["items"])
 
-    assert slugs(await client.get("/v1/initiatives?stage=pilot")) == [ids["archief"]]
-    assert slugs(await client.get("/v1/initiatives?stage=initiative")) == [ids["meldingen"]]
-    assert slugs(await client.get("/v1/initiatives")) == sorted(ids.values())
+    assert facility_ids(await client.get("/v1/initiatives?stage=pilot")) == [ids["archief"]]
+    assert facility_ids(await client.get("/v1/initiatives?stage=initiative")) == [ids["meldingen"]]
+    assert facility_ids(await client.get("/v1/initiatives")) == sorted(ids.values())
     # A stage in which nothing is open to support is refused, named, not an empty list.
     r = await client.get("/v1/initiatives?stage=operational")
     assert r.status_code == 400
