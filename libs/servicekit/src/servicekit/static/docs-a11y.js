@@ -11,7 +11,9 @@
 //   are h3 under the title's h1, ReDoc's "Authorizations" h5 under an operation's h2), so
 //   those say the level they stand for;
 // - each open operation's responses table is a region (Swagger UI's role): regions are
-//   told apart by their names (the operation's method and path).
+//   told apart by their names (the operation's method and path);
+// - a responses table's "Links" column where no response has links ("No links" in every
+//   row) is left out: on a phone it pushed the table past the screen's edge (1.4.10).
 (function () {
   "use strict";
   var LEVELS = [
@@ -61,6 +63,17 @@
         }
       }
     );
+    root.querySelectorAll(".swagger-ui table.responses-table").forEach(function (table) {
+      var cells = table.querySelectorAll("td.response-col_links");
+      var none = Array.prototype.every.call(cells, function (cell) {
+        return cell.matches(".col_header") || !cell.querySelector(":not(i)");
+      });
+      if (none) {
+        cells.forEach(function (cell) {
+          cell.hidden = true;
+        });
+      }
+    });
     var servers = root.querySelector("select#servers:not([aria-label])");
     if (servers) servers.setAttribute("aria-label", "Servers");
     root.querySelectorAll("#redoc select:not([aria-label])").forEach(function (select) {
