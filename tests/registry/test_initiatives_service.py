@@ -6,10 +6,12 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 from types import SimpleNamespace
+from typing import get_args
 
 import pytest
 
-from registry.initiatives.schemas import PledgeCreate
+from registry.initiatives.models import OPEN_STAGES, PLEDGE_KINDS
+from registry.initiatives.schemas import InitiativeStage, PledgeCreate, PledgeKind
 from registry.initiatives.service import _check_amount, _support
 from servicekit.errors import BadRequest
 
@@ -43,3 +45,9 @@ def test_amount_only_for_co_funding() -> None:
                  PledgeCreate(municipality_id=m, kind="pilot", amount=Decimal(10))):  # fmt: skip
         with pytest.raises(BadRequest):
             _check_amount(body)
+
+
+def test_the_api_offers_the_choices_the_rules_know() -> None:
+    # The tables' constants and the API's enumerations name the same values.
+    assert get_args(InitiativeStage) == OPEN_STAGES
+    assert get_args(PledgeKind) == PLEDGE_KINDS
