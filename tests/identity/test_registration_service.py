@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, update
 
+from identity.clients.models import Client
 from identity.oauth.errors import OAuthError
 from identity.registration import service
 from identity.registration.models import InitialAccessToken
@@ -74,3 +75,48 @@ async def test_a_registration_token_manages_only_its_own_client(database: Databa
         renamed = await service.update(session, row, METADATA.model_copy(
             update={"client_name": "Parkeren 2"}))  # fmt: skip
     assert (renamed.client_id, renamed.name, renamed.version) == (second.client_id, "Parkeren 2", 2)
+
+
+async def test_a_client_registers_only_self_service_scopes(database: Database) -> None:
+    _, token = await _initial(database)
+    greedy = METADATA.model_copy(update={"scope": "openid registry:contracts"})
+    with pytest.raises(OAuthError) as refused:
+        await _register(database, token, greedy)
+    assert refused.value.error == "invalid_client_metadata"
+    assert "registry:contracts" in refused.value.description
+    # Not spent: the same token registers a client within the self-service scopes.
+    reader = METADATA.model_copy(update={"scope": "openid profile registry:read"})
+    client, _, _ = await _register(database, token, reader)
+    assert sorted(client.allowed_scopes) == ["openid", "profile", "registry:read"]
+
+    async def replace(metadata: ClientMetadata) -> Any:
+        async with database.sessionmaker() as session:
+            stored = await session.get(Client, client.id)
+            assert stored is not None
+            return await service.update(session, stored, metadata)
+
+    for scope in ("openid identity:admin", "openid registry:exposure procurement:manage"):
+        with pytest.raises(OAuthError) as widened:
+            await replace(reader.model_copy(update={"scope": scope}))
+        assert widened.value.error == "invalid_client_metadata"
+    machine = reader.model_copy(update={"grant_types": ["client_credentials"], "scope":
+                                        "registry:read", "redirect_uris": []})  # fmt: skip
+    with pytest.raises(OAuthError) as regranted:
+        await replace(machine)
+    assert "grant_types" in regranted.value.description
+    async with database.sessionmaker() as session:
+        unchanged = await session.get(Client, client.id)
+    assert unchanged is not None
+    assert (unchanged.grant_type, sorted(unchanged.allowed_scopes)) == (
+        "authorization_code", ["openid", "profile", "registry:read"])  # fmt: skip
+
+    # A scope an administrator granted (through /v1/clients) stays through an update.
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(update(Client).where(col(Client.id) == client.id).values(
+            allowed_scopes=["openid", "profile", "registry:read", "registry:contracts"]))  # fmt: skip
+    kept = await replace(reader.model_copy(
+        update={"scope": "openid registry:contracts", "client_name": "Parkeren 3"}))  # fmt: skip
+    assert (kept.name, sorted(kept.allowed_scopes)) == (
+        "Parkeren 3",
+        ["openid", "registry:contracts"],
+    )

@@ -293,6 +293,36 @@ async def test_dynamic_registration_with_initial_access_tokens(
     assert (await http.get(path, headers=manage)).status_code == 401
 
 
+async def test_a_registered_client_cannot_grant_itself_scopes(
+    http: httpx.AsyncClient, register: Any
+) -> None:
+    admin = await machine_token(http, register, allowed_scopes=["identity:admin"],
+                                org_id=ADMIN_ORG, org_type="operator", roles=["platform-admin"])  # fmt: skip
+    issued = await http.post("/v1/initial-access-tokens", json={"expiresIn": 600}, headers=admin)
+    initial = {"Authorization": f"Bearer {issued.json()['token']}"}
+    metadata = {"client_name": "Gretig RP", "redirect_uris": [RP_CALLBACK],
+                "token_endpoint_auth_method": "client_secret_basic", "scope": "openid profile"}  # fmt: skip
+    greedy = await http.post("/auth/register", headers=initial,
+                             json={**metadata, "scope": "openid registry:contracts"})  # fmt: skip
+    assert greedy.status_code == 400
+    assert greedy.json()["error"] == "invalid_client_metadata"
+    created = (await http.post("/auth/register", json=metadata, headers=initial)).json()
+    manage = {"Authorization": f"Bearer {created['registration_access_token']}"}
+    path = urlsplit(created["registration_client_uri"]).path
+    # The update an attacker would send: a machine grant with every privileged scope.
+    everything = "registry:read registry:contracts registry:exposure registry:write " \
+                 "procurement:manage procurement:enroll identity:admin"  # fmt: skip
+    widened = await http.put(path, headers=manage, json={**metadata, "redirect_uris": [],
+        "grant_types": ["client_credentials"], "scope": everything})  # fmt: skip
+    assert widened.status_code == 400
+    assert widened.json()["error"] == "invalid_client_metadata"
+    assert (await http.get(path, headers=manage)).json()["scope"] == "openid profile"
+    token = await http.post("/auth/token", auth=(created["client_id"], created["client_secret"]),
+                            data={"grant_type": "client_credentials"})  # fmt: skip
+    assert token.status_code in (400, 401)
+    assert "access_token" not in token.json()
+
+
 # ------------------------------------------------------------- form_post (item 8)
 async def test_response_mode_form_post(browser: Browser, register: Any) -> None:
     rp: RP = await register()

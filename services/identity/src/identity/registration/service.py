@@ -17,6 +17,7 @@ from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, NotFound, ProblemError
 
 from ..audit.repository import actor_name
+from ..broker.means import OIDC_SCOPES, READ_SCOPES
 from ..clients import service as clients
 from ..clients.models import Client
 from ..clients.schemas import ClientIn
@@ -27,6 +28,11 @@ from .models import InitialAccessToken
 from .schemas import ClientMetadata
 
 GRANTS = {("authorization_code",), ("client_credentials",), ("authorization_code", "refresh_token")}
+# What a client may give itself by registering: logging people in and reading the public
+# catalogue. Every other scope (contract details, exposure, writes, administration) is
+# granted by an administrator through /v1/clients; an RFC 7592 update keeps those it was
+# granted but cannot add any. (bsn needs a legal basis, which only /v1/clients records.)
+SELF_SERVICE_SCOPES = frozenset(OIDC_SCOPES | READ_SCOPES)
 
 
 def metadata_error(exc: ProblemError | ValidationError) -> OAuthError:
@@ -40,9 +46,22 @@ def metadata_error(exc: ProblemError | ValidationError) -> OAuthError:
     return OAuthError(error, f"{name}: {reason}" if name else reason)
 
 
-def to_registration(metadata: ClientMetadata, client_id: str, production: bool = False) -> ClientIn:
+def to_registration(
+    metadata: ClientMetadata,
+    client_id: str,
+    production: bool = False,
+    granted: frozenset[str] = frozenset(),
+) -> ClientIn:
     """The registry's registration for RFC 7591 metadata (validated like /v1/clients;
-    ``production``: redirect URIs https, loopback only for native apps)."""
+    ``production``: redirect URIs https, loopback only for native apps). Its scopes are
+    the self-service ones and those an administrator ``granted`` it already."""
+    beyond = set(metadata.scope.split()) - SELF_SERVICE_SCOPES - granted
+    if beyond:
+        raise OAuthError(
+            "invalid_client_metadata",
+            f"scope: {', '.join(sorted(beyond))} cannot be registered by the client itself; "
+            "an administrator grants it.",
+        )
     grants = tuple(sorted(set(metadata.grant_types)))
     if grants not in GRANTS:
         raise OAuthError(
@@ -168,7 +187,15 @@ async def update(
     session: AsyncSession, row: Client, metadata: ClientMetadata, production: bool = False
 ) -> Client:
     client_uuid, client_id = row.id, row.client_id
-    data = to_registration(metadata, client_id, production)
+    data = to_registration(metadata, client_id, production, frozenset(row.allowed_scopes))
+    if data.grant_type != row.grant_type:
+        # Scopes granted for logging people in must not become a machine's own, nor the
+        # reverse: another grant is another client.
+        raise OAuthError(
+            "invalid_client_metadata",
+            f"grant_types: this client uses {row.grant_type}; register a new client for "
+            "another grant.",
+        )
     await session.rollback()  # the read's transaction; the replacement has its own
     try:
         return await clients.replace_client(
