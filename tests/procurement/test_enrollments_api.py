@@ -659,6 +659,20 @@ async def test_history_and_events_record_enrollments(
     assert event["data"]["municipalityOin"] == UTRECHT["oin"]
     # The mandate signer's name is personal data: not in the public feed.
     assert "de Vries" not in str(event)
+    # The enrolled municipality reads its own events whole; other readers (another
+    # municipality, a supplier) learn only that an enrollment of the tender changed.
+    own = (await client.get("/v1/events", headers=headers)).json()["items"]
+    assert own[2]["data"] == event["data"]
+    supplier = issuer.headers(sub="s", scopes=["procurement:read"], org_id="68750110",
+                              org_type="supplier")  # fmt: skip
+    for reader in (municipality_headers(issuer, GRONINGEN), supplier):
+        seen = (await client.get("/v1/events", headers=reader)).json()["items"]
+        assert [e["type"] for e in seen] == types
+        assert [e["id"] for e in seen] == [e["id"] for e in feed["items"]]
+        for hidden in seen[2:]:
+            assert hidden["data"] == {"tenderId": tender["id"],
+                                      "enrollmentId": created.json()["id"]}  # fmt: skip
+        assert seen[0]["data"] == feed["items"][0]["data"]  # tender events are public
 
 
 async def test_an_abandoned_in_flight_idempotency_key_is_taken_over(

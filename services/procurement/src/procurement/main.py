@@ -21,6 +21,7 @@ from .config import Settings, get_settings
 from .db import event_outbox, idempotency_keys, load_models
 from .decisions.router import router as decisions_router
 from .deps import SCOPE_READ, auth
+from .enrollments.reads import feed_view
 from .enrollments.router import router as enrollments_router
 from .mergers.router import router as mergers_router
 from .registry_client import RegistryClient
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
             reports_router,
             decisions_router,
             mergers_router,
-            events_router(event_outbox, auth, SCOPE_READ),
+            events_router(event_outbox, auth, SCOPE_READ, shown=feed_view),
         ],
         migrations_package="procurement.migrations",
         tags=TAGS,

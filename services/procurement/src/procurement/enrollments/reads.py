@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.auth import Principal
+from servicekit.events import CloudEvent
 from servicekit.pagination import PageParams
 
 from ..registry_client import RegistryClient, RegistryUnavailable
@@ -17,6 +18,11 @@ from .registry_details import Municipality
 from .repository import EnrollmentRepository
 from .schemas import EnrollmentOut, MandateOut, enrollment_out, mandate_out
 from .terms import enrollment_etag, require_reader
+
+ENROLLMENT_EVENT_PREFIX = "nl.samen.procurement.enrollment."
+# What every reader of the feed learns of an enrollment event: that this enrollment of
+# this tender changed (the tender's demand report counts it), not who enrolled for what.
+PUBLIC_ENROLLMENT_EVENT_KEYS = ("tenderId", "enrollmentId")
 
 
 async def fill_registry_details(
@@ -127,3 +133,30 @@ async def outputs(repo: EnrollmentRepository, enrollments: list[Enrollment]) -> 
         return []
     lines, mandates = await repo.lines_and_mandates([e.id for e in enrollments])
     return [enrollment_out(e, lines[e.id], mandates[e.id]) for e in enrollments]
+
+
+async def feed_view(
+    session: AsyncSession, principal: Principal, events: list[CloudEvent]
+) -> list[CloudEvent]:
+    """The change feed as this caller may read it: an enrollment event whole for the
+    enrolled municipality and the tender's lead party (who read the enrollment itself),
+    for others only :data:`PUBLIC_ENROLLMENT_EVENT_KEYS`, as the enrollments list and
+    the history show them nothing of other municipalities' enrollments."""
+    if not any(e.type.startswith(ENROLLMENT_EVENT_PREFIX) for e in events):
+        return events
+    tender_ids = {uuid.UUID(str(e.data["tenderId"])) for e in events if "tenderId" in e.data}
+    leads = await TenderRepository(session).lead_parties(tender_ids)
+
+    def view(event: CloudEvent) -> CloudEvent:
+        if not event.type.startswith(ENROLLMENT_EVENT_PREFIX):
+            return event
+        tender_id = uuid.UUID(str(event.data["tenderId"]))
+        if principal.org_id and principal.org_id in (
+            event.data.get("municipalityOin"),
+            leads.get(tender_id),
+        ):
+            return event
+        kept = {k: v for k, v in event.data.items() if k in PUBLIC_ENROLLMENT_EVENT_KEYS}
+        return event.model_copy(update={"data": kept})
+
+    return [view(e) for e in events]

@@ -37,6 +37,13 @@ class TenderRepository(Repository[Tender]):
                 by_tender[lot.tender_id].append(lot)
         return by_tender
 
+    async def lead_parties(self, tender_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The lead party's OIN of each of these tenders."""
+        query = select(col(Tender.id), col(Tender.lead_party_oin)).where(
+            col(Tender.id).in_(list(tender_ids))
+        )
+        return {row.id: row.lead_party_oin for row in await self.session.execute(query)}
+
     async def lot(self, tender_id: uuid.UUID, lot_id: uuid.UUID) -> Lot:
         query = select(Lot).where(col(Lot.id) == lot_id, col(Lot.tender_id) == tender_id)
         lot = (await self.session.execute(query)).scalar_one_or_none()
