@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import APIRouter, Request
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from servicekit.app import create_service_app
 from servicekit.db import Database
 from servicekit.settings import ServiceSettings
+from servicekit.telemetry import instrument_httpx_client
 from servicekit.testing import TestIssuer
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
@@ -115,3 +116,36 @@ async def test_a_new_trace_without_a_caller_an_error_on_5xx_and_no_span_for_prob
     assert missing.attributes["http.response.status_code"] == 404
     assert "http.route" not in missing.attributes
     assert missing.status.status_code == StatusCode.UNSET
+
+
+async def test_a_bsn_in_the_address_stays_out_of_spans_and_problems(
+    traced: tuple[httpx.AsyncClient, InMemorySpanExporter],
+) -> None:
+    """A BSN typed into a search or a path (999993653 passes the 11-check) is masked in
+    the server span, a client span and the problem's instance and detail."""
+    client, spans = traced
+    found = await client.get("/v1/gadgets/999993653?q=9999.93.653&colour=red")
+    assert found.status_code == 200
+    missing = await client.get("/v1/people/999993653")
+    assert missing.status_code == 404
+    assert "999993653" not in missing.text
+    assert missing.json()["instance"] == "/v1/people/[BSN]"
+
+    called = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(called))
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as http:
+        instrument_httpx_client(http, provider)
+        await http.get("/v1/search", params={"q": "999993653"})
+    servers, clients = _servers(spans), called.get_finished_spans()
+    assert (len(servers), len(clients)) == (2, 1)
+    for span in [*servers, *clients]:
+        assert span.attributes is not None
+        assert "99999" not in str(dict(span.attributes)), span.attributes
+    assert servers[0].attributes is not None
+    assert servers[0].attributes["url.path"] == "/v1/gadgets/[BSN]"
+    assert servers[0].attributes["url.query"] == "q=[BSN]&colour=red"
+    assert clients[0].attributes is not None
+    urls = {clients[0].attributes.get(k) for k in ("url.full", "http.url")} - {None}
+    assert urls == {"http://registry.test/v1/search?q=[BSN]"}

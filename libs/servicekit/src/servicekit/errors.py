@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .logs import mask_bsns
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://samen.example.nl/problems/"
 
@@ -60,7 +62,7 @@ class ProblemError(Exception):
             "detail": self.detail,
         }
         if instance:
-            body["instance"] = instance
+            body["instance"] = mask_bsns(instance)
         body.update(self.extra)
         return body
 
@@ -279,9 +281,9 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
     if exc.status_code == 404 and detail in (None, "Not Found"):
-        detail = f"No resource at {request.url.path}"
+        detail = f"No resource at {mask_bsns(request.url.path)}"
     elif exc.status_code == 405 and detail in (None, "Method Not Allowed"):
-        detail = f"Method {request.method} is not allowed on {request.url.path}"
+        detail = f"Method {request.method} is not allowed on {mask_bsns(request.url.path)}"
     error = problem_for_status(exc.status_code, detail)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:

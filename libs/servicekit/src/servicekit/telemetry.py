@@ -26,11 +26,13 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import NonRecordingSpan, SpanKind, Status, StatusCode
+from opentelemetry.util.http import redact_url
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .logs import mask_bsns
 from .middleware import ASGIApp, Receive, Scope, Send, StatusSend, scope_headers
 from .spans import SpanRecorder, parent_span_context
 
@@ -118,11 +120,12 @@ class ServerSpanMiddleware:
             attributes: dict[str, Any] = {
                 "http.request.method": method,
                 "url.scheme": scope.get("scheme", "http"),
-                "url.path": scope["path"],
+                # A BSN may come in the address (a mistyped search, a path): never into a trace.
+                "url.path": mask_bsns(scope["path"]),
                 "network.protocol.version": scope.get("http_version", "1.1"),
             }
             if scope.get("query_string"):
-                attributes["url.query"] = scope["query_string"].decode("latin-1")
+                attributes["url.query"] = mask_bsns(scope["query_string"].decode("latin-1"))
             route = getattr(scope.get("route"), "path", None)
             if route:
                 span.update_name(f"{method} {route}")
@@ -158,11 +161,34 @@ def instrument_database(provider: TracerProvider, engine: Any | None) -> None:
         unwrap(Engine, "connect")
 
 
-def instrument_httpx_client(client: Any, provider: TracerProvider) -> None:
-    """Trace one httpx client's calls (service-to-service) with ``traceparent``."""
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+# Where the httpx instrumentation puts the address called (new and old semantic conventions).
+URL_ATTRIBUTES = ("url.full", "http.url")
 
-    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
+
+def mask_url_attributes(span: trace.Span, url: Any) -> None:
+    """The address of a client span without BSNs (a search for one, a path naming one)."""
+    called = redact_url(str(url))
+    masked = mask_bsns(called)
+    if masked != called and span.is_recording():
+        recorded = getattr(span, "attributes", None) or {}  # the SDK's spans show theirs
+        keys = [k for k in URL_ATTRIBUTES if k in recorded] or URL_ATTRIBUTES
+        span.set_attributes(dict.fromkeys(keys, masked))
+
+
+def instrument_httpx_client(client: Any, provider: TracerProvider) -> None:
+    """Trace one httpx client's calls (service-to-service) with ``traceparent``; BSNs in
+    the addresses called are masked in the spans."""
+    import httpx
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor, RequestInfo
+
+    async def masked_async(span: trace.Span, request: RequestInfo) -> None:
+        mask_url_attributes(span, request.url)
+
+    def masked(span: trace.Span, request: RequestInfo) -> None:
+        mask_url_attributes(span, request.url)
+
+    hook = masked_async if isinstance(client, httpx.AsyncClient) else masked
+    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider, request_hook=hook)
 
 
 class Metrics:
