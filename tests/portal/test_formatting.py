@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portal.web.templating import format_date, format_number
+from portal.web.values import amount
 
 
 def test_moments_are_shown_on_dutch_clocks_in_winter_and_summer() -> None:
@@ -29,3 +30,21 @@ def test_missing_or_unreadable_numbers_are_shown_as_given() -> None:
     assert format_number(None, "nl") == ""
     assert format_number("", "en") == ""
     assert format_number("n/a", "nl") == "n/a"
+
+
+def test_amounts_are_read_as_people_write_them_in_each_language() -> None:
+    # Dutch: a dot groups thousands, a comma is the decimal mark.
+    assert amount("250.000", "nl") == 250000
+    assert amount("250.000,50", "nl") == 250000.5
+    assert amount("1.085.898", "nl") == 1085898
+    assert amount("€ 12,5", "nl") == 12.5
+    assert amount("12.5", "nl") == 12.5  # no group of three: a decimal point
+    # English: the other way round.
+    assert amount("250,000", "en") == 250000
+    assert amount("250,000.50", "en") == 250000.5
+    assert amount("250.000", "en") == 250
+    assert amount("12,5", "en") == 12.5
+    assert amount("100000", "en") == 100000
+    # What is no amount goes as typed: the API names the field.
+    for typed in ("250.000,50.1", "1.2.3,4,5", "lots", "", "1e9"):
+        assert amount(typed, "nl") == typed

@@ -81,7 +81,7 @@ async def test_staff_pledge_sends_their_municipality_and_the_amount(portal: Port
             "form_id": form_id_of(html),
             "facilityId": FAC,
             "kind": "co-fund",
-            "amount": "5000",
+            "amount": "5.000",  # five thousand, as Dutch people write it
         },
     )
     assert response.status_code == 303

@@ -20,14 +20,14 @@ FORM = {
     "facilityId": "f-1",
     "title": "Telefonie 2027",
     "procedure": "open",
-    "estimatedValue": "100000",
+    "estimatedValue": "1.000.000",  # as Dutch people write it
     "opensOn": "2030-01-01",
     "closesOn": "2030-02-01",
     "plannedStartDate": "2030-06-01",
     "contractDurationMonths": "36",
     "lot0_title": "Vast",
     "lot0_unit": "aansluiting",
-    "lot0_value": "250000",
+    "lot0_value": "250.000",
     "lot1_title": "",
 }
 
@@ -62,7 +62,7 @@ async def test_an_invalid_lot_value_is_shown_next_to_its_field(portal: Portal) -
     response = await portal.client.post("/leading/tenders/new", data=fields)
     assert response.status_code == 400
     assert 'id="f-lot0_value-error"' in response.text
-    assert 'value="250000"' in response.text
+    assert 'value="250.000"' in response.text
     assert 'value="Telefonie 2027"' in response.text
     assert form_id_of(response.text) != first_id
     ((_, _, headers, body),) = [
@@ -71,6 +71,7 @@ async def test_an_invalid_lot_value_is_shown_next_to_its_field(portal: Portal) -
     assert headers["idempotency-key"] == first_id
     sent = json.loads(body)
     assert sent["leadPartyId"] == "o-lead"
+    assert sent["estimatedValue"] == {"amount": 1000000}
     assert sent["lots"] == [
         {"title": "Vast", "unit": "aansluiting", "estimatedValue": {"amount": 250000}}
     ]

@@ -17,7 +17,7 @@ from ..web.forms import Form, take_pending
 from ..web.i18n import Translator, language_of
 from ..web.security import read_form
 from ..web.templating import render, session_of
-from ..web.values import payload
+from ..web.values import amount, payload
 from . import service
 
 router = APIRouter(prefix="/initiatives")
@@ -90,7 +90,9 @@ async def pledge(request: Request) -> Response:
     form = Form.submitted(fields)
     api, session = _api(request), session_of(request)
     organisation = await my_organisation(api, session)
-    body = payload(fields, ("kind", "amount"), numbers=("amount",))
+    body = payload(fields, ("kind",))
+    if typed := fields.get("amount", "").strip():
+        body["amount"] = amount(typed, language_of(request))
     body["municipalityId"] = organisation["id"]
     if not fields.get("facilityId"):
         # Without it the API path itself would be wrong; say so next to the field.

@@ -74,7 +74,7 @@ async def create_tender(request: Request) -> Response:
     form = Form.submitted(fields)
     try:
         result = await service.create(
-            _api(request), session_of(request), fields, form.idempotency_key
+            _api(request), session_of(request), fields, form.idempotency_key, language_of(request)
         )
     except ApiProblem as problem:
         if problem.status not in (400, 409, 422):

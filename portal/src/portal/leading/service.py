@@ -5,7 +5,6 @@ token (procurement lets only the lead party's own staff manage its tenders)."""
 from __future__ import annotations
 
 import asyncio
-import math
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,25 +13,13 @@ from ..api import Api, ApiResult
 from ..catalogue.service import PROCUREMENT, REGISTRY, all_items
 from ..municipality.service import my_organisation
 from ..sessions.service import Session
+from ..web.values import amount
 
 LOT_ROWS = 3
 LOT_PARTS = ("title", "unit", "value")
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 TENDER_FIELDS = ("facilityId", "title", "description", "procedure", "plannedStartDate")
 PROCEDURES = ("open", "restricted", "negotiated", "competitive-dialogue")
-
-
-def _amount(raw: str) -> Any:
-    """A JSON number when it is one (a decimal comma accepted), else as typed (the API
-    says what is wrong)."""
-    text = raw.strip().replace(",", ".")
-    try:
-        number = float(text)
-    except ValueError:
-        return raw
-    if not math.isfinite(number):
-        return raw
-    return int(number) if number.is_integer() else number
 
 
 def _dutch_time(day: str, at: time) -> str:
@@ -45,7 +32,7 @@ def _dutch_time(day: str, at: time) -> str:
     return datetime.combine(parsed, at, tzinfo=AMSTERDAM).isoformat()
 
 
-def tender_body(fields: dict[str, str], lead_party_id: str) -> dict[str, Any]:
+def tender_body(fields: dict[str, str], lead_party_id: str, lang: str) -> dict[str, Any]:
     """The API body from the form: the filled-in lot rows only; dates as whole days in
     Dutch time (the window opens at the start of its first day, closes at the end of its
     last)."""
@@ -55,7 +42,7 @@ def tender_body(fields: dict[str, str], lead_party_id: str) -> dict[str, Any]:
     body["leadPartyId"] = lead_party_id
     # An empty field is left out, so the API names it as missing, not as malformed.
     if value := fields.get("estimatedValue", "").strip():
-        body["estimatedValue"] = {"amount": _amount(value)}
+        body["estimatedValue"] = {"amount": amount(value, lang)}
     if duration := fields.get("contractDurationMonths", "").strip():
         body["contractDurationMonths"] = int(duration) if duration.isdigit() else duration
     if opens := fields.get("opensOn", "").strip():
@@ -70,7 +57,7 @@ def tender_body(fields: dict[str, str], lead_party_id: str) -> dict[str, Any]:
         }
         value = fields.get(f"lot{row}_value", "").strip()
         if value:
-            lot["estimatedValue"] = {"amount": _amount(value)}
+            lot["estimatedValue"] = {"amount": amount(value, lang)}
         lots.append(lot)
     body["lots"] = lots
     return body
@@ -124,13 +111,15 @@ async def facilities(api: Api) -> list[dict[str, Any]]:
     return items
 
 
-async def create(api: Api, session: Session, fields: dict[str, str], key: str) -> ApiResult:
+async def create(
+    api: Api, session: Session, fields: dict[str, str], key: str, lang: str
+) -> ApiResult:
     organisation = await my_organisation(api, session)
     return await api.call(
         "POST",
         f"{PROCUREMENT}/tenders",
         session=session,
-        json=tender_body(fields, organisation["id"]),
+        json=tender_body(fields, organisation["id"], lang),
         headers={"Idempotency-Key": key},
     )
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date
+from decimal import Decimal
 from typing import Any
+
+# (thousands, decimal) marks as people write amounts in each language.
+AMOUNT_MARKS = {"nl": (".", ","), "en": (",", ".")}
 
 
 def payload(
@@ -62,3 +67,21 @@ def notice_deadline(contract_end: str | None, notice_months: int | None) -> str 
     if not contract_end:
         return None
     return months_before(date.fromisoformat(contract_end), notice_months or 0).isoformat()
+
+
+def amount(raw: str, lang: str) -> Any:
+    """An amount of money as typed in ``lang``, as a JSON number: "250.000,50" in Dutch and
+    "250,000.50" in English (thousands in groups of three); a single mark that does not
+    group three digits is the decimal one in either language ("12,5", "12.5"). Anything
+    else is sent as typed, so the API says what is wrong."""
+    text = re.sub(r"[\s\u00a0]", "", raw).removeprefix("€")
+    group, point = AMOUNT_MARKS.get(lang, AMOUNT_MARKS["nl"])
+    grouped = rf"-?\d{{1,3}}(?:{re.escape(group)}\d{{3}})+(?:{re.escape(point)}\d+)?"
+    if re.fullmatch(grouped, text):
+        text = text.replace(group, "").replace(point, ".")
+    elif re.fullmatch(r"-?\d+(?:[.,]\d+)?", text):
+        text = text.replace(",", ".")
+    else:
+        return raw
+    number = Decimal(text)
+    return int(number) if number == number.to_integral_value() else float(number)
