@@ -173,6 +173,31 @@ async def test_buyer_sees_the_signed_mandate_and_withdraws(portal: Portal) -> No
     assert call[2]["if-match"] == '"e1"'
 
 
+async def test_a_withdrawal_that_needs_a_step_up_comes_back_to_the_enrollment(
+    portal: Portal,
+) -> None:
+    """The API asks for level substantial on the withdrawal button: after logging in again
+    the person is back on the enrollment's page (not on the button's address, which has no
+    page), told that nothing was withdrawn yet."""
+    await portal.login(**BUYER)  # level low
+    script(portal, [ENROLLMENT])
+    page = await portal.client.get(f"/enrollment/{TENDER_ID}")
+    refusal = {"status": 403, "title": "Forbidden", "requiredAcr": SUBSTANTIAL}
+    portal.fake.json("POST", f"{ENROLLMENTS}/{ENROLLMENT_ID}/withdrawal", refusal, status=403,
+                     **{"WWW-Authenticate": 'Bearer error="insufficient_user_authentication"'})  # fmt: skip
+    sent = await portal.client.post(
+        f"/enrollment/{TENDER_ID}/withdrawal",
+        data={"csrf": csrf_of(page.text), "enrollment": ENROLLMENT_ID, "etag": '"e1"'},
+    )
+    assert sent.status_code == 303
+    assert sent.headers["location"].startswith(f"/login?next=%2Fenrollment%2F{TENDER_ID}&acr=")
+    await _step_up(portal, sent.headers["location"])
+    back = await portal.client.get(f"/enrollment/{TENDER_ID}")
+    assert back.status_code == 200
+    assert "Getekende volmacht" in back.text  # the enrollment, not an empty enroll form
+    assert "Er is nog niets verstuurd" in back.text
+
+
 async def test_proposed_start_is_not_before_the_planned_start(portal: Portal) -> None:
     await portal.login(SUBSTANTIAL, **BUYER)
     script(portal, [])

@@ -247,6 +247,7 @@ async def test_step_up_goes_through_identity_and_back_to_the_same_form(portal: P
     assert sent.status_code == 303
     assert sent.headers["location"] == (
         "/login?next=%2Fmunicipality%2Fusages%2Fnew&acr=http%3A%2F%2Feidas.europa.eu%2FLoA%2Fsubstantial"
+        "&sendAgain=1"
     )
     start = await portal.client.get(sent.headers["location"])
     query = portal.authorize_query(start)
@@ -266,8 +267,11 @@ async def test_step_up_goes_through_identity_and_back_to_the_same_form(portal: P
     form = await portal.client.get("/municipality/usages/new")
     assert 'value="2027-12-31"' in form.text
     assert '<option value="planned" selected>' in form.text
+    # Nothing was sent before the log-in: the page says so, once.
+    assert "Er is nog niets verstuurd" in form.text
     again = await portal.client.get("/municipality/usages/new")
     assert 'value="2027-12-31"' not in again.text  # kept once, then forgotten
+    assert "Er is nog niets verstuurd" not in again.text
 
 
 async def test_a_stale_etag_shows_the_newer_data_and_keeps_the_input(portal: Portal) -> None:

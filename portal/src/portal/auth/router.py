@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -24,9 +25,16 @@ def oidc_of(request: Request) -> OidcClient:
 
 
 @router.get("/login")
-async def login(request: Request, next: str = "/", acr: str | None = None) -> Response:
+async def login(
+    request: Request,
+    next: str = "/",
+    acr: str | None = None,
+    send_again: Annotated[bool, Query(alias="sendAgain")] = False,
+) -> Response:
     session = session_of(request)
-    url = service.start_login(oidc_of(request), session, next, acr, language_of(request))
+    url = service.start_login(
+        oidc_of(request), session, next, acr, language_of(request), send_again
+    )
     return RedirectResponse(url, status_code=303)
 
 

@@ -33,9 +33,16 @@ def safe_next(target: str | None) -> str:
 
 
 def start_login(
-    oidc: OidcClient, session: Session, next_path: str | None, acr: str | None, lang: str
+    oidc: OidcClient,
+    session: Session,
+    next_path: str | None,
+    acr: str | None,
+    lang: str,
+    send_again: bool = False,
 ) -> str:
-    """Record a pending authorization request; the URL to send the browser to."""
+    """Record a pending authorization request; the URL to send the browser to.
+    ``send_again``: a step-up interrupted a form or button; on return the person is told
+    that nothing was sent yet."""
     now = time.time()
     logins = {
         state: login
@@ -49,7 +56,12 @@ def start_login(
     verifier, challenge = pkce_pair()
     wanted = acr if acr in ACR_VALUES else None
     logins[state] = PendingLogin(
-        nonce=nonce, verifier=verifier, next=safe_next(next_path), acr=wanted, created_at=now
+        nonce=nonce,
+        verifier=verifier,
+        next=safe_next(next_path),
+        acr=wanted,
+        send_again=send_again,
+        created_at=now,
     )
     session.data.logins = logins
     session.csrf_token()  # the session must exist when identity sends the person back
@@ -68,6 +80,8 @@ async def finish_login(oidc: OidcClient, session: Session, state: str, code: str
     session.data.person = person
     session.data.tokens = tokens
     session.data.logins = {}
+    if pending.send_again:
+        session.data.flash.append("flash.send_again")
     return pending.next
 
 

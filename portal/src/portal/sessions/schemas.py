@@ -42,6 +42,7 @@ class PendingLogin(BaseModel):
     verifier: str
     next: str = "/"
     acr: str | None = None
+    send_again: bool = False
     created_at: float
 
 

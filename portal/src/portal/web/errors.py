@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match
 
 from ..api import ApiProblem, ApiUnavailable, NotLoggedIn, StepUpRequired
 from .access import Forbidden
@@ -22,14 +23,30 @@ from .templating import render
 logger = logging.getLogger("portal")
 
 
-def login_redirect(request: Request, acr: str | None = None) -> RedirectResponse:
-    """To the log-in, coming back here afterwards (GET: the same page; POST: the form)."""
-    target = request.url.path
-    if request.method == "GET" and request.url.query:
-        target += f"?{request.url.query}"
+def form_page(request: Request) -> str:
+    """The page a POST was sent from: its own path when that is a page, else the page the
+    action belongs to (``/enrollment/{id}/withdrawal`` is a button on ``/enrollment/{id}``)."""
+    path = request.url.path
+    as_get = {**request.scope, "method": "GET"}
+    if any(route.matches(as_get)[0] == Match.FULL for route in request.app.routes):
+        return path
+    return path.rsplit("/", 1)[0] or "/"
+
+
+def login_redirect(
+    request: Request, acr: str | None = None, send_again: bool = False
+) -> RedirectResponse:
+    """To the log-in, coming back here afterwards (GET: the same page; POST: the page of
+    its form). ``send_again``: say on return that nothing was sent yet."""
+    if request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        target = form_page(request)
     query = {"next": target}
     if acr:
         query["acr"] = acr
+    if send_again:
+        query["sendAgain"] = "1"
     return RedirectResponse(f"/login?{urlencode(query)}", status_code=303)
 
 
@@ -46,10 +63,12 @@ async def _not_logged_in(request: Request, _exc: Exception) -> Response:
 
 async def _step_up(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StepUpRequired)
+    if request.method != "POST":
+        return login_redirect(request, exc.acr)
     fields = getattr(request.state, "form_fields", None)
-    if request.method == "POST" and fields is not None:
-        keep_pending(request, fields)
-    return login_redirect(request, exc.acr)
+    if fields is not None and form_page(request) == request.url.path:
+        keep_pending(request, fields)  # a form: shown again with what was typed
+    return login_redirect(request, exc.acr, send_again=True)
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
