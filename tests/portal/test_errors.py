@@ -108,6 +108,28 @@ async def test_unknown_pages_and_bad_ids_get_the_404_page(portal: Portal) -> Non
     assert "Pagina niet gevonden" in gone.text
 
 
+async def test_a_public_tender_page_in_words_and_no_page_for_a_draft(portal: Portal) -> None:
+    tender_id = "11111111-2222-3333-4444-555555555555"
+    tender = {"id": tender_id, "title": "Telefonie 2027", "status": "open-for-enrollment", "description": None,
+              "procedure": "open", "leadParty": {"id": "l", "name": "Dienst Dommelvallei"},
+              "facility": {"id": "f", "name": "GT"}, "enrollmentOpensAt": "2027-01-01T00:00:00Z",
+              "enrollmentClosesAt": "2027-02-01T00:00:00Z", "plannedStartDate": "2027-06-01",
+              "contractDurationMonths": 36, "lots": [],
+              "estimatedValue": {"amount": 250000, "currency": "EUR"}}  # fmt: skip
+    portal.fake.json("GET", f"/api/procurement/v1/tenders/{tender_id}", tender)
+    page = await portal.client.get(f"/tenders/{tender_id}")
+    assert page.status_code == 200
+    assert "<dd>Openbaar</dd>" in page.text
+    assert "<dd>€ 250.000</dd>" in page.text
+    # The portal's own read token sees drafts; a visitor must not.
+    portal.fake.json(
+        "GET", f"/api/procurement/v1/tenders/{tender_id}", {**tender, "status": "draft"}
+    )
+    draft = await portal.client.get(f"/tenders/{tender_id}")
+    assert draft.status_code == 404
+    assert "Telefonie 2027" not in draft.text
+
+
 async def test_a_platform_that_is_down_gives_try_again_never_a_trace(portal: Portal) -> None:
     portal.fake.down = True
     response = await portal.client.get("/tenders")

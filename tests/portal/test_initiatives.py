@@ -157,7 +157,14 @@ async def test_decisions_ahead_and_costs_without_population(portal: Portal) -> N
                             "stage": "operational",
                         }
                     ],
-                    "tenders": [],
+                    "tenders": [
+                        {
+                            "tenderId": "t-open",
+                            "title": "Telefonie 2026",
+                            "status": "open-for-enrollment",
+                        },
+                        {"tenderId": "t-draft", "title": "Telefonie 2027", "status": "draft"},
+                    ],
                 }
             ]
         ),
@@ -178,6 +185,10 @@ async def test_decisions_ahead_and_costs_without_population(portal: Portal) -> N
     )
     page = await portal.client.get("/initiatives/decisions")
     assert page.status_code == 200
+    # A planned (draft) tender is named, not linked: its page is not public yet.
+    assert '<a class="utrecht-link" href="/tenders/t-open">Telefonie 2026</a>' in page.text
+    assert "Telefonie 2027 (Concept)" in page.text
+    assert 'href="/tenders/t-draft"' not in page.text
     assert "Gemeentelijke telecom" in page.text
     assert "31-12-2026" in page.text
     assert "geen inwonertal bekend" in page.text

@@ -6,6 +6,7 @@ import uuid
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -107,6 +108,9 @@ async def tenders(
 @router.get("/tenders/{tender_id}")
 async def tender(request: Request, tender_id: uuid.UUID) -> Response:
     data = await service.tender_page(api_of(request), str(tender_id))
+    if data["tender"]["status"] == "draft":
+        # The portal reads with a token that sees drafts; the public does not.
+        raise HTTPException(404)
     return render(request, "catalogue/tender.html", data)
 
 
