@@ -198,6 +198,27 @@ async def test_a_withdrawal_that_needs_a_step_up_comes_back_to_the_enrollment(
     assert "Er is nog niets verstuurd" in back.text
 
 
+async def test_before_the_window_opens_the_page_says_when_and_offers_no_form(
+    portal: Portal,
+) -> None:
+    await portal.login(SUBSTANTIAL, **BUYER)
+    script(portal, [])
+    later = {**TENDER, "enrollmentOpensAt": "2099-01-01T00:00:00Z", "enrollmentClosesAt":
+             "2099-02-01T00:00:00Z"}  # fmt: skip
+    portal.fake.json("GET", "/api/procurement/v1/tenders", page_of([later]))
+    portal.fake.json("GET", f"/api/procurement/v1/tenders/{TENDER_ID}", later, ETag='"t3"')
+    listing = await portal.client.get("/enrollment")
+    assert "Aanmelden van 01-01-2099 01:00 tot 01-02-2099 01:00" in listing.text
+    page = await portal.client.get(f"/enrollment/{TENDER_ID}")
+    assert page.status_code == 200
+    assert "Aanmelden kan vanaf 01-01-2099 01:00" in page.text
+    assert f'action="/enrollment/{TENDER_ID}"' not in page.text
+    assert 'name="signerName"' not in page.text
+    # Once it is open, the form is there.
+    portal.fake.json("GET", f"/api/procurement/v1/tenders/{TENDER_ID}", TENDER, ETag='"t1"')
+    assert 'name="signerName"' in (await portal.client.get(f"/enrollment/{TENDER_ID}")).text
+
+
 async def test_proposed_start_is_not_before_the_planned_start(portal: Portal) -> None:
     await portal.login(SUBSTANTIAL, **BUYER)
     script(portal, [])

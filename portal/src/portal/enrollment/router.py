@@ -61,12 +61,13 @@ async def _page(request: Request, tender_id: str, form: Form | None, status: int
         form = Form(values={f"start-{lot['id']}": start for lot in tender["lots"]})
     person = session.data.person
     low = person is None or loa_rank(person.acr) < loa_rank(SUBSTANTIAL)
-    return render(
-        request,
-        "enrollment/enroll.html",
-        {"tender": tender, "form": form, "needs_step_up": low},
-        status,
-    )
+    context = {
+        "tender": tender,
+        "form": form,
+        "needs_step_up": low,
+        "not_open_yet": service.not_open_yet(tender),
+    }
+    return render(request, "enrollment/enroll.html", context, status)
 
 
 @router.get("/{tender_id}")

@@ -4,7 +4,7 @@ change only its own enrollment."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..api import Api, ApiProblem, ApiResult
@@ -18,6 +18,15 @@ MANDATE_FIELDS = ("signerName", "signerRole", "signedDate")
 
 async def open_tenders(api: Api, session: Session) -> list[Any]:
     return await all_items(api, f"{PROCUREMENT}/tenders", {"status": OPEN}, session)
+
+
+def not_open_yet(tender: dict[str, Any], now: datetime | None = None) -> bool:
+    """Published, but its enrollment window starts later: nothing to fill in yet."""
+    try:
+        opens = datetime.fromisoformat(str(tender.get("enrollmentOpensAt")))
+    except ValueError:
+        return False
+    return (now or datetime.now(UTC)) < opens.replace(tzinfo=opens.tzinfo or UTC)
 
 
 async def tender(api: Api, session: Session, tender_id: str) -> dict[str, Any]:
