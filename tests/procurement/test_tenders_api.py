@@ -35,6 +35,26 @@ async def test_create_tender_checks_registry_and_records_lots(
     assert listing.json()["total"] == 2
 
 
+async def test_a_window_that_closed_or_closes_before_it_opens_is_refused_at_creation(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    now = datetime.now(UTC)
+    cases = {
+        "lies in the past": {"enrollmentOpensAt": (now - timedelta(days=9)).isoformat(),
+                             "enrollmentClosesAt": (now - timedelta(days=2)).isoformat()},
+        "not after opensAt": {"enrollmentOpensAt": (now + timedelta(days=9)).isoformat(),
+                              "enrollmentClosesAt": (now + timedelta(days=2)).isoformat()},
+    }  # fmt: skip
+    for reason, dates in cases.items():
+        refused = await client.post(
+            "/v1/tenders", json=tender_body(registry, **dates), headers=lead_headers
+        )
+        assert refused.status_code == 400, refused.text
+        assert {"name": "enrollmentClosesAt", "reason": reason} in refused.json()["invalidParams"]
+    listing = await client.get("/v1/tenders?status=draft", headers=lead_headers)
+    assert listing.json()["total"] == 0
+
+
 async def test_unknown_or_retired_facility_is_bad_input(
     client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
 ) -> None:

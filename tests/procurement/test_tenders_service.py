@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from procurement.tenders.terms import check_terms
+from procurement.tenders.terms import check_terms, check_window
 from servicekit.errors import BadRequest
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -91,3 +91,18 @@ def test_every_problem_is_reported_at_once() -> None:
             NOW,
         )
     assert set(reasons(exc)) == {"lots[0].estimatedValue", "plannedStartDate"}
+
+
+def test_an_enrollment_window_that_closed_already_or_closes_before_it_opens() -> None:
+    """Refused when the tender is created (a draft that could never be published), blamed
+    on the closing moment so a form shows it next to that field."""
+    closed = datetime(2026, 12, 1, tzinfo=UTC)
+    with pytest.raises(BadRequest) as exc:
+        check_terms(Decimal(1000), [], date(2027, 3, 1), 48, closed, NOW)
+    assert reasons(exc) == {"enrollmentClosesAt": "lies in the past"}
+    # A draft that aged is not blocked by it when other things change.
+    check_terms(Decimal(1000), [], date(2027, 3, 1), 48, closed, NOW, check_past=False)
+    with pytest.raises(BadRequest) as exc:
+        check_window(CLOSES, CLOSES)
+    assert reasons(exc) == {"enrollmentClosesAt": "not after opensAt"}
+    check_window(NOW, CLOSES)

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from servicekit.schemas import ApiModel, ApiOutModel, IsoDate
@@ -58,12 +58,6 @@ class TenderIn(ApiModel):
     )
     contract_duration_months: int = Field(ge=1, le=240, examples=[48])
     lots: list[LotIn] = Field(default_factory=list, max_length=100)
-
-    @model_validator(mode="after")
-    def _window(self) -> TenderIn:
-        if self.enrollment_closes_at <= self.enrollment_opens_at:
-            raise ValueError("enrollmentClosesAt must be after enrollmentOpensAt")
-        return self
 
 
 class TenderPatch(ApiModel):

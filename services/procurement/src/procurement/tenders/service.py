@@ -36,6 +36,7 @@ from .terms import (
     TRANSITIONS,
     check_publishable,
     check_terms,
+    check_window,
     effective_status,
     lot_amount,
     tender_etag,
@@ -135,6 +136,7 @@ async def create_tender(
         )
     if lead["oin"] != principal.org_id:
         raise Forbidden("Only staff of the lead party may create its tenders.")
+    check_window(body.enrollment_opens_at, body.enrollment_closes_at)
     check_terms(
         body.estimated_value.amount,
         [(f"lots[{i}].estimatedValue", lot_amount(lot)) for i, lot in enumerate(body.lots)],
@@ -215,11 +217,7 @@ async def patch_tender(
                 tender.estimated_value = value.amount
             else:
                 setattr(tender, name, value)
-        if tender.enrollment_closes_at <= tender.enrollment_opens_at:
-            raise BadRequest(
-                "The enrollment window must close after it opens.",
-                invalid_params=[{"name": "enrollmentClosesAt", "reason": "not after opensAt"}],
-            )
+        check_window(tender.enrollment_opens_at, tender.enrollment_closes_at)
         lots = await repo.lots(tender.id)
         check_terms(
             tender.estimated_value,
@@ -229,7 +227,7 @@ async def patch_tender(
             tender.enrollment_closes_at,
             now,
             # A draft left alone may age; only the dates being changed must be ahead.
-            check_past="planned_start_date" in changes,
+            check_past=bool({"planned_start_date", "enrollment_closes_at"} & set(changes)),
             total_name="estimatedValue",
         )
         tender.version += 1

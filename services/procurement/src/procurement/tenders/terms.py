@@ -48,6 +48,14 @@ def tender_etag(tender: Tender, now: datetime) -> str:
     return make_etag(tender.id, tender.version, effective_status(tender, now))
 
 
+def check_window(opens_at: datetime, closes_at: datetime) -> None:
+    if closes_at <= opens_at:
+        raise BadRequest(
+            "The enrollment window must close after it opens.",
+            invalid_params=[{"name": "enrollmentClosesAt", "reason": "not after opensAt"}],
+        )
+
+
 def check_terms(
     value: Decimal,
     lot_values: list[tuple[str | None, Decimal | None]],
@@ -60,8 +68,9 @@ def check_terms(
     total_name: str = "lots",
 ) -> None:
     """Amounts and dates that contradict each other are refused (400 with every reason):
-    a lot worth more than the tender, lots together worth more than the tender, a joint
-    contract that starts in the past or before municipalities can have enrolled, or that
+    a lot worth more than the tender, lots together worth more than the tender, an
+    enrollment window that has closed already, a joint contract that starts in the past or
+    before municipalities can have enrolled, or that
     would end after the last day of the calendar (9999-12-31).
     ``lot_values`` pairs each lot's value with the request field that carries it (None
     for lots already stored: counted, not blamed); a total over the tender's value is
@@ -79,6 +88,8 @@ def check_terms(
                 "reason": f"lot values add up to {total}, over the tender's {value}",
             }
         )
+    if check_past and closes_at <= now:
+        problems.append({"name": "enrollmentClosesAt", "reason": "lies in the past"})
     if check_past and planned_start < now.date():
         problems.append({"name": "plannedStartDate", "reason": "lies in the past"})
     elif planned_start < closes_at.date():
