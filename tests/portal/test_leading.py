@@ -138,3 +138,82 @@ async def test_leading_is_only_for_the_lead_tender_role(portal: Portal) -> None:
     assert (await portal.client.get("/leading/tenders")).status_code == 403
     home = await portal.client.get("/")
     assert "/leading/tenders" not in home.text
+
+
+TENDER_ID = "22222222-3333-4444-5555-666666666666"
+TENDER = f"/api/procurement/v1/tenders/{TENDER_ID}"
+DRAFT = {
+    "id": TENDER_ID, "title": "Telefonie 2027", "description": "", "status": "draft",
+    "procedure": "open", "facility": FACILITY, "leadParty": {"id": "o-lead", "name": "D"},
+    "estimatedValue": {"amount": 250000.0, "currency": "EUR"},
+    "enrollmentOpensAt": "2029-12-31T23:00:00Z", "enrollmentClosesAt": "2030-02-01T22:59:00Z",
+    "plannedStartDate": "2030-06-01", "contractDurationMonths": 36, "lots": [],
+    "cancellationReason": None,
+}  # fmt: skip
+
+
+def script_draft(portal: Portal, etag: str = '"v1"') -> None:
+    script(portal)
+    portal.fake.json("GET", TENDER, DRAFT, ETag=etag)
+    portal.fake.json("GET", f"{TENDER}/enrollments", page_of([]))
+    portal.fake.json("GET", f"{TENDER}/demand", {"lots": [], "provinces": []})
+
+
+async def test_a_draft_is_changed_on_the_version_it_was_read_at(portal: Portal) -> None:
+    await portal.login(**LEAD)
+    script_draft(portal)
+    detail = await portal.client.get(f"/leading/tenders/{TENDER_ID}")
+    assert f'href="/leading/tenders/{TENDER_ID}/edit"' in detail.text
+    page = await portal.client.get(f"/leading/tenders/{TENDER_ID}/edit")
+    assert page.status_code == 200
+    for shown in ('value="250000"', 'value="2030-01-01"', 'value="2030-02-01"', 'value="36"'):
+        assert shown in page.text, shown  # the window as Dutch days
+    fields = {"csrf": csrf_of(page.text), "form_id": form_id_of(page.text), "etag": '"v1"',
+              "title": "Telefonie 2028", "description": "", "procedure": "restricted",
+              "estimatedValue": "300.000", "opensOn": "2030-01-01", "closesOn": "2030-02-15",
+              "plannedStartDate": "2030-06-01", "contractDurationMonths": "36"}  # fmt: skip
+    portal.fake.json("PATCH", TENDER, {**DRAFT, "title": "Telefonie 2028"}, ETag='"v2"')
+    saved = await portal.client.post(f"/leading/tenders/{TENDER_ID}/edit", data=fields)
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"/leading/tenders/{TENDER_ID}"
+    ((_, _, headers, body),) = [c for c in portal.fake.api_calls(TENDER) if c[0] == "PATCH"]
+    assert headers["if-match"] == '"v1"'
+    assert json.loads(body) == {
+        "title": "Telefonie 2028", "procedure": "restricted", "plannedStartDate": "2030-06-01",
+        "estimatedValue": {"amount": 300000}, "contractDurationMonths": 36,
+        "enrollmentOpensAt": "2030-01-01T00:00:00+01:00",
+        "enrollmentClosesAt": "2030-02-15T23:59:00+01:00",
+    }  # fmt: skip
+    # Someone changed it meanwhile: the input stays, the form now carries their version.
+    script_draft(portal, etag='"v3"')
+    portal.fake.json("PATCH", TENDER, {"status": 412, "title": "Precondition Failed"}, status=412)
+    stale = await portal.client.post(f"/leading/tenders/{TENDER_ID}/edit", data=fields)
+    assert stale.status_code == 409
+    assert 'value="Telefonie 2028"' in stale.text
+    assert 'name="etag" value="&#34;v3&#34;"' in stale.text
+
+
+async def test_a_tender_is_cancelled_only_with_a_reason(portal: Portal) -> None:
+    await portal.login(**LEAD)
+    script_draft(portal)
+    detail = await portal.client.get(f"/leading/tenders/{TENDER_ID}")
+    action = f"/leading/tenders/{TENDER_ID}/cancellation"
+    assert f'action="{action}"' in detail.text
+    fields = {"csrf": csrf_of(detail.text), "form_id": form_id_of(detail.text), "reason": " "}
+    refused = await portal.client.post(action, data=fields)
+    assert refused.status_code == 400
+    assert 'id="f-reason-error">Vul dit veld in.</div>' in refused.text
+    assert not portal.fake.api_calls(f"{TENDER}/cancellation")
+    portal.fake.json("POST", f"{TENDER}/cancellation", {**DRAFT, "status": "cancelled"})
+    fields["reason"] = "Geen budget meer"
+    done = await portal.client.post(action, data=fields)
+    assert done.status_code == 303
+    ((_, _, _, body),) = portal.fake.api_calls(f"{TENDER}/cancellation")
+    assert json.loads(body) == {"reason": "Geen budget meer"}
+    cancelled = {**DRAFT, "status": "cancelled", "cancellationReason": "Geen budget meer"}
+    portal.fake.json("GET", TENDER, cancelled, ETag='"v4"')
+    page = await portal.client.get(f"/leading/tenders/{TENDER_ID}")
+    assert "De aanbesteding is geannuleerd." in page.text
+    assert "Geannuleerd: Geen budget meer" in page.text
+    assert f'action="{action}"' not in page.text
+    assert f"/leading/tenders/{TENDER_ID}/edit" not in page.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -15,7 +16,7 @@ from servicekit.csvfiles import attachment, csv_response
 
 from ..api import Api, ApiProblem
 from ..web.access import Forbidden, require_person
-from ..web.forms import Form, take_pending
+from ..web.forms import STALE, Form, submit_change, take_pending
 from ..web.i18n import Translator, language_of
 from ..web.security import read_form
 from ..web.templating import render, session_of
@@ -34,6 +35,12 @@ def _staff(request: Request) -> None:
     person = require_person(request)
     if ROLE not in person.roles and "platform-admin" not in person.roles:
         raise Forbidden()
+
+
+def _flash(request: Request, key: str) -> None:
+    session = session_of(request)
+    session.data.flash.append(key)
+    session.changed()
 
 
 @router.get("/tenders")
@@ -135,6 +142,58 @@ async def publish(request: Request, tender_id: uuid.UUID) -> Response:
     session = session_of(request)
     session.data.flash.append("flash.tender_published")
     session.changed()
+    return RedirectResponse(f"/leading/tenders/{tender_id}", status_code=303)
+
+
+@router.get("/tenders/{tender_id}/edit")
+async def edit_tender(request: Request, tender_id: uuid.UUID) -> Response:
+    _staff(request)
+    result = await service.read(_api(request), session_of(request), str(tender_id))
+    if result.data["status"] != "draft":
+        return RedirectResponse(f"/leading/tenders/{tender_id}", status_code=303)
+    form = Form(values={**service.edit_values(result.data), "etag": result.etag})
+    return _edit_page(request, result.data, form)
+
+
+def _edit_page(request: Request, tender: dict[str, Any], form: Form, status: int = 200) -> Response:
+    context = {"tender": tender, "form": form, "procedures": service.PROCEDURES}
+    return render(request, "leading/edit.html", context, status)
+
+
+@router.post("/tenders/{tender_id}/edit")
+async def change_tender(request: Request, tender_id: uuid.UUID) -> Response:
+    _staff(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    api, session, lang = _api(request), session_of(request), language_of(request)
+    change = service.change(api, session, str(tender_id), fields, lang)
+    outcome = await submit_change(Translator(lang), form, change, service.field_names(fields))
+    if outcome is not None:
+        current = await service.read(api, session, str(tender_id))
+        if outcome == STALE:  # changed meanwhile: their version is the one to change
+            form.values["etag"] = current.etag
+        return _edit_page(request, current.data, form, 409 if outcome == STALE else 400)
+    _flash(request, "flash.tender_changed")
+    return RedirectResponse(f"/leading/tenders/{tender_id}", status_code=303)
+
+
+@router.post("/tenders/{tender_id}/cancellation")
+async def cancel_tender(request: Request, tender_id: uuid.UUID) -> Response:
+    _staff(request)
+    fields = await read_form(request)
+    form = Form.submitted(fields)
+    t = Translator(language_of(request))
+    if not fields.get("reason", "").strip():
+        form.errors["reason"] = t("error.required")
+        return await _detail_page(request, str(tender_id), form.failed(), 400)
+    try:
+        await service.cancel(_api(request), session_of(request), str(tender_id), fields["reason"])
+    except ApiProblem as problem:
+        if problem.status not in (400, 409, 422):
+            raise
+        form.apply_problem(t, problem)
+        return await _detail_page(request, str(tender_id), form, 400)
+    _flash(request, "flash.tender_cancelled")
     return RedirectResponse(f"/leading/tenders/{tender_id}", status_code=303)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,8 @@ LOT_ROWS = 3
 LOT_PARTS = ("title", "unit", "value")
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 TENDER_FIELDS = ("facilityId", "title", "description", "procedure", "plannedStartDate")
+# What a draft's change form holds (its facility, lead party and lots stay as they are).
+EDIT_FIELDS = ("title", "description", "procedure", "plannedStartDate")
 PROCEDURES = ("open", "restricted", "negotiated", "competitive-dialogue")
 
 
@@ -36,19 +39,8 @@ def tender_body(fields: dict[str, str], lead_party_id: str, lang: str) -> dict[s
     """The API body from the form: the filled-in lot rows only; dates as whole days in
     Dutch time (the window opens at the start of its first day, closes at the end of its
     last)."""
-    body: dict[str, Any] = {
-        name: fields.get(name, "").strip() for name in TENDER_FIELDS if fields.get(name)
-    }
+    body = terms_body(fields, TENDER_FIELDS, lang)
     body["leadPartyId"] = lead_party_id
-    # An empty field is left out, so the API names it as missing, not as malformed.
-    if value := fields.get("estimatedValue", "").strip():
-        body["estimatedValue"] = {"amount": amount(value, lang)}
-    if duration := fields.get("contractDurationMonths", "").strip():
-        body["contractDurationMonths"] = int(duration) if duration.isdigit() else duration
-    if opens := fields.get("opensOn", "").strip():
-        body["enrollmentOpensAt"] = _dutch_time(opens, time(0, 0))
-    if closes := fields.get("closesOn", "").strip():
-        body["enrollmentClosesAt"] = _dutch_time(closes, time(23, 59))
     lots = []
     for row in lot_rows(fields):
         lot: dict[str, Any] = {
@@ -60,6 +52,24 @@ def tender_body(fields: dict[str, str], lead_party_id: str, lang: str) -> dict[s
             lot["estimatedValue"] = {"amount": amount(value, lang)}
         lots.append(lot)
     body["lots"] = lots
+    return body
+
+
+def terms_body(fields: dict[str, str], names: tuple[str, ...], lang: str) -> dict[str, Any]:
+    """The tender's own terms from the form (``names`` as typed, then the amount, duration
+    and window); an empty field is left out, so the API names it as missing, not as
+    malformed."""
+    body: dict[str, Any] = {
+        name: fields.get(name, "").strip() for name in names if fields.get(name)
+    }
+    if value := fields.get("estimatedValue", "").strip():
+        body["estimatedValue"] = {"amount": amount(value, lang)}
+    if duration := fields.get("contractDurationMonths", "").strip():
+        body["contractDurationMonths"] = int(duration) if duration.isdigit() else duration
+    if opens := fields.get("opensOn", "").strip():
+        body["enrollmentOpensAt"] = _dutch_time(opens, time(0, 0))
+    if closes := fields.get("closesOn", "").strip():
+        body["enrollmentClosesAt"] = _dutch_time(closes, time(23, 59))
     return body
 
 
@@ -124,6 +134,11 @@ async def create(
     )
 
 
+async def read(api: Api, session: Session, tender_id: str) -> ApiResult:
+    """The tender with its ETag."""
+    return await api.call("GET", f"{PROCUREMENT}/tenders/{tender_id}", session=session)
+
+
 async def publish(api: Api, session: Session, tender_id: str, key: str) -> ApiResult:
     return await api.call(
         "POST",
@@ -147,3 +162,42 @@ async def detail(api: Api, session: Session, tender_id: str) -> dict[str, Any]:
 async def download(api: Api, session: Session, tender_id: str, kind: str) -> ApiResult:
     path = "ocds" if kind == "ocds" else "demand.csv"
     return await api.call("GET", f"{PROCUREMENT}/tenders/{tender_id}/{path}", session=session)
+
+
+def edit_values(tender: dict[str, Any]) -> dict[str, str]:
+    """A draft's terms as the change form shows them (the window as Dutch days)."""
+    values = {name: str(tender.get(name) or "") for name in EDIT_FIELDS}
+    value = Decimal(str(tender["estimatedValue"]["amount"]))
+    values["estimatedValue"] = str(
+        value.quantize(Decimal(1)) if value == value.to_integral() else value
+    )
+    values["contractDurationMonths"] = str(tender["contractDurationMonths"])
+    for field, moment in (("opensOn", "enrollmentOpensAt"), ("closesOn", "enrollmentClosesAt")):
+        at = datetime.fromisoformat(str(tender[moment])).astimezone(AMSTERDAM)
+        values[field] = at.date().isoformat()
+    return values
+
+
+async def change(
+    api: Api, session: Session, tender_id: str, fields: dict[str, str], lang: str
+) -> ApiResult:
+    """A JSON merge patch of the draft's terms, on the version the form was made from."""
+    return await api.call(
+        "PATCH",
+        f"{PROCUREMENT}/tenders/{tender_id}",
+        session=session,
+        json=terms_body(fields, EDIT_FIELDS, lang),
+        headers={
+            "If-Match": fields.get("etag", ""),
+            "Content-Type": "application/merge-patch+json",
+        },
+    )
+
+
+async def cancel(api: Api, session: Session, tender_id: str, reason: str) -> ApiResult:
+    return await api.call(
+        "POST",
+        f"{PROCUREMENT}/tenders/{tender_id}/cancellation",
+        session=session,
+        json={"reason": reason.strip()},
+    )
