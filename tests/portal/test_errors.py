@@ -386,8 +386,34 @@ def test_problem_mapping_reads_invalid_params_and_translates_reasons() -> None:
     assert human_reason(t, "Input should be less than 100") == "Enter a number less than 100."
     form = Form(values={"name": ""}).apply_problem(t, problem)
     assert form.errors == {"name": "Please fill in this field."}
+
     assert form.general == ["lots[0].expectedVolume: Enter a number greater than 0."]
     assert problem_of(httpx.Response(502, text="<html>")).status == 502
+
+
+def test_the_services_own_reasons_are_said_in_the_page_s_language() -> None:
+    """The reasons the services give for their rules (dates, amounts, co-funding, CSV
+    values) become sentences without API names, with dates and choices written out."""
+    nl, en = Translator("nl"), Translator("en")
+    assert human_reason(nl, "lies in the past") == "Deze datum ligt in het verleden."
+    assert human_reason(nl, "before startDate") == "Deze datum ligt vóór de startdatum."
+    assert human_reason(nl, "Input should be True") == "Vink dit aan om door te gaan."
+    assert human_reason(nl, "exceeds the tender's estimatedValue") == (
+        "Dit bedrag is hoger dan de geraamde waarde van de hele aanbesteding.")  # fmt: skip
+    assert human_reason(nl, "outside the joint contract: from 2027-06-01 to 2031-05-31") == (
+        "Deze datum valt buiten het gezamenlijke contract (van 01-06-2027 tot 31-05-2031).")  # fmt: skip
+    assert human_reason(en, "outside the joint contract: from 2027-06-01 to 2031-05-31") == (
+        "This date lies outside the joint contract (from 01 Jun 2027 to 31 May 2031).")  # fmt: skip
+    assert human_reason(en, "Input should be 'planned', 'active' or 'ended'") == (
+        "Use one of these values: planned, active, ended.")  # fmt: skip
+    assert human_reason(nl, "Decimal input should have no more than 16 digits in total") == (
+        "Gebruik ten hoogste 16 cijfers.")  # fmt: skip
+    assert human_reason(en, "required (above 0) for co-fund") == (
+        "Enter an amount above 0 for co-funding.")  # fmt: skip
+    assert human_reason(en, "only for co-fund") == "An amount belongs only with co-funding."
+    for said in (human_reason(nl, r) for r in ("after today", "not after opensAt",
+                 "in the future: record it on or after that day", "unknown facility id or slug")):  # fmt: skip
+        assert "(" not in said, said  # said in Dutch, not the API's words in brackets
 
 
 @pytest.mark.parametrize("lang", ["nl", "en"])

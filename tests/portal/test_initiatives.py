@@ -129,7 +129,7 @@ async def test_a_refused_pledge_is_shown_next_to_the_field(portal: Portal) -> No
         },
     )
     assert response.status_code == 400
-    assert "amount is required for co-fund" in response.text
+    assert "Vul bij meefinancieren een bedrag groter dan 0 in." in response.text
 
 
 async def test_decisions_ahead_and_costs_without_population(portal: Portal) -> None:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from ..api import ApiProblem
 from ..sessions.schemas import PendingForm
 from .i18n import Translator
-from .templating import session_of
+from .templating import format_date, session_of
 
 # Pydantic's messages, as the APIs pass them on, mapped to catalogue keys.
 REASONS = [
@@ -29,6 +29,27 @@ REASONS = [
     (re.compile(r"no data rows", re.I), "error.no_rows"),
     (re.compile(r"more than \d+ rows", re.I), "error.too_many_rows"),
     (re.compile(r"metric", re.I), "error.cvss_vector"),
+    # The services' own rules, in their words.
+    (re.compile(r"lies in the past", re.I), "error.in_past"),
+    (re.compile(r"must be in the future", re.I), "error.not_in_future"),
+    (re.compile(r"^after today$", re.I), "error.after_today"),
+    (re.compile(r"in the future: record it on or after that day", re.I), "error.merger_ahead"),
+    (re.compile(r"^before startDate$", re.I), "error.before_start"),
+    (re.compile(r"^before releaseDate$", re.I), "error.before_release"),
+    (re.compile(r"before the enrollment window closes", re.I), "error.start_before_close"),
+    (re.compile(r"not after opensAt", re.I), "error.closes_before_opens"),
+    (re.compile(r"exceeds the tender's estimatedValue", re.I), "error.over_tender_value"),
+    (re.compile(r"lot values add up to", re.I), "error.lots_over_tender"),
+    (re.compile(r"only for co-fund", re.I), "error.amount_only_co_fund"),
+    (re.compile(r"for co-fund", re.I), "error.amount_for_co_fund"),
+    (re.compile(r"unknown facility", re.I), "error.unknown_facility"),
+    (
+        re.compile(r"outside the joint contract: from (?P<start>[\d-]+) to (?P<end>[\d-]+)", re.I),
+        "error.outside_contract",
+    ),
+    (re.compile(r"should be True", re.I), "error.must_tick"),
+    (re.compile(r"no more than (?P<n>\d+) digits", re.I), "error.max_digits"),
+    (re.compile(r"should be (?P<values>'[^']*'(?:, '[^']*')* or '[^']*')", re.I), "error.one_of"),
     (re.compile(r"field required|^required$|missing", re.I), "error.required"),
     (re.compile(r"valid date|date format|iso 8601", re.I), "error.date"),
     (re.compile(r"valid integer|valid number|valid decimal", re.I), "error.number"),
@@ -55,11 +76,22 @@ PENDING_SECONDS = 1800
 def human_reason(t: Translator, reason: str) -> str:
     for pattern, key in REASONS:
         if found := pattern.search(reason):
-            if "n" not in pattern.groupindex:
-                return t(key)
-            n = found["n"].removesuffix(".0")
-            return t(key, n=n.replace(".", ",") if t.lang == "nl" else n)
+            return t(key, **_said(t, found.groupdict()))
     return t("error.invalid_with", reason=reason) if reason else t("error.invalid")
+
+
+def _said(t: Translator, values: dict[str, str]) -> dict[str, str]:
+    """A message's values as the language writes them: numbers, dates, choices."""
+    said = dict(values)
+    if "n" in said:
+        n = said["n"].removesuffix(".0")
+        said["n"] = n.replace(".", ",") if t.lang == "nl" else n
+    for name in ("start", "end"):
+        if name in said:
+            said[name] = format_date(said[name], t.lang)
+    if "values" in said:
+        said["values"] = ", ".join(re.findall(r"'([^']*)'", said["values"]))
+    return said
 
 
 @dataclass
