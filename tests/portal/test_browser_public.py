@@ -37,9 +37,18 @@ async def public_pages(page: Any, base: str, lang: str) -> list[str]:
     assert await page.locator(".portal-facet-list a").count() >= 1
     found += await barriers(page)
     await shot(page, f"search-{lang}")
+    # Themes are said in the page's language.
+    facets = await page.locator(".portal-facets").inner_text()
+    assert ("telefonie" if lang == "nl" else "telephony") in facets
+    assert lang == "en" or "telephony" not in facets
     # A facet narrows the results; the filter stays visible as chosen.
     await page.locator(".portal-facet-list a").first.click()
     assert await page.locator(".portal-facet-list a[aria-current=true]").count() == 1
+    # Nothing found: no empty filter panel beside the message.
+    await page.goto(f"{base}/?q=zzzzqqq")
+    assert await page.locator(".portal-results").count() == 1
+    assert await page.locator(".portal-facets").count() == 0
+    found += await barriers(page)
     await page.goto(f"{base}/facilities/gemeentelijke-telecommunicatie")
     await page.wait_for_selector("#offerings")
     assert (
