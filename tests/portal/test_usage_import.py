@@ -77,7 +77,8 @@ async def test_problems_per_line_and_column_with_the_text_kept(portal: Portal) -
     assert '<td class="utrecht-table__cell">2</td>' in report
     assert "<code>status</code>" in report
     assert "<code>contractEndDate</code>" in report
-    assert "nothing was stored" in shown.text
+    assert "Problems in the file: 2, in 1 row(s). Nothing was stored." in shown.text
+    assert "Use one of these values: planned, active, ended." in report
     assert "write yyyy-mm-dd" in report
     assert "ggi-netwerk,paused,2027-02-30" in shown.text  # the uploaded file, kept as text
     assert portal.fake.api_calls(IMPORTS)[-1][3] == BAD.encode()

@@ -94,7 +94,7 @@ async def test_one_bad_row_stores_nothing_and_names_row_and_column(
     url = f"/v1/organisations/{w['utrecht']['id']}/usage-imports"
     body = _csv(
         "ggi-netwerk,,,active,2024-01-01,2027-12-31,6,,",
-        "no-such-facility,,,active,,,,,",
+        "no-such-facility,,,paused,,,,,",
         f"{w['phone']['id']},,,paused,2025-02-30,,61,lots,-5",
         "",
         "ggi-netwerk,,,active,,,,,",
@@ -108,6 +108,7 @@ async def test_one_bad_row_stores_nothing_and_names_row_and_column(
     names = {p["name"] for p in problem["invalidParams"]}
     assert names == {
         "rows[3].facilityId",
+        "rows[3].status",  # reported with the unknown facility, not after it is fixed
         "rows[4].status",
         "rows[4].startDate",
         "rows[4].noticePeriodMonths",

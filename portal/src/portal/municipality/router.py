@@ -144,7 +144,8 @@ async def import_usages(request: Request) -> Response:
         if problem.status not in (400, 409, 413, 415, 422):
             raise
         problems = service.row_problems(problem)
-        form.general.append(t("imp.invalid", count=len({p["line"] for p in problems})))
+        rows = len({p["line"] for p in problems})
+        form.general.append(t("imp.invalid", count=len(problems), rows=rows))
         return await _import_page(request, form.failed(), 400, problems)
     if dry_run:
         return await _import_page(request, form, report=report)

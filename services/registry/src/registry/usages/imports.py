@@ -103,14 +103,19 @@ async def _row_values(
         cells["versionId"] = str(found)
     if _DECIMAL_COMMA.match(cells.get("annualCost", "")):
         cells["annualCost"] = cells["annualCost"].replace(",", ".")
-    if problems:
-        return {}, problems
+    unknown = {problem["name"] for problem in problems}
+    for name in unknown:
+        # A stand-in while the row's other cells are checked: every problem of the row is
+        # reported at once, not one more after each correction.
+        cells[name] = str(uuid.UUID(int=0))
     try:
         data = UsageCreate.model_validate({**cells, "municipalityId": str(municipality_id)})
     except ValidationError as exc:
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else "row"
-            problems.append({"name": name, "reason": str(error["msg"])})
+            if name not in unknown:
+                problems.append({"name": name, "reason": str(error["msg"])})
+    if problems:
         return {}, problems
     values = data.model_dump()
     service.check_dates(values)
