@@ -141,6 +141,15 @@ async def test_municipal_staff_keep_their_contracts_and_read_the_radar(
     assert await page.locator("table tbody tr").count() >= 1
     found += await checked(page, base, "municipality-radar")
     assert await cut_words(page) == []
+    # On a phone the chart keeps readable text and scrolls in its own box, not the page.
+    await page.set_viewport_size({"width": 375, "height": 812})
+    label = page.locator("svg.portal-chart .portal-chart__label").first
+    box = await label.bounding_box()
+    assert box is not None
+    assert box["height"] >= 9, box
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+    found += await barriers(page)
+    await page.set_viewport_size({"width": 1280, "height": 720})
     csv = await page.request.get(f"{base}/municipality/radar.csv")
     assert csv.status == 200
     assert csv.headers["content-type"].startswith("text/csv")
