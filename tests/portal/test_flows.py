@@ -176,6 +176,18 @@ async def test_supplier_adds_a_version_and_sees_the_field_message(portal: Portal
 async def test_operator_registers_a_facility_and_moves_its_stage(portal: Portal) -> None:
     await portal.login(**OPERATOR)
     script(portal)
+    # A slug another facility has: said next to the slug's field, the input kept.
+    taken = {"status": 409, "title": "Conflict", "detail": "The slug 'ggi' is taken.",
+             "invalidParams": [{"name": "slug", "reason": "taken"}]}  # fmt: skip
+    portal.fake.json("POST", "/api/registry/v1/facilities", taken, status=409)
+    refused = await submit(
+        portal, "/operator/facilities/new", "/operator/facilities/new",
+        {"name": "GGI", "slug": "ggi", "kind": "service", "theme": "identity",
+         "stage": "initiative"},
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert 'id="f-slug-error">Deze waarde is al in gebruik. Kies een andere.</div>' in refused.text
+    assert 'value="GGI"' in refused.text
     portal.fake.json("POST", "/api/registry/v1/facilities", {"id": FACILITY_ID}, status=201)
     transitions = f"/api/registry/v1/facilities/{FACILITY_ID}/stage-transitions"
     portal.fake.json("GET", transitions, page_of([]))

@@ -61,6 +61,8 @@ async def test_bad_input(client: httpx.AsyncClient, tokens: Any, make_facility: 
         r = await client.post("/v1/facilities", json=body, headers=tokens.operator())
         assert r.status_code == status, (body, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
+    # The conflict names its field, so that a form can show it there.
+    assert r.json()["invalidParams"] == [{"name": "slug", "reason": "taken"}]
     r = await client.get("/v1/facilities", headers=tokens.reader())
     assert r.json()["total"] == 1
 

@@ -70,9 +70,10 @@ async def test_municipality_registers_its_usage(
         assert [u["id"] for u in r.json()["items"]] == [usage["id"]], params
     r = await client.get("/v1/usages?status=gone", headers=tokens.reader())
     assert r.status_code == 400
-    # A second current usage of the same facility is a conflict.
+    # A second current usage of the same facility is a conflict, named on its status.
     r = await client.post("/v1/usages", json=body, headers=tokens.municipality())
     assert r.status_code == 409
+    assert r.json()["invalidParams"] == [{"name": "status", "reason": "an active usage exists"}]
 
 
 async def test_a_misspelt_filter_is_400_not_the_unfiltered_list(

@@ -43,6 +43,10 @@ REASONS = [
     (re.compile(r"only for co-fund", re.I), "error.amount_only_co_fund"),
     (re.compile(r"for co-fund", re.I), "error.amount_for_co_fund"),
     (re.compile(r"unknown facility", re.I), "error.unknown_facility"),
+    # A 409's field: what is already there.
+    (re.compile(r"^taken$", re.I), "error.taken"),
+    (re.compile(r"^already (registered|recorded)$", re.I), "error.already_recorded"),
+    (re.compile(r"an active usage exists", re.I), "error.active_usage"),
     (
         re.compile(r"outside the joint contract: from (?P<start>[\d-]+) to (?P<end>[\d-]+)", re.I),
         "error.outside_contract",

@@ -137,7 +137,11 @@ async def propose(
         proposer = await organisation_of(session, body.proposed_by_id, "proposedById", PROPOSERS)
         require_staff(principal, proposer, PROPOSERS)
         if await repository.slug_taken(session, body.slug):
-            raise Conflict("The slug is taken by another facility.", slug="duplicate")
+            raise Conflict(
+                "The slug is taken by another facility.",
+                slug="duplicate",
+                extra={"invalidParams": [{"name": "slug", "reason": "taken"}]},
+            )
         now = utcnow()
         values = body.model_dump(exclude={"proposed_by_id"})
         facility = Facility(

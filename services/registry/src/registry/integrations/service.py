@@ -76,7 +76,14 @@ async def create_integration(
         await _offering(repo, data.target_offering_id, "targetOfferingId")
         existing = await repo.existing(source.id, data.target_offering_id, data.kind)
         if existing is not None:
-            raise Conflict(duplicate, slug="duplicate", extra={"existingId": str(existing)})
+            raise Conflict(
+                duplicate,
+                slug="duplicate",
+                extra={
+                    "existingId": str(existing),
+                    "invalidParams": [{"name": "targetOfferingId", "reason": "already recorded"}],
+                },
+            )
         row = await repo.add(Integration(**data.model_dump()), conflict=duplicate)
         out = to_out(row)
         await record_out(session, Actor.of(principal), "integration", "created", out)

@@ -167,7 +167,10 @@ async def create_version(
             raise Conflict(
                 f"Version {data.version} of this offering is already registered.",
                 slug="duplicate",
-                extra={"existingId": str(existing)},
+                extra={
+                    "existingId": str(existing),
+                    "invalidParams": [{"name": "version", "reason": "already registered"}],
+                },
             )
         now = utcnow()
         row = await repo.add(

@@ -131,7 +131,10 @@ async def _check_unique(
             raise Conflict(
                 f"A {org_type} with {api_name} {value} is already registered.",
                 slug="duplicate",
-                extra={"existingId": str(existing)},
+                extra={
+                    "existingId": str(existing),
+                    "invalidParams": [{"name": api_name, "reason": "already registered"}],
+                },
             )
 
 

@@ -138,7 +138,10 @@ async def _check_current_rule(
                 "The municipality already has an active usage of this facility; end it "
                 "first, or record the new contract as planned.",
                 slug="duplicate",
-                extra={"existingId": str(other.id)},
+                extra={
+                    "existingId": str(other.id),
+                    "invalidParams": [{"name": "status", "reason": "an active usage exists"}],
+                },
             )
         if _overlaps(
             values.get("start_date"),

@@ -145,7 +145,10 @@ async def create_vulnerability(
             raise Conflict(
                 f"{data.cve_id} is already recorded for this offering.",
                 slug="duplicate",
-                extra={"existingId": str(existing)},
+                extra={
+                    "existingId": str(existing),
+                    "invalidParams": [{"name": "cveId", "reason": "already recorded"}],
+                },
             )
         row = await repo.add(
             Vulnerability(**data.model_dump(exclude={"affected_version_ids"}), status="published"),
