@@ -113,6 +113,9 @@ async def test_buyer_steps_up_and_enrolls_with_the_input_kept(portal: Portal) ->
     page = await portal.client.get(f"/enrollment/{TENDER_ID}")
     assert page.status_code == 200
     assert 'value="2027-07-01"' in page.text, "the day after the contract end"
+    # The quantity is needed for each lot taken part in: not marked as optional.
+    volume_label = page.text.split(f'for="f-volume-{LOT_ID}">')[1].split("</label>")[0]
+    assert "niet verplicht" not in volume_label
     data = {"csrf": csrf_of(page.text), "form_id": form_id_of(page.text), **TYPED}
     sent = await portal.client.post(f"/enrollment/{TENDER_ID}", data=data)
     assert sent.status_code == 303
