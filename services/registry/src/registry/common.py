@@ -14,7 +14,7 @@ from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints, 
 
 from servicekit.auth import ANONYMOUS_ALLOWED, Principal
 from servicekit.db import Database
-from servicekit.errors import BadRequest
+from servicekit.errors import BadRequest, Conflict
 from servicekit.pagination import Page, PageDep, PageParams
 from servicekit.repository import TableReader
 from servicekit.responses import PageBody, page_body, page_body_response
@@ -227,3 +227,12 @@ def invalid(name: str, reason: str, detail: str | None = None) -> BadRequest:
         detail or f"Invalid value for {name}: {reason}.",
         invalid_params=[{"name": name, "reason": reason}],
     )
+
+
+def duplicate(detail: str, field: str, reason: str, existing: uuid.UUID | None = None) -> Conflict:
+    """The 409 for a second one of something unique: the field that clashes (in
+    ``invalidParams``, so a form shows the message there) and the one already there."""
+    extra: dict[str, Any] = {"invalidParams": [{"name": field, "reason": reason}]}
+    if existing is not None:
+        extra["existingId"] = str(existing)
+    return Conflict(detail, slug="duplicate", extra=extra)

@@ -19,6 +19,7 @@ from servicekit.repository import etag_of
 
 from ..auth import require_operator
 from ..changes.service import record_out
+from ..common import duplicate
 from ..pilots.service import require_analysis
 from . import repository
 from .models import STAGES, Facility, StageTransition
@@ -71,17 +72,11 @@ async def get_facility(database: Database, facility_id: uuid.UUID) -> tuple[Faci
     return FacilityOut.model_validate(dict(row)), etag_of(row["id"], row["revision"])
 
 
-# Named in a 409 too, so that a form shows it next to the field.
-TAKEN_SLUG = {"name": "slug", "reason": "taken"}
-
-
 async def _check_slug(repo: FacilityRepository, slug: str, own_id: uuid.UUID | None) -> None:
     existing = await repo.slug_taken(slug, own_id)
     if existing is not None:
-        raise Conflict(
-            f"The slug '{slug}' is taken by another facility.",
-            slug="duplicate",
-            extra={"existingId": str(existing), "invalidParams": [TAKEN_SLUG]},
+        raise duplicate(
+            f"The slug '{slug}' is taken by another facility.", "slug", "taken", existing
         )
 
 

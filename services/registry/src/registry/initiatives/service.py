@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.clock import utcnow
-from servicekit.errors import BadRequest, Conflict, NotFound
+from servicekit.errors import BadRequest, NotFound
 from servicekit.pagination import PageParams
 
 from ..auth import MUNICIPALITY
 from ..changes.service import record_change
+from ..common import duplicate
 from ..costs.repository import latest_population
 from ..facilities.models import Facility
 from . import repository, ties
@@ -137,11 +138,7 @@ async def propose(
         proposer = await organisation_of(session, body.proposed_by_id, "proposedById", PROPOSERS)
         require_staff(principal, proposer, PROPOSERS)
         if await repository.slug_taken(session, body.slug):
-            raise Conflict(
-                "The slug is taken by another facility.",
-                slug="duplicate",
-                extra={"invalidParams": [{"name": "slug", "reason": "taken"}]},
-            )
+            raise duplicate("The slug is taken by another facility.", "slug", "taken")
         now = utcnow()
         values = body.model_dump(exclude={"proposed_by_id"})
         facility = Facility(

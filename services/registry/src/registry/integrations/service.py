@@ -16,6 +16,7 @@ from servicekit.repository import etag_of
 from servicekit.schemas import patch_changes
 
 from ..changes.service import record_out
+from ..common import duplicate as duplicate_of
 from ..offerings.models import Offering
 from ..offerings.service import require_supplier_or_operator
 from ..organisations.service import municipality_of
@@ -76,14 +77,7 @@ async def create_integration(
         await _offering(repo, data.target_offering_id, "targetOfferingId")
         existing = await repo.existing(source.id, data.target_offering_id, data.kind)
         if existing is not None:
-            raise Conflict(
-                duplicate,
-                slug="duplicate",
-                extra={
-                    "existingId": str(existing),
-                    "invalidParams": [{"name": "targetOfferingId", "reason": "already recorded"}],
-                },
-            )
+            raise duplicate_of(duplicate, "targetOfferingId", "already recorded", existing)
         row = await repo.add(Integration(**data.model_dump()), conflict=duplicate)
         out = to_out(row)
         await record_out(session, Actor.of(principal), "integration", "created", out)

@@ -11,7 +11,7 @@ from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.clock import utcnow
 from servicekit.db import Database
-from servicekit.errors import BadRequest, Conflict, Forbidden
+from servicekit.errors import BadRequest, Forbidden
 from servicekit.http import IfMatch
 from servicekit.pagination import PageParams
 from servicekit.repository import etag_of
@@ -19,6 +19,7 @@ from servicekit.schemas import patch_changes
 
 from ..auth import SUPPLIER, is_operator
 from ..changes.service import record_out
+from ..common import duplicate
 from ..organisations.models import Organisation
 from . import repository
 from .models import Offering, OfferingVersion
@@ -164,13 +165,11 @@ async def create_version(
         offering = await _owned(repo, principal, offering_id, for_update=True)
         existing = await repo.version_named(offering.id, data.version)
         if existing is not None:
-            raise Conflict(
+            raise duplicate(
                 f"Version {data.version} of this offering is already registered.",
-                slug="duplicate",
-                extra={
-                    "existingId": str(existing),
-                    "invalidParams": [{"name": "version", "reason": "already registered"}],
-                },
+                "version",
+                "already registered",
+                existing,
             )
         now = utcnow()
         row = await repo.add(

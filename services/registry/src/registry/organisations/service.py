@@ -19,6 +19,7 @@ from servicekit.repository import etag_of
 
 from ..auth import MUNICIPALITY, require_operator
 from ..changes.service import record_out
+from ..common import duplicate
 from .models import Organisation
 from .repository import OrganisationRepository
 from .schemas import OrganisationCreate, OrganisationOut, OrganisationPatch
@@ -128,13 +129,11 @@ async def _check_unique(
             continue
         existing = await repo.holder_of(org_type, field, value, own_id)
         if existing is not None:
-            raise Conflict(
+            raise duplicate(
                 f"A {org_type} with {api_name} {value} is already registered.",
-                slug="duplicate",
-                extra={
-                    "existingId": str(existing),
-                    "invalidParams": [{"name": api_name, "reason": "already registered"}],
-                },
+                api_name,
+                "already registered",
+                existing,
             )
 
 

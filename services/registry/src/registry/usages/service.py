@@ -21,6 +21,7 @@ from servicekit.schemas import patch_changes
 
 from ..auth import MUNICIPALITY
 from ..changes.service import record_out
+from ..common import duplicate
 from ..contracts import ContractView
 from ..organisations.models import Organisation
 from ..organisations.service import require_not_ended
@@ -134,14 +135,12 @@ async def _check_current_rule(
         if other.inherited_from_id != lineage:
             continue
         if values["status"] == "active" and other.status == "active":
-            raise Conflict(
+            raise duplicate(
                 "The municipality already has an active usage of this facility; end it "
                 "first, or record the new contract as planned.",
-                slug="duplicate",
-                extra={
-                    "existingId": str(other.id),
-                    "invalidParams": [{"name": "status", "reason": "an active usage exists"}],
-                },
+                "status",
+                "an active usage exists",
+                other.id,
             )
         if _overlaps(
             values.get("start_date"),

@@ -30,6 +30,7 @@ from servicekit.schemas import patch_changes
 
 from ..auth import MUNICIPALITY, SUPPLIER, is_operator
 from ..changes.service import record_change, record_out
+from ..common import duplicate
 from ..offerings.service import require_supplier_or_operator
 from .cvss import severity
 from .models import Vulnerability
@@ -142,13 +143,11 @@ async def create_vulnerability(
         versions = await _versions(repo, data.offering_id, data.affected_version_ids)
         existing = await repo.published_cve(data.offering_id, data.cve_id)
         if existing is not None:
-            raise Conflict(
+            raise duplicate(
                 f"{data.cve_id} is already recorded for this offering.",
-                slug="duplicate",
-                extra={
-                    "existingId": str(existing),
-                    "invalidParams": [{"name": "cveId", "reason": "already recorded"}],
-                },
+                "cveId",
+                "already recorded",
+                existing,
             )
         row = await repo.add(
             Vulnerability(**data.model_dump(exclude={"affected_version_ids"}), status="published"),
