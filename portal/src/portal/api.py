@@ -173,3 +173,10 @@ class Api:
 
     async def get(self, path: str, **kwargs: Any) -> Any:
         return (await self.call("GET", path, **kwargs)).data
+
+    async def merge_patch(
+        self, path: str, body: dict[str, Any], etag: str, session: Session
+    ) -> ApiResult:
+        """A JSON merge patch (RFC 7396) of the version the person read (``If-Match``)."""
+        headers = {"If-Match": etag, "Content-Type": "application/merge-patch+json"}
+        return await self.call("PATCH", path, session=session, json=body, headers=headers)

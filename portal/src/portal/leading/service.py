@@ -182,15 +182,11 @@ async def change(
     api: Api, session: Session, tender_id: str, fields: dict[str, str], lang: str
 ) -> ApiResult:
     """A JSON merge patch of the draft's terms, on the version the form was made from."""
-    return await api.call(
-        "PATCH",
+    return await api.merge_patch(
         f"{PROCUREMENT}/tenders/{tender_id}",
-        session=session,
-        json=terms_body(fields, EDIT_FIELDS, lang),
-        headers={
-            "If-Match": fields.get("etag", ""),
-            "Content-Type": "application/merge-patch+json",
-        },
+        terms_body(fields, EDIT_FIELDS, lang),
+        fields.get("etag", ""),
+        session,
     )
 
 

@@ -111,13 +111,7 @@ async def read(api: Api, session: Session, usage_id: str) -> ApiResult:
 async def change(
     api: Api, session: Session, usage_id: str, body: dict[str, Any], etag: str
 ) -> ApiResult:
-    return await api.call(
-        "PATCH",
-        f"{REGISTRY}/usages/{usage_id}",
-        session=session,
-        json=body,
-        headers={"If-Match": etag, "Content-Type": "application/merge-patch+json"},
-    )
+    return await api.merge_patch(f"{REGISTRY}/usages/{usage_id}", body, etag, session)
 
 
 async def radar(api: Api, session: Session) -> dict[str, Any]:

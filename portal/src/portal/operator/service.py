@@ -47,13 +47,7 @@ async def transitions(api: Api, session: Session, facility_id: str) -> list[dict
 async def change_facility(
     api: Api, session: Session, facility_id: str, body: dict[str, Any], etag: str
 ) -> ApiResult:
-    return await api.call(
-        "PATCH",
-        f"{REGISTRY}/facilities/{facility_id}",
-        session=session,
-        json=body,
-        headers={"If-Match": etag, "Content-Type": "application/merge-patch+json"},
-    )
+    return await api.merge_patch(f"{REGISTRY}/facilities/{facility_id}", body, etag, session)
 
 
 async def move_stage(

@@ -15,7 +15,6 @@ OFFERING_PATCH = OFFERING_FIELDS[1:]
 VERSION_FIELDS = ("version", "releaseDate", "endOfSupportDate", "standards", "notes")
 VERSION_PATCH = VERSION_FIELDS[1:]
 PRICE_MODELS = ("free", "fixed", "subscription", "per-inhabitant", "per-user", "usage-based")
-MERGE_PATCH = "application/merge-patch+json"
 
 
 async def offerings(api: Api, session: Session) -> dict[str, Any]:
@@ -58,13 +57,7 @@ async def versions(api: Api, session: Session, offering_id: str) -> list[dict[st
 async def change_offering(
     api: Api, session: Session, offering_id: str, body: dict[str, Any], etag: str
 ) -> ApiResult:
-    return await api.call(
-        "PATCH",
-        f"{REGISTRY}/offerings/{offering_id}",
-        session=session,
-        json=body,
-        headers={"If-Match": etag, "Content-Type": MERGE_PATCH},
-    )
+    return await api.merge_patch(f"{REGISTRY}/offerings/{offering_id}", body, etag, session)
 
 
 async def create_version(
@@ -88,10 +81,6 @@ async def version(api: Api, session: Session, offering_id: str, version_id: str)
 async def change_version(
     api: Api, session: Session, offering_id: str, version_id: str, body: dict[str, Any], etag: str
 ) -> ApiResult:
-    return await api.call(
-        "PATCH",
-        f"{REGISTRY}/offerings/{offering_id}/versions/{version_id}",
-        session=session,
-        json=body,
-        headers={"If-Match": etag, "Content-Type": MERGE_PATCH},
+    return await api.merge_patch(
+        f"{REGISTRY}/offerings/{offering_id}/versions/{version_id}", body, etag, session
     )
