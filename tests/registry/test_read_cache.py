@@ -7,6 +7,8 @@ computation."""
 from __future__ import annotations
 
 import asyncio
+import json
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -220,7 +222,30 @@ class _FixedFeed:
 
 
 def _page(kilobytes: int) -> PageBody:
-    return PageBody(items=b"[" + b" " * (kilobytes * 1000 - 2) + b"]", total=1)
+    # Random bytes: they do not compress, so a page holds its full size in the cache.
+    noise = random.Random(kilobytes).randbytes(kilobytes * 1000 - 2)
+    return PageBody(items=b"[" + noise + b"]", total=1)
+
+
+def _search_page(seed: int) -> PageBody:
+    """A search answer as the registry writes one: 20 hits of a few hundred bytes."""
+    rng = random.Random(seed)
+    hits = [
+        {
+            "type": "offering",
+            "id": f"{rng.getrandbits(128):032x}",
+            "name": " ".join(
+                rng.choice(["zaak", "archief", "glasvezel", "burgerzaken"]) for _ in range(4)
+            ),
+            "facilityId": f"{rng.getrandbits(128):032x}",
+            "kind": "service",
+            "theme": "dienstverlening",
+            "stage": "live",
+            "score": rng.random(),
+        }
+        for _ in range(20)
+    ]
+    return PageBody(items=json.dumps(hits).encode(), total=60, extra=b',"facets":{"type":[]}')
 
 
 async def test_the_cache_keeps_answers_within_its_byte_budget() -> None:
@@ -228,7 +253,7 @@ async def test_the_cache_keeps_answers_within_its_byte_budget() -> None:
     least recently used ones, a page larger than the whole budget is answered but not
     kept, and /metrics tells ops what is held."""
     database: Any = _FixedFeed()
-    budget = 3 * (10_000 + ENTRY_OVERHEAD)
+    budget = 3 * (10_050 + ENTRY_OVERHEAD)  # three pages and what compression adds
     cache = ReadCache(max_bytes=budget)
     computed: list[str] = []
 
@@ -241,7 +266,7 @@ async def test_the_cache_keeps_answers_within_its_byte_budget() -> None:
 
     for key in ("a", "b", "c"):
         await cache.get(database, key, compute(key, 10))
-    assert cache.bytes_held == budget
+    assert 3 * (10_000 + ENTRY_OVERHEAD) <= cache.bytes_held <= budget
     await cache.get(database, "a", compute("a", 10))  # a hit: now the most recent
     await cache.get(database, "d", compute("d", 10))  # pushes out b, the least recent
     assert cache.bytes_held <= budget
@@ -258,6 +283,30 @@ async def test_the_cache_keeps_answers_within_its_byte_budget() -> None:
 
     families = {f.name: f for f in ReadCacheCollector(cache).collect()}
     assert families["registry_read_cache_bytes"].samples[0].value == held
+
+
+async def test_pages_are_kept_compressed_and_answered_byte_for_byte() -> None:
+    """Answers are kept compressed, so the budget holds several times the answers their
+    JSON would fill, and a reused answer is the computed one exactly."""
+    database: Any = _FixedFeed()
+    pages = [_search_page(n) for n in range(12)]
+    raw = sum(len(p.items) + len(p.extra) + ENTRY_OVERHEAD for p in pages)
+    cache = ReadCache(max_bytes=raw // 2)
+    computed: list[int] = []
+
+    def compute(n: int) -> Any:
+        async def page() -> PageBody:
+            computed.append(n)
+            return pages[n]
+
+        return page
+
+    for n in range(12):
+        await cache.get(database, n, compute(n))
+    for n in range(12):
+        assert await cache.get(database, n, compute(n)) == pages[n]
+    assert computed == list(range(12))  # all twelve kept, in half their JSON's bytes
+    assert cache.hits == 12
 
 
 async def test_many_small_answers_are_bounded_by_their_overhead() -> None:

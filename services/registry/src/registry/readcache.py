@@ -20,7 +20,8 @@ change; it is then stored under the older number and simply recomputed once more
 
 The cache is bounded by the bytes its answers hold, not by their number: a page of 100
 items is ten times a page of 10, and a client paging through everything with large pages
-must not grow the process past its memory limit.
+must not grow the process past its memory limit. Pages are kept compressed, which holds
+four to six times as many answers in the same bytes for a few microseconds per reuse.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Hashable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar, cast
 
 from cachetools import LRUCache
@@ -58,10 +61,30 @@ Entry = tuple[Version, float, Any]
 ENTRY_OVERHEAD = 512
 
 
+@dataclass(frozen=True, slots=True)
+class PackedPage:
+    """A page's JSON as kept: compressed (JSON of similar items shrinks four- to sixfold,
+    so the same bytes keep that many more answers), unpacked on every reuse."""
+
+    packed: bytes  # the items' JSON then the extra members', compressed together
+    items_length: int
+    total: int
+
+    @classmethod
+    def of(cls, body: PageBody) -> PackedPage:
+        return cls(zlib.compress(body.items + body.extra, 1), len(body.items), body.total)
+
+    def page(self) -> PageBody:
+        json = zlib.decompress(self.packed)
+        cut = self.items_length
+        return PageBody(items=json[:cut], total=self.total, extra=json[cut:])
+
+
 def answer_size(answer: Any) -> int:
-    """The bytes an answer holds: a page's JSON, or what Python reports for anything else."""
-    if isinstance(answer, PageBody):
-        return len(answer.items) + len(answer.extra)
+    """The bytes an answer holds as kept: a page's compressed JSON, or what Python reports
+    for anything else."""
+    if isinstance(answer, PackedPage):
+        return len(answer.packed)
     return sys.getsizeof(answer)
 
 
@@ -139,8 +162,8 @@ class ReadCache:
                 # such refresh at a time, so that answers computed together do not all
                 # expire onto the database at once, competing with the requests.
                 self._start(key, version, compute, background=True)
-            answer: T = stored[2]
-            return answer
+            kept = stored[2]
+            return cast(T, kept.page() if isinstance(kept, PackedPage) else kept)
         self.misses += 1
         result: T = await asyncio.shield(self._start(key, version, compute))
         return result
@@ -185,7 +208,8 @@ class ReadCache:
         # compared for equality only (the feed may start again from 1 when emptied; an
         # answer from before then must not block every later one). Two computations at
         # different positions finishing out of order cost one recomputation at most.
-        entry = (version, time.monotonic(), value)
+        kept = PackedPage.of(value) if isinstance(value, PageBody) else value
+        entry = (version, time.monotonic(), kept)
         if entry_size(entry) > self._answers.maxsize:
             self._answers.pop(key, None)  # too large to keep: the older answer is outdated
             return
