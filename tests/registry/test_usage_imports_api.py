@@ -151,7 +151,23 @@ async def test_bad_files(
         r = await client.post(url, content=body, headers=_headers(tokens))
         assert r.status_code == 400, (body, r.text)
         assert {p["name"] for p in r.json()["invalidParams"]} == names, (body, r.json())
-    # A Dutch spreadsheet's semicolons are read too.
+    # An amount with a thousands separator is refused, not guessed: "10.000" is ten
+    # thousand to a Dutch reader and ten to a decimal parser.
+    for amount in (b"10.000", b"1.250,50", b"12,505", b"-5", b"\xe2\x82\xac 12"):
+        r = await client.post(
+            url, content=b"facilityId;annualCost\r\nggi-netwerk;" + amount + b"\r\n",
+            headers=_headers(tokens),
+        )  # fmt: skip
+        assert r.status_code == 400, (amount, r.text)
+        [problem] = r.json()["invalidParams"]
+        assert problem["name"] == "rows[2].annualCost", r.json()
+        assert "no thousands separators" in problem["reason"]
+    # A Dutch spreadsheet's semicolons are read too, and a decimal point as well as a comma.
+    r = await client.post(
+        url, content=b"facilityId;annualCost\r\ntelefonie;1250.5\r\n", headers=_headers(tokens)
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["usages"][0]["annualCost"] == 1250.5
     r = await client.post(
         url, content=b"facilityId;annualCost\r\nggi-netwerk;12,50\r\n", headers=_headers(tokens)
     )

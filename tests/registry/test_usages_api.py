@@ -144,6 +144,9 @@ async def test_bad_usage_input(
         ({**base, "noticePeriodMonths": 61}, "noticePeriodMonths"),
         ({**base, "status": "paused"}, "status"),
         ({**base, "contractValueBand": "lots"}, "contractValueBand"),
+        # A string is not an amount: "10.000" would be read as ten.
+        ({**base, "annualCost": "10.000"}, "annualCost"),
+        ({**base, "annualCost": True}, "annualCost"),
         ({**base, "contractEndDate": "2027-02-30"}, "contractEndDate"),
         ({**base, "facilityId": "00000000-0000-0000-0000-000000000001"}, "facilityId"),
         ({**base, "municipalityId": w["facility"]["id"]}, "municipalityId"),

@@ -48,6 +48,18 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 """A calendar date as ISO 8601 ``YYYY-MM-DD`` only (query parameters and bodies)."""
 
 
+def _a_json_number(value: Any) -> Any:
+    # Decimal would also read "10.000" (ten, where a Dutch reader means ten thousand) and
+    # true; the documents say a number.
+    if isinstance(value, str | bool):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+JsonNumber = BeforeValidator(_a_json_number)
+"""For a ``Decimal`` (or other number) field: a JSON number only, never a string."""
+
+
 class ApiModel(BaseModel):
     """Request/response schema. JSON uses camelCase; unknown fields are refused."""
 

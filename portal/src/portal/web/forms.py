@@ -28,6 +28,7 @@ REASONS = [
     (re.compile(r"no header row", re.I), "error.no_header"),
     (re.compile(r"no data rows", re.I), "error.no_rows"),
     (re.compile(r"more than \d+ rows", re.I), "error.too_many_rows"),
+    (re.compile(r"amount in euro like", re.I), "error.csv_amount"),
     (re.compile(r"metric", re.I), "error.cvss_vector"),
     # The services' own rules, in their words.
     (re.compile(r"lies in the past", re.I), "error.in_past"),
@@ -56,7 +57,7 @@ REASONS = [
     (re.compile(r"should be (?P<values>'[^']*'(?:, '[^']*')* or '[^']*')", re.I), "error.one_of"),
     (re.compile(r"field required|^required$|missing", re.I), "error.required"),
     (re.compile(r"valid date|date format|iso 8601", re.I), "error.date"),
-    (re.compile(r"valid integer|valid number|valid decimal", re.I), "error.number"),
+    (re.compile(r"valid integer|valid number|valid decimal|json number", re.I), "error.number"),
     # An empty list: none of a group of choices was chosen.
     (re.compile(r"at least 1 item", re.I), "error.choose_one"),
     (re.compile(r"at least 1 character", re.I), "error.required"),

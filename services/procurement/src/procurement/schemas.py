@@ -7,22 +7,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import Field, PlainSerializer, WithJsonSchema
 
-from servicekit.schemas import ApiModel, ApiOutModel
-
+from servicekit.schemas import ApiModel, ApiOutModel, JsonNumber
 
 # Amounts are exact decimals inside; JSON carries them as numbers (OCDS does too).
-def _a_number(value: object) -> object:
-    # Decimal would also read "12.5" and true; the document says a number.
-    if isinstance(value, str | bool):
-        raise ValueError("must be a JSON number")
-    return value
-
-
 Amount = Annotated[
     Decimal,
-    BeforeValidator(_a_number),
+    JsonNumber,
     Field(ge=0, max_digits=16, decimal_places=2, description="Amount in the currency"),
     PlainSerializer(float, return_type=float, when_used="json"),
     WithJsonSchema(

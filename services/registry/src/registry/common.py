@@ -19,7 +19,7 @@ from servicekit.pagination import Page, PageDep, PageParams
 from servicekit.repository import TableReader
 from servicekit.responses import PageBody, page_body, page_body_response
 from servicekit.routes import allows_anonymous, endpoint
-from servicekit.schemas import ApiOutModel, IsoDate
+from servicekit.schemas import ApiOutModel, IsoDate, JsonNumber
 
 from .db import row_counts
 from .readcache import ReadCache
@@ -101,6 +101,7 @@ OptionalDate = Annotated[
 # Amounts in euro: exact decimals inside, plain JSON numbers outside.
 Euro = Annotated[
     Decimal,
+    JsonNumber,
     Field(ge=0, max_digits=14, decimal_places=2),
     PlainSerializer(float, return_type=float, when_used="json"),
     WithJsonSchema({"type": "number", "minimum": 0, "maximum": 999999999999.99}),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -48,7 +49,11 @@ EXAMPLE = (
 )
 MAX_ROWS = 2000
 MAX_PROBLEMS = 200
-_DECIMAL_COMMA = re.compile(r"^[0-9]+,[0-9]{1,2}$")
+# An amount in euro as spreadsheets write it: a decimal point or comma with at most two
+# decimals, no thousands separators ("10.000" would be ten to some and ten thousand to
+# others, so it is refused rather than guessed).
+_AMOUNT = re.compile(r"^[0-9]+([.,][0-9]{1,2})?$")
+AMOUNT_REASON = "must be an amount in euro like 1250 or 1250,50 (no thousands separators)"
 
 
 def parse(body: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -87,7 +92,7 @@ async def _row_values(
     repo: UsageRepository, municipality_id: uuid.UUID, fields: dict[str, str]
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """The row as a validated ``UsageCreate`` dump, or the problems with its cells."""
-    cells = {name: value for name, value in fields.items() if value}
+    cells: dict[str, Any] = {name: value for name, value in fields.items() if value}
     problems: list[dict[str, str]] = []
     facility = cells.get("facilityId", "")
     if facility and _uuid(facility) is None:
@@ -101,10 +106,15 @@ async def _row_values(
         if found is None:
             problems.append({"name": "versionId", "reason": "unknown version of this offering"})
         cells["versionId"] = str(found)
-    if _DECIMAL_COMMA.match(cells.get("annualCost", "")):
-        cells["annualCost"] = cells["annualCost"].replace(",", ".")
+    cost = cells.get("annualCost")
+    if cost is not None:
+        if _AMOUNT.match(cost):
+            cells["annualCost"] = Decimal(cost.replace(",", "."))
+        else:
+            problems.append({"name": "annualCost", "reason": AMOUNT_REASON})
+            del cells["annualCost"]
     unknown = {problem["name"] for problem in problems}
-    for name in unknown:
+    for name in unknown - {"annualCost"}:
         # A stand-in while the row's other cells are checked: every problem of the row is
         # reported at once, not one more after each correction.
         cells[name] = str(uuid.UUID(int=0))
