@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from idkit import RP, code_form, decode_unverified, issue_code
+from idkit import RP, authorize_params, code_form, decode_unverified, issue_code, person, query_of
 from sqlmodel import col, select
 
 from identity.audit.models import AuditEvent
@@ -119,6 +119,32 @@ async def test_a_replayed_code_revokes_what_its_first_use_issued(
         "invalid_grant", "The refresh token was already used or revoked.")  # fmt: skip
     # An unknown code is refused without revoking anything.
     assert await g.refusal(g.redeem("no-such-code")) == ("invalid_grant", "The code is invalid.")
+
+
+async def test_a_replay_revokes_only_that_code_s_grant_not_the_session_s_others(
+    grants: Any,
+) -> None:
+    """Single sign-on gives one client several codes in one login session (a second tab);
+    a replay of one revokes what that code gave, not the other tab's tokens."""
+    g = await grants(refresh_tokens=True)
+    authorization = g.provider.authorization
+    params, verifier = authorize_params(g.rp)
+    request = await authorization.store(await authorization.validate(params))
+    cookie, redirect = await authorization.login_and_issue_code(request, person())
+    code = query_of(redirect)["code"]
+    first = await g.tokens.authorization_code(await g.client(), code_form(g.rp, code, verifier))
+    params, verifier = authorize_params(g.rp)
+    request = await authorization.store(await authorization.validate(params))
+    login = await authorization.sessions.load(cookie)
+    second_code = query_of(await authorization.issue_code(request, login))["code"]
+    second = await g.tokens.authorization_code(
+        await g.client(), code_form(g.rp, second_code, verifier)
+    )
+    assert await g.refusal(g.redeem(code)) == ("invalid_grant", "The code was already used.")
+    assert await g.active(first["access_token"], second["access_token"]) == [False, True]
+    assert "refresh_token" in await g.refresh(second["refresh_token"])
+    assert await g.refusal(g.refresh(first["refresh_token"])) == (
+        "invalid_grant", "The refresh token was already used or revoked.")  # fmt: skip
 
 
 async def test_a_code_replayed_by_another_client_revokes_nothing(grants: Any) -> None:

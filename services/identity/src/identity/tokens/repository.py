@@ -146,14 +146,14 @@ class TokenRepository:
         code_hash: str,
         client_id: str,
         now: datetime,
-        until: datetime,
-        code_access_jti: Callable[[str], str],
-        access_jti: Callable[[str, str], str],
+        family_id: str,
+        revocation: FamilyRevocation,
     ) -> bool:
         """A used code came back: mark it replayed and revoke what its redemption produced
-        (RFC 6749 §4.1.2): the refresh tokens and the access tokens — the code's own and
-        those of the refresh tokens redeemed since, whose jtis ``access_jti`` derives.
-        False when the code is unknown or another client's (nothing written)."""
+        (RFC 6749 §4.1.2), i.e. the refresh-token family it started (``family_id``) with
+        the access tokens of that family, the code's own among them. Other codes of the
+        same login session (another tab) keep theirs. False when the code is unknown or
+        another client's (nothing written)."""
         async with self.database.sessionmaker() as session, session.begin():
             code = await session.get(AuthorizationCode, code_hash)
             if code is None or code.client_id != client_id:
@@ -165,25 +165,9 @@ class TokenRepository:
                 .where(col(AuthorizationCode.code_hash) == code_hash)
                 .values(replayed_at=now)
             )
-            of_grant = (
-                col(RefreshToken.session_hash) == code.session_hash,
-                col(RefreshToken.client_id) == client_id,
-            )
-            await session.execute(update(RefreshToken).where(*of_grant).values(revoked_at=now))
-            spent = await session.execute(
-                select(col(RefreshToken.token_hash)).where(
-                    *of_grant, col(RefreshToken.used_at).is_not(None)
-                )
-            )
-            jtis = [code_access_jti(code_hash)]
-            jtis += [access_jti("refresh", h) for h in spent.scalars()]
-            await _deny(session, jtis, client_id, until, now)
+            await revoke_families(session, [(family_id, client_id)], now, revocation)
             add_audit(
-                session,
-                actor=f"client:{client_id}",
-                action="code.replayed",
-                subject=code_hash[:16],
-                detail={"access_tokens_revoked": len(jtis)},
+                session, actor=f"client:{client_id}", action="code.replayed", subject=family_id
             )
         return True
 

@@ -66,8 +66,10 @@ class TokenService:
                 self.access_jti("refresh", h) for h in spent
             ]
 
-        until = now + timedelta(seconds=self.settings.access_token_lifetime + 60)
-        return FamilyRevocation(jtis, until)
+        longest = max(
+            self.settings.access_token_lifetime, self.settings.public_client_access_token_lifetime
+        )
+        return FamilyRevocation(jtis, now + timedelta(seconds=longest + 60))
 
     async def mint_access_token(
         self,
@@ -130,9 +132,12 @@ class TokenService:
         code_hash = sha256_hex(form["code"])
         spent = await self.authorization.spend_code(client, form, verifier, now)
         if spent is None:
-            until = now + timedelta(seconds=self.access_lifetime(client) + 60)
             if await self.repository.revoke_after_replay(
-                code_hash, client.client_id, now, until, self.code_access_jti, self.access_jti
+                code_hash,
+                client.client_id,
+                now,
+                self.family_of(code_hash),
+                self.family_revocation(now),
             ):
                 raise OAuthError("invalid_grant", "The code was already used.")
             raise OAuthError("invalid_grant", "The code is invalid.")
