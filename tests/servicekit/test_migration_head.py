@@ -10,7 +10,7 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from servicekit.migrations import migration_head, script_location
+from servicekit.migrations import migration_head, migration_revisions, script_location
 
 
 def _alembic_head(location: str) -> str | None:
@@ -24,6 +24,19 @@ def _alembic_head(location: str) -> str | None:
 )
 def test_same_head_as_alembic(package: str) -> None:
     assert migration_head(package) == _alembic_head(script_location(package))
+
+
+@pytest.mark.parametrize(
+    "package",
+    ["identity.migrations", "registry.migrations", "procurement.migrations", "portal.migrations"],
+)
+def test_older_revisions_as_alembic_lists_them(package: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", script_location(package))
+    scripts = ScriptDirectory.from_config(config)
+    head, older = migration_revisions(package)
+    assert head == scripts.get_current_head()
+    assert older == {s.revision for s in scripts.walk_revisions()} - {head}
 
 
 def _revision(folder: Path, name: str, revision: str, down: str) -> None:
@@ -48,6 +61,7 @@ def test_merge_revision(tmp_path: Path) -> None:
     _revision(versions, "c", "c1", '"a1"')
     _revision(versions, "m", "m1", '("b1", "c1")')
     assert migration_head(str(tmp_path)) == "m1" == _alembic_head(str(tmp_path))
+    assert migration_revisions(str(tmp_path))[1] == {"a1", "b1", "c1"}
 
 
 def test_several_heads_left_to_alembic(tmp_path: Path) -> None:

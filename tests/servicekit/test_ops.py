@@ -253,20 +253,50 @@ async def test_schema_check_needs_the_newest_migration(tmp_path) -> None:  # typ
             "branch_labels = None\ndepends_on = None\n"
             "def upgrade():\n    return None\ndef downgrade():\n    return None\n"
         )
-    head = migration_head(str(tmp_path / "migrations"))
-    assert head == "0002"
+    assert migration_head(str(tmp_path / "migrations")) == "0002"
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'schema.db'}")
-    check = schema_check(database, head)
+    check = schema_check(database, str(tmp_path / "migrations"))
     with pytest.raises(SchemaNotCurrent):
         await check()  # never migrated
     async with database.engine.begin() as conn:
         await conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+    with pytest.raises(SchemaNotCurrent, match="no revision"):
+        await check()  # the table, but no migration recorded
+    async with database.engine.begin() as conn:
         await conn.execute(text("INSERT INTO alembic_version VALUES ('0001')"))
     with pytest.raises(SchemaNotCurrent, match="code expects 0002"):
-        await check()
+        await check()  # behind: this code's own older revision
     async with database.engine.begin() as conn:
         await conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
     await check()
+    await database.dispose()
+
+
+async def test_schema_check_serves_on_a_later_release_schema(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """The previous release keeps serving once the next one's migration has run (a
+    rolling upgrade, a rollback): a revision it does not know is newer, not broken."""
+    from sqlalchemy import text
+
+    from servicekit.migrations import schema_check
+
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    for revision, down in (("0001", None), ("0002", "0001")):
+        (versions / f"{revision}_x.py").write_text(
+            f"revision = {revision!r}\ndown_revision = {down!r}\n"
+        )
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'schema.db'}")
+    async with database.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+        await conn.execute(text("INSERT INTO alembic_version VALUES ('0003')"))
+    check = schema_check(database, str(tmp_path / "migrations"))
+    with caplog.at_level(logging.WARNING, logger="servicekit.migrations"):
+        await check()
+        await check()
+    warnings = [r for r in caplog.records if r.name == "servicekit.migrations"]
+    assert len(warnings) == 1  # once, not on every probe
+    assert "0003" in warnings[0].getMessage()
+    assert "0002" in warnings[0].getMessage()
     await database.dispose()
 
 

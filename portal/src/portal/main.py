@@ -19,7 +19,7 @@ from servicekit.db import Database, is_sqlite
 from servicekit.health import Dependencies, health_router, http_check
 from servicekit.logs import configure_logging
 from servicekit.middleware import HeadMiddleware
-from servicekit.migrations import migration_head, schema_check, upgrade
+from servicekit.migrations import schema_check, upgrade
 from servicekit.telemetry import (
     Metrics,
     MetricsMiddleware,
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:
         health_router(
             {
                 "database": database.ping,
-                "schema": schema_check(database, migration_head(MIGRATIONS)),
+                "schema": schema_check(database, MIGRATIONS),
             },
             VERSION,
             dependencies=Dependencies({"gateway": gateway}),

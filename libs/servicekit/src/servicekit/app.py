@@ -27,7 +27,7 @@ from .middleware import (
     MediaTypeMiddleware,
     RequestContextMiddleware,
 )
-from .migrations import migration_head, schema_check, upgrade
+from .migrations import schema_check, upgrade
 from .openapi import adr_document, install_docs
 from .revocations import RevocationFeedCollector, revocation_details
 from .settings import ServiceSettings
@@ -169,7 +169,7 @@ def create_service_app(
 
     checks: dict[str, ReadyCheck] = {"database": database.ping}
     if migrations_package:
-        checks["schema"] = schema_check(database, migration_head(migrations_package))
+        checks["schema"] = schema_check(database, migrations_package)
     checks.update(ready_checks or {})
     health = health_router(
         checks,

@@ -1,12 +1,13 @@
 """Alembic wiring: each service owns its migrations package, run programmatically (no
 ``alembic.ini`` path juggling at start-up, in tests or in the migration job), and a
-readiness check that the schema is at the code's newest revision."""
+readiness check that the schema is not behind the code."""
 
 from __future__ import annotations
 
 import ast
 import asyncio
 import importlib
+import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,6 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from .db import Database, create_engine, ensure_sqlite_dir, is_sqlite
+
+logger = logging.getLogger("servicekit.migrations")
 
 
 def script_location(migrations_package: str) -> str:
@@ -27,27 +30,37 @@ def script_location(migrations_package: str) -> str:
 
 
 def migration_head(migrations_package: str) -> str | None:
-    """The newest revision of a service's migrations.
+    """The newest revision of a service's migrations."""
+    return migration_revisions(migrations_package)[0]
+
+
+def migration_revisions(migrations_package: str) -> tuple[str | None, frozenset[str]]:
+    """The newest revision of a service's migrations and every revision before it.
 
     Read from the revision files' literal ``revision`` / ``down_revision`` assignments,
     so a serving process does not import Alembic for its readiness check;
     anything unusual (several heads, computed values) is left to Alembic itself."""
-    head = _single_head(script_location(migrations_package))
-    if head is not None:
-        return head
+    graph = _revision_graph(script_location(migrations_package))
+    if graph is not None:
+        heads = set(graph) - {down for downs in graph.values() for down in downs}
+        if len(heads) == 1:
+            (only,) = heads
+            return only, frozenset(graph) - heads
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", script_location(migrations_package))
-    return ScriptDirectory.from_config(config).get_current_head()
+    scripts = ScriptDirectory.from_config(config)
+    head = scripts.get_current_head()
+    older = {s.revision for s in scripts.walk_revisions()} - {head}
+    return head, frozenset(r for r in older if r is not None)
 
 
-def _single_head(folder: str) -> str | None:
-    """The one revision no other revision builds on, or None if that is not clear."""
+def _revision_graph(folder: str) -> dict[str, tuple[str, ...]] | None:
+    """Each revision with the revisions it builds on, or None if that is not clear."""
     versions = Path(folder) / "versions"
-    revisions: set[str] = set()
-    parents: set[str] = set()
+    graph: dict[str, tuple[str, ...]] = {}
     try:
         files = sorted(versions.glob("*.py"))
         for file in files:
@@ -64,33 +77,51 @@ def _single_head(folder: str) -> str | None:
             revision, down = values.get("revision"), values.get("down_revision")
             if not isinstance(revision, str):
                 return None
-            revisions.add(revision)
             downs = down if isinstance(down, (tuple, list)) else (down,)
-            parents.update(d for d in downs if isinstance(d, str))
+            graph[revision] = tuple(d for d in downs if isinstance(d, str))
     except (OSError, SyntaxError, ValueError):
         return None
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
+    return graph
 
 
 class SchemaNotCurrent(RuntimeError):
     """The database is not migrated to the code's newest revision."""
 
 
-def schema_check(database: Database, head: str | None) -> Callable[[], Awaitable[None]]:
-    """Readiness check: the database schema is at ``head`` (migrations have run), so a
-    rollout that starts pods before the migration job finished never serves traffic."""
+def schema_check(database: Database, migrations_package: str) -> Callable[[], Awaitable[None]]:
+    """Readiness check: the migrations have run at least as far as this code needs.
+
+    Not ready while the schema is missing, empty or at an older revision of this code's
+    migrations, so pods started before the migration Job finished never serve. A revision
+    this code does not know is a later release's: migrations keep the previous release
+    working (deploy/README.md, N-1), so old pods keep serving during a rollout and after
+    a rollback; that is logged once, as a warning."""
+    head, older = migration_revisions(migrations_package)
+    warned: set[str] = set()
 
     async def check() -> None:
         async with asyncio.timeout(2.0), database.engine.connect() as conn:
             try:
-                current = (
-                    await conn.execute(text("SELECT version_num FROM alembic_version"))
-                ).scalar_one_or_none()
+                rows = (
+                    (await conn.execute(text("SELECT version_num FROM alembic_version")))
+                    .scalars()
+                    .all()
+                )
             except DBAPIError as exc:
                 raise SchemaNotCurrent("no alembic_version table") from exc
-        if current != head:
-            raise SchemaNotCurrent(f"schema at {current}, code expects {head}")
+        current = set(rows)
+        if not current:
+            raise SchemaNotCurrent(f"no revision in alembic_version, code expects {head}")
+        if current & older:
+            raise SchemaNotCurrent(f"schema at {', '.join(sorted(current))}, code expects {head}")
+        unknown = current - {head}
+        if unknown and not unknown <= warned:
+            warned.update(unknown)
+            logger.warning(
+                "schema at %s, newer than this code's migrations (head %s): serving on it",
+                ", ".join(sorted(unknown)),
+                head,
+            )
 
     return check
 
