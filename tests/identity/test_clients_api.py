@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from idkit import RP, Browser
+from sqlalchemy import insert, select
+
+from identity.db import idempotency_keys
+from servicekit.clock import utcnow
+from servicekit.db import Database
+from servicekit.migrations import upgrade
+from servicekit.testing import fresh_database_url
 
 BASE = {
     "clientId": "gemeente-demo-parkeren",
@@ -98,6 +107,56 @@ async def test_crud_with_etag_and_idempotency(
 
     assert (await http.delete(f"/v1/clients/{data['id']}", headers=admin)).status_code == 204
     assert (await http.get(f"/v1/clients/{data['id']}", headers=admin)).status_code == 404
+
+
+async def test_replayed_registration_never_shows_or_keeps_the_secret(
+    http: httpx.AsyncClient, admin: dict[str, str], database: Any
+) -> None:
+    body = dict(BASE, clientId="secret-once")
+    headers = {**admin, "Idempotency-Key": "create-secret-once"}
+    first = await http.post("/v1/clients", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    secret = first.json()["clientSecret"]
+    assert secret
+    assert first.json()["clientSecretWithheld"] is False
+    again = await http.post("/v1/clients", json=body, headers=headers)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["clientSecret"] is None
+    assert again.json()["clientSecretWithheld"] is True
+    # The secret exists nowhere but as the client's hash.
+    async with database.sessionmaker() as session:
+        stored = (await session.execute(select(idempotency_keys.c.response_body))).scalars().all()
+    assert stored
+    assert not any(secret in (text or "") for text in stored)
+    # A client without a secret has nothing withheld.
+    keyed = dict(
+        BASE,
+        clientId="no-secret-once",
+        tokenEndpointAuthMethod="none",
+        redirectUris=["http://127.0.0.1/cb"],
+    )
+    headers = {**admin, "Idempotency-Key": "create-no-secret-once"}
+    await http.post("/v1/clients", json=keyed, headers=headers)
+    replay = await http.post("/v1/clients", json=keyed, headers=headers)
+    assert replay.status_code == 201
+    assert replay.json()["clientSecretWithheld"] is False
+
+
+async def test_concurrent_repeats_of_a_key_make_one_client(
+    http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    body = dict(BASE, clientId="raced-client")
+    headers = {**admin, "Idempotency-Key": "create-raced-client"}
+    answers = await asyncio.gather(
+        *(http.post("/v1/clients", json=body, headers=headers) for _ in range(3))
+    )
+    assert [a.status_code for a in answers] == [201, 201, 201], [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert [bool(a.json()["clientSecret"]) for a in answers].count(True) == 1
+    other = await http.post("/v1/clients", json=dict(body, name="Other"), headers=headers)
+    assert other.status_code == 422
 
 
 @pytest.mark.parametrize(
@@ -240,3 +299,34 @@ def test_openapi_document(app: Any) -> None:
             assert op["summary"]
             assert op["tags"]
     json.dumps(doc)
+
+
+async def test_migration_removes_secrets_kept_before(tmp_path: Path) -> None:
+    async with fresh_database_url("identity_0007", tmp_path) as url:
+        await asyncio.to_thread(upgrade, "identity.migrations", url, "0006")
+        answer = {"id": "x", "clientId": "old", "clientSecret": "kept-in-clear"}
+        database = Database(url)
+        try:
+            async with database.sessionmaker() as session, session.begin():
+                await session.execute(
+                    insert(idempotency_keys).values(
+                        owner="admin|x",
+                        key="k",
+                        request_hash="0" * 64,
+                        state="done",
+                        status_code=201,
+                        response_body=json.dumps(answer),
+                        created_at=utcnow(),
+                    )
+                )
+            await asyncio.to_thread(upgrade, "identity.migrations", url)
+            async with database.sessionmaker() as session:
+                text = (await session.execute(select(idempotency_keys.c.response_body))).scalar()
+        finally:
+            await database.dispose()
+    assert json.loads(text or "") == {
+        "id": "x",
+        "clientId": "old",
+        "clientSecret": None,
+        "clientSecretWithheld": True,
+    }

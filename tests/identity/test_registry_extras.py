@@ -8,14 +8,16 @@ from typing import Any
 import httpx
 from idkit import RP, client_key
 from joserfc.jwk import KeySet
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlmodel import col
 
 from identity.audit.models import AuditEvent
 from identity.authorization.models import AuthorizationRequest
 from identity.clients.models import Client, UsedJti
+from identity.db import idempotency_keys
 from identity.maintenance import purge_expired
 from servicekit.clock import utcnow
+from servicekit.idempotency import TTL as IDEMPOTENCY_TTL
 
 
 async def test_private_key_jwt_with_jwks_uri(
@@ -102,3 +104,29 @@ async def test_purge_removes_only_expired_state(
         requests = (await session.execute(select(AuthorizationRequest))).scalars().all()
     assert left == []
     assert requests == []
+
+
+async def test_purge_removes_expired_idempotency_keys(database: Any) -> None:
+    old = utcnow() - IDEMPOTENCY_TTL - timedelta(minutes=1)
+    row = {"owner": "purge|test", "request_hash": "0" * 64, "state": "done"}
+    async with database.sessionmaker() as session, session.begin():
+        await session.execute(
+            insert(idempotency_keys),
+            [
+                {**row, "key": "expired", "created_at": old},
+                {**row, "key": "live", "created_at": utcnow()},
+            ],
+        )
+    counts = await purge_expired(database.sessionmaker, actor="test")
+    assert counts["idempotency_keys"] == 1
+    async with database.sessionmaker() as session:
+        left = (
+            (
+                await session.execute(
+                    select(idempotency_keys.c.key).where(idempotency_keys.c.owner == "purge|test")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert left == ["live"]

@@ -1,5 +1,6 @@
 """Housekeeping: delete protocol state that can no longer be used (expired requests,
-codes, refresh tokens, revocation entries and one-time ids). History rows (audit events,
+codes, refresh tokens, revocation entries, one-time ids and Idempotency-Keys past their
+TTL). History rows (audit events,
 disclosures) are append-only and never purged here."""
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from servicekit.clock import utcnow
+from servicekit.idempotency import TTL as IDEMPOTENCY_TTL
 
 from .audit.repository import add_audit
 from .authorization.models import AuthorizationCode, AuthorizationRequest
 from .clients.models import UsedJti
+from .db import idempotency_keys
 from .sessions.models import LoginSession
 from .tokens.models import RefreshToken, RevokedToken
 
@@ -33,6 +36,10 @@ async def purge_expired(
         "revoked_tokens": delete(RevokedToken).where(col(RevokedToken.expires_at) < now),
         "used_jtis": delete(UsedJti).where(col(UsedJti.expires_at) < now),
         "login_sessions": delete(LoginSession).where(col(LoginSession.expires_at) < now),
+        # A key past its TTL is never answered again (a new request replaces it).
+        "idempotency_keys": delete(idempotency_keys).where(
+            idempotency_keys.c.created_at < now - IDEMPOTENCY_TTL
+        ),
     }
     async with sessionmaker() as session, session.begin():
         for name, statement in statements.items():

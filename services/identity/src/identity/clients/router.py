@@ -6,18 +6,26 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response, Security
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
 from servicekit.auth import Principal, make_auth
 from servicekit.db import SessionDep
-from servicekit.errors import Forbidden
+from servicekit.errors import Conflict, Forbidden
 from servicekit.http import json_router, require_if_match
-from servicekit.idempotency import idempotent
+from servicekit.idempotency import (
+    idempotency_key,
+    idempotency_owner,
+    record,
+    replay,
+    replay_before,
+)
 from servicekit.responses import json_response, no_content
 from servicekit.routes import Routes
 
 from ..config import get_settings
 from ..context import identity_of
+from ..db import idempotency_keys
 from . import service
 from .models import Client
 from .schemas import KNOWN_SCOPES, ClientCreated, ClientIn, ClientOut, GrantType
@@ -91,22 +99,52 @@ Routes(router, "/v1/clients", ClientOut, readers=Admin).page(
 async def create_client(
     request: Request, body: ClientIn, session: SessionDep, principal: Admin
 ) -> Response:
-    async def handler() -> Response:
-        row, secret = await service.create_client(
-            session, body, Actor.of(principal), production=identity_of(request).production
-        )
-        identity_of(request).clients.invalidate()
-        out = ClientCreated.model_validate(row)
-        out.client_secret = secret
-        return json_response(
-            out,
-            status_code=201,
-            etag=service.etag(row),
-            location=f"/v1/clients/{row.id}",
-            headers=NO_STORE,
-        )
+    """The secret is in this answer only. A repeated Idempotency-Key answers the stored
+    copy, which has no secret (``clientSecretWithheld: true``): only its hash may be kept."""
+    key = await idempotency_key(request, idempotency_owner(principal))
+    if key is not None:
+        stored = await replay_before(identity_of(request).database.engine, idempotency_keys, key)
+        if stored is not None:
+            return stored
 
-    return await idempotent(request, principal, handler)
+    async def keep_answer(tx: AsyncSession, row: Client) -> None:
+        # Recorded in the client's own transaction: the key exists exactly when the client does.
+        if key is not None:
+            await record(tx, idempotency_keys, key, _created(row, None))
+
+    try:
+        row, secret = await service.create_client(
+            session,
+            body,
+            Actor.of(principal),
+            production=identity_of(request).production,
+            on_created=keep_answer,
+        )
+    except Conflict:
+        if key is None:
+            raise
+        # A concurrent request with this key may have won: its answer (or 422 for another body).
+        async with session.begin():
+            stored = await replay(session, idempotency_keys, key)
+        if stored is None:
+            raise
+        return stored
+    identity_of(request).clients.invalidate()
+    return _created(row, secret)
+
+
+def _created(row: Client, secret: str | None) -> Response:
+    """The 201 of a registration; without ``secret`` the copy a replay answers."""
+    out = ClientCreated.model_validate(row)
+    out.client_secret = secret
+    out.client_secret_withheld = secret is None and row.secret_hash is not None
+    return json_response(
+        out,
+        status_code=201,
+        etag=service.etag(row),
+        location=f"/v1/clients/{row.id}",
+        headers=NO_STORE,
+    )
 
 
 @router.get(

@@ -121,5 +121,17 @@ class ClientOut(ApiOutModel):
 
 class ClientCreated(ClientOut):
     client_secret: str | None = Field(
-        default=None, description="Shown once, for client_secret_basic clients only"
+        default=None,
+        description=(
+            "Shown once, for client_secret_basic clients only: in the first answer, never in "
+            "a replay of its Idempotency-Key (only the secret's hash is kept)"
+        ),
+    )
+    client_secret_withheld: bool = Field(
+        default=False,
+        description=(
+            "true in a replayed answer (Idempotent-Replayed: true) of a client_secret_basic "
+            "registration: the secret was in the first answer only and cannot be shown again; "
+            "a client that lost it is deleted and registered again"
+        ),
     )

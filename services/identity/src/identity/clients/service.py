@@ -7,7 +7,7 @@ import hmac
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cachetools import TTLCache
@@ -167,9 +167,11 @@ async def create_client(
     actor: Actor,
     secret: str | None = None,
     production: bool = False,
+    on_created: Callable[[AsyncSession, Client], Awaitable[None]] | None = None,
 ) -> tuple[Client, str | None]:
     """Register a client; returns it and, for client_secret_basic, its one-time secret.
-    ``production``: redirect URIs must be https (native apps: loopback too)."""
+    ``production``: redirect URIs must be https (native apps: loopback too).
+    ``on_created`` runs in the same transaction (e.g. to keep the Idempotency-Key with it)."""
     validate(data, production)
     now = utcnow()
     row = Client(id=uuid.uuid4(), created_at=now, updated_at=now, version=1)  # type: ignore[call-arg]
@@ -184,6 +186,8 @@ async def create_client(
             session.add(row)
             await session.flush()
             _audit(session, actor, "created", row)
+            if on_created is not None:
+                await on_created(session, row)
     except IntegrityError:
         raise Conflict(f"A client with clientId '{data.client_id}' already exists.") from None
     return row, secret
