@@ -208,6 +208,13 @@ async def test_bad_input_is_400_and_writes_nothing(
             "lots": [{"lotId": lot, "expectedVolume": 5}],
             "mandate": {**mandate(), "authorisesLeadParty": False},
         },
+        # JSON types as documented: not a string for a number, not 1 for true.
+        {"lots": [{"lotId": lot, "expectedVolume": "40"}], "mandate": mandate()},
+        {"lots": [{"lotId": lot, "expectedVolume": True}], "mandate": mandate()},
+        {
+            "lots": [{"lotId": lot, "expectedVolume": 5}],
+            "mandate": {**mandate(), "authorisesLeadParty": 1},
+        },
         {
             "lots": [{"lotId": lot, "expectedVolume": 5}],
             "mandate": {**mandate(), "signedDate": (date.today() + timedelta(days=3)).isoformat()},

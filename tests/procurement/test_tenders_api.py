@@ -91,6 +91,12 @@ async def test_bad_window_and_validation_are_400_not_422(
     assert any("enrollmentClosesAt" in p["name"] for p in response.json()["invalidParams"])
     body = tender_body(registry, procedure="auction")
     assert (await client.post("/v1/tenders", json=body, headers=lead_headers)).status_code == 400
+    # An integer is a JSON integer: "48" and true (which would be read as 1) are refused.
+    for months in ("48", True):
+        body = tender_body(registry, contractDurationMonths=months)
+        response = await client.post("/v1/tenders", json=body, headers=lead_headers)
+        assert response.status_code == 400, (months, response.text)
+        assert [p["name"] for p in response.json()["invalidParams"]] == ["contractDurationMonths"]
 
 
 async def test_only_lead_party_staff_may_create_and_manage(

@@ -63,6 +63,9 @@ async def test_costs_per_municipality_and_facility(
         "total"
     ] == 0
     load["figures"] = load["figures"][:1]
+    for wrong in ({**load, "year": "2024"}, {**load, "figures": [{"cbsCode": "GM0344", "inhabitants": "367984"}]}):  # fmt: skip
+        r = await client.post("/v1/population-figures", json=wrong, headers=tokens.operator())
+        assert r.status_code == 400, r.text  # a string is not a JSON integer
     r = await client.post("/v1/population-figures", json=load, headers=tokens.operator())
     assert r.status_code == 201, r.text
     assert r.json() == {"year": 2024, "source": "CBS StatLine 03759ned", "loaded": 1}

@@ -142,6 +142,8 @@ async def test_bad_usage_input(
         ({**base, "startDate": "2025-01-01", "contractEndDate": "2024-12-31"}, "contractEndDate"),
         ({**base, "noticePeriodMonths": -1}, "noticePeriodMonths"),
         ({**base, "noticePeriodMonths": 61}, "noticePeriodMonths"),
+        ({**base, "noticePeriodMonths": "6"}, "noticePeriodMonths"),
+        ({**base, "noticePeriodMonths": True}, "noticePeriodMonths"),
         ({**base, "status": "paused"}, "status"),
         ({**base, "contractValueBand": "lots"}, "contractValueBand"),
         # A string is not an amount: "10.000" would be read as ten.

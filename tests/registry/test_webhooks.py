@@ -460,9 +460,14 @@ async def test_a_patch_cannot_remove_url_or_active_and_null_event_types_mean_all
         assert r.status_code == 400, r.text
         assert r.json()["detail"] == f"{field} cannot be removed."
         assert r.json()["invalidParams"] == [{"name": field, "reason": "required"}]
+    for not_a_boolean in ("yes", 1, "false"):
+        r = await client.patch(url, json={"active": not_a_boolean}, headers=headers)
+        assert r.status_code == 400, r.text
+        assert [p["name"] for p in r.json()["invalidParams"]] == ["active"]
     r = await client.patch(url, json={"eventTypes": None}, headers=headers)
     assert r.status_code == 200, r.text
     assert r.json()["eventTypes"] == []
+    assert r.json()["active"] is True
 
 
 async def test_a_poisoned_subscription_never_stops_the_others(

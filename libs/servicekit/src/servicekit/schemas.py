@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
 
 from .errors import BadRequest
@@ -58,6 +58,34 @@ def _a_json_number(value: Any) -> Any:
 
 JsonNumber = BeforeValidator(_a_json_number)
 """For a ``Decimal`` (or other number) field: a JSON number only, never a string."""
+
+FROM_TEXT = {"from_text": True}
+"""Validation context for values read from text (CSV cells), where every number is text."""
+
+
+def _a_json_integer(value: Any, info: ValidationInfo) -> Any:
+    # pydantic would read "48" and true (as 1) into an int; a JSON body must say 48. CSV
+    # cells are text, so there digits are what an integer looks like.
+    from_text = bool(info.context and info.context.get("from_text"))
+    if isinstance(value, bool) or (isinstance(value, str) and not from_text):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+def _a_json_boolean(value: Any) -> Any:
+    # pydantic would read 1, "yes" and "true" as True; a JSON body must say true. (null
+    # is left to the field's type.)
+    if value is not None and not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+JsonInteger = BeforeValidator(_a_json_integer)
+"""For an ``int`` field of a request body: a JSON integer, not a string or a boolean
+(text is read only with the :data:`FROM_TEXT` context)."""
+
+JsonBoolean = BeforeValidator(_a_json_boolean)
+"""For a ``bool`` field of a request body: ``true`` or ``false`` only."""
 
 
 class ApiModel(BaseModel):

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from servicekit.schemas import ApiModel, ApiOutModel, IsoDate
+from servicekit.schemas import ApiModel, ApiOutModel, IsoDate, JsonBoolean, JsonInteger
 
 from .models import Enrollment, EnrollmentLot, Mandate
 
@@ -31,7 +31,7 @@ class MandateIn(ApiModel):
     signed_date: IsoDate = Field(
         description="Date the mandate was signed (not in the future)", examples=["2027-01-15"]
     )
-    authorises_lead_party: Literal[True] = Field(
+    authorises_lead_party: Annotated[Literal[True], JsonBoolean] = Field(
         description="Must be true: the lead party may act on the municipality's behalf in "
         "this procurement procedure for the enrolled lots"
     )
@@ -39,7 +39,7 @@ class MandateIn(ApiModel):
 
 class EnrollmentLotIn(ApiModel):
     lot_id: uuid.UUID
-    expected_volume: int = Field(
+    expected_volume: Annotated[int, JsonInteger] = Field(
         ge=1, le=1_000_000_000, description="Expected units", examples=[40]
     )
     desired_start_date: IsoDate | None = Field(

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from servicekit.schemas import ApiModel, ApiOutModel, IsoDate
+from servicekit.schemas import ApiModel, ApiOutModel, IsoDate, JsonInteger
 
 from ..schemas import Money, MoneyOut
 from .models import Lot, Tender
@@ -56,7 +56,7 @@ class TenderIn(ApiModel):
     planned_start_date: IsoDate = Field(
         description="Planned start of the joint contract", examples=["2027-07-01"]
     )
-    contract_duration_months: int = Field(ge=1, le=240, examples=[48])
+    contract_duration_months: Annotated[int, JsonInteger] = Field(ge=1, le=240, examples=[48])
     lots: list[LotIn] = Field(default_factory=list, max_length=100)
 
 
@@ -72,7 +72,9 @@ class TenderPatch(ApiModel):
     enrollment_opens_at: AwareDatetime | SkipJsonSchema[None] = None
     enrollment_closes_at: AwareDatetime | SkipJsonSchema[None] = None
     planned_start_date: IsoDate | SkipJsonSchema[None] = None
-    contract_duration_months: Annotated[int, Field(ge=1, le=240)] | SkipJsonSchema[None] = None
+    contract_duration_months: Annotated[
+        Annotated[int, Field(ge=1, le=240)] | SkipJsonSchema[None], JsonInteger
+    ] = None
 
 
 class TransitionIn(ApiModel):

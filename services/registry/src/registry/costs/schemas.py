@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
-from servicekit.schemas import ApiModel, ApiOutModel
+from servicekit.schemas import ApiModel, ApiOutModel, JsonInteger
 
 from ..common import Euro, Name, OptionalEuro
 from ..usages.schemas import UsageStatus
@@ -17,14 +18,14 @@ Year = Field(ge=1900, le=2100, description="The year the figure describes")
 
 class PopulationLine(ApiModel):
     cbs_code: str = Field(pattern=r"^GM\d{4}$", examples=["GM0344"])
-    inhabitants: int = Field(ge=1, le=100_000_000)
+    inhabitants: Annotated[int, JsonInteger] = Field(ge=1, le=100_000_000)
 
 
 class PopulationLoad(ApiModel):
     """One year's figures from one source; replaces that year's figures of the
     municipalities named (others keep theirs)."""
 
-    year: int = Year
+    year: Annotated[int, JsonInteger] = Year
     source: Name = Field(examples=["CBS StatLine 03759ned, 1 januari 2024"])
     figures: list[PopulationLine] = Field(min_length=1, max_length=1000)
 
@@ -39,8 +40,8 @@ class PopulationRow(ApiModel):
     """One row of a population CSV file, checked as the JSON figures are."""
 
     code: str = Field(pattern=r"^GM\d{4}$")
-    inhabitants: int = Field(ge=1, le=100_000_000)
-    year: int = Year
+    inhabitants: Annotated[int, JsonInteger] = Field(ge=1, le=100_000_000)
+    year: Annotated[int, JsonInteger] = Year
     source: Name
 
 

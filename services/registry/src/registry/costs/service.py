@@ -15,6 +15,7 @@ from servicekit.auth import Principal
 from servicekit.clock import utcnow
 from servicekit.errors import BadRequest, NotFound
 from servicekit.pagination import PageParams
+from servicekit.schemas import FROM_TEXT
 
 from ..auth import require_operator
 from ..changes.service import record_change
@@ -109,7 +110,7 @@ def _checked_rows(
         for column in empty:
             problems.append({"name": param(row.number, column), "reason": "field required"})
         try:
-            valid.append((row.number, PopulationRow.model_validate(row.values)))
+            valid.append((row.number, PopulationRow.model_validate(row.values, context=FROM_TEXT)))
         except ValidationError as exc:
             for error in exc.errors():
                 column = str(error["loc"][0]) if error["loc"] else "row"

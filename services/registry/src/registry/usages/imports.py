@@ -22,6 +22,7 @@ from servicekit.actor import Actor
 from servicekit.auth import Principal
 from servicekit.db import transaction
 from servicekit.errors import BadRequest, Conflict, NotFound
+from servicekit.schemas import FROM_TEXT
 
 from ..auth import MUNICIPALITY
 from ..csvfile import file_problem, read_table
@@ -119,7 +120,8 @@ async def _row_values(
         # reported at once, not one more after each correction.
         cells[name] = str(uuid.UUID(int=0))
     try:
-        data = UsageCreate.model_validate({**cells, "municipalityId": str(municipality_id)})
+        values = {**cells, "municipalityId": str(municipality_id)}
+        data = UsageCreate.model_validate(values, context=FROM_TEXT)
     except ValidationError as exc:
         for error in exc.errors():
             name = str(error["loc"][0]) if error["loc"] else "row"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
-from servicekit.schemas import ApiModel, ApiOutModel
+from servicekit.schemas import ApiModel, ApiOutModel, JsonInteger
 
 from ..common import OptionalDate, OptionalEuro
 
@@ -25,7 +25,7 @@ class UsageCreate(ApiModel):
     status: UsageStatus = "active"
     start_date: OptionalDate = None
     contract_end_date: OptionalDate = None
-    notice_period_months: int | None = Field(default=None, ge=0, le=60)
+    notice_period_months: Annotated[int | None, JsonInteger] = Field(default=None, ge=0, le=60)
     contract_value_band: ValueBand | None = Field(
         default=None, description="Contract value band in euro (EU tender thresholds)"
     )
@@ -40,7 +40,7 @@ class UsagePatch(ApiModel):
     status: UsageStatus | SkipJsonSchema[None] = None  # cannot be removed (null is a 400)
     start_date: OptionalDate = None
     contract_end_date: OptionalDate = None
-    notice_period_months: int | None = Field(default=None, ge=0, le=60)
+    notice_period_months: Annotated[int | None, JsonInteger] = Field(default=None, ge=0, le=60)
     contract_value_band: ValueBand | None = None
     annual_cost: OptionalEuro = None
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 from pydantic.json_schema import SkipJsonSchema
 
-from servicekit.schemas import ApiModel, ApiOutModel
+from servicekit.schemas import ApiModel, ApiOutModel, JsonBoolean
 
 from ..common import Url
 
@@ -38,7 +38,7 @@ class SubscriptionPatch(ApiModel):
     # url and active cannot be removed: documented without null (null is a 400).
     url: Url | SkipJsonSchema[None] = None
     event_types: list[EventTypePrefix] | None = Field(default=None, max_length=20)
-    active: bool | SkipJsonSchema[None] = None
+    active: Annotated[bool | SkipJsonSchema[None], JsonBoolean] = None
 
 
 class SubscriptionOut(ApiOutModel):
