@@ -13,6 +13,14 @@ case "$overlay" in
   production) ns=${2:-samen} db_host=samen-pg-pooler-rw ;;
   *) echo "unknown overlay $overlay" >&2; exit 2 ;;
 esac
+# The portal's redirect URIs are under the overlay's public host, read from its one place
+# (overlays/<overlay>/public-host.yaml): identity refuses any other redirect_uri. The scheme
+# is the overlay's: TLS on the production Ingress, plain HTTP in dev.
+host_file="$(dirname "$0")/overlays/$overlay/public-host.yaml"
+host=$(sed -n 's/^  host: *//p' "$host_file" | tr -d "\"'" | tr -d '[:space:]')
+[ -n "$host" ] || { echo "no host: in $host_file" >&2; exit 2; }
+public_url=https://$host
+[ "$overlay" = dev ] && public_url=http://$host
 
 rand() { python3 -c 'import secrets; print(secrets.token_hex(24))'; }
 exists() { kubectl -n "$ns" get secret "$1" >/dev/null 2>&1; }
@@ -127,8 +135,6 @@ for svc in registry gateway; do
 done
 # The portal's two clients (log-in, and the public pages' reader), one key pair each; their
 # registrations (public keys only) are kept next to them for register-client.
-public_url=https://samen.example.org
-[ "$overlay" = dev ] && public_url=http://samen.example.org
 if exists portal-client; then
   echo "kept    secret/portal-client (exists)"
 else

@@ -10,13 +10,23 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "k8s" / "create-secrets.sh"
 FAKE = Path(__file__).with_name("fake_kubectl.py")
 MUTATING = ("apply", "replace", "patch", "delete", "edit", "set")
+# The scheme of each overlay's URL settings: TLS on the production Ingress, none in dev.
+SCHEME = {"production": "https", "dev": "http"}
+
+
+def public_url(overlay: str) -> str:
+    """The overlay's public URL, from its one place for the host (public-host.yaml)."""
+    host_file = ROOT / "deploy" / "k8s" / "overlays" / overlay / "public-host.yaml"
+    return f"{SCHEME[overlay]}://{yaml.safe_load(host_file.read_text())['data']['host']}"
 
 
 def fake_kubectl(tmp_path: Path) -> dict[str, str]:
@@ -92,6 +102,11 @@ def test_second_run_replaces_nothing(tmp_path: Path, overlay: str, expected: set
         url = json.loads(created[f"{ns}.secret.registry-database.json"])["stringData"]["url"]
         role = json.loads(created[f"{ns}.secret.samen-pg-registry.json"])["stringData"]
         assert f"registry:{role['password']}@samen-pg-pooler-rw:5432/registry" in url
+    # The portal's log-in client is registered with the redirect URI the portal sends.
+    registration = json.loads(
+        json.loads(created[f"{ns}.secret.portal-client.json"])["stringData"]["client-registration"]
+    )
+    assert registration["redirectUris"] == [f"{public_url(overlay)}/login/callback"]
     second = run(env, overlay)
     assert second.returncode == 0, second.stderr
     assert secrets(env) == created, "a second run changed a Secret"
@@ -126,3 +141,17 @@ def half_a_database_password_is_refused(env: dict[str, str]) -> None:
     assert refused.returncode == 3
     assert "samen-pg-identity" in refused.stderr
     assert secrets(env) == before
+
+
+@pytest.mark.parametrize("overlay", ["production", "dev"])
+def test_portal_public_url_is_the_registered_one(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    """The portal builds its redirect_uri from PORTAL_PUBLIC_URL: the rendered overlay's
+    value is the URL create-secrets.sh registers (from public-host.yaml and the scheme)."""
+    (config,) = [
+        o
+        for o in rendered[overlay]
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("portal-config")
+    ]
+    assert config["data"]["PORTAL_PUBLIC_URL"] == public_url(overlay)
