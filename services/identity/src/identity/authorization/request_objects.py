@@ -29,6 +29,7 @@ from joserfc.jws import JWSRegistry, extract_compact, validate_compact
 from ..clients.authentication import ClientAuthenticator
 from ..clients.models import Client
 from ..clients.one_time_ids import OneTimeIds
+from ..clients.redirect_uris import fetched_uri_problem
 from ..keys.service import KeyStore
 from ..oauth.errors import OAuthError
 
@@ -178,6 +179,11 @@ class RequestObjects:
     async def _fetch(self, uri: str, client: Client) -> str:
         if uri not in client.request_uris:
             raise OAuthError("invalid_request_uri", "This request_uri is not registered.")
+        if fetched_uri_problem(uri.split("#", 1)[0]):
+            # Registered before the rule (or written around it): never fetched.
+            raise OAuthError(
+                "invalid_request_uri", "This request_uri is not https to a public host."
+            )
         try:
             response = await self.authenticator.http.get(uri, timeout=5.0)
             response.raise_for_status()

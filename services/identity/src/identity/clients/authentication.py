@@ -28,6 +28,7 @@ from ..oauth.errors import OAuthError
 from .auth_limits import FailedAuthLimiter, TooManyFailures
 from .models import Client
 from .one_time_ids import DONE, OneTimeIds
+from .redirect_uris import fetched_uri_problem
 from .service import ClientCache, secret_matches
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -144,6 +145,11 @@ class ClientAuthenticator:
         uri = client.jwks_uri
         if not uri:
             raise OAuthError("invalid_client", "The client has no registered keys.")
+        if fetched_uri_problem(uri):
+            # Registered before the rule (or written around it): never fetched.
+            raise OAuthError(
+                "invalid_client", "The client's jwks_uri is not https to a public host."
+            )
         hit = self._jwks_uri_cache.get(uri)
         if hit is not None:
             return hit

@@ -6,16 +6,27 @@ browser origins they stand for (CORS at the OP's endpoints).
   production only public (native) clients may register loopback redirects; every other
   redirect is https.
 - Absolute, no fragment, no user information.
+- URIs the OP fetches itself (a client's ``jwksUri`` and ``requestUris``) are https to a
+  named public host only: an IP literal, ``localhost`` or an internal name would let a
+  client make the OP request its own network (SSRF).
 - At authorization the redirect must equal a registered one exactly, except that a
   loopback redirect may name any port (RFC 8252 §7.3: native apps get an ephemeral one).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1"})
+# Top-level labels of names that never lead to a public host (RFC 6761, RFC 6762, RFC 8375
+# and the usual private ones).
+PRIVATE_TLDS = frozenset(
+    {"localhost", "local", "localdomain", "internal", "intranet", "lan", "home", "arpa", "invalid"}
+)
+PUBLIC_TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 
 
 def redirect_uri_problem(uri: str, production: bool, native: bool) -> str | None:
@@ -39,6 +50,34 @@ def redirect_uri_problem(uri: str, production: bool, native: bool) -> str | None
             return "must use https (http only for the loopback IP literals 127.0.0.1 and [::1])"
         if production and not native:
             return "must use https in production (loopback redirects are for native apps)"
+    return None
+
+
+def fetched_uri_problem(uri: str) -> str | None:
+    """Why the OP must not fetch ``uri`` (a client's jwks_uri, or a request_uri without its
+    fragment), or None: https to a named public host, no user information, no fragment.
+    Checked at registration and again before every fetch (rows registered earlier)."""
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError:
+        return "must be an absolute https URI"
+    if parts.scheme != "https" or not host:
+        return "must be an absolute https URI"
+    if "@" in parts.netloc:
+        return "must not contain user information"
+    if parts.fragment or "#" in uri:
+        return "must not contain a fragment"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return "must name a public host, not an IP address"
+    labels = host.rstrip(".").split(".")
+    if len(labels) < 2 or not PUBLIC_TLD.match(labels[-1]) or labels[-1] in PRIVATE_TLDS:
+        return "must name a public host (a fully qualified domain name)"
     return None
 
 

@@ -27,7 +27,7 @@ from ..audit.repository import actor_name, add_audit
 from ..common import random_token, sha256_hex
 from . import repository
 from .models import Client
-from .redirect_uris import origin_of, redirect_uri_problem
+from .redirect_uris import fetched_uri_problem, origin_of, redirect_uri_problem
 from .schemas import KNOWN_SCOPES, ClientIn, ClientOut
 
 CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,99}$")
@@ -97,8 +97,8 @@ def _check_user_client(data: ClientIn) -> None:
 def _check_rp_metadata(data: ClientIn) -> None:
     """Request objects and encrypted userinfo use the client's registered keys."""
     for i, uri in enumerate(data.request_uris):
-        # Fetched by the OP: https to a named host (OIDC Core §6.2 allows a fragment).
-        problem = redirect_uri_problem(uri.split("#", 1)[0], production=True, native=False)
+        # Fetched by the OP (OIDC Core §6.2 allows a fragment, which is not sent).
+        problem = fetched_uri_problem(uri.split("#", 1)[0])
         if problem:
             raise _bad(f"requestUris[{i}]", problem)
     if data.request_uris and data.grant_type != "authorization_code":
@@ -120,6 +120,10 @@ def _check_keys(data: ClientIn) -> None:
         return
     if bool(data.jwks) == bool(data.jwks_uri):
         raise _bad("jwks", "private_key_jwt needs exactly one of jwks or jwksUri")
+    if data.jwks_uri is not None:
+        problem = fetched_uri_problem(data.jwks_uri)
+        if problem:
+            raise _bad("jwksUri", problem)
     if data.jwks is not None:
         keys = data.jwks.get("keys")
         if not isinstance(keys, list) or not keys:
