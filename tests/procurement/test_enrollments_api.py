@@ -184,6 +184,44 @@ async def test_only_municipality_staff_enroll_their_own(
     assert (await client.get(url, headers=lead_headers)).json()["total"] == 1
 
 
+async def test_a_proposed_start_stays_within_the_joint_contract(
+    app: Any,
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    """The joint contract runs 2030-01-01 to 2033-12-31. A current contract ending before
+    it starts gives its planned start; one ending after it ends gives no proposal at all:
+    a 400 asking for a date, nothing stored."""
+    tender = await open_tender(client, registry, lead_headers)
+    url = f"/v1/tenders/{tender['id']}/enrollments"
+    registry.add_usage(UTRECHT, date(2029, 6, 30))
+    registry.add_usage(GRONINGEN, date(2035, 6, 30))
+    response = await client.post(
+        url, json=enrollment_body(tender), headers=municipality_headers(issuer, UTRECHT)
+    )
+    assert response.status_code == 201, response.text
+    (line,) = response.json()["lots"]
+    assert (line["desiredStartDate"], line["desiredStartBasis"]) == ("2030-01-01", "planned-start")
+    assert "2029-06-30" in line["desiredStartExplanation"]
+
+    response = await client.post(
+        url, json=enrollment_body(tender), headers=municipality_headers(issuer, GRONINGEN)
+    )
+    assert response.status_code == 400, response.text
+    problem = response.json()
+    assert problem["invalidParams"] == [
+        {
+            "name": "lots[0].desiredStartDate",
+            "reason": "outside the joint contract: from 2030-01-01 to 2033-12-31",
+        }
+    ]
+    assert "2035-06-30" in problem["detail"]
+    assert await count_rows(app, Enrollment) == 1
+    assert await count_rows(app, Mandate) == 1
+
+
 async def test_bad_input_is_400_and_writes_nothing(
     app: Any,
     client: httpx.AsyncClient,

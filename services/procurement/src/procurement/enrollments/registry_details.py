@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from servicekit.errors import BadRequest
+
 from ..registry_client import RegistryClient, RegistryUnavailable
 from ..tenders.models import Tender
 from .models import Enrollment
 from .schemas import (
     EnrollmentLotIn,
 )
+from .terms import contract_end
 
 
 @dataclass
@@ -101,14 +104,19 @@ async def proposed_start(
             f"so no day after it can be proposed; the tender's planned start {planned} is used.",
         )
     proposed = end + timedelta(days=1)
-    note = ""
     if proposed < planned:
-        note = f" This is before the joint contract's planned start {planned}."
+        # No start before the joint contract exists.
+        return StartDate(
+            planned,
+            "planned-start",
+            f"The current contract for {tender.facility_name} ends on {end} (registry), "
+            f"before the joint contract starts; its planned start {planned} is used.",
+        )
     return StartDate(
         proposed,
         "registry-contract-end",
         f"The current contract for {tender.facility_name} ends on {end} (registry); the "
-        f"proposed start is the day after.{note}",
+        f"proposed start is the day after.",
     )
 
 
@@ -121,6 +129,23 @@ async def start_dates(
     proposed: StartDate | None = None
     if any(line.desired_start_date is None for line in lines):
         proposed = await proposed_start(registry, tender, municipality)
+    if proposed is not None and proposed.value > contract_end(tender):
+        # The day after the current contract lies past the joint contract: no start can be
+        # proposed, the municipality chooses one (or does not enroll).
+        latest = contract_end(tender)
+        raise BadRequest(
+            f"{proposed.explanation} That is after the joint contract ends on {latest}: give "
+            "a desiredStartDate within the joint contract.",
+            invalid_params=[
+                {
+                    "name": f"lots[{i}].desiredStartDate",
+                    "reason": f"outside the joint contract: from {tender.planned_start_date} "
+                    f"to {latest}",
+                }
+                for i, line in enumerate(lines)
+                if line.desired_start_date is None
+            ],
+        )
     out = []
     for line in lines:
         if line.desired_start_date is not None:
