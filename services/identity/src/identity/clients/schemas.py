@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from servicekit.auth import LOA_HIGH, LOA_LOW, LOA_SUBSTANTIAL
 from servicekit.schemas import ApiModel, ApiOutModel
@@ -66,7 +66,8 @@ class ClientIn(ApiModel):
     bsn_legal_basis: str | None = Field(
         default=None, max_length=500, description="Legal basis for receiving the BSN"
     )
-    refresh_tokens: bool = False
+    # Strict: JSON true/false only, never "yes" or 1 read as true.
+    refresh_tokens: StrictBool = False
     id_token_signed_response_alg: Literal["RS256", "PS256"] = "RS256"  # noqa: S105
     userinfo_signed_response_alg: Literal["RS256", "PS256"] | None = Field(
         default=None, description="Userinfo answered as a JWT signed with this algorithm"

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from servicekit.schemas import ApiModel, ApiOutModel
 
@@ -34,7 +34,8 @@ class ClientMetadata(BaseModel):
 
 
 class InitialAccessTokenIn(ApiModel):
-    expires_in: int = Field(
+    # Strict: a JSON integer only, never "600", 600.0 or true.
+    expires_in: StrictInt = Field(
         default=86400, ge=60, le=30 * 86400, description="Seconds until it expires"
     )
 
