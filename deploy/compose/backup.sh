@@ -4,7 +4,7 @@
 # PostgreSQL):
 #   deploy/compose/backup.sh dump DIR [DATABASE...]      one DIR/<database>.dump per database
 #   deploy/compose/backup.sh restore DIR [DATABASE...]   drop, recreate (same owner), restore
-# Databases default to identity registry procurement. PostgreSQL's tools run in the compose
+# Databases default to every service's: identity registry procurement portal. PostgreSQL's tools run in the compose
 # stack's postgres container (PG_RUN="docker compose exec -T postgres"), or where PG_RUN says
 # (PG_RUN="" : the local pg_dump/pg_restore/psql, with PGHOST etc. from the environment).
 # Stop the services before a restore: dropping a database ends its sessions.
@@ -16,7 +16,7 @@ usage() {
 [ $# -ge 2 ] || usage
 action=$1 dir=$2
 shift 2
-[ $# -gt 0 ] || set -- identity registry procurement
+[ $# -gt 0 ] || set -- identity registry procurement portal
 read -r -a run <<<"${PG_RUN-docker compose exec -T postgres}"
 user=${PGUSER:-postgres}
 psql_admin() { "${run[@]}" psql -U "$user" -d postgres -v ON_ERROR_STOP=1 -tA "$@"; }
