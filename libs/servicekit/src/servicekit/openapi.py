@@ -146,7 +146,10 @@ def adr_document(
             if method not in ("get", "post", "put", "patch", "delete", "head", "options"):
                 continue
             responses = operation.setdefault("responses", {})
-            responses.pop("422", None)
+            # FastAPI's own 422 (validation): the services answer 400 instead. A 422 an
+            # operation declares itself (a reused Idempotency-Key) stays.
+            if responses.get("422", {}).get("description") == "Validation Error":
+                del responses["422"]
             needed = ["400", "406", "500"]
             if operation.get("security"):
                 needed += ["401", "403", "429"]
@@ -186,6 +189,12 @@ def _collapse_nullable(node: Any) -> None:
                 merged["type"] = [other["type"], "null"]
                 for key, value in merged.items():
                     node.setdefault(key, value)
+        # A nullable enumeration lists null among its values, or a validator refuses the
+        # null it allows by type.
+        kinds, values = node.get("type"), node.get("enum")
+        if isinstance(kinds, list) and "null" in kinds and isinstance(values, list):
+            if None not in values:
+                values.append(None)
         for value in node.values():
             _collapse_nullable(value)
     elif isinstance(node, list):

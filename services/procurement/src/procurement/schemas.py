@@ -22,7 +22,6 @@ Amount = Annotated[
             "type": "number",
             "minimum": 0,
             "maximum": 99999999999999.99,
-            "multipleOf": 0.01,
             "description": "Amount in the currency (at most 2 decimals)",
         }
     ),

@@ -106,7 +106,10 @@ Euro = Annotated[
     PlainSerializer(float, return_type=float, when_used="json"),
     WithJsonSchema({"type": "number", "minimum": 0, "maximum": 999999999999.99}),
 ]
-OptionalEuro = Annotated[Euro | None, WithJsonSchema({"type": ["number", "null"], "minimum": 0})]
+OptionalEuro = Annotated[
+    Euro | None,
+    WithJsonSchema({"type": ["number", "null"], "minimum": 0, "maximum": 999999999999.99}),
+]
 
 
 @dataclass(frozen=True)
