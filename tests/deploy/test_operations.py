@@ -230,6 +230,12 @@ def test_alerts_cover_what_matters_and_read_real_metrics(prod: Objs) -> None:
     for alert in alerts.values():
         assert alert["labels"]["severity"] in {"critical", "warning", "info"}
         assert alert["annotations"]["summary"]
+    # cert-manager's series carry the Certificate's namespace as exported_namespace
+    # (namespace is cert-manager's own, where they are scraped).
+    for expr in exprs:
+        for selector in re.findall(r"certmanager_\w+\{([^}]*)\}", expr):
+            assert 'exported_namespace="samen"' in selector, expr
+            assert not re.search(r"(?<!exported_)namespace=", selector), expr
 
 
 def test_metric_name_check_can_fail() -> None:
