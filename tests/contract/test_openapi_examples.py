@@ -76,3 +76,18 @@ def test_a_declared_422_stays_and_fastapi_s_own_is_gone() -> None:
         for operation in item.values():
             if isinstance(operation, dict) and "422" in operation.get("responses", {}):
                 assert operation["responses"]["422"]["description"] != "Validation Error"
+
+
+@pytest.mark.parametrize("make_app", [registry_app, procurement_app, identity_app])
+def test_creates_that_honour_an_idempotency_key_declare_it(make_app: Any) -> None:
+    doc = make_app().openapi()
+    declared = [
+        (path, method)
+        for path, item in doc["paths"].items()
+        for method, operation in item.items()
+        if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", []))
+    ]
+    assert declared
+    assert all(method == "post" for _, method in declared)
+    if make_app is procurement_app:
+        assert ("/tenders/{tenderId}/enrollments", "post") in declared

@@ -94,6 +94,18 @@ ERROR_DESCRIPTIONS = {
 }
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "A key of your choice (a UUID, say) that makes a retry safe: the same key "
+    "with the same request within 24 hours gives the first answer again "
+    "(`Idempotent-Replayed: true`) and changes nothing; with another request, 422; while "
+    "the first is still running, 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+
+
 def _problem_response(code: str) -> dict[str, Any]:
     return {
         "description": ERROR_DESCRIPTIONS.get(code, "Error"),
@@ -157,6 +169,10 @@ def adr_document(
                 needed.append("404")
             for code in needed:
                 responses.setdefault(code, _problem_response(code))
+            if "422" in responses:  # declared only where a create honours Idempotency-Key
+                parameters = operation.setdefault("parameters", [])
+                if IDEMPOTENCY_KEY not in parameters:
+                    parameters.append(IDEMPOTENCY_KEY)
             for code, response in responses.items():
                 if code.startswith(("2", "3")):
                     headers = response.setdefault("headers", {})
