@@ -3,7 +3,7 @@ unchanged and without a token; the reserved prefixes never do."""
 
 from __future__ import annotations
 
-from gateway_testkit import RunningGateway
+from gateway_testkit import GatewayFactory, RunningGateway
 
 from gateway.routes import RESERVED, Router, default_routes
 
@@ -52,3 +52,29 @@ def test_route_table_reserves_exactly_the_platform_prefixes() -> None:
     assert router.route_for("/auth/token")[0].name == "identity-auth"  # type: ignore[index]
     assert router.route_for("/tenders")[0].name == "portal"  # type: ignore[index]
     assert router.route_for("/api/unknown/v1") is None
+
+
+async def test_portal_static_files_spend_no_anonymous_budget(
+    gateway_factory: GatewayFactory,
+) -> None:
+    """Every page loads the portal's static files; only the pages are charged, so a
+    visitor (or many behind one address) is not refused for the styles of one page."""
+    limits = {"rate_limit_anonymous_per_second": 0.1, "rate_limit_anonymous_burst": 2}
+    async with gateway_factory(**limits) as gw, gw.client() as client:
+        assets = [
+            (await client.get(path)).status_code
+            for path in ("/static/portal.css", "/static/js/app.js", "/favicon.ico") * 3
+        ]
+        pages = [(await client.get("/facilities")).status_code for _ in range(3)]
+    assert assets == [200] * 9
+    assert pages == [200, 200, 429]
+
+
+async def test_only_plain_static_names_are_uncharged(gateway_factory: GatewayFactory) -> None:
+    limits = {"rate_limit_anonymous_per_second": 0.1, "rate_limit_anonymous_burst": 1}
+    async with gateway_factory(**limits) as gw, gw.client() as client:
+        codes = [
+            (await client.post("/static/portal.css")).status_code,  # not a read
+            (await client.get("/static/a%20b.css")).status_code,  # not a plain name
+        ]
+    assert codes == [200, 429]

@@ -49,7 +49,8 @@ class Gatekeeper:
             # signature check) is throttled like any anonymous traffic.
             await self._charge(ex, None, "Too many failed attempts; slow down.", admitted=False)
             raise
-        await self._charge(ex, principal, "Too many requests; slow down.", admitted=True)
+        if rule.limited:
+            await self._charge(ex, principal, "Too many requests; slow down.", admitted=True)
 
     async def authenticate(self, headers: dict[bytes, bytes], rule: Rule) -> Principal | None:
         """The verified caller, or None for anonymous calls; raises 401/403 problems."""

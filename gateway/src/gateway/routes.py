@@ -19,13 +19,15 @@ Per route, rules (first match wins) name the scope a request needs:
 | /api/identity/v1         | identity    | any                         | a valid token if one is sent; identity checks scopes (identity:admin) |
 | /auth, /.well-known      | identity    | any                         | public (OIDC endpoints authenticate clients themselves) |
 | everything else (not under RESERVED) | portal | any                    | public (the portal has its own log-in) |
+|   /static/*, /favicon.ico (PORTAL_ASSETS) | | GET HEAD               | public, not rate limited    |
 
 Services verify the token and scopes again (defence in depth), and decide what an
 anonymous caller of a public read sees (procurement: published tenders only). Contract
 details (usages' contract members, radar, costs, notice alerts) pass here with
 registry:read, because a municipality's own staff read their own with it; the registry
 shows other municipalities' only to the operator and holders of registry:contracts. Anonymous
-calls are rate limited per client address (:mod:`gateway.auth`). A route with the prefix
+calls are rate limited per client address (:mod:`gateway.auth`), except the portal's
+static files. A route with the prefix
 "" catches every path outside :data:`RESERVED` (a web front, say:
 ``passthrough("portal", "", "portal", PROXY_METHODS)`` with a ``portal`` upstream in the
 settings).
@@ -34,7 +36,7 @@ settings).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -56,6 +58,8 @@ class Rule:
     pattern: re.Pattern[str]
     auth: Auth
     scope: str | None = None
+    # False: never charged to a rate limit (only for public, cheap, fixed files).
+    limited: bool = True
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,11 @@ PUBLIC_REGISTRY = (
     r"|/search"
 )
 PUBLIC_PROCUREMENT = r"/tenders(/[^/]+(/lots(/[^/]+)?)?)?"
+# The portal's static files. Every page loads several, so charging them would spend an
+# anonymous visitor's budget several times per page, and behind a load balancer that
+# hides client addresses all visitors share one budget. Plain names only (no "..", no
+# escapes), so no page of the portal is reached through this rule.
+PORTAL_ASSETS = r"/static/(?!.*\.\.)[A-Za-z0-9._/-]+|/favicon\.ico"
 
 
 def writes(scope: str, pattern: str = ANY) -> Rule:
@@ -131,6 +140,8 @@ def default_routes() -> list[Route]:
     well_known = passthrough("identity-well-known", "/.well-known", "identity", READ_METHODS)
     # The web front for people: every path outside RESERVED.
     portal = passthrough("portal", "", "portal", PROXY_METHODS)
+    assets = Rule(frozenset({"GET", "HEAD"}), re.compile(PORTAL_ASSETS), Auth.NONE, limited=False)
+    portal = replace(portal, rules=(assets, *portal.rules))
     return [registry, procurement, identity_api, oidc, well_known, portal]
 
 
