@@ -38,6 +38,7 @@ _ASSERTION_REGISTRY = JWSRegistry(algorithms=ASSERTION_ALGS)
 # replay store stays bounded.
 MAX_ASSERTION_LIFETIME = 3600
 LEEWAY = 30
+MAX_JWKS_BYTES = 65_536
 
 
 class ClientAuthenticator:
@@ -154,13 +155,23 @@ class ClientAuthenticator:
         if hit is not None:
             return hit
         try:
-            response = await self.http.get(uri, timeout=5.0)
-            response.raise_for_status()
-            keys = KeySet.import_key_set(response.json())
-        except (httpx.HTTPError, ValueError, JoseError):
+            keys = KeySet.import_key_set(json.loads(await self._read_jwks(uri)))
+        except (httpx.HTTPError, ValueError, TypeError, KeyError, JoseError):
             raise OAuthError("invalid_client", "The client's jwks_uri could not be read.") from None
         self._jwks_uri_cache[uri] = keys
         return keys
+
+    async def _read_jwks(self, uri: str) -> bytes:
+        """The document at a jwks_uri, read no further than MAX_JWKS_BYTES (a client's
+        endless answer must not fill the OP's memory)."""
+        body = bytearray()
+        async with self.http.stream("GET", uri, timeout=5.0) as response:
+            response.raise_for_status()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    raise ValueError("jwks_uri document too large")
+        return bytes(body)
 
     async def _private_key_jwt(
         self, form: dict[str, str], endpoint_url: str

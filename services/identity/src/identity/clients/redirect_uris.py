@@ -5,7 +5,9 @@ browser origins they stand for (CORS at the OP's endpoints).
   and §8.3) — never ``localhost``, whose name resolution the OP cannot vouch for. In
   production only public (native) clients may register loopback redirects; every other
   redirect is https.
-- Absolute, no fragment, no user information.
+- Absolute, no fragment, no user information; at most 2,000 characters of printable
+  ASCII (no spaces or control characters) and no wildcard: redirects match exactly, so a
+  ``*`` could only ever mislead.
 - URIs the OP fetches itself (a client's ``jwksUri`` and ``requestUris``) are https to a
   named public host only: an IP literal, ``localhost`` or an internal name would let a
   client make the OP request its own network (SSRF).
@@ -27,10 +29,26 @@ PRIVATE_TLDS = frozenset(
     {"localhost", "local", "localdomain", "internal", "intranet", "lan", "home", "arpa", "invalid"}
 )
 PUBLIC_TLD = re.compile(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
+MAX_URI_LENGTH = 2000
+PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]*$")
+
+
+def uri_text_problem(uri: str) -> str | None:
+    """What is wrong with the characters of a registered URI, or None."""
+    if len(uri) > MAX_URI_LENGTH:
+        return f"must be at most {MAX_URI_LENGTH} characters"
+    if not PRINTABLE_ASCII.match(uri):
+        return "must be printable ASCII without spaces (percent-encode other characters)"
+    if "*" in uri:
+        return "must not contain a wildcard (*): URIs are matched exactly"
+    return None
 
 
 def redirect_uri_problem(uri: str, production: bool, native: bool) -> str | None:
     """Why ``uri`` cannot be registered as a (post-logout) redirect URI, or None."""
+    text = uri_text_problem(uri)
+    if text:
+        return text
     try:
         parts = urlsplit(uri)
         host = parts.hostname
@@ -57,6 +75,9 @@ def fetched_uri_problem(uri: str) -> str | None:
     """Why the OP must not fetch ``uri`` (a client's jwks_uri, or a request_uri without its
     fragment), or None: https to a named public host, no user information, no fragment.
     Checked at registration and again before every fetch (rows registered earlier)."""
+    text = uri_text_problem(uri)
+    if text:
+        return text
     try:
         parts = urlsplit(uri)
         host = parts.hostname

@@ -21,6 +21,7 @@ Loa = Literal[
 assert Loa.__args__ == (LOA_LOW, LOA_SUBSTANTIAL, LOA_HIGH)  # type: ignore[attr-defined]
 
 Audience = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._:-]{0,99}$")]
+Role = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._:-]{0,99}$", max_length=100)]
 
 KNOWN_SCOPES = {
     "openid": "Log the user in (OpenID Connect)",
@@ -81,7 +82,9 @@ class ClientIn(ApiModel):
     )
     org_id: str | None = Field(default=None, pattern=r"^(\d{8}|\d{20})$")
     org_type: Literal["municipality", "supplier", "cooperation", "operator"] | None = None
-    roles: list[str] = Field(default_factory=list, max_length=20)
+    roles: list[Role] = Field(
+        default_factory=list, max_length=20, description="e.g. platform-admin (1 to 100 characters)"
+    )
     resource_audiences: list[Audience] = Field(
         default_factory=list,
         max_length=10,

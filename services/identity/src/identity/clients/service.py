@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hmac
+import json
 import re
 import time
 import uuid
@@ -32,6 +35,11 @@ from .schemas import KNOWN_SCOPES, ClientIn, ClientOut
 
 CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{2,99}$")
 OIDC_ONLY = {"openid", "profile", "email", "bsn"}
+JWKS_MAX_CHARS = 32_768
+JWKS_MAX_KEYS = 10
+RSA_BITS = (2048, 8192)
+# JWK members of private or symmetric keys (RFC 7518 §6.2.2, §6.3.2, §6.4.1).
+PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
 def _bad(name: str, reason: str) -> BadRequest:
@@ -52,6 +60,16 @@ def check_redirect_uris(data: ClientIn, production: bool) -> None:
             problem = redirect_uri_problem(uri, production, native)
             if problem:
                 raise _bad(f"{field}[{i}]", problem)
+        _refuse_repeats(field, uris)
+
+
+def _refuse_repeats(field: str, uris: list[str]) -> None:
+    # A repeated URI is a mistake in the registration, not a second permission.
+    seen: set[str] = set()
+    for i, uri in enumerate(uris):
+        if uri in seen:
+            raise _bad(f"{field}[{i}]", "is listed twice")
+        seen.add(uri)
 
 
 def validate(data: ClientIn, production: bool = False) -> None:
@@ -101,6 +119,7 @@ def _check_rp_metadata(data: ClientIn) -> None:
         problem = fetched_uri_problem(uri.split("#", 1)[0])
         if problem:
             raise _bad(f"requestUris[{i}]", problem)
+    _refuse_repeats("requestUris", data.request_uris)
     if data.request_uris and data.grant_type != "authorization_code":
         raise _bad("requestUris", "only for clients of the authorization code flow")
     if data.userinfo_encrypted_response_enc and not data.userinfo_encrypted_response_alg:
@@ -125,15 +144,50 @@ def _check_keys(data: ClientIn) -> None:
         if problem:
             raise _bad("jwksUri", problem)
     if data.jwks is not None:
-        keys = data.jwks.get("keys")
-        if not isinstance(keys, list) or not keys:
-            raise _bad("jwks", "must be a JWK Set with at least one key")
-        if any(isinstance(k, dict) and "d" in k for k in keys):
-            raise _bad("jwks", "must contain public keys only")
-        try:
-            KeySet.import_key_set(data.jwks)  # type: ignore[arg-type]
-        except (JoseError, ValueError, TypeError, KeyError):
-            raise _bad("jwks", "is not a valid JWK Set") from None
+        problem = jwks_problem(data.jwks)
+        if problem:
+            raise _bad("jwks", problem)
+
+
+def jwks_problem(jwks: dict[str, Any]) -> str | None:
+    """Why ``jwks`` cannot be a client's keys, or None: a small JWK Set of public RSA
+    (2048 to 8192 bits) and P-256 EC keys — what RS256, PS256, ES256 and RSA-OAEP-256
+    use; a symmetric key would be a shared secret, a huge one slows every verification."""
+    if len(json.dumps(jwks)) > JWKS_MAX_CHARS:
+        return f"must be at most {JWKS_MAX_CHARS} characters of JSON"
+    keys = jwks.get("keys")
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, dict) for k in keys):
+        return "must be a JWK Set with at least one key"
+    if len(keys) > JWKS_MAX_KEYS:
+        return f"must hold at most {JWKS_MAX_KEYS} keys"
+    for key in keys:
+        if PRIVATE_JWK_MEMBERS & key.keys():
+            return "must contain public keys only"
+        kty = key.get("kty")
+        if kty == "RSA":
+            bits = _modulus_bits(key.get("n"))
+            if not RSA_BITS[0] <= bits <= RSA_BITS[1]:
+                return f"RSA keys must have {RSA_BITS[0]} to {RSA_BITS[1]} bits"
+        elif kty == "EC":
+            if key.get("crv") != "P-256":
+                return "EC keys must be on P-256 (ES256)"
+        else:
+            return "only public RSA and EC keys (RS256, PS256, ES256)"
+    try:
+        KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+    except (JoseError, ValueError, TypeError, KeyError):
+        return "is not a valid JWK Set"
+    return None
+
+
+def _modulus_bits(n: object) -> int:
+    if not isinstance(n, str) or len(n) > 2 * RSA_BITS[1]:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(n + "=" * (-len(n) % 4))
+    except (binascii.Error, ValueError):
+        return 0
+    return int.from_bytes(raw, "big").bit_length()
 
 
 def _apply(row: Client, data: ClientIn) -> None:
