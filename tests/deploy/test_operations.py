@@ -37,26 +37,38 @@ def prod(rendered: dict[str, Objs]) -> Objs:
 # ---------------------------------------------------------------- connections
 
 
-def connection_budget(objs: Objs) -> list[str]:
-    """What does not fit (empty when everything does), from the rendered objects alone."""
+def connection_figures(objs: Objs) -> dict[str, int]:
+    """Both sides of the connection budget, from the rendered objects alone."""
     pooler = named(objs, "Pooler", "samen-pg-pooler-rw")["spec"]
     params = pooler["pgbouncer"]["parameters"]
     cluster = named(objs, "Cluster", pooler["cluster"]["name"])["spec"]
     pg = cluster["postgresql"]["parameters"]
-    problems: list[str] = []
     clients = 0
     for service in DATABASE_SERVICES:
         env = service_env(objs, named(objs, "Deployment", service))
         prefix = service.upper() + "_"
         pool = int(env[f"{prefix}DB_POOL_SIZE"]) + int(env[f"{prefix}DB_MAX_OVERFLOW"])
         clients += named(objs, "HorizontalPodAutoscaler", service)["spec"]["maxReplicas"] * pool
-    if clients > int(params["max_client_conn"]):
-        problems.append(f"clients {clients} > max_client_conn {params['max_client_conn']}")
     per_database = int(params["default_pool_size"]) + int(params.get("reserve_pool_size", "0"))
-    servers = pooler["instances"] * len(of_kind(objs, "Database")) * per_database
-    room = int(pg["max_connections"]) - int(pg.get("superuser_reserved_connections", "3")) - 20
-    if servers > room:
-        problems.append(f"server connections {servers} > {room}")
+    reserved = int(pg.get("superuser_reserved_connections", "3"))
+    return {
+        "clients": clients,
+        "max_client_conn": int(params["max_client_conn"]),
+        "servers": pooler["instances"] * len(of_kind(objs, "Database")) * per_database,
+        "max_connections": int(pg["max_connections"]),
+        "reserved": reserved,
+        "room": int(pg["max_connections"]) - reserved - 20,
+    }
+
+
+def connection_budget(objs: Objs) -> list[str]:
+    """What does not fit (empty when everything does)."""
+    f = connection_figures(objs)
+    problems: list[str] = []
+    if f["clients"] > f["max_client_conn"]:
+        problems.append(f"clients {f['clients']} > max_client_conn {f['max_client_conn']}")
+    if f["servers"] > f["room"]:
+        problems.append(f"server connections {f['servers']} > {f['room']}")
     return problems
 
 
@@ -67,6 +79,15 @@ def test_connection_budget_fits(prod: Objs) -> None:
     # asyncpg's prepared statements through transaction pooling (PgBouncer >= 1.21).
     assert int(pooler["pgbouncer"]["parameters"]["max_prepared_statements"]) > 0
     assert connection_budget(prod) == []
+
+
+def test_readme_states_the_rendered_connection_budget(prod: Objs) -> None:
+    f = connection_figures(prod)
+    readme = " ".join((ROOT / "deploy" / "README.md").read_text().split())
+    assert f"= {f['clients']} ≤ {f['max_client_conn']};" in readme
+    minus = "\N{MINUS SIGN}"  # as the README writes it
+    room = f"{f['max_connections']} {minus} {f['reserved']} {minus} 20 = {f['room']}"
+    assert f"= {f['servers']} ≤ {room}." in readme
 
 
 def test_connection_budget_check_can_fail(prod: Objs) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from typing import Any
 
 import pytest
@@ -154,3 +155,60 @@ def test_backup_script_dumps_every_database(
     }
     cnpg = {d["spec"]["name"] for d in of_kind(rendered["production"], "Database")}
     assert created == urls == cnpg == set(backup_defaults())
+
+
+def test_readme_names_every_image() -> None:
+    sys.path.insert(0, str(ROOT / "deploy"))
+    try:
+        import images
+    finally:
+        sys.path.remove(str(ROOT / "deploy"))
+    parts = set(images.parts())
+    first = re.match(r"(\w+) images \(([^)]*)\)", README.read_text().split("\n", 2)[2])
+    assert first, "deploy/README.md opens with '<Number> images (<names>)'"
+    numbers = {3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven"}
+    assert first.group(1) == numbers[len(parts)]
+    assert {p.strip() for p in first.group(2).split(",")} == parts
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_alert_runbook_links_point_to_headings(prod: Objs) -> None:
+    anchors = {github_anchor(h) for h in re.findall(r"^#+ (.*)$", README.read_text(), re.M)}
+    (rule,) = of_kind(prod, "PrometheusRule")
+    links = [
+        r["annotations"]["runbook"]
+        for g in rule["spec"]["groups"]
+        for r in g["rules"]
+        if "runbook" in r.get("annotations", {})
+    ]
+    assert links
+    for link in links:
+        path, _, anchor = link.partition("#")
+        assert path == "deploy/README.md", link
+        assert anchor in anchors, f"{link}: no such heading"
+
+
+def test_previous_keys_come_from_secrets() -> None:
+    """A key is never written as a plain value on a Deployment (it would sit in its spec,
+    readable by everyone who may read Deployments, and in every ReplicaSet's history)."""
+    text = " ".join(README.read_text().split())
+    assert not re.search(r"set env deploy/\S+ [A-Z_]*KEYS?=", text)
+    for setting in (
+        "IDENTITY_PREVIOUS_KEY_ENCRYPTION_KEYS",
+        "REGISTRY_PREVIOUS_WEBHOOK_SECRET_KEYS",
+    ):
+        assert re.search(rf"create secret generic \S+ --from-literal={setting}=", text), setting
+        assert f"{setting}-`" in text, f"{setting}: removed again"
+
+
+def test_readme_states_the_backup_time(prod: Objs) -> None:
+    (scheduled,) = of_kind(prod, "ScheduledBackup")
+    second, minute, hour = scheduled["spec"]["schedule"].split()[:3]
+    text = " ".join(README.read_text().split())
+    assert f"every night at {int(hour):02d}:{int(minute):02d} UTC" in text
+    assert second == "0"
