@@ -99,6 +99,34 @@ def test_connection_budget_check_can_fail(prod: Objs) -> None:
     assert any(p.startswith("server connections") for p in problems)
 
 
+# ---------------------------------------------------------------- CPU requests and scaling
+
+# Server CPU per request the benchmarks measured (bench/results: registry reads 0.5-0.8 ms,
+# the gateway's proxying 0.3-0.5 ms, identity's grants 0.6-0.9 ms): the top of the range.
+CPU_MS_PER_REQUEST = 0.8
+# A pod should carry at least this many requests/s before the HPA adds another.
+REQUESTS_PER_SECOND_BEFORE_SCALING = 300
+
+
+def millicores(value: str | int) -> float:
+    text = str(value)
+    return float(text[:-1]) if text.endswith("m") else float(text) * 1000
+
+
+@pytest.mark.parametrize("part", sorted(SERVICES))
+def test_cpu_requests_fit_the_measured_cost(prod: Objs, part: str) -> None:
+    """The HPA scales at request x target: low enough that a pod scales out before its one
+    process saturates its core (the limit), high enough that it is not at a few dozen
+    requests/s (a 100m request scaled at 70m)."""
+    (container,) = named(prod, "Deployment", part)["spec"]["template"]["spec"]["containers"]
+    resources = container["resources"]
+    ((metric,),) = [named(prod, "HorizontalPodAutoscaler", part)["spec"]["metrics"]]
+    target = metric["resource"]["target"]["averageUtilization"] / 100
+    scale_at = millicores(resources["requests"]["cpu"]) * target
+    assert scale_at / CPU_MS_PER_REQUEST >= REQUESTS_PER_SECOND_BEFORE_SCALING, part
+    assert scale_at < millicores(resources["limits"]["cpu"]), part
+
+
 # ---------------------------------------------------------------- CronJobs and backups
 
 
