@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool
+from pydantic import Field
 
 from servicekit.auth import LOA_HIGH, LOA_LOW, LOA_SUBSTANTIAL
-from servicekit.schemas import ApiModel, ApiOutModel
+from servicekit.schemas import ApiModel, ApiOutModel, JsonBoolean
 
 GrantType = Literal["authorization_code", "client_credentials"]
 AuthMethod = Literal["private_key_jwt", "client_secret_basic", "none"]
@@ -67,8 +67,8 @@ class ClientIn(ApiModel):
     bsn_legal_basis: str | None = Field(
         default=None, max_length=500, description="Legal basis for receiving the BSN"
     )
-    # Strict: JSON true/false only, never "yes" or 1 read as true.
-    refresh_tokens: StrictBool = False
+    # JSON true/false only: "yes" or 1 is not read as true.
+    refresh_tokens: Annotated[bool, JsonBoolean] = False
     id_token_signed_response_alg: Literal["RS256", "PS256"] = "RS256"  # noqa: S105
     userinfo_signed_response_alg: Literal["RS256", "PS256"] | None = Field(
         default=None, description="Userinfo answered as a JWT signed with this algorithm"

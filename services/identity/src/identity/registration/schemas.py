@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
-from servicekit.schemas import ApiModel, ApiOutModel
+from servicekit.schemas import ApiModel, ApiOutModel, JsonInteger
 
 
 class ClientMetadata(BaseModel):
@@ -34,8 +34,8 @@ class ClientMetadata(BaseModel):
 
 
 class InitialAccessTokenIn(ApiModel):
-    # Strict: a JSON integer only, never "600", 600.0 or true.
-    expires_in: StrictInt = Field(
+    # A JSON integer only: "600" or true is not read as a number.
+    expires_in: Annotated[int, JsonInteger] = Field(
         default=86400, ge=60, le=30 * 86400, description="Seconds until it expires"
     )
 
