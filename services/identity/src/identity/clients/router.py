@@ -89,6 +89,12 @@ Routes(router, "/v1/clients", ClientOut, readers=Admin).page(
     "/v1/clients",
     operation_id="createClient",
     summary="Register a client",
+    description=(
+        "A client_secret_basic client's `clientSecret` is in this answer only. A repeat with "
+        "the same Idempotency-Key answers the same registration with `clientSecret: null` "
+        "and `clientSecretWithheld: true`, because only the secret's hash is kept; a client "
+        "that lost its secret is deleted and registered again."
+    ),
     status_code=201,
     response_model=ClientCreated,
     responses={
