@@ -147,6 +147,43 @@ async def test_replayed_registration_never_shows_or_keeps_the_secret(
     assert replay.json()["clientSecretWithheld"] is False
 
 
+async def test_a_lost_secret_is_replaced_by_a_new_one(
+    http: httpx.AsyncClient, admin: dict[str, str], database: Any
+) -> None:
+    body = dict(BASE, clientId="rotated-secret", grantType="client_credentials",
+                redirectUris=[], allowedScopes=["registry:read"])  # fmt: skip
+    created = await http.post("/v1/clients", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    old = created.json()["clientSecret"]
+    path = f"/v1/clients/{created.json()['id']}/secret"
+    rotated = await http.post(path, headers=admin)
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.headers["cache-control"] == "no-store"
+    new = rotated.json()["clientSecret"]
+    assert new
+    assert new != old
+    assert rotated.headers["etag"] != created.headers["etag"]
+    grant = {"grant_type": "client_credentials"}
+    refused = await http.post("/auth/token", data=grant, auth=("rotated-secret", old))
+    assert refused.status_code == 401
+    token = await http.post("/auth/token", data=grant, auth=("rotated-secret", new))
+    assert token.status_code == 200, token.text
+    async with database.sessionmaker() as session:
+        stored = (await session.execute(select(idempotency_keys.c.response_body))).scalars().all()
+    assert not any(new in (text or "") for text in stored)
+    # Only client_secret_basic clients have a secret; others are 409, unknown ones 404.
+    keyed = dict(BASE, clientId="no-secret-to-rotate", tokenEndpointAuthMethod="none",
+                 redirectUris=["http://127.0.0.1/cb"])  # fmt: skip
+    public = await http.post("/v1/clients", json=keyed, headers=admin)
+    assert (
+        await http.post(f"/v1/clients/{public.json()['id']}/secret", headers=admin)
+    ).status_code == 409
+    unknown = "/v1/clients/00000000-0000-0000-0000-000000000000/secret"
+    assert (await http.post(unknown, headers=admin)).status_code == 404
+    # Administrators only.
+    assert (await http.post(path)).status_code == 401
+
+
 async def test_concurrent_repeats_of_a_key_make_one_client(
     http: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
@@ -292,6 +329,7 @@ def test_openapi_document(app: Any) -> None:
     assert set(doc["paths"]) == {
         "/clients",
         "/clients/{client_id}",
+        "/clients/{client_id}/secret",
         "/me/disclosures",
         "/initial-access-tokens",
         "/initial-access-tokens/{token_id}",

@@ -93,7 +93,7 @@ Routes(router, "/v1/clients", ClientOut, readers=Admin).page(
         "A client_secret_basic client's `clientSecret` is in this answer only. A repeat with "
         "the same Idempotency-Key answers the same registration with `clientSecret: null` "
         "and `clientSecretWithheld: true`, because only the secret's hash is kept; a client "
-        "that lost its secret is deleted and registered again."
+        "that lost its secret gets a new one from rotateClientSecret."
     ),
     status_code=201,
     response_model=ClientCreated,
@@ -189,6 +189,31 @@ async def replace_client(
     )
     identity_of(request).clients.invalidate()
     return _client(row)
+
+
+@router.post(
+    "/v1/clients/{client_id}/secret",
+    operation_id="rotateClientSecret",
+    summary="Give a client_secret_basic client a new secret",
+    description=(
+        "The new `clientSecret` is in this answer only (no Idempotency-Key: a retry gives yet "
+        "another secret, the last one answered is valid); the old secret stops working at "
+        "once. For a client that lost the secret of its registration."
+    ),
+    response_model=ClientCreated,
+    responses={
+        404: {"description": "Not found"},
+        409: {"description": "The client does not use client_secret_basic"},
+    },
+)
+async def rotate_client_secret(
+    request: Request, client_id: uuid.UUID, session: SessionDep, principal: Admin
+) -> Response:
+    row, secret = await service.rotate_secret(session, client_id, Actor.of(principal))
+    identity_of(request).clients.invalidate()
+    out = ClientCreated.model_validate(row)
+    out.client_secret = secret
+    return json_response(out, etag=service.etag(row), headers=NO_STORE)
 
 
 @router.delete(

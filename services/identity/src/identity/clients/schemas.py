@@ -136,6 +136,6 @@ class ClientCreated(ClientOut):
         description=(
             "true in a replayed answer (Idempotent-Replayed: true) of a client_secret_basic "
             "registration: the secret was in the first answer only and cannot be shown again; "
-            "a client that lost it is deleted and registered again"
+            "a client that lost it gets a new one: POST /v1/clients/{id}/secret"
         ),
     )

@@ -307,6 +307,23 @@ async def replace_client(
     return row
 
 
+async def rotate_secret(
+    session: AsyncSession, client_uuid: uuid.UUID, actor: Actor
+) -> tuple[Client, str]:
+    """A new secret for a client_secret_basic client, e.g. when the one shown at its
+    registration was lost (it is kept nowhere but as a hash): the old one stops working."""
+    secret = random_token(32)
+    async with session.begin():
+        row = await get_client(session, client_uuid, lock=True)
+        if row.token_endpoint_auth_method != "client_secret_basic":  # noqa: S105
+            raise Conflict("Only a client_secret_basic client has a secret.")
+        row.secret_hash = sha256_hex(secret)
+        row.version += 1
+        row.updated_at = utcnow()
+        _audit(session, actor, "secret-rotated", row)
+    return row, secret
+
+
 def etag(row: Client) -> str:
     return make_etag(row.id, row.version)
 
