@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks a cluster for what the production overlay needs before the first apply
 # (deploy/README.md, "Prerequisites"): versions of Kubernetes and the operators, their
-# custom resources, the ClusterIssuer, metrics-server, and the Secrets.
+# custom resources, the ClusterIssuer, metrics-server, that ingress-nginx sees visitors'
+# addresses, and the Secrets.
 #   deploy/k8s/preflight.sh [NAMESPACE]        exit 0: ready; 1: something is missing
 set -uo pipefail
 ns=${1:-samen}
@@ -56,6 +57,20 @@ for crd in clusters.postgresql.cnpg.io databases.postgresql.cnpg.io poolers.post
 done
 
 if kubectl get ingressclass nginx >/dev/null 2>&1; then ok "IngressClass nginx"; else bad "IngressClass nginx missing"; fi
+# The gateway limits anonymous requests per client address, as the controller saw it: with
+# externalTrafficPolicy Cluster and no PROXY protocol that is a node's address, shared by
+# every visitor.
+policies=$(kubectl -n ingress-nginx get services -o jsonpath='{range .items[?(@.spec.type=="LoadBalancer")]}{.spec.externalTrafficPolicy}{"\n"}{end}' 2>/dev/null)
+proxy=$(kubectl -n ingress-nginx get configmap ingress-nginx-controller -o jsonpath='{.data.use-proxy-protocol}' 2>/dev/null)
+if [ "$proxy" = true ]; then
+  ok "ingress-nginx sees client addresses (PROXY protocol)"
+elif [ -z "$policies" ]; then
+  echo "note  ingress-nginx: no LoadBalancer Service; make sure the controller sees visitors' own addresses (deploy/README.md, Prerequisites)"
+elif grep -qv '^Local$' <<<"$policies"; then
+  bad "ingress-nginx: externalTrafficPolicy Cluster without PROXY protocol: all visitors share a node's rate limit (set Local or use-proxy-protocol; deploy/README.md)"
+else
+  ok "ingress-nginx sees client addresses (externalTrafficPolicy Local)"
+fi
 if kubectl get clusterissuer letsencrypt >/dev/null 2>&1; then ok "ClusterIssuer letsencrypt"; else bad "ClusterIssuer letsencrypt missing"; fi
 available=$(kubectl get apiservice v1beta1.metrics.k8s.io -o jsonpath='{.status.conditions[?(@.type=="Available")].status}' 2>/dev/null)
 if [ "$available" = True ]; then ok "metrics-server (metrics.k8s.io available)"; else bad "metrics-server: metrics.k8s.io not available (the HPAs need it)"; fi

@@ -25,6 +25,10 @@ if args[:1] == ["version"]:
     print(json.dumps({"serverVersion": cluster["server"]})); sys.exit(0)
 if args[:2] == ["get", "deployments"]:
     print("\n".join(cluster["images"].get(ns, []))); sys.exit(0)
+if args[:2] == ["get", "services"]:  # the LoadBalancer Services' externalTrafficPolicy
+    print("".join(p + "\n" for p in cluster["ingress"]["policies"]), end=""); sys.exit(0)
+if args[:2] == ["get", "configmap"]:  # ingress-nginx's use-proxy-protocol
+    print(cluster["ingress"]["proxy"], end=""); sys.exit(0)
 if args[:2] == ["get", "apiservice"]:
     print("True" if cluster["metrics"] else "False"); sys.exit(0)
 if args[:1] == ["get"] and len(args) >= 3:
@@ -58,6 +62,7 @@ def ready_cluster() -> dict[str, Any]:
             "monitoring": ["quay.io/prometheus-operator/prometheus-operator:v0.82.0"],
         },
         "metrics": True,
+        "ingress": {"policies": ["Local"], "proxy": ""},
         "objects": [*(f"crd/{c}" for c in CRDS), "ingressclass/nginx",
                     "clusterissuer/letsencrypt", *(f"samen/secret/{s}" for s in SECRETS)],
     }  # fmt: skip
@@ -83,6 +88,23 @@ def test_a_ready_cluster_passes(tmp_path: Path) -> None:
     assert "FAIL" not in done.stdout
     assert "ok    CloudNativePG operator 1.26.1 (>= 1.25.0)" in done.stdout
     assert "ok    ingress-nginx controller v1.12.1 (>= 1.11.0)" in done.stdout
+    assert "ok    ingress-nginx sees client addresses (externalTrafficPolicy Local)" in done.stdout
+
+
+def test_visitors_behind_node_addresses_are_named(tmp_path: Path) -> None:
+    """externalTrafficPolicy Cluster without PROXY protocol: every visitor would share the
+    anonymous rate limit of a node's address."""
+    cluster = ready_cluster()
+    cluster["ingress"] = {"policies": ["Cluster"], "proxy": ""}
+    done = preflight(tmp_path, cluster)
+    assert done.returncode == 1
+    assert (
+        "FAIL  ingress-nginx: externalTrafficPolicy Cluster without PROXY protocol" in done.stdout
+    )
+    cluster["ingress"] = {"policies": ["Cluster"], "proxy": "true"}
+    done = preflight(tmp_path, cluster)
+    assert done.returncode == 0, done.stdout
+    assert "ok    ingress-nginx sees client addresses (PROXY protocol)" in done.stdout
 
 
 def test_missing_and_outdated_prerequisites_are_named(tmp_path: Path) -> None:
