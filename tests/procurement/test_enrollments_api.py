@@ -246,6 +246,8 @@ async def test_bad_input_is_400_and_writes_nothing(
             "lots": [{"lotId": lot, "expectedVolume": 5}],
             "mandate": {**mandate(), "authorisesLeadParty": False},
         },
+        {"lots": [{"lotId": lot, "expectedVolume": 5}], "mandate": mandate(signer="   ")},
+        {"lots": [{"lotId": lot, "expectedVolume": 5}], "mandate": mandate(role="wet\u0007houder")},
         # JSON types as documented: not a string for a number, not 1 for true.
         {"lots": [{"lotId": lot, "expectedVolume": "40"}], "mandate": mandate()},
         {"lots": [{"lotId": lot, "expectedVolume": True}], "mandate": mandate()},

@@ -91,6 +91,18 @@ async def test_bad_window_and_validation_are_400_not_422(
     assert any("enrollmentClosesAt" in p["name"] for p in response.json()["invalidParams"])
     body = tender_body(registry, procedure="auction")
     assert (await client.post("/v1/tenders", json=body, headers=lead_headers)).status_code == 400
+    # A title is a line of text: not blank, no control characters or direction overrides.
+    for title in ("   ", "a\u0001b", "Telefonie\u202egpj.exe", "two\nlines"):
+        response = await client.post(
+            "/v1/tenders", json=tender_body(registry, title=title), headers=lead_headers
+        )
+        assert response.status_code == 400, (title, response.text)
+        assert [p["name"] for p in response.json()["invalidParams"]] == ["title"]
+    body = tender_body(registry, title="  Telefonie 2030 ", description="Regel 1\nRegel 2\tx")
+    created = await client.post("/v1/tenders", json=body, headers=lead_headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["title"] == "Telefonie 2030"
+    assert created.json()["description"] == "Regel 1\nRegel 2\tx"
     # An integer is a JSON integer: "48" and true (which would be read as 1) are refused.
     for months in ("48", True):
         body = tender_body(registry, contractDurationMonths=months)

@@ -51,7 +51,11 @@ async def test_bad_input(client: httpx.AsyncClient, tokens: Any, make_facility: 
         ({**base, "slug": "-x"}, 400),
         ({**base, "kind": "gadget"}, 400),
         ({**base, "name": ""}, 400),
+        ({**base, "name": "GGI\u202eNetwerk"}, 400),  # reads as something else
+        ({**base, "name": "GGI\x1b[31m"}, 400),
         ({**base, "description": "x" * 10_001}, 400),
+        ({**base, "description": "a\u0000b"}, 400),
+        ({**base, "description": "a\u0008b"}, 400),
         ({**base, "links": [{"title": "x", "url": "ftp://x"}]}, 400),
         ({**base, "providerId": "00000000-0000-0000-0000-000000000001"}, 400),
         ({**base, "stage": "done"}, 400),

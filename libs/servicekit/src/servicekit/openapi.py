@@ -208,9 +208,9 @@ def _collapse_nullable(node: Any) -> None:
         # A nullable enumeration lists null among its values, or a validator refuses the
         # null it allows by type.
         kinds, values = node.get("type"), node.get("enum")
-        if isinstance(kinds, list) and "null" in kinds and isinstance(values, list):
-            if None not in values:
-                values.append(None)
+        nullable = isinstance(kinds, list) and "null" in kinds
+        if nullable and isinstance(values, list) and None not in values:
+            values.append(None)
         for value in node.values():
             _collapse_nullable(value)
     elif isinstance(node, list):

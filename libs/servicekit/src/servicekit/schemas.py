@@ -59,6 +59,19 @@ def _a_json_number(value: Any) -> Any:
 JsonNumber = BeforeValidator(_a_json_number)
 """For a ``Decimal`` (or other number) field: a JSON number only, never a string."""
 
+# Patterns for text people type, for ``StringConstraints(pattern=…)``: the documents then
+# say what is allowed. Never C0 or C1 control characters, nor the bidirectional overrides
+# and isolates that make a name read as something else ("invoice\u202efdp.exe"); a line
+# holds no line breaks or tabs either, a text may. LINE and FILLED_TEXT also need one
+# character other than whitespace.
+_BIDI = r"\u202a-\u202e\u2066-\u2069"
+_LINE_CHAR = rf"[^\x00-\x1f\x7f-\x9f{_BIDI}]"
+_TEXT_CHAR = rf"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]"
+_VISIBLE = rf"[^\s\x00-\x1f\x7f-\x9f{_BIDI}]"
+LINE = rf"^{_LINE_CHAR}*{_VISIBLE}{_LINE_CHAR}*$"
+TEXT = rf"^{_TEXT_CHAR}*$"
+FILLED_TEXT = rf"^{_TEXT_CHAR}*{_VISIBLE}{_TEXT_CHAR}*$"
+
 FROM_TEXT = {"from_text": True}
 """Validation context for values read from text (CSV cells), where every number is text."""
 

@@ -57,7 +57,10 @@ REASONS = [
     (re.compile(r"should be (?P<values>'[^']*'(?:, '[^']*')* or '[^']*')", re.I), "error.one_of"),
     (re.compile(r"field required|^required$|missing", re.I), "error.required"),
     (re.compile(r"valid date|date format|iso 8601", re.I), "error.date"),
-    (re.compile(r"valid integer|valid number|valid decimal|json number|json integer", re.I), "error.number"),
+    (
+        re.compile(r"valid integer|valid number|valid decimal|json number|json integer", re.I),
+        "error.number",
+    ),
     # An empty list: none of a group of choices was chosen.
     (re.compile(r"at least 1 item", re.I), "error.choose_one"),
     (re.compile(r"at least 1 character", re.I), "error.required"),

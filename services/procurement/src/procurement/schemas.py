@@ -7,9 +7,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, PlainSerializer, WithJsonSchema
+from pydantic import Field, PlainSerializer, StringConstraints, WithJsonSchema
 
-from servicekit.schemas import ApiModel, ApiOutModel, JsonNumber
+from servicekit.schemas import FILLED_TEXT, LINE, TEXT, ApiModel, ApiOutModel, JsonNumber
+
+# Texts as people type them: a line is trimmed and must hold more than whitespace; none
+# may hold control characters (a description or reason may hold line breaks and tabs).
+_FILLED = {"strip_whitespace": True, "min_length": 1}
+Title = Annotated[str, StringConstraints(**_FILLED, max_length=300, pattern=LINE)]
+Unit = Annotated[str, StringConstraints(**_FILLED, max_length=100, pattern=LINE)]
+PersonText = Annotated[str, StringConstraints(**_FILLED, max_length=200, pattern=LINE)]
+Reason = Annotated[str, StringConstraints(**_FILLED, max_length=2000, pattern=FILLED_TEXT)]
+Description = Annotated[str, StringConstraints(max_length=10000, pattern=TEXT)]
 
 # Amounts are exact decimals inside; JSON carries them as numbers (OCDS does too).
 Amount = Annotated[

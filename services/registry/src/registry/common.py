@@ -19,7 +19,7 @@ from servicekit.pagination import Page, PageDep, PageParams
 from servicekit.repository import TableReader
 from servicekit.responses import PageBody, page_body, page_body_response
 from servicekit.routes import allows_anonymous, endpoint
-from servicekit.schemas import ApiOutModel, IsoDate, JsonNumber
+from servicekit.schemas import FILLED_TEXT, LINE, TEXT, ApiOutModel, IsoDate, JsonNumber
 
 from .db import row_counts
 from .readcache import ReadCache
@@ -42,18 +42,18 @@ TransitionId = Annotated[uuid.UUID, Path(alias="transitionId")]
 # An upload's ``dryRun``: check the file, store nothing.
 CheckOnly = Annotated[bool, Query(alias="dryRun", description="Only check the file; store nothing")]
 
-# Trimmed before the length check: the documents say so with a pattern (at least one
-# character other than whitespace), so blank names are invalid there too.
-TRIMMED = r"\S"
+# Trimmed before the length check; the patterns (servicekit.schemas) refuse control
+# characters and blank values, and say so in the documents.
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=TRIMMED)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=LINE)
 ]
 ShortText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=TRIMMED)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=LINE)
 ]
-LongText = Annotated[str, StringConstraints(max_length=10_000)]
+LongText = Annotated[str, StringConstraints(max_length=10_000, pattern=TEXT)]
 Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=TRIMMED)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=FILLED_TEXT),
 ]
 # An absolute http(s) URL as a client can send it: a DNS name or IPv4 host, an optional
 # port, then a path, query and fragment of RFC 3986's characters only (anything else,

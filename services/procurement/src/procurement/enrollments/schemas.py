@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field
 
 from servicekit.schemas import ApiModel, ApiOutModel, IsoDate, JsonBoolean, JsonInteger
 
+from ..schemas import PersonText
 from .models import Enrollment, EnrollmentLot, Mandate
 
 StartDateSource = Literal["explicit", "registry-contract-end", "planned-start"]
@@ -21,12 +22,9 @@ MANDATE_POWERS = ("enroll-in-tender", "act-in-procedure-on-behalf")
 class MandateIn(ApiModel):
     """The volmacht: signed by someone entitled to bind the municipality."""
 
-    signer_name: str = Field(min_length=1, max_length=200, examples=["Sharon Dijksma"])
-    signer_role: str = Field(
-        min_length=1,
-        max_length=200,
-        description="e.g. 'burgemeester', 'wethouder', 'inkoper'",
-        examples=["burgemeester"],
+    signer_name: PersonText = Field(examples=["Sharon Dijksma"])
+    signer_role: PersonText = Field(
+        description="e.g. 'burgemeester', 'wethouder', 'inkoper'", examples=["burgemeester"]
     )
     signed_date: IsoDate = Field(
         description="Date the mandate was signed (not in the future)", examples=["2027-01-15"]

@@ -11,7 +11,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from servicekit.schemas import ApiModel, ApiOutModel, IsoDate, JsonInteger
 
-from ..schemas import Money, MoneyOut
+from ..schemas import Description, Money, MoneyOut, Reason, Title, Unit
 from .models import Lot, Tender
 from .terms import effective_status
 
@@ -28,14 +28,9 @@ TenderStatus = Literal[
 
 
 class LotIn(ApiModel):
-    title: str = Field(min_length=1, max_length=300, examples=["Vaste aansluitingen"])
-    unit: str = Field(
-        min_length=1,
-        max_length=100,
-        description="Unit of volume, e.g. 'seat'",
-        examples=["aansluiting"],
-    )
-    description: str = Field(default="", max_length=5000)
+    title: Title = Field(examples=["Vaste aansluitingen"])
+    unit: Unit = Field(description="Unit of volume, e.g. 'seat'", examples=["aansluiting"])
+    description: Description = Field(default="", max_length=5000)
     estimated_value: Money | None = Field(
         default=None, description="The lot's share of the tender value; split evenly if absent"
     )
@@ -47,8 +42,8 @@ class TenderIn(ApiModel):
         description="Registry organisation (cooperation or operator) acting as central "
         "purchasing body; the caller must be its staff"
     )
-    title: str = Field(min_length=1, max_length=300, examples=["Glasvezel 2027"])
-    description: str = Field(default="", max_length=10000)
+    title: Title = Field(examples=["Glasvezel 2027"])
+    description: Description = ""
     procedure: Procedure
     estimated_value: Money
     enrollment_opens_at: AwareDatetime = Field(examples=["2027-01-04T00:00:00+01:00"])
@@ -65,8 +60,8 @@ class TenderPatch(ApiModel):
     each is documented without null (null is a 400)."""
 
     # Constraints sit on the value type: pydantic cannot apply them to a plain union.
-    title: Annotated[str, Field(min_length=1, max_length=300)] | SkipJsonSchema[None] = None
-    description: Annotated[str, Field(max_length=10000)] | SkipJsonSchema[None] = None
+    title: Title | SkipJsonSchema[None] = None
+    description: Description | SkipJsonSchema[None] = None
     procedure: Procedure | SkipJsonSchema[None] = None
     estimated_value: Money | SkipJsonSchema[None] = None
     enrollment_opens_at: AwareDatetime | SkipJsonSchema[None] = None
@@ -78,11 +73,11 @@ class TenderPatch(ApiModel):
 
 
 class TransitionIn(ApiModel):
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Reason | None = None
 
 
 class CancellationIn(ApiModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Reason
 
 
 class LotOut(ApiOutModel):
