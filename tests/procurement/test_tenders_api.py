@@ -269,6 +269,17 @@ async def test_patch_draft_requires_if_match(
     stale = {**lead_headers, "If-Match": '"stale"'}
     assert (await client.patch(f"/v1/tenders/{tid}", json=patch, headers=stale)).status_code == 412
     fresh = {**lead_headers, "If-Match": etag}
+    # A bad member is named as the member (not as the union member pydantic tried), once.
+    for bad, reason in (
+        ({"title": "   "}, "at least 1 character"),
+        ({"contractDurationMonths": 0}, "greater than or equal to 1"),
+        ({"enrollmentClosesAt": 12345}, "ISO 8601"),
+    ):
+        response = await client.patch(f"/v1/tenders/{tid}", json=bad, headers=fresh)
+        assert response.status_code == 400, response.text
+        [param] = response.json()["invalidParams"]
+        assert param["name"] == next(iter(bad)), param
+        assert reason in param["reason"], param
     response = await client.patch(f"/v1/tenders/{tid}", json=patch, headers=fresh)
     assert response.status_code == 200
     assert response.json()["title"] == "Nieuwe titel"

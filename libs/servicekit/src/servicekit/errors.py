@@ -8,6 +8,7 @@ Every error a Samen service answers is ``application/problem+json`` with ``type`
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -234,6 +235,14 @@ def problem_response(
     )
 
 
+# The members of a union pydantic tried, as it names them in an error's location
+# (``none``, ``constrained-str``, ``function-before[…]``): not part of the field's name.
+_UNION_MEMBER = re.compile(
+    r"none|nullable|str|int|float|bool|date|datetime|decimal|uuid|[a-z]+(-[a-z]+)+|[a-z-]+\[.*\]"
+)
+_NOT_NONE = "Input should be None"
+
+
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:
     """Turn pydantic's error location into a parameter name (``body.lots[0].title``)."""
     parts = list(loc)
@@ -245,19 +254,25 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
     for part in parts:
         if isinstance(part, int):
             name += f"[{part}]"
+        elif name and _UNION_MEMBER.fullmatch(str(part)):
+            continue
         else:
             name += ("." if name else "") + str(part)
     return name
 
 
 def invalid_params_from(exc: RequestValidationError) -> list[dict[str, str]]:
-    params = []
+    params: list[dict[str, str]] = []
     for err in exc.errors():
         reason = str(err.get("msg", "invalid"))
         if err.get("type") == "json_invalid":
             reason = "Body is not valid JSON"
-        params.append({"name": _location(err.get("loc", ())) or "body", "reason": reason})
-    return params
+        param = {"name": _location(err.get("loc", ())) or "body", "reason": reason}
+        if param not in params:
+            params.append(param)
+    # An optional member's value failed its type, so it was not null either: say the first.
+    named = {p["name"] for p in params if p["reason"] != _NOT_NONE}
+    return [p for p in params if p["reason"] != _NOT_NONE or p["name"] not in named]
 
 
 async def _problem_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -7,7 +7,14 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from .errors import BadRequest
@@ -46,6 +53,17 @@ def _iso_date_only(value: Any) -> Any:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 """A calendar date as ISO 8601 ``YYYY-MM-DD`` only (query parameters and bodies)."""
+
+
+def _iso_datetime_only(value: Any) -> Any:
+    # pydantic also reads a number as seconds since 1970; the documents say date-time.
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date and time with its offset")
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime_only)]
+"""A moment as ISO 8601 with its offset (``2027-02-28T23:59:00+01:00``), never a number."""
 
 
 def _a_json_number(value: Any) -> Any:

@@ -6,10 +6,10 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
-from servicekit.schemas import ApiModel, ApiOutModel, IsoDate, JsonInteger
+from servicekit.schemas import ApiModel, ApiOutModel, IsoDate, IsoDateTime, JsonInteger
 
 from ..schemas import Description, Money, MoneyOut, Reason, Title, Unit
 from .models import Lot, Tender
@@ -46,8 +46,8 @@ class TenderIn(ApiModel):
     description: Description = ""
     procedure: Procedure
     estimated_value: Money
-    enrollment_opens_at: AwareDatetime = Field(examples=["2027-01-04T00:00:00+01:00"])
-    enrollment_closes_at: AwareDatetime = Field(examples=["2027-02-28T23:59:00+01:00"])
+    enrollment_opens_at: IsoDateTime = Field(examples=["2027-01-04T00:00:00+01:00"])
+    enrollment_closes_at: IsoDateTime = Field(examples=["2027-02-28T23:59:00+01:00"])
     planned_start_date: IsoDate = Field(
         description="Planned start of the joint contract", examples=["2027-07-01"]
     )
@@ -64,8 +64,8 @@ class TenderPatch(ApiModel):
     description: Description | SkipJsonSchema[None] = None
     procedure: Procedure | SkipJsonSchema[None] = None
     estimated_value: Money | SkipJsonSchema[None] = None
-    enrollment_opens_at: AwareDatetime | SkipJsonSchema[None] = None
-    enrollment_closes_at: AwareDatetime | SkipJsonSchema[None] = None
+    enrollment_opens_at: IsoDateTime | SkipJsonSchema[None] = None
+    enrollment_closes_at: IsoDateTime | SkipJsonSchema[None] = None
     planned_start_date: IsoDate | SkipJsonSchema[None] = None
     contract_duration_months: Annotated[
         Annotated[int, Field(ge=1, le=240)] | SkipJsonSchema[None], JsonInteger
