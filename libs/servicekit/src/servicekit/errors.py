@@ -295,10 +295,12 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else None
+    # The path is the problem's ``instance`` (which the gateway gives as the client sent
+    # it); the detail does not repeat the service's own.
     if exc.status_code == 404 and detail in (None, "Not Found"):
-        detail = f"No resource at {mask_bsns(request.url.path)}"
+        detail = "No resource at this address."
     elif exc.status_code == 405 and detail in (None, "Method Not Allowed"):
-        detail = f"Method {request.method} is not allowed on {mask_bsns(request.url.path)}"
+        detail = f"Method {request.method} is not allowed at this address."
     error = problem_for_status(exc.status_code, detail)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
