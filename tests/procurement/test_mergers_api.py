@@ -191,3 +191,49 @@ async def test_apply_errors(
         "/v1/municipality-mergers", json={"mergerId": merger_id}, headers=operator(issuer)
     )
     assert r.status_code == 503
+
+
+async def test_a_withdrawn_successor_takes_only_the_predecessors_lines(
+    client: httpx.AsyncClient, registry: FakeRegistry, issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:  # fmt: skip
+    """Soest withdrew its 500; Eemnes' 10 pass to it, the withdrawn 500 do not come back."""
+    tender = await open_tender(client, registry, lead_headers)
+    soest_headers = municipality_headers(issuer, SOEST)
+    soest = await _enroll(client, issuer, tender, SOEST, {0: 500, 1: 20})
+    r = await client.get(f"/v1/tenders/{tender['id']}/enrollments/{soest['id']}",
+                         headers=soest_headers)  # fmt: skip
+    r = await client.post(
+        f"/v1/tenders/{tender['id']}/enrollments/{soest['id']}/withdrawal",
+        headers={**soest_headers, "If-Match": r.headers["etag"]},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    body = {"lots": [{"lotId": tender["lots"][0]["id"], "expectedVolume": 10,
+                      "desiredStartDate": "2030-03-01"}],
+            "mandate": mandate(signer="E. Eemnes")}  # fmt: skip
+    r = await client.post(f"/v1/tenders/{tender['id']}/enrollments", json=body,
+                          headers=municipality_headers(issuer, EEMNES))  # fmt: skip
+    assert r.status_code == 201, r.text
+    merger_id = str(uuid.uuid4())
+    registry.mergers[merger_id] = {
+        "id": merger_id, "predecessorIds": [EEMNES["id"]], "successorId": SOEST["id"],
+        "effectiveDate": "2026-01-01"}  # fmt: skip
+    registry.organisations[EEMNES["id"]] = {
+        **EEMNES, "endedOn": "2025-12-31", "successorId": SOEST["id"]}  # fmt: skip
+    r = await client.post(
+        "/v1/municipality-mergers", json={"mergerId": merger_id}, headers=operator(issuer)
+    )
+    assert r.status_code == 201, r.text
+
+    r = await client.get(f"/v1/tenders/{tender['id']}/enrollments/{soest['id']}",
+                         headers=soest_headers)  # fmt: skip
+    got = r.json()
+    assert got["status"] == "enrolled"
+    assert [(x["lotId"], x["expectedVolume"], x["desiredStartDate"]) for x in got["lots"]] == [
+        (tender["lots"][0]["id"], 10, "2030-03-01")]  # fmt: skip
+    # The mandate in force is the one Eemnes signed for those lines, not Soest's old one.
+    assert got["mandate"]["signerName"] == "E. Eemnes"
+    assert got["mandate"]["scope"]["lotIds"] == [tender["lots"][0]["id"]]
+    demand = (await client.get(f"/v1/tenders/{tender['id']}/demand", headers=lead_headers)).json()
+    assert demand["participants"] == 1
+    assert [lot["totalVolume"] for lot in demand["lots"]] == [10, 0]

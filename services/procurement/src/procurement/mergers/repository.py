@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlmodel import col, select
 
 from servicekit.repository import Repository
 
-from ..enrollments.models import Enrollment, EnrollmentLot
+from ..enrollments.models import Enrollment, EnrollmentLot, Mandate
 from ..enrollments.terms import ENROLLED
 from .models import AppliedMerger
 
@@ -48,3 +49,26 @@ class MergerRepository(Repository[AppliedMerger]):
     async def lines(self, enrollment_id: uuid.UUID) -> list[EnrollmentLot]:
         query = select(EnrollmentLot).where(col(EnrollmentLot.enrollment_id) == enrollment_id)
         return list((await self.session.execute(query)).scalars())
+
+    async def drop_lines(self, enrollment_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(EnrollmentLot).where(col(EnrollmentLot.enrollment_id) == enrollment_id)
+        )
+        await self.session.flush()
+
+    async def copy_current_mandate(
+        self, enrollment: Enrollment, into: Enrollment, now: datetime
+    ) -> None:
+        """The enrollment's current mandate, as signed, recorded again on ``into`` (mandate
+        rows are never changed, so moving one is a copy)."""
+        query = (
+            select(Mandate)
+            .where(col(Mandate.enrollment_id) == enrollment.id)
+            .order_by(col(Mandate.recorded_at).desc())
+            .limit(1)
+        )
+        signed = (await self.session.execute(query)).scalar_one()
+        values = {c.key: getattr(signed, c.key) for c in Mandate.__table__.columns}  # type: ignore[attr-defined]
+        self.session.add(
+            Mandate(**{**values, "id": uuid.uuid4(), "enrollment_id": into.id, "recorded_at": now})
+        )

@@ -4,7 +4,8 @@ The registry owns the merger (which municipalities continue as which); procureme
 it over HTTP and moves the predecessors' current enrollments to the successor, once per
 merger: an enrollment in a tender where the successor has none becomes the successor's;
 one where it has an enrollment already is folded into that one (volumes added per lot,
-the earlier desired start date) and ends with status ``merged``. Each change has its
+the earlier desired start date; a withdrawn one takes only the predecessor's lines and
+mandate) and ends with status ``merged``. Each change has its
 history row and event; mandates stay as they were signed. A preview (``dry_run``) runs
 the same transaction and rolls it back.
 """
@@ -23,7 +24,7 @@ from servicekit.auth import Principal
 from servicekit.db import transaction
 from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 
-from ..enrollments.models import Enrollment
+from ..enrollments.models import Enrollment, EnrollmentLot
 from ..enrollments.registry_details import Municipality, apply_municipality
 from ..enrollments.service import record_change
 from ..enrollments.terms import ENROLLED
@@ -206,7 +207,17 @@ async def _fold(
     into: Enrollment,
     now: datetime,
 ) -> None:
-    theirs = {line.lot_id: line for line in await repo.lines(into.id)}
+    revived = into.status != ENROLLED
+    if revived:
+        # The successor had withdrawn: its old lines and mandate no longer stand, so it
+        # takes over only the predecessor's lines and mandate, as in a transfer.
+        await repo.drop_lines(into.id)
+        theirs: dict[uuid.UUID, EnrollmentLot] = {}
+        await repo.copy_current_mandate(enrollment, into, now)
+        into.status = ENROLLED
+        into.withdrawn_at = None
+    else:
+        theirs = {line.lot_id: line for line in await repo.lines(into.id)}
     for line in await repo.lines(enrollment.id):
         kept = theirs.get(line.lot_id)
         if kept is None:
@@ -217,9 +228,6 @@ async def _fold(
             kept.desired_start_date = line.desired_start_date
             kept.start_date_source = line.start_date_source
             kept.start_date_explanation = line.start_date_explanation
-    if into.status != ENROLLED:  # the successor had withdrawn; the predecessors' stand
-        into.status = ENROLLED
-        into.withdrawn_at = None
     into.version += 1
     into.updated_at = now
     enrollment.status = MERGED
