@@ -67,11 +67,14 @@ class TokenRepository:
         disclosure: Disclosure,
         sector: str,
         sub: str,
+        rotated_hash: str | None = None,
     ) -> bool:
         """Record what a grant produced: its refresh token (if any), the disclosure log
         entry and the pairwise subject. For a code (``code_hash``) only while the code is
-        not marked replayed, checked under its row lock (a replay that marked it first
-        wins); False then, and nothing is written."""
+        not marked replayed, for a refresh (``rotated_hash``, the token it rotates) only
+        while that token's family is not revoked, each checked under the row's lock (a
+        replay or revocation that got there first wins); False then, and nothing is
+        written (RFC 9700 §4.14.2)."""
         if code_hash is not None and self.postgresql:
             params: dict[str, Any] = {
                 "code_hash": code_hash,
@@ -89,6 +92,10 @@ class TokenRepository:
             if code_hash is not None:
                 code = await session.get(AuthorizationCode, code_hash, with_for_update=True)
                 if code is None or code.replayed_at is not None:
+                    return False
+            if rotated_hash is not None:
+                rotated = await session.get(RefreshToken, rotated_hash, with_for_update=True)
+                if rotated is None or rotated.revoked_at is not None:
                     return False
             if refresh is not None:
                 session.add(refresh)
@@ -202,6 +209,14 @@ async def revoke_families(
     they gave: the code's and each redeemed refresh token's (resource servers learn of
     them from the revocation feed)."""
     for family_id, client_id in families:
+        # Lock the family first: a rotation recording its new token holds the rotated
+        # token's lock, and the UPDATE below (a new statement, a new snapshot under READ
+        # COMMITTED) then also sees the token it committed.
+        await session.execute(
+            select(col(RefreshToken.token_hash))
+            .where(col(RefreshToken.family_id) == family_id)
+            .with_for_update()
+        )
         await session.execute(
             update(RefreshToken)
             .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))

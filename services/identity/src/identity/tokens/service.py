@@ -268,8 +268,10 @@ class TokenService:
             )
         disclosure = self.disclosure(client, login, "token", disclosed)
         if not await self.repository.record_grant(
-            code_hash, refresh_row, disclosure, client.sector, sub
+            code_hash, refresh_row, disclosure, client.sector, sub, refresh_hash
         ):
+            if refresh_hash:
+                raise OAuthError("invalid_grant", "The refresh token was revoked.")
             raise OAuthError("invalid_grant", "The code was replayed; nothing is issued.")
         if refresh:
             response["refresh_token"] = refresh
