@@ -162,15 +162,28 @@ async def revocations(request: Request) -> Response:
     return JSONResponse(body, headers=NO_STORE)
 
 
+# What the confirmation form carries along, so the confirmed logout still returns to the
+# client (its registered post_logout_redirect_uri) with its state.
+_LOGOUT_PASSED_ON = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state")
+
+
 def _logout_unconfirmed(
     request: Request, p: Identity, q: dict[str, str], cookie: str, lang: str
 ) -> Response | None:
-    """A logout that cannot be tied to a client (a cross-site link could log the person
-    out) needs the person's confirmation: a page with a form bound to their session
-    cookie. None once confirmed."""
+    """A logout not proven to come from a client of this very session (a cross-site link
+    could log the person out) needs the person's confirmation: a page with a form bound
+    to their session cookie. None once confirmed."""
     expected = keyed_hash(p.settings.secret, "end-session", cookie)
     if request.method == "GET" or q.get("confirm") != "yes":
-        return render(request, "logout.html", lang, title=TEXT[lang]["logout_title"], csrf=expected)
+        passed = {k: q[k] for k in _LOGOUT_PASSED_ON if q.get(k)}
+        return render(
+            request,
+            "logout.html",
+            lang,
+            title=TEXT[lang]["logout_title"],
+            csrf=expected,
+            passed=passed,
+        )
     if not hmac.compare_digest(q.get("csrf") or "", expected):
         return error_page(
             request,
@@ -181,8 +194,9 @@ def _logout_unconfirmed(
     return None
 
 
-async def _logout_client(p: Identity, q: dict[str, str]) -> Any:
-    """The client an RP-initiated logout names (by its ID token hint or client_id)."""
+async def _logout_client(p: Identity, q: dict[str, str]) -> tuple[Any, dict[str, Any] | None]:
+    """The client an RP-initiated logout names (by its ID token hint or client_id), and
+    the hint's claims."""
     if q.get("id_token_hint"):
         invalid = PageError("De id_token_hint is ongeldig.", "The id_token_hint is invalid.")
         try:
@@ -196,10 +210,10 @@ async def _logout_client(p: Identity, q: dict[str, str]) -> Any:
             raise PageError(
                 "client_id past niet bij de hint.", "client_id does not match the hint."
             )
-        return client
+        return client, hint
     if q.get("client_id"):
-        return await p.clients.get(q["client_id"])
-    return None
+        return await p.clients.get(q["client_id"]), None
+    return None, None
 
 
 @router.api_route("/auth/end-session", methods=["GET", "POST"])
@@ -208,7 +222,7 @@ async def end_session(request: Request) -> Response:
     p = identity_of(request)
     try:
         q = await parameters(request)
-        client = await _logout_client(p, q)
+        client, hint = await _logout_client(p, q)
     except PageError as exc:
         return error_page(request, exc.nl, exc.en)
     target = q.get("post_logout_redirect_uri")
@@ -221,7 +235,15 @@ async def end_session(request: Request) -> Response:
     cookie = request.cookies.get(p.settings.cookie_name)
     session = await p.sessions.load(cookie)
     lang = pick_lang(q.get("lang") or (q.get("ui_locales") or "").split(" ")[0], request)
-    if session is not None and client is None and cookie:
+    # Only an ID token of this very session shows the logout comes from its client
+    # (OIDC RP-Initiated Logout §2); a client_id alone, or another session's ID token, asks.
+    own = (
+        session is not None
+        and client is not None
+        and hint is not None
+        and hint.get("sid") == p.tokens.sid(client, session)
+    )
+    if session is not None and not own and cookie:
         unconfirmed = _logout_unconfirmed(request, p, q, cookie, lang)
         if unconfirmed is not None:
             return unconfirmed

@@ -48,6 +48,10 @@ class TokenService:
         access tokens its redemptions produced without storing anything per grant."""
         return keyed_hash(self.settings.secret, "access-jti", kind, grant_hash)
 
+    def sid(self, client: Client, login: LoginSession) -> str:
+        """The ``sid`` a client is told for a login session."""
+        return login.id_hash
+
     def family_of(self, code_hash: str) -> str:
         """The refresh-token family a code starts: derived, so that a revoked family names
         the code's access token and a replayed code its family."""
@@ -220,7 +224,7 @@ class TokenService:
         extra = {
             "acr": login.acr,
             "auth_time": int(aware(login.auth_time).timestamp()),
-            "sid": login.id_hash,
+            "sid": self.sid(client, login),
             "org_id": person.get("org_id"),
             "org_type": person.get("org_type"),
             "roles": person.get("roles"),
@@ -300,7 +304,7 @@ class TokenService:
             "exp": now + min(self.settings.id_token_lifetime, 300),
             "acr": login.acr,
             "auth_time": extra["auth_time"],
-            "sid": login.id_hash,
+            "sid": self.sid(client, login),
             **person,
         }
         return await self.keys.sign(id_claims, client.id_token_signed_response_alg)
