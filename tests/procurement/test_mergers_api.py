@@ -237,3 +237,35 @@ async def test_a_withdrawn_successor_takes_only_the_predecessors_lines(
     demand = (await client.get(f"/v1/tenders/{tender['id']}/demand", headers=lead_headers)).json()
     assert demand["participants"] == 1
     assert [lot["totalVolume"] for lot in demand["lots"]] == [10, 0]
+
+
+async def test_an_ended_municipality_cannot_enroll_while_the_registry_is_down(
+    client: httpx.AsyncClient, registry: FakeRegistry, issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:  # fmt: skip
+    """The applied merger stored here says Eemnes ended, when the registry cannot."""
+    tender = await open_tender(client, registry, lead_headers)
+    await _enroll(client, issuer, tender, SOEST, {0: 10})
+    eemnes = await _enroll(client, issuer, tender, EEMNES, {0: 10})
+    other = await open_tender(client, registry, lead_headers, title="Na de fusie")
+    merger_id = _merger(registry)
+    r = await client.post(
+        "/v1/municipality-mergers", json={"mergerId": merger_id}, headers=operator(issuer)
+    )
+    assert r.status_code == 201, r.text
+    registry.down = True
+    for t in (tender, other):  # its merged row, and a tender it never enrolled in
+        body = {"lots": [{"lotId": t["lots"][0]["id"], "expectedVolume": 10,
+                          "desiredStartDate": "2030-02-01"}], "mandate": mandate()}  # fmt: skip
+        r = await client.post(f"/v1/tenders/{t['id']}/enrollments", json=body,
+                              headers=municipality_headers(issuer, EEMNES))  # fmt: skip
+        assert r.status_code == 409, r.text
+        assert r.json()["type"].endswith("/organisation-ended")
+    registry.down = False
+    r = await client.get(f"/v1/tenders/{tender['id']}/enrollments/{eemnes['id']}",
+                         headers=lead_headers)  # fmt: skip
+    assert r.json()["status"] == "merged"
+    demand = (await client.get(f"/v1/tenders/{tender['id']}/demand", headers=lead_headers)).json()
+    assert (demand["participants"], demand["lots"][0]["totalVolume"]) == (1, 20)
+    r = await client.get(f"/v1/tenders/{other['id']}/enrollments", headers=lead_headers)
+    assert r.json()["total"] == 0

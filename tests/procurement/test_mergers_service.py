@@ -123,3 +123,23 @@ async def test_concurrent_applies_of_one_merger_apply_it_once(
     results = await asyncio.gather(*(_apply(app, database, OPERATOR, merger_id) for _ in range(2)))
     assert sorted(applied for _, applied in results) == [False, True]
     assert results[0][0] == results[1][0]
+
+
+async def test_a_merged_enrollment_is_never_enrolled_again(
+    client: httpx.AsyncClient, database: Database, registry: FakeRegistry,
+    issuer: TestIssuer, lead_headers: dict[str, str],
+) -> None:  # fmt: skip
+    """Even without the merger's record (only the row's status says it merged)."""
+    tender = await open_tender(client, registry, lead_headers)
+    eemnes, _ = await _enroll(client, issuer, tender, EEMNES)
+    async with database.sessionmaker() as session, session.begin():
+        row = await session.get(Enrollment, eemnes)
+        assert row is not None
+        row.status = "merged"
+    body = {"lots": [{"lotId": tender["lots"][0]["id"], "expectedVolume": 5,
+                      "desiredStartDate": "2030-03-01"}], "mandate": mandate()}  # fmt: skip
+    r = await client.post(f"/v1/tenders/{tender['id']}/enrollments", json=body,
+                          headers=municipality_headers(issuer, EEMNES))  # fmt: skip
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/organisation-ended")
+    assert await _state(database, eemnes) == (EEMNES["oin"], "merged")

@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from cachetools import LRUCache
@@ -18,6 +18,7 @@ from servicekit.errors import NotFound
 from servicekit.pagination import PageParams
 from servicekit.repository import Repository
 
+from ..mergers.models import AppliedMerger
 from ..tenders.models import Lot, Tender
 from ..tenders.repository import TenderRepository
 from .models import Enrollment, EnrollmentLot, Mandate
@@ -176,6 +177,15 @@ class EnrollmentRepository(Repository[Enrollment]):
         )
         if found is None:
             raise NotFound(f"Enrollment {enrollment_id} does not exist in tender {tender_id}.")
+        return found
+
+    async def merged_on(self, oin: str) -> date | None:
+        """The effective date of a merger applied here that ended this municipality."""
+        # The OINs are a JSON list of strings: the quoted OIN matches one whole entry.
+        query = select(func.min(col(AppliedMerger.effective_date))).where(
+            col(AppliedMerger.predecessor_oins).contains(f'"{oin}"', autoescape=True)
+        )
+        found: date | None = (await self.session.execute(query)).scalar_one_or_none()
         return found
 
     async def current_mandate(self, enrollment_id: uuid.UUID) -> Mandate:

@@ -40,6 +40,7 @@ from .schemas import (
 )
 from .terms import (
     ENROLLED,
+    MERGED,
     WITHDRAWN,
     already_enrolled,
     check_lots,
@@ -48,6 +49,7 @@ from .terms import (
     check_window,
     enrollment_etag,
     event_data,
+    organisation_ended,
     require_owner,
     require_signer,
 )
@@ -111,11 +113,7 @@ async def enroll(
     needs_registry = any(line.desired_start_date is None for line in body.lots)
     municipality, _reached = await municipality_of(registry, oin, needs_registry)
     if municipality.ended_on:
-        raise Conflict(
-            f"This municipality ended on {municipality.ended_on} in a merger; its successor "
-            "enrolls instead.",
-            slug="organisation-ended",
-        )
+        raise organisation_ended(f"on {municipality.ended_on} in a merger")
     dates = await start_dates(registry, tender, municipality, body.lots)
 
     actor = Actor.of(principal)
@@ -125,6 +123,11 @@ async def enroll(
             now = clock()
             tender = await repo.locked_tender(tender_id)
             check_window(tender, now)
+            # The registry may be down (details from cache or none): a merger applied
+            # here still says the municipality ended.
+            merged_on = await repo.merged_on(oin)
+            if merged_on is not None:
+                raise organisation_ended(f"in the merger effective {merged_on}")
             enrollment = Enrollment(
                 tender_id=tender_id,
                 municipality_oin=oin,
@@ -139,6 +142,8 @@ async def enroll(
                 existing = await repo.find(tender_id, oin)
                 if existing is None or existing.status == ENROLLED:
                     raise _Enrolled
+                if existing.status == MERGED:  # lives on in the successor's enrollment
+                    raise organisation_ended()
                 # Re-enrolling after a withdrawal reuses the one row per municipality.
                 enrollment = existing
                 enrollment.status = ENROLLED

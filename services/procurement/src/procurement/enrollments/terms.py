@@ -24,6 +24,8 @@ ENROLLED = "enrolled"
 
 
 WITHDRAWN = "withdrawn"
+# The enrollment of a municipality that ended in a merger, folded into its successor's.
+MERGED = "merged"
 
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -157,4 +159,11 @@ def already_enrolled(existing: Enrollment) -> Conflict:
         slug="already-enrolled",
         extra={"enrollmentId": str(existing.id)},
         headers={"Location": location},
+    )
+
+
+def organisation_ended(when: str = "in a merger") -> Conflict:
+    return Conflict(
+        f"This municipality ended {when}; its successor enrolls instead.",
+        slug="organisation-ended",
     )

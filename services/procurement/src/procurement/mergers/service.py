@@ -27,13 +27,11 @@ from servicekit.errors import BadRequest, Conflict, Forbidden, NotFound
 from ..enrollments.models import Enrollment, EnrollmentLot
 from ..enrollments.registry_details import Municipality, apply_municipality
 from ..enrollments.service import record_change
-from ..enrollments.terms import ENROLLED
+from ..enrollments.terms import ENROLLED, MERGED
 from ..registry_client import RegistryClient
 from .models import AppliedMerger
 from .repository import MergerRepository
 from .schemas import AppliedMergerOut
-
-MERGED = "merged"
 
 
 def require_operator(principal: Principal) -> None:
