@@ -26,6 +26,9 @@ class SessionService:
         self.settings = settings
         self.repository = repository
         self.attributes = Sealer(settings.key_encryption_keys, "session-attributes")
+        # Keyed by the secret of pairwise subjects, not the key-encryption key: a token
+        # outlives a KEK rotation, and this secret never changes (subs derive from it).
+        self.references = Sealer(settings.secret, "session-reference")
 
     def person_hash(self, person_key: str) -> str:
         return keyed_hash(self.settings.secret, "person", person_key)
@@ -38,6 +41,21 @@ class SessionService:
         if row is None or row.ended_at is not None or aware(row.expires_at) <= utcnow():
             return None
         return row
+
+    def reference(self, row: LoginSession) -> str:
+        """The session as an access token names it for userinfo: sealed, so that tokens
+        of clients in different sectors share no identifier (their ``sid`` differs)."""
+        return self.references.seal({"s": row.id_hash})
+
+    async def by_reference(self, reference: object) -> LoginSession | None:
+        """The session a :meth:`reference` names, if it is still there."""
+        if not isinstance(reference, str):
+            return None
+        try:
+            id_hash = self.references.open(reference).get("s")
+        except ValueError:
+            return None
+        return await self.repository.get(id_hash) if isinstance(id_hash, str) else None
 
     @staticmethod
     def satisfies(row: LoginSession, params: dict[str, Any], required: str) -> bool:

@@ -145,8 +145,7 @@ class AccessTokens:
         if "openid" not in str(claims.get("scope", "")).split():
             raise OAuthError("insufficient_scope", "The access token lacks the openid scope.")
         client = await self.clients.get(str(claims.get("client_id")))
-        sid = str(claims.get("sid") or "")
-        login = await self.sessions.repository.get(sid) if sid and client is not None else None
+        login = await self.sessions.by_reference(claims.get("ses"))
         if client is None or login is None or login.ended_at is not None:
             raise OAuthError("invalid_token", "The login session of this token has ended.")
         identity = self.sessions.identity_of(login)

@@ -49,8 +49,9 @@ class TokenService:
         return keyed_hash(self.settings.secret, "access-jti", kind, grant_hash)
 
     def sid(self, client: Client, login: LoginSession) -> str:
-        """The ``sid`` a client is told for a login session."""
-        return login.id_hash
+        """The ``sid`` a client is told for a login session: per sector (like ``sub``), so
+        that clients of different sectors cannot link their pairwise subjects by it."""
+        return keyed_hash(self.settings.secret, "sid", client.sector, login.id_hash)
 
     def family_of(self, code_hash: str) -> str:
         """The refresh-token family a code starts: derived, so that a revoked family names
@@ -233,7 +234,9 @@ class TokenService:
         jti = self.code_access_jti(code_hash) if code_hash else None
         if refresh_hash:
             jti = self.access_jti("refresh", refresh_hash)
-        access, lifetime = await self.mint_access_token(client, sub, scopes, extra, jti)
+        # `ses` lets userinfo find the session; sealed, it links nothing.
+        in_access = {**extra, "ses": self.sessions.reference(login)}
+        access, lifetime = await self.mint_access_token(client, sub, scopes, in_access, jti)
         response: dict[str, Any] = {
             "access_token": access,
             "token_type": "Bearer",
