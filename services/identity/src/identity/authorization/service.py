@@ -100,6 +100,9 @@ class AuthorizationService:
         state = q.get("state")
         if not _printable(state, 2000):
             raise RedirectError("invalid_request", "state is too long or has control characters.")
+        if not state:
+            # NL GOV OIDC profile: state is required (CSRF protection of the redirect).
+            raise RedirectError("invalid_request", "state is required.")
         if "request" in q or "request_uri" in q:
             raise RedirectError("invalid_request", "A request object cannot hold another.")
         if client.grant_type != "authorization_code":
