@@ -62,6 +62,11 @@ def test_refresh_lifetimes_are_bounded() -> None:
         make_settings(
             "sqlite+aiosqlite://", refresh_token_lifetime=7200, refresh_token_family_lifetime=3600
         )
+    # NL GOV OAuth profile: a refresh token lives 6 h at most, and by default.
+    assert make_settings("sqlite+aiosqlite://").refresh_token_lifetime == 6 * 3600
+    make_settings("sqlite+aiosqlite://", refresh_token_lifetime=6 * 3600)
+    with pytest.raises(ValueError, match="refresh_token_lifetime"):
+        make_settings("sqlite+aiosqlite://", refresh_token_lifetime=6 * 3600 + 1)
 
 
 async def test_failed_client_authentication_is_limited(

@@ -49,8 +49,9 @@ class Settings(ServiceSettings):
     id_token_lifetime: int = Field(default=300, le=300)
     code_lifetime: int = Field(default=60, le=60)
     # Refresh tokens (NL GOV OAuth profile: they expire): each one lives this long at
-    # most, and no rotation extends its family past the family's absolute maximum.
-    refresh_token_lifetime: int = Field(default=8 * 3600, gt=0)
+    # most (NL GOV: 6 h at most), and no rotation extends its family past the family's
+    # absolute maximum.
+    refresh_token_lifetime: int = Field(default=6 * 3600, gt=0, le=6 * 3600)
     refresh_token_family_lifetime: int = Field(default=24 * 3600, gt=0, le=30 * 24 * 3600)
     session_lifetime: int = 8 * 3600
     authorization_request_lifetime: int = 600
