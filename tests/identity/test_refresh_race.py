@@ -1,5 +1,6 @@
-"""A refresh whose rotated token's family is revoked while it signs issues nothing
-(RFC 9700 §4.14.2): the new refresh token is recorded only under the old one's lock."""
+"""Refresh-token rotation: a refresh whose rotated token's family is revoked while it
+signs issues nothing (RFC 9700 §4.14.2), and narrowing the scope narrows only the access
+token (RFC 6749 §6)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,22 @@ async def test_family_revoked_while_refreshing_issues_nothing(
     assert got.status_code == 400, got.text
     assert got.json()["error"] == "invalid_grant"
     assert "refresh_token" not in got.json()
+
+
+async def test_a_narrowed_refresh_narrows_the_access_token_only(
+    browser: Browser, register: Any
+) -> None:
+    """RFC 6749 §6: the new refresh token keeps the scope of the one presented."""
+    rp = await register(refresh_tokens=True)
+    login = await browser.login(rp, scope="openid profile")
+    r1 = (await browser.token(rp, login)).json()["refresh_token"]
+    form = {"grant_type": "refresh_token", "refresh_token": r1, "scope": "openid"}
+    data, headers = rp.auth(form, aud=f"{ISSUER}/auth/token")
+    narrowed = (await browser.http.post("/auth/token", data=data, headers=headers)).json()
+    assert narrowed["scope"] == "openid"
+    form = {"grant_type": "refresh_token", "refresh_token": narrowed["refresh_token"]}
+    form["scope"] = "openid profile"
+    data, headers = rp.auth(form, aud=f"{ISSUER}/auth/token")
+    full = await browser.http.post("/auth/token", data=data, headers=headers)
+    assert full.status_code == 200, full.text
+    assert full.json()["scope"] == "openid profile"

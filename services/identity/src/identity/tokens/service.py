@@ -202,6 +202,8 @@ class TokenService:
             family_id=row.family_id,
             refresh_hash=token_hash,
             family_expires=row.family_expires_at,
+            # A narrowed refresh narrows the access token only (RFC 6749 §6).
+            refresh_scope=row.scope,
         )
 
     async def _user_tokens(
@@ -215,6 +217,7 @@ class TokenService:
         code_hash: str | None = None,
         refresh_hash: str | None = None,
         family_expires: datetime | None = None,
+        refresh_scope: str | None = None,
     ) -> dict[str, Any]:
         """The tokens of a person's grant (ID token only with a nonce, i.e. for a code),
         then its records; the access token's jti derives from the redeemed grant."""
@@ -264,7 +267,7 @@ class TokenService:
                 token_hash=sha256_hex(refresh),
                 family_id=family_id or uuid.uuid4().hex,
                 client_id=client.client_id,
-                scope=requested_scope,
+                scope=refresh_scope or requested_scope,
                 session_hash=login.id_hash,
                 claims_request=claims_request,
                 created_at=now,
