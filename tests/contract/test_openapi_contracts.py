@@ -13,7 +13,6 @@ phase (its boundary and missing-header cases) and longer stateful runs.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from contractkit import (
     BASE_URL,
     HEADERS,
     SMOKE,
+    fresh_idempotency_key,
     identity_app,
     load_schema,
     nightly_active,
@@ -29,8 +29,6 @@ from contractkit import (
 )
 from hypothesis import settings
 from known_failures import excluded
-
-from servicekit.idempotency import MAX_KEY_LENGTH
 
 APPS = {"registry": registry_app(), "procurement": procurement_app(), "identity": identity_app()}
 registry = load_schema(APPS["registry"], coverage=False)
@@ -51,13 +49,7 @@ STATEFUL_LONG = settings(max_examples=40, stateful_step_count=12)
 
 
 def _headers(case: Any, service: str) -> dict[str, str]:
-    # A valid Idempotency-Key of its own for every request, as a client uses it: generated
-    # keys repeat across examples with other bodies, which is the documented 422, not a
-    # defect. A key generated to be invalid (empty, too long) is kept, to be refused.
-    key = (case.headers or {}).get("Idempotency-Key")
-    if key is None or not 1 <= len(key) <= MAX_KEY_LENGTH:
-        return HEADERS[service]
-    return {**HEADERS[service], "Idempotency-Key": str(uuid.uuid4())}
+    return {**HEADERS[service], **fresh_idempotency_key(case)}
 
 
 def _check(case: Any, service: str) -> None:

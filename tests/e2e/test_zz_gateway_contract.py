@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "contract"))
 
+from contractkit import fresh_idempotency_key
 from known_failures import configure, excluded
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -99,6 +100,7 @@ def _call(case: Any, platform: Platform, session: Any, service: str) -> None:
     case.call_and_validate(
         base_url=f"{platform.url}/api/{service}/v1",
         session=session,
+        headers=fresh_idempotency_key(case),
         excluded_checks=excluded(service, case.operation.definition.raw.get("operationId")),
     )
 
