@@ -49,6 +49,9 @@ class OAuthError(Exception):
         headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **self.headers}
         if self.status == 401:
             headers["WWW-Authenticate"] = www_authenticate or 'Basic realm="samen"'
+        elif self.status == 403 and www_authenticate:
+            # A bearer token without the scope needed is challenged too (RFC 6750 §3).
+            headers["WWW-Authenticate"] = www_authenticate
         body = {
             "error": self.error,
             "error_description": self.description,

@@ -112,6 +112,8 @@ async def userinfo(request: Request) -> Response:
             return Response(signed, media_type="application/jwt", headers=NO_STORE)
     except OAuthError as exc:
         challenge = f'Bearer realm="samen", error="{exc.error}"'
+        if exc.error == "insufficient_scope":
+            challenge += ', scope="openid"'
         return exc.response(www_authenticate=challenge)
     return JSONResponse(claims, headers=NO_STORE)
 
