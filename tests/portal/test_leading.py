@@ -217,3 +217,20 @@ async def test_a_tender_is_cancelled_only_with_a_reason(portal: Portal) -> None:
     assert "Geannuleerd: Geen budget meer" in page.text
     assert f'action="{action}"' not in page.text
     assert f"/leading/tenders/{TENDER_ID}/edit" not in page.text
+
+
+async def test_withheld_demand_is_said_not_drawn_as_zero(portal: Portal) -> None:
+    """Procurement withholds a lot's figures and the provinces from anyone but the
+    tender's lead party (e.g. the operator): the page says so instead of failing."""
+    await portal.login(**LEAD)
+    script_draft(portal)
+    lot = {"lotId": "l1", "number": 1, "title": "Vast", "unit": "aansluiting",
+           "participants": None, "totalVolume": None, "withheld": True,
+           "estimatedValue": {"amount": 1000.0, "currency": "EUR"}}  # fmt: skip
+    portal.fake.json("GET", f"{TENDER}/demand", {
+        "lots": [lot], "provinces": [], "breakdown": "lot-totals", "withheld": True,
+        "withheldExplanation": "only the lead party"})  # fmt: skip
+    detail = await portal.client.get(f"/leading/tenders/{TENDER_ID}")
+    assert detail.status_code == 200, detail.text
+    assert "niet getoond (minder dan 3 gemeenten)" in detail.text
+    assert "De vraag per provincie ziet alleen de penvoerder" in detail.text

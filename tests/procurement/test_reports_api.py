@@ -132,6 +132,44 @@ async def test_demand_per_lot_and_province(
     assert provinces["Groningen"]["estimatedValueShare"]["amount"] == 600000
 
 
+async def test_demand_tells_others_no_municipality_s_volume(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    tender_with_demand: dict[str, Any],
+    lead_headers: dict[str, str],
+) -> None:
+    """Lots with fewer than 3 participants and the provinces stay with the lead party: a
+    province of one would give that municipality's volume, beside the OCDS buyers."""
+    tid = tender_with_demand["id"]
+    full = (await client.get(f"/v1/tenders/{tid}/demand", headers=lead_headers)).json()
+    assert (full["breakdown"], full["withheld"], full["withheldExplanation"]) == (
+        "full", False, None)  # fmt: skip
+    assert [lot["withheld"] for lot in full["lots"]] == [False, False]
+    await enroll(client, issuer, tender_with_demand, pick("GM0034"), (5, 0))  # Almere
+    readers = {
+        "municipality": municipality_headers(issuer, pick("GM0344")),  # one of them
+        "supplier": issuer.headers(sub="s", scopes=["procurement:read"], org_type="supplier"),
+    }
+    for who, headers in readers.items():
+        demand = (await client.get(f"/v1/tenders/{tid}/demand", headers=headers)).json()
+        assert (demand["breakdown"], demand["withheld"], demand["provinces"]) == (
+            "lot-totals", True, []), who  # fmt: skip
+        assert "lead party" in demand["withheldExplanation"]
+        lot1, lot2 = demand["lots"]
+        # Lot 1: Utrecht, Amersfoort and Almere; lot 2: only Utrecht and Groningen.
+        assert (lot1["participants"], lot1["totalVolume"], lot1["withheld"]) == (3, 405, False)
+        assert (lot2["participants"], lot2["totalVolume"], lot2["withheld"]) == (None, None, True)
+        assert lot2["estimatedValue"]["amount"] == 800000  # the tender's own terms
+        assert demand["participants"] == 4
+        rows = list(csv.DictReader(io.StringIO(
+            (await client.get(f"/v1/tenders/{tid}/demand.csv", headers=headers)).text)))  # fmt: skip
+        assert [(r["level"], r["participants"], r["volume"]) for r in rows] == [
+            ("lot", "3", "405"), ("lot", "", "")]  # fmt: skip
+    demand = (await client.get(f"/v1/tenders/{tid}/demand", headers=lead_headers)).json()
+    assert len(demand["provinces"]) == 3
+
+
 async def test_demand_csv_by_accept_and_by_path(
     client: httpx.AsyncClient, tender_with_demand: dict[str, Any], lead_headers: dict[str, str]
 ) -> None:

@@ -109,7 +109,8 @@ async def _detail_page(request: Request, tender_id: str, form: Form, status: int
     demand = data["demand"]
     t = Translator(language_of(request))
     by_lot = chart.bars(
-        [(f"{lot['number']}. {lot['title']}", lot["participants"]) for lot in demand["lots"]]
+        # A lot's figures are null where procurement withholds them (not the lead party).
+        [(f"{lot['number']}. {lot['title']}", lot["participants"] or 0) for lot in demand["lots"]]
     )
     by_province = chart.bars(
         [

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.auth import Principal
 from servicekit.clock import ClockDep
 from servicekit.csvfiles import CSV, csv_response
 from servicekit.db import SessionDep
@@ -39,18 +40,21 @@ class Report:
     session: AsyncSession
     registry: RegistryClient
     now: datetime
+    reader: Principal
 
     async def demand(self) -> Demand:
-        return await service.demand(self.session, self.tender_id, self.now, self.registry)
+        return await service.demand(
+            self.session, self.tender_id, self.now, self.reader, self.registry
+        )
 
     def csv(self, demand: Demand) -> Response:
         return csv_response(service.demand_csv(demand), f"demand-{self.tender_id}.csv")
 
 
 async def tender_report(
-    tender_id: TenderId, session: SessionDep, registry: RegistryDep, clock: ClockDep, _p: Reader
+    tender_id: TenderId, session: SessionDep, registry: RegistryDep, clock: ClockDep, reader: Reader
 ) -> Report:
-    return Report(tender_id, session, registry, clock())
+    return Report(tender_id, session, registry, clock(), reader)
 
 
 ReportDep = Annotated[Report, Depends(tender_report)]
@@ -60,6 +64,9 @@ ReportDep = Annotated[Report, Depends(tender_report)]
     "/v1/tenders/{tenderId}/demand",
     operation_id="getDemand",
     summary="Demand per lot and per province (JSON, or CSV with Accept: text/csv)",
+    description="The tender's lead party sees everything; other readers see per-lot totals "
+    "only, and none for a lot with fewer than 3 participants (`breakdown`, `withheld`, "
+    "`withheldExplanation` say so).",
     response_model=Demand,
     responses={200: {"content": {CSV: {"schema": {"type": "string"}}}}, 406: {}},
 )
@@ -73,6 +80,8 @@ async def get_demand(request: Request, report: ReportDep) -> Response:
     "/v1/tenders/{tenderId}/demand.csv",
     operation_id="getDemandCsv",
     summary="Demand per lot and per province as a CSV download",
+    description="As getDemand: province rows only for the tender's lead party, and empty "
+    "participants and volume where a lot has fewer than 3 participants.",
     response_class=Response,
     responses={200: CSV_RESPONSE},
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
@@ -17,9 +18,16 @@ class LotDemand(ApiOutModel):
     number: int
     title: str
     unit: str
-    participants: int = Field(description="Municipalities enrolled in this lot")
-    total_volume: int
+    participants: int | None = Field(
+        description="Municipalities enrolled in this lot; null when withheld"
+    )
+    total_volume: int | None = Field(description="Their volumes together; null when withheld")
     estimated_value: MoneyOut = Field(description="The lot's share of the tender value")
+    withheld: bool = Field(
+        description="Participants and volume left out: fewer than 3 municipalities enrolled "
+        "in the lot, so the figures would tell one municipality's volume (the tender's lead "
+        "party sees them)"
+    )
 
 
 class ProvinceLotDemand(ApiOutModel):
@@ -45,5 +53,13 @@ class Demand(ApiOutModel):
     participants: int = Field(description="Enrolled municipalities (withdrawals excluded)")
     estimated_value: MoneyOut
     lots: list[LotDemand]
-    provinces: list[ProvinceDemand]
+    provinces: list[ProvinceDemand] = Field(
+        description="Per province; only for the tender's lead party (empty for others)"
+    )
+    breakdown: Literal["full", "lot-totals"] = Field(
+        description="`full` for the tender's lead party; `lot-totals` for other readers: no "
+        "provinces, and lots with fewer than 3 participants withheld"
+    )
+    withheld: bool = Field(description="Whether any figure is left out of this answer")
+    withheld_explanation: str | None = Field(description="What is left out, and why")
     generated_at: datetime

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from servicekit.auth import Principal
 from servicekit.csvfiles import csv_text
 
 from ..enrollments.reads import fill_registry_details
@@ -54,8 +55,11 @@ async def demand(
     session: AsyncSession,
     tender_id: uuid.UUID,
     now: datetime,
+    reader: Principal,
     registry: RegistryClient | None = None,
 ) -> Demand:
+    """The demand as ``reader`` may see it: all of it for the tender's lead party, for
+    anyone else (:func:`lot_totals_only`) without what tells a municipality's volume."""
     # Participants without a province were enrolled while the registry was down.
     tender, lots, (volumes, by_province) = await read_with_details(
         session, registry, tender_id, DemandRepository.demand_rows, lambda rows: None in rows[1]
@@ -74,6 +78,7 @@ async def demand(
             participants=lot_totals[lot.id][0],
             total_volume=lot_totals[lot.id][1],
             estimated_value=MoneyOut(amount=values[lot.id], currency=tender.currency),
+            withheld=False,
         )
         for lot in lots
     ]
@@ -109,14 +114,52 @@ async def demand(
                 lots=lines,
             )
         )
-    return Demand(
+    result = Demand(
         tender_id=tender.id,
         status=effective_status(tender, now),
         participants=sum(by_province.values()),
         estimated_value=MoneyOut(amount=tender.estimated_value, currency=tender.currency),
         lots=lot_out,
         provinces=province_out,
+        breakdown="full",
+        withheld=False,
+        withheld_explanation=None,
         generated_at=now,
+    )
+    return result if reader.org_id == tender.lead_party_oin else lot_totals_only(result)
+
+
+# A group of fewer municipalities tells one's volume: to anyone when it is alone, and to
+# either of two (its own subtracted). Enrollments are the municipality's own business
+# (the enrollment list and feed hide them too), so such figures stay with the lead party.
+MIN_GROUP = 3
+
+WITHHELD_EXPLANATION = (
+    "Demand per province is shown only to the tender's lead party, and a lot's participants "
+    f"and volume only when at least {MIN_GROUP} municipalities enrolled in it: smaller groups "
+    "would tell a municipality's own volume. A municipality reads its own figures in its "
+    "enrollment."
+)
+
+
+def lot_totals_only(result: Demand) -> Demand:
+    """The demand without provinces, and without the figures of lots with fewer than
+    ``MIN_GROUP`` participants."""
+    lots = [
+        lot
+        if not lot.participants or lot.participants >= MIN_GROUP
+        else lot.model_copy(update={"participants": None, "total_volume": None, "withheld": True})
+        for lot in result.lots
+    ]
+    withheld = bool(result.provinces) or any(lot.withheld for lot in lots)
+    return result.model_copy(
+        update={
+            "lots": lots,
+            "provinces": [],
+            "breakdown": "lot-totals",
+            "withheld": withheld,
+            "withheld_explanation": WITHHELD_EXPLANATION if withheld else None,
+        }
     )
 
 
