@@ -123,6 +123,14 @@ def _enrollment_milestones(tender: Tender, now: datetime) -> list[dict[str, Any]
     return out
 
 
+def _item(lot: Lot, quantity: int | None) -> dict[str, Any]:
+    """A lot's item; the quantity only when enough municipalities make it up (None)."""
+    item: dict[str, Any] = {"id": f"{lot.id}-item", "description": lot.title}
+    if quantity is not None:
+        item["quantity"] = quantity
+    return {**item, "unit": {"name": lot.unit}, "relatedLot": str(lot.id)}
+
+
 def release(
     tender: Tender,
     lots: list[Lot],
@@ -162,16 +170,7 @@ def release(
         "procurementMethodDetails": PROCEDURE_DETAILS[tender.procedure],
         "contractPeriod": contract_period,
         "milestones": _enrollment_milestones(tender, now),
-        "items": [
-            {
-                "id": f"{lot.id}-item",
-                "description": lot.title,
-                "quantity": totals.get(lot.id, 0),
-                "unit": {"name": lot.unit},
-                "relatedLot": str(lot.id),
-            }
-            for lot in lots
-        ],
+        "items": [_item(lot, totals.get(lot.id)) for lot in lots],
         "lots": [
             {
                 "id": str(lot.id),

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import metadata
+from .schemas import MIN_GROUP
 
 # Core columns: typed for SQL expressions (the model attributes are typed as values).
 E = metadata.tables["enrollments"].c
@@ -76,6 +77,8 @@ class DemandRepository:
         return list((await self.session.execute(query)).all())
 
     async def lot_volumes(self, tender_id: uuid.UUID) -> dict[uuid.UUID, int]:
+        """Each lot's total volume, of the lots with at least ``MIN_GROUP`` participants
+        (the release is for everyone: a smaller total tells a municipality's volume)."""
         query = (
             select(L.lot_id, func.sum(L.expected_volume))
             .join_from(
@@ -85,5 +88,6 @@ class DemandRepository:
             )
             .where(E.tender_id == tender_id, E.status == ENROLLED)
             .group_by(L.lot_id)
+            .having(func.count() >= MIN_GROUP)
         )
         return {r[0]: int(r[1]) for r in await self.session.execute(query)}

@@ -12,6 +12,11 @@ from servicekit.schemas import ApiOutModel
 
 from ..schemas import MoneyOut
 
+# A group of fewer municipalities tells one's volume: to anyone when it is alone, and to
+# either of two (its own subtracted). Enrollments are the municipality's own business
+# (the enrollment list and feed hide them too), so such figures stay with the lead party.
+MIN_GROUP = 3
+
 
 class LotDemand(ApiOutModel):
     lot_id: uuid.UUID

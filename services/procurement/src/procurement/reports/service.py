@@ -22,7 +22,7 @@ from ..tenders.repository import TenderRepository
 from ..tenders.terms import effective_status, lot_values
 from .ocds import LOTS_EXTENSION, buyer, iso, release
 from .repository import DemandRepository
-from .schemas import Demand, LotDemand, ProvinceDemand, ProvinceLotDemand
+from .schemas import MIN_GROUP, Demand, LotDemand, ProvinceDemand, ProvinceLotDemand
 
 CENT = Decimal("0.01")
 
@@ -128,11 +128,6 @@ async def demand(
     )
     return result if reader.org_id == tender.lead_party_oin else lot_totals_only(result)
 
-
-# A group of fewer municipalities tells one's volume: to anyone when it is alone, and to
-# either of two (its own subtracted). Enrollments are the municipality's own business
-# (the enrollment list and feed hide them too), so such figures stay with the lead party.
-MIN_GROUP = 3
 
 WITHHELD_EXPLANATION = (
     "Demand per province is shown only to the tender's lead party, and a lot's participants "
