@@ -321,3 +321,37 @@ def test_the_validator_rejects_a_broken_package() -> None:
     broken["releases"][0]["parties"] = []
     broken["releases"][0]["tender"]["enrollmentPeriod"] = {}
     assert _undeclared_fields(broken) == ["Tender.enrollmentPeriod"]
+
+
+async def test_value_shares_add_up_to_the_cent(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+) -> None:
+    """1,000,000 over 3 lots without own values: 333,333.34 + 2 x 333,333.33, not 3 x
+    333,333.33; each lot's province shares (a third each) add up to the lot's value."""
+    lots = [{"title": f"Perceel {i}", "unit": "stuk"} for i in range(3)]
+    tender = await open_tender(
+        client, registry, lead_headers, lots=lots, estimatedValue={"amount": 1000000}
+    )
+    for cbs in ("GM0344", "GM0014", "GM0363"):  # Utrecht, Groningen, Noord-Holland
+        await enroll(client, issuer, tender, pick(cbs), (1, 1, 1))
+    tid = tender["id"]
+    demand = (await client.get(f"/v1/tenders/{tid}/demand", headers=lead_headers)).json()
+    cents = [round(lot["estimatedValue"]["amount"] * 100) for lot in demand["lots"]]
+    assert cents == [33333334, 33333333, 33333333]
+    for i, lot in enumerate(demand["lots"]):
+        parts = [
+            round(line["estimatedValueShare"]["amount"] * 100)
+            for p in demand["provinces"]
+            for line in p["lots"]
+            if line["lotId"] == lot["lotId"]
+        ]
+        assert sum(parts) == cents[i]
+    provinces = [round(p["estimatedValueShare"]["amount"] * 100) for p in demand["provinces"]]
+    assert sum(provinces) == 100000000
+    package = (await client.get(f"/v1/tenders/{tid}/ocds", headers=lead_headers)).json()
+    ocds = package["releases"][0]["tender"]
+    assert sum(round(lot["value"]["amount"] * 100) for lot in ocds["lots"]) == 100000000
+    assert ocds["value"]["amount"] == 1000000

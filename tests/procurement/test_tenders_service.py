@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from procurement.tenders.terms import check_terms, check_window
+from procurement.tenders.terms import allocate, check_terms, check_window
 from servicekit.errors import BadRequest
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -106,3 +106,22 @@ def test_an_enrollment_window_that_closed_already_or_closes_before_it_opens() ->
         check_window(CLOSES, CLOSES)
     assert reasons(exc) == {"enrollmentClosesAt": "not after opensAt"}
     check_window(NOW, CLOSES)
+
+
+@pytest.mark.parametrize(
+    ("total", "weights", "parts"),
+    [
+        ("1000000", [1, 1, 1], ["333333.34", "333333.33", "333333.33"]),
+        ("0.05", [1, 1, 1, 1], ["0.02", "0.01", "0.01", "0.01"]),
+        ("100", [1, 2], ["33.33", "66.67"]),  # 33.333.. and 66.666..: the larger remainder
+        ("10", [0, 0], ["0", "0"]),
+        ("10", [], []),
+    ],
+)
+def test_allocate_splits_in_cents_that_add_up(
+    total: str, weights: list[int], parts: list[str]
+) -> None:
+    result = allocate(Decimal(total), weights)
+    assert result == [Decimal(p) for p in parts]
+    if any(weights):
+        assert sum(result) == Decimal(total)

@@ -19,12 +19,10 @@ from ..registry_client import RegistryClient
 from ..schemas import MoneyOut
 from ..tenders.models import Lot, Tender
 from ..tenders.repository import TenderRepository
-from ..tenders.terms import effective_status, lot_values
+from ..tenders.terms import allocate, effective_status, lot_values
 from .ocds import LOTS_EXTENSION, buyer, iso, release
 from .repository import DemandRepository
 from .schemas import MIN_GROUP, Demand, LotDemand, ProvinceDemand, ProvinceLotDemand
-
-CENT = Decimal("0.01")
 
 Rows = TypeVar("Rows")
 
@@ -83,19 +81,21 @@ async def demand(
         for lot in lots
     ]
     numbers = {lot.id: lot.number for lot in lots}
+    order = sorted(set(by_province) | set(provinces), key=lambda p: (p is None, p or ""))
+    # Each lot's value split over the provinces by volume, so the shares add up to it.
+    shares: dict[tuple[str | None, uuid.UUID], Decimal] = {}
+    for lot_id in lot_totals:
+        holders = [p for p in order if lot_id in provinces[p]]
+        parts = allocate(values.get(lot_id, Decimal(0)), [provinces[p][lot_id][1] for p in holders])
+        shares.update({(p, lot_id): part for p, part in zip(holders, parts, strict=True)})
     province_out = []
-    for province in sorted(set(by_province) | set(provinces), key=lambda p: (p is None, p or "")):
+    for province in order:
         lines = []
         total_share = Decimal(0)
         for lot_id, (participants, volume) in sorted(
             provinces[province].items(), key=lambda kv: numbers.get(kv[0], 0)
         ):
-            lot_volume = lot_totals[lot_id][1]
-            share = (
-                (values.get(lot_id, Decimal(0)) * volume / lot_volume).quantize(CENT)
-                if lot_volume
-                else Decimal(0)
-            )
+            share = shares[(province, lot_id)]
             total_share += share
             lines.append(
                 ProvinceLotDemand(

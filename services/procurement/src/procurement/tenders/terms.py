@@ -108,14 +108,30 @@ def check_terms(
         )
 
 
+def allocate(total: Decimal, weights: list[int]) -> list[Decimal]:
+    """``total`` split in cents by ``weights`` (largest remainder): the parts add up to
+    ``total`` exactly, where rounding each part alone could lose or add cents."""
+    whole = sum(weights)
+    if not weights or whole <= 0:
+        return [Decimal(0) for _ in weights]
+    cents = int((total * 100).to_integral_value())
+    exact = [cents * w for w in weights]  # each part times ``whole``
+    parts = [e // whole for e in exact]
+    # Earlier parts win ties, so the same input always splits the same way.
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(exact[i] % whole), i))
+    for i in by_remainder[: cents - sum(parts)]:
+        parts[i] += 1
+    return [Decimal(p) / 100 for p in parts]
+
+
 def lot_values(tender: Tender, lots: list[Lot]) -> dict[uuid.UUID, Decimal]:
-    """Each lot's estimated value: its own, or an even share of what the others leave."""
+    """Each lot's estimated value: its own, or an even share of what the others leave
+    (the shares add up to it exactly)."""
     explicit = {lot.id: lot.estimated_value for lot in lots if lot.estimated_value is not None}
     rest = [lot for lot in lots if lot.estimated_value is None]
     remaining = max(Decimal(0), tender.estimated_value - sum(explicit.values(), Decimal(0)))
-    share = (remaining / len(rest)).quantize(Decimal("0.01")) if rest else Decimal(0)
     values: dict[uuid.UUID, Decimal] = {k: Decimal(v) for k, v in explicit.items() if v is not None}
-    for lot in rest:
+    for lot, share in zip(rest, allocate(remaining, [1] * len(rest)), strict=True):
         values[lot.id] = share
     return values
 
