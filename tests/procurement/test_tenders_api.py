@@ -367,3 +367,29 @@ async def test_inconsistent_amounts_and_dates_are_400_and_write_nothing(
     after = (await client.get(url, headers=lead_headers)).json()
     assert after["version"] == tender["version"]
     assert len(after["lots"]) == 2
+
+
+async def test_enrollment_cannot_close_before_it_opened(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    """Closing then would put the window's end before its start: 409, cancel instead."""
+    opens = datetime.now(UTC) + timedelta(days=5)
+    tender = await open_tender(client, registry, lead_headers, enrollmentOpensAt=opens.isoformat())
+    tid = tender["id"]
+    current = await client.get(f"/v1/tenders/{tid}", headers=lead_headers)
+    response = await client.post(
+        f"/v1/tenders/{tid}/enrollment-closure",
+        headers={**lead_headers, "If-Match": current.headers["etag"]},
+    )
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["type"].endswith("/enrollment-not-open")
+    assert datetime.fromisoformat(response.json()["opensAt"]) == opens
+    after = await client.get(f"/v1/tenders/{tid}", headers=lead_headers)
+    assert after.json() == current.json()  # nothing written
+    assert after.headers["etag"] == current.headers["etag"]
+    response = await client.post(
+        f"/v1/tenders/{tid}/cancellation", json={"reason": "te vroeg"},
+        headers={**lead_headers, "If-Match": current.headers["etag"]},
+    )  # fmt: skip
+    assert response.json()["status"] == "cancelled"

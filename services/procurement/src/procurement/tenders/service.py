@@ -318,6 +318,14 @@ async def transition(
             if name == "publication":
                 check_publishable(tender, lots, now)
             if name == "enrollment-closure":
+                if tender.enrollment_opens_at > now:
+                    # Closing then would end the window before it began: no one could
+                    # have enrolled, which is a cancellation.
+                    raise Conflict(
+                        "The enrollment window has not opened yet; cancel the tender instead.",
+                        slug="enrollment-not-open",
+                        extra={"opensAt": tender.enrollment_opens_at.isoformat()},
+                    )
                 # Closing early moves the window's end, so enrollments see one closing time.
                 tender.enrollment_closes_at = now
         if current != tender.status:
