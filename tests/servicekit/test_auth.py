@@ -85,12 +85,28 @@ async def test_hs256_signed_with_the_public_key_is_refused(issuer: TestIssuer) -
 async def test_token_from_another_key_with_same_kid_is_refused(issuer: TestIssuer) -> None:
     other = RSAKey.generate_key(2048, parameters={"kid": issuer.key.kid})
     forged = jwt.encode(
-        {"alg": "RS256", "kid": issuer.key.kid},
+        {"alg": "RS256", "kid": issuer.key.kid, "typ": "at+jwt"},
         {"iss": issuer.issuer, "aud": issuer.audience, "sub": "x", "exp": int(time.time()) + 60},
         other,
     )
     with pytest.raises(Unauthorized, match="signature"):
         await issuer.verifier().verify(forged)
+
+
+@pytest.mark.parametrize("typ", [None, "JWT", "id+jwt"])
+async def test_a_token_not_typed_at_jwt_is_refused(issuer: TestIssuer, typ: str | None) -> None:
+    """RFC 9068 §4: an ID token (or any other JWT of the issuer) is no access token."""
+    claims = {
+        "iss": issuer.issuer,
+        "aud": issuer.audience,
+        "sub": "x",
+        "exp": int(time.time()) + 60,
+    }
+    header = {"alg": "RS256", "kid": issuer.key.kid, **({"typ": typ} if typ else {})}
+    with pytest.raises(Unauthorized, match="at\\+jwt"):
+        await issuer.verifier().verify(jwt.encode(header, claims, issuer.key))
+    typed = jwt.encode({**header, "typ": "application/AT+JWT"}, claims, issuer.key)
+    assert (await issuer.verifier().verify(typed))["sub"] == "x"
 
 
 async def test_tampered_claims_are_refused(issuer: TestIssuer) -> None:

@@ -226,6 +226,9 @@ class TokenVerifier:
         alg = header.get("alg")
         if alg not in self.algorithms:
             raise Unauthorized("The token's signing algorithm is not accepted.")
+        if not is_access_token_type(header.get("typ")):
+            # An ID token or any other JWT of the issuer is not an access token (RFC 9068 §4).
+            raise Unauthorized("The token is not an access token (typ at+jwt).")
         kid = header.get("kid")
         keys = await self.jwks.get(kid)
         try:
@@ -244,6 +247,12 @@ class TokenVerifier:
         if not set(auds) & set(self.audiences):
             raise Unauthorized("The token is not meant for this audience.")
         return claims
+
+
+def is_access_token_type(typ: object) -> bool:
+    """Whether a JWT header's ``typ`` marks an access token (RFC 9068 §2.1; media types
+    are case-insensitive and may carry the ``application/`` prefix)."""
+    return isinstance(typ, str) and typ.lower() in ("at+jwt", "application/at+jwt")
 
 
 def _claim_problem(exc: JoseError) -> str:

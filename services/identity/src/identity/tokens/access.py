@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from joserfc.errors import JoseError
+from joserfc.jws import extract_compact
+
+from servicekit.auth import is_access_token_type
 from servicekit.clock import aware, utcnow
 
 from ..clients.models import Client
@@ -41,6 +45,12 @@ class AccessTokens:
         """Claims of a valid, unexpired, unrevoked access token we issued, else None."""
         if token.count(".") != 2:
             return None
+        try:
+            header = extract_compact(token.encode("ascii")).protected
+        except (JoseError, ValueError, UnicodeError):
+            return None
+        if not is_access_token_type(header.get("typ")):
+            return None  # an ID token is no access token (RFC 9068 §4)
         try:
             claims = await self.keys.verify_own(token)
         except ValueError:
