@@ -130,14 +130,14 @@ async def test_introspection_valid_expired_revoked(
     assert (await _post(browser.http, rs, "/auth/introspect", {"token": access})).json() == {
         "active": False
     }
-    # unknown tokens revoke fine (RFC 7009), bad hint is refused
+    # unknown tokens revoke fine (RFC 7009), an unknown hint is only a hint
     assert (
         await _post(browser.http, machine, "/auth/revoke", {"token": "unknown"})
     ).status_code == 200
     r = await _post(
         browser.http, machine, "/auth/revoke", {"token": "x", "token_type_hint": "weird"}
     )
-    assert r.json()["error"] == "unsupported_token_type"
+    assert r.status_code == 200
     # unauthenticated introspection is refused
     r = await browser.http.post("/auth/introspect", data={"token": access})
     assert r.status_code == 401

@@ -41,8 +41,17 @@ COMPLETED = PageError(
 )
 
 
+STATE_LIMIT = 2000
+
+
 def _printable(value: str | None, limit: int) -> bool:
     return value is None or (len(value) <= limit and value.isprintable())
+
+
+def _echoable(state: str | None) -> str | None:
+    """The state an error redirect may carry back: not one refused as too long or
+    unprintable (it would be reflected as is)."""
+    return state if _printable(state, STATE_LIMIT) else None
 
 
 @dataclass(eq=False)
@@ -73,7 +82,7 @@ class AuthorizationService:
             return await self._validate(q, client)
         except RedirectError as exc:
             exc.redirect_uri = q.get("redirect_uri")
-            exc.state = q.get("state")
+            exc.state = _echoable(q.get("state"))
             if q.get("response_mode") in RESPONSE_MODES:
                 exc.response_mode = q.get("response_mode")
             raise
@@ -84,7 +93,7 @@ class AuthorizationService:
         except OAuthError as exc:
             if redirect_uri_registered(q.get("redirect_uri") or "", client.redirect_uris):
                 error = RedirectError(exc.error, exc.description)
-                error.redirect_uri, error.state = q["redirect_uri"], q.get("state")
+                error.redirect_uri, error.state = q["redirect_uri"], _echoable(q.get("state"))
                 raise error from None
             raise PageError(
                 "Ongeldig request object: " + exc.description, exc.description, exc.error
@@ -98,7 +107,7 @@ class AuthorizationService:
                 "The redirect_uri is not registered for this client.",
             )
         state = q.get("state")
-        if not _printable(state, 2000):
+        if not _printable(state, STATE_LIMIT):
             raise RedirectError("invalid_request", "state is too long or has control characters.")
         if not state:
             # NL GOV OIDC profile: state is required (CSRF protection of the redirect).

@@ -99,7 +99,10 @@ class ClientAuthenticator:
         if authorization and authorization.lower().startswith("basic "):
             if "client_assertion" in form:
                 raise OAuthError("invalid_request", "Use one client authentication method only.")
-            return await self._basic(authorization), DONE
+            client = await self._basic(authorization)
+            if form.get("client_id") and form["client_id"] != client.client_id:
+                raise OAuthError("invalid_client", "client_id names another client.")
+            return client, DONE
         if form.get("client_assertion_type") or form.get("client_assertion"):
             return await self._private_key_jwt(form, endpoint_url)
         if "client_secret" in form:

@@ -143,9 +143,8 @@ async def revoke(request: Request) -> Response:
     p = identity_of(request)
     try:
         client, form = await _authenticated_form(request, "/auth/revoke")
-        hint = form.get("token_type_hint")
-        if hint not in (None, "access_token", "refresh_token"):
-            raise OAuthError("unsupported_token_type", "token_type_hint is not supported.")
+        # Every kind is looked for, so any token_type_hint (even an unknown one) is only a
+        # hint (RFC 7009 §2.1).
         await p.access.revoke(client, form["token"])
     except OAuthError as exc:
         return exc.response()
