@@ -99,10 +99,10 @@ class ClientAuthenticator:
         if authorization and authorization.lower().startswith("basic "):
             if "client_assertion" in form:
                 raise OAuthError("invalid_request", "Use one client authentication method only.")
-            client = await self._basic(authorization)
-            if form.get("client_id") and form["client_id"] != client.client_id:
+            basic = await self._basic(authorization)
+            if form.get("client_id") and form["client_id"] != basic.client_id:
                 raise OAuthError("invalid_client", "client_id names another client.")
-            return client, DONE
+            return basic, DONE
         if form.get("client_assertion_type") or form.get("client_assertion"):
             return await self._private_key_jwt(form, endpoint_url)
         if "client_secret" in form:
