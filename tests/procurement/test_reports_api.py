@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,14 @@ from referencing.jsonschema import DRAFT4
 
 from servicekit.testing import TestIssuer
 
-from .conftest import MUNICIPALITIES, FakeRegistry, mandate, municipality_headers, open_tender
+from .conftest import (
+    MUNICIPALITIES,
+    Clock,
+    FakeRegistry,
+    mandate,
+    municipality_headers,
+    open_tender,
+)
 
 OCDS = Path(__file__).parent / "ocds"
 
@@ -34,14 +42,23 @@ def ocds_validator() -> Draft4Validator:
     return Draft4Validator(package, registry=registry, format_checker=FormatChecker())
 
 
-# Fields the declared lots extension adds (ocds_lots_extension v1.1.5) to core objects.
-LOTS_EXTENSION_FIELDS = {"Tender": {"lots", "lotGroups", "lotDetails"}, "Item": {"relatedLot"}}
+# Fields each extension adds to core objects (ocds_lots_extension v1.1.5; the status
+# details extension: tender.statusDetails).
+EXTENSION_FIELDS = {
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_lots_extension/"
+    "v1.1.5/extension.json": {
+        "Tender": {"lots", "lotGroups", "lotDetails"},
+        "Item": {"relatedLot"},
+    },
+    "https://raw.githubusercontent.com/open-contracting-extensions/"
+    "ocds_status_details_extension/master/extension.json": {"Tender": {"statusDetails"}},
+}
 
 
 def _undeclared_fields(document: dict[str, Any]) -> list[str]:
     """Core OCDS schemas allow additional properties, so the validator alone would accept
     invented fields: every tender, item, party and milestone key must be a core field or
-    come from the declared lots extension."""
+    come from an extension the package declares."""
     schema = json.loads((OCDS / "release-schema.json").read_text(encoding="utf-8"))
     defs = schema["definitions"]
     out = []
@@ -51,7 +68,9 @@ def _undeclared_fields(document: dict[str, Any]) -> list[str]:
         checks += [("Organization", party) for party in release["parties"]]
         checks += [("Milestone", m) for m in release["tender"].get("milestones", [])]
         for name, obj in checks:
-            known = set(defs[name]["properties"]) | LOTS_EXTENSION_FIELDS.get(name, set())
+            known = set(defs[name]["properties"]).union(
+                *(EXTENSION_FIELDS[url].get(name, set()) for url in document.get("extensions", []))
+            )
             out += [f"{name}.{key}" for key in obj if key not in known]
     return out
 
@@ -249,8 +268,12 @@ async def test_ocds_release_package_is_valid(
     assert [lot["value"]["amount"] for lot in tender["lots"]] == [400000, 800000]
     # Two municipalities per lot: their totals would tell each one's volume.
     assert ["quantity" in item for item in tender["items"]] == [False, False]
-    assert tender["contractPeriod"]["startDate"] == "2030-01-01T00:00:00Z"
-    assert tender["contractPeriod"]["endDate"] == "2034-01-01T00:00:00Z"
+    # The service runs 2030-01-01 up to and including 2033-12-31, Dutch time.
+    assert tender["contractPeriod"] == {
+        "startDate": "2030-01-01T00:00:00+01:00",
+        "endDate": "2033-12-31T23:59:59+01:00",
+        "durationInDays": 1461,
+    }
     # The enrollment window as core milestones (no invented tender.enrollmentPeriod).
     assert "enrollmentPeriod" not in tender
     opens, closes = tender["milestones"]
@@ -355,3 +378,68 @@ async def test_value_shares_add_up_to_the_cent(
     ocds = package["releases"][0]["tender"]
     assert sum(round(lot["value"]["amount"] * 100) for lot in ocds["lots"]) == 100000000
     assert ocds["value"]["amount"] == 1000000
+
+
+async def test_ocds_awarded_and_contracted_stay_tender_updates(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    """The "award" and "contract" tags promise awards and contracts sections, which this
+    service has no data for."""
+    tid = (await open_tender(client, registry, lead_headers))["id"]
+    for step, tag in (("enrollment-closure", "planning"), ("tendering", "tender"),
+                      ("award", "tenderUpdate"), ("contracting", "tenderUpdate")):  # fmt: skip
+        response = await client.post(f"/v1/tenders/{tid}/{step}", headers=lead_headers)
+        assert response.status_code == 200, response.text
+        package = (await client.get(f"/v1/tenders/{tid}/ocds", headers=lead_headers)).json()
+        assert_valid_ocds(package)
+        (release,) = package["releases"]
+        assert release["tag"] == [tag], step
+        assert "awards" not in release
+        assert "contracts" not in release
+
+
+@pytest.mark.parametrize("publish", [False, True])
+async def test_ocds_cancelled_before_enrollment_opened(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    lead_headers: dict[str, str],
+    clock: Clock,
+    publish: bool,
+) -> None:
+    """Cancelled as a draft, or published with the window still ahead: the reason is the
+    tender's statusDetails, and neither enrollment milestone is scheduled or met, even
+    once their moments have passed."""
+    from .conftest import tender_body
+
+    opens = datetime.now(UTC) + timedelta(days=5)
+    body = tender_body(registry, enrollmentOpensAt=opens.isoformat())
+    tid = (await client.post("/v1/tenders", json=body, headers=lead_headers)).json()["id"]
+    if publish:
+        response = await client.post(f"/v1/tenders/{tid}/publication", headers=lead_headers)
+        assert response.status_code == 200, response.text
+    response = await client.post(f"/v1/tenders/{tid}/cancellation",
+                                 json={"reason": "Budget ingetrokken"}, headers=lead_headers)  # fmt: skip
+    assert response.status_code == 200, response.text
+    clock.fixed = datetime.fromisoformat(body["enrollmentClosesAt"]) + timedelta(days=1)
+    package = (await client.get(f"/v1/tenders/{tid}/ocds", headers=lead_headers)).json()
+    assert_valid_ocds(package)
+    tender = package["releases"][0]["tender"]
+    assert (tender["status"], tender["statusDetails"]) == ("cancelled", "Budget ingetrokken")
+    assert [(m["code"], m["status"]) for m in tender["milestones"]] == [
+        ("enrollmentOpens", "notMet"), ("enrollmentCloses", "notMet")]  # fmt: skip
+    assert not any("dateMet" in m for m in tender["milestones"])
+
+
+async def test_ocds_cancelled_while_open_met_only_the_opening(
+    client: httpx.AsyncClient, registry: FakeRegistry, lead_headers: dict[str, str]
+) -> None:
+    tid = (await open_tender(client, registry, lead_headers))["id"]
+    response = await client.post(f"/v1/tenders/{tid}/cancellation",
+                                 json={"reason": "Markt gewijzigd"}, headers=lead_headers)  # fmt: skip
+    assert response.status_code == 200, response.text
+    package = (await client.get(f"/v1/tenders/{tid}/ocds", headers=lead_headers)).json()
+    assert_valid_ocds(package)
+    tender = package["releases"][0]["tender"]
+    assert tender["statusDetails"] == "Markt gewijzigd"
+    assert [(m["code"], m["status"]) for m in tender["milestones"]] == [
+        ("enrollmentOpens", "met"), ("enrollmentCloses", "notMet")]  # fmt: skip

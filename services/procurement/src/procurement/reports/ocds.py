@@ -8,8 +8,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from servicekit.clock import add_months
-
+from ..enrollments.terms import AMSTERDAM, contract_end
 from ..tenders.models import Lot, Tender
 from ..tenders.terms import lot_values
 
@@ -45,8 +44,10 @@ RELEASE_TAG = {
     "open-for-enrollment": "planning",
     "enrollment-closed": "planning",
     "tendering": "tender",
-    "awarded": "award",
-    "contracted": "contract",
+    # No awards or contracts sections exist yet (suppliers are not recorded here), and the
+    # "award" / "contract" tags promise them: the tender's own update is all there is.
+    "awarded": "tenderUpdate",
+    "contracted": "tenderUpdate",
     "cancelled": "tenderCancellation",
 }
 
@@ -59,13 +60,21 @@ LOTS_EXTENSION = (
     "v1.1.5/extension.json"
 )
 
+# OCDS 1.1 has no core field for why a tender is cancelled: the status details extension
+# adds tender.statusDetails.
+STATUS_DETAILS_EXTENSION = (
+    "https://raw.githubusercontent.com/open-contracting-extensions/"
+    "ocds_status_details_extension/master/extension.json"
+)
+
 
 def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _date_time(value: date) -> str:
-    return iso(datetime.combine(value, time(0, 0), tzinfo=UTC))
+def _local(value: date, at: time) -> str:
+    """A Dutch calendar day's moment, with Amsterdam's offset on that day."""
+    return datetime.combine(value, at, tzinfo=AMSTERDAM).isoformat()
 
 
 def _party_id(oin: str) -> str:
@@ -95,10 +104,17 @@ def buyer(oin: str, name: str | None, cbs_code: str | None, province: str | None
     return party
 
 
-def _enrollment_milestones(tender: Tender, now: datetime) -> list[dict[str, Any]]:
+def _enrollment_milestones(
+    tender: Tender, now: datetime, *, published: bool
+) -> list[dict[str, Any]]:
     """The enrollment window as core OCDS milestones (OCDS has no field for the period in
     which buyers join a central purchasing body's procedure; ``tenderPeriod`` is the
-    suppliers' bidding period and ``enquiryPeriod`` their questions)."""
+    suppliers' bidding period and ``enquiryPeriod`` their questions). ``published``: the
+    tender was opened for enrollment at some point (a cancelled one perhaps never was)."""
+    cancelled = tender.status == "cancelled"
+    # A cancelled tender changes no more: its last change is the cancellation.
+    until = min(now, tender.updated_at) if cancelled else now
+    opened = published and tender.enrollment_opens_at <= until
     out = []
     for code, title, at in (
         ("enrollmentOpens", "Aanmelding gemeenten open", tender.enrollment_opens_at),
@@ -116,9 +132,11 @@ def _enrollment_milestones(tender: Tender, now: datetime) -> list[dict[str, Any]
             "dueDate": iso(at),
             "status": "scheduled",
         }
-        if tender.status != "draft" and at <= now:
+        if opened and at <= until:
             milestone["status"] = "met"
             milestone["dateMet"] = iso(at)
+        elif cancelled:  # the cancellation came first: this moment will not come
+            milestone["status"] = "notMet"
         out.append(milestone)
     return out
 
@@ -140,6 +158,8 @@ def release(
     changed: datetime,
     ocid: str,
     now: datetime,
+    *,
+    published: bool,
 ) -> dict[str, Any]:
     lead = {
         "id": _party_id(tender.lead_party_oin),
@@ -153,11 +173,12 @@ def release(
     }
     parties = [lead, *buyers]
     values = lot_values(tender, lots)
-    end = add_months(tender.planned_start_date, tender.contract_duration_months)
+    last_day = contract_end(tender)
+    # The service runs from its first day's start to its last day's end, Dutch time.
     contract_period = {
-        "startDate": _date_time(tender.planned_start_date),
-        "endDate": _date_time(end),
-        "durationInDays": (end - tender.planned_start_date).days,
+        "startDate": _local(tender.planned_start_date, time(0, 0)),
+        "endDate": _local(last_day, time(23, 59, 59)),
+        "durationInDays": (last_day - tender.planned_start_date).days + 1,
     }
     lot_status = {"cancelled": "cancelled", "awarded": "complete", "contracted": "complete"}
     ocds_tender: dict[str, Any] = {
@@ -169,7 +190,7 @@ def release(
         "procurementMethod": PROCUREMENT_METHOD[tender.procedure],
         "procurementMethodDetails": PROCEDURE_DETAILS[tender.procedure],
         "contractPeriod": contract_period,
-        "milestones": _enrollment_milestones(tender, now),
+        "milestones": _enrollment_milestones(tender, now, published=published),
         "items": [_item(lot, totals.get(lot.id)) for lot in lots],
         "lots": [
             {
@@ -185,6 +206,8 @@ def release(
     }
     if tender.description:
         ocds_tender["description"] = tender.description
+    if status == "cancelled" and tender.cancellation_reason:
+        ocds_tender["statusDetails"] = tender.cancellation_reason
     return {
         "ocid": ocid,
         "id": f"{ocid}-{changed.strftime('%Y%m%dT%H%M%S%fZ')}",

@@ -14,6 +14,7 @@ from .schemas import MIN_GROUP
 # Core columns: typed for SQL expressions (the model attributes are typed as values).
 E = metadata.tables["enrollments"].c
 L = metadata.tables["enrollment_lots"].c
+H = metadata.tables["history"].c
 ENROLLED = "enrolled"
 
 
@@ -91,3 +92,12 @@ class DemandRepository:
             .having(func.count() >= MIN_GROUP)
         )
         return {r[0]: int(r[1]) for r in await self.session.execute(query)}
+
+    async def was_published(self, tender_id: uuid.UUID) -> bool:
+        """Whether the tender was ever opened for enrollment (its history says so)."""
+        query = (
+            select(H.id)
+            .where(H.tender_id == tender_id, H.entity == "tender", H.action == "publication")
+            .limit(1)
+        )
+        return (await self.session.execute(query)).first() is not None

@@ -20,7 +20,7 @@ from ..schemas import MoneyOut
 from ..tenders.models import Lot, Tender
 from ..tenders.repository import TenderRepository
 from ..tenders.terms import allocate, effective_status, lot_values
-from .ocds import LOTS_EXTENSION, buyer, iso, release
+from .ocds import LOTS_EXTENSION, STATUS_DETAILS_EXTENSION, buyer, iso, release
 from .repository import DemandRepository
 from .schemas import MIN_GROUP, Demand, LotDemand, ProvinceDemand, ProvinceLotDemand
 
@@ -216,11 +216,18 @@ async def ocds_package(
         if row_status == "enrolled":
             buyers.append(buyer(oin, name, cbs_code, province))
     ocid = f"{ocid_prefix}-{tender.id}"
-    entry = release(tender, lots, buyers, totals, status, changed, ocid, now)
+    published = tender.status != "draft"
+    if tender.status == "cancelled":  # from a draft, or after it was opened?
+        async with session.begin():
+            published = await DemandRepository(session).was_published(tender.id)
+    entry = release(tender, lots, buyers, totals, status, changed, ocid, now, published=published)
     return {
         "uri": f"{base_url.rstrip('/')}/api/procurement/v1/tenders/{tender.id}/ocds",
         "version": "1.1",
-        "extensions": [LOTS_EXTENSION],
+        "extensions": [
+            LOTS_EXTENSION,
+            *([STATUS_DETAILS_EXTENSION] if "statusDetails" in entry["tender"] else []),
+        ],
         "publishedDate": iso(now),
         "publisher": {"name": publisher, "uri": base_url},
         "releases": [entry],
