@@ -443,3 +443,40 @@ async def test_ocds_cancelled_while_open_met_only_the_opening(
     assert tender["statusDetails"] == "Markt gewijzigd"
     assert [(m["code"], m["status"]) for m in tender["milestones"]] == [
         ("enrollmentOpens", "met"), ("enrollmentCloses", "notMet")]  # fmt: skip
+
+
+async def test_ocds_release_id_and_date_follow_the_content(
+    client: httpx.AsyncClient,
+    registry: FakeRegistry,
+    issuer: TestIssuer,
+    lead_headers: dict[str, str],
+    clock: Clock,
+) -> None:
+    """The same content keeps its id; registry details filled in later, or the window
+    closing by the clock, make a new release (the closing moment is its date)."""
+    tender = await open_tender(client, registry, lead_headers)
+    tid = tender["id"]
+    registry.down = True  # enrolled with explicit dates, without the registry's details
+    body = {"lots": [{"lotId": tender["lots"][0]["id"], "expectedVolume": 5,
+                      "desiredStartDate": "2030-02-01"}], "mandate": mandate()}  # fmt: skip
+    response = await client.post(f"/v1/tenders/{tid}/enrollments", json=body,
+                                 headers=municipality_headers(issuer, pick("GM0344")))  # fmt: skip
+    assert response.status_code == 201, response.text
+
+    async def release() -> dict[str, Any]:
+        package = (await client.get(f"/v1/tenders/{tid}/ocds", headers=lead_headers)).json()
+        assert_valid_ocds(package)
+        return dict(package["releases"][0])
+
+    first = await release()
+    assert (await release())["id"] == first["id"]
+    registry.down = False
+    filled = await release()
+    assert next(p for p in filled["parties"] if p["roles"] == ["buyer"])["name"] == "Utrecht"
+    assert filled["id"] != first["id"]
+    closes = datetime.fromisoformat(tender["enrollmentClosesAt"])
+    clock.fixed = closes + timedelta(hours=1)
+    closed = await release()
+    assert closed["tender"]["milestones"][1]["status"] == "met"
+    assert closed["id"] != filled["id"]
+    assert datetime.fromisoformat(closed["date"]) == closes

@@ -3,6 +3,8 @@ municipalities (no database)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -208,13 +210,20 @@ def release(
         ocds_tender["description"] = tender.description
     if status == "cancelled" and tender.cancellation_reason:
         ocds_tender["statusDetails"] = tender.cancellation_reason
-    return {
+    content = {
         "ocid": ocid,
-        "id": f"{ocid}-{changed.strftime('%Y%m%dT%H%M%S%fZ')}",
-        "date": iso(changed),
         "tag": [RELEASE_TAG[status]],
         "initiationType": "tender",
         "language": "nl",
         "parties": parties,
         "tender": ocds_tender,
     }
+    # The window opens and closes by the clock, with no row changing: the moment a
+    # milestone was met is a change of the release too.
+    met = [
+        datetime.fromisoformat(m["dateMet"]) for m in ocds_tender["milestones"] if "dateMet" in m
+    ]
+    # Registry details filled in later change the release without changing a row's time:
+    # the id comes from the content, so a different release always has a different id.
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    return {"ocid": ocid, "id": f"{ocid}-{digest}", "date": iso(max([changed, *met])), **content}
