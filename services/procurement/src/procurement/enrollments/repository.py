@@ -166,9 +166,13 @@ class EnrollmentRepository(Repository[Enrollment]):
         )
         await self.session.flush()
 
-    async def find(self, tender_id: uuid.UUID, oin: str) -> Enrollment | None:
+    async def find(
+        self, tender_id: uuid.UUID, oin: str, *, for_update: bool = False
+    ) -> Enrollment | None:
         return await self.first(
-            col(Enrollment.tender_id) == tender_id, col(Enrollment.municipality_oin) == oin
+            col(Enrollment.tender_id) == tender_id,
+            col(Enrollment.municipality_oin) == oin,
+            for_update=for_update,
         )
 
     async def get_in(self, tender_id: uuid.UUID, enrollment_id: uuid.UUID) -> Enrollment:

@@ -139,7 +139,8 @@ async def enroll(
             apply_municipality(enrollment, municipality)
             action = "enrolled"
             if not await repo.insert_new(enrollment):
-                existing = await repo.find(tender_id, oin)
+                # Locked: a concurrent re-enrollment waits here, then finds it enrolled.
+                existing = await repo.find(tender_id, oin, for_update=True)
                 if existing is None or existing.status == ENROLLED:
                     raise _Enrolled
                 if existing.status == MERGED:  # lives on in the successor's enrollment
