@@ -383,7 +383,7 @@ async def test_enrollment_cannot_close_before_it_opened(
     )
     assert response.status_code == 409, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["type"].endswith("/enrollment-not-open")
+    assert response.json()["type"].endswith("/enrollment-window-not-open")
     assert datetime.fromisoformat(response.json()["opensAt"]) == opens
     after = await client.get(f"/v1/tenders/{tid}", headers=lead_headers)
     assert after.json() == current.json()  # nothing written

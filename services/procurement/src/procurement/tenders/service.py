@@ -323,7 +323,7 @@ async def transition(
                     # have enrolled, which is a cancellation.
                     raise Conflict(
                         "The enrollment window has not opened yet; cancel the tender instead.",
-                        slug="enrollment-not-open",
+                        slug="enrollment-window-not-open",
                         extra={"opensAt": tender.enrollment_opens_at.isoformat()},
                     )
                 # Closing early moves the window's end, so enrollments see one closing time.
