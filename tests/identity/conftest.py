@@ -20,12 +20,14 @@ from joserfc.jwk import KeySet
 sys.path.insert(0, os.path.dirname(__file__))
 
 from idkit import (
+    ADMIN_ORG,
     ISSUER,
     LOA_LOW,
     RP,
     RP_CALLBACK,
     Browser,
     client_key,
+    machine_token,
     make_settings,
 )
 
@@ -59,6 +61,20 @@ async def http(app: Any, database: Database) -> AsyncIterator[httpx.AsyncClient]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as client:
         yield client
     await release_idle_connections(database)
+
+
+@pytest.fixture
+async def admin(http: httpx.AsyncClient, register: Any) -> dict[str, str]:
+    """A machine client registered like the seeded samen-admin: identity:admin, for an
+    administrator organisation, with the platform-admin role."""
+    return await machine_token(
+        http,
+        register,
+        allowed_scopes=["identity:admin"],
+        org_id=ADMIN_ORG,
+        org_type="operator",
+        roles=["platform-admin"],
+    )
 
 
 @pytest.fixture

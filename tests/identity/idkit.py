@@ -23,6 +23,7 @@ LOA_LOW = "http://eidas.europa.eu/LoA/low"
 LOA_SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 LOA_HIGH = "http://eidas.europa.eu/LoA/high"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ADMIN_ORG = "00000001009876543000"  # the default IDENTITY_ADMIN_ORG_IDS (VNG operator)
 
 
 def basic_header(user: str, password: str) -> str:
@@ -255,3 +256,13 @@ def client_key(slot: int) -> RSAKey:
             2048, parameters={"kid": f"test-rp-{slot}", "alg": "RS256", "use": "sig"}
         )
     return _KEYS[slot]
+
+
+async def machine_token(http: httpx.AsyncClient, register: Any, **kw: Any) -> dict[str, str]:
+    """The Authorization header of a client_credentials token for a client registered
+    with ``kw``."""
+    rp: RP = await register(grant_type="client_credentials", **kw)
+    data, _ = rp.auth({"grant_type": "client_credentials"})
+    response = await http.post("/auth/token", data=data)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from idkit import RP, RP_CALLBACK, client_key
 from joserfc.jwk import ECKey, KeySet, RSAKey
-from test_clients_api import ADMIN_ORG, BASE, machine_token
+from test_clients_api import BASE
 
 RSA_PUBLIC = dict(client_key(0).as_dict(private=False))
 MACHINE = {
@@ -36,18 +36,6 @@ def small_rsa_key() -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # joserfc warns about the size this test wants
         return dict(RSAKey.generate_key(1024, private=True).as_dict(private=False))
-
-
-@pytest.fixture
-async def admin(http: httpx.AsyncClient, register: Any) -> dict[str, str]:
-    return await machine_token(
-        http,
-        register,
-        allowed_scopes=["identity:admin"],
-        org_id=ADMIN_ORG,
-        org_type="operator",
-        roles=["platform-admin"],
-    )
 
 
 async def refused(

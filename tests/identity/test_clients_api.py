@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from idkit import RP, Browser
+from idkit import ADMIN_ORG, RP, Browser, machine_token
 from sqlalchemy import insert, select
 
 from identity.db import idempotency_keys
@@ -27,31 +27,6 @@ BASE = {
     "allowedScopes": ["openid", "profile"],
     "minimumLoa": "http://eidas.europa.eu/LoA/substantial",
 }
-
-
-ADMIN_ORG = "00000001009876543000"  # the default IDENTITY_ADMIN_ORG_IDS (VNG operator)
-
-
-async def machine_token(http: httpx.AsyncClient, register: Any, **kw: Any) -> dict[str, str]:
-    rp: RP = await register(grant_type="client_credentials", **kw)
-    data, _ = rp.auth({"grant_type": "client_credentials"})
-    response = await http.post("/auth/token", data=data)
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-@pytest.fixture
-async def admin(http: httpx.AsyncClient, register: Any) -> dict[str, str]:
-    """A machine client registered like the seeded samen-admin: identity:admin, for an
-    administrator organisation, with the platform-admin role."""
-    return await machine_token(
-        http,
-        register,
-        allowed_scopes=["identity:admin"],
-        org_id=ADMIN_ORG,
-        org_type="operator",
-        roles=["platform-admin"],
-    )
 
 
 async def test_crud_with_etag_and_idempotency(

@@ -13,7 +13,7 @@ import pytest
 from idkit import RP, RP_CALLBACK, Browser, client_key
 from sqlalchemy import update
 from sqlmodel import col
-from test_clients_api import ADMIN_ORG, BASE, machine_token
+from test_clients_api import BASE
 
 from identity.clients.models import Client
 from servicekit.db import Database
@@ -34,18 +34,6 @@ REFUSED = [
     "https://user@keys.example.nl/jwks.json",
     "https://keys.example.nl/jwks.json#frag",
 ]
-
-
-@pytest.fixture
-async def admin(http: httpx.AsyncClient, register: Any) -> dict[str, str]:
-    return await machine_token(
-        http,
-        register,
-        allowed_scopes=["identity:admin"],
-        org_id=ADMIN_ORG,
-        org_type="operator",
-        roles=["platform-admin"],
-    )
 
 
 @pytest.fixture

@@ -11,27 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from idkit import RP, Browser, make_settings
+from idkit import Browser, make_settings
 
 from identity.__main__ import _register_client
 from servicekit.db import Database
-
-ADMIN_ORG = "00000001009876543000"
-
-
-@pytest.fixture
-async def admin(http: httpx.AsyncClient, register: Any) -> dict[str, str]:
-    rp: RP = await register(
-        grant_type="client_credentials",
-        allowed_scopes=["identity:admin"],
-        org_id=ADMIN_ORG,
-        org_type="operator",
-        roles=["platform-admin"],
-    )
-    data, _ = rp.auth({"grant_type": "client_credentials"})
-    response = await http.post("/auth/token", data=data)
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def registration(redirect: str, **extra: Any) -> dict[str, Any]:

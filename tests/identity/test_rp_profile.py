@@ -13,11 +13,21 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from idkit import ISSUER, RP, RP_CALLBACK, Browser, client_key, hidden_fields, path_of, query_of
+from idkit import (
+    ADMIN_ORG,
+    ISSUER,
+    RP,
+    RP_CALLBACK,
+    Browser,
+    client_key,
+    hidden_fields,
+    machine_token,
+    path_of,
+    query_of,
+)
 from joserfc import jwe, jwt
 from joserfc.jwe import JWERegistry
 from joserfc.jwk import KeySet, RSAKey
-from test_clients_api import ADMIN_ORG, machine_token
 
 ENC = JWERegistry(algorithms=["RSA-OAEP-256", "A256GCM", "A128GCM"])
 DIGID = "urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard"

@@ -8,19 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_clients_api import ADMIN_ORG, BASE, machine_token
-
-
-@pytest.fixture
-async def admin(http: httpx.AsyncClient, register: Any) -> dict[str, str]:
-    return await machine_token(
-        http,
-        register,
-        allowed_scopes=["identity:admin"],
-        org_id=ADMIN_ORG,
-        org_type="operator",
-        roles=["platform-admin"],
-    )
+from test_clients_api import BASE
 
 
 def problem_names(response: httpx.Response) -> list[str]:
