@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1"})
 # Top-level labels of names that never lead to a public host (RFC 6761, RFC 6762, RFC 8375
@@ -44,23 +44,34 @@ def uri_text_problem(uri: str) -> str | None:
     return None
 
 
-def redirect_uri_problem(uri: str, production: bool, native: bool) -> str | None:
-    """Why ``uri`` cannot be registered as a (post-logout) redirect URI, or None."""
+def _parsed(uri: str, schemes: tuple[str, ...]) -> tuple[SplitResult, str] | str:
+    """The URI's parts and host when it is absolute, of one of ``schemes``, without user
+    information or a fragment; else why not."""
     text = uri_text_problem(uri)
     if text:
         return text
+    kind = "an absolute http(s) URI" if "http" in schemes else "an absolute https URI"
     try:
         parts = urlsplit(uri)
         host = parts.hostname
         parts.port  # noqa: B018 (raises ValueError for a bad port)
     except ValueError:
-        return "must be an absolute http(s) URI"
-    if parts.scheme not in ("https", "http") or not parts.netloc or not host:
-        return "must be an absolute http(s) URI"
+        return f"must be {kind}"
+    if parts.scheme not in schemes or not parts.netloc or not host:
+        return f"must be {kind}"
     if parts.fragment or "#" in uri:
         return "must not contain a fragment"
     if "@" in parts.netloc:
         return "must not contain user information"
+    return parts, host
+
+
+def redirect_uri_problem(uri: str, production: bool, native: bool) -> str | None:
+    """Why ``uri`` cannot be registered as a (post-logout) redirect URI, or None."""
+    parsed = _parsed(uri, ("https", "http"))
+    if isinstance(parsed, str):
+        return parsed
+    parts, host = parsed
     if host == "localhost" or host.endswith(".localhost"):
         return "use the loopback IP literal 127.0.0.1 or [::1], not localhost (RFC 8252 §8.3)"
     if parts.scheme == "http":
@@ -75,21 +86,10 @@ def fetched_uri_problem(uri: str) -> str | None:
     """Why the OP must not fetch ``uri`` (a client's jwks_uri, or a request_uri without its
     fragment), or None: https to a named public host, no user information, no fragment.
     Checked at registration and again before every fetch (rows registered earlier)."""
-    text = uri_text_problem(uri)
-    if text:
-        return text
-    try:
-        parts = urlsplit(uri)
-        host = parts.hostname
-        parts.port  # noqa: B018 (raises ValueError for a bad port)
-    except ValueError:
-        return "must be an absolute https URI"
-    if parts.scheme != "https" or not host:
-        return "must be an absolute https URI"
-    if "@" in parts.netloc:
-        return "must not contain user information"
-    if parts.fragment or "#" in uri:
-        return "must not contain a fragment"
+    parsed = _parsed(uri, ("https",))
+    if isinstance(parsed, str):
+        return parsed
+    _parts, host = parsed
     try:
         ipaddress.ip_address(host)
     except ValueError:
