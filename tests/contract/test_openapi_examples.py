@@ -13,17 +13,23 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 
-def examples(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, Any], Any]]:
-    """(place, schema, example) for every schema in the document that gives examples."""
+def schemas_in(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """(place, object) for every object in the document, depth first."""
     if isinstance(node, dict):
-        if isinstance(node.get("examples"), list):
-            for example in node["examples"]:
-                yield where, node, example
+        yield where, node
         for key, value in node.items():
-            yield from examples(value, f"{where}/{key}")
+            yield from schemas_in(value, f"{where}/{key}")
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from examples(value, f"{where}/{i}")
+            yield from schemas_in(value, f"{where}/{i}")
+
+
+def examples(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """(place, schema, example) for every schema in the document that gives examples."""
+    for place, schema in schemas_in(node, where):
+        if isinstance(schema.get("examples"), list):
+            for example in schema["examples"]:
+                yield place, schema, example
 
 
 @pytest.mark.parametrize("make_app", [registry_app, procurement_app, identity_app])
@@ -36,16 +42,6 @@ def test_every_example_is_valid_for_its_schema(make_app: Any) -> None:
         checked = {k: v for k, v in schema.items() if k != "examples"}
         errors = list(Draft202012Validator(checked, registry=registry).iter_errors(example))
         assert not errors, f"{where}: {example!r}: {errors[0].message}"
-
-
-def schemas_in(node: Any, where: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-    if isinstance(node, dict):
-        yield where, node
-        for key, value in node.items():
-            yield from schemas_in(value, f"{where}/{key}")
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from schemas_in(value, f"{where}/{i}")
 
 
 @pytest.mark.parametrize("make_app", [registry_app, procurement_app, identity_app])
