@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,32 @@ def problems_follow_the_schema(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(ProblemError, "to_dict", checked)
     yield
     assert not wrong, "problems that do not follow the schema:\n" + "\n".join(wrong)
+
+
+@pytest.fixture
+def local_http_server() -> Iterator[int]:
+    """A server on 127.0.0.1 answering every GET and POST with 200 and ``{}``: its port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.do_GET()
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -159,3 +159,38 @@ async def test_a_stored_private_request_uri_is_never_fetched(
     refused = await browser.http.get("/auth/authorize?" + urlencode(outer))
     assert "invalid_request_uri" in refused.headers.get("location", refused.text)
     assert fetches == []
+
+
+async def test_the_op_fetches_from_public_addresses_only(app: Any, local_http_server: int) -> None:
+    """Names are resolved where the connection is opened: whatever a registered name
+    resolves to, the OP never connects to its own network (here a server on loopback)."""
+    authenticator = app.state.identity.client_auth
+    with pytest.raises(httpx.ConnectError, match="public internet address"):
+        await authenticator.fetch(f"http://127.0.0.1:{local_http_server}/jwks.json", 1000)
+
+
+async def test_a_request_uri_answering_more_than_64_kib_is_refused_unread(
+    browser: Browser, register: Any, app: Any
+) -> None:
+    hosted = "https://rp.example.nl/requests/huge.jwt"
+    rp: RP = await register(request_uris=[hosted])
+    sent: list[int] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(1000):  # 64 MiB if read to the end
+            sent.append(1)
+            yield b"x" * 65_536
+
+    authenticator = app.state.identity.client_auth
+    original = authenticator.http
+    authenticator.http = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, content=endless()))
+    )
+    try:
+        outer = {"client_id": rp.client_id, "request_uri": hosted, "redirect_uri": RP_CALLBACK}
+        refused = await browser.http.get("/auth/authorize?" + urlencode(outer))
+    finally:
+        await authenticator.http.aclose()
+        authenticator.http = original
+    assert "invalid_request_uri" in refused.headers.get("location", refused.text)
+    assert len(sent) <= 2

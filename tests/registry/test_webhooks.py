@@ -13,6 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from registry.config import Settings
+from registry.main import webhook_client
 from registry.webhooks.backlog import WebhookBacklog, WebhookBacklogCollector
 from registry.webhooks.dispatcher import WebhookDispatcher, backoff_seconds
 from registry.webhooks.secretbox import (
@@ -605,3 +606,14 @@ async def test_usage_events_carry_contract_details_only_to_the_municipality(
     assert "contractEndDate" not in hidden
     assert "annualCost" not in hidden
     assert hidden["municipalityId"] == utrecht["id"]
+
+
+async def test_production_deliveries_reach_public_addresses_only(local_http_server: int) -> None:
+    """A subscriber's URL whose name leads inward (here the loopback address itself) is
+    never reached from production; other environments deliver to local receivers."""
+    url = f"http://127.0.0.1:{local_http_server}/hook"
+    async with webhook_client(Settings(environment="development")) as development:
+        assert (await development.post(url, content=b"{}")).status_code == 200
+    async with webhook_client(Settings(environment="production")) as production:
+        with pytest.raises(httpx.ConnectError, match="public internet address"):
+            await production.post(url, content=b"{}")

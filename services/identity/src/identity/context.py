@@ -8,6 +8,7 @@ import httpx
 from fastapi import Request
 
 from servicekit.db import Database
+from servicekit.egress import PublicOnlyTransport
 
 from .authorization.repository import AuthorizationRepository
 from .authorization.request_objects import RequestObjects
@@ -40,7 +41,9 @@ class Identity:
             database.sessionmaker, settings.key_encryption_keys, settings.key_retention_seconds
         )
         self.clients = ClientCache(database, settings.client_cache_seconds)
-        self.http = http or httpx.AsyncClient(timeout=5.0)
+        # Fetches URIs that clients registered (jwks_uri, request_uri): public addresses
+        # only, whatever their host names resolve to.
+        self.http = http or httpx.AsyncClient(timeout=5.0, transport=PublicOnlyTransport())
         self.one_time_ids = OneTimeIds(database)
         self.client_auth = ClientAuthenticator(
             self.clients,

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from servicekit.app import JSON_TYPES, create_service_app
 from servicekit.csvfiles import CSV
+from servicekit.egress import PublicOnlyTransport
 from servicekit.events import events_router
 
 from . import API_VERSION
@@ -90,9 +91,7 @@ def _background_hooks(
             )
         if not settings.webhooks_enabled:
             return
-        client = httpx.AsyncClient(
-            timeout=settings.webhook_timeout_seconds, follow_redirects=False, transport=transport
-        )
+        client = webhook_client(settings, transport)
         dispatcher = WebhookDispatcher(
             app.state.database,
             client,
@@ -122,6 +121,19 @@ def _background_hooks(
             await client.aclose()
 
     return start, shutdown
+
+
+def webhook_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The HTTP client of webhook deliveries. Subscribers choose the URLs: in production
+    deliveries reach public internet addresses only, whatever the names resolve to (other
+    environments may deliver to local receivers)."""
+    if transport is None and settings.environment == "production":
+        transport = PublicOnlyTransport()
+    return httpx.AsyncClient(
+        timeout=settings.webhook_timeout_seconds, follow_redirects=False, transport=transport
+    )
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> FastAPI:

@@ -185,13 +185,15 @@ class RequestObjects:
                 "invalid_request_uri", "This request_uri is not https to a public host."
             )
         try:
-            response = await self.authenticator.http.get(uri, timeout=5.0)
-            response.raise_for_status()
+            document = await self.authenticator.fetch(uri, MAX_BYTES)
         except httpx.HTTPError:
             raise OAuthError("invalid_request_uri", "The request_uri could not be read.") from None
-        if len(response.content) > MAX_BYTES:
-            raise OAuthError("invalid_request_uri", "The request object is too large.")
-        return response.text
+        except ValueError:
+            raise OAuthError("invalid_request_uri", "The request object is too large.") from None
+        try:
+            return document.decode()
+        except UnicodeDecodeError:
+            raise OAuthError("invalid_request_uri", "The request object is not UTF-8.") from None
 
 
 def _open(token: str, keys: list[RSAKey]) -> str | None:

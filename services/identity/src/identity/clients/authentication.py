@@ -158,22 +158,23 @@ class ClientAuthenticator:
         if hit is not None:
             return hit
         try:
-            keys = KeySet.import_key_set(json.loads(await self._read_jwks(uri)))
+            keys = KeySet.import_key_set(json.loads(await self.fetch(uri, MAX_JWKS_BYTES)))
         except (httpx.HTTPError, ValueError, TypeError, KeyError, JoseError):
             raise OAuthError("invalid_client", "The client's jwks_uri could not be read.") from None
         self._jwks_uri_cache[uri] = keys
         return keys
 
-    async def _read_jwks(self, uri: str) -> bytes:
-        """The document at a jwks_uri, read no further than MAX_JWKS_BYTES (a client's
-        endless answer must not fill the OP's memory)."""
+    async def fetch(self, uri: str, limit: int) -> bytes:
+        """The document at a URI a client registered (jwks_uri, request_uri), read no
+        further than ``limit`` bytes (a client's endless answer must not fill the OP's
+        memory); ValueError when it is larger."""
         body = bytearray()
         async with self.http.stream("GET", uri, timeout=5.0) as response:
             response.raise_for_status()
             async for chunk in response.aiter_bytes():
                 body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise ValueError("jwks_uri document too large")
+                if len(body) > limit:
+                    raise ValueError(f"{uri} answers more than {limit} bytes")
         return bytes(body)
 
     async def _private_key_jwt(
