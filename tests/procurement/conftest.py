@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -304,10 +305,16 @@ async def open_tender(
     return data
 
 
+def amsterdam_today() -> date:
+    """Today as a person in the Netherlands writes it (the services' day; UTC's differs
+    from 23:00 or 22:00 UTC on)."""
+    return datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+
+
 def mandate(signer: str = "A. de Vries", role: str = "wethouder") -> dict[str, Any]:
     return {
         "signerName": signer,
         "signerRole": role,
-        "signedDate": date.today().isoformat(),
+        "signedDate": amsterdam_today().isoformat(),
         "authorisesLeadParty": True,
     }

@@ -19,6 +19,7 @@ from .conftest import (
     MUNICIPALITIES,
     Clock,
     FakeRegistry,
+    amsterdam_today,
     mandate,
     municipality_headers,
     open_tender,
@@ -257,7 +258,22 @@ async def test_bad_input_is_400_and_writes_nothing(
         },
         {
             "lots": [{"lotId": lot, "expectedVolume": 5}],
-            "mandate": {**mandate(), "signedDate": (date.today() + timedelta(days=3)).isoformat()},
+            "mandate": {
+                **mandate(),
+                "signedDate": (amsterdam_today() + timedelta(days=3)).isoformat(),
+            },
+        },
+        # Before the tender existed (a typing error: 1900, or 1026 for 2026).
+        {
+            "lots": [{"lotId": lot, "expectedVolume": 5}],
+            "mandate": {**mandate(), "signedDate": "1900-01-01"},
+        },
+        {
+            "lots": [{"lotId": lot, "expectedVolume": 5}],
+            "mandate": {
+                **mandate(),
+                "signedDate": (amsterdam_today() - timedelta(days=400)).isoformat(),
+            },
         },
     ]
     for body in cases:

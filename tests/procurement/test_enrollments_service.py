@@ -65,9 +65,18 @@ def test_start_dates_lie_within_the_joint_contract() -> None:
 def test_a_mandate_is_signed_today_or_before_with_a_substantial_login() -> None:
     mandate = MandateIn(signer_name="A. de Vries", signer_role="burgemeester",
                         signed_date=date(2027, 3, 2), authorises_lead_party=True)  # fmt: skip
+    tender = _tender()
+    tender.created_at = NOW - timedelta(days=30)  # 2027-01-30, 13:00 in Amsterdam
     with pytest.raises(BadRequest):
-        check_mandate(mandate, NOW)
-    check_mandate(mandate.model_copy(update={"signed_date": date(2027, 3, 1)}), NOW)
+        check_mandate(mandate, tender, NOW)
+    check_mandate(mandate.model_copy(update={"signed_date": date(2027, 3, 1)}), tender, NOW)
+    check_mandate(mandate.model_copy(update={"signed_date": date(2027, 1, 30)}), tender, NOW)
+    for typo in (date(2027, 1, 29), date(1900, 3, 1), date(1027, 3, 1)):
+        with pytest.raises(BadRequest) as early:
+            check_mandate(mandate.model_copy(update={"signed_date": typo}), tender, NOW)
+        assert early.value.extra["invalidParams"] == [
+            {"name": "mandate.signedDate", "reason": "before the tender's creation (2027-01-30)"}
+        ]
     staff = Principal(subject="s", org_id="00000001001234567000", org_type="municipality",
                       scopes=frozenset(), acr=LOA_LOW)  # fmt: skip
     with pytest.raises(Forbidden) as low:

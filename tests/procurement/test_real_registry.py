@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,6 +24,8 @@ from procurement.db import metadata
 from procurement.main import create_app
 from servicekit.db import Database
 from servicekit.testing import TestIssuer, clear_tables
+
+from .conftest import amsterdam_today
 
 # Fictional demo identifiers of `python -m registry seed` (demo_organisations.json).
 VNG_OIN = "00000001009876543000"
@@ -224,7 +226,7 @@ async def test_enrollment_against_the_real_registry_then_its_outage(
             "mandate": {
                 "signerName": "S. Dijksma",
                 "signerRole": "burgemeester",
-                "signedDate": date.today().isoformat(),
+                "signedDate": amsterdam_today().isoformat(),
                 "authorisesLeadParty": True,
             },
         }

@@ -34,6 +34,10 @@ REASONS = [
     (re.compile(r"lies in the past", re.I), "error.in_past"),
     (re.compile(r"must be in the future", re.I), "error.not_in_future"),
     (re.compile(r"^after today$", re.I), "error.after_today"),
+    (
+        re.compile(r"before the tender's creation \((?P<start>[\d-]+)\)", re.I),
+        "error.before_tender",
+    ),
     (re.compile(r"in the future: record it on or after that day", re.I), "error.merger_ahead"),
     (re.compile(r"^before startDate$", re.I), "error.before_start"),
     (re.compile(r"^before releaseDate$", re.I), "error.before_release"),

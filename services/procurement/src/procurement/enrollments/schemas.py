@@ -27,7 +27,8 @@ class MandateIn(ApiModel):
         description="e.g. 'burgemeester', 'wethouder', 'inkoper'", examples=["burgemeester"]
     )
     signed_date: IsoDate = Field(
-        description="Date the mandate was signed (not in the future)", examples=["2027-01-15"]
+        description="Date the mandate was signed: from the day the tender was created to today",
+        examples=["2027-01-15"],
     )
     authorises_lead_party: Annotated[Literal[True], JsonBoolean] = Field(
         description="Must be true: the lead party may act on the municipality's behalf in "

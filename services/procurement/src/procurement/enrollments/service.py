@@ -108,7 +108,7 @@ async def enroll(
     check_window(tender, clock())
     check_lots(body.lots, lots)
     check_start_dates(body.lots, tender, clock())
-    check_mandate(body.mandate, clock())
+    check_mandate(body.mandate, tender, clock())
     # Registry calls happen outside any transaction (no locks held while waiting).
     needs_registry = any(line.desired_start_date is None for line in body.lots)
     municipality, _reached = await municipality_of(registry, oin, needs_registry)
@@ -220,7 +220,7 @@ async def change(
                 invalid_params=[{"name": "mandate", "reason": "required for lots beyond it"}],
             )
     else:
-        check_mandate(body.mandate, clock())
+        check_mandate(body.mandate, tender, clock())
     needs_registry = any(line.desired_start_date is None for line in body.lots)
     municipality, _ = await municipality_of(registry, enrollment.municipality_oin, needs_registry)
     dates = await start_dates(registry, tender, municipality, body.lots)

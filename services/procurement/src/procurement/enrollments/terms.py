@@ -121,12 +121,25 @@ def check_start_dates(lines: list[EnrollmentLotIn], tender: Tender, now: datetim
         )
 
 
-def check_mandate(mandate: MandateIn, now: datetime) -> None:
+def check_mandate(mandate: MandateIn, tender: Tender, now: datetime) -> None:
+    """Signed on a day from the tender's creation to today (Amsterdam): its scope names
+    the tender's lots, so it cannot predate them (1900 or 1026 is a typing error)."""
     today = now.astimezone(AMSTERDAM).date()
     if mandate.signed_date > today:
         raise BadRequest(
             "A mandate cannot be signed in the future.",
             invalid_params=[{"name": "mandate.signedDate", "reason": "after today"}],
+        )
+    created = tender.created_at.astimezone(AMSTERDAM).date()
+    if mandate.signed_date < created:
+        raise BadRequest(
+            "A mandate cannot be signed before the tender existed.",
+            invalid_params=[
+                {
+                    "name": "mandate.signedDate",
+                    "reason": f"before the tender's creation ({created})",
+                }
+            ],
         )
 
 
