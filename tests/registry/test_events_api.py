@@ -56,6 +56,12 @@ async def test_feed_order_and_resume(
     assert first["specversion"] == "1.0"
     assert first["source"] == "/api/registry/v1"
     assert first["subject"] == f"organisations/{org['id']}"
+    # Each subject is the resource's path in the API (``facilities/…``, not ``facilitys``).
+    facility_id = events[1]["data"]["id"]
+    assert {e["subject"] for e in events[1:]} == {f"facilities/{facility_id}"}
+    assert (
+        await client.get(f"/v1/{events[1]['subject']}", headers=tokens.reader())
+    ).status_code == 200
     assert first["data"]["id"] == org["id"]
     assert events[2]["data"]["stage"] == "pilot"
     assert events[2]["data"]["fromStage"] == "initiative"

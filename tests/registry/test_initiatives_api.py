@@ -124,6 +124,10 @@ async def test_propose_pledge_withdraw_and_rank(
     feed = (await client.get("/v1/events?limit=200", headers=tokens.reader())).json()["items"]
     types = [e["type"].removeprefix("nl.samen.registry.") for e in feed]
     assert types.count("initiative.proposed") == 2
+    # A proposed facility is new to every mirror of the feed: created before proposed.
+    created = [e["subject"] for e in feed if e["type"].endswith("facility.created")]
+    for proposal in (first, second):
+        assert f"facilities/{proposal['facilityId']}" in created
     assert types.count("pledge.created") == 4
     assert types.count("pledge.withdrawn") == 1
 

@@ -179,6 +179,16 @@ async def test_ended_municipalities_take_no_new_writes(
         headers=a_staff,
     )
     assert r.status_code == 409
+    r = await client.post(
+        "/v1/initiatives",
+        json={"proposedById": w["a"]["id"], "slug": "na-de-fusie", "name": "Na de fusie",
+              "kind": "application", "theme": "data"},
+        headers=a_staff,
+    )  # fmt: skip
+    assert r.status_code == 409
+    assert r.json()["type"].rsplit("/", 1)[1] == "organisation-ended"
+    initiatives = (await client.get("/v1/initiatives", headers=tokens.reader())).json()["items"]
+    assert "Na de fusie" not in [i["name"] for i in initiatives]
     r = await client.patch(
         f"/v1/organisations/{w['coop']['id']}", json={"memberIds": [w["a"]["id"]]},
         headers={**tokens.operator(), "If-Match": "*"},

@@ -138,3 +138,33 @@ async def test_migrations_after_0009_downgrade_and_upgrade_again(tmp_path: Path)
             await test_models_match_migrations(database)
         finally:
             await database.dispose()
+
+
+async def test_0018_corrects_the_stored_subjects_of_facility_and_vulnerability_events(
+    tmp_path: Path,
+) -> None:
+    async with fresh_database_url("subjects", tmp_path) as url:
+        await asyncio.to_thread(upgrade, "registry.migrations", url, "0017")
+        subjects = ["facilitys/f1", "vulnerabilitys/v1", "facilities/f1/pledges/p1",
+                    "organisations/o1", "offerings/x/versions/y"]  # fmt: skip
+        database = Database(url)
+        try:
+            async with database.engine.begin() as connection:
+                for n, subject in enumerate(subjects):
+                    await connection.execute(
+                        text(
+                            "INSERT INTO event_outbox (id, type, source, subject, time, data) "
+                            "VALUES (:id, 't', 's', :subject, CURRENT_TIMESTAMP, '{}')"
+                        ),
+                        {"id": f"e{n}", "subject": subject},
+                    )
+            await asyncio.to_thread(upgrade, "registry.migrations", url, "head")
+            async with database.engine.connect() as connection:
+                rows = await connection.execute(
+                    text("SELECT subject FROM event_outbox ORDER BY id")
+                )
+                assert [row.subject for row in rows] == [
+                    "facilities/f1", "vulnerabilities/v1", "facilities/f1/pledges/p1",
+                    "organisations/o1", "offerings/x/versions/y"]  # fmt: skip
+        finally:
+            await database.dispose()

@@ -78,9 +78,15 @@ async def record_change(
         event_outbox,
         type=f"{EVENT_PREFIX}.{entity}.{action}",
         source=EVENT_SOURCE,
-        subject=subject_path or f"{entity}s/{entity_id}",
+        subject=subject_path or f"{collection(entity)}/{entity_id}",
         data=data,
     )
+
+
+def collection(entity: str) -> str:
+    """The API's collection of an entity (``facility`` → ``facilities``): an event's
+    subject is the resource's path."""
+    return entity[:-1] + "ies" if entity.endswith("y") else entity + "s"
 
 
 async def record_out(

@@ -18,10 +18,12 @@ from servicekit.errors import BadRequest, NotFound
 from servicekit.pagination import PageParams
 
 from ..auth import MUNICIPALITY
-from ..changes.service import record_change
+from ..changes.service import record_change, record_out
 from ..common import duplicate
 from ..costs.repository import latest_population
 from ..facilities.models import Facility
+from ..facilities.service import to_out as facility_out
+from ..organisations.service import require_not_ended
 from . import repository, ties
 from .models import OPEN_STAGES, Initiative, Pledge
 from .schemas import (
@@ -137,6 +139,7 @@ async def propose(
     async with session.begin():
         proposer = await organisation_of(session, body.proposed_by_id, "proposedById", PROPOSERS)
         require_staff(principal, proposer, PROPOSERS)
+        require_not_ended(proposer)
         if await repository.slug_taken(session, body.slug):
             raise duplicate("The slug is taken by another facility.", "slug", "taken")
         now = utcnow()
@@ -152,6 +155,9 @@ async def propose(
             proposed_at=now,
         )
         await repository.add(session, initiative, "Already proposed.")
+        # The facility is new to every mirror of the feed: its own event first.
+        actor = Actor.of(principal)
+        await record_out(session, actor, "facility", "created", facility_out(facility))
         out = (
             await _initiatives(
                 session, [await repository.one_facility_with_proposer(session, facility.id)]
@@ -159,7 +165,7 @@ async def propose(
         )[0]
         await record_change(
             session,
-            Actor.of(principal),
+            actor,
             entity="initiative",
             entity_id=facility.id,
             action="proposed",
