@@ -32,7 +32,7 @@ from .forward import Forwarder
 from .health import LOCAL_PATHS, Check, LocalPages
 from .metrics import GatewayMetrics
 from .ratelimit import RateLimiter
-from .respond import OP_PATHS, Responder
+from .respond import NO_RESOURCE, OP_PATHS, Responder
 from .routes import Route, Router
 from .upstream import Upstream
 
@@ -192,7 +192,7 @@ class Gateway:
             return
         found = self.router.route_for(path)
         if found is None:
-            await respond.problem(ex, send, NotFound(f"No resource at {path}"))
+            await respond.problem(ex, send, NotFound(NO_RESOURCE))
             return
         route, rest = found
         ex.route_name = route.name
@@ -202,9 +202,7 @@ class Gateway:
         if route.rewrite and rest.endswith("/"):
             # No API path ends in a slash (ADR): say so, rather than ask an anonymous
             # caller of a public collection for a token.
-            await respond.problem(
-                ex, send, NotFound(f"No resource at {path}: API paths have no trailing slash.")
-            )
+            await respond.problem(ex, send, NotFound("API paths have no trailing slash."))
             return
         origin = ex.headers.get(b"origin")
         if (

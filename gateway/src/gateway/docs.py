@@ -25,7 +25,7 @@ from servicekit.errors import NotFound, ServiceUnavailable
 from servicekit.openapi import DOCS_ASSETS, DOCS_CSP, redoc_html, swagger_html
 
 from .exchange import Exchange, Headers, Send
-from .respond import Responder
+from .respond import NO_RESOURCE, Responder
 from .rewrite import openapi_for_gateway
 from .upstream import Upstream
 
@@ -94,7 +94,7 @@ class DocsPortal:
             return
         page = await self.page(parts)
         if page is None:
-            await respond.problem(ex, send, NotFound(f"No resource at {ex.path}"))
+            await respond.problem(ex, send, NotFound(NO_RESOURCE))
             return
         await respond.send(ex, send, 200, [HTML, *PAGE_HEADERS], page.encode())
 

@@ -19,7 +19,7 @@ from servicekit.errors import NotFound
 from . import API_VERSION
 from .exchange import Exchange, Send
 from .metrics import GatewayMetrics
-from .respond import Responder
+from .respond import NO_RESOURCE, Responder
 from .upstream import Upstream
 
 HEALTH_JSON = b"application/health+json"
@@ -64,7 +64,7 @@ class LocalPages:
             ctype = self.metrics.content_type.encode()
             await respond.send(ex, send, 200, [(b"content-type", ctype)], self.metrics.render())
         else:
-            await respond.problem(ex, send, NotFound(f"No resource at {ex.path}"))
+            await respond.problem(ex, send, NotFound(NO_RESOURCE))
 
     async def details(self) -> dict[str, dict[str, Any]]:
         """Every upstream's and dependency's state, checked at once."""

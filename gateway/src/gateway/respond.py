@@ -56,6 +56,9 @@ EXPOSED = (
 PROBLEM_TYPE = (b"content-type", PROBLEM_JSON.encode())
 VERSION_HEADER = (b"api-version", API_VERSION.encode())
 END = {"type": "http.response.body", "body": b""}
+# A problem's ``detail`` never repeats the path (it may hold a BSN): ``instance`` carries
+# it, masked.
+NO_RESOURCE = "There is no resource at this path."
 
 
 class Responder:
@@ -118,10 +121,10 @@ class Responder:
     async def not_allowed(self, ex: Exchange, send: Send, allowed: list[str]) -> None:
         """405 with ``Allow``, or 404 when no method at all is served there."""
         if not allowed:
-            await self.problem(ex, send, NotFound(f"No resource at {ex.path}"))
+            await self.problem(ex, send, NotFound(NO_RESOURCE))
             return
         error = MethodNotAllowed(
-            f"Method {ex.method} is not allowed on {ex.path}",
+            "The method is not allowed here; the Allow header lists those that are.",
             headers={"Allow": ", ".join(allowed)},
         )
         await self.problem(ex, send, error)
