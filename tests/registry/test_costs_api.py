@@ -114,3 +114,58 @@ async def test_costs_per_municipality_and_facility(
     ]
     r = await client.get(f"/v1/organisations/{utrecht['id']}/costs", headers={})
     assert r.status_code == 401
+
+
+async def test_costs_after_a_merger_count_the_predecessors_inhabitants(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker
+) -> None:
+    utrecht = await make_org(
+        "municipality", name="Utrecht", cbsCode="GM0344", oin=tokens.UTRECHT_OIN
+    )
+    amersfoort = await make_org("municipality", name="Amersfoort", cbsCode="GM0307",
+                                oin=tokens.AMERSFOORT_OIN)  # fmt: skip
+    network = await make_facility(name="Netwerk")
+    await _usage(client, tokens, utrecht, network, tokens.UTRECHT_OIN, annualCost=100000)
+    await _usage(client, tokens, amersfoort, network, tokens.AMERSFOORT_OIN, annualCost=300000)
+
+    async def load(year: int, **figures: int) -> None:
+        body = {"year": year, "source": f"CBS {year}", "figures": [
+            {"cbsCode": code, "inhabitants": n} for code, n in figures.items()]}  # fmt: skip
+        r = await client.post("/v1/population-figures", json=body, headers=tokens.operator())
+        assert r.status_code == 201, r.text
+
+    async def costs() -> tuple[dict[str, Any], dict[str, Any]]:
+        reader = tokens.contracts_reader()
+        of_facility = await client.get(f"/v1/facilities/{network['id']}/costs", headers=reader)
+        of_utrecht = await client.get(f"/v1/organisations/{utrecht['id']}/costs", headers=reader)
+        return of_facility.json(), of_utrecht.json()
+
+    await load(2025, GM0344=100000)  # Amersfoort's 2025 figure is not loaded yet
+    r = await client.post("/v1/municipality-mergers", headers=tokens.operator(), json={
+        "predecessorIds": [amersfoort["id"]], "successorId": utrecht["id"],
+        "effectiveDate": "2025-07-01"})  # fmt: skip
+    assert r.status_code == 201, r.text
+
+    # Two active usages with a cost, now both Utrecht's; Utrecht's own 2025 figure
+    # predates the merger and would leave out Amersfoort's inhabitants: no figure.
+    facility, own = await costs()
+    assert (facility["usagesWithCost"], facility["usagesWithoutCost"]) == (2, 0)
+    assert facility["annualCostTotal"] == 400000
+    assert facility.get("inhabitants") is None
+    assert facility.get("costPerInhabitant") is None
+    assert (own["usagesWithCost"], own["annualCostTotal"]) == (2, 400000)
+    assert own.get("population") is None
+    assert own.get("costPerInhabitant") is None
+
+    # With every figure of that year loaded, they add up.
+    await load(2025, GM0307=300000)
+    facility, own = await costs()
+    assert (facility["inhabitants"], facility["costPerInhabitant"]) == (400000, 1.0)
+    assert own["population"] == {"inhabitants": 400000, "year": 2025, "source": "CBS 2025"}
+    assert own["costPerInhabitant"] == 1.0
+
+    # A figure of a year after the merger counts the merged municipality itself.
+    await load(2026, GM0344=500000)
+    facility, own = await costs()
+    assert (facility["inhabitants"], facility["costPerInhabitant"]) == (500000, 0.8)
+    assert own["population"] == {"inhabitants": 500000, "year": 2026, "source": "CBS 2026"}

@@ -12,9 +12,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..facilities.models import Facility
+from ..mergers.models import MunicipalityMerger
 from ..organisations.models import Organisation
 from ..usages.models import Usage
 from .models import PopulationFigure
+from .population import Figure, Merger, by_successor, usable_figure
 
 MUNICIPALITY = "municipality"
 
@@ -85,27 +87,64 @@ async def figures_page(
     return list(rows.all()), int(total)
 
 
+async def _mergers_into(
+    session: AsyncSession, municipality_ids: Iterable[uuid.UUID]
+) -> list[Merger]:
+    """The mergers these municipalities succeeded in, and those of their predecessors."""
+    found: list[Merger] = []
+    seen: set[uuid.UUID] = set()
+    frontier = set(municipality_ids)
+    while frontier:
+        seen |= frontier
+        rows = await session.execute(
+            select(
+                MunicipalityMerger.successor_id,
+                MunicipalityMerger.predecessor_ids,
+                MunicipalityMerger.effective_date,
+            ).where(MunicipalityMerger.successor_id.in_(list(frontier)))
+        )
+        frontier = set()
+        for successor_id, predecessor_ids, effective_date in rows.tuples():
+            predecessors = tuple(uuid.UUID(str(p)) for p in predecessor_ids)
+            found.append(Merger(successor_id, predecessors, effective_date))
+            frontier.update(p for p in predecessors if p not in seen)
+    return found
+
+
 async def latest_population(
     session: AsyncSession, municipality_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, PopulationFigure]:
-    """Each municipality's most recent figure (none for those without one)."""
+) -> dict[uuid.UUID, Figure]:
+    """Each municipality's most recent figure that counts all its inhabitants (none for
+    those without one): for a successor in a merger, see ``population``."""
     ids = list(set(municipality_ids))
     if not ids:
         return {}
-    latest = (
-        select(PopulationFigure.municipality_id, func.max(PopulationFigure.year).label("year"))
-        .where(PopulationFigure.municipality_id.in_(ids))
-        .group_by(PopulationFigure.municipality_id)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(PopulationFigure).join(
+    mergers = await _mergers_into(session, ids)
+    query = select(PopulationFigure)
+    if mergers:
+        # Every year of the successors and their predecessors: an older year may add up.
+        members = set(ids).union(*(m.predecessor_ids for m in mergers))
+        query = query.where(PopulationFigure.municipality_id.in_(list(members)))
+    else:
+        latest = (
+            select(PopulationFigure.municipality_id, func.max(PopulationFigure.year).label("year"))
+            .where(PopulationFigure.municipality_id.in_(ids))
+            .group_by(PopulationFigure.municipality_id)
+            .subquery()
+        )
+        query = query.join(
             latest,
             (latest.c.municipality_id == PopulationFigure.municipality_id)
             & (latest.c.year == PopulationFigure.year),
         )
-    )
-    return {figure.municipality_id: figure for figure in rows.scalars()}
+    figures: dict[uuid.UUID, dict[int, Figure]] = {}
+    for row in (await session.execute(query)).scalars():
+        figures.setdefault(row.municipality_id, {})[row.year] = Figure(
+            row.municipality_id, row.year, row.inhabitants, row.source
+        )
+    grouped = by_successor(mergers)
+    usable = {m: usable_figure(m, figures, grouped) for m in ids}
+    return {m: figure for m, figure in usable.items() if figure is not None}
 
 
 async def active_usage_costs(session: AsyncSession, municipality_id: uuid.UUID) -> list[Any]:
@@ -120,22 +159,23 @@ async def active_usage_costs(session: AsyncSession, municipality_id: uuid.UUID) 
 
 async def facility_costs(
     session: AsyncSession, facility_id: uuid.UUID
-) -> tuple[dict[uuid.UUID, Decimal], int]:
-    """Known annual cost per municipality of the facility's active usages, and how many
-    active usages carry no cost."""
+) -> tuple[dict[uuid.UUID, Decimal], int, int]:
+    """Known annual cost per municipality of the facility's active usages, how many
+    active usages carry a cost and how many carry none."""
     rows = await session.execute(
         select(Usage.municipality_id, Usage.annual_cost).where(
             Usage.facility_id == facility_id, Usage.status == "active"
         )
     )
     costs: dict[uuid.UUID, Decimal] = {}
-    without = 0
+    with_cost = without = 0
     for municipality_id, cost in rows.tuples():
         if cost is None:
             without += 1
         else:
+            with_cost += 1
             costs[municipality_id] = costs.get(municipality_id, Decimal(0)) + Decimal(cost)
-    return costs, without
+    return costs, with_cost, without
 
 
 async def facility(session: AsyncSession, facility_id: uuid.UUID) -> Facility | None:

@@ -125,9 +125,12 @@ Routes(
     "getMunicipalityCosts",
     "A municipality's annual costs of its active usages, and per inhabitant",
     view=ContractViewDep,
-    description="`costPerInhabitant` is absent when no population figure is loaded. For the "
-    "municipality's own staff, the operator and callers with `registry:contracts` (403 for "
-    "others).",
+    description="`costPerInhabitant` is absent when no population figure is loaded. A "
+    "municipality that succeeded others in a merger uses a figure of its own only from a "
+    "year on or after the merger (figures count 1 January), else the sum of its own and its "
+    "predecessors' figures of one year when all are loaded, else none: never estimated. For "
+    "the municipality's own staff, the operator and callers with `registry:contracts` (403 "
+    "for others).",
 )
 Routes(router, "/v1/facilities/{facilityId}/costs", FacilityCosts, FacilityId, readers=Reader).read(
     service.facility_costs,
@@ -135,6 +138,8 @@ Routes(router, "/v1/facilities/{facilityId}/costs", FacilityCosts, FacilityId, r
     "What the municipalities using a facility pay for it per year, and per inhabitant",
     view=ContractViewDep,
     description="`costPerInhabitant` is absent when a municipality with a known cost has no "
-    "population figure. The sum of municipalities' contracts: for the operator and callers "
+    "population figure (after a merger, one that counts its predecessors' inhabitants too: "
+    "as for a municipality's costs). `usagesWithCost` and `usagesWithoutCost` count active "
+    "usages. The sum of municipalities' contracts: for the operator and callers "
     "with `registry:contracts` (403 for others).",
 )

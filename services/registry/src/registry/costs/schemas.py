@@ -68,7 +68,10 @@ class PopulationFigureOut(ApiOutModel):
 
 
 class Population(ApiOutModel):
-    """The figure a per-inhabitant cost is based on."""
+    """The figure a per-inhabitant cost is based on. For a municipality that succeeded
+    others in a merger: its own figure of a year on or after the merger (1 January on or
+    after the effective date), or the sum of its own and its predecessors' figures of one
+    earlier year (`source` then names each source once)."""
 
     inhabitants: int
     year: int
@@ -93,7 +96,9 @@ class MunicipalityCosts(ApiOutModel):
     usages_with_cost: int
     usages_without_cost: int = Field(description="Active usages whose cost is not recorded")
     population: Population | None = Field(
-        default=None, description="The latest loaded figure; absent when none is loaded"
+        default=None,
+        description="The latest loaded figure that counts all the municipality's "
+        "inhabitants; absent when none does (after a merger: see Population)",
     )
     cost_per_inhabitant: OptionalEuro = Field(
         default=None, description="Total / inhabitants; absent without a population figure"
@@ -108,12 +113,13 @@ class FacilityCosts(ApiOutModel):
     facility_name: str
     currency: str = "EUR"
     annual_cost_total: Euro
-    usages_with_cost: int
-    usages_without_cost: int
+    usages_with_cost: int = Field(description="Active usages whose cost is recorded")
+    usages_without_cost: int = Field(description="Active usages whose cost is not recorded")
     inhabitants: int | None = Field(
         default=None,
         description="Inhabitants of the municipalities whose cost is known; absent when "
-        "any of them has no population figure",
+        "any of them has no population figure (after a merger: one counting the "
+        "predecessors' inhabitants too)",
     )
     cost_per_inhabitant: OptionalEuro = Field(
         default=None, description="Total / inhabitants; absent when inhabitants is"

@@ -212,7 +212,7 @@ async def facility_costs(
     facility = await repository.facility(session, facility_id)
     if facility is None:
         raise NotFound(f"No facility with id {facility_id}.")
-    costs, without = await repository.facility_costs(session, facility_id)
+    costs, with_cost, without = await repository.facility_costs(session, facility_id)
     total = sum(costs.values(), Decimal(0))
     figures = await repository.latest_population(session, costs)
     # One municipality without a figure would make the quotient a guess: leave it out.
@@ -223,7 +223,7 @@ async def facility_costs(
         facility_id=facility.id,
         facility_name=facility.name,
         annual_cost_total=total,
-        usages_with_cost=len(costs),
+        usages_with_cost=with_cost,
         usages_without_cost=without,
         inhabitants=inhabitants,
         cost_per_inhabitant=per_inhabitant(total, inhabitants),
