@@ -106,6 +106,20 @@ async def crash(request: web.Request) -> web.Response:
     return web.Response(text=page, status=500, content_type="text/html")
 
 
+async def overloaded(request: web.Request) -> web.Response:
+    """A 503 from something in front of the service (a plain page) that says when to retry."""
+    page = "<html><body>Service overloaded (pool exhausted at db-3)</body></html>"
+    return web.Response(
+        text=page, status=503, content_type="text/html", headers={"Retry-After": "30"}
+    )
+
+
+async def cached(request: web.Request) -> web.Response:
+    """An answer whose service says itself how it may be cached."""
+    headers = {"Cache-Control": "private, max-age=60", "Vary": "Accept-Language"}
+    return web.json_response({"cached": True}, headers=headers)
+
+
 async def problem(request: web.Request) -> web.Response:
     body = {
         "type": "https://samen.example.nl/problems/not-found",
@@ -199,6 +213,8 @@ def make_app() -> web.Application:
     app.router.add_get("/v1/status/{code}", status)
     app.router.add_get("/v1/problem", problem)
     app.router.add_get("/v1/crash", crash)
+    app.router.add_get("/v1/overloaded", overloaded)
+    app.router.add_get("/v1/cached", cached)
     app.router.add_get("/v1/headers-out", headers_out)
     app.router.add_get("/v1/gzip", gzipped)
     app.router.add_get("/.well-known/openid-configuration", oidc_config)

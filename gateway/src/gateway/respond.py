@@ -59,6 +59,11 @@ END = {"type": "http.response.body", "body": b""}
 # A problem's ``detail`` never repeats the path (it may hold a BSN): ``instance`` carries
 # it, masked.
 NO_RESOURCE = "There is no resource at this path."
+# An answer to a request with an Authorization header is the caller's alone: no shared
+# cache may store it unless the upstream said otherwise, and none may serve it to others.
+NO_STORE = (b"cache-control", b"no-store")
+VARY_AUTHORIZATION = (b"vary", b"Authorization")
+PRIVATE: Headers = [NO_STORE, VARY_AUTHORIZATION]
 
 
 class Responder:
@@ -154,15 +159,25 @@ class Responder:
         """Send an upstream's answer on to the client."""
         status = response.status
         out, content_type, length, encoded = public_headers(response.raw_headers, rewriter)
+        private = b"authorization" in ex.headers
         if status >= 500 and not content_type.startswith(PROBLEM_TYPE[1]):
             # A service answering 5xx without problem+json failed in a way it did not
-            # plan for (a crash page, a proxy error): its body may carry internals.
+            # plan for (a crash page, a proxy error): its body may carry internals. Its
+            # Retry-After still tells the client when to come back.
             logger.warning("upstream %s answered %s without problem+json", upstream, status)
             error = problem_for_status(
                 status, f"The {upstream} service could not complete the request."
             )
+            for key, value in out:
+                if key == b"retry-after":
+                    ex.response_headers.append((key, value))
+                    break
+            if private:
+                ex.response_headers += PRIVATE
             await self.problem(ex, send, error)
             return
+        if private:
+            keep_private(out)
         head = ex.method == "HEAD"
         if head or status in (204, 304):
             if length is not None and head:
@@ -183,6 +198,28 @@ class Responder:
         async for chunk in response.content.iter_any():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send(END)
+
+
+def keep_private(out: Headers) -> None:
+    """An answer to a request with credentials: ``Cache-Control: no-store`` unless the
+    upstream said how to cache it, and ``Authorization`` added to its ``Vary``."""
+    cache_control = False
+    vary = -1  # the index of the upstream's first Vary line
+    covered = False  # its Vary names Authorization already (or is "*")
+    for index, (key, value) in enumerate(out):
+        if key == b"cache-control":
+            cache_control = True
+        elif key == b"vary":
+            if vary < 0:
+                vary = index
+            names = {name.strip() for name in value.lower().split(b",")}
+            covered = covered or b"authorization" in names or b"*" in names
+    if not cache_control:
+        out.append(NO_STORE)
+    if vary < 0:
+        out.append(VARY_AUTHORIZATION)
+    elif not covered:
+        out[vary] = (b"vary", out[vary][1] + b", Authorization")
 
 
 def public_headers(
