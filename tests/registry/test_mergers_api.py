@@ -4,10 +4,13 @@ predecessors stay readable as ended and take no new writes."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
+
+import servicekit.clock
 
 Maker = Any
 SUCCESSOR_OIN = "00000001001111111000"
@@ -310,3 +313,24 @@ async def test_a_merger_on_the_first_representable_day_is_refused(
         assert r.json()["endedOn"] is None
         assert r.json()["successorId"] is None
     assert await _events(client, tokens) == before
+
+
+@pytest.mark.parametrize(
+    ("moment", "effective", "status"),
+    [
+        # 00:30 on New Year's Day in the Netherlands: a herindeling of 1 January is today.
+        (datetime(2026, 12, 31, 23, 30, tzinfo=UTC), "2027-01-01", 200),
+        # 23:30 on 31 December there: 1 January is still ahead.
+        (datetime(2026, 12, 31, 22, 30, tzinfo=UTC), "2027-01-01", 400),
+    ],
+)
+async def test_the_effective_date_is_checked_against_the_dutch_calendar_day(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker,
+    monkeypatch: pytest.MonkeyPatch, moment: datetime, effective: str, status: int,
+) -> None:  # fmt: skip
+    w = await _world(client, tokens, make_org, make_facility)
+    monkeypatch.setattr(servicekit.clock, "utcnow", lambda: moment)
+    r = await client.post(
+        "/v1/municipality-mergers?dryRun=true", json=_body(w, effective), headers=tokens.operator()
+    )
+    assert r.status_code == status, r.text

@@ -2,7 +2,9 @@
 
 Everything stored is UTC. SQLite hands back naive datetimes; :class:`UtcDateTime` columns
 and :func:`aware` turn them into aware ones in one place, so comparisons with
-:func:`utcnow` never mix naive and aware values.
+:func:`utcnow` never mix naive and aware values. Calendar days (deadlines, effective dates,
+"today") are the Netherlands' (:func:`dutch_today`), not the server's or UTC's: from 23:00
+(22:00 in summer) UTC they differ.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import calendar
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Dialect, TypeDecorator
@@ -18,8 +21,16 @@ from sqlalchemy import DateTime, Dialect, TypeDecorator
 Clock = Callable[[], datetime]
 
 
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def dutch_today(now: datetime | None = None) -> date:
+    """The calendar day in the Netherlands at ``now`` (default: this moment)."""
+    return (now or utcnow()).astimezone(AMSTERDAM).date()
 
 
 def add_months(start: date, months: int) -> date:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from servicekit.auth import LOA_SUBSTANTIAL, Principal, loa_at_least
-from servicekit.clock import add_months
+from servicekit.clock import add_months, dutch_today
 from servicekit.errors import BadRequest, Conflict, Forbidden
 from servicekit.http import make_etag
 
@@ -26,9 +25,6 @@ ENROLLED = "enrolled"
 WITHDRAWN = "withdrawn"
 # The enrollment of a municipality that ended in a merger, folded into its successor's.
 MERGED = "merged"
-
-
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 def require_municipality_staff(principal: Principal) -> str:
@@ -105,7 +101,7 @@ def contract_end(tender: Tender) -> date:
 def check_start_dates(lines: list[EnrollmentLotIn], tender: Tender, now: datetime) -> None:
     """A desired start date the municipality gives must lie within the joint contract
     (which cannot start in the past): from its planned start to its planned end."""
-    earliest = max(tender.planned_start_date, now.astimezone(AMSTERDAM).date())
+    earliest = max(tender.planned_start_date, dutch_today(now))
     latest = contract_end(tender)
     bad = [
         {
@@ -124,13 +120,13 @@ def check_start_dates(lines: list[EnrollmentLotIn], tender: Tender, now: datetim
 def check_mandate(mandate: MandateIn, tender: Tender, now: datetime) -> None:
     """Signed on a day from the tender's creation to today (Amsterdam): its scope names
     the tender's lots, so it cannot predate them (1900 or 1026 is a typing error)."""
-    today = now.astimezone(AMSTERDAM).date()
+    today = dutch_today(now)
     if mandate.signed_date > today:
         raise BadRequest(
             "A mandate cannot be signed in the future.",
             invalid_params=[{"name": "mandate.signedDate", "reason": "after today"}],
         )
-    created = tender.created_at.astimezone(AMSTERDAM).date()
+    created = dutch_today(tender.created_at)
     if mandate.signed_date < created:
         raise BadRequest(
             "A mandate cannot be signed before the tender existed.",

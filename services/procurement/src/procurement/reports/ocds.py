@@ -10,7 +10,9 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from ..enrollments.terms import AMSTERDAM, contract_end
+from servicekit.clock import AMSTERDAM
+
+from ..enrollments.terms import contract_end
 from ..tenders.models import Lot, Tender
 from ..tenders.terms import lot_values
 

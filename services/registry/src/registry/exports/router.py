@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from servicekit.clock import dutch_today
 from servicekit.csvfiles import CSV, attachment, csv_response, csv_responses
 from servicekit.db import SessionDep
 from servicekit.http import ApiRoute, negotiate
@@ -48,7 +48,7 @@ async def export_usages(
     filters: UsageFilterDep,
 ) -> Response:
     body = await service.usages_csv(session, filters, view)
-    return csv_response(body, f"usages-{date.today()}.csv")
+    return csv_response(body, f"usages-{dutch_today()}.csv")
 
 
 @router.get(
@@ -67,7 +67,7 @@ async def export_offerings(
 ) -> Response:
     equal = {"facility_id": facility_id, "supplier_id": supplier_id}
     body = await service.offerings_csv(session, equal)
-    return csv_response(body, f"offerings-{date.today()}.csv")
+    return csv_response(body, f"offerings-{dutch_today()}.csv")
 
 
 @router.get(

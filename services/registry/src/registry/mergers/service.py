@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from servicekit.actor import Actor
 from servicekit.auth import Principal
-from servicekit.clock import utcnow
+from servicekit.clock import dutch_today, utcnow
 from servicekit.db import transaction
 from servicekit.errors import BadRequest
 from servicekit.pagination import PageParams
@@ -167,9 +167,9 @@ async def _tie_event(
 async def merge(
     session: AsyncSession, principal: Principal, data: MergerCreate, *, dry_run: bool
 ) -> MergerOut:
-    """The merger as of today (the platform operator's); a dry run stores nothing."""
+    """The merger as of today (in the Netherlands); a dry run stores nothing."""
     require_operator(principal, "merge municipalities")
-    actor, today = Actor.of(principal), utcnow().date()
+    actor, today = Actor.of(principal), dutch_today()
     _check_request(data, today)
     repo = MergerRepository(session)
     ended_on = data.effective_date - timedelta(days=1)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from servicekit.clock import utcnow
+from servicekit.clock import dutch_today, utcnow
 from servicekit.db import Database
 from servicekit.errors import NotFound
 from servicekit.pagination import PageParams
@@ -94,7 +94,7 @@ async def run(database: Database, stop: asyncio.Event, every_seconds: float) -> 
     """Scan now and then every ``every_seconds`` until ``stop`` is set."""
     while not stop.is_set():
         try:
-            published = await scan(database, utcnow().date())
+            published = await scan(database, dutch_today())
             if published:
                 log.info("notice deadlines announced", extra={"events": published})
         except Exception:  # a failed pass is retried at the next one

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
 
+from servicekit.clock import dutch_today
 from servicekit.csvfiles import CSV, csv_body
 from servicekit.db import SessionDep
 from servicekit.http import json_router
@@ -76,10 +77,13 @@ async def window(
 async def reference_date(
     as_of: Annotated[
         IsoDate | None,
-        Query(alias="asOf", description="Reference date, YYYY-MM-DD (default: today, UTC)"),
+        Query(
+            alias="asOf",
+            description="Reference date, YYYY-MM-DD (default: today in the Netherlands)",
+        ),
     ] = None,
 ) -> date:
-    return as_of or date.today()
+    return as_of or dutch_today()
 
 
 async def horizon(
