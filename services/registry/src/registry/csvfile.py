@@ -45,9 +45,11 @@ def read_table(body: bytes, max_rows: int) -> tuple[list[str], list[tuple[int, l
     rows: list[tuple[int, list[str]]] = []
     try:
         header = [cell.strip() for cell in next(reader, [])]
-        for cells in reader:
+        # A spreadsheet's row is a record: a quoted cell spanning lines is one row (the
+        # reader's line_num would count the lines), and a blank line is a row too.
+        for number, cells in enumerate(reader, start=2):
             if any(cell.strip() for cell in cells):
-                rows.append((reader.line_num, cells))
+                rows.append((number, cells))
             if len(rows) > max_rows:
                 raise file_problem(f"more than {max_rows} rows")
     except csv.Error as exc:
