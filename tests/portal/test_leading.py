@@ -234,3 +234,51 @@ async def test_withheld_demand_is_said_not_drawn_as_zero(portal: Portal) -> None
     assert detail.status_code == 200, detail.text
     assert "niet getoond (minder dan 3 gemeenten)" in detail.text
     assert "De vraag per provincie ziet alleen de penvoerder" in detail.text
+
+
+async def test_a_tender_led_by_another_organisation_is_refused(portal: Portal) -> None:
+    """VNG staff with the role open a tender Dienst Dommelvallei leads: a 403 page before
+    any form (cancel, publish, edit), for GET and POST, and nothing is sent."""
+    vng = {**LEAD, "org_id": "00000001002220647000", "org_name": "VNG"}
+    await portal.login(**vng)
+    script_draft(portal)
+    led_elsewhere = {**DRAFT, "leadParty": {"id": "o-lead", "name": "D", "oin": LEAD["org_id"]}}
+    portal.fake.json("GET", TENDER, led_elsewhere, ETag='"v1"')
+    detail = await portal.client.get(f"/leading/tenders/{TENDER_ID}")
+    assert detail.status_code == 403
+    assert "cancellation" not in detail.text
+    assert "Nog geen aanmeldingen" not in detail.text
+    for path in ("edit", "ocds.json", "demand.csv"):
+        assert (await portal.client.get(f"/leading/tenders/{TENDER_ID}/{path}")).status_code == 403
+    token = csrf_of((await portal.client.get("/leading/tenders/new")).text)
+    for path in ("cancellation", "publication", "edit"):
+        posted = await portal.client.post(
+            f"/leading/tenders/{TENDER_ID}/{path}",
+            data={"csrf": token, "form_id": "x", "reason": "Geen budget meer"},
+        )
+        assert posted.status_code == 403, path
+    assert [c[0] for c in portal.fake.api_calls(TENDER)] == ["GET"] * 7
+    assert not portal.fake.api_calls(f"{TENDER}/cancellation")
+    assert not portal.fake.api_calls(f"{TENDER}/enrollments")
+    # The lead party itself (its OIN in the answer) still sees the page.
+    await portal.login(**LEAD)
+    assert (await portal.client.get(f"/leading/tenders/{TENDER_ID}")).status_code == 200
+
+
+async def test_a_withheld_lot_gets_no_bar_in_the_chart(portal: Portal) -> None:
+    await portal.login(**LEAD)
+    script_draft(portal)
+    lots = [
+        {"lotId": "l1", "number": 1, "title": "Vast", "unit": "aansluiting",
+         "participants": None, "totalVolume": None, "withheld": True,
+         "estimatedValue": {"amount": 1000.0, "currency": "EUR"}},
+        {"lotId": "l2", "number": 2, "title": "Mobiel", "unit": "abonnement",
+         "participants": 4, "totalVolume": 40, "withheld": False,
+         "estimatedValue": {"amount": 1000.0, "currency": "EUR"}},
+    ]  # fmt: skip
+    portal.fake.json("GET", f"{TENDER}/demand", {"lots": lots, "provinces": []})
+    detail = await portal.client.get(f"/leading/tenders/{TENDER_ID}")
+    chart = detail.text.split('id="lots-chart-title"')[1].split("</svg>")[0]
+    assert chart.count("portal-chart__bar") == 1  # Mobiel only
+    assert ">0<" not in chart
+    assert "niet getoond" in chart

@@ -1,5 +1,6 @@
 """Demand as a server-rendered SVG bar chart (no script): one horizontal bar per lot or
-province, length by participating municipalities. The table below it carries the same
+province, length by participating municipalities; a figure procurement withholds (None)
+gets no bar, only a mark, never a bar of 0. The table below it carries the same
 data for screen readers and keyboard users."""
 
 from __future__ import annotations
@@ -18,16 +19,21 @@ TOP = 10
 @dataclass(frozen=True)
 class Bar:
     label: str
-    value: int
+    value: int | None  # None: withheld
     y: int
     width: float
 
 
-def bars(rows: list[tuple[str, int]]) -> dict[str, Any]:
+def bars(rows: list[tuple[str, int | None]]) -> dict[str, Any]:
     """Coordinates for the template (numbers only: the SVG needs no inline style)."""
-    top = max((value for _label, value in rows), default=0) or 1
+    top = max((value for _label, value in rows if value is not None), default=0) or 1
     drawn = [
-        Bar(label, value, TOP + index * ROW_HEIGHT, round(CHART_WIDTH * value / top, 1))
+        Bar(
+            label,
+            value,
+            TOP + index * ROW_HEIGHT,
+            0.0 if value is None else round(CHART_WIDTH * value / top, 1),
+        )
         for index, (label, value) in enumerate(rows)
     ]
     return {

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from servicekit.csvfiles import attachment, csv_response
 
-from ..api import Api, ApiProblem
+from ..api import Api, ApiProblem, ApiResult
 from ..web.access import Forbidden, require_person
 from ..web.forms import STALE, Form, submit_change, take_pending
 from ..web.i18n import Translator, language_of
@@ -35,6 +35,17 @@ def _staff(request: Request) -> None:
     person = require_person(request)
     if ROLE not in person.roles and "platform-admin" not in person.roles:
         raise Forbidden()
+
+
+async def _lead_tender(request: Request, tender_id: uuid.UUID) -> ApiResult:
+    """The tender with its ETag, for its lead party's staff only: anyone else gets the 403
+    page before any form is shown or anything is sent."""
+    _staff(request)
+    api, session = _api(request), session_of(request)
+    result = await service.read(api, session, str(tender_id))
+    if not await service.leads(api, session, result.data):
+        raise Forbidden()
+    return result
 
 
 def _flash(request: Request, key: str) -> None:
@@ -100,17 +111,19 @@ async def create_tender(request: Request) -> Response:
 
 @router.get("/tenders/{tender_id}")
 async def tender(request: Request, tender_id: uuid.UUID) -> Response:
-    _staff(request)
-    return await _detail_page(request, str(tender_id), Form())
+    result = await _lead_tender(request, tender_id)
+    return await _detail_page(request, result.data, Form())
 
 
-async def _detail_page(request: Request, tender_id: str, form: Form, status: int = 200) -> Response:
-    data = await service.detail(_api(request), session_of(request), tender_id)
+async def _detail_page(
+    request: Request, tender: dict[str, Any], form: Form, status: int = 200
+) -> Response:
+    data = await service.detail(_api(request), session_of(request), tender)
     demand = data["demand"]
     t = Translator(language_of(request))
     by_lot = chart.bars(
-        # A lot's figures are null where procurement withholds them (not the lead party).
-        [(f"{lot['number']}. {lot['title']}", lot["participants"] or 0) for lot in demand["lots"]]
+        # A lot's figures are null where procurement withholds them: no bar, not a 0.
+        [(f"{lot['number']}. {lot['title']}", lot["participants"]) for lot in demand["lots"]]
     )
     by_province = chart.bars(
         [
@@ -128,7 +141,7 @@ async def _detail_page(request: Request, tender_id: str, form: Form, status: int
 
 @router.post("/tenders/{tender_id}/publication")
 async def publish(request: Request, tender_id: uuid.UUID) -> Response:
-    _staff(request)
+    current = await _lead_tender(request, tender_id)
     fields = await read_form(request)
     form = Form.submitted(fields)
     try:
@@ -139,7 +152,7 @@ async def publish(request: Request, tender_id: uuid.UUID) -> Response:
         if problem.status not in (400, 409, 422):
             raise
         form.apply_problem(Translator(language_of(request)), problem)
-        return await _detail_page(request, str(tender_id), form, 400)
+        return await _detail_page(request, current.data, form, 400)
     session = session_of(request)
     session.data.flash.append("flash.tender_published")
     session.changed()
@@ -148,8 +161,7 @@ async def publish(request: Request, tender_id: uuid.UUID) -> Response:
 
 @router.get("/tenders/{tender_id}/edit")
 async def edit_tender(request: Request, tender_id: uuid.UUID) -> Response:
-    _staff(request)
-    result = await service.read(_api(request), session_of(request), str(tender_id))
+    result = await _lead_tender(request, tender_id)
     if result.data["status"] != "draft":
         return RedirectResponse(f"/leading/tenders/{tender_id}", status_code=303)
     form = Form(values={**service.edit_values(result.data), "etag": result.etag})
@@ -163,7 +175,7 @@ def _edit_page(request: Request, tender: dict[str, Any], form: Form, status: int
 
 @router.post("/tenders/{tender_id}/edit")
 async def change_tender(request: Request, tender_id: uuid.UUID) -> Response:
-    _staff(request)
+    await _lead_tender(request, tender_id)
     fields = await read_form(request)
     form = Form.submitted(fields)
     api, session, lang = _api(request), session_of(request), language_of(request)
@@ -180,27 +192,27 @@ async def change_tender(request: Request, tender_id: uuid.UUID) -> Response:
 
 @router.post("/tenders/{tender_id}/cancellation")
 async def cancel_tender(request: Request, tender_id: uuid.UUID) -> Response:
-    _staff(request)
+    current = await _lead_tender(request, tender_id)
     fields = await read_form(request)
     form = Form.submitted(fields)
     t = Translator(language_of(request))
     if not fields.get("reason", "").strip():
         form.errors["reason"] = t("error.required")
-        return await _detail_page(request, str(tender_id), form.failed(), 400)
+        return await _detail_page(request, current.data, form.failed(), 400)
     try:
         await service.cancel(_api(request), session_of(request), str(tender_id), fields["reason"])
     except ApiProblem as problem:
         if problem.status not in (400, 409, 422):
             raise
         form.apply_problem(t, problem)
-        return await _detail_page(request, str(tender_id), form, 400)
+        return await _detail_page(request, current.data, form, 400)
     _flash(request, "flash.tender_cancelled")
     return RedirectResponse(f"/leading/tenders/{tender_id}", status_code=303)
 
 
 @router.get("/tenders/{tender_id}/ocds.json")
 async def ocds(request: Request, tender_id: uuid.UUID) -> Response:
-    _staff(request)
+    await _lead_tender(request, tender_id)
     result = await service.download(_api(request), session_of(request), str(tender_id), "ocds")
     body = json.dumps(result.data, ensure_ascii=False, indent=2)
     return attachment(body, f"ocds-{tender_id}.json", "application/json")
@@ -208,6 +220,6 @@ async def ocds(request: Request, tender_id: uuid.UUID) -> Response:
 
 @router.get("/tenders/{tender_id}/demand.csv")
 async def demand_csv(request: Request, tender_id: uuid.UUID) -> Response:
-    _staff(request)
+    await _lead_tender(request, tender_id)
     result = await service.download(_api(request), session_of(request), str(tender_id), "csv")
     return csv_response(str(result.data), f"demand-{tender_id}.csv")

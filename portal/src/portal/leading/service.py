@@ -149,10 +149,24 @@ async def publish(api: Api, session: Session, tender_id: str, key: str) -> ApiRe
     )
 
 
-async def detail(api: Api, session: Session, tender_id: str) -> dict[str, Any]:
-    base = f"{PROCUREMENT}/tenders/{tender_id}"
-    tender, enrollments, demand = await asyncio.gather(
-        api.get(base, session=session),
+async def leads(api: Api, session: Session, tender: dict[str, Any]) -> bool:
+    """Whether the person's organisation is the tender's lead party (procurement compares
+    the OIN in their token with the lead party's; without an OIN in the answer, the
+    registry's record of their organisation with the lead party's id)."""
+    person = session.data.person
+    assert person is not None
+    lead = tender.get("leadParty") or {}
+    if lead.get("oin"):
+        return bool(person.org_id) and lead["oin"] == person.org_id
+    organisation = await my_organisation(api, session)
+    return bool(lead.get("id")) and lead.get("id") == organisation["id"]
+
+
+async def detail(api: Api, session: Session, tender: dict[str, Any]) -> dict[str, Any]:
+    """The lead party's view of its tender (read first, see ``leads``): enrollments and
+    demand."""
+    base = f"{PROCUREMENT}/tenders/{tender['id']}"
+    enrollments, demand = await asyncio.gather(
         all_items(api, f"{base}/enrollments", {}, session),
         api.get(f"{base}/demand", session=session),
     )
