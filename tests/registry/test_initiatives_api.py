@@ -238,3 +238,59 @@ async def test_initiatives_by_stage(
         for s in stage["schema"].get("anyOf", [stage["schema"]])
     ]
     assert ["initiative", "pilot", "impact-analysis"] in choices
+
+
+async def test_a_facility_with_pledges_pilots_or_analyses_is_never_deleted_with_them(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker
+) -> None:
+    """Pledges (co-funding included), pilot places and impact analyses are records the
+    municipalities rely on: deleting their facility is a 409 naming them, and nothing
+    goes; a proposal nobody supported yet can be deleted (a mistake)."""
+    w = await _world(tokens, make_org)
+    proposed = [
+        (
+            await client.post(
+                "/v1/initiatives", json=_proposal(slug, w["utrecht"]), headers=tokens.municipality()
+            )
+        ).json()["facilityId"]
+        for slug in ("gesteund", "proef", "onderzocht", "vergissing")
+    ]
+    supported, piloted, analysed, mistaken = proposed
+    pledge = await client.post(
+        f"/v1/facilities/{supported}/pledges",
+        json={"municipalityId": w["amersfoort"]["id"], "kind": "co-fund", "amount": 250000},
+        headers=tokens.municipality(tokens.AMERSFOORT_OIN),
+    )
+    assert pledge.status_code == 201, pledge.text
+    r = await client.post(f"/v1/facilities/{piloted}/stage-transitions",
+                          json={"toStage": "pilot", "reason": "proef"}, headers=tokens.operator())  # fmt: skip
+    assert r.status_code == 201
+    place = await client.post(f"/v1/facilities/{piloted}/pilot-participants",
+                              json={"municipalityId": w["utrecht"]["id"]},
+                              headers=tokens.municipality())  # fmt: skip
+    assert place.status_code == 201, place.text
+    analysis = await client.post(
+        f"/v1/facilities/{analysed}/impact-analyses",
+        json={"outcome": "negative", "summary": "Te duur", "completedOn": "2026-10-01"},
+        headers=tokens.operator(),
+    )
+    assert analysis.status_code == 201, analysis.text
+
+    for facility, member, blocker in (
+        (supported, "blockingPledges", pledge.json()["id"]),
+        (piloted, "blockingPilotParticipants", place.json()["id"]),
+        (analysed, "blockingImpactAnalyses", analysis.json()["id"]),
+    ):
+        r = await client.delete(f"/v1/facilities/{facility}", headers=tokens.operator())
+        assert r.status_code == 409, r.text
+        assert r.json()["type"].endswith("/facility-in-use")
+        assert r.json()[member] == [blocker]
+        assert (
+            await client.get(f"/v1/initiatives/{facility}", headers=tokens.reader())
+        ).status_code == 200
+    pledges = await client.get(f"/v1/facilities/{supported}/pledges", headers=tokens.reader())
+    assert [p["amount"] for p in pledges.json()["items"]] == [250000]
+
+    assert (
+        await client.delete(f"/v1/facilities/{mistaken}", headers=tokens.operator())
+    ).status_code == 204

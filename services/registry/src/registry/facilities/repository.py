@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +14,10 @@ from servicekit.pagination import PageParams
 from servicekit.repository import Repository
 
 from ..common import table_reader
+from ..initiatives.models import Pledge
 from ..offerings.models import Offering
 from ..organisations.models import Organisation
+from ..pilots.models import ImpactAnalysis, PilotParticipation
 from ..usages.models import Usage
 from .models import Facility, StageTransition
 
@@ -25,6 +28,19 @@ READER = table_reader(
     text_columns=("name", "description", "slug"),
 )
 BLOCKERS_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class Blockers:
+    usages: Sequence[Any]
+    offerings: list[uuid.UUID]
+    pledges: list[uuid.UUID]
+    pilot_participants: list[uuid.UUID]
+    impact_analyses: list[uuid.UUID]
+
+    def __bool__(self) -> bool:
+        return any((self.usages, self.offerings, self.pledges, self.pilot_participants,
+                    self.impact_analyses))  # fmt: skip
 
 
 class FacilityRepository(Repository[Facility]):
@@ -42,8 +58,10 @@ class FacilityRepository(Repository[Facility]):
         query = select(Organisation.id).where(Organisation.id == organisation_id)
         return (await self.session.execute(query)).scalar_one_or_none() is not None
 
-    async def blockers(self, facility_id: uuid.UUID) -> tuple[Sequence[Any], Sequence[uuid.UUID]]:
-        """Usages (id, municipality, status) and offerings of the facility, a few of each."""
+    async def blockers(self, facility_id: uuid.UUID) -> Blockers:
+        """What a deletion would destroy, a few of each: usages (id, municipality, status),
+        offerings, and the municipalities' commitments (pledges, pilot participations)
+        and impact analyses."""
         usages = (
             await self.session.execute(
                 select(Usage.id, Usage.municipality_id, Usage.status)
@@ -52,12 +70,18 @@ class FacilityRepository(Repository[Facility]):
                 .limit(BLOCKERS_SHOWN)
             )
         ).all()
-        offerings = (
-            await self.session.execute(
-                select(Offering.id).where(Offering.facility_id == facility_id).limit(BLOCKERS_SHOWN)
-            )
-        ).scalars()
-        return usages, list(offerings)
+
+        async def ids(column: Any, of_facility: Any) -> list[uuid.UUID]:
+            query = select(column).where(of_facility == facility_id).limit(BLOCKERS_SHOWN)
+            return list((await self.session.execute(query)).scalars())
+
+        return Blockers(
+            usages=usages,
+            offerings=await ids(Offering.id, Offering.facility_id),
+            pledges=await ids(Pledge.id, Pledge.facility_id),
+            pilot_participants=await ids(PilotParticipation.id, PilotParticipation.facility_id),
+            impact_analyses=await ids(ImpactAnalysis.id, ImpactAnalysis.facility_id),
+        )
 
     async def remove(self, facility: Facility) -> None:
         await self.session.execute(

@@ -80,7 +80,7 @@ facilities.change(
 facilities.delete(
     service.delete_facility,
     "deleteFacility",
-    "Delete a facility nobody uses or offers (platform operator)",
+    "Delete a facility nobody uses, offers, supports or assessed (platform operator)",
     errors=(409, 412),
 )
 

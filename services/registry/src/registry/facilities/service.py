@@ -152,10 +152,13 @@ async def delete_facility(
     repo = FacilityRepository(session)
     async with session.begin():
         facility = await repo.get_checked(facility_id, if_match)
-        usages, offerings = await repo.blockers(facility.id)
-        if usages or offerings:
+        blockers = await repo.blockers(facility.id)
+        if blockers:
+            # Commitments (pledges, co-funding, pilot places) and assessments are records
+            # the municipalities rely on: never removed along with a facility.
             raise Conflict(
-                "The facility is in use or offered; retire it through a stage transition instead.",
+                "The facility is in use, offered or supported; retire it through a stage "
+                "transition instead.",
                 slug="facility-in-use",
                 extra={
                     "blockingUsages": [
@@ -164,9 +167,12 @@ async def delete_facility(
                             "municipalityId": str(u.municipality_id),
                             "status": u.status,
                         }
-                        for u in usages
+                        for u in blockers.usages
                     ],
-                    "blockingOfferings": [str(o) for o in offerings],
+                    "blockingOfferings": [str(o) for o in blockers.offerings],
+                    "blockingPledges": [str(p) for p in blockers.pledges],
+                    "blockingPilotParticipants": [str(p) for p in blockers.pilot_participants],
+                    "blockingImpactAnalyses": [str(a) for a in blockers.impact_analyses],
                 },
             )
         out = to_out(facility)
