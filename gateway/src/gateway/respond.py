@@ -212,14 +212,21 @@ def keep_private(out: Headers) -> None:
         elif key == b"vary":
             if vary < 0:
                 vary = index
-            names = {name.strip() for name in value.lower().split(b",")}
-            covered = covered or b"authorization" in names or b"*" in names
+            covered = covered or varies_by_authorization(value)
     if not cache_control:
         out.append(NO_STORE)
     if vary < 0:
         out.append(VARY_AUTHORIZATION)
     elif not covered:
         out[vary] = (b"vary", out[vary][1] + b", Authorization")
+
+
+def varies_by_authorization(vary: bytes) -> bool:
+    """Does this Vary value name Authorization (or ``*``, everything)?"""
+    lowered = vary.lower()
+    if b"authorization" not in lowered and b"*" not in lowered:
+        return False  # the usual case, without splitting
+    return any(name.strip() in (b"authorization", b"*") for name in lowered.split(b","))
 
 
 def public_headers(
