@@ -14,8 +14,8 @@ from starlette.responses import RedirectResponse, Response
 
 from servicekit.csvfiles import attachment, csv_response
 
-from ..api import Api, ApiProblem
-from ..web.access import require_person
+from ..api import Api, ApiProblem, ApiResult
+from ..web.access import Forbidden, require_person
 from ..web.forms import REFUSED, STALE, Form, human_reason, submit_change, take_pending
 from ..web.i18n import Translator, language_of
 from ..web.security import read_form, read_form_with_files
@@ -37,6 +37,17 @@ def _api(request: Request) -> Api:
 
 def _staff(request: Request) -> None:
     require_person(request, "municipality", ROLE)
+
+
+async def _own_usage(request: Request, usage_id: str) -> ApiResult:
+    """The usage with its ETag, only when it is the person's municipality's: another
+    municipality's usage gets the 403 page, never its change form."""
+    api, session = _api(request), session_of(request)
+    current = await service.read(api, session, usage_id)
+    organisation = await service.my_organisation(api, session)
+    if current.data.get("municipalityId") != organisation["id"]:
+        raise Forbidden()
+    return current
 
 
 def _flash(request: Request, key: str) -> None:
@@ -170,7 +181,7 @@ async def _edit_page(
     newer: dict[str, str] | None = None,
 ) -> Response:
     api = _api(request)
-    current = await service.read(api, session_of(request), usage_id)
+    current = await _own_usage(request, usage_id)
     usage = current.data
     facility = await api.get(f"{service.REGISTRY}/facilities/{usage['facilityId']}")
     lists = await service.choices(api)
@@ -205,6 +216,7 @@ async def edit_usage(request: Request, usage_id: uuid.UUID) -> Response:
 @router.post("/usages/{usage_id}")
 async def change_usage(request: Request, usage_id: uuid.UUID) -> Response:
     _staff(request)
+    await _own_usage(request, str(usage_id))
     fields = await read_form(request)
     form = Form.submitted(fields)
     end = fields.get("action") == "end"

@@ -8,13 +8,14 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..api import Api, ApiProblem
+from ..api import Api, ApiProblem, ApiResult
 from ..catalogue.service import integrations_of
 from ..vulnerabilities.service import of_offering as recorded_vulnerabilities
-from ..web.access import require_person
+from ..web.access import Forbidden, require_person
 from ..web.forms import FORM_ERRORS, REFUSED, STALE, Form, submit_change, take_pending
 from ..web.i18n import Translator, language_of
 from ..web.security import read_form
@@ -33,6 +34,16 @@ def _api(request: Request) -> Api:
 
 def _staff(request: Request) -> None:
     require_person(request, "supplier", ROLE)
+
+
+async def own_offering(request: Request, offering_id: str) -> ApiResult:
+    """The offering with its ETag, only when it is the person's organisation's: another
+    supplier's offering gets the 403 page, never a form."""
+    api, session = _api(request), session_of(request)
+    current = await service.offering(api, session, offering_id)
+    if not await service.is_ours(api, session, current.data):
+        raise Forbidden()
+    return current
 
 
 def _done(request: Request, key: str, target: str) -> Response:
@@ -93,7 +104,7 @@ async def _offering_page(
     newer: dict[str, str] | None = None,
 ) -> Response:
     api, session = _api(request), session_of(request)
-    current = await service.offering(api, session, offering_id)
+    current = await own_offering(request, offering_id)
     offering = current.data
     facility = await api.get(f"{service.REGISTRY}/facilities/{offering['facilityId']}")
     versions = await service.versions(api, session, offering_id)
@@ -132,6 +143,7 @@ async def offering(request: Request, offering_id: uuid.UUID) -> Response:
 @router.post("/offerings/{offering_id}")
 async def change_offering(request: Request, offering_id: uuid.UUID) -> Response:
     _staff(request)
+    await own_offering(request, str(offering_id))
     fields = await read_form(request)
     form = Form.submitted(fields)
     body = payload(fields, service.OFFERING_PATCH, lists=("standards",), patch=True)
@@ -150,7 +162,7 @@ async def change_offering(request: Request, offering_id: uuid.UUID) -> Response:
 async def _version_new_page(
     request: Request, offering_id: str, form: Form, status: int = 200
 ) -> Response:
-    current = await service.offering(_api(request), session_of(request), offering_id)
+    current = await own_offering(request, offering_id)
     context: dict[str, Any] = {"form": form, "offering": current.data}
     return render(request, "supplier/version_new.html", context, status)
 
@@ -165,6 +177,7 @@ async def new_version(request: Request, offering_id: uuid.UUID) -> Response:
 @router.post("/offerings/{offering_id}/versions/new")
 async def create_version(request: Request, offering_id: uuid.UUID) -> Response:
     _staff(request)
+    await own_offering(request, str(offering_id))
     fields = await read_form(request)
     form = Form.submitted(fields)
     body = payload(fields, service.VERSION_FIELDS, lists=("standards",))
@@ -190,8 +203,10 @@ async def _version_page(
     newer: dict[str, str] | None = None,
 ) -> Response:
     api, session = _api(request), session_of(request)
+    parent = await own_offering(request, offering_id)
     current = await service.version(api, session, offering_id, version_id)
-    parent = await service.offering(api, session, offering_id)
+    if current.data.get("offeringId", offering_id) != offering_id:
+        raise HTTPException(404)  # not a version of the offering in the address
     if form is None:
         form = take_pending(request) or Form(values=as_fields(current.data, service.VERSION_PATCH))
         form.values["etag"] = current.etag
@@ -212,6 +227,7 @@ async def change_version(
     request: Request, offering_id: uuid.UUID, version_id: uuid.UUID
 ) -> Response:
     _staff(request)
+    await own_offering(request, str(offering_id))
     fields = await read_form(request)
     form = Form.submitted(fields)
     body = payload(fields, service.VERSION_PATCH, lists=("standards",), patch=True)

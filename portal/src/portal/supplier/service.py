@@ -50,6 +50,12 @@ async def offering(api: Api, session: Session, offering_id: str) -> ApiResult:
     return await api.call("GET", f"{REGISTRY}/offerings/{offering_id}", session=session)
 
 
+async def is_ours(api: Api, session: Session, offering: dict[str, Any]) -> bool:
+    """Whether the offering is the person's organisation's (its supplier)."""
+    organisation = await my_organisation(api, session)
+    return bool(offering.get("supplierId")) and offering["supplierId"] == organisation["id"]
+
+
 async def versions(api: Api, session: Session, offering_id: str) -> list[dict[str, Any]]:
     return await all_items(api, f"{REGISTRY}/offerings/{offering_id}/versions", None, session)
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..api import Api, ApiProblem
+from ..api import Api, ApiProblem, ApiResult
 from ..sessions.schemas import Person
 from ..supplier import service as supplier
+from ..supplier.router import own_offering
 from ..web.access import require_person
 from ..web.forms import FORM_ERRORS, REFUSED, STALE, Form, submit_change, take_pending
 from ..web.i18n import Translator, language_of
@@ -49,9 +51,29 @@ def _api(request: Request) -> Api:
     return api
 
 
+async def _offering(request: Request, offering_id: str) -> ApiResult:
+    """The offering in the address: the operator's any, a supplier's only its own (403)."""
+    person = session_of(request).data.person
+    if person is not None and OPERATOR_ROLE in person.roles:
+        return await supplier.offering(_api(request), session_of(request), offering_id)
+    return await own_offering(request, offering_id)
+
+
+async def _records(
+    request: Request, offering_id: str, vulnerability_id: str
+) -> tuple[ApiResult, ApiResult]:
+    """The offering and the vulnerability, which must be recorded in that offering (404
+    otherwise: never another's vulnerability under this offering)."""
+    offering = await _offering(request, offering_id)
+    current = await service.vulnerability(_api(request), session_of(request), vulnerability_id)
+    if current.data.get("offeringId") != offering_id:
+        raise HTTPException(404)
+    return offering, current
+
+
 async def _form_page(request: Request, offering_id: str, form: Form, status: int = 200) -> Response:
     api, session = _api(request), session_of(request)
-    offering = await supplier.offering(api, session, offering_id)
+    offering = await own_offering(request, offering_id)
     versions = await supplier.versions(api, session, offering_id)
     context = {"form": form, "offering": offering.data, "versions": versions,
                "box": service.VERSION_BOX}  # fmt: skip
@@ -67,6 +89,7 @@ async def new_vulnerability(request: Request, offering_id: uuid.UUID) -> Respons
 @router.post("/supplier/offerings/{offering_id}/vulnerabilities/new")
 async def record_vulnerability(request: Request, offering_id: uuid.UUID) -> Response:
     require_person(request, "supplier", ROLE)
+    await own_offering(request, str(offering_id))
     fields = await read_form(request)
     form = Form.submitted(fields)
     api, session, oid = _api(request), session_of(request), str(offering_id)
@@ -88,9 +111,7 @@ async def _withdraw_page(
     request: Request, offering_id: str, vulnerability_id: str, form: Form | None = None,
     status: int = 200,
 ) -> Response:  # fmt: skip
-    api, session = _api(request), session_of(request)
-    current = await service.vulnerability(api, session, vulnerability_id)
-    offering = await supplier.offering(api, session, offering_id)
+    offering, current = await _records(request, offering_id, vulnerability_id)
     form = form or Form()
     form.values["etag"] = current.etag
     context = {"form": form, "offering": offering.data, "vulnerability": current.data,
@@ -111,10 +132,11 @@ async def withdraw_vulnerability(
     request: Request, offering_id: uuid.UUID, vulnerability_id: uuid.UUID
 ) -> Response:
     _editor(request)
+    oid, vid = str(offering_id), str(vulnerability_id)
+    await _records(request, oid, vid)
     fields = await read_form(request)
     form = Form.submitted(fields)
     api, session = _api(request), session_of(request)
-    oid, vid = str(offering_id), str(vulnerability_id)
     t = Translator(language_of(request))
     withdrawal = service.withdraw(
         api, session, vid, fields.get("reason", ""), fields.get("etag", "")
@@ -132,8 +154,7 @@ async def _change_page(
     status: int = 200, newer: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
     api, session = _api(request), session_of(request)
-    current = await service.vulnerability(api, session, vulnerability_id)
-    offering = await supplier.offering(api, session, offering_id)
+    offering, current = await _records(request, offering_id, vulnerability_id)
     versions = await supplier.versions(api, session, offering_id)
     if form is None:
         form = Form(values=service.as_form(current.data))
@@ -160,10 +181,11 @@ async def change_vulnerability(
     request: Request, offering_id: uuid.UUID, vulnerability_id: uuid.UUID
 ) -> Response:
     _editor(request)
+    oid, vid = str(offering_id), str(vulnerability_id)
+    await _records(request, oid, vid)
     fields = await read_form(request)
     form = Form.submitted(fields)
     api, session = _api(request), session_of(request)
-    oid, vid = str(offering_id), str(vulnerability_id)
     t = Translator(language_of(request))
     versions = await supplier.versions(api, session, oid)
     body = service.body_of(fields, versions, patch=True)
