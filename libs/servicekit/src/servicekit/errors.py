@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .logs import mask_bsns
+from .masking import mask_bsns
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://samen.example.nl/problems/"
@@ -60,7 +60,7 @@ class ProblemError(Exception):
             "type": problem_type(self.slug),
             "title": self.title,
             "status": self.status,
-            "detail": self.detail,
+            "detail": mask_bsns(self.detail),
         }
         if instance:
             body["instance"] = mask_bsns(instance)

@@ -1,8 +1,11 @@
 """Structured JSON logs with trace and request ids, and BSN masking.
 
 A BSN (burgerservicenummer) must never reach a log line. The :class:`BsnMaskingFilter`
-replaces every 9-digit number that passes the BSN 11-check (also written with dots or
-spaces, ``1234.56.782``) before any handler formats or ships the record.
+masks the message, its arguments, every extra (text, numbers, mappings, sequences, any
+other object by its text), the request id and the exception's text and traceback before
+any handler formats or ships the record; :class:`JsonFormatter` masks every value it writes
+once more, so a record that skipped the filter still leaks nothing. What counts as a BSN:
+:mod:`servicekit.masking`.
 """
 
 from __future__ import annotations
@@ -10,34 +13,31 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
-from stdnum.nl import bsn as stdnum_bsn
+
+from .masking import BSN_MASK, mask_bsns, masked_value
+
+__all__ = [
+    "BSN_MASK",
+    "BsnMaskingFilter",
+    "ContextFilter",
+    "JsonFormatter",
+    "configure_logging",
+    "mask_bsns",
+    "request_id_var",
+]
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
 
-_BSN_CANDIDATE = re.compile(r"(?<![\d.])(\d{4}[. ]?\d{2}[. ]?\d{3}|\d{9})(?![\d])")
-BSN_MASK = "[BSN]"
-
-
-def mask_bsns(text: str) -> str:
-    """Replace everything that looks like a valid BSN in ``text``."""
-
-    def replace(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        return BSN_MASK if stdnum_bsn.is_valid(digits) else match.group(0)
-
-    return _BSN_CANDIDATE.sub(replace, text)
-
 
 class BsnMaskingFilter(logging.Filter):
-    """Masks BSNs in the message, its arguments and string extras of a log record."""
+    """Masks BSNs in everything of a log record a handler may write."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -47,12 +47,14 @@ class BsnMaskingFilter(logging.Filter):
         record.msg = mask_bsns(message)
         record.args = None
         for key, value in list(record.__dict__.items()):
-            if key not in _STANDARD_ATTRS and isinstance(value, str):
-                setattr(record, key, mask_bsns(value))
+            if key not in _RECORD_ATTRS:
+                setattr(record, key, masked_value(value))
         if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
-            record.exc_text = mask_bsns(logging.Formatter().formatException(record.exc_info))
-        elif record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
             record.exc_text = mask_bsns(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_bsns(record.stack_info)
         return True
 
 
@@ -67,15 +69,16 @@ class ContextFilter(logging.Filter):
         return True
 
 
-_STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()) | {
+# What logging itself sets on a record, and the ids made by the service (random, never
+# masked). Everything else, the request id a caller chose included, is masked.
+_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
     "trace_id",
     "span_id",
-    "request_id",
-    "service",
-    "color_message",
 }
+# Written by the formatter in fixed places (or, uvicorn's colourful copy, never).
+_STANDARD_ATTRS = _RECORD_ATTRS | {"request_id", "service", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -89,19 +92,24 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "service": self.service,
-            "message": record.getMessage(),
+            "message": mask_bsns(record.getMessage()),
         }
-        for key in ("trace_id", "span_id", "request_id"):
+        for key in ("trace_id", "span_id"):
             value = getattr(record, key, None)
             if value:
                 entry[key] = value
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = masked_value(request_id)
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry[key] = value if isinstance(value, int | float | bool | None) else str(value)
+                entry[key] = masked_value(value)
         if record.exc_text:
-            entry["exception"] = record.exc_text
+            entry["exception"] = mask_bsns(record.exc_text)
         elif record.exc_info:
             entry["exception"] = mask_bsns(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack"] = mask_bsns(record.stack_info)
         return json.dumps(entry, ensure_ascii=False)
 
 

@@ -32,7 +32,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .logs import mask_bsns
+from .masking import mask_bsns, mask_query, mask_url
 from .middleware import ASGIApp, Receive, Scope, Send, StatusSend, scope_headers
 from .spans import SpanRecorder, parent_span_context
 
@@ -120,12 +120,13 @@ class ServerSpanMiddleware:
             attributes: dict[str, Any] = {
                 "http.request.method": method,
                 "url.scheme": scope.get("scheme", "http"),
-                # A BSN may come in the address (a mistyped search, a path): never into a trace.
+                # A BSN may come in the address (a mistyped search, a path): never into a
+                # trace. ``path`` is decoded already; the query is masked by what it means.
                 "url.path": mask_bsns(scope["path"]),
                 "network.protocol.version": scope.get("http_version", "1.1"),
             }
             if scope.get("query_string"):
-                attributes["url.query"] = mask_bsns(scope["query_string"].decode("latin-1"))
+                attributes["url.query"] = mask_query(scope["query_string"].decode("latin-1"))
             route = getattr(scope.get("route"), "path", None)
             if route:
                 span.update_name(f"{method} {route}")
@@ -168,7 +169,7 @@ URL_ATTRIBUTES = ("url.full", "http.url")
 def mask_url_attributes(span: trace.Span, url: Any) -> None:
     """The address of a client span without BSNs (a search for one, a path naming one)."""
     called = redact_url(str(url))
-    masked = mask_bsns(called)
+    masked = mask_url(called)
     if masked != called and span.is_recording():
         recorded = getattr(span, "attributes", None) or {}  # the SDK's spans show theirs
         keys = [k for k in URL_ATTRIBUTES if k in recorded] or URL_ATTRIBUTES
