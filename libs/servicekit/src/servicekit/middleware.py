@@ -1,8 +1,10 @@
 """Pure ASGI middleware every service uses (cheap on the hot path).
 
 - :class:`RequestContextMiddleware`: request id (``X-Request-ID``, generated when absent
-  or malformed), ``API-Version`` on every response, and a last-resort handler that turns
-  any unhandled exception into a generic 500 problem (no internals).
+  or malformed), ``API-Version`` and ``Vary: Authorization`` on every response,
+  ``Cache-Control: no-store`` on an answer to a request with a token that chose no
+  caching of its own, and a last-resort handler that turns any unhandled exception into a
+  generic 500 problem (no internals).
 - :class:`BodyLimitMiddleware`: 413 for bodies over the limit, whether announced by
   ``Content-Length`` or streamed.
 - :class:`HeadMiddleware`: HEAD answered as GET without the body.
@@ -79,7 +81,23 @@ class StatusSend:
         await self.send(message)
 
 
+# Every answer varies with the Authorization header: the same read shows more to a
+# token holder (contract details, exposure) than to the public, so a shared or browser
+# cache must key its copies on it, the public answer too (else a cached public copy would
+# answer a token holder and the reverse). An answer to a request with a token is personal:
+# no-store unless the endpoint chose its own Cache-Control (identity's JWKS, its no-store
+# answers). A constant per-answer rule: one header check, no parsing.
+VARY_AUTHORIZATION = (b"vary", b"Authorization")
+NO_STORE = (b"cache-control", b"no-store")
+_REPLACED = (b"api-version", b"x-request-id")
+
+
 class RequestContextMiddleware:
+    """Request id, ``API-Version``, ``Vary: Authorization`` on every answer and
+    ``Cache-Control: no-store`` on one to a token holder that set none; the last-resort
+    500. The one place every answer's headers are rebuilt, so the cache rule costs an
+    append."""
+
     def __init__(self, app: ASGIApp, api_version: str) -> None:
         self.app = app
         self.api_version = api_version.encode()
@@ -88,11 +106,39 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
+        incoming: bytes | None = None
+        authorized = False
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                incoming = value
+            elif key == b"authorization":
+                authorized = True
+        chosen = incoming.decode("latin-1") if incoming is not None else None
+        request_id = chosen if chosen and _REQUEST_ID_OK.match(chosen) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = False
-        extra = [(b"api-version", self.api_version), (b"x-request-id", request_id.encode())]
+        extra = [
+            (b"api-version", self.api_version),
+            (b"x-request-id", request_id.encode()),
+            VARY_AUTHORIZATION,
+        ]
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() not in _REPLACED
+                ]
+                if authorized:
+                    for k, _v in headers:
+                        if k.lower() == b"cache-control":
+                            break
+                    else:
+                        headers.append(NO_STORE)
+                message["headers"] = headers + extra
+            await send(message)
+
         path = scope.get("path", "")
         nul = b"%00" in scope.get("query_string", b"") or "\x00" in path
         if nul and path.startswith("/v1/"):
@@ -100,24 +146,11 @@ class RequestContextMiddleware:
             # as bad input (protocol endpoints such as OIDC's answer in their own way).
             request_id_var.reset(token)
             await send_problem(
-                send,
+                send_with_headers,
                 BadRequest("NUL characters are not allowed in the URL."),
-                scope.get("path", "").replace("\x00", ""),
-                extra,
+                path.replace("\x00", ""),
             )
             return
-
-        async def send_with_headers(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.lower() not in (b"api-version", b"x-request-id")
-                ]
-                message["headers"] = headers + extra
-            await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
