@@ -179,6 +179,20 @@ async def test_bad_input_and_strangers_are_refused(
             "/v1/vulnerabilities", json=_body(world, cvssVector=vector), headers=tokens.supplier()
         )
         assert r.status_code == 400, vector
+    # The score is the vector's: a critical vector is not rated "none", nor the reverse.
+    for score, vector, expected in (
+        (0.0, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", "10.0"),
+        (9.8, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", "0.0"),
+        (9.3, "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:P", "8.9"),
+    ):
+        r = await client.post(
+            "/v1/vulnerabilities", json=_body(world, cvssScore=score, cvssVector=vector),
+            headers=tokens.supplier(),
+        )  # fmt: skip
+        assert r.status_code == 400, r.text
+        assert r.json()["invalidParams"] == [
+            {"name": "cvssScore", "reason": f"not the vector's score ({expected})"}
+        ]
     r = await client.post(
         "/v1/vulnerabilities",
         json=_body(world, affectedVersionIds=[foreign_version]),
@@ -200,12 +214,12 @@ async def test_bad_input_and_strangers_are_refused(
     v4 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:P"
     r = await client.post(
         "/v1/vulnerabilities",
-        json=_body(world, cveId="cve-2099-12345", cvssVector=v4, cvssScore=0),
+        json=_body(world, cveId="cve-2099-12345", cvssVector=v4, cvssScore=8.9),
         headers=tokens.operator(),
     )
     assert r.status_code == 201, r.text
     assert r.json()["cveId"] == "CVE-2099-12345"
-    assert r.json()["severity"] == "none"
+    assert r.json()["severity"] == "high"
     r = await client.post(
         "/v1/vulnerabilities", json=_body(world, cveId="CVE-2099-12345"), headers=tokens.supplier()
     )
@@ -222,7 +236,8 @@ async def test_change_and_withdraw_with_if_match(
     url = f"/v1/vulnerabilities/{r.json()['id']}"
     stale = r.headers["etag"]
     both = [world["versions"]["1.0"], world["versions"]["2.0"]]
-    change = {"affectedVersionIds": both, "cvssScore": 7.5}
+    change = {"affectedVersionIds": both, "cvssScore": 7.5,
+              "cvssVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}  # fmt: skip
     assert (await client.patch(url, json=change, headers=tokens.supplier())).status_code == 428
     r = await client.patch(
         url, json=change, headers={**tokens.supplier(tokens.OTHER_KVK), "If-Match": stale}
@@ -232,6 +247,12 @@ async def test_change_and_withdraw_with_if_match(
         url, json={"cvssVector": None}, headers={**tokens.supplier(), "If-Match": stale}
     )
     assert r.status_code == 400
+    for mismatched in ({"cvssScore": 7.5}, {"cvssVector": change["cvssVector"]}):
+        r = await client.patch(
+            url, json=mismatched, headers={**tokens.supplier(), "If-Match": stale}
+        )
+        assert r.status_code == 400, r.text
+        assert r.json()["invalidParams"][0]["name"] == "cvssScore"
     r = await client.patch(url, json=change, headers={**tokens.supplier(), "If-Match": stale})
     assert r.status_code == 200, r.text
     assert r.json()["severity"] == "high"

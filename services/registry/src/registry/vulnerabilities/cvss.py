@@ -1,9 +1,12 @@
-"""CVE identifiers and CVSS vector strings (FIRST CVSS v3.0, v3.1 and v4.0)."""
+"""CVE identifiers and CVSS vector strings (FIRST CVSS v3.0, v3.1 and v4.0); scores are
+computed from vectors by the ``cvss`` package (FIRST's formulas and tables)."""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
+
+from cvss import CVSS3, CVSS4
 
 CVE_PATTERN = r"^CVE-[0-9]{4}-[0-9]{4,19}$"
 VECTOR_PATTERN = r"^CVSS:(3\.0|3\.1|4\.0)(/[A-Z]{1,3}:[A-Za-z]{1,5})+$"
@@ -69,3 +72,11 @@ def severity(score: Decimal) -> str:
     if score < 9:
         return "high"
     return "critical"
+
+
+def vector_score(value: str) -> Decimal:
+    """The score a (valid) vector gives: CVSS 3.x its base score (temporal and
+    environmental metrics aside, as "base score" says), CVSS 4.0 the score of all its
+    metrics (CVSS-B, -BT, -BE or -BTE: version 4 has one score per vector)."""
+    parsed = CVSS4(value) if value.startswith("CVSS:4.0/") else CVSS3(value)
+    return Decimal(str(parsed.base_score)).quantize(Decimal("0.1"))

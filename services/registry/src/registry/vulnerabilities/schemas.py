@@ -61,7 +61,10 @@ class VulnerabilityCreate(ApiModel):
 
     offering_id: uuid.UUID
     cve_id: CveId
-    cvss_score: CvssScore = Field(description="CVSS base score, 0.0 to 10.0")
+    cvss_score: CvssScore = Field(
+        description="The score cvssVector gives (CVSS 3.x: its base score; CVSS 4.0: the score "
+        "of all its metrics), 0.0 to 10.0"
+    )
     cvss_vector: CvssVector
     description: Description
     affected_version_ids: VersionIds = Field(

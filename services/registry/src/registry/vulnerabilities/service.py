@@ -16,6 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,7 @@ from ..auth import MUNICIPALITY, SUPPLIER, is_operator
 from ..changes.service import record_change, record_out
 from ..common import duplicate
 from ..offerings.service import require_supplier_or_operator
-from .cvss import severity
+from .cvss import severity, vector_score
 from .models import Vulnerability
 from .repository import VulnerabilityRepository
 from .schemas import (
@@ -133,11 +134,25 @@ async def _output(repo: VulnerabilityRepository, row: Vulnerability) -> Vulnerab
     return to_out(row, (await repo.affected([row.id]))[row.id])
 
 
+def check_score(score: Decimal, vector: str) -> None:
+    """The score must be the one its vector gives: a free score could rate a critical
+    vector "none" (and ``severity`` follows the score)."""
+    expected = vector_score(vector)
+    if score != expected:
+        raise BadRequest(
+            f"cvssScore {score} is not the score of cvssVector ({expected}).",
+            invalid_params=[
+                {"name": "cvssScore", "reason": f"not the vector's score ({expected})"}
+            ],
+        )
+
+
 async def create_vulnerability(
     session: AsyncSession, principal: Principal, data: VulnerabilityCreate
 ) -> tuple[VulnerabilityOut, str]:
     repo = VulnerabilityRepository(session)
     actor = Actor.of(principal)
+    check_score(data.cvss_score, data.cvss_vector)
     async with session.begin():
         await _owned(repo, principal, data.offering_id)
         versions = await _versions(repo, data.offering_id, data.affected_version_ids)
@@ -202,6 +217,11 @@ async def _change(
             raise Conflict(
                 "The vulnerability was withdrawn; record it anew instead.",
                 slug="withdrawn",
+            )
+        if "cvss_score" in changes or "cvss_vector" in changes:
+            check_score(
+                changes.get("cvss_score", row.cvss_score),
+                changes.get("cvss_vector", row.cvss_vector),
             )
         before = await _exposed(repo, row.id)
         if versions is not None:
