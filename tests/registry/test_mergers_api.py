@@ -192,6 +192,17 @@ async def test_ended_municipalities_take_no_new_writes(
     assert r.json()["type"].rsplit("/", 1)[1] == "organisation-ended"
     initiatives = (await client.get("/v1/initiatives", headers=tokens.reader())).json()["items"]
     assert "Na de fusie" not in [i["name"] for i in initiatives]
+    # Nor does it provide a facility, new or changed.
+    provided = {"slug": "van-utrecht", "name": "Van Utrecht", "kind": "service", "theme": "data",
+                "providerId": w["a"]["id"]}  # fmt: skip
+    r = await client.post("/v1/facilities", json=provided, headers=tokens.operator())
+    assert (r.status_code, r.json()["invalidParams"]) == (
+        400, [{"name": "providerId", "reason": "ended by a merger"}])  # fmt: skip
+    r = await client.patch(
+        f"/v1/facilities/{w['network']['id']}", json={"providerId": w["a"]["id"]},
+        headers={**tokens.operator(), "If-Match": "*"},
+    )  # fmt: skip
+    assert r.status_code == 400, r.text
     r = await client.patch(
         f"/v1/organisations/{w['coop']['id']}", json={"memberIds": [w["a"]["id"]]},
         headers={**tokens.operator(), "If-Match": "*"},

@@ -54,9 +54,8 @@ class FacilityRepository(Repository[Facility]):
             query = query.where(Facility.id != own_id)
         return (await self.session.execute(query)).scalar_one_or_none()
 
-    async def organisation_exists(self, organisation_id: uuid.UUID) -> bool:
-        query = select(Organisation.id).where(Organisation.id == organisation_id)
-        return (await self.session.execute(query)).scalar_one_or_none() is not None
+    async def organisation(self, organisation_id: uuid.UUID) -> Organisation | None:
+        return await self.session.get(Organisation, organisation_id)
 
     async def blockers(self, facility_id: uuid.UUID) -> Blockers:
         """What a deletion would destroy, a few of each: usages (id, municipality, status),

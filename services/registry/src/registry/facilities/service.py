@@ -81,10 +81,19 @@ async def _check_slug(repo: FacilityRepository, slug: str, own_id: uuid.UUID | N
 
 
 async def _check_provider(repo: FacilityRepository, provider_id: uuid.UUID | None) -> None:
-    if provider_id is not None and not await repo.organisation_exists(provider_id):
+    if provider_id is None:
+        return
+    provider = await repo.organisation(provider_id)
+    if provider is None:
         raise BadRequest(
             "The provider organisation does not exist.",
             invalid_params=[{"name": "providerId", "reason": "unknown organisation"}],
+        )
+    if provider.ended_on is not None:
+        # An organisation ended by a merger provides nothing new: its successor does.
+        raise BadRequest(
+            f"{provider.name} ended on {provider.ended_on.isoformat()} (a merger).",
+            invalid_params=[{"name": "providerId", "reason": "ended by a merger"}],
         )
 
 
