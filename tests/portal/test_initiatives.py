@@ -238,3 +238,29 @@ async def test_costs_per_inhabitant_with_a_population_figure(portal: Portal) -> 
     text = (await portal.client.get("/initiatives/decisions")).text
     assert "€ 79,632.52" in text
     assert "€ 0.22 (361,966 inhabitants, 2024, CBS StatLine)" in text
+
+
+async def test_a_co_funding_amount_is_typed_as_written(portal: Portal) -> None:
+    """A text field (a number field turned "12.500,75" into 12.50075 in Chromium): read as
+    Dutch, and the API's decimal places message said in Dutch next to the field."""
+    script(portal)
+    await portal.login(**UTRECHT)
+    portal.fake.json("POST", f"{REG}/facilities/{FAC}/pledges", {"id": "p"}, status=201)
+    html = (await portal.client.get("/initiatives")).text
+    assert 'id="f-amount" name="amount" type="text"' in html
+    fields = {"csrf": csrf_of(html), "form_id": form_id_of(html), "facilityId": FAC,
+              "kind": "co-fund", "amount": "12.500,75"}  # fmt: skip
+    assert (await portal.client.post("/initiatives/pledge", data=fields)).status_code == 303
+    _, _, _, body = portal.fake.api_calls(f"{REG}/facilities/{FAC}/pledges")[-1]
+    assert json.loads(body)["amount"] == 12500.75
+    problem = {"title": "Bad Request", "status": 400, "invalidParams": [
+        {"name": "amount", "reason": "Decimal input should have no more than 2 decimal places"}
+    ]}  # fmt: skip
+    portal.fake.json("POST", f"{REG}/facilities/{FAC}/pledges", problem, status=400)
+    fields["amount"] = "12.500,755"
+    refused = await portal.client.post("/initiatives/pledge", data=fields)
+    assert refused.status_code == 400
+    assert (
+        'id="f-amount-error">Gebruik ten hoogste 2 cijfers achter de komma.</div>' in refused.text
+    )
+    assert 'value="12.500,755"' in refused.text
