@@ -183,6 +183,10 @@ async def test_pilot_participants_and_the_impact_analysis_gate(
     assert (
         await client.post(analyses, json=conditional, headers=tokens.operator())
     ).status_code == 201
+    cofund = await client.post(f"/v1/facilities/{facility}/pledges",
+                               json={"municipalityId": w["utrecht"]["id"], "kind": "co-fund",
+                                     "amount": 40000}, headers=tokens.municipality())  # fmt: skip
+    assert cofund.status_code == 201, cofund.text
     r = await client.post(stages, json=go, headers=tokens.operator())
     assert r.status_code == 201, r.text
     listed = (await client.get(analyses, headers=tokens.reader())).json()
@@ -195,6 +199,17 @@ async def test_pilot_participants_and_the_impact_analysis_gate(
                           json={"municipalityId": w["utrecht"]["id"], "kind": "interest"},
                           headers=tokens.municipality())  # fmt: skip
     assert (r.status_code, r.json()["currentStage"]) == (409, "implementation")
+    # What was decided on stays: the co-funding and the pilot's participants.
+    r = await client.delete(f"/v1/facilities/{facility}/pledges/{cofund.json()['id']}",
+                            headers=tokens.municipality())  # fmt: skip
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[1]) == (409, "support-closed")
+    stayed = (await client.get(participants, headers=tokens.reader())).json()["items"]
+    r = await client.delete(f"{participants}/{stayed[0]['id']}", headers=tokens.municipality())
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[1]) == (409, "not-in-pilot")
+    pledged = (
+        await client.get(f"/v1/facilities/{facility}/pledges", headers=tokens.reader())
+    ).json()
+    assert [p["amount"] for p in pledged["items"]] == [40000]
     assert (await client.get("/v1/initiatives", headers=tokens.reader())).json()["total"] == 0
     feed = (await client.get("/v1/events?limit=200", headers=tokens.reader())).json()["items"]
     types = [e["type"].removeprefix("nl.samen.registry.") for e in feed]

@@ -89,6 +89,16 @@ class TieKind(Generic[Tie, Out]):
         return f"facilities/{facility_id}/{self.collection}/{tie_id}"
 
 
+def require_open(kind: TieKind[Tie, Out], facility: Facility) -> None:
+    """Ties of this kind are made and ended in the kind's stages only (409 otherwise)."""
+    if facility.stage not in kind.stages:
+        raise Conflict(
+            kind.closed(facility.stage),
+            slug=kind.closed_slug,
+            extra={"currentStage": facility.stage},
+        )
+
+
 async def make(
     kind: TieKind[Tie, Out],
     session: AsyncSession,
@@ -105,12 +115,7 @@ async def make(
         )
         require_staff(principal, municipality, MUNICIPALITIES)
         require_not_ended(municipality)
-        if facility.stage not in kind.stages:
-            raise Conflict(
-                kind.closed(facility.stage),
-                slug=kind.closed_slug,
-                extra={"currentStage": facility.stage},
-            )
+        require_open(kind, facility)
         existing = await repository.tie_of(session, kind.model, facility_id, municipality.id)
         if existing is not None:
             raise Conflict(kind.duplicate, slug="duplicate", extra={"existingId": str(existing.id)})
@@ -151,6 +156,9 @@ async def end(
             session, row.municipality_id, "municipalityId", MUNICIPALITIES
         )
         require_staff(principal, municipality, MUNICIPALITIES)
+        # Once the facility moved on, the tie is part of what was decided on (a co-funding
+        # total, the pilot's participants): it stays as it was.
+        require_open(kind, await facility_of(session, facility_id))
         out = kind.out(row, municipality)
         await repository.delete_tie(session, row)
         await record_change(
