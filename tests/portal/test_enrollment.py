@@ -262,3 +262,23 @@ async def test_the_error_summary_names_the_lot_and_the_mandate(portal: Portal) -
     assert refused.status_code == 400
     assert f'href="#f-lot-{LOT_ID}">Perceel 1: Aansluitingen: ' in refused.text
     assert 'href="#f-authorisesLeadParty">Volmacht: ' in refused.text
+
+
+async def test_a_negative_volume_is_sent_as_a_number(portal: Portal) -> None:
+    """ "-5" goes to the API as -5, so the person reads its minimum, not "enter a number"."""
+    await portal.login(SUBSTANTIAL, **BUYER)
+    script(portal, [])
+    problem = {"status": 400, "title": "Bad Request", "invalidParams": [
+        {"name": "lots[0].expectedVolume", "reason": "Input should be greater than or equal to 1"}
+    ]}  # fmt: skip
+    portal.fake.json("POST", ENROLLMENTS, problem, status=400)
+    page = await portal.client.get(f"/enrollment/{TENDER_ID}")
+    data = {"csrf": csrf_of(page.text), "form_id": form_id_of(page.text), **TYPED,
+            f"volume-{LOT_ID}": "-5"}  # fmt: skip
+    refused = await portal.client.post(f"/enrollment/{TENDER_ID}", data=data)
+    assert refused.status_code == 400
+    (post,) = [c for c in portal.fake.api_calls(ENROLLMENTS) if c[0] == "POST"]
+    assert json.loads(post[3])["lots"][0]["expectedVolume"] == -5
+    error = f'id="f-volume-{LOT_ID}-error">Vul een getal in van ten minste 1.</div>'
+    assert error in refused.text
+    assert 'value="-5"' in refused.text

@@ -11,6 +11,7 @@ from ..api import Api, ApiProblem, ApiResult
 from ..catalogue.service import PROCUREMENT, REGISTRY, all_items
 from ..municipality.service import my_organisation
 from ..sessions.service import Session
+from ..web.values import integer
 
 OPEN = "open-for-enrollment"
 MANDATE_FIELDS = ("signerName", "signerRole", "signedDate")
@@ -92,7 +93,7 @@ def enrollment_body(
         volume = fields.get(f"volume-{lot_id}", "").strip()
         line: dict[str, Any] = {
             "lotId": lot_id,
-            "expectedVolume": int(volume) if volume.isdigit() else volume,
+            "expectedVolume": integer(volume),
         }
         start = fields.get(f"start-{lot_id}", "").strip()
         if start:

@@ -14,7 +14,7 @@ from ..api import Api, ApiResult
 from ..catalogue.service import PROCUREMENT, REGISTRY, all_items
 from ..municipality.service import my_organisation
 from ..sessions.service import Session
-from ..web.values import amount
+from ..web.values import amount, integer
 
 LOT_ROWS = 3
 LOT_PARTS = ("title", "unit", "value")
@@ -65,7 +65,7 @@ def terms_body(fields: dict[str, str], names: tuple[str, ...], lang: str) -> dic
     if value := fields.get("estimatedValue", "").strip():
         body["estimatedValue"] = {"amount": amount(value, lang)}
     if duration := fields.get("contractDurationMonths", "").strip():
-        body["contractDurationMonths"] = int(duration) if duration.isdigit() else duration
+        body["contractDurationMonths"] = integer(duration)
     if opens := fields.get("opensOn", "").strip():
         body["enrollmentOpensAt"] = _dutch_time(opens, time(0, 0))
     if closes := fields.get("closesOn", "").strip():

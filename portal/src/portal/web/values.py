@@ -33,12 +33,20 @@ def payload(
                 body[name] = [] if name in lists else None
             continue
         if name in numbers:
-            body[name] = int(raw) if raw.lstrip("-").isdigit() else raw
+            body[name] = integer(raw)
         elif name in lists:
             body[name] = [item.strip() for item in raw.split(",") if item.strip()]
         else:
             body[name] = raw
     return body
+
+
+def integer(raw: str) -> Any:
+    """A whole number as typed, signed ("-5" too, so the API says it is too small rather
+    than not a number), as a JSON number; anything else as typed (the API says what is
+    wrong)."""
+    text = raw.strip()
+    return int(text) if re.fullmatch(r"[-+]?[0-9]+", text) else raw
 
 
 def as_fields(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, str]:
