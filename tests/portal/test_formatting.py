@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from portal.web.templating import format_date, format_number
 from portal.web.values import amount
 
@@ -48,3 +50,15 @@ def test_amounts_are_read_as_people_write_them_in_each_language() -> None:
     # What is no amount goes as typed: the API names the field.
     for typed in ("250.000,50.1", "1.2.3,4,5", "lots", "", "1e9"):
         assert amount(typed, "nl") == typed
+
+
+def test_the_amount_hint_shows_the_language_s_own_notation() -> None:
+    """The tender form's hint gives examples in the page's notation, each read back as
+    the amount it shows (grouped thousands, the language's decimal mark)."""
+    from portal.web.i18n import Translator
+
+    for lang, group, expected in (("nl", ".", [250000, 250000.5]), ("en", ",", [250000, 250000.5])):
+        hint = Translator(lang)("leading.value_hint")
+        examples = re.findall(r"\d[\d.,]*\d", hint)
+        assert all(group in example for example in examples), hint
+        assert [amount(example, lang) for example in examples] == expected
