@@ -32,10 +32,13 @@ def api_of(request: Request) -> Api:
     return api
 
 
+MAX_QUERY = 200
+
+
 @router.get("/")
 async def home(
     request: Request,
-    q: str = Query("", max_length=200),
+    q: str = Query(""),
     type: str = Query("", pattern=r"^(facility|offering)?$"),
     kind: str = Query("", pattern=r"^[a-z-]*$", max_length=40),
     theme: str = Query("", max_length=100),
@@ -44,6 +47,10 @@ async def home(
 ) -> Response:
     api = api_of(request)
     q = q.strip()
+    # A longer search (from a link or a bookmark) is cut, searched and said so next to
+    # the field, not refused with an error page.
+    cut = len(q) > MAX_QUERY
+    q = q[:MAX_QUERY].strip()
     filters = {k: v for k, v in (("type", type), ("kind", kind), ("theme", theme)) if v}
     if q:
         results = await service.search(api, q, filters, page)
@@ -58,6 +65,8 @@ async def home(
         "catalogue/home.html",
         {
             "q": q,
+            "q_cut": cut,
+            "max_query": MAX_QUERY,
             "results": results,
             "chosen": chosen,
             "kinds": KINDS,
