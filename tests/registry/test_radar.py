@@ -190,6 +190,48 @@ async def test_radar_ties_and_pages_past_the_end(
     assert (r.json()["items"], r.json()["total"]) == ([], 3)
 
 
+async def test_a_contract_with_a_follow_up_is_decided(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker
+) -> None:
+    """A contract whose municipality already has another current usage of the same
+    facility starting on or after its end is on neither radar: the decision is made."""
+    await make_org("supplier", kvkNumber=tokens.SUPPLIER_KVK)
+    target = await make_facility(slug="collectief", theme="telephony")
+    own = await make_facility(slug="eigen", theme="telephony")
+    other = await make_facility(slug="ander", theme="telephony")
+    r = await client.post("/v1/offerings", headers=tokens.supplier(), json={
+        "facilityId": target["id"], "name": "Collectief", "priceModel": "per-user"})  # fmt: skip
+    collective = r.json()
+    (m1, oin1), (m2, oin2), (m3, oin3) = [await _municipality(make_org, n) for n in (51, 52, 53)]
+    contract = {"status": "active", "startDate": "2023-01-01", "contractEndDate": "2026-06-30",
+                "noticePeriodMonths": 6}  # fmt: skip
+    follow_up = {"status": "planned", "startDate": "2026-06-30", "contractEndDate": "2031-06-30"}
+    # M51 contracted a follow-up of the same facility: decided.
+    await _use(client, tokens, oin1, m1, own, **contract)
+    await _use(client, tokens, oin1, m1, own, **follow_up)
+    # M52's follow-up is for another facility, M53's follow-up was ended: still open.
+    open2 = await _use(client, tokens, oin2, m2, own, **contract)
+    await _use(client, tokens, oin2, m2, other, **follow_up)
+    open3 = await _use(client, tokens, oin3, m3, own, **contract)
+    ended = await _use(client, tokens, oin3, m3, own, **follow_up)
+    r = await client.patch(f"/v1/usages/{ended['id']}", json={"status": "ended"},
+                           headers={**tokens.municipality(oin=oin3), "If-Match": "*"})  # fmt: skip
+    assert r.status_code == 200, r.text
+
+    params = {"within": "P18M", "asOf": AS_OF}
+    url = f"/v1/facilities/{target['id']}/radar"
+    for extra in ({}, {"offeringId": collective["id"]}):
+        r = await client.get(url, params={**params, **extra}, headers=tokens.contracts_reader())
+        assert r.status_code == 200, r.text
+        assert [i["usageId"] for i in r.json()["items"]] == [open2["id"], open3["id"]], extra
+        assert r.json()["total"] == 2
+    for org, expected in ((m1, []), (m2, [open2["id"]]), (m3, [open3["id"]])):
+        r = await client.get(f"/v1/organisations/{org['id']}/radar", params=params,
+                             headers=tokens.contracts_reader())  # fmt: skip
+        assert r.status_code == 200, r.text
+        assert [i["usageId"] for i in r.json()["items"]] == expected, org["name"]
+
+
 async def test_as_of_is_an_iso_8601_date_only(
     client: httpx.AsyncClient, tokens: Any, make_facility: Maker, make_org: Maker
 ) -> None:

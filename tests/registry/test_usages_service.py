@@ -1,5 +1,6 @@
 """Usage rules without HTTP: one active usage per facility, plus planned follow-ups that do
-not overlap it (tested on the service functions with a real session)."""
+not overlap it, and a contract with a follow-up is off the radar (tested on the service
+functions with a real session)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from registry.durations import parse_duration
+from registry.usages.radar import Horizon, facility_radar, organisation_radar
 from registry.usages.schemas import UsageCreate
 from registry.usages.service import _overlaps, create_usage
 from servicekit.auth import Principal
@@ -85,3 +88,34 @@ async def test_concurrent_overlapping_follow_ups_create_one(
 
     results = await asyncio.gather(*(create() for _ in range(4)))
     assert sorted(results) == ["created", *["overlapping-usage"] * 3]
+
+
+async def test_a_contract_with_a_follow_up_leaves_the_radar(
+    client: httpx.AsyncClient, registry_db: Database, tokens: Any, make_org: Maker,
+    make_facility: Maker,
+) -> None:  # fmt: skip
+    """Both radars, in every statement variant (all rows, and on PostgreSQL one ranked
+    page), leave out a contract once its follow-up of the same facility is planned."""
+    principal, municipality, facility = await _setup(make_org, make_facility, tokens)
+    target = uuid.UUID((await make_facility(slug="doel"))["id"])  # same theme as facility
+    horizon = Horizon(parse_duration("P18M"), date(2026, 12, 1))
+
+    async def create(**fields: Any) -> uuid.UUID:
+        body = UsageCreate(municipality_id=municipality, facility_id=facility, **fields)
+        async with registry_db.sessionmaker() as session:
+            return (await create_usage(session, principal, body))[0].id
+
+    async def listed() -> list[list[uuid.UUID]]:
+        async with registry_db.sessionmaker() as session:
+            everything, _ = await facility_radar(session, target, horizon, None)
+            page, total = await facility_radar(session, target, horizon, None, 0, 10)
+            own = await organisation_radar(session, municipality, horizon)
+        assert total == len(page)
+        return [[i.usage_id for i in items] for items in (everything, page, own)]
+
+    contract = await create(status="active", start_date=date(2023, 1, 1),
+                            contract_end_date=date(2027, 6, 30), notice_period_months=6)  # fmt: skip
+    assert await listed() == [[contract]] * 3
+    await create(status="planned", start_date=date(2027, 6, 30),
+                 contract_end_date=date(2031, 6, 30))  # fmt: skip
+    assert await listed() == [[]] * 3

@@ -63,7 +63,8 @@ async def facility_radar(
 ) -> tuple[list[RadarItem], int]:
     """Municipalities that could join ``facility_id``: they do not use it (or use it through
     a competing offering than ``offering_id``) and their current contract for something in
-    the same theme ends within the horizon; soonest notice deadline first.
+    the same theme ends within the horizon, with no follow-up of it contracted yet;
+    soonest notice deadline first.
 
     Works in a transaction or in autocommit (each statement sees committed data)."""
     repo = UsageRepository(session)
@@ -118,8 +119,8 @@ def _notice(months: int | None, deadline: date, today: date) -> dict[str, Any]:
 async def organisation_radar(
     session: AsyncSession, organisation_id: uuid.UUID, horizon: Horizon
 ) -> list[OrganisationRadarItem]:
-    """One municipality's contracts ending in the window, each with the collective
-    facilities of the same theme it could join instead."""
+    """One municipality's contracts ending in the window that have no follow-up yet, each
+    with the collective facilities of the same theme it could join instead."""
     repo = UsageRepository(session)
     await municipality_of(
         session, organisation_id, "The radar of an organisation is for municipalities."

@@ -19,6 +19,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal_column,
     or_,
     select,
 )
@@ -37,6 +38,23 @@ CURRENT = ("planned", "active")
 # "Current" written as the partial indexes' own predicate, so PostgreSQL can use them.
 ENDED = "ended"
 READER = table_reader(Usage.__table__, "usage", counted=True, order_by=("created_at", "id"))
+
+
+def followed_up(contract: Any) -> Any:
+    """A decision already made about ``contract`` (a Usage or an alias of it): the same
+    municipality has another current (planned or active) usage of the same facility
+    starting on or after the contract's end. One probe of ``ix_usages_current``
+    (municipality, facility; not ended) per contract: its predicate is written as a
+    literal, not a bound parameter, so a generic plan of the prepared statement can use
+    the partial index too."""
+    follow_up = aliased(Usage)
+    return exists().where(
+        follow_up.municipality_id == contract.municipality_id,
+        follow_up.facility_id == contract.facility_id,
+        follow_up.status != literal_column(f"'{ENDED}'"),
+        follow_up.id != contract.id,
+        follow_up.start_date >= contract.contract_end_date,
+    )
 
 
 class UsageRepository(CatalogueLookups, Repository[Usage]):
@@ -109,6 +127,7 @@ class UsageRepository(CatalogueLookups, Repository[Usage]):
                 Usage.contract_end_date.is_not(None),
                 Usage.contract_end_date >= today,
                 Usage.contract_end_date <= horizon,
+                ~followed_up(Usage),
             )
         )
         return (await self.session.execute(query)).tuples().all()
@@ -180,6 +199,7 @@ def radar_statements(with_offering: bool) -> tuple[Any, Any, Any]:
                 same_facility_competing,
             ),
             ~on_board,
+            ~followed_up(Usage),
         )
     )
     # PostgreSQL: deadline, order, page and total in the database, so only the page's

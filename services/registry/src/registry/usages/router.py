@@ -211,7 +211,9 @@ usages.change(
     summary="Contract-expiry radar: municipalities that could join this facility",
     description="Municipalities that do not use the facility (or use a competing offering "
     "when `offeringId` names the collective one) and whose current contract in the same "
-    "theme ends within the window; sorted by the last date they must give notice. "
+    "theme ends within the window; sorted by the last date they must give notice. A "
+    "contract is left out once its municipality has another current (planned or active) "
+    "usage of the same facility starting on or after its end: that decision is made. "
     "It shows other municipalities' contracts: for the operator and callers with "
     "`registry:contracts` only (403 for others).",
     response_model=Page[RadarItem],
@@ -243,8 +245,10 @@ async def facility_radar(
     "/v1/organisations/{organisationId}/radar",
     operation_id="getOrganisationRadar",
     summary="A municipality's contracts ending soon, with facilities it could join",
-    description="For the municipality's own staff, the operator and callers with "
-    "`registry:contracts` (403 for others).",
+    description="Its current contracts ending within the window, except those followed "
+    "by another current (planned or active) usage of the same facility starting on or "
+    "after their end (the decision is made). For the municipality's own staff, the "
+    "operator and callers with `registry:contracts` (403 for others).",
     response_model=Page[OrganisationRadarItem],
     tags=["radar"],
 )
