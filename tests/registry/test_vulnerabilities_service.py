@@ -127,7 +127,7 @@ async def test_exposure_is_shown_to_the_municipality_supplier_and_operator_only(
 ) -> None:  # fmt: skip
     made = await _landscape(registry_db, make_org, make_facility)
     body = VulnerabilityCreate(offering_id=made["offering"].id, cve_id="CVE-2099-0002",
-        cvss_score=Decimal("5.0"), cvss_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:L/A:N",
+        cvss_score=Decimal("6.5"), cvss_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:L/A:N",
         description="Information leak", affected_version_ids=[made["1.0"], made["2.0"]])  # fmt: skip
     async with registry_db.sessionmaker() as session:
         vulnerability, _ = await service.create_vulnerability(session, SUPPLIER, body)
