@@ -206,3 +206,27 @@ async def test_only_the_municipality_itself(
     )
     assert r.status_code == 404
     assert await _usages(client, tokens) == []
+
+
+async def test_a_dutch_excel_export_is_read_as_saved(
+    client: httpx.AsyncClient, tokens: Any, make_org: Maker, make_facility: Maker
+) -> None:
+    """Excel's "sep=;" line, column names in its own case and spacing, and the empty
+    columns it leaves after the data (``;;``) are read as a person sees them; rows are
+    numbered as Excel shows them (the header is row 1)."""
+    w = await _world(client, tokens, make_org, make_facility)
+    url = f"/v1/organisations/{w['utrecht']['id']}/usage-imports"
+    saved = (b"sep=;\r\nFacilityId;Status;Contract end date;;\r\n"
+             b"ggi-netwerk;active;2027-12-31;;\r\ntelefonie;planned;;;\r\n")  # fmt: skip
+    wrong = saved.replace(b"telefonie;planned", b"onbekend;planned")
+    r = await client.post(url + "?dryRun=true", content=wrong, headers=_headers(tokens))
+    assert [p["name"] for p in r.json()["invalidParams"]] == ["rows[3].facilityId"]
+    # A column without a name but with values is not silently dropped.
+    filled = saved.replace(b"2027-12-31;;", b"2027-12-31;;x")
+    r = await client.post(url + "?dryRun=true", content=filled, headers=_headers(tokens))
+    assert r.status_code == 400
+    assert r.json()["invalidParams"] == [{"name": "rows[1].(empty)", "reason": "unknown column"}]
+    r = await client.post(url, content=saved, headers=_headers(tokens))
+    assert r.status_code == 201, r.text
+    assert r.json()["rowCount"] == 2
+    assert [u["contractEndDate"] for u in r.json()["usages"]] == ["2027-12-31", None]

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from servicekit.errors import BadRequest
+
+EXCEL_SEPARATOR = re.compile(r"^sep=([,;\t])\r?$")
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,14 @@ def read_table(body: bytes, max_rows: int) -> tuple[list[str], list[tuple[int, l
         raise file_problem("not UTF-8 text") from exc
     if "\x00" in text:
         raise file_problem("NUL characters are not allowed")
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
+    first, _, rest = text.partition("\n")
+    hint = EXCEL_SEPARATOR.match(first)
+    if hint:
+        # Excel's "sep=;" line names the separator; Excel shows the row after it as row 1.
+        text, first = rest, rest.split("\n", 1)[0]
+        delimiter = hint.group(1)
+    else:
+        delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[tuple[int, list[str]]] = []
     try:
@@ -59,8 +68,13 @@ def read_table(body: bytes, max_rows: int) -> tuple[list[str], list[tuple[int, l
     return header, rows
 
 
+def header_key(raw: str) -> str:
+    """A column's name as compared: without case, spaces or punctuation."""
+    return "".join(ch for ch in raw.lower() if ch.isalnum())
+
+
 def _header_name(raw: str, aliases: Mapping[str, str]) -> str:
-    key = "".join(ch for ch in raw.lower() if ch.isalnum())
+    key = header_key(raw)
     return aliases.get(key, key)
 
 

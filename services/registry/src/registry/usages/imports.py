@@ -1,11 +1,11 @@
 """A municipality's usages from a CSV file: every row valid, or nothing stored.
 
 One row per usage; the header names the columns as the usage's JSON fields (in any
-order, ``facilityId`` required). ``facilityId`` may be the facility's slug and
+order and case, ``facilityId`` required). ``facilityId`` may be the facility's slug and
 ``versionId`` the version's label, as people know them. Rows are checked one by one
 inside one transaction, each seeing the rows before it (two active contracts for one
 facility in the same file conflict); every problem is reported as ``rows[N].column``,
-N being the line in the file as a spreadsheet numbers it (the header is line 1).
+N being the row as a spreadsheet numbers it (the header is row 1).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from servicekit.errors import BadRequest, Conflict, NotFound
 from servicekit.schemas import FROM_TEXT
 
 from ..auth import MUNICIPALITY
-from ..csvfile import file_problem, read_table
+from ..csvfile import file_problem, header_key, read_table
 from ..facilities.repository import FacilityRepository
 from ..offerings.repository import OfferingRepository
 from . import service
@@ -57,14 +57,32 @@ _AMOUNT = re.compile(r"^[0-9]+([.,][0-9]{1,2})?$")
 AMOUNT_REASON = "must be an amount in euro like 1250 or 1250,50 (no thousands separators)"
 
 
+_COLUMN_KEYS = {header_key(name): name for name in COLUMNS}
+
+
+def _columns(names: list[str], rows: list[tuple[int, list[str]]]) -> list[str]:
+    """The header's columns by their API names (``FacilityId``, ``facility id`` and
+    ``facilityId`` are one); "" for a column without name or values (the trailing ``;;``
+    Excel writes: no column), "(empty)" for one without name but with values."""
+
+    def empty(index: int) -> bool:
+        return all(index >= len(cells) or not cells[index].strip() for _, cells in rows)
+
+    return [
+        _COLUMN_KEYS.get(header_key(name), name) if name else ("" if empty(i) else "(empty)")
+        for i, name in enumerate(names)
+    ]
+
+
 def parse(body: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the data rows with their line numbers; the header names only
-    known columns, ``facilityId`` among them."""
-    header, rows = read_table(body, MAX_ROWS)
+    known columns, ``facilityId`` among them ("" for a column without name and value)."""
+    names, rows = read_table(body, MAX_ROWS)
+    header = _columns(names, rows)
     problems = [
-        {"name": f"rows[1].{name or '(empty)'}", "reason": "unknown column"}
+        {"name": f"rows[1].{name}", "reason": "unknown column"}
         for name in header
-        if name not in COLUMNS
+        if name and name not in COLUMNS
     ]
     problems += [
         {"name": f"rows[1].{name}", "reason": "column appears twice"}
@@ -184,7 +202,7 @@ async def _import_row(
     if len(cells) != len(header):
         reason = f"{len(cells)} cells where the header has {len(header)} columns"
         return [{"name": f"{prefix}{header[0]}", "reason": reason}]
-    fields = {name: value.strip() for name, value in zip(header, cells, strict=True)}
+    fields = {name: value.strip() for name, value in zip(header, cells, strict=True) if name}
     try:
         values, problems = await _row_values(repo, municipality_id, fields)
         if not problems:
