@@ -161,20 +161,7 @@ class Responder:
         out, content_type, length, encoded = public_headers(response.raw_headers, rewriter)
         private = b"authorization" in ex.headers
         if status >= 500 and not content_type.startswith(PROBLEM_TYPE[1]):
-            # A service answering 5xx without problem+json failed in a way it did not
-            # plan for (a crash page, a proxy error): its body may carry internals. Its
-            # Retry-After still tells the client when to come back.
-            logger.warning("upstream %s answered %s without problem+json", upstream, status)
-            error = problem_for_status(
-                status, f"The {upstream} service could not complete the request."
-            )
-            for key, value in out:
-                if key == b"retry-after":
-                    ex.response_headers.append((key, value))
-                    break
-            if private:
-                ex.response_headers += PRIVATE
-            await self.problem(ex, send, error)
+            await self.unplanned_failure(ex, send, upstream, status, out, private)
             return
         if private:
             keep_private(out)
@@ -198,6 +185,25 @@ class Responder:
         async for chunk in response.content.iter_any():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send(END)
+
+    async def unplanned_failure(
+        self, ex: Exchange, send: Send, upstream: str, status: int, out: Headers, private: bool
+    ) -> None:
+        """A service answering 5xx without problem+json failed in a way it did not plan
+        for (a crash page, a proxy error): its body may carry internals, so the client
+        gets a problem instead; the upstream's Retry-After still tells it when to come
+        back."""
+        logger.warning("upstream %s answered %s without problem+json", upstream, status)
+        error = problem_for_status(
+            status, f"The {upstream} service could not complete the request."
+        )
+        for key, value in out:
+            if key == b"retry-after":
+                ex.response_headers.append((key, value))
+                break
+        if private:
+            ex.response_headers += PRIVATE
+        await self.problem(ex, send, error)
 
 
 def keep_private(out: Headers) -> None:
