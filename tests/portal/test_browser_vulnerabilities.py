@@ -62,7 +62,8 @@ async def test_supplier_records_a_vulnerability(platform: Any, browser: Any) -> 
     await page.wait_for_selector("#f-cvssVector-error")
     assert await page.locator("#f-cvssVector").input_value() == "CVSS:3.1/AV:N"
     found += await checked(page, base, "vulnerability-change-problem")
-    await page.fill("#f-cvssScore", "5,3")
+    await page.fill("#f-cvssScore", "5,3")  # with a vector that gives 5.3 (the registry checks)
+    await page.fill("#f-cvssVector", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:N/A:N")
     await page.fill("#f-fixedInVersion", "99.1")
     await page.locator("form.portal-form button[type=submit]").click()
     await page.wait_for_selector(".portal-flash")
