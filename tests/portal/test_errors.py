@@ -416,8 +416,9 @@ def test_the_services_own_reasons_are_said_in_the_page_s_language() -> None:
         "Schrijf een bedrag in euro zoals 1250 of 1250,50, zonder punten tussen de duizendtallen.")  # fmt: skip
     assert human_reason(en, "Value error, must be a JSON number") == "Enter a number."
     assert human_reason(en, "Value error, must be a JSON integer") == "Enter a number."
-    assert human_reason(nl, "before the tender's creation (2027-01-30)") == (
-        "Deze datum ligt vóór het aanmaken van de aanbesteding (30-01-2027).")  # fmt: skip
+    assert human_reason(nl, "before 2026-01-30 (a year before the tender's creation)") == (
+        "Vul een datum in vanaf 30-01-2026: een volmacht voor deze aanbesteding is ten hoogste "
+        "een jaar vóór het aanmaken ervan getekend.")  # fmt: skip
     for said in (human_reason(nl, r) for r in ("after today", "not after opensAt",
                  "in the future: record it on or after that day", "unknown facility id or slug")):  # fmt: skip
         assert "(" not in said, said  # said in Dutch, not the API's words in brackets

@@ -70,12 +70,17 @@ def test_a_mandate_is_signed_today_or_before_with_a_substantial_login() -> None:
     with pytest.raises(BadRequest):
         check_mandate(mandate, tender, NOW)
     check_mandate(mandate.model_copy(update={"signed_date": date(2027, 3, 1)}), tender, NOW)
-    check_mandate(mandate.model_copy(update={"signed_date": date(2027, 1, 30)}), tender, NOW)
-    for typo in (date(2027, 1, 29), date(1900, 3, 1), date(1027, 3, 1)):
+    # While the tender was prepared, up to a year before it was created: accepted.
+    for prepared in (date(2027, 1, 29), date(2026, 1, 30)):
+        check_mandate(mandate.model_copy(update={"signed_date": prepared}), tender, NOW)
+    for typo in (date(2026, 1, 29), date(1900, 3, 1), date(1027, 3, 1)):
         with pytest.raises(BadRequest) as early:
             check_mandate(mandate.model_copy(update={"signed_date": typo}), tender, NOW)
         assert early.value.extra["invalidParams"] == [
-            {"name": "mandate.signedDate", "reason": "before the tender's creation (2027-01-30)"}
+            {
+                "name": "mandate.signedDate",
+                "reason": "before 2026-01-30 (a year before the tender's creation)",
+            }
         ]
     staff = Principal(subject="s", org_id="00000001001234567000", org_type="municipality",
                       scopes=frozenset(), acr=LOA_LOW)  # fmt: skip

@@ -35,7 +35,7 @@ REASONS = [
     (re.compile(r"must be in the future", re.I), "error.not_in_future"),
     (re.compile(r"^after today$", re.I), "error.after_today"),
     (
-        re.compile(r"before the tender's creation \((?P<start>[\d-]+)\)", re.I),
+        re.compile(r"before (?P<start>[\d-]+) \(a year before the tender's creation\)", re.I),
         "error.before_tender",
     ),
     (re.compile(r"in the future: record it on or after that day", re.I), "error.merger_ahead"),

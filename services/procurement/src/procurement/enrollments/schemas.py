@@ -27,7 +27,8 @@ class MandateIn(ApiModel):
         description="e.g. 'burgemeester', 'wethouder', 'inkoper'", examples=["burgemeester"]
     )
     signed_date: IsoDate = Field(
-        description="Date the mandate was signed: from the day the tender was created to today",
+        description="Date the mandate was signed: today or before, at most a year before the "
+        "tender was created",
         examples=["2027-01-15"],
     )
     authorises_lead_party: Annotated[Literal[True], JsonBoolean] = Field(

@@ -56,6 +56,10 @@ def require_assurance(principal: Principal) -> None:
         )
 
 
+# How long before a tender's creation its mandates may be signed (while it is prepared).
+MANDATE_LEAD_MONTHS = 12
+
+
 def check_window(tender: Tender, now: datetime) -> None:
     status = effective_status(tender, now)
     opens, closes = tender.enrollment_opens_at, tender.enrollment_closes_at
@@ -118,22 +122,23 @@ def check_start_dates(lines: list[EnrollmentLotIn], tender: Tender, now: datetim
 
 
 def check_mandate(mandate: MandateIn, tender: Tender, now: datetime) -> None:
-    """Signed on a day from the tender's creation to today (Amsterdam): its scope names
-    the tender's lots, so it cannot predate them (1900 or 1026 is a typing error)."""
+    """Signed today or before, and at most a year before the tender was created: a
+    mandate for a joint tender may be signed while it is prepared, but 1900 or 1026 is a
+    typing error (Amsterdam's calendar days)."""
     today = dutch_today(now)
     if mandate.signed_date > today:
         raise BadRequest(
             "A mandate cannot be signed in the future.",
             invalid_params=[{"name": "mandate.signedDate", "reason": "after today"}],
         )
-    created = dutch_today(tender.created_at)
-    if mandate.signed_date < created:
+    earliest = add_months(dutch_today(tender.created_at), -MANDATE_LEAD_MONTHS)
+    if mandate.signed_date < earliest:
         raise BadRequest(
-            "A mandate cannot be signed before the tender existed.",
+            "A mandate for this tender is signed at most a year before the tender was created.",
             invalid_params=[
                 {
                     "name": "mandate.signedDate",
-                    "reason": f"before the tender's creation ({created})",
+                    "reason": f"before {earliest} (a year before the tender's creation)",
                 }
             ],
         )
