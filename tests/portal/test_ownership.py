@@ -13,6 +13,7 @@ from test_vulnerability_changes import VULNERABILITY
 
 USAGE_ID = "11111111-1111-1111-1111-111111111111"
 OTHER_OFFERING = "77777777-7777-7777-7777-777777777777"
+INTEGRATION_ID = "88888888-8888-8888-8888-888888888888"
 
 
 def _writes(portal: Portal) -> list[tuple[str, str]]:
@@ -52,7 +53,8 @@ async def test_another_supplier_s_offering_has_no_forms(portal: Portal) -> None:
     token = csrf_of((await portal.client.get("/supplier/offerings/new")).text)
     base = f"/supplier/offerings/{OFFERING_ID}"
     pages = ("", "/versions/new", f"/versions/{VERSION_ID}", "/vulnerabilities/new",
-             f"/vulnerabilities/{VULN_ID}", f"/vulnerabilities/{VULN_ID}/change")  # fmt: skip
+             f"/vulnerabilities/{VULN_ID}", f"/vulnerabilities/{VULN_ID}/change",
+             "/integrations/new", f"/integrations/{INTEGRATION_ID}")  # fmt: skip
     for path in pages:
         page = await portal.client.get(base + path)
         assert page.status_code == 403, path
@@ -90,3 +92,24 @@ async def test_a_vulnerability_of_another_offering_is_not_shown_under_one_s_own(
     portal.fake.json("GET", f"{REG}/vulnerabilities", page_of([VULNERABILITY]))
     assert (await portal.client.get(base)).status_code == 200
     assert (await portal.client.get(f"{base}/change")).status_code == 200
+
+
+async def test_an_integration_of_another_offering_is_not_shown_under_one_s_own(
+    portal: Portal,
+) -> None:
+    await portal.login(**SUPPLIER)
+    script(portal)
+    elsewhere = {"id": INTEGRATION_ID, "sourceOfferingId": OTHER_OFFERING,
+                 "targetOfferingId": OFFERING_ID, "kind": "api", "direction": "one-way",
+                 "standards": [], "status": "active", "description": "Geheim"}  # fmt: skip
+    portal.fake.json("GET", f"{REG}/integrations/{INTEGRATION_ID}", elsewhere, ETag='"i1"')
+    token = csrf_of((await portal.client.get("/supplier/offerings/new")).text)
+    path = f"/supplier/offerings/{OFFERING_ID}/integrations/{INTEGRATION_ID}"
+    page = await portal.client.get(path)
+    assert page.status_code == 404
+    assert "Geheim" not in page.text
+    posted = await portal.client.post(
+        path, data={"csrf": token, "form_id": "x", "etag": '"i1"', "status": "ended"}
+    )
+    assert posted.status_code == 404
+    assert not _writes(portal)

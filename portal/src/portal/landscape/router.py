@@ -7,11 +7,13 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..api import ApiProblem
+from ..api import ApiProblem, ApiResult
 from ..supplier import service as supplier
+from ..supplier.router import own_offering
 from ..web.access import require_person
 from ..web.forms import FORM_ERRORS, Form, take_pending
 from ..web.i18n import Translator, language_of
@@ -32,7 +34,7 @@ async def landscape(request: Request) -> Response:
 
 async def _form_page(request: Request, offering_id: str, form: Form, status: int = 200) -> Response:
     api, session = request.app.state.api, session_of(request)
-    offering = await supplier.offering(api, session, offering_id)
+    offering = await own_offering(request, offering_id)
     context = {
         "form": form,
         "offering": offering.data,
@@ -54,6 +56,7 @@ async def new_integration(request: Request, offering_id: uuid.UUID) -> Response:
 @router.post("/supplier/offerings/{offering_id}/integrations/new")
 async def record_integration(request: Request, offering_id: uuid.UUID) -> Response:
     require_person(request, "supplier", "registry-editor")
+    await own_offering(request, str(offering_id))
     fields = await read_form(request)
     form = Form.submitted(fields)
     session, oid = session_of(request), str(offering_id)
@@ -69,13 +72,24 @@ async def record_integration(request: Request, offering_id: uuid.UUID) -> Respon
     return RedirectResponse(f"/supplier/offerings/{oid}", status_code=303)
 
 
+async def _records(
+    request: Request, offering_id: str, integration_id: str
+) -> tuple[ApiResult, ApiResult]:
+    """The person's own offering (403 otherwise) and the integration, which must start at
+    that offering (404 otherwise: never another's integration under this offering)."""
+    offering = await own_offering(request, offering_id)
+    current = await service.integration(request.app.state.api, session_of(request), integration_id)
+    if current.data.get("sourceOfferingId") != offering_id:
+        raise HTTPException(404)
+    return offering, current
+
+
 async def _change_page(
     request: Request, offering_id: str, integration_id: str, form: Form | None = None,
     status: int = 200, newer: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
     api, session = request.app.state.api, session_of(request)
-    current = await service.integration(api, session, integration_id)
-    offering = await supplier.offering(api, session, offering_id)
+    offering, current = await _records(request, offering_id, integration_id)
     target = await supplier.offering(api, session, current.data["targetOfferingId"])
     form = form or Form()
     for name, value in as_fields(current.data, service.PATCH_FIELDS).items():
@@ -111,10 +125,11 @@ async def change_integration(
     request: Request, offering_id: uuid.UUID, integration_id: uuid.UUID
 ) -> Response:
     require_person(request, "supplier", "registry-editor")
+    oid, iid = str(offering_id), str(integration_id)
+    await _records(request, oid, iid)
     fields = await read_form(request)
     form = Form.submitted(fields)
     api, session = request.app.state.api, session_of(request)
-    oid, iid = str(offering_id), str(integration_id)
     t = Translator(language_of(request))
     try:
         await service.change(api, session, iid, fields, fields.get("etag", ""))
