@@ -87,3 +87,32 @@ def test_creates_that_honour_an_idempotency_key_declare_it(make_app: Any) -> Non
     assert all(method == "post" for _, method in declared)
     if make_app is procurement_app:
         assert ("/tenders/{tenderId}/enrollments", "post") in declared
+
+
+@pytest.mark.parametrize("make_app", [registry_app, procurement_app, identity_app])
+async def test_every_operation_with_a_body_documents_413_and_415(make_app: Any) -> None:
+    """A body of another media type is a 415 problem and a body over the limit a 413,
+    before anything else: the document says so where an operation takes a body."""
+    import httpx
+
+    app = make_app()
+    doc = app.openapi()
+    with_body = [
+        (path, method, operation["responses"])
+        for path, item in doc["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "requestBody" in operation
+    ]
+    assert with_body
+    for path, method, responses in with_body:
+        assert {"413", "415"} <= set(responses), (method, path)
+        assert "application/problem+json" in responses["415"]["content"]
+    path, method, _ = with_body[0]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as client:
+        answer = await client.request(
+            method, "/v1" + path, content=b"4\x18", headers={"Content-Type": "#{>"}
+        )
+    assert answer.status_code == 415, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"

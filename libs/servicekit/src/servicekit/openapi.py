@@ -167,6 +167,9 @@ def adr_document(
                 needed += ["401", "403", "429"]
             if "{" in _path_of(paths, item):
                 needed.append("404")
+            if "requestBody" in operation:
+                # A body of another media type, or larger than the service reads.
+                needed += ["413", "415"]
             for code in needed:
                 responses.setdefault(code, _problem_response(code))
             if "422" in responses:  # declared only where a create honours Idempotency-Key
