@@ -166,7 +166,15 @@ async def test_portal_in_the_browser(gw: RunningGateway, browser: Any, issuer: T
         await page.get_by_role("button", name="Execute").click()
     response = await info.value
     assert response.status == 200
-    # An open operation, tried out, with its response shown.
+    # An open operation, tried out, with its response shown: checked once Swagger UI has
+    # rendered it and its buttons have faded back from their busy state (axe measures the
+    # colours as they are at that instant; a machine under load is slower to get there).
+    await page.wait_for_selector(".live-responses-table", timeout=15_000)
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('.swagger-ui .btn')]"
+        ".every(b => getComputedStyle(b).opacity === '1')",
+        timeout=15_000,
+    )
     found = await barriers(page)
     assert found == [], "\n".join(found)
     assert (await response.json())["_links"]["self"]["href"] == "/api/registry/v1/things?page=1"
